@@ -1,0 +1,70 @@
+/** `keyward cert …`: the X.509 certificate stored beside a key, and self-signed certificates made in the device. */
+import { Command } from 'commander';
+import { createSelfSignedCertificate } from '../src/ca/self-signed.js';
+import { NotFoundError } from '../src/errors.js';
+import { fromPemOrDer, toPem } from '../src/pem.js';
+import { CliContext } from './context.js';
+import { examples, readInput, writeOutput } from './io.js';
+import { parsePositiveInt } from './key.js';
+
+const KEY = "'pkcs11:token=demo;object=signer'";
+
+export function certCommand(): Command {
+  const cert = new Command('cert').description('certificates stored with keys, and self-signed certificates signed in the device');
+
+  cert
+    .command('show')
+    .description('print the certificate stored with a key (PEM)')
+    .argument('<uri>', 'the key')
+    .option('-o, --out <file>', 'write to a file instead of stdout')
+    .option('--der', 'DER instead of PEM')
+    .addHelpText('after', examples([`keyward cert show ${KEY} | openssl x509 -noout -subject -enddate`]))
+    .action(async (uri: string, options: { out?: string; der?: boolean }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const handle = await ctx.keystore().open(uri);
+      const der = await handle.certificate();
+      if (!der) {
+        throw new NotFoundError('CERTIFICATE_NOT_FOUND', `no certificate is stored with ${handle.info.uri}`, {
+          hint: `store one with keyward cert import '${handle.info.uri}' --in cert.pem`,
+        });
+      }
+      if (ctx.json) return ctx.emit({ uri: handle.info.uri, certificate: toPem('CERTIFICATE', der) }, () => '');
+      writeOutput(options.out, options.der ? der : toPem('CERTIFICATE', der), Boolean(options.der));
+    });
+
+  cert
+    .command('import')
+    .description('store a certificate with its key (it must be for that key); replaces an older one')
+    .argument('<uri>', 'the key')
+    .requiredOption('-i, --in <file>', 'the certificate, PEM or DER ("-" for stdin)')
+    .addHelpText('after', examples([`keyward cert import ${KEY} --in signer.crt`]))
+    .action(async (uri: string, options: { in: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const der = fromPemOrDer(readInput(options.in, 'the certificate'), 'CERTIFICATE');
+      const handle = await ctx.keystore().open(uri);
+      await handle.setCertificate(der);
+      ctx.emit({ uri: handle.info.uri, stored: true }, () => `certificate stored with ${handle.info.uri}`);
+    });
+
+  cert
+    .command('self-sign')
+    .description('make a self-signed certificate for a key, signed inside the device')
+    .argument('<uri>', 'the key')
+    .requiredOption('-s, --subject <dn>', 'subject and issuer, e.g. "CN=release signer, O=Example"')
+    .option('--days <n>', 'validity in days', (v) => parsePositiveInt(v, '--days'), 365)
+    .option('--ca', 'make it a CA certificate (basicConstraints CA, keyCertSign, cRLSign)')
+    .option('--store', 'also store it on the device with the key')
+    .option('-o, --out <file>', 'write the PEM to a file instead of stdout')
+    .addHelpText('after', examples([`keyward cert self-sign ${KEY} --subject "CN=signer" --out signer.crt`, 'openssl verify -CAfile signer.crt signer.crt']))
+    .action(async (uri: string, options: { subject: string; days: number; ca?: boolean; store?: boolean; out?: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const handle = await ctx.keystore().open(uri);
+      const certificate = await createSelfSignedCertificate(handle, { subject: options.subject, days: options.days, ca: options.ca });
+      if (options.store) await handle.setCertificate(new Uint8Array(certificate.rawData));
+      const pem = toPem('CERTIFICATE', new Uint8Array(certificate.rawData));
+      if (ctx.json) return ctx.emit({ uri: handle.info.uri, certificate: pem, stored: Boolean(options.store) }, () => '');
+      writeOutput(options.out, pem, false);
+    });
+
+  return cert;
+}

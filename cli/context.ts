@@ -1,0 +1,68 @@
+/**
+ * What every command gets: the global options, a keystore built from them, and output helpers that
+ * print either for people or, with --json, for scripts.
+ */
+import type { Command } from 'commander';
+import { Keystore } from '../src/keystore/registry.js';
+import type { Interaction } from '../src/keystore/interaction.js';
+import { terminalInteraction, withSpinner } from './terminal.js';
+
+export interface GlobalOptions {
+  json?: boolean;
+  debug?: boolean;
+  module?: string;
+  allowFinalTry?: boolean;
+  input?: boolean;
+}
+
+export class CliContext {
+  readonly options: GlobalOptions;
+  readonly interaction: Interaction;
+  #keystore: Keystore | undefined;
+
+  constructor(options: GlobalOptions) {
+    this.options = options;
+    this.interaction = terminalInteraction({ allowPrompts: options.input !== false });
+  }
+
+  static of(command: Command): CliContext {
+    return new CliContext(command.optsWithGlobals<GlobalOptions>());
+  }
+
+  get json(): boolean {
+    return this.options.json === true;
+  }
+
+  keystore(): Keystore {
+    this.#keystore ??= new Keystore({
+      interaction: this.interaction,
+      pkcs11Module: this.options.module,
+      allowFinalTry: this.options.allowFinalTry,
+    });
+    return this.#keystore;
+  }
+
+  /** Prints `value` as JSON with --json, else the human rendering. */
+  emit(value: unknown, human: () => string): void {
+    process.stdout.write(this.json ? `${JSON.stringify(value, null, 2)}\n` : ensureNewline(human()));
+  }
+
+  /** A line of narration for people; silent with --json. */
+  say(text: string): void {
+    if (!this.json) process.stderr.write(ensureNewline(text));
+  }
+
+  progress<T>(text: string, work: () => Promise<T>): Promise<T> {
+    return withSpinner(text, !this.json, work);
+  }
+}
+
+function ensureNewline(text: string): string {
+  return text.endsWith('\n') || text === '' ? text : `${text}\n`;
+}
+
+/** Renders rows as aligned columns. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+}

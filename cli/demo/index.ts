@@ -1,0 +1,47 @@
+/**
+ * `keyward demo`: the whole story, end to end, on throw-away devices: nothing to configure, nothing
+ * left behind. Each issue adds a chapter.
+ */
+import { randomBytes } from 'node:crypto';
+import { Command } from 'commander';
+import { KeywardError } from '../../src/errors.js';
+import { createSoftHsmStore, useSoftHsmStore } from '../../src/hsm/pkcs11/softhsm.js';
+import { nonInteractive, type Interaction } from '../../src/keystore/interaction.js';
+import { Keystore } from '../../src/keystore/registry.js';
+import { Secret } from '../../src/secret.js';
+import { CliContext } from '../context.js';
+import { keystoreChapter } from './keystore-chapter.js';
+import { Story } from './story.js';
+
+/** The demo answers its own PIN prompts: the PINs are random and never leave memory. */
+function demoInteraction(userPin: Secret): Interaction {
+  return { ...nonInteractive, askSecret: async () => Secret.fromBytes(userPin.revealBytes()) };
+}
+
+export function demoCommand(): Command {
+  return new Command('demo')
+    .description('run the whole story end to end on a throw-away SoftHSM token: nothing to set up, nothing left behind')
+    .addHelpText('after', '\nExamples:\n  keyward demo\n  keyward demo --json | jq ".steps[] | select(.ok | not)"\n')
+    .action(async (_options: unknown, command: Command) => {
+      const ctx = CliContext.of(command);
+      const started = performance.now();
+      const store = useSoftHsmStore(createSoftHsmStore('keyward-demo-'));
+      const pins = { so: Secret.fromString(randomBytes(12).toString('base64url')), user: Secret.fromString(randomBytes(12).toString('base64url')) };
+      const keystore = new Keystore({ interaction: demoInteraction(pins.user) });
+      const story = new Story(ctx.json);
+      story.title('Keyward demo: keys that never leave hardware');
+      try {
+        await keystoreChapter(story, keystore, pins, store.dir);
+      } finally {
+        await keystore.close();
+        pins.so.dispose();
+        pins.user.dispose();
+      }
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      story.note(`\nDone in ${seconds} s; the throw-away token and its keys are erased on exit.`);
+      if (ctx.json) ctx.emit({ ok: story.failed.length === 0, seconds: Number(seconds), steps: story.results }, () => '');
+      if (story.failed.length) {
+        throw new KeywardError('DEMO_FAILED', `${story.failed.length} demo step(s) failed: ${story.failed.map((f) => f.step).join('; ')}`);
+      }
+    });
+}

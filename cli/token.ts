@@ -1,0 +1,122 @@
+/** `keyward token …`: PKCS#11 tokens: list, initialise (SoftHSM), change and unblock PINs. */
+import { Command } from 'commander';
+import { AuthError, UsageError } from '../src/errors.js';
+import { Pkcs11Backend, type TokenSummary } from '../src/keystore/backends/pkcs11.js';
+import { obtainPin, readPinFile } from '../src/keystore/pin.js';
+import { Secret } from '../src/secret.js';
+import { CliContext } from './context.js';
+import { examples } from './io.js';
+import { askNewSecret } from './terminal.js';
+
+function pkcs11Backend(ctx: CliContext): Pkcs11Backend {
+  const backend = ctx.keystore().backend('pkcs11:');
+  if (!(backend instanceof Pkcs11Backend)) throw new Error('the pkcs11 backend is not the built-in one');
+  return backend;
+}
+
+/** A new secret from a file, the environment, or two matching prompts. */
+async function newSecret(ctx: CliContext, what: string, source: string | undefined, envVar: string): Promise<Secret> {
+  if (source) return readPinFile(source, ctx.interaction);
+  const fromEnv = process.env[envVar];
+  if (fromEnv) return Secret.fromString(fromEnv);
+  const asked = await askNewSecret(ctx.interaction, what, { min: 4, max: 64 });
+  if (asked) return asked;
+  throw new AuthError('PIN_REQUIRED', `a new ${what} is needed and there is no terminal to ask for it`, {
+    hint: `give it in a file (${what.includes('SO') ? '--so-pin-source' : '--pin-source'} file:/path) or set ${envVar}`,
+  });
+}
+
+function describeToken(t: TokenSummary): string {
+  const pin = t.userPin === 'ok' ? '' : `  user PIN: ${t.userPin}`;
+  return `${t.label}  ${t.model}  serial ${t.serial}  slot ${t.slotId}${t.initialized ? '' : '  (not initialised)'}${pin}\n  ${t.uri}` +
+    (t.mechanisms ? `\n  mechanisms: ${t.mechanisms.join(' ')}` : '');
+}
+
+export function tokenCommand(): Command {
+  const token = new Command('token').description('PKCS#11 tokens: list, initialise (SoftHSM), change and unblock PINs');
+
+  token
+    .command('list')
+    .description('list the tokens a PKCS#11 module offers')
+    .argument('[uri]', 'filter, e.g. pkcs11:model=SoftHSM%20v2', 'pkcs11:')
+    .option('--all', 'include slots whose token is not initialised')
+    .option('--mechanisms', 'list each token\'s mechanisms')
+    .addHelpText('after', examples(['keyward token list', 'keyward token list --module /usr/lib/x86_64-linux-gnu/libykcs11.so', 'keyward token list --json']))
+    .action(async (uri: string, options: { all?: boolean; mechanisms?: boolean }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const tokens = pkcs11Backend(ctx).tokens(uri, { mechanisms: options.mechanisms, includeUninitialized: options.all });
+      ctx.emit(tokens, () => (tokens.length ? tokens.map(describeToken).join('\n') : 'no initialised tokens (keyward token init --label NAME makes one on SoftHSM)'));
+    });
+
+  token
+    .command('init')
+    .description('initialise a new token in a free slot (SoftHSM; hardware HSMs use their vendor\'s tools)')
+    .requiredOption('-l, --label <label>', 'the new token\'s label (1–32 bytes, unique)')
+    .argument('[uri]', 'the module, e.g. pkcs11:?module-path=/usr/lib/softhsm/libsofthsm2.so', 'pkcs11:')
+    .option('--so-pin-source <file>', 'read the new SO PIN from this file (else KEYWARD_SO_PIN, else a prompt)')
+    .option('--pin-source <file>', 'read the new user PIN from this file (else KEYWARD_PIN, else a prompt)')
+    .addHelpText(
+      'after',
+      examples([
+        'keyward token init --label ca',
+        'KEYWARD_SO_PIN=… KEYWARD_PIN=… keyward token init --label ci --json',
+        'SOFTHSM2_CONF=$PWD/softhsm2.conf keyward token init --label test --so-pin-source file:so.pin --pin-source file:user.pin',
+      ]) + '\nAn initialised token is never re-initialised: that would destroy its keys.\n',
+    )
+    .action(async (uri: string, options: { label: string; soPinSource?: string; pinSource?: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const soPin = await newSecret(ctx, 'SO PIN', options.soPinSource, 'KEYWARD_SO_PIN');
+      const userPin = await newSecret(ctx, 'user PIN', options.pinSource, 'KEYWARD_PIN');
+      try {
+        if (soPin.equals(userPin)) {
+          throw new UsageError('PIN_REUSED', 'the SO PIN and the user PIN must differ', { hint: 'the SO PIN is what recovers a locked user PIN' });
+        }
+        const summary = pkcs11Backend(ctx).initToken(uri, { label: options.label, soPin, userPin });
+        ctx.emit(summary, () => `initialised token "${summary.label}"\n  ${summary.uri}`);
+      } finally {
+        soPin.dispose();
+        userPin.dispose();
+      }
+    });
+
+  token
+    .command('change-pin')
+    .description('change the user PIN (needs the current one)')
+    .argument('<uri>', 'the token; its pin-source= gives the current PIN')
+    .option('--new-pin-source <file>', 'read the new PIN from this file (else KEYWARD_NEW_PIN, else a prompt)')
+    .addHelpText('after', examples(["keyward token change-pin 'pkcs11:token=demo'", "keyward token change-pin 'pkcs11:token=demo?pin-source=file:old.pin' --new-pin-source file:new.pin"]))
+    .action(async (uri: string, options: { newPinSource?: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const backend = pkcs11Backend(ctx);
+      const newPin = await newSecret(ctx, 'user PIN', options.newPinSource, 'KEYWARD_NEW_PIN');
+      try {
+        const summary = await backend.changePin(uri, newPin);
+        ctx.emit({ changed: true, token: summary.uri }, () => `user PIN of token "${summary.label}" changed`);
+      } finally {
+        newPin.dispose();
+      }
+    });
+
+  token
+    .command('unblock')
+    .description('set a new user PIN with the SO PIN; this also unblocks a locked PIN')
+    .argument('<uri>', 'the token')
+    .option('--so-pin-source <file>', 'read the SO PIN from this file (else KEYWARD_SO_PIN, else a prompt)')
+    .option('--new-pin-source <file>', 'read the new user PIN from this file (else KEYWARD_NEW_PIN, else a prompt)')
+    .addHelpText('after', examples(["keyward token unblock 'pkcs11:token=demo'"]))
+    .action(async (uri: string, options: { soPinSource?: string; newPinSource?: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const backend = pkcs11Backend(ctx);
+      const soPin = await obtainPin({ what: 'SO PIN', pinSource: options.soPinSource, envVar: 'KEYWARD_SO_PIN' }, ctx.interaction, process.env);
+      const newPin = await newSecret(ctx, 'user PIN', options.newPinSource, 'KEYWARD_NEW_PIN');
+      try {
+        const summary = await backend.unblock(uri, soPin, newPin);
+        ctx.emit({ unblocked: true, token: summary.uri }, () => `new user PIN set on token "${summary.label}"; it is unblocked`);
+      } finally {
+        soPin.dispose();
+        newPin.dispose();
+      }
+    });
+
+  return token;
+}

@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+/**
+ * Set-up behind `npm run demo`, `npm test` and `npm run bench`: on a fresh machine it installs what
+ * is missing (Debian packages with apt-get when root, else it prints the exact command; `npm ci`
+ * when node_modules is missing or stale), builds, then runs the task. Plain Node, no dependencies:
+ * it runs before node_modules exists.
+ *
+ *   node scripts/bootstrap.mjs demo|test|bench [args…]
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Debian packages each task needs; the binary proves a package is there on non-Debian systems. */
+const SYSTEM = {
+  softhsm2: 'softhsm2-util',
+  openssl: 'openssl',
+  opensc: 'pkcs11-tool',
+  'gnutls-bin': 'p11tool',
+  'libengine-pkcs11-openssl': null,
+  // Native addons (pkcs11js) are compiled by node-gyp.
+  python3: 'python3',
+  make: 'make',
+  'g++': 'g++',
+};
+const TASK_PACKAGES = {
+  demo: ['softhsm2', 'openssl', 'python3', 'make', 'g++'],
+  bench: ['softhsm2', 'openssl', 'python3', 'make', 'g++'],
+  test: Object.keys(SYSTEM),
+};
+
+function log(message) {
+  process.stderr.write(`bootstrap: ${message}\n`);
+}
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { stdio: 'inherit', cwd: root, ...options });
+  if (result.error) throw result.error;
+  return result.status ?? 1;
+}
+
+function commandExists(name) {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+function debianPackageInstalled(name) {
+  const result = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' });
+  return result.status === 0 && result.stdout.includes('install ok installed');
+}
+
+function ensureSystemPackages(task) {
+  const wanted = TASK_PACKAGES[task];
+  const debian = commandExists('dpkg-query') && commandExists('apt-get');
+  const missing = wanted.filter((pkg) => (debian ? !debianPackageInstalled(pkg) : SYSTEM[pkg] && !commandExists(SYSTEM[pkg])));
+  if (missing.length === 0) return;
+  if (!debian) {
+    log(`missing: ${missing.join(', ')}. Install them with your package manager (macOS: brew install softhsm opensc gnutls openssl), then run this again.`);
+    process.exit(1);
+  }
+  const install = ['install', '-y', '--no-install-recommends', ...missing];
+  if (process.getuid?.() !== 0) {
+    log(`missing Debian packages: ${missing.join(' ')}\n  run:  sudo apt-get update && sudo apt-get ${install.join(' ')}\n  then run this again.`);
+    process.exit(1);
+  }
+  log(`installing ${missing.join(' ')} with apt-get`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (run('apt-get', ['update', '-qq'], { env }) !== 0 || run('apt-get', ['-qq', ...install], { env }) !== 0) {
+    log('apt-get failed; see its output above');
+    process.exit(1);
+  }
+}
+
+/** node_modules is fresh when it was installed from this lockfile by this Node ABI. */
+function ensureNodeModules() {
+  const stampFile = join(root, 'node_modules', '.keyward-install-stamp');
+  const stamp = createHash('sha256')
+    .update(readFileSync(join(root, 'package-lock.json')))
+    .update(process.versions.modules)
+    .digest('hex');
+  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return;
+  log('installing npm packages (npm ci)');
+  const env = { ...process.env };
+  // node-gyp builds offline only against local headers; Debian's nodejs ships them in /usr/include/node.
+  if (!env.npm_config_nodedir && existsSync('/usr/include/node/node.h')) env.npm_config_nodedir = '/usr';
+  if (run('npm', ['ci', '--no-audit', '--no-fund'], { env }) !== 0) {
+    log('npm ci failed; see its output above');
+    process.exit(1);
+  }
+  writeFileSync(stampFile, stamp);
+}
+
+function build() {
+  if (run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']) !== 0) {
+    log('the TypeScript build failed');
+    process.exit(1);
+  }
+}
+
+const [task, ...args] = process.argv.slice(2);
+if (!TASK_PACKAGES[task]) {
+  log(`usage: node scripts/bootstrap.mjs ${Object.keys(TASK_PACKAGES).join('|')} [args…]`);
+  process.exit(2);
+}
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 8)) {
+  log(`Keyward needs Node 20.8 or later; this is ${process.versions.node}`);
+  process.exit(1);
+}
+
+ensureSystemPackages(task);
+ensureNodeModules();
+build();
+
+const node = process.execPath;
+switch (task) {
+  case 'demo':
+    process.exitCode = run(node, [join(root, 'bin/keyward.js'), 'demo', ...args]);
+    break;
+  case 'test':
+    if (run(node, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.test.json']) !== 0) {
+      log('type errors in tests or benchmarks');
+      process.exit(1);
+    }
+    process.exitCode = run(node, [join(root, 'node_modules/ava/entrypoints/cli.mjs'), ...args]);
+    break;
+  case 'bench':
+    process.exitCode = run(node, ['--import', 'tsx', join(root, 'bench/index.ts'), ...args]);
+    break;
+}

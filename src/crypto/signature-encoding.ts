@@ -1,0 +1,74 @@
+/**
+ * Converting signatures between the forms their producers and consumers use: PKCS#11 CKM_ECDSA and
+ * WebCrypto give raw r‖s; X.509, OpenSSL and PIV cards use DER `ECDSA-Sig-Value`. RSA DigestInfo
+ * prefixes for hosts that pad PKCS#1 v1.5 themselves.
+ */
+import { createHash } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { ECDSASigValue } from '@peculiar/asn1-ecc';
+import { KeywardError } from '../errors.js';
+import { nodeHashName, type HashName } from './algorithms.js';
+
+function unsignedBigEndian(value: Uint8Array, size: number): Uint8Array {
+  let start = 0;
+  while (start < value.length - 1 && value[start] === 0) start++;
+  const trimmed = value.subarray(start);
+  if (trimmed.length > size) {
+    throw new KeywardError('SIGNATURE_MALFORMED', `an ECDSA signature component is ${trimmed.length} bytes, more than ${size}`);
+  }
+  const out = new Uint8Array(size);
+  out.set(trimmed, size - trimmed.length);
+  return out;
+}
+
+/** Raw r‖s (each `fieldBytes` long) → DER ECDSA-Sig-Value. */
+export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
+  if (raw.length % 2 !== 0 || raw.length === 0) {
+    throw new KeywardError('SIGNATURE_MALFORMED', `a raw ECDSA signature has an even length; got ${raw.length} bytes`);
+  }
+  const half = raw.length / 2;
+  const sig = new ECDSASigValue();
+  sig.r = derPositiveInteger(raw.subarray(0, half));
+  sig.s = derPositiveInteger(raw.subarray(half));
+  return new Uint8Array(AsnConvert.serialize(sig));
+}
+
+/** DER ECDSA-Sig-Value → raw r‖s with each half padded to `fieldBytes`. */
+export function ecdsaDerToRaw(der: Uint8Array, fieldBytes: number): Uint8Array {
+  let sig: ECDSASigValue;
+  try {
+    sig = AsnConvert.parse(der, ECDSASigValue);
+  } catch (cause) {
+    throw new KeywardError('SIGNATURE_MALFORMED', 'the device returned an ECDSA signature that is not valid DER', { cause });
+  }
+  const out = new Uint8Array(fieldBytes * 2);
+  out.set(unsignedBigEndian(new Uint8Array(sig.r), fieldBytes), 0);
+  out.set(unsignedBigEndian(new Uint8Array(sig.s), fieldBytes), fieldBytes);
+  return out;
+}
+
+/** Minimal two's-complement encoding of an unsigned big-endian number (DER INTEGER contents). */
+function derPositiveInteger(value: Uint8Array): ArrayBuffer {
+  let start = 0;
+  while (start < value.length - 1 && value[start] === 0) start++;
+  const needsZero = (value[start]! & 0x80) !== 0;
+  const out = new Uint8Array(value.length - start + (needsZero ? 1 : 0));
+  out.set(value.subarray(start), needsZero ? 1 : 0);
+  return out.buffer;
+}
+
+// RFC 8017 §9.2 note 1: DER of DigestInfo up to the digest itself.
+const DIGEST_INFO_PREFIX: Readonly<Record<HashName, string>> = {
+  'SHA-256': '3031300d060960864801650304020105000420',
+  'SHA-384': '3041300d060960864801650304020205000430',
+  'SHA-512': '3051300d060960864801650304020305000440',
+};
+
+/** DigestInfo ‖ hash, the input of a raw CKM_RSA_PKCS or PIV RSA signature. */
+export function digestInfo(hash: HashName, digest: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(DIGEST_INFO_PREFIX[hash], 'hex'), digest]);
+}
+
+export function hashBytes(hash: HashName, data: Uint8Array): Buffer {
+  return createHash(nodeHashName(hash)).update(data).digest();
+}

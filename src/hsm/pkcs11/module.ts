@@ -1,0 +1,273 @@
+/**
+ * Loading PKCS#11 modules: finding the shared library, one C_Initialize per module per process, and
+ * C_Finalize when the process exits.
+ */
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import pkcs11js from 'pkcs11js';
+import { UnavailableError } from '../../errors.js';
+import { CKF_TOKEN_PRESENT } from './constants.js';
+import { ckrOf, pkcs11Call } from './errors.js';
+import { Token } from './token.js';
+
+/** Where distributions put SoftHSM2's module; the first that exists is the default module. */
+export const SOFTHSM_MODULE_CANDIDATES = [
+  '/usr/lib/softhsm/libsofthsm2.so',
+  '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/lib64/pkcs11/libsofthsm2.so',
+  '/usr/lib/pkcs11/libsofthsm2.so',
+  '/usr/local/lib/softhsm/libsofthsm2.so',
+  '/opt/homebrew/lib/softhsm/libsofthsm2.so',
+];
+
+/** Directories searched for `module-name` (RFC 7512 §2.3), after p11-kit's module registry. */
+const MODULE_DIRS = [
+  '/usr/lib/x86_64-linux-gnu/pkcs11',
+  '/usr/lib/aarch64-linux-gnu/pkcs11',
+  '/usr/lib64/pkcs11',
+  '/usr/lib/pkcs11',
+  '/usr/lib/x86_64-linux-gnu',
+  '/usr/lib/aarch64-linux-gnu',
+  '/usr/lib64',
+  '/usr/lib',
+  '/usr/local/lib',
+  '/usr/lib/softhsm',
+  '/opt/homebrew/lib',
+];
+const P11KIT_MODULE_REGISTRIES = ['/usr/share/p11-kit/modules', '/etc/pkcs11/modules'];
+
+const INSTALL_SOFTHSM_HINT =
+  'install SoftHSM2 (Debian/Ubuntu: sudo apt-get install softhsm2; macOS: brew install softhsm), ' +
+  'or name your HSM vendor\'s module with --module, KEYWARD_PKCS11_MODULE or "?module-path=…" in the URI';
+
+export interface ModuleSelection {
+  /** `module-path` from the URI. */
+  modulePath?: string;
+  /** `module-name` from the URI. */
+  moduleName?: string;
+  /** `--module` on the command line or the `module` option of the library. */
+  explicit?: string;
+  /** Environment to read KEYWARD_PKCS11_MODULE from. */
+  env?: NodeJS.ProcessEnv;
+}
+
+function p11KitModulePath(name: string): string | undefined {
+  for (const dir of P11KIT_MODULE_REGISTRIES) {
+    const file = join(dir, `${name}.module`);
+    if (!existsSync(file)) continue;
+    const match = /^\s*module\s*:\s*(\S+)/m.exec(readFileSync(file, 'utf8'));
+    if (!match) continue;
+    const module = match[1]!;
+    if (module.startsWith('/')) return module;
+    // p11-kit resolves relative names against its own module directory.
+    for (const base of MODULE_DIRS) if (existsSync(join(base, module))) return join(base, module);
+  }
+  return undefined;
+}
+
+function findModuleByName(name: string): string | undefined {
+  if (name.includes('/')) return undefined;
+  const fromRegistry = p11KitModulePath(name);
+  if (fromRegistry) return fromRegistry;
+  const fileNames = [name, `lib${name}.so`, `${name}.so`, `lib${name}.dylib`];
+  for (const dir of MODULE_DIRS) {
+    for (const file of fileNames) {
+      const candidate = join(dir, file);
+      if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
+    }
+  }
+  return undefined;
+}
+
+/** Names the modules p11-kit knows, for hints. */
+function knownModuleNames(): string[] {
+  return P11KIT_MODULE_REGISTRIES.flatMap((dir) => {
+    try {
+      return readdirSync(dir)
+        .filter((f) => f.endsWith('.module'))
+        .map((f) => f.slice(0, -'.module'.length));
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * Which module to load: the URI's module-path, then its module-name, then the explicit choice, then
+ * KEYWARD_PKCS11_MODULE, then the installed SoftHSM2.
+ */
+export function resolveModulePath(selection: ModuleSelection = {}): string {
+  const env = selection.env ?? process.env;
+  const requireFile = (path: string, origin: string): string => {
+    if (!existsSync(path)) {
+      throw new UnavailableError('MODULE_NOT_FOUND', `PKCS#11 module ${path} (from ${origin}) does not exist`, {
+        hint: path.includes('softhsm') ? INSTALL_SOFTHSM_HINT : 'check the path, or install the vendor\'s PKCS#11 module',
+        details: { module: path },
+      });
+    }
+    return path;
+  };
+  if (selection.modulePath) return requireFile(selection.modulePath, 'module-path in the URI');
+  if (selection.moduleName) {
+    const found = findModuleByName(selection.moduleName);
+    if (!found) {
+      const known = knownModuleNames();
+      throw new UnavailableError('MODULE_NOT_FOUND', `no PKCS#11 module named "${selection.moduleName}" is installed`, {
+        hint: known.length
+          ? `modules registered with p11-kit here: ${known.join(', ')}; or give module-path=`
+          : 'give its file with module-path= instead',
+        details: { moduleName: selection.moduleName },
+      });
+    }
+    return found;
+  }
+  if (selection.explicit) return requireFile(selection.explicit, '--module');
+  const fromEnv = env.KEYWARD_PKCS11_MODULE;
+  if (fromEnv) return requireFile(fromEnv, 'KEYWARD_PKCS11_MODULE');
+  const softhsm = SOFTHSM_MODULE_CANDIDATES.find((p) => existsSync(p));
+  if (!softhsm) {
+    throw new UnavailableError('MODULE_NOT_FOUND', 'no PKCS#11 module was named and SoftHSM2 is not installed', {
+      hint: INSTALL_SOFTHSM_HINT,
+    });
+  }
+  return softhsm;
+}
+
+export interface SlotDescription {
+  handle: Buffer;
+  /** CK_SLOT_ID as printed in `slot-id=` of a URI. */
+  slotId: number;
+  description: string;
+  manufacturer: string;
+  tokenPresent: boolean;
+}
+
+/** Strips the blank (and, from some modules, NUL) padding of PKCS#11 fixed-width strings. */
+export function unpad(value: string): string {
+  return value.replace(/[\s\0]+$/u, '');
+}
+
+export function slotIdOf(handle: Buffer): number {
+  const id = handle.length >= 8 ? handle.readBigUInt64LE(0) : BigInt(handle.readUInt32LE(0));
+  return Number(id);
+}
+
+const loaded = new Map<string, Pkcs11Module>();
+let exitHookInstalled = false;
+
+/** One loaded and initialised PKCS#11 module. */
+export class Pkcs11Module {
+  readonly path: string;
+  readonly lib: pkcs11js.PKCS11;
+  readonly #tokens = new Map<string, Token>();
+  #finalized = false;
+
+  private constructor(path: string, lib: pkcs11js.PKCS11) {
+    this.path = path;
+    this.lib = lib;
+  }
+
+  /** Loads and initialises a module once per process; later calls return the same instance. */
+  static open(path: string): Pkcs11Module {
+    let real: string;
+    try {
+      real = realpathSync(path);
+    } catch {
+      throw new UnavailableError('MODULE_NOT_FOUND', `PKCS#11 module ${path} does not exist`, { hint: INSTALL_SOFTHSM_HINT });
+    }
+    const existing = loaded.get(real);
+    if (existing && !existing.#finalized) return existing;
+
+    const lib = new pkcs11js.PKCS11();
+    try {
+      lib.load(real);
+    } catch (cause) {
+      throw new UnavailableError('MODULE_LOAD_FAILED', `cannot load PKCS#11 module ${path}: ${(cause as Error).message}`, {
+        cause,
+        hint: 'is it a PKCS#11 module built for this machine\'s architecture? (file ' + path + ')',
+      });
+    }
+    try {
+      // CKF_OS_LOCKING_OK: we call the module from libuv's worker threads (C_SignAsync and friends);
+      // without it SoftHSM corrupts its heap under concurrent operations.
+      lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+    } catch (error) {
+      if (ckrOf(error) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') {
+        throw pkcs11Call({ operation: `initialise PKCS#11 module ${path}` }, () => {
+          throw error;
+        });
+      }
+    }
+    const module = new Pkcs11Module(real, lib);
+    loaded.set(real, module);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.once('exit', finalizeAllModules);
+    }
+    return module;
+  }
+
+  info(): { manufacturer: string; description: string; version: string; cryptokiVersion: string } {
+    const info = pkcs11Call({ operation: 'read module information' }, () => this.lib.C_GetInfo());
+    return {
+      manufacturer: unpad(info.manufacturerID),
+      description: unpad(info.libraryDescription),
+      version: `${info.libraryVersion.major}.${info.libraryVersion.minor}`,
+      cryptokiVersion: `${info.cryptokiVersion.major}.${info.cryptokiVersion.minor}`,
+    };
+  }
+
+  /** Every slot, with or without a token. */
+  slots(): SlotDescription[] {
+    const handles = pkcs11Call({ operation: 'list slots' }, () => this.lib.C_GetSlotList(false));
+    return handles.map((handle) => {
+      const info = pkcs11Call({ operation: 'read slot information' }, () => this.lib.C_GetSlotInfo(handle));
+      return {
+        handle,
+        slotId: slotIdOf(handle),
+        description: unpad(info.slotDescription),
+        manufacturer: unpad(info.manufacturerID),
+        tokenPresent: (info.flags & CKF_TOKEN_PRESENT) !== 0,
+      };
+    });
+  }
+
+  /** Tokens present now. Token objects are kept per slot, so their sessions and login survive. */
+  tokens(): Token[] {
+    const handles = pkcs11Call({ operation: 'list tokens' }, () => this.lib.C_GetSlotList(true));
+    return handles.map((handle) => {
+      const key = handle.toString('hex');
+      let token = this.#tokens.get(key);
+      if (!token) {
+        token = new Token(this, handle);
+        this.#tokens.set(key, token);
+      }
+      return token;
+    });
+  }
+
+  /** Forgets a slot's Token (after C_InitToken its sessions are gone). */
+  forgetToken(handle: Buffer): void {
+    const key = handle.toString('hex');
+    this.#tokens.get(key)?.closeSessions();
+    this.#tokens.delete(key);
+  }
+
+  finalize(): void {
+    if (this.#finalized) return;
+    for (const token of this.#tokens.values()) token.closeSessions();
+    this.#tokens.clear();
+    try {
+      this.lib.C_Finalize();
+    } catch {
+      // Already finalised or the module is gone: nothing left to release.
+    }
+    this.#finalized = true;
+    loaded.delete(this.path);
+  }
+}
+
+export function finalizeAllModules(): void {
+  for (const module of [...loaded.values()]) module.finalize();
+}

@@ -1,0 +1,90 @@
+/**
+ * The Keystore: one interface over every key Keyward uses, each named by a URI (`pkcs11:`,
+ * `yubikey:`). Backends register by URI scheme; nothing outside src/keystore and src/hsm knows which
+ * device holds a key.
+ */
+import type { HashName, KeyAlgorithm, RsaPadding } from '../crypto/algorithms.js';
+
+export interface GenerateOptions {
+  algorithm: KeyAlgorithm;
+  /** PIV: when the card asks for the PIN (never, once per session, always). */
+  pinPolicy?: 'never' | 'once' | 'always';
+  /** PIV: when the card asks for a touch (never, always, cached for 15 s). */
+  touchPolicy?: 'never' | 'always' | 'cached';
+}
+
+export interface SignOptions {
+  /** The hash of the data; the key algorithm's usual hash when absent. Ignored by Ed25519. */
+  hash?: HashName;
+  /** RSA only: PKCS#1 v1.5 (default) or PSS. */
+  padding?: RsaPadding;
+  /** RSA-PSS salt length; the hash length when absent. */
+  saltLength?: number;
+  /**
+   * ECDSA only: `der` (X.509, OpenSSL, the default) or `raw` r‖s (WebCrypto, JOSE, Notary).
+   */
+  format?: 'der' | 'raw';
+}
+
+export interface KeyInfo {
+  /** The URI that names exactly this key; pass it back to open it. */
+  uri: string;
+  backend: string;
+  label: string;
+  /** Undefined for key types Keyward lists but cannot use. */
+  algorithm: KeyAlgorithm | undefined;
+  /** The device holding it, as a person would name it: `token "ca" (SoftHSM v2, serial 1a2b…)`. */
+  device: string;
+  hasPrivateKey: boolean;
+  hasCertificate: boolean;
+  /**
+   * The private key can never leave the device (PKCS#11: SENSITIVE, not EXTRACTABLE; PIV: always).
+   * Undefined when the device did not say.
+   */
+  nonExtractable: boolean | undefined;
+  /** Backend-specific facts (PKCS#11 attributes, PIV slot and policies) for `--json`. */
+  details: Record<string, unknown>;
+}
+
+export interface Capabilities {
+  /** Algorithms this device can generate keys for. */
+  algorithms: KeyAlgorithm[];
+  /** Can prove that a key was generated on the device. */
+  attestation: boolean;
+  /** Can require a physical touch per operation. */
+  touch: boolean;
+}
+
+export interface Attestation {
+  /** The attestation certificate for the key (DER), followed by the chain up to (not including) the root. */
+  chain: Uint8Array[];
+  /** Facts the attestation proves, decoded (firmware, serial, policies, form factor). */
+  claims: Record<string, unknown>;
+}
+
+/** A key opened from the keystore. */
+export interface KeyHandle {
+  readonly info: KeyInfo;
+  /** SubjectPublicKeyInfo, DER. */
+  publicKey(): Promise<Uint8Array>;
+  sign(data: Uint8Array, options?: SignOptions): Promise<Uint8Array>;
+  /** The X.509 certificate stored with the key (DER), if any. */
+  certificate(): Promise<Uint8Array | undefined>;
+  /** Stores a certificate with the key; it must be for this key's public key. */
+  setCertificate(der: Uint8Array): Promise<void>;
+  /** Proof the key was generated in the device. Fails on devices without attestation. */
+  attest(): Promise<Attestation>;
+}
+
+/** What a backend implements for its URI scheme. */
+export interface KeystoreBackend {
+  readonly scheme: string;
+  generate(uri: string, options: GenerateOptions): Promise<KeyHandle>;
+  open(uri: string): Promise<KeyHandle>;
+  /** Keys under a URI that names a device, or every device of the backend when `uri` is just the scheme. */
+  list(uri: string): Promise<KeyInfo[]>;
+  /** Deletes exactly one key; returns what it was. */
+  delete(uri: string): Promise<KeyInfo>;
+  capabilities(uri: string): Promise<Capabilities>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,96 @@
+/**
+ * The Keystore facade: picks the backend for a URI's scheme. Backends are created lazily, so a
+ * process that only uses PKCS#11 never touches PC/SC, and vice versa.
+ */
+import { algorithmInfo } from '../crypto/algorithms.js';
+import { UsageError } from '../errors.js';
+import { Pkcs11Backend } from './backends/pkcs11.js';
+import { nonInteractive, type Interaction } from './interaction.js';
+import type { Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from './keystore.js';
+import { uriScheme } from './uri.js';
+
+export interface KeystoreOptions {
+  interaction?: Interaction;
+  env?: NodeJS.ProcessEnv;
+  /** The PKCS#11 module to use when a URI names none (like `--module`). */
+  pkcs11Module?: string;
+  /** Spend a PIN's final try without asking (`--allow-final-try`). */
+  allowFinalTry?: boolean;
+}
+
+export interface BackendContext {
+  interaction: Interaction;
+  env: NodeJS.ProcessEnv;
+  pkcs11Module: string | undefined;
+  allowFinalTry: boolean;
+}
+
+export type BackendFactory = (context: BackendContext) => KeystoreBackend;
+
+const defaultBackends: Record<string, BackendFactory> = {
+  pkcs11: (context) => new Pkcs11Backend(context),
+};
+
+export class Keystore {
+  readonly context: BackendContext;
+  readonly #factories: Record<string, BackendFactory>;
+  readonly #backends = new Map<string, KeystoreBackend>();
+
+  constructor(options: KeystoreOptions = {}, factories: Record<string, BackendFactory> = defaultBackends) {
+    this.context = {
+      interaction: options.interaction ?? nonInteractive,
+      env: options.env ?? process.env,
+      pkcs11Module: options.pkcs11Module,
+      allowFinalTry: options.allowFinalTry ?? false,
+    };
+    this.#factories = factories;
+  }
+
+  /** The schemes this keystore understands. */
+  get schemes(): string[] {
+    return Object.keys(this.#factories);
+  }
+
+  backend(uri: string): KeystoreBackend {
+    const scheme = uriScheme(uri);
+    const factory = scheme ? this.#factories[scheme] : undefined;
+    if (!scheme || !factory) {
+      throw new UsageError('URI_SCHEME_UNSUPPORTED', scheme ? `no keystore backend for "${scheme}:" URIs` : `"${uri}" is not a key URI`, {
+        hint: `key URIs start with ${this.schemes.map((s) => `"${s}:"`).join(' or ')}, e.g. "pkcs11:token=ca;object=root"`,
+      });
+    }
+    let backend = this.#backends.get(scheme);
+    if (!backend) {
+      backend = factory(this.context);
+      this.#backends.set(scheme, backend);
+    }
+    return backend;
+  }
+
+  open(uri: string): Promise<KeyHandle> {
+    return this.backend(uri).open(uri);
+  }
+
+  async generate(uri: string, options: GenerateOptions): Promise<KeyHandle> {
+    algorithmInfo(options.algorithm); // refuses an unknown algorithm before any device is touched
+    return this.backend(uri).generate(uri, options);
+  }
+
+  list(uri: string): Promise<KeyInfo[]> {
+    return this.backend(uri).list(uri);
+  }
+
+  delete(uri: string): Promise<KeyInfo> {
+    return this.backend(uri).delete(uri);
+  }
+
+  capabilities(uri: string): Promise<Capabilities> {
+    return this.backend(uri).capabilities(uri);
+  }
+
+  /** Releases devices: logs out of tokens this keystore logged in to, closes cards. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#backends.values()].map((b) => b.close()));
+    this.#backends.clear();
+  }
+}

@@ -1,0 +1,33 @@
+import test from 'ava';
+import fc from 'fast-check';
+import { generateKeyPairSync, sign, verify } from 'node:crypto';
+import { ecdsaDerToRaw, ecdsaRawToDer } from '../../src/crypto/signature-encoding.js';
+
+test('property: raw r‖s → DER → raw is the identity, for P-256 and P-384 sizes', (t) => {
+  fc.assert(
+    fc.property(fc.constantFrom(32, 48), fc.uint8Array({ minLength: 96, maxLength: 96 }), (size, bytes) => {
+      const raw = bytes.subarray(0, size * 2);
+      t.deepEqual([...ecdsaDerToRaw(ecdsaRawToDer(raw), size)], [...raw]);
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('DER made from a raw signature verifies with node:crypto as DER, and back', (t) => {
+  for (const namedCurve of ['P-256', 'P-384']) {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve });
+    for (let i = 0; i < 50; i++) {
+      const data = Buffer.from(`message ${i}`);
+      const raw = sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+      t.true(verify('sha256', data, publicKey, Buffer.from(ecdsaRawToDer(raw))));
+      const der = sign('sha256', data, privateKey);
+      const back = ecdsaDerToRaw(der, namedCurve === 'P-256' ? 32 : 48);
+      t.true(verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, back));
+    }
+  }
+});
+
+test('malformed signatures get a clear error', (t) => {
+  t.throws(() => ecdsaRawToDer(new Uint8Array(63)), { message: /even length/ });
+  t.throws(() => ecdsaDerToRaw(new Uint8Array([0x30, 0x05, 0x02]), 32), { message: /not valid DER/ });
+});

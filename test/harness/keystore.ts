@@ -1,0 +1,43 @@
+/** A fresh SoftHSM token in this test process's store, and a keystore that can log in to it. */
+import { Pkcs11Backend } from '../../src/keystore/backends/pkcs11.js';
+import type { Interaction } from '../../src/keystore/interaction.js';
+import { Keystore } from '../../src/keystore/registry.js';
+import { Secret } from '../../src/secret.js';
+import { uniqueLabel, useProcessSoftHsm } from './softhsm.js';
+
+export const USER_PIN = '246810';
+export const SO_PIN = '13579-so';
+
+export interface TestToken {
+  label: string;
+  /** The token's URI as Keyward prints it. */
+  uri: string;
+  keystore: Keystore;
+  backend: Pkcs11Backend;
+  /** Warnings the keystore gave. */
+  warnings: string[];
+}
+
+/** Collects warnings; never prompts (like a script without a terminal). */
+export function recordingInteraction(warnings: string[]): Interaction {
+  return {
+    askSecret: async () => undefined,
+    confirm: async () => undefined,
+    warn: (message) => warnings.push(message),
+    notice: () => ({ clear: () => undefined }),
+  };
+}
+
+export function freshToken(options: { env?: NodeJS.ProcessEnv; interaction?: Interaction; allowFinalTry?: boolean } = {}): TestToken {
+  useProcessSoftHsm();
+  const warnings: string[] = [];
+  const keystore = new Keystore({
+    env: options.env ?? { KEYWARD_PIN: USER_PIN },
+    interaction: options.interaction ?? recordingInteraction(warnings),
+    allowFinalTry: options.allowFinalTry,
+  });
+  const backend = keystore.backend('pkcs11:') as Pkcs11Backend;
+  const label = uniqueLabel('t');
+  const summary = backend.initToken('pkcs11:', { label, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(USER_PIN) });
+  return { label, uri: summary.uri, keystore, backend, warnings };
+}

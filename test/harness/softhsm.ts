@@ -1,0 +1,25 @@
+/**
+ * SoftHSM for tests: every test file gets a fresh store for its own process (`useProcessSoftHsm`,
+ * called before the module loads); child processes (CLI runs, pkcs11-tool, p11tool, openssl) get
+ * stores of their own from `createSoftHsmStore`.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { SOFTHSM_MODULE_CANDIDATES } from '../../src/hsm/pkcs11/module.js';
+import { createSoftHsmStore, useSoftHsmStore, type SoftHsmStore } from '../../src/hsm/pkcs11/softhsm.js';
+
+export { createSoftHsmStore, type SoftHsmStore };
+
+export const SOFTHSM_MODULE = SOFTHSM_MODULE_CANDIDATES.find((p) => existsSync(p)) ?? '/usr/lib/softhsm/libsofthsm2.so';
+
+let processStore: SoftHsmStore | undefined;
+
+export function useProcessSoftHsm(): SoftHsmStore {
+  processStore ??= useSoftHsmStore(createSoftHsmStore('keyward-test-'));
+  return processStore;
+}
+
+/** A label no other test uses. */
+export function uniqueLabel(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
