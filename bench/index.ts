@@ -1,0 +1,43 @@
+/**
+ * `npm run bench`: peers side by side in one run. Prints Markdown tables (pasted into the README)
+ * and writes every figure to bench/results/latest.json.
+ */
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../src/atomic-file.js';
+import { benchKeystoreSign, KEYSTORE_CONCURRENCY } from './keystore-sign.js';
+import { formatTable } from './measure.js';
+
+const ops = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  const started = new Date();
+  process.stderr.write('keystore sign vs raw pkcs11js vs node:crypto (SoftHSM2)…\n');
+  const sign = await benchKeystoreSign();
+  const table = formatTable(
+    ['algorithm', 'raw C_Sign (sync)', `raw C_SignAsync ×${KEYSTORE_CONCURRENCY}`, 'keystore ×1', `keystore ×${KEYSTORE_CONCURRENCY}`, 'keystore ×4 / raw', 'node:crypto (software)'],
+    sign.map((r) => [
+      r.algorithm,
+      ops(r.rawSync.opsPerSecond),
+      ops(r.rawAsync.opsPerSecond),
+      ops(r.keystoreSequential.opsPerSecond),
+      ops(r.keystoreConcurrent.opsPerSecond),
+      `${r.ratioToRaw.toFixed(2)}×`,
+      ops(r.nodeCrypto.opsPerSecond),
+    ]),
+  );
+  process.stdout.write(`\n### Signatures per second (ops/s)\n\n${table}\n`);
+  const results = {
+    date: started.toISOString(),
+    machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
+    keystoreSign: sign,
+  };
+  const file = join(fileURLToPath(import.meta.url), '..', 'results', 'latest.json');
+  writeFileAtomic(file, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`\nfigures written to ${file}\n`);
+  const below = sign.filter((r) => r.ratioToRaw < 0.95);
+  if (below.length) process.stdout.write(`note: keystore below 0.95× raw for ${below.map((r) => r.algorithm).join(', ')}\n`);
+}
+
+await main();

@@ -1,0 +1,65 @@
+/** Throughput measurement: run an operation for a fixed time, with `concurrency` in flight. */
+
+export interface Measurement {
+  name: string;
+  opsPerSecond: number;
+  operations: number;
+  seconds: number;
+  concurrency: number;
+}
+
+export const DEFAULT_SECONDS = Number(process.env.KEYWARD_BENCH_SECONDS ?? 1.5);
+export const REPEATS = Number(process.env.KEYWARD_BENCH_REPEATS ?? 3);
+
+/** Runs a measurement `REPEATS` times and keeps the median: two cores schedule threads noisily. */
+export async function median(measure: () => Measurement | Promise<Measurement>, repeats = REPEATS): Promise<Measurement & { runs: number[] }> {
+  const runs: Measurement[] = [];
+  for (let i = 0; i < repeats; i++) runs.push(await measure());
+  runs.sort((a, b) => a.opsPerSecond - b.opsPerSecond);
+  return { ...runs[Math.floor(runs.length / 2)]!, runs: runs.map((r) => Math.round(r.opsPerSecond)) };
+}
+
+/** A synchronous loop (for raw driver calls that block the thread). */
+export function measureSync(name: string, op: () => void, seconds = DEFAULT_SECONDS): Measurement {
+  const warmEnd = performance.now() + 200;
+  while (performance.now() < warmEnd) op();
+  let operations = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  while (performance.now() < end) {
+    op();
+    operations++;
+  }
+  const elapsed = (performance.now() - start) / 1000;
+  return { name, opsPerSecond: operations / elapsed, operations, seconds: elapsed, concurrency: 1 };
+}
+
+/** `concurrency` workers each awaiting one operation at a time; `op` is told which worker calls. */
+export async function measureAsync(name: string, op: (worker: number) => Promise<unknown>, concurrency = 1, seconds = DEFAULT_SECONDS): Promise<Measurement> {
+  const warmEnd = performance.now() + 200;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      while (performance.now() < warmEnd) await op(worker);
+    }),
+  );
+  let operations = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      while (performance.now() < end) {
+        await op(worker);
+        operations++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  return { name, opsPerSecond: operations / elapsed, operations, seconds: elapsed, concurrency };
+}
+
+export function formatTable(header: string[], rows: string[][]): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  return [line(header), `|${widths.map((w, i) => (i === 0 ? ':' : '') + '-'.repeat(w + 1) + (i === 0 ? '' : ':')).join('|')}|`, ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,11 @@
+/** Keyward's public API: the keystore, its URIs and WebCrypto bridge, errors and secrets. */
+export { Keystore, type KeystoreOptions } from './keystore/registry.js';
+export type { Attestation, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from './keystore/keystore.js';
+export { nonInteractive, type Interaction, type Notice } from './keystore/interaction.js';
+export { formatPkcs11Uri, parsePkcs11Uri, UriError, type Pkcs11Uri } from './keystore/uri.js';
+export { hardwareKeyPair, HardwareCryptoKey, KeywardCrypto, KeywardSubtleCrypto } from './keystore/webcrypto.js';
+export { Pkcs11Backend, type TokenSummary } from './keystore/backends/pkcs11.js';
+export { ALGORITHMS, KEY_ALGORITHMS, type HashName, type KeyAlgorithm, type RsaPadding } from './crypto/algorithms.js';
+export { createSelfSignedCertificate, type SelfSignedOptions } from './ca/self-signed.js';
+export * from './errors.js';
+export { Secret } from './secret.js';

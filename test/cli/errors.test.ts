@@ -1,0 +1,92 @@
+/** Errors from the binary: what failed, why, what to do; exit codes that mean something; no PIN shown. */
+import test from 'ava';
+import { CLI_PIN, cliToken } from '../harness/cli-token.js';
+import { keyward } from '../harness/run.js';
+
+test('a malformed URI: exit 2, the position and a caret under the fault', async (t) => {
+  const token = await cliToken();
+  const result = await token.keyward(['key', 'public', `pkcs11:token=${token.label};objct=k`]);
+  t.is(result.code, 2);
+  const lines = result.stderr.split('\n');
+  t.regex(lines[0]!, /malformed PKCS#11 URI at position \d+: unknown attribute "objct"/);
+  const caretColumn = lines[2]!.indexOf('^');
+  t.is(lines[1]!.slice(caretColumn, caretColumn + 5), 'objct');
+  t.regex(result.stderr, /hint: known path attributes: .*object/);
+});
+
+test('a wrong PIN: exit 4, the retry state, and the PIN appears nowhere', async (t) => {
+  const token = await cliToken();
+  const wrongPin = 'wrong-pin-774411';
+  const result = await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=k`, '-a', 'p256'], { env: { ...token.env, KEYWARD_PIN: wrongPin } });
+  t.is(result.code, 4);
+  t.regex(result.stderr, new RegExp(`wrong user PIN for token "${token.label}"`));
+  t.false(result.stderr.includes(wrongPin) || result.stdout.includes(wrongPin));
+  t.deepEqual(JSON.parse((await token.keyward(['key', 'list', '--json'])).stdout), [], 'nothing was created');
+  const json = await token.keyward(['--json', 'key', 'list'], { env: { ...token.env, KEYWARD_PIN: wrongPin } });
+  t.is(json.code, 4);
+  t.like(JSON.parse(json.stdout).error, { code: 'PIN_INCORRECT' });
+});
+
+test('no PIN and no terminal: exit 4 with the ways to provide one', async (t) => {
+  const token = await cliToken();
+  const env = { ...token.env };
+  delete env.KEYWARD_PIN;
+  const result = await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=k`, '-a', 'p256'], { env });
+  t.is(result.code, 4);
+  t.regex(result.stderr, /no terminal to ask/);
+  t.regex(result.stderr, /pin-source=file:/);
+});
+
+test('a pin-value in the URI works but is warned about and never echoed', async (t) => {
+  const token = await cliToken();
+  const env = { ...token.env };
+  delete env.KEYWARD_PIN;
+  const result = await token.keyward(['key', 'list', `pkcs11:token=${token.label}?pin-value=${CLI_PIN}`], { env });
+  t.is(result.code, 0, result.stderr);
+  t.regex(result.stderr, /warning: the URI carries pin-value/);
+  t.false(result.stderr.includes(CLI_PIN));
+});
+
+test('a missing key: exit 3, listing what the token holds', async (t) => {
+  const token = await cliToken();
+  await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=present`, '-a', 'p256']);
+  const result = await token.keyward(['key', 'sign', `pkcs11:token=${token.label};object=absent`, '--in', '/etc/hostname', '--out', '/dev/null']);
+  t.is(result.code, 3);
+  t.regex(result.stderr, /no key matches pkcs11:token=.*;object=absent/);
+  t.regex(result.stderr, /object=present;type=private/);
+  const noToken = await token.keyward(['key', 'list', 'pkcs11:token=nope']);
+  t.is(noToken.code, 3);
+  t.regex(noToken.stderr, new RegExp(`token=${token.label}`));
+});
+
+test('an unknown module: exit 5 and what to install', async (t) => {
+  const result = await keyward(['--module', '/opt/nothing/libsofthsm2.so', 'token', 'list']);
+  t.is(result.code, 5);
+  t.regex(result.stderr, /PKCS#11 module \/opt\/nothing\/libsofthsm2.so \(from --module\) does not exist/);
+  t.regex(result.stderr, /apt-get install softhsm2/);
+});
+
+test('unsupported algorithm, unknown option, taken label: usage and conflict exit codes', async (t) => {
+  const token = await cliToken();
+  const algorithm = await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=k`, '-a', 'rsa1024']);
+  t.is(algorithm.code, 2);
+  t.regex(algorithm.stderr, /Allowed choices are p256, p384, rsa2048, rsa3072, rsa4096, ed25519/);
+  t.is((await token.keyward(['key', 'list', '--pin', '1234'])).code, 2, 'there is no --pin option');
+  await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=k`, '-a', 'p256']);
+  const taken = await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=k`, '-a', 'p384']);
+  t.is(taken.code, 7);
+  t.regex(taken.stderr, /already has a key labelled "k"/);
+  t.is(JSON.parse((await token.keyward(['key', 'list', '--json'])).stdout)[0].algorithm, 'p256', 'the old key is untouched');
+});
+
+test('every command has help with examples', async (t) => {
+  const commands = [[], ['token'], ['token', 'list'], ['token', 'init'], ['token', 'change-pin'], ['token', 'unblock'], ['key'], ['key', 'generate'], ['key', 'list'], ['key', 'public'], ['key', 'sign'], ['key', 'delete'], ['cert', 'show'], ['cert', 'import'], ['cert', 'self-sign'], ['demo']];
+  for (const command of commands) {
+    const help = await keyward([...command, '--help']);
+    t.is(help.code, 0, command.join(' '));
+    if (command.length !== 1) t.regex(help.stdout, /Examples:/, `${command.join(' ')} --help has examples`);
+  }
+  const top = await keyward(['--help']);
+  t.regex(top.stdout, /Exit codes:/);
+  t.regex(top.stdout, /never taken from the command line/);
+});
