@@ -32,6 +32,8 @@ export function run(command: string, args: string[], options: RunOptions = {}): 
       const stdoutBytes = Buffer.concat(out);
       resolve({ code: code ?? -1, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes });
     });
+    // A child may exit without reading its input (EPIPE): that is its business, not a failure.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }
