@@ -3,7 +3,7 @@
  * print either for people or, with --json, for scripts.
  */
 import type { Command } from 'commander';
-import { Keystore } from '../src/keystore/registry.js';
+import { Keystore, type KeystoreOptions } from '../src/keystore/registry.js';
 import type { Interaction } from '../src/keystore/interaction.js';
 import { terminalInteraction, withSpinner } from './terminal.js';
 
@@ -33,11 +33,13 @@ export class CliContext {
     return this.options.json === true;
   }
 
-  keystore(): Keystore {
+  /** The command's keystore, made on first use (`extra` options apply then). */
+  keystore(extra: Partial<KeystoreOptions> = {}): Keystore {
     this.#keystore ??= new Keystore({
       interaction: this.interaction,
       pkcs11Module: this.options.module,
       allowFinalTry: this.options.allowFinalTry,
+      ...extra,
     });
     return this.#keystore;
   }

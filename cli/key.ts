@@ -24,19 +24,27 @@ export function keyCommand(): Command {
     .description('generate a key pair inside the device; prints the new key\'s full URI')
     .argument('<uri>', 'the token and the new key\'s label, e.g. pkcs11:token=demo;object=signer')
     .addOption(new Option('-a, --algorithm <name>', 'key algorithm').choices(KEY_ALGORITHMS).makeOptionMandatory())
+    .addOption(new Option('--pin-policy <policy>', 'YubiKey: when the PIN is needed').choices(['never', 'once', 'always']))
+    .addOption(new Option('--touch-policy <policy>', 'YubiKey: when a touch is needed (cached: 15 s)').choices(['never', 'always', 'cached']))
+    .option('--overwrite', 'YubiKey: replace a key already in the slot (it is destroyed)')
     .addHelpText(
       'after',
       examples([
         `keyward key generate ${TOKEN} --algorithm p256`,
         `keyward key generate 'pkcs11:token=ca;object=root-2026?pin-source=file:/run/keyward/pin' -a p384`,
         `keyward key generate 'pkcs11:token=ca;object=rsa-signer?module-path=/usr/lib/softhsm/libsofthsm2.so' -a rsa3072`,
+        `keyward key generate 'yubikey:serial=12345678;slot=9c' -a p256 --touch-policy always`,
       ]) +
-        '\nThe private key is created on the token as sensitive and never extractable; only signing is allowed.\n',
+        '\nThe private key is created inside the device and never leaves it (PKCS#11: sensitive, never\nextractable, signing only; YubiKey: generated on the card, attestable).\n',
     )
-    .action(async (uri: string, options: { algorithm: KeyAlgorithm }, command: Command) => {
+    .action(async (uri: string, options: { algorithm: KeyAlgorithm; pinPolicy?: 'never' | 'once' | 'always'; touchPolicy?: 'never' | 'always' | 'cached'; overwrite?: boolean }, command: Command) => {
       const ctx = CliContext.of(command);
+      if (options.overwrite) {
+        const answer = await ctx.interaction.confirm(`Replace whatever key is in ${uri}? The old key is destroyed.`);
+        if (answer === false) throw new CancelledError('nothing was generated');
+      }
       const handle = await ctx.progress(`Generating a ${ALGORITHMS[options.algorithm].title} key in the device`, () =>
-        ctx.keystore().generate(uri, { algorithm: options.algorithm }),
+        ctx.keystore().generate(uri, { algorithm: options.algorithm, pinPolicy: options.pinPolicy, touchPolicy: options.touchPolicy, overwrite: options.overwrite }),
       );
       ctx.emit(handle.info, () => handle.info.uri);
     });

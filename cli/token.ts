@@ -1,29 +1,18 @@
 /** `keyward token …`: PKCS#11 tokens: list, initialise (SoftHSM), change and unblock PINs. */
 import { Command } from 'commander';
-import { AuthError, UsageError } from '../src/errors.js';
+import { UsageError } from '../src/errors.js';
 import { Pkcs11Backend, type TokenSummary } from '../src/keystore/backends/pkcs11.js';
-import { obtainPin, readPinFile } from '../src/keystore/pin.js';
-import { Secret } from '../src/secret.js';
 import { CliContext } from './context.js';
 import { examples } from './io.js';
-import { askNewSecret } from './terminal.js';
+import { existingSecret, newSecret } from './secrets.js';
+
+/** What SoftHSM accepts; real tokens report their own bounds and refuse others clearly. */
+const PIN_BOUNDS = { min: 4, max: 64 };
 
 function pkcs11Backend(ctx: CliContext): Pkcs11Backend {
   const backend = ctx.keystore().backend('pkcs11:');
   if (!(backend instanceof Pkcs11Backend)) throw new Error('the pkcs11 backend is not the built-in one');
   return backend;
-}
-
-/** A new secret from a file, the environment, or two matching prompts. */
-async function newSecret(ctx: CliContext, what: string, source: string | undefined, envVar: string): Promise<Secret> {
-  if (source) return readPinFile(source, ctx.interaction);
-  const fromEnv = process.env[envVar];
-  if (fromEnv) return Secret.fromString(fromEnv);
-  const asked = await askNewSecret(ctx.interaction, what, { min: 4, max: 64 });
-  if (asked) return asked;
-  throw new AuthError('PIN_REQUIRED', `a new ${what} is needed and there is no terminal to ask for it`, {
-    hint: `give it in a file (${what.includes('SO') ? '--so-pin-source' : '--pin-source'} file:/path) or set ${envVar}`,
-  });
 }
 
 function describeToken(t: TokenSummary): string {
@@ -65,8 +54,8 @@ export function tokenCommand(): Command {
     )
     .action(async (uri: string, options: { label: string; soPinSource?: string; pinSource?: string }, command: Command) => {
       const ctx = CliContext.of(command);
-      const soPin = await newSecret(ctx, 'SO PIN', options.soPinSource, 'KEYWARD_SO_PIN');
-      const userPin = await newSecret(ctx, 'user PIN', options.pinSource, 'KEYWARD_PIN');
+      const soPin = await newSecret(ctx, 'SO PIN', { file: options.soPinSource, flag: '--so-pin-source', envVar: 'KEYWARD_SO_PIN' }, PIN_BOUNDS);
+      const userPin = await newSecret(ctx, 'user PIN', { file: options.pinSource, flag: '--pin-source', envVar: 'KEYWARD_PIN' }, PIN_BOUNDS);
       try {
         if (soPin.equals(userPin)) {
           throw new UsageError('PIN_REUSED', 'the SO PIN and the user PIN must differ', { hint: 'the SO PIN is what recovers a locked user PIN' });
@@ -88,7 +77,7 @@ export function tokenCommand(): Command {
     .action(async (uri: string, options: { newPinSource?: string }, command: Command) => {
       const ctx = CliContext.of(command);
       const backend = pkcs11Backend(ctx);
-      const newPin = await newSecret(ctx, 'user PIN', options.newPinSource, 'KEYWARD_NEW_PIN');
+      const newPin = await newSecret(ctx, 'user PIN', { file: options.newPinSource, flag: '--new-pin-source', envVar: 'KEYWARD_NEW_PIN' }, PIN_BOUNDS);
       try {
         const summary = await backend.changePin(uri, newPin);
         ctx.emit({ changed: true, token: summary.uri }, () => `user PIN of token "${summary.label}" changed`);
@@ -107,8 +96,8 @@ export function tokenCommand(): Command {
     .action(async (uri: string, options: { soPinSource?: string; newPinSource?: string }, command: Command) => {
       const ctx = CliContext.of(command);
       const backend = pkcs11Backend(ctx);
-      const soPin = await obtainPin({ what: 'SO PIN', pinSource: options.soPinSource, envVar: 'KEYWARD_SO_PIN' }, ctx.interaction, process.env);
-      const newPin = await newSecret(ctx, 'user PIN', options.newPinSource, 'KEYWARD_NEW_PIN');
+      const soPin = await existingSecret(ctx, 'SO PIN', { file: options.soPinSource, envVar: 'KEYWARD_SO_PIN' });
+      const newPin = await newSecret(ctx, 'user PIN', { file: options.newPinSource, flag: '--new-pin-source', envVar: 'KEYWARD_NEW_PIN' }, PIN_BOUNDS);
       try {
         const summary = await backend.unblock(uri, soPin, newPin);
         ctx.emit({ unblocked: true, token: summary.uri }, () => `new user PIN set on token "${summary.label}"; it is unblocked`);

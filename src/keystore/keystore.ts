@@ -11,6 +11,8 @@ export interface GenerateOptions {
   pinPolicy?: 'never' | 'once' | 'always';
   /** PIV: when the card asks for a touch (never, always, cached for 15 s). */
   touchPolicy?: 'never' | 'always' | 'cached';
+  /** PIV: replace a key already in the slot (its old key is destroyed). */
+  overwrite?: boolean;
 }
 
 export interface SignOptions {

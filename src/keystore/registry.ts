@@ -5,6 +5,7 @@
 import { algorithmInfo } from '../crypto/algorithms.js';
 import { UsageError } from '../errors.js';
 import { Pkcs11Backend } from './backends/pkcs11.js';
+import { YubiKeyBackend, type AttachedCard } from './backends/yubikey.js';
 import { nonInteractive, type Interaction } from './interaction.js';
 import type { Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from './keystore.js';
 import { uriScheme } from './uri.js';
@@ -16,6 +17,10 @@ export interface KeystoreOptions {
   pkcs11Module?: string;
   /** Spend a PIN's final try without asking (`--allow-final-try`). */
   allowFinalTry?: boolean;
+  /** Cards handed in directly, besides PC/SC (the virtual YubiKey in this process). */
+  attachedCards?: AttachedCard[];
+  /** Attestation roots trusted besides Yubico's (e.g. a virtual YubiKey's). */
+  attestationRoots?: Uint8Array[];
 }
 
 export interface BackendContext {
@@ -23,12 +28,15 @@ export interface BackendContext {
   env: NodeJS.ProcessEnv;
   pkcs11Module: string | undefined;
   allowFinalTry: boolean;
+  attachedCards: AttachedCard[];
+  attestationRoots: Uint8Array[];
 }
 
 export type BackendFactory = (context: BackendContext) => KeystoreBackend;
 
 const defaultBackends: Record<string, BackendFactory> = {
   pkcs11: (context) => new Pkcs11Backend(context),
+  yubikey: (context) => new YubiKeyBackend(context),
 };
 
 export class Keystore {
@@ -42,6 +50,8 @@ export class Keystore {
       env: options.env ?? process.env,
       pkcs11Module: options.pkcs11Module,
       allowFinalTry: options.allowFinalTry ?? false,
+      attachedCards: options.attachedCards ?? [],
+      attestationRoots: options.attestationRoots ?? [],
     };
     this.#factories = factories;
   }

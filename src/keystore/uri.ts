@@ -353,3 +353,47 @@ export function parsePkcs11Uri(input: string): Pkcs11Uri {
 export function formatPkcs11Uri(uri: Pkcs11Uri): string {
   return formatUri(PKCS11_URI, uri as ParsedAttributes);
 }
+
+// ---------------------------------------------------------------------------------------------
+// yubikey: the same grammar, naming a YubiKey (by serial or reader) and a PIV slot.
+
+export const YUBIKEY_SLOT_NAMES = ['9a', '9c', '9d', '9e', ...Array.from({ length: 20 }, (_, i) => (0x82 + i).toString(16))] as const;
+
+export interface YubiKeyUri {
+  serial?: number;
+  /** PIV slot, two hex digits: 9a, 9c, 9d, 9e, 82–95. */
+  slot?: string;
+  /** PC/SC reader name (exact). */
+  reader?: string;
+  pinSource?: string;
+  pinValue?: Secret;
+  /** File holding the management key in hex. */
+  managementKeySource?: string;
+  vendor?: Record<string, string>;
+}
+
+export const YUBIKEY_URI: UriSchemeSpec = {
+  scheme: 'yubikey',
+  title: 'YubiKey URI',
+  example: '"yubikey:serial=12345678;slot=9c?pin-source=file:/run/keyward/pin"',
+  path: [
+    { name: 'serial', field: 'serial', type: { kind: 'uint' } },
+    { name: 'slot', field: 'slot', type: { kind: 'enum', values: YUBIKEY_SLOT_NAMES } },
+    { name: 'reader', field: 'reader', type: text },
+  ],
+  query: [
+    { name: 'pin-source', field: 'pinSource', type: text },
+    { name: 'pin-value', field: 'pinValue', type: { kind: 'secret' } },
+    { name: 'management-key-source', field: 'managementKeySource', type: text },
+  ],
+};
+
+export function parseYubiKeyUri(input: string): YubiKeyUri {
+  // Slots are hex: accept 9C as well as 9c.
+  const uri = parseUri(YUBIKEY_URI, input.replace(/(;|:)slot=([0-9A-Fa-f]{2})(?=;|\?|$)/, (_, sep: string, slot: string) => `${sep}slot=${slot.toLowerCase()}`)) as YubiKeyUri;
+  return uri;
+}
+
+export function formatYubiKeyUri(uri: YubiKeyUri): string {
+  return formatUri(YUBIKEY_URI, uri as ParsedAttributes);
+}

@@ -18,7 +18,7 @@ import { digestInfo, hashBytes } from '../../crypto/signature-encoding.js';
 import { ConflictError, KeywardError, UsageError } from '../../errors.js';
 import { CKK_EC_EDWARDS, ED25519_EC_PARAMS } from './constants.js';
 import { planSignature, type SignPlan, type SignRequest } from './mechanisms.js';
-import { certificateSpki, ecSpki, rsaSpki } from './public-key.js';
+import { certificateSpki, ecSpki, rsaSpki } from '../../crypto/spki.js';
 import { keyPairTemplates } from './templates.js';
 import type { Token } from './token.js';
 

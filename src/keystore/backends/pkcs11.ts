@@ -250,8 +250,10 @@ export class Pkcs11Backend implements KeystoreBackend {
     if (uri.type && uri.type !== 'private') {
       throw new UsageError('OBJECT_TYPE_INVALID', `generate makes a key pair; drop type=${uri.type} from the URI`);
     }
-    if (options.pinPolicy || options.touchPolicy) {
-      throw new UsageError('POLICY_UNSUPPORTED', 'PIN and touch policies are YubiKey PIV features; PKCS#11 tokens do not take them');
+    if (options.pinPolicy || options.touchPolicy || options.overwrite) {
+      throw new UsageError('POLICY_UNSUPPORTED', 'PIN and touch policies and --overwrite are for YubiKey PIV slots; PKCS#11 tokens do not take them', {
+        hint: 'to replace a PKCS#11 key, delete the old one first (keyward key delete)',
+      });
     }
     const token = this.#token(uri, uriText);
     await this.#login(token, uri);

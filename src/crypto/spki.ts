@@ -1,14 +1,14 @@
 /**
- * A token's public key attributes → SubjectPublicKeyInfo DER. node:crypto builds the SPKI from a
- * JWK, so no DER is written by hand.
+ * Public keys as devices return them (a point, a modulus and exponent, a certificate) →
+ * SubjectPublicKeyInfo DER. node:crypto builds the SPKI from a JWK, so no DER is written by hand.
  */
 import { createPublicKey, X509Certificate } from 'node:crypto';
-import { ALGORITHMS, type KeyAlgorithm } from '../../crypto/algorithms.js';
-import { KeywardError } from '../../errors.js';
+import { ALGORITHMS, type KeyAlgorithm } from './algorithms.js';
+import { KeywardError } from '../errors.js';
 
 /**
- * CKA_EC_POINT is specified as a DER OCTET STRING around the point (PKCS#11 §2.3.3), but some
- * modules return the bare point: tell them apart by the length the curve implies.
+ * A point either bare (PIV) or as a DER OCTET STRING around it (PKCS#11 §2.3.3 CKA_EC_POINT; some
+ * modules return it bare too): told apart by the length the curve implies.
  */
 export function unwrapEcPoint(value: Buffer, pointLength: number): Buffer {
   if (value.length === pointLength) return value;
@@ -17,7 +17,7 @@ export function unwrapEcPoint(value: Buffer, pointLength: number): Buffer {
     if (value[1] === pointLength && value.length === pointLength + 2) return value.subarray(2);
     if (value[1] === 0x81 && value[2] === pointLength && value.length === pointLength + 3) return value.subarray(3);
   }
-  throw new KeywardError('PUBLIC_KEY_MALFORMED', `the token returned an EC point of unexpected form (${value.length} bytes)`);
+  throw new KeywardError('PUBLIC_KEY_MALFORMED', `the device returned an EC point of unexpected form (${value.length} bytes)`);
 }
 
 const b64url = (b: Buffer) => b.toString('base64url');
@@ -31,7 +31,7 @@ export function ecSpki(algorithm: KeyAlgorithm, ecPoint: Buffer): Buffer {
   if (info.family !== 'ec') throw new KeywardError('PUBLIC_KEY_MALFORMED', `${algorithm} is not an EC algorithm`);
   const point = unwrapEcPoint(ecPoint, 1 + 2 * info.fieldBytes);
   if (point[0] !== 0x04) {
-    throw new KeywardError('PUBLIC_KEY_MALFORMED', 'the token returned a compressed EC point; only uncompressed points are supported');
+    throw new KeywardError('PUBLIC_KEY_MALFORMED', 'the device returned a compressed EC point; only uncompressed points are supported');
   }
   const x = point.subarray(1, 1 + info.fieldBytes);
   const y = point.subarray(1 + info.fieldBytes);

@@ -1,0 +1,352 @@
+/** `keyward yubikey …`: YubiKey PIV devices (list, info, PINs, management key, reset, attestation) and the virtual YubiKey. */
+import { existsSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { ALGORITHMS } from '../src/crypto/algorithms.js';
+import { CancelledError, ConflictError, UsageError } from '../src/errors.js';
+import { parseManagementKeyHex } from '../src/hsm/piv/management-key.js';
+import { MANAGEMENT_KEY_ALGORITHMS, type ManagementKeyAlgorithm } from '../src/hsm/piv/spec.js';
+import { describeApdu } from '../src/hsm/virtual-yubikey/apdu-log.js';
+import { VirtualYubiKey, type FirmwareProfile } from '../src/hsm/virtual-yubikey/card.js';
+import { controlRequest, controlSocketPath } from '../src/hsm/virtual-yubikey/control.js';
+import { serveVirtualYubiKey } from '../src/hsm/virtual-yubikey/serve.js';
+import { loadState } from '../src/hsm/virtual-yubikey/state.js';
+import { YubiKeyBackend } from '../src/keystore/backends/yubikey.js';
+import type { KeystoreOptions } from '../src/keystore/registry.js';
+import { obtainPin } from '../src/keystore/pin.js';
+import { parseYubiKeyUri } from '../src/keystore/uri.js';
+import { fromPemOrDer, toPem } from '../src/pem.js';
+import { CliContext, table } from './context.js';
+import { examples, readInput, writeOutput } from './io.js';
+import { parsePositiveInt } from './key.js';
+import { existingSecret, newSecret } from './secrets.js';
+
+const PIV_PIN_BOUNDS = { min: 6, max: 8 };
+const ANY = 'yubikey:';
+
+function backend(ctx: CliContext): YubiKeyBackend {
+  const b = ctx.keystore().backend(ANY);
+  if (!(b instanceof YubiKeyBackend)) throw new Error('the yubikey backend is not the built-in one');
+  return b;
+}
+
+/** Runs a device command and always releases the card. */
+async function withDevice<T>(ctx: CliContext, work: (b: YubiKeyBackend) => Promise<T>, options: Partial<KeystoreOptions> = {}): Promise<T> {
+  ctx.keystore(options);
+  try {
+    return await work(backend(ctx));
+  } finally {
+    await ctx.keystore().close();
+  }
+}
+
+function currentPin(ctx: CliContext, uri: string, what = 'current PIN') {
+  const parsed = parseYubiKeyUri(uri);
+  return obtainPin({ what, pinSource: parsed.pinSource, pinValue: parsed.pinValue, envVar: 'KEYWARD_PIN' }, ctx.interaction, process.env);
+}
+
+async function confirmDestructive(ctx: CliContext, yes: boolean | undefined, question: string): Promise<void> {
+  if (yes) return;
+  const answer = await ctx.interaction.confirm(question);
+  if (answer === undefined) throw new UsageError('CONFIRMATION_REQUIRED', 'refusing without confirmation', { hint: 'pass --yes when no terminal can ask' });
+  if (!answer) throw new CancelledError('nothing was changed');
+}
+
+function virtualCommand(): Command {
+  const virtual = new Command('virtual').description('a virtual YubiKey 5 (PIV): for tests and demos, never for keys that matter');
+  const stateOption = () => new Option('--state <file>', 'the virtual YubiKey\'s state file').makeOptionMandatory();
+
+  virtual
+    .command('create')
+    .description('make a factory-fresh virtual YubiKey with its own attestation CA')
+    .addOption(stateOption())
+    .addOption(new Option('--firmware <version>', 'firmware to emulate (5.4: 3DES default management key; 5.7: AES-192, Ed25519, RSA 3072/4096)').choices(['5.4.3', '5.7.1']).default('5.7.1'))
+    .option('--serial <n>', 'serial number (default: random)', (v) => parsePositiveInt(v, '--serial'))
+    .option('--root-out <file>', 'also write its attestation root (PEM), to give to verifiers')
+    .option('--force', 'replace an existing state file')
+    .addHelpText('after', examples(['keyward yubikey virtual create --state vyk.json --root-out vyk-root.pem', 'keyward yubikey virtual create --state old.json --firmware 5.4.3 --serial 12345678']) +
+      '\nThe state file holds the emulated card\'s private keys in the clear (mode 600). It is a test device.\n')
+    .action(async (options: { state: string; firmware: FirmwareProfile; serial?: number; rootOut?: string; force?: boolean }, command: Command) => {
+      const ctx = CliContext.of(command);
+      if (existsSync(options.state) && !options.force) {
+        throw new ConflictError('VIRTUAL_STATE_EXISTS', `${options.state} already holds a virtual YubiKey`, { hint: 'pass --force to replace it (its keys are lost)' });
+      }
+      const card = await VirtualYubiKey.create({ statePath: options.state, firmware: options.firmware, serial: options.serial });
+      if (options.rootOut) writeOutput(options.rootOut, toPem('CERTIFICATE', card.attestationRoot), false);
+      ctx.emit({ serial: card.serial, firmware: card.firmware.join('.'), state: options.state, attestationRoot: toPem('CERTIFICATE', card.attestationRoot) }, () =>
+        `virtual YubiKey ${card.serial} (firmware ${card.firmware.join('.')}) in ${options.state}` +
+          (options.rootOut ? `\nattestation root written to ${options.rootOut}` : ''),
+      );
+    });
+
+  virtual
+    .command('serve')
+    .description('plug the virtual YubiKey into pcscd through vsmartcard-vpcd (runs until stopped)')
+    .addOption(stateOption())
+    .option('--host <host>', 'where vpcd listens', '127.0.0.1')
+    .option('--port <port>', 'vpcd\'s port (35963 is the first reader of a stock vsmartcard-vpcd)', (v) => parsePositiveInt(v, '--port'), 35963)
+    .addOption(new Option('--touch <mode>', 'auto: touched after --touch-delay; manual: wait for keyward yubikey virtual touch').choices(['auto', 'manual']).default('auto'))
+    .option('--touch-delay <ms>', 'delay before an automatic touch', (v) => parsePositiveInt(v, '--touch-delay'), 300)
+    .option('--touch-timeout <seconds>', 'how long the card waits for a touch before 6982, like a YubiKey', (v) => parsePositiveInt(v, '--touch-timeout'), 15)
+    .option('--log-apdus', 'print every APDU on stderr (data of PIN, PUK and key commands redacted)')
+    .addHelpText('after', examples([
+      'keyward yubikey virtual serve --state vyk.json &',
+      'ykman --reader "Virtual PCD 00 00" piv info',
+      'keyward yubikey virtual serve --state vyk.json --touch manual   # then: keyward yubikey virtual touch --state vyk.json',
+    ]))
+    .action(async (options: { state: string; host: string; port: number; touch: 'auto' | 'manual'; touchDelay: number; touchTimeout: number; logApdus?: boolean }) => {
+      const served = serveVirtualYubiKey({
+        statePath: options.state,
+        host: options.host,
+        port: options.port,
+        touch: options.touch === 'auto' ? { kind: 'auto', delayMs: options.touchDelay } : { kind: 'manual' },
+        touchTimeoutMs: options.touchTimeout * 1000,
+        onApdu: options.logApdus ? (c, r) => process.stderr.write(`${describeApdu(c, r)}\n`) : undefined,
+        onEvent: (event) => process.stderr.write(`virtual YubiKey: ${event}\n`),
+      });
+      process.stderr.write(
+        `serving virtual YubiKey ${served.card.serial} (firmware ${served.card.firmware.join('.')}) to vpcd at ${options.host}:${options.port}; ` +
+          `touch: ${options.touch === 'auto' ? `automatic after ${options.touchDelay} ms` : `keyward yubikey virtual touch --state ${options.state}`}\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = () => void served.stop().then(resolve);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+
+  virtual
+    .command('touch')
+    .description('touch a served virtual YubiKey (for --touch manual)')
+    .addOption(stateOption())
+    .addHelpText('after', examples(['keyward yubikey virtual touch --state vyk.json']))
+    .action(async (options: { state: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const answer = await controlRequest(controlSocketPath(options.state), 'touch');
+      ctx.emit(answer, () => (answer.touched ? 'touched: the waiting operation goes on' : 'touched, but nothing was waiting for a touch'));
+    });
+
+  virtual
+    .command('root')
+    .description('print the attestation root of a virtual YubiKey (PEM), for verifiers to trust')
+    .addOption(stateOption())
+    .addHelpText('after', examples(['keyward yubikey virtual root --state vyk.json > vyk-root.pem', 'KEYWARD_ATTESTATION_ROOTS=vyk-root.pem keyward yubikey attest yubikey:slot=9c']))
+    .action(async (options: { state: string }) => {
+      process.stdout.write(toPem('CERTIFICATE', Buffer.from(loadState(options.state).attestation.rootCertificate, 'base64')));
+    });
+
+  return virtual;
+}
+
+export function yubikeyCommand(): Command {
+  const yubikey = new Command('yubikey').description('YubiKey PIV devices: list, info, PINs, management key, reset, attestation, and the virtual YubiKey');
+
+  yubikey
+    .command('list')
+    .description('list the YubiKeys PC/SC can reach')
+    .addHelpText('after', examples(['keyward yubikey list', 'keyward yubikey list --json']))
+    .action(async (_options: unknown, command: Command) => {
+      const ctx = CliContext.of(command);
+      const devices = await withDevice(ctx, (b) => b.devices());
+      ctx.emit(devices, () =>
+        devices.length ? table([['URI', 'FIRMWARE', 'READER'], ...devices.map((d) => [d.uri, d.firmware, d.reader])]) : 'no YubiKey found (keyward doctor explains what the machine sees)',
+      );
+    });
+
+  yubikey
+    .command('info')
+    .description('firmware, serial, PIN and PUK tries, management key, keys in slots; warns about factory defaults')
+    .argument('[uri]', 'the YubiKey, e.g. yubikey:serial=12345678', ANY)
+    .addHelpText('after', examples(['keyward yubikey info', 'keyward yubikey info yubikey:serial=12345678 --json']))
+    .action(async (uri: string, _options: unknown, command: Command) => {
+      const ctx = CliContext.of(command);
+      const report = await withDevice(ctx, async (b) => {
+        const session = await b.session(uri);
+        // session() found exactly one YubiKey for the URI, so listing the URI lists that one's keys.
+        const keys = await ctx.keystore().list(uri);
+        return {
+          device: session.device,
+          serial: session.serial,
+          firmware: session.version.join('.'),
+          pin: await session.pinStatus(),
+          puk: await session.pukStatus(),
+          managementKey: await session.managementKeyInfo(),
+          supports: session.supports,
+          keys,
+        };
+      });
+      ctx.emit(report, () =>
+        [
+          report.device,
+          `  PIN: ${report.pin.retriesLeft ?? '?'}${report.pin.totalRetries ? `/${report.pin.totalRetries}` : ''} tries left${report.pin.isDefault ? '  (FACTORY DEFAULT)' : ''}`,
+          `  PUK: ${report.puk.retriesLeft ?? '?'}${report.puk.totalRetries ? `/${report.puk.totalRetries}` : ''} tries left${report.puk.isDefault ? '  (FACTORY DEFAULT)' : ''}`,
+          `  management key: ${report.managementKey.algorithm.toUpperCase()}${report.managementKey.requiresTouch ? ', touch required' : ''}${report.managementKey.isDefault ? '  (FACTORY DEFAULT)' : ''}`,
+          `  algorithms: ${report.supports.algorithms.join(', ')}`,
+          ...(report.keys.length
+            ? report.keys.map((k) => `  ${k.label}: ${k.algorithm ? ALGORITHMS[k.algorithm].title : 'unknown key'}, PIN ${k.details.pinPolicy ?? '?'}, touch ${k.details.touchPolicy ?? '?'}${k.details.origin ? `, ${k.details.origin}` : ''}${k.hasCertificate ? ', certificate' : ''}\n    ${k.uri}`)
+            : ['  no keys']),
+        ].join('\n'),
+      );
+    });
+
+  const pin = yubikey.command('pin').description('the PIV PIN: change, unblock with the PUK, set retries');
+  pin
+    .command('change')
+    .description('change the PIN (needs the current one)')
+    .argument('[uri]', 'the YubiKey; pin-source= gives the current PIN', ANY)
+    .option('--new-pin-source <file>', 'the new PIN from a file (else KEYWARD_NEW_PIN, else a prompt)')
+    .addHelpText('after', examples(['keyward yubikey pin change', "keyward yubikey pin change 'yubikey:serial=12345678?pin-source=file:old.pin' --new-pin-source file:new.pin"]))
+    .action(async (uri: string, options: { newPinSource?: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      await withDevice(ctx, async (b) => {
+        const session = await b.session(uri);
+        const current = await currentPin(ctx, uri);
+        const next = await newSecret(ctx, 'PIN', { file: options.newPinSource, flag: '--new-pin-source', envVar: 'KEYWARD_NEW_PIN' }, PIV_PIN_BOUNDS);
+        try {
+          await session.changePin(current, next);
+        } finally {
+          current.dispose();
+          next.dispose();
+        }
+        ctx.emit({ changed: 'PIN', device: session.device }, () => `PIN of ${session.device} changed`);
+      });
+    });
+  pin
+    .command('unblock')
+    .description('set a new PIN with the PUK (also unblocks a blocked PIN)')
+    .argument('[uri]', 'the YubiKey', ANY)
+    .option('--puk-source <file>', 'the PUK from a file (else KEYWARD_PUK, else a prompt)')
+    .option('--new-pin-source <file>', 'the new PIN from a file (else KEYWARD_NEW_PIN, else a prompt)')
+    .addHelpText('after', examples(['keyward yubikey pin unblock', 'KEYWARD_PUK=… KEYWARD_NEW_PIN=… keyward yubikey pin unblock yubikey:serial=12345678']))
+    .action(async (uri: string, options: { pukSource?: string; newPinSource?: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      await withDevice(ctx, async (b) => {
+        const session = await b.session(uri);
+        const puk = await existingSecret(ctx, `PUK of ${session.device}`, { file: options.pukSource, envVar: 'KEYWARD_PUK' });
+        const next = await newSecret(ctx, 'PIN', { file: options.newPinSource, flag: '--new-pin-source', envVar: 'KEYWARD_NEW_PIN' }, PIV_PIN_BOUNDS);
+        try {
+          await session.unblockPin(puk, next);
+        } finally {
+          puk.dispose();
+          next.dispose();
+        }
+        ctx.emit({ unblocked: true, device: session.device }, () => `new PIN set on ${session.device}`);
+      });
+    });
+  pin
+    .command('retries')
+    .description('set how many tries the PIN and PUK get; both are reset to their factory values')
+    .argument('[uri]', 'the YubiKey', ANY)
+    .requiredOption('--pin-tries <n>', 'PIN tries (1–255)', (v) => parsePositiveInt(v, '--pin-tries'))
+    .requiredOption('--puk-tries <n>', 'PUK tries (1–255)', (v) => parsePositiveInt(v, '--puk-tries'))
+    .option('-y, --yes', 'do not ask for confirmation')
+    .addHelpText('after', examples(['keyward yubikey pin retries --pin-tries 5 --puk-tries 3']) + '\nThe card resets PIN and PUK to 123456 / 12345678: change them right after.\n')
+    .action(async (uri: string, options: { pinTries: number; pukTries: number; yes?: boolean }, command: Command) => {
+      const ctx = CliContext.of(command);
+      await withDevice(ctx, async (b) => {
+        const session = await b.session(uri);
+        await confirmDestructive(ctx, options.yes, `Set ${options.pinTries} PIN and ${options.pukTries} PUK tries on ${session.device}? PIN and PUK go back to their factory values.`);
+        await session.setPinRetries(options.pinTries, options.pukTries);
+        ctx.interaction.warn(`the PIN and PUK of ${session.device} are now the factory defaults: change them (keyward yubikey pin change, puk change)`);
+        ctx.emit({ pinTries: options.pinTries, pukTries: options.pukTries, device: session.device }, () => `PIN tries ${options.pinTries}, PUK tries ${options.pukTries}`);
+      });
+    });
+
+  yubikey
+    .command('puk')
+    .description('the PUK')
+    .command('change')
+    .description('change the PUK (needs the current one)')
+    .argument('[uri]', 'the YubiKey', ANY)
+    .option('--puk-source <file>', 'the current PUK from a file (else KEYWARD_PUK, else a prompt)')
+    .option('--new-puk-source <file>', 'the new PUK from a file (else KEYWARD_NEW_PUK, else a prompt)')
+    .addHelpText('after', examples(['keyward yubikey puk change']))
+    .action(async (uri: string, options: { pukSource?: string; newPukSource?: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      await withDevice(ctx, async (b) => {
+        const session = await b.session(uri);
+        const current = await existingSecret(ctx, `current PUK of ${session.device}`, { file: options.pukSource, envVar: 'KEYWARD_PUK' });
+        const next = await newSecret(ctx, 'PUK', { file: options.newPukSource, flag: '--new-puk-source', envVar: 'KEYWARD_NEW_PUK' }, PIV_PIN_BOUNDS);
+        try {
+          await session.changePuk(current, next);
+        } finally {
+          current.dispose();
+          next.dispose();
+        }
+        ctx.emit({ changed: 'PUK', device: session.device }, () => `PUK of ${session.device} changed`);
+      });
+    });
+
+  yubikey
+    .command('management-key')
+    .description('the PIV management key')
+    .command('set')
+    .description('set a new management key (authenticates with the current one)')
+    .argument('[uri]', 'the YubiKey; management-key-source= gives the current key', ANY)
+    .addOption(new Option('--algorithm <name>', 'the new key\'s algorithm').choices(Object.keys(MANAGEMENT_KEY_ALGORITHMS)).default('aes192'))
+    .option('--touch', 'require a touch for every use of the management key')
+    .option('--new-key-source <file>', 'the new key in hex from a file (else KEYWARD_NEW_MANAGEMENT_KEY, else a prompt)')
+    .addHelpText('after', examples([
+      'openssl rand -hex 24 > mgmt.key && chmod 600 mgmt.key',
+      'keyward yubikey management-key set --new-key-source file:mgmt.key',
+      "keyward yubikey management-key set 'yubikey:serial=12345678?management-key-source=file:old.key' --algorithm aes256 --new-key-source file:new.key --touch",
+    ]))
+    .action(async (uri: string, options: { algorithm: ManagementKeyAlgorithm; touch?: boolean; newKeySource?: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      await withDevice(ctx, async (b) => {
+        const session = await b.session(uri);
+        const length = MANAGEMENT_KEY_ALGORITHMS[options.algorithm].keyLength * 2;
+        const secret = await newSecret(ctx, `${options.algorithm.toUpperCase()} management key (hex)`, { file: options.newKeySource, flag: '--new-key-source', envVar: 'KEYWARD_NEW_MANAGEMENT_KEY' }, { min: length, max: length });
+        try {
+          await session.setManagementKey(parseManagementKeyHex(secret.revealString()), options.algorithm, { requireTouch: options.touch });
+        } finally {
+          secret.dispose();
+        }
+        ctx.emit({ algorithm: options.algorithm, touch: Boolean(options.touch), device: session.device }, () => `management key of ${session.device} set (${options.algorithm.toUpperCase()}${options.touch ? ', touch required' : ''})`);
+      });
+    });
+
+  yubikey
+    .command('reset')
+    .description('reset the PIV application: every PIV key and certificate is destroyed, PIN/PUK/management key back to factory')
+    .argument('[uri]', 'the YubiKey', ANY)
+    .option('-y, --yes', 'do not ask for confirmation')
+    .addHelpText('after', examples(['keyward yubikey reset yubikey:serial=12345678']) + '\nThe card allows a reset only with PIN and PUK blocked; Keyward blocks them for you. There is no undo.\n')
+    .action(async (uri: string, options: { yes?: boolean }, command: Command) => {
+      const ctx = CliContext.of(command);
+      await withDevice(ctx, async (b) => {
+        const session = await b.session(uri);
+        await confirmDestructive(ctx, options.yes, `Reset the PIV application of ${session.device}? Every PIV key and certificate on it is destroyed.`);
+        await session.resetToFactory();
+        ctx.emit({ reset: true, device: session.device }, () => `${session.device} reset: PIN 123456, PUK 12345678, factory management key. Change them now.`);
+      });
+    });
+
+  yubikey
+    .command('attest')
+    .description('prove a slot\'s key was generated on the YubiKey: verify the attestation chain and show what it says')
+    .argument('<uri>', 'the key, e.g. yubikey:serial=12345678;slot=9c')
+    .option('--trust-root <file...>', 'trust these attestation roots (PEM) besides Yubico\'s (e.g. a virtual YubiKey\'s)')
+    .option('--chain-out <file>', 'write the attestation and device certificates (PEM)')
+    .addHelpText('after', examples(['keyward yubikey attest yubikey:slot=9c', 'keyward yubikey attest yubikey:slot=9c --trust-root vyk-root.pem --json']))
+    .action(async (uri: string, options: { trustRoot?: string[]; chainOut?: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const attestationRoots = (options.trustRoot ?? []).map((file) => fromPemOrDer(readInput(file, 'a trusted attestation root'), 'CERTIFICATE'));
+      await withDevice(ctx, async () => {
+        const handle = await ctx.keystore().open(uri);
+        const attestation = await handle.attest();
+        if (options.chainOut) writeOutput(options.chainOut, attestation.chain.map((c) => toPem('CERTIFICATE', c)).join(''), false);
+        const c = attestation.claims as Record<string, unknown>;
+        ctx.emit({ uri: handle.info.uri, verified: true, ...c }, () =>
+          [
+            `${handle.info.uri}: key generated on the device (attestation verified)`,
+            `  chain: slot ${c.slot} → ${c.device} → ${c.root}`,
+            `  firmware ${c.firmware}, serial ${c.serial}, form factor ${c.formFactor}`,
+            `  PIN policy ${c.pinPolicy}, touch policy ${c.touchPolicy}`,
+          ].join('\n'),
+        );
+      }, { attestationRoots });
+    });
+
+  yubikey.addCommand(virtualCommand());
+  return yubikey;
+}

@@ -1,0 +1,58 @@
+/**
+ * How APDUs reach a card. The driver sees only this interface, so it cannot tell a YubiKey behind
+ * pcscd from the virtual YubiKey in the same process.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** The host's side: a connection to one card in one reader. */
+export interface CardTransport {
+  /** The reader's name, as PC/SC reports it. */
+  readonly reader: string;
+  /** Sends one raw command APDU and returns the raw response (data ‖ SW1 SW2). */
+  transmit(apdu: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Runs `work` with the card held exclusively, so no other program's APDUs interleave with a
+   * multi-APDU operation. Nested calls join the outer span.
+   */
+  exclusive<T>(work: () => Promise<T>): Promise<T>;
+  /** Releases the card, leaving it as found (no reset, no power-down). */
+  close(): Promise<void>;
+}
+
+/** The card's side: something that answers APDUs (the virtual YubiKey, or a test double). */
+export interface SmartCard {
+  readonly atr: Uint8Array;
+  /** Answers one command APDU with data ‖ SW1 SW2; never throws for bad input. */
+  process(apdu: Uint8Array): Promise<Uint8Array>;
+  /** Power cycle or warm reset: selected applications and security status are forgotten. */
+  reset(): void;
+}
+
+/**
+ * Serialises spans of exclusive access within one process. A span entered from inside another
+ * (the same async context) joins it rather than waiting for itself.
+ */
+export class ExclusiveLock {
+  readonly #inside = new AsyncLocalStorage<true>();
+  #tail: Promise<unknown> = Promise.resolve();
+
+  async run<T>(work: () => Promise<T>, enter: () => Promise<void> = async () => undefined, leave: () => Promise<void> = async () => undefined): Promise<T> {
+    if (this.#inside.getStore()) return work();
+    const previous = this.#tail;
+    let release!: () => void;
+    this.#tail = new Promise<void>((resolve) => (release = resolve));
+    await previous.catch(() => undefined);
+    try {
+      return await this.#inside.run(true, async () => {
+        await enter();
+        try {
+          return await work();
+        } finally {
+          await leave();
+        }
+      });
+    } finally {
+      release();
+    }
+  }
+}
