@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../src/atomic-file.js';
 import { benchKeystoreSign, KEYSTORE_CONCURRENCY } from './keystore-sign.js';
 import { formatTable } from './measure.js';
+import { benchPivSign } from './piv-sign.js';
 
 const ops = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -28,10 +29,26 @@ async function main(): Promise<void> {
     ]),
   );
   process.stdout.write(`\n### Signatures per second (ops/s)\n\n${table}\n`);
+  process.stderr.write('YubiKey PIV signing on the virtual YubiKey (in-process and through pcscd)…\n');
+  const piv = await benchPivSign();
+  const apdus = piv.apdusPerSignature;
+  process.stdout.write(
+    `\n### YubiKey PIV (virtual YubiKey), ECDSA P-256 in slot 9a\n\n${formatTable(
+      ['measure', 'Keyward', 'yubico-piv-tool'],
+      [
+        ['APDUs per signature, PIN verified once per session (library)', apdus.keywardSession.toFixed(2), '—'],
+        ['APDUs for one whole command: verify PIN + one signature¹', String(apdus.keywardCli), String(apdus.yubicoPivTool ?? '—')],
+        ['one whole signing command, wall time', piv.commandMs ? `${Math.round(piv.commandMs.keyward)} ms` : '—', piv.commandMs ? `${Math.round(piv.commandMs.yubicoPivTool)} ms` : '—'],
+        ['signatures per second, in-process virtual YubiKey', ops(piv.inProcess.opsPerSecond), '—'],
+        ['signatures per second, through pcscd + vpcd', piv.pcscd ? ops(piv.pcscd.opsPerSecond) : '—', '—'],
+      ],
+    )}\n\n¹ slot 9c (PIN always): keyward key sign; yubico-piv-tool -a verify-pin -a test-signature (it has no raw sign action).\n${piv.skipped ? `(${piv.skipped})\n` : ''}`,
+  );
   const results = {
     date: started.toISOString(),
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
     keystoreSign: sign,
+    pivSign: piv,
   };
   const file = join(fileURLToPath(import.meta.url), '..', 'results', 'latest.json');
   writeFileAtomic(file, `${JSON.stringify(results, null, 2)}\n`);

@@ -22,14 +22,24 @@ const SYSTEM = {
   opensc: 'pkcs11-tool',
   'gnutls-bin': 'p11tool',
   'libengine-pkcs11-openssl': null,
-  // Native addons (pkcs11js) are compiled by node-gyp.
+  // PC/SC: headers to build the smartcard binding, pcscd and the vpcd reader the virtual YubiKey plugs into.
+  'libpcsclite-dev': null,
+  pcscd: 'pcscd',
+  'vsmartcard-vpcd': null,
+  // The PIV tools Keyward is tested against.
+  'yubico-piv-tool': 'yubico-piv-tool',
+  'yubikey-manager': 'ykman',
+  ykcs11: null,
+  // Native addons (pkcs11js, smartcard) are compiled by node-gyp; gcc also builds the tests' pcscd shim.
   python3: 'python3',
   make: 'make',
   'g++': 'g++',
+  gcc: 'gcc',
 };
+const NATIVE_BUILD = ['libpcsclite-dev', 'python3', 'make', 'g++'];
 const TASK_PACKAGES = {
-  demo: ['softhsm2', 'openssl', 'python3', 'make', 'g++'],
-  bench: ['softhsm2', 'openssl', 'python3', 'make', 'g++'],
+  demo: ['softhsm2', 'openssl', ...NATIVE_BUILD],
+  bench: ['softhsm2', 'openssl', 'pcscd', 'vsmartcard-vpcd', 'yubico-piv-tool', 'gcc', ...NATIVE_BUILD],
   test: Object.keys(SYSTEM),
 };
 

@@ -12,6 +12,7 @@ import { Secret } from '../../src/secret.js';
 import { CliContext } from '../context.js';
 import { keystoreChapter } from './keystore-chapter.js';
 import { Story } from './story.js';
+import { yubikeyChapter } from './yubikey-chapter.js';
 
 /** The demo answers its own PIN prompts: the PINs are random and never leave memory. */
 function demoInteraction(userPin: Secret): Interaction {
@@ -20,7 +21,7 @@ function demoInteraction(userPin: Secret): Interaction {
 
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('run the whole story end to end on a throw-away SoftHSM token: nothing to set up, nothing left behind')
+    .description('run the whole story end to end on a throw-away SoftHSM token and a virtual YubiKey: nothing to set up, nothing left behind')
     .addHelpText('after', '\nExamples:\n  keyward demo\n  keyward demo --json | jq ".steps[] | select(.ok | not)"\n')
     .action(async (_options: unknown, command: Command) => {
       const ctx = CliContext.of(command);
@@ -32,13 +33,14 @@ export function demoCommand(): Command {
       story.title('Keyward demo: keys that never leave hardware');
       try {
         await keystoreChapter(story, keystore, pins, store.dir);
+        await yubikeyChapter(story);
       } finally {
         await keystore.close();
         pins.so.dispose();
         pins.user.dispose();
       }
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      story.note(`\nDone in ${seconds} s; the throw-away token and its keys are erased on exit.`);
+      story.finish(`Done in ${seconds} s; the throw-away token, the virtual YubiKey and their keys are erased on exit.`);
       if (ctx.json) ctx.emit({ ok: story.failed.length === 0, seconds: Number(seconds), steps: story.results }, () => '');
       if (story.failed.length) {
         throw new KeywardError('DEMO_FAILED', `${story.failed.length} demo step(s) failed: ${story.failed.map((f) => f.step).join('; ')}`);

@@ -42,6 +42,11 @@ export class Story {
     this.#print(`   ${text}`);
   }
 
+  /** The closing line, after a blank one. */
+  finish(text: string): void {
+    this.#print(`\n${text}`);
+  }
+
   get failed(): StepResult[] {
     return this.results.filter((r) => !r.ok);
   }

@@ -4,6 +4,7 @@
  * driver, the last try is never spent without consent, and credentials are asked for only when
  * the card needs them.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { ALGORITHMS, type HashName, type KeyAlgorithm, type RsaPadding } from '../../crypto/algorithms.js';
 import { emsaPkcs1v15, emsaPss } from '../../crypto/rsa-padding.js';
@@ -125,8 +126,9 @@ export class PivSession {
   readonly version: Version;
   readonly serial: number | undefined;
   readonly #credentials: PivCredentials;
-  /** The PIN last verified, kept only to satisfy a PIN policy of "always" on later signatures. */
+  /** The PIN last verified, kept only to verify it again where the card wants it (policy "always", after a power cycle). */
   #pin: Secret | undefined;
+  readonly #span = new AsyncLocalStorage<{ pinVerified: boolean }>();
 
   private constructor(channel: PivChannel, version: Version, serial: number | undefined, credentials: PivCredentials) {
     this.channel = channel;
@@ -162,9 +164,20 @@ export class PivSession {
     };
   }
 
-  /** Runs a multi-APDU operation with the card held exclusively. */
+  /**
+   * Runs a multi-APDU operation with the card held exclusively. It starts by selecting PIV again:
+   * between operations the reader may have powered the card down or another program selected
+   * another application. Inside one operation nobody else reaches the card, so a PIN verified
+   * there stays verified.
+   */
   op<T>(work: () => Promise<T>): Promise<T> {
-    return this.channel.exclusive(work);
+    if (this.#span.getStore()) return work();
+    return this.channel.exclusive(() =>
+      this.#span.run({ pinVerified: false }, async () => {
+        await piv.select(this.channel);
+        return work();
+      }),
+    );
   }
 
   // -- PIN and PUK ------------------------------------------------------------------------------
@@ -209,6 +222,8 @@ export class PivSession {
     this.#forgetPin();
     await piv.verify(this.channel, pin.revealBytes(), { operation: 'verify the PIN', device: this.device });
     this.#pin = Secret.fromBytes(pin.revealBytes());
+    const span = this.#span.getStore();
+    if (span) span.pinVerified = true;
   }
 
   #forgetPin(): void {
@@ -219,7 +234,8 @@ export class PivSession {
   /** Makes sure the PIN is verified, asking the credentials for it only if the card needs it. */
   async #ensurePin(policy: PinPolicy): Promise<void> {
     if (policy === 'never') return;
-    const status = await piv.verifyStatus(this.channel);
+    // Verified earlier in this operation: the counter is known to be full, no need to ask the card.
+    const status: piv.VerifyStatus = this.#span.getStore()?.pinVerified ? { verified: true } : await piv.verifyStatus(this.channel);
     if (policy === 'once' && status.verified) return;
     // "always" needs a VERIFY right before the operation: reuse the PIN verified earlier this session.
     const pin = this.#pin

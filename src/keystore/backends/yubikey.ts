@@ -116,12 +116,14 @@ export class YubiKeyBackend implements KeystoreBackend {
       return existing;
     }
     let name = reader;
+    let shortName = 'YubiKey';
     const request = { uri };
     const session = await PivSession.open(await open(), {
       credentials: this.#credentials(request, () => name),
-      onTouchWait: () => this.#ctx.interaction.notice(`Touch your YubiKey (${name})…`),
+      onTouchWait: () => this.#ctx.interaction.notice(`Touch your ${shortName}…`),
     });
     name = session.device;
+    if (session.serial !== undefined) shortName = `YubiKey (serial ${session.serial})`;
     const device = { reader, session, request };
     this.#devices.set(reader, device);
     return device;
@@ -181,7 +183,8 @@ export class YubiKeyBackend implements KeystoreBackend {
     const key = device.reader;
     if (this.#warned.has(key) || !device.session.supports.metadata) return;
     this.#warned.add(key);
-    const [pin, puk, mk] = await Promise.all([device.session.pinStatus(), device.session.pukStatus(), device.session.managementKeyInfo()]);
+    // One operation on the card, not three: each operation re-selects PIV.
+    const [pin, puk, mk] = await device.session.op(async () => [await device.session.pinStatus(), await device.session.pukStatus(), await device.session.managementKeyInfo()] as const);
     const defaults = [pin.isDefault && 'PIN', puk.isDefault && 'PUK', mk.isDefault && 'management key'].filter(Boolean);
     if (defaults.length) {
       this.#ctx.interaction.warn(
@@ -200,8 +203,7 @@ export class YubiKeyBackend implements KeystoreBackend {
   }
 
   async #slotKeyInfo(device: Device, slot: number): Promise<{ info: SlotInfo | undefined; certificate: Uint8Array | undefined }> {
-    const [info, certificate] = [await device.session.slotInfo(slot), await device.session.getCertificate(slot)];
-    return { info, certificate };
+    return device.session.op(async () => ({ info: await device.session.slotInfo(slot), certificate: await device.session.getCertificate(slot) }));
   }
 
   #keyInfo(device: Device, slot: number, info: SlotInfo | undefined, certificate: Uint8Array | undefined): KeyInfo {

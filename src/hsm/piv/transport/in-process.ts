@@ -16,7 +16,7 @@ export class InProcessTransport implements CardTransport {
   }
 
   exclusive<T>(work: () => Promise<T>): Promise<T> {
-    return this.#lock.run(work);
+    return this.#lock.run(this, work);
   }
 
   async close(): Promise<void> {

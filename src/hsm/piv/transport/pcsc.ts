@@ -1,8 +1,12 @@
 /**
  * PC/SC transport (pcsc-lite's pcscd on Linux, the platform service elsewhere) on the `smartcard`
- * binding. The card is opened shared; a multi-APDU operation reconnects it exclusive for its span
- * and back to shared, always leaving the card as it was (SCARD_LEAVE_CARD: no reset, so other
- * programs keep the PIN-verified state they expect).
+ * binding. The card is held only for the span of one operation: connected exclusively (so no other
+ * program's APDUs interleave), then released with SCARD_LEAVE_CARD (no reset, so the card keeps
+ * its state for the next operation and for other programs). Between operations Keyward holds
+ * nothing, so it never blocks gpg, ykman or a second Keyward.
+ *
+ * (The binding has no SCardBeginTransaction; and SCardReconnect to exclusive blocks for as long as
+ * any other program holds the card shared, so it is not used.)
  */
 import { createRequire } from 'node:module';
 import type { CardInterface as Card, ContextInterface as Context, ReaderInterface as Reader } from 'smartcard';
@@ -55,38 +59,88 @@ export function listReaders(): ReaderInfo[] {
   );
 }
 
+/** pcsc-lite counts card insertions and removals in the high word of a reader's state. */
+const eventCount = (state: number) => state >>> 16;
+
+/** One lock per reader for this process: two transports to one card take turns, never collide. */
+const readerLocks = new Map<string, ExclusiveLock>();
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export class PcscTransport implements CardTransport {
   readonly reader: string;
-  readonly #context: Context;
-  readonly #card: Card;
-  readonly #lock = new ExclusiveLock();
+  readonly #lock: ExclusiveLock;
+  readonly #events: number;
+  #card: Card | undefined;
+  #context: Context | undefined;
+  /** How long to keep trying when another program holds the card exclusively. */
+  readonly #busyTimeoutMs: number;
 
-  private constructor(reader: string, context: Context, card: Card) {
+  private constructor(reader: string, events: number, busyTimeoutMs: number) {
     this.reader = reader;
-    this.#context = context;
-    this.#card = card;
+    this.#events = events;
+    this.#busyTimeoutMs = busyTimeoutMs;
+    let lock = readerLocks.get(reader);
+    if (!lock) readerLocks.set(reader, (lock = new ExclusiveLock()));
+    this.#lock = lock;
   }
 
-  static async connect(readerName: string): Promise<PcscTransport> {
+  /** Finds the reader and notes which card is in it (by pcsc-lite's insertion counter). */
+  static async connect(readerName: string, options: { busyTimeoutMs?: number } = {}): Promise<PcscTransport> {
+    const reader = withContext(`find reader "${readerName}"`, (context) => context.listReaders().find((r: Reader) => r.name === readerName));
+    if (!reader) throw pcscError(new Error(`unknown reader "${readerName}"`), `connect to "${readerName}"`);
+    if ((reader.state & smartcard().SCARD_STATE_PRESENT) === 0) {
+      throw pcscError(new Error('no smart card in the reader'), `connect to the card in "${readerName}"`);
+    }
+    return new PcscTransport(readerName, eventCount(reader.state), options.busyTimeoutMs ?? 3000);
+  }
+
+  async #enter(): Promise<void> {
     const sc = smartcard();
+    const operation = `take hold of the card in "${this.reader}"`;
     let context: Context;
     try {
       context = new sc.Context();
     } catch (error) {
-      throw pcscError(error, 'connect to the PC/SC service');
+      throw pcscError(error, operation);
     }
     try {
-      const reader = context.listReaders().find((r: Reader) => r.name === readerName);
-      if (!reader) throw new Error(`unknown reader "${readerName}"`);
-      const card = await reader.connect(sc.SCARD_SHARE_SHARED, sc.SCARD_PROTOCOL_T1);
-      return new PcscTransport(readerName, context, card);
+      const reader = context.listReaders().find((r: Reader) => r.name === this.reader);
+      if (!reader || (reader.state & sc.SCARD_STATE_PRESENT) === 0) throw new Error('card removed');
+      if (eventCount(reader.state) !== this.#events) {
+        throw new Error('card removed and reinserted (or replaced) since this session began; start again');
+      }
+      const deadline = Date.now() + this.#busyTimeoutMs;
+      for (let wait = 25; ; wait = Math.min(wait * 2, 250)) {
+        try {
+          this.#card = await reader.connect(sc.SCARD_SHARE_EXCLUSIVE, sc.SCARD_PROTOCOL_T1);
+          break;
+        } catch (error) {
+          if (!/sharing violation/i.test((error as Error).message) || Date.now() + wait > deadline) throw error;
+          await sleep(wait);
+        }
+      }
+      this.#context = context;
     } catch (error) {
       context.close();
-      throw pcscError(error, `connect to the card in "${readerName}"`);
+      throw pcscError(error, operation);
+    }
+  }
+
+  async #leave(): Promise<void> {
+    const card = this.#card;
+    const context = this.#context;
+    this.#card = undefined;
+    this.#context = undefined;
+    try {
+      card?.disconnect(smartcard().SCARD_LEAVE_CARD);
+    } finally {
+      context?.close();
     }
   }
 
   async transmit(apdu: Uint8Array): Promise<Uint8Array> {
+    if (!this.#card) return this.exclusive(() => this.transmit(apdu));
     try {
       // The driver does response chaining itself (61xx / GET RESPONSE), as SP 800-73-4 describes.
       return await this.#card.transmit(Buffer.from(apdu), { autoGetResponse: false, maxRecvLength: 65538 });
@@ -96,22 +150,10 @@ export class PcscTransport implements CardTransport {
   }
 
   exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const sc = smartcard();
-    const reconnect = async (share: number) => {
-      try {
-        await this.#card.reconnect(share, sc.SCARD_PROTOCOL_T1, sc.SCARD_LEAVE_CARD);
-      } catch (error) {
-        throw pcscError(error, `take hold of the card in "${this.reader}"`);
-      }
-    };
-    return this.#lock.run(work, () => reconnect(sc.SCARD_SHARE_EXCLUSIVE), () => reconnect(sc.SCARD_SHARE_SHARED));
+    return this.#lock.run(this, work, () => this.#enter(), () => this.#leave());
   }
 
   async close(): Promise<void> {
-    try {
-      this.#card.disconnect(smartcard().SCARD_LEAVE_CARD);
-    } finally {
-      this.#context.close();
-    }
+    // Nothing is held between operations.
   }
 }

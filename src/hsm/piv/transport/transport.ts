@@ -29,21 +29,23 @@ export interface SmartCard {
 }
 
 /**
- * Serialises spans of exclusive access within one process. A span entered from inside another
- * (the same async context) joins it rather than waiting for itself.
+ * Serialises spans of exclusive access to one card within one process. A span entered again by
+ * the same owner from inside itself (the same async context) joins it rather than waiting.
  */
 export class ExclusiveLock {
-  readonly #inside = new AsyncLocalStorage<true>();
+  readonly #inside = new AsyncLocalStorage<object>();
   #tail: Promise<unknown> = Promise.resolve();
 
-  async run<T>(work: () => Promise<T>, enter: () => Promise<void> = async () => undefined, leave: () => Promise<void> = async () => undefined): Promise<T> {
-    if (this.#inside.getStore()) return work();
+  async run<T>(owner: object, work: () => Promise<T>, enter: () => Promise<void> = async () => undefined, leave: () => Promise<void> = async () => undefined): Promise<T> {
+    const current = this.#inside.getStore();
+    if (current === owner) return work();
+    if (current !== undefined) throw new Error('a second session tried to use the card inside another session\'s operation');
     const previous = this.#tail;
     let release!: () => void;
     this.#tail = new Promise<void>((resolve) => (release = resolve));
     await previous.catch(() => undefined);
     try {
-      return await this.#inside.run(true, async () => {
+      return await this.#inside.run(owner, async () => {
         await enter();
         try {
           return await work();

@@ -1,0 +1,139 @@
+/** `keyward yubikey …` and `keyward key …` with yubikey: URIs, end to end through pcscd. */
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
+import { KEYWARD_BIN, keyward, run } from '../harness/run.js';
+
+let rig: PcscRig;
+test.before(async () => {
+  rig = await startPcscd();
+});
+test.after.always(async () => {
+  await rig?.stop();
+});
+
+const env = (extra: NodeJS.ProcessEnv = {}) => ({ ...rig.env, KEYWARD_PIN: '123456', ...extra });
+
+test.serial('list, info (with factory-default warnings), generate with policies, sign, attest', async (t) => {
+  const card = await serveVirtualCard(rig, { serial: 44556677 });
+  try {
+    const list = JSON.parse((await keyward(['yubikey', 'list', '--json'], { env: env() })).stdout);
+    t.like(list[0], { uri: 'yubikey:serial=44556677', reader: card.reader, firmware: '5.7.1' });
+    const generated = await keyward(['key', 'generate', 'yubikey:serial=44556677;slot=9c', '-a', 'p384', '--pin-policy', 'always', '--touch-policy', 'cached'], { env: env() });
+    t.is(generated.code, 0, generated.stderr);
+    t.is(generated.stdout.trim(), 'yubikey:serial=44556677;slot=9c');
+    t.regex(generated.stderr, /still uses the factory PIN, PUK, management key/);
+    const info = JSON.parse((await keyward(['yubikey', 'info', '--json'], { env: env() })).stdout);
+    t.like(info, { serial: 44556677, firmware: '5.7.1', pin: { retriesLeft: 3, isDefault: true }, managementKey: { algorithm: 'aes192', isDefault: true } });
+    t.like(info.keys[0], { uri: 'yubikey:serial=44556677;slot=9c', algorithm: 'p384', details: { pinPolicy: 'always', touchPolicy: 'cached', origin: 'generated' } });
+
+    const data = join(rig.dir, 'cli-data');
+    writeFileSync(data, 'yubikey cli\n');
+    t.is((await keyward(['key', 'sign', 'yubikey:slot=9c', '--in', data, '--out', `${data}.sig`], { env: env() })).code, 0);
+    writeFileSync(`${data}.pub`, (await keyward(['key', 'public', 'yubikey:slot=9c'], { env: env() })).stdout);
+    t.is((await run('openssl', ['dgst', '-sha384', '-verify', `${data}.pub`, '-signature', `${data}.sig`, data])).stdout.trim(), 'Verified OK');
+
+    const root = join(rig.dir, 'root.pem');
+    writeFileSync(root, (await keyward(['yubikey', 'virtual', 'root', '--state', card.statePath])).stdout);
+    const untrusted = await keyward(['yubikey', 'attest', 'yubikey:slot=9c'], { env: env() });
+    t.is(untrusted.code, 6);
+    t.regex(untrusted.stderr, /does not chain to a trusted root/);
+    const attested = await keyward(['yubikey', 'attest', 'yubikey:slot=9c', '--trust-root', root, '--json'], { env: env() });
+    t.is(attested.code, 0, attested.stderr);
+    t.like(JSON.parse(attested.stdout), { verified: true, slot: '9c', serial: 44556677, pinPolicy: 'always', touchPolicy: 'cached' });
+    // The PIN crossed pcscd in VERIFY APDUs; the card's log shows none of it.
+    t.true(card.log.some((l) => l.startsWith('> 00200080 [8 bytes redacted]')));
+    t.false(card.log.join('\n').includes(Buffer.from('123456').toString('hex')));
+  } finally {
+    await card.stop();
+  }
+});
+
+test.serial('touch: a manual touch from another process lets the signature through; no touch times out with a clear error', async (t) => {
+  const card = await serveVirtualCard(rig, { touch: 'manual', touchTimeoutSeconds: 2 });
+  try {
+    t.is((await keyward(['key', 'generate', 'yubikey:slot=9a', '-a', 'p256', '--touch-policy', 'always', '--pin-policy', 'never'], { env: env() })).code, 0);
+    const data = join(rig.dir, 'touch-data');
+    writeFileSync(data, 'touched\n');
+    const timedOut = await keyward(['key', 'sign', 'yubikey:slot=9a', '--in', data, '--out', `${data}.sig`], { env: env() });
+    t.is(timedOut.code, 4);
+    t.regex(timedOut.stderr, /Touch your YubiKey \(serial \d+\)…/);
+    t.regex(timedOut.stderr, /the YubiKey was not touched in time/);
+
+    const signing = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'key', 'sign', 'yubikey:slot=9a', '--in', data, '--out', `${data}.sig`], { env: env(), stdio: 'ignore' });
+    const exited = new Promise<number>((resolve) => signing.on('exit', (code) => resolve(code ?? -1)));
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const touched = JSON.parse((await keyward(['yubikey', 'virtual', 'touch', '--state', card.statePath, '--json'])).stdout);
+    t.true(touched.touched);
+    t.is(await exited, 0);
+    writeFileSync(`${data}.pub`, (await keyward(['key', 'public', 'yubikey:slot=9a'], { env: env() })).stdout);
+    t.is((await run('openssl', ['dgst', '-sha256', '-verify', `${data}.pub`, '-signature', `${data}.sig`, data])).stdout.trim(), 'Verified OK');
+  } finally {
+    await card.stop();
+  }
+});
+
+test.serial('PIN safety from the command line: tries left, the last try kept without a terminal, spent with --allow-final-try', async (t) => {
+  const card = await serveVirtualCard(rig, {});
+  try {
+    await keyward(['key', 'generate', 'yubikey:slot=9a', '-a', 'p256', '--pin-policy', 'always'], { env: env() });
+    const data = join(rig.dir, 'pin-data');
+    writeFileSync(data, 'x');
+    for (const left of ['2 tries left', '1 try left']) {
+      const wrong = await keyward(['key', 'sign', 'yubikey:slot=9a', '--in', data, '--base64'], { env: env({ KEYWARD_PIN: '999999' }) });
+      t.is(wrong.code, 4);
+      t.regex(wrong.stderr, new RegExp(`wrong PIN on YubiKey .*: ${left}`));
+      t.false(wrong.stderr.includes('999999'));
+    }
+    const kept = await keyward(['key', 'sign', 'yubikey:slot=9a', '--in', data, '--base64'], { env: env() });
+    t.is(kept.code, 4);
+    t.regex(kept.stderr, /has one try left before it blocks/);
+    t.regex(kept.stderr, /--allow-final-try/);
+    const spent = await keyward(['--allow-final-try', 'key', 'sign', 'yubikey:slot=9a', '--in', data, '--base64'], { env: env() });
+    t.is(spent.code, 0, spent.stderr);
+    t.like(JSON.parse((await keyward(['yubikey', 'info', '--json'], { env: env() })).stdout).pin, { retriesLeft: 3 });
+  } finally {
+    await card.stop();
+  }
+});
+
+test.serial('management key set from a file; afterwards only the new key manages the card; reset restores the factory', async (t) => {
+  const card = await serveVirtualCard(rig, { firmware: '5.4.3' });
+  try {
+    const keyFile = join(rig.dir, 'mgmt.key');
+    writeFileSync(keyFile, `${'ab'.repeat(32)}\n`, { mode: 0o600 });
+    const set = await keyward(['yubikey', 'management-key', 'set', '--algorithm', 'aes256', '--new-key-source', `file:${keyFile}`], { env: env() });
+    t.is(set.code, 0, set.stderr);
+    const refused = await keyward(['key', 'generate', 'yubikey:slot=9d', '-a', 'p256'], { env: env() });
+    t.is(refused.code, 4);
+    t.regex(refused.stderr, /needs its management key and there is no terminal/);
+    const withKey = await keyward(['key', 'generate', `yubikey:slot=9d?management-key-source=file:${keyFile}`, '-a', 'p256'], { env: env() });
+    t.is(withKey.code, 0, withKey.stderr);
+    const noConfirm = await keyward(['yubikey', 'reset'], { env: env() });
+    t.is(noConfirm.code, 2);
+    const reset = await keyward(['yubikey', 'reset', '--yes', '--json'], { env: env() });
+    t.is(reset.code, 0, reset.stderr);
+    const info = JSON.parse((await keyward(['yubikey', 'info', '--json'], { env: env() })).stdout);
+    t.like(info, { managementKey: { algorithm: 'tdes', isDefault: true }, pin: { isDefault: true } });
+    t.deepEqual(info.keys, []);
+    t.truthy(readFileSync(keyFile));
+  } finally {
+    await card.stop();
+  }
+});
+
+test.serial('doctor sees the PC/SC readers and the PIV application behind them', async (t) => {
+  const card = await serveVirtualCard(rig, { serial: 55667788 });
+  try {
+    const report = await keyward(['doctor', '--json'], { env: env() });
+    t.is(report.code, 0);
+    const parsed = JSON.parse(report.stdout);
+    t.true(parsed.pcsc.running);
+    t.deepEqual(parsed.piv.map((p: { reader: string; serial: number }) => [p.reader, p.serial]), [[card.reader, 55667788]]);
+    t.true(parsed.findings.some((f: { level: string; message: string }) => f.level === 'ok' && /YubiKey 55667788 .* ready/.test(f.message)));
+  } finally {
+    await card.stop();
+  }
+});

@@ -1,0 +1,188 @@
+/**
+ * A private pcscd for one test process, with two vsmartcard-vpcd readers named like a YubiKey's,
+ * and virtual YubiKeys served into them by the real `keyward` binary (in child processes: a PC/SC
+ * client and the card must not share an event loop).
+ *
+ * pcscd runs in its own mount namespace so that its /run/pcscd is a directory of ours; clients
+ * find it through PCSCLITE_CSOCK_NAME (read once per process by pcsc-lite). Needs root (unshare).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listReaders } from '../../src/hsm/piv/transport/pcsc.js';
+import { KEYWARD_BIN, PROJECT_ROOT } from './run.js';
+
+export const READER_NAME = 'Yubico YubiKey OTP+FIDO+CCID';
+const VPCD_DRIVERS = ['/usr/lib/pcsc/drivers/serial/libifdvpcd.so', '/usr/lib/x86_64-linux-gnu/pcsc/drivers/serial/libifdvpcd.so'];
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
+  });
+}
+
+async function freePortPair(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 41000 + 2 * Math.floor(Math.random() * 8000);
+    if ((await portFree(base)) && (await portFree(base + 1))) return base;
+  }
+  throw new Error('no two free consecutive TCP ports for vpcd');
+}
+
+/** The TCP_NODELAY shim, compiled once per source version into the temp directory. */
+function nodelayShim(): string {
+  const source = join(PROJECT_ROOT, 'test/harness/nodelay-shim.c');
+  const hash = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 12);
+  const library = join(tmpdir(), `keyward-nodelay-${hash}.so`);
+  if (!existsSync(library)) {
+    const built = spawnSync('gcc', ['-shared', '-fPIC', '-O2', '-o', `${library}.tmp`, source, '-ldl'], { encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`cannot build the pcscd TCP_NODELAY shim: ${built.stderr || built.error}`);
+    spawnSync('mv', [`${library}.tmp`, library]);
+  }
+  return library;
+}
+
+export interface PcscRig {
+  dir: string;
+  /** Environment for PC/SC clients (this process is pointed at it too). */
+  env: NodeJS.ProcessEnv;
+  readers: [string, string];
+  ports: [number, number];
+  stop(): Promise<void>;
+}
+
+let current: PcscRig | undefined;
+
+/** Starts pcscd (once per process) and points this process's PC/SC client at it. */
+export async function startPcscd(): Promise<PcscRig> {
+  if (current) return current;
+  const driver = VPCD_DRIVERS.find((p) => existsSync(p));
+  if (!driver) throw new Error('vsmartcard-vpcd is not installed (npm test installs it as root)');
+  const dir = mkdtempSync(join(tmpdir(), 'keyward-pcscd-'));
+  mkdirSync(join(dir, 'run'));
+  mkdirSync(join(dir, 'conf'));
+  mkdirSync('/run/pcscd', { recursive: true });
+  const port = await freePortPair();
+  writeFileSync(
+    join(dir, 'conf', 'vpcd'),
+    `FRIENDLYNAME "${READER_NAME}"\nDEVICENAME /dev/null:0x${port.toString(16)}\nLIBPATH ${driver}\nCHANNELID 0x${port.toString(16)}\n`,
+  );
+  const child = spawn('unshare', ['-m', 'sh', '-c', `mount --bind "${dir}/run" /run/pcscd && exec pcscd --foreground --config "${dir}/conf"`], {
+    env: { ...process.env, LD_PRELOAD: nodelayShim() },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const socket = join(dir, 'run', 'pcscd.comm');
+  try {
+    await waitFor('pcscd to start', () => existsSync(socket) || child.exitCode !== null);
+    if (child.exitCode !== null) throw new Error(`pcscd exited: ${stderr}`);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  process.env.PCSCLITE_CSOCK_NAME = socket;
+  const env = { ...process.env, PCSCLITE_CSOCK_NAME: socket };
+  const readers: [string, string] = [`${READER_NAME} 00 00`, `${READER_NAME} 00 01`];
+  await waitFor('the vpcd readers', () => listReaders().length === 2);
+  const rig: PcscRig = {
+    dir,
+    env,
+    readers,
+    ports: [port, port + 1],
+    stop: async () => {
+      await stopChild(child);
+      rmSync(dir, { recursive: true, force: true });
+      current = undefined;
+    },
+  };
+  current = rig;
+  return rig;
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    child.kill(signal);
+  }
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export interface ServedVirtualCard {
+  reader: string;
+  statePath: string;
+  /** Lines the card logged (APDUs with --log-apdus, events). */
+  log: string[];
+  /** APDUs the card answered so far. */
+  apduCount(): number;
+  stop(): Promise<void>;
+}
+
+export interface VirtualCardOptions {
+  reader?: 0 | 1;
+  firmware?: '5.4.3' | '5.7.1';
+  serial?: number;
+  touch?: 'auto' | 'manual';
+  touchTimeoutSeconds?: number;
+  /** Reuse an existing state file instead of creating one. */
+  statePath?: string;
+}
+
+/** Creates a virtual YubiKey and serves it into one of the rig's readers. */
+export async function serveVirtualCard(rig: PcscRig, options: VirtualCardOptions = {}): Promise<ServedVirtualCard> {
+  const index = options.reader ?? 0;
+  const reader = rig.readers[index];
+  const statePath = options.statePath ?? join(rig.dir, `card-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
+  if (!options.statePath) {
+    const args = ['yubikey', 'virtual', 'create', '--state', statePath, '--firmware', options.firmware ?? '5.7.1'];
+    if (options.serial) args.push('--serial', String(options.serial));
+    const created = spawnSync(process.execPath, [KEYWARD_BIN, ...args], { encoding: 'utf8' });
+    if (created.status !== 0) throw new Error(`virtual create failed: ${created.stderr}`);
+  }
+  const args = ['yubikey', 'virtual', 'serve', '--state', statePath, '--port', String(rig.ports[index]), '--log-apdus', '--touch', options.touch ?? 'auto', '--touch-delay', '100'];
+  if (options.touchTimeoutSeconds) args.push('--touch-timeout', String(options.touchTimeoutSeconds));
+  const child = spawn(process.execPath, [KEYWARD_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const log: string[] = [];
+  let partial = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop()!;
+    log.push(...lines);
+  });
+  await waitFor(`a card in "${reader}"`, () => listReaders().some((r) => r.name === reader && r.cardPresent) || child.exitCode !== null);
+  if (child.exitCode !== null) throw new Error(`virtual serve exited: ${log.join('\n')}${partial}`);
+  return {
+    reader,
+    statePath,
+    log,
+    apduCount: () => log.filter((l) => l.startsWith('> ')).length,
+    stop: async () => {
+      await stopChild(child);
+      // pcscd notices a card left only at its next poll: wait for the reader to show empty.
+      await waitFor(`"${reader}" to be empty`, () => !listReaders().some((r) => r.name === reader && r.cardPresent));
+    },
+  };
+}
