@@ -5,8 +5,8 @@
  * the card needs them.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
-import { ALGORITHMS, type HashName, type KeyAlgorithm, type RsaPadding } from '../../crypto/algorithms.js';
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { ALGORITHMS, rsaAlgorithmByBits, type HashName, type KeyAlgorithm, type RsaPadding } from '../../crypto/algorithms.js';
 import { emsaPkcs1v15, emsaPss } from '../../crypto/rsa-padding.js';
 import { hashBytes } from '../../crypto/signature-encoding.js';
 import { ecSpki, rsaSpki } from '../../crypto/spki.js';
@@ -427,6 +427,60 @@ export class PivSession {
       const signature = response.get(TAG.RESPONSE);
       if (!signature || signature.length === 0) throw new CardResponseError(`${this.device} returned no signature`);
       return signature;
+    });
+  }
+
+  /**
+   * ECDH with the key in a slot (GENERAL AUTHENTICATE with tag 85): the shared secret for the peer's
+   * uncompressed point (P-256/P-384). The PIN is verified if the slot's policy needs it.
+   */
+  async ecdh(slot: number, algorithm: 'p256' | 'p384', peerPoint: Uint8Array, known?: { pinPolicy?: PinPolicy; touchPolicy?: TouchPolicy }): Promise<Uint8Array> {
+    return this.op(async () => {
+      await this.#ensurePin(known?.pinPolicy ?? defaultPinPolicy(slot));
+      const response = await piv.generalAuthenticate(
+        this.channel,
+        requireAlgorithmSupport(algorithm, this.version),
+        slot,
+        concat(tlv(TAG.RESPONSE, new Uint8Array()), tlv(TAG.EXPONENTIATION, peerPoint)),
+        { operation: `agree a key with slot ${slot.toString(16)}`, mayNeedTouch: known?.touchPolicy !== 'never' },
+      );
+      const secret = response.get(TAG.RESPONSE);
+      if (!secret || secret.length === 0) throw new CardResponseError(`${this.device} returned no shared secret`);
+      return secret;
+    });
+  }
+
+  /**
+   * Imports a private key into a slot (needs the management key). The card can then use it but
+   * cannot attest it: only keys generated on the card are attestable.
+   */
+  async importKey(slot: number, key: KeyObject, policies: { pinPolicy?: PinPolicy; touchPolicy?: TouchPolicy } = {}): Promise<void> {
+    const jwk = key.export({ format: 'jwk' });
+    const bytes = (b64?: string) => Uint8Array.from(Buffer.from(b64 ?? '', 'base64url'));
+    let algorithm: KeyAlgorithm;
+    let components: Uint8Array;
+    if (jwk.kty === 'EC' && (jwk.crv === 'P-256' || jwk.crv === 'P-384')) {
+      algorithm = jwk.crv === 'P-256' ? 'p256' : 'p384';
+      components = tlv(0x06, bytes(jwk.d));
+    } else if (jwk.kty === 'RSA') {
+      const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+      const rsa = rsaAlgorithmByBits(bits);
+      if (!rsa) throw new UsageError('KEY_SIZE_UNSUPPORTED', `RSA keys of ${bits} bits cannot be imported; use 2048, 3072 or 4096`);
+      algorithm = rsa;
+      components = concat(tlv(0x01, bytes(jwk.p)), tlv(0x02, bytes(jwk.q)), tlv(0x03, bytes(jwk.dp)), tlv(0x04, bytes(jwk.dq)), tlv(0x05, bytes(jwk.qi)));
+    } else if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
+      algorithm = 'ed25519';
+      components = tlv(0x07, bytes(jwk.d));
+    } else {
+      throw new UsageError('KEY_TYPE_UNSUPPORTED', `a ${key.asymmetricKeyType} key cannot be imported into a PIV slot`);
+    }
+    const id = requireAlgorithmSupport(algorithm, this.version);
+    await this.op(async () => {
+      await this.#authenticate();
+      await yubico.importKey(this.channel, slot, id, components, {
+        pin: policies.pinPolicy ? PIN_POLICY[policies.pinPolicy] : undefined,
+        touch: policies.touchPolicy ? TOUCH_POLICY[policies.touchPolicy] : undefined,
+      });
     });
   }
 

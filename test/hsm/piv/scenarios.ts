@@ -226,6 +226,33 @@ export function pivScenarios(test: Register, make: DeviceFactory): void {
       t.pass();
     }));
 
+  test('ECDH in slot 9d gives the same secret as the peer computes', (t) =>
+    withDevice({}, async (device) => {
+      const { createECDH, createPublicKey } = await import('node:crypto');
+      const session = await device.open(credentials());
+      const spki = await session.generateKey(0x9d, 'p256');
+      const peer = createECDH('prime256v1');
+      peer.generateKeys();
+      const secret = await session.ecdh(0x9d, 'p256', peer.getPublicKey(), await session.slotInfo(0x9d));
+      const cardPoint = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }).export({ format: 'jwk' });
+      const expected = peer.computeSecret(Buffer.concat([Buffer.of(4), Buffer.from(cardPoint.x!, 'base64url'), Buffer.from(cardPoint.y!, 'base64url')]));
+      t.deepEqual(Buffer.from(secret), expected);
+    }));
+
+  test('an imported key signs like a generated one, but cannot be attested', (t) =>
+    withDevice({}, async (device) => {
+      const { generateKeyPairSync } = await import('node:crypto');
+      const session = await device.open(credentials());
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+      await session.importKey(0x82, privateKey, { pinPolicy: 'never' });
+      const slot = await session.slotInfo(0x82);
+      t.like(slot, { algorithm: 'p384', origin: 'imported', pinPolicy: 'never' });
+      t.deepEqual(Buffer.from(slot!.publicKey!), publicKey.export({ type: 'spki', format: 'der' }));
+      const signature = await session.sign(0x82, 'p384', DATA, { hash: 'SHA-384' }, slot);
+      t.true((await opensslVerifySignature({ algorithm: 'p384', publicKeyPem: toPem('PUBLIC KEY', slot!.publicKey!), data: DATA, signature })).ok);
+      await t.throwsAsync(session.attest(0x82), { instanceOf: UsageError, message: /rejected the data/ });
+    }));
+
   test('errors carry status words as typed errors, never raw failures', (t) =>
     withDevice({}, async (device) => {
       const session = await device.open(credentials());
