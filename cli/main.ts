@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, KeywardError } from '../src/errors.js';
 import { UriError } from '../src/keystore/uri.js';
+import { caCommand } from './ca.js';
 import { certCommand } from './cert.js';
 import { demoCommand } from './demo/index.js';
 import { doctorCommand } from './doctor.js';
@@ -43,7 +44,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', examples(['keyward demo', 'keyward token init --label demo', "keyward key generate 'pkcs11:token=demo;object=signer' -a p256", 'keyward key list']) + PIN_HELP + EXIT_CODES);
   program.exitOverride();
-  for (const command of [tokenCommand(), keyCommand(), certCommand(), yubikeyCommand(), doctorCommand(), demoCommand()]) {
+  for (const command of [tokenCommand(), keyCommand(), certCommand(), yubikeyCommand(), caCommand(), doctorCommand(), demoCommand()]) {
     program.addCommand(command);
   }
   // Every command inherits the exit override, so usage errors exit 2 rather than 1.

@@ -10,6 +10,7 @@ import { nonInteractive, type Interaction } from '../../src/keystore/interaction
 import { Keystore } from '../../src/keystore/registry.js';
 import { Secret } from '../../src/secret.js';
 import { CliContext } from '../context.js';
+import { caChapter } from './ca-chapter.js';
 import { keystoreChapter } from './keystore-chapter.js';
 import { Story } from './story.js';
 import { yubikeyChapter } from './yubikey-chapter.js';
@@ -21,7 +22,7 @@ function demoInteraction(userPin: Secret): Interaction {
 
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('run the whole story end to end on a throw-away SoftHSM token and a virtual YubiKey: nothing to set up, nothing left behind')
+    .description('run the whole story end to end on throw-away SoftHSM tokens and a virtual YubiKey: keys, a YubiKey enrolment, a cluster PKI; nothing to set up, nothing left behind')
     .addHelpText('after', '\nExamples:\n  keyward demo\n  keyward demo --json | jq ".steps[] | select(.ok | not)"\n')
     .action(async (_options: unknown, command: Command) => {
       const ctx = CliContext.of(command);
@@ -34,13 +35,14 @@ export function demoCommand(): Command {
       try {
         await keystoreChapter(story, keystore, pins, store.dir);
         await yubikeyChapter(story);
+        await caChapter(story, keystore, pins);
       } finally {
         await keystore.close();
         pins.so.dispose();
         pins.user.dispose();
       }
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      story.finish(`Done in ${seconds} s; the throw-away token, the virtual YubiKey and their keys are erased on exit.`);
+      story.finish(`Done in ${seconds} s; the throw-away tokens, the virtual YubiKey, the CA and their keys are erased on exit.`);
       if (ctx.json) ctx.emit({ ok: story.failed.length === 0, seconds: Number(seconds), steps: story.results }, () => '');
       if (story.failed.length) {
         throw new KeywardError('DEMO_FAILED', `${story.failed.length} demo step(s) failed: ${story.failed.map((f) => f.step).join('; ')}`);

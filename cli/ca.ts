@@ -1,0 +1,254 @@
+/** `keyward ca …`: a cluster's PKI: offline root, cluster intermediate, node certificates, CRLs, rotation, join tokens, the cfssl-compatible server. */
+import { Command, Option } from 'commander';
+import { openAuthority } from '../src/ca/authority.js';
+import { createJoinToken, verifyJoinToken } from '../src/ca/join-token.js';
+import { REVOCATION_REASONS, type RevocationReason } from '../src/ca/ledger/ledger.js';
+import { beginRootRotation, caStatus, createClusterIntermediate, createRootCa, crlFile, finishRootRotation, revokeCertificate, signIntermediateCrl, signRootCrl } from '../src/ca/lifecycle.js';
+import { roleOf } from '../src/ca/names.js';
+import { serveCa } from '../src/ca/server/serve.js';
+import { CA_FILES, CaDirectory, certificatePem } from '../src/ca/store.js';
+import { KEY_ALGORITHMS, type KeyAlgorithm } from '../src/crypto/algorithms.js';
+import { UsageError } from '../src/errors.js';
+import { toPem } from '../src/pem.js';
+import { CliContext, table } from './context.js';
+import { existingSecret } from './secrets.js';
+import { examples, readInput, writeOutput } from './io.js';
+import { parsePositiveInt } from './key.js';
+
+const dirOption = () => new Option('--dir <dir>', 'the CA directory (its certificates, ledger and CRLs; keys stay in their devices)').env('KEYWARD_CA_DIR').default('keyward-ca');
+const generateOption = () => new Option('--generate <algorithm>', 'generate the key at that URI first').choices(KEY_ALGORITHMS);
+
+async function withKeystore<T>(ctx: CliContext, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } finally {
+    await ctx.keystore().close();
+  }
+}
+
+export function caCommand(): Command {
+  const ca = new Command('ca').description('a cluster PKI: offline root, per-cluster intermediate, node certificates, CRLs, root rotation, cfssl-compatible server');
+
+  const root = ca.command('root').description('the offline root');
+  root
+    .command('create')
+    .description('create the root: a self-signed CA certificate for a key in a device (20 years by default)')
+    .requiredOption('--key <uri>', 'the root key, e.g. pkcs11:token=offline-root;object=root-2026')
+    .addOption(generateOption())
+    .option('--subject <dn>', 'the root\'s name', 'CN=swarm-ca')
+    .option('--years <n>', 'validity in years', (v) => parsePositiveInt(v, '--years'), 20)
+    .addOption(dirOption())
+    .addHelpText('after', examples([
+      "keyward ca root create --key 'pkcs11:token=offline-root;object=root' --generate p384 --dir ca/",
+      "keyward ca root create --key 'yubikey:serial=12345678;slot=9c' --subject 'CN=Example Root CA, O=Example' --dir ca/",
+    ]) + '\nRun it on the offline machine; afterwards the root key is needed only in ceremonies.\n')
+    .action(async (options: { key: string; generate?: KeyAlgorithm; subject: string; years: number; dir: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const certificate = await withKeystore(ctx, () => createRootCa(new CaDirectory(options.dir), ctx.keystore(), options));
+      ctx.emit({ subject: certificate.subject, notAfter: certificate.notAfter, certificate: certificatePem(certificate) }, () => `root "${certificate.subject}" valid until ${certificate.notAfter.toISOString()}\n  ${new CaDirectory(options.dir).path(CA_FILES.root)}`);
+    });
+
+  const intermediate = ca.command('intermediate').description('the cluster\'s issuing CA');
+  intermediate
+    .command('create')
+    .description('create a cluster intermediate, signed by the root (a ceremony: the root key must be present)')
+    .requiredOption('--root-key <uri>', 'the root\'s key')
+    .requiredOption('--key <uri>', 'the intermediate\'s key (the online CA key)')
+    .addOption(generateOption())
+    .requiredOption('--cluster-id <id>', 'the cluster: certificates outside O=<cluster id> are refused by name constraints')
+    .option('--days <n>', 'validity in days', (v) => parsePositiveInt(v, '--days'), 5 * 365)
+    .option('--node-days <n>', 'validity of node certificates it issues', (v) => parsePositiveInt(v, '--node-days'), 90)
+    .option('--crl-url <url>', 'where relying parties fetch CRLs (CRL distribution point)')
+    .option('--ca-issuers-url <url>', 'where relying parties fetch the issuer certificate (AIA)')
+    .addOption(dirOption())
+    .addHelpText('after', examples(["keyward ca intermediate create --root-key 'pkcs11:token=offline-root;object=root' --key 'pkcs11:token=ca-online;object=cluster-a' --generate p256 --cluster-id 4tyrw0mhvfspaz3cqwtzmbkay --dir ca/"]))
+    .action(async (options: { rootKey: string; key: string; generate?: KeyAlgorithm; clusterId: string; days: number; nodeDays: number; crlUrl?: string; caIssuersUrl?: string; dir: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const urls = options.crlUrl || options.caIssuersUrl ? { crl: options.crlUrl, caIssuers: options.caIssuersUrl } : undefined;
+      const certificate = await withKeystore(ctx, () => createClusterIntermediate(new CaDirectory(options.dir), ctx.keystore(), { ...options, urls }));
+      ctx.emit({ subject: certificate.subject, notAfter: certificate.notAfter, clusterId: options.clusterId, certificate: certificatePem(certificate) }, () => `intermediate "${certificate.subject}" for cluster ${options.clusterId}, valid until ${certificate.notAfter.toISOString()}`);
+    });
+
+  ca.command('issue')
+    .description('issue a node certificate from a CSR (the CA sets the subject: O=<cluster>, OU=<role>, CN=<node id>)')
+    .requiredOption('--csr <file>', 'the CSR, PEM or DER ("-" for stdin)')
+    .addOption(new Option('--role <role>', 'the node\'s role (default: the CSR\'s OU)').choices(['manager', 'worker']))
+    .option('--node-id <id>', 'the node ID (default: the CSR\'s CN)')
+    .option('--days <n>', 'validity in days (default: the CA\'s node days, 90)', (v) => parsePositiveInt(v, '--days'))
+    .option('-o, --out <file>', 'write the certificate and chain (PEM) here')
+    .addOption(dirOption())
+    .addHelpText('after', examples([
+      "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout node.key -subj '/OU=swarm-worker/CN=node-1' -out node.csr",
+      'keyward ca issue --csr node.csr --out node.crt --dir ca/',
+    ]))
+    .action(async (options: { csr: string; role?: 'manager' | 'worker'; nodeId?: string; days?: number; out?: string; dir: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const authority = await openAuthority(new CaDirectory(options.dir), ctx.keystore());
+      try {
+        const issued = await authority.issueNode(readInput(options.csr, 'the CSR'), { role: options.role ? roleOf(options.role) : undefined, nodeId: options.nodeId, days: options.days });
+        if (options.out) writeOutput(options.out, issued.chainPem, false);
+        ctx.emit({ serial: issued.serial, subject: issued.certificate.subject, notAfter: issued.certificate.notAfter, renewAt: issued.renewAt, certificate: issued.chainPem }, () => (options.out ? `issued ${issued.serial} to "${issued.certificate.subject}", renew at ${issued.renewAt.toISOString()}` : issued.chainPem));
+      } finally {
+        await authority.ledger.close();
+        await ctx.keystore().close();
+      }
+    });
+
+  ca.command('revoke')
+    .description('revoke a certificate this CA issued (then publish a CRL: keyward ca crl)')
+    .argument('<serial>', 'the serial number, hex (colons allowed)')
+    .addOption(new Option('--reason <reason>', 'RFC 5280 reason').choices([...REVOCATION_REASONS]).default('unspecified'))
+    .addOption(dirOption())
+    .addHelpText('after', examples(['keyward ca revoke 5c:1f:8e… --reason keyCompromise --dir ca/', 'keyward ca crl --dir ca/ --out crl.pem']))
+    .action(async (serial: string, options: { reason: RevocationReason; dir: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const { entry, crl } = await revokeCertificate(new CaDirectory(options.dir), serial, options.reason);
+      ctx.emit({ serial: entry.serial, subject: entry.subject, status: entry.status, reason: entry.revocationReason, publish: crl }, () =>
+        `revoked ${entry.serial} ("${entry.subject}"): ${entry.revocationReason}; publish a new ${crl} CRL (keyward ca crl${crl === 'root' ? ' --issuer root' : ''})`,
+      );
+    });
+
+  ca.command('crl')
+    .description('sign a CRL: the intermediate\'s (online) or the root\'s (in a ceremony)')
+    .addOption(new Option('--issuer <ca>', 'which CA signs').choices(['intermediate', 'root']).default('intermediate'))
+    .option('--root-key <uri>', 'the root key (with --issuer root)')
+    .option('--days <n>', 'until next update (default: 7 for the intermediate, 180 for the root)', (v) => parsePositiveInt(v, '--days'))
+    .option('-o, --out <file>', 'also write it here')
+    .addOption(dirOption())
+    .addHelpText('after', examples(['keyward ca crl --dir ca/ --out crl.pem', 'openssl crl -in crl.pem -noout -text', "keyward ca crl --issuer root --root-key 'pkcs11:token=offline-root;object=root' --dir ca/"]))
+    .action(async (options: { issuer: 'intermediate' | 'root'; rootKey?: string; days?: number; out?: string; dir: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const directory = new CaDirectory(options.dir);
+      const crl = await withKeystore(ctx, () => {
+        if (options.issuer === 'intermediate') return signIntermediateCrl(directory, ctx.keystore(), { days: options.days });
+        const rootKey = options.rootKey ?? directory.config().rootKey;
+        if (!rootKey) throw new UsageError('ROOT_KEY_REQUIRED', 'the root\'s CRL needs the root key', { hint: 'give --root-key <uri>' });
+        return signRootCrl(directory, ctx.keystore(), { rootKey, days: options.days });
+      });
+      const pem = toPem('X509 CRL', new Uint8Array(crl.rawData));
+      if (options.out) writeOutput(options.out, pem, false);
+      ctx.emit({ issuer: crl.issuer, entries: crl.entries.length, nextUpdate: crl.nextUpdate, crl: pem, file: directory.path(crlFile(options.issuer)) }, () => `CRL of "${crl.issuer}" with ${crl.entries.length} revoked, next update ${crl.nextUpdate?.toISOString()}\n  ${directory.path(crlFile(options.issuer))}`);
+    });
+
+  const rotate = ca.command('rotate-root').description('replace the root without downtime: cross-sign, move nodes, retire the old root');
+  rotate
+    .command('begin')
+    .description('a ceremony with both root keys: new root, cross-signed by the old; both trusted until finish')
+    .requiredOption('--new-key <uri>', 'the new root\'s key')
+    .addOption(generateOption())
+    .option('--subject <dn>', 'the new root\'s name (default: the old root\'s)')
+    .option('--years <n>', 'validity in years', (v) => parsePositiveInt(v, '--years'), 20)
+    .addOption(dirOption())
+    .addHelpText('after', examples([
+      "keyward ca rotate-root begin --new-key 'pkcs11:token=offline-root;object=root-2027' --generate p384 --dir ca/",
+      "keyward ca intermediate create --root-key 'pkcs11:token=offline-root;object=root-2027' --key 'pkcs11:token=ca-online;object=cluster-a-2027' --generate p256 --cluster-id <id> --dir ca/",
+      '# … nodes renew under the new intermediate; then:',
+      'keyward ca rotate-root finish --dir ca/',
+    ]))
+    .action(async (options: { newKey: string; generate?: KeyAlgorithm; subject?: string; years: number; dir: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const { root: newRoot, crossSigned } = await withKeystore(ctx, () => beginRootRotation(new CaDirectory(options.dir), ctx.keystore(), options));
+      ctx.emit({ root: certificatePem(newRoot), crossSigned: certificatePem(crossSigned) }, () => `new root "${newRoot.subject}" created and cross-signed by the old one; both are in roots.pem.\nNext: a new intermediate under the new root (keyward ca intermediate create --root-key ${options.newKey} …).`);
+    });
+  rotate
+    .command('finish')
+    .description('retire the old root (once the intermediate is issued by the new one)')
+    .addOption(dirOption())
+    .addHelpText('after', examples(['keyward ca rotate-root finish --dir ca/']))
+    .action(async (options: { dir: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      await finishRootRotation(new CaDirectory(options.dir));
+      ctx.emit({ finished: true }, () => 'old root retired: roots.pem holds only the new root');
+    });
+
+  ca.command('status')
+    .description('roots, intermediate, and every issued certificate with its renewal time')
+    .addOption(dirOption())
+    .addHelpText('after', examples(['keyward ca status --dir ca/', 'keyward ca status --dir ca/ --json | jq ".certificates[] | {subject, renewAt}"']))
+    .action(async (options: { dir: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const status = await caStatus(new CaDirectory(options.dir));
+      ctx.emit(status, () =>
+        [
+          `CA ${status.dir}${status.clusterId ? ` (cluster ${status.clusterId})` : ''}${status.rotationInProgress ? '  ROOT ROTATION IN PROGRESS' : ''}`,
+          ...status.roots.map((r) => `  root: ${r.subject}  until ${r.notAfter}  sha256 ${r.sha256.slice(0, 16)}…`),
+          status.intermediate ? `  intermediate: ${status.intermediate.subject}  until ${status.intermediate.notAfter}\n    key ${status.intermediate.key}` : '  no intermediate yet',
+          `  certificates: ${status.counts.issued} valid, ${status.counts.revoked} revoked, ${status.counts.expired} expired`,
+          ...(status.certificates.length
+            ? [table([['SERIAL', 'SUBJECT', 'STATUS', 'RENEW AT', 'NOT AFTER'], ...status.certificates.map((c) => [c.serial.slice(0, 16), c.subject, c.status, c.renewAt.slice(0, 16), c.notAfter.slice(0, 16)])])]
+            : []),
+        ].join('\n'),
+      );
+    });
+
+  const joinToken = ca.command('join-token').description('Swarm join tokens: SWMTKN-1-<root digest>-<secret>');
+  joinToken
+    .command('create')
+    .description('a join token that pins this CA\'s root bundle (print it only where it is needed)')
+    .addOption(dirOption())
+    .addHelpText('after', examples(['keyward ca join-token create --dir ca/']))
+    .action(async (options: { dir: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const token = createJoinToken(new CaDirectory(options.dir).rootBundle());
+      ctx.emit({ token }, () => token);
+    });
+  joinToken
+    .command('verify')
+    .description('check that a join token pins a root bundle')
+    .argument('<token>', 'the token')
+    .option('--roots <file>', 'the root bundle (default: the CA directory\'s roots.pem)')
+    .addOption(dirOption())
+    .addHelpText('after', examples(['keyward ca join-token verify SWMTKN-1-… --roots roots.pem']))
+    .action(async (token: string, options: { roots?: string; dir: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const bundle = options.roots ? readInput(options.roots, 'the root bundle') : new CaDirectory(options.dir).rootBundle();
+      verifyJoinToken(token, bundle);
+      ctx.emit({ valid: true }, () => 'the token pins this root bundle');
+    });
+
+  ca.command('serve')
+    .description('serve cfssl\'s remote-signing API (sign, authsign, info) with the intermediate\'s key in its device')
+    .option('--listen <host:port>', 'where to listen', '127.0.0.1:8888')
+    .option('--tls', 'serve HTTPS (a fresh in-memory server key, certified by this CA for 7 days)')
+    .option('--hostname <name...>', 'names and IPs for the server certificate (default: the listen host, localhost)')
+    .addOption(new Option('--client-auth <who>', 'mutual TLS: which client certificates may ask').choices(['none', 'cluster', 'managers']).default('none'))
+    .option('--auth-key-source <file>', 'the HMAC key for /authsign, hex, from a file (else KEYWARD_CA_AUTH_KEY)')
+    .option('--require-authsign', 'refuse unauthenticated /sign requests')
+    .addOption(dirOption())
+    .addHelpText('after', examples([
+      'keyward ca serve --dir ca/ --listen 127.0.0.1:8888',
+      'cfssl sign -remote http://127.0.0.1:8888 node.csr',
+      'keyward ca serve --dir ca/ --tls --client-auth managers --auth-key-source file:ca-auth.key --require-authsign',
+      'docker swarm init --external-ca protocol=cfssl,url=https://ca.example:8888 --ca-cert ca/roots.pem',
+    ]))
+    .action(async (options: { listen: string; tls?: boolean; hostname?: string[]; clientAuth: 'none' | 'cluster' | 'managers'; authKeySource?: string; requireAuthsign?: boolean; dir: string }, command: Command) => {
+      const ctx = CliContext.of(command);
+      const match = /^(.*):(\d+)$/.exec(options.listen);
+      if (!match) throw new UsageError('LISTEN_INVALID', `--listen wants host:port, got "${options.listen}"`);
+      const host = match[1]!.replace(/^\[|\]$/g, '');
+      const authKeys = new Map<string, Buffer>();
+      if (options.authKeySource || process.env.KEYWARD_CA_AUTH_KEY) {
+        const secret = await existingSecret(ctx, 'CA auth key (hex)', { file: options.authKeySource, envVar: 'KEYWARD_CA_AUTH_KEY' });
+        authKeys.set('default', Buffer.from(secret.revealString().trim(), 'hex'));
+        secret.dispose();
+      }
+      const served = await serveCa(new CaDirectory(options.dir), ctx.keystore(), {
+        host,
+        port: Number(match[2]),
+        tlsHosts: options.tls ? (options.hostname ?? [host, 'localhost']) : undefined,
+        clientAuth: options.clientAuth,
+        authKeys,
+        requireAuthsign: options.requireAuthsign,
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+      process.stderr.write(`Keyward CA for cluster ${served.authority.policy.clusterId} serving cfssl's API at ${served.url}${options.clientAuth !== 'none' ? ` (client certificates: ${options.clientAuth})` : ''}${authKeys.size ? ', authsign enabled' : ''}\n`);
+      ctx.emit({ url: served.url, clusterId: served.authority.policy.clusterId }, () => '');
+      await new Promise<void>((resolve) => {
+        const stop = () => void served.close().then(() => ctx.keystore().close()).then(resolve);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+
+  return ca;
+}

@@ -1,0 +1,101 @@
+/**
+ * Signing certificates with a CA key held by the keystore: the root (self-signed), a cluster
+ * intermediate, a root cross-signed by its predecessor. x509 builds them; the device signs.
+ */
+import { UsageError } from '../errors.js';
+import * as x509 from '../x509.js';
+import { crossSignedExtensions, intermediateExtensions, rootExtensions, type PublicationUrls } from './profiles.js';
+import { randomSerial } from './self-signed.js';
+import type { SigningKey } from './signing-key.js';
+
+/** Certificates start a little in the past: clocks in a cluster are never quite in step. */
+export const BACKDATE_MS = 5 * 60 * 1000;
+const DAY_MS = 86_400_000;
+
+export interface IssueParams {
+  subject: string | x509.Name;
+  /** SubjectPublicKeyInfo DER of the key being certified. */
+  spki: Uint8Array;
+  notBefore?: Date;
+  notAfter: Date;
+  extensions: x509.Extension[];
+  serialNumber?: string;
+}
+
+/** Signs a certificate with `signer`, issued by `issuer` (the signer's own certificate), or self-signed. */
+export async function signCertificate(signer: SigningKey, issuer: x509.X509Certificate | 'self', params: IssueParams): Promise<x509.X509Certificate> {
+  const notBefore = params.notBefore ?? new Date(Date.now() - BACKDATE_MS);
+  if (issuer !== 'self' && params.notAfter > issuer.notAfter) {
+    throw new UsageError('VALIDITY_EXCEEDS_ISSUER', `the certificate would outlive its issuer "${issuer.subject}" (valid until ${issuer.notAfter.toISOString()})`, {
+      hint: 'shorten the validity, or renew the issuer first',
+    });
+  }
+  const subject = typeof params.subject === 'string' ? new x509.Name(params.subject) : params.subject;
+  return x509.X509CertificateGenerator.create(
+    {
+      serialNumber: params.serialNumber ?? randomSerial(),
+      subject,
+      issuer: issuer === 'self' ? subject : issuer.subjectName,
+      notBefore,
+      notAfter: params.notAfter,
+      publicKey: new x509.PublicKey(params.spki),
+      signingKey: signer.keys.privateKey,
+      signingAlgorithm: signer.algorithm,
+      extensions: params.extensions,
+    },
+    signer.crypto,
+  );
+}
+
+export function daysFromNow(days: number): Date {
+  if (!Number.isFinite(days) || days <= 0) throw new UsageError('VALIDITY_INVALID', `a validity of ${days} days is not possible`);
+  return new Date(Date.now() - BACKDATE_MS + days * DAY_MS);
+}
+
+export interface RootOptions {
+  subject?: string;
+  years?: number;
+}
+
+/** The offline root: self-signed in its device, 20 years by default (SwarmKit's root lifetime). */
+export function createRoot(signer: SigningKey, options: RootOptions = {}): Promise<x509.X509Certificate> {
+  return signCertificate(signer, 'self', {
+    subject: options.subject ?? 'CN=swarm-ca',
+    spki: signer.spki,
+    notAfter: daysFromNow(365 * (options.years ?? 20)),
+    extensions: rootExtensions(signer.spki),
+  });
+}
+
+export interface IntermediateOptions {
+  clusterId: string;
+  /** The intermediate key's SPKI (its device need not be present while the root signs). */
+  spki: Uint8Array;
+  subject?: string;
+  days?: number;
+  urls?: PublicationUrls;
+}
+
+/** A cluster's intermediate, signed by the root (in a ceremony: the root key comes out only then). */
+export function createIntermediate(root: SigningKey, rootCertificate: x509.X509Certificate, options: IntermediateOptions): Promise<x509.X509Certificate> {
+  return signCertificate(root, rootCertificate, {
+    subject: options.subject ?? `O=${options.clusterId}, CN=swarm-ca intermediate`,
+    spki: options.spki,
+    notAfter: daysFromNow(options.days ?? 5 * 365),
+    extensions: intermediateExtensions(options.spki, root.spki, options.clusterId, options.urls),
+  });
+}
+
+/**
+ * Root rotation: the new root's subject and key, issued by the old root. Clients that trust only
+ * the old root reach new-root leaves through it; clients with the new root need nothing else.
+ */
+export function crossSign(oldRoot: SigningKey, oldRootCertificate: x509.X509Certificate, newRootCertificate: x509.X509Certificate): Promise<x509.X509Certificate> {
+  const spki = new Uint8Array(newRootCertificate.publicKey.rawData);
+  return signCertificate(oldRoot, oldRootCertificate, {
+    subject: newRootCertificate.subjectName,
+    spki,
+    notAfter: newRootCertificate.notAfter < oldRootCertificate.notAfter ? newRootCertificate.notAfter : oldRootCertificate.notAfter,
+    extensions: crossSignedExtensions(spki, oldRoot.spki),
+  });
+}

@@ -1,0 +1,175 @@
+/**
+ * The embedded ledger: SQLite through better-sqlite3, WAL with synchronous=FULL so a record is on
+ * disk when its commit returns. Records that arrive together are committed together (group
+ * commit): each caller still hears back only after its record is durable.
+ */
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
+import { ConflictError, NotFoundError } from '../../errors.js';
+import type { Ledger, LedgerEntry, RevocationReason } from './ledger.js';
+
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS certificates (
+  serial TEXT PRIMARY KEY,
+  subject TEXT NOT NULL,
+  issuer TEXT NOT NULL,
+  issuer_key_id TEXT NOT NULL,
+  profile TEXT NOT NULL,
+  not_before INTEGER NOT NULL,
+  not_after INTEGER NOT NULL,
+  renew_at INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('issued', 'revoked')),
+  revoked_at INTEGER,
+  revocation_reason TEXT,
+  der BLOB NOT NULL,
+  recorded_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS certificates_by_issuer ON certificates (issuer_key_id, status);
+CREATE TABLE IF NOT EXISTS crl_numbers (issuer_key_id TEXT PRIMARY KEY, last INTEGER NOT NULL);
+`;
+
+interface Row {
+  serial: string;
+  subject: string;
+  issuer: string;
+  issuer_key_id: string;
+  profile: string;
+  not_before: number;
+  not_after: number;
+  renew_at: number;
+  status: 'issued' | 'revoked';
+  revoked_at: number | null;
+  revocation_reason: RevocationReason | null;
+  der: Buffer;
+}
+
+function fromRow(row: Row): LedgerEntry {
+  return {
+    serial: row.serial,
+    subject: row.subject,
+    issuer: row.issuer,
+    issuerKeyId: row.issuer_key_id,
+    profile: row.profile,
+    notBefore: new Date(row.not_before),
+    notAfter: new Date(row.not_after),
+    renewAt: new Date(row.renew_at),
+    status: row.status,
+    ...(row.revoked_at !== null ? { revokedAt: new Date(row.revoked_at), revocationReason: row.revocation_reason ?? 'unspecified' } : {}),
+    der: new Uint8Array(row.der),
+  };
+}
+
+interface Pending {
+  entry: Omit<LedgerEntry, 'status'>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export class SqliteLedger implements Ledger {
+  readonly path: string;
+  readonly #db: BetterSqlite3.Database;
+  readonly #insert: BetterSqlite3.Statement;
+  #pending: Pending[] = [];
+  #flushScheduled = false;
+
+  private constructor(path: string) {
+    this.path = path;
+    this.#db = new Database(path);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = FULL');
+    this.#db.pragma('busy_timeout = 5000');
+    this.#db.exec(SCHEMA);
+    this.#insert = this.#db.prepare(
+      `INSERT INTO certificates (serial, subject, issuer, issuer_key_id, profile, not_before, not_after, renew_at, status, der, recorded_at)
+       VALUES (@serial, @subject, @issuer, @issuerKeyId, @profile, @notBefore, @notAfter, @renewAt, 'issued', @der, @recordedAt)`,
+    );
+  }
+
+  static open(path: string): SqliteLedger {
+    return new SqliteLedger(path);
+  }
+
+  record(entry: Omit<LedgerEntry, 'status'>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ entry, resolve, reject });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#pending;
+    this.#pending = [];
+    const now = Date.now();
+    let outcomes: Array<unknown>;
+    try {
+      // One transaction, one fsync; a failing row (a reused serial) fails alone.
+      outcomes = this.#db.transaction(() =>
+        batch.map(({ entry }) => {
+          try {
+            this.#insert.run({
+              serial: entry.serial,
+              subject: entry.subject,
+              issuer: entry.issuer,
+              issuerKeyId: entry.issuerKeyId,
+              profile: entry.profile,
+              notBefore: entry.notBefore.getTime(),
+              notAfter: entry.notAfter.getTime(),
+              renewAt: entry.renewAt.getTime(),
+              der: Buffer.from(entry.der),
+              recordedAt: now,
+            });
+            return undefined;
+          } catch (error) {
+            return (error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+              ? new ConflictError('SERIAL_IN_USE', `serial ${entry.serial} was used before; a serial is never issued twice`)
+              : error;
+          }
+        }),
+      )();
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    batch.forEach((pending, i) => (outcomes[i] === undefined ? pending.resolve() : pending.reject(outcomes[i])));
+  }
+
+  async get(serial: string): Promise<LedgerEntry | undefined> {
+    const row = this.#db.prepare('SELECT * FROM certificates WHERE serial = ?').get(serial) as Row | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  async list(filter: { issuerKeyId?: string; status?: LedgerEntry['status'] } = {}): Promise<LedgerEntry[]> {
+    const rows = this.#db
+      .prepare(
+        `SELECT * FROM certificates WHERE (@issuer IS NULL OR issuer_key_id = @issuer) AND (@status IS NULL OR status = @status) ORDER BY recorded_at, serial`,
+      )
+      .all({ issuer: filter.issuerKeyId ?? null, status: filter.status ?? null }) as Row[];
+    return rows.map(fromRow);
+  }
+
+  async revoke(serial: string, reason: RevocationReason, at: Date = new Date()): Promise<LedgerEntry> {
+    const existing = await this.get(serial);
+    if (!existing) throw new NotFoundError('CERTIFICATE_NOT_FOUND', `no certificate with serial ${serial} was issued by this CA`, { hint: 'keyward ca status lists the issued certificates' });
+    if (existing.status === 'revoked') return existing;
+    this.#db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE serial = ?`).run(at.getTime(), reason, serial);
+    return (await this.get(serial))!;
+  }
+
+  async nextCrlNumber(issuerKeyId: string): Promise<number> {
+    return this.#db.transaction(() => {
+      this.#db.prepare('INSERT INTO crl_numbers (issuer_key_id, last) VALUES (?, 1) ON CONFLICT (issuer_key_id) DO UPDATE SET last = last + 1').run(issuerKeyId);
+      return (this.#db.prepare('SELECT last FROM crl_numbers WHERE issuer_key_id = ?').get(issuerKeyId) as { last: number }).last;
+    })();
+  }
+
+  async close(): Promise<void> {
+    if (this.#pending.length) this.#flush();
+    this.#db.close();
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * What each kind of certificate says (RFC 5280 extensions), in one place: the offline root, a
+ * cluster's intermediate (pathLen 0, constrained to one cluster's names), a Swarm node, and a root
+ * cross-signed by its predecessor during rotation.
+ */
+import { AsnConvert } from '@peculiar/asn1-schema';
+import * as asn from '@peculiar/asn1-x509';
+import * as x509 from '../x509.js';
+import { keyIdentifierOf } from './signing-key.js';
+
+const ku = x509.KeyUsageFlags;
+
+function subjectKeyIdentifier(spki: Uint8Array): x509.Extension {
+  return new x509.SubjectKeyIdentifierExtension(keyIdentifierOf(spki).toString('hex'));
+}
+
+function authorityKeyIdentifier(issuerSpki: Uint8Array): x509.Extension {
+  return new x509.AuthorityKeyIdentifierExtension(keyIdentifierOf(issuerSpki).toString('hex'));
+}
+
+/** Where relying parties fetch the issuer's CRL and certificate, when configured. */
+export interface PublicationUrls {
+  crl?: string;
+  caIssuers?: string;
+}
+
+function publication(urls: PublicationUrls | undefined): x509.Extension[] {
+  const out: x509.Extension[] = [];
+  if (urls?.crl) out.push(new x509.CRLDistributionPointsExtension([urls.crl]));
+  if (urls?.caIssuers) out.push(new x509.AuthorityInfoAccessExtension({ caIssuers: urls.caIssuers }));
+  return out;
+}
+
+/** Root: a CA that may sign one more level (the cluster intermediates). */
+export function rootExtensions(spki: Uint8Array): x509.Extension[] {
+  return [
+    new x509.BasicConstraintsExtension(true, 1, true),
+    new x509.KeyUsagesExtension(ku.keyCertSign | ku.cRLSign, true),
+    subjectKeyIdentifier(spki),
+  ];
+}
+
+/** A root's certificate re-issued by the previous root: the same subject, key and identifier. */
+export function crossSignedExtensions(spki: Uint8Array, oldRootSpki: Uint8Array): x509.Extension[] {
+  return [...rootExtensions(spki), authorityKeyIdentifier(oldRootSpki)];
+}
+
+/**
+ * NameConstraints (RFC 5280 §4.2.1.10) permitting only directory names under O=<cluster ID>: DNS
+ * constraints cannot cover Swarm's single-label node names, a directory name can.
+ */
+export function clusterNameConstraints(clusterId: string): x509.Extension {
+  const base = AsnConvert.parse(new x509.Name([{ '2.5.4.10': [clusterId] }]).toArrayBuffer(), asn.Name);
+  const constraints = new asn.NameConstraints({
+    permittedSubtrees: new asn.GeneralSubtrees([new asn.GeneralSubtree({ base: new asn.GeneralName({ directoryName: base }) })]),
+  });
+  return new x509.Extension(asn.id_ce_nameConstraints, true, AsnConvert.serialize(constraints));
+}
+
+/** A cluster's intermediate: signs node certificates of that cluster only, and no further CAs. */
+export function intermediateExtensions(spki: Uint8Array, rootSpki: Uint8Array, clusterId: string, urls?: PublicationUrls): x509.Extension[] {
+  return [
+    new x509.BasicConstraintsExtension(true, 0, true),
+    new x509.KeyUsagesExtension(ku.keyCertSign | ku.cRLSign, true),
+    clusterNameConstraints(clusterId),
+    subjectKeyIdentifier(spki),
+    authorityKeyIdentifier(rootSpki),
+    ...publication(urls),
+  ];
+}
+
+/** A Swarm node: TLS server and client, names as SANs (SwarmKit's shape). */
+export function nodeExtensions(spki: Uint8Array, issuerSpki: Uint8Array, sans: string[], urls?: PublicationUrls): x509.Extension[] {
+  return [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(ku.digitalSignature | ku.keyEncipherment, true),
+    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+    new x509.SubjectAlternativeNameExtension(sans.map((value) => ({ type: 'dns' as const, value }))),
+    subjectKeyIdentifier(spki),
+    authorityKeyIdentifier(issuerSpki),
+    ...publication(urls),
+  ];
+}
+
+/** The CA server's own TLS certificate: a server in the cluster's namespace, named by its host names and IPs. */
+export function serverExtensions(spki: Uint8Array, issuerSpki: Uint8Array, hosts: string[]): x509.Extension[] {
+  const isIp = (h: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(h) || h.includes(':');
+  return [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(ku.digitalSignature | ku.keyEncipherment, true),
+    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+    new x509.SubjectAlternativeNameExtension(hosts.map((value) => ({ type: isIp(value) ? ('ip' as const) : ('dns' as const), value }))),
+    subjectKeyIdentifier(spki),
+    authorityKeyIdentifier(issuerSpki),
+  ];
+}

@@ -1,0 +1,83 @@
+/**
+ * Running a cluster CA as a service: the issuing key stays in its device; the server's own TLS key
+ * is made fresh in memory at every start (never written anywhere) and certified for a few days by
+ * the CA itself, so the server chains to the cluster's root like every node.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { UsageError } from '../../errors.js';
+import type { Keystore } from '../../keystore/registry.js';
+import { toPem } from '../../pem.js';
+import { openAuthority, type Authority } from '../authority.js';
+import { crlFile } from '../lifecycle.js';
+import type { CaDirectory } from '../store.js';
+import { CfsslApi, type ApiOptions } from './cfssl-api.js';
+import { startCaServer, type RunningServer, type TlsSettings } from './server.js';
+
+export interface ServeCaOptions {
+  host?: string;
+  port?: number;
+  /** Serve HTTPS, with a server certificate for these host names and IPs. */
+  tlsHosts?: string[];
+  /** Mutual TLS: which clients may ask (needs TLS). */
+  clientAuth?: 'none' | 'cluster' | 'managers';
+  /** HMAC keys for /authsign (hex in files or variables is the caller's business: bytes here). */
+  authKeys?: Map<string, Buffer>;
+  requireAuthsign?: boolean;
+  headersTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+const CRL_RELOAD_MS = 60_000;
+
+function currentCrls(directory: CaDirectory): string[] {
+  return (['intermediate', 'root', 'previous-root'] as const).map((role) => directory.read(crlFile(role))).filter((c): c is string => Boolean(c));
+}
+
+export interface ServedCa extends RunningServer {
+  authority: Authority;
+  /** The server's certificate chain (PEM), when serving HTTPS. */
+  tlsChain?: string;
+}
+
+export async function serveCa(directory: CaDirectory, keystore: Keystore, options: ServeCaOptions = {}): Promise<ServedCa> {
+  const clientAuth = options.clientAuth ?? 'none';
+  if (clientAuth !== 'none' && !options.tlsHosts?.length) {
+    throw new UsageError('MTLS_NEEDS_TLS', 'client certificates need HTTPS', { hint: 'add --tls' });
+  }
+  const authority = await openAuthority(directory, keystore);
+  let tls: TlsSettings | undefined;
+  let tlsChain: string | undefined;
+  const mtls = clientAuth !== 'none';
+  if (options.tlsHosts?.length) {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const issued = await authority.issueServer(publicKey.export({ type: 'spki', format: 'der' }), options.tlsHosts);
+    tlsChain = issued.chainPem;
+    // Once any CRL is given, OpenSSL wants one for every CA of a client's chain: start with a fresh one of ours.
+    if (mtls) directory.write(crlFile('intermediate'), toPem('X509 CRL', new Uint8Array((await authority.crl()).rawData)));
+    tls = {
+      key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+      cert: issued.chainPem,
+      ...(mtls ? { clientCa: directory.rootBundle(), crl: currentCrls(directory) } : {}),
+    };
+  }
+  const api = new CfsslApi(authority, {
+    authKeys: options.authKeys,
+    requireAuthsign: options.requireAuthsign,
+    callers: clientAuth === 'none' ? 'any' : clientAuth,
+  } satisfies ApiOptions);
+  const running = await startCaServer({ api, host: options.host, port: options.port, tls, log: options.log, headersTimeoutMs: options.headersTimeoutMs });
+  // Revocations made meanwhile (keyward ca revoke, ca crl) reach new connections within a minute.
+  const reload = mtls && tls ? setInterval(() => running.updateTls({ ...tls!, crl: currentCrls(directory) }), CRL_RELOAD_MS) : undefined;
+  reload?.unref();
+  return {
+    ...running,
+    authority,
+    tlsChain,
+    close: async () => {
+      clearInterval(reload);
+      await running.close();
+      await authority.ledger.close();
+    },
+  };
+}
+

@@ -1,0 +1,119 @@
+/**
+ * The issuance ledger: every certificate recorded before it is handed out, serials unique, nothing
+ * lost when the CA server is killed in the middle of a load.
+ */
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { SqliteLedger } from '../../src/ca/ledger/sqlite.js';
+import { normalizeSerial } from '../../src/ca/ledger/ledger.js';
+import { ConflictError, NotFoundError } from '../../src/errors.js';
+import { nodeCsr, testCa } from '../harness/ca.js';
+import { USER_PIN } from '../harness/keystore.js';
+import { KEYWARD_BIN } from '../harness/run.js';
+
+test('100 concurrent issuances: 100 unique serials, every one in the ledger', async (t) => {
+  const ca = await testCa();
+  const csrs = await Promise.all(Array.from({ length: 100 }, (_, i) => nodeCsr(`OU=swarm-worker, CN=n-${i}`)));
+  const issued = await Promise.all(csrs.map((c) => ca.authority.issueNode(c.csrPem)));
+  const serials = new Set(issued.map((i) => i.serial));
+  t.is(serials.size, 100);
+  const recorded = await ca.authority.ledger.list({ issuerKeyId: ca.authority.keyId });
+  t.deepEqual(recorded.map((e) => e.serial).sort(), [...serials].sort());
+  for (const entry of recorded) {
+    const match = issued.find((i) => i.serial === entry.serial)!;
+    t.deepEqual(Buffer.from(entry.der), Buffer.from(match.certificate.rawData), 'the ledger holds the very certificate handed out');
+  }
+  await ca.close();
+});
+
+test('the ledger refuses a serial twice, keeps revocations, numbers CRLs, and survives reopening', async (t) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'keyward-ledger-')), 'ledger.sqlite');
+  const ledger = SqliteLedger.open(path);
+  const entry = { serial: 'abc123', subject: 'CN=x', issuer: 'CN=ca', issuerKeyId: 'ff', profile: 'node-worker', notBefore: new Date(0), notAfter: new Date(1e12), renewAt: new Date(5e11), der: Uint8Array.of(1, 2, 3) };
+  await ledger.record(entry);
+  await t.throwsAsync(ledger.record({ ...entry, subject: 'CN=other' }), { instanceOf: ConflictError, message: /was used before/ });
+  const revoked = await ledger.revoke('abc123', 'keyCompromise');
+  t.like(revoked, { status: 'revoked', revocationReason: 'keyCompromise' });
+  t.like(await ledger.revoke('abc123', 'superseded'), { revocationReason: 'keyCompromise' }, 'revoking twice keeps the first reason');
+  await t.throwsAsync(ledger.revoke('def', 'unspecified'), { instanceOf: NotFoundError });
+  t.deepEqual([await ledger.nextCrlNumber('ff'), await ledger.nextCrlNumber('ff'), await ledger.nextCrlNumber('ee')], [1, 2, 1]);
+  await ledger.close();
+  const again = SqliteLedger.open(path);
+  t.like(await again.get('abc123'), { subject: 'CN=x', status: 'revoked' });
+  t.is(await again.nextCrlNumber('ff'), 3);
+  await again.close();
+  t.is(normalizeSerial('00:AB:C1:23'), 'abc123');
+});
+
+function sign(port: number, csr: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/api/v1/cfssl/sign', method: 'POST' }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          const body = JSON.parse(Buffer.concat(chunks).toString());
+          resolve(body.success ? (body.result.certificate as string) : undefined);
+        } catch {
+          resolve(undefined);
+        }
+      });
+      res.on('error', () => resolve(undefined));
+    });
+    req.on('error', () => resolve(undefined));
+    req.end(JSON.stringify({ certificate_request: csr }));
+  });
+}
+
+function startServer(dir: string, port: number) {
+  const child = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'ca', 'serve', '--dir', dir, '--listen', `127.0.0.1:${port}`], {
+    env: { ...process.env, KEYWARD_PIN: USER_PIN },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (chunk: Buffer) => chunk.toString().includes('serving') && resolve());
+    child.on('exit', (code) => reject(new Error(`ca serve exited with ${code}`)));
+  });
+  return { child, ready };
+}
+
+test('kill the CA server in the middle of a load: every certificate a client received is in the ledger', async (t) => {
+  const ca = await testCa();
+  await ca.close();
+  const csrs = await Promise.all(Array.from({ length: 40 }, (_, i) => nodeCsr(`OU=swarm-worker, CN=load-${i}`)));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const first = startServer(ca.directory.dir, port);
+  await first.ready;
+  const received: string[] = [];
+  let killed = false;
+  // 8 clients sign in a loop; the server is killed (SIGKILL, no goodbye) after 60 answers.
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, worker) => {
+      for (let i = 0; ; i++) {
+        const certificate = await sign(port, csrs[(worker * 7 + i) % csrs.length]!.csrPem);
+        if (!certificate) return; // the server is gone
+        received.push(certificate);
+        if (received.length >= 60 && !killed) {
+          killed = true;
+          first.child.kill('SIGKILL');
+        }
+      }
+    }),
+  );
+  t.true(received.length >= 60);
+  const second = startServer(ca.directory.dir, port);
+  await second.ready;
+  t.truthy(await sign(port, csrs[0]!.csrPem), 'the restarted server issues again');
+  second.child.kill('SIGTERM');
+  await new Promise((resolve) => second.child.on('exit', resolve));
+  const ledger = SqliteLedger.open(ca.directory.path('ledger.sqlite'));
+  const serials = received.map((pem) => normalizeSerial(new X509Certificate(pem).serialNumber));
+  t.is(new Set(serials).size, serials.length, 'no serial handed out twice');
+  for (const serial of serials) t.truthy(await ledger.get(serial), `certificate ${serial} was recorded before it was returned`);
+  await ledger.close();
+});

@@ -1,0 +1,182 @@
+/**
+ * The cluster PKI on SoftHSM, checked by OpenSSL and GnuTLS: root → intermediate → node chains,
+ * SwarmKit's certificate shape, name constraints, CSR policy, revocation, rotation, join tokens.
+ */
+import test from 'ava';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { signCertificate, daysFromNow } from '../../src/ca/issue.js';
+import { createJoinToken, parseJoinToken, verifyJoinToken } from '../../src/ca/join-token.js';
+import { beginRootRotation, createClusterIntermediate, finishRootRotation, revokeCertificate, signIntermediateCrl } from '../../src/ca/lifecycle.js';
+import { openAuthority } from '../../src/ca/authority.js';
+import { checkCsr } from '../../src/ca/csr.js';
+import { nodeExtensions } from '../../src/ca/profiles.js';
+import { renewalTime } from '../../src/ca/renewal.js';
+import { CA_FILES, certificatePem } from '../../src/ca/store.js';
+import { ConflictError, UsageError, VerificationError } from '../../src/errors.js';
+import { toPem } from '../../src/pem.js';
+import { nodeCsr, pemFiles, testCa } from '../harness/ca.js';
+import { run } from '../harness/run.js';
+
+const scratch = () => mkdtempSync(join(tmpdir(), 'keyward-pki-'));
+
+test('root → intermediate → node: openssl verify -x509_strict and GnuTLS certtool accept the chain', async (t) => {
+  const ca = await testCa();
+  const node = await nodeCsr('OU=swarm-manager, CN=node-1');
+  const issued = await ca.authority.issueNode(node.csrPem);
+  const files = pemFiles(scratch(), { 'node.pem': certificatePem(issued.certificate), 'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!, 'roots.pem': ca.directory.rootBundle() });
+  const openssl = await run('openssl', ['verify', '-x509_strict', '-CAfile', files['roots.pem']!, '-untrusted', files['intermediate.pem']!, files['node.pem']!]);
+  t.is(openssl.stdout.trim(), `${files['node.pem']}: OK`, openssl.stderr);
+  const chain = pemFiles(scratch(), { 'chain.pem': certificatePem(issued.certificate) + ca.directory.read(CA_FILES.intermediate)! + ca.directory.read(CA_FILES.root)! });
+  const gnutls = await run('certtool', ['--verify-chain', '--infile', chain['chain.pem']!]);
+  t.is(gnutls.code, 0, gnutls.stdout + gnutls.stderr);
+  t.regex(gnutls.stdout, /Chain verification output: Verified/);
+  await ca.close();
+});
+
+test('node certificates have SwarmKit\'s shape; the CA, not the CSR, decides the subject', async (t) => {
+  const ca = await testCa();
+  // The CSR asks for extra names and attributes: they must not reach the certificate.
+  const node = await nodeCsr(`CN=node-7, OU=swarm-worker, O=${ca.clusterId}, C=XX, L=Elsewhere`);
+  const issued = await ca.authority.issueNode(node.csrPem);
+  const cert = new X509Certificate(Buffer.from(issued.certificate.rawData));
+  t.is(cert.subject, `O=${ca.clusterId}\nOU=swarm-worker\nCN=node-7`);
+  t.is(cert.subjectAltName, 'DNS:swarm-worker, DNS:node-7');
+  t.is(cert.ca, false);
+  t.deepEqual(cert.keyUsage?.sort(), ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
+  const days = (Date.parse(cert.validTo) - Date.parse(cert.validFrom)) / 86_400_000;
+  t.is(Math.round(days), 90);
+  t.true(cert.serialNumber.replace(/^0+/, '').length >= 16, 'serials carry at least 64 random bits');
+  const text = (await run('openssl', ['x509', '-noout', '-text'], { input: issued.certificate.toString('pem') })).stdout;
+  t.regex(text, /Key Usage: critical\s+Digital Signature, Key Encipherment/);
+  t.regex(text, /Basic Constraints: critical\s+CA:FALSE/);
+  const manager = await ca.authority.issueNode((await nodeCsr('OU=swarm-manager, CN=m-1')).csrPem);
+  t.is(new X509Certificate(Buffer.from(manager.certificate.rawData)).subjectAltName, 'DNS:swarm-manager, DNS:m-1, DNS:swarm-ca');
+  // Renewal is due between 50% and 80% of the validity.
+  const span = issued.certificate.notAfter.getTime() - issued.certificate.notBefore.getTime();
+  const at = (issued.renewAt.getTime() - issued.certificate.notBefore.getTime()) / span;
+  t.true(at >= 0.5 && at <= 0.8, `renewal at ${at}`);
+  await ca.close();
+});
+
+test('renewal times are spread over the whole 50–80% window', (t) => {
+  const notBefore = new Date('2026-01-01T00:00:00Z');
+  const notAfter = new Date('2026-04-01T00:00:00Z');
+  t.is(renewalTime(notBefore, notAfter, () => 0).getTime(), notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) * 0.5);
+  t.is(renewalTime(notBefore, notAfter, () => 1).getTime(), notBefore.getTime() + Math.floor((notAfter.getTime() - notBefore.getTime()) * 0.8));
+  const fractions = Array.from({ length: 400 }, () => (renewalTime(notBefore, notAfter).getTime() - notBefore.getTime()) / (notAfter.getTime() - notBefore.getTime()));
+  t.true(fractions.every((f) => f >= 0.5 && f <= 0.8));
+  t.true(Math.min(...fractions) < 0.55 && Math.max(...fractions) > 0.75, 'random, not fixed');
+});
+
+test('a certificate for another cluster, signed with the intermediate\'s key, is rejected by OpenSSL (name constraint)', async (t) => {
+  const ca = await testCa();
+  const node = await nodeCsr('CN=intruder');
+  // Bypass the CA's policy on purpose: sign directly with its key, as a thief of the key would.
+  const { spki } = await checkCsr(node.csrPem);
+  const foreign = await signCertificate(ca.authority.signer, ca.authority.certificate, {
+    subject: 'O=other-cluster, OU=swarm-manager, CN=intruder',
+    spki,
+    notAfter: daysFromNow(30),
+    extensions: nodeExtensions(spki, ca.authority.signer.spki, ['swarm-manager', 'intruder']),
+  });
+  const files = pemFiles(scratch(), { 'foreign.pem': foreign.toString('pem'), 'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!, 'roots.pem': ca.directory.rootBundle() });
+  const openssl = await run('openssl', ['verify', '-x509_strict', '-CAfile', files['roots.pem']!, '-untrusted', files['intermediate.pem']!, files['foreign.pem']!]);
+  t.not(openssl.code, 0);
+  t.regex(openssl.stdout + openssl.stderr, /permitted subtree violation/);
+  await ca.close();
+});
+
+test('CSR policy: wrong cluster, unknown role, bad node ID, weak or odd keys, forged signatures are refused', async (t) => {
+  const ca = await testCa();
+  await t.throwsAsync(ca.authority.issueNode((await nodeCsr('O=elsewhere, OU=swarm-worker, CN=n1')).csrPem), { instanceOf: UsageError, message: /asks for cluster "elsewhere"/ });
+  await t.throwsAsync(ca.authority.issueNode((await nodeCsr('OU=admin, CN=n1')).csrPem), { instanceOf: UsageError, message: /"admin" is not a node role/ });
+  await t.throwsAsync(ca.authority.issueNode((await nodeCsr('CN=n1')).csrPem), { instanceOf: UsageError, message: /no node role/ });
+  await t.throwsAsync(ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=bad id with spaces')).csrPem), { instanceOf: UsageError, message: /not a valid node ID/ });
+  t.is((await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=rsa-node', 'rsa2048')).csrPem)).certificate.subject.includes('rsa-node'), true);
+  t.truthy(await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=ed-node', 'ed25519')).csrPem));
+  const weak = (await run('openssl', ['req', '-new', '-newkey', 'rsa:1024', '-nodes', '-keyout', '/dev/null', '-subj', '/OU=swarm-worker/CN=weak'])).stdout;
+  await t.throwsAsync(ca.authority.issueNode(weak), { instanceOf: UsageError, message: /not allowed/ });
+  const k1 = (await run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp256k1', '-nodes', '-keyout', '/dev/null', '-subj', '/OU=swarm-worker/CN=k1'])).stdout;
+  await t.throwsAsync(ca.authority.issueNode(k1), { instanceOf: UsageError, message: /not allowed/ });
+  // A CSR whose signature does not match: flip a byte in the signature.
+  const good = (await nodeCsr('OU=swarm-worker, CN=forged')).csrPem;
+  const der = Buffer.from(good.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  der[der.length - 5] ^= 0x01;
+  await t.throwsAsync(ca.authority.issueNode(toPem('CERTIFICATE REQUEST', der)), { instanceOf: VerificationError });
+  await t.throwsAsync(ca.authority.issueNode('-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n'), { instanceOf: UsageError, message: /does not decode/ });
+  t.is((await ca.authority.ledger.list()).filter((e) => e.profile.startsWith('node')).length, 2, 'only the two good requests were issued');
+  await ca.close();
+});
+
+test('revocation: the CRL parses with openssl crl, and openssl verify -crl_check rejects the revoked node', async (t) => {
+  const ca = await testCa();
+  const keep = await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=keep')).csrPem);
+  const revoke = await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=revoke')).csrPem);
+  const { entry, crl: which } = await revokeCertificate(ca.directory, revoke.serial, 'keyCompromise');
+  t.is(entry.status, 'revoked');
+  t.is(which, 'intermediate');
+  await ca.close();
+  const crl = await signIntermediateCrl(ca.directory, ca.keystore);
+  t.is(crl.entries.length, 1);
+  const dir = scratch();
+  const files = pemFiles(dir, {
+    'crl.pem': toPem('X509 CRL', new Uint8Array(crl.rawData)) + ca.directory.read('crl/root.crl.pem')!,
+    'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!,
+    'roots.pem': ca.directory.rootBundle(),
+    'keep.pem': certificatePem(keep.certificate),
+    'revoked.pem': certificatePem(revoke.certificate),
+  });
+  const parsed = await run('openssl', ['crl', '-noout', '-text'], { input: toPem('X509 CRL', new Uint8Array(crl.rawData)) });
+  t.regex(parsed.stdout, new RegExp(`Serial Number: ${revoke.serial.toUpperCase().padStart(32, '0')}`));
+  t.regex(parsed.stdout, /Key Compromise/);
+  const verify = (file: string) => run('openssl', ['verify', '-x509_strict', '-crl_check_all', '-CRLfile', files['crl.pem']!, '-CAfile', files['roots.pem']!, '-untrusted', files['intermediate.pem']!, file]);
+  t.is((await verify(files['keep.pem']!)).code, 0);
+  const rejected = await verify(files['revoked.pem']!);
+  t.not(rejected.code, 0);
+  t.regex(rejected.stdout + rejected.stderr, /certificate revoked/);
+});
+
+test('root rotation: leaves of the new root verify for clients holding only the old root, and only the new one', async (t) => {
+  const ca = await testCa();
+  const newRootKey = `pkcs11:token=${ca.tokens.root};object=root-2`;
+  const { root, crossSigned } = await beginRootRotation(ca.directory, ca.keystore, { newKey: newRootKey, generate: 'p256' });
+  t.regex(ca.directory.rootBundle(), /BEGIN CERTIFICATE[\s\S]+BEGIN CERTIFICATE/);
+  await t.throwsAsync(finishRootRotation(ca.directory), { instanceOf: ConflictError, message: /still issued by the old root/ });
+  await ca.close();
+  await createClusterIntermediate(ca.directory, ca.keystore, { rootKey: newRootKey, key: `pkcs11:token=${ca.tokens.online};object=intermediate-2`, generate: 'p256', clusterId: ca.clusterId });
+  const authority = await openAuthority(ca.directory, ca.keystore);
+  const issued = await authority.issueNode((await nodeCsr('OU=swarm-worker, CN=after-rotation')).csrPem);
+  await authority.ledger.close();
+  const files = pemFiles(scratch(), {
+    'leaf.pem': certificatePem(issued.certificate),
+    'old-root.pem': ca.directory.read(CA_FILES.previousRoot)!,
+    'new-root.pem': certificatePem(root),
+    'untrusted.pem': ca.directory.read(CA_FILES.intermediate)! + certificatePem(crossSigned),
+  });
+  for (const trust of ['old-root.pem', 'new-root.pem']) {
+    const verified = await run('openssl', ['verify', '-x509_strict', '-CAfile', files[trust]!, '-untrusted', files['untrusted.pem']!, files['leaf.pem']!]);
+    t.is(verified.code, 0, `${trust}: ${verified.stdout}${verified.stderr}`);
+  }
+  // The chain the CA hands out carries the cross-signed root during the rotation.
+  t.regex(issued.chainPem, new RegExp(certificatePem(crossSigned).split('\n')[1]!.replace(/[+/]/g, '\\$&')));
+  await finishRootRotation(ca.directory);
+  t.is(ca.directory.rootBundle(), certificatePem(root), 'the old root is retired');
+  t.false(ca.directory.exists(CA_FILES.crossSigned));
+});
+
+test('join tokens: SwarmKit\'s format, pinned to the root bundle', async (t) => {
+  const ca = await testCa();
+  const token = createJoinToken(ca.directory.rootBundle());
+  t.regex(token, /^SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}$/);
+  t.truthy(verifyJoinToken(token, ca.directory.rootBundle()));
+  t.not(createJoinToken(ca.directory.rootBundle()), token, 'the secret part is random');
+  const other = await testCa();
+  t.throws(() => verifyJoinToken(token, other.directory.rootBundle()), { instanceOf: VerificationError, message: /pins another root/ });
+  t.throws(() => parseJoinToken('SWMTKN-2-abc-def'), { instanceOf: UsageError });
+  t.throws(() => parseJoinToken(`${token}x`), { instanceOf: UsageError });
+  await ca.close();
+  await other.close();
+});

@@ -1,0 +1,153 @@
+/**
+ * `keyward ca serve` speaks cfssl's API: the real cfssl client signs through it (plain and
+ * authsign), a Node HTTPS client with a node certificate does over mutual TLS, and bad requests
+ * get cfssl-style errors while the server goes on serving.
+ */
+import test from 'ava';
+import fc from 'fast-check';
+import { createHmac, X509Certificate } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serveCa, type ServedCa } from '../../src/ca/server/serve.js';
+import { nodeCsr, testCa, type TestCa } from '../harness/ca.js';
+import { run } from '../harness/run.js';
+
+const AUTH_KEY = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+
+interface Reply {
+  status: number;
+  body: { success: boolean; result: { certificate?: string } | null; errors: Array<{ code: number; message: string }>; messages: unknown[] };
+}
+
+function post(url: string, path: string, body: string | Buffer, options: { key?: string; cert?: string; ca?: string; method?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(path, url);
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(target, { method: options.method ?? 'POST', key: options.key, cert: options.cert, ca: options.ca, headers: { 'content-type': 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) });
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Serves a fresh test CA for `work`, and always stops both. */
+async function withServer(options: Parameters<typeof serveCa>[2], work: (server: ServedCa, ca: TestCa) => Promise<void>): Promise<void> {
+  const ca = await testCa();
+  const server = await serveCa(ca.directory, ca.keystore, { host: '127.0.0.1', port: 0, ...options });
+  try {
+    await work(server, ca);
+  } finally {
+    await server.close();
+    await ca.close();
+  }
+}
+
+test('the cfssl client signs a CSR through Keyward, plainly and with authsign', (t) =>
+  withServer({ authKeys: new Map([['k1', AUTH_KEY]]) }, async (server, ca) => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyward-cfssl-'));
+    const csr = join(dir, 'node.csr');
+    writeFileSync(csr, (await nodeCsr('OU=swarm-worker, CN=cfssl-node')).csrPem);
+    const plain = await run('cfssl', ['sign', '-remote', server.url, csr]);
+    t.is(plain.code, 0, plain.stderr);
+    const plainCert = new X509Certificate(JSON.parse(plain.stdout).cert);
+    t.is(plainCert.subject, `O=${ca.clusterId}\nOU=swarm-worker\nCN=cfssl-node`);
+    const config = join(dir, 'client.json');
+    writeFileSync(config, JSON.stringify({
+      signing: { default: { auth_remote: { remote: 'ca', auth_key: 'k1' } } },
+      auth_keys: { k1: { type: 'standard', key: AUTH_KEY.toString('hex') } },
+      remotes: { ca: server.url },
+  }));
+  const auth = await run('cfssl', ['sign', '-config', config, csr]);
+  t.is(auth.code, 0, auth.stderr);
+  t.truthy(new X509Certificate(JSON.parse(auth.stdout).cert).serialNumber);
+  writeFileSync(config, JSON.stringify({ signing: { default: { auth_remote: { remote: 'ca', auth_key: 'k1' } } }, auth_keys: { k1: { type: 'standard', key: 'ff'.repeat(16) } }, remotes: { ca: server.url } }));
+  const wrongKey = await run('cfssl', ['sign', '-config', config, csr]);
+  t.not(wrongKey.code, 0);
+  t.regex(wrongKey.stderr, /invalid token/);
+  const info = await run('cfssl', ['info', '-remote', server.url]);
+  t.regex(JSON.parse(info.stdout).certificate, /BEGIN CERTIFICATE/);
+  }));
+
+test('over mutual TLS, a node certificate authenticates the caller; managers-only refuses a worker', (t) =>
+  withServer({ tlsHosts: ['127.0.0.1'], clientAuth: 'managers' }, async (server, ca) => {
+    const manager = await nodeCsr('OU=swarm-manager, CN=manager-1');
+    const worker = await nodeCsr('OU=swarm-worker, CN=worker-1');
+    const managerCert = (await ca.authority.issueNode(manager.csrPem)).chainPem;
+    const workerCert = (await ca.authority.issueNode(worker.csrPem)).chainPem;
+    const csr = (await nodeCsr('OU=swarm-worker, CN=new-node')).csrPem;
+    const roots = ca.directory.rootBundle();
+    const signed = await post(server.url, '/api/v1/cfssl/sign', JSON.stringify({ certificate_request: csr }), { key: manager.keyPem, cert: managerCert, ca: roots });
+    t.true(signed.body.success, JSON.stringify(signed.body.errors));
+    t.regex(signed.body.result!.certificate!, /BEGIN CERTIFICATE[\s\S]+BEGIN CERTIFICATE/, 'the chain comes with it');
+    const refused = await post(server.url, '/api/v1/cfssl/sign', JSON.stringify({ certificate_request: csr }), { key: worker.keyPem, cert: workerCert, ca: roots });
+    t.is(refused.status, 403);
+    t.regex(refused.body.errors[0]!.message, /only managers/);
+    await t.throwsAsync(post(server.url, '/api/v1/cfssl/sign', JSON.stringify({ certificate_request: csr }), { ca: roots }), undefined, 'no client certificate: no TLS session');
+  }));
+
+test('bad requests get cfssl\'s errors, and the server keeps serving', (t) =>
+  withServer({ authKeys: new Map([['k1', AUTH_KEY]]), headersTimeoutMs: 1000 }, async (server) => {
+    const sign = (body: string | Buffer) => post(server.url, '/api/v1/cfssl/sign', body);
+    t.like(await sign('not json'), { status: 400, body: { success: false, errors: [{ code: 400, message: 'Unable to parse sign request' }] } });
+    t.like(await sign(JSON.stringify({ certificate_request: 'garbage' })), { status: 400, body: { errors: [{ code: 9002, message: 'CSR Decode failed' }] } });
+    t.like(await sign(JSON.stringify({ certificate_request: (await nodeCsr('OU=swarm-worker, CN=x')).csrPem, profile: 'nope' })), { status: 400, body: { errors: [{ code: 5200 }] } });
+    t.like(await sign(JSON.stringify({ certificate_request: (await nodeCsr('O=other, OU=swarm-worker, CN=x')).csrPem })), { status: 400, body: { errors: [{ code: 5300 }] } });
+    const inner = Buffer.from(JSON.stringify({ certificate_request: (await nodeCsr('OU=swarm-worker, CN=y')).csrPem }));
+    const wrong = createHmac('sha256', Buffer.alloc(16, 1)).update(inner).digest('base64');
+    t.like(await post(server.url, '/api/v1/cfssl/authsign', JSON.stringify({ token: wrong, request: inner.toString('base64') })), { status: 400, body: { errors: [{ message: 'invalid token' }] } });
+    const good = createHmac('sha256', AUTH_KEY).update(inner).digest('base64');
+    t.true((await post(server.url, '/api/v1/cfssl/authsign', JSON.stringify({ token: good, request: inner.toString('base64') }))).body.success);
+    t.like(await post(server.url, '/api/v1/cfssl/sign', '', { method: 'GET' }), { status: 405 });
+    t.like(await post(server.url, '/api/v1/cfssl/nothing', '{}'), { status: 404 });
+    // An oversized body is refused outright.
+    const big = await post(server.url, '/api/v1/cfssl/sign', Buffer.alloc(200_000, 0x61)).catch((error: Error) => error);
+    t.true(big instanceof Error || big.status === 413);
+    // A slow client is cut off rather than holding the server.
+    const slow = await new Promise<string>((resolve) => {
+      const socket = connect(server.port, '127.0.0.1', () => socket.write('POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\n'));
+      socket.on('data', (d) => resolve(d.toString()));
+      socket.on('close', () => resolve('closed'));
+    });
+    t.regex(slow, /closed|408/);
+    // Still serving:
+    t.true((await sign(JSON.stringify({ certificate_request: (await nodeCsr('OU=swarm-worker, CN=still-here')).csrPem }))).body.success);
+  }));
+
+test('property: random bodies and mangled CSRs always get an envelope, never crash the server', (t) =>
+  withServer({}, async (server) => {
+    const base = (await nodeCsr('OU=swarm-worker, CN=fuzz')).csrPem;
+    const der = Buffer.from(base.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    const mangled = fc.tuple(fc.nat({ max: der.length - 1 }), fc.integer({ min: 0, max: 255 }), fc.nat({ max: der.length })).map(([at, value, cut]) => {
+      const copy = Buffer.from(der);
+      copy[at] = value;
+      return `-----BEGIN CERTIFICATE REQUEST-----\n${copy.subarray(0, Math.max(cut, 10)).toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
+    });
+    const body = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc.json({ maxDepth: 3 }),
+      mangled.map((csr) => JSON.stringify({ certificate_request: csr })),
+      fc.record({ certificate_request: fc.oneof(fc.string(), fc.integer(), fc.constant(null)), profile: fc.oneof(fc.string({ maxLength: 8 }), fc.constant('node')) }).map((r) => JSON.stringify(r)),
+    );
+    await fc.assert(
+      fc.asyncProperty(body, async (b) => {
+        const reply = await post(server.url, '/api/v1/cfssl/sign', b);
+        t.true(typeof reply.body.success === 'boolean' && Array.isArray(reply.body.errors));
+        t.true(reply.status === 200 || (reply.status >= 400 && reply.status < 500), `status ${reply.status}`);
+      }),
+      { numRuns: 300 },
+    );
+    t.true((await post(server.url, '/api/v1/cfssl/sign', JSON.stringify({ certificate_request: base }))).body.success);
+  }));

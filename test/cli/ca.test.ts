@@ -1,0 +1,88 @@
+/** `keyward ca …` end to end: the binary, SoftHSM tokens for the offline root and the online CA, OpenSSL as the judge. */
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cliToken, CLI_SO_PIN } from '../harness/cli-token.js';
+import { run } from '../harness/run.js';
+
+async function cliCa() {
+  const token = await cliToken(); // the offline root's token
+  const online = await token.keyward(['token', 'init', '--label', `${token.label}-online`], { env: { ...token.env, KEYWARD_SO_PIN: CLI_SO_PIN } });
+  if (online.code !== 0) throw new Error(online.stderr);
+  const dir = join(token.store.dir, 'ca');
+  const rootKey = `pkcs11:token=${token.label};object=root`;
+  const caKey = `pkcs11:token=${token.label}-online;object=cluster-a`;
+  return { token, dir, rootKey, caKey, ca: (args: string[]) => token.keyward(['ca', ...args, '--dir', dir]) };
+}
+
+function csr(dir: string, name: string, subject: string): Promise<string> {
+  const file = join(dir, `${name}.csr`);
+  return run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, `${name}.key`), '-subj', subject, '-out', file]).then(() => file);
+}
+
+test('root, intermediate, issue, status with renewal times, revoke, CRL: the whole CA from the command line', async (t) => {
+  const { token, dir, rootKey, caKey, ca } = await cliCa();
+  const root = await ca(['root', 'create', '--key', rootKey, '--generate', 'p384']);
+  t.is(root.code, 0, root.stderr);
+  t.regex(root.stdout, /root "CN=swarm-ca" valid until 20[4-9]\d/);
+  t.is((await ca(['root', 'create', '--key', rootKey])).code, 7, 'a second root is refused');
+  const intermediate = await ca(['intermediate', 'create', '--root-key', rootKey, '--key', caKey, '--generate', 'p256', '--cluster-id', 'cluster-a']);
+  t.is(intermediate.code, 0, intermediate.stderr);
+  t.is((await ca(['intermediate', 'create', '--root-key', rootKey, '--key', `${caKey}-2`, '--generate', 'p256', '--cluster-id', 'cluster-b'])).code, 7, 'one cluster per CA directory');
+
+  const file = await csr(token.store.dir, 'node-1', '/OU=swarm-manager/CN=node-1');
+  const out = join(token.store.dir, 'node-1.crt');
+  const issued = await ca(['issue', '--csr', file, '--out', out]);
+  t.is(issued.code, 0, issued.stderr);
+  const verified = await run('openssl', ['verify', '-x509_strict', '-CAfile', join(dir, 'roots.pem'), '-untrusted', out, out]);
+  t.is(verified.stdout.trim(), `${out}: OK`);
+  t.is((await ca(['issue', '--csr', '/etc/hostname'])).code, 2, 'a file that is no CSR: usage error');
+
+  const status = JSON.parse((await ca(['status', '--json'])).stdout);
+  t.is(status.clusterId, 'cluster-a');
+  const node = status.certificates.find((c: { subject: string }) => c.subject.includes('node-1'));
+  t.is(node.status, 'issued');
+  t.true(Date.parse(node.renewAt) < Date.parse(node.notAfter), 'renewal comes before expiry');
+  t.deepEqual(status.certificates.map((c: { profile: string }) => c.profile).sort(), ['intermediate', 'node-manager', 'root']);
+
+  const revoked = await ca(['revoke', node.serial, '--reason', 'superseded']);
+  t.is(revoked.code, 0, revoked.stderr);
+  const crlFile = join(token.store.dir, 'crl.pem');
+  t.is((await ca(['crl', '--out', crlFile])).code, 0);
+  const crl = await run('openssl', ['crl', '-in', crlFile, '-noout', '-text']);
+  t.regex(crl.stdout, /Superseded/);
+  t.regex(readFileSync(join(dir, 'crl', 'root.crl.pem'), 'utf8'), /BEGIN X509 CRL/);
+});
+
+test('join tokens and root rotation from the command line', async (t) => {
+  const { token, dir, rootKey, caKey, ca } = await cliCa();
+  await ca(['root', 'create', '--key', rootKey, '--generate', 'p256']);
+  await ca(['intermediate', 'create', '--root-key', rootKey, '--key', caKey, '--generate', 'p256', '--cluster-id', 'c1']);
+  const joinToken = (await ca(['join-token', 'create'])).stdout.trim();
+  t.regex(joinToken, /^SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}$/);
+  t.is((await ca(['join-token', 'verify', joinToken])).code, 0);
+  t.is((await ca(['join-token', 'verify', 'SWMTKN-1-nope'])).code, 2);
+
+  const newRoot = `pkcs11:token=${token.label};object=root-2`;
+  const begin = await ca(['rotate-root', 'begin', '--new-key', newRoot, '--generate', 'p256']);
+  t.is(begin.code, 0, begin.stderr);
+  t.is((await ca(['join-token', 'verify', joinToken])).code, 6, 'the root bundle changed: old tokens no longer pin it');
+  t.is((await ca(['rotate-root', 'finish'])).code, 7, 'not before the intermediate moved');
+  t.is((await ca(['intermediate', 'create', '--root-key', newRoot, '--key', `${caKey}-2`, '--generate', 'p256', '--cluster-id', 'c1'])).code, 0);
+  const file = await csr(token.store.dir, 'n', '/OU=swarm-worker/CN=n');
+  const out = join(token.store.dir, 'n.crt');
+  await ca(['issue', '--csr', file, '--out', out]);
+  t.is((await run('openssl', ['verify', '-CAfile', join(dir, 'previous-root.pem'), '-untrusted', out, out])).code, 0, 'old-root clients verify through the cross-signed root in the chain');
+  t.is((await ca(['rotate-root', 'finish'])).code, 0);
+  t.is((await run('openssl', ['verify', '-CAfile', join(dir, 'roots.pem'), '-untrusted', out, out])).code, 0);
+  t.true(JSON.parse((await ca(['status', '--json'])).stdout).roots.length === 1);
+});
+
+test('serve refuses mutual TLS without TLS, with a usage error', async (t) => {
+  const { rootKey, caKey, ca } = await cliCa();
+  await ca(['root', 'create', '--key', rootKey, '--generate', 'p256']);
+  await ca(['intermediate', 'create', '--root-key', rootKey, '--key', caKey, '--generate', 'p256', '--cluster-id', 'c1']);
+  const refused = await ca(['serve', '--client-auth', 'managers', '--listen', '127.0.0.1:0']);
+  t.is(refused.code, 2);
+  t.regex(refused.stderr, /client certificates need HTTPS/);
+});

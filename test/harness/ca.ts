@@ -1,0 +1,79 @@
+/**
+ * A cluster CA on SoftHSM for tests (offline-root and online tokens in this process's store, a CA
+ * directory of its own), and nodes with software keys making CSRs, as Swarm nodes do.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { webcrypto } from 'node:crypto';
+import { openAuthority, type Authority } from '../../src/ca/authority.js';
+import { createClusterIntermediate, createRootCa } from '../../src/ca/lifecycle.js';
+import { CaDirectory } from '../../src/ca/store.js';
+import { Keystore } from '../../src/keystore/registry.js';
+import { Secret } from '../../src/secret.js';
+import * as x509 from '../../src/x509.js';
+import type { Pkcs11Backend } from '../../src/keystore/backends/pkcs11.js';
+import { recordingInteraction, SO_PIN, USER_PIN } from './keystore.js';
+import { uniqueLabel, useProcessSoftHsm } from './softhsm.js';
+
+export interface TestCa {
+  directory: CaDirectory;
+  keystore: Keystore;
+  authority: Authority;
+  clusterId: string;
+  rootKey: string;
+  tokens: { root: string; online: string };
+  close(): Promise<void>;
+}
+
+export async function testCa(options: { clusterId?: string; intermediateKey?: string; keystore?: Keystore } = {}): Promise<TestCa> {
+  useProcessSoftHsm();
+  const keystore = options.keystore ?? new Keystore({ env: { KEYWARD_PIN: USER_PIN }, interaction: recordingInteraction([]) });
+  const pkcs11 = keystore.backend('pkcs11:') as Pkcs11Backend;
+  const tokens = { root: uniqueLabel('root'), online: uniqueLabel('online') };
+  for (const label of Object.values(tokens)) pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(USER_PIN) });
+  const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-ca-')));
+  const clusterId = options.clusterId ?? uniqueLabel('cluster');
+  const rootKey = `pkcs11:token=${tokens.root};object=root`;
+  await createRootCa(directory, keystore, { key: rootKey, generate: 'p384' });
+  await createClusterIntermediate(directory, keystore, {
+    rootKey,
+    key: options.intermediateKey ?? `pkcs11:token=${tokens.online};object=intermediate`,
+    generate: options.intermediateKey ? undefined : 'p256',
+    clusterId,
+  });
+  const authority = await openAuthority(directory, keystore);
+  return { directory, keystore, authority, clusterId, rootKey, tokens, close: () => authority.ledger.close() };
+}
+
+export interface TestNode {
+  keys: webcrypto.CryptoKeyPair;
+  csrPem: string;
+  /** The private key, PEM (PKCS#8), for TLS. */
+  keyPem: string;
+}
+
+/** A node's key and CSR, with whatever subject the test wants to ask for. */
+export async function nodeCsr(subject: string, algorithm: 'p256' | 'rsa2048' | 'ed25519' = 'p256'): Promise<TestNode> {
+  const params =
+    algorithm === 'p256'
+      ? { generate: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } }
+      : algorithm === 'rsa2048'
+        ? { generate: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, sign: { name: 'RSASSA-PKCS1-v1_5' } }
+        : { generate: { name: 'Ed25519' }, sign: { name: 'Ed25519' } };
+  const keys = (await webcrypto.subtle.generateKey(params.generate as webcrypto.EcKeyGenParams, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: subject, keys, signingAlgorithm: params.sign }, webcrypto);
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
+  return { keys, csrPem: csr.toString('pem'), keyPem: `-----BEGIN PRIVATE KEY-----\n${pkcs8.replace(/.{1,64}/g, '$&\n')}-----END PRIVATE KEY-----\n` };
+}
+
+/** Writes PEM files for command-line verifiers; returns their paths. */
+export function pemFiles(dir: string, files: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(files).map(([name, content]) => {
+      const path = join(dir, name);
+      writeFileSync(path, content);
+      return [name, path];
+    }),
+  );
+}
