@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../src/atomic-file.js';
 import { benchKeystoreSign, KEYSTORE_CONCURRENCY } from './keystore-sign.js';
+import { createSoftHsmStore, useSoftHsmStore } from '../src/hsm/pkcs11/softhsm.js';
+import { benchCaIssue, CA_CONCURRENCY } from './ca-issue.js';
 import { formatTable } from './measure.js';
 import { benchPivSign } from './piv-sign.js';
 
@@ -14,6 +16,8 @@ const ops = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function main(): Promise<void> {
   const started = new Date();
+  // One SoftHSM store for the whole run: SoftHSM reads its configuration once per process.
+  useSoftHsmStore(createSoftHsmStore('keyward-bench-'));
   process.stderr.write('keystore sign vs raw pkcs11js vs node:crypto (SoftHSM2)…\n');
   const sign = await benchKeystoreSign();
   const table = formatTable(
@@ -44,11 +48,20 @@ async function main(): Promise<void> {
       ],
     )}\n\n¹ slot 9c (PIN always): keyward key sign; yubico-piv-tool -a verify-pin -a test-signature (it has no raw sign action).\n${piv.skipped ? `(${piv.skipped})\n` : ''}`,
   );
+  process.stderr.write('certificates per second through cfssl\'s API: Keyward (SoftHSM, memory) and cfssl serve…\n');
+  const ca = await benchCaIssue();
+  process.stdout.write(
+    `\n### Node certificates issued per second (POST /api/v1/cfssl/sign, ${CA_CONCURRENCY} in flight)\n\n${formatTable(
+      ['server', 'certificates/s'],
+      ca.map((r) => [r.server, ops(r.measurement.opsPerSecond)]),
+    )}\n`,
+  );
   const results = {
     date: started.toISOString(),
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
     keystoreSign: sign,
     pivSign: piv,
+    caIssue: ca,
   };
   const file = join(fileURLToPath(import.meta.url), '..', 'results', 'latest.json');
   writeFileAtomic(file, `${JSON.stringify(results, null, 2)}\n`);

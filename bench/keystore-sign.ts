@@ -8,7 +8,6 @@ import { type KeyAlgorithm } from '../src/crypto/algorithms.js';
 import { CKM_EDDSA } from '../src/hsm/pkcs11/constants.js';
 import { findKeys } from '../src/hsm/pkcs11/keys.js';
 import { Pkcs11Module, resolveModulePath } from '../src/hsm/pkcs11/module.js';
-import { createSoftHsmStore, useSoftHsmStore } from '../src/hsm/pkcs11/softhsm.js';
 import { Pkcs11Backend } from '../src/keystore/backends/pkcs11.js';
 import { Keystore } from '../src/keystore/registry.js';
 import { Secret } from '../src/secret.js';
@@ -50,8 +49,8 @@ function nodeKey(algorithm: KeyAlgorithm) {
   return { key: generateKeyPairSync('ed25519').privateKey, hash: null };
 }
 
+/** Needs this process's SoftHSM store (bench/index.ts sets one up). */
 export async function benchKeystoreSign(algorithms: KeyAlgorithm[] = ['p256', 'rsa2048', 'ed25519']): Promise<SignBenchRow[]> {
-  const store = useSoftHsmStore(createSoftHsmStore('keyward-bench-'));
   const keystore = new Keystore({ env: { KEYWARD_PIN: PIN } });
   (keystore.backend('pkcs11:') as Pkcs11Backend).initToken('pkcs11:', { label: 'bench', soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(PIN) });
   const module = Pkcs11Module.open(resolveModulePath());
@@ -92,6 +91,5 @@ export async function benchKeystoreSign(algorithms: KeyAlgorithm[] = ['p256', 'r
     rows.push({ algorithm, rawSync, rawAsync, keystoreSequential, keystoreConcurrent, nodeCrypto, ratioToRaw: keystoreConcurrent.opsPerSecond / rawSync.opsPerSecond });
   }
   await keystore.close();
-  store.remove();
   return rows;
 }

@@ -5,14 +5,16 @@
  */
 import { ConflictError, NotFoundError, UsageError } from '../errors.js';
 import type { Keystore } from '../keystore/registry.js';
+import { toPem } from '../pem.js';
 import * as x509 from '../x509.js';
 import { createCrl } from './crl.js';
 import { checkCsr } from './csr.js';
-import { daysFromNow, signCertificate } from './issue.js';
-import { entryFor } from './ledger/entry.js';
+import { BACKDATE_MS, daysFromNow, signCertificate } from './issue.js';
+import { entryFor, fieldsOf, type SignedFields } from './ledger/entry.js';
 import type { Ledger } from './ledger/ledger.js';
 import { checkIdentifier, nodeSans, nodeSubject, roleOf, ROLES, type Role } from './names.js';
-import { nodeExtensions, serverExtensions, type PublicationUrls } from './profiles.js';
+import { nodeFixedExtensions, serverExtensions, type PublicationUrls } from './profiles.js';
+import { CertificateTemplate, distinguishedName, OID } from './template.js';
 import { SigningKey } from './signing-key.js';
 import { certificatePem, type CaDirectory } from './store.js';
 
@@ -31,12 +33,26 @@ export interface NodeRequest {
   days?: number;
 }
 
-export interface IssuedCertificate {
-  serial: string;
-  certificate: x509.X509Certificate;
+/** A certificate just issued: its DER and chain; the parsed form only if someone asks. */
+export class IssuedCertificate {
+  readonly serial: string;
+  readonly der: Uint8Array;
   /** The certificate, then this CA's certificate and the chain up to (not including) the root. */
-  chainPem: string;
-  renewAt: Date;
+  readonly chainPem: string;
+  readonly renewAt: Date;
+  #parsed: x509.X509Certificate | undefined;
+
+  constructor(serial: string, der: Uint8Array, chainPem: string, renewAt: Date) {
+    this.serial = serial;
+    this.der = der;
+    this.chainPem = chainPem;
+    this.renewAt = renewAt;
+  }
+
+  get certificate(): x509.X509Certificate {
+    this.#parsed ??= new x509.X509Certificate(this.der);
+    return this.#parsed;
+  }
 }
 
 export class Authority {
@@ -47,6 +63,9 @@ export class Authority {
   readonly ledger: Ledger;
   readonly policy: AuthorityPolicy;
   readonly keyId: string;
+  /** This CA's certificate and the chain above it, as every issued certificate is followed. */
+  readonly #chainPem: string;
+  readonly #nodeTemplate: CertificateTemplate;
 
   constructor(signer: SigningKey, certificate: x509.X509Certificate, ledger: Ledger, policy: AuthorityPolicy, chain: x509.X509Certificate[] = []) {
     this.signer = signer;
@@ -55,6 +74,8 @@ export class Authority {
     this.policy = { ...policy, clusterId: checkIdentifier(policy.clusterId, 'cluster ID') };
     this.chain = chain;
     this.keyId = signer.keyIdentifier.toString('hex');
+    this.#chainPem = [certificate, ...chain].map(certificatePem).join('');
+    this.#nodeTemplate = new CertificateTemplate(signer, certificate, nodeFixedExtensions(signer.spki, this.policy.urls));
     const certified = Buffer.from(certificate.publicKey.rawData);
     if (!certified.equals(Buffer.from(signer.spki))) {
       throw new UsageError('CA_KEY_MISMATCH', `the CA certificate (${certificate.subject}) is not for the key ${signer.handle.info.uri}`);
@@ -62,23 +83,21 @@ export class Authority {
   }
 
   /**
-   * Signs and records. The ledger write completes before the certificate is returned, so a crash
-   * can lose a certificate nobody received but never hand out one the ledger does not know.
+   * Records, then hands out. The ledger write completes before the certificate is returned, so a
+   * crash can lose a certificate nobody received but never hand out one the ledger does not know.
+   * A 128-bit random serial seen before is astronomically unlikely, but is never issued twice.
    */
-  async #issue(profile: string, subject: string, spki: Uint8Array, days: number, extensions: x509.Extension[]): Promise<IssuedCertificate> {
-    const notAfter = daysFromNow(days);
+  async #issue(profile: string, sign: () => Promise<SignedFields>): Promise<IssuedCertificate> {
     for (let attempt = 0; ; attempt++) {
-      const certificate = await signCertificate(this.signer, this.certificate, { subject, spki, notAfter, extensions });
-      const entry = entryFor(certificate, profile, this.signer.spki);
+      const fields = await sign();
+      const entry = entryFor(fields, profile, this.signer.spki);
       try {
         await this.ledger.record(entry);
       } catch (error) {
-        // A 128-bit random serial seen before: astronomically unlikely, but never issue it twice.
         if (error instanceof ConflictError && error.code === 'SERIAL_IN_USE' && attempt < 3) continue;
         throw error;
       }
-      const chainPem = [certificate, this.certificate, ...this.chain].map(certificatePem).join('');
-      return { serial: entry.serial, certificate, chainPem, renewAt: entry.renewAt };
+      return new IssuedCertificate(entry.serial, fields.der, toPem('CERTIFICATE', fields.der) + this.#chainPem, entry.renewAt);
     }
   }
 
@@ -98,13 +117,28 @@ export class Authority {
     if (request.nodeId && commonName && commonName !== request.nodeId) {
       throw new UsageError('NODE_ID_MISMATCH', `the CSR names node "${commonName}", but "${request.nodeId}" was requested`);
     }
-    const subject = nodeSubject(this.policy.clusterId, role, nodeId);
-    return this.#issue(`node-${role}`, subject, csr.spki, request.days ?? this.policy.nodeDays, nodeExtensions(csr.spki, this.signer.spki, nodeSans(role, nodeId), this.policy.urls));
+    const notBefore = new Date(Date.now() - BACKDATE_MS);
+    const notAfter = daysFromNow(request.days ?? this.policy.nodeDays);
+    if (notAfter > this.certificate.notAfter) throw new UsageError('VALIDITY_EXCEEDS_ISSUER', `the certificate would outlive this CA (valid until ${this.certificate.notAfter.toISOString()})`);
+    const subject = distinguishedName([[OID.organization, this.policy.clusterId], [OID.organizationalUnit, ROLES[role]], [OID.commonName, nodeId]]);
+    return this.#issue(`node-${role}`, async () => {
+      const { der, serial } = await this.#nodeTemplate.issue({ subject, subjectPublicKeyInfo: csr.subjectPublicKeyInfo, notBefore, notAfter, dnsNames: nodeSans(role, nodeId) });
+      return { serial: Buffer.from(serial).toString('hex'), subject: nodeSubject(this.policy.clusterId, role, nodeId), issuer: this.certificate.subject, notBefore, notAfter, der };
+    });
   }
 
   /** The CA server's own TLS certificate, for a key the server holds. */
   issueServer(spki: Uint8Array, hosts: string[], days = 7): Promise<IssuedCertificate> {
-    return this.#issue('server', `O=${this.policy.clusterId}, OU=keyward-ca, CN=${hosts[0] ?? 'keyward-ca'}`, spki, days, serverExtensions(spki, this.signer.spki, hosts));
+    return this.#issue('server', async () =>
+      fieldsOf(
+        await signCertificate(this.signer, this.certificate, {
+          subject: `O=${this.policy.clusterId}, OU=keyward-ca, CN=${hosts[0] ?? 'keyward-ca'}`,
+          spki,
+          notAfter: daysFromNow(days),
+          extensions: serverExtensions(spki, this.signer.spki, hosts),
+        }),
+      ),
+    );
   }
 
   /** A CRL of every certificate this CA revoked, signed by its key. */

@@ -1,16 +1,21 @@
 /**
- * Certificate signing requests: decoded, their self-signature checked, their key allow-listed.
- * What a CSR asks for in its subject is read, never trusted: the CA decides what to sign.
+ * Certificate signing requests: decoded, their key allow-listed, their self-signature checked.
+ * What a CSR asks for in its subject is read, never trusted: the CA decides what to sign. This is
+ * on every issuance's path, so it parses once (asn1-schema) and verifies with node:crypto.
  */
-import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { CertificationRequest } from '@peculiar/asn1-csr';
+import type { Name, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { fromBER, Sequence } from 'asn1js';
 import { UsageError, VerificationError } from '../errors.js';
 import { fromPemOrDer } from '../pem.js';
-import * as x509 from '../x509.js';
 
 export interface CheckedCsr {
-  csr: x509.Pkcs10CertificateRequest;
   /** SubjectPublicKeyInfo DER of the requested key. */
   spki: Uint8Array;
+  /** The same, decoded, for building the certificate. */
+  subjectPublicKeyInfo: SubjectPublicKeyInfo;
   publicKey: KeyObject;
   /** A person's name for the key: "ECDSA P-256", "RSA 3072", "Ed25519". */
   keyDescription: string;
@@ -38,53 +43,70 @@ function allowKey(key: KeyObject): string {
   });
 }
 
-function attribute(name: x509.Name, oid: string): string | undefined {
-  const values = name.getField(oid);
-  return values.length === 1 ? values[0] : values.length === 0 ? undefined : values.join('+');
+/** CSR signature algorithms → node:crypto's hash (null: the key decides, as for Ed25519). */
+const SIGNATURE_HASHES: Readonly<Record<string, string | null>> = {
+  '1.2.840.10045.4.3.2': 'sha256', // ecdsa-with-SHA256
+  '1.2.840.10045.4.3.3': 'sha384',
+  '1.2.840.10045.4.3.4': 'sha512',
+  '1.2.840.113549.1.1.11': 'sha256', // sha256WithRSAEncryption
+  '1.2.840.113549.1.1.12': 'sha384',
+  '1.2.840.113549.1.1.13': 'sha512',
+  '1.3.101.112': null, // Ed25519
+};
+
+const ATTRIBUTES = { commonName: '2.5.4.3', organizationalUnit: '2.5.4.11', organization: '2.5.4.10' } as const;
+
+function attribute(name: Name, oid: string): string | undefined {
+  const values = name.flatMap((rdn) => rdn.filter((atv) => atv.type === oid).map((atv) => atv.value.toString()));
+  return values.length === 0 ? undefined : values.join('+');
 }
 
 export async function checkCsr(input: Uint8Array | string): Promise<CheckedCsr> {
-  let csr: x509.Pkcs10CertificateRequest;
+  let request: CertificationRequest;
+  let signedPart: Uint8Array;
+  let der: Buffer;
   try {
-    const der = fromPemOrDer(typeof input === 'string' ? Buffer.from(input) : input, 'CERTIFICATE REQUEST');
-    csr = new x509.Pkcs10CertificateRequest(der);
+    der = fromPemOrDer(typeof input === 'string' ? Buffer.from(input) : input, 'CERTIFICATE REQUEST');
+    request = AsnConvert.parse(der, CertificationRequest);
+    // The bytes the signature covers, exactly as sent (re-encoding could differ from them).
+    const outer = fromBER(der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength) as ArrayBuffer).result;
+    if (!(outer instanceof Sequence)) throw new Error('not a SEQUENCE');
+    signedPart = new Uint8Array(outer.valueBlock.value[0]!.valueBeforeDecodeView);
   } catch (cause) {
     throw new UsageError('CSR_MALFORMED', 'the certificate request does not decode as a PKCS#10 CSR', { cause, hint: 'send a PEM "CERTIFICATE REQUEST" or its DER' });
   }
-  // The key first: a key outside the allow-list is refused whatever its signature says.
-  const spki = new Uint8Array(csr.publicKey.rawData);
+  const info = request.certificationRequestInfo;
+  const spki = new Uint8Array(AsnConvert.serialize(info.subjectPKInfo));
   let publicKey: KeyObject;
   try {
     publicKey = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
   } catch (cause) {
     throw new UsageError('CSR_MALFORMED', 'the certificate request\'s public key does not decode', { cause });
   }
+  // The key first: a key outside the allow-list is refused whatever its signature says.
   const keyDescription = allowKey(publicKey);
+  const algorithm = request.signatureAlgorithm.algorithm;
+  if (!(algorithm in SIGNATURE_HASHES)) {
+    throw new UsageError('CSR_SIGNATURE_ALGORITHM', `the certificate request is signed with an algorithm this CA does not accept (${algorithm})`, {
+      hint: 'sign it with ECDSA or RSA PKCS#1 v1.5 over SHA-256/384/512, or Ed25519',
+    });
+  }
   let valid: boolean;
   try {
-    valid = await csr.verify();
+    valid = verify(SIGNATURE_HASHES[algorithm]!, signedPart, publicKey, new Uint8Array(request.signature));
   } catch (cause) {
     throw new UsageError('CSR_MALFORMED', 'the certificate request\'s signature cannot be checked (malformed signature)', { cause });
   }
   if (!valid) throw new VerificationError('CSR_SIGNATURE_INVALID', 'the certificate request\'s self-signature does not verify: it was altered or not made with its key');
   return {
-    csr,
     spki,
+    subjectPublicKeyInfo: info.subjectPKInfo,
     publicKey,
     keyDescription,
     requested: {
-      commonName: attribute(csr.subjectName, '2.5.4.3'),
-      organizationalUnit: attribute(csr.subjectName, '2.5.4.11'),
-      organization: attribute(csr.subjectName, '2.5.4.10'),
+      commonName: attribute(info.subject, ATTRIBUTES.commonName),
+      organizationalUnit: attribute(info.subject, ATTRIBUTES.organizationalUnit),
+      organization: attribute(info.subject, ATTRIBUTES.organization),
     },
   };
-}
-
-/** Parses a certificate (PEM or DER) with a clear error. */
-export function parseCertificate(input: Uint8Array | string, what = 'certificate'): X509Certificate {
-  try {
-    return new X509Certificate(fromPemOrDer(typeof input === 'string' ? Buffer.from(input) : input, 'CERTIFICATE'));
-  } catch (cause) {
-    throw new UsageError('CERTIFICATE_MALFORMED', `the ${what} is not a valid X.509 certificate`, { cause });
-  }
 }

@@ -14,7 +14,7 @@ import { createCrl } from './crl.js';
 import { createIntermediate, createRoot, crossSign } from './issue.js';
 import { checkIdentifier } from './names.js';
 import { normalizeSerial, type LedgerEntry, type RevocationReason } from './ledger/ledger.js';
-import { entryFor } from './ledger/entry.js';
+import { entryFor, fieldsOf } from './ledger/entry.js';
 import type { PublicationUrls } from './profiles.js';
 import { SigningKey, keyIdentifierOf } from './signing-key.js';
 import { CA_FILES, certificatePem, splitPem, type CaDirectory } from './store.js';
@@ -23,7 +23,7 @@ import { CA_FILES, certificatePem, splitPem, type CaDirectory } from './store.js
 async function record(directory: CaDirectory, certificate: x509.X509Certificate, profile: string, issuerSpki: Uint8Array): Promise<void> {
   const ledger = directory.ledger();
   try {
-    await ledger.record(entryFor(certificate, profile, issuerSpki));
+    await ledger.record(entryFor(fieldsOf(certificate), profile, issuerSpki));
   } finally {
     await ledger.close();
   }

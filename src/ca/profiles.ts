@@ -69,18 +69,17 @@ export function intermediateExtensions(spki: Uint8Array, rootSpki: Uint8Array, c
   ];
 }
 
-/** A Swarm node: TLS server and client, names as SANs (SwarmKit's shape). */
-export function nodeExtensions(spki: Uint8Array, issuerSpki: Uint8Array, sans: string[], urls?: PublicationUrls): x509.Extension[] {
+/** What every Swarm node certificate of an issuer says: TLS server and client, not a CA. */
+export function nodeFixedExtensions(issuerSpki: Uint8Array, urls?: PublicationUrls): x509.Extension[] {
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(ku.digitalSignature | ku.keyEncipherment, true),
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-    new x509.SubjectAlternativeNameExtension(sans.map((value) => ({ type: 'dns' as const, value }))),
-    subjectKeyIdentifier(spki),
     authorityKeyIdentifier(issuerSpki),
     ...publication(urls),
   ];
 }
+
 
 /** The CA server's own TLS certificate: a server in the cluster's namespace, named by its host names and IPs. */
 export function serverExtensions(spki: Uint8Array, issuerSpki: Uint8Array, hosts: string[]): x509.Extension[] {

@@ -40,7 +40,7 @@ export class SigningKey {
 }
 
 /** The key identifier of an SPKI (RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits). */
-export function keyIdentifierOf(spki: Uint8Array): Buffer {
-  const parsed = AsnConvert.parse(spki, SubjectPublicKeyInfo);
+export function keyIdentifierOf(spki: Uint8Array | SubjectPublicKeyInfo): Buffer {
+  const parsed = spki instanceof SubjectPublicKeyInfo ? spki : AsnConvert.parse(spki, SubjectPublicKeyInfo);
   return createHash('sha1').update(new Uint8Array(parsed.subjectPublicKey)).digest();
 }

@@ -4,13 +4,10 @@
  */
 import test from 'ava';
 import { mtlsHandshake, type TlsIdentity } from '../../cli/demo/mtls.js';
-import { checkCsr } from '../../src/ca/csr.js';
-import { daysFromNow, signCertificate } from '../../src/ca/issue.js';
 import { revokeCertificate, signIntermediateCrl } from '../../src/ca/lifecycle.js';
-import { nodeExtensions } from '../../src/ca/profiles.js';
 import { toPem } from '../../src/pem.js';
 import { certificatePem } from '../../src/ca/store.js';
-import { nodeCsr, testCa, type TestCa } from '../harness/ca.js';
+import { forgeForeignNode, nodeCsr, testCa, type TestCa } from '../harness/ca.js';
 
 async function identity(ca: TestCa, subject: string): Promise<TlsIdentity & { serial: string }> {
   const node = await nodeCsr(subject);
@@ -49,13 +46,7 @@ test('a node certificate for another cluster, signed with this intermediate\'s k
   const ca = await testCa();
   const manager = await identity(ca, 'OU=swarm-manager, CN=manager-1');
   const intruder = await nodeCsr('CN=intruder');
-  const { spki } = await checkCsr(intruder.csrPem);
-  const forged = await signCertificate(ca.authority.signer, ca.authority.certificate, {
-    subject: 'O=other-cluster, OU=swarm-worker, CN=intruder',
-    spki,
-    notAfter: daysFromNow(30),
-    extensions: nodeExtensions(spki, ca.authority.signer.spki, ['swarm-worker', 'intruder']),
-  });
+  const forged = await forgeForeignNode(ca, intruder.csrPem, 'other-cluster', 'swarm-worker', 'intruder');
   const refused = await handshake(ca, manager, { key: intruder.keyPem, cert: certificatePem(forged) + certificatePem(ca.authority.certificate) }, 'manager-1');
   t.false(refused.ok);
   // Node names OpenSSL's X509_V_ERR_PERMITTED_VIOLATION only as "UNSPECIFIED"; the reason itself is

@@ -7,17 +7,17 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { signCertificate, daysFromNow } from '../../src/ca/issue.js';
 import { createJoinToken, parseJoinToken, verifyJoinToken } from '../../src/ca/join-token.js';
 import { beginRootRotation, createClusterIntermediate, finishRootRotation, revokeCertificate, signIntermediateCrl } from '../../src/ca/lifecycle.js';
 import { openAuthority } from '../../src/ca/authority.js';
 import { checkCsr } from '../../src/ca/csr.js';
-import { nodeExtensions } from '../../src/ca/profiles.js';
 import { renewalTime } from '../../src/ca/renewal.js';
+import { keyIdentifierOf } from '../../src/ca/signing-key.js';
+import * as x509 from '../../src/x509.js';
 import { CA_FILES, certificatePem } from '../../src/ca/store.js';
 import { ConflictError, UsageError, VerificationError } from '../../src/errors.js';
 import { toPem } from '../../src/pem.js';
-import { nodeCsr, pemFiles, testCa } from '../harness/ca.js';
+import { forgeForeignNode, nodeCsr, pemFiles, testCa } from '../harness/ca.js';
 import { run } from '../harness/run.js';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'keyward-pki-'));
@@ -52,6 +52,9 @@ test('node certificates have SwarmKit\'s shape; the CA, not the CSR, decides the
   const text = (await run('openssl', ['x509', '-noout', '-text'], { input: issued.certificate.toString('pem') })).stdout;
   t.regex(text, /Key Usage: critical\s+Digital Signature, Key Encipherment/);
   t.regex(text, /Basic Constraints: critical\s+CA:FALSE/);
+  // Key identifiers chain the node to its issuer (RFC 5280 method 1, as the CA's own certificates).
+  t.is(issued.certificate.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId, keyIdentifierOf((await checkCsr(node.csrPem)).spki).toString('hex'));
+  t.is(issued.certificate.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId, ca.authority.certificate.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId);
   const manager = await ca.authority.issueNode((await nodeCsr('OU=swarm-manager, CN=m-1')).csrPem);
   t.is(new X509Certificate(Buffer.from(manager.certificate.rawData)).subjectAltName, 'DNS:swarm-manager, DNS:m-1, DNS:swarm-ca');
   // Renewal is due between 50% and 80% of the validity.
@@ -74,14 +77,7 @@ test('renewal times are spread over the whole 50–80% window', (t) => {
 test('a certificate for another cluster, signed with the intermediate\'s key, is rejected by OpenSSL (name constraint)', async (t) => {
   const ca = await testCa();
   const node = await nodeCsr('CN=intruder');
-  // Bypass the CA's policy on purpose: sign directly with its key, as a thief of the key would.
-  const { spki } = await checkCsr(node.csrPem);
-  const foreign = await signCertificate(ca.authority.signer, ca.authority.certificate, {
-    subject: 'O=other-cluster, OU=swarm-manager, CN=intruder',
-    spki,
-    notAfter: daysFromNow(30),
-    extensions: nodeExtensions(spki, ca.authority.signer.spki, ['swarm-manager', 'intruder']),
-  });
+  const foreign = await forgeForeignNode(ca, node.csrPem, 'other-cluster', 'swarm-manager', 'intruder');
   const files = pemFiles(scratch(), { 'foreign.pem': foreign.toString('pem'), 'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!, 'roots.pem': ca.directory.rootBundle() });
   const openssl = await run('openssl', ['verify', '-x509_strict', '-CAfile', files['roots.pem']!, '-untrusted', files['intermediate.pem']!, files['foreign.pem']!]);
   t.not(openssl.code, 0);

@@ -7,7 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { webcrypto } from 'node:crypto';
 import { openAuthority, type Authority } from '../../src/ca/authority.js';
+import { checkCsr } from '../../src/ca/csr.js';
+import { daysFromNow, signCertificate } from '../../src/ca/issue.js';
 import { createClusterIntermediate, createRootCa } from '../../src/ca/lifecycle.js';
+import { nodeFixedExtensions } from '../../src/ca/profiles.js';
+import { keyIdentifierOf } from '../../src/ca/signing-key.js';
 import { CaDirectory } from '../../src/ca/store.js';
 import { Keystore } from '../../src/keystore/registry.js';
 import { Secret } from '../../src/secret.js';
@@ -76,4 +80,22 @@ export function pemFiles(dir: string, files: Record<string, string>): Record<str
       return [name, path];
     }),
   );
+}
+
+/**
+ * A node certificate for another cluster signed directly with this CA's key, bypassing its policy
+ * on purpose, as a thief of the key would: only the intermediate's name constraint can stop it.
+ */
+export async function forgeForeignNode(ca: TestCa, csrPem: string, clusterId: string, role: 'swarm-manager' | 'swarm-worker', nodeId: string): Promise<x509.X509Certificate> {
+  const { spki } = await checkCsr(csrPem);
+  return signCertificate(ca.authority.signer, ca.authority.certificate, {
+    subject: `O=${clusterId}, OU=${role}, CN=${nodeId}`,
+    spki,
+    notAfter: daysFromNow(30),
+    extensions: [
+      ...nodeFixedExtensions(ca.authority.signer.spki),
+      new x509.SubjectAlternativeNameExtension([role, nodeId].map((value) => ({ type: 'dns' as const, value }))),
+      new x509.SubjectKeyIdentifierExtension(keyIdentifierOf(spki).toString('hex')),
+    ],
+  });
 }

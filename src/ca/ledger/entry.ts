@@ -1,19 +1,34 @@
 /** A ledger entry for a certificate just signed: what the ledger keeps of it, and when to renew it. */
-import type * as x509 from '../../x509.js';
 import { renewalTime } from '../renewal.js';
 import { keyIdentifierOf } from '../signing-key.js';
 import { normalizeSerial, type LedgerEntry } from './ledger.js';
 
-export function entryFor(certificate: x509.X509Certificate, profile: string, issuerSpki: Uint8Array): Omit<LedgerEntry, 'status'> {
+export interface SignedFields {
+  /** Hex, any form. */
+  serial: string;
+  subject: string;
+  issuer: string;
+  notBefore: Date;
+  notAfter: Date;
+  der: Uint8Array;
+}
+
+export function entryFor(fields: SignedFields, profile: string, issuerSpki: Uint8Array): Omit<LedgerEntry, 'status'> {
   return {
-    serial: normalizeSerial(certificate.serialNumber),
-    subject: certificate.subject,
-    issuer: certificate.issuer,
+    serial: normalizeSerial(fields.serial),
+    subject: fields.subject,
+    issuer: fields.issuer,
     issuerKeyId: keyIdentifierOf(issuerSpki).toString('hex'),
     profile,
-    notBefore: certificate.notBefore,
-    notAfter: certificate.notAfter,
-    renewAt: renewalTime(certificate.notBefore, certificate.notAfter),
-    der: new Uint8Array(certificate.rawData),
+    notBefore: fields.notBefore,
+    notAfter: fields.notAfter,
+    renewAt: renewalTime(fields.notBefore, fields.notAfter),
+    der: fields.der,
   };
+}
+
+/** The fields of a certificate x509 built. */
+export function fieldsOf(certificate: { serialNumber: string; subject: string; issuer: string; notBefore: Date; notAfter: Date; rawData: ArrayBuffer }): SignedFields {
+  const { serialNumber, subject, issuer, notBefore, notAfter, rawData } = certificate; // getters: read, not spread
+  return { serial: serialNumber, subject, issuer, notBefore, notAfter, der: new Uint8Array(rawData) };
 }

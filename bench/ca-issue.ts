@@ -1,0 +1,126 @@
+/**
+ * Certificates issued per second through cfssl's API (POST /api/v1/cfssl/sign, node CSRs), in one
+ * run: Keyward with its CA key in SoftHSM, Keyward with an in-memory key, and `cfssl serve` with a
+ * software key. One load generator for all three: 4 requests in flight over keep-alive HTTP.
+ */
+import { spawn } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Authority } from '../src/ca/authority.js';
+import { createIntermediate } from '../src/ca/issue.js';
+import { createClusterIntermediate, createRootCa } from '../src/ca/lifecycle.js';
+import { SqliteLedger } from '../src/ca/ledger/sqlite.js';
+import { CfsslApi } from '../src/ca/server/cfssl-api.js';
+import { serveCa } from '../src/ca/server/serve.js';
+import { startCaServer } from '../src/ca/server/server.js';
+import { SigningKey } from '../src/ca/signing-key.js';
+import { CaDirectory } from '../src/ca/store.js';
+import type { Pkcs11Backend } from '../src/keystore/backends/pkcs11.js';
+import { MemoryKeyHandle } from '../src/keystore/memory-key.js';
+import { Keystore } from '../src/keystore/registry.js';
+import { Secret } from '../src/secret.js';
+import { nodeCsr } from '../test/harness/ca.js';
+import { run } from '../test/harness/run.js';
+import { DEFAULT_SECONDS, median, type Measurement } from './measure.js';
+
+export const CA_CONCURRENCY = 4;
+const PIN = 'bench-pin';
+
+export interface CaBenchRow {
+  server: string;
+  measurement: Measurement;
+}
+
+function post(agent: Agent, port: number, body: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/api/v1/cfssl/sign', method: 'POST', agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(res.statusCode === 200 && (JSON.parse(Buffer.concat(chunks).toString()) as { success: boolean }).success));
+    });
+    req.on('error', () => resolve(false));
+    req.end(body);
+  });
+}
+
+/** Signing requests per second for `seconds`, CA_CONCURRENCY in flight. */
+async function load(name: string, port: number, bodies: string[], seconds = DEFAULT_SECONDS): Promise<Measurement> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CA_CONCURRENCY });
+  if (!(await post(agent, port, bodies[0]!))) throw new Error(`${name}: the first request failed`);
+  let operations = 0;
+  let failures = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: CA_CONCURRENCY }, async (_, worker) => {
+      for (let i = worker; performance.now() < end; i += CA_CONCURRENCY) {
+        if (await post(agent, port, bodies[i % bodies.length]!)) operations++;
+        else failures++;
+      }
+    }),
+  );
+  agent.destroy();
+  if (failures) throw new Error(`${name}: ${failures} requests failed`);
+  const elapsed = (performance.now() - start) / 1000;
+  return { name, opsPerSecond: operations / elapsed, operations, seconds: elapsed, concurrency: CA_CONCURRENCY };
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/api/v1/cfssl/info', method: 'POST' }, (res) => {
+        res.resume();
+        resolve(true);
+      });
+      req.on('error', () => resolve(false));
+      req.end('{}');
+    });
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing answers on port ${port}`);
+}
+
+export async function benchCaIssue(): Promise<CaBenchRow[]> {
+  const keystore = new Keystore({ env: { KEYWARD_PIN: PIN } });
+  const pkcs11 = keystore.backend('pkcs11:') as Pkcs11Backend;
+  for (const label of ['ca-root', 'ca-online']) pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(PIN) });
+  const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-bench-ca-')));
+  const rootKey = 'pkcs11:token=ca-root;object=root';
+  const root = await createRootCa(directory, keystore, { key: rootKey, generate: 'p256' });
+  await createClusterIntermediate(directory, keystore, { rootKey, key: 'pkcs11:token=ca-online;object=intermediate', generate: 'p256', clusterId: 'bench' });
+  const csrs = await Promise.all(Array.from({ length: 64 }, (_, i) => nodeCsr(`OU=swarm-worker, CN=bench-${i}`)));
+  const bodies = csrs.map((c) => JSON.stringify({ certificate_request: c.csrPem }));
+  const rows: CaBenchRow[] = [];
+
+  const hardware = await serveCa(directory, keystore, { port: 0 });
+  rows.push({ server: 'Keyward, CA key in SoftHSM', measurement: await median(() => load('keyward-softhsm', hardware.port, bodies)) });
+  await hardware.close();
+
+  // The same issuing path with the intermediate's key in memory: what the device costs.
+  const memoryKey = await SigningKey.of(new MemoryKeyHandle('p256', 'bench intermediate'));
+  const rootSigner = await SigningKey.of(await keystore.open(rootKey));
+  const memoryCertificate = await createIntermediate(rootSigner, root, { clusterId: 'bench', spki: memoryKey.spki });
+  const memoryAuthority = new Authority(memoryKey, memoryCertificate, SqliteLedger.open(join(directory.dir, 'memory-ledger.sqlite')), { clusterId: 'bench', nodeDays: 90 });
+  const memory = await startCaServer({ api: new CfsslApi(memoryAuthority) });
+  rows.push({ server: 'Keyward, CA key in memory', measurement: await median(() => load('keyward-memory', memory.port, bodies)) });
+  await memory.close();
+  await memoryAuthority.ledger.close();
+
+  // cfssl serve, a software key, its default profile.
+  const cfsslDir = mkdtempSync(join(tmpdir(), 'keyward-bench-cfssl-'));
+  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(cfsslDir, 'ca.key'), '-out', join(cfsslDir, 'ca.pem'), '-days', '2', '-subj', '/CN=cfssl bench ca']);
+  writeFileSync(join(cfsslDir, 'config.json'), JSON.stringify({ signing: { default: { expiry: '2160h', usages: ['signing', 'key encipherment', 'server auth', 'client auth'] } } }));
+  const port = 30000 + Math.floor(Math.random() * 20000);
+  const cfssl = spawn('cfssl', ['serve', '-ca', join(cfsslDir, 'ca.pem'), '-ca-key', join(cfsslDir, 'ca.key'), '-config', join(cfsslDir, 'config.json'), '-address', '127.0.0.1', '-port', String(port), '-loglevel', '5'], { stdio: 'ignore' });
+  try {
+    await waitForPort(port);
+    rows.push({ server: 'cfssl serve, CA key in memory', measurement: await median(() => load('cfssl', port, bodies)) });
+  } finally {
+    cfssl.kill();
+  }
+  await keystore.close();
+  return rows;
+}
