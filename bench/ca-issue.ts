@@ -1,9 +1,10 @@
 /**
  * Certificates issued per second through cfssl's API (POST /api/v1/cfssl/sign, node CSRs), in one
  * run: Keyward with its CA key in SoftHSM, Keyward with an in-memory key, and `cfssl serve` with a
- * software key. One load generator for all three: 4 requests in flight over keep-alive HTTP.
+ * software key (without and with its SQLite certdb). One load generator for all three: 4 requests in flight over keep-alive HTTP.
  */
 import { spawn } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { Agent, request } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,6 +84,18 @@ async function waitForPort(port: number): Promise<void> {
   throw new Error(`nothing answers on port ${port}`);
 }
 
+/** cfssl's certdb schema (its certdb/sqlite migrations, which cfssl serve does not run itself). */
+function cfsslCertdb(path: string): string {
+  const db = new Database(path);
+  db.exec(`CREATE TABLE certificates (serial_number blob NOT NULL, authority_key_identifier blob NOT NULL, ca_label blob, status blob NOT NULL,
+             reason int, expiry timestamp, revoked_at timestamp, pem blob NOT NULL, issued_at timestamp, not_before timestamp,
+             metadata text, sans text, common_name text, PRIMARY KEY (serial_number, authority_key_identifier));
+           CREATE TABLE ocsp_responses (serial_number blob NOT NULL, authority_key_identifier blob NOT NULL, body blob NOT NULL,
+             expiry timestamp, PRIMARY KEY (serial_number, authority_key_identifier));`);
+  db.close();
+  return path;
+}
+
 export async function benchCaIssue(): Promise<CaBenchRow[]> {
   const keystore = new Keystore({ env: { KEYWARD_PIN: PIN } });
   const pkcs11 = keystore.backend('pkcs11:') as Pkcs11Backend;
@@ -109,17 +122,21 @@ export async function benchCaIssue(): Promise<CaBenchRow[]> {
   await memory.close();
   await memoryAuthority.ledger.close();
 
-  // cfssl serve, a software key, its default profile.
+  // cfssl serve, a software key, its default profile: once recording nothing (its default), once
+  // recording every certificate in its SQLite certdb, as Keyward's ledger always does.
   const cfsslDir = mkdtempSync(join(tmpdir(), 'keyward-bench-cfssl-'));
   await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(cfsslDir, 'ca.key'), '-out', join(cfsslDir, 'ca.pem'), '-days', '2', '-subj', '/CN=cfssl bench ca']);
   writeFileSync(join(cfsslDir, 'config.json'), JSON.stringify({ signing: { default: { expiry: '2160h', usages: ['signing', 'key encipherment', 'server auth', 'client auth'] } } }));
-  const port = 30000 + Math.floor(Math.random() * 20000);
-  const cfssl = spawn('cfssl', ['serve', '-ca', join(cfsslDir, 'ca.pem'), '-ca-key', join(cfsslDir, 'ca.key'), '-config', join(cfsslDir, 'config.json'), '-address', '127.0.0.1', '-port', String(port), '-loglevel', '5'], { stdio: 'ignore' });
-  try {
-    await waitForPort(port);
-    rows.push({ server: 'cfssl serve, CA key in memory', measurement: await median(() => load('cfssl', port, bodies)) });
-  } finally {
-    cfssl.kill();
+  writeFileSync(join(cfsslDir, 'db.json'), JSON.stringify({ driver: 'sqlite3', data_source: cfsslCertdb(join(cfsslDir, 'certs.db')) }));
+  for (const [server, extra] of [['cfssl serve, CA key in memory, no certdb', []], ['cfssl serve, CA key in memory, SQLite certdb', ['-db-config', join(cfsslDir, 'db.json')]]] as const) {
+    const port = 30000 + Math.floor(Math.random() * 20000);
+    const cfssl = spawn('cfssl', ['serve', '-ca', join(cfsslDir, 'ca.pem'), '-ca-key', join(cfsslDir, 'ca.key'), '-config', join(cfsslDir, 'config.json'), ...extra, '-address', '127.0.0.1', '-port', String(port), '-loglevel', '5'], { stdio: 'ignore' });
+    try {
+      await waitForPort(port);
+      rows.push({ server, measurement: await median(() => load(server, port, bodies)) });
+    } finally {
+      cfssl.kill();
+    }
   }
   await keystore.close();
   return rows;

@@ -210,7 +210,7 @@ export function caCommand(): Command {
     .description('serve cfssl\'s remote-signing API (sign, authsign, info) with the intermediate\'s key in its device')
     .option('--listen <host:port>', 'where to listen', '127.0.0.1:8888')
     .option('--tls', 'serve HTTPS (a fresh in-memory server key, certified by this CA for 7 days)')
-    .option('--hostname <name...>', 'names and IPs for the server certificate (default: the listen host, localhost)')
+    .option('--hostname <name...>', 'names and IPs for the server certificate (implies --tls; default: the listen host, localhost)')
     .addOption(new Option('--client-auth <who>', 'mutual TLS: which client certificates may ask').choices(['none', 'cluster', 'managers']).default('none'))
     .option('--auth-key-source <file>', 'the HMAC key for /authsign, hex, from a file (else KEYWARD_CA_AUTH_KEY)')
     .option('--require-authsign', 'refuse unauthenticated /sign requests')
@@ -218,9 +218,13 @@ export function caCommand(): Command {
     .addHelpText('after', examples([
       'keyward ca serve --dir ca/ --listen 127.0.0.1:8888',
       'cfssl sign -remote http://127.0.0.1:8888 node.csr',
-      'keyward ca serve --dir ca/ --tls --client-auth managers --auth-key-source file:ca-auth.key --require-authsign',
+      'keyward ca serve --dir ca/ --listen 0.0.0.0:8888 --hostname ca.example --client-auth managers',
       'docker swarm init --external-ca protocol=cfssl,url=https://ca.example:8888 --ca-cert ca/roots.pem',
-    ]))
+    ]) + `
+Beyond loopback the server must be HTTPS and every caller authenticated, by a client certificate
+of the cluster (--client-auth cluster|managers) or an HMAC token (--require-authsign): whoever can
+have a CSR signed gets a node identity.
+`)
     .action(async (options: { listen: string; tls?: boolean; hostname?: string[]; clientAuth: 'none' | 'cluster' | 'managers'; authKeySource?: string; requireAuthsign?: boolean; dir: string }, command: Command) => {
       const ctx = CliContext.of(command);
       const match = /^(.*):(\d+)$/.exec(options.listen);
@@ -235,7 +239,7 @@ export function caCommand(): Command {
       const served = await serveCa(new CaDirectory(options.dir), ctx.keystore(), {
         host,
         port: Number(match[2]),
-        tlsHosts: options.tls ? (options.hostname ?? [host, 'localhost']) : undefined,
+        tlsHosts: options.hostname ?? (options.tls ? [host, 'localhost'] : undefined),
         clientAuth: options.clientAuth,
         authKeys,
         requireAuthsign: options.requireAuthsign,

@@ -30,6 +30,8 @@ const SYSTEM = {
   'yubico-piv-tool': 'yubico-piv-tool',
   'yubikey-manager': 'ykman',
   ykcs11: null,
+  // cfssl: the client the CA server is tested with, and the server it is benchmarked against.
+  'golang-cfssl': 'cfssl',
   // Native addons (pkcs11js, smartcard) are compiled by node-gyp; gcc also builds the tests' pcscd shim.
   python3: 'python3',
   make: 'make',
@@ -39,7 +41,7 @@ const SYSTEM = {
 const NATIVE_BUILD = ['libpcsclite-dev', 'python3', 'make', 'g++'];
 const TASK_PACKAGES = {
   demo: ['softhsm2', 'openssl', ...NATIVE_BUILD],
-  bench: ['softhsm2', 'openssl', 'pcscd', 'vsmartcard-vpcd', 'yubico-piv-tool', 'gcc', ...NATIVE_BUILD],
+  bench: ['softhsm2', 'openssl', 'pcscd', 'vsmartcard-vpcd', 'yubico-piv-tool', 'golang-cfssl', 'gcc', ...NATIVE_BUILD],
   test: Object.keys(SYSTEM),
 };
 

@@ -90,7 +90,7 @@ export class Authority {
   async #issue(profile: string, sign: () => Promise<SignedFields>): Promise<IssuedCertificate> {
     for (let attempt = 0; ; attempt++) {
       const fields = await sign();
-      const entry = entryFor(fields, profile, this.signer.spki);
+      const entry = entryFor(fields, profile, this.keyId);
       try {
         await this.ledger.record(entry);
       } catch (error) {
@@ -122,7 +122,7 @@ export class Authority {
     if (notAfter > this.certificate.notAfter) throw new UsageError('VALIDITY_EXCEEDS_ISSUER', `the certificate would outlive this CA (valid until ${this.certificate.notAfter.toISOString()})`);
     const subject = distinguishedName([[OID.organization, this.policy.clusterId], [OID.organizationalUnit, ROLES[role]], [OID.commonName, nodeId]]);
     return this.#issue(`node-${role}`, async () => {
-      const { der, serial } = await this.#nodeTemplate.issue({ subject, subjectPublicKeyInfo: csr.subjectPublicKeyInfo, notBefore, notAfter, dnsNames: nodeSans(role, nodeId) });
+      const { der, serial } = await this.#nodeTemplate.issue({ subject, spki: csr.spki, subjectPublicKeyInfo: csr.subjectPublicKeyInfo, notBefore, notAfter, dnsNames: nodeSans(role, nodeId) });
       return { serial: Buffer.from(serial).toString('hex'), subject: nodeSubject(this.policy.clusterId, role, nodeId), issuer: this.certificate.subject, notBefore, notAfter, der };
     });
   }

@@ -7,7 +7,6 @@ import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import type { Name, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
-import { fromBER, Sequence } from 'asn1js';
 import { UsageError, VerificationError } from '../errors.js';
 import { fromPemOrDer } from '../pem.js';
 
@@ -64,14 +63,12 @@ function attribute(name: Name, oid: string): string | undefined {
 export async function checkCsr(input: Uint8Array | string): Promise<CheckedCsr> {
   let request: CertificationRequest;
   let signedPart: Uint8Array;
-  let der: Buffer;
   try {
-    der = fromPemOrDer(typeof input === 'string' ? Buffer.from(input) : input, 'CERTIFICATE REQUEST');
+    const der = fromPemOrDer(typeof input === 'string' ? Buffer.from(input) : input, 'CERTIFICATE REQUEST');
     request = AsnConvert.parse(der, CertificationRequest);
     // The bytes the signature covers, exactly as sent (re-encoding could differ from them).
-    const outer = fromBER(der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength) as ArrayBuffer).result;
-    if (!(outer instanceof Sequence)) throw new Error('not a SEQUENCE');
-    signedPart = new Uint8Array(outer.valueBlock.value[0]!.valueBeforeDecodeView);
+    if (!request.certificationRequestInfoRaw) throw new Error('no certificationRequestInfo');
+    signedPart = new Uint8Array(request.certificationRequestInfoRaw);
   } catch (cause) {
     throw new UsageError('CSR_MALFORMED', 'the certificate request does not decode as a PKCS#10 CSR', { cause, hint: 'send a PEM "CERTIFICATE REQUEST" or its DER' });
   }

@@ -23,7 +23,7 @@ import { CA_FILES, certificatePem, splitPem, type CaDirectory } from './store.js
 async function record(directory: CaDirectory, certificate: x509.X509Certificate, profile: string, issuerSpki: Uint8Array): Promise<void> {
   const ledger = directory.ledger();
   try {
-    await ledger.record(entryFor(fieldsOf(certificate), profile, issuerSpki));
+    await ledger.record(entryFor(fieldsOf(certificate), profile, keyIdentifierOf(issuerSpki).toString('hex')));
   } finally {
     await ledger.close();
   }

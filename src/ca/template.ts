@@ -1,14 +1,16 @@
 /**
  * The per-request issuing path. Building each certificate through x509's generator costs ~3 ms of
  * CPU (the reference note measured ~1 ms to build, ~0.5 ms to check the CSR); a CA that must keep
- * up with a cluster prepares what never changes once per issuer (its name, the signature
- * algorithm, the fixed extensions, all as @peculiar/asn1-x509 objects) and per certificate only
- * fills in serial, validity, subject, key and names, then has the device sign the TBS bytes.
- * The DER is still produced by the ASN.1 library, never by hand.
+ * up with a cluster encodes what never changes once per issuer (its name, the signature
+ * algorithm, the fixed extensions) and per certificate only encodes serial, validity, subject,
+ * names and key identifier, then has the device sign the TBS bytes. Every byte of DER is still
+ * produced by the ASN.1 library (asn1-schema over asn1js), never by hand: parts encoded earlier are
+ * only written again as they were.
  */
 import { randomBytes } from 'node:crypto';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { AsnConvert, OctetString, type IAsnConvertible } from '@peculiar/asn1-schema';
 import * as asn from '@peculiar/asn1-x509';
+import * as asn1js from 'asn1js';
 import { ALGORITHMS } from '../crypto/algorithms.js';
 import type * as x509 from '../x509.js';
 import { keyIdentifierOf, type SigningKey } from './signing-key.js';
@@ -24,6 +26,54 @@ function signatureAlgorithm(signer: SigningKey): asn.AlgorithmIdentifier {
         : '1.3.101.112';
   // RSA PKCS#1 v1.5 identifiers carry an explicit NULL parameter; ECDSA and EdDSA carry none.
   return new asn.AlgorithmIdentifier({ algorithm: oid, ...(info.family === 'rsa' ? { parameters: null } : {}) });
+}
+
+/** An asn1js element whose DER the library produced earlier: written again as is, not re-encoded. */
+class EncodedBlock extends asn1js.BaseBlock {
+  readonly #der: ArrayBuffer;
+
+  constructor(der: ArrayBuffer) {
+    super();
+    this.#der = der;
+  }
+
+  override toBER(sizeOnly?: boolean, writer?: asn1js.ViewWriter): ArrayBuffer {
+    const bytes = sizeOnly ? new ArrayBuffer(this.#der.byteLength) : this.#der;
+    if (!writer) return bytes;
+    writer.write(bytes);
+    return new ArrayBuffer(0);
+  }
+}
+
+/** Stands in for an asn1-schema value inside another, as the DER that value encodes to. */
+class Encoded implements IAsnConvertible {
+  readonly #der: ArrayBuffer;
+
+  constructor(der: ArrayBuffer) {
+    this.#der = der;
+  }
+
+  toASN(): asn1js.BaseBlock {
+    return new EncodedBlock(this.#der);
+  }
+
+  toSchema(): asn1js.BaseBlock {
+    throw new Error('an encoded part is written, never parsed');
+  }
+
+  fromASN(): this {
+    throw new Error('an encoded part is written, never parsed');
+  }
+}
+
+/** `value` encoded now, typed as itself so that it fits where `value` would. */
+function encodedOnce<T extends object>(value: T): T {
+  return new Encoded(AsnConvert.serialize(value)) as unknown as T;
+}
+
+/** DER already at hand (from the ASN.1 library), typed as the value it encodes. */
+function encodedAs<T>(der: Uint8Array): T {
+  return new Encoded(der.slice().buffer as ArrayBuffer) as unknown as T;
 }
 
 function extension(oid: string, critical: boolean, value: unknown): asn.Extension {
@@ -43,6 +93,8 @@ export const OID = { organization: '2.5.4.10', organizationalUnit: '2.5.4.11', c
 
 export interface TemplateFields {
   subject: asn.Name;
+  /** The certified key: its DER (embedded as is) and its decoded form (for the key identifier). */
+  spki: Uint8Array;
   subjectPublicKeyInfo: asn.SubjectPublicKeyInfo;
   notBefore: Date;
   notAfter: Date;
@@ -60,9 +112,9 @@ export class CertificateTemplate {
   /** `fixed`: the profile's extensions that are the same for every certificate (key usage, EKU, AKI …). */
   constructor(signer: SigningKey, issuer: x509.X509Certificate, fixed: x509.Extension[]) {
     this.#signer = signer;
-    this.#issuer = AsnConvert.parse(issuer.subjectName.toArrayBuffer(), asn.Name);
-    this.#algorithm = signatureAlgorithm(signer);
-    this.#fixed = fixed.map((e) => AsnConvert.parse(e.rawData, asn.Extension));
+    this.#issuer = encodedAs<asn.Name>(new Uint8Array(issuer.subjectName.toArrayBuffer()));
+    this.#algorithm = encodedOnce(signatureAlgorithm(signer));
+    this.#fixed = fixed.map((e) => encodedAs<asn.Extension>(new Uint8Array(e.rawData)));
   }
 
   /** A positive serial of 128 bits less one (first byte 1–127: non-zero, so DER keeps all 16 bytes). */
@@ -82,7 +134,7 @@ export class CertificateTemplate {
       issuer: this.#issuer,
       validity: new asn.Validity({ notBefore: fields.notBefore, notAfter: fields.notAfter }),
       subject: fields.subject,
-      subjectPublicKeyInfo: fields.subjectPublicKeyInfo,
+      subjectPublicKeyInfo: encodedAs<asn.SubjectPublicKeyInfo>(fields.spki),
       extensions: new asn.Extensions([
         ...this.#fixed,
         extension(asn.id_ce_subjectAltName, false, new asn.SubjectAlternativeName(fields.dnsNames.map((dNSName) => new asn.GeneralName({ dNSName })))),
@@ -91,7 +143,7 @@ export class CertificateTemplate {
     });
     const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
     const signature = await this.#signer.handle.sign(tbsDer);
-    const certificate = new asn.Certificate({ tbsCertificate: tbs, signatureAlgorithm: this.#algorithm, signatureValue: signature.slice().buffer as ArrayBuffer });
+    const certificate = new asn.Certificate({ tbsCertificate: encodedAs<asn.TBSCertificate>(tbsDer), signatureAlgorithm: this.#algorithm, signatureValue: signature.slice().buffer as ArrayBuffer });
     return { der: new Uint8Array(AsnConvert.serialize(certificate)), serial };
   }
 }

@@ -78,11 +78,20 @@ test('join tokens and root rotation from the command line', async (t) => {
   t.true(JSON.parse((await ca(['status', '--json'])).stdout).roots.length === 1);
 });
 
-test('serve refuses mutual TLS without TLS, with a usage error', async (t) => {
-  const { rootKey, caKey, ca } = await cliCa();
+test('serve refuses set-ups that would sign for strangers, before asking for any PIN', async (t) => {
+  const { token, dir, rootKey, caKey, ca } = await cliCa();
   await ca(['root', 'create', '--key', rootKey, '--generate', 'p256']);
   await ca(['intermediate', 'create', '--root-key', rootKey, '--key', caKey, '--generate', 'p256', '--cluster-id', 'c1']);
-  const refused = await ca(['serve', '--client-auth', 'managers', '--listen', '127.0.0.1:0']);
-  t.is(refused.code, 2);
-  t.regex(refused.stderr, /client certificates need HTTPS/);
+  const refusals: Array<[string[], RegExp]> = [
+    [['--client-auth', 'managers', '--listen', '127.0.0.1:0'], /client certificates need HTTPS/],
+    [['--listen', '0.0.0.0:0'], /plain HTTP on 0\.0\.0\.0/],
+    [['--listen', '0.0.0.0:0', '--tls'], /refusing to sign for anyone who can reach 0\.0\.0\.0[\s\S]*--client-auth managers/],
+    [['--listen', '127.0.0.1:0', '--require-authsign'], /no HMAC key was given/],
+  ];
+  for (const [options, message] of refusals) {
+    // No PIN anywhere: a server that opened the CA key first would fail for want of one (exit 4).
+    const refused = await token.keyward(['--no-input', 'ca', 'serve', ...options, '--dir', dir], { env: { ...token.env, KEYWARD_PIN: undefined } });
+    t.is(refused.code, 2, options.join(' '));
+    t.regex(refused.stderr, message);
+  }
 });

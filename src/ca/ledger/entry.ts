@@ -1,6 +1,5 @@
 /** A ledger entry for a certificate just signed: what the ledger keeps of it, and when to renew it. */
 import { renewalTime } from '../renewal.js';
-import { keyIdentifierOf } from '../signing-key.js';
 import { normalizeSerial, type LedgerEntry } from './ledger.js';
 
 export interface SignedFields {
@@ -13,12 +12,13 @@ export interface SignedFields {
   der: Uint8Array;
 }
 
-export function entryFor(fields: SignedFields, profile: string, issuerSpki: Uint8Array): Omit<LedgerEntry, 'status'> {
+/** `issuerKeyId`: the issuer's key identifier, hex. */
+export function entryFor(fields: SignedFields, profile: string, issuerKeyId: string): Omit<LedgerEntry, 'status'> {
   return {
     serial: normalizeSerial(fields.serial),
     subject: fields.subject,
     issuer: fields.issuer,
-    issuerKeyId: keyIdentifierOf(issuerSpki).toString('hex'),
+    issuerKeyId,
     profile,
     notBefore: fields.notBefore,
     notAfter: fields.notAfter,

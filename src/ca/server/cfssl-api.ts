@@ -5,7 +5,7 @@
  * cfssl's error codes. Transport-free: the server feeds it requests.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { KeywardError } from '../../errors.js';
+import { KeywardError, UsageError } from '../../errors.js';
 import type { Authority } from '../authority.js';
 import { ROLES } from '../names.js';
 import { certificatePem } from '../store.js';
@@ -26,10 +26,17 @@ export interface Caller {
 export interface ApiOptions {
   /** HMAC keys for /authsign, by name. */
   authKeys?: Map<string, Buffer>;
-  /** Refuse unauthenticated /sign (cfssl: "authentication required") when auth keys are set. */
+  /** Refuse unauthenticated /sign (cfssl: "authentication required"); needs auth keys. */
   requireAuthsign?: boolean;
   /** With mTLS: which callers may have certificates signed. */
   callers?: 'any' | 'cluster' | 'managers';
+}
+
+/** Options that cannot work are refused before anything starts (a server that ignored them would sign for anyone). */
+export function checkApiOptions(options: ApiOptions): void {
+  if (options.requireAuthsign && !options.authKeys?.size) {
+    throw new UsageError('AUTHSIGN_NEEDS_KEY', 'authenticated signing is required, but no HMAC key was given', { hint: 'give the key with --auth-key-source file:… or KEYWARD_CA_AUTH_KEY' });
+  }
 }
 
 /** cfssl error codes (cfssl/errors): category × 1000 + reason. */
@@ -88,6 +95,7 @@ export class CfsslApi {
   readonly #options: ApiOptions;
 
   constructor(authority: Authority, options: ApiOptions = {}) {
+    checkApiOptions(options);
     this.#authority = authority;
     this.#options = options;
   }
@@ -171,7 +179,7 @@ export class CfsslApi {
         return error ?? this.#sign(inner!);
       }
       default:
-        if (this.#options.requireAuthsign && this.#options.authKeys?.size) return failure(400, 400, 'authentication required');
+        if (this.#options.requireAuthsign) return failure(400, 400, 'authentication required');
         return this.#sign(request as SignRequest);
     }
   }

@@ -4,13 +4,14 @@
  * the CA itself, so the server chains to the cluster's root like every node.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import { isIP } from 'node:net';
 import { UsageError } from '../../errors.js';
 import type { Keystore } from '../../keystore/registry.js';
 import { toPem } from '../../pem.js';
 import { openAuthority, type Authority } from '../authority.js';
 import { crlFile } from '../lifecycle.js';
 import type { CaDirectory } from '../store.js';
-import { CfsslApi, type ApiOptions } from './cfssl-api.js';
+import { CfsslApi, checkApiOptions, type ApiOptions } from './cfssl-api.js';
 import { startCaServer, type RunningServer, type TlsSettings } from './server.js';
 
 export interface ServeCaOptions {
@@ -39,11 +40,33 @@ export interface ServedCa extends RunningServer {
   tlsChain?: string;
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+/**
+ * Whoever can reach an unauthenticated signing API gets a cluster identity, so only this machine
+ * may reach one: off loopback, the server must be HTTPS and every caller must prove who it is.
+ */
+function checkExposure(host: string, tls: boolean, clientAuth: string, requireAuthsign: boolean): void {
+  if (clientAuth !== 'none' && !tls) throw new UsageError('MTLS_NEEDS_TLS', 'client certificates need HTTPS', { hint: 'add --tls' });
+  if (isLoopback(host)) return;
+  if (!tls) {
+    throw new UsageError('EXPOSED_WITHOUT_TLS', `refusing to serve the CA over plain HTTP on ${host}, beyond this machine`, { hint: 'add --tls, or listen on 127.0.0.1' });
+  }
+  if (clientAuth === 'none' && !requireAuthsign) {
+    throw new UsageError('EXPOSED_WITHOUT_AUTH', `refusing to sign for anyone who can reach ${host}: every caller would get a node certificate of the cluster`, {
+      hint: 'require client certificates (--client-auth managers, as Docker Swarm presents) or HMAC-authenticated requests (--require-authsign), or listen on 127.0.0.1',
+    });
+  }
+}
+
 export async function serveCa(directory: CaDirectory, keystore: Keystore, options: ServeCaOptions = {}): Promise<ServedCa> {
   const clientAuth = options.clientAuth ?? 'none';
-  if (clientAuth !== 'none' && !options.tlsHosts?.length) {
-    throw new UsageError('MTLS_NEEDS_TLS', 'client certificates need HTTPS', { hint: 'add --tls' });
-  }
+  const apiOptions: ApiOptions = { authKeys: options.authKeys, requireAuthsign: options.requireAuthsign, callers: clientAuth === 'none' ? 'any' : clientAuth };
+  // Refused before the CA key is opened: nobody types a PIN for a server that will not start.
+  checkApiOptions(apiOptions);
+  checkExposure(options.host ?? '127.0.0.1', Boolean(options.tlsHosts?.length), clientAuth, options.requireAuthsign ?? false);
   const authority = await openAuthority(directory, keystore);
   let tls: TlsSettings | undefined;
   let tlsChain: string | undefined;
@@ -60,11 +83,7 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
       ...(mtls ? { clientCa: directory.rootBundle(), crl: currentCrls(directory) } : {}),
     };
   }
-  const api = new CfsslApi(authority, {
-    authKeys: options.authKeys,
-    requireAuthsign: options.requireAuthsign,
-    callers: clientAuth === 'none' ? 'any' : clientAuth,
-  } satisfies ApiOptions);
+  const api = new CfsslApi(authority, apiOptions);
   const running = await startCaServer({ api, host: options.host, port: options.port, tls, log: options.log, headersTimeoutMs: options.headersTimeoutMs });
   // Revocations made meanwhile (keyward ca revoke, ca crl) reach new connections within a minute.
   const reload = mtls && tls ? setInterval(() => running.updateTls({ ...tls!, crl: currentCrls(directory) }), CRL_RELOAD_MS) : undefined;
