@@ -106,9 +106,16 @@ export class CaDirectory {
     return this.certificates(CA_FILES.intermediate, 'intermediate certificate', 'create one in a ceremony: keyward ca intermediate create --root-key <uri> --key <uri> --cluster-id <id>')[0]!;
   }
 
-  /** What a node presents above its own certificate: the intermediate, and the cross-signed root during a rotation. */
+  /**
+   * What a node presents above its own certificate: the intermediate and, during a rotation once
+   * the intermediate is the new root's, the cross-signed new root (the old root's clients need it).
+   */
   chain(): x509.X509Certificate[] {
-    return [this.intermediate(), ...(this.exists(CA_FILES.crossSigned) ? this.certificates(CA_FILES.crossSigned, 'cross-signed root', '') : [])];
+    const intermediate = this.intermediate();
+    const crossSigned = this.exists(CA_FILES.crossSigned) ? this.certificates(CA_FILES.crossSigned, 'cross-signed root', '')[0] : undefined;
+    const issuer = intermediate.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId;
+    const issuedByNewRoot = crossSigned && issuer !== undefined && issuer === crossSigned.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
+    return issuedByNewRoot ? [intermediate, crossSigned] : [intermediate];
   }
 
   ledger(): SqliteLedger {

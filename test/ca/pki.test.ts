@@ -141,6 +141,7 @@ test('root rotation: leaves of the new root verify for clients holding only the 
   const { root, crossSigned } = await beginRootRotation(ca.directory, ca.keystore, { newKey: newRootKey, generate: 'p256' });
   t.regex(ca.directory.rootBundle(), /BEGIN CERTIFICATE[\s\S]+BEGIN CERTIFICATE/);
   await t.throwsAsync(finishRootRotation(ca.directory), { instanceOf: ConflictError, message: /still issued by the old root/ });
+  t.is(ca.directory.chain().length, 1, 'the old root\'s intermediate is not followed by the new root');
   await ca.close();
   await createClusterIntermediate(ca.directory, ca.keystore, { rootKey: newRootKey, key: `pkcs11:token=${ca.tokens.online};object=intermediate-2`, generate: 'p256', clusterId: ca.clusterId });
   const authority = await openAuthority(ca.directory, ca.keystore);
@@ -157,6 +158,7 @@ test('root rotation: leaves of the new root verify for clients holding only the 
     t.is(verified.code, 0, `${trust}: ${verified.stdout}${verified.stderr}`);
   }
   // The chain the CA hands out carries the cross-signed root during the rotation.
+  t.is(ca.directory.chain().length, 2);
   t.regex(issued.chainPem, new RegExp(certificatePem(crossSigned).split('\n')[1]!.replace(/[+/]/g, '\\$&')));
   await finishRootRotation(ca.directory);
   t.is(ca.directory.rootBundle(), certificatePem(root), 'the old root is retired');
