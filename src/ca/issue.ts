@@ -76,10 +76,12 @@ export interface IntermediateOptions {
   urls?: PublicationUrls;
 }
 
+export const intermediateSubject = (clusterId: string) => `O=${clusterId}, CN=swarm-ca intermediate`;
+
 /** A cluster's intermediate, signed by the root (in a ceremony: the root key comes out only then). */
 export function createIntermediate(root: SigningKey, rootCertificate: x509.X509Certificate, options: IntermediateOptions): Promise<x509.X509Certificate> {
   return signCertificate(root, rootCertificate, {
-    subject: options.subject ?? `O=${options.clusterId}, CN=swarm-ca intermediate`,
+    subject: options.subject ?? intermediateSubject(options.clusterId),
     spki: options.spki,
     notAfter: daysFromNow(options.days ?? 5 * 365),
     extensions: intermediateExtensions(options.spki, root.spki, options.clusterId, options.urls),

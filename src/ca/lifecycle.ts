@@ -5,17 +5,19 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { ConflictError, NotFoundError, UsageError } from '../errors.js';
+import { ConflictError, NotFoundError, UsageError, VerificationError } from '../errors.js';
 import type { GenerateOptions } from '../keystore/keystore.js';
 import type { Keystore } from '../keystore/registry.js';
 import { toPem } from '../pem.js';
-import type * as x509 from '../x509.js';
+import * as x509 from '../x509.js';
+import { parseCertificate } from '../certificate.js';
+import { checkCsr } from './csr.js';
 import { createCrl } from './crl.js';
-import { createIntermediate, createRoot, crossSign } from './issue.js';
+import { createIntermediate, createRoot, crossSign, intermediateSubject } from './issue.js';
 import { checkIdentifier } from './names.js';
 import { normalizeSerial, type LedgerEntry, type RevocationReason } from './ledger/ledger.js';
 import { entryFor, fieldsOf } from './ledger/entry.js';
-import type { PublicationUrls } from './profiles.js';
+import { clusterNameConstraints, type PublicationUrls } from './profiles.js';
 import { SigningKey, keyIdentifierOf } from './signing-key.js';
 import { CA_FILES, certificatePem, splitPem, type CaDirectory } from './store.js';
 
@@ -60,8 +62,13 @@ export async function createRootCa(directory: CaDirectory, keystore: Keystore, o
 
 export interface IntermediateCreateOptions {
   rootKey: string;
-  key: string;
+  /**
+   * The intermediate's key: present in this ceremony (`key`, made first with `generate`), or only
+   * its CSR (`csr`, from `keyward ca intermediate request` on the online side).
+   */
+  key?: string;
   generate?: GenerateOptions['algorithm'];
+  csr?: Uint8Array | string;
   clusterId: string;
   days?: number;
   nodeDays?: number;
@@ -70,36 +77,138 @@ export interface IntermediateCreateOptions {
   rootCrlDays?: number;
 }
 
+/** The root of this directory, opened, and checked to be the key the root certificate names. */
+async function openRoot(directory: CaDirectory, keystore: Keystore, rootKey: string): Promise<{ root: SigningKey; rootCertificate: x509.X509Certificate }> {
+  const rootCertificate = directory.root();
+  const root = await SigningKey.of(await keystore.open(rootKey));
+  if (!Buffer.from(rootCertificate.publicKey.rawData).equals(Buffer.from(root.spki))) {
+    throw new UsageError('ROOT_KEY_MISMATCH', `${rootKey} is not the key of this CA's root (${rootCertificate.subject})`);
+  }
+  return { root, rootCertificate };
+}
+
+/** The intermediate's public key from its CSR: self-signature checked, key allow-listed, cluster confirmed. */
+async function intermediateCsrKey(csr: Uint8Array | string, clusterId: string): Promise<Uint8Array> {
+  const checked = await checkCsr(csr);
+  if (checked.requested.organization !== undefined && checked.requested.organization !== clusterId) {
+    throw new UsageError('CSR_CLUSTER_MISMATCH', `the intermediate's CSR was made for cluster "${checked.requested.organization}", not "${clusterId}"`, {
+      hint: 'check the cluster ID with the online side before the root signs',
+    });
+  }
+  return checked.spki;
+}
+
 /**
- * A ceremony step: the root key signs the cluster's intermediate (pathLen 0, constrained to the
+ * A ceremony step: the root key signs a cluster's intermediate (pathLen 0, constrained to the
  * cluster) and the root's CRL, so relying parties that check CRLs can validate the intermediate.
+ * With the intermediate's key present, this directory becomes that cluster's CA; with only its
+ * CSR, the certificate is returned to be carried back and installed where the key is.
  */
 export async function createClusterIntermediate(directory: CaDirectory, keystore: Keystore, options: IntermediateCreateOptions): Promise<x509.X509Certificate> {
   const clusterId = checkIdentifier(options.clusterId, 'cluster ID');
-  const config = directory.config();
-  if (config.clusterId && config.clusterId !== clusterId) {
-    throw new ConflictError('CLUSTER_MISMATCH', `this CA directory serves cluster "${config.clusterId}", not "${clusterId}"`, {
-      hint: 'use one CA directory per cluster (--dir)',
+  if (Boolean(options.key) === Boolean(options.csr)) {
+    throw new UsageError('INTERMEDIATE_KEY_OR_CSR', 'give either the intermediate\'s key (--key) or its CSR (--csr)', {
+      hint: 'the key when its device is here, in the ceremony; the CSR from keyward ca intermediate request when it stays online',
     });
   }
-  const rootCertificate = directory.root();
-  const root = await SigningKey.of(await keystore.open(options.rootKey));
-  if (!Buffer.from(rootCertificate.publicKey.rawData).equals(Buffer.from(root.spki))) {
-    throw new UsageError('ROOT_KEY_MISMATCH', `${options.rootKey} is not the key of this CA's root (${rootCertificate.subject})`);
+  const config = directory.config();
+  if (options.key && config.clusterId && config.clusterId !== clusterId) {
+    throw new ConflictError('CLUSTER_MISMATCH', `this CA directory serves cluster "${config.clusterId}", not "${clusterId}"`, {
+      hint: 'use one CA directory per cluster (--dir), or sign the other cluster\'s CSR (--csr)',
+    });
   }
-  const intermediateKey = await signingKey(keystore, options.key, options.generate);
-  const intermediate = await createIntermediate(root, rootCertificate, { clusterId, spki: intermediateKey.spki, days: options.days, urls: options.urls });
+  const { root, rootCertificate } = await openRoot(directory, keystore, options.rootKey);
+  const intermediateKey = options.key ? await signingKey(keystore, options.key, options.generate) : undefined;
+  const spki = intermediateKey?.spki ?? (await intermediateCsrKey(options.csr!, clusterId));
+  const intermediate = await createIntermediate(root, rootCertificate, { clusterId, spki, days: options.days, urls: options.urls });
   await record(directory, intermediate, 'intermediate', root.spki);
-  directory.write(CA_FILES.intermediate, certificatePem(intermediate));
   await writeCrl(directory, 'root', root, rootCertificate, options.rootCrlDays ?? 180);
-  directory.saveConfig({
-    ...config,
-    clusterId,
-    intermediateKey: intermediateKey.handle.info.uri,
-    nodeDays: options.nodeDays ?? config.nodeDays,
-    ...(options.urls ? { urls: options.urls } : {}),
-  });
+  if (intermediateKey) {
+    directory.write(CA_FILES.intermediate, certificatePem(intermediate));
+    directory.saveConfig({
+      ...config,
+      clusterId,
+      intermediateKey: intermediateKey.handle.info.uri,
+      nodeDays: options.nodeDays ?? config.nodeDays,
+      ...(options.urls ? { urls: options.urls } : {}),
+    });
+  }
   return intermediate;
+}
+
+export interface IntermediateRequestOptions {
+  key: string;
+  generate?: GenerateOptions['algorithm'];
+  clusterId: string;
+  nodeDays?: number;
+}
+
+/**
+ * The online half of a split ceremony: the intermediate's key is made (or opened) where it will
+ * work, and only its CSR goes to the offline root. The key waits in ca.json until the certificate
+ * comes back (installClusterIntermediate).
+ */
+export async function requestClusterIntermediate(directory: CaDirectory, keystore: Keystore, options: IntermediateRequestOptions): Promise<string> {
+  const clusterId = checkIdentifier(options.clusterId, 'cluster ID');
+  const config = directory.config();
+  if (config.clusterId && config.clusterId !== clusterId) {
+    throw new ConflictError('CLUSTER_MISMATCH', `this CA directory serves cluster "${config.clusterId}", not "${clusterId}"`, { hint: 'use one CA directory per cluster (--dir)' });
+  }
+  const key = await signingKey(keystore, options.key, options.generate);
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: intermediateSubject(clusterId), keys: key.keys, signingAlgorithm: key.algorithm }, key.crypto);
+  directory.saveConfig({ ...config, clusterId, pendingIntermediateKey: key.handle.info.uri, nodeDays: options.nodeDays ?? config.nodeDays });
+  return csr.toString('pem');
+}
+
+/** The root-side files a cluster CA keeps copies of: trust anchors, rotation state, root CRLs. */
+const ROOT_SIDE_FILES = [CA_FILES.roots, CA_FILES.root, CA_FILES.previousRoot, CA_FILES.crossSigned, crlFile('root'), crlFile('previous-root')];
+
+/**
+ * The online half, once the certificate is back from the ceremony: it must be for the waiting key,
+ * for this cluster, constrained to it, and issued by a root of the root directory carried along
+ * (whose certificates and CRLs are copied here).
+ */
+export async function installClusterIntermediate(directory: CaDirectory, keystore: Keystore, options: { certificate: Uint8Array | string; rootDirectory: CaDirectory }): Promise<x509.X509Certificate> {
+  const config = directory.config();
+  if (!config.pendingIntermediateKey || !config.clusterId) {
+    throw new NotFoundError('NO_PENDING_INTERMEDIATE', `${directory.dir} is not waiting for an intermediate certificate`, {
+      hint: 'request one first: keyward ca intermediate request --key <uri> --cluster-id <id> --out cluster.csr',
+    });
+  }
+  const certificate = new x509.X509Certificate(parseCertificate(options.certificate, 'intermediate certificate').raw);
+  const key = await keystore.open(config.pendingIntermediateKey);
+  if (!Buffer.from(certificate.publicKey.rawData).equals(Buffer.from(await key.publicKey()))) {
+    throw new UsageError('CA_KEY_MISMATCH', `the certificate (${certificate.subject}) is not for the waiting key ${config.pendingIntermediateKey}`, {
+      hint: 'install the certificate the root signed for this directory\'s CSR',
+    });
+  }
+  const expected = clusterNameConstraints(config.clusterId);
+  const constraints = certificate.getExtension(expected.type);
+  if (!constraints?.critical || !Buffer.from(constraints.value).equals(Buffer.from(expected.value)) || certificate.getExtension(x509.BasicConstraintsExtension)?.pathLength !== 0) {
+    throw new VerificationError('INTERMEDIATE_NOT_FOR_CLUSTER', `the certificate is not a cluster intermediate constrained to "${config.clusterId}" (pathLen 0, O=${config.clusterId})`);
+  }
+  const issuedBy = splitPem(options.rootDirectory.rootBundle()).find((root) => issuedByRoot(certificate, root));
+  if (!issuedBy) {
+    throw new VerificationError('INTERMEDIATE_UNTRUSTED', `the certificate was not issued by a root of ${options.rootDirectory.dir}`, {
+      hint: 'carry the root\'s CA directory from the same ceremony (--root-dir)',
+    });
+  }
+  for (const file of ROOT_SIDE_FILES) {
+    const content = options.rootDirectory.read(file);
+    if (content) directory.write(file, content);
+    else rmSync(directory.path(file), { force: true });
+  }
+  directory.write(CA_FILES.intermediate, certificatePem(certificate));
+  const { pendingIntermediateKey, ...rest } = config;
+  directory.saveConfig({ ...rest, intermediateKey: pendingIntermediateKey });
+  return certificate;
+}
+
+function issuedByRoot(certificate: x509.X509Certificate, root: x509.X509Certificate): boolean {
+  // node:crypto, not x509's verify: that mishandles a P-256 certificate under a P-384 root.
+  const child = new X509Certificate(Buffer.from(certificate.rawData));
+  const issuer = new X509Certificate(Buffer.from(root.rawData));
+  return child.checkIssued(issuer) && child.verify(issuer.publicKey);
 }
 
 /** Where a CA's CRL is kept, by the issuer's role. */
@@ -189,14 +298,17 @@ export async function beginRootRotation(directory: CaDirectory, keystore: Keysto
   return { root, crossSigned };
 }
 
-/** Ends a rotation: the old root is no longer trusted. Refused while the intermediate still hangs from it. */
+/**
+ * Ends a rotation: the old root is no longer trusted. A cluster CA refuses while its intermediate
+ * still hangs from the old root; a root-only directory (split ceremonies) has no intermediate to
+ * check, so its rotation is finished after every cluster CA has finished its own.
+ */
 export async function finishRootRotation(directory: CaDirectory): Promise<void> {
   if (!directory.exists(CA_FILES.crossSigned)) throw new ConflictError('NO_ROTATION', 'no root rotation is under way');
   const root = directory.root();
-  const intermediate = directory.intermediate();
-  if (!new X509Certificate(Buffer.from(intermediate.rawData)).verify(new X509Certificate(Buffer.from(root.rawData)).publicKey)) {
+  if (directory.exists(CA_FILES.intermediate) && !issuedByRoot(directory.intermediate(), root)) {
     throw new ConflictError('ROTATION_NOT_READY', 'the cluster intermediate is still issued by the old root', {
-      hint: 'issue a new intermediate under the new root first: keyward ca intermediate create --root-key <new root key> --key <uri>',
+      hint: 'have the new root sign a new intermediate first (keyward ca intermediate create --root-key <new root key> --key <uri>, or request, create --csr, install)',
     });
   }
   const config = directory.config();

@@ -28,6 +28,8 @@ export interface CaConfig {
   previousRootKey?: string;
   /** The issuing intermediate's key. */
   intermediateKey?: string;
+  /** Its key while the certificate is being signed offline (intermediate request → install). */
+  pendingIntermediateKey?: string;
   nodeDays: number;
   urls?: PublicationUrls;
 }

@@ -1,6 +1,6 @@
 /** `keyward ca …` end to end: the binary, SoftHSM tokens for the offline root and the online CA, OpenSSL as the judge. */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliToken, CLI_SO_PIN } from '../harness/cli-token.js';
 import { run } from '../harness/run.js';
@@ -52,6 +52,63 @@ test('root, intermediate, issue, status with renewal times, revoke, CRL: the who
   const crl = await run('openssl', ['crl', '-in', crlFile, '-noout', '-text']);
   t.regex(crl.stdout, /Superseded/);
   t.regex(readFileSync(join(dir, 'crl', 'root.crl.pem'), 'utf8'), /BEGIN X509 CRL/);
+});
+
+test('a split ceremony: the intermediate\'s key stays online, only its CSR and certificate travel', async (t) => {
+  const { token, rootKey, caKey } = await cliCa();
+  const offline = join(token.store.dir, 'offline-ca');
+  const online = join(token.store.dir, 'online-ca');
+  const at = (dir: string) => (args: string[]) => token.keyward(['ca', ...args, '--dir', dir]);
+  const [offlineCa, onlineCa] = [at(offline), at(online)];
+  const file = (name: string) => join(token.store.dir, name);
+  t.is((await offlineCa(['root', 'create', '--key', rootKey, '--generate', 'p384'])).code, 0);
+
+  const request = await onlineCa(['intermediate', 'request', '--key', caKey, '--generate', 'p256', '--cluster-id', 'split-1', '--out', file('cluster.csr')]);
+  t.is(request.code, 0, request.stderr);
+  t.is((await onlineCa(['issue', '--csr', await csr(token.store.dir, 'early', '/OU=swarm-worker/CN=early')])).code, 3, 'no issuing before the certificate is installed');
+
+  // In the ceremony: the root signs the CSR, for the cluster the witnesses confirm, and no other.
+  const wrongCluster = await offlineCa(['intermediate', 'create', '--root-key', rootKey, '--csr', file('cluster.csr'), '--cluster-id', 'split-2', '--out', file('wrong.pem')]);
+  t.is(wrongCluster.code, 2);
+  t.regex(wrongCluster.stderr, /made for cluster "split-1", not "split-2"/);
+  const signed = await offlineCa(['intermediate', 'create', '--root-key', rootKey, '--csr', file('cluster.csr'), '--cluster-id', 'split-1', '--out', file('cluster.pem')]);
+  t.is(signed.code, 0, signed.stderr);
+  t.false(existsSync(join(offline, 'intermediate.pem')), 'the offline directory stays the root\'s');
+
+  // Back online: only this CSR's certificate, issued by the root carried along, is accepted.
+  const otherRoot = join(token.store.dir, 'other-root');
+  await at(otherRoot)(['root', 'create', '--key', `pkcs11:token=${token.label};object=other-root`, '--generate', 'p256']);
+  const untrusted = await onlineCa(['intermediate', 'install', '--cert', file('cluster.pem'), '--root-dir', otherRoot]);
+  t.is(untrusted.code, 6);
+  t.regex(untrusted.stderr, /not issued by a root of/);
+  const otherKey = await onlineCa(['intermediate', 'install', '--cert', join(offline, 'root.pem'), '--root-dir', offline]);
+  t.is(otherKey.code, 2);
+  t.regex(otherKey.stderr, /not for the waiting key/);
+  const installed = await onlineCa(['intermediate', 'install', '--cert', file('cluster.pem'), '--root-dir', offline]);
+  t.is(installed.code, 0, installed.stderr);
+
+  const out = file('node.crt');
+  t.is((await onlineCa(['issue', '--csr', await csr(token.store.dir, 'node', '/OU=swarm-worker/CN=node-9'), '--out', out])).code, 0);
+  const verified = await run('openssl', ['verify', '-x509_strict', '-CAfile', join(online, 'roots.pem'), '-CRLfile', join(online, 'crl', 'root.crl.pem'), '-untrusted', out, out]);
+  t.is(verified.stdout.trim(), `${out}: OK`);
+  const profiles = (dir: (args: string[]) => Promise<{ stdout: string }>) => dir(['status', '--json']).then((r) => JSON.parse(r.stdout).certificates.map((c: { profile: string }) => c.profile).sort());
+  t.deepEqual(await profiles(offlineCa), ['intermediate', 'root'], 'the root\'s ledger records the intermediate');
+  t.deepEqual(await profiles(onlineCa), ['node-worker'], 'the cluster CA\'s ledger records its nodes');
+
+  // A root rotation the same way: the new root signs a new CSR; both trust paths hold until finish.
+  const newRoot = `pkcs11:token=${token.label};object=root-2`;
+  t.is((await offlineCa(['rotate-root', 'begin', '--new-key', newRoot, '--generate', 'p384'])).code, 0);
+  t.is((await onlineCa(['intermediate', 'request', '--key', `${caKey}-2`, '--generate', 'p256', '--cluster-id', 'split-1', '--out', file('cluster-2.csr')])).code, 0);
+  t.is((await offlineCa(['intermediate', 'create', '--root-key', newRoot, '--csr', file('cluster-2.csr'), '--cluster-id', 'split-1', '--out', file('cluster-2.pem')])).code, 0);
+  t.is((await onlineCa(['intermediate', 'install', '--cert', file('cluster-2.pem'), '--root-dir', offline])).code, 0);
+  const rotated = file('node-2.crt');
+  t.is((await onlineCa(['issue', '--csr', await csr(token.store.dir, 'node-2', '/OU=swarm-worker/CN=node-2'), '--out', rotated])).code, 0);
+  for (const trust of ['previous-root.pem', 'root.pem']) {
+    t.is((await run('openssl', ['verify', '-x509_strict', '-CAfile', join(online, trust), '-untrusted', rotated, rotated])).code, 0, `a client trusting only ${trust}`);
+  }
+  t.is((await onlineCa(['rotate-root', 'finish'])).code, 0);
+  t.is((await offlineCa(['rotate-root', 'finish'])).code, 0);
+  t.is(readFileSync(join(online, 'roots.pem'), 'utf8'), readFileSync(join(offline, 'root.pem'), 'utf8'), 'only the new root is trusted');
 });
 
 test('join tokens and root rotation from the command line', async (t) => {

@@ -2,7 +2,7 @@
  * The keystore backend for `pkcs11:` URIs: resolves a URI to a module, a token and a key, logs in
  * with the PIN from the right source, and adapts the PKCS#11 driver to the KeyHandle interface.
  */
-import { X509Certificate } from 'node:crypto';
+import { parseCertificate } from '../../certificate.js';
 import { ALGORITHMS, KEY_ALGORITHMS, type KeyAlgorithm } from '../../crypto/algorithms.js';
 import { ecdsaRawToDer } from '../../crypto/signature-encoding.js';
 import { AuthError, CancelledError, ConflictError, NotFoundError, UsageError } from '../../errors.js';
@@ -491,10 +491,4 @@ function requireAlgorithm(key: Pkcs11Key): KeyAlgorithm {
   return key.algorithm;
 }
 
-function parseCertificate(der: Uint8Array): X509Certificate {
-  try {
-    return new X509Certificate(Buffer.from(der));
-  } catch (cause) {
-    throw new UsageError('CERTIFICATE_MALFORMED', 'the certificate is not a valid X.509 certificate', { cause });
-  }
-}
+

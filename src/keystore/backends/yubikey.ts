@@ -16,6 +16,7 @@ import { InProcessTransport } from '../../hsm/piv/transport/in-process.js';
 import { listReaders, PcscTransport } from '../../hsm/piv/transport/pcsc.js';
 import type { SmartCard } from '../../hsm/piv/transport/transport.js';
 import { YUBICO_PIV_ROOT_CA_PEM } from '../../hsm/piv/yubico-roots.js';
+import { parseCertificate } from '../../certificate.js';
 import { fromPemOrDer } from '../../pem.js';
 import type { Secret } from '../../secret.js';
 import type { Attestation, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from '../keystore.js';
@@ -400,12 +401,7 @@ class YubiKeyHandle implements KeyHandle {
   }
 
   async setCertificate(der: Uint8Array): Promise<void> {
-    let certificate: X509Certificate;
-    try {
-      certificate = new X509Certificate(Buffer.from(der));
-    } catch (cause) {
-      throw new UsageError('CERTIFICATE_MALFORMED', 'the certificate is not a valid X.509 certificate', { cause });
-    }
+    const certificate = parseCertificate(der);
     if (this.#slotInfo?.publicKey && !certificate.publicKey.export({ type: 'spki', format: 'der' }).equals(Buffer.from(this.#slotInfo.publicKey))) {
       throw new UsageError('CERTIFICATE_KEY_MISMATCH', `the certificate (${certificate.subject}) is for another key than the one in slot ${this.#slot.toString(16)}`);
     }
