@@ -415,19 +415,7 @@ export class PivSession {
    */
   async sign(slot: number, algorithm: KeyAlgorithm, data: Uint8Array, request: SignRequest, known?: { pinPolicy?: PinPolicy; touchPolicy?: TouchPolicy }): Promise<Uint8Array> {
     const input = this.#signatureInput(algorithm, data, request);
-    return this.op(async () => {
-      await this.#ensurePin(known?.pinPolicy ?? defaultPinPolicy(slot));
-      const response = await piv.generalAuthenticate(
-        this.channel,
-        requireAlgorithmSupport(algorithm, this.version),
-        slot,
-        concat(tlv(TAG.RESPONSE, new Uint8Array()), tlv(TAG.CHALLENGE, input)),
-        { operation: `sign with slot ${slot.toString(16)}`, mayNeedTouch: known?.touchPolicy !== 'never' },
-      );
-      const signature = response.get(TAG.RESPONSE);
-      if (!signature || signature.length === 0) throw new CardResponseError(`${this.device} returned no signature`);
-      return signature;
-    });
+    return this.#authenticateWithSlot(slot, algorithm, TAG.CHALLENGE, input, known, { operation: `sign with slot ${slot.toString(16)}`, result: 'signature' });
   }
 
   /**
@@ -435,18 +423,30 @@ export class PivSession {
    * uncompressed point (P-256/P-384). The PIN is verified if the slot's policy needs it.
    */
   async ecdh(slot: number, algorithm: 'p256' | 'p384', peerPoint: Uint8Array, known?: { pinPolicy?: PinPolicy; touchPolicy?: TouchPolicy }): Promise<Uint8Array> {
+    return this.#authenticateWithSlot(slot, algorithm, TAG.EXPONENTIATION, peerPoint, known, { operation: `agree a key with slot ${slot.toString(16)}`, result: 'shared secret' });
+  }
+
+  /** GENERAL AUTHENTICATE with a slot's private key: the PIN first if its policy needs it, a touch if it may. */
+  #authenticateWithSlot(
+    slot: number,
+    algorithm: KeyAlgorithm,
+    inputTag: number,
+    input: Uint8Array,
+    known: { pinPolicy?: PinPolicy; touchPolicy?: TouchPolicy } | undefined,
+    what: { operation: string; result: string },
+  ): Promise<Uint8Array> {
     return this.op(async () => {
       await this.#ensurePin(known?.pinPolicy ?? defaultPinPolicy(slot));
       const response = await piv.generalAuthenticate(
         this.channel,
         requireAlgorithmSupport(algorithm, this.version),
         slot,
-        concat(tlv(TAG.RESPONSE, new Uint8Array()), tlv(TAG.EXPONENTIATION, peerPoint)),
-        { operation: `agree a key with slot ${slot.toString(16)}`, mayNeedTouch: known?.touchPolicy !== 'never' },
+        concat(tlv(TAG.RESPONSE, new Uint8Array()), tlv(inputTag, input)),
+        { operation: what.operation, mayNeedTouch: known?.touchPolicy !== 'never' },
       );
-      const secret = response.get(TAG.RESPONSE);
-      if (!secret || secret.length === 0) throw new CardResponseError(`${this.device} returned no shared secret`);
-      return secret;
+      const output = response.get(TAG.RESPONSE);
+      if (!output || output.length === 0) throw new CardResponseError(`${this.device} returned no ${what.result}`);
+      return output;
     });
   }
 

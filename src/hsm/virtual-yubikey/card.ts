@@ -30,28 +30,35 @@ const startsWith = (data: Uint8Array, prefix: Uint8Array) => data.length >= pref
 /** Capabilities bits of Yubico's device info: only PIV is emulated. */
 const CAPABILITY_PIV = 0x10;
 
-/** Yubico's management application: its SELECT answers the firmware version; READ CONFIG the device info. */
-class ManagementApplet implements Applet {
-  readonly aid = YUBICO_MANAGEMENT_AID;
-  readonly #state: VirtualYubiKeyState;
+/** One of Yubico's applications beside PIV: selected by its AID, answering from the card's state. */
+abstract class YubicoApplet implements Applet {
+  abstract readonly aid: Uint8Array;
+  protected readonly state: VirtualYubiKeyState;
   constructor(state: VirtualYubiKeyState) {
-    this.#state = state;
+    this.state = state;
   }
   matches(aid: Uint8Array): boolean {
     return startsWith(aid, this.aid);
   }
-  select(): Reply {
-    return { data: Buffer.from(formatVersion(this.#state.firmware), 'ascii'), sw: SW.SUCCESS };
-  }
   deselect(): void {}
+  abstract select(): Reply;
+  abstract handle(cmd: CommandApdu): Promise<Reply>;
+}
+
+/** Yubico's management application: its SELECT answers the firmware version; READ CONFIG the device info. */
+class ManagementApplet extends YubicoApplet {
+  readonly aid = YUBICO_MANAGEMENT_AID;
+  select(): Reply {
+    return { data: Buffer.from(formatVersion(this.state.firmware), 'ascii'), sw: SW.SUCCESS };
+  }
   async handle(cmd: CommandApdu): Promise<Reply> {
     if (cmd.ins !== 0x1d) return { sw: SW.INS_NOT_SUPPORTED };
     const info = concat(
       tlv(0x01, intBytes(CAPABILITY_PIV, 2)), // USB supported
-      tlv(0x02, intBytes(this.#state.serial, 4)),
+      tlv(0x02, intBytes(this.state.serial, 4)),
       tlv(0x03, intBytes(CAPABILITY_PIV, 2)), // USB enabled
-      tlv(0x04, Uint8Array.of(this.#state.formFactor)),
-      tlv(0x05, Uint8Array.from(this.#state.firmware)),
+      tlv(0x04, Uint8Array.of(this.state.formFactor)),
+      tlv(0x05, Uint8Array.from(this.state.firmware)),
       tlv(0x06, intBytes(0, 2)), // auto-eject timeout
       tlv(0x07, Uint8Array.of(15)), // challenge-response timeout
       tlv(0x08, Uint8Array.of(0)), // device flags
@@ -62,21 +69,13 @@ class ManagementApplet implements Applet {
 }
 
 /** Yubico's OTP application, as far as PIV tools touch it: SELECT (status) and the serial. */
-class OtpApplet implements Applet {
+class OtpApplet extends YubicoApplet {
   readonly aid = YUBICO_OTP_AID;
-  readonly #state: VirtualYubiKeyState;
-  constructor(state: VirtualYubiKeyState) {
-    this.#state = state;
-  }
-  matches(aid: Uint8Array): boolean {
-    return startsWith(aid, this.aid);
-  }
   select(): Reply {
-    return { data: concat(Uint8Array.from(this.#state.firmware), Uint8Array.of(0, 0, 0)), sw: SW.SUCCESS };
+    return { data: concat(Uint8Array.from(this.state.firmware), Uint8Array.of(0, 0, 0)), sw: SW.SUCCESS };
   }
-  deselect(): void {}
   async handle(cmd: CommandApdu): Promise<Reply> {
-    if (cmd.ins === 0x01 && cmd.p1 === 0x10) return { data: intBytes(this.#state.serial, 4), sw: SW.SUCCESS };
+    if (cmd.ins === 0x01 && cmd.p1 === 0x10) return { data: intBytes(this.state.serial, 4), sw: SW.SUCCESS };
     return { sw: SW.INS_NOT_SUPPORTED };
   }
 }
