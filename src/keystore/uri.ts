@@ -279,6 +279,11 @@ export function formatUri(spec: UriSchemeSpec, attrs: ParsedAttributes): string 
 }
 
 /** The scheme of a key URI ("pkcs11", "yubikey"), or undefined when the text is not a URI. */
+/** A key URI as it may appear in a message or log: never with its pin-value. */
+export function redactUri(uriText: string): string {
+  return redactForDisplay(uriText, 0).display;
+}
+
 export function uriScheme(input: string): string | undefined {
   const match = /^([a-z][a-z0-9+.-]*):/i.exec(input);
   return match ? match[1]!.toLowerCase() : undefined;

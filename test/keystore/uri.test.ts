@@ -2,7 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { UsageError } from '../../src/errors.js';
 import { Secret } from '../../src/secret.js';
-import { formatPkcs11Uri, parsePkcs11Uri, UriError, type Pkcs11Uri } from '../../src/keystore/uri.js';
+import { formatPkcs11Uri, parsePkcs11Uri, redactUri, UriError, type Pkcs11Uri } from '../../src/keystore/uri.js';
 
 // Printed by `p11tool --list-all --login` for a SoftHSM key (see ../shared/reference/pkcs11.md).
 const P11TOOL_URI =
@@ -137,4 +137,10 @@ test('property: any text either parses or fails with a UriError, never anything 
     }),
     { numRuns: 3000 },
   );
+});
+
+test('URIs in messages lose their pin-value, and keep everything else', (t) => {
+  t.is(redactUri('pkcs11:token=a;object=k?pin-value=123456&module-name=softhsm2'), 'pkcs11:token=a;object=k?pin-value=***&module-name=softhsm2');
+  t.is(redactUri('yubikey:slot=9c?pin-source=file:/run/pin&pin-value=9'), 'yubikey:slot=9c?pin-source=file:/run/pin&pin-value=***');
+  t.is(redactUri('pkcs11:token=a'), 'pkcs11:token=a');
 });

@@ -16,7 +16,7 @@ import type { Secret } from '../../secret.js';
 import { obtainPin } from '../pin.js';
 import type { BackendContext } from '../registry.js';
 import type { Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from '../keystore.js';
-import { formatPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from '../uri.js';
+import { formatPkcs11Uri, parsePkcs11Uri, redactUri, type Pkcs11Uri } from '../uri.js';
 
 export interface TokenSummary {
   uri: string;
@@ -118,13 +118,13 @@ export class Pkcs11Backend implements KeystoreBackend {
     const matching = all.filter((t) => this.#matchesToken(t, uri));
     if (matching.length === 1) return matching[0]!;
     if (matching.length === 0) {
-      throw new NotFoundError('TOKEN_NOT_FOUND', `no initialised token matches ${redactedUri(uriText)}`, {
+      throw new NotFoundError('TOKEN_NOT_FOUND', `no initialised token matches ${redactUri(uriText)}`, {
         hint: all.length
           ? `tokens here:\n${this.#describeTokens(all, uri)}`
           : 'this module has no initialised token; create one with keyward token init --label <name>',
       });
     }
-    throw new ConflictError('TOKEN_AMBIGUOUS', `${matching.length} tokens match ${redactedUri(uriText)}`, {
+    throw new ConflictError('TOKEN_AMBIGUOUS', `${matching.length} tokens match ${redactUri(uriText)}`, {
       hint: `name one with token= or serial=:\n${this.#describeTokens(matching, uri)}`,
     });
   }
@@ -208,7 +208,7 @@ export class Pkcs11Backend implements KeystoreBackend {
     const present = findKeys(token);
     const shown = present.slice(0, 10).map((k) => `  ${this.#keyUri(k, uri)}`);
     if (present.length > shown.length) shown.push(`  … and ${present.length - shown.length} more (keyward key list)`);
-    return new NotFoundError('KEY_NOT_FOUND', `no key matches ${redactedUri(uriText)} on token "${token.label}"`, {
+    return new NotFoundError('KEY_NOT_FOUND', `no key matches ${redactUri(uriText)} on token "${token.label}"`, {
       hint: present.length ? `keys on this token:\n${shown.join('\n')}` : 'the token holds no keys (visible with this PIN)',
     });
   }
@@ -226,7 +226,7 @@ export class Pkcs11Backend implements KeystoreBackend {
 
   #requireKeySelector(uri: Pkcs11Uri, uriText: string, verb: string): void {
     if (uri.object === undefined && uri.id === undefined) {
-      throw new UsageError('KEY_NOT_NAMED', `cannot ${verb}: ${redactedUri(uriText)} names a token but no key`, {
+      throw new UsageError('KEY_NOT_NAMED', `cannot ${verb}: ${redactUri(uriText)} names a token but no key`, {
         hint: 'add object=<label> or id=<%xx bytes> to the URI (keyward key list shows them)',
       });
     }
@@ -235,7 +235,7 @@ export class Pkcs11Backend implements KeystoreBackend {
   #unique(keys: Pkcs11Key[], uriText: string, token: Token, uri: Pkcs11Uri): Pkcs11Key {
     if (keys.length === 1) return keys[0]!;
     if (keys.length === 0) throw this.#notFound(uriText, token, uri);
-    throw new ConflictError('KEY_AMBIGUOUS', `${keys.length} keys match ${redactedUri(uriText)}`, {
+    throw new ConflictError('KEY_AMBIGUOUS', `${keys.length} keys match ${redactUri(uriText)}`, {
       hint: `add id= to name one:\n${keys.map((k) => `  ${this.#keyUri(k, uri)}`).join('\n')}`,
     });
   }
@@ -418,11 +418,6 @@ function keyFilter(uri: Pkcs11Uri): KeyFilter {
     throw new UsageError('OBJECT_TYPE_UNSUPPORTED', `Keyward works with key pairs and certificates, not type=${uri.type} objects`);
   }
   return { id: uri.id, label: uri.object, kind: uri.type };
-}
-
-/** A URI as it may appear in a message: never with a pin-value. */
-function redactedUri(uriText: string): string {
-  return uriText.replace(/([?&]pin-value=)[^&]*/g, '$1***');
 }
 
 class Pkcs11KeyHandle implements KeyHandle {

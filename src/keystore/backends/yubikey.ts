@@ -22,7 +22,7 @@ import type { Secret } from '../../secret.js';
 import type { Attestation, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from '../keystore.js';
 import { obtainPin } from '../pin.js';
 import type { BackendContext } from '../registry.js';
-import { formatYubiKeyUri, parseYubiKeyUri, type YubiKeyUri } from '../uri.js';
+import { formatYubiKeyUri, parseYubiKeyUri, redactUri, type YubiKeyUri } from '../uri.js';
 
 /** A card handed to the keystore directly (the virtual YubiKey in the same process). */
 export interface AttachedCard {
@@ -166,7 +166,7 @@ export class YubiKeyBackend implements KeystoreBackend {
       return matching[0]!;
     }
     if (matching.length === 0) {
-      throw new NotFoundError('YUBIKEY_NOT_FOUND', `no YubiKey matches ${redacted(uriText)}`, {
+      throw new NotFoundError('YUBIKEY_NOT_FOUND', `no YubiKey matches ${redactUri(uriText)}`, {
         hint: devices.length
           ? `YubiKeys here:\n${devices.map((d) => `  ${this.#uriOf(d)}  (${d.reader})`).join('\n')}`
           : pcscError
@@ -174,7 +174,7 @@ export class YubiKeyBackend implements KeystoreBackend {
             : 'no YubiKey is connected; plug one in (keyward doctor explains what the machine sees)',
       });
     }
-    throw new ConflictError('YUBIKEY_AMBIGUOUS', `${matching.length} YubiKeys match ${redacted(uriText)}`, {
+    throw new ConflictError('YUBIKEY_AMBIGUOUS', `${matching.length} YubiKeys match ${redactUri(uriText)}`, {
       hint: `name one with serial=:\n${matching.map((d) => `  ${this.#uriOf(d)}`).join('\n')}`,
     });
   }
@@ -196,7 +196,7 @@ export class YubiKeyBackend implements KeystoreBackend {
 
   #requireSlot(uri: YubiKeyUri, uriText: string, verb: string): number {
     if (!uri.slot) {
-      throw new UsageError('SLOT_REQUIRED', `cannot ${verb}: ${redacted(uriText)} names a YubiKey but no slot`, {
+      throw new UsageError('SLOT_REQUIRED', `cannot ${verb}: ${redactUri(uriText)} names a YubiKey but no slot`, {
         hint: 'add slot=9a, 9c, 9d, 9e or 82–95 to the URI, e.g. yubikey:serial=12345678;slot=9c',
       });
     }
@@ -343,10 +343,6 @@ function algorithmOfCertificate(der: Uint8Array): KeyAlgorithm | undefined {
     // A malformed certificate says nothing about the key.
   }
   return undefined;
-}
-
-function redacted(uriText: string): string {
-  return uriText.replace(/([?&]pin-value=)[^&]*/g, '$1***');
 }
 
 class YubiKeyHandle implements KeyHandle {
