@@ -64,6 +64,17 @@ export function padCredential(value: string): string {
 }
 
 /** A PIN or PUK block is 6–8 bytes, then 0xFF padding only. */
+/** A command's data as one constructed template `tag`, its elements by tag; undefined when it is anything else. */
+function singleTemplate(data: Uint8Array, tag: number): Map<number, Uint8Array> | undefined {
+  try {
+    const outer = parseTlvs(data);
+    return outer.length === 1 && outer[0]!.tag === tag ? tlvMap(outer[0]!.value) : undefined;
+  } catch (error) {
+    if (error instanceof TlvError) return undefined;
+    throw error;
+  }
+}
+
 function validCredentialBlock(block: Uint8Array): boolean {
   if (block.length !== PIN_LENGTH) return false;
   const end = block.indexOf(0xff);
@@ -239,15 +250,8 @@ export class PivApplet {
   // -- GENERAL AUTHENTICATE (Part 2 §3.2.4) ----------------------------------------------------
 
   async #generalAuthenticate(cmd: CommandApdu): Promise<Reply> {
-    let template: Map<number, Uint8Array>;
-    try {
-      const outer = parseTlvs(cmd.data);
-      if (outer.length !== 1 || outer[0]!.tag !== TAG.DYNAMIC_AUTHENTICATION) return fail(SW.INCORRECT_DATA);
-      template = tlvMap(outer[0]!.value);
-    } catch (error) {
-      if (error instanceof TlvError) return fail(SW.INCORRECT_DATA);
-      throw error;
-    }
+    const template = singleTemplate(cmd.data, TAG.DYNAMIC_AUTHENTICATION);
+    if (!template) return fail(SW.INCORRECT_DATA);
     if (cmd.p2 === KEY_REFERENCE.MANAGEMENT_KEY) return this.#managementAuthentication(cmd.p1, template);
     return this.#useKey(cmd.p1, cmd.p2, template);
   }
@@ -366,15 +370,8 @@ export class PivApplet {
     const name = this.#keySlot(cmd.p2);
     if (!name || cmd.p1 !== 0x00) return fail(SW.INCORRECT_P1P2);
     if (!this.#managementAuthenticated) return fail(SW.SECURITY_STATUS_NOT_SATISFIED);
-    let control: Map<number, Uint8Array>;
-    try {
-      const outer = parseTlvs(cmd.data);
-      if (outer.length !== 1 || outer[0]!.tag !== TAG.CONTROL_REFERENCE) return fail(SW.INCORRECT_DATA);
-      control = tlvMap(outer[0]!.value);
-    } catch (error) {
-      if (error instanceof TlvError) return fail(SW.INCORRECT_DATA);
-      throw error;
-    }
+    const control = singleTemplate(cmd.data, TAG.CONTROL_REFERENCE);
+    if (!control) return fail(SW.INCORRECT_DATA);
     const algorithm = control.get(TAG.GENERATE_ALGORITHM);
     if (algorithm?.length !== 1 || !this.#supportsAlgorithm(algorithm[0]!)) return fail(SW.INCORRECT_DATA);
     const policies = this.#policies(cmd.p2, control.get(TAG.PIN_POLICY)?.[0], control.get(TAG.TOUCH_POLICY)?.[0]);
