@@ -12,9 +12,9 @@ import { checkCsr } from './csr.js';
 import { BACKDATE_MS, daysFromNow, signCertificate } from './issue.js';
 import { entryFor, fieldsOf, type SignedFields } from './ledger/entry.js';
 import type { Ledger } from './ledger/ledger.js';
-import { checkIdentifier, nodeSans, nodeSubject, roleOf, ROLES, type Role } from './names.js';
+import { checkIdentifier, NAME_OIDS, nodeSans, nodeSubject, roleOf, ROLES, type Role } from './names.js';
 import { nodeFixedExtensions, serverExtensions, type PublicationUrls } from './profiles.js';
-import { CertificateTemplate, distinguishedName, OID } from './template.js';
+import { CertificateTemplate, distinguishedName } from './template.js';
 import { SigningKey } from './signing-key.js';
 import { certificatePem, type CaDirectory } from './store.js';
 
@@ -120,7 +120,7 @@ export class Authority {
     const notBefore = new Date(Date.now() - BACKDATE_MS);
     const notAfter = daysFromNow(request.days ?? this.policy.nodeDays);
     if (notAfter > this.certificate.notAfter) throw new UsageError('VALIDITY_EXCEEDS_ISSUER', `the certificate would outlive this CA (valid until ${this.certificate.notAfter.toISOString()})`);
-    const subject = distinguishedName([[OID.organization, this.policy.clusterId], [OID.organizationalUnit, ROLES[role]], [OID.commonName, nodeId]]);
+    const subject = distinguishedName([[NAME_OIDS.organization, this.policy.clusterId], [NAME_OIDS.organizationalUnit, ROLES[role]], [NAME_OIDS.commonName, nodeId]]);
     return this.#issue(`node-${role}`, async () => {
       const { der, serial } = await this.#nodeTemplate.issue({ subject, spki: csr.spki, subjectPublicKeyInfo: csr.subjectPublicKeyInfo, notBefore, notAfter, dnsNames: nodeSans(role, nodeId) });
       return { serial: Buffer.from(serial).toString('hex'), subject: nodeSubject(this.policy.clusterId, role, nodeId), issuer: this.certificate.subject, notBefore, notAfter, der };

@@ -7,8 +7,10 @@ import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import type { Name, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { nodeHashName, signatureAlgorithmByOid } from '../crypto/algorithms.js';
 import { UsageError, VerificationError } from '../errors.js';
 import { fromPemOrDer } from '../pem.js';
+import { NAME_OIDS } from './names.js';
 
 export interface CheckedCsr {
   /** SubjectPublicKeyInfo DER of the requested key. */
@@ -42,19 +44,6 @@ function allowKey(key: KeyObject): string {
   });
 }
 
-/** CSR signature algorithms → node:crypto's hash (null: the key decides, as for Ed25519). */
-const SIGNATURE_HASHES: Readonly<Record<string, string | null>> = {
-  '1.2.840.10045.4.3.2': 'sha256', // ecdsa-with-SHA256
-  '1.2.840.10045.4.3.3': 'sha384',
-  '1.2.840.10045.4.3.4': 'sha512',
-  '1.2.840.113549.1.1.11': 'sha256', // sha256WithRSAEncryption
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
-  '1.3.101.112': null, // Ed25519
-};
-
-const ATTRIBUTES = { commonName: '2.5.4.3', organizationalUnit: '2.5.4.11', organization: '2.5.4.10' } as const;
-
 function attribute(name: Name, oid: string): string | undefined {
   const values = name.flatMap((rdn) => rdn.filter((atv) => atv.type === oid).map((atv) => atv.value.toString()));
   return values.length === 0 ? undefined : values.join('+');
@@ -82,15 +71,15 @@ export async function checkCsr(input: Uint8Array | string): Promise<CheckedCsr> 
   }
   // The key first: a key outside the allow-list is refused whatever its signature says.
   const keyDescription = allowKey(publicKey);
-  const algorithm = request.signatureAlgorithm.algorithm;
-  if (!(algorithm in SIGNATURE_HASHES)) {
-    throw new UsageError('CSR_SIGNATURE_ALGORITHM', `the certificate request is signed with an algorithm this CA does not accept (${algorithm})`, {
+  const signature = signatureAlgorithmByOid(request.signatureAlgorithm.algorithm);
+  if (!signature) {
+    throw new UsageError('CSR_SIGNATURE_ALGORITHM', `the certificate request is signed with an algorithm this CA does not accept (${request.signatureAlgorithm.algorithm})`, {
       hint: 'sign it with ECDSA or RSA PKCS#1 v1.5 over SHA-256/384/512, or Ed25519',
     });
   }
   let valid: boolean;
   try {
-    valid = verify(SIGNATURE_HASHES[algorithm]!, signedPart, publicKey, new Uint8Array(request.signature));
+    valid = verify(signature.hash && nodeHashName(signature.hash), signedPart, publicKey, new Uint8Array(request.signature));
   } catch (cause) {
     throw new UsageError('CSR_MALFORMED', 'the certificate request\'s signature cannot be checked (malformed signature)', { cause });
   }
@@ -101,9 +90,9 @@ export async function checkCsr(input: Uint8Array | string): Promise<CheckedCsr> 
     publicKey,
     keyDescription,
     requested: {
-      commonName: attribute(info.subject, ATTRIBUTES.commonName),
-      organizationalUnit: attribute(info.subject, ATTRIBUTES.organizationalUnit),
-      organization: attribute(info.subject, ATTRIBUTES.organization),
+      commonName: attribute(info.subject, NAME_OIDS.commonName),
+      organizationalUnit: attribute(info.subject, NAME_OIDS.organizationalUnit),
+      organization: attribute(info.subject, NAME_OIDS.organization),
     },
   };
 }

@@ -10,6 +10,9 @@ export type Role = keyof typeof ROLES;
 /** The SAN a manager carries so that nodes can reach "the CA" by that name. */
 export const MANAGER_CA_SAN = 'swarm-ca';
 
+/** The name attributes a node's subject is made of (and that a CSR's subject is read for). */
+export const NAME_OIDS = { organization: '2.5.4.10', organizationalUnit: '2.5.4.11', commonName: '2.5.4.3' } as const;
+
 /** SwarmKit's IDs are 25 lowercase base-36 characters; operators may name clusters more freely. */
 const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 

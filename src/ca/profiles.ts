@@ -6,7 +6,9 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn from '@peculiar/asn1-x509';
 import * as x509 from '../x509.js';
+import { NAME_OIDS } from './names.js';
 import { keyIdentifierOf } from './signing-key.js';
+import { distinguishedName } from './template.js';
 
 const ku = x509.KeyUsageFlags;
 
@@ -50,7 +52,7 @@ export function crossSignedExtensions(spki: Uint8Array, oldRootSpki: Uint8Array)
  * constraints cannot cover Swarm's single-label node names, a directory name can.
  */
 export function clusterNameConstraints(clusterId: string): x509.Extension {
-  const base = AsnConvert.parse(new x509.Name([{ '2.5.4.10': [clusterId] }]).toArrayBuffer(), asn.Name);
+  const base = distinguishedName([[NAME_OIDS.organization, clusterId]]);
   const constraints = new asn.NameConstraints({
     permittedSubtrees: new asn.GeneralSubtrees([new asn.GeneralSubtree({ base: new asn.GeneralName({ directoryName: base }) })]),
   });

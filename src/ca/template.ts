@@ -11,21 +11,15 @@ import { randomBytes } from 'node:crypto';
 import { AsnConvert, OctetString, type IAsnConvertible } from '@peculiar/asn1-schema';
 import * as asn from '@peculiar/asn1-x509';
 import * as asn1js from 'asn1js';
-import { ALGORITHMS } from '../crypto/algorithms.js';
+import { ALGORITHMS, signatureAlgorithmOid } from '../crypto/algorithms.js';
 import type * as x509 from '../x509.js';
 import { keyIdentifierOf, type SigningKey } from './signing-key.js';
 
-/** RFC 5758 / RFC 4055 / RFC 8410 signature algorithm identifiers. */
+/** The signature algorithm of the issuer's key. */
 function signatureAlgorithm(signer: SigningKey): asn.AlgorithmIdentifier {
-  const info = ALGORITHMS[signer.handle.info.algorithm!];
-  const oid =
-    info.family === 'ec'
-      ? { 'SHA-256': '1.2.840.10045.4.3.2', 'SHA-384': '1.2.840.10045.4.3.3', 'SHA-512': '1.2.840.10045.4.3.4' }[info.defaultHash]
-      : info.family === 'rsa'
-        ? { 'SHA-256': '1.2.840.113549.1.1.11', 'SHA-384': '1.2.840.113549.1.1.12', 'SHA-512': '1.2.840.113549.1.1.13' }[info.defaultHash]
-        : '1.3.101.112';
+  const algorithm = signer.handle.info.algorithm!;
   // RSA PKCS#1 v1.5 identifiers carry an explicit NULL parameter; ECDSA and EdDSA carry none.
-  return new asn.AlgorithmIdentifier({ algorithm: oid, ...(info.family === 'rsa' ? { parameters: null } : {}) });
+  return new asn.AlgorithmIdentifier({ algorithm: signatureAlgorithmOid(algorithm), ...(ALGORITHMS[algorithm].family === 'rsa' ? { parameters: null } : {}) });
 }
 
 /** An asn1js element whose DER the library produced earlier: written again as is, not re-encoded. */
@@ -88,8 +82,6 @@ function attributeValue(value: string): asn.AttributeValue {
 export function distinguishedName(attributes: Array<[oid: string, value: string]>): asn.Name {
   return new asn.Name(attributes.map(([type, value]) => new asn.RelativeDistinguishedName([new asn.AttributeTypeAndValue({ type, value: attributeValue(value) })])));
 }
-
-export const OID = { organization: '2.5.4.10', organizationalUnit: '2.5.4.11', commonName: '2.5.4.3' } as const;
 
 export interface TemplateFields {
   subject: asn.Name;

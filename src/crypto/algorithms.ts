@@ -90,3 +90,26 @@ export function parseHashName(value: string): HashName {
 export function nodeHashName(hash: HashName): string {
   return hash.replace('-', '').toLowerCase();
 }
+
+/** X.509 signature algorithm identifiers (RFC 5758, RFC 4055, RFC 8410); Ed25519 hashes inside. */
+const SIGNATURE_ALGORITHMS: ReadonlyArray<{ oid: string; family: AlgorithmInfo['family']; hash: HashName | null }> = [
+  { oid: '1.2.840.10045.4.3.2', family: 'ec', hash: 'SHA-256' }, // ecdsa-with-SHA256
+  { oid: '1.2.840.10045.4.3.3', family: 'ec', hash: 'SHA-384' },
+  { oid: '1.2.840.10045.4.3.4', family: 'ec', hash: 'SHA-512' },
+  { oid: '1.2.840.113549.1.1.11', family: 'rsa', hash: 'SHA-256' }, // sha256WithRSAEncryption
+  { oid: '1.2.840.113549.1.1.12', family: 'rsa', hash: 'SHA-384' },
+  { oid: '1.2.840.113549.1.1.13', family: 'rsa', hash: 'SHA-512' },
+  { oid: '1.3.101.112', family: 'ed25519', hash: null }, // Ed25519
+];
+
+/** The identifier of a signature by a key of `algorithm` with its default hash. */
+export function signatureAlgorithmOid(algorithm: KeyAlgorithm): string {
+  const info = ALGORITHMS[algorithm];
+  const hash = info.family === 'ed25519' ? null : info.defaultHash;
+  return SIGNATURE_ALGORITHMS.find((a) => a.family === info.family && a.hash === hash)!.oid;
+}
+
+/** What a signature algorithm identifier means, if it is one Keyward accepts. */
+export function signatureAlgorithmByOid(oid: string): { family: AlgorithmInfo['family']; hash: HashName | null } | undefined {
+  return SIGNATURE_ALGORITHMS.find((a) => a.oid === oid);
+}
