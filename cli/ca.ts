@@ -85,12 +85,13 @@ export function caCommand(): Command {
       const ctx = CliContext.of(command);
       const urls = options.crlUrl || options.caIssuersUrl ? { crl: options.crlUrl, caIssuers: options.caIssuersUrl } : undefined;
       const csr = options.csr ? readInput(options.csr, 'the intermediate\'s CSR') : undefined;
+      if (csr && !options.out) throw new UsageError('OUT_REQUIRED', 'with --csr, say where to write the certificate to carry back', { hint: 'add --out cluster.pem' });
       const certificate = await withKeystore(ctx, () => createClusterIntermediate(new CaDirectory(options.dir), ctx.keystore(), { ...options, csr, urls }));
       if (options.out) writeOutput(options.out, certificatePem(certificate), false);
       ctx.emit({ subject: certificate.subject, notAfter: certificate.notAfter, clusterId: options.clusterId, certificate: certificatePem(certificate) }, () =>
         [
           `intermediate "${certificate.subject}" for cluster ${options.clusterId}, valid until ${certificate.notAfter.toISOString()}`,
-          ...(csr ? [`  carry ${options.out ?? 'the certificate'} and a copy of ${new CaDirectory(options.dir).dir} back: keyward ca intermediate install --cert … --root-dir …`] : []),
+          ...(csr ? [`  carry ${options.out} and a copy of ${new CaDirectory(options.dir).dir} back: keyward ca intermediate install --cert … --root-dir …`] : []),
         ].join('\n'),
       );
     });
