@@ -104,6 +104,10 @@ test('bad requests get cfssl\'s errors, and the server keeps serving', (t) =>
     t.like(await sign('not json'), { status: 400, body: { success: false, errors: [{ code: 400, message: 'Unable to parse sign request' }] } });
     t.like(await sign(JSON.stringify({ certificate_request: 'garbage' })), { status: 400, body: { errors: [{ code: 9002, message: 'CSR Decode failed' }] } });
     t.like(await sign(JSON.stringify({ certificate_request: (await nodeCsr('OU=swarm-worker, CN=x')).csrPem, profile: 'nope' })), { status: 400, body: { errors: [{ code: 5200 }] } });
+    // SwarmKit asks profile "CA" to cross-sign a new root: an intermediate (pathLen 0) must not, and says where it is done.
+    const crossSign = await sign(JSON.stringify({ certificate_request: (await nodeCsr('CN=new root')).csrPem, profile: 'CA' }));
+    t.like(crossSign, { status: 400, body: { errors: [{ code: 5200 }] } });
+    t.regex(crossSign.body.errors[0]!.message, /keyward ca rotate-root/);
     t.like(await sign(JSON.stringify({ certificate_request: (await nodeCsr('O=other, OU=swarm-worker, CN=x')).csrPem })), { status: 400, body: { errors: [{ code: 5300 }] } });
     const inner = Buffer.from(JSON.stringify({ certificate_request: (await nodeCsr('OU=swarm-worker, CN=y')).csrPem }));
     const wrong = createHmac('sha256', Buffer.alloc(16, 1)).update(inner).digest('base64');
