@@ -270,7 +270,7 @@ export function caCommand(): Command {
   ca.command('serve')
     .description('serve cfssl\'s remote-signing API (sign, authsign, info) with the intermediate\'s key in its device')
     .option('--listen <host:port>', 'where to listen', '127.0.0.1:8888')
-    .option('--tls', 'serve HTTPS (a fresh in-memory server key, certified by this CA for 7 days)')
+    .option('--tls', 'serve HTTPS (a server key in memory only, certified by this CA for 7 days, renewed every 3.5)')
     .option('--hostname <name...>', 'names and IPs for the server certificate (implies --tls; default: the listen host, localhost)')
     .addOption(new Option('--client-auth <who>', 'mutual TLS: which client certificates may ask').choices(['none', 'cluster', 'managers']).default('none'))
     .option('--auth-key-source <file>', 'the HMAC key for /authsign, hex, from a file (else KEYWARD_CA_AUTH_KEY)')

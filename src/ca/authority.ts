@@ -128,7 +128,7 @@ export class Authority {
   }
 
   /** The CA server's own TLS certificate, for a key the server holds. */
-  issueServer(spki: Uint8Array, hosts: string[], days = 7): Promise<IssuedCertificate> {
+  issueServer(spki: Uint8Array, hosts: string[], days: number): Promise<IssuedCertificate> {
     return this.#issue('server', async () =>
       fieldsOf(
         await signCertificate(this.signer, this.certificate, {

@@ -9,6 +9,7 @@ import { createHmac, X509Certificate } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,6 +97,30 @@ test('over mutual TLS, a node certificate authenticates the caller; managers-onl
     t.is(refused.status, 403);
     t.regex(refused.body.errors[0]!.message, /only managers/);
     await t.throwsAsync(post(server.url, '/api/v1/cfssl/sign', JSON.stringify({ certificate_request: csr }), { ca: roots }), undefined, 'no client certificate: no TLS session');
+  }));
+
+/** The certificate a TLS server presents, verified against `roots` (a connection that fails to verify rejects). */
+function presentedCertificate(url: string, roots: string): Promise<{ serial: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: hostname, port: Number(port), ca: roots }, () => {
+      const peer = socket.getPeerCertificate();
+      socket.end();
+      resolve({ serial: peer.serialNumber });
+    });
+    socket.on('error', reject);
+  });
+}
+
+test('the server\'s own TLS certificate is renewed while it runs, and still chains to the cluster root', (t) =>
+  withServer({ tlsHosts: ['127.0.0.1'], serverRenewMs: 300 }, async (server, ca) => {
+    const roots = ca.directory.rootBundle();
+    const first = await presentedCertificate(server.url, roots);
+    await new Promise((r) => setTimeout(r, 900));
+    const later = await presentedCertificate(server.url, roots);
+    t.not(later.serial, first.serial, 'a new certificate');
+    const servers = (await ca.authority.ledger.list()).filter((e) => e.profile === 'server');
+    t.true(servers.length >= 2, 'each renewal is in the ledger');
   }));
 
 test('bad requests get cfssl\'s errors, and the server keeps serving', (t) =>

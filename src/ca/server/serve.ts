@@ -1,7 +1,7 @@
 /**
  * Running a cluster CA as a service: the issuing key stays in its device; the server's own TLS key
- * is made fresh in memory at every start (never written anywhere) and certified for a few days by
- * the CA itself, so the server chains to the cluster's root like every node.
+ * is made fresh in memory (never written anywhere), certified for a few days by the CA itself, so
+ * the server chains to the cluster's root like every node, and replaced at half that life.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -25,10 +25,13 @@ export interface ServeCaOptions {
   authKeys?: Map<string, Buffer>;
   requireAuthsign?: boolean;
   headersTimeoutMs?: number;
+  /** How often the server's TLS key and certificate are renewed (default: half their 7 days). */
+  serverRenewMs?: number;
   log?: (line: string) => void;
 }
 
 const CRL_RELOAD_MS = 60_000;
+const SERVER_CERTIFICATE_DAYS = 7;
 
 function currentCrls(directory: CaDirectory): string[] {
   return (['intermediate', 'root', 'previous-root'] as const).map((role) => directory.read(crlFile(role))).filter((c): c is string => Boolean(c));
@@ -36,8 +39,13 @@ function currentCrls(directory: CaDirectory): string[] {
 
 export interface ServedCa extends RunningServer {
   authority: Authority;
-  /** The server's certificate chain (PEM), when serving HTTPS. */
-  tlsChain?: string;
+}
+
+/** The server's TLS identity: a key made now, in memory only, certified by the CA for a few days. */
+async function serverIdentity(authority: Authority, hosts: string[]): Promise<{ key: string; cert: string }> {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const issued = await authority.issueServer(publicKey.export({ type: 'spki', format: 'der' }), hosts, SERVER_CERTIFICATE_DAYS);
+  return { key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, cert: issued.chainPem };
 }
 
 function isLoopback(host: string): boolean {
@@ -68,32 +76,34 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
   checkApiOptions(apiOptions);
   checkExposure(options.host ?? '127.0.0.1', Boolean(options.tlsHosts?.length), clientAuth, options.requireAuthsign ?? false);
   const authority = await openAuthority(directory, keystore);
-  let tls: TlsSettings | undefined;
-  let tlsChain: string | undefined;
   const mtls = clientAuth !== 'none';
+  let tls: TlsSettings | undefined;
   if (options.tlsHosts?.length) {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const issued = await authority.issueServer(publicKey.export({ type: 'spki', format: 'der' }), options.tlsHosts);
-    tlsChain = issued.chainPem;
     // Once any CRL is given, OpenSSL wants one for every CA of a client's chain: start with a fresh one of ours.
     if (mtls) directory.write(crlFile('intermediate'), toPem('X509 CRL', new Uint8Array((await authority.crl()).rawData)));
-    tls = {
-      key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-      cert: issued.chainPem,
-      ...(mtls ? { clientCa: directory.rootBundle(), crl: currentCrls(directory) } : {}),
-    };
+    tls = { ...(await serverIdentity(authority, options.tlsHosts)), ...(mtls ? { clientCa: directory.rootBundle(), crl: currentCrls(directory) } : {}) };
   }
   const api = new CfsslApi(authority, apiOptions);
   const running = await startCaServer({ api, host: options.host, port: options.port, tls, log: options.log, headersTimeoutMs: options.headersTimeoutMs });
-  // Revocations made meanwhile (keyward ca revoke, ca crl) reach new connections within a minute.
-  const reload = mtls && tls ? setInterval(() => running.updateTls({ ...tls!, crl: currentCrls(directory) }), CRL_RELOAD_MS) : undefined;
-  reload?.unref();
+  const refresh = (changes: Partial<TlsSettings>) => {
+    tls = { ...tls!, ...changes };
+    running.updateTls(tls);
+  };
+  const timers: NodeJS.Timeout[] = [];
+  if (tls) {
+    // A new key and certificate at half the certificate's life: a server that runs for months never presents an expired one.
+    const renew = () =>
+      serverIdentity(authority, options.tlsHosts!).then(refresh, (error: Error) => options.log?.(`could not renew the server's TLS certificate (will retry): ${error.message}`));
+    timers.push(setInterval(renew, options.serverRenewMs ?? (SERVER_CERTIFICATE_DAYS * 86_400_000) / 2));
+    // Revocations made meanwhile (keyward ca revoke, ca crl) reach new connections within a minute.
+    if (mtls) timers.push(setInterval(() => refresh({ crl: currentCrls(directory) }), CRL_RELOAD_MS));
+  }
+  for (const timer of timers) timer.unref();
   return {
     ...running,
     authority,
-    tlsChain,
     close: async () => {
-      clearInterval(reload);
+      for (const timer of timers) clearInterval(timer);
       await running.close();
       await authority.ledger.close();
     },
