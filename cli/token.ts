@@ -4,6 +4,7 @@ import { UsageError } from '../src/errors.js';
 import { Pkcs11Backend, type TokenSummary } from '../src/keystore/backends/pkcs11.js';
 import { CliContext } from './context.js';
 import { examples } from './io.js';
+import { withSecrets } from '../src/secret.js';
 import { existingSecret, newSecret } from './secrets.js';
 
 /** What SoftHSM accepts; real tokens report their own bounds and refuse others clearly. */
@@ -56,16 +57,13 @@ export function tokenCommand(): Command {
       const ctx = CliContext.of(command);
       const soPin = await newSecret(ctx, 'SO PIN', { file: options.soPinSource, flag: '--so-pin-source', envVar: 'KEYWARD_SO_PIN' }, PIN_BOUNDS);
       const userPin = await newSecret(ctx, 'user PIN', { file: options.pinSource, flag: '--pin-source', envVar: 'KEYWARD_PIN' }, PIN_BOUNDS);
-      try {
+      await withSecrets([soPin, userPin], async () => {
         if (soPin.equals(userPin)) {
           throw new UsageError('PIN_REUSED', 'the SO PIN and the user PIN must differ', { hint: 'the SO PIN is what recovers a locked user PIN' });
         }
         const summary = pkcs11Backend(ctx).initToken(uri, { label: options.label, soPin, userPin });
         ctx.emit(summary, () => `initialised token "${summary.label}"\n  ${summary.uri}`);
-      } finally {
-        soPin.dispose();
-        userPin.dispose();
-      }
+      });
     });
 
   token
@@ -78,12 +76,8 @@ export function tokenCommand(): Command {
       const ctx = CliContext.of(command);
       const backend = pkcs11Backend(ctx);
       const newPin = await newSecret(ctx, 'user PIN', { file: options.newPinSource, flag: '--new-pin-source', envVar: 'KEYWARD_NEW_PIN' }, PIN_BOUNDS);
-      try {
-        const summary = await backend.changePin(uri, newPin);
-        ctx.emit({ changed: true, token: summary.uri }, () => `user PIN of token "${summary.label}" changed`);
-      } finally {
-        newPin.dispose();
-      }
+      const summary = await withSecrets([newPin], () => backend.changePin(uri, newPin));
+      ctx.emit({ changed: true, token: summary.uri }, () => `user PIN of token "${summary.label}" changed`);
     });
 
   token
@@ -98,13 +92,8 @@ export function tokenCommand(): Command {
       const backend = pkcs11Backend(ctx);
       const soPin = await existingSecret(ctx, 'SO PIN', { file: options.soPinSource, envVar: 'KEYWARD_SO_PIN' });
       const newPin = await newSecret(ctx, 'user PIN', { file: options.newPinSource, flag: '--new-pin-source', envVar: 'KEYWARD_NEW_PIN' }, PIN_BOUNDS);
-      try {
-        const summary = await backend.unblock(uri, soPin, newPin);
-        ctx.emit({ unblocked: true, token: summary.uri }, () => `new user PIN set on token "${summary.label}"; it is unblocked`);
-      } finally {
-        soPin.dispose();
-        newPin.dispose();
-      }
+      const summary = await withSecrets([soPin, newPin], () => backend.unblock(uri, soPin, newPin));
+      ctx.emit({ unblocked: true, token: summary.uri }, () => `new user PIN set on token "${summary.label}"; it is unblocked`);
     });
 
   return token;

@@ -18,6 +18,7 @@ import { fromPemOrDer, toPem } from '../src/pem.js';
 import { CliContext, table } from './context.js';
 import { examples, readInput, writeOutput } from './io.js';
 import { parsePositiveInt } from './key.js';
+import { withSecrets } from '../src/secret.js';
 import { existingSecret, newSecret } from './secrets.js';
 
 const PIV_PIN_BOUNDS = { min: 6, max: 8 };
@@ -201,12 +202,7 @@ export function yubikeyCommand(): Command {
         const session = await b.session(uri);
         const current = await currentPin(ctx, uri);
         const next = await newSecret(ctx, 'PIN', { file: options.newPinSource, flag: '--new-pin-source', envVar: 'KEYWARD_NEW_PIN' }, PIV_PIN_BOUNDS);
-        try {
-          await session.changePin(current, next);
-        } finally {
-          current.dispose();
-          next.dispose();
-        }
+        await withSecrets([current, next], () => session.changePin(current, next));
         ctx.emit({ changed: 'PIN', device: session.device }, () => `PIN of ${session.device} changed`);
       });
     });
@@ -223,12 +219,7 @@ export function yubikeyCommand(): Command {
         const session = await b.session(uri);
         const puk = await existingSecret(ctx, `PUK of ${session.device}`, { file: options.pukSource, envVar: 'KEYWARD_PUK' });
         const next = await newSecret(ctx, 'PIN', { file: options.newPinSource, flag: '--new-pin-source', envVar: 'KEYWARD_NEW_PIN' }, PIV_PIN_BOUNDS);
-        try {
-          await session.unblockPin(puk, next);
-        } finally {
-          puk.dispose();
-          next.dispose();
-        }
+        await withSecrets([puk, next], () => session.unblockPin(puk, next));
         ctx.emit({ unblocked: true, device: session.device }, () => `new PIN set on ${session.device}`);
       });
     });
@@ -266,12 +257,7 @@ export function yubikeyCommand(): Command {
         const session = await b.session(uri);
         const current = await existingSecret(ctx, `current PUK of ${session.device}`, { file: options.pukSource, envVar: 'KEYWARD_PUK' });
         const next = await newSecret(ctx, 'PUK', { file: options.newPukSource, flag: '--new-puk-source', envVar: 'KEYWARD_NEW_PUK' }, PIV_PIN_BOUNDS);
-        try {
-          await session.changePuk(current, next);
-        } finally {
-          current.dispose();
-          next.dispose();
-        }
+        await withSecrets([current, next], () => session.changePuk(current, next));
         ctx.emit({ changed: 'PUK', device: session.device }, () => `PUK of ${session.device} changed`);
       });
     });
@@ -296,11 +282,7 @@ export function yubikeyCommand(): Command {
         const session = await b.session(uri);
         const length = MANAGEMENT_KEY_ALGORITHMS[options.algorithm].keyLength * 2;
         const secret = await newSecret(ctx, `${options.algorithm.toUpperCase()} management key (hex)`, { file: options.newKeySource, flag: '--new-key-source', envVar: 'KEYWARD_NEW_MANAGEMENT_KEY' }, { min: length, max: length });
-        try {
-          await session.setManagementKey(parseManagementKeyHex(secret.revealString()), options.algorithm, { requireTouch: options.touch });
-        } finally {
-          secret.dispose();
-        }
+        await withSecrets([secret], () => session.setManagementKey(parseManagementKeyHex(secret.revealString()), options.algorithm, { requireTouch: options.touch }));
         ctx.emit({ algorithm: options.algorithm, touch: Boolean(options.touch), device: session.device }, () => `management key of ${session.device} set (${options.algorithm.toUpperCase()}${options.touch ? ', touch required' : ''})`);
       });
     });

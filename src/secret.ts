@@ -60,3 +60,12 @@ export class Secret {
     return REDACTED;
   }
 }
+
+/** Runs `work`, then wipes `secrets` from memory, whether it succeeded or not. */
+export async function withSecrets<T>(secrets: Secret[], work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } finally {
+    for (const secret of secrets) secret.dispose();
+  }
+}

@@ -18,7 +18,7 @@ import type { SmartCard } from '../../hsm/piv/transport/transport.js';
 import { YUBICO_PIV_ROOT_CA_PEM } from '../../hsm/piv/yubico-roots.js';
 import { parseCertificate } from '../../certificate.js';
 import { fromPemOrDer } from '../../pem.js';
-import type { Secret } from '../../secret.js';
+import { withSecrets, type Secret } from '../../secret.js';
 import type { Attestation, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from '../keystore.js';
 import { obtainPin } from '../pin.js';
 import type { BackendContext } from '../registry.js';
@@ -79,11 +79,7 @@ export class YubiKeyBackend implements KeystoreBackend {
       managementKey: async (info: ManagementKeyInfo): Promise<Uint8Array> => {
         if (request.uri.managementKeySource || ctx.env.KEYWARD_MANAGEMENT_KEY) {
           const secret = await obtainPin({ what: 'management key', pinSource: request.uri.managementKeySource, envVar: 'KEYWARD_MANAGEMENT_KEY' }, ctx.interaction, ctx.env);
-          try {
-            return parseManagementKeyHex(secret.revealString());
-          } finally {
-            secret.dispose();
-          }
+          return withSecrets([secret], async () => parseManagementKeyHex(secret.revealString()));
         }
         // The factory key is used only when the card itself says it is still set (and that is warned about).
         if (info.isDefault) return DEFAULT_MANAGEMENT_KEY;
@@ -95,11 +91,7 @@ export class YubiKeyBackend implements KeystoreBackend {
           }
           throw error;
         });
-        try {
-          return parseManagementKeyHex(secret.revealString());
-        } finally {
-          secret.dispose();
-        }
+        return withSecrets([secret], async () => parseManagementKeyHex(secret.revealString()));
       },
       confirmFinalTry: async (credential: 'PIN' | 'PUK'): Promise<boolean> => {
         if (ctx.allowFinalTry) return true;
