@@ -17,12 +17,14 @@ import {
   signRootCrl,
 } from '../src/ca/lifecycle.js';
 import { roleOf } from '../src/ca/names.js';
+import { parseAuthKeyHex } from '../src/ca/server/cfssl-api.js';
 import { serveCa } from '../src/ca/server/serve.js';
 import { CA_FILES, CaDirectory, certificatePem } from '../src/ca/store.js';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../src/crypto/algorithms.js';
 import { UsageError } from '../src/errors.js';
 import { toPem } from '../src/pem.js';
 import { CliContext, table } from './context.js';
+import { withSecrets } from '../src/secret.js';
 import { existingSecret } from './secrets.js';
 import { examples, readInput, writeOutput } from './io.js';
 import { parsePositiveInt } from './key.js';
@@ -294,8 +296,7 @@ have a CSR signed gets a node identity.
       const authKeys = new Map<string, Buffer>();
       if (options.authKeySource || process.env.KEYWARD_CA_AUTH_KEY) {
         const secret = await existingSecret(ctx, 'CA auth key (hex)', { file: options.authKeySource, envVar: 'KEYWARD_CA_AUTH_KEY' });
-        authKeys.set('default', Buffer.from(secret.revealString().trim(), 'hex'));
-        secret.dispose();
+        authKeys.set('default', await withSecrets([secret], async () => parseAuthKeyHex(secret.revealString())));
       }
       const served = await serveCa(new CaDirectory(options.dir), ctx.keystore(), {
         host,

@@ -3,6 +3,7 @@ import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliToken, CLI_SO_PIN } from '../harness/cli-token.js';
+import { pemFiles } from '../harness/ca.js';
 import { run } from '../harness/run.js';
 
 async function cliCa() {
@@ -144,10 +145,13 @@ test('serve refuses set-ups that would sign for strangers, before asking for any
     [['--listen', '0.0.0.0:0'], /plain HTTP on 0\.0\.0\.0/],
     [['--listen', '0.0.0.0:0', '--tls'], /refusing to sign for anyone who can reach 0\.0\.0\.0[\s\S]*--client-auth managers/],
     [['--listen', '127.0.0.1:0', '--require-authsign'], /no HMAC key was given/],
+    // Not hex, or too short: decoded, it would be an HMAC key anyone could guess.
+    [['--listen', '127.0.0.1:0', '--auth-key-source', pemFiles(token.store.dir, { 'auth.key': 'not-hex-at-all\n' })['auth.key']!], /must be hex, at least 32 hex digits/],
+    [['--listen', '127.0.0.1:0', '--auth-key-source', pemFiles(token.store.dir, { 'short.key': '0011223344\n' })['short.key']!], /must be hex/],
   ];
   for (const [options, message] of refusals) {
     // No PIN anywhere: a server that opened the CA key first would fail for want of one (exit 4).
-    const refused = await token.keyward(['--no-input', 'ca', 'serve', ...options, '--dir', dir], { env: { ...token.env, KEYWARD_PIN: undefined } });
+    const refused = await token.keyward(['--no-input', 'ca', 'serve', ...options, '--dir', dir], { env: { ...token.env, KEYWARD_PIN: undefined, KEYWARD_CA_AUTH_KEY: undefined } });
     t.is(refused.code, 2, options.join(' '));
     t.regex(refused.stderr, message);
   }

@@ -32,6 +32,18 @@ export interface ApiOptions {
   callers?: 'any' | 'cluster' | 'managers';
 }
 
+/**
+ * An authsign HMAC key as cfssl writes it: hex, at least 16 bytes. Anything else is refused: a
+ * key that decoded to a few bytes, or none, would let anyone forge tokens.
+ */
+export function parseAuthKeyHex(text: string): Buffer {
+  const clean = text.trim();
+  if (!/^([0-9a-fA-F]{2}){16,}$/.test(clean)) {
+    throw new UsageError('AUTH_KEY_FORMAT', 'the authsign key must be hex, at least 32 hex digits (16 bytes)', { hint: 'make one with: openssl rand -hex 32 > ca-auth.key' });
+  }
+  return Buffer.from(clean, 'hex');
+}
+
 /** Options that cannot work are refused before anything starts (a server that ignored them would sign for anyone). */
 export function checkApiOptions(options: ApiOptions): void {
   if (options.requireAuthsign && !options.authKeys?.size) {
