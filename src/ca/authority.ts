@@ -9,7 +9,7 @@ import { toPem } from '../pem.js';
 import * as x509 from '../x509.js';
 import { createCrl } from './crl.js';
 import { checkCsr } from './csr.js';
-import { BACKDATE_MS, daysFromNow, signCertificate } from './issue.js';
+import { backdatedNow, checkWithinIssuer, daysFromNow, signCertificate } from './issue.js';
 import { entryFor, fieldsOf, type SignedFields } from './ledger/entry.js';
 import type { Ledger } from './ledger/ledger.js';
 import { checkIdentifier, NAME_OIDS, nodeSans, nodeSubject, roleOf, ROLES, type Role } from './names.js';
@@ -117,9 +117,9 @@ export class Authority {
     if (request.nodeId && commonName && commonName !== request.nodeId) {
       throw new UsageError('NODE_ID_MISMATCH', `the CSR names node "${commonName}", but "${request.nodeId}" was requested`);
     }
-    const notBefore = new Date(Date.now() - BACKDATE_MS);
+    const notBefore = backdatedNow();
     const notAfter = daysFromNow(request.days ?? this.policy.nodeDays);
-    if (notAfter > this.certificate.notAfter) throw new UsageError('VALIDITY_EXCEEDS_ISSUER', `the certificate would outlive this CA (valid until ${this.certificate.notAfter.toISOString()})`);
+    checkWithinIssuer(notAfter, this.certificate);
     const subject = distinguishedName([[NAME_OIDS.organization, this.policy.clusterId], [NAME_OIDS.organizationalUnit, ROLES[role]], [NAME_OIDS.commonName, nodeId]]);
     return this.#issue(`node-${role}`, async () => {
       const { der, serial } = await this.#nodeTemplate.issue({ subject, spki: csr.spki, subjectPublicKeyInfo: csr.subjectPublicKeyInfo, notBefore, notAfter, dnsNames: nodeSans(role, nodeId) });

@@ -9,7 +9,7 @@ import { randomSerial } from './self-signed.js';
 import type { SigningKey } from './signing-key.js';
 
 /** Certificates start a little in the past: clocks in a cluster are never quite in step. */
-export const BACKDATE_MS = 5 * 60 * 1000;
+const BACKDATE_MS = 5 * 60 * 1000;
 const DAY_MS = 86_400_000;
 
 export interface IssueParams {
@@ -22,14 +22,24 @@ export interface IssueParams {
   serialNumber?: string;
 }
 
-/** Signs a certificate with `signer`, issued by `issuer` (the signer's own certificate), or self-signed. */
-export async function signCertificate(signer: SigningKey, issuer: x509.X509Certificate | 'self', params: IssueParams): Promise<x509.X509Certificate> {
-  const notBefore = params.notBefore ?? new Date(Date.now() - BACKDATE_MS);
-  if (issuer !== 'self' && params.notAfter > issuer.notAfter) {
+/** Now, less the allowance for clocks behind ours: when a certificate issued now starts. */
+export function backdatedNow(): Date {
+  return new Date(Date.now() - BACKDATE_MS);
+}
+
+/** A certificate may not outlive its issuer: relying parties would stop accepting it early, and silently. */
+export function checkWithinIssuer(notAfter: Date, issuer: x509.X509Certificate): void {
+  if (notAfter > issuer.notAfter) {
     throw new UsageError('VALIDITY_EXCEEDS_ISSUER', `the certificate would outlive its issuer "${issuer.subject}" (valid until ${issuer.notAfter.toISOString()})`, {
       hint: 'shorten the validity, or renew the issuer first',
     });
   }
+}
+
+/** Signs a certificate with `signer`, issued by `issuer` (the signer's own certificate), or self-signed. */
+export async function signCertificate(signer: SigningKey, issuer: x509.X509Certificate | 'self', params: IssueParams): Promise<x509.X509Certificate> {
+  const notBefore = params.notBefore ?? backdatedNow();
+  if (issuer !== 'self') checkWithinIssuer(params.notAfter, issuer);
   const subject = typeof params.subject === 'string' ? new x509.Name(params.subject) : params.subject;
   return x509.X509CertificateGenerator.create(
     {
@@ -49,7 +59,7 @@ export async function signCertificate(signer: SigningKey, issuer: x509.X509Certi
 
 export function daysFromNow(days: number): Date {
   if (!Number.isFinite(days) || days <= 0) throw new UsageError('VALIDITY_INVALID', `a validity of ${days} days is not possible`);
-  return new Date(Date.now() - BACKDATE_MS + days * DAY_MS);
+  return new Date(backdatedNow().getTime() + days * DAY_MS);
 }
 
 export interface RootOptions {

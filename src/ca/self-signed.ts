@@ -18,12 +18,17 @@ export interface SelfSignedOptions {
   notBefore?: Date;
 }
 
-/** A positive serial number of 128 random bits (RFC 5280 §4.1.2.2 allows up to 20 octets). */
-export function randomSerial(): string {
+/**
+ * A positive serial number of 16 random bytes (RFC 5280 §4.1.2.2 allows up to 20 octets): the
+ * first byte 1–127, so it is positive and DER keeps all 16 bytes.
+ */
+export function randomSerialBytes(): Uint8Array {
   const bytes = randomBytes(16);
-  bytes[0] = bytes[0]! & 0x7f; // keep it positive
-  return bytes.toString('hex');
+  bytes[0] = (bytes[0]! % 0x7f) + 1;
+  return bytes;
 }
+
+export const randomSerial = (): string => Buffer.from(randomSerialBytes()).toString('hex');
 
 /** The WebCrypto signing algorithm x509 should ask the bridge for, given the key. */
 export function signingAlgorithmFor(handle: KeyHandle): { name: string; hash?: string } {

@@ -6,10 +6,9 @@ import { createHash } from 'node:crypto';
 import type { webcrypto } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
-import { ALGORITHMS } from '../crypto/algorithms.js';
-import { UsageError } from '../errors.js';
 import type { KeyHandle } from '../keystore/keystore.js';
 import { hardwareKeyPair, KeywardCrypto } from '../keystore/webcrypto.js';
+import { signingAlgorithmFor } from './self-signed.js';
 
 export class SigningKey {
   readonly handle: KeyHandle;
@@ -18,19 +17,17 @@ export class SigningKey {
   readonly spki: Uint8Array;
   readonly algorithm: { name: string; hash?: string };
 
-  private constructor(handle: KeyHandle, keys: webcrypto.CryptoKeyPair, spki: Uint8Array) {
+  private constructor(handle: KeyHandle, keys: webcrypto.CryptoKeyPair, spki: Uint8Array, algorithm: { name: string; hash?: string }) {
     this.handle = handle;
     this.keys = keys;
     this.crypto = new KeywardCrypto();
     this.spki = spki;
-    const algorithm = handle.info.algorithm;
-    if (!algorithm) throw new UsageError('KEY_TYPE_UNSUPPORTED', `key ${handle.info.uri} cannot sign certificates`);
-    const info = ALGORITHMS[algorithm];
-    this.algorithm = info.family === 'ec' ? { name: 'ECDSA', hash: info.defaultHash } : info.family === 'rsa' ? { name: 'RSASSA-PKCS1-v1_5', hash: info.defaultHash } : { name: 'Ed25519' };
+    this.algorithm = algorithm;
   }
 
   static async of(handle: KeyHandle): Promise<SigningKey> {
-    return new SigningKey(handle, await hardwareKeyPair(handle), await handle.publicKey());
+    const algorithm = signingAlgorithmFor(handle); // refuses a key that cannot sign certificates, before anything else
+    return new SigningKey(handle, await hardwareKeyPair(handle), await handle.publicKey(), algorithm);
   }
 
   /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING contents. */

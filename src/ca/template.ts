@@ -7,12 +7,12 @@
  * produced by the ASN.1 library (asn1-schema over asn1js), never by hand: parts encoded earlier are
  * only written again as they were.
  */
-import { randomBytes } from 'node:crypto';
 import { AsnConvert, OctetString, type IAsnConvertible } from '@peculiar/asn1-schema';
 import * as asn from '@peculiar/asn1-x509';
 import * as asn1js from 'asn1js';
 import { ALGORITHMS, signatureAlgorithmOid } from '../crypto/algorithms.js';
 import type * as x509 from '../x509.js';
+import { randomSerialBytes } from './self-signed.js';
 import { keyIdentifierOf, type SigningKey } from './signing-key.js';
 
 /** The signature algorithm of the issuer's key. */
@@ -109,16 +109,9 @@ export class CertificateTemplate {
     this.#fixed = fixed.map((e) => encodedAs<asn.Extension>(new Uint8Array(e.rawData)));
   }
 
-  /** A positive serial of 128 bits less one (first byte 1–127: non-zero, so DER keeps all 16 bytes). */
-  static serial(): Uint8Array {
-    const bytes = randomBytes(16);
-    bytes[0] = (bytes[0]! % 0x7f) + 1;
-    return bytes;
-  }
-
   /** Builds, signs (in the device) and returns the certificate's DER, and its serial. */
   async issue(fields: TemplateFields): Promise<{ der: Uint8Array; serial: Uint8Array }> {
-    const serial = CertificateTemplate.serial();
+    const serial = randomSerialBytes();
     const tbs = new asn.TBSCertificate({
       version: asn.Version.v3,
       serialNumber: serial.buffer.slice(serial.byteOffset, serial.byteOffset + serial.byteLength) as ArrayBuffer,

@@ -103,6 +103,8 @@ test('CSR policy: wrong cluster, unknown role, bad node ID, weak or odd keys, fo
   der[der.length - 5] ^= 0x01;
   await t.throwsAsync(ca.authority.issueNode(toPem('CERTIFICATE REQUEST', der)), { instanceOf: VerificationError });
   await t.throwsAsync(ca.authority.issueNode('-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n'), { instanceOf: UsageError, message: /does not decode/ });
+  // A node certificate may not outlive the intermediate (5 years): it would stop verifying early, without a word.
+  await t.throwsAsync(ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=n9')).csrPem, { days: 10 * 365 }), { instanceOf: UsageError, message: /would outlive its issuer/ });
   t.is((await ca.authority.ledger.list()).filter((e) => e.profile.startsWith('node')).length, 2, 'only the two good requests were issued');
   await ca.close();
 });
