@@ -19,7 +19,7 @@ import { normalizeSerial, type LedgerEntry, type RevocationReason } from './ledg
 import { entryFor, fieldsOf } from './ledger/entry.js';
 import { clusterNameConstraints, type PublicationUrls } from './profiles.js';
 import { SigningKey, keyIdentifierOf } from './signing-key.js';
-import { CA_FILES, certificatePem, splitPem, type CaDirectory } from './store.js';
+import { CA_FILES, certificatePem, splitPem, type CaConfig, type CaDirectory } from './store.js';
 
 /** Records a certificate this CA directory issued (root, intermediate, cross-signed) in its ledger. */
 async function record(directory: CaDirectory, certificate: x509.X509Certificate, profile: string, issuerSpki: Uint8Array): Promise<void> {
@@ -77,6 +77,13 @@ export interface IntermediateCreateOptions {
   rootCrlDays?: number;
 }
 
+/** A cluster CA's directory serves one cluster. */
+function checkOneCluster(config: CaConfig, clusterId: string, hint: string): void {
+  if (config.clusterId && config.clusterId !== clusterId) {
+    throw new ConflictError('CLUSTER_MISMATCH', `this CA directory serves cluster "${config.clusterId}", not "${clusterId}"`, { hint });
+  }
+}
+
 /** The root of this directory, opened, and checked to be the key the root certificate names. */
 async function openRoot(directory: CaDirectory, keystore: Keystore, rootKey: string): Promise<{ root: SigningKey; rootCertificate: x509.X509Certificate }> {
   const rootCertificate = directory.root();
@@ -112,11 +119,7 @@ export async function createClusterIntermediate(directory: CaDirectory, keystore
     });
   }
   const config = directory.config();
-  if (options.key && config.clusterId && config.clusterId !== clusterId) {
-    throw new ConflictError('CLUSTER_MISMATCH', `this CA directory serves cluster "${config.clusterId}", not "${clusterId}"`, {
-      hint: 'use one CA directory per cluster (--dir), or sign the other cluster\'s CSR (--csr)',
-    });
-  }
+  if (options.key) checkOneCluster(config, clusterId, 'use one CA directory per cluster (--dir), or sign the other cluster\'s CSR (--csr)');
   const { root, rootCertificate } = await openRoot(directory, keystore, options.rootKey);
   const intermediateKey = options.key ? await signingKey(keystore, options.key, options.generate) : undefined;
   const spki = intermediateKey?.spki ?? (await intermediateCsrKey(options.csr!, clusterId));
@@ -151,9 +154,7 @@ export interface IntermediateRequestOptions {
 export async function requestClusterIntermediate(directory: CaDirectory, keystore: Keystore, options: IntermediateRequestOptions): Promise<string> {
   const clusterId = checkIdentifier(options.clusterId, 'cluster ID');
   const config = directory.config();
-  if (config.clusterId && config.clusterId !== clusterId) {
-    throw new ConflictError('CLUSTER_MISMATCH', `this CA directory serves cluster "${config.clusterId}", not "${clusterId}"`, { hint: 'use one CA directory per cluster (--dir)' });
-  }
+  checkOneCluster(config, clusterId, 'use one CA directory per cluster (--dir)');
   const key = await signingKey(keystore, options.key, options.generate);
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: intermediateSubject(clusterId), keys: key.keys, signingAlgorithm: key.algorithm }, key.crypto);
   directory.saveConfig({ ...config, clusterId, pendingIntermediateKey: key.handle.info.uri, nodeDays: options.nodeDays ?? config.nodeDays });
@@ -187,8 +188,7 @@ export async function installClusterIntermediate(directory: CaDirectory, keystor
   if (!constraints?.critical || !Buffer.from(constraints.value).equals(Buffer.from(expected.value)) || certificate.getExtension(x509.BasicConstraintsExtension)?.pathLength !== 0) {
     throw new VerificationError('INTERMEDIATE_NOT_FOR_CLUSTER', `the certificate is not a cluster intermediate constrained to "${config.clusterId}" (pathLen 0, O=${config.clusterId})`);
   }
-  const issuedBy = splitPem(options.rootDirectory.rootBundle()).find((root) => issuedByRoot(certificate, root));
-  if (!issuedBy) {
+  if (!splitPem(options.rootDirectory.rootBundle()).some((root) => issuedByRoot(certificate, root))) {
     throw new VerificationError('INTERMEDIATE_UNTRUSTED', `the certificate was not issued by a root of ${options.rootDirectory.dir}`, {
       hint: 'carry the root\'s CA directory from the same ceremony (--root-dir)',
     });
