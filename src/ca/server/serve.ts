@@ -32,6 +32,7 @@ export interface ServeCaOptions {
 
 const CRL_RELOAD_MS = 60_000;
 const SERVER_CERTIFICATE_DAYS = 7;
+const RENEWAL_RETRY_MS = 3_600_000;
 
 function currentCrls(directory: CaDirectory): string[] {
   return (['intermediate', 'root', 'previous-root'] as const).map((role) => directory.read(crlFile(role))).filter((c): c is string => Boolean(c));
@@ -89,21 +90,39 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
     tls = { ...tls!, ...changes };
     running.updateTls(tls);
   };
-  const timers: NodeJS.Timeout[] = [];
+  let closed = false;
+  let renewal: NodeJS.Timeout | undefined;
+  let crlReload: NodeJS.Timeout | undefined;
   if (tls) {
-    // A new key and certificate at half the certificate's life: a server that runs for months never presents an expired one.
-    const renew = () =>
-      serverIdentity(authority, options.tlsHosts!).then(refresh, (error: Error) => options.log?.(`could not renew the server's TLS certificate (will retry): ${error.message}`));
-    timers.push(setInterval(renew, options.serverRenewMs ?? (SERVER_CERTIFICATE_DAYS * 86_400_000) / 2));
+    // A new key and certificate at half the certificate's life, so a server that runs for months never
+    // presents an expired one; a failed renewal is tried again within the hour, long before expiry.
+    const every = options.serverRenewMs ?? (SERVER_CERTIFICATE_DAYS * 86_400_000) / 2;
+    const scheduleRenewal = (delay: number) => {
+      if (closed) return; // a renewal that finished after close() starts no other
+      renewal = setTimeout(() => {
+        serverIdentity(authority, options.tlsHosts!).then(
+          (identity) => {
+            refresh(identity);
+            scheduleRenewal(every);
+          },
+          (error: Error) => {
+            options.log?.(`could not renew the server's TLS certificate, trying again within the hour: ${error.message}`);
+            scheduleRenewal(Math.min(every, RENEWAL_RETRY_MS));
+          },
+        );
+      }, delay).unref();
+    };
+    scheduleRenewal(every);
     // Revocations made meanwhile (keyward ca revoke, ca crl) reach new connections within a minute.
-    if (mtls) timers.push(setInterval(() => refresh({ crl: currentCrls(directory) }), CRL_RELOAD_MS));
+    if (mtls) crlReload = setInterval(() => refresh({ crl: currentCrls(directory) }), CRL_RELOAD_MS).unref();
   }
-  for (const timer of timers) timer.unref();
   return {
     ...running,
     authority,
     close: async () => {
-      for (const timer of timers) clearInterval(timer);
+      closed = true;
+      clearTimeout(renewal);
+      clearInterval(crlReload);
       await running.close();
       await authority.ledger.close();
     },
