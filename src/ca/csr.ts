@@ -7,7 +7,7 @@ import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import type { Name, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
-import { nodeHashName, signatureAlgorithmByOid } from '../crypto/algorithms.js';
+import { algorithmOfKey, ALGORITHMS, nodeHashName, signatureAlgorithmByOid } from '../crypto/algorithms.js';
 import { UsageError, VerificationError } from '../errors.js';
 import { fromPemOrDer } from '../pem.js';
 import { NAME_OIDS } from './names.js';
@@ -26,18 +26,9 @@ export interface CheckedCsr {
 
 /** Keys a node may certify: the curves and sizes SwarmKit and Keyward use. */
 function allowKey(key: KeyObject): string {
+  const algorithm = algorithmOfKey(key);
+  if (algorithm) return ALGORITHMS[algorithm].title;
   const details = key.asymmetricKeyDetails;
-  switch (key.asymmetricKeyType) {
-    case 'ec':
-      if (details?.namedCurve === 'prime256v1') return 'ECDSA P-256';
-      if (details?.namedCurve === 'secp384r1') return 'ECDSA P-384';
-      break;
-    case 'rsa':
-      if (details?.modulusLength && details.modulusLength >= 2048 && details.modulusLength <= 4096 && details.modulusLength % 1024 === 0) return `RSA ${details.modulusLength}`;
-      break;
-    case 'ed25519':
-      return 'Ed25519';
-  }
   const description = `${key.asymmetricKeyType}${details?.namedCurve ? ` ${details.namedCurve}` : ''}${details?.modulusLength ? ` ${details.modulusLength}` : ''}`;
   throw new UsageError('CSR_KEY_NOT_ALLOWED', `the CSR's key (${description}) is not allowed`, {
     hint: 'use ECDSA P-256 or P-384, RSA 2048/3072/4096, or Ed25519',

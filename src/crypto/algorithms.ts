@@ -2,6 +2,7 @@
  * The key algorithms Keyward generates and signs with, named as on the command line. One table, so
  * that the PKCS#11 and PIV drivers, the keystore and the WebCrypto bridge agree on sizes and hashes.
  */
+import type { KeyObject } from 'node:crypto';
 import { UsageError } from '../errors.js';
 
 export type KeyAlgorithm = 'p256' | 'p384' | 'rsa2048' | 'rsa3072' | 'rsa4096' | 'ed25519';
@@ -76,6 +77,24 @@ export function rsaAlgorithmByBits(bits: number): KeyAlgorithm | undefined {
     const info = ALGORITHMS[a];
     return info.family === 'rsa' && info.bits === bits;
   });
+}
+
+/** OpenSSL's names for the curves Keyward supports, as node:crypto reports them. */
+const OPENSSL_CURVES: Readonly<Record<string, KeyAlgorithm>> = { prime256v1: 'p256', secp384r1: 'p384' };
+
+/** The algorithm of a node:crypto key, if it is one Keyward supports. */
+export function algorithmOfKey(key: KeyObject): KeyAlgorithm | undefined {
+  const details = key.asymmetricKeyDetails;
+  switch (key.asymmetricKeyType) {
+    case 'ec':
+      return details?.namedCurve ? OPENSSL_CURVES[details.namedCurve] : undefined;
+    case 'rsa':
+      return details?.modulusLength ? rsaAlgorithmByBits(details.modulusLength) : undefined;
+    case 'ed25519':
+      return 'ed25519';
+    default:
+      return undefined;
+  }
 }
 
 export const HASH_BYTES: Readonly<Record<HashName, number>> = { 'SHA-256': 32, 'SHA-384': 48, 'SHA-512': 64 };

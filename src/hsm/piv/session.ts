@@ -6,7 +6,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes, type KeyObject } from 'node:crypto';
-import { ALGORITHMS, rsaAlgorithmByBits, type HashName, type KeyAlgorithm, type RsaPadding } from '../../crypto/algorithms.js';
+import { ALGORITHMS, algorithmOfKey, type HashName, type KeyAlgorithm, type RsaPadding } from '../../crypto/algorithms.js';
 import { emsaPkcs1v15, emsaPss } from '../../crypto/rsa-padding.js';
 import { hashBytes } from '../../crypto/signature-encoding.js';
 import { ecSpki, rsaSpki } from '../../crypto/spki.js';
@@ -457,23 +457,22 @@ export class PivSession {
   async importKey(slot: number, key: KeyObject, policies: { pinPolicy?: PinPolicy; touchPolicy?: TouchPolicy } = {}): Promise<void> {
     const jwk = key.export({ format: 'jwk' });
     const bytes = (b64?: string) => Uint8Array.from(Buffer.from(b64 ?? '', 'base64url'));
-    let algorithm: KeyAlgorithm;
-    let components: Uint8Array;
-    if (jwk.kty === 'EC' && (jwk.crv === 'P-256' || jwk.crv === 'P-384')) {
-      algorithm = jwk.crv === 'P-256' ? 'p256' : 'p384';
-      components = tlv(0x06, bytes(jwk.d));
-    } else if (jwk.kty === 'RSA') {
-      const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-      const rsa = rsaAlgorithmByBits(bits);
-      if (!rsa) throw new UsageError('KEY_SIZE_UNSUPPORTED', `RSA keys of ${bits} bits cannot be imported; use 2048, 3072 or 4096`);
-      algorithm = rsa;
-      components = concat(tlv(0x01, bytes(jwk.p)), tlv(0x02, bytes(jwk.q)), tlv(0x03, bytes(jwk.dp)), tlv(0x04, bytes(jwk.dq)), tlv(0x05, bytes(jwk.qi)));
-    } else if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
-      algorithm = 'ed25519';
-      components = tlv(0x07, bytes(jwk.d));
-    } else {
-      throw new UsageError('KEY_TYPE_UNSUPPORTED', `a ${key.asymmetricKeyType} key cannot be imported into a PIV slot`);
+    const algorithm = algorithmOfKey(key);
+    if (!algorithm && key.asymmetricKeyType === 'rsa') {
+      throw new UsageError('KEY_SIZE_UNSUPPORTED', `RSA keys of ${key.asymmetricKeyDetails?.modulusLength ?? 0} bits cannot be imported; use 2048, 3072 or 4096`);
     }
+    if (!algorithm) {
+      const curve = key.asymmetricKeyDetails?.namedCurve;
+      throw new UsageError('KEY_TYPE_UNSUPPORTED', `this ${key.asymmetricKeyType}${curve ? ` (${curve})` : ''} key cannot be imported into a PIV slot`, { hint: 'import a P-256, P-384, RSA 2048–4096 or Ed25519 key' });
+    }
+    const family = ALGORITHMS[algorithm].family;
+    // The private key's components, tagged as Yubico's IMPORT wants them.
+    const components =
+      family === 'ec'
+        ? tlv(0x06, bytes(jwk.d))
+        : family === 'rsa'
+          ? concat(tlv(0x01, bytes(jwk.p)), tlv(0x02, bytes(jwk.q)), tlv(0x03, bytes(jwk.dp)), tlv(0x04, bytes(jwk.dq)), tlv(0x05, bytes(jwk.qi)))
+          : tlv(0x07, bytes(jwk.d));
     const id = requireAlgorithmSupport(algorithm, this.version);
     await this.op(async () => {
       await this.#authenticate();

@@ -5,7 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ALGORITHMS, type KeyAlgorithm } from '../../crypto/algorithms.js';
+import { algorithmOfKey, ALGORITHMS, type KeyAlgorithm } from '../../crypto/algorithms.js';
 import { ecdsaDerToRaw } from '../../crypto/signature-encoding.js';
 import { AuthError, CancelledError, ConflictError, KeywardError, NotFoundError, UsageError } from '../../errors.js';
 import { verifyAttestation } from '../../hsm/piv/attestation.js';
@@ -326,11 +326,7 @@ export class YubiKeyBackend implements KeystoreBackend {
 
 function algorithmOfCertificate(der: Uint8Array): KeyAlgorithm | undefined {
   try {
-    const key = new X509Certificate(Buffer.from(der)).publicKey;
-    const details = key.asymmetricKeyDetails;
-    if (key.asymmetricKeyType === 'ec') return details?.namedCurve === 'prime256v1' ? 'p256' : details?.namedCurve === 'secp384r1' ? 'p384' : undefined;
-    if (key.asymmetricKeyType === 'ed25519') return 'ed25519';
-    if (key.asymmetricKeyType === 'rsa') return ({ 2048: 'rsa2048', 3072: 'rsa3072', 4096: 'rsa4096' } as const)[details?.modulusLength as 2048] ?? undefined;
+    return algorithmOfKey(new X509Certificate(Buffer.from(der)).publicKey);
   } catch {
     // A malformed certificate says nothing about the key.
   }

@@ -251,6 +251,10 @@ export function pivScenarios(test: Register, make: DeviceFactory): void {
       const signature = await session.sign(0x82, 'p384', DATA, { hash: 'SHA-384' }, slot);
       t.true((await opensslVerifySignature({ algorithm: 'p384', publicKeyPem: toPem('PUBLIC KEY', slot!.publicKey!), data: DATA, signature })).ok);
       await t.throwsAsync(session.attest(0x82), { instanceOf: UsageError, message: /rejected the data/ });
+      // Keys the card cannot hold are refused before anything is sent, saying why.
+      await t.throwsAsync(session.importKey(0x83, generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey), { instanceOf: UsageError, message: /RSA keys of 1024 bits cannot be imported/ });
+      await t.throwsAsync(session.importKey(0x83, generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey), { instanceOf: UsageError, message: /this ec \(secp256k1\) key cannot be imported/ });
+      t.is(await session.slotInfo(0x83), undefined, 'the slot stays empty');
     }));
 
   test('errors carry status words as typed errors, never raw failures', (t) =>
