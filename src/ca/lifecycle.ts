@@ -23,7 +23,7 @@ import { CA_FILES, certificatePem, splitPem, type CaConfig, type CaDirectory } f
 
 /** Records a certificate this CA directory issued (root, intermediate, cross-signed) in its ledger. */
 async function record(directory: CaDirectory, certificate: x509.X509Certificate, profile: string, issuerSpki: Uint8Array): Promise<void> {
-  const ledger = directory.ledger();
+  const ledger = directory.ledger({ create: true });
   try {
     await ledger.record(entryFor(fieldsOf(certificate), profile, keyIdentifierOf(issuerSpki).toString('hex')));
   } finally {

@@ -120,7 +120,18 @@ export class CaDirectory {
     return issuedByNewRoot ? [intermediate, crossSigned] : [intermediate];
   }
 
-  ledger(): SqliteLedger {
+  /** Refuses a directory that holds no CA: a mistyped --dir must not read as a new, empty CA. */
+  requireCa(): void {
+    if (!this.exists(CA_FILES.config)) {
+      throw new NotFoundError('CA_NOT_FOUND', `${this.dir} is not a Keyward CA directory (it has no ${CA_FILES.config})`, {
+        hint: 'check --dir (or KEYWARD_CA_DIR); a CA starts with: keyward ca root create --key <uri> --dir <dir>',
+      });
+    }
+  }
+
+  /** The issuance ledger; only the steps that create a CA (`create`) may start one where there is none. */
+  ledger(options: { create?: boolean } = {}): SqliteLedger {
+    if (!options.create) this.requireCa();
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     return SqliteLedger.open(this.path(CA_FILES.ledger));
   }

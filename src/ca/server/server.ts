@@ -63,6 +63,8 @@ export interface RunningServer {
   server: Server;
   /** Replaces the TLS settings for new connections (fresh CRLs, a renewed server certificate). */
   updateTls(tls: TlsSettings): void;
+  /** What clients hold now: requests being received or answered, and the bytes of their bodies. */
+  load(): { requests: number; bodyBytes: number };
   /** Stops accepting, lets requests in flight finish (within `drainMs`), then closes every connection. */
   close(): Promise<void>;
 }
@@ -207,6 +209,7 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
         port,
         server,
         updateTls: (tls) => (server as ReturnType<typeof createHttpsServer>).setSecureContext(tlsOptions(tls)),
+        load: () => ({ requests: inFlight.size, bodyBytes: bodiesInFlight }),
         close: () =>
           new Promise<void>((done) => {
             closing = true;
