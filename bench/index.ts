@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../src/atomic-file.js';
 import { benchKeystoreSign, KEYSTORE_CONCURRENCY } from './keystore-sign.js';
 import { createSoftHsmStore, useSoftHsmStore } from '../src/hsm/pkcs11/softhsm.js';
+import { benchCaAttack } from './ca-attack.js';
 import { benchCaIssue, CA_CONCURRENCY } from './ca-issue.js';
 import { formatTable } from './measure.js';
 import { benchPivSign } from './piv-sign.js';
@@ -56,12 +57,21 @@ async function main(): Promise<void> {
       ca.map((r) => [r.server, ops(r.measurement.opsPerSecond)]),
     )}\n`,
   );
+  process.stderr.write('the CA server under slowloris and a body flood, legitimate clients signing meanwhile…\n');
+  const attack = await benchCaAttack();
+  process.stdout.write(
+    `\n### The CA server under attack (keyward ca serve, ${attack.attackers.slowlorisConnections} slowloris connections + ${attack.attackers.floodClients.toLocaleString('en-US')} clients sending unfinished ${attack.attackers.floodBodyKiB} KiB bodies)\n\n${formatTable(
+      ['phase', 'legitimate requests answered', 'success rate', 'server RSS start → peak → end'],
+      attack.phases.map((p) => [p.phase, `${ops(p.legitimate.ok)} of ${ops(p.legitimate.ok + p.legitimate.failed)}`, `${(p.legitimate.successRate * 100).toFixed(1)} %`, `${Math.round(p.rssMb.start)} → ${Math.round(p.rssMb.peak)} → ${Math.round(p.rssMb.end)} MB`]),
+    )}\n\nattacker connections cut by the server: ${ops(attack.attackers.connectionsClosedByServer)}; answered 503 (body memory cap): ${ops(attack.attackers.answered503)}\n`,
+  );
   const results = {
     date: started.toISOString(),
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
     keystoreSign: sign,
     pivSign: piv,
     caIssue: ca,
+    caAttack: attack,
   };
   const file = join(fileURLToPath(import.meta.url), '..', 'results', 'latest.json');
   writeFileAtomic(file, `${JSON.stringify(results, null, 2)}\n`);

@@ -12,8 +12,13 @@ import * as x509 from '../../src/x509.js';
 import { nodeCsr } from '../harness/ca.js';
 import { post, withServer } from '../harness/ca-server.js';
 
-/** Sends raw bytes; resolves with whatever came back once the server closed (or after `waitMs` of silence). */
-function raw(socket: Socket, bytes: string, waitMs = 3_000): Promise<string> {
+/**
+ * Sends raw bytes; resolves with whatever came back once the server closed (or after `waitMs`).
+ * `halfClose` ends the client's side after the bytes, as some clients do (Node then drops a
+ * request it has not answered yet: the property below accepts that); without it, send
+ * `Connection: close` to have the server hang up after its answer.
+ */
+function raw(socket: Socket, bytes: string, { halfClose = false, waitMs = 3_000 } = {}): Promise<string> {
   return new Promise((resolve) => {
     const received: Buffer[] = [];
     const done = () => resolve(Buffer.concat(received).toString('latin1'));
@@ -27,7 +32,8 @@ function raw(socket: Socket, bytes: string, waitMs = 3_000): Promise<string> {
       clearTimeout(quiet);
       done();
     });
-    socket.end(bytes);
+    if (halfClose) socket.end(bytes);
+    else socket.write(bytes);
   });
 }
 
@@ -69,42 +75,46 @@ test('a TLS handshake that never completes is cut off at the handshake limit', (
     t.pass();
   }));
 
-test('connections past the cap are closed at once; the server serves again once some leave', (t) =>
+/** A connection that sends the start of a request and never finishes it; resolves once connected. */
+function stalled(port: number, bytes = 'POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\n'): Promise<Socket & { gone: Promise<void> }> {
+  return new Promise((resolve) => {
+    const socket = plain(port) as Socket & { gone: Promise<void> };
+    socket.on('error', () => undefined);
+    socket.gone = new Promise((done) => socket.on('close', () => done()));
+    socket.on('connect', () => socket.write(bytes, () => resolve(socket)));
+  });
+}
+
+const waitFor = async (condition: () => boolean) => {
+  while (!condition()) await new Promise((r) => setTimeout(r, 20));
+};
+
+test('at the connection cap, the client that has held its connection longest without finishing a request is cut off, and a prompt one is served', (t) =>
   withServer({ limits: { maxConnections: 4, headersTimeoutMs: 60_000, requestTimeoutMs: 120_000 } }, async (server) => {
-    const held = await Promise.all(
-      Array.from({ length: 4 }, () => new Promise<Socket>((resolve) => {
-        const socket = plain(server.port);
-        socket.on('error', () => undefined);
-        socket.on('connect', () => {
-          socket.write('POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\n'); // headers never finished
-          resolve(socket);
-        });
-      })),
-    );
-    await closedBy(plain(server.port), 20_000);
-    t.pass('the fifth connection was closed');
-    for (const socket of held) socket.destroy();
-    await new Promise((r) => setTimeout(r, 100));
-    t.true((await post(server.url, '/api/v1/cfssl/sign', await validRequest())).body.success);
+    const held: Array<Awaited<ReturnType<typeof stalled>>> = [];
+    for (let i = 0; i < 4; i++) {
+      held.push(await stalled(server.port));
+      await waitFor(() => server.load().connections === i + 1);
+    }
+    t.true((await post(server.url, '/api/v1/cfssl/sign', await validRequest())).body.success, 'the newcomer is served');
+    await held[0]!.gone;
+    t.pass('the oldest stalled connection was cut off');
+    t.true(held.slice(1).every((s) => !s.destroyed), 'the others keep their place');
   }));
 
-test('request bodies held in memory are capped across all clients: past the cap, 503 "busy"', (t) =>
+test('request bodies held in memory are capped across all clients: the longest-unfinished body is dropped for a prompt request', (t) =>
   withServer({ limits: { maxBodiesInFlightBytes: 100_000, headersTimeoutMs: 60_000, requestTimeoutMs: 120_000 } }, async (server) => {
-    const slow: Socket[] = [];
+    const slow = [];
     for (let i = 0; i < 2; i++) {
-      const socket = plain(server.port);
-      socket.on('error', () => undefined);
-      socket.write(`POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\nContent-Length: 60000\r\n\r\n${'a'.repeat(45_000)}`);
-      slow.push(socket);
+      slow.push(await stalled(server.port, `POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\nContent-Length: 60000\r\n\r\n${'a'.repeat(45_000)}`));
+      await waitFor(() => server.load().bodyBytes >= 45_000 * (i + 1));
     }
-    // Wait until the server holds both partial bodies (90,000 bytes).
-    while (server.load().bodyBytes < 90_000) await new Promise((r) => setTimeout(r, 20));
-    const third = await raw(plain(server.port), `POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\nContent-Length: 30000\r\n\r\n${'b'.repeat(30_000)}`);
-    t.regex(third, /^HTTP\/1\.1 503/);
-    t.regex(third, /the server is busy/);
-    for (const socket of slow) socket.destroy();
-    while (server.load().bodyBytes > 0) await new Promise((r) => setTimeout(r, 20));
-    t.true((await post(server.url, '/api/v1/cfssl/sign', await validRequest())).body.success, 'memory released, serving again');
+    // 30 KB of a valid request: it does not fit beside the two partial bodies (90,000 bytes).
+    const padded = JSON.stringify({ certificate_request: (await nodeCsr('OU=swarm-worker, CN=prompt')).csrPem, label: 'x'.repeat(30_000) });
+    t.true((await post(server.url, '/api/v1/cfssl/sign', padded)).body.success, 'the prompt request is served');
+    await slow[0]!.gone;
+    t.false(slow[1]!.destroyed, 'only as much is dropped as needed');
+    t.is(server.load().bodyBytes, 45_000);
   }));
 
 test('a CSR signed with SHA-1 is a bad request (400), not an unavailable key', (t) =>
@@ -133,7 +143,7 @@ test('property: random raw request lines and headers get an answer or a closed c
     const request = fc.record({ token, target, version, headers: fc.array(header, { maxLength: 6 }), body: fc.string({ maxLength: 100 }) });
     await fc.assert(
       fc.asyncProperty(request, async (r) => {
-        const reply = await raw(plain(server.port), `${r.token} ${r.target} ${r.version}\r\n${r.headers.join('\r\n')}\r\n\r\n${r.body}`);
+        const reply = await raw(plain(server.port), `${r.token} ${r.target} ${r.version}\r\n${r.headers.join('\r\n')}\r\n\r\n${r.body}`, { halfClose: true });
         t.true(reply === '' || /^HTTP\/1\.[01] \d{3} /.test(reply), reply.slice(0, 80));
       }),
       { numRuns: 150 },

@@ -11,6 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import { UnavailableError } from '../../errors.js';
 import type { CertifiedCaller } from './access.js';
 import { failure, type ApiResponse, type CfsslApi } from './cfssl-api.js';
+import { LoadShedder } from './load-shedding.js';
 
 export interface TlsSettings {
   /** The server's private key (PEM) and certificate chain (PEM). */
@@ -26,9 +27,9 @@ export interface TlsSettings {
 export interface ServerLimits {
   /** Largest request body accepted (a CSR is a few kilobytes). */
   maxBodyBytes: number;
-  /** Request bodies held in memory at once, across all clients; past it new bodies get 503. */
+  /** Request bodies held in memory at once, across all clients (past it, see load-shedding.ts). */
   maxBodiesInFlightBytes: number;
-  /** Open connections; past it new ones are closed at once. */
+  /** Open connections (past it, the longest-unfinished one is cut off: load-shedding.ts). */
   maxConnections: number;
   /** How long a client may take to complete the TLS handshake, send its headers, and its whole request. */
   handshakeTimeoutMs: number;
@@ -63,8 +64,8 @@ export interface RunningServer {
   server: Server;
   /** Replaces the TLS settings for new connections (fresh CRLs, a renewed server certificate). */
   updateTls(tls: TlsSettings): void;
-  /** What clients hold now: requests being received or answered, and the bytes of their bodies. */
-  load(): { requests: number; bodyBytes: number };
+  /** What clients hold now: connections, requests being received or answered, the bytes of their bodies. */
+  load(): { connections: number; requests: number; bodyBytes: number };
   /** Stops accepting, lets requests in flight finish (within `drainMs`), then closes every connection. */
   close(): Promise<void>;
 }
@@ -80,6 +81,11 @@ function send(res: ServerResponse, response: ApiResponse): void {
   const body = JSON.stringify(response.body);
   res.writeHead(response.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** The TCP connection a request came on (under HTTPS, the one the TLS socket wraps): what the shedder tracks. */
+function connectionOf(req: IncomingMessage): Socket {
+  return (req.socket as Socket & { _parent?: Socket })._parent ?? req.socket;
 }
 
 function callerOf(req: IncomingMessage): CertifiedCaller | undefined {
@@ -113,7 +119,7 @@ function listenFailure(error: NodeJS.ErrnoException, where: string): Error {
 export function startCaServer(options: CaServerOptions): Promise<RunningServer> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const log = options.log ?? (() => undefined);
-  let bodiesInFlight = 0;
+  const shedder = new LoadShedder(limits);
   let closing = false;
   const inFlight = new Set<ServerResponse>();
 
@@ -135,14 +141,12 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
   };
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const connection = connectionOf(req);
     inFlight.add(res);
-    let held = 0;
-    const release = () => {
-      bodiesInFlight -= held;
-      held = 0;
+    res.on('close', () => {
       inFlight.delete(res);
-    };
-    res.on('close', release);
+      shedder.answered(connection);
+    });
     req.on('error', () => undefined);
     const refuse = (response: ApiResponse) => {
       send(res, response);
@@ -153,15 +157,17 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > limits.maxBodyBytes) return refuse(failure(413, 413, `request body over ${limits.maxBodyBytes} bytes`));
       const chunks: Buffer[] = [];
+      let size = 0;
       req.on('data', (chunk: Buffer) => {
-        if (held + chunk.length > limits.maxBodyBytes) return refuse(failure(413, 413, `request body over ${limits.maxBodyBytes} bytes`));
-        if (bodiesInFlight + chunk.length > limits.maxBodiesInFlightBytes) return refuse(failure(503, 503, 'the server is busy; try again shortly'));
-        held += chunk.length;
-        bodiesInFlight += chunk.length;
+        if (size + chunk.length > limits.maxBodyBytes) return refuse(failure(413, 413, `request body over ${limits.maxBodyBytes} bytes`));
+        if (!shedder.hold(connection, chunk.length)) return refuse(failure(503, 503, 'the server is busy; try again shortly'));
+        size += chunk.length;
         chunks.push(chunk);
       });
       req.on('end', () => {
-        if (!res.headersSent) answer(req, res, Buffer.concat(chunks));
+        if (res.headersSent) return;
+        shedder.answering(connection);
+        answer(req, res, Buffer.concat(chunks));
       });
     } catch (error) {
       send(res, failure(500, 500, 'internal error'));
@@ -185,7 +191,7 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
     ? createHttpsServer({ ...tlsOptions(options.tls), ...timing, handshakeTimeout: limits.handshakeTimeoutMs }, handler)
     : createHttpServer(timing, handler);
   server.keepAliveTimeout = 5_000;
-  server.maxConnections = limits.maxConnections;
+  server.on('connection', (socket: Socket) => shedder.admit(socket));
   // A request Node cannot parse, or one too slow: say so when the socket can still hear it, then hang up.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? '400 Bad Request';
@@ -209,7 +215,7 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
         port,
         server,
         updateTls: (tls) => (server as ReturnType<typeof createHttpsServer>).setSecureContext(tlsOptions(tls)),
-        load: () => ({ requests: inFlight.size, bodyBytes: bodiesInFlight }),
+        load: () => ({ ...shedder.load, requests: inFlight.size }),
         close: () =>
           new Promise<void>((done) => {
             closing = true;
