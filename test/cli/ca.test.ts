@@ -170,12 +170,15 @@ test('commands that read a CA refuse a directory that is not one, and create not
   }
 });
 
-/** `keyward ca serve` as a process; resolves once it says where it listens. */
-function startServe(token: Awaited<ReturnType<typeof cliCa>>['token'], args: string[]) {
-  const child = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'ca', 'serve', ...args], { env: token.env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** A CLI-made CA for cluster c1 served by `keyward ca serve` as a process, once it says where it listens. */
+async function servedCliCa(drainSeconds: number) {
+  const { token, dir, rootKey, caKey, ca } = await cliCa();
+  await ca(['root', 'create', '--key', rootKey, '--generate', 'p256']);
+  await ca(['intermediate', 'create', '--root-key', rootKey, '--key', caKey, '--generate', 'p256', '--cluster-id', 'c1']);
+  const child = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'ca', 'serve', '--listen', '127.0.0.1:0', '--drain', String(drainSeconds), '--dir', dir], { env: token.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  const url = new Promise<string>((resolve, reject) => {
+  const url = await new Promise<string>((resolve, reject) => {
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       const match = /serving cfssl's API at (\S+)/.exec(stderr);
@@ -183,62 +186,51 @@ function startServe(token: Awaited<ReturnType<typeof cliCa>>['token'], args: str
     });
     void exited.then(() => reject(new Error(`serve exited: ${stderr}`)));
   });
-  return { child, url, exited, stderr: () => stderr };
+  return { token, dir, child, port: Number(new URL(url).port), exited, stderr: () => stderr };
+}
+
+/** A request the server has taken (it answered 100 Continue to the headers) whose body is still to come. */
+async function requestInFlight(port: number, contentLength: number) {
+  const socket = connect(port, '127.0.0.1');
+  const received: Buffer[] = [];
+  socket.on('data', (d: Buffer) => received.push(d));
+  const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(Buffer.concat(received).toString())));
+  socket.write(`POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\nContent-Type: application/json\r\nContent-Length: ${contentLength}\r\nExpect: 100-continue\r\n\r\n`);
+  while (!Buffer.concat(received).toString().includes('100 Continue')) await new Promise((r) => setTimeout(r, 20));
+  return { socket, closed };
 }
 
 test('serve: SIGTERM lets the request in flight finish, refuses new connections, and exits 0; a port in use is named', async (t) => {
-  const { token, dir, rootKey, caKey, ca } = await cliCa();
-  await ca(['root', 'create', '--key', rootKey, '--generate', 'p256']);
-  await ca(['intermediate', 'create', '--root-key', rootKey, '--key', caKey, '--generate', 'p256', '--cluster-id', 'c1']);
-  const serve = startServe(token, ['--listen', '127.0.0.1:0', '--drain', '20', '--dir', dir]);
-  const { port } = new URL(await serve.url);
-
-  // A request in flight: headers sent, the server has taken it (100 Continue), half of the body sent.
-  const body = JSON.stringify({ certificate_request: readFileSync(await csr(token.store.dir, 'inflight', '/OU=swarm-worker/CN=inflight'), 'utf8') });
-  const socket = connect(Number(port), '127.0.0.1');
-  const received: Buffer[] = [];
-  socket.on('data', (d: Buffer) => received.push(d));
-  const answered = new Promise<string>((resolve) => socket.on('close', () => resolve(Buffer.concat(received).toString())));
-  socket.write(`POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`);
-  while (!Buffer.concat(received).toString().includes('100 Continue')) await new Promise((r) => setTimeout(r, 20));
-  socket.write(body.slice(0, 100));
+  const serve = await servedCliCa(20);
+  const body = JSON.stringify({ certificate_request: readFileSync(await csr(serve.token.store.dir, 'inflight', '/OU=swarm-worker/CN=inflight'), 'utf8') });
+  const inFlight = await requestInFlight(serve.port, body.length);
+  inFlight.socket.write(body.slice(0, 100));
 
   serve.child.kill('SIGTERM');
   while (!serve.stderr().includes('SIGTERM: no new connections')) await new Promise((r) => setTimeout(r, 20));
   await t.throwsAsync(
-    new Promise((resolve, reject) => connect(Number(port), '127.0.0.1').on('connect', resolve).on('error', reject)),
+    new Promise((resolve, reject) => connect(serve.port, '127.0.0.1').on('connect', resolve).on('error', reject)),
     { code: 'ECONNREFUSED' },
     'no new connections once draining',
   );
-  socket.write(body.slice(100)); // not end(): a half-closed client has its request aborted by Node
-  const reply = await answered;
-  t.regex(reply, /HTTP\/1\.1 200[\s\S]*"success":true/, 'the request in flight was answered');
+  inFlight.socket.write(body.slice(100)); // not end(): a half-closed client has its request aborted by Node
+  t.regex(await inFlight.closed, /HTTP\/1\.1 200[\s\S]*"success":true/, 'the request in flight was answered');
   t.is(await serve.exited, 0);
 
   // The port is taken: say so, exit 5 (unavailable).
   const blocker = createServer().listen(0, '127.0.0.1');
   await new Promise((r) => blocker.once('listening', r));
   const taken = (blocker.address() as { port: number }).port;
-  const refused = await token.keyward(['ca', 'serve', '--listen', `127.0.0.1:${taken}`, '--dir', dir]);
+  const refused = await serve.token.keyward(['ca', 'serve', '--listen', `127.0.0.1:${taken}`, '--dir', serve.dir]);
   blocker.close();
   t.is(refused.code, 5);
   t.regex(refused.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${taken}: another process uses that port`));
 });
 
 test('serve: a request that never finishes is cut off after --drain, and the server still exits', async (t) => {
-  const { token, dir, rootKey, caKey, ca } = await cliCa();
-  await ca(['root', 'create', '--key', rootKey, '--generate', 'p256']);
-  await ca(['intermediate', 'create', '--root-key', rootKey, '--key', caKey, '--generate', 'p256', '--cluster-id', 'c1']);
-  const serve = startServe(token, ['--listen', '127.0.0.1:0', '--drain', '1', '--dir', dir]);
-  const { port } = new URL(await serve.url);
-  const stalled = connect(Number(port), '127.0.0.1');
-  const received: Buffer[] = [];
-  stalled.on('data', (d: Buffer) => received.push(d));
-  const closed = new Promise<void>((resolve) => stalled.on('close', () => resolve()));
-  stalled.write('POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n');
-  while (!Buffer.concat(received).toString().includes('100 Continue')) await new Promise((r) => setTimeout(r, 20));
+  const serve = await servedCliCa(1);
+  const stalled = await requestInFlight(serve.port, 1000);
   serve.child.kill('SIGTERM');
   t.is(await serve.exited, 0);
-  await closed;
-  t.notRegex(Buffer.concat(received).toString(), /HTTP\/1\.1 200/, 'cut off, not answered');
+  t.notRegex(await stalled.closed, /HTTP\/1\.1 200/, 'cut off, not answered');
 });
