@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { createSelfSignedCertificate } from '../../src/ca/self-signed.js';
 import { VerificationError } from '../../src/errors.js';
 import { verifyAttestation } from '../../src/hsm/piv/attestation.js';
-import { YUBICO_PIV_ROOT_CA_PEM } from '../../src/hsm/piv/yubico-roots.js';
+import { yubicoAttestationTrust } from '../../src/hsm/piv/yubico-roots.js';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import { YubiKeyBackend } from '../../src/keystore/backends/yubikey.js';
 import { nonInteractive } from '../../src/keystore/interaction.js';
 import { Keystore } from '../../src/keystore/registry.js';
-import { fromPemOrDer, toPem } from '../../src/pem.js';
+import { toPem } from '../../src/pem.js';
 import { Secret } from '../../src/secret.js';
 import { opensslVerifyCertificate, opensslVerifySignature } from './openssl.js';
 import type { Story } from './story.js';
@@ -64,7 +64,7 @@ export async function yubikeyChapter(story: Story): Promise<void> {
     );
     let rejected = false;
     try {
-      verifyAttestation({ attestation: attestation.chain[0]!, deviceCertificate: attestation.chain[1]!, trustedRoots: [fromPemOrDer(Buffer.from(YUBICO_PIV_ROOT_CA_PEM), 'CERTIFICATE')] });
+      verifyAttestation({ attestation: attestation.chain[0]!, deviceCertificate: attestation.chain[1]!, trust: yubicoAttestationTrust() });
     } catch (error) {
       rejected = error instanceof VerificationError;
     }
