@@ -21,6 +21,8 @@ export interface KeystoreOptions {
   attachedCards?: AttachedCard[];
   /** Attestation roots trusted besides Yubico's (e.g. a virtual YubiKey's). */
   attestationRoots?: Uint8Array[];
+  /** Intermediates an attestation may chain through besides Yubico's (they grant no trust alone). */
+  attestationIntermediates?: Uint8Array[];
 }
 
 export interface BackendContext {
@@ -30,6 +32,7 @@ export interface BackendContext {
   allowFinalTry: boolean;
   attachedCards: AttachedCard[];
   attestationRoots: Uint8Array[];
+  attestationIntermediates: Uint8Array[];
 }
 
 export type BackendFactory = (context: BackendContext) => KeystoreBackend;
@@ -52,6 +55,7 @@ export class Keystore {
       allowFinalTry: options.allowFinalTry ?? false,
       attachedCards: options.attachedCards ?? [],
       attestationRoots: options.attestationRoots ?? [],
+      attestationIntermediates: options.attestationIntermediates ?? [],
     };
     this.#factories = factories;
   }

@@ -11,7 +11,7 @@ import { CLA_CHAINING, INS, PIV_AID, SW, YUBICO_MANAGEMENT_AID, YUBICO_OTP_AID, 
 import { concat, encodeLength, intBytes, tlv } from '../piv/tlv.js';
 import { formatVersion, versionAtLeast } from '../piv/yubico.js';
 import type { SmartCard } from '../piv/transport/transport.js';
-import { createAttestationCa } from './attestation-ca.js';
+import { createAttestationCa, type AttestationShape } from './attestation-ca.js';
 import { factoryCredentials, PivApplet, type Reply } from './piv-applet.js';
 import { loadState, saveState, type VirtualYubiKeyState } from './state.js';
 import { TouchSensor, type TouchMode } from './touch.js';
@@ -101,7 +101,22 @@ class PivApplication implements Applet {
   }
 }
 
-export type FirmwareProfile = '5.4.3' | '5.7.1';
+/**
+ * Firmware the emulator can play: 5.4 (3DES default management key), 5.7.1 (AES-192, Ed25519,
+ * RSA 3072/4096) and 5.7.4 (as 5.7.1, and attestation through two intermediate tiers, like the
+ * YubiKeys sold today).
+ */
+export const FIRMWARE_PROFILES = {
+  '5.4.3': [5, 4, 3],
+  '5.7.1': [5, 7, 1],
+  '5.7.4': [5, 7, 4],
+} as const satisfies Record<string, readonly [number, number, number]>;
+export type FirmwareProfile = keyof typeof FIRMWARE_PROFILES;
+
+/** Yubico moved PIV attestation under intermediates with firmware 5.7.4; the emulator follows. */
+export function attestationShape(firmware: readonly [number, number, number]): AttestationShape {
+  return versionAtLeast(firmware, 5, 7, 4) ? 'tiered' : 'direct';
+}
 
 export interface CreateOptions {
   serial?: number;
@@ -147,8 +162,7 @@ export class VirtualYubiKey implements SmartCard {
 
   /** A factory-fresh YubiKey 5 with its own attestation CA. */
   static async create(options: CreateOptions = {}, runtime: RuntimeOptions = {}): Promise<VirtualYubiKey> {
-    const firmware: [number, number, number] =
-      options.firmware === undefined || options.firmware === '5.7.1' ? [5, 7, 1] : options.firmware === '5.4.3' ? [5, 4, 3] : options.firmware;
+    const firmware: [number, number, number] = [...(typeof options.firmware === 'string' ? FIRMWARE_PROFILES[options.firmware] : (options.firmware ?? FIRMWARE_PROFILES['5.7.1']))];
     const serial = options.serial ?? randomInt(10_000_000, 40_000_000);
     const state: VirtualYubiKeyState = {
       format: 1,
@@ -158,7 +172,7 @@ export class VirtualYubiKey implements SmartCard {
       ...factoryCredentials(firmware),
       slots: {},
       objects: {},
-      attestation: await createAttestationCa(serial),
+      attestation: await createAttestationCa(serial, attestationShape(firmware)),
     };
     if (options.statePath) saveState(options.statePath, state);
     return new VirtualYubiKey(state, options.statePath, runtime);
@@ -179,6 +193,11 @@ export class VirtualYubiKey implements SmartCard {
   /** The root its attestations chain to (DER): what a verifier must trust to accept this device. */
   get attestationRoot(): Uint8Array {
     return Buffer.from(this.#state.attestation.rootCertificate, 'base64');
+  }
+
+  /** The intermediates between its F9 certificate and that root (DER, F9's issuer first); none before 5.7.4. */
+  get attestationIntermediates(): Uint8Array[] {
+    return (this.#state.attestation.intermediates ?? []).map((c) => Buffer.from(c, 'base64'));
   }
 
   get supportsEd25519(): boolean {
