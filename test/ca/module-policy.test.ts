@@ -38,6 +38,14 @@ function nameModule(ca: TestCa, query: string): string {
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'keyward-policy-'));
 
+/** A test CA whose ca.json names a fresh marker module, and an allow-list path with nothing there yet. */
+async function caNamingMarker() {
+  const ca = await testCa();
+  const evil = markerModule();
+  nameModule(ca, `module-path=${evil.path}`);
+  return { ca, evil, allowList: join(scratch(), 'pkcs11-modules') };
+}
+
 test('openAuthority and serveCa refuse a module ca.json names but nobody allowed; it never loads, whatever the path trick', async (t) => {
   const ca = await testCa();
   const evil = markerModule();
@@ -118,10 +126,7 @@ test('a vendor module listed in the allow-list works from ca.json; unlisted, the
 });
 
 test('the allow-list is honoured only while root owns it and nobody else can write it', async (t) => {
-  const ca = await testCa();
-  const evil = markerModule();
-  nameModule(ca, `module-path=${evil.path}`);
-  const allowList = join(scratch(), 'pkcs11-modules');
+  const { ca, evil, allowList } = await caNamingMarker();
   writeFileSync(allowList, `${evil.path}\n`, { mode: 0o644 });
 
   chownSync(allowList, NOBODY, 0);
@@ -146,10 +151,7 @@ test('the allow-list is honoured only while root owns it and nobody else can wri
 });
 
 test('the module the operator chose for this run (--module, KEYWARD_PKCS11_MODULE) may be named by ca.json too', async (t) => {
-  const ca = await testCa();
-  const evil = markerModule();
-  nameModule(ca, `module-path=${evil.path}`);
-  const noAllowList = join(scratch(), 'pkcs11-modules');
+  const { ca, evil, allowList: noAllowList } = await caNamingMarker();
   await t.throwsAsync(openAuthority(ca.directory, keystore(noAllowList)), { instanceOf: UsageError, code: 'MODULE_NOT_ALLOWED' });
   t.false(evil.loaded());
   const chosen = await t.throwsAsync(openAuthority(ca.directory, keystore(noAllowList, { module: evil.path })), { instanceOf: UnavailableError });
