@@ -18,7 +18,8 @@ const EXIT_CODES = `
 Exit codes:
   0    success
   1    unexpected failure (a bug or an unclassified device error; --debug shows more)
-  2    bad request: invalid option, malformed URI, CSR or certificate, unsupported algorithm
+  2    bad request: invalid option, malformed URI, CSR, certificate or ca.json, unsupported
+       algorithm, a module a file names but you did not allow
   3    not found: no such token, key, slot or certificate
   4    authentication: wrong or locked PIN, no PIN source, last PIN try kept
   5    unavailable: PKCS#11 module, reader or device missing
@@ -32,17 +33,30 @@ PINs are never taken from the command line. Keyward reads them from the URI's pi
 from KEYWARD_PIN (KEYWARD_SO_PIN, KEYWARD_NEW_PIN), or asks at the terminal.
 `;
 
+const MODULE_HELP = `
+PKCS#11 modules are code that Keyward loads into itself, where it hands them PINs. What you give
+(--module, KEYWARD_PKCS11_MODULE, module-path or module-name in a URI on the command line) is your
+choice for this run and is used as given. A key URI read from a file (a CA directory's ca.json,
+which is public) may name only a module you allowed: one registered with p11-kit
+(/etc/pkcs11/modules, /usr/share/p11-kit/modules), one listed in /etc/keyward/pkcs11-modules (one
+absolute path a line; honoured only while root owns it and only root can write it), the module
+given with --module or KEYWARD_PKCS11_MODULE, or the installed SoftHSM2. To allow a vendor's module
+for CA directories:
+  sudo mkdir -p /etc/keyward
+  echo /usr/lib/vendor/libvendor-pkcs11.so | sudo tee -a /etc/keyward/pkcs11-modules
+`;
+
 export function buildProgram(): Command {
   const program = new Command('keyward')
     .description('Keeps signing keys in hardware and puts them to work.')
     .version(process.env.npm_package_version ?? '0.1.0')
     .option('--json', 'machine-readable output (and errors) on stdout')
-    .option('--module <path>', 'PKCS#11 module when a URI names none (default: KEYWARD_PKCS11_MODULE, then SoftHSM2)')
+    .option('--module <path>', 'PKCS#11 module when a URI names none, and one that key URIs read from files may name this run (default: KEYWARD_PKCS11_MODULE, then SoftHSM2)')
     .option('--allow-final-try', 'allow spending a PIN\'s last try without asking')
     .option('--no-input', 'never prompt; fail with a clear error instead')
     .option('--debug', 'print stacks with errors')
     .showHelpAfterError('(add --help for usage)')
-    .addHelpText('after', examples(['keyward demo', 'keyward token init --label demo', "keyward key generate 'pkcs11:token=demo;object=signer' -a p256", 'keyward key list']) + PIN_HELP + EXIT_CODES);
+    .addHelpText('after', examples(['keyward demo', 'keyward token init --label demo', "keyward key generate 'pkcs11:token=demo;object=signer' -a p256", 'keyward key list']) + PIN_HELP + MODULE_HELP + EXIT_CODES);
   program.exitOverride();
   for (const command of [tokenCommand(), keyCommand(), certCommand(), yubikeyCommand(), caCommand(), doctorCommand(), demoCommand()]) {
     program.addCommand(command);

@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import { Pkcs11Backend } from './backends/pkcs11.js';
 import { YubiKeyBackend, type AttachedCard } from './backends/yubikey.js';
 import { nonInteractive, type Interaction } from './interaction.js';
+import { KeyUri } from './key-uri.js';
 import type { Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from './keystore.js';
 import { uriScheme } from './uri.js';
 
@@ -15,6 +16,8 @@ export interface KeystoreOptions {
   env?: NodeJS.ProcessEnv;
   /** The PKCS#11 module to use when a URI names none (like `--module`). */
   pkcs11Module?: string;
+  /** The allow-list of modules that URIs read from files may name (default /etc/keyward/pkcs11-modules). */
+  pkcs11ModuleAllowList?: string;
   /** Spend a PIN's final try without asking (`--allow-final-try`). */
   allowFinalTry?: boolean;
   /** Cards handed in directly, besides PC/SC (the virtual YubiKey in this process). */
@@ -29,6 +32,7 @@ export interface BackendContext {
   interaction: Interaction;
   env: NodeJS.ProcessEnv;
   pkcs11Module: string | undefined;
+  pkcs11ModuleAllowList: string | undefined;
   allowFinalTry: boolean;
   attachedCards: AttachedCard[];
   attestationRoots: Uint8Array[];
@@ -52,6 +56,7 @@ export class Keystore {
       interaction: options.interaction ?? nonInteractive,
       env: options.env ?? process.env,
       pkcs11Module: options.pkcs11Module,
+      pkcs11ModuleAllowList: options.pkcs11ModuleAllowList,
       allowFinalTry: options.allowFinalTry ?? false,
       attachedCards: options.attachedCards ?? [],
       attestationRoots: options.attestationRoots ?? [],
@@ -81,25 +86,34 @@ export class Keystore {
     return backend;
   }
 
-  open(uri: string): Promise<KeyHandle> {
-    return this.backend(uri).open(uri);
+  /**
+   * The key a URI names. A plain string is the operator's; a URI read from a file comes as
+   * `KeyUri.fromFile(…)` and may not choose a PKCS#11 module the operator has not allowed.
+   */
+  open(uri: string | KeyUri): Promise<KeyHandle> {
+    const { text, origin } = KeyUri.of(uri);
+    return this.backend(text).open(text, origin);
   }
 
-  async generate(uri: string, options: GenerateOptions): Promise<KeyHandle> {
+  async generate(uri: string | KeyUri, options: GenerateOptions): Promise<KeyHandle> {
     algorithmInfo(options.algorithm); // refuses an unknown algorithm before any device is touched
-    return this.backend(uri).generate(uri, options);
+    const { text, origin } = KeyUri.of(uri);
+    return this.backend(text).generate(text, options, origin);
   }
 
-  list(uri: string): Promise<KeyInfo[]> {
-    return this.backend(uri).list(uri);
+  list(uri: string | KeyUri): Promise<KeyInfo[]> {
+    const { text, origin } = KeyUri.of(uri);
+    return this.backend(text).list(text, origin);
   }
 
-  delete(uri: string): Promise<KeyInfo> {
-    return this.backend(uri).delete(uri);
+  delete(uri: string | KeyUri): Promise<KeyInfo> {
+    const { text, origin } = KeyUri.of(uri);
+    return this.backend(text).delete(text, origin);
   }
 
-  capabilities(uri: string): Promise<Capabilities> {
-    return this.backend(uri).capabilities(uri);
+  capabilities(uri: string | KeyUri): Promise<Capabilities> {
+    const { text, origin } = KeyUri.of(uri);
+    return this.backend(text).capabilities(text, origin);
   }
 
   /** Releases devices: logs out of tokens this keystore logged in to, closes cards. */

@@ -278,12 +278,12 @@ export function formatUri(spec: UriSchemeSpec, attrs: ParsedAttributes): string 
   return `${spec.scheme}:${path.join(';')}${query.length ? '?' + query.join('&') : ''}`;
 }
 
-/** The scheme of a key URI ("pkcs11", "yubikey"), or undefined when the text is not a URI. */
 /** A key URI as it may appear in a message or log: never with its pin-value. */
 export function redactUri(uriText: string): string {
   return redactForDisplay(uriText, 0).display;
 }
 
+/** The scheme of a key URI ("pkcs11", "yubikey"), or undefined when the text is not a URI. */
 export function uriScheme(input: string): string | undefined {
   const match = /^([a-z][a-z0-9+.-]*):/i.exec(input);
   return match ? match[1]!.toLowerCase() : undefined;
@@ -401,4 +401,16 @@ export function parseYubiKeyUri(input: string): YubiKeyUri {
 
 export function formatYubiKeyUri(uri: YubiKeyUri): string {
   return formatUri(YUBIKEY_URI, uri as ParsedAttributes);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Parses a key URI of any scheme Keyward knows; refuses other text. */
+export function parseKeyUri(input: string): Pkcs11Uri | YubiKeyUri {
+  const scheme = uriScheme(input);
+  if (scheme === 'pkcs11') return parsePkcs11Uri(input);
+  if (scheme === 'yubikey') return parseYubiKeyUri(input);
+  throw new UsageError('URI_SCHEME_UNSUPPORTED', scheme ? `"${scheme}:" is not a key URI scheme Keyward knows` : `"${redactUri(input)}" is not a key URI`, {
+    hint: 'key URIs start with "pkcs11:" or "yubikey:", e.g. "pkcs11:token=ca;object=root"',
+  });
 }

@@ -4,24 +4,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import { cliToken, CLI_SO_PIN } from '../harness/cli-token.js';
-import { pemFiles } from '../harness/ca.js';
+import { cliCa, opensslCsr as csr, pemFiles } from '../harness/ca.js';
 import { KEYWARD_BIN, run } from '../harness/run.js';
-
-async function cliCa() {
-  const token = await cliToken(); // the offline root's token
-  const online = await token.keyward(['token', 'init', '--label', `${token.label}-online`], { env: { ...token.env, KEYWARD_SO_PIN: CLI_SO_PIN } });
-  if (online.code !== 0) throw new Error(online.stderr);
-  const dir = join(token.store.dir, 'ca');
-  const rootKey = `pkcs11:token=${token.label};object=root`;
-  const caKey = `pkcs11:token=${token.label}-online;object=cluster-a`;
-  return { token, dir, rootKey, caKey, ca: (args: string[]) => token.keyward(['ca', ...args, '--dir', dir]) };
-}
-
-function csr(dir: string, name: string, subject: string): Promise<string> {
-  const file = join(dir, `${name}.csr`);
-  return run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, `${name}.key`), '-subj', subject, '-out', file]).then(() => file);
-}
 
 test('root, intermediate, issue, status with renewal times, revoke, CRL: the whole CA from the command line', async (t) => {
   const { token, dir, rootKey, caKey, ca } = await cliCa();
