@@ -18,7 +18,7 @@ import { post, withServer } from '../harness/ca-server.js';
  * request it has not answered yet: the property below accepts that); without it, send
  * `Connection: close` to have the server hang up after its answer.
  */
-function raw(socket: Socket, bytes: string, { halfClose = false, waitMs = 3_000 } = {}): Promise<string> {
+function raw(socket: Socket, bytes: string, { halfClose = false, waitMs = 20_000 } = {}): Promise<string> {
   return new Promise((resolve) => {
     const received: Buffer[] = [];
     const done = () => resolve(Buffer.concat(received).toString('latin1'));
