@@ -89,7 +89,7 @@ async function openRoot(directory: CaDirectory, keystore: Keystore, rootKey: str
   const rootCertificate = directory.root();
   const root = await SigningKey.of(await keystore.open(rootKey));
   if (!Buffer.from(rootCertificate.publicKey.rawData).equals(Buffer.from(root.spki))) {
-    throw new UsageError('ROOT_KEY_MISMATCH', `${rootKey} is not the key of this CA's root (${rootCertificate.subject})`);
+    throw new UsageError('ROOT_KEY_MISMATCH', `${root.handle.info.uri} is not the key of this CA's root (${rootCertificate.subject})`);
   }
   return { root, rootCertificate };
 }
