@@ -57,7 +57,8 @@ export type ParsedAttributes = Record<string, AttributeValue | Record<string, st
 export const MAX_URI_LENGTH = 4096;
 /** The most attributes one URI may carry (PKCS#11 defines 17; the rest can only be vendor attributes). */
 export const MAX_URI_ATTRIBUTES = 64;
-/** A URI longer than this is shown as an excerpt around the fault. */
+/** A URI up to this long is shown whole in an error; a longer one as an excerpt around the fault. */
+const SHOWN_WHOLE = 512;
 const SHOWN_AROUND_FAULT = 120;
 
 export class UriError extends UsageError {
@@ -95,7 +96,7 @@ export class UriError extends UsageError {
 
 /** At most SHOWN_AROUND_FAULT characters either side of `position`, marked "…" where cut. */
 function excerpt(display: string, position: number): { text: string; position: number } {
-  if (display.length <= 2 * SHOWN_AROUND_FAULT) return { text: display, position };
+  if (display.length <= SHOWN_WHOLE) return { text: display, position };
   const start = Math.max(0, position - SHOWN_AROUND_FAULT);
   const end = Math.min(display.length, position + SHOWN_AROUND_FAULT);
   const lead = start > 0 ? '…' : '';
