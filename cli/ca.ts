@@ -210,8 +210,9 @@ export function caCommand(): Command {
     ]))
     .action(async (options: { newKey: string; generate?: KeyAlgorithm; subject?: string; years: number; dir: string }, command: Command) => {
       const ctx = CliContext.of(command);
-      const { root: newRoot, crossSigned } = await withKeystore(ctx, () => beginRootRotation(new CaDirectory(options.dir), ctx.keystore(), options));
-      ctx.emit({ root: certificatePem(newRoot), crossSigned: certificatePem(crossSigned) }, () => `new root "${newRoot.subject}" created and cross-signed by the old one; both are in roots.pem.\nNext: a new intermediate under the new root (keyward ca intermediate create --root-key ${options.newKey} …).`);
+      const directory = new CaDirectory(options.dir);
+      const { root: newRoot, crossSigned } = await withKeystore(ctx, () => beginRootRotation(directory, ctx.keystore(), options));
+      ctx.emit({ root: certificatePem(newRoot), crossSigned: certificatePem(crossSigned) }, () => `new root "${newRoot.subject}" created and cross-signed by the old one; both are in roots.pem.\nNext: a new intermediate under the new root (keyward ca intermediate create --root-key '${directory.config().rootKey}' …).`);
     });
   rotate
     .command('finish')

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, KeywardError } from '../src/errors.js';
 import { UriError } from '../src/keystore/uri.js';
 import { caCommand } from './ca.js';
+import { toJson } from './context.js';
 import { certCommand } from './cert.js';
 import { demoCommand } from './demo/index.js';
 import { doctorCommand } from './doctor.js';
@@ -79,7 +80,7 @@ function renderError(error: unknown, json: boolean, debug: boolean): number {
   }
   if (error instanceof KeywardError) {
     if (json) {
-      process.stdout.write(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
+      process.stdout.write(`${toJson({ error: error.toJSON() })}\n`);
     } else {
       let text = `keyward: ${error.message}\n`;
       if (error instanceof UriError) text += `${error.pointer()}\n`;
@@ -90,7 +91,7 @@ function renderError(error: unknown, json: boolean, debug: boolean): number {
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
-  if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'UNEXPECTED', message } }, null, 2)}\n`);
+  if (json) process.stdout.write(`${toJson({ error: { code: 'UNEXPECTED', message } })}\n`);
   else process.stderr.write(`keyward: unexpected error: ${message}\nhint: this is likely a bug; run again with --debug and report what it prints\n`);
   if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   return ExitCode.failure;

@@ -9,7 +9,7 @@ import { YubiKeyBackend, type AttachedCard } from './backends/yubikey.js';
 import { nonInteractive, type Interaction } from './interaction.js';
 import { KeyUri } from './key-uri.js';
 import type { Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from './keystore.js';
-import { uriScheme } from './uri.js';
+import { redactUri, uriScheme } from './uri.js';
 
 export interface KeystoreOptions {
   interaction?: Interaction;
@@ -74,7 +74,7 @@ export class Keystore {
     const scheme = uriScheme(uri);
     const factory = scheme ? this.#factories[scheme] : undefined;
     if (!scheme || !factory) {
-      throw new UsageError('URI_SCHEME_UNSUPPORTED', scheme ? `no keystore backend for "${scheme}:" URIs` : `"${uri}" is not a key URI`, {
+      throw new UsageError('URI_SCHEME_UNSUPPORTED', scheme ? `no keystore backend for "${scheme}:" URIs` : `"${redactUri(uri)}" is not a key URI`, {
         hint: `key URIs start with ${this.schemes.map((s) => `"${s}:"`).join(' or ')}, e.g. "pkcs11:token=ca;object=root"`,
       });
     }

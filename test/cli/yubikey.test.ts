@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { YUBIKEY_5_ATR } from '../../src/hsm/piv/spec.js';
 import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
 import { KEYWARD_BIN, keyward, run } from '../harness/run.js';
 
@@ -195,6 +196,10 @@ test.serial('doctor sees the PC/SC readers and the PIV application behind them',
     t.true(parsed.pcsc.running);
     t.deepEqual(parsed.piv.map((p: { reader: string; serial: number }) => [p.reader, p.serial]), [[card.reader, 55667788]]);
     t.true(parsed.findings.some((f: { level: string; message: string }) => f.level === 'ok' && /YubiKey 55667788 .* ready/.test(f.message)));
+    // Bytes are hex for scripts, as pcsc_scan and ykman print an ATR, not Node's Buffer object.
+    const reader = parsed.pcsc.readers.find((r: { name: string }) => r.name === card.reader);
+    t.is(reader.atr, Buffer.from(YUBIKEY_5_ATR).toString('hex'));
+    t.false(report.stdout.includes('"Buffer"'), report.stdout);
   } finally {
     await card.stop();
   }
