@@ -5,7 +5,7 @@
 import { UsageError } from '../errors.js';
 import * as x509 from '../x509.js';
 import { crossSignedExtensions, intermediateExtensions, rootExtensions, type PublicationUrls } from './profiles.js';
-import { randomSerial } from './self-signed.js';
+import { randomSerial } from './serial.js';
 import type { SigningKey } from './signing-key.js';
 
 /** Certificates start a little in the past: clocks in a cluster are never quite in step. */

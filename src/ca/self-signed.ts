@@ -2,12 +2,12 @@
  * Self-signed certificates signed inside the device, through the WebCrypto bridge: the proof that
  * @peculiar/x509 signs with a hardware key without knowing it, and the start of every root CA.
  */
-import { randomBytes } from 'node:crypto';
 import { ALGORITHMS } from '../crypto/algorithms.js';
 import { UsageError } from '../errors.js';
 import type { KeyHandle } from '../keystore/keystore.js';
 import { hardwareKeyPair, KeywardCrypto } from '../keystore/webcrypto.js';
 import * as x509 from '../x509.js';
+import { randomSerial } from './serial.js';
 
 export interface SelfSignedOptions {
   /** Distinguished name, e.g. "CN=build signer, O=Example". */
@@ -17,18 +17,6 @@ export interface SelfSignedOptions {
   ca?: boolean;
   notBefore?: Date;
 }
-
-/**
- * A positive serial number of 16 random bytes (RFC 5280 §4.1.2.2 allows up to 20 octets): the
- * first byte 1–127, so it is positive and DER keeps all 16 bytes.
- */
-export function randomSerialBytes(): Uint8Array {
-  const bytes = randomBytes(16);
-  bytes[0] = (bytes[0]! % 0x7f) + 1;
-  return bytes;
-}
-
-export const randomSerial = (): string => Buffer.from(randomSerialBytes()).toString('hex');
 
 /** The WebCrypto signing algorithm x509 should ask the bridge for, given the key. */
 export function signingAlgorithmFor(handle: KeyHandle): { name: string; hash?: string } {

@@ -12,7 +12,7 @@ import * as asn from '@peculiar/asn1-x509';
 import * as asn1js from 'asn1js';
 import { ALGORITHMS, signatureAlgorithmOid } from '../crypto/algorithms.js';
 import type * as x509 from '../x509.js';
-import { randomSerialBytes } from './self-signed.js';
+import { randomSerialBytes } from './serial.js';
 import { keyIdentifierOf, type SigningKey } from './signing-key.js';
 
 /** The signature algorithm of the issuer's key. */
