@@ -19,10 +19,11 @@ import {
 import { roleOf } from '../src/ca/names.js';
 import { parseAuthKeyHex } from '../src/ca/server/cfssl-api.js';
 import { serveCa } from '../src/ca/server/serve.js';
-import { CA_FILES, CaDirectory, certificatePem } from '../src/ca/store.js';
+import { CA_FILES, CaDirectory } from '../src/ca/store.js';
+import { certificatePem } from '../src/x509/certificate.js';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../src/crypto/algorithms.js';
 import { UsageError } from '../src/errors.js';
-import { toPem } from '../src/pem.js';
+import { toPem } from '../src/x509/pem.js';
 import { CliContext, table } from './context.js';
 import { withSecrets } from '../src/secret.js';
 import { existingSecret } from './secrets.js';

@@ -1,10 +1,10 @@
 /** Certificate revocation lists (RFC 5280 §5), signed by the issuing CA's key in its device. */
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
-import * as x509 from '../x509.js';
+import { authorityKeyIdentifier } from '../x509/key-identifier.js';
+import * as x509 from '../x509/peculiar.js';
+import type { SigningKey } from '../x509/signer.js';
 import type { LedgerEntry, RevocationReason } from './ledger/ledger.js';
-import type { SigningKey } from './signing-key.js';
-import { keyIdentifierOf } from './signing-key.js';
 
 const REASON_CODES: Record<RevocationReason, x509.X509CrlReason> = {
   unspecified: x509.X509CrlReason.unspecified,
@@ -39,7 +39,7 @@ export function createCrl(signer: SigningKey, issuer: x509.X509Certificate, revo
         reason: REASON_CODES[entry.revocationReason ?? 'unspecified'],
       })),
       extensions: [
-        new x509.AuthorityKeyIdentifierExtension(keyIdentifierOf(signer.spki).toString('hex')),
+        authorityKeyIdentifier(signer.spki),
         new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(options.number))),
       ],
     },

@@ -9,9 +9,13 @@ import { ConflictError, NotFoundError, UsageError, VerificationError } from '../
 import type { KeyUri } from '../keystore/key-uri.js';
 import type { GenerateOptions } from '../keystore/keystore.js';
 import type { Keystore } from '../keystore/registry.js';
-import { toPem } from '../pem.js';
-import * as x509 from '../x509.js';
-import { parseCertificate } from '../certificate.js';
+import { certificatePem, parseCertificate } from '../x509/certificate.js';
+import { keyIdentifierOf } from '../x509/key-identifier.js';
+import { issuedBy } from '../x509/path.js';
+import { toPem } from '../x509/pem.js';
+import * as x509 from '../x509/peculiar.js';
+import { samePublicKey, spkiOf } from '../x509/public-key.js';
+import { SigningKey } from '../x509/signer.js';
 import { checkCsr } from './csr.js';
 import { createCrl } from './crl.js';
 import { createIntermediate, createRoot, crossSign, intermediateSubject } from './issue.js';
@@ -19,8 +23,7 @@ import { checkIdentifier } from './names.js';
 import { normalizeSerial, type LedgerEntry, type RevocationReason } from './ledger/ledger.js';
 import { entryFor, fieldsOf } from './ledger/entry.js';
 import { clusterNameConstraints, type PublicationUrls } from './profiles.js';
-import { SigningKey, keyIdentifierOf } from './signing-key.js';
-import { CA_FILES, certificatePem, checkNodeDays, splitPem, type CaConfig, type CaDirectory } from './store.js';
+import { CA_FILES, checkNodeDays, type CaConfig, type CaDirectory } from './store.js';
 
 /** Records a certificate this CA directory issued (root, intermediate, cross-signed) in its ledger. */
 async function record(directory: CaDirectory, certificate: x509.X509Certificate, profile: string, issuerSpki: Uint8Array): Promise<void> {
@@ -89,7 +92,7 @@ function checkOneCluster(config: CaConfig, clusterId: string, hint: string): voi
 async function openRoot(directory: CaDirectory, keystore: Keystore, rootKey: string): Promise<{ root: SigningKey; rootCertificate: x509.X509Certificate }> {
   const rootCertificate = directory.root();
   const root = await SigningKey.of(await keystore.open(rootKey));
-  if (!Buffer.from(rootCertificate.publicKey.rawData).equals(Buffer.from(root.spki))) {
+  if (!samePublicKey(rootCertificate.publicKey, root.spki)) {
     throw new UsageError('ROOT_KEY_MISMATCH', `${root.handle.info.uri} is not the key of this CA's root (${rootCertificate.subject})`);
   }
   return { root, rootCertificate };
@@ -181,7 +184,7 @@ export async function installClusterIntermediate(directory: CaDirectory, keystor
   }
   const certificate = new x509.X509Certificate(parseCertificate(options.certificate, 'intermediate certificate').raw);
   const key = await keystore.open(config.pendingIntermediateKey);
-  if (!Buffer.from(certificate.publicKey.rawData).equals(Buffer.from(await key.publicKey()))) {
+  if (!samePublicKey(certificate.publicKey, await key.publicKey())) {
     throw new UsageError('CA_KEY_MISMATCH', `the certificate (${certificate.subject}) is not for the waiting key ${key.info.uri}`, {
       hint: 'install the certificate the root signed for this directory\'s CSR',
     });
@@ -191,7 +194,7 @@ export async function installClusterIntermediate(directory: CaDirectory, keystor
   if (!constraints?.critical || !Buffer.from(constraints.value).equals(Buffer.from(expected.value)) || certificate.getExtension(x509.BasicConstraintsExtension)?.pathLength !== 0) {
     throw new VerificationError('INTERMEDIATE_NOT_FOR_CLUSTER', `the certificate is not a cluster intermediate constrained to "${config.clusterId}" (pathLen 0, O=${config.clusterId})`);
   }
-  if (!splitPem(options.rootDirectory.rootBundle()).some((root) => issuedByRoot(certificate, root))) {
+  if (!options.rootDirectory.roots().some((root) => issuedByRoot(certificate, root))) {
     throw new VerificationError('INTERMEDIATE_UNTRUSTED', `the certificate was not issued by a root of ${options.rootDirectory.dir}`, {
       hint: 'carry the root\'s CA directory from the same ceremony (--root-dir)',
     });
@@ -209,9 +212,7 @@ export async function installClusterIntermediate(directory: CaDirectory, keystor
 
 function issuedByRoot(certificate: x509.X509Certificate, root: x509.X509Certificate): boolean {
   // node:crypto, not x509's verify: that mishandles a P-256 certificate under a P-384 root.
-  const child = new X509Certificate(Buffer.from(certificate.rawData));
-  const issuer = new X509Certificate(Buffer.from(root.rawData));
-  return child.checkIssued(issuer) && child.verify(issuer.publicKey);
+  return issuedBy(new X509Certificate(Buffer.from(certificate.rawData)), new X509Certificate(Buffer.from(root.rawData)));
 }
 
 /** Where a CA's CRL is kept, by the issuer's role. */
@@ -241,7 +242,7 @@ export async function revokeCertificate(directory: CaDirectory, serial: string, 
   try {
     const entry = await ledger.revoke(normalizeSerial(serial), reason);
     const root = directory.root();
-    const byRoot = entry.issuerKeyId === keyIdentifierOf(new Uint8Array(root.publicKey.rawData)).toString('hex');
+    const byRoot = entry.issuerKeyId === keyIdentifierOf(spkiOf(root.publicKey)).toString('hex');
     return { entry, crl: byRoot ? 'root' : 'intermediate' };
   } finally {
     await ledger.close();
@@ -283,7 +284,7 @@ export async function beginRootRotation(directory: CaDirectory, keystore: Keysto
   const oldCertificate = directory.root();
   const oldRoot = await SigningKey.of(await keystore.open(config.rootKey));
   const newRoot = await signingKey(keystore, options.newKey, options.generate);
-  if (Buffer.from(newRoot.spki).equals(Buffer.from(oldRoot.spki))) {
+  if (samePublicKey(newRoot.spki, oldRoot.spki)) {
     throw new UsageError('ROTATION_SAME_KEY', 'the new root key is the old one: a rotation needs a new key');
   }
   const root = await createRoot(newRoot, { subject: options.subject ?? oldCertificate.subject, years: options.years });
@@ -345,7 +346,7 @@ export interface CaStatus {
 
 export async function caStatus(directory: CaDirectory): Promise<CaStatus> {
   const config = directory.config();
-  const roots = directory.exists(CA_FILES.roots) ? splitPem(directory.rootBundle()) : [];
+  const roots = directory.exists(CA_FILES.roots) ? directory.roots() : [];
   const ledger = directory.ledger();
   try {
     const now = Date.now();

@@ -15,8 +15,8 @@ import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import { KeyUri } from '../keystore/key-uri.js';
-import { toPem } from '../pem.js';
-import * as x509 from '../x509.js';
+import { pemBlocks } from '../x509/pem.js';
+import * as x509 from '../x509/peculiar.js';
 import { SqliteLedger } from './ledger/sqlite.js';
 import { checkIdentifier } from './names.js';
 import type { PublicationUrls } from './profiles.js';
@@ -122,11 +122,7 @@ export const CA_FILES = {
   ledger: 'ledger.sqlite',
 } as const;
 
-export function splitPem(text: string): x509.X509Certificate[] {
-  return [...text.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)].map((m) => new x509.X509Certificate(m[0]));
-}
-
-export const certificatePem = (certificate: x509.X509Certificate) => toPem('CERTIFICATE', new Uint8Array(certificate.rawData));
+const CREATE_ROOT_HINT = 'create a root: keyward ca root create --key <uri>';
 
 export class CaDirectory {
   readonly dir: string;
@@ -170,20 +166,29 @@ export class CaDirectory {
     return this.exists(file) ? readFileSync(this.path(file), 'utf8') : undefined;
   }
 
-  certificates(file: string, what: string, hint: string): x509.X509Certificate[] {
+  /** A file the CA needs: its text, or an error naming the file and how it comes to be. */
+  #required(file: string, what: string, hint: string): string {
     const text = this.read(file);
     if (!text) throw new NotFoundError('CA_FILE_MISSING', `this CA has no ${what} (${this.path(file)})`, { hint });
-    return splitPem(text);
+    return text;
+  }
+
+  certificates(file: string, what: string, hint: string): x509.X509Certificate[] {
+    return pemBlocks(this.#required(file, what, hint), 'CERTIFICATE').map((der) => new x509.X509Certificate(der));
   }
 
   root(): x509.X509Certificate {
-    return this.certificates(CA_FILES.root, 'root certificate', 'create one: keyward ca root create --key <uri>')[0]!;
+    return this.certificates(CA_FILES.root, 'root certificate', CREATE_ROOT_HINT)[0]!;
   }
 
+  /** roots.pem as it is served to relying parties. */
   rootBundle(): string {
-    const text = this.read(CA_FILES.roots);
-    if (!text) throw new NotFoundError('CA_FILE_MISSING', `this CA has no root bundle (${this.path(CA_FILES.roots)})`, { hint: 'create a root: keyward ca root create --key <uri>' });
-    return text;
+    return this.#required(CA_FILES.roots, 'root bundle', CREATE_ROOT_HINT);
+  }
+
+  /** The trusted roots (both during a rotation). */
+  roots(): x509.X509Certificate[] {
+    return this.certificates(CA_FILES.roots, 'root bundle', CREATE_ROOT_HINT);
   }
 
   intermediate(): x509.X509Certificate {

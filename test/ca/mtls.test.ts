@@ -5,8 +5,8 @@
 import test from 'ava';
 import { mtlsHandshake, type TlsIdentity } from '../../cli/demo/mtls.js';
 import { revokeCertificate, signIntermediateCrl } from '../../src/ca/lifecycle.js';
-import { toPem } from '../../src/pem.js';
-import { certificatePem } from '../../src/ca/store.js';
+import { certificatePem } from '../../src/x509/certificate.js';
+import { toPem } from '../../src/x509/pem.js';
 import { forgeForeignNode, nodeCsr, testCa, type TestCa } from '../harness/ca.js';
 
 async function identity(ca: TestCa, subject: string): Promise<TlsIdentity & { serial: string }> {

@@ -7,7 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { UsageError } from '../../errors.js';
 import type { Keystore } from '../../keystore/registry.js';
-import { toPem } from '../../pem.js';
+import { toPem } from '../../x509/pem.js';
 import { openAuthority, type Authority } from '../authority.js';
 import { crlFile } from '../lifecycle.js';
 import type { CaDirectory } from '../store.js';
