@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openAuthority } from '../../src/ca/authority.js';
 import { createJoinToken } from '../../src/ca/join-token.js';
-import { createClusterIntermediate, createRootCa, revokeCertificate, signIntermediateCrl } from '../../src/ca/lifecycle.js';
+import { createClusterIntermediate } from '../../src/ca/steps/intermediate.js';
+import { revokeCertificate, signIntermediateCrl } from '../../src/ca/steps/revocation.js';
+import { createRootCa } from '../../src/ca/steps/root.js';
 import { CaDirectory } from '../../src/ca/store.js';
 import { certificatePem } from '../../src/x509/certificate.js';
 import type { Pkcs11Backend } from '../../src/keystore/backends/pkcs11.js';
@@ -57,7 +59,7 @@ export async function caChapter(story: Story, keystore: Keystore, pins: { so: Se
     const handshake = await mtlsHandshake({ server, client, roots, serverName: 'manager-1', crl: await crls() });
     story.step(handshake.ok, `mutual TLS between worker-1 and manager-1 (Node's tls): ${handshake.ok ? `"${handshake.greeting}", the server is a ${handshake.serverRole}` : handshake.error}`);
 
-    await revokeCertificate(directory, workerCert.serial, 'keyCompromise');
+    await revokeCertificate(directory, { serial: workerCert.serial, reason: 'keyCompromise' });
     const refused = await mtlsHandshake({ server, client, roots, serverName: 'manager-1', crl: await crls() });
     story.step(!refused.ok && refused.error === 'CERT_REVOKED', `worker-1 revoked and a new CRL signed in the token: the next handshake is refused (${refused.error})`);
     story.step(true, `join token for new nodes, pinned to the root: ${createJoinToken(roots).slice(0, 26)}…`);

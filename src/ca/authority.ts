@@ -10,7 +10,7 @@ import { toPem } from '../x509/pem.js';
 import * as x509 from '../x509/peculiar.js';
 import { samePublicKey } from '../x509/public-key.js';
 import { SigningKey } from '../x509/signer.js';
-import { createCrl } from './crl.js';
+import { CRL_DAYS, crlFromLedger } from './crl.js';
 import { checkCsr, type CheckedCsr } from './csr.js';
 import { backdatedNow, checkWithinIssuer, daysFromNow, issueCertificate } from './issue.js';
 import { entryFor, fieldsOf, type SignedFields } from './ledger/entry.js';
@@ -178,9 +178,8 @@ export class Authority {
   }
 
   /** A CRL of every certificate this CA revoked, signed by its key. */
-  async crl(days = 7): Promise<x509.X509Crl> {
-    const revoked = await this.ledger.list({ issuerKeyId: this.keyId, status: 'revoked' });
-    return createCrl(this.signer, this.certificate, revoked, { number: await this.ledger.nextCrlNumber(this.keyId), days });
+  crl(days: number = CRL_DAYS.intermediate): Promise<x509.X509Crl> {
+    return crlFromLedger(this.ledger, this.signer, this.certificate, days);
   }
 }
 

@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import { KeyUri } from '../keystore/key-uri.js';
-import { pemBlocks } from '../x509/pem.js';
+import { pemBlocks, toPem } from '../x509/pem.js';
 import * as x509 from '../x509/peculiar.js';
 import { SqliteLedger } from './ledger/sqlite.js';
 import { checkIdentifier } from './names.js';
@@ -122,6 +122,14 @@ export const CA_FILES = {
   ledger: 'ledger.sqlite',
 } as const;
 
+/** Whose CRL: the cluster intermediate's, the root's, or (during a rotation) the previous root's. */
+export type CrlRole = 'root' | 'intermediate' | 'previous-root';
+
+/** Where a CA's CRL is kept, by the issuer's role. */
+export function crlFile(role: CrlRole): string {
+  return `crl/${role}.crl.pem`;
+}
+
 const CREATE_ROOT_HINT = 'create a root: keyward ca root create --key <uri>';
 
 export class CaDirectory {
@@ -160,6 +168,11 @@ export class CaDirectory {
   write(file: string, content: string): void {
     mkdirSync(join(this.dir, file, '..'), { recursive: true, mode: 0o700 });
     writeFileAtomic(this.path(file), content);
+  }
+
+  /** Publishes a CRL where the CA server and relying parties look for its issuer's. */
+  saveCrl(role: CrlRole, crl: x509.X509Crl): void {
+    this.write(crlFile(role), toPem('X509 CRL', new Uint8Array(crl.rawData)));
   }
 
   read(file: string): string | undefined {

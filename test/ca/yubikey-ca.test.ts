@@ -3,7 +3,7 @@ import test from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { signIntermediateCrl } from '../../src/ca/lifecycle.js';
+import { signIntermediateCrl } from '../../src/ca/steps/revocation.js';
 import { CA_FILES } from '../../src/ca/store.js';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import { Keystore } from '../../src/keystore/registry.js';
