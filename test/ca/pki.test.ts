@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createJoinToken, parseJoinToken, verifyJoinToken } from '../../src/ca/join-token.js';
 import { createClusterIntermediate } from '../../src/ca/steps/intermediate.js';
-import { revokeCertificate, signIntermediateCrl } from '../../src/ca/steps/revocation.js';
+import { revokeCertificate, signIntermediateCrl, signRootCrl } from '../../src/ca/steps/revocation.js';
 import { beginRootRotation, finishRootRotation } from '../../src/ca/steps/rotation.js';
 import { Authority, openAuthority } from '../../src/ca/authority.js';
 import { checkCsr } from '../../src/ca/csr.js';
@@ -171,7 +171,7 @@ test('root rotation: leaves of the new root verify for clients holding only the 
   t.false(ca.directory.exists(CA_FILES.crossSigned));
 });
 
-test('a step given a key its certificate does not name refuses before anything is signed or written', async (t) => {
+test('a step given a key its certificate does not name refuses before anything is signed or written: another root key (intermediate, root CRL, rotation), a "new" root that is the old one, an Authority over another key', async (t) => {
   const ca = await testCa();
   await ca.close();
   const stranger = `pkcs11:token=${ca.tokens.root};object=stranger`;
@@ -181,9 +181,14 @@ test('a step given a key its certificate does not name refuses before anything i
   const intermediate = { key: `pkcs11:token=${ca.tokens.online};object=intermediate`, clusterId: ca.clusterId };
   await t.throwsAsync(createClusterIntermediate(ca.directory, ca.keystore, { ...intermediate, rootKey: stranger }), { instanceOf: UsageError, code: 'ROOT_KEY_MISMATCH' });
   await t.throwsAsync(beginRootRotation(ca.directory, ca.keystore, { newKey: ca.rootKey }), { instanceOf: UsageError, code: 'ROTATION_SAME_KEY' });
+  await t.throwsAsync(signRootCrl(ca.directory, ca.keystore, { rootKey: stranger }), { instanceOf: UsageError, code: 'ROOT_KEY_MISMATCH' });
   const signer = await SigningKey.of(await ca.keystore.open(stranger));
   t.throws(() => new Authority(signer, ca.directory.intermediate(), ca.authority.ledger, { clusterId: ca.clusterId, nodeDays: 90 }), { instanceOf: UsageError, code: 'CA_KEY_MISMATCH' });
   t.deepEqual(files(), before);
+  // ca.json travels on shared media: a root key it names is checked against root.pem too.
+  ca.directory.saveConfig({ ...ca.directory.config(), rootKey: stranger });
+  await t.throwsAsync(beginRootRotation(ca.directory, ca.keystore, { newKey: `pkcs11:token=${ca.tokens.root};object=root-2`, generate: 'p256' }), { instanceOf: UsageError, code: 'ROOT_KEY_MISMATCH' });
+  t.false(ca.directory.exists(CA_FILES.crossSigned));
 });
 
 test('join tokens: SwarmKit\'s format, pinned to the root bundle', async (t) => {

@@ -12,7 +12,7 @@ import { SigningKey } from '../../x509/signer.js';
 import { CRL_DAYS } from '../crl.js';
 import { normalizeSerial, type LedgerEntry, type RevocationReason } from '../ledger/ledger.js';
 import type { CaDirectory } from '../store.js';
-import { writeCrl } from './shared.js';
+import { openRoot, writeCrl } from './shared.js';
 
 export interface RevokeOptions {
   serial: string;
@@ -38,8 +38,8 @@ export interface RootCrlOptions {
 
 /** The root's CRL, signed in a ceremony (the root revokes intermediates, if ever). */
 export async function signRootCrl(directory: CaDirectory, keystore: Keystore, options: RootCrlOptions): Promise<x509.X509Crl> {
-  const signer = await SigningKey.of(await keystore.open(options.rootKey));
-  return writeCrl(directory, 'root', signer, directory.root(), options.days ?? CRL_DAYS.root);
+  const { root, rootCertificate } = await openRoot(directory, keystore, options.rootKey);
+  return writeCrl(directory, 'root', root, rootCertificate, options.days ?? CRL_DAYS.root);
 }
 
 export interface IntermediateCrlOptions {

@@ -9,11 +9,10 @@ import type { Keystore } from '../../keystore/registry.js';
 import { certificatePem } from '../../x509/certificate.js';
 import type * as x509 from '../../x509/peculiar.js';
 import { samePublicKey } from '../../x509/public-key.js';
-import { SigningKey } from '../../x509/signer.js';
 import { CRL_DAYS } from '../crl.js';
 import { createRoot, crossSign } from '../issue.js';
 import { CA_FILES, crlFile, type CaDirectory } from '../store.js';
-import { issuedByRoot, openSigningKey, recordIssued, writeCrl } from './shared.js';
+import { issuedByRoot, openRoot, openSigningKey, recordIssued, writeCrl } from './shared.js';
 
 export interface RotationOptions {
   newKey: string;
@@ -33,8 +32,7 @@ export async function beginRootRotation(directory: CaDirectory, keystore: Keysto
     throw new ConflictError('ROTATION_IN_PROGRESS', 'a root rotation is already under way', { hint: 'finish it first: keyward ca rotate-root finish' });
   }
   if (!config.rootKey) throw new NotFoundError('CA_NOT_READY', 'this CA has no root key recorded');
-  const oldCertificate = directory.root();
-  const oldRoot = await SigningKey.of(await keystore.open(config.rootKey));
+  const { root: oldRoot, rootCertificate: oldCertificate } = await openRoot(directory, keystore, config.rootKey);
   const newRoot = await openSigningKey(keystore, options.newKey, options.generate);
   if (samePublicKey(newRoot.spki, oldRoot.spki)) {
     throw new UsageError('ROTATION_SAME_KEY', 'the new root key is the old one: a rotation needs a new key');

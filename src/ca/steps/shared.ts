@@ -5,6 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { ConflictError, UsageError } from '../../errors.js';
+import type { KeyUri } from '../../keystore/key-uri.js';
 import type { GenerateOptions } from '../../keystore/keystore.js';
 import type { Keystore } from '../../keystore/registry.js';
 import { keyIdentifierOf } from '../../x509/key-identifier.js';
@@ -23,7 +24,7 @@ export async function openSigningKey(keystore: Keystore, uri: string, generate?:
 }
 
 /** The root of this directory, opened, and checked to be the key the root certificate names. */
-export async function openRoot(directory: CaDirectory, keystore: Keystore, rootKey: string): Promise<{ root: SigningKey; rootCertificate: x509.X509Certificate }> {
+export async function openRoot(directory: CaDirectory, keystore: Keystore, rootKey: string | KeyUri): Promise<{ root: SigningKey; rootCertificate: x509.X509Certificate }> {
   const rootCertificate = directory.root();
   const root = await SigningKey.of(await keystore.open(rootKey));
   if (!samePublicKey(rootCertificate.publicKey, root.spki)) {
