@@ -4,15 +4,14 @@ import type { GenerateOptions } from '../../keystore/keystore.js';
 import type { Keystore } from '../../keystore/registry.js';
 import { certificatePem } from '../../x509/certificate.js';
 import type * as x509 from '../../x509/peculiar.js';
-import { createRoot } from '../issue.js';
+import { createRoot, type RootOptions } from '../issue.js';
 import { CA_FILES, type CaDirectory } from '../store.js';
 import { openSigningKey, recordIssued } from './shared.js';
 
-export interface RootCreateOptions {
+/** The root's key (made first with `generate`), and its certificate's subject and lifetime. */
+export interface RootCreateOptions extends RootOptions {
   key: string;
   generate?: GenerateOptions['algorithm'];
-  subject?: string;
-  years?: number;
 }
 
 export async function createRootCa(directory: CaDirectory, keystore: Keystore, options: RootCreateOptions): Promise<x509.X509Certificate> {

@@ -10,15 +10,14 @@ import { certificatePem } from '../../x509/certificate.js';
 import type * as x509 from '../../x509/peculiar.js';
 import { samePublicKey } from '../../x509/public-key.js';
 import { CRL_DAYS } from '../crl.js';
-import { createRoot, crossSign } from '../issue.js';
+import { createRoot, crossSign, type RootOptions } from '../issue.js';
 import { CA_FILES, crlFile, type CaDirectory } from '../store.js';
 import { issuedByRoot, openRoot, openSigningKey, recordIssued, writeCrl } from './shared.js';
 
-export interface RotationOptions {
+/** The new root's key (made first with `generate`), and its certificate's subject (the old one's by default) and lifetime. */
+export interface RotationOptions extends RootOptions {
   newKey: string;
   generate?: GenerateOptions['algorithm'];
-  subject?: string;
-  years?: number;
 }
 
 /**
