@@ -3,26 +3,19 @@ import { Command, Option } from 'commander';
 import { openAuthority } from '../src/ca/authority.js';
 import { createJoinToken, verifyJoinToken } from '../src/ca/join-token.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../src/ca/ledger/ledger.js';
-import {
-  beginRootRotation,
-  caStatus,
-  createClusterIntermediate,
-  createRootCa,
-  crlFile,
-  finishRootRotation,
-  installClusterIntermediate,
-  requestClusterIntermediate,
-  revokeCertificate,
-  signIntermediateCrl,
-  signRootCrl,
-} from '../src/ca/lifecycle.js';
+import { createClusterIntermediate, installClusterIntermediate, requestClusterIntermediate } from '../src/ca/steps/intermediate.js';
+import { revokeCertificate, signIntermediateCrl, signRootCrl } from '../src/ca/steps/revocation.js';
+import { createRootCa } from '../src/ca/steps/root.js';
+import { beginRootRotation, finishRootRotation } from '../src/ca/steps/rotation.js';
+import { caStatus } from '../src/ca/steps/status.js';
 import { roleOf } from '../src/ca/names.js';
 import { parseAuthKeyHex } from '../src/ca/server/cfssl-api.js';
 import { serveCa } from '../src/ca/server/serve.js';
-import { CA_FILES, CaDirectory, certificatePem } from '../src/ca/store.js';
+import { CA_FILES, CaDirectory, crlFile } from '../src/ca/store.js';
+import { certificatePem } from '../src/x509/certificate.js';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../src/crypto/algorithms.js';
 import { UsageError } from '../src/errors.js';
-import { toPem } from '../src/pem.js';
+import { toPem } from '../src/x509/pem.js';
 import { CliContext, table } from './context.js';
 import { withSecrets } from '../src/secret.js';
 import { existingSecret } from './secrets.js';
@@ -165,7 +158,7 @@ export function caCommand(): Command {
     .addHelpText('after', examples(['keyward ca revoke 5c:1f:8e… --reason keyCompromise --dir ca/', 'keyward ca crl --dir ca/ --out crl.pem']))
     .action(async (serial: string, options: { reason: RevocationReason; dir: string }, command: Command) => {
       const ctx = CliContext.of(command);
-      const { entry, crl } = await revokeCertificate(new CaDirectory(options.dir), serial, options.reason);
+      const { entry, crl } = await revokeCertificate(new CaDirectory(options.dir), { serial, reason: options.reason });
       ctx.emit({ serial: entry.serial, subject: entry.subject, status: entry.status, reason: entry.revocationReason, publish: crl }, () =>
         `revoked ${entry.serial} ("${entry.subject}"): ${entry.revocationReason}; publish a new ${crl} CRL (keyward ca crl${crl === 'root' ? ' --issuer root' : ''})`,
       );

@@ -1,8 +1,8 @@
 /** `keyward cert …`: the X.509 certificate stored beside a key, and self-signed certificates made in the device. */
 import { Command } from 'commander';
-import { createSelfSignedCertificate } from '../src/ca/self-signed.js';
+import { createSelfSignedCertificate } from '../src/x509/self-signed.js';
 import { NotFoundError } from '../src/errors.js';
-import { fromPemOrDer, toPem } from '../src/pem.js';
+import { fromPemOrDer, toPem } from '../src/x509/pem.js';
 import { CliContext } from './context.js';
 import { examples, readInput, writeOutput } from './io.js';
 import { parsePositiveInt } from './key.js';

@@ -4,7 +4,7 @@ import { ALGORITHMS, KEY_ALGORITHMS, parseHashName, type KeyAlgorithm } from '..
 import { CancelledError, UsageError } from '../src/errors.js';
 import type { KeyInfo, SignOptions } from '../src/keystore/keystore.js';
 import { redactUri } from '../src/keystore/uri.js';
-import { toPem } from '../src/pem.js';
+import { toPem } from '../src/x509/pem.js';
 import { CliContext } from './context.js';
 import { examples, readInput, writeOutput } from './io.js';
 

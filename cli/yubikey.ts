@@ -15,7 +15,7 @@ import { YubiKeyBackend } from '../src/keystore/backends/yubikey.js';
 import type { KeystoreOptions } from '../src/keystore/registry.js';
 import { obtainPin } from '../src/keystore/pin.js';
 import { parseYubiKeyUri } from '../src/keystore/uri.js';
-import { fromPemOrDer, pemBlocks, toPem } from '../src/pem.js';
+import { fromPemOrDer, pemBlocks, toPem } from '../src/x509/pem.js';
 import { CliContext, table } from './context.js';
 import { examples, readInput, writeOutput } from './io.js';
 import { parsePositiveInt } from './key.js';

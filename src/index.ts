@@ -7,6 +7,6 @@ export { formatPkcs11Uri, parsePkcs11Uri, UriError, type Pkcs11Uri } from './key
 export { hardwareKeyPair, HardwareCryptoKey, KeywardCrypto, KeywardSubtleCrypto } from './keystore/webcrypto.js';
 export { Pkcs11Backend, type TokenSummary } from './keystore/backends/pkcs11.js';
 export { ALGORITHMS, KEY_ALGORITHMS, type HashName, type KeyAlgorithm, type RsaPadding } from './crypto/algorithms.js';
-export { createSelfSignedCertificate, type SelfSignedOptions } from './ca/self-signed.js';
+export { createSelfSignedCertificate, type SelfSignedOptions } from './x509/self-signed.js';
 export * from './errors.js';
 export { Secret } from './secret.js';

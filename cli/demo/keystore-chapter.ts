@@ -1,9 +1,9 @@
 /** Demo, chapter 1: keys generated in an HSM, used to sign, checked by OpenSSL. */
 import { ALGORITHMS, KEY_ALGORITHMS } from '../../src/crypto/algorithms.js';
-import { createSelfSignedCertificate } from '../../src/ca/self-signed.js';
+import { createSelfSignedCertificate } from '../../src/x509/self-signed.js';
 import type { Pkcs11Backend } from '../../src/keystore/backends/pkcs11.js';
 import type { Keystore } from '../../src/keystore/registry.js';
-import { toPem } from '../../src/pem.js';
+import { toPem } from '../../src/x509/pem.js';
 import type { Secret } from '../../src/secret.js';
 import { opensslVerifyCertificate, opensslVerifySignature, opensslVersion } from './openssl.js';
 import type { Story } from './story.js';

@@ -1,6 +1,6 @@
 /** Demo, chapter 2: enrol a (virtual) YubiKey: replace factory secrets, generate with touch, attest, sign. */
 import { randomBytes } from 'node:crypto';
-import { createSelfSignedCertificate } from '../../src/ca/self-signed.js';
+import { createSelfSignedCertificate } from '../../src/x509/self-signed.js';
 import { VerificationError } from '../../src/errors.js';
 import { verifyAttestation } from '../../src/hsm/piv/attestation.js';
 import { yubicoAttestationTrust } from '../../src/hsm/piv/yubico-roots.js';
@@ -8,7 +8,7 @@ import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import { YubiKeyBackend } from '../../src/keystore/backends/yubikey.js';
 import { nonInteractive } from '../../src/keystore/interaction.js';
 import { Keystore } from '../../src/keystore/registry.js';
-import { toPem } from '../../src/pem.js';
+import { toPem } from '../../src/x509/pem.js';
 import { Secret } from '../../src/secret.js';
 import { opensslVerifyCertificate, opensslVerifySignature } from './openssl.js';
 import type { Story } from './story.js';

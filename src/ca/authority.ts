@@ -5,18 +5,20 @@
  */
 import { ConflictError, NotFoundError, UsageError } from '../errors.js';
 import type { Keystore } from '../keystore/registry.js';
-import { toPem } from '../pem.js';
-import * as x509 from '../x509.js';
-import { createCrl } from './crl.js';
+import { certificatePem } from '../x509/certificate.js';
+import { toPem } from '../x509/pem.js';
+import * as x509 from '../x509/peculiar.js';
+import { samePublicKey } from '../x509/public-key.js';
+import { SigningKey } from '../x509/signer.js';
+import { CRL_DAYS, crlFromLedger } from './crl.js';
 import { checkCsr, type CheckedCsr } from './csr.js';
-import { backdatedNow, checkWithinIssuer, daysFromNow, signCertificate } from './issue.js';
+import { backdatedNow, checkWithinIssuer, daysFromNow, issueCertificate } from './issue.js';
 import { entryFor, fieldsOf, type SignedFields } from './ledger/entry.js';
 import type { Ledger } from './ledger/ledger.js';
 import { checkIdentifier, NAME_OIDS, nodeSans, nodeSubject, roleOf, ROLES, type Role } from './names.js';
 import { nodeFixedExtensions, serverExtensions, type PublicationUrls } from './profiles.js';
+import type { CaDirectory } from './store.js';
 import { CertificateTemplate, distinguishedName } from './template.js';
-import { SigningKey } from './signing-key.js';
-import { certificatePem, type CaDirectory } from './store.js';
 
 export interface AuthorityPolicy {
   clusterId: string;
@@ -94,8 +96,7 @@ export class Authority {
     this.keyId = signer.keyIdentifier.toString('hex');
     this.#chainPem = [certificate, ...chain].map(certificatePem).join('');
     this.#nodeTemplate = new CertificateTemplate(signer, certificate, nodeFixedExtensions(signer.spki, this.policy.urls));
-    const certified = Buffer.from(certificate.publicKey.rawData);
-    if (!certified.equals(Buffer.from(signer.spki))) {
+    if (!samePublicKey(certificate.publicKey, signer.spki)) {
       throw new UsageError('CA_KEY_MISMATCH', `the CA certificate (${certificate.subject}) is not for the key ${signer.handle.info.uri}`);
     }
   }
@@ -166,7 +167,7 @@ export class Authority {
   issueServer(spki: Uint8Array, hosts: string[], days: number): Promise<IssuedCertificate> {
     return this.#issue('server', async () =>
       fieldsOf(
-        await signCertificate(this.signer, this.certificate, {
+        await issueCertificate(this.signer, this.certificate, {
           subject: `O=${this.policy.clusterId}, OU=keyward-ca, CN=${hosts[0] ?? 'keyward-ca'}`,
           spki,
           notAfter: daysFromNow(days),
@@ -177,9 +178,8 @@ export class Authority {
   }
 
   /** A CRL of every certificate this CA revoked, signed by its key. */
-  async crl(days = 7): Promise<x509.X509Crl> {
-    const revoked = await this.ledger.list({ issuerKeyId: this.keyId, status: 'revoked' });
-    return createCrl(this.signer, this.certificate, revoked, { number: await this.ledger.nextCrlNumber(this.keyId), days });
+  crl(days: number = CRL_DAYS.intermediate): Promise<x509.X509Crl> {
+    return crlFromLedger(this.ledger, this.signer, this.certificate, days);
   }
 }
 

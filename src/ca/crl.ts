@@ -1,10 +1,13 @@
 /** Certificate revocation lists (RFC 5280 §5), signed by the issuing CA's key in its device. */
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
-import * as x509 from '../x509.js';
-import type { LedgerEntry, RevocationReason } from './ledger/ledger.js';
-import type { SigningKey } from './signing-key.js';
-import { keyIdentifierOf } from './signing-key.js';
+import { authorityKeyIdentifier } from '../x509/key-identifier.js';
+import * as x509 from '../x509/peculiar.js';
+import type { SigningKey } from '../x509/signer.js';
+import type { Ledger, LedgerEntry, RevocationReason } from './ledger/ledger.js';
+
+/** How long each issuer's CRL may be used: the online intermediate re-signs often, the offline root in ceremonies. */
+export const CRL_DAYS = { intermediate: 7, root: 180 } as const;
 
 const REASON_CODES: Record<RevocationReason, x509.X509CrlReason> = {
   unspecified: x509.X509CrlReason.unspecified,
@@ -17,20 +20,13 @@ const REASON_CODES: Record<RevocationReason, x509.X509CrlReason> = {
   privilegeWithdrawn: x509.X509CrlReason.privilegeWithdrawn,
 };
 
-export interface CrlOptions {
-  number: number;
-  /** How long relying parties may use it before fetching a new one. */
-  days: number;
-  thisUpdate?: Date;
-}
-
-export function createCrl(signer: SigningKey, issuer: x509.X509Certificate, revoked: LedgerEntry[], options: CrlOptions): Promise<x509.X509Crl> {
-  const thisUpdate = options.thisUpdate ?? new Date();
+function createCrl(signer: SigningKey, issuer: x509.X509Certificate, revoked: LedgerEntry[], number: number, days: number): Promise<x509.X509Crl> {
+  const thisUpdate = new Date();
   return x509.X509CrlGenerator.create(
     {
       issuer: issuer.subjectName,
       thisUpdate,
-      nextUpdate: new Date(thisUpdate.getTime() + options.days * 86_400_000),
+      nextUpdate: new Date(thisUpdate.getTime() + days * 86_400_000),
       signingKey: signer.keys.privateKey,
       signingAlgorithm: signer.algorithm,
       entries: revoked.map((entry) => ({
@@ -39,10 +35,20 @@ export function createCrl(signer: SigningKey, issuer: x509.X509Certificate, revo
         reason: REASON_CODES[entry.revocationReason ?? 'unspecified'],
       })),
       extensions: [
-        new x509.AuthorityKeyIdentifierExtension(keyIdentifierOf(signer.spki).toString('hex')),
-        new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(options.number))),
+        authorityKeyIdentifier(signer.spki),
+        new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(number))),
       ],
     },
     signer.crypto,
   );
+}
+
+/**
+ * The CRL of everything the ledger says `signer` issued and revoked, numbered after its last one;
+ * valid for `days` (how long relying parties may use it before fetching a new one).
+ */
+export async function crlFromLedger(ledger: Ledger, signer: SigningKey, issuer: x509.X509Certificate, days: number): Promise<x509.X509Crl> {
+  const keyId = signer.keyIdentifier.toString('hex');
+  const revoked = await ledger.list({ issuerKeyId: keyId, status: 'revoked' });
+  return createCrl(signer, issuer, revoked, await ledger.nextCrlNumber(keyId), days);
 }

@@ -9,7 +9,7 @@ import { CertificationRequest } from '@peculiar/asn1-csr';
 import type { Name, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { algorithmOfKey, ALGORITHMS, nodeHashName, signatureAlgorithmByOid } from '../crypto/algorithms.js';
 import { UsageError, VerificationError } from '../errors.js';
-import { fromPemOrDer } from '../pem.js';
+import { fromPemOrDer } from '../x509/pem.js';
 import { NAME_OIDS } from './names.js';
 
 export interface CheckedCsr {
@@ -44,7 +44,7 @@ export async function checkCsr(input: Uint8Array | string): Promise<CheckedCsr> 
   let request: CertificationRequest;
   let signedPart: Uint8Array;
   try {
-    const der = fromPemOrDer(typeof input === 'string' ? Buffer.from(input) : input, 'CERTIFICATE REQUEST');
+    const der = fromPemOrDer(input, 'CERTIFICATE REQUEST');
     request = AsnConvert.parse(der, CertificationRequest);
     // The bytes the signature covers, exactly as sent (re-encoding could differ from them).
     if (!request.certificationRequestInfoRaw) throw new Error('no certificationRequestInfo');

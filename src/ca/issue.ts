@@ -3,24 +3,18 @@
  * intermediate, a root cross-signed by its predecessor. x509 builds them; the device signs.
  */
 import { UsageError } from '../errors.js';
-import * as x509 from '../x509.js';
+import type * as x509 from '../x509/peculiar.js';
+import { spkiOf } from '../x509/public-key.js';
+import { signCertificate, type CertificateFields, type SigningKey } from '../x509/signer.js';
 import { crossSignedExtensions, intermediateExtensions, rootExtensions, type PublicationUrls } from './profiles.js';
-import { randomSerial } from './self-signed.js';
-import type { SigningKey } from './signing-key.js';
+import { randomSerial } from './serial.js';
 
 /** Certificates start a little in the past: clocks in a cluster are never quite in step. */
 const BACKDATE_MS = 5 * 60 * 1000;
 const DAY_MS = 86_400_000;
 
-export interface IssueParams {
-  subject: string | x509.Name;
-  /** SubjectPublicKeyInfo DER of the key being certified. */
-  spki: Uint8Array;
-  notBefore?: Date;
-  notAfter: Date;
-  extensions: x509.Extension[];
-  serialNumber?: string;
-}
+/** A certificate's fields but those the CA decides: its serial, and its start (now, backdated). */
+export type IssueParams = Omit<CertificateFields, 'serialNumber' | 'notBefore'>;
 
 /** Now, less the allowance for clocks behind ours: when a certificate issued now starts. */
 export function backdatedNow(): Date {
@@ -36,25 +30,10 @@ export function checkWithinIssuer(notAfter: Date, issuer: x509.X509Certificate):
   }
 }
 
-/** Signs a certificate with `signer`, issued by `issuer` (the signer's own certificate), or self-signed. */
-export async function signCertificate(signer: SigningKey, issuer: x509.X509Certificate | 'self', params: IssueParams): Promise<x509.X509Certificate> {
-  const notBefore = params.notBefore ?? backdatedNow();
+/** Issues a certificate under this CA's rules: a fresh serial, backdated, and not outliving its issuer. */
+export function issueCertificate(signer: SigningKey, issuer: x509.X509Certificate | 'self', params: IssueParams): Promise<x509.X509Certificate> {
   if (issuer !== 'self') checkWithinIssuer(params.notAfter, issuer);
-  const subject = typeof params.subject === 'string' ? new x509.Name(params.subject) : params.subject;
-  return x509.X509CertificateGenerator.create(
-    {
-      serialNumber: params.serialNumber ?? randomSerial(),
-      subject,
-      issuer: issuer === 'self' ? subject : issuer.subjectName,
-      notBefore,
-      notAfter: params.notAfter,
-      publicKey: new x509.PublicKey(params.spki),
-      signingKey: signer.keys.privateKey,
-      signingAlgorithm: signer.algorithm,
-      extensions: params.extensions,
-    },
-    signer.crypto,
-  );
+  return signCertificate(signer, issuer, { ...params, serialNumber: randomSerial(), notBefore: backdatedNow() });
 }
 
 export function daysFromNow(days: number): Date {
@@ -69,7 +48,7 @@ export interface RootOptions {
 
 /** The offline root: self-signed in its device, 20 years by default (SwarmKit's root lifetime). */
 export function createRoot(signer: SigningKey, options: RootOptions = {}): Promise<x509.X509Certificate> {
-  return signCertificate(signer, 'self', {
+  return issueCertificate(signer, 'self', {
     subject: options.subject ?? 'CN=swarm-ca',
     spki: signer.spki,
     notAfter: daysFromNow(365 * (options.years ?? 20)),
@@ -90,7 +69,7 @@ export const intermediateSubject = (clusterId: string) => `O=${clusterId}, CN=sw
 
 /** A cluster's intermediate, signed by the root (in a ceremony: the root key comes out only then). */
 export function createIntermediate(root: SigningKey, rootCertificate: x509.X509Certificate, options: IntermediateOptions): Promise<x509.X509Certificate> {
-  return signCertificate(root, rootCertificate, {
+  return issueCertificate(root, rootCertificate, {
     subject: options.subject ?? intermediateSubject(options.clusterId),
     spki: options.spki,
     notAfter: daysFromNow(options.days ?? 5 * 365),
@@ -103,8 +82,8 @@ export function createIntermediate(root: SigningKey, rootCertificate: x509.X509C
  * the old root reach new-root leaves through it; clients with the new root need nothing else.
  */
 export function crossSign(oldRoot: SigningKey, oldRootCertificate: x509.X509Certificate, newRootCertificate: x509.X509Certificate): Promise<x509.X509Certificate> {
-  const spki = new Uint8Array(newRootCertificate.publicKey.rawData);
-  return signCertificate(oldRoot, oldRootCertificate, {
+  const spki = spkiOf(newRootCertificate.publicKey);
+  return issueCertificate(oldRoot, oldRootCertificate, {
     subject: newRootCertificate.subjectName,
     spki,
     notAfter: newRootCertificate.notAfter < oldRootCertificate.notAfter ? newRootCertificate.notAfter : oldRootCertificate.notAfter,

@@ -5,20 +5,12 @@
  */
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn from '@peculiar/asn1-x509';
-import * as x509 from '../x509.js';
+import { authorityKeyIdentifier, subjectKeyIdentifier } from '../x509/key-identifier.js';
+import * as x509 from '../x509/peculiar.js';
 import { NAME_OIDS } from './names.js';
-import { keyIdentifierOf } from './signing-key.js';
 import { distinguishedName } from './template.js';
 
 const ku = x509.KeyUsageFlags;
-
-function subjectKeyIdentifier(spki: Uint8Array): x509.Extension {
-  return new x509.SubjectKeyIdentifierExtension(keyIdentifierOf(spki).toString('hex'));
-}
-
-function authorityKeyIdentifier(issuerSpki: Uint8Array): x509.Extension {
-  return new x509.AuthorityKeyIdentifierExtension(keyIdentifierOf(issuerSpki).toString('hex'));
-}
 
 /** Where relying parties fetch the issuer's CRL and certificate, when configured. */
 export interface PublicationUrls {

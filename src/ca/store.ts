@@ -15,8 +15,8 @@ import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import { KeyUri } from '../keystore/key-uri.js';
-import { toPem } from '../pem.js';
-import * as x509 from '../x509.js';
+import { pemBlocks, toPem } from '../x509/pem.js';
+import * as x509 from '../x509/peculiar.js';
 import { SqliteLedger } from './ledger/sqlite.js';
 import { checkIdentifier } from './names.js';
 import type { PublicationUrls } from './profiles.js';
@@ -122,11 +122,15 @@ export const CA_FILES = {
   ledger: 'ledger.sqlite',
 } as const;
 
-export function splitPem(text: string): x509.X509Certificate[] {
-  return [...text.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)].map((m) => new x509.X509Certificate(m[0]));
+/** Whose CRL: the cluster intermediate's, the root's, or (during a rotation) the previous root's. */
+export type CrlRole = 'root' | 'intermediate' | 'previous-root';
+
+/** Where a CA's CRL is kept, by the issuer's role. */
+export function crlFile(role: CrlRole): string {
+  return `crl/${role}.crl.pem`;
 }
 
-export const certificatePem = (certificate: x509.X509Certificate) => toPem('CERTIFICATE', new Uint8Array(certificate.rawData));
+const CREATE_ROOT_HINT = 'create a root: keyward ca root create --key <uri>';
 
 export class CaDirectory {
   readonly dir: string;
@@ -166,24 +170,38 @@ export class CaDirectory {
     writeFileAtomic(this.path(file), content);
   }
 
+  /** Publishes a CRL where the CA server and relying parties look for its issuer's. */
+  saveCrl(role: CrlRole, crl: x509.X509Crl): void {
+    this.write(crlFile(role), toPem('X509 CRL', new Uint8Array(crl.rawData)));
+  }
+
   read(file: string): string | undefined {
     return this.exists(file) ? readFileSync(this.path(file), 'utf8') : undefined;
   }
 
-  certificates(file: string, what: string, hint: string): x509.X509Certificate[] {
+  /** A file the CA needs: its text, or an error naming the file and how it comes to be. */
+  #required(file: string, what: string, hint: string): string {
     const text = this.read(file);
     if (!text) throw new NotFoundError('CA_FILE_MISSING', `this CA has no ${what} (${this.path(file)})`, { hint });
-    return splitPem(text);
+    return text;
+  }
+
+  certificates(file: string, what: string, hint: string): x509.X509Certificate[] {
+    return pemBlocks(this.#required(file, what, hint), 'CERTIFICATE').map((der) => new x509.X509Certificate(der));
   }
 
   root(): x509.X509Certificate {
-    return this.certificates(CA_FILES.root, 'root certificate', 'create one: keyward ca root create --key <uri>')[0]!;
+    return this.certificates(CA_FILES.root, 'root certificate', CREATE_ROOT_HINT)[0]!;
   }
 
+  /** roots.pem as it is served to relying parties. */
   rootBundle(): string {
-    const text = this.read(CA_FILES.roots);
-    if (!text) throw new NotFoundError('CA_FILE_MISSING', `this CA has no root bundle (${this.path(CA_FILES.roots)})`, { hint: 'create a root: keyward ca root create --key <uri>' });
-    return text;
+    return this.#required(CA_FILES.roots, 'root bundle', CREATE_ROOT_HINT);
+  }
+
+  /** The trusted roots (both during a rotation). */
+  roots(): x509.X509Certificate[] {
+    return this.certificates(CA_FILES.roots, 'root bundle', CREATE_ROOT_HINT);
   }
 
   intermediate(): x509.X509Certificate {

@@ -11,9 +11,10 @@ import { AsnConvert, OctetString, type IAsnConvertible } from '@peculiar/asn1-sc
 import * as asn from '@peculiar/asn1-x509';
 import * as asn1js from 'asn1js';
 import { ALGORITHMS, signatureAlgorithmOid } from '../crypto/algorithms.js';
-import type * as x509 from '../x509.js';
-import { randomSerialBytes } from './self-signed.js';
-import { keyIdentifierOf, type SigningKey } from './signing-key.js';
+import { keyIdentifierOf } from '../x509/key-identifier.js';
+import type * as x509 from '../x509/peculiar.js';
+import type { SigningKey } from '../x509/signer.js';
+import { randomSerialBytes } from './serial.js';
 
 /** The signature algorithm of the issuer's key. */
 function signatureAlgorithm(signer: SigningKey): asn.AlgorithmIdentifier {

@@ -1,8 +1,8 @@
 /**
- * Public keys as devices return them (a point, a modulus and exponent, a certificate) →
+ * Public keys as devices return them (a point, a modulus and exponent) →
  * SubjectPublicKeyInfo DER. node:crypto builds the SPKI from a JWK, so no DER is written by hand.
  */
-import { createPublicKey, X509Certificate } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { ALGORITHMS, type KeyAlgorithm } from './algorithms.js';
 import { KeywardError } from '../errors.js';
 
@@ -46,8 +46,4 @@ export function rsaSpki(modulus: Buffer, publicExponent: Buffer): Buffer {
     type: 'spki',
     format: 'der',
   });
-}
-
-export function certificateSpki(certificateDer: Buffer): Buffer {
-  return new X509Certificate(certificateDer).publicKey.export({ type: 'spki', format: 'der' });
 }

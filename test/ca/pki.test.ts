@@ -8,15 +8,19 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createJoinToken, parseJoinToken, verifyJoinToken } from '../../src/ca/join-token.js';
-import { beginRootRotation, createClusterIntermediate, finishRootRotation, revokeCertificate, signIntermediateCrl } from '../../src/ca/lifecycle.js';
-import { openAuthority } from '../../src/ca/authority.js';
+import { createClusterIntermediate } from '../../src/ca/steps/intermediate.js';
+import { revokeCertificate, signIntermediateCrl, signRootCrl } from '../../src/ca/steps/revocation.js';
+import { beginRootRotation, finishRootRotation } from '../../src/ca/steps/rotation.js';
+import { Authority, openAuthority } from '../../src/ca/authority.js';
 import { checkCsr } from '../../src/ca/csr.js';
 import { renewalTime } from '../../src/ca/renewal.js';
-import { keyIdentifierOf } from '../../src/ca/signing-key.js';
-import * as x509 from '../../src/x509.js';
-import { CA_FILES, certificatePem } from '../../src/ca/store.js';
+import { CA_FILES } from '../../src/ca/store.js';
 import { ConflictError, UsageError, VerificationError } from '../../src/errors.js';
-import { toPem } from '../../src/pem.js';
+import { certificatePem } from '../../src/x509/certificate.js';
+import { keyIdentifierOf } from '../../src/x509/key-identifier.js';
+import * as x509 from '../../src/x509/peculiar.js';
+import { SigningKey } from '../../src/x509/signer.js';
+import { toPem } from '../../src/x509/pem.js';
 import { forgeForeignNode, nodeCsr, pemFiles, testCa } from '../harness/ca.js';
 import { run } from '../harness/run.js';
 
@@ -113,7 +117,7 @@ test('revocation: the CRL parses with openssl crl, and openssl verify -crl_check
   const ca = await testCa();
   const keep = await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=keep')).csrPem);
   const revoke = await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=revoke')).csrPem);
-  const { entry, crl: which } = await revokeCertificate(ca.directory, revoke.serial, 'keyCompromise');
+  const { entry, crl: which } = await revokeCertificate(ca.directory, { serial: revoke.serial, reason: 'keyCompromise' });
   t.is(entry.status, 'revoked');
   t.is(which, 'intermediate');
   await ca.close();
@@ -164,6 +168,26 @@ test('root rotation: leaves of the new root verify for clients holding only the 
   t.regex(issued.chainPem, new RegExp(certificatePem(crossSigned).split('\n')[1]!.replace(/[+/]/g, '\\$&')));
   await finishRootRotation(ca.directory);
   t.is(ca.directory.rootBundle(), certificatePem(root), 'the old root is retired');
+  t.false(ca.directory.exists(CA_FILES.crossSigned));
+});
+
+test('a step given a key its certificate does not name refuses before anything is signed or written: another root key (intermediate, root CRL, rotation), a "new" root that is the old one, an Authority over another key', async (t) => {
+  const ca = await testCa();
+  await ca.close();
+  const stranger = `pkcs11:token=${ca.tokens.root};object=stranger`;
+  await ca.keystore.generate(stranger, { algorithm: 'p384' });
+  const files = () => [CA_FILES.config, CA_FILES.roots, CA_FILES.intermediate, 'crl/root.crl.pem'].map((file) => ca.directory.read(file));
+  const before = files();
+  const intermediate = { key: `pkcs11:token=${ca.tokens.online};object=intermediate`, clusterId: ca.clusterId };
+  await t.throwsAsync(createClusterIntermediate(ca.directory, ca.keystore, { ...intermediate, rootKey: stranger }), { instanceOf: UsageError, code: 'ROOT_KEY_MISMATCH' });
+  await t.throwsAsync(beginRootRotation(ca.directory, ca.keystore, { newKey: ca.rootKey }), { instanceOf: UsageError, code: 'ROTATION_SAME_KEY' });
+  await t.throwsAsync(signRootCrl(ca.directory, ca.keystore, { rootKey: stranger }), { instanceOf: UsageError, code: 'ROOT_KEY_MISMATCH' });
+  const signer = await SigningKey.of(await ca.keystore.open(stranger));
+  t.throws(() => new Authority(signer, ca.directory.intermediate(), ca.authority.ledger, { clusterId: ca.clusterId, nodeDays: 90 }), { instanceOf: UsageError, code: 'CA_KEY_MISMATCH' });
+  t.deepEqual(files(), before);
+  // ca.json travels on shared media: a root key it names is checked against root.pem too.
+  ca.directory.saveConfig({ ...ca.directory.config(), rootKey: stranger });
+  await t.throwsAsync(beginRootRotation(ca.directory, ca.keystore, { newKey: `pkcs11:token=${ca.tokens.root};object=root-2`, generate: 'p256' }), { instanceOf: UsageError, code: 'ROOT_KEY_MISMATCH' });
   t.false(ca.directory.exists(CA_FILES.crossSigned));
 });
 

@@ -8,14 +8,15 @@ import { join } from 'node:path';
 import { webcrypto } from 'node:crypto';
 import { openAuthority, type Authority } from '../../src/ca/authority.js';
 import { checkCsr } from '../../src/ca/csr.js';
-import { daysFromNow, signCertificate } from '../../src/ca/issue.js';
-import { createClusterIntermediate, createRootCa } from '../../src/ca/lifecycle.js';
+import { daysFromNow, issueCertificate } from '../../src/ca/issue.js';
+import { createClusterIntermediate } from '../../src/ca/steps/intermediate.js';
+import { createRootCa } from '../../src/ca/steps/root.js';
 import { nodeFixedExtensions } from '../../src/ca/profiles.js';
-import { keyIdentifierOf } from '../../src/ca/signing-key.js';
 import { CaDirectory } from '../../src/ca/store.js';
 import { Keystore } from '../../src/keystore/registry.js';
 import { Secret } from '../../src/secret.js';
-import * as x509 from '../../src/x509.js';
+import { subjectKeyIdentifier } from '../../src/x509/key-identifier.js';
+import * as x509 from '../../src/x509/peculiar.js';
 import type { Pkcs11Backend } from '../../src/keystore/backends/pkcs11.js';
 import { cliToken, CLI_SO_PIN } from './cli-token.js';
 import { recordingInteraction, SO_PIN, USER_PIN } from './keystore.js';
@@ -107,14 +108,14 @@ export function pemFiles(dir: string, files: Record<string, string>): Record<str
  */
 export async function forgeForeignNode(ca: TestCa, csrPem: string, clusterId: string, role: 'swarm-manager' | 'swarm-worker', nodeId: string): Promise<x509.X509Certificate> {
   const { spki } = await checkCsr(csrPem);
-  return signCertificate(ca.authority.signer, ca.authority.certificate, {
+  return issueCertificate(ca.authority.signer, ca.authority.certificate, {
     subject: `O=${clusterId}, OU=${role}, CN=${nodeId}`,
     spki,
     notAfter: daysFromNow(30),
     extensions: [
       ...nodeFixedExtensions(ca.authority.signer.spki),
       new x509.SubjectAlternativeNameExtension([role, nodeId].map((value) => ({ type: 'dns' as const, value }))),
-      new x509.SubjectKeyIdentifierExtension(keyIdentifierOf(spki).toString('hex')),
+      subjectKeyIdentifier(spki),
     ],
   });
 }

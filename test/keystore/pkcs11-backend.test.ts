@@ -15,7 +15,7 @@ import { findKeys } from '../../src/hsm/pkcs11/keys.js';
 import { Pkcs11Module, resolveModulePath } from '../../src/hsm/pkcs11/module.js';
 import { UriError } from '../../src/keystore/uri.js';
 import { Keystore } from '../../src/keystore/registry.js';
-import { toPem } from '../../src/pem.js';
+import { toPem } from '../../src/x509/pem.js';
 import { freshToken, recordingInteraction, SO_PIN, USER_PIN, type TestToken } from '../harness/keystore.js';
 
 const DATA = Buffer.from('data signed inside SoftHSM\n');
@@ -119,7 +119,7 @@ test('certificates: stored with the key, read back, and a certificate for anothe
   const tt = freshToken();
   const a = await tt.keystore.generate(`pkcs11:token=${tt.label};object=a`, { algorithm: 'p256' });
   const b = await tt.keystore.generate(`pkcs11:token=${tt.label};object=b`, { algorithm: 'p256' });
-  const { createSelfSignedCertificate } = await import('../../src/ca/self-signed.js');
+  const { createSelfSignedCertificate } = await import('../../src/x509/self-signed.js');
   const certA = new Uint8Array((await createSelfSignedCertificate(a, { subject: 'CN=a', days: 1 })).rawData);
   t.is(await a.certificate(), undefined);
   await a.setCertificate(certA);

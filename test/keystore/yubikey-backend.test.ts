@@ -11,9 +11,9 @@ import type { Interaction } from '../../src/keystore/interaction.js';
 import { Keystore, type KeystoreOptions } from '../../src/keystore/registry.js';
 import { UriError } from '../../src/keystore/uri.js';
 import { hardwareKeyPair, KeywardCrypto } from '../../src/keystore/webcrypto.js';
-import { toPem } from '../../src/pem.js';
+import { toPem } from '../../src/x509/pem.js';
 import { run } from '../harness/run.js';
-import * as x509 from '../../src/x509.js';
+import * as x509 from '../../src/x509/peculiar.js';
 
 const DATA = Buffer.from('signed by a YubiKey slot through the keystore\n');
 

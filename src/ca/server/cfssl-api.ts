@@ -6,9 +6,9 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { AuthError, UnavailableError, UsageError, VerificationError } from '../../errors.js';
+import { certificatePem } from '../../x509/certificate.js';
 import type { Authority, NodeRequest } from '../authority.js';
 import { nodeSans, roleOf } from '../names.js';
-import { certificatePem } from '../store.js';
 import { admissionRefusal, identityRefusal, type CallerPolicy, type CertifiedCaller, type Requester } from './access.js';
 
 export interface ApiResponse {

@@ -7,10 +7,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { UsageError } from '../../errors.js';
 import type { Keystore } from '../../keystore/registry.js';
-import { toPem } from '../../pem.js';
 import { openAuthority, type Authority } from '../authority.js';
-import { crlFile } from '../lifecycle.js';
-import type { CaDirectory } from '../store.js';
+import { crlFile, type CaDirectory } from '../store.js';
 import { CfsslApi, checkApiOptions, type ApiOptions } from './cfssl-api.js';
 import { startCaServer, type RunningServer, type ServerLimits, type TlsSettings } from './server.js';
 
@@ -82,7 +80,7 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
   let tls: TlsSettings | undefined;
   if (options.tlsHosts?.length) {
     // Once any CRL is given, OpenSSL wants one for every CA of a client's chain: start with a fresh one of ours.
-    if (mtls) directory.write(crlFile('intermediate'), toPem('X509 CRL', new Uint8Array((await authority.crl()).rawData)));
+    if (mtls) directory.saveCrl('intermediate', await authority.crl());
     tls = { ...(await serverIdentity(authority, options.tlsHosts)), ...(mtls ? { clientCa: directory.rootBundle(), crl: currentCrls(directory) } : {}) };
   }
   const api = new CfsslApi(authority, apiOptions);

@@ -9,8 +9,9 @@ import { X509Certificate } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
 import { fromBER, Integer } from 'asn1js';
-import { buildCertificatePath, oneLineName, type PathFailureKind } from '../../certificate-path.js';
 import { VerificationError } from '../../errors.js';
+import { buildCertificatePath, issuedBy, oneLineName, type PathFailureKind } from '../../x509/path.js';
+import { samePublicKey } from '../../x509/public-key.js';
 import { ATTESTATION_OID, FORM_FACTORS, pinPolicyName, touchPolicyName, type PinPolicy, type TouchPolicy } from './spec.js';
 
 export interface AttestationClaims {
@@ -82,8 +83,7 @@ export function trustFromBundle(certificates: Uint8Array[]): AttestationTrust {
   const trust: AttestationTrust = { roots: [], intermediates: [] };
   for (const der of certificates) {
     const certificate = load(der, 'certificate in the attestation bundle');
-    const selfSigned = certificate.checkIssued(certificate) && certificate.verify(certificate.publicKey);
-    (selfSigned ? trust.roots : trust.intermediates).push(der);
+    (issuedBy(certificate, certificate) ? trust.roots : trust.intermediates).push(der);
   }
   return trust;
 }
@@ -116,7 +116,7 @@ export function verifyAttestation(request: {
   const leaf = load(request.attestation, 'slot attestation certificate');
   const device = load(request.deviceCertificate, 'device attestation (F9) certificate');
   // The slot's certificate must come from this card's F9 key, not from any CA in the bundle.
-  if (!leaf.checkIssued(device) || !leaf.verify(device.publicKey)) {
+  if (!issuedBy(leaf, device)) {
     throw new VerificationError('ATTESTATION_INVALID', 'the slot attestation is not signed by this device\'s attestation key');
   }
   const built = buildCertificatePath({
@@ -129,11 +129,8 @@ export function verifyAttestation(request: {
     const { kind, message, ...details } = built.failure;
     throw new VerificationError(PATH_ERRORS[kind].code, message, { details, hint: PATH_ERRORS[kind].hint });
   }
-  if (request.expectedPublicKey) {
-    const attested = leaf.publicKey.export({ type: 'spki', format: 'der' });
-    if (!attested.equals(Buffer.from(request.expectedPublicKey))) {
-      throw new VerificationError('ATTESTATION_KEY_MISMATCH', 'the attestation is for another key than the one in the slot');
-    }
+  if (request.expectedPublicKey && !samePublicKey(leaf.publicKey, request.expectedPublicKey)) {
+    throw new VerificationError('ATTESTATION_KEY_MISMATCH', 'the attestation is for another key than the one in the slot');
   }
   const path = built.path;
   return {

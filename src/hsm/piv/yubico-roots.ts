@@ -24,7 +24,7 @@
  * of yubico-intermediate.pem carry: no copy of its PEM could be found to check. A key attested under
  * it is refused naming it; add it with --intermediates (the bundle is data, the path builder general).
  */
-import { pemBlocks } from '../../pem.js';
+import { pemBlocks } from '../../x509/pem.js';
 import type { AttestationTrust } from './attestation.js';
 
 /**

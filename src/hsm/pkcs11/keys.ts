@@ -18,7 +18,8 @@ import { digestInfo, hashBytes } from '../../crypto/signature-encoding.js';
 import { ConflictError, KeywardError, UsageError } from '../../errors.js';
 import { CKK_EC_EDWARDS, ED25519_EC_PARAMS } from './constants.js';
 import { planSignature, type SignPlan, type SignRequest } from './mechanisms.js';
-import { certificateSpki, ecSpki, rsaSpki } from '../../crypto/spki.js';
+import { ecSpki, rsaSpki } from '../../crypto/spki.js';
+import { certificateSpki } from '../../x509/public-key.js';
 import { keyPairTemplates } from './templates.js';
 import type { Token } from './token.js';
 

@@ -4,22 +4,17 @@
  * F9 certificate, so that attestation works end to end while no verifier that trusts only Yubico
  * will ever mistake it for a real device.
  */
-import { randomBytes, webcrypto, type KeyObject } from 'node:crypto';
+import { webcrypto, type KeyObject } from 'node:crypto';
 import { Integer } from 'asn1js';
+import { randomSerial } from '../../ca/serial.js';
 import { ATTESTATION_OID } from '../piv/spec.js';
-import * as x509 from '../../x509.js';
+import * as x509 from '../../x509/peculiar.js';
 import { loadPrivate } from './keys.js';
 import type { AttestationCaState } from './state.js';
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const crypto = webcrypto;
-
-function serial(): string {
-  const bytes = randomBytes(16);
-  bytes[0]! &= 0x7f;
-  return bytes.toString('hex');
-}
 
 async function toCryptoKey(key: KeyObject): Promise<webcrypto.CryptoKey> {
   return webcrypto.subtle.importKey('pkcs8', key.export({ type: 'pkcs8', format: 'der' }), EC, false, ['sign']) as Promise<webcrypto.CryptoKey>;
@@ -53,7 +48,7 @@ interface Issuer {
 async function issueCaCertificate(issuer: Issuer, subject: string, publicKey: webcrypto.CryptoKey, pathLength: number, usage: x509.KeyUsageFlags): Promise<x509.X509Certificate> {
   return x509.X509CertificateGenerator.create(
     {
-      serialNumber: serial(),
+      serialNumber: randomSerial(),
       subject,
       issuer: issuer.certificate.subjectName,
       notBefore: NOT_BEFORE,
@@ -82,7 +77,7 @@ export async function createAttestationCa(deviceSerial: number, shape: Attestati
   const rootName = shape === 'tiered' ? `CN=Keyward Virtual YubiKey Attestation Root 1, ${EMULATOR}` : `CN=Keyward Virtual YubiKey PIV Root CA, ${EMULATOR}`;
   const root = await x509.X509CertificateGenerator.createSelfSigned(
     {
-      serialNumber: serial(),
+      serialNumber: randomSerial(),
       name: rootName,
       notBefore: NOT_BEFORE,
       notAfter: NOT_AFTER,
@@ -131,7 +126,7 @@ export async function issueAttestation(ca: { deviceCertificate: string; deviceKe
   const spki = facts.publicKey.export({ type: 'spki', format: 'der' });
   const certificate = await x509.X509CertificateGenerator.create(
     {
-      serialNumber: serial(),
+      serialNumber: randomSerial(),
       subject: `CN=YubiKey PIV Attestation ${facts.slot.toString(16)}`,
       issuer: issuer.subjectName,
       notBefore: issuer.notBefore,

@@ -2,7 +2,8 @@
  * The keystore backend for `pkcs11:` URIs: resolves a URI to a module, a token and a key, logs in
  * with the PIN from the right source, and adapts the PKCS#11 driver to the KeyHandle interface.
  */
-import { parseCertificate } from '../../certificate.js';
+import { parseCertificate } from '../../x509/certificate.js';
+import { samePublicKey } from '../../x509/public-key.js';
 import { ALGORITHMS, KEY_ALGORITHMS, type KeyAlgorithm } from '../../crypto/algorithms.js';
 import { ecdsaRawToDer } from '../../crypto/signature-encoding.js';
 import { AuthError, CancelledError, ConflictError, NotFoundError, UsageError } from '../../errors.js';
@@ -465,9 +466,7 @@ class Pkcs11KeyHandle implements KeyHandle {
 
   async setCertificate(der: Uint8Array): Promise<void> {
     const certificate = parseCertificate(der);
-    const spki = Buffer.from(await this.publicKey());
-    const certSpki = certificate.publicKey.export({ type: 'spki', format: 'der' });
-    if (!certSpki.equals(spki)) {
+    if (!samePublicKey(certificate.publicKey, await this.publicKey())) {
       throw new UsageError('CERTIFICATE_KEY_MISMATCH', `the certificate (${certificate.subject}) is for another key than "${this.#key.label}"`);
     }
     let key = this.#key;

@@ -16,8 +16,9 @@ import { InProcessTransport } from '../../hsm/piv/transport/in-process.js';
 import { listReaders, PcscTransport } from '../../hsm/piv/transport/pcsc.js';
 import type { SmartCard } from '../../hsm/piv/transport/transport.js';
 import { yubicoAttestationTrust } from '../../hsm/piv/yubico-roots.js';
-import { parseCertificate } from '../../certificate.js';
-import { pemBlocks } from '../../pem.js';
+import { parseCertificate } from '../../x509/certificate.js';
+import { pemBlocks } from '../../x509/pem.js';
+import { certificateSpki, samePublicKey } from '../../x509/public-key.js';
 import { withSecrets, type Secret } from '../../secret.js';
 import type { Attestation, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from '../keystore.js';
 import { obtainPin } from '../pin.js';
@@ -365,7 +366,7 @@ class YubiKeyHandle implements KeyHandle {
   async publicKey(): Promise<Uint8Array> {
     if (this.#slotInfo?.publicKey) return this.#slotInfo.publicKey;
     const certificate = await this.certificate();
-    if (certificate) return new X509Certificate(Buffer.from(certificate)).publicKey.export({ type: 'spki', format: 'der' });
+    if (certificate) return certificateSpki(certificate);
     throw new NotFoundError('PUBLIC_KEY_UNAVAILABLE', `${this.info.device} does not report the public key of slot ${this.#slot.toString(16)}`, {
       hint: 'firmware before 5.3 has no metadata: keep the public key from generation, or store a certificate in the slot',
     });
@@ -391,7 +392,7 @@ class YubiKeyHandle implements KeyHandle {
 
   async setCertificate(der: Uint8Array): Promise<void> {
     const certificate = parseCertificate(der);
-    if (this.#slotInfo?.publicKey && !certificate.publicKey.export({ type: 'spki', format: 'der' }).equals(Buffer.from(this.#slotInfo.publicKey))) {
+    if (this.#slotInfo?.publicKey && !samePublicKey(certificate.publicKey, this.#slotInfo.publicKey)) {
       throw new UsageError('CERTIFICATE_KEY_MISMATCH', `the certificate (${certificate.subject}) is for another key than the one in slot ${this.#slot.toString(16)}`);
     }
     await this.#session.putCertificate(this.#slot, der);

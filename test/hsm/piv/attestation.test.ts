@@ -5,11 +5,11 @@
 import test from 'ava';
 import { X509Certificate, webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { buildCertificatePath } from '../../../src/certificate-path.js';
+import { buildCertificatePath } from '../../../src/x509/path.js';
 import { trustFromBundle, verifyAttestation, type AttestationTrust } from '../../../src/hsm/piv/attestation.js';
 import { YUBICO_ATTESTATION_ROOT_1_PEM, yubicoAttestationTrust } from '../../../src/hsm/piv/yubico-roots.js';
-import { fromPemOrDer, pemBlocks, toPem } from '../../../src/pem.js';
-import * as x509 from '../../../src/x509.js';
+import { fromPemOrDer, pemBlocks, toPem } from '../../../src/x509/pem.js';
+import * as x509 from '../../../src/x509/peculiar.js';
 
 const fixture = (name: string) => fromPemOrDer(readFileSync(new URL(`fixtures/yubico/${name}`, import.meta.url)), 'CERTIFICATE');
 const card = (firmware: string) => ({ attestation: fixture(`yubikey-${firmware}-slot-9a.pem`), deviceCertificate: fixture(`yubikey-${firmware}-f9.pem`) });

@@ -1,6 +1,6 @@
 /** A throw-away self-signed certificate for a public key (signed by a software key: only its shape matters). */
 import { webcrypto } from 'node:crypto';
-import * as x509 from '../../../src/x509.js';
+import * as x509 from '../../../src/x509/peculiar.js';
 
 export async function selfSignedFor(spki: Uint8Array, subject: string): Promise<Uint8Array> {
   const signer = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;

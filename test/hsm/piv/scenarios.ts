@@ -12,7 +12,7 @@ import { PivSession, type PivCredentials } from '../../../src/hsm/piv/session.js
 import { DEFAULT_MANAGEMENT_KEY } from '../../../src/hsm/piv/spec.js';
 import { yubicoAttestationTrust } from '../../../src/hsm/piv/yubico-roots.js';
 import type { FirmwareProfile } from '../../../src/hsm/virtual-yubikey/card.js';
-import { toPem } from '../../../src/pem.js';
+import { toPem } from '../../../src/x509/pem.js';
 import { Secret } from '../../../src/secret.js';
 import { selfSignedFor } from './certificates.js';
 

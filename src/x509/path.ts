@@ -7,7 +7,7 @@
  * failure reported is the one that got furthest, and it names the link that is missing.
  */
 import { X509Certificate } from 'node:crypto';
-import * as x509 from './x509.js';
+import * as x509 from './peculiar.js';
 
 export type PathFailureKind = 'issuer-missing' | 'issuer-foreign' | 'untrusted-root' | 'not-a-ca' | 'path-length' | 'expired';
 
@@ -64,6 +64,11 @@ function signedBy(child: X509Certificate, issuer: X509Certificate): boolean {
     // A key type node cannot verify with is no signature we accept.
     return false;
   }
+}
+
+/** One link on its own: `issuer` names the child's issuer (and key identifier) and signed it. */
+export function issuedBy(child: X509Certificate, issuer: X509Certificate): boolean {
+  return child.checkIssued(issuer) && signedBy(child, issuer);
 }
 
 function validityProblem(certificate: X509Certificate, now: Date): PathFailure | undefined {

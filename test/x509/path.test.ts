@@ -1,8 +1,8 @@
 /** The path builder on small PKIs made for each case: what it accepts, and what each refusal names. */
 import test from 'ava';
 import { X509Certificate, webcrypto } from 'node:crypto';
-import { buildCertificatePath, type PathResult } from '../src/certificate-path.js';
-import * as x509 from '../src/x509.js';
+import { buildCertificatePath, type PathResult } from '../../src/x509/path.js';
+import * as x509 from '../../src/x509/peculiar.js';
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;

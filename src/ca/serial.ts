@@ -1,0 +1,17 @@
+/**
+ * Certificate serial numbers. RFC 5280 §4.1.2.2 makes them the issuer's to assign: positive,
+ * unique per issuer, at most 20 octets. Every certificate Keyward signs takes its serial from here;
+ * random rather than counted, so that no two CA directories or devices need to agree on a counter
+ * and nobody can predict the next one (CA/B Forum practice since the MD5 collision attacks).
+ */
+import { randomBytes } from 'node:crypto';
+
+/** 16 random bytes, the first 1–127: positive, and DER keeps all 16 bytes. */
+export function randomSerialBytes(): Uint8Array {
+  const bytes = randomBytes(16);
+  bytes[0] = (bytes[0]! % 0x7f) + 1;
+  return bytes;
+}
+
+/** The same, as the hex string x509's generator and the ledger take. */
+export const randomSerial = (): string => Buffer.from(randomSerialBytes()).toString('hex');

@@ -1,0 +1,156 @@
+/**
+ * A cluster's intermediate, made in one ceremony (both keys present: `createClusterIntermediate`
+ * with `key`) or split between the online side and the offline root: `requestClusterIntermediate`
+ * online, `createClusterIntermediate` with its `csr` at the root, `installClusterIntermediate`
+ * back online.
+ */
+import { rmSync } from 'node:fs';
+import { NotFoundError, UsageError, VerificationError } from '../../errors.js';
+import type { GenerateOptions } from '../../keystore/keystore.js';
+import type { Keystore } from '../../keystore/registry.js';
+import { certificatePem, parseCertificate } from '../../x509/certificate.js';
+import * as x509 from '../../x509/peculiar.js';
+import { samePublicKey } from '../../x509/public-key.js';
+import { CRL_DAYS } from '../crl.js';
+import { checkCsr } from '../csr.js';
+import { createIntermediate, intermediateSubject } from '../issue.js';
+import { checkIdentifier } from '../names.js';
+import { clusterNameConstraints, type PublicationUrls } from '../profiles.js';
+import { CA_FILES, checkNodeDays, crlFile, type CaDirectory } from '../store.js';
+import { checkOneCluster, issuedByRoot, openRoot, openSigningKey, recordIssued, writeCrl } from './shared.js';
+
+export interface IntermediateCreateOptions {
+  rootKey: string;
+  /**
+   * The intermediate's key: present in this ceremony (`key`, made first with `generate`), or only
+   * its CSR (`csr`, from `keyward ca intermediate request` on the online side).
+   */
+  key?: string;
+  generate?: GenerateOptions['algorithm'];
+  csr?: Uint8Array | string;
+  clusterId: string;
+  days?: number;
+  nodeDays?: number;
+  urls?: PublicationUrls;
+  /** Validity of the root CRL written with it (the root signs it now, while present). */
+  rootCrlDays?: number;
+}
+
+/** The intermediate's public key from its CSR: self-signature checked, key allow-listed, cluster confirmed. */
+async function intermediateCsrKey(csr: Uint8Array | string, clusterId: string): Promise<Uint8Array> {
+  const checked = await checkCsr(csr);
+  if (checked.requested.organization !== undefined && checked.requested.organization !== clusterId) {
+    throw new UsageError('CSR_CLUSTER_MISMATCH', `the intermediate's CSR was made for cluster "${checked.requested.organization}", not "${clusterId}"`, {
+      hint: 'check the cluster ID with the online side before the root signs',
+    });
+  }
+  return checked.spki;
+}
+
+/**
+ * A ceremony step: the root key signs a cluster's intermediate (pathLen 0, constrained to the
+ * cluster) and the root's CRL, so relying parties that check CRLs can validate the intermediate.
+ * With the intermediate's key present, this directory becomes that cluster's CA; with only its
+ * CSR, the certificate is returned to be carried back and installed where the key is.
+ */
+export async function createClusterIntermediate(directory: CaDirectory, keystore: Keystore, options: IntermediateCreateOptions): Promise<x509.X509Certificate> {
+  const clusterId = checkIdentifier(options.clusterId, 'cluster ID');
+  if (options.nodeDays !== undefined) checkNodeDays(options.nodeDays, '--node-days');
+  if (Boolean(options.key) === Boolean(options.csr)) {
+    throw new UsageError('INTERMEDIATE_KEY_OR_CSR', 'give either the intermediate\'s key (--key) or its CSR (--csr)', {
+      hint: 'the key when its device is here, in the ceremony; the CSR from keyward ca intermediate request when it stays online',
+    });
+  }
+  const config = directory.config();
+  if (options.key) checkOneCluster(config, clusterId, 'use one CA directory per cluster (--dir), or sign the other cluster\'s CSR (--csr)');
+  const { root, rootCertificate } = await openRoot(directory, keystore, options.rootKey);
+  const intermediateKey = options.key ? await openSigningKey(keystore, options.key, options.generate) : undefined;
+  const spki = intermediateKey?.spki ?? (await intermediateCsrKey(options.csr!, clusterId));
+  const intermediate = await createIntermediate(root, rootCertificate, { clusterId, spki, days: options.days, urls: options.urls });
+  await recordIssued(directory, intermediate, 'intermediate', root.spki);
+  await writeCrl(directory, 'root', root, rootCertificate, options.rootCrlDays ?? CRL_DAYS.root);
+  if (intermediateKey) {
+    directory.write(CA_FILES.intermediate, certificatePem(intermediate));
+    directory.saveConfig({
+      ...config,
+      clusterId,
+      intermediateKey: intermediateKey.handle.info.uri,
+      nodeDays: options.nodeDays ?? config.nodeDays,
+      ...(options.urls ? { urls: options.urls } : {}),
+    });
+  }
+  return intermediate;
+}
+
+export interface IntermediateRequestOptions {
+  key: string;
+  generate?: GenerateOptions['algorithm'];
+  clusterId: string;
+  nodeDays?: number;
+}
+
+/**
+ * The online half of a split ceremony: the intermediate's key is made (or opened) where it will
+ * work, and only its CSR goes to the offline root. The key waits in ca.json until the certificate
+ * comes back (installClusterIntermediate).
+ */
+export async function requestClusterIntermediate(directory: CaDirectory, keystore: Keystore, options: IntermediateRequestOptions): Promise<string> {
+  const clusterId = checkIdentifier(options.clusterId, 'cluster ID');
+  if (options.nodeDays !== undefined) checkNodeDays(options.nodeDays, '--node-days');
+  const config = directory.config();
+  checkOneCluster(config, clusterId, 'use one CA directory per cluster (--dir)');
+  const key = await openSigningKey(keystore, options.key, options.generate);
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: intermediateSubject(clusterId), keys: key.keys, signingAlgorithm: key.algorithm }, key.crypto);
+  directory.saveConfig({ ...config, clusterId, pendingIntermediateKey: key.handle.info.uri, nodeDays: options.nodeDays ?? config.nodeDays });
+  return csr.toString('pem');
+}
+
+export interface IntermediateInstallOptions {
+  /** The certificate the root signed for this directory's CSR, PEM or DER. */
+  certificate: Uint8Array | string;
+  /** The root's CA directory, carried from the same ceremony. */
+  rootDirectory: CaDirectory;
+}
+
+/** The root-side files a cluster CA keeps copies of: trust anchors, rotation state, root CRLs. */
+const ROOT_SIDE_FILES = [CA_FILES.roots, CA_FILES.root, CA_FILES.previousRoot, CA_FILES.crossSigned, crlFile('root'), crlFile('previous-root')];
+
+/**
+ * The online half, once the certificate is back from the ceremony: it must be for the waiting key,
+ * for this cluster, constrained to it, and issued by a root of the root directory carried along
+ * (whose certificates and CRLs are copied here).
+ */
+export async function installClusterIntermediate(directory: CaDirectory, keystore: Keystore, options: IntermediateInstallOptions): Promise<x509.X509Certificate> {
+  const config = directory.config();
+  if (!config.pendingIntermediateKey || !config.clusterId) {
+    throw new NotFoundError('NO_PENDING_INTERMEDIATE', `${directory.dir} is not waiting for an intermediate certificate`, {
+      hint: 'request one first: keyward ca intermediate request --key <uri> --cluster-id <id> --out cluster.csr',
+    });
+  }
+  const certificate = new x509.X509Certificate(parseCertificate(options.certificate, 'intermediate certificate').raw);
+  const key = await keystore.open(config.pendingIntermediateKey);
+  if (!samePublicKey(certificate.publicKey, await key.publicKey())) {
+    throw new UsageError('CA_KEY_MISMATCH', `the certificate (${certificate.subject}) is not for the waiting key ${key.info.uri}`, {
+      hint: 'install the certificate the root signed for this directory\'s CSR',
+    });
+  }
+  const expected = clusterNameConstraints(config.clusterId);
+  const constraints = certificate.getExtension(expected.type);
+  if (!constraints?.critical || !Buffer.from(constraints.value).equals(Buffer.from(expected.value)) || certificate.getExtension(x509.BasicConstraintsExtension)?.pathLength !== 0) {
+    throw new VerificationError('INTERMEDIATE_NOT_FOR_CLUSTER', `the certificate is not a cluster intermediate constrained to "${config.clusterId}" (pathLen 0, O=${config.clusterId})`);
+  }
+  if (!options.rootDirectory.roots().some((root) => issuedByRoot(certificate, root))) {
+    throw new VerificationError('INTERMEDIATE_UNTRUSTED', `the certificate was not issued by a root of ${options.rootDirectory.dir}`, {
+      hint: 'carry the root\'s CA directory from the same ceremony (--root-dir)',
+    });
+  }
+  for (const file of ROOT_SIDE_FILES) {
+    const content = options.rootDirectory.read(file);
+    if (content) directory.write(file, content);
+    else rmSync(directory.path(file), { force: true });
+  }
+  directory.write(CA_FILES.intermediate, certificatePem(certificate));
+  const { pendingIntermediateKey, ...rest } = config;
+  directory.saveConfig({ ...rest, intermediateKey: pendingIntermediateKey });
+  return certificate;
+}

@@ -1,0 +1,74 @@
+/**
+ * Root rotation, in two steps: `beginRootRotation` (a ceremony with both root keys) and, once
+ * every cluster's intermediate hangs from the new root, `finishRootRotation`.
+ */
+import { rmSync } from 'node:fs';
+import { ConflictError, NotFoundError, UsageError } from '../../errors.js';
+import type { GenerateOptions } from '../../keystore/keystore.js';
+import type { Keystore } from '../../keystore/registry.js';
+import { certificatePem } from '../../x509/certificate.js';
+import type * as x509 from '../../x509/peculiar.js';
+import { samePublicKey } from '../../x509/public-key.js';
+import { CRL_DAYS } from '../crl.js';
+import { createRoot, crossSign, type RootOptions } from '../issue.js';
+import { CA_FILES, crlFile, type CaDirectory } from '../store.js';
+import { issuedByRoot, openRoot, openSigningKey, recordIssued, writeCrl } from './shared.js';
+
+/** The new root's key (made first with `generate`), and its certificate's subject (the old one's by default) and lifetime. */
+export interface RotationOptions extends RootOptions {
+  newKey: string;
+  generate?: GenerateOptions['algorithm'];
+}
+
+/**
+ * Begins a root rotation: a new root, cross-signed by the old one. Both are trusted (roots.pem
+ * holds both) while nodes move to certificates from a new intermediate under the new root;
+ * old-root clients accept those through the cross-signed root.
+ */
+export async function beginRootRotation(directory: CaDirectory, keystore: Keystore, options: RotationOptions): Promise<{ root: x509.X509Certificate; crossSigned: x509.X509Certificate }> {
+  const config = directory.config();
+  if (directory.exists(CA_FILES.crossSigned)) {
+    throw new ConflictError('ROTATION_IN_PROGRESS', 'a root rotation is already under way', { hint: 'finish it first: keyward ca rotate-root finish' });
+  }
+  if (!config.rootKey) throw new NotFoundError('CA_NOT_READY', 'this CA has no root key recorded');
+  const { root: oldRoot, rootCertificate: oldCertificate } = await openRoot(directory, keystore, config.rootKey);
+  const newRoot = await openSigningKey(keystore, options.newKey, options.generate);
+  if (samePublicKey(newRoot.spki, oldRoot.spki)) {
+    throw new UsageError('ROTATION_SAME_KEY', 'the new root key is the old one: a rotation needs a new key');
+  }
+  const root = await createRoot(newRoot, { subject: options.subject ?? oldCertificate.subject, years: options.years });
+  const crossSigned = await crossSign(oldRoot, oldCertificate, root);
+  await recordIssued(directory, root, 'root', newRoot.spki);
+  await recordIssued(directory, crossSigned, 'cross-signed-root', oldRoot.spki);
+  directory.write(CA_FILES.previousRoot, certificatePem(oldCertificate));
+  directory.write(CA_FILES.root, certificatePem(root));
+  directory.write(CA_FILES.crossSigned, certificatePem(crossSigned));
+  directory.write(CA_FILES.roots, certificatePem(oldCertificate) + certificatePem(root));
+  directory.saveConfig({ ...config, rootKey: newRoot.handle.info.uri, previousRootKey: config.rootKey });
+  // Both roots are present now: each signs the CRL its relying parties will check.
+  await writeCrl(directory, 'root', newRoot, root, CRL_DAYS.root);
+  await writeCrl(directory, 'previous-root', oldRoot, oldCertificate, CRL_DAYS.root);
+  return { root, crossSigned };
+}
+
+/**
+ * Ends a rotation: the old root is no longer trusted. A cluster CA refuses while its intermediate
+ * still hangs from the old root; a root-only directory (split ceremonies) has no intermediate to
+ * check, so its rotation is finished after every cluster CA has finished its own.
+ */
+export async function finishRootRotation(directory: CaDirectory): Promise<void> {
+  if (!directory.exists(CA_FILES.crossSigned)) throw new ConflictError('NO_ROTATION', 'no root rotation is under way');
+  const root = directory.root();
+  if (directory.exists(CA_FILES.intermediate) && !issuedByRoot(directory.intermediate(), root)) {
+    throw new ConflictError('ROTATION_NOT_READY', 'the cluster intermediate is still issued by the old root', {
+      hint: 'have the new root sign a new intermediate first (keyward ca intermediate create --root-key <new root key> --key <uri>, or request, create --csr, install)',
+    });
+  }
+  const config = directory.config();
+  directory.write(CA_FILES.roots, certificatePem(root));
+  rmSync(directory.path(CA_FILES.crossSigned), { force: true });
+  rmSync(directory.path(CA_FILES.previousRoot), { force: true });
+  rmSync(directory.path(crlFile('previous-root')), { force: true });
+  const { previousRootKey: _retired, ...rest } = config;
+  directory.saveConfig(rest);
+}
