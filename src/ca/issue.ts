@@ -7,7 +7,7 @@ import type * as x509 from '../x509/peculiar.js';
 import { spkiOf } from '../x509/public-key.js';
 import { signCertificate, type CertificateFields, type SigningKey } from '../x509/signer.js';
 import { crossSignedExtensions, intermediateExtensions, rootExtensions, type PublicationUrls } from './profiles.js';
-import { randomSerial } from './serial.js';
+import { randomSerial } from '../x509/serial.js';
 
 /** Certificates start a little in the past: clocks in a cluster are never quite in step. */
 const BACKDATE_MS = 5 * 60 * 1000;

@@ -14,7 +14,7 @@ import { ALGORITHMS, signatureAlgorithmOid } from '../crypto/algorithms.js';
 import { keyIdentifierOf } from '../x509/key-identifier.js';
 import type * as x509 from '../x509/peculiar.js';
 import type { SigningKey } from '../x509/signer.js';
-import { randomSerialBytes } from './serial.js';
+import { randomSerialBytes } from '../x509/serial.js';
 
 /** The signature algorithm of the issuer's key. */
 function signatureAlgorithm(signer: SigningKey): asn.AlgorithmIdentifier {

@@ -3,7 +3,7 @@
  * @peculiar/x509 signs with a hardware key without knowing it (`keyward cert self-sign`). A
  * self-signed certificate is its own issuer, so its serial comes from the CA's serial source.
  */
-import { randomSerial } from '../ca/serial.js';
+import { randomSerial } from './serial.js';
 import { UsageError } from '../errors.js';
 import type { KeyHandle } from '../keystore/keystore.js';
 import { subjectKeyIdentifier } from './key-identifier.js';

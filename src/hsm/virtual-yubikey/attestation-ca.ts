@@ -6,7 +6,7 @@
  */
 import { webcrypto, type KeyObject } from 'node:crypto';
 import { Integer } from 'asn1js';
-import { randomSerial } from '../../ca/serial.js';
+import { randomSerial } from '../../x509/serial.js';
 import { ATTESTATION_OID } from '../piv/spec.js';
 import * as x509 from '../../x509/peculiar.js';
 import { loadPrivate } from './keys.js';
