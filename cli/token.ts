@@ -12,7 +12,7 @@ const PIN_BOUNDS = { min: 4, max: 64 };
 
 async function pkcs11Backend(ctx: CliContext): Promise<Pkcs11Backend> {
   const { Pkcs11Backend } = await import('../src/keystore/backends/pkcs11.js');
-  const backend = ctx.keystore().backend('pkcs11:');
+  const backend = await ctx.keystore().backend('pkcs11:');
   if (!(backend instanceof Pkcs11Backend)) throw new Error('the pkcs11 backend is not the built-in one');
   return backend;
 }

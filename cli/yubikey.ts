@@ -23,7 +23,7 @@ const ANY = 'yubikey:';
 
 async function backend(ctx: CliContext): Promise<YubiKeyBackend> {
   const { YubiKeyBackend } = await import('../src/keystore/backends/yubikey.js');
-  const b = ctx.keystore().backend(ANY);
+  const b = await ctx.keystore().backend(ANY);
   if (!(b instanceof YubiKeyBackend)) throw new Error('the yubikey backend is not the built-in one');
   return b;
 }

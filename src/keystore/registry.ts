@@ -1,11 +1,12 @@
 /**
- * The Keystore facade: picks the backend for a URI's scheme. Backends are created lazily, so a
- * process that only uses PKCS#11 never touches PC/SC, and vice versa.
+ * The Keystore facade: picks the backend for a URI's scheme. A backend's module is loaded and the
+ * backend created when a URI of its scheme is first used, so a process that only uses PKCS#11
+ * never loads the PC/SC code, and one that only uses YubiKeys never loads pkcs11js or the X.509
+ * code that PKCS#11 certificate objects need.
  */
 import { algorithmInfo } from '../crypto/algorithms.js';
 import { UsageError } from '../errors.js';
-import { Pkcs11Backend } from './backends/pkcs11.js';
-import { YubiKeyBackend, type AttachedCard } from './backends/yubikey.js';
+import type { AttachedCard } from './backends/yubikey.js';
 import { nonInteractive, type Interaction } from './interaction.js';
 import type { Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from './keystore.js';
 import { uriScheme } from './uri.js';
@@ -32,17 +33,17 @@ export interface BackendContext {
   attestationRoots: Uint8Array[];
 }
 
-export type BackendFactory = (context: BackendContext) => KeystoreBackend;
+export type BackendFactory = (context: BackendContext) => KeystoreBackend | Promise<KeystoreBackend>;
 
 const defaultBackends: Record<string, BackendFactory> = {
-  pkcs11: (context) => new Pkcs11Backend(context),
-  yubikey: (context) => new YubiKeyBackend(context),
+  pkcs11: async (context) => new (await import('./backends/pkcs11.js')).Pkcs11Backend(context),
+  yubikey: async (context) => new (await import('./backends/yubikey.js')).YubiKeyBackend(context),
 };
 
 export class Keystore {
   readonly context: BackendContext;
   readonly #factories: Record<string, BackendFactory>;
-  readonly #backends = new Map<string, KeystoreBackend>();
+  readonly #backends = new Map<string, Promise<KeystoreBackend>>();
 
   constructor(options: KeystoreOptions = {}, factories: Record<string, BackendFactory> = defaultBackends) {
     this.context = {
@@ -61,7 +62,8 @@ export class Keystore {
     return Object.keys(this.#factories);
   }
 
-  backend(uri: string): KeystoreBackend {
+  /** The backend for a URI's scheme, its module loaded on first use. */
+  async backend(uri: string): Promise<KeystoreBackend> {
     const scheme = uriScheme(uri);
     const factory = scheme ? this.#factories[scheme] : undefined;
     if (!scheme || !factory) {
@@ -71,36 +73,37 @@ export class Keystore {
     }
     let backend = this.#backends.get(scheme);
     if (!backend) {
-      backend = factory(this.context);
+      backend = Promise.resolve(factory(this.context));
       this.#backends.set(scheme, backend);
     }
     return backend;
   }
 
-  open(uri: string): Promise<KeyHandle> {
-    return this.backend(uri).open(uri);
+  async open(uri: string): Promise<KeyHandle> {
+    return (await this.backend(uri)).open(uri);
   }
 
   async generate(uri: string, options: GenerateOptions): Promise<KeyHandle> {
     algorithmInfo(options.algorithm); // refuses an unknown algorithm before any device is touched
-    return this.backend(uri).generate(uri, options);
+    return (await this.backend(uri)).generate(uri, options);
   }
 
-  list(uri: string): Promise<KeyInfo[]> {
-    return this.backend(uri).list(uri);
+  async list(uri: string): Promise<KeyInfo[]> {
+    return (await this.backend(uri)).list(uri);
   }
 
-  delete(uri: string): Promise<KeyInfo> {
-    return this.backend(uri).delete(uri);
+  async delete(uri: string): Promise<KeyInfo> {
+    return (await this.backend(uri)).delete(uri);
   }
 
-  capabilities(uri: string): Promise<Capabilities> {
-    return this.backend(uri).capabilities(uri);
+  async capabilities(uri: string): Promise<Capabilities> {
+    return (await this.backend(uri)).capabilities(uri);
   }
 
   /** Releases devices: logs out of tokens this keystore logged in to, closes cards. */
   async close(): Promise<void> {
-    await Promise.all([...this.#backends.values()].map((b) => b.close()));
+    const backends = [...this.#backends.values()];
     this.#backends.clear();
+    await Promise.all(backends.map(async (b) => (await b).close()));
   }
 }
