@@ -14,7 +14,6 @@ import { DEFAULT_MANAGEMENT_KEY, SLOTS, type PinPolicy, type TouchPolicy } from 
 import { InProcessTransport } from '../../hsm/piv/transport/in-process.js';
 import { listReaders, PcscTransport } from '../../hsm/piv/transport/pcsc.js';
 import type { SmartCard } from '../../hsm/piv/transport/transport.js';
-import { YUBICO_PIV_ROOT_CA_PEM } from '../../hsm/piv/yubico-roots.js';
 import { parseCertificate } from '../../certificate.js';
 import { fromPemOrDer } from '../../pem.js';
 import { withSecrets, type Secret } from '../../secret.js';
@@ -323,7 +322,8 @@ export class YubiKeyBackend implements KeystoreBackend {
   }
 
   /** Roots trusted for attestation: Yubico's, plus those the user named (KEYWARD_ATTESTATION_ROOTS, options). */
-  #attestationRoots(): Uint8Array[] {
+  async #attestationRoots(): Promise<Uint8Array[]> {
+    const { YUBICO_PIV_ROOT_CA_PEM } = await import('../../hsm/piv/yubico-roots.js');
     const roots = [...pemsFrom(YUBICO_PIV_ROOT_CA_PEM), ...this.#ctx.attestationRoots];
     for (const file of (this.#ctx.env.KEYWARD_ATTESTATION_ROOTS ?? '').split(':').filter(Boolean)) {
       try {
@@ -374,9 +374,9 @@ class YubiKeyHandle implements KeyHandle {
   readonly #session: PivSession;
   readonly #slot: number;
   readonly #slotInfo: SlotInfo | undefined;
-  readonly #roots: () => Uint8Array[];
+  readonly #roots: () => Promise<Uint8Array[]>;
 
-  constructor(session: PivSession, slot: number, slotInfo: SlotInfo | undefined, info: KeyInfo, roots: () => Uint8Array[]) {
+  constructor(session: PivSession, slot: number, slotInfo: SlotInfo | undefined, info: KeyInfo, roots: () => Promise<Uint8Array[]>) {
     this.#session = session;
     this.#slot = slot;
     this.#slotInfo = slotInfo;
@@ -432,7 +432,7 @@ class YubiKeyHandle implements KeyHandle {
     // Loaded here: its X.509 decoding is a start-up cost that only attestation should pay.
     const { verifyAttestation } = await import('../../hsm/piv/attestation.js');
     const { attestation, deviceCertificate } = await this.#session.attest(this.#slot);
-    const verified = verifyAttestation({ attestation, deviceCertificate, trustedRoots: this.#roots(), expectedPublicKey: await this.publicKey() });
+    const verified = verifyAttestation({ attestation, deviceCertificate, trustedRoots: await this.#roots(), expectedPublicKey: await this.publicKey() });
     return { chain: [attestation, deviceCertificate], claims: { ...verified.claims, slot: this.#slot.toString(16), root: verified.root, device: verified.device } };
   }
 }
