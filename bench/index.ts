@@ -3,7 +3,7 @@
  * and writes the figures to bench/results/latest.json (parts not run keep their last figures).
  *
  *   npm run bench                    every part
- *   npm run bench -- commands piv    only those parts: keystore, piv, commands, ca
+ *   npm run bench -- commands piv    only those parts: keystore, piv, commands, ca, attack
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../src/atomic-file.js';
 import { createSoftHsmStore, useSoftHsmStore } from '../src/hsm/pkcs11/softhsm.js';
 import { startPcscd, type PcscRig } from '../test/harness/pcscd.js';
+import { benchCaAttack } from './ca-attack.js';
 import { benchCaIssue, CA_CONCURRENCY } from './ca-issue.js';
 import { benchCommands, PROCESS_RUNS } from './commands.js';
 import { benchKeystoreSign, KEYSTORE_CONCURRENCY } from './keystore-sign.js';
@@ -89,6 +90,22 @@ const PARTS: Record<string, Part> = {
       const ca = await benchCaIssue();
       const table = formatTable(['server', 'certificates/s'], ca.map((r) => [r.server, ops(r.measurement.opsPerSecond)]));
       return { figures: ca, table: `### Node certificates issued per second (POST /api/v1/cfssl/sign, ${CA_CONCURRENCY} in flight)\n\n${table}\n` };
+    },
+  },
+  attack: {
+    key: 'caAttack',
+    softhsm: true,
+    async run() {
+      process.stderr.write('the CA server under slowloris and a body flood, legitimate clients signing meanwhile…\n');
+      const attack = await benchCaAttack();
+      const table = formatTable(
+        ['phase', 'legitimate requests answered', 'success rate', 'server RSS start → peak → end'],
+        attack.phases.map((p) => [p.phase, `${ops(p.legitimate.ok)} of ${ops(p.legitimate.ok + p.legitimate.failed)}`, `${(p.legitimate.successRate * 100).toFixed(1)} %`, `${Math.round(p.rssMb.start)} → ${Math.round(p.rssMb.peak)} → ${Math.round(p.rssMb.end)} MB`]),
+      );
+      return {
+        figures: attack,
+        table: `### The CA server under attack (keyward ca serve, ${attack.attackers.slowlorisConnections} slowloris connections + ${attack.attackers.floodClients.toLocaleString('en-US')} clients sending unfinished ${attack.attackers.floodBodyKiB} KiB bodies)\n\n${table}\n\nattacker connections cut by the server: ${ops(attack.attackers.connectionsClosedByServer)}; answered 503 (body memory cap): ${ops(attack.attackers.answered503)}\n`,
+      };
     },
   },
 };

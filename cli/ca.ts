@@ -208,8 +208,9 @@ export function defineCa(ca: Command): void {
       const ctx = await CliContext.of(command);
       const { beginRootRotation } = await import('../src/ca/lifecycle.js');
       const { CaDirectory, certificatePem } = await import('../src/ca/store.js');
-      const { root: newRoot, crossSigned } = await withKeystore(ctx, () => beginRootRotation(new CaDirectory(options.dir), ctx.keystore(), options));
-      ctx.emit({ root: certificatePem(newRoot), crossSigned: certificatePem(crossSigned) }, () => `new root "${newRoot.subject}" created and cross-signed by the old one; both are in roots.pem.\nNext: a new intermediate under the new root (keyward ca intermediate create --root-key ${options.newKey} …).`);
+      const directory = new CaDirectory(options.dir);
+      const { root: newRoot, crossSigned } = await withKeystore(ctx, () => beginRootRotation(directory, ctx.keystore(), options));
+      ctx.emit({ root: certificatePem(newRoot), crossSigned: certificatePem(crossSigned) }, () => `new root "${newRoot.subject}" created and cross-signed by the old one; both are in roots.pem.\nNext: a new intermediate under the new root (keyward ca intermediate create --root-key '${directory.config().rootKey}' …).`);
     });
   rotate
     .command('finish')
@@ -284,6 +285,7 @@ export function defineCa(ca: Command): void {
     .option('--auth-key-source <file>', 'the HMAC key for /authsign, hex, from a file (else KEYWARD_CA_AUTH_KEY)')
     .option('--require-authsign', 'refuse unauthenticated /sign requests')
     .addOption(dirOption())
+    .option('--drain <seconds>', 'on SIGTERM or SIGINT: how long requests in flight may take to finish', (v) => parsePositiveInt(v, '--drain'), 10)
     .addHelpText('after', examples([
       'keyward ca serve --dir ca/ --listen 127.0.0.1:8888',
       'cfssl sign -remote http://127.0.0.1:8888 node.csr',
@@ -293,8 +295,21 @@ export function defineCa(ca: Command): void {
 Beyond loopback the server must be HTTPS and every caller authenticated, by a client certificate
 of the cluster (--client-auth cluster|managers) or an HMAC token (--require-authsign): whoever can
 have a CSR signed gets a node identity.
+
+What a caller may obtain (CN = node ID, OU = role; O is always this CA's cluster). The identity
+comes from the request's cfssl "subject" (as Docker Swarm sends it) or else the CSR's subject:
+  no authentication (loopback only)           any node of the cluster
+  an authsign token (/authsign)               any node of the cluster: the key stands for a manager
+  a manager's certificate (mutual TLS)        any node of the cluster, as SwarmKit's managers ask
+  a worker's certificate (--client-auth cluster)
+                                              only its own node ID as a worker (a renewal)
+  a worker's certificate (--client-auth managers), another cluster's, or none: nothing (403)
+
+Limits: 64 KiB a body, 8 MiB of bodies in flight, 512 connections, 10 s to complete a TLS
+handshake or send headers, 30 s for a whole request. SIGTERM stops accepting, lets requests in
+flight finish for --drain seconds, then exits 0.
 `)
-    .action(async (options: { listen: string; tls?: boolean; hostname?: string[]; clientAuth: 'none' | 'cluster' | 'managers'; authKeySource?: string; requireAuthsign?: boolean; dir: string }, command: Command) => {
+    .action(async (options: { listen: string; tls?: boolean; hostname?: string[]; clientAuth: 'none' | 'cluster' | 'managers'; authKeySource?: string; requireAuthsign?: boolean; drain: number; dir: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       const { parseAuthKeyHex } = await import('../src/ca/server/cfssl-api.js');
       const { serveCa } = await import('../src/ca/server/serve.js');
@@ -314,14 +329,19 @@ have a CSR signed gets a node identity.
         clientAuth: options.clientAuth,
         authKeys,
         requireAuthsign: options.requireAuthsign,
+        limits: { drainMs: options.drain * 1000 },
         log: (line) => process.stderr.write(`${line}\n`),
       });
       process.stderr.write(`Keyward CA for cluster ${served.authority.policy.clusterId} serving cfssl's API at ${served.url}${options.clientAuth !== 'none' ? ` (client certificates: ${options.clientAuth})` : ''}${authKeys.size ? ', authsign enabled' : ''}\n`);
       ctx.emit({ url: served.url, clusterId: served.authority.policy.clusterId }, () => '');
-      await new Promise<void>((resolve) => {
-        const stop = () => void served.close().then(() => ctx.keystore().close()).then(resolve);
+      await new Promise<void>((resolve, reject) => {
+        const stop = (signal: string) => {
+          process.stderr.write(`${signal}: no new connections; finishing requests in flight (at most ${options.drain} s)\n`);
+          served.close().then(() => ctx.keystore().close()).then(resolve, reject);
+        };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+      process.stderr.write('stopped\n');
     });
 }

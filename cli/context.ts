@@ -50,7 +50,7 @@ export class CliContext {
 
   /** Prints `value` as JSON with --json, else the human rendering. */
   emit(value: unknown, human: () => string): void {
-    process.stdout.write(this.json ? `${JSON.stringify(value, null, 2)}\n` : ensureNewline(human()));
+    process.stdout.write(this.json ? `${toJson(value)}\n` : ensureNewline(human()));
   }
 
   /** A line of narration for people; silent with --json. */
@@ -61,6 +61,19 @@ export class CliContext {
   progress<T>(text: string, work: () => Promise<T>): Promise<T> {
     return withSpinner(text, !this.json, work);
   }
+}
+
+/** JSON for scripts: bytes (a reader's ATR, say) as hex, never Node's {"type":"Buffer","data":[…]}. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    function (this: Record<string, unknown>, key: string, serialised: unknown) {
+      // `serialised` has been through Buffer's toJSON already; the holder still has the bytes.
+      const original = this[key];
+      return original instanceof Uint8Array ? Buffer.from(original).toString('hex') : serialised;
+    },
+    2,
+  );
 }
 
 function ensureNewline(text: string): string {

@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { ALGORITHMS, KEY_ALGORITHMS, parseHashName, type KeyAlgorithm } from '../src/crypto/algorithms.js';
 import { CancelledError, UsageError } from '../src/errors.js';
 import type { KeyInfo, SignOptions } from '../src/keystore/keystore.js';
+import { redactUri } from '../src/keystore/uri.js';
 import { toPem } from '../src/pem.js';
 import { CliContext } from './context.js';
 import { examples } from './help.js';
@@ -40,7 +41,7 @@ export function defineKey(key: Command): void {
     .action(async (uri: string, options: { algorithm: KeyAlgorithm; pinPolicy?: 'never' | 'once' | 'always'; touchPolicy?: 'never' | 'always' | 'cached'; overwrite?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
       if (options.overwrite) {
-        const answer = await ctx.interaction.confirm(`Replace whatever key is in ${uri}? The old key is destroyed.`);
+        const answer = await ctx.interaction.confirm(`Replace whatever key is in ${redactUri(uri)}? The old key is destroyed.`);
         if (answer === false) throw new CancelledError('nothing was generated');
       }
       const handle = await ctx.progress(`Generating a ${ALGORITHMS[options.algorithm].title} key in the device`, () =>

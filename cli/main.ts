@@ -29,11 +29,37 @@ const NOUNS: Record<string, { description: string; define: () => Promise<(noun: 
   },
 };
 
-const EXIT_CODE_HELP = `\nExit codes:\n${Object.values(EXIT_CODES).map(({ code, meaning }) => `  ${String(code).padEnd(5)}${meaning}`).join('\n')}\n`;
+/** `text` in lines of at most `width` characters, each after the first indented by `indent`. */
+function wrap(text: string, width: number, indent: string): string {
+  const lines = [''];
+  for (const word of text.split(' ')) {
+    const line = lines[lines.length - 1]!;
+    if (line && line.length + 1 + word.length > width) lines.push(`${indent}${word}`);
+    else lines[lines.length - 1] = line ? `${line} ${word}` : word;
+  }
+  return lines.join('\n');
+}
+
+const EXIT_CODE_HELP = `\nExit codes:\n${Object.values(EXIT_CODES)
+  .map(({ code, meaning }) => `  ${String(code).padEnd(5)}${wrap(meaning, 93, '       ')}`)
+  .join('\n')}\n`;
 
 const PIN_HELP = `
 PINs are never taken from the command line. Keyward reads them from the URI's pin-source=file:…,
 from KEYWARD_PIN (KEYWARD_SO_PIN, KEYWARD_NEW_PIN), or asks at the terminal.
+`;
+
+const MODULE_HELP = `
+PKCS#11 modules are code that Keyward loads into itself, where it hands them PINs. What you give
+(--module, KEYWARD_PKCS11_MODULE, module-path or module-name in a URI on the command line) is your
+choice for this run and is used as given. A key URI read from a file (a CA directory's ca.json,
+which is public) may name only a module you allowed: one registered with p11-kit
+(/etc/pkcs11/modules, /usr/share/p11-kit/modules), one listed in /etc/keyward/pkcs11-modules (one
+absolute path a line; honoured only while root owns it and only root can write it), the module
+given with --module or KEYWARD_PKCS11_MODULE, or the installed SoftHSM2. To allow a vendor's module
+for CA directories:
+  sudo mkdir -p /etc/keyward
+  echo /usr/lib/vendor/libvendor-pkcs11.so | sudo tee -a /etc/keyward/pkcs11-modules
 `;
 
 /** The program with every noun named; a noun's commands are defined when commander dispatches to it. */
@@ -42,11 +68,11 @@ export function buildProgram(): Command {
     .description('Keeps signing keys in hardware and puts them to work.')
     .version(process.env.npm_package_version ?? '0.1.0')
     .option('--json', 'machine-readable output (and errors) on stdout')
-    .option('--module <path>', 'PKCS#11 module when a URI names none (default: KEYWARD_PKCS11_MODULE, then SoftHSM2)')
+    .option('--module <path>', 'PKCS#11 module when a URI names none, and one that key URIs read from files may name this run (default: KEYWARD_PKCS11_MODULE, then SoftHSM2)')
     .option('--allow-final-try', 'allow spending a PIN\'s last try without asking')
     .option('--no-input', 'never prompt; fail with a clear error instead')
     .option('--debug', 'print stacks with errors')
-    .addHelpText('after', examples(['keyward demo', 'keyward token init --label demo', "keyward key generate 'pkcs11:token=demo;object=signer' -a p256", 'keyward key list']) + PIN_HELP + EXIT_CODE_HELP);
+    .addHelpText('after', examples(['keyward demo', 'keyward token init --label demo', "keyward key generate 'pkcs11:token=demo;object=signer' -a p256", 'keyward key list']) + PIN_HELP + MODULE_HELP + EXIT_CODE_HELP);
   for (const [name, { description }] of Object.entries(NOUNS)) program.command(name).description(description);
   // Commander's own help command would print a noun's help before the noun's commands are defined.
   program
@@ -122,13 +148,14 @@ async function renderError(error: unknown, json: boolean, debug: boolean): Promi
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
     return ExitCode.usage;
   }
+  // Imported here, not at start-up: only a failing command needs them.
+  const { toJson } = await import('./context.js');
+  const { UriError } = await import('../src/keystore/uri.js');
   if (error instanceof KeywardError) {
     if (json) {
-      process.stdout.write(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
+      process.stdout.write(`${toJson({ error: error.toJSON() })}\n`);
     } else {
       let text = `keyward: ${error.message}\n`;
-      // Imported here, not at start-up: only a malformed URI needs it.
-      const { UriError } = await import('../src/keystore/uri.js');
       if (error instanceof UriError) text += `${error.pointer()}\n`;
       if (error.hint) text += `hint: ${error.hint}\n`;
       process.stderr.write(text);
@@ -137,7 +164,7 @@ async function renderError(error: unknown, json: boolean, debug: boolean): Promi
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
-  if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'UNEXPECTED', message } }, null, 2)}\n`);
+  if (json) process.stdout.write(`${toJson({ error: { code: 'UNEXPECTED', message } })}\n`);
   else process.stderr.write(`keyward: unexpected error: ${message}\nhint: this is likely a bug; run again with --debug and report what it prints\n`);
   if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   return ExitCode.failure;

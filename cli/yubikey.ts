@@ -5,12 +5,12 @@ import { ALGORITHMS } from '../src/crypto/algorithms.js';
 import { CancelledError, ConflictError, UsageError } from '../src/errors.js';
 import { parseManagementKeyHex } from '../src/hsm/piv/management-key.js';
 import { MANAGEMENT_KEY_ALGORITHMS, type ManagementKeyAlgorithm } from '../src/hsm/piv/spec.js';
-import type { FirmwareProfile } from '../src/hsm/virtual-yubikey/card.js';
+import { attestationShape, FIRMWARE_PROFILES, type FirmwareProfile } from '../src/hsm/virtual-yubikey/firmware.js';
 import type { YubiKeyBackend } from '../src/keystore/backends/yubikey.js';
 import type { KeystoreOptions } from '../src/keystore/registry.js';
 import { obtainPin } from '../src/keystore/pin.js';
 import { parseYubiKeyUri } from '../src/keystore/uri.js';
-import { fromPemOrDer, toPem } from '../src/pem.js';
+import { fromPemOrDer, pemBlocks, toPem } from '../src/pem.js';
 import { CliContext, table } from './context.js';
 import { examples } from './help.js';
 import { readInput, writeOutput } from './io.js';
@@ -50,6 +50,15 @@ async function confirmDestructive(ctx: CliContext, yes: boolean | undefined, que
   if (!answer) throw new CancelledError('nothing was changed');
 }
 
+/** The certificates in a file: every block of a PEM bundle, or one DER certificate; none in an empty file. */
+function certificatesIn(file: string, what: string): Uint8Array[] {
+  const data = readInput(file, what);
+  const blocks = pemBlocks(data, 'CERTIFICATE');
+  if (blocks.length) return blocks;
+  // `virtual intermediates` prints nothing for a card whose F9 chains straight to its root.
+  return data.toString('latin1').trim() ? [fromPemOrDer(data, 'CERTIFICATE')] : [];
+}
+
 function virtualCommand(): Command {
   const virtual = new Command('virtual').description('a virtual YubiKey 5 (PIV): for tests and demos, never for keys that matter');
   const stateOption = () => new Option('--state <file>', 'the virtual YubiKey\'s state file').makeOptionMandatory();
@@ -58,23 +67,40 @@ function virtualCommand(): Command {
     .command('create')
     .description('make a factory-fresh virtual YubiKey with its own attestation CA')
     .addOption(stateOption())
-    .addOption(new Option('--firmware <version>', 'firmware to emulate (5.4: 3DES default management key; 5.7: AES-192, Ed25519, RSA 3072/4096)').choices(['5.4.3', '5.7.1']).default('5.7.1'))
+    .addOption(
+      new Option('--firmware <version>', 'firmware to emulate (5.4: 3DES default management key; 5.7: AES-192, Ed25519, RSA 3072/4096; 5.7.4: attestation through two intermediate CAs, as YubiKeys sold today)')
+        .choices(Object.keys(FIRMWARE_PROFILES))
+        .default('5.7.1'),
+    )
     .option('--serial <n>', 'serial number (default: random)', (v) => parsePositiveInt(v, '--serial'))
     .option('--root-out <file>', 'also write its attestation root (PEM), to give to verifiers')
+    .option('--intermediates-out <file>', 'also write the intermediate CAs between its F9 certificate and that root (PEM; firmware 5.7.4)')
     .option('--force', 'replace an existing state file')
-    .addHelpText('after', examples(['keyward yubikey virtual create --state vyk.json --root-out vyk-root.pem', 'keyward yubikey virtual create --state old.json --firmware 5.4.3 --serial 12345678']) +
-      '\nThe state file holds the emulated card\'s private keys in the clear (mode 600). It is a test device.\n')
-    .action(async (options: { state: string; firmware: FirmwareProfile; serial?: number; rootOut?: string; force?: boolean }, command: Command) => {
+    .addHelpText('after', examples([
+      'keyward yubikey virtual create --state vyk.json --root-out vyk-root.pem',
+      'keyward yubikey virtual create --state new.json --firmware 5.7.4 --root-out root.pem --intermediates-out intermediates.pem',
+      'keyward yubikey virtual create --state old.json --firmware 5.4.3 --serial 12345678',
+    ]) + '\nThe state file holds the emulated card\'s private keys in the clear (mode 600). It is a test device.\n')
+    .action(async (options: { state: string; firmware: FirmwareProfile; serial?: number; rootOut?: string; intermediatesOut?: string; force?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
       const { VirtualYubiKey } = await import('../src/hsm/virtual-yubikey/card.js');
       if (existsSync(options.state) && !options.force) {
         throw new ConflictError('VIRTUAL_STATE_EXISTS', `${options.state} already holds a virtual YubiKey`, { hint: 'pass --force to replace it (its keys are lost)' });
       }
+      if (options.intermediatesOut && attestationShape(FIRMWARE_PROFILES[options.firmware]) === 'direct') {
+        throw new UsageError('NO_ATTESTATION_INTERMEDIATES', `firmware ${options.firmware} attests straight under its root: there are no intermediates to write`, {
+          hint: 'drop --intermediates-out, or emulate --firmware 5.7.4',
+        });
+      }
       const card = await VirtualYubiKey.create({ statePath: options.state, firmware: options.firmware, serial: options.serial });
-      if (options.rootOut) writeOutput(options.rootOut, toPem('CERTIFICATE', card.attestationRoot), false);
-      ctx.emit({ serial: card.serial, firmware: card.firmware.join('.'), state: options.state, attestationRoot: toPem('CERTIFICATE', card.attestationRoot) }, () =>
+      const root = toPem('CERTIFICATE', card.attestationRoot);
+      const intermediates = card.attestationIntermediates.map((c) => toPem('CERTIFICATE', c));
+      if (options.rootOut) writeOutput(options.rootOut, root, false);
+      if (options.intermediatesOut) writeOutput(options.intermediatesOut, intermediates.join(''), false);
+      ctx.emit({ serial: card.serial, firmware: card.firmware.join('.'), state: options.state, attestationRoot: root, attestationIntermediates: intermediates }, () =>
         `virtual YubiKey ${card.serial} (firmware ${card.firmware.join('.')}) in ${options.state}` +
-          (options.rootOut ? `\nattestation root written to ${options.rootOut}` : ''),
+          (options.rootOut ? `\nattestation root written to ${options.rootOut}` : '') +
+          (options.intermediatesOut ? `\n${intermediates.length} attestation intermediates written to ${options.intermediatesOut}` : ''),
       );
     });
 
@@ -136,6 +162,19 @@ function virtualCommand(): Command {
     .action(async (options: { state: string }) => {
       const { loadState } = await import('../src/hsm/virtual-yubikey/state.js');
       process.stdout.write(toPem('CERTIFICATE', Buffer.from(loadState(options.state).attestation.rootCertificate, 'base64')));
+    });
+
+  virtual
+    .command('intermediates')
+    .description('print the intermediate CAs between a virtual YubiKey\'s F9 certificate and its root (PEM; none before firmware 5.7.4)')
+    .addOption(stateOption())
+    .addHelpText('after', examples([
+      'keyward yubikey virtual intermediates --state vyk.json > vyk-intermediates.pem',
+      'keyward yubikey attest yubikey:slot=9c --trust-root vyk-root.pem --intermediates vyk-intermediates.pem',
+    ]))
+    .action(async (options: { state: string }) => {
+      const { loadState } = await import('../src/hsm/virtual-yubikey/state.js');
+      process.stdout.write((loadState(options.state).attestation.intermediates ?? []).map((c) => toPem('CERTIFICATE', Buffer.from(c, 'base64'))).join(''));
     });
 
   return virtual;
@@ -309,26 +348,33 @@ export function defineYubikey(yubikey: Command): void {
     .command('attest')
     .description('prove a slot\'s key was generated on the YubiKey: verify the attestation chain and show what it says')
     .argument('<uri>', 'the key, e.g. yubikey:serial=12345678;slot=9c')
-    .option('--trust-root <file...>', 'trust these attestation roots (PEM) besides Yubico\'s (e.g. a virtual YubiKey\'s)')
-    .option('--chain-out <file>', 'write the attestation and device certificates (PEM)')
-    .addHelpText('after', examples(['keyward yubikey attest yubikey:slot=9c', 'keyward yubikey attest yubikey:slot=9c --trust-root vyk-root.pem --json']))
-    .action(async (uri: string, options: { trustRoot?: string[]; chainOut?: string }, command: Command) => {
+    .option('--trust-root <file...>', 'trust these attestation roots (PEM) besides Yubico\'s, e.g. a virtual YubiKey\'s; other certificates in the files serve as intermediates')
+    .option('--intermediates <file...>', 'intermediate CAs (PEM) the chain may run through besides Yubico\'s; they grant no trust by themselves')
+    .option('--chain-out <file>', 'write the verified chain below the root: slot attestation, device (F9) and intermediate certificates (PEM)')
+    .addHelpText('after', examples([
+      'keyward yubikey attest yubikey:slot=9c',
+      'keyward yubikey attest yubikey:slot=9c --trust-root vyk-root.pem --intermediates vyk-intermediates.pem --json',
+      'keyward yubikey attest yubikey:slot=9c --chain-out chain.pem   # then: openssl verify -CAfile root.pem -untrusted chain.pem chain.pem',
+    ]) + '\nYubico\'s roots and the intermediates of firmware 5.7.4 and later are built in; KEYWARD_ATTESTATION_ROOTS names more bundle files (colon-separated).\n')
+    .action(async (uri: string, options: { trustRoot?: string[]; intermediates?: string[]; chainOut?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
-      const attestationRoots = (options.trustRoot ?? []).map((file) => fromPemOrDer(readInput(file, 'a trusted attestation root'), 'CERTIFICATE'));
+      const { trustFromBundle } = await import('../src/hsm/piv/attestation.js');
+      const given = trustFromBundle((options.trustRoot ?? []).flatMap((file) => certificatesIn(file, 'trusted attestation roots')));
+      const intermediates = (options.intermediates ?? []).flatMap((file) => certificatesIn(file, 'attestation intermediates'));
       await withDevice(ctx, async () => {
         const handle = await ctx.keystore().open(uri);
         const attestation = await handle.attest();
         if (options.chainOut) writeOutput(options.chainOut, attestation.chain.map((c) => toPem('CERTIFICATE', c)).join(''), false);
-        const c = attestation.claims as Record<string, unknown>;
+        const c = attestation.claims as Record<string, unknown> & { path: string[] };
         ctx.emit({ uri: handle.info.uri, verified: true, ...c }, () =>
           [
             `${handle.info.uri}: key generated on the device (attestation verified)`,
-            `  chain: slot ${c.slot} → ${c.device} → ${c.root}`,
+            `  chain: slot ${c.slot} → ${c.path.slice(1).join(' → ')}`,
             `  firmware ${c.firmware}, serial ${c.serial}, form factor ${c.formFactor}`,
             `  PIN policy ${c.pinPolicy}, touch policy ${c.touchPolicy}`,
           ].join('\n'),
         );
-      }, { attestationRoots });
+      }, { attestationRoots: given.roots, attestationIntermediates: [...given.intermediates, ...intermediates] });
     });
 
   yubikey.addCommand(virtualCommand());

@@ -12,7 +12,10 @@ export const EXIT_CODES = {
   /** Something unexpected: a bug, or a device error we could not classify. */
   failure: { code: 1, meaning: 'unexpected failure (a bug or an unclassified device error; --debug shows more)' },
   /** The request itself is wrong. */
-  usage: { code: 2, meaning: 'bad request: unknown command, invalid option, malformed URI, CSR or certificate, unsupported algorithm' },
+  usage: {
+    code: 2,
+    meaning: 'bad request: unknown command, invalid option, malformed URI, CSR, certificate or ca.json, unsupported algorithm, a PKCS#11 module a file names but you did not allow',
+  },
   /** What was asked for does not exist. */
   notFound: { code: 3, meaning: 'not found: no such token, key, slot or certificate' },
   /** Authentication failed or is impossible. */

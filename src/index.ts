@@ -1,5 +1,6 @@
 /** Keyward's public API: the keystore, its URIs and WebCrypto bridge, errors and secrets. */
 export { Keystore, type KeystoreOptions } from './keystore/registry.js';
+export { KeyUri, type UriOrigin } from './keystore/key-uri.js';
 export type { Attestation, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from './keystore/keystore.js';
 export { nonInteractive, type Interaction, type Notice } from './keystore/interaction.js';
 export { formatPkcs11Uri, parsePkcs11Uri, UriError, type Pkcs11Uri } from './keystore/uri.js';

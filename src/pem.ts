@@ -19,7 +19,18 @@ export function fromPemOrDer(input: Uint8Array, label: string): Buffer {
   }
   const end = text.indexOf(`-----END ${label}-----`, start);
   if (end === -1) throw new UsageError('PEM_TRUNCATED', `the PEM "${label}" block has no END line`);
-  const body = text.slice(start + begin.length, end).replace(/\s+/g, '');
+  return decodeBody(text.slice(start + begin.length, end), label);
+}
+
+/** Every PEM block with the label in a text (a bundle of certificates, say), as DER, in order. */
+export function pemBlocks(input: Uint8Array | string, label: string): Buffer[] {
+  const text = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
+  const blocks = [...text.matchAll(new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`, 'g'))];
+  return blocks.map((block) => decodeBody(block[1]!, label));
+}
+
+function decodeBody(armoured: string, label: string): Buffer {
+  const body = armoured.replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) throw new UsageError('PEM_MALFORMED', `the PEM "${label}" block is not valid base64`);
   return Buffer.from(body, 'base64');
 }

@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { createSelfSignedCertificate } from '../../src/ca/self-signed.js';
 import { VerificationError } from '../../src/errors.js';
 import { verifyAttestation } from '../../src/hsm/piv/attestation.js';
-import { YUBICO_PIV_ROOT_CA_PEM } from '../../src/hsm/piv/yubico-roots.js';
+import { yubicoAttestationTrust } from '../../src/hsm/piv/yubico-roots.js';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import { YubiKeyBackend } from '../../src/keystore/backends/yubikey.js';
 import { nonInteractive } from '../../src/keystore/interaction.js';
 import { Keystore } from '../../src/keystore/registry.js';
-import { fromPemOrDer, toPem } from '../../src/pem.js';
+import { toPem } from '../../src/pem.js';
 import { Secret } from '../../src/secret.js';
 import { opensslVerifyCertificate, opensslVerifySignature } from './openssl.js';
 import type { Story } from './story.js';
@@ -17,8 +17,8 @@ const MESSAGE = Buffer.from('Keyward demo: signed by a YubiKey slot after a touc
 const TOUCH_AFTER_MS = 800;
 
 export async function yubikeyChapter(story: Story): Promise<void> {
-  story.chapter('Enrolling a YubiKey', 'A virtual YubiKey 5 (firmware 5.7.1) in this process: the same APDUs a real one answers, and it touches itself after 0.8 s.');
-  const card = await VirtualYubiKey.create({ firmware: '5.7.1' }, { touch: { kind: 'auto', delayMs: TOUCH_AFTER_MS } });
+  story.chapter('Enrolling a YubiKey', 'A virtual YubiKey 5 (firmware 5.7.4, attesting through two intermediate CAs like the YubiKeys sold today) in this process: the same APDUs a real one answers, and it touches itself after 0.8 s.');
+  const card = await VirtualYubiKey.create({ firmware: '5.7.4' }, { touch: { kind: 'auto', delayMs: TOUCH_AFTER_MS } });
   const pin = Secret.fromString(randomBytes(3).toString('hex'));
   const managementKey = randomBytes(24);
   // The keystore reads the management key from here; it learns the new one once it is set.
@@ -26,6 +26,7 @@ export async function yubikeyChapter(story: Story): Promise<void> {
   const keystore = new Keystore({
     attachedCards: [{ reader: 'Keyward virtual YubiKey (in-process)', card }],
     attestationRoots: [card.attestationRoot],
+    attestationIntermediates: card.attestationIntermediates,
     env,
     interaction: {
       ...nonInteractive,
@@ -56,15 +57,15 @@ export async function yubikeyChapter(story: Story): Promise<void> {
     story.step(true, `P-256 key generated inside slot 9c: PIN always, touch always`, handle.info.uri);
 
     const attestation = await handle.attest();
-    const claims = attestation.claims as Record<string, string>;
+    const claims = attestation.claims as Record<string, string> & { path: string[] };
     story.step(
       claims.pinPolicy === 'always' && claims.touchPolicy === 'always' && String(claims.serial) === String(card.serial),
       `attestation verified: made on the device, serial ${claims.serial}, firmware ${claims.firmware}, PIN ${claims.pinPolicy}, touch ${claims.touchPolicy}`,
-      `chain: slot 9c → ${claims.device} → ${claims.root}`,
+      `chain: slot 9c → ${claims.path.slice(1).join(' → ')}`,
     );
     let rejected = false;
     try {
-      verifyAttestation({ attestation: attestation.chain[0]!, deviceCertificate: attestation.chain[1]!, trustedRoots: [fromPemOrDer(Buffer.from(YUBICO_PIV_ROOT_CA_PEM), 'CERTIFICATE')] });
+      verifyAttestation({ attestation: attestation.chain[0]!, deviceCertificate: attestation.chain[1]!, trust: yubicoAttestationTrust() });
     } catch (error) {
       rejected = error instanceof VerificationError;
     }

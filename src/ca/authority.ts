@@ -8,7 +8,7 @@ import type { Keystore } from '../keystore/registry.js';
 import { toPem } from '../pem.js';
 import * as x509 from '../x509.js';
 import { createCrl } from './crl.js';
-import { checkCsr } from './csr.js';
+import { checkCsr, type CheckedCsr } from './csr.js';
 import { backdatedNow, checkWithinIssuer, daysFromNow, signCertificate } from './issue.js';
 import { entryFor, fieldsOf, type SignedFields } from './ledger/entry.js';
 import type { Ledger } from './ledger/ledger.js';
@@ -26,10 +26,28 @@ export interface AuthorityPolicy {
 }
 
 export interface NodeRequest {
-  /** The role; taken from the CSR's OU when absent (and checked against this when present). */
+  /** The role; taken from the CSR's OU when absent (and checked against it when both are present). */
   role?: Role;
-  /** The node ID; taken from the CSR's CN when absent. */
+  /** The node ID; taken from the CSR's CN when absent (and checked against it when both are present). */
   nodeId?: string;
+  /** The cluster the request names (cfssl's subject O): refused unless it is this CA's. */
+  clusterId?: string;
+  days?: number;
+}
+
+/** Whom a node certificate names: decided from the request, checked against the CSR, never copied blindly. */
+export interface NodeIdentity {
+  role: Role;
+  nodeId: string;
+}
+
+/**
+ * A node certificate ready to be signed: the CSR checked and the identity settled. Callers that
+ * must decide whether the requester may have that identity (the CA server) look at it in between.
+ */
+export interface NodeOrder {
+  csr: CheckedCsr;
+  identity: NodeIdentity;
   days?: number;
 }
 
@@ -103,22 +121,39 @@ export class Authority {
 
   /** A node certificate from a CSR. The subject is the CA's decision: O is always this cluster. */
   async issueNode(csrInput: Uint8Array | string, request: NodeRequest = {}): Promise<IssuedCertificate> {
+    return this.issueOrder(await this.nodeOrder(csrInput, request));
+  }
+
+  /**
+   * Checks a CSR and settles whom the certificate will name. What the request says (a cfssl
+   * subject, `--role`, `--node-id`) and what the CSR's subject says must agree where both speak;
+   * SwarmKit's CSRs have an empty subject and put the identity in the request.
+   */
+  async nodeOrder(csrInput: Uint8Array | string, request: NodeRequest = {}): Promise<NodeOrder> {
     const csr = await checkCsr(csrInput);
     const { organization, organizationalUnit, commonName } = csr.requested;
-    if (organization !== undefined && organization !== this.policy.clusterId) {
-      throw new UsageError('CLUSTER_MISMATCH', `the CSR asks for cluster "${organization}"; this CA issues for cluster "${this.policy.clusterId}" only`);
+    for (const [named, by] of [[request.clusterId, 'request'], [organization, 'CSR']] as const) {
+      if (named !== undefined && named !== this.policy.clusterId) {
+        throw new UsageError('CLUSTER_MISMATCH', `the ${by} asks for cluster "${named}"; this CA issues for cluster "${this.policy.clusterId}" only`);
+      }
     }
-    const role = request.role ?? (organizationalUnit ? roleOf(organizationalUnit) : undefined);
-    if (!role) throw new UsageError('ROLE_REQUIRED', 'no node role: the CSR has no OU and none was given', { hint: `give --role manager|worker, or put OU=${ROLES.worker} in the CSR` });
-    if (request.role && organizationalUnit && roleOf(organizationalUnit) !== request.role) {
+    const csrRole = organizationalUnit ? roleOf(organizationalUnit) : undefined;
+    const role = request.role ?? csrRole;
+    if (!role) throw new UsageError('ROLE_REQUIRED', 'no node role: neither the request nor the CSR names one', { hint: `give --role manager|worker, or put OU=${ROLES.worker} in the CSR` });
+    if (request.role && csrRole && csrRole !== request.role) {
       throw new UsageError('ROLE_MISMATCH', `the CSR asks for ${organizationalUnit}, but ${ROLES[request.role]} was requested`);
     }
     const nodeId = checkIdentifier(request.nodeId ?? commonName ?? '', 'node ID');
     if (request.nodeId && commonName && commonName !== request.nodeId) {
       throw new UsageError('NODE_ID_MISMATCH', `the CSR names node "${commonName}", but "${request.nodeId}" was requested`);
     }
+    return { csr, identity: { role, nodeId }, days: request.days };
+  }
+
+  /** Signs what `nodeOrder` settled. */
+  async issueOrder({ csr, identity: { role, nodeId }, days }: NodeOrder): Promise<IssuedCertificate> {
     const notBefore = backdatedNow();
-    const notAfter = daysFromNow(request.days ?? this.policy.nodeDays);
+    const notAfter = daysFromNow(days ?? this.policy.nodeDays);
     checkWithinIssuer(notAfter, this.certificate);
     const subject = distinguishedName([[NAME_OIDS.organization, this.policy.clusterId], [NAME_OIDS.organizationalUnit, ROLES[role]], [NAME_OIDS.commonName, nodeId]]);
     return this.#issue(`node-${role}`, async () => {

@@ -6,6 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { ConflictError, NotFoundError, UsageError, VerificationError } from '../errors.js';
+import type { KeyUri } from '../keystore/key-uri.js';
 import type { GenerateOptions } from '../keystore/keystore.js';
 import type { Keystore } from '../keystore/registry.js';
 import { toPem } from '../pem.js';
@@ -19,11 +20,11 @@ import { normalizeSerial, type LedgerEntry, type RevocationReason } from './ledg
 import { entryFor, fieldsOf } from './ledger/entry.js';
 import { clusterNameConstraints, type PublicationUrls } from './profiles.js';
 import { SigningKey, keyIdentifierOf } from './signing-key.js';
-import { CA_FILES, certificatePem, splitPem, type CaConfig, type CaDirectory } from './store.js';
+import { CA_FILES, certificatePem, checkNodeDays, splitPem, type CaConfig, type CaDirectory } from './store.js';
 
 /** Records a certificate this CA directory issued (root, intermediate, cross-signed) in its ledger. */
 async function record(directory: CaDirectory, certificate: x509.X509Certificate, profile: string, issuerSpki: Uint8Array): Promise<void> {
-  const ledger = directory.ledger();
+  const ledger = directory.ledger({ create: true });
   try {
     await ledger.record(entryFor(fieldsOf(certificate), profile, keyIdentifierOf(issuerSpki).toString('hex')));
   } finally {
@@ -89,7 +90,7 @@ async function openRoot(directory: CaDirectory, keystore: Keystore, rootKey: str
   const rootCertificate = directory.root();
   const root = await SigningKey.of(await keystore.open(rootKey));
   if (!Buffer.from(rootCertificate.publicKey.rawData).equals(Buffer.from(root.spki))) {
-    throw new UsageError('ROOT_KEY_MISMATCH', `${rootKey} is not the key of this CA's root (${rootCertificate.subject})`);
+    throw new UsageError('ROOT_KEY_MISMATCH', `${root.handle.info.uri} is not the key of this CA's root (${rootCertificate.subject})`);
   }
   return { root, rootCertificate };
 }
@@ -113,6 +114,7 @@ async function intermediateCsrKey(csr: Uint8Array | string, clusterId: string): 
  */
 export async function createClusterIntermediate(directory: CaDirectory, keystore: Keystore, options: IntermediateCreateOptions): Promise<x509.X509Certificate> {
   const clusterId = checkIdentifier(options.clusterId, 'cluster ID');
+  if (options.nodeDays !== undefined) checkNodeDays(options.nodeDays, '--node-days');
   if (Boolean(options.key) === Boolean(options.csr)) {
     throw new UsageError('INTERMEDIATE_KEY_OR_CSR', 'give either the intermediate\'s key (--key) or its CSR (--csr)', {
       hint: 'the key when its device is here, in the ceremony; the CSR from keyward ca intermediate request when it stays online',
@@ -153,6 +155,7 @@ export interface IntermediateRequestOptions {
  */
 export async function requestClusterIntermediate(directory: CaDirectory, keystore: Keystore, options: IntermediateRequestOptions): Promise<string> {
   const clusterId = checkIdentifier(options.clusterId, 'cluster ID');
+  if (options.nodeDays !== undefined) checkNodeDays(options.nodeDays, '--node-days');
   const config = directory.config();
   checkOneCluster(config, clusterId, 'use one CA directory per cluster (--dir)');
   const key = await signingKey(keystore, options.key, options.generate);
@@ -179,7 +182,7 @@ export async function installClusterIntermediate(directory: CaDirectory, keystor
   const certificate = new x509.X509Certificate(parseCertificate(options.certificate, 'intermediate certificate').raw);
   const key = await keystore.open(config.pendingIntermediateKey);
   if (!Buffer.from(certificate.publicKey.rawData).equals(Buffer.from(await key.publicKey()))) {
-    throw new UsageError('CA_KEY_MISMATCH', `the certificate (${certificate.subject}) is not for the waiting key ${config.pendingIntermediateKey}`, {
+    throw new UsageError('CA_KEY_MISMATCH', `the certificate (${certificate.subject}) is not for the waiting key ${key.info.uri}`, {
       hint: 'install the certificate the root signed for this directory\'s CSR',
     });
   }
@@ -246,7 +249,7 @@ export async function revokeCertificate(directory: CaDirectory, serial: string, 
 }
 
 /** The root's CRL, signed in a ceremony (the root revokes intermediates, if ever). */
-export async function signRootCrl(directory: CaDirectory, keystore: Keystore, options: { rootKey: string; days?: number }): Promise<x509.X509Crl> {
+export async function signRootCrl(directory: CaDirectory, keystore: Keystore, options: { rootKey: string | KeyUri; days?: number }): Promise<x509.X509Crl> {
   const signer = await SigningKey.of(await keystore.open(options.rootKey));
   return writeCrl(directory, 'root', signer, directory.root(), options.days ?? 180);
 }
@@ -363,7 +366,7 @@ export async function caStatus(directory: CaDirectory): Promise<CaStatus> {
         roots.map(async (r) => ({ subject: r.subject, notAfter: r.notAfter.toISOString(), sha256: Buffer.from(await r.getThumbprint('SHA-256')).toString('hex') })),
       ),
       rotationInProgress: directory.exists(CA_FILES.crossSigned),
-      ...(intermediate ? { intermediate: { subject: intermediate.subject, notAfter: intermediate.notAfter.toISOString(), key: config.intermediateKey } } : {}),
+      ...(intermediate ? { intermediate: { subject: intermediate.subject, notAfter: intermediate.notAfter.toISOString(), key: config.intermediateKey?.text } } : {}),
       counts: {
         issued: certificates.filter((c) => c.status === 'issued').length,
         revoked: certificates.filter((c) => c.status === 'revoked').length,

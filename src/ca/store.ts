@@ -14,24 +14,102 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 import { NotFoundError, UsageError } from '../errors.js';
+import { KeyUri } from '../keystore/key-uri.js';
 import { toPem } from '../pem.js';
 import * as x509 from '../x509.js';
 import { SqliteLedger } from './ledger/sqlite.js';
+import { checkIdentifier } from './names.js';
 import type { PublicationUrls } from './profiles.js';
 
+/**
+ * ca.json. Its key URIs come back from the file as `KeyUri.fromFile`: the directory travels on
+ * removable media and is public, so what it names is input, not the operator's choice (a URI from
+ * it may not load a PKCS#11 module the operator has not allowed).
+ */
 export interface CaConfig {
   format: 1;
   clusterId?: string;
   /** The current root's key (kept offline; used only in ceremonies). */
-  rootKey?: string;
+  rootKey?: KeyUri;
   /** During a rotation: the old root's key, for cross-signing and its last CRL. */
-  previousRootKey?: string;
+  previousRootKey?: KeyUri;
   /** The issuing intermediate's key. */
-  intermediateKey?: string;
+  intermediateKey?: KeyUri;
   /** Its key while the certificate is being signed offline (intermediate request → install). */
-  pendingIntermediateKey?: string;
+  pendingIntermediateKey?: KeyUri;
   nodeDays: number;
   urls?: PublicationUrls;
+}
+
+const KEY_FIELDS = ['rootKey', 'previousRootKey', 'intermediateKey', 'pendingIntermediateKey'] as const;
+type KeyField = (typeof KEY_FIELDS)[number];
+
+/** What is saved: key URIs kept from the file, or those of keys just opened (the keystore's text). */
+export type CaConfigUpdate = Omit<CaConfig, KeyField> & { [F in KeyField]?: KeyUri | string };
+
+/** The longest node certificate a CA directory may be set to issue: ten years. */
+export const MAX_NODE_DAYS = 3650;
+
+export function checkNodeDays(days: number, what: string): number {
+  if (!Number.isInteger(days) || days < 1 || days > MAX_NODE_DAYS) {
+    throw new UsageError('NODE_DAYS_INVALID', `${what} must be a whole number of days from 1 to ${MAX_NODE_DAYS}, not ${JSON.stringify(days)}`, {
+      hint: 'SwarmKit issues node certificates for 90 days; nodes renew well before they expire',
+    });
+  }
+  return days;
+}
+
+const CONFIG_FIELDS = new Set(['format', 'clusterId', ...KEY_FIELDS, 'nodeDays', 'urls']);
+const URL_FIELDS = new Set(['crl', 'caIssuers']);
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * ca.json as read: every field's type checked, the cluster ID and node validity within bounds, key
+ * URIs parsed by the keystore's parsers and marked as read from this file. Unknown fields are
+ * refused, as unknown URI attributes are: a misspelt field would otherwise be silently ignored.
+ */
+export function parseCaConfig(value: unknown, file: string): CaConfig {
+  const invalid = (field: string, problem: string, cause?: unknown) =>
+    new UsageError('CA_CONFIG_INVALID', `${file}: ${field === '' ? 'the file' : `"${field}"`} ${problem}`, {
+      cause,
+      hint: 'ca.json is written by keyward; if it was edited, by hand or on shared media, restore it from a trusted copy',
+      details: { file, field },
+    });
+  const checked = <T>(field: string, check: () => T): T => {
+    try {
+      return check();
+    } catch (error) {
+      throw invalid(field, `is not valid: ${(error as Error).message}`, error);
+    }
+  };
+  const optionalString = (record: Record<string, unknown>, field: string, path = field): string | undefined => {
+    const text = record[field];
+    if (text !== undefined && typeof text !== 'string') throw invalid(path, `must be a string, not ${JSON.stringify(text)}`);
+    return text;
+  };
+
+  if (!isObject(value)) throw invalid('', 'must hold a JSON object');
+  const unknown = Object.keys(value).find((field) => !CONFIG_FIELDS.has(field));
+  if (unknown !== undefined) throw invalid(unknown, `is not a field of ca.json (fields: ${[...CONFIG_FIELDS].join(', ')})`);
+  if (value.format !== 1) throw invalid('format', `is ${JSON.stringify(value.format)}; this Keyward reads format 1`);
+  const nodeDays = value.nodeDays;
+  if (typeof nodeDays !== 'number') throw invalid('nodeDays', `must be a number, not ${JSON.stringify(nodeDays)}`);
+  const config: CaConfig = { format: 1, nodeDays: checked('nodeDays', () => checkNodeDays(nodeDays, 'a node validity')) };
+  const clusterId = optionalString(value, 'clusterId');
+  if (clusterId !== undefined) config.clusterId = checked('clusterId', () => checkIdentifier(clusterId, 'cluster ID'));
+  for (const field of KEY_FIELDS) {
+    const text = optionalString(value, field);
+    if (text !== undefined) config[field] = checked(field, () => KeyUri.fromFile(text, file, field));
+  }
+  if (value.urls !== undefined) {
+    const urls = value.urls;
+    if (!isObject(urls)) throw invalid('urls', `must be an object, not ${JSON.stringify(urls)}`);
+    const other = Object.keys(urls).find((field) => !URL_FIELDS.has(field));
+    if (other !== undefined) throw invalid(`urls.${other}`, `is not a field of urls (fields: ${[...URL_FIELDS].join(', ')})`);
+    config.urls = { crl: optionalString(urls, 'crl', 'urls.crl'), caIssuers: optionalString(urls, 'caIssuers', 'urls.caIssuers') };
+  }
+  return config;
 }
 
 export const CA_FILES = {
@@ -65,16 +143,20 @@ export class CaDirectory {
     return existsSync(this.path(file));
   }
 
+  /** ca.json, checked (parseCaConfig); its key URIs are marked as read from it. */
   config(): CaConfig {
+    const file = this.path(CA_FILES.config);
     if (!this.exists(CA_FILES.config)) return { format: 1, nodeDays: 90 };
+    let value: unknown;
     try {
-      return JSON.parse(readFileSync(this.path(CA_FILES.config), 'utf8')) as CaConfig;
+      value = JSON.parse(readFileSync(file, 'utf8'));
     } catch (cause) {
-      throw new UsageError('CA_CONFIG_CORRUPT', `${this.path(CA_FILES.config)} is not valid JSON`, { cause });
+      throw new UsageError('CA_CONFIG_CORRUPT', `${file} is not valid JSON`, { cause });
     }
+    return parseCaConfig(value, file);
   }
 
-  saveConfig(config: CaConfig): void {
+  saveConfig(config: CaConfigUpdate): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     writeFileAtomic(this.path(CA_FILES.config), `${JSON.stringify(config, null, 2)}\n`);
   }
@@ -120,7 +202,18 @@ export class CaDirectory {
     return issuedByNewRoot ? [intermediate, crossSigned] : [intermediate];
   }
 
-  ledger(): SqliteLedger {
+  /** Refuses a directory that holds no CA: a mistyped --dir must not read as a new, empty CA. */
+  requireCa(): void {
+    if (!this.exists(CA_FILES.config)) {
+      throw new NotFoundError('CA_NOT_FOUND', `${this.dir} is not a Keyward CA directory (it has no ${CA_FILES.config})`, {
+        hint: 'check --dir (or KEYWARD_CA_DIR); a CA starts with: keyward ca root create --key <uri> --dir <dir>',
+      });
+    }
+  }
+
+  /** The issuance ledger; only the steps that create a CA (`create`) may start one where there is none. */
+  ledger(options: { create?: boolean } = {}): SqliteLedger {
+    if (!options.create) this.requireCa();
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     return SqliteLedger.open(this.path(CA_FILES.ledger));
   }

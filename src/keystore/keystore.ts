@@ -4,6 +4,7 @@
  * device holds a key.
  */
 import type { HashName, KeyAlgorithm, RsaPadding } from '../crypto/algorithms.js';
+import type { UriOrigin } from './key-uri.js';
 
 export interface GenerateOptions {
   algorithm: KeyAlgorithm;
@@ -79,15 +80,19 @@ export interface KeyHandle {
   attest(): Promise<Attestation>;
 }
 
-/** What a backend implements for its URI scheme. */
+/**
+ * What a backend implements for its URI scheme. `origin` says who chose the URI: a backend that
+ * would load code for a URI (a PKCS#11 module) loads only what the operator allowed when the URI
+ * came from a file.
+ */
 export interface KeystoreBackend {
   readonly scheme: string;
-  generate(uri: string, options: GenerateOptions): Promise<KeyHandle>;
-  open(uri: string): Promise<KeyHandle>;
+  generate(uri: string, options: GenerateOptions, origin: UriOrigin): Promise<KeyHandle>;
+  open(uri: string, origin: UriOrigin): Promise<KeyHandle>;
   /** Keys under a URI that names a device, or every device of the backend when `uri` is just the scheme. */
-  list(uri: string): Promise<KeyInfo[]>;
+  list(uri: string, origin: UriOrigin): Promise<KeyInfo[]>;
   /** Deletes exactly one key; returns what it was. */
-  delete(uri: string): Promise<KeyInfo>;
-  capabilities(uri: string): Promise<Capabilities>;
+  delete(uri: string, origin: UriOrigin): Promise<KeyInfo>;
+  capabilities(uri: string, origin: UriOrigin): Promise<Capabilities>;
   close(): Promise<void>;
 }

@@ -3,7 +3,7 @@
  * (accepted, with a warning), an environment variable, then a masked prompt. A PIN never comes from
  * argv and is never written anywhere.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AuthError, NotFoundError, UsageError } from '../errors.js';
 import { Secret } from '../secret.js';
@@ -31,32 +31,55 @@ function pinFilePath(source: string): string {
   return source;
 }
 
-/** Reads a PIN file: its first line, without the line ending. */
+/** A PIN file holds a PIN (or a key in hex) and a line ending; more is not a PIN file: /dev/zero never ends. */
+export const MAX_PIN_FILE_BYTES = 1024;
+
+/** Reads a PIN file: its first line, without the line ending. Reads at most one byte past the limit. */
 export function readPinFile(source: string, interaction: Interaction): Secret {
   const path = pinFilePath(source);
-  let content: Buffer;
-  try {
-    content = readFileSync(path);
-  } catch (cause) {
-    throw new NotFoundError('PIN_SOURCE_UNREADABLE', `cannot read the PIN file ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, {
+  const unreadable = (cause: unknown) =>
+    new NotFoundError('PIN_SOURCE_UNREADABLE', `cannot read the PIN file ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, {
       cause,
       hint: 'check the path in pin-source=file:…',
     });
-  }
+  const content = Buffer.alloc(MAX_PIN_FILE_BYTES + 1);
+  let length = 0;
+  let othersMayRead = false;
   try {
-    if ((statSync(path).mode & 0o077) !== 0) {
-      interaction.warn(`the PIN file ${path} can be read by other users; chmod 600 ${path}`);
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (cause) {
+      throw unreadable(cause);
     }
-  } catch {
-    // Read already succeeded; the mode check is advice only.
+    try {
+      othersMayRead = (fstatSync(fd).mode & 0o077) !== 0;
+      // A pipe (process substitution, a FIFO) hands its content over in pieces: read to its end.
+      while (length < content.length) {
+        const read = readSync(fd, content, length, content.length - length, null);
+        if (read === 0) break;
+        length += read;
+      }
+    } catch (cause) {
+      throw unreadable(cause);
+    } finally {
+      closeSync(fd);
+    }
+    if (length > MAX_PIN_FILE_BYTES) {
+      throw new UsageError('PIN_FILE_TOO_LARGE', `the PIN file ${path} holds more than ${MAX_PIN_FILE_BYTES} bytes, more than any PIN`, {
+        hint: 'pin-source names a file that holds only the PIN, on its first line',
+      });
+    }
+    const end = content.subarray(0, length).findIndex((b) => b === 0x0a || b === 0x0d);
+    const pin = Secret.fromBytes(content.subarray(0, end === -1 ? length : end));
+    if (pin.byteLength === 0) {
+      throw new UsageError('PIN_EMPTY', `the PIN file ${path} is empty`);
+    }
+    if (othersMayRead) interaction.warn(`the PIN file ${path} can be read by other users; chmod 600 ${path}`);
+    return pin;
+  } finally {
+    content.fill(0);
   }
-  const end = content.findIndex((b) => b === 0x0a || b === 0x0d);
-  const pin = Secret.fromBytes(end === -1 ? content : content.subarray(0, end));
-  content.fill(0);
-  if (pin.byteLength === 0) {
-    throw new UsageError('PIN_EMPTY', `the PIN file ${path} is empty`);
-  }
-  return pin;
 }
 
 export async function obtainPin(request: PinRequest, interaction: Interaction, env: NodeJS.ProcessEnv): Promise<Secret> {

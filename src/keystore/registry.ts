@@ -8,29 +8,36 @@ import { algorithmInfo } from '../crypto/algorithms.js';
 import { UsageError } from '../errors.js';
 import type { AttachedCard } from './backends/yubikey.js';
 import { nonInteractive, type Interaction } from './interaction.js';
+import { KeyUri } from './key-uri.js';
 import type { Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from './keystore.js';
-import { uriScheme } from './uri.js';
+import { redactUri, uriScheme } from './uri.js';
 
 export interface KeystoreOptions {
   interaction?: Interaction;
   env?: NodeJS.ProcessEnv;
   /** The PKCS#11 module to use when a URI names none (like `--module`). */
   pkcs11Module?: string;
+  /** The allow-list of modules that URIs read from files may name (default /etc/keyward/pkcs11-modules). */
+  pkcs11ModuleAllowList?: string;
   /** Spend a PIN's final try without asking (`--allow-final-try`). */
   allowFinalTry?: boolean;
   /** Cards handed in directly, besides PC/SC (the virtual YubiKey in this process). */
   attachedCards?: AttachedCard[];
   /** Attestation roots trusted besides Yubico's (e.g. a virtual YubiKey's). */
   attestationRoots?: Uint8Array[];
+  /** Intermediates an attestation may chain through besides Yubico's (they grant no trust alone). */
+  attestationIntermediates?: Uint8Array[];
 }
 
 export interface BackendContext {
   interaction: Interaction;
   env: NodeJS.ProcessEnv;
   pkcs11Module: string | undefined;
+  pkcs11ModuleAllowList: string | undefined;
   allowFinalTry: boolean;
   attachedCards: AttachedCard[];
   attestationRoots: Uint8Array[];
+  attestationIntermediates: Uint8Array[];
 }
 
 export type BackendFactory = (context: BackendContext) => KeystoreBackend | Promise<KeystoreBackend>;
@@ -50,9 +57,11 @@ export class Keystore {
       interaction: options.interaction ?? nonInteractive,
       env: options.env ?? process.env,
       pkcs11Module: options.pkcs11Module,
+      pkcs11ModuleAllowList: options.pkcs11ModuleAllowList,
       allowFinalTry: options.allowFinalTry ?? false,
       attachedCards: options.attachedCards ?? [],
       attestationRoots: options.attestationRoots ?? [],
+      attestationIntermediates: options.attestationIntermediates ?? [],
     };
     this.#factories = factories;
   }
@@ -67,7 +76,7 @@ export class Keystore {
     const scheme = uriScheme(uri);
     const factory = scheme ? this.#factories[scheme] : undefined;
     if (!scheme || !factory) {
-      throw new UsageError('URI_SCHEME_UNSUPPORTED', scheme ? `no keystore backend for "${scheme}:" URIs` : `"${uri}" is not a key URI`, {
+      throw new UsageError('URI_SCHEME_UNSUPPORTED', scheme ? `no keystore backend for "${scheme}:" URIs` : `"${redactUri(uri)}" is not a key URI`, {
         hint: `key URIs start with ${this.schemes.map((s) => `"${s}:"`).join(' or ')}, e.g. "pkcs11:token=ca;object=root"`,
       });
     }
@@ -79,25 +88,34 @@ export class Keystore {
     return backend;
   }
 
-  async open(uri: string): Promise<KeyHandle> {
-    return (await this.backend(uri)).open(uri);
+  /**
+   * The key a URI names. A plain string is the operator's; a URI read from a file comes as
+   * `KeyUri.fromFile(…)` and may not choose a PKCS#11 module the operator has not allowed.
+   */
+  async open(uri: string | KeyUri): Promise<KeyHandle> {
+    const { text, origin } = KeyUri.of(uri);
+    return (await this.backend(text)).open(text, origin);
   }
 
-  async generate(uri: string, options: GenerateOptions): Promise<KeyHandle> {
+  async generate(uri: string | KeyUri, options: GenerateOptions): Promise<KeyHandle> {
     algorithmInfo(options.algorithm); // refuses an unknown algorithm before any device is touched
-    return (await this.backend(uri)).generate(uri, options);
+    const { text, origin } = KeyUri.of(uri);
+    return (await this.backend(text)).generate(text, options, origin);
   }
 
-  async list(uri: string): Promise<KeyInfo[]> {
-    return (await this.backend(uri)).list(uri);
+  async list(uri: string | KeyUri): Promise<KeyInfo[]> {
+    const { text, origin } = KeyUri.of(uri);
+    return (await this.backend(text)).list(text, origin);
   }
 
-  async delete(uri: string): Promise<KeyInfo> {
-    return (await this.backend(uri)).delete(uri);
+  async delete(uri: string | KeyUri): Promise<KeyInfo> {
+    const { text, origin } = KeyUri.of(uri);
+    return (await this.backend(text)).delete(text, origin);
   }
 
-  async capabilities(uri: string): Promise<Capabilities> {
-    return (await this.backend(uri)).capabilities(uri);
+  async capabilities(uri: string | KeyUri): Promise<Capabilities> {
+    const { text, origin } = KeyUri.of(uri);
+    return (await this.backend(text)).capabilities(text, origin);
   }
 
   /** Releases devices: logs out of tokens this keystore logged in to, closes cards. */

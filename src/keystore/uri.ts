@@ -53,23 +53,39 @@ export type ParsedAttributes = Record<string, AttributeValue | Record<string, st
   vendor?: Record<string, string>;
 };
 
+/** The longest URI accepted: p11tool prints a few hundred characters; more is a mistake or an attack. */
+export const MAX_URI_LENGTH = 4096;
+/** The most attributes one URI may carry (PKCS#11 defines 17; the rest can only be vendor attributes). */
+export const MAX_URI_ATTRIBUTES = 64;
+/** A URI up to this long is shown whole in an error; a longer one as an excerpt around the fault. */
+const SHOWN_WHOLE = 512;
+const SHOWN_AROUND_FAULT = 120;
+
 export class UriError extends UsageError {
   /** 0-based offset of the fault in the original text. */
   readonly position: number;
-  /** The URI as it may be shown: any pin-value replaced by "***". */
+  /** The URI as it may be shown: secret values replaced by "***", an excerpt when very long. */
   readonly displayUri: string;
   /** Offset of the fault within `displayUri`. */
   readonly displayPosition: number;
 
   constructor(spec: UriSchemeSpec, input: string, position: number, reason: string, hint?: string) {
-    const { display, displayPosition } = redactForDisplay(input, position);
-    super('URI_MALFORMED', `malformed ${spec.title} at position ${position + 1}: ${reason}`, {
-      hint: hint ?? `the form is ${spec.example}; see RFC 7512 for the grammar`,
-      details: { uri: display, position, reason },
+    const redacted = redactForDisplay(input, position);
+    // A reason may quote the text at the fault: inside a secret value that would be the PIN itself.
+    const fault = redacted.faultInSecret === undefined
+      ? { reason, hint: hint ?? `the form is ${spec.example}; see RFC 7512 for the grammar` }
+      : {
+          reason: `a fault inside the value of "${redacted.faultInSecret}" (not shown: it may hold a PIN)`,
+          hint: 'percent-encode the PIN\'s ";", "&", "?", "%" and spaces, or better, keep it out of the URI: pin-source=file:/path',
+        };
+    const shown = excerpt(redacted.display, redacted.displayPosition);
+    super('URI_MALFORMED', `malformed ${spec.title} at position ${redacted.displayPosition + 1}: ${fault.reason}`, {
+      hint: fault.hint,
+      details: { uri: shown.text, position: redacted.displayPosition, reason: fault.reason },
     });
     this.position = position;
-    this.displayUri = display;
-    this.displayPosition = displayPosition;
+    this.displayUri = shown.text;
+    this.displayPosition = shown.position;
   }
 
   /** The URI with a caret under the fault, for terminals. */
@@ -78,22 +94,106 @@ export class UriError extends UsageError {
   }
 }
 
-/** Hide pin-value values from anything we show; keep the caret pointing at the same spot. */
-function redactForDisplay(input: string, position: number): { display: string; displayPosition: number } {
-  let display = input;
-  let displayPosition = position;
-  const pattern = /([?&]pin-value=)([^&]*)/g;
-  let shift = 0;
-  for (const match of input.matchAll(pattern)) {
-    const valueStart = (match.index ?? 0) + match[1]!.length;
-    const valueEnd = valueStart + match[2]!.length;
-    const start = valueStart - shift;
-    display = display.slice(0, start) + '***' + display.slice(start + match[2]!.length);
-    if (position >= valueEnd) displayPosition -= match[2]!.length - 3;
-    else if (position >= valueStart) displayPosition = valueStart - shift;
-    shift += match[2]!.length - 3;
+/** At most SHOWN_AROUND_FAULT characters either side of `position`, marked "…" where cut. */
+function excerpt(display: string, position: number): { text: string; position: number } {
+  if (display.length <= SHOWN_WHOLE) return { text: display, position };
+  const start = Math.max(0, position - SHOWN_AROUND_FAULT);
+  const end = Math.min(display.length, position + SHOWN_AROUND_FAULT);
+  const lead = start > 0 ? '…' : '';
+  return { text: `${lead}${display.slice(start, end)}${end < display.length ? '…' : ''}`, position: position - start + lead.length };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redaction: what of a URI may be shown. It works on any text, malformed or not, because it runs
+// exactly when something is wrong with the URI.
+
+/** After percent-decoding, lower-casing and dropping punctuation, a name holding one of these holds a secret. */
+const SECRET_NAME = /pin|puk|pass|secret/;
+/** Where an attribute can start in a URI written by a person: after any separator, in either part. */
+const SEPARATORS = new Set([';', '&', '?']);
+/** What follows a separator when a new attribute starts there (attribute names start with a letter). */
+const ATTRIBUTE_START = /[A-Za-z][A-Za-z0-9%_.~-]*=/y;
+
+/**
+ * Whether an attribute's name says its value is secret: pin-value, PIN-VALUE, pin%2Dvalue, pinvalue,
+ * pin_value, pin-valu, x-pin … but not pin-source (a file path, like management-key-source).
+ */
+function namesSecret(rawName: string): boolean {
+  let name = rawName;
+  for (let pass = 0; pass < 3 && name.includes('%'); pass++) {
+    name = name.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
   }
-  return { display, displayPosition };
+  const letters = name.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return SECRET_NAME.test(letters) && !letters.endsWith('source');
+}
+
+/**
+ * Where a secret value that starts at `from` ends. It runs to the separator the parser would stop at
+ * (";" or the first "?" in the path, "&" in the query) when a new attribute starts after it; text
+ * after a separator that starts no attribute ("1234&56") is taken as more of the secret.
+ */
+function secretValueEnd(text: string, from: number, pathEnd: number): number {
+  for (let p = from; p < text.length; p++) {
+    const separates = p < pathEnd ? text[p] === ';' : p === pathEnd || text[p] === '&';
+    if (!separates) continue;
+    ATTRIBUTE_START.lastIndex = p + 1;
+    if (ATTRIBUTE_START.test(text)) return p;
+  }
+  return text.length;
+}
+
+interface SecretSpan {
+  start: number;
+  end: number;
+  name: string;
+}
+
+/** The values of every attribute whose name looks secret, wherever it stands, in one pass. */
+function secretSpans(text: string): SecretSpan[] {
+  const spans: SecretSpan[] = [];
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:/.exec(text);
+  const firstAttribute = scheme ? scheme[0].length : 0;
+  const question = text.indexOf('?', firstAttribute);
+  const pathEnd = question === -1 ? text.length : question;
+  let start = firstAttribute;
+  while (start < text.length) {
+    let p = start;
+    let equals = -1;
+    while (p < text.length && !SEPARATORS.has(text[p]!)) {
+      if (equals === -1 && text[p] === '=') equals = p;
+      p++;
+    }
+    if (equals !== -1 && namesSecret(text.slice(start, equals))) {
+      const end = secretValueEnd(text, equals + 1, pathEnd);
+      if (end > equals + 1) spans.push({ start: equals + 1, end, name: text.slice(start, equals) });
+      p = end;
+    }
+    start = p + 1;
+  }
+  return spans;
+}
+
+/**
+ * The one redaction of URIs: every secret value becomes "***". `position` (an offset in `text`) is
+ * moved to the same spot in the result; `faultInSecret` names the attribute when it falls inside a
+ * secret value.
+ */
+function redactForDisplay(text: string, position: number): { display: string; displayPosition: number; faultInSecret?: string } {
+  let display = '';
+  let copied = 0;
+  let displayPosition = position;
+  let faultInSecret: string | undefined;
+  for (const span of secretSpans(text)) {
+    display += `${text.slice(copied, span.start)}***`;
+    copied = span.end;
+    if (position >= span.end) displayPosition -= span.end - span.start - 3;
+    else if (position >= span.start) {
+      displayPosition = display.length - 3;
+      faultInSecret = span.name;
+    }
+  }
+  display += text.slice(copied);
+  return { display, displayPosition, ...(faultInSecret === undefined ? {} : { faultInSecret }) };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -142,6 +242,8 @@ function decodeValue(
   input: string,
   valueStart: number,
 ): AttributeValue {
+  // A value quoted back may hold a smuggled "&pin-value=…": quote it redacted.
+  const found = (value: string): string => `found "${redactUri(value)}"`;
   const text = (): string => {
     try {
       return utf8.decode(raw);
@@ -159,14 +261,14 @@ function decodeValue(
     case 'uint': {
       const value = text();
       if (!/^[0-9]{1,15}$/.test(value)) {
-        throw new UriError(spec, input, valueStart, `"${attr.name}" must be a decimal number, found "${value}"`);
+        throw new UriError(spec, input, valueStart, `"${attr.name}" must be a decimal number, ${found(value)}`);
       }
       return Number(value);
     }
     case 'version': {
       const value = text();
       if (!/^[0-9]+(\.[0-9]+)?$/.test(value)) {
-        throw new UriError(spec, input, valueStart, `"${attr.name}" must look like "2" or "2.6", found "${value}"`);
+        throw new UriError(spec, input, valueStart, `"${attr.name}" must look like "2" or "2.6", ${found(value)}`);
       }
       return value;
     }
@@ -177,7 +279,7 @@ function decodeValue(
           spec,
           input,
           valueStart,
-          `"${attr.name}" must be one of ${attr.type.values.join(', ')}; found "${value}"`,
+          `"${attr.name}" must be one of ${attr.type.values.join(', ')}; ${found(value)}`,
         );
       }
       return value;
@@ -204,6 +306,9 @@ function parseAttributes(
     if (next === pos) {
       throw new UriError(spec, input, pos, `empty attribute (two "${separator}" in a row, or one at the end)`);
     }
+    if (seen.size === MAX_URI_ATTRIBUTES) {
+      throw new UriError(spec, input, pos, `more attributes than the limit of ${MAX_URI_ATTRIBUTES}`, 'a key URI needs a handful of attributes; check how this one was built');
+    }
     const eq = input.indexOf('=', pos);
     if (eq === -1 || eq > next) {
       throw new UriError(spec, input, pos, `attribute "${input.slice(pos, next)}" has no "=value"`);
@@ -224,7 +329,7 @@ function parseAttributes(
     seen.add(name);
     const raw = percentDecode(spec, input, valueStart, next, allowed);
     if (attr) out[attr.field] = decodeValue(spec, attr, raw, input, valueStart);
-    else out.vendor = { ...(out.vendor ?? {}), [name]: raw.toString('utf8') };
+    else (out.vendor ??= {})[name] = raw.toString('utf8');
     pos = next + 1;
     if (next === end) break;
   }
@@ -234,6 +339,9 @@ export function parseUri(spec: UriSchemeSpec, input: string): ParsedAttributes {
   const prefix = `${spec.scheme}:`;
   if (typeof input !== 'string' || !input.toLowerCase().startsWith(prefix)) {
     throw new UriError(spec, String(input), 0, `a ${spec.title} starts with "${prefix}"`);
+  }
+  if (input.length > MAX_URI_LENGTH) {
+    throw new UriError(spec, input, MAX_URI_LENGTH, `the URI is ${input.length} characters long; the limit is ${MAX_URI_LENGTH}`, 'a key URI names a key in a few hundred characters; check how this one was built');
   }
   const out: ParsedAttributes = {};
   const seen = new Set<string>();
@@ -278,12 +386,15 @@ export function formatUri(spec: UriSchemeSpec, attrs: ParsedAttributes): string 
   return `${spec.scheme}:${path.join(';')}${query.length ? '?' + query.join('&') : ''}`;
 }
 
-/** The scheme of a key URI ("pkcs11", "yubikey"), or undefined when the text is not a URI. */
-/** A key URI as it may appear in a message or log: never with its pin-value. */
+/**
+ * A key URI (or text meant to be one) as it may appear in a message or log: without the value of
+ * any attribute that looks like a PIN, however it is spelt or placed.
+ */
 export function redactUri(uriText: string): string {
   return redactForDisplay(uriText, 0).display;
 }
 
+/** The scheme of a key URI ("pkcs11", "yubikey"), or undefined when the text is not a URI. */
 export function uriScheme(input: string): string | undefined {
   const match = /^([a-z][a-z0-9+.-]*):/i.exec(input);
   return match ? match[1]!.toLowerCase() : undefined;
@@ -401,4 +512,16 @@ export function parseYubiKeyUri(input: string): YubiKeyUri {
 
 export function formatYubiKeyUri(uri: YubiKeyUri): string {
   return formatUri(YUBIKEY_URI, uri as ParsedAttributes);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Parses a key URI of any scheme Keyward knows; refuses other text. */
+export function parseKeyUri(input: string): Pkcs11Uri | YubiKeyUri {
+  const scheme = uriScheme(input);
+  if (scheme === 'pkcs11') return parsePkcs11Uri(input);
+  if (scheme === 'yubikey') return parseYubiKeyUri(input);
+  throw new UsageError('URI_SCHEME_UNSUPPORTED', scheme ? `"${scheme}:" is not a key URI scheme Keyward knows` : `"${redactUri(input)}" is not a key URI`, {
+    hint: 'key URIs start with "pkcs11:" or "yubikey:", e.g. "pkcs11:token=ca;object=root"',
+  });
 }

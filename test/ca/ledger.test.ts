@@ -27,6 +27,8 @@ test('100 concurrent issuances: 100 unique serials, every one in the ledger', as
   for (const entry of recorded) {
     const match = issued.find((i) => i.serial === entry.serial)!;
     t.deepEqual(Buffer.from(entry.der), Buffer.from(match.certificate.rawData), 'the ledger holds the very certificate handed out');
+    // About one serial in eight starts with a zero nibble: the ledger keeps it, as openssl and Node print it.
+    t.is(entry.serial, new X509Certificate(entry.der).serialNumber.toLowerCase(), 'the serial as the certificate has it');
   }
   await ca.close();
 });
@@ -48,6 +50,24 @@ test('the ledger refuses a serial twice, keeps revocations, numbers CRLs, and su
   t.is(await again.nextCrlNumber('ff'), 3);
   await again.close();
   t.is(normalizeSerial('00:AB:C1:23'), 'abc123');
+  t.is(normalizeSerial('A:0B'), '0a0b', 'typed without its leading zero: found all the same');
+  t.is(normalizeSerial('0x0A0B'), '0a0b');
+});
+
+test('a ledger written before serials kept their leading zero is brought to the certificate\'s form when opened', async (t) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'keyward-ledger-')), 'ledger.sqlite');
+  const ledger = SqliteLedger.open(path);
+  const entry = { serial: '0a0b0c', subject: 'CN=old', issuer: 'CN=ca', issuerKeyId: 'ff', profile: 'node-worker', notBefore: new Date(0), notAfter: new Date(1e12), renewAt: new Date(5e11), der: Uint8Array.of(1) };
+  await ledger.record(entry);
+  await ledger.close();
+  // What earlier versions stored for that certificate.
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(path);
+  db.prepare(`UPDATE certificates SET serial = 'a0b0c'`).run();
+  db.close();
+  const reopened = SqliteLedger.open(path);
+  t.like(await reopened.get(normalizeSerial('0A:0B:0C')), { subject: 'CN=old' });
+  await reopened.close();
 });
 
 function sign(port: number, csr: string): Promise<string | undefined> {

@@ -6,55 +6,16 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { createHmac, X509Certificate } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serveCa, type ServedCa } from '../../src/ca/server/serve.js';
-import { nodeCsr, testCa, type TestCa } from '../harness/ca.js';
+import { nodeCsr } from '../harness/ca.js';
+import { post, withServer } from '../harness/ca-server.js';
 import { run } from '../harness/run.js';
 
 const AUTH_KEY = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
-
-interface Reply {
-  status: number;
-  body: { success: boolean; result: { certificate?: string } | null; errors: Array<{ code: number; message: string }>; messages: unknown[] };
-}
-
-function post(url: string, path: string, body: string | Buffer, options: { key?: string; cert?: string; ca?: string; method?: string } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const target = new URL(path, url);
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(target, { method: options.method ?? 'POST', key: options.key, cert: options.cert, ca: options.ca, headers: { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) });
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/** Serves a fresh test CA for `work`, and always stops both. */
-async function withServer(options: Parameters<typeof serveCa>[2], work: (server: ServedCa, ca: TestCa) => Promise<void>): Promise<void> {
-  const ca = await testCa();
-  const server = await serveCa(ca.directory, ca.keystore, { host: '127.0.0.1', port: 0, ...options });
-  try {
-    await work(server, ca);
-  } finally {
-    await server.close();
-    await ca.close();
-  }
-}
 
 test('the cfssl client signs a CSR through Keyward, plainly and with authsign', (t) =>
   withServer({ authKeys: new Map([['k1', AUTH_KEY]]) }, async (server, ca) => {
@@ -124,7 +85,7 @@ test('the server\'s own TLS certificate is renewed while it runs, and still chai
   }));
 
 test('bad requests get cfssl\'s errors, and the server keeps serving', (t) =>
-  withServer({ authKeys: new Map([['k1', AUTH_KEY]]), headersTimeoutMs: 1000 }, async (server) => {
+  withServer({ authKeys: new Map([['k1', AUTH_KEY]]), limits: { headersTimeoutMs: 1000 } }, async (server) => {
     const sign = (body: string | Buffer) => post(server.url, '/api/v1/cfssl/sign', body);
     t.like(await sign('not json'), { status: 400, body: { success: false, errors: [{ code: 400, message: 'Unable to parse sign request' }] } });
     t.like(await sign(JSON.stringify({ certificate_request: 'garbage' })), { status: 400, body: { errors: [{ code: 9002, message: 'CSR Decode failed' }] } });

@@ -1,25 +1,11 @@
 /** `keyward ca …` end to end: the binary, SoftHSM tokens for the offline root and the online CA, OpenSSL as the judge. */
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import { cliToken, CLI_SO_PIN } from '../harness/cli-token.js';
-import { pemFiles } from '../harness/ca.js';
-import { run } from '../harness/run.js';
-
-async function cliCa() {
-  const token = await cliToken(); // the offline root's token
-  const online = await token.keyward(['token', 'init', '--label', `${token.label}-online`], { env: { ...token.env, KEYWARD_SO_PIN: CLI_SO_PIN } });
-  if (online.code !== 0) throw new Error(online.stderr);
-  const dir = join(token.store.dir, 'ca');
-  const rootKey = `pkcs11:token=${token.label};object=root`;
-  const caKey = `pkcs11:token=${token.label}-online;object=cluster-a`;
-  return { token, dir, rootKey, caKey, ca: (args: string[]) => token.keyward(['ca', ...args, '--dir', dir]) };
-}
-
-function csr(dir: string, name: string, subject: string): Promise<string> {
-  const file = join(dir, `${name}.csr`);
-  return run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, `${name}.key`), '-subj', subject, '-out', file]).then(() => file);
-}
+import { cliCa, opensslCsr as csr, pemFiles } from '../harness/ca.js';
+import { KEYWARD_BIN, run } from '../harness/run.js';
 
 test('root, intermediate, issue, status with renewal times, revoke, CRL: the whole CA from the command line', async (t) => {
   const { token, dir, rootKey, caKey, ca } = await cliCa();
@@ -155,4 +141,80 @@ test('serve refuses set-ups that would sign for strangers, before asking for any
     t.is(refused.code, 2, options.join(' '));
     t.regex(refused.stderr, message);
   }
+});
+
+test('commands that read a CA refuse a directory that is not one, and create nothing there', async (t) => {
+  const { token, dir } = await cliCa();
+  const typo = `${dir}-typo`;
+  for (const args of [['status'], ['revoke', '0a0b'], ['issue', '--csr', '/etc/hostname'], ['join-token', 'create']]) {
+    const result = await token.keyward(['ca', ...args, '--dir', typo]);
+    t.is(result.code, 3, `${args.join(' ')}: ${result.stderr}`);
+    t.regex(result.stderr, /is not a Keyward CA directory|has no (root bundle|cluster intermediate)/);
+    t.false(existsSync(typo), `${args.join(' ')} created nothing`);
+  }
+});
+
+/** A CLI-made CA for cluster c1 served by `keyward ca serve` as a process, once it says where it listens. */
+async function servedCliCa(drainSeconds: number) {
+  const { token, dir, rootKey, caKey, ca } = await cliCa();
+  await ca(['root', 'create', '--key', rootKey, '--generate', 'p256']);
+  await ca(['intermediate', 'create', '--root-key', rootKey, '--key', caKey, '--generate', 'p256', '--cluster-id', 'c1']);
+  const child = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'ca', 'serve', '--listen', '127.0.0.1:0', '--drain', String(drainSeconds), '--dir', dir], { env: token.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const match = /serving cfssl's API at (\S+)/.exec(stderr);
+      if (match) resolve(match[1]!);
+    });
+    void exited.then(() => reject(new Error(`serve exited: ${stderr}`)));
+  });
+  return { token, dir, child, port: Number(new URL(url).port), exited, stderr: () => stderr };
+}
+
+/** A request the server has taken (it answered 100 Continue to the headers) whose body is still to come. */
+async function requestInFlight(port: number, contentLength: number) {
+  const socket = connect(port, '127.0.0.1');
+  const received: Buffer[] = [];
+  socket.on('data', (d: Buffer) => received.push(d));
+  const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(Buffer.concat(received).toString())));
+  socket.write(`POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\nContent-Type: application/json\r\nContent-Length: ${contentLength}\r\nExpect: 100-continue\r\n\r\n`);
+  while (!Buffer.concat(received).toString().includes('100 Continue')) await new Promise((r) => setTimeout(r, 20));
+  return { socket, closed };
+}
+
+test('serve: SIGTERM lets the request in flight finish, refuses new connections, and exits 0; a port in use is named', async (t) => {
+  const serve = await servedCliCa(20);
+  const body = JSON.stringify({ certificate_request: readFileSync(await csr(serve.token.store.dir, 'inflight', '/OU=swarm-worker/CN=inflight'), 'utf8') });
+  const inFlight = await requestInFlight(serve.port, body.length);
+  inFlight.socket.write(body.slice(0, 100));
+
+  serve.child.kill('SIGTERM');
+  while (!serve.stderr().includes('SIGTERM: no new connections')) await new Promise((r) => setTimeout(r, 20));
+  await t.throwsAsync(
+    new Promise((resolve, reject) => connect(serve.port, '127.0.0.1').on('connect', resolve).on('error', reject)),
+    { code: 'ECONNREFUSED' },
+    'no new connections once draining',
+  );
+  inFlight.socket.write(body.slice(100)); // not end(): a half-closed client has its request aborted by Node
+  t.regex(await inFlight.closed, /HTTP\/1\.1 200[\s\S]*"success":true/, 'the request in flight was answered');
+  t.is(await serve.exited, 0);
+
+  // The port is taken: say so, exit 5 (unavailable).
+  const blocker = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => blocker.once('listening', r));
+  const taken = (blocker.address() as { port: number }).port;
+  const refused = await serve.token.keyward(['ca', 'serve', '--listen', `127.0.0.1:${taken}`, '--dir', serve.dir]);
+  blocker.close();
+  t.is(refused.code, 5);
+  t.regex(refused.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${taken}: another process uses that port`));
+});
+
+test('serve: a request that never finishes is cut off after --drain, and the server still exits', async (t) => {
+  const serve = await servedCliCa(1);
+  const stalled = await requestInFlight(serve.port, 1000);
+  serve.child.kill('SIGTERM');
+  t.is(await serve.exited, 0);
+  t.notRegex(await stalled.closed, /HTTP\/1\.1 200/, 'cut off, not answered');
 });

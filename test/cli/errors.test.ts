@@ -1,7 +1,9 @@
 /** Errors from the binary: what failed, why, what to do; exit codes that mean something; no PIN shown. */
 import test from 'ava';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CLI_PIN, cliToken } from '../harness/cli-token.js';
-import { keyward } from '../harness/run.js';
+import { KEYWARD_BIN, keyward, run } from '../harness/run.js';
 
 test('a malformed URI: exit 2, the position and a caret under the fault', async (t) => {
   const token = await cliToken();
@@ -45,6 +47,74 @@ test('a pin-value in the URI works but is warned about and never echoed', async 
   t.is(result.code, 0, result.stderr);
   t.regex(result.stderr, /warning: the URI carries pin-value/);
   t.false(result.stderr.includes(CLI_PIN));
+});
+
+test('a PIN in a URI, however spelt or placed, reaches neither stderr nor --json output', async (t) => {
+  const token = await cliToken();
+  const L = token.label;
+  const pin = CLI_PIN;
+  const cases: Array<[uri: string, exitCode: number]> = [
+    // Malformed: the URI is shown with a caret.
+    [`pkcs11:token=${L};pin-value=${pin}`, 2],
+    [`pkcs11:token=${L}?PIN-VALUE=${pin}`, 2],
+    [`pkcs11:token=${L}?pin%2Dvalue=${pin}`, 2],
+    [`pkcs11:token=${L}?pin-valu=${pin}`, 2],
+    [`pkcs11:token=${L}?pinvalue=${pin}`, 2],
+    [`pkcs11:token=${L}?pin_value=${pin}`, 2],
+    [`pkcs11:token=${L}?pin-value=${pin}%G`, 2],
+    [`pkcs11:token=${L};type=private&pin-value=${pin}`, 2],
+    [`yubikey:serial=1&pin-value=${pin}`, 2],
+    [`pin-value=${pin}`, 2],
+    // Well-formed, naming no token or no key: the URI is shown in the "not found" message.
+    [`pkcs11:token=nope;object=k?pin-value=${pin}`, 3],
+    [`pkcs11:token=${L};object=absent?pin-value=${pin}`, 3],
+    [`pkcs11:token=${L};object=absent&pin-value=${pin}`, 3],
+    [`pkcs11:token=${L};object=absent?x-PIN-VALUE=${pin}`, 3],
+    [`pkcs11:token=nope;object=k&PIN-VALUE=${pin}`, 3],
+  ];
+  await token.keyward(['key', 'generate', `pkcs11:token=${L};object=present`, '-a', 'p256']);
+  for (const [uri, exitCode] of cases) {
+    for (const json of [false, true]) {
+      const result = await token.keyward([...(json ? ['--json'] : []), 'key', 'public', uri]);
+      t.is(result.code, exitCode, `${uri}: ${result.stderr}${result.stdout}`);
+      t.false(result.stderr.includes(pin) || result.stdout.includes(pin), `${uri} --json=${json}:\n${result.stderr}${result.stdout}`);
+      if (json) t.truthy(JSON.parse(result.stdout).error.message);
+      else t.regex(result.stderr, exitCode === 2 ? /\*\*\*|malformed|not a key URI/ : /\*\*\*/);
+    }
+  }
+});
+
+test('a URI of thousands of attributes is refused with the length limit and its position', async (t) => {
+  const attributes = Array.from({ length: 10_000 }, (_, i) => `x-${i.toString(36)}=v`).join(';');
+  const result = await keyward(['key', 'public', `pkcs11:token=a;${attributes};object=k`]);
+  t.is(result.code, 2);
+  t.regex(result.stderr, /malformed PKCS#11 URI at position 4097: the URI is \d+ characters long; the limit is 4096/);
+  t.true(result.stderr.length < 2000, 'the URI is shown as an excerpt around the fault');
+});
+
+test('a PIN file: read through a FIFO or process substitution, refused past 1 KiB (even /dev/zero)', async (t) => {
+  const token = await cliToken();
+  const env = { ...token.env };
+  delete env.KEYWARD_PIN;
+  const list = (pinSource: string) => token.keyward(['key', 'list', `pkcs11:token=${token.label}?pin-source=file:${pinSource}`], { env });
+
+  const fifo = join(token.store.dir, 'pin.fifo');
+  t.is((await run('mkfifo', ['-m', '600', fifo])).code, 0);
+  const [viaFifo] = await Promise.all([list(fifo), run('sh', ['-c', 'printf "%s\\n" "$PIN" > "$1"', 'sh', fifo], { env: { ...env, PIN: CLI_PIN } })]);
+  t.is(viaFifo.code, 0, viaFifo.stderr);
+  t.false(viaFifo.stderr.includes('warning'), viaFifo.stderr);
+  const substituted = await run('bash', ['-c', `"${process.execPath}" "${KEYWARD_BIN}" --no-input key list "pkcs11:token=${token.label}?pin-source=file:"<(printf %s "$PIN")`], { env: { ...env, PIN: CLI_PIN } });
+  t.is(substituted.code, 0, substituted.stderr);
+
+  const large = join(token.store.dir, 'large.pin');
+  writeFileSync(large, `${CLI_PIN}\n${'x'.repeat(2048)}`, { mode: 0o600 });
+  for (const path of [large, '/dev/zero']) {
+    const refused = await list(path);
+    t.is(refused.code, 2, refused.stderr);
+    t.regex(refused.stderr, new RegExp(`the PIN file ${path} holds more than 1024 bytes`));
+  }
+  const json = await token.keyward(['--json', 'key', 'list', `pkcs11:token=${token.label}?pin-source=file:/dev/zero`], { env });
+  t.like(JSON.parse(json.stdout).error, { code: 'PIN_FILE_TOO_LARGE' });
 });
 
 test('a missing key: exit 3, listing what the token holds', async (t) => {

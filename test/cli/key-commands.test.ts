@@ -1,6 +1,6 @@
 /** The `keyward` binary end to end: token and key commands on a throw-away SoftHSM store each. */
 import test from 'ava';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KEY_ALGORITHMS } from '../../src/crypto/algorithms.js';
 import { CLI_PIN, cliToken } from '../harness/cli-token.js';
@@ -61,6 +61,61 @@ test('key sign: PSS with openssl -sigopt, signature to stdout when piped, --base
   t.is(Buffer.from(b64.stdout.trim(), 'base64').length, 256);
   const json = JSON.parse((await token.keyward(['key', 'sign', uri, '--in', data, '--json'])).stdout);
   t.is(Buffer.from(json.signature, 'base64').length, 256);
+});
+
+test('--out replaces only regular files: a FIFO, a device or a directory is refused; mode, owner and symlinks are kept', async (t) => {
+  const token = await cliToken();
+  const uri = `pkcs11:token=${token.label};object=out`;
+  t.is((await token.keyward(['key', 'generate', uri, '-a', 'p256'])).code, 0);
+  const dir = join(token.store.dir, 'out');
+  mkdirSync(dir);
+  const publicTo = (path: string) => token.keyward(['key', 'public', uri, '--out', path]);
+
+  const fifo = join(dir, 'fifo');
+  t.is((await run('mkfifo', [fifo])).code, 0);
+  const nullDevice = join(dir, 'null');
+  t.is((await run('mknod', [nullDevice, 'c', '1', '3'])).code, 0);
+  for (const [path, kind] of [[fifo, 'a FIFO'], [nullDevice, 'a character device'], [dir, 'a directory']] as const) {
+    const refused = await publicTo(path);
+    t.is(refused.code, 2, `${path}: ${refused.stderr}`);
+    t.regex(refused.stderr, new RegExp(`${path} is ${kind}; Keyward writes only regular files`));
+    t.regex(refused.stderr, /hint: .*write to standard output and redirect it/);
+  }
+  t.true(statSync(fifo).isFIFO(), 'the FIFO is still a FIFO');
+  t.true(statSync(nullDevice).isCharacterDevice(), 'the device node is still a device node');
+
+  const privateFile = join(dir, 'private.pem');
+  writeFileSync(privateFile, 'old', { mode: 0o600 });
+  chmodSync(privateFile, 0o600);
+  chownSync(privateFile, 4321, 4322);
+  t.is((await publicTo(privateFile)).code, 0);
+  t.regex(readFileSync(privateFile, 'utf8'), /^-----BEGIN PUBLIC KEY-----/);
+  t.like(statSync(privateFile), { mode: 0o100600, uid: 4321, gid: 4322 });
+
+  const link = join(dir, 'link.pem');
+  symlinkSync('private.pem', link);
+  t.is((await publicTo(link)).code, 0);
+  t.true(lstatSync(link).isSymbolicLink(), 'the link is kept');
+  t.is(readlinkSync(link), 'private.pem');
+  t.is(readFileSync(privateFile, 'utf8'), readFileSync(link, 'utf8'));
+  t.like(statSync(privateFile), { mode: 0o100600, uid: 4321 });
+
+  const dangling = join(dir, 'dangling.pem');
+  symlinkSync('nowhere.pem', dangling);
+  const refused = await publicTo(dangling);
+  t.is(refused.code, 2);
+  t.regex(refused.stderr, /is a symbolic link to nothing/);
+
+  const fresh = join(dir, 'fresh.pem');
+  t.is((await publicTo(fresh)).code, 0);
+  t.is(statSync(fresh).mode & 0o777, 0o644 & ~process.umask(), 'a new file gets the usual mode');
+
+  // Sensitive content never inherits a readable mode: a virtual card's state holds its keys.
+  const state = join(dir, 'card.json');
+  writeFileSync(state, '{}', { mode: 0o644 });
+  chmodSync(state, 0o644);
+  t.is((await keyward(['yubikey', 'virtual', 'create', '--state', state, '--force'])).code, 0);
+  t.is(statSync(state).mode & 0o777, 0o600);
 });
 
 test('key delete asks first, refuses without a terminal unless --yes, then the key is gone', async (t) => {

@@ -1,8 +1,10 @@
 /** `keyward yubikey …` and `keyward key …` with yubikey: URIs, end to end through pcscd. */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { YUBIKEY_5_ATR } from '../../src/hsm/piv/spec.js';
 import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
 import { KEYWARD_BIN, keyward, run } from '../harness/run.js';
 
@@ -39,8 +41,12 @@ test.serial('list, info (with factory-default warnings), generate with policies,
     writeFileSync(root, (await keyward(['yubikey', 'virtual', 'root', '--state', card.statePath])).stdout);
     const untrusted = await keyward(['yubikey', 'attest', 'yubikey:slot=9c'], { env: env() });
     t.is(untrusted.code, 6);
-    t.regex(untrusted.stderr, /does not chain to a trusted root/);
-    const attested = await keyward(['yubikey', 'attest', 'yubikey:slot=9c', '--trust-root', root, '--json'], { env: env() });
+    t.regex(untrusted.stderr, /no certificate in the bundle issued 'CN=Keyward Virtual YubiKey PIV Attestation 44556677'; add the intermediate 'CN=Keyward Virtual YubiKey PIV Root CA/);
+    // Firmware 5.7.1 chains F9 straight to the root: no intermediates, and an empty file of them is no error.
+    const none = join(rig.dir, 'no-intermediates.pem');
+    writeFileSync(none, (await keyward(['yubikey', 'virtual', 'intermediates', '--state', card.statePath])).stdout);
+    t.is(readFileSync(none, 'utf8'), '');
+    const attested = await keyward(['yubikey', 'attest', 'yubikey:slot=9c', '--trust-root', root, '--intermediates', none, '--json'], { env: env() });
     t.is(attested.code, 0, attested.stderr);
     t.like(JSON.parse(attested.stdout), { verified: true, slot: '9c', serial: 44556677, pinPolicy: 'always', touchPolicy: 'cached' });
     // The PIN crossed pcscd in VERIFY APDUs; the card's log shows none of it.
@@ -80,6 +86,63 @@ test.serial('one key sign sends only what it needs: 8 APDUs, identify the card a
     t.is((await run('openssl', ['dgst', '-sha256', '-verify', `${data}.pub`, '-signature', `${data}.sig`, data])).stdout.trim(), 'Verified OK');
   } finally {
     await card.stop();
+  }
+});
+
+test.serial('firmware 5.7.4: attest verifies through the card\'s two intermediates, names the missing or foreign link, and OpenSSL agrees', async (t) => {
+  const card = await serveVirtualCard(rig, { firmware: '5.7.4', serial: 66778899 });
+  try {
+    const root = join(rig.dir, 'root-574.pem');
+    const intermediates = join(rig.dir, 'intermediates-574.pem');
+    writeFileSync(root, (await keyward(['yubikey', 'virtual', 'root', '--state', card.statePath])).stdout);
+    writeFileSync(intermediates, (await keyward(['yubikey', 'virtual', 'intermediates', '--state', card.statePath])).stdout);
+    t.is((await keyward(['key', 'generate', 'yubikey:slot=9a', '-a', 'p256'], { env: env() })).code, 0);
+
+    const rootOnly = await keyward(['yubikey', 'attest', 'yubikey:slot=9a', '--trust-root', root], { env: env() });
+    t.is(rootOnly.code, 6);
+    t.regex(rootOnly.stderr, /no certificate in the bundle issued 'CN=Keyward Virtual YubiKey PIV Attestation 66778899'; add the intermediate 'CN=Keyward Virtual YubiKey PIV Attestation A 1, O=Keyward emulator - not a real YubiKey'/);
+
+    const chain = join(rig.dir, 'chain-574.pem');
+    const attested = await keyward(['yubikey', 'attest', 'yubikey:slot=9a', '--trust-root', root, '--intermediates', intermediates, '--chain-out', chain, '--json'], { env: env() });
+    t.is(attested.code, 0, attested.stderr);
+    const claims = JSON.parse(attested.stdout);
+    t.like(claims, { verified: true, firmware: '5.7.4', serial: 66778899 });
+    t.is(claims.path.length, 5);
+    t.is(claims.path[4], 'CN=Keyward Virtual YubiKey Attestation Root 1, O=Keyward emulator - not a real YubiKey');
+    // The chain Keyward wrote (slot, F9, two intermediates) verifies under the root alone, in OpenSSL too.
+    t.is((await run('openssl', ['verify', '-CAfile', root, '-untrusted', chain, chain])).stdout.trim(), `${chain}: OK`);
+
+    // One bundle file holding root and intermediates serves through KEYWARD_ATTESTATION_ROOTS.
+    const bundle = join(rig.dir, 'bundle-574.pem');
+    writeFileSync(bundle, readFileSync(root, 'utf8') + readFileSync(intermediates, 'utf8'));
+    const fromEnv = await keyward(['yubikey', 'attest', 'yubikey:slot=9a'], { env: env({ KEYWARD_ATTESTATION_ROOTS: bundle }) });
+    t.is(fromEnv.code, 0, fromEnv.stderr);
+    t.regex(fromEnv.stdout, /chain: slot 9a → CN=Keyward Virtual YubiKey PIV Attestation 66778899 → CN=Keyward Virtual YubiKey PIV Attestation A 1, .* → CN=Keyward Virtual YubiKey Attestation Intermediate A 1, .* → CN=Keyward Virtual YubiKey Attestation Root 1, /);
+
+    // Another 5.7.4 card's tiers have the same names but other keys: foreign intermediates.
+    const otherIntermediates = join(rig.dir, 'other-intermediates-574.pem');
+    const other = await keyward(['yubikey', 'virtual', 'create', '--state', join(rig.dir, 'other-574.json'), '--firmware', '5.7.4', '--intermediates-out', otherIntermediates]);
+    t.is(other.code, 0, other.stderr);
+    const foreign = await keyward(['yubikey', 'attest', 'yubikey:slot=9a', '--trust-root', root, '--intermediates', otherIntermediates, '--json'], { env: env() });
+    t.is(foreign.code, 6);
+    const { error } = JSON.parse(foreign.stdout);
+    t.like(error, { code: 'ATTESTATION_UNTRUSTED', details: { certificate: 'CN=Keyward Virtual YubiKey PIV Attestation 66778899' } });
+    t.regex(error.message, /the 'CN=Keyward Virtual YubiKey PIV Attestation A 1, O=Keyward emulator - not a real YubiKey' there has that name but another key/);
+  } finally {
+    await card.stop();
+  }
+});
+
+test('virtual create --intermediates-out is refused for a profile whose attestation has no intermediates, before anything is written', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'keyward-vyk-'));
+  try {
+    const state = join(dir, 'vyk.json');
+    const refused = await keyward(['yubikey', 'virtual', 'create', '--state', state, '--firmware', '5.7.1', '--intermediates-out', join(dir, 'i.pem')]);
+    t.is(refused.code, 2);
+    t.regex(refused.stderr, /firmware 5\.7\.1 attests straight under its root: there are no intermediates to write/);
+    t.false(existsSync(state));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -166,6 +229,10 @@ test.serial('doctor sees the PC/SC readers and the PIV application behind them',
     t.deepEqual(parsed.piv.map((p: { reader: string; serial: number }) => [p.reader, p.serial]), [[card.reader, 55667788]]);
     t.true(parsed.findings.some((f: { level: string; message: string }) => f.level === 'ok' && /YubiKey 55667788 .* ready/.test(f.message)));
     t.true(parsed.findings.some((f: { level: string; message: string }) => f.level === 'warning' && /YubiKey 55667788 .* still uses the factory PIN, PUK, management key/.test(f.message)));
+    // Bytes are hex for scripts, as pcsc_scan and ykman print an ATR, not Node's Buffer object.
+    const reader = parsed.pcsc.readers.find((r: { name: string }) => r.name === card.reader);
+    t.is(reader.atr, Buffer.from(YUBIKEY_5_ATR).toString('hex'));
+    t.false(report.stdout.includes('"Buffer"'), report.stdout);
   } finally {
     await card.stop();
   }

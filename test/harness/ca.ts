@@ -17,7 +17,9 @@ import { Keystore } from '../../src/keystore/registry.js';
 import { Secret } from '../../src/secret.js';
 import * as x509 from '../../src/x509.js';
 import type { Pkcs11Backend } from '../../src/keystore/backends/pkcs11.js';
+import { cliToken, CLI_SO_PIN } from './cli-token.js';
 import { recordingInteraction, SO_PIN, USER_PIN } from './keystore.js';
+import { run } from './run.js';
 import { uniqueLabel, useProcessSoftHsm } from './softhsm.js';
 
 export interface TestCa {
@@ -48,6 +50,23 @@ export async function testCa(options: { clusterId?: string; intermediateKey?: st
   });
   const authority = await openAuthority(directory, keystore);
   return { directory, keystore, authority, clusterId, rootKey, tokens, close: () => authority.ledger.close() };
+}
+
+/** For `keyward ca …` runs: a store with the offline root's token and an online token, and a CA directory in it. */
+export async function cliCa() {
+  const token = await cliToken(); // the offline root's token
+  const online = await token.keyward(['token', 'init', '--label', `${token.label}-online`], { env: { ...token.env, KEYWARD_SO_PIN: CLI_SO_PIN } });
+  if (online.code !== 0) throw new Error(online.stderr);
+  const dir = join(token.store.dir, 'ca');
+  const rootKey = `pkcs11:token=${token.label};object=root`;
+  const caKey = `pkcs11:token=${token.label}-online;object=cluster-a`;
+  return { token, dir, rootKey, caKey, ca: (args: string[]) => token.keyward(['ca', ...args, '--dir', dir]) };
+}
+
+/** A node's key and CSR made by OpenSSL, as files in `dir`; returns the CSR's path. */
+export function opensslCsr(dir: string, name: string, subject: string): Promise<string> {
+  const file = join(dir, `${name}.csr`);
+  return run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, `${name}.key`), '-subj', subject, '-out', file]).then(() => file);
 }
 
 export interface TestNode {

@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listReaders } from '../../src/hsm/piv/transport/pcsc.js';
+import type { FirmwareProfile } from '../../src/hsm/virtual-yubikey/firmware.js';
 import { KEYWARD_BIN, PROJECT_ROOT } from './run.js';
 
 export const READER_NAME = 'Yubico YubiKey OTP+FIDO+CCID';
@@ -145,7 +146,7 @@ export interface ServedVirtualCard {
 
 export interface VirtualCardOptions {
   reader?: 0 | 1;
-  firmware?: '5.4.3' | '5.7.1';
+  firmware?: FirmwareProfile;
   serial?: number;
   touch?: 'auto' | 'manual';
   touchTimeoutSeconds?: number;

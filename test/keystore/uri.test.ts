@@ -2,7 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { UsageError } from '../../src/errors.js';
 import { Secret } from '../../src/secret.js';
-import { formatPkcs11Uri, parsePkcs11Uri, redactUri, UriError, type Pkcs11Uri } from '../../src/keystore/uri.js';
+import { formatPkcs11Uri, MAX_URI_ATTRIBUTES, MAX_URI_LENGTH, parsePkcs11Uri, parseYubiKeyUri, redactUri, UriError, type Pkcs11Uri } from '../../src/keystore/uri.js';
 
 // Printed by `p11tool --list-all --login` for a SoftHSM key (see ../shared/reference/pkcs11.md).
 const P11TOOL_URI =
@@ -143,4 +143,105 @@ test('URIs in messages lose their pin-value, and keep everything else', (t) => {
   t.is(redactUri('pkcs11:token=a;object=k?pin-value=123456&module-name=softhsm2'), 'pkcs11:token=a;object=k?pin-value=***&module-name=softhsm2');
   t.is(redactUri('yubikey:slot=9c?pin-source=file:/run/pin&pin-value=9'), 'yubikey:slot=9c?pin-source=file:/run/pin&pin-value=***');
   t.is(redactUri('pkcs11:token=a'), 'pkcs11:token=a');
+});
+
+test('a PIN is redacted however its attribute is spelt or wherever it stands; pin-source stays', (t) => {
+  const cases: Array<[string, string]> = [
+    ['pkcs11:token=a;pin-value=123456;object=k', 'pkcs11:token=a;pin-value=***;object=k'],
+    ['pkcs11:token=a?PIN-VALUE=123456', 'pkcs11:token=a?PIN-VALUE=***'],
+    ['pkcs11:token=a?pin%2Dvalue=123456&module-name=m', 'pkcs11:token=a?pin%2Dvalue=***&module-name=m'],
+    ['pkcs11:token=a?pin-valu=123456', 'pkcs11:token=a?pin-valu=***'],
+    ['pkcs11:token=a?pinvalue=123456', 'pkcs11:token=a?pinvalue=***'],
+    ['pkcs11:token=a?pin_value=123456', 'pkcs11:token=a?pin_value=***'],
+    ['pkcs11:token=a?x-pin=123456', 'pkcs11:token=a?x-pin=***'],
+    ['pkcs11:pin-value=123456', 'pkcs11:pin-value=***'],
+    // Smuggled into another attribute's value, where the parser would accept it.
+    ['pkcs11:token=a&pin-value=123456;object=k', 'pkcs11:token=a&pin-value=***;object=k'],
+    ['pkcs11:token=a?module-path=/x?pin-value=123456&module-name=m', 'pkcs11:token=a?module-path=/x?pin-value=***&module-name=m'],
+    ['pkcs11:token=a?module-name=m;pin-value=123456', 'pkcs11:token=a?module-name=m;pin-value=***'],
+    // Separators inside the PIN that start no attribute are more of the PIN.
+    ['pkcs11:token=a?pin-value=12&34;56?78&module-name=m', 'pkcs11:token=a?pin-value=***&module-name=m'],
+    ['pkcs11:token=a;pin-value=12&34;56?78', 'pkcs11:token=a;pin-value=***'],
+    ['pkcs11:token=a?pin-value=&module-name=m', 'pkcs11:token=a?pin-value=&module-name=m'],
+    ['yubikey:slot=9c?pin-source=file:/run/pin&management-key-source=file:/run/mk', 'yubikey:slot=9c?pin-source=file:/run/pin&management-key-source=file:/run/mk'],
+    ['pin-value=123456', 'pin-value=***'],
+  ];
+  for (const [input, shown] of cases) t.is(redactUri(input), shown, input);
+});
+
+test('a fault inside a PIN: the caret stops at "***" and the reason quotes nothing of it', (t) => {
+  for (const input of ['pkcs11:token=a?pin-value=12%G4', 'pkcs11:token=a?pin-value=12 34', 'pkcs11:token=a?pin-value=12&34', 'pkcs11:object=k&pin-value=12 34']) {
+    const error = t.throws(() => parsePkcs11Uri(input), { instanceOf: UriError });
+    const shown = `${error.message}\n${error.hint}\n${error.pointer()}\n${JSON.stringify(error.toJSON())}`;
+    t.false(/[1-4]/.test(shown.replace(/position \d+|RFC 7512|PKCS#11|pkcs11|"position":\d+/g, '')), `${input}: ${shown}`);
+    t.regex(error.message, /inside the value of "pin-value" \(not shown/);
+    const [line, caret] = error.pointer().split('\n');
+    t.is(line!.slice(caret!.indexOf('^'), caret!.indexOf('^') + 3), '***');
+  }
+  const slot = t.throws(() => parsePkcs11Uri('pkcs11:slot-id=1&pin-value=987654'), { instanceOf: UriError });
+  t.regex(slot.message, /must be a decimal number, found "1&pin-value=\*\*\*"/);
+  const type = t.throws(() => parseYubiKeyUri('yubikey:slot=9c&pin-value=987654'), { instanceOf: UriError });
+  t.false(JSON.stringify(type.toJSON()).includes('987654'));
+});
+
+// Secrets are drawn from letters that appear nowhere else in these URIs (QZJW) and from the
+// separators, so "no Q, Z, J or W in what is shown" means no part of a secret was shown. A secret
+// holding "=" after a separator is ambiguous (it reads as a new attribute) and is left out.
+const secretNames = fc.constantFrom('pin-value', 'PIN-VALUE', 'pin%2Dvalue', 'Pin%2dValue', 'pin-valu', 'pinvalue', 'pin_value', 'pin', 'x-pin', 'x-PIN-VALUE', 'puk', 'passphrase', 'pin%252Dvalue');
+const secretValue = fc.array(fc.constantFrom('Q', 'Z', 'J', 'W', 'Q', 'Z', ';', '&', '?', '%', ' '), { minLength: 1, maxLength: 12 }).map((cs) => `Q${cs.join('')}`);
+const plainAttribute = fc.tuple(
+  fc.constantFrom('token', 'object', 'type', 'slot-id', 'id', 'module-name', 'module-path', 'pin-source', 'tokn', 'x-vendor', 'serial'),
+  fc.stringMatching(/^[a-p/:%]{0,6}$/),
+  fc.boolean(),
+).map(([name, value, withValue]) => (withValue ? `${name}=${value}` : name));
+const separator = fc.constantFrom(';', '&', '?');
+
+test('property: whatever the URI, no part of a PIN-like value is shown, parsed or not', (t) => {
+  fc.assert(
+    fc.property(fc.array(plainAttribute, { maxLength: 5 }), fc.nat(), secretNames, secretValue, fc.array(separator, { minLength: 6, maxLength: 6 }), (plain, at, name, secret, separators) => {
+      const attributes = [...plain];
+      attributes.splice(at % (plain.length + 1), 0, `${name}=${secret}`);
+      const input = `pkcs11:${attributes.map((a, i) => (i === 0 ? a : `${separators[i]}${a}`)).join('')}`;
+      const secretShown = (text: string) => /[QZJW]/.test(text);
+      t.false(secretShown(redactUri(input)), input);
+      try {
+        parsePkcs11Uri(input);
+      } catch (error) {
+        if (!(error instanceof UriError)) throw error;
+        t.false(secretShown(`${error.message}\n${error.hint}\n${error.pointer()}\n${JSON.stringify(error.toJSON())}`), input);
+        t.true(error.displayPosition <= error.displayUri.length);
+      }
+    }),
+    { numRuns: 5000 },
+  );
+});
+
+test('property: a URI Keyward prints is shown unchanged (nothing in it looks like a PIN)', (t) => {
+  fc.assert(
+    fc.property(uriArbitrary, (uri) => {
+      const printed = formatPkcs11Uri(uri);
+      t.is(redactUri(printed), printed);
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test('bounds: a URI over the length limit is refused at the limit, before any parsing', (t) => {
+  const attributes = Array.from({ length: 20_000 }, (_, i) => `x-a${i}=v`).join(';');
+  const error = t.throws(() => parsePkcs11Uri(`pkcs11:token=a;${attributes}?pin-value=123456`), { instanceOf: UriError });
+  t.is(error.position, MAX_URI_LENGTH);
+  t.regex(error.message, new RegExp(`at position ${MAX_URI_LENGTH + 1}: the URI is \\d+ characters long; the limit is ${MAX_URI_LENGTH}`));
+  t.true(error.pointer().length < 600, 'a long URI is shown as an excerpt around the fault');
+  t.false(JSON.stringify(error.toJSON()).includes('123456'));
+  t.notThrows(() => parsePkcs11Uri(`pkcs11:object=${'a'.repeat(MAX_URI_LENGTH - 'pkcs11:object='.length)}`));
+});
+
+test('bounds: more attributes than the limit are refused at the first one too many', (t) => {
+  const attributes = Array.from({ length: MAX_URI_ATTRIBUTES + 1 }, (_, i) => `x-${i}=v`);
+  const input = `pkcs11:${attributes.join(';')}`;
+  const error = t.throws(() => parsePkcs11Uri(input), { instanceOf: UriError });
+  t.is(error.position, input.indexOf(`x-${MAX_URI_ATTRIBUTES}=`));
+  t.regex(error.message, new RegExp(`more attributes than the limit of ${MAX_URI_ATTRIBUTES}`));
+  const vendor = parsePkcs11Uri(`pkcs11:${attributes.slice(1).join(';')}`).vendor!;
+  t.is(Object.keys(vendor).length, MAX_URI_ATTRIBUTES);
 });

@@ -27,15 +27,20 @@ export const REVOCATION_REASONS: readonly RevocationReason[] = [
   'privilegeWithdrawn',
 ];
 
-/** Serial numbers as people type them (hex with or without colons, any case, leading zeros) → the ledger's form. */
+/**
+ * Serial numbers as people type them (hex with or without colons, any case, with or without
+ * leading zeros) → the ledger's form: the serial's bytes as the certificate has them, in
+ * lower-case hex, as `openssl x509 -serial` and Node print them (0a1b…, not a1b…).
+ */
 export function normalizeSerial(serial: string): string {
   const hex = serial.trim().replace(/^0x/i, '').replace(/:/g, '').toLowerCase();
   if (!/^[0-9a-f]+$/.test(hex)) throw new UsageError('SERIAL_INVALID', `"${serial}" is not a hex serial number`);
-  return BigInt(`0x${hex}`).toString(16);
+  const digits = BigInt(`0x${hex}`).toString(16);
+  return digits.length % 2 === 1 ? `0${digits}` : digits;
 }
 
 export interface LedgerEntry {
-  /** Lower-case hex, no leading zeros beyond what DER needs. */
+  /** Lower-case hex of the serial's bytes, as the certificate has them (`normalizeSerial`). */
   serial: string;
   subject: string;
   /** Issuer's subject key identifier (hex): which CA signed it. */

@@ -81,6 +81,8 @@ export class SqliteLedger implements Ledger {
     this.#db.pragma('synchronous = FULL');
     this.#db.pragma('busy_timeout = 5000');
     this.#db.exec(SCHEMA);
+    // Ledgers written before serials kept their leading zero (a1b… for the certificate's 0a1b…).
+    this.#db.exec(`UPDATE certificates SET serial = '0' || serial WHERE length(serial) % 2 = 1`);
     this.#insert = this.#db.prepare(
       `INSERT INTO certificates (serial, subject, issuer, issuer_key_id, profile, not_before, not_after, renew_at, status, der, recorded_at)
        VALUES (@serial, @subject, @issuer, @issuerKeyId, @profile, @notBefore, @notAfter, @renewAt, 'issued', @der, @recordedAt)`,

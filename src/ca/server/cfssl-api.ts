@@ -5,22 +5,15 @@
  * cfssl's error codes. Transport-free: the server feeds it requests.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { KeywardError, UsageError } from '../../errors.js';
-import type { Authority } from '../authority.js';
-import { ROLES } from '../names.js';
+import { AuthError, UnavailableError, UsageError, VerificationError } from '../../errors.js';
+import type { Authority, NodeRequest } from '../authority.js';
+import { nodeSans, roleOf } from '../names.js';
 import { certificatePem } from '../store.js';
+import { admissionRefusal, identityRefusal, type CallerPolicy, type CertifiedCaller, type Requester } from './access.js';
 
 export interface ApiResponse {
   status: number;
   body: { success: boolean; result: unknown; errors: Array<{ code: number; message: string }>; messages: Array<{ code: number; message: string }> };
-}
-
-/** What the TLS layer knows of the caller (mTLS). */
-export interface Caller {
-  /** Subject attributes of the verified client certificate, when there is one. */
-  organization?: string;
-  organizationalUnit?: string;
-  commonName?: string;
 }
 
 export interface ApiOptions {
@@ -28,8 +21,8 @@ export interface ApiOptions {
   authKeys?: Map<string, Buffer>;
   /** Refuse unauthenticated /sign (cfssl: "authentication required"); needs auth keys. */
   requireAuthsign?: boolean;
-  /** With mTLS: which callers may have certificates signed. */
-  callers?: 'any' | 'cluster' | 'managers';
+  /** With mTLS: which client certificates may reach the API (what each may obtain: access.ts). */
+  callers?: CallerPolicy;
 }
 
 /**
@@ -72,35 +65,56 @@ export const failure = (status: number, code: number, message: string): ApiRespo
   body: { success: false, result: null, errors: [{ code, message }], messages: [] },
 });
 
+/** cfssl's signer.SignRequest, as far as a node certificate needs it (SwarmKit's PrepareCSR fills these). */
 interface SignRequest {
   certificate_request?: unknown;
   profile?: unknown;
   hosts?: unknown;
-  label?: unknown;
+  /** signer.Subject: {CN, names: [{C, ST, L, O, OU, …}], SerialNumber}; overrides the CSR's subject in cfssl. */
+  subject?: unknown;
 }
 
-/** Keyward's errors in cfssl's words. */
-function signingFailure(error: unknown): ApiResponse {
-  if (!(error instanceof KeywardError)) return failure(500, CFSSL.CERTIFICATE_UNKNOWN, 'internal error while signing');
-  switch (error.code) {
-    case 'CSR_MALFORMED':
-      return failure(400, CFSSL.CSR_DECODE_FAILED, 'CSR Decode failed');
-    case 'CSR_SIGNATURE_INVALID':
-      return failure(400, CFSSL.CSR_SIGNATURE_INVALID, error.message);
-    case 'CSR_KEY_NOT_ALLOWED':
-    case 'CLUSTER_MISMATCH':
-    case 'ROLE_REQUIRED':
-    case 'ROLE_INVALID':
-    case 'ROLE_MISMATCH':
-    case 'NODE_ID_INVALID':
-    case 'NODE_ID_MISMATCH':
-    case 'VALIDITY_EXCEEDS_ISSUER':
-      return failure(400, CFSSL.POLICY_VIOLATION, error.message);
-    default:
-      // The CA key is in hardware: a device that is gone or locked is "key unavailable".
-      return failure(503, CFSSL.KEY_UNAVAILABLE, `the CA key is unavailable: ${error.message}`);
-  }
+/** The one value a cfssl subject gives for an attribute, across its `names` entries. */
+function single(values: unknown[], what: string): string | undefined {
+  const given = [...new Set(values.filter((v) => v !== undefined && v !== ''))];
+  if (given.some((v) => typeof v !== 'string')) throw new UsageError('SUBJECT_INVALID', `the request's subject has a ${what} that is not a string`);
+  if (given.length > 1) throw new UsageError('SUBJECT_INVALID', `the request's subject names ${given.length} values for ${what} (${given.join(', ')}); a node has one`);
+  return given[0] as string | undefined;
 }
+
+/** The identity a cfssl request's `subject` asks for (SwarmKit: CN = node ID, OU = role, O = cluster). */
+export function subjectRequest(subject: unknown): NodeRequest {
+  if (subject === undefined || subject === null) return {};
+  if (typeof subject !== 'object' || Array.isArray(subject)) throw new UsageError('SUBJECT_INVALID', 'the request\'s subject is not an object');
+  const { CN, names } = subject as { CN?: unknown; names?: unknown };
+  if (names !== undefined && names !== null && (!Array.isArray(names) || names.some((n) => typeof n !== 'object' || n === null))) {
+    throw new UsageError('SUBJECT_INVALID', 'the request\'s subject names are not a list of name objects');
+  }
+  const entries = (names ?? []) as Array<Record<string, unknown>>;
+  const nodeId = single([CN], 'CN');
+  const clusterId = single(entries.map((n) => n.O), 'O');
+  const role = single(entries.map((n) => n.OU), 'OU');
+  return { nodeId, clusterId, role: role === undefined ? undefined : roleOf(role) };
+}
+
+/** cfssl's code for each of Keyward's request errors that has a closer one than "policy violation". */
+const REQUEST_ERROR_CODES: Record<string, number> = {
+  CSR_MALFORMED: CFSSL.CSR_DECODE_FAILED,
+  CSR_SIGNATURE_INVALID: CFSSL.CSR_SIGNATURE_INVALID,
+  CSR_SIGNATURE_ALGORITHM: CFSSL.CSR_SIGNATURE_INVALID,
+};
+
+/** Keyward's errors in cfssl's words: the request's fault is a 400, a device's a 503, anything else a 500. */
+function signingFailure(error: unknown): ApiResponse {
+  if (error instanceof UsageError || error instanceof VerificationError) {
+    return failure(400, REQUEST_ERROR_CODES[error.code] ?? CFSSL.POLICY_VIOLATION, error.code === 'CSR_MALFORMED' ? 'CSR Decode failed' : error.message);
+  }
+  // The CA key is in hardware: a device that is gone or locked is "key unavailable".
+  if (error instanceof UnavailableError || error instanceof AuthError) return failure(503, CFSSL.KEY_UNAVAILABLE, `the CA key is unavailable: ${error.message}`);
+  throw error;
+}
+
+const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((v) => b.includes(v));
 
 export class CfsslApi {
   readonly #authority: Authority;
@@ -112,16 +126,7 @@ export class CfsslApi {
     this.#options = options;
   }
 
-  #callerAllowed(caller: Caller | undefined): string | undefined {
-    const policy = this.#options.callers ?? 'any';
-    if (policy === 'any') return undefined;
-    if (!caller) return 'a client certificate is required';
-    if (caller.organization !== this.#authority.policy.clusterId) return `client certificates of cluster "${this.#authority.policy.clusterId}" only`;
-    if (policy === 'managers' && caller.organizationalUnit !== ROLES.manager) return 'only managers may request certificates';
-    return undefined;
-  }
-
-  async #sign(request: SignRequest): Promise<ApiResponse> {
+  async #sign(request: SignRequest, requester: Requester): Promise<ApiResponse> {
     if (typeof request.certificate_request !== 'string' || request.certificate_request.length === 0) {
       return failure(400, CFSSL.CSR_DECODE_FAILED, 'CSR Decode failed');
     }
@@ -134,8 +139,13 @@ export class CfsslApi {
       return failure(400, CFSSL.INVALID_POLICY, `Invalid or unknown policy: profile "${profile}" (this CA signs "node" certificates)`);
     }
     try {
-      const issued = await this.#authority.issueNode(request.certificate_request);
-      const messages = Array.isArray(request.hosts) && request.hosts.length > 0 ? [{ code: 0, message: 'hosts ignored: the CA names nodes itself (role and node ID as SANs)' }] : [];
+      const order = await this.#authority.nodeOrder(request.certificate_request, subjectRequest(request.subject));
+      const refused = identityRefusal(requester, order.identity);
+      if (refused) return failure(403, 403, refused);
+      const issued = await this.#authority.issueOrder(order);
+      const hosts = Array.isArray(request.hosts) ? request.hosts : [];
+      const sans = nodeSans(order.identity.role, order.identity.nodeId);
+      const messages = hosts.length > 0 && !sameSet(hosts, sans) ? [{ code: 0, message: `hosts ignored: the CA names nodes itself (${sans.join(', ')})` }] : [];
       return ok({ certificate: issued.chainPem }, messages);
     } catch (error) {
       return signingFailure(error);
@@ -163,13 +173,13 @@ export class CfsslApi {
   }
 
   /** Handles one request: method, path, raw body, and the caller as TLS established it. */
-  async handle(method: string, path: string, body: Buffer, caller?: Caller): Promise<ApiResponse> {
+  async handle(method: string, path: string, body: Buffer, caller?: CertifiedCaller): Promise<ApiResponse> {
     const endpoint = path.replace(/\/+$/, '');
     if (!['/api/v1/cfssl/sign', '/api/v1/cfssl/authsign', '/api/v1/cfssl/info'].includes(endpoint)) {
       return failure(404, 404, `no such endpoint: ${endpoint}`);
     }
     if (method !== 'POST') return failure(405, 405, `Method is not allowed:"${method}"`);
-    const refused = this.#callerAllowed(caller);
+    const refused = admissionRefusal(this.#options.callers ?? 'any', caller, this.#authority.policy.clusterId);
     if (refused) return failure(403, 403, refused);
     let json: unknown;
     try {
@@ -188,11 +198,11 @@ export class CfsslApi {
         });
       case '/api/v1/cfssl/authsign': {
         const { request: inner, error } = this.#authenticated(request);
-        return error ?? this.#sign(inner!);
+        return error ?? this.#sign(inner!, { by: 'authsign' });
       }
       default:
         if (this.#options.requireAuthsign) return failure(400, 400, 'authentication required');
-        return this.#sign(request as SignRequest);
+        return this.#sign(request as SignRequest, caller ? { by: 'certificate', certificate: caller } : { by: 'nothing' });
     }
   }
 }

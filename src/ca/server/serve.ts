@@ -12,7 +12,7 @@ import { openAuthority, type Authority } from '../authority.js';
 import { crlFile } from '../lifecycle.js';
 import type { CaDirectory } from '../store.js';
 import { CfsslApi, checkApiOptions, type ApiOptions } from './cfssl-api.js';
-import { startCaServer, type RunningServer, type TlsSettings } from './server.js';
+import { startCaServer, type RunningServer, type ServerLimits, type TlsSettings } from './server.js';
 
 export interface ServeCaOptions {
   host?: string;
@@ -24,7 +24,8 @@ export interface ServeCaOptions {
   /** HMAC keys for /authsign (hex in files or variables is the caller's business: bytes here). */
   authKeys?: Map<string, Buffer>;
   requireAuthsign?: boolean;
-  headersTimeoutMs?: number;
+  /** What clients may hold at most (connections, time, memory): defaults in server.ts. */
+  limits?: Partial<ServerLimits>;
   /** How often the server's TLS key and certificate are renewed (default: half their 7 days). */
   serverRenewMs?: number;
   log?: (line: string) => void;
@@ -85,7 +86,7 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
     tls = { ...(await serverIdentity(authority, options.tlsHosts)), ...(mtls ? { clientCa: directory.rootBundle(), crl: currentCrls(directory) } : {}) };
   }
   const api = new CfsslApi(authority, apiOptions);
-  const running = await startCaServer({ api, host: options.host, port: options.port, tls, log: options.log, headersTimeoutMs: options.headersTimeoutMs });
+  const running = await startCaServer({ api, host: options.host, port: options.port, tls, log: options.log, limits: options.limits });
   const refresh = (changes: Partial<TlsSettings>) => {
     tls = { ...tls!, ...changes };
     running.updateTls(tls);

@@ -1,12 +1,17 @@
 /**
  * The CA server: cfssl's API over HTTP or HTTPS (optionally mutual TLS with the cluster's node
- * certificates). Bodies are capped, slow clients are cut off, and a bad request never stops the
- * server: it answers and goes on.
+ * certificates). Nothing a client sends can stop it: every failure inside a request becomes an
+ * answer to that request alone, and what any number of clients can hold is bounded (connections,
+ * the time to complete a TLS handshake, headers and a request, and the memory of bodies in flight).
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { failure, type ApiResponse, type Caller, type CfsslApi } from './cfssl-api.js';
+import { UnavailableError } from '../../errors.js';
+import type { CertifiedCaller } from './access.js';
+import { failure, type ApiResponse, type CfsslApi } from './cfssl-api.js';
+import { LoadShedder } from './load-shedding.js';
 
 export interface TlsSettings {
   /** The server's private key (PEM) and certificate chain (PEM). */
@@ -18,16 +23,38 @@ export interface TlsSettings {
   crl?: string[];
 }
 
+/** What the server holds for its clients at most; each default fits a cluster's managers many times over. */
+export interface ServerLimits {
+  /** Largest request body accepted (a CSR is a few kilobytes). */
+  maxBodyBytes: number;
+  /** Request bodies held in memory at once, across all clients (past it, see load-shedding.ts). */
+  maxBodiesInFlightBytes: number;
+  /** Open connections (past it, the longest-unfinished one is cut off: load-shedding.ts). */
+  maxConnections: number;
+  /** How long a client may take to complete the TLS handshake, send its headers, and its whole request. */
+  handshakeTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** On close: how long requests in flight may take to finish before their connections are cut. */
+  drainMs: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  maxBodyBytes: 64 * 1024,
+  maxBodiesInFlightBytes: 8 * 1024 * 1024,
+  maxConnections: 512,
+  handshakeTimeoutMs: 10_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  drainMs: 10_000,
+};
+
 export interface CaServerOptions {
   api: CfsslApi;
   host?: string;
   port?: number;
   tls?: TlsSettings;
-  /** Largest request body accepted (a CSR is a few kilobytes). */
-  maxBodyBytes?: number;
-  /** How long a client may take to send its headers, and its whole request. */
-  headersTimeoutMs?: number;
-  requestTimeoutMs?: number;
+  limits?: Partial<ServerLimits>;
   log?: (line: string) => void;
 }
 
@@ -37,18 +64,31 @@ export interface RunningServer {
   server: Server;
   /** Replaces the TLS settings for new connections (fresh CRLs, a renewed server certificate). */
   updateTls(tls: TlsSettings): void;
+  /** What clients hold now: connections, requests being received or answered, the bytes of their bodies. */
+  load(): { connections: number; requests: number; bodyBytes: number };
+  /** Stops accepting, lets requests in flight finish (within `drainMs`), then closes every connection. */
   close(): Promise<void>;
 }
 
-const DEFAULT_MAX_BODY = 64 * 1024;
+/** Node's parser and timer errors, as the status line the client is told before the connection closes. */
+const CLIENT_ERROR_STATUS: Record<string, string> = {
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+};
 
 function send(res: ServerResponse, response: ApiResponse): void {
+  if (res.headersSent || res.destroyed) return;
   const body = JSON.stringify(response.body);
   res.writeHead(response.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
 
-function callerOf(req: IncomingMessage): Caller | undefined {
+/** The TCP connection a request came on (under HTTPS, the one the TLS socket wraps): what the shedder tracks. */
+function connectionOf(req: IncomingMessage): Socket {
+  return (req.socket as Socket & { _parent?: Socket })._parent ?? req.socket;
+}
+
+function callerOf(req: IncomingMessage): CertifiedCaller | undefined {
   const socket = req.socket as TLSSocket;
   if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return undefined;
   const subject = socket.getPeerCertificate().subject as Record<string, string | string[]> | undefined;
@@ -56,42 +96,85 @@ function callerOf(req: IncomingMessage): Caller | undefined {
   return subject ? { organization: one(subject.O), organizationalUnit: one(subject.OU), commonName: one(subject.CN) } : undefined;
 }
 
+/** The path of a request-target, whatever its form: the API routes on it and on nothing else. */
+function pathOf(target: string | undefined): string {
+  const path = (target ?? '/').split('?', 1)[0]!;
+  return path.startsWith('/') ? path : path.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '') || '/';
+}
+
+/** Why listening failed, in words an operator can act on. */
+function listenFailure(error: NodeJS.ErrnoException, where: string): Error {
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new UnavailableError('PORT_IN_USE', `cannot listen on ${where}: another process uses that port`, { hint: 'stop it (ss -ltnp shows which), or choose another port with --listen', cause: error });
+    case 'EACCES':
+      return new UnavailableError('PORT_FORBIDDEN', `cannot listen on ${where}: permission denied`, { hint: 'ports below 1024 need privileges; choose a port above 1024 with --listen', cause: error });
+    case 'EADDRNOTAVAIL':
+      return new UnavailableError('ADDRESS_UNAVAILABLE', `cannot listen on ${where}: no such address on this machine`, { hint: 'listen on one of this machine\'s addresses, or 0.0.0.0', cause: error });
+    default:
+      return new UnavailableError('LISTEN_FAILED', `cannot listen on ${where}: ${error.message}`, { cause: error });
+  }
+}
+
 export function startCaServer(options: CaServerOptions): Promise<RunningServer> {
-  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
-  const handler = (req: IncomingMessage, res: ServerResponse) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > maxBody) {
-      send(res, failure(413, 413, `request body over ${maxBody} bytes`));
-      req.destroy();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBody) {
-        send(res, failure(413, 413, `request body over ${maxBody} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (res.headersSent) return;
-      const started = performance.now();
-      options.api
-        .handle(req.method ?? 'GET', new URL(req.url ?? '/', 'http://ca').pathname, Buffer.concat(chunks), callerOf(req))
-        .then((response) => {
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const log = options.log ?? (() => undefined);
+  const shedder = new LoadShedder(limits);
+  let closing = false;
+  const inFlight = new Set<ServerResponse>();
+
+  const answer = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+    const started = performance.now();
+    const path = pathOf(req.url);
+    options.api
+      .handle(req.method ?? 'GET', path, body, callerOf(req))
+      .then(
+        (response) => {
           send(res, response);
-          options.log?.(`${req.socket.remoteAddress} ${req.method} ${req.url} ${response.status} ${(performance.now() - started).toFixed(1)} ms`);
-        })
-        .catch((error: unknown) => {
+          log(`${req.socket.remoteAddress} ${req.method} ${path} ${response.status} ${(performance.now() - started).toFixed(1)} ms`);
+        },
+        (error: unknown) => {
           send(res, failure(500, 500, 'internal error'));
-          options.log?.(`${req.method} ${req.url} 500 ${(error as Error).message}`);
-        });
+          log(`${req.socket.remoteAddress} ${req.method} ${path} 500 ${(error as Error)?.message ?? error}`);
+        },
+      );
+  };
+
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const connection = connectionOf(req);
+    inFlight.add(res);
+    res.on('close', () => {
+      inFlight.delete(res);
+      shedder.answered(connection);
     });
     req.on('error', () => undefined);
+    const refuse = (response: ApiResponse) => {
+      send(res, response);
+      req.destroy();
+    };
+    try {
+      if (closing) res.setHeader('connection', 'close');
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > limits.maxBodyBytes) return refuse(failure(413, 413, `request body over ${limits.maxBodyBytes} bytes`));
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        if (size + chunk.length > limits.maxBodyBytes) return refuse(failure(413, 413, `request body over ${limits.maxBodyBytes} bytes`));
+        if (!shedder.hold(connection, chunk.length)) return refuse(failure(503, 503, 'the server is busy; try again shortly'));
+        size += chunk.length;
+        chunks.push(chunk);
+      });
+      req.on('end', () => {
+        if (res.headersSent) return;
+        shedder.answering(connection);
+        answer(req, res, Buffer.concat(chunks));
+      });
+    } catch (error) {
+      send(res, failure(500, 500, 'internal error'));
+      log(`${req.method} 500 ${(error as Error).message}`);
+    }
   };
+
   const tlsOptions = (tls: TlsSettings) => ({
     key: tls.key,
     cert: tls.cert,
@@ -99,30 +182,51 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
     minVersion: 'TLSv1.2' as const,
   });
   const timing = {
-    headersTimeout: options.headersTimeoutMs ?? 10_000,
-    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
     // How often Node looks for clients past those deadlines (its default, 30 s, lets a slow client linger).
     connectionsCheckingInterval: 1_000,
   };
-  const server: Server = options.tls ? createHttpsServer({ ...tlsOptions(options.tls), ...timing }, handler) : createHttpServer(timing, handler);
+  const server: Server = options.tls
+    ? createHttpsServer({ ...tlsOptions(options.tls), ...timing, handshakeTimeout: limits.handshakeTimeoutMs }, handler)
+    : createHttpServer(timing, handler);
   server.keepAliveTimeout = 5_000;
-  server.on('clientError', (_error, socket) => socket.destroy());
+  server.on('connection', (socket: Socket) => shedder.admit(socket));
+  // A request Node cannot parse, or one too slow: say so when the socket can still hear it, then hang up.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? '400 Bad Request';
+    if (socket.writable && !socket.destroyed) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    socket.destroy();
+  });
+  // A failed handshake concerns that client only (a missing or untrusted client certificate).
+  server.on('tlsClientError', () => undefined);
+  const host = options.host ?? '127.0.0.1';
+  const where = `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`;
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
+    server.once('error', (error) => reject(listenFailure(error, where)));
+    server.listen(options.port ?? 0, host, () => {
+      server.removeAllListeners('error');
+      // Errors of the listening socket itself (out of file descriptors while accepting) must not end the process.
+      server.on('error', (error) => log(`server error: ${error.message}`));
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : options.port ?? 0;
-      const host = options.host ?? '127.0.0.1';
       resolve({
         url: `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
         port,
         server,
         updateTls: (tls) => (server as ReturnType<typeof createHttpsServer>).setSecureContext(tlsOptions(tls)),
+        load: () => ({ ...shedder.load, requests: inFlight.size }),
         close: () =>
           new Promise<void>((done) => {
-            server.close(() => done());
+            closing = true;
+            const cutOff = setTimeout(() => server.closeAllConnections(), limits.drainMs).unref();
+            server.close(() => {
+              clearTimeout(cutOff);
+              done();
+            });
             server.closeIdleConnections();
+            // Keep-alive connections that finish their request are closed, not kept for another.
+            for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
           }),
       });
     });

@@ -2,12 +2,14 @@
  * Loading PKCS#11 modules: finding the shared library, one C_Initialize per module per process, and
  * C_Finalize when the process exits.
  */
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { UnavailableError } from '../../errors.js';
 import { CKF_TOKEN_PRESENT } from './constants.js';
 import { ckrOf, pkcs11Call } from './errors.js';
+import { requireAllowedModule, type ModuleRequester } from './module-policy.js';
+import { P11KIT_MODULE_DIRS, registeredModules } from './p11-kit.js';
 import { Token } from './token.js';
 
 /** Where distributions put SoftHSM2's module; the first that exists is the default module. */
@@ -21,12 +23,9 @@ export const SOFTHSM_MODULE_CANDIDATES = [
   '/opt/homebrew/lib/softhsm/libsofthsm2.so',
 ];
 
-/** Directories searched for `module-name` (RFC 7512 §2.3), after p11-kit's module registry. */
+/** Directories searched for `module-name` (RFC 7512 §2.3) that p11-kit's registry does not know. */
 const MODULE_DIRS = [
-  '/usr/lib/x86_64-linux-gnu/pkcs11',
-  '/usr/lib/aarch64-linux-gnu/pkcs11',
-  '/usr/lib64/pkcs11',
-  '/usr/lib/pkcs11',
+  ...P11KIT_MODULE_DIRS,
   '/usr/lib/x86_64-linux-gnu',
   '/usr/lib/aarch64-linux-gnu',
   '/usr/lib64',
@@ -35,7 +34,6 @@ const MODULE_DIRS = [
   '/usr/lib/softhsm',
   '/opt/homebrew/lib',
 ];
-const P11KIT_MODULE_REGISTRIES = ['/usr/share/p11-kit/modules', '/etc/pkcs11/modules'];
 
 const INSTALL_SOFTHSM_HINT =
   'install SoftHSM2 (Debian/Ubuntu: sudo apt-get install softhsm2; macOS: brew install softhsm), ' +
@@ -50,26 +48,19 @@ export interface ModuleSelection {
   explicit?: string;
   /** Environment to read KEYWARD_PKCS11_MODULE from. */
   env?: NodeJS.ProcessEnv;
-}
-
-function p11KitModulePath(name: string): string | undefined {
-  for (const dir of P11KIT_MODULE_REGISTRIES) {
-    const file = join(dir, `${name}.module`);
-    if (!existsSync(file)) continue;
-    const match = /^\s*module\s*:\s*(\S+)/m.exec(readFileSync(file, 'utf8'));
-    if (!match) continue;
-    const module = match[1]!;
-    if (module.startsWith('/')) return module;
-    // p11-kit resolves relative names against its own module directory.
-    for (const base of MODULE_DIRS) if (existsSync(join(base, module))) return join(base, module);
-  }
-  return undefined;
+  /**
+   * Set when the URI was read from a file rather than given by the operator: a module the URI
+   * names must then be one the operator allowed (module-policy.ts).
+   */
+  fromFile?: ModuleRequester;
+  /** The allow-list consulted for modules named from a file (default /etc/keyward/pkcs11-modules). */
+  allowList?: string;
 }
 
 function findModuleByName(name: string): string | undefined {
   if (name.includes('/')) return undefined;
-  const fromRegistry = p11KitModulePath(name);
-  if (fromRegistry) return fromRegistry;
+  const registered = registeredModules().find((m) => m.name === name);
+  if (registered) return registered.path;
   const fileNames = [name, `lib${name}.so`, `${name}.so`, `lib${name}.dylib`];
   for (const dir of MODULE_DIRS) {
     for (const file of fileNames) {
@@ -80,25 +71,20 @@ function findModuleByName(name: string): string | undefined {
   return undefined;
 }
 
-/** Names the modules p11-kit knows, for hints. */
-function knownModuleNames(): string[] {
-  return P11KIT_MODULE_REGISTRIES.flatMap((dir) => {
-    try {
-      return readdirSync(dir)
-        .filter((f) => f.endsWith('.module'))
-        .map((f) => f.slice(0, -'.module'.length));
-    } catch {
-      return [];
-    }
-  });
+/** The installed SoftHSM2, Keyward's module when nothing names one. */
+export function defaultSoftHsmModule(): string | undefined {
+  return SOFTHSM_MODULE_CANDIDATES.find((p) => existsSync(p));
 }
 
 /**
  * Which module to load: the URI's module-path, then its module-name, then the explicit choice, then
- * KEYWARD_PKCS11_MODULE, then the installed SoftHSM2.
+ * KEYWARD_PKCS11_MODULE, then the installed SoftHSM2. A module named by a URI from a file is
+ * checked against the operator's allowances before anything loads it.
  */
 export function resolveModulePath(selection: ModuleSelection = {}): string {
   const env = selection.env ?? process.env;
+  const fromEnv = env.KEYWARD_PKCS11_MODULE || undefined;
+  const uriOrigin = selection.fromFile ? `the URI in ${selection.fromFile.field ? `${selection.fromFile.field} of ` : ''}${selection.fromFile.file}` : 'the URI';
   const requireFile = (path: string, origin: string): string => {
     if (!existsSync(path)) {
       throw new UnavailableError('MODULE_NOT_FOUND', `PKCS#11 module ${path} (from ${origin}) does not exist`, {
@@ -108,30 +94,36 @@ export function resolveModulePath(selection: ModuleSelection = {}): string {
     }
     return path;
   };
-  if (selection.modulePath) return requireFile(selection.modulePath, 'module-path in the URI');
-  if (selection.moduleName) {
-    const found = findModuleByName(selection.moduleName);
-    if (!found) {
-      const known = knownModuleNames();
-      throw new UnavailableError('MODULE_NOT_FOUND', `no PKCS#11 module named "${selection.moduleName}" is installed`, {
-        hint: known.length
-          ? `modules registered with p11-kit here: ${known.join(', ')}; or give module-path=`
-          : 'give its file with module-path= instead',
-        details: { moduleName: selection.moduleName },
-      });
-    }
-    return found;
+  const named = selection.modulePath ? requireFile(selection.modulePath, `module-path in ${uriOrigin}`) : selection.moduleName ? moduleNamed(selection.moduleName) : undefined;
+  if (named) {
+    if (!selection.fromFile) return named;
+    return requireAllowedModule(named, selection.fromFile, {
+      operatorModules: [selection.explicit, fromEnv].filter((m): m is string => m !== undefined),
+      defaultModule: defaultSoftHsmModule(),
+      allowList: selection.allowList,
+    });
   }
   if (selection.explicit) return requireFile(selection.explicit, '--module');
-  const fromEnv = env.KEYWARD_PKCS11_MODULE;
   if (fromEnv) return requireFile(fromEnv, 'KEYWARD_PKCS11_MODULE');
-  const softhsm = SOFTHSM_MODULE_CANDIDATES.find((p) => existsSync(p));
+  const softhsm = defaultSoftHsmModule();
   if (!softhsm) {
     throw new UnavailableError('MODULE_NOT_FOUND', 'no PKCS#11 module was named and SoftHSM2 is not installed', {
       hint: INSTALL_SOFTHSM_HINT,
     });
   }
   return softhsm;
+}
+
+function moduleNamed(name: string): string {
+  const found = findModuleByName(name);
+  if (!found) {
+    const known = registeredModules().map((m) => m.name);
+    throw new UnavailableError('MODULE_NOT_FOUND', `no PKCS#11 module named "${name}" is installed`, {
+      hint: known.length ? `modules registered with p11-kit here: ${known.join(', ')}; or give module-path=` : 'give its file with module-path= instead',
+      details: { moduleName: name },
+    });
+  }
+  return found;
 }
 
 export interface SlotDescription {

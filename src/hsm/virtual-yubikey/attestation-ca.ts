@@ -1,13 +1,15 @@
 /**
  * The virtual YubiKey's attestation CA. Real YubiKeys carry a slot-F9 key whose certificate Yubico
- * issued; a virtual one gets its own root and F9 certificate, so that attestation works end to end
- * while no verifier that trusts only Yubico will ever mistake it for a real device.
+ * issued; a virtual one gets its own root (and, on a 5.7.4-style card, two intermediate tiers) and
+ * F9 certificate, so that attestation works end to end while no verifier that trusts only Yubico
+ * will ever mistake it for a real device.
  */
 import { randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import { Integer } from 'asn1js';
 import { ATTESTATION_OID } from '../piv/spec.js';
 import * as x509 from '../../x509.js';
 import { loadPrivate } from './keys.js';
+import type { AttestationCaState } from './state.js';
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
@@ -23,42 +25,92 @@ async function toCryptoKey(key: KeyObject): Promise<webcrypto.CryptoKey> {
   return webcrypto.subtle.importKey('pkcs8', key.export({ type: 'pkcs8', format: 'der' }), EC, false, ['sign']) as Promise<webcrypto.CryptoKey>;
 }
 
-/** A new root and device (F9) certificate for one virtual YubiKey. */
-export async function createAttestationCa(deviceSerial: number): Promise<{ rootCertificate: string; deviceCertificate: string; deviceKey: string }> {
-  const root = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const device = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const notBefore = new Date(Date.UTC(2020, 0, 1));
-  const notAfter = new Date(Date.UTC(2060, 0, 1));
-  const rootName = 'CN=Keyward Virtual YubiKey PIV Root CA, O=Keyward emulator - not a real YubiKey';
-  const rootCertificate = await x509.X509CertificateGenerator.createSelfSigned(
+/**
+ * How a card's attestation chains up: straight from F9 to the root (YubiKeys before 5.7.4), or, as
+ * Yubico's PKI does from 5.7.4, through two intermediate tiers the card does not hold.
+ */
+export type AttestationShape = 'direct' | 'tiered';
+
+/** Marks every certificate of the emulator's PKI, so no one mistakes it for Yubico's. */
+const EMULATOR = 'O=Keyward emulator - not a real YubiKey';
+
+/** The tiers between root and F9, top first, named after Yubico's ("… Intermediate A 1", "PIV … A 1"). */
+const TIERS: Record<AttestationShape, string[]> = {
+  direct: [],
+  tiered: ['Keyward Virtual YubiKey Attestation Intermediate A 1', 'Keyward Virtual YubiKey PIV Attestation A 1'],
+};
+
+const NOT_BEFORE = new Date(Date.UTC(2020, 0, 1));
+const NOT_AFTER = new Date(Date.UTC(2060, 0, 1));
+const CA_USAGE = x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign;
+
+interface Issuer {
+  certificate: x509.X509Certificate;
+  key: webcrypto.CryptoKey;
+}
+
+/** A CA certificate under `issuer`, allowing `pathLength` CAs below it, with key identifiers for path building. */
+async function issueCaCertificate(issuer: Issuer, subject: string, publicKey: webcrypto.CryptoKey, pathLength: number, usage: x509.KeyUsageFlags): Promise<x509.X509Certificate> {
+  return x509.X509CertificateGenerator.create(
+    {
+      serialNumber: serial(),
+      subject,
+      issuer: issuer.certificate.subjectName,
+      notBefore: NOT_BEFORE,
+      notAfter: NOT_AFTER,
+      signingAlgorithm: SIGN,
+      publicKey,
+      signingKey: issuer.key,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, pathLength, true),
+        new x509.KeyUsagesExtension(usage, true),
+        await x509.SubjectKeyIdentifierExtension.create(publicKey, false, crypto),
+        await x509.AuthorityKeyIdentifierExtension.create(issuer.certificate, false, crypto),
+      ],
+    },
+    crypto,
+  );
+}
+
+const der = (certificate: x509.X509Certificate) => Buffer.from(certificate.rawData).toString('base64');
+const newKeys = async () => (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+
+/** A new attestation PKI for one virtual YubiKey: its root, the tiers of `shape`, and the device (F9) certificate and key. */
+export async function createAttestationCa(deviceSerial: number, shape: AttestationShape): Promise<AttestationCaState> {
+  const tiers = TIERS[shape];
+  const rootKeys = await newKeys();
+  const rootName = shape === 'tiered' ? `CN=Keyward Virtual YubiKey Attestation Root 1, ${EMULATOR}` : `CN=Keyward Virtual YubiKey PIV Root CA, ${EMULATOR}`;
+  const root = await x509.X509CertificateGenerator.createSelfSigned(
     {
       serialNumber: serial(),
       name: rootName,
-      notBefore,
-      notAfter,
+      notBefore: NOT_BEFORE,
+      notAfter: NOT_AFTER,
       signingAlgorithm: SIGN,
-      keys: root,
-      extensions: [new x509.BasicConstraintsExtension(true, 1, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+      keys: rootKeys,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, tiers.length + 1, true),
+        new x509.KeyUsagesExtension(CA_USAGE, true),
+        await x509.SubjectKeyIdentifierExtension.create(rootKeys.publicKey, false, crypto),
+      ],
     },
     crypto,
   );
-  const deviceCertificate = await x509.X509CertificateGenerator.create(
-    {
-      serialNumber: serial(),
-      subject: `CN=Keyward Virtual YubiKey PIV Attestation ${deviceSerial}`,
-      issuer: rootCertificate.subjectName,
-      notBefore,
-      notAfter,
-      signingAlgorithm: SIGN,
-      publicKey: device.publicKey,
-      signingKey: root.privateKey,
-      extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)],
-    },
-    crypto,
-  );
+  let issuer: Issuer = { certificate: root, key: rootKeys.privateKey };
+  const intermediates: string[] = [];
+  for (const [index, name] of tiers.entries()) {
+    const keys = await newKeys();
+    const certificate = await issueCaCertificate(issuer, `CN=${name}, ${EMULATOR}`, keys.publicKey, tiers.length - index, CA_USAGE);
+    // Listed as a chain reads, from F9's issuer up.
+    intermediates.unshift(der(certificate));
+    issuer = { certificate, key: keys.privateKey };
+  }
+  const device = await newKeys();
+  const deviceCertificate = await issueCaCertificate(issuer, `CN=Keyward Virtual YubiKey PIV Attestation ${deviceSerial}`, device.publicKey, 0, x509.KeyUsageFlags.keyCertSign);
   return {
-    rootCertificate: Buffer.from(rootCertificate.rawData).toString('base64'),
-    deviceCertificate: Buffer.from(deviceCertificate.rawData).toString('base64'),
+    rootCertificate: der(root),
+    ...(intermediates.length ? { intermediates } : {}),
+    deviceCertificate: der(deviceCertificate),
     deviceKey: Buffer.from(await webcrypto.subtle.exportKey('pkcs8', device.privateKey)).toString('base64'),
   };
 }

@@ -12,6 +12,7 @@ import { concat, encodeLength, intBytes, tlv } from '../piv/tlv.js';
 import { formatVersion, versionAtLeast } from '../piv/yubico.js';
 import type { SmartCard } from '../piv/transport/transport.js';
 import { createAttestationCa } from './attestation-ca.js';
+import { attestationShape, FIRMWARE_PROFILES, type FirmwareProfile } from './firmware.js';
 import { factoryCredentials, PivApplet, type Reply } from './piv-applet.js';
 import { loadState, saveState, type VirtualYubiKeyState } from './state.js';
 import { TouchSensor, type TouchMode } from './touch.js';
@@ -101,8 +102,6 @@ class PivApplication implements Applet {
   }
 }
 
-export type FirmwareProfile = '5.4.3' | '5.7.1';
-
 export interface CreateOptions {
   serial?: number;
   firmware?: FirmwareProfile | [number, number, number];
@@ -147,8 +146,7 @@ export class VirtualYubiKey implements SmartCard {
 
   /** A factory-fresh YubiKey 5 with its own attestation CA. */
   static async create(options: CreateOptions = {}, runtime: RuntimeOptions = {}): Promise<VirtualYubiKey> {
-    const firmware: [number, number, number] =
-      options.firmware === undefined || options.firmware === '5.7.1' ? [5, 7, 1] : options.firmware === '5.4.3' ? [5, 4, 3] : options.firmware;
+    const firmware: [number, number, number] = [...(typeof options.firmware === 'string' ? FIRMWARE_PROFILES[options.firmware] : (options.firmware ?? FIRMWARE_PROFILES['5.7.1']))];
     const serial = options.serial ?? randomInt(10_000_000, 40_000_000);
     const state: VirtualYubiKeyState = {
       format: 1,
@@ -158,7 +156,7 @@ export class VirtualYubiKey implements SmartCard {
       ...factoryCredentials(firmware),
       slots: {},
       objects: {},
-      attestation: await createAttestationCa(serial),
+      attestation: await createAttestationCa(serial, attestationShape(firmware)),
     };
     if (options.statePath) saveState(options.statePath, state);
     return new VirtualYubiKey(state, options.statePath, runtime);
@@ -179,6 +177,11 @@ export class VirtualYubiKey implements SmartCard {
   /** The root its attestations chain to (DER): what a verifier must trust to accept this device. */
   get attestationRoot(): Uint8Array {
     return Buffer.from(this.#state.attestation.rootCertificate, 'base64');
+  }
+
+  /** The intermediates between its F9 certificate and that root (DER, F9's issuer first); none before 5.7.4. */
+  get attestationIntermediates(): Uint8Array[] {
+    return (this.#state.attestation.intermediates ?? []).map((c) => Buffer.from(c, 'base64'));
   }
 
   get supportsEd25519(): boolean {

@@ -39,8 +39,17 @@ export interface VirtualYubiKeyState {
   slots: Record<string, SlotState>;
   /** Data objects by id, hex ("5fc105" → value). */
   objects: Record<string, string>;
-  /** The emulator's own attestation CA: root and the device's slot-F9 key. DER/PKCS#8, base64. */
-  attestation: { rootCertificate: string; deviceCertificate: string; deviceKey: string };
+  /** The emulator's own attestation CA. */
+  attestation: AttestationCaState;
+}
+
+/** A virtual card's attestation PKI: root, intermediates (5.7.4-style cards), the device's slot-F9 key. DER/PKCS#8, base64. */
+export interface AttestationCaState {
+  rootCertificate: string;
+  /** From the F9 certificate's issuer up to (not including) the root; absent when F9 chains straight to the root. */
+  intermediates?: string[];
+  deviceCertificate: string;
+  deviceKey: string;
 }
 
 export function loadState(path: string): VirtualYubiKeyState {

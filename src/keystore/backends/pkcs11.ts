@@ -14,6 +14,7 @@ import { mechanismName } from '../../hsm/pkcs11/constants.js';
 import { errorForCkr } from '../../hsm/pkcs11/errors.js';
 import type { Secret } from '../../secret.js';
 import { obtainPin } from '../pin.js';
+import { OPERATOR, type UriOrigin } from '../key-uri.js';
 import type { BackendContext } from '../registry.js';
 import type { Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from '../keystore.js';
 import { formatPkcs11Uri, parsePkcs11Uri, redactUri, type Pkcs11Uri } from '../uri.js';
@@ -55,13 +56,16 @@ export class Pkcs11Backend implements KeystoreBackend {
 
   // -- resolving URIs ---------------------------------------------------------------------------
 
-  #module(uri: Pkcs11Uri): Pkcs11Module {
+  /** The module a URI names (only one the operator allowed, when the URI came from a file), else the default. */
+  #module(uri: Pkcs11Uri, origin: UriOrigin): Pkcs11Module {
     return Pkcs11Module.open(
       resolveModulePath({
         modulePath: uri.modulePath,
         moduleName: uri.moduleName,
         explicit: this.#ctx.pkcs11Module,
         env: this.#ctx.env,
+        fromFile: origin.kind === 'file' ? { file: origin.file, field: origin.field } : undefined,
+        allowList: this.#ctx.pkcs11ModuleAllowList,
       }),
     );
   }
@@ -113,8 +117,8 @@ export class Pkcs11Backend implements KeystoreBackend {
   }
 
   /** Exactly one initialised token that the URI names. */
-  #token(uri: Pkcs11Uri, uriText: string): Token {
-    const all = this.#module(uri).tokens().filter((t) => t.info().initialized);
+  #token(uri: Pkcs11Uri, uriText: string, origin: UriOrigin): Token {
+    const all = this.#module(uri, origin).tokens().filter((t) => t.info().initialized);
     const matching = all.filter((t) => this.#matchesToken(t, uri));
     if (matching.length === 1) return matching[0]!;
     if (matching.length === 0) {
@@ -242,7 +246,7 @@ export class Pkcs11Backend implements KeystoreBackend {
 
   // -- KeystoreBackend ----------------------------------------------------------------------------
 
-  async generate(uriText: string, options: GenerateOptions): Promise<KeyHandle> {
+  async generate(uriText: string, options: GenerateOptions, origin: UriOrigin): Promise<KeyHandle> {
     const uri = parsePkcs11Uri(uriText);
     if (!uri.object) {
       throw new UsageError('LABEL_REQUIRED', 'a new key needs a label', { hint: 'add object=<label> to the URI, e.g. "pkcs11:token=ca;object=root-2026"' });
@@ -255,25 +259,25 @@ export class Pkcs11Backend implements KeystoreBackend {
         hint: 'to replace a PKCS#11 key, delete the old one first (keyward key delete)',
       });
     }
-    const token = this.#token(uri, uriText);
+    const token = this.#token(uri, uriText, origin);
     await this.#login(token, uri);
     const key = await generateKeyPair(token, { algorithm: options.algorithm, label: uri.object, id: uri.id });
     return new Pkcs11KeyHandle(this, key, this.#keyInfo(key, uri), uri);
   }
 
-  async open(uriText: string): Promise<KeyHandle> {
+  async open(uriText: string, origin: UriOrigin): Promise<KeyHandle> {
     const uri = parsePkcs11Uri(uriText);
     this.#requireKeySelector(uri, uriText, 'open a key');
-    const token = this.#token(uri, uriText);
+    const token = this.#token(uri, uriText, origin);
     const key = this.#unique(await this.#findKeys(token, uri), uriText, token, uri);
     return new Pkcs11KeyHandle(this, key, this.#keyInfo(key, uri), uri);
   }
 
-  async list(uriText: string): Promise<KeyInfo[]> {
+  async list(uriText: string, origin: UriOrigin): Promise<KeyInfo[]> {
     const uri = parsePkcs11Uri(uriText);
-    const module = this.#module(uri);
+    const module = this.#module(uri, origin);
     const tokens = module.tokens().filter((t) => t.info().initialized && this.#matchesToken(t, uri));
-    if (tokens.length === 0 && uriText !== 'pkcs11:') this.#token(uri, uriText); // raises TOKEN_NOT_FOUND with hints
+    if (tokens.length === 0 && uriText !== 'pkcs11:') this.#token(uri, uriText, origin); // raises TOKEN_NOT_FOUND with hints
     const result: KeyInfo[] = [];
     for (const token of tokens) {
       try {
@@ -287,10 +291,10 @@ export class Pkcs11Backend implements KeystoreBackend {
     return result;
   }
 
-  async delete(uriText: string): Promise<KeyInfo> {
+  async delete(uriText: string, origin: UriOrigin): Promise<KeyInfo> {
     const uri = parsePkcs11Uri(uriText);
     this.#requireKeySelector(uri, uriText, 'delete a key');
-    const token = this.#token(uri, uriText);
+    const token = this.#token(uri, uriText, origin);
     await this.#login(token, uri);
     const key = this.#unique(findKeys(token, { id: uri.id, label: uri.object }), uriText, token, uri);
     const info = this.#keyInfo(key, uri);
@@ -298,9 +302,9 @@ export class Pkcs11Backend implements KeystoreBackend {
     return info;
   }
 
-  async capabilities(uriText: string): Promise<Capabilities> {
+  async capabilities(uriText: string, origin: UriOrigin): Promise<Capabilities> {
     const uri = parsePkcs11Uri(uriText);
-    const token = this.#token(uri, uriText);
+    const token = this.#token(uri, uriText, origin);
     const algorithms = KEY_ALGORITHMS.filter((algorithm) => {
       const { mechanism } = keyPairTemplates(algorithm, Buffer.alloc(0), '').mechanism;
       const sizes = token.mechanismKeySizes(mechanism);
@@ -325,7 +329,7 @@ export class Pkcs11Backend implements KeystoreBackend {
 
   tokens(uriText = 'pkcs11:', options: { mechanisms?: boolean; includeUninitialized?: boolean } = {}): TokenSummary[] {
     const uri = parsePkcs11Uri(uriText);
-    const module = this.#module(uri);
+    const module = this.#module(uri, OPERATOR);
     return module
       .tokens()
       .filter((t) => (options.includeUninitialized || t.info().initialized) && this.#matchesToken(t, uri))
@@ -351,7 +355,7 @@ export class Pkcs11Backend implements KeystoreBackend {
   /** Initialises a new token in a free slot (SoftHSM always has one). */
   initToken(uriText: string, request: InitTokenRequest): TokenSummary {
     const uri = parsePkcs11Uri(uriText);
-    const module = this.#module(uri);
+    const module = this.#module(uri, OPERATOR);
     const existing = module.tokens().filter((t) => t.info().initialized);
     if (existing.some((t) => t.label === request.label)) {
       throw new ConflictError('TOKEN_LABEL_IN_USE', `a token labelled "${request.label}" already exists`, {
@@ -375,7 +379,7 @@ export class Pkcs11Backend implements KeystoreBackend {
   /** Sets a new user PIN with the SO PIN (C_InitPIN), which also unblocks a locked PIN. */
   async unblock(uriText: string, soPin: Secret, newPin: Secret): Promise<TokenSummary> {
     const uri = parsePkcs11Uri(uriText);
-    const token = this.#token(uri, uriText);
+    const token = this.#token(uri, uriText, OPERATOR);
     token.resetUserPin(soPin, newPin, { allowFinalTry: await this.#finalTryConsent(token, 'so') });
     return this.#summary(token, uri);
   }
@@ -383,7 +387,7 @@ export class Pkcs11Backend implements KeystoreBackend {
   /** Changes the user PIN (C_SetPIN); the current PIN comes from the URI's pin-source, KEYWARD_PIN or a prompt. */
   async changePin(uriText: string, newPin: Secret): Promise<TokenSummary> {
     const uri = parsePkcs11Uri(uriText);
-    const token = this.#token(uri, uriText);
+    const token = this.#token(uri, uriText, OPERATOR);
     const allowFinalTry = await this.#finalTryConsent(token, 'user');
     const oldPin = await obtainPin(
       { what: `current user PIN of token "${token.label}"`, pinSource: uri.pinSource, pinValue: uri.pinValue, envVar: 'KEYWARD_PIN' },

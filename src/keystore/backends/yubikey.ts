@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { algorithmOfKey, ALGORITHMS, type KeyAlgorithm } from '../../crypto/algorithms.js';
 import { ecdsaDerToRaw } from '../../crypto/signature-encoding.js';
 import { AuthError, CancelledError, ConflictError, KeywardError, NotFoundError, UsageError } from '../../errors.js';
+import type { AttestationTrust } from '../../hsm/piv/attestation.js';
 import { parseManagementKeyHex } from '../../hsm/piv/management-key.js';
 import { factoryDefaultsWarning, PivSession, slotId, type ManagementKeyInfo, type PinStatus, type SlotInfo } from '../../hsm/piv/session.js';
 import { DEFAULT_MANAGEMENT_KEY, SLOTS, type PinPolicy, type TouchPolicy } from '../../hsm/piv/spec.js';
@@ -15,7 +16,7 @@ import { InProcessTransport } from '../../hsm/piv/transport/in-process.js';
 import { listReaders, PcscTransport } from '../../hsm/piv/transport/pcsc.js';
 import type { SmartCard } from '../../hsm/piv/transport/transport.js';
 import { parseCertificate } from '../../certificate.js';
-import { fromPemOrDer } from '../../pem.js';
+import { pemBlocks } from '../../pem.js';
 import { withSecrets, type Secret } from '../../secret.js';
 import type { Attestation, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from '../keystore.js';
 import { obtainPin } from '../pin.js';
@@ -57,10 +58,6 @@ export interface DeviceSummary {
 }
 
 const slotLabel = (slot: string) => `${slot} (${SLOTS[slot]?.name ?? 'slot'})`;
-
-function pemsFrom(text: string): Uint8Array[] {
-  return [...text.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)].map((m) => fromPemOrDer(Buffer.from(m[0]), 'CERTIFICATE'));
-}
 
 export class YubiKeyBackend implements KeystoreBackend {
   readonly scheme = 'yubikey';
@@ -267,7 +264,7 @@ export class YubiKeyBackend implements KeystoreBackend {
 
   async #handle(device: Device, slot: number, withCertificate: boolean): Promise<YubiKeyHandle> {
     const contents = await this.#slotContents(device, slot, withCertificate);
-    return new YubiKeyHandle(device.session, slot, contents.info, this.#keyInfo(device, slot, contents), () => this.#attestationRoots());
+    return new YubiKeyHandle(device.session, slot, contents.info, this.#keyInfo(device, slot, contents), () => this.#attestationTrust());
   }
 
   async open(uriText: string): Promise<KeyHandle> {
@@ -321,18 +318,29 @@ export class YubiKeyBackend implements KeystoreBackend {
     await Promise.all(devices.map((d) => d.session.close()));
   }
 
-  /** Roots trusted for attestation: Yubico's, plus those the user named (KEYWARD_ATTESTATION_ROOTS, options). */
-  async #attestationRoots(): Promise<Uint8Array[]> {
-    const { YUBICO_PIV_ROOT_CA_PEM } = await import('../../hsm/piv/yubico-roots.js');
-    const roots = [...pemsFrom(YUBICO_PIV_ROOT_CA_PEM), ...this.#ctx.attestationRoots];
+  /**
+   * What attestation trusts: Yubico's roots and intermediates, plus the roots and intermediates the
+   * user gave (options, and the bundle files in KEYWARD_ATTESTATION_ROOTS). Read, and the X.509
+   * code it needs loaded, only when a key is attested.
+   */
+  async #attestationTrust(): Promise<AttestationTrust> {
+    const { trustFromBundle } = await import('../../hsm/piv/attestation.js');
+    const { yubicoAttestationTrust } = await import('../../hsm/piv/yubico-roots.js');
+    const trust = yubicoAttestationTrust();
+    trust.roots.push(...this.#ctx.attestationRoots);
+    trust.intermediates.push(...this.#ctx.attestationIntermediates);
     for (const file of (this.#ctx.env.KEYWARD_ATTESTATION_ROOTS ?? '').split(':').filter(Boolean)) {
+      let text: Buffer;
       try {
-        roots.push(...pemsFrom(readFileSync(file, 'utf8')));
+        text = readFileSync(file);
       } catch (cause) {
         throw new NotFoundError('ATTESTATION_ROOTS_UNREADABLE', `cannot read attestation roots from ${file}`, { cause });
       }
+      const fromFile = trustFromBundle(pemBlocks(text, 'CERTIFICATE'));
+      trust.roots.push(...fromFile.roots);
+      trust.intermediates.push(...fromFile.intermediates);
     }
-    return roots;
+    return trust;
   }
 
   // -- device management (keyward yubikey …) ------------------------------------------------------
@@ -374,14 +382,14 @@ class YubiKeyHandle implements KeyHandle {
   readonly #session: PivSession;
   readonly #slot: number;
   readonly #slotInfo: SlotInfo | undefined;
-  readonly #roots: () => Promise<Uint8Array[]>;
+  readonly #trust: () => Promise<AttestationTrust>;
 
-  constructor(session: PivSession, slot: number, slotInfo: SlotInfo | undefined, info: KeyInfo, roots: () => Promise<Uint8Array[]>) {
+  constructor(session: PivSession, slot: number, slotInfo: SlotInfo | undefined, info: KeyInfo, trust: () => Promise<AttestationTrust>) {
     this.#session = session;
     this.#slot = slot;
     this.#slotInfo = slotInfo;
     this.info = info;
-    this.#roots = roots;
+    this.#trust = trust;
   }
 
   #algorithm(): KeyAlgorithm {
@@ -432,7 +440,10 @@ class YubiKeyHandle implements KeyHandle {
     // Loaded here: its X.509 decoding is a start-up cost that only attestation should pay.
     const { verifyAttestation } = await import('../../hsm/piv/attestation.js');
     const { attestation, deviceCertificate } = await this.#session.attest(this.#slot);
-    const verified = verifyAttestation({ attestation, deviceCertificate, trustedRoots: await this.#roots(), expectedPublicKey: await this.publicKey() });
-    return { chain: [attestation, deviceCertificate], claims: { ...verified.claims, slot: this.#slot.toString(16), root: verified.root, device: verified.device } };
+    const verified = verifyAttestation({ attestation, deviceCertificate, trust: await this.#trust(), expectedPublicKey: await this.publicKey() });
+    return {
+      chain: verified.chain.slice(0, -1),
+      claims: { ...verified.claims, slot: this.#slot.toString(16), root: verified.root, device: verified.device, path: verified.path },
+    };
   }
 }

@@ -17,6 +17,7 @@ async function inProcessDevice(options: DeviceOptions = {}): Promise<TestDevice>
       card.touch.touch();
     },
     attestationRoot: () => card.attestationRoot,
+    attestationIntermediates: () => card.attestationIntermediates,
     close: async () => undefined,
   };
 }

@@ -29,6 +29,7 @@ async function pcscDevice(options: DeviceOptions = {}): Promise<TestDevice> {
       await controlRequest(controlSocketPath(served.statePath), 'touch');
     },
     attestationRoot: () => Buffer.from(loadState(served.statePath).attestation.rootCertificate, 'base64'),
+    attestationIntermediates: () => (loadState(served.statePath).attestation.intermediates ?? []).map((c) => Buffer.from(c, 'base64')),
     close: async () => {
       for (const session of sessions) await session.close();
       await served.stop();

@@ -10,13 +10,14 @@ import { verifyAttestation } from '../../../src/hsm/piv/attestation.js';
 import { PinIncorrectError, TouchTimeoutError } from '../../../src/hsm/piv/errors.js';
 import { PivSession, type PivCredentials } from '../../../src/hsm/piv/session.js';
 import { DEFAULT_MANAGEMENT_KEY } from '../../../src/hsm/piv/spec.js';
-import { YUBICO_PIV_ROOT_CA_PEM } from '../../../src/hsm/piv/yubico-roots.js';
-import { fromPemOrDer, toPem } from '../../../src/pem.js';
+import { yubicoAttestationTrust } from '../../../src/hsm/piv/yubico-roots.js';
+import type { FirmwareProfile } from '../../../src/hsm/virtual-yubikey/firmware.js';
+import { toPem } from '../../../src/pem.js';
 import { Secret } from '../../../src/secret.js';
 import { selfSignedFor } from './certificates.js';
 
 export interface DeviceOptions {
-  firmware?: '5.4.3' | '5.7.1';
+  firmware?: FirmwareProfile;
   serial?: number;
   touch?: 'auto' | 'manual';
   touchTimeoutSeconds?: number;
@@ -26,6 +27,7 @@ export interface TestDevice {
   open(credentials?: Partial<PivCredentials>, options?: { onTouchWait?: () => { clear(): void } }): Promise<PivSession>;
   touch(): Promise<void>;
   attestationRoot(): Uint8Array;
+  attestationIntermediates(): Uint8Array[];
   close(): Promise<void>;
 }
 
@@ -113,12 +115,34 @@ export function pivScenarios(test: Register, make: DeviceFactory): void {
       const session = await device.open(credentials());
       const spki = await session.generateKey(0x9c, 'p256', { pinPolicy: 'always', touchPolicy: 'cached' });
       const chain = await session.attest(0x9c);
-      const verified = verifyAttestation({ ...chain, trustedRoots: [device.attestationRoot()], expectedPublicKey: spki });
+      const own = { roots: [device.attestationRoot()], intermediates: [] };
+      const verified = verifyAttestation({ ...chain, trust: own, expectedPublicKey: spki });
       t.deepEqual(verified.claims, { firmware: '5.7.1', serial: 31415926, pinPolicy: 'always', touchPolicy: 'cached', formFactor: 'USB-A keychain' });
-      const yubicoOnly = [fromPemOrDer(Buffer.from(YUBICO_PIV_ROOT_CA_PEM), 'CERTIFICATE')];
-      t.throws(() => verifyAttestation({ ...chain, trustedRoots: yubicoOnly }), { code: 'ATTESTATION_UNTRUSTED' } as never);
+      t.is(verified.path.length, 3);
+      t.throws(() => verifyAttestation({ ...chain, trust: yubicoAttestationTrust() }), { code: 'ATTESTATION_UNTRUSTED' } as never);
       const other = await session.generateKey(0x9d, 'p256');
-      t.throws(() => verifyAttestation({ ...chain, trustedRoots: [device.attestationRoot()], expectedPublicKey: other }), { code: 'ATTESTATION_KEY_MISMATCH' } as never);
+      t.throws(() => verifyAttestation({ ...chain, trust: own, expectedPublicKey: other }), { code: 'ATTESTATION_KEY_MISMATCH' } as never);
+    }));
+
+  test('firmware 5.7.4: the attestation chains through two intermediate tiers the card does not hold', (t) =>
+    withDevice({ firmware: '5.7.4', serial: 27182818 }, async (device) => {
+      const session = await device.open(credentials());
+      const spki = await session.generateKey(0x9a, 'p384');
+      const chain = await session.attest(0x9a);
+      const intermediates = device.attestationIntermediates();
+      t.is(intermediates.length, 2);
+      const verified = verifyAttestation({ ...chain, trust: { roots: [device.attestationRoot()], intermediates }, expectedPublicKey: spki });
+      t.deepEqual(verified.path.slice(1), [
+        'CN=Keyward Virtual YubiKey PIV Attestation 27182818',
+        'CN=Keyward Virtual YubiKey PIV Attestation A 1, O=Keyward emulator - not a real YubiKey',
+        'CN=Keyward Virtual YubiKey Attestation Intermediate A 1, O=Keyward emulator - not a real YubiKey',
+        'CN=Keyward Virtual YubiKey Attestation Root 1, O=Keyward emulator - not a real YubiKey',
+      ]);
+      t.like(verified.claims, { firmware: '5.7.4', serial: 27182818 });
+      const rootOnly = t.throws(() => verifyAttestation({ ...chain, trust: { roots: [device.attestationRoot()], intermediates: [] } }), { code: 'ATTESTATION_UNTRUSTED' } as never);
+      t.regex(rootOnly!.message, /^no certificate in the bundle issued 'CN=Keyward Virtual YubiKey PIV Attestation 27182818'; add the intermediate 'CN=Keyward Virtual YubiKey PIV Attestation A 1, O=Keyward emulator - not a real YubiKey'/);
+      // Yubico's bundle knows nothing of the emulator's PKI: a virtual card never passes for a real one.
+      t.throws(() => verifyAttestation({ ...chain, trust: yubicoAttestationTrust() }), { code: 'ATTESTATION_UNTRUSTED' } as never);
     }));
 
   test('PIN change, unblock with the PUK, and set retries', (t) =>

@@ -1,0 +1,34 @@
+/** The CA server's load shedder on its own: who is cut off when connections or body memory run out. */
+import test from 'ava';
+import { Socket } from 'node:net';
+import { LoadShedder } from '../../src/ca/server/load-shedding.js';
+
+test('past the connection cap the longest-unfinished connection goes; one being answered never does', (t) => {
+  const shedder = new LoadShedder({ maxConnections: 2, maxBodiesInFlightBytes: 1_000 });
+  const [first, second, third, fourth] = [new Socket(), new Socket(), new Socket(), new Socket()];
+  t.true(shedder.admit(first));
+  t.true(shedder.admit(second));
+  shedder.answering(first);
+  t.true(shedder.admit(third), 'admitted: the second connection, unfinished, made room');
+  t.true(second.destroyed);
+  t.false(first.destroyed, 'a request being answered is not shed');
+  shedder.answering(third);
+  t.false(shedder.admit(fourth), 'every other connection is being answered: the newcomer is the one refused');
+  t.true(fourth.destroyed);
+  t.is(shedder.load.connections, 2);
+});
+
+test('body memory: the longest-unfinished body is dropped to make room; when nothing can be dropped, the chunk is refused', (t) => {
+  const shedder = new LoadShedder({ maxConnections: 10, maxBodiesInFlightBytes: 1_000 });
+  const [slow, answered, prompt] = [new Socket(), new Socket(), new Socket()];
+  for (const socket of [slow, answered, prompt]) shedder.admit(socket);
+  t.true(shedder.hold(slow, 600));
+  t.true(shedder.hold(answered, 300));
+  shedder.answering(answered);
+  t.true(shedder.hold(prompt, 500), 'fits once the slow body is dropped');
+  t.true(slow.destroyed);
+  t.is(shedder.load.bodyBytes, 800);
+  t.false(shedder.hold(prompt, 300), 'the rest is a body being answered and this request\'s own');
+  shedder.answered(answered);
+  t.is(shedder.load.bodyBytes, 500, 'an answer sent frees its body');
+});
