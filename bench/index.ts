@@ -6,7 +6,7 @@
  *   npm run bench -- commands piv    only those parts: keystore, piv, commands, ca, attack
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../src/atomic-file.js';
@@ -119,6 +119,7 @@ async function main(names: string[]): Promise<void> {
   }
   const parts = (names.length ? names : Object.keys(PARTS)).map((name) => PARTS[name]!);
   const started = new Date();
+  process.stderr.write(`load average at the start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   // pcsc-lite reads PCSCLITE_CSOCK_NAME once per process: the private pcscd must come first.
   const rig = parts.some((p) => p.pcscd) && process.getuid?.() === 0 ? await startPcscd() : undefined;
   // One SoftHSM store for the whole run: SoftHSM reads its configuration once per process.
@@ -134,7 +135,8 @@ async function main(names: string[]): Promise<void> {
   } finally {
     await rig?.stop();
   }
-  results.machine = { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` };
+  // The load average tells a reader whether the machine was quiet: on two shared cores it moves every figure.
+  results.machine = { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}`, loadAverage: loadavg() };
   writeFileAtomic(file, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`\nfigures written to ${file}\n`);
 }
