@@ -132,7 +132,7 @@ function attack(port: number, seconds: number): { done: Promise<void>; stats: At
 
 export async function benchCaAttack(): Promise<AttackResult> {
   const keystore = new Keystore({ env: { KEYWARD_PIN: PIN } });
-  const pkcs11 = keystore.backend('pkcs11:') as Pkcs11Backend;
+  const pkcs11 = (await keystore.backend('pkcs11:')) as Pkcs11Backend;
   for (const label of ['attack-root', 'attack-online']) pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('attack-so'), userPin: Secret.fromString(PIN) });
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-bench-attack-')));
   const rootKey = 'pkcs11:token=attack-root;object=root';

@@ -99,7 +99,7 @@ function cfsslCertdb(path: string): string {
 
 export async function benchCaIssue(): Promise<CaBenchRow[]> {
   const keystore = new Keystore({ env: { KEYWARD_PIN: PIN } });
-  const pkcs11 = keystore.backend('pkcs11:') as Pkcs11Backend;
+  const pkcs11 = (await keystore.backend('pkcs11:')) as Pkcs11Backend;
   for (const label of ['ca-root', 'ca-online']) pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(PIN) });
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-bench-ca-')));
   const rootKey = 'pkcs11:token=ca-root;object=root';

@@ -1,83 +1,144 @@
 /**
  * `npm run bench`: peers side by side in one run. Prints Markdown tables (pasted into the README)
- * and writes every figure to bench/results/latest.json.
+ * and writes the figures to bench/results/latest.json (parts not run keep their last figures).
+ *
+ *   npm run bench                    every part
+ *   npm run bench -- commands piv    only those parts: keystore, piv, commands, ca, attack
  */
-import { cpus } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../src/atomic-file.js';
-import { benchKeystoreSign, KEYSTORE_CONCURRENCY } from './keystore-sign.js';
 import { createSoftHsmStore, useSoftHsmStore } from '../src/hsm/pkcs11/softhsm.js';
+import { startPcscd, type PcscRig } from '../test/harness/pcscd.js';
 import { benchCaAttack } from './ca-attack.js';
 import { benchCaIssue, CA_CONCURRENCY } from './ca-issue.js';
+import { benchCommands, PROCESS_RUNS } from './commands.js';
+import { benchKeystoreSign, KEYSTORE_CONCURRENCY } from './keystore-sign.js';
 import { formatTable } from './measure.js';
 import { benchPivSign } from './piv-sign.js';
 
 const ops = (n: number) => Math.round(n).toLocaleString('en-US');
+const ms = (n: number) => `${Math.round(n)} ms`;
 
-async function main(): Promise<void> {
-  const started = new Date();
-  // One SoftHSM store for the whole run: SoftHSM reads its configuration once per process.
-  useSoftHsmStore(createSoftHsmStore('keyward-bench-'));
-  process.stderr.write('keystore sign vs raw pkcs11js vs node:crypto (SoftHSM2)…\n');
-  const sign = await benchKeystoreSign();
-  const table = formatTable(
-    ['algorithm', 'raw C_Sign (sync)', `raw C_SignAsync ×${KEYSTORE_CONCURRENCY}`, 'keystore ×1', `keystore ×${KEYSTORE_CONCURRENCY}`, 'keystore ×4 / raw', 'node:crypto (software)'],
-    sign.map((r) => [
-      r.algorithm,
-      ops(r.rawSync.opsPerSecond),
-      ops(r.rawAsync.opsPerSecond),
-      ops(r.keystoreSequential.opsPerSecond),
-      ops(r.keystoreConcurrent.opsPerSecond),
-      `${r.ratioToRaw.toFixed(2)}×`,
-      ops(r.nodeCrypto.opsPerSecond),
-    ]),
-  );
-  process.stdout.write(`\n### Signatures per second (ops/s)\n\n${table}\n`);
-  process.stderr.write('YubiKey PIV signing on the virtual YubiKey (in-process and through pcscd)…\n');
-  const piv = await benchPivSign();
-  const apdus = piv.apdusPerSignature;
-  process.stdout.write(
-    `\n### YubiKey PIV (virtual YubiKey), ECDSA P-256 in slot 9a\n\n${formatTable(
-      ['measure', 'Keyward', 'yubico-piv-tool'],
-      [
-        ['APDUs per signature, PIN verified once per session (library)', apdus.keywardSession.toFixed(2), '—'],
-        ['APDUs for one whole command: verify PIN + one signature¹', String(apdus.keywardCli), String(apdus.yubicoPivTool ?? '—')],
-        ['one whole signing command, wall time', piv.commandMs ? `${Math.round(piv.commandMs.keyward)} ms` : '—', piv.commandMs ? `${Math.round(piv.commandMs.yubicoPivTool)} ms` : '—'],
-        ['signatures per second, in-process virtual YubiKey', ops(piv.inProcess.opsPerSecond), '—'],
-        ['signatures per second, through pcscd + vpcd', piv.pcscd ? ops(piv.pcscd.opsPerSecond) : '—', '—'],
-      ],
-    )}\n\n¹ slot 9c (PIN always): keyward key sign; yubico-piv-tool -a verify-pin -a test-signature (it has no raw sign action).\n${piv.skipped ? `(${piv.skipped})\n` : ''}`,
-  );
-  process.stderr.write('certificates per second through cfssl\'s API: Keyward (SoftHSM, memory) and cfssl serve…\n');
-  const ca = await benchCaIssue();
-  process.stdout.write(
-    `\n### Node certificates issued per second (POST /api/v1/cfssl/sign, ${CA_CONCURRENCY} in flight)\n\n${formatTable(
-      ['server', 'certificates/s'],
-      ca.map((r) => [r.server, ops(r.measurement.opsPerSecond)]),
-    )}\n`,
-  );
-  process.stderr.write('the CA server under slowloris and a body flood, legitimate clients signing meanwhile…\n');
-  const attack = await benchCaAttack();
-  process.stdout.write(
-    `\n### The CA server under attack (keyward ca serve, ${attack.attackers.slowlorisConnections} slowloris connections + ${attack.attackers.floodClients.toLocaleString('en-US')} clients sending unfinished ${attack.attackers.floodBodyKiB} KiB bodies)\n\n${formatTable(
-      ['phase', 'legitimate requests answered', 'success rate', 'server RSS start → peak → end'],
-      attack.phases.map((p) => [p.phase, `${ops(p.legitimate.ok)} of ${ops(p.legitimate.ok + p.legitimate.failed)}`, `${(p.legitimate.successRate * 100).toFixed(1)} %`, `${Math.round(p.rssMb.start)} → ${Math.round(p.rssMb.peak)} → ${Math.round(p.rssMb.end)} MB`]),
-    )}\n\nattacker connections cut by the server: ${ops(attack.attackers.connectionsClosedByServer)}; answered 503 (body memory cap): ${ops(attack.attackers.answered503)}\n`,
-  );
-  const results = {
-    date: started.toISOString(),
-    machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
-    keystoreSign: sign,
-    pivSign: piv,
-    caIssue: ca,
-    caAttack: attack,
-  };
-  const file = join(fileURLToPath(import.meta.url), '..', 'results', 'latest.json');
-  writeFileAtomic(file, `${JSON.stringify(results, null, 2)}\n`);
-  process.stdout.write(`\nfigures written to ${file}\n`);
-  const below = sign.filter((r) => r.ratioToRaw < 0.95);
-  if (below.length) process.stdout.write(`note: keystore below 0.95× raw for ${below.map((r) => r.algorithm).join(', ')}\n`);
+interface Setting {
+  /** The run's private pcscd, when a part needs one and this is root. */
+  rig: PcscRig | undefined;
 }
 
-await main();
+interface Part {
+  /** Where its figures go in latest.json. */
+  key: string;
+  softhsm?: boolean;
+  pcscd?: boolean;
+  run(setting: Setting): Promise<{ figures: unknown; table: string }>;
+}
+
+const PARTS: Record<string, Part> = {
+  keystore: {
+    key: 'keystoreSign',
+    softhsm: true,
+    async run() {
+      process.stderr.write('keystore sign vs raw pkcs11js vs node:crypto (SoftHSM2)…\n');
+      const sign = await benchKeystoreSign();
+      const table = formatTable(
+        ['algorithm', 'raw C_Sign (sync)', `raw C_SignAsync ×${KEYSTORE_CONCURRENCY}`, 'keystore ×1', `keystore ×${KEYSTORE_CONCURRENCY}`, 'keystore ×4 / raw', 'node:crypto (software)'],
+        sign.map((r) => [r.algorithm, ops(r.rawSync.opsPerSecond), ops(r.rawAsync.opsPerSecond), ops(r.keystoreSequential.opsPerSecond), ops(r.keystoreConcurrent.opsPerSecond), `${r.ratioToRaw.toFixed(2)}×`, ops(r.nodeCrypto.opsPerSecond)]),
+      );
+      const below = sign.filter((r) => r.ratioToRaw < 0.95);
+      const note = below.length ? `\nnote: keystore below 0.95× raw for ${below.map((r) => r.algorithm).join(', ')}\n` : '';
+      return { figures: sign, table: `### Signatures per second (ops/s)\n\n${table}\n${note}` };
+    },
+  },
+  piv: {
+    key: 'pivSign',
+    pcscd: true,
+    async run({ rig }) {
+      process.stderr.write('YubiKey PIV signing with the library on the virtual YubiKey (in-process and through pcscd)…\n');
+      const piv = await benchPivSign(rig);
+      const table = formatTable(
+        ['measure (ECDSA P-256 in slot 9a, PIN policy once)', 'Keyward'],
+        [
+          ['APDUs per signature, PIN verified once per session', piv.apdusPerSignature.toFixed(2)],
+          ['signatures per second, in-process virtual YubiKey', ops(piv.inProcess.opsPerSecond)],
+          ['signatures per second, through pcscd + vpcd', piv.pcscd ? ops(piv.pcscd.opsPerSecond) : '—'],
+        ],
+      );
+      return { figures: piv, table: `### YubiKey PIV with the library (virtual YubiKey)\n\n${table}\n${piv.skipped ? `(${piv.skipped})\n` : ''}` };
+    },
+  },
+  commands: {
+    key: 'commands',
+    pcscd: true,
+    async run({ rig }) {
+      process.stderr.write(`whole commands as processes, ${PROCESS_RUNS} runs each: node -e 0, keyward --version, keyward key sign, yubico-piv-tool…\n`);
+      const commands = await benchCommands(rig);
+      const node = commands.rows[0]!.ms;
+      const table = formatTable(
+        ['command (one process, spawn to exit)', 'median', '× node -e 0', 'APDUs'],
+        commands.rows.map((r) => [r.command, ms(r.ms), `${(r.ms / node).toFixed(2)}×`, r.apdus === undefined ? '—' : String(r.apdus)]),
+      );
+      return { figures: commands, table: `### Whole commands (median of ${PROCESS_RUNS} runs, interleaved)\n\n${table}\n${commands.skipped ? `(${commands.skipped})\n` : ''}` };
+    },
+  },
+  ca: {
+    key: 'caIssue',
+    softhsm: true,
+    async run() {
+      process.stderr.write('certificates per second through cfssl\'s API: Keyward (SoftHSM, memory) and cfssl serve…\n');
+      const ca = await benchCaIssue();
+      const table = formatTable(['server', 'certificates/s'], ca.map((r) => [r.server, ops(r.measurement.opsPerSecond)]));
+      return { figures: ca, table: `### Node certificates issued per second (POST /api/v1/cfssl/sign, ${CA_CONCURRENCY} in flight)\n\n${table}\n` };
+    },
+  },
+  attack: {
+    key: 'caAttack',
+    softhsm: true,
+    async run() {
+      process.stderr.write('the CA server under slowloris and a body flood, legitimate clients signing meanwhile…\n');
+      const attack = await benchCaAttack();
+      const table = formatTable(
+        ['phase', 'legitimate requests answered', 'success rate', 'server RSS start → peak → end'],
+        attack.phases.map((p) => [p.phase, `${ops(p.legitimate.ok)} of ${ops(p.legitimate.ok + p.legitimate.failed)}`, `${(p.legitimate.successRate * 100).toFixed(1)} %`, `${Math.round(p.rssMb.start)} → ${Math.round(p.rssMb.peak)} → ${Math.round(p.rssMb.end)} MB`]),
+      );
+      return {
+        figures: attack,
+        table: `### The CA server under attack (keyward ca serve, ${attack.attackers.slowlorisConnections} slowloris connections + ${attack.attackers.floodClients.toLocaleString('en-US')} clients sending unfinished ${attack.attackers.floodBodyKiB} KiB bodies)\n\n${table}\n\nattacker connections cut by the server: ${ops(attack.attackers.connectionsClosedByServer)}; answered 503 (body memory cap): ${ops(attack.attackers.answered503)}\n`,
+      };
+    },
+  },
+};
+
+async function main(names: string[]): Promise<void> {
+  const unknown = names.filter((n) => !PARTS[n]);
+  if (unknown.length) {
+    process.stderr.write(`bench: no part ${unknown.join(', ')}; the parts are ${Object.keys(PARTS).join(', ')}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const parts = (names.length ? names : Object.keys(PARTS)).map((name) => PARTS[name]!);
+  const started = new Date();
+  process.stderr.write(`load average at the start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  // pcsc-lite reads PCSCLITE_CSOCK_NAME once per process: the private pcscd must come first.
+  const rig = parts.some((p) => p.pcscd) && process.getuid?.() === 0 ? await startPcscd() : undefined;
+  // One SoftHSM store for the whole run: SoftHSM reads its configuration once per process.
+  if (parts.some((p) => p.softhsm)) useSoftHsmStore(createSoftHsmStore('keyward-bench-'));
+  const file = join(fileURLToPath(import.meta.url), '..', 'results', 'latest.json');
+  const results: Record<string, unknown> = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  try {
+    for (const part of parts) {
+      const { figures, table } = await part.run({ rig });
+      process.stdout.write(`\n${table}`);
+      results[part.key] = { date: started.toISOString(), ...(Array.isArray(figures) ? { rows: figures } : (figures as object)) };
+    }
+  } finally {
+    await rig?.stop();
+  }
+  // The load average tells a reader whether the machine was quiet: on two shared cores it moves every figure.
+  results.machine = { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}`, loadAverage: loadavg() };
+  writeFileAtomic(file, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`\nfigures written to ${file}\n`);
+}
+
+await main(process.argv.slice(2));

@@ -52,7 +52,7 @@ function nodeKey(algorithm: KeyAlgorithm) {
 /** Needs this process's SoftHSM store (bench/index.ts sets one up). */
 export async function benchKeystoreSign(algorithms: KeyAlgorithm[] = ['p256', 'rsa2048', 'ed25519']): Promise<SignBenchRow[]> {
   const keystore = new Keystore({ env: { KEYWARD_PIN: PIN } });
-  (keystore.backend('pkcs11:') as Pkcs11Backend).initToken('pkcs11:', { label: 'bench', soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(PIN) });
+  ((await keystore.backend('pkcs11:')) as Pkcs11Backend).initToken('pkcs11:', { label: 'bench', soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(PIN) });
   const module = Pkcs11Module.open(resolveModulePath());
   const rows: SignBenchRow[] = [];
   for (const algorithm of algorithms) {

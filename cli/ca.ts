@@ -1,25 +1,14 @@
 /** `keyward ca …`: a cluster's PKI: offline root, cluster intermediate, node certificates, CRLs, rotation, join tokens, the cfssl-compatible server. */
-import { Command, Option } from 'commander';
-import { openAuthority } from '../src/ca/authority.js';
-import { createJoinToken, verifyJoinToken } from '../src/ca/join-token.js';
+import { Option, type Command } from 'commander';
 import { REVOCATION_REASONS, type RevocationReason } from '../src/ca/ledger/ledger.js';
-import { createClusterIntermediate, installClusterIntermediate, requestClusterIntermediate } from '../src/ca/steps/intermediate.js';
-import { revokeCertificate, signIntermediateCrl, signRootCrl } from '../src/ca/steps/revocation.js';
-import { createRootCa } from '../src/ca/steps/root.js';
-import { beginRootRotation, finishRootRotation } from '../src/ca/steps/rotation.js';
-import { caStatus } from '../src/ca/steps/status.js';
-import { roleOf } from '../src/ca/names.js';
-import { parseAuthKeyHex } from '../src/ca/server/cfssl-api.js';
-import { serveCa } from '../src/ca/server/serve.js';
-import { CA_FILES, CaDirectory, crlFile } from '../src/ca/store.js';
-import { certificatePem } from '../src/x509/certificate.js';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../src/crypto/algorithms.js';
 import { UsageError } from '../src/errors.js';
 import { toPem } from '../src/x509/pem.js';
 import { CliContext, table } from './context.js';
 import { withSecrets } from '../src/secret.js';
 import { existingSecret } from './secrets.js';
-import { examples, readInput, writeOutput } from './io.js';
+import { examples } from './help.js';
+import { readInput, writeOutput } from './io.js';
 import { parsePositiveInt } from './key.js';
 
 const dirOption = () => new Option('--dir <dir>', 'the CA directory (its certificates, ledger and CRLs; keys stay in their devices)').env('KEYWARD_CA_DIR').default('keyward-ca');
@@ -33,9 +22,8 @@ async function withKeystore<T>(ctx: CliContext, work: () => Promise<T>): Promise
   }
 }
 
-export function caCommand(): Command {
-  const ca = new Command('ca').description('a cluster PKI: offline root, per-cluster intermediate, node certificates, CRLs, root rotation, cfssl-compatible server');
-
+/** `keyward ca`'s commands. */
+export function defineCa(ca: Command): void {
   const root = ca.command('root').description('the offline root');
   root
     .command('create')
@@ -50,7 +38,10 @@ export function caCommand(): Command {
       "keyward ca root create --key 'yubikey:serial=12345678;slot=9c' --subject 'CN=Example Root CA, O=Example' --dir ca/",
     ]) + '\nRun it on the offline machine; afterwards the root key is needed only in ceremonies.\n')
     .action(async (options: { key: string; generate?: KeyAlgorithm; subject: string; years: number; dir: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { createRootCa } = await import('../src/ca/steps/root.js');
+      const { CA_FILES, CaDirectory } = await import('../src/ca/store.js');
+      const { certificatePem } = await import('../src/x509/certificate.js');
       const certificate = await withKeystore(ctx, () => createRootCa(new CaDirectory(options.dir), ctx.keystore(), options));
       ctx.emit({ subject: certificate.subject, notAfter: certificate.notAfter, certificate: certificatePem(certificate) }, () => `root "${certificate.subject}" valid until ${certificate.notAfter.toISOString()}\n  ${new CaDirectory(options.dir).path(CA_FILES.root)}`);
     });
@@ -77,7 +68,10 @@ export function caCommand(): Command {
       "keyward ca intermediate create --root-key 'pkcs11:token=offline-root;object=root' --csr cluster-a.csr --cluster-id 4tyrw0mhvfspaz3cqwtzmbkay --out cluster-a.pem --dir offline-ca/",
     ]))
     .action(async (options: { rootKey: string; key?: string; generate?: KeyAlgorithm; csr?: string; clusterId: string; days: number; nodeDays: number; crlUrl?: string; caIssuersUrl?: string; out?: string; dir: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { createClusterIntermediate } = await import('../src/ca/steps/intermediate.js');
+      const { CaDirectory } = await import('../src/ca/store.js');
+      const { certificatePem } = await import('../src/x509/certificate.js');
       const urls = options.crlUrl || options.caIssuersUrl ? { crl: options.crlUrl, caIssuers: options.caIssuersUrl } : undefined;
       const csr = options.csr ? readInput(options.csr, 'the intermediate\'s CSR') : undefined;
       if (csr && !options.out) throw new UsageError('OUT_REQUIRED', 'with --csr, say where to write the certificate to carry back', { hint: 'add --out cluster.pem' });
@@ -105,7 +99,9 @@ export function caCommand(): Command {
       'keyward ca intermediate install --cert cluster-a.pem --root-dir /media/usb/offline-ca --dir ca/',
     ]))
     .action(async (options: { key: string; generate?: KeyAlgorithm; clusterId: string; nodeDays: number; out: string; dir: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { requestClusterIntermediate } = await import('../src/ca/steps/intermediate.js');
+      const { CaDirectory } = await import('../src/ca/store.js');
       const csr = await withKeystore(ctx, () => requestClusterIntermediate(new CaDirectory(options.dir), ctx.keystore(), options));
       writeOutput(options.out, csr, false);
       ctx.emit({ csr, clusterId: options.clusterId }, () => `CSR for the intermediate of cluster ${options.clusterId} written to ${options.out}; the root signs it in a ceremony`);
@@ -118,7 +114,9 @@ export function caCommand(): Command {
     .addOption(dirOption())
     .addHelpText('after', examples(['keyward ca intermediate install --cert cluster-a.pem --root-dir /media/usb/offline-ca --dir ca/']))
     .action(async (options: { cert: string; rootDir: string; dir: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { installClusterIntermediate } = await import('../src/ca/steps/intermediate.js');
+      const { CaDirectory } = await import('../src/ca/store.js');
       const certificate = await withKeystore(ctx, () =>
         installClusterIntermediate(new CaDirectory(options.dir), ctx.keystore(), { certificate: readInput(options.cert, 'the intermediate certificate'), rootDirectory: new CaDirectory(options.rootDir) }),
       );
@@ -138,7 +136,10 @@ export function caCommand(): Command {
       'keyward ca issue --csr node.csr --out node.crt --dir ca/',
     ]))
     .action(async (options: { csr: string; role?: 'manager' | 'worker'; nodeId?: string; days?: number; out?: string; dir: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { openAuthority } = await import('../src/ca/authority.js');
+      const { roleOf } = await import('../src/ca/names.js');
+      const { CaDirectory } = await import('../src/ca/store.js');
       const authority = await openAuthority(new CaDirectory(options.dir), ctx.keystore());
       try {
         const issued = await authority.issueNode(readInput(options.csr, 'the CSR'), { role: options.role ? roleOf(options.role) : undefined, nodeId: options.nodeId, days: options.days });
@@ -157,7 +158,9 @@ export function caCommand(): Command {
     .addOption(dirOption())
     .addHelpText('after', examples(['keyward ca revoke 5c:1f:8e… --reason keyCompromise --dir ca/', 'keyward ca crl --dir ca/ --out crl.pem']))
     .action(async (serial: string, options: { reason: RevocationReason; dir: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { revokeCertificate } = await import('../src/ca/steps/revocation.js');
+      const { CaDirectory } = await import('../src/ca/store.js');
       const { entry, crl } = await revokeCertificate(new CaDirectory(options.dir), { serial, reason: options.reason });
       ctx.emit({ serial: entry.serial, subject: entry.subject, status: entry.status, reason: entry.revocationReason, publish: crl }, () =>
         `revoked ${entry.serial} ("${entry.subject}"): ${entry.revocationReason}; publish a new ${crl} CRL (keyward ca crl${crl === 'root' ? ' --issuer root' : ''})`,
@@ -173,7 +176,9 @@ export function caCommand(): Command {
     .addOption(dirOption())
     .addHelpText('after', examples(['keyward ca crl --dir ca/ --out crl.pem', 'openssl crl -in crl.pem -noout -text', "keyward ca crl --issuer root --root-key 'pkcs11:token=offline-root;object=root' --dir ca/"]))
     .action(async (options: { issuer: 'intermediate' | 'root'; rootKey?: string; days?: number; out?: string; dir: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { signIntermediateCrl, signRootCrl } = await import('../src/ca/steps/revocation.js');
+      const { CaDirectory, crlFile } = await import('../src/ca/store.js');
       const directory = new CaDirectory(options.dir);
       const crl = await withKeystore(ctx, () => {
         if (options.issuer === 'intermediate') return signIntermediateCrl(directory, ctx.keystore(), { days: options.days });
@@ -202,7 +207,10 @@ export function caCommand(): Command {
       'keyward ca rotate-root finish --dir ca/',
     ]))
     .action(async (options: { newKey: string; generate?: KeyAlgorithm; subject?: string; years: number; dir: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { beginRootRotation } = await import('../src/ca/steps/rotation.js');
+      const { CaDirectory } = await import('../src/ca/store.js');
+      const { certificatePem } = await import('../src/x509/certificate.js');
       const directory = new CaDirectory(options.dir);
       const { root: newRoot, crossSigned } = await withKeystore(ctx, () => beginRootRotation(directory, ctx.keystore(), options));
       ctx.emit({ root: certificatePem(newRoot), crossSigned: certificatePem(crossSigned) }, () => `new root "${newRoot.subject}" created and cross-signed by the old one; both are in roots.pem.\nNext: a new intermediate under the new root (keyward ca intermediate create --root-key '${directory.config().rootKey}' …).`);
@@ -213,7 +221,9 @@ export function caCommand(): Command {
     .addOption(dirOption())
     .addHelpText('after', examples(['keyward ca rotate-root finish --dir ca/']))
     .action(async (options: { dir: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { finishRootRotation } = await import('../src/ca/steps/rotation.js');
+      const { CaDirectory } = await import('../src/ca/store.js');
       await finishRootRotation(new CaDirectory(options.dir));
       ctx.emit({ finished: true }, () => 'old root retired: roots.pem holds only the new root');
     });
@@ -223,7 +233,9 @@ export function caCommand(): Command {
     .addOption(dirOption())
     .addHelpText('after', examples(['keyward ca status --dir ca/', 'keyward ca status --dir ca/ --json | jq ".certificates[] | {subject, renewAt}"']))
     .action(async (options: { dir: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { caStatus } = await import('../src/ca/steps/status.js');
+      const { CaDirectory } = await import('../src/ca/store.js');
       const status = await caStatus(new CaDirectory(options.dir));
       ctx.emit(status, () =>
         [
@@ -245,7 +257,9 @@ export function caCommand(): Command {
     .addOption(dirOption())
     .addHelpText('after', examples(['keyward ca join-token create --dir ca/']))
     .action(async (options: { dir: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { createJoinToken } = await import('../src/ca/join-token.js');
+      const { CaDirectory } = await import('../src/ca/store.js');
       const token = createJoinToken(new CaDirectory(options.dir).rootBundle());
       ctx.emit({ token }, () => token);
     });
@@ -257,7 +271,9 @@ export function caCommand(): Command {
     .addOption(dirOption())
     .addHelpText('after', examples(['keyward ca join-token verify SWMTKN-1-… --roots roots.pem']))
     .action(async (token: string, options: { roots?: string; dir: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { verifyJoinToken } = await import('../src/ca/join-token.js');
+      const { CaDirectory } = await import('../src/ca/store.js');
       const bundle = options.roots ? readInput(options.roots, 'the root bundle') : new CaDirectory(options.dir).rootBundle();
       verifyJoinToken(token, bundle);
       ctx.emit({ valid: true }, () => 'the token pins this root bundle');
@@ -297,7 +313,10 @@ handshake or send headers, 30 s for a whole request. SIGTERM stops accepting, le
 flight finish for --drain seconds, then exits 0.
 `)
     .action(async (options: { listen: string; tls?: boolean; hostname?: string[]; clientAuth: 'none' | 'cluster' | 'managers'; authKeySource?: string; requireAuthsign?: boolean; drain: number; dir: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { parseAuthKeyHex } = await import('../src/ca/server/cfssl-api.js');
+      const { serveCa } = await import('../src/ca/server/serve.js');
+      const { CaDirectory } = await import('../src/ca/store.js');
       const match = /^(.*):(\d+)$/.exec(options.listen);
       if (!match) throw new UsageError('LISTEN_INVALID', `--listen wants host:port, got "${options.listen}"`);
       const host = match[1]!.replace(/^\[|\]$/g, '');
@@ -328,6 +347,4 @@ flight finish for --drain seconds, then exits 0.
       });
       process.stderr.write('stopped\n');
     });
-
-  return ca;
 }

@@ -1,17 +1,16 @@
 /** `keyward cert …`: the X.509 certificate stored beside a key, and self-signed certificates made in the device. */
-import { Command } from 'commander';
-import { createSelfSignedCertificate } from '../src/x509/self-signed.js';
+import type { Command } from 'commander';
 import { NotFoundError } from '../src/errors.js';
 import { fromPemOrDer, toPem } from '../src/x509/pem.js';
 import { CliContext } from './context.js';
-import { examples, readInput, writeOutput } from './io.js';
+import { examples } from './help.js';
+import { readInput, writeOutput } from './io.js';
 import { parsePositiveInt } from './key.js';
 
 const KEY = "'pkcs11:token=demo;object=signer'";
 
-export function certCommand(): Command {
-  const cert = new Command('cert').description('certificates stored with keys, and self-signed certificates signed in the device');
-
+/** `keyward cert`'s commands. */
+export function defineCert(cert: Command): void {
   cert
     .command('show')
     .description('print the certificate stored with a key (PEM)')
@@ -20,7 +19,7 @@ export function certCommand(): Command {
     .option('--der', 'DER instead of PEM')
     .addHelpText('after', examples([`keyward cert show ${KEY} | openssl x509 -noout -subject -enddate`]))
     .action(async (uri: string, options: { out?: string; der?: boolean }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
       const handle = await ctx.keystore().open(uri);
       const der = await handle.certificate();
       if (!der) {
@@ -39,7 +38,7 @@ export function certCommand(): Command {
     .requiredOption('-i, --in <file>', 'the certificate, PEM or DER ("-" for stdin)')
     .addHelpText('after', examples([`keyward cert import ${KEY} --in signer.crt`]))
     .action(async (uri: string, options: { in: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
       const der = fromPemOrDer(readInput(options.in, 'the certificate'), 'CERTIFICATE');
       const handle = await ctx.keystore().open(uri);
       await handle.setCertificate(der);
@@ -57,7 +56,8 @@ export function certCommand(): Command {
     .option('-o, --out <file>', 'write the PEM to a file instead of stdout')
     .addHelpText('after', examples([`keyward cert self-sign ${KEY} --subject "CN=signer" --out signer.crt`, 'openssl verify -CAfile signer.crt signer.crt']))
     .action(async (uri: string, options: { subject: string; days: number; ca?: boolean; store?: boolean; out?: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { createSelfSignedCertificate } = await import('../src/x509/self-signed.js');
       const handle = await ctx.keystore().open(uri);
       const certificate = await createSelfSignedCertificate(handle, { subject: options.subject, days: options.days, ca: options.ca });
       if (options.store) await handle.setCertificate(new Uint8Array(certificate.rawData));
@@ -65,6 +65,4 @@ export function certCommand(): Command {
       if (ctx.json) return ctx.emit({ uri: handle.info.uri, certificate: pem, stored: Boolean(options.store) }, () => '');
       writeOutput(options.out, pem, false);
     });
-
-  return cert;
 }

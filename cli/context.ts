@@ -3,7 +3,7 @@
  * print either for people or, with --json, for scripts.
  */
 import type { Command } from 'commander';
-import { Keystore, type KeystoreOptions } from '../src/keystore/registry.js';
+import type { Keystore, KeystoreOptions } from '../src/keystore/registry.js';
 import type { Interaction } from '../src/keystore/interaction.js';
 import { terminalInteraction, withSpinner } from './terminal.js';
 
@@ -18,15 +18,19 @@ export interface GlobalOptions {
 export class CliContext {
   readonly options: GlobalOptions;
   readonly interaction: Interaction;
+  readonly #Keystore: typeof Keystore;
   #keystore: Keystore | undefined;
 
-  constructor(options: GlobalOptions) {
+  private constructor(options: GlobalOptions, keystoreClass: typeof Keystore) {
     this.options = options;
     this.interaction = terminalInteraction({ allowPrompts: options.input !== false });
+    this.#Keystore = keystoreClass;
   }
 
-  static of(command: Command): CliContext {
-    return new CliContext(command.optsWithGlobals<GlobalOptions>());
+  /** The context of a command that runs: loads the keystore, which building the command tree does not. */
+  static async of(command: Command): Promise<CliContext> {
+    const { Keystore } = await import('../src/keystore/registry.js');
+    return new CliContext(command.optsWithGlobals<GlobalOptions>(), Keystore);
   }
 
   get json(): boolean {
@@ -35,7 +39,7 @@ export class CliContext {
 
   /** The command's keystore, made on first use (`extra` options apply then). */
   keystore(extra: Partial<KeystoreOptions> = {}): Keystore {
-    this.#keystore ??= new Keystore({
+    this.#keystore ??= new this.#Keystore({
       interaction: this.interaction,
       pkcs11Module: this.options.module,
       allowFinalTry: this.options.allowFinalTry,

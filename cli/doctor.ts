@@ -1,17 +1,17 @@
 /** `keyward doctor`: what the machine sees of YubiKeys (USB, PC/SC, PIV), and what to do about a mismatch. */
-import { Command } from 'commander';
-import { diagnose } from '../src/hsm/piv/diagnostics.js';
+import type { Command } from 'commander';
 import { CliContext } from './context.js';
-import { examples } from './io.js';
+import { examples } from './help.js';
 
 const MARK = { ok: '✓', warning: '!', problem: '✗' } as const;
 
-export function doctorCommand(): Command {
-  return new Command('doctor')
-    .description('explain what this machine sees of YubiKeys: USB devices, PC/SC readers, PIV applications')
+/** `keyward doctor`. */
+export function defineDoctor(doctor: Command): void {
+  doctor
     .addHelpText('after', examples(['keyward doctor', 'keyward doctor --json']))
     .action(async (_options: unknown, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { diagnose } = await import('../src/hsm/piv/diagnostics.js');
       const report = await diagnose();
       ctx.emit(report, () =>
         [

@@ -24,8 +24,3 @@ export function writeOutput(path: string | undefined, data: Uint8Array | string,
   }
   process.stdout.write(data);
 }
-
-/** Help text: a block of examples after the options. */
-export function examples(lines: string[]): string {
-  return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
-}

@@ -1,12 +1,13 @@
 /** `keyward key …`: generate, list, read, use and delete keys named by URI. */
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { ALGORITHMS, KEY_ALGORITHMS, parseHashName, type KeyAlgorithm } from '../src/crypto/algorithms.js';
 import { CancelledError, UsageError } from '../src/errors.js';
 import type { KeyInfo, SignOptions } from '../src/keystore/keystore.js';
 import { redactUri } from '../src/keystore/uri.js';
 import { toPem } from '../src/x509/pem.js';
 import { CliContext } from './context.js';
-import { examples, readInput, writeOutput } from './io.js';
+import { examples } from './help.js';
+import { readInput, writeOutput } from './io.js';
 
 const TOKEN = "'pkcs11:token=demo;object=signer'";
 
@@ -17,9 +18,8 @@ export function describeKey(key: KeyInfo): string {
   return `${key.label}  ${algorithm}  ${[objects, protection].filter(Boolean).join('  ')}\n  ${key.uri}`;
 }
 
-export function keyCommand(): Command {
-  const key = new Command('key').description('generate, list, use and delete keys held in hardware');
-
+/** `keyward key`'s commands. */
+export function defineKey(key: Command): void {
   key
     .command('generate')
     .description('generate a key pair inside the device; prints the new key\'s full URI')
@@ -39,7 +39,7 @@ export function keyCommand(): Command {
         '\nThe private key is created inside the device and never leaves it (PKCS#11: sensitive, never\nextractable, signing only; YubiKey: generated on the card, attestable).\n',
     )
     .action(async (uri: string, options: { algorithm: KeyAlgorithm; pinPolicy?: 'never' | 'once' | 'always'; touchPolicy?: 'never' | 'always' | 'cached'; overwrite?: boolean }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
       if (options.overwrite) {
         const answer = await ctx.interaction.confirm(`Replace whatever key is in ${redactUri(uri)}? The old key is destroyed.`);
         if (answer === false) throw new CancelledError('nothing was generated');
@@ -56,7 +56,7 @@ export function keyCommand(): Command {
     .argument('[uri]', 'a token or key URI (default: every token)', 'pkcs11:')
     .addHelpText('after', examples(['keyward key list', "keyward key list 'pkcs11:token=demo'", 'keyward key list --json | jq -r ".[].uri"']))
     .action(async (uri: string, _options: unknown, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
       const keys = await ctx.keystore().list(uri);
       ctx.emit(keys, () => (keys.length ? keys.map(describeKey).join('\n') : 'no keys'));
     });
@@ -69,7 +69,7 @@ export function keyCommand(): Command {
     .option('--der', 'DER instead of PEM')
     .addHelpText('after', examples([`keyward key public ${TOKEN} > signer.pub.pem`, `openssl pkey -pubin -in signer.pub.pem -text -noout`]))
     .action(async (uri: string, options: { out?: string; der?: boolean }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
       const handle = await ctx.keystore().open(uri);
       const spki = await handle.publicKey();
       if (ctx.json) {
@@ -105,7 +105,7 @@ export function keyCommand(): Command {
         options: { in: string; out?: string; hash?: string; padding?: 'pkcs1' | 'pss'; saltLength?: number; format: 'der' | 'raw'; base64?: boolean },
         command: Command,
       ) => {
-        const ctx = CliContext.of(command);
+        const ctx = await CliContext.of(command);
         const data = readInput(options.in, 'the data to sign');
         const handle = await ctx.keystore().open(uri);
         const signOptions: SignOptions = {
@@ -131,7 +131,7 @@ export function keyCommand(): Command {
     .option('-y, --yes', 'do not ask for confirmation')
     .addHelpText('after', examples([`keyward key delete ${TOKEN}`, `keyward key delete 'pkcs11:token=demo;id=%01%02' --yes`]) + '\nThere is no undo: a key deleted from hardware is gone.\n')
     .action(async (uri: string, options: { yes?: boolean }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
       const keystore = ctx.keystore();
       const matches = options.yes ? [] : await keystore.list(uri);
       // Zero or several matches: delete() below says so precisely, before anything is destroyed.
@@ -146,8 +146,6 @@ export function keyCommand(): Command {
       const deleted = await keystore.delete(uri);
       ctx.emit(deleted, () => `deleted ${deleted.label} (${deleted.uri})`);
     });
-
-  return key;
 }
 
 export function parsePositiveInt(value: string, flag: string): number {

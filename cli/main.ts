@@ -1,33 +1,48 @@
 /**
  * `keyward`: one binary, noun-verb commands. This file wires the commands, the global options and
  * the one place errors become messages and exit codes.
+ *
+ * It starts at once because it loads only what the command line asks for, in two steps:
+ * - a noun's commands are defined by its module (cli/<noun>.ts), loaded when commander dispatches
+ *   to that noun; `keyward --help` and `--version` need only the names and descriptions below;
+ * - a noun's module imports statically only commander, the CLI's helpers and small modules without
+ *   dependencies (errors, PEM, secrets, algorithm tables), so `<noun> … --help` is light too. An
+ *   action imports the code that does the work (device drivers, the CA, x509, SQLite) when it
+ *   runs, with `await import(…)`, and gets its keystore from `await CliContext.of(command)`.
+ * test/cli/entry.test.ts holds every command's help to that.
  */
 import { Command, CommanderError } from 'commander';
-import { ExitCode, KeywardError } from '../src/errors.js';
-import { UriError } from '../src/keystore/uri.js';
-import { caCommand } from './ca.js';
-import { toJson } from './context.js';
-import { certCommand } from './cert.js';
-import { demoCommand } from './demo/index.js';
-import { doctorCommand } from './doctor.js';
-import { examples } from './io.js';
-import { keyCommand } from './key.js';
-import { tokenCommand } from './token.js';
-import { yubikeyCommand } from './yubikey.js';
+import { EXIT_CODES, ExitCode, KeywardError } from '../src/errors.js';
+import { examples } from './help.js';
 
-const EXIT_CODES = `
-Exit codes:
-  0    success
-  1    unexpected failure (a bug or an unclassified device error; --debug shows more)
-  2    bad request: invalid option, malformed URI, CSR, certificate or ca.json, unsupported
-       algorithm, a module a file names but you did not allow
-  3    not found: no such token, key, slot or certificate
-  4    authentication: wrong or locked PIN, no PIN source, last PIN try kept
-  5    unavailable: PKCS#11 module, reader or device missing
-  6    verification failed
-  7    conflict: label in use, ambiguous match
-  130  cancelled
-`;
+/** The nouns, as `keyward --help` lists them, and where each one's commands are defined. */
+const NOUNS: Record<string, { description: string; define: () => Promise<(noun: Command) => void> }> = {
+  token: { description: 'PKCS#11 tokens: list, initialise (SoftHSM), change and unblock PINs', define: async () => (await import('./token.js')).defineToken },
+  key: { description: 'generate, list, use and delete keys held in hardware', define: async () => (await import('./key.js')).defineKey },
+  cert: { description: 'certificates stored with keys, and self-signed certificates signed in the device', define: async () => (await import('./cert.js')).defineCert },
+  yubikey: { description: 'YubiKey PIV devices: list, info, PINs, management key, reset, attestation, and the virtual YubiKey', define: async () => (await import('./yubikey.js')).defineYubikey },
+  ca: { description: 'a cluster PKI: offline root, per-cluster intermediate, node certificates, CRLs, root rotation, cfssl-compatible server', define: async () => (await import('./ca.js')).defineCa },
+  doctor: { description: 'explain what this machine sees of YubiKeys: USB devices, PC/SC readers, PIV applications', define: async () => (await import('./doctor.js')).defineDoctor },
+  demo: {
+    description: 'run the whole story end to end on throw-away SoftHSM tokens and a virtual YubiKey: keys, a YubiKey enrolment, a cluster PKI; nothing to set up, nothing left behind',
+    define: async () => (await import('./demo/index.js')).defineDemo,
+  },
+};
+
+/** `text` in lines of at most `width` characters, each after the first indented by `indent`. */
+function wrap(text: string, width: number, indent: string): string {
+  const lines = [''];
+  for (const word of text.split(' ')) {
+    const line = lines[lines.length - 1]!;
+    if (line && line.length + 1 + word.length > width) lines.push(`${indent}${word}`);
+    else lines[lines.length - 1] = line ? `${line} ${word}` : word;
+  }
+  return lines.join('\n');
+}
+
+const EXIT_CODE_HELP = `\nExit codes:\n${Object.values(EXIT_CODES)
+  .map(({ code, meaning }) => `  ${String(code).padEnd(5)}${wrap(meaning, 93, '       ')}`)
+  .join('\n')}\n`;
 
 const PIN_HELP = `
 PINs are never taken from the command line. Keyward reads them from the URI's pin-source=file:…,
@@ -47,6 +62,7 @@ for CA directories:
   echo /usr/lib/vendor/libvendor-pkcs11.so | sudo tee -a /etc/keyward/pkcs11-modules
 `;
 
+/** The program with every noun named; a noun's commands are defined when commander dispatches to it. */
 export function buildProgram(): Command {
   const program = new Command('keyward')
     .description('Keeps signing keys in hardware and puts them to work.')
@@ -56,28 +72,85 @@ export function buildProgram(): Command {
     .option('--allow-final-try', 'allow spending a PIN\'s last try without asking')
     .option('--no-input', 'never prompt; fail with a clear error instead')
     .option('--debug', 'print stacks with errors')
-    .showHelpAfterError('(add --help for usage)')
-    .addHelpText('after', examples(['keyward demo', 'keyward token init --label demo', "keyward key generate 'pkcs11:token=demo;object=signer' -a p256", 'keyward key list']) + PIN_HELP + MODULE_HELP + EXIT_CODES);
-  program.exitOverride();
-  for (const command of [tokenCommand(), keyCommand(), certCommand(), yubikeyCommand(), caCommand(), doctorCommand(), demoCommand()]) {
-    program.addCommand(command);
-  }
-  // Every command inherits the exit override, so usage errors exit 2 rather than 1.
-  const inherit = (command: Command) => {
-    command.exitOverride();
-    command.showHelpAfterError('(add --help for usage)');
-    command.commands.forEach(inherit);
-  };
-  program.commands.forEach(inherit);
+    .addHelpText('after', examples(['keyward demo', 'keyward token init --label demo', "keyward key generate 'pkcs11:token=demo;object=signer' -a p256", 'keyward key list']) + PIN_HELP + MODULE_HELP + EXIT_CODE_HELP);
+  for (const [name, { description }] of Object.entries(NOUNS)) program.command(name).description(description);
+  // Commander's own help command would print a noun's help before the noun's commands are defined.
+  program
+    .helpCommand(false)
+    .command('help')
+    .description('display help for a command')
+    .argument('[command...]', 'the command, e.g. key sign')
+    .action(async (names: string[]) => (await commandAt(program, names)).help());
+  program.hook('preSubcommand', (_program, noun) => defineNoun(noun));
+  configure(program);
   return program;
 }
 
-function renderError(error: unknown, json: boolean, debug: boolean): number {
+const defined = new WeakSet<Command>();
+
+/** Defines a noun's commands from its module, once. */
+export async function defineNoun(noun: Command): Promise<void> {
+  const entry = NOUNS[noun.name()];
+  if (!entry || defined.has(noun)) return;
+  defined.add(noun);
+  (await entry.define())(noun);
+  configure(noun);
+}
+
+/** The command that `names` lead to from the program (`key sign`), its noun defined. */
+async function commandAt(program: Command, names: string[]): Promise<Command> {
+  let command = program;
+  for (const name of names) {
+    const next = command.commands.find((c) => c.name() === name || c.aliases().includes(name));
+    if (!next) unknownCommand(command, name);
+    await defineNoun(next);
+    command = next;
+  }
+  return command;
+}
+
+/** Every command: usage errors exit 2 rather than 1, with a pointer to --help; unknown commands are refused. */
+function configure(command: Command): void {
+  command.exitOverride();
+  command.showHelpAfterError('(add --help for usage)');
+  if (command.commands.length) refuseUnknownCommand(command);
+  command.commands.forEach(configure);
+}
+
+function unknownCommand(command: Command, name: string): never {
+  return command.error(`error: unknown command '${name}' (${command.name()} has: ${command.commands.map((c) => c.name()).join(', ')})`, { code: 'commander.unknownCommand' });
+}
+
+/**
+ * Commander answers `keyward image sign --help` with keyward's own help: it looks for --help before
+ * it checks that `image` is a command. Here an unknown command is a usage error, with --help or not.
+ */
+function refuseUnknownCommand(command: Command): void {
+  command.on('beforeHelp', () => {
+    const operands = command.args.filter((arg) => !arg.startsWith('-'));
+    // `keyward key help nosuch`: commander's help command, in a noun.
+    const name = operands[0] === 'help' ? operands[1] : operands[0];
+    if (name !== undefined && !command.commands.some((c) => c.name() === name || c.aliases().includes(name))) unknownCommand(command, name);
+  });
+}
+
+/** A reader that goes away (`keyward key --help | head -2`) ends the command quietly, not with a stack. */
+function exitQuietlyWhenTheReaderGoes(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(ExitCode.ok);
+  });
+}
+
+async function renderError(error: unknown, json: boolean, debug: boolean): Promise<number> {
   if (error instanceof CommanderError) {
     // Commander already printed the message (or the help/version it was asked for).
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
     return ExitCode.usage;
   }
+  // Imported here, not at start-up: only a failing command needs them.
+  const { toJson } = await import('./context.js');
+  const { UriError } = await import('../src/keystore/uri.js');
   if (error instanceof KeywardError) {
     if (json) {
       process.stdout.write(`${toJson({ error: error.toJSON() })}\n`);
@@ -98,6 +171,8 @@ function renderError(error: unknown, json: boolean, debug: boolean): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  exitQuietlyWhenTheReaderGoes(process.stdout);
+  exitQuietlyWhenTheReaderGoes(process.stderr);
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -1,9 +1,8 @@
 /**
  * The terminal side of the CLI: prompts (on stderr, so stdout stays clean for data and --json),
- * spinners for long work, and notices such as "Touch your YubiKey…".
+ * spinners for long work, and notices such as "Touch your YubiKey…". The prompt and spinner
+ * libraries load when a prompt or spinner is shown: most runs show neither.
  */
-import { confirm, password } from '@inquirer/prompts';
-import ora from 'ora';
 import { CancelledError, UsageError } from '../src/errors.js';
 import { nonInteractive, type Interaction, type Notice } from '../src/keystore/interaction.js';
 import { Secret } from '../src/secret.js';
@@ -33,11 +32,13 @@ export function terminalInteraction(options: { allowPrompts: boolean }): Interac
     askSecret: async (prompt) => {
       if (!interactive) return undefined;
       // Nothing is echoed, not even asterisks: the length of a PIN is a secret too.
+      const { password } = await import('@inquirer/prompts');
       const value = await prompting(() => password({ message: prompt }, context));
       return Secret.fromString(value);
     },
     confirm: async (question) => {
       if (!interactive) return undefined;
+      const { confirm } = await import('@inquirer/prompts');
       return prompting(() => confirm({ message: question, default: false }, context));
     },
     warn: nonInteractive.warn,
@@ -74,6 +75,7 @@ export async function askNewSecret(
 /** Runs long work under a spinner on stderr (only on a terminal, and never with --json). */
 export async function withSpinner<T>(text: string, enabled: boolean, work: () => Promise<T>): Promise<T> {
   if (!enabled || !process.stderr.isTTY) return work();
+  const { default: ora } = await import('ora');
   const spinner = ora({ text, stream: process.stderr }).start();
   try {
     const result = await work();

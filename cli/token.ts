@@ -1,17 +1,18 @@
 /** `keyward token …`: PKCS#11 tokens: list, initialise (SoftHSM), change and unblock PINs. */
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { UsageError } from '../src/errors.js';
-import { Pkcs11Backend, type TokenSummary } from '../src/keystore/backends/pkcs11.js';
+import type { Pkcs11Backend, TokenSummary } from '../src/keystore/backends/pkcs11.js';
 import { CliContext } from './context.js';
-import { examples } from './io.js';
+import { examples } from './help.js';
 import { withSecrets } from '../src/secret.js';
 import { existingSecret, newSecret } from './secrets.js';
 
 /** What SoftHSM accepts; real tokens report their own bounds and refuse others clearly. */
 const PIN_BOUNDS = { min: 4, max: 64 };
 
-function pkcs11Backend(ctx: CliContext): Pkcs11Backend {
-  const backend = ctx.keystore().backend('pkcs11:');
+async function pkcs11Backend(ctx: CliContext): Promise<Pkcs11Backend> {
+  const { Pkcs11Backend } = await import('../src/keystore/backends/pkcs11.js');
+  const backend = await ctx.keystore().backend('pkcs11:');
   if (!(backend instanceof Pkcs11Backend)) throw new Error('the pkcs11 backend is not the built-in one');
   return backend;
 }
@@ -22,9 +23,8 @@ function describeToken(t: TokenSummary): string {
     (t.mechanisms ? `\n  mechanisms: ${t.mechanisms.join(' ')}` : '');
 }
 
-export function tokenCommand(): Command {
-  const token = new Command('token').description('PKCS#11 tokens: list, initialise (SoftHSM), change and unblock PINs');
-
+/** `keyward token`'s commands. */
+export function defineToken(token: Command): void {
   token
     .command('list')
     .description('list the tokens a PKCS#11 module offers')
@@ -33,8 +33,8 @@ export function tokenCommand(): Command {
     .option('--mechanisms', 'list each token\'s mechanisms')
     .addHelpText('after', examples(['keyward token list', 'keyward token list --module /usr/lib/x86_64-linux-gnu/libykcs11.so', 'keyward token list --json']))
     .action(async (uri: string, options: { all?: boolean; mechanisms?: boolean }, command: Command) => {
-      const ctx = CliContext.of(command);
-      const tokens = pkcs11Backend(ctx).tokens(uri, { mechanisms: options.mechanisms, includeUninitialized: options.all });
+      const ctx = await CliContext.of(command);
+      const tokens = (await pkcs11Backend(ctx)).tokens(uri, { mechanisms: options.mechanisms, includeUninitialized: options.all });
       ctx.emit(tokens, () => (tokens.length ? tokens.map(describeToken).join('\n') : 'no initialised tokens (keyward token init --label NAME makes one on SoftHSM)'));
     });
 
@@ -54,14 +54,14 @@ export function tokenCommand(): Command {
       ]) + '\nAn initialised token is never re-initialised: that would destroy its keys.\n',
     )
     .action(async (uri: string, options: { label: string; soPinSource?: string; pinSource?: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
       const soPin = await newSecret(ctx, 'SO PIN', { file: options.soPinSource, flag: '--so-pin-source', envVar: 'KEYWARD_SO_PIN' }, PIN_BOUNDS);
       const userPin = await newSecret(ctx, 'user PIN', { file: options.pinSource, flag: '--pin-source', envVar: 'KEYWARD_PIN' }, PIN_BOUNDS);
       await withSecrets([soPin, userPin], async () => {
         if (soPin.equals(userPin)) {
           throw new UsageError('PIN_REUSED', 'the SO PIN and the user PIN must differ', { hint: 'the SO PIN is what recovers a locked user PIN' });
         }
-        const summary = pkcs11Backend(ctx).initToken(uri, { label: options.label, soPin, userPin });
+        const summary = (await pkcs11Backend(ctx)).initToken(uri, { label: options.label, soPin, userPin });
         ctx.emit(summary, () => `initialised token "${summary.label}"\n  ${summary.uri}`);
       });
     });
@@ -73,8 +73,8 @@ export function tokenCommand(): Command {
     .option('--new-pin-source <file>', 'read the new PIN from this file (else KEYWARD_NEW_PIN, else a prompt)')
     .addHelpText('after', examples(["keyward token change-pin 'pkcs11:token=demo'", "keyward token change-pin 'pkcs11:token=demo?pin-source=file:old.pin' --new-pin-source file:new.pin"]))
     .action(async (uri: string, options: { newPinSource?: string }, command: Command) => {
-      const ctx = CliContext.of(command);
-      const backend = pkcs11Backend(ctx);
+      const ctx = await CliContext.of(command);
+      const backend = await pkcs11Backend(ctx);
       const newPin = await newSecret(ctx, 'user PIN', { file: options.newPinSource, flag: '--new-pin-source', envVar: 'KEYWARD_NEW_PIN' }, PIN_BOUNDS);
       const summary = await withSecrets([newPin], () => backend.changePin(uri, newPin));
       ctx.emit({ changed: true, token: summary.uri }, () => `user PIN of token "${summary.label}" changed`);
@@ -88,13 +88,11 @@ export function tokenCommand(): Command {
     .option('--new-pin-source <file>', 'read the new user PIN from this file (else KEYWARD_NEW_PIN, else a prompt)')
     .addHelpText('after', examples(["keyward token unblock 'pkcs11:token=demo'"]))
     .action(async (uri: string, options: { soPinSource?: string; newPinSource?: string }, command: Command) => {
-      const ctx = CliContext.of(command);
-      const backend = pkcs11Backend(ctx);
+      const ctx = await CliContext.of(command);
+      const backend = await pkcs11Backend(ctx);
       const soPin = await existingSecret(ctx, 'SO PIN', { file: options.soPinSource, envVar: 'KEYWARD_SO_PIN' });
       const newPin = await newSecret(ctx, 'user PIN', { file: options.newPinSource, flag: '--new-pin-source', envVar: 'KEYWARD_NEW_PIN' }, PIN_BOUNDS);
       const summary = await withSecrets([soPin, newPin], () => backend.unblock(uri, soPin, newPin));
       ctx.emit({ unblocked: true, token: summary.uri }, () => `new user PIN set on token "${summary.label}"; it is unblocked`);
     });
-
-  return token;
 }

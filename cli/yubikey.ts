@@ -3,21 +3,17 @@ import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ALGORITHMS } from '../src/crypto/algorithms.js';
 import { CancelledError, ConflictError, UsageError } from '../src/errors.js';
-import { trustFromBundle } from '../src/hsm/piv/attestation.js';
 import { parseManagementKeyHex } from '../src/hsm/piv/management-key.js';
 import { MANAGEMENT_KEY_ALGORITHMS, type ManagementKeyAlgorithm } from '../src/hsm/piv/spec.js';
-import { describeApdu } from '../src/hsm/virtual-yubikey/apdu-log.js';
-import { attestationShape, FIRMWARE_PROFILES, VirtualYubiKey, type FirmwareProfile } from '../src/hsm/virtual-yubikey/card.js';
-import { controlRequest, controlSocketPath } from '../src/hsm/virtual-yubikey/control.js';
-import { serveVirtualYubiKey } from '../src/hsm/virtual-yubikey/serve.js';
-import { loadState } from '../src/hsm/virtual-yubikey/state.js';
-import { YubiKeyBackend } from '../src/keystore/backends/yubikey.js';
+import { attestationShape, FIRMWARE_PROFILES, type FirmwareProfile } from '../src/hsm/virtual-yubikey/firmware.js';
+import type { YubiKeyBackend } from '../src/keystore/backends/yubikey.js';
 import type { KeystoreOptions } from '../src/keystore/registry.js';
 import { obtainPin } from '../src/keystore/pin.js';
 import { parseYubiKeyUri } from '../src/keystore/uri.js';
 import { fromPemOrDer, pemBlocks, toPem } from '../src/x509/pem.js';
 import { CliContext, table } from './context.js';
-import { examples, readInput, writeOutput } from './io.js';
+import { examples } from './help.js';
+import { readInput, writeOutput } from './io.js';
 import { parsePositiveInt } from './key.js';
 import { withSecrets } from '../src/secret.js';
 import { existingSecret, newSecret } from './secrets.js';
@@ -25,8 +21,9 @@ import { existingSecret, newSecret } from './secrets.js';
 const PIV_PIN_BOUNDS = { min: 6, max: 8 };
 const ANY = 'yubikey:';
 
-function backend(ctx: CliContext): YubiKeyBackend {
-  const b = ctx.keystore().backend(ANY);
+async function backend(ctx: CliContext): Promise<YubiKeyBackend> {
+  const { YubiKeyBackend } = await import('../src/keystore/backends/yubikey.js');
+  const b = await ctx.keystore().backend(ANY);
   if (!(b instanceof YubiKeyBackend)) throw new Error('the yubikey backend is not the built-in one');
   return b;
 }
@@ -35,7 +32,7 @@ function backend(ctx: CliContext): YubiKeyBackend {
 async function withDevice<T>(ctx: CliContext, work: (b: YubiKeyBackend) => Promise<T>, options: Partial<KeystoreOptions> = {}): Promise<T> {
   ctx.keystore(options);
   try {
-    return await work(backend(ctx));
+    return await work(await backend(ctx));
   } finally {
     await ctx.keystore().close();
   }
@@ -85,7 +82,8 @@ function virtualCommand(): Command {
       'keyward yubikey virtual create --state old.json --firmware 5.4.3 --serial 12345678',
     ]) + '\nThe state file holds the emulated card\'s private keys in the clear (mode 600). It is a test device.\n')
     .action(async (options: { state: string; firmware: FirmwareProfile; serial?: number; rootOut?: string; intermediatesOut?: string; force?: boolean }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { VirtualYubiKey } = await import('../src/hsm/virtual-yubikey/card.js');
       if (existsSync(options.state) && !options.force) {
         throw new ConflictError('VIRTUAL_STATE_EXISTS', `${options.state} already holds a virtual YubiKey`, { hint: 'pass --force to replace it (its keys are lost)' });
       }
@@ -122,6 +120,8 @@ function virtualCommand(): Command {
       'keyward yubikey virtual serve --state vyk.json --touch manual   # then: keyward yubikey virtual touch --state vyk.json',
     ]))
     .action(async (options: { state: string; host: string; port: number; touch: 'auto' | 'manual'; touchDelay: number; touchTimeout: number; logApdus?: boolean }) => {
+      const { describeApdu } = await import('../src/hsm/virtual-yubikey/apdu-log.js');
+      const { serveVirtualYubiKey } = await import('../src/hsm/virtual-yubikey/serve.js');
       const served = serveVirtualYubiKey({
         statePath: options.state,
         host: options.host,
@@ -148,7 +148,8 @@ function virtualCommand(): Command {
     .addOption(stateOption())
     .addHelpText('after', examples(['keyward yubikey virtual touch --state vyk.json']))
     .action(async (options: { state: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { controlRequest, controlSocketPath } = await import('../src/hsm/virtual-yubikey/control.js');
       const answer = await controlRequest(controlSocketPath(options.state), 'touch');
       ctx.emit(answer, () => (answer.touched ? 'touched: the waiting operation goes on' : 'touched, but nothing was waiting for a touch'));
     });
@@ -159,6 +160,7 @@ function virtualCommand(): Command {
     .addOption(stateOption())
     .addHelpText('after', examples(['keyward yubikey virtual root --state vyk.json > vyk-root.pem', 'KEYWARD_ATTESTATION_ROOTS=vyk-root.pem keyward yubikey attest yubikey:slot=9c']))
     .action(async (options: { state: string }) => {
+      const { loadState } = await import('../src/hsm/virtual-yubikey/state.js');
       process.stdout.write(toPem('CERTIFICATE', Buffer.from(loadState(options.state).attestation.rootCertificate, 'base64')));
     });
 
@@ -171,21 +173,21 @@ function virtualCommand(): Command {
       'keyward yubikey attest yubikey:slot=9c --trust-root vyk-root.pem --intermediates vyk-intermediates.pem',
     ]))
     .action(async (options: { state: string }) => {
+      const { loadState } = await import('../src/hsm/virtual-yubikey/state.js');
       process.stdout.write((loadState(options.state).attestation.intermediates ?? []).map((c) => toPem('CERTIFICATE', Buffer.from(c, 'base64'))).join(''));
     });
 
   return virtual;
 }
 
-export function yubikeyCommand(): Command {
-  const yubikey = new Command('yubikey').description('YubiKey PIV devices: list, info, PINs, management key, reset, attestation, and the virtual YubiKey');
-
+/** `keyward yubikey`'s commands. */
+export function defineYubikey(yubikey: Command): void {
   yubikey
     .command('list')
     .description('list the YubiKeys PC/SC can reach')
     .addHelpText('after', examples(['keyward yubikey list', 'keyward yubikey list --json']))
     .action(async (_options: unknown, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
       const devices = await withDevice(ctx, (b) => b.devices());
       ctx.emit(devices, () =>
         devices.length ? table([['URI', 'FIRMWARE', 'READER'], ...devices.map((d) => [d.uri, d.firmware, d.reader])]) : 'no YubiKey found (keyward doctor explains what the machine sees)',
@@ -198,7 +200,7 @@ export function yubikeyCommand(): Command {
     .argument('[uri]', 'the YubiKey, e.g. yubikey:serial=12345678', ANY)
     .addHelpText('after', examples(['keyward yubikey info', 'keyward yubikey info yubikey:serial=12345678 --json']))
     .action(async (uri: string, _options: unknown, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
       const report = await withDevice(ctx, async (b) => {
         const session = await b.session(uri);
         // session() found exactly one YubiKey for the URI, so listing the URI lists that one's keys.
@@ -236,7 +238,7 @@ export function yubikeyCommand(): Command {
     .option('--new-pin-source <file>', 'the new PIN from a file (else KEYWARD_NEW_PIN, else a prompt)')
     .addHelpText('after', examples(['keyward yubikey pin change', "keyward yubikey pin change 'yubikey:serial=12345678?pin-source=file:old.pin' --new-pin-source file:new.pin"]))
     .action(async (uri: string, options: { newPinSource?: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
         const session = await b.session(uri);
         const current = await currentPin(ctx, uri);
@@ -253,7 +255,7 @@ export function yubikeyCommand(): Command {
     .option('--new-pin-source <file>', 'the new PIN from a file (else KEYWARD_NEW_PIN, else a prompt)')
     .addHelpText('after', examples(['keyward yubikey pin unblock', 'KEYWARD_PUK=… KEYWARD_NEW_PIN=… keyward yubikey pin unblock yubikey:serial=12345678']))
     .action(async (uri: string, options: { pukSource?: string; newPinSource?: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
         const session = await b.session(uri);
         const puk = await existingSecret(ctx, `PUK of ${session.device}`, { file: options.pukSource, envVar: 'KEYWARD_PUK' });
@@ -271,7 +273,7 @@ export function yubikeyCommand(): Command {
     .option('-y, --yes', 'do not ask for confirmation')
     .addHelpText('after', examples(['keyward yubikey pin retries --pin-tries 5 --puk-tries 3']) + '\nThe card resets PIN and PUK to 123456 / 12345678: change them right after.\n')
     .action(async (uri: string, options: { pinTries: number; pukTries: number; yes?: boolean }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
         const session = await b.session(uri);
         await confirmDestructive(ctx, options.yes, `Set ${options.pinTries} PIN and ${options.pukTries} PUK tries on ${session.device}? PIN and PUK go back to their factory values.`);
@@ -291,7 +293,7 @@ export function yubikeyCommand(): Command {
     .option('--new-puk-source <file>', 'the new PUK from a file (else KEYWARD_NEW_PUK, else a prompt)')
     .addHelpText('after', examples(['keyward yubikey puk change']))
     .action(async (uri: string, options: { pukSource?: string; newPukSource?: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
         const session = await b.session(uri);
         const current = await existingSecret(ctx, `current PUK of ${session.device}`, { file: options.pukSource, envVar: 'KEYWARD_PUK' });
@@ -316,7 +318,7 @@ export function yubikeyCommand(): Command {
       "keyward yubikey management-key set 'yubikey:serial=12345678?management-key-source=file:old.key' --algorithm aes256 --new-key-source file:new.key --touch",
     ]))
     .action(async (uri: string, options: { algorithm: ManagementKeyAlgorithm; touch?: boolean; newKeySource?: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
         const session = await b.session(uri);
         const length = MANAGEMENT_KEY_ALGORITHMS[options.algorithm].keyLength * 2;
@@ -333,7 +335,7 @@ export function yubikeyCommand(): Command {
     .option('-y, --yes', 'do not ask for confirmation')
     .addHelpText('after', examples(['keyward yubikey reset yubikey:serial=12345678']) + '\nThe card allows a reset only with PIN and PUK blocked; Keyward blocks them for you. There is no undo.\n')
     .action(async (uri: string, options: { yes?: boolean }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
         const session = await b.session(uri);
         await confirmDestructive(ctx, options.yes, `Reset the PIV application of ${session.device}? Every PIV key and certificate on it is destroyed.`);
@@ -355,7 +357,8 @@ export function yubikeyCommand(): Command {
       'keyward yubikey attest yubikey:slot=9c --chain-out chain.pem   # then: openssl verify -CAfile root.pem -untrusted chain.pem chain.pem',
     ]) + '\nYubico\'s roots and the intermediates of firmware 5.7.4 and later are built in; KEYWARD_ATTESTATION_ROOTS names more bundle files (colon-separated).\n')
     .action(async (uri: string, options: { trustRoot?: string[]; intermediates?: string[]; chainOut?: string }, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { trustFromBundle } = await import('../src/hsm/piv/attestation.js');
       const given = trustFromBundle((options.trustRoot ?? []).flatMap((file) => certificatesIn(file, 'trusted attestation roots')));
       const intermediates = (options.intermediates ?? []).flatMap((file) => certificatesIn(file, 'attestation intermediates'));
       await withDevice(ctx, async () => {
@@ -375,5 +378,4 @@ export function yubikeyCommand(): Command {
     });
 
   yubikey.addCommand(virtualCommand());
-  return yubikey;
 }

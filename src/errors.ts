@@ -3,26 +3,37 @@
  * (`hint`), carries a stable `code` for scripts, and maps to a process exit code.
  */
 
-/** Exit codes of the `keyward` binary; also the classification of every error. */
-export const ExitCode = {
-  ok: 0,
+/**
+ * Exit codes of the `keyward` binary, each with what it means; also the classification of every
+ * error. `keyward --help` prints this table.
+ */
+export const EXIT_CODES = {
+  ok: { code: 0, meaning: 'success' },
   /** Something unexpected: a bug, or a device error we could not classify. */
-  failure: 1,
-  /** The request itself is wrong: bad flag, malformed URI/CSR/certificate, unsupported algorithm. */
-  usage: 2,
-  /** What was asked for does not exist: no such token, key, slot or certificate. */
-  notFound: 3,
-  /** Authentication failed or is impossible: wrong/locked PIN, no PIN source, refused last retry. */
-  auth: 4,
+  failure: { code: 1, meaning: 'unexpected failure (a bug or an unclassified device error; --debug shows more)' },
+  /** The request itself is wrong. */
+  usage: {
+    code: 2,
+    meaning: 'bad request: unknown command, invalid option, malformed URI, CSR, certificate or ca.json, unsupported algorithm, a PKCS#11 module a file names but you did not allow',
+  },
+  /** What was asked for does not exist. */
+  notFound: { code: 3, meaning: 'not found: no such token, key, slot or certificate' },
+  /** Authentication failed or is impossible. */
+  auth: { code: 4, meaning: 'authentication: wrong or locked PIN, no PIN source, last PIN try kept, touch timed out' },
   /** A device, module, reader or service is not available. */
-  unavailable: 5,
+  unavailable: { code: 5, meaning: 'unavailable: PKCS#11 module, PC/SC service, reader or device missing' },
   /** A signature, certificate or chain did not verify. */
-  verification: 6,
-  /** The request conflicts with what exists: a duplicate label, an ambiguous match, a used slot. */
-  conflict: 7,
+  verification: { code: 6, meaning: 'verification failed: a signature, a chain, an attestation, a join token' },
+  /** The request conflicts with what exists. */
+  conflict: { code: 7, meaning: 'conflict: label or slot in use, ambiguous match, a CA that already exists' },
   /** The user said no, or interrupted. */
-  cancelled: 130,
+  cancelled: { code: 130, meaning: 'cancelled' },
 } as const;
+
+/** The exit codes by name: `ExitCode.usage` is 2. */
+export const ExitCode = Object.fromEntries(Object.entries(EXIT_CODES).map(([name, { code }]) => [name, code])) as {
+  readonly [Name in keyof typeof EXIT_CODES]: (typeof EXIT_CODES)[Name]['code'];
+};
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 export interface KeywardErrorOptions {

@@ -3,29 +3,29 @@
  * left behind. Each issue adds a chapter.
  */
 import { randomBytes } from 'node:crypto';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { KeywardError } from '../../src/errors.js';
-import { createSoftHsmStore, useSoftHsmStore } from '../../src/hsm/pkcs11/softhsm.js';
 import { nonInteractive, type Interaction } from '../../src/keystore/interaction.js';
-import { Keystore } from '../../src/keystore/registry.js';
 import { Secret } from '../../src/secret.js';
 import { CliContext } from '../context.js';
-import { caChapter } from './ca-chapter.js';
-import { keystoreChapter } from './keystore-chapter.js';
 import { Story } from './story.js';
-import { yubikeyChapter } from './yubikey-chapter.js';
 
 /** The demo answers its own PIN prompts: the PINs are random and never leave memory. */
 function demoInteraction(userPin: Secret): Interaction {
   return { ...nonInteractive, askSecret: async () => Secret.fromBytes(userPin.revealBytes()) };
 }
 
-export function demoCommand(): Command {
-  return new Command('demo')
-    .description('run the whole story end to end on throw-away SoftHSM tokens and a virtual YubiKey: keys, a YubiKey enrolment, a cluster PKI; nothing to set up, nothing left behind')
+/** `keyward demo`. */
+export function defineDemo(demo: Command): void {
+  demo
     .addHelpText('after', '\nExamples:\n  keyward demo\n  keyward demo --json | jq ".steps[] | select(.ok | not)"\n')
     .action(async (_options: unknown, command: Command) => {
-      const ctx = CliContext.of(command);
+      const ctx = await CliContext.of(command);
+      const { createSoftHsmStore, useSoftHsmStore } = await import('../../src/hsm/pkcs11/softhsm.js');
+      const { Keystore } = await import('../../src/keystore/registry.js');
+      const { keystoreChapter } = await import('./keystore-chapter.js');
+      const { yubikeyChapter } = await import('./yubikey-chapter.js');
+      const { caChapter } = await import('./ca-chapter.js');
       const started = performance.now();
       const store = useSoftHsmStore(createSoftHsmStore('keyward-demo-'));
       const pins = { so: Secret.fromString(randomBytes(12).toString('base64url')), user: Secret.fromString(randomBytes(12).toString('base64url')) };

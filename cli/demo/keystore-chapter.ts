@@ -17,7 +17,7 @@ export async function keystoreChapter(
   storeDir: string,
 ): Promise<void> {
   story.chapter('A throw-away HSM', `SoftHSM2 in ${storeDir}; its PINs are random and live only in this process's memory.`);
-  const backend = keystore.backend('pkcs11:') as Pkcs11Backend;
+  const backend = (await keystore.backend('pkcs11:')) as Pkcs11Backend;
   const token = backend.initToken('pkcs11:', { label: 'keyward-demo', soPin: pins.so, userPin: pins.user });
   story.step(token.initialized, `token "${token.label}" initialised`, token.uri);
 

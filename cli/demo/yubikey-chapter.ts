@@ -39,7 +39,7 @@ export async function yubikeyChapter(story: Story): Promise<void> {
     },
   });
   try {
-    const backend = keystore.backend('yubikey:') as YubiKeyBackend;
+    const backend = (await keystore.backend('yubikey:')) as YubiKeyBackend;
     const session = await backend.session(`yubikey:serial=${card.serial}`);
     const defaults = await session.pinStatus();
     await session.changePin(Secret.fromString('123456'), pin);

@@ -4,8 +4,6 @@
  * prefixes for hosts that pad PKCS#1 v1.5 themselves.
  */
 import { createHash } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { ECDSASigValue } from '@peculiar/asn1-ecc';
 import { KeywardError } from '../errors.js';
 import { nodeHashName, type HashName } from './algorithms.js';
 
@@ -46,18 +44,41 @@ export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
   return out;
 }
 
-/** DER ECDSA-Sig-Value → raw r‖s with each half padded to `fieldBytes`. */
+/**
+ * DER ECDSA-Sig-Value → raw r‖s with each half padded to `fieldBytes`. Decoded directly, like the
+ * encoder above: it is on every PIV signature's path, and an ASN.1 library costs a start-up of tens
+ * of milliseconds to a command that signs once.
+ */
 export function ecdsaDerToRaw(der: Uint8Array, fieldBytes: number): Uint8Array {
-  let sig: ECDSASigValue;
-  try {
-    sig = AsnConvert.parse(der, ECDSASigValue);
-  } catch (cause) {
-    throw new KeywardError('SIGNATURE_MALFORMED', 'the device returned an ECDSA signature that is not valid DER', { cause });
-  }
+  const malformed = (why: string) => new KeywardError('SIGNATURE_MALFORMED', `the device returned an ECDSA signature that is not valid DER (${why})`);
+  const sequence = derElement(der, 0, 0x30);
+  if (!sequence || sequence.end !== der.length) throw malformed('not one SEQUENCE');
+  const r = derElement(der, sequence.start, 0x02);
+  const s = r && derElement(der, r.end, 0x02);
+  if (!r || !s || s.end !== sequence.end) throw malformed('not two INTEGERs');
   const out = new Uint8Array(fieldBytes * 2);
-  out.set(unsignedBigEndian(new Uint8Array(sig.r), fieldBytes), 0);
-  out.set(unsignedBigEndian(new Uint8Array(sig.s), fieldBytes), fieldBytes);
+  for (const [index, integer] of [r, s].entries()) {
+    const value = der.subarray(integer.start, integer.end);
+    if (value.length === 0 || (value[0]! & 0x80) !== 0) throw malformed('an INTEGER that is empty or negative');
+    out.set(unsignedBigEndian(value, fieldBytes), index * fieldBytes);
+  }
   return out;
+}
+
+/** The contents of the DER element with `tag` at `offset` (short or one/two-byte long length), or undefined. */
+function derElement(der: Uint8Array, offset: number, tag: number): { start: number; end: number } | undefined {
+  if (der[offset] !== tag || offset + 1 >= der.length) return undefined;
+  let length = der[offset + 1]!;
+  let start = offset + 2;
+  if (length & 0x80) {
+    const octets = length & 0x7f;
+    if (octets < 1 || octets > 2 || start + octets > der.length) return undefined;
+    length = 0;
+    for (let i = 0; i < octets; i++) length = (length << 8) | der[start + i]!;
+    start += octets;
+  }
+  const end = start + length;
+  return end <= der.length ? { start, end } : undefined;
 }
 
 /** Minimal two's-complement encoding of an unsigned big-endian number (DER INTEGER contents). */

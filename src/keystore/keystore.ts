@@ -39,7 +39,8 @@ export interface KeyInfo {
   /** The device holding it, as a person would name it: `token "ca" (SoftHSM v2, serial 1a2b…)`. */
   device: string;
   hasPrivateKey: boolean;
-  hasCertificate: boolean;
+  /** Undefined when not looked at: opening a YubiKey key reads only what using it needs (list() tells). */
+  hasCertificate: boolean | undefined;
   /**
    * The private key can never leave the device (PKCS#11: SENSITIVE, not EXTRACTABLE; PIV: always).
    * Undefined when the device did not say.

@@ -1,11 +1,12 @@
 /**
- * The Keystore facade: picks the backend for a URI's scheme. Backends are created lazily, so a
- * process that only uses PKCS#11 never touches PC/SC, and vice versa.
+ * The Keystore facade: picks the backend for a URI's scheme. A backend's module is loaded and the
+ * backend created when a URI of its scheme is first used, so a process that only uses PKCS#11
+ * never loads the PC/SC code, and one that only uses YubiKeys never loads pkcs11js or the X.509
+ * code that PKCS#11 certificate objects need.
  */
 import { algorithmInfo } from '../crypto/algorithms.js';
 import { UsageError } from '../errors.js';
-import { Pkcs11Backend } from './backends/pkcs11.js';
-import { YubiKeyBackend, type AttachedCard } from './backends/yubikey.js';
+import type { AttachedCard } from './backends/yubikey.js';
 import { nonInteractive, type Interaction } from './interaction.js';
 import { KeyUri } from './key-uri.js';
 import type { Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from './keystore.js';
@@ -39,17 +40,17 @@ export interface BackendContext {
   attestationIntermediates: Uint8Array[];
 }
 
-export type BackendFactory = (context: BackendContext) => KeystoreBackend;
+export type BackendFactory = (context: BackendContext) => KeystoreBackend | Promise<KeystoreBackend>;
 
 const defaultBackends: Record<string, BackendFactory> = {
-  pkcs11: (context) => new Pkcs11Backend(context),
-  yubikey: (context) => new YubiKeyBackend(context),
+  pkcs11: async (context) => new (await import('./backends/pkcs11.js')).Pkcs11Backend(context),
+  yubikey: async (context) => new (await import('./backends/yubikey.js')).YubiKeyBackend(context),
 };
 
 export class Keystore {
   readonly context: BackendContext;
   readonly #factories: Record<string, BackendFactory>;
-  readonly #backends = new Map<string, KeystoreBackend>();
+  readonly #backends = new Map<string, Promise<KeystoreBackend>>();
 
   constructor(options: KeystoreOptions = {}, factories: Record<string, BackendFactory> = defaultBackends) {
     this.context = {
@@ -70,7 +71,8 @@ export class Keystore {
     return Object.keys(this.#factories);
   }
 
-  backend(uri: string): KeystoreBackend {
+  /** The backend for a URI's scheme, its module loaded on first use. */
+  async backend(uri: string): Promise<KeystoreBackend> {
     const scheme = uriScheme(uri);
     const factory = scheme ? this.#factories[scheme] : undefined;
     if (!scheme || !factory) {
@@ -80,7 +82,7 @@ export class Keystore {
     }
     let backend = this.#backends.get(scheme);
     if (!backend) {
-      backend = factory(this.context);
+      backend = Promise.resolve(factory(this.context));
       this.#backends.set(scheme, backend);
     }
     return backend;
@@ -90,35 +92,36 @@ export class Keystore {
    * The key a URI names. A plain string is the operator's; a URI read from a file comes as
    * `KeyUri.fromFile(…)` and may not choose a PKCS#11 module the operator has not allowed.
    */
-  open(uri: string | KeyUri): Promise<KeyHandle> {
+  async open(uri: string | KeyUri): Promise<KeyHandle> {
     const { text, origin } = KeyUri.of(uri);
-    return this.backend(text).open(text, origin);
+    return (await this.backend(text)).open(text, origin);
   }
 
   async generate(uri: string | KeyUri, options: GenerateOptions): Promise<KeyHandle> {
     algorithmInfo(options.algorithm); // refuses an unknown algorithm before any device is touched
     const { text, origin } = KeyUri.of(uri);
-    return this.backend(text).generate(text, options, origin);
+    return (await this.backend(text)).generate(text, options, origin);
   }
 
-  list(uri: string | KeyUri): Promise<KeyInfo[]> {
+  async list(uri: string | KeyUri): Promise<KeyInfo[]> {
     const { text, origin } = KeyUri.of(uri);
-    return this.backend(text).list(text, origin);
+    return (await this.backend(text)).list(text, origin);
   }
 
-  delete(uri: string | KeyUri): Promise<KeyInfo> {
+  async delete(uri: string | KeyUri): Promise<KeyInfo> {
     const { text, origin } = KeyUri.of(uri);
-    return this.backend(text).delete(text, origin);
+    return (await this.backend(text)).delete(text, origin);
   }
 
-  capabilities(uri: string | KeyUri): Promise<Capabilities> {
+  async capabilities(uri: string | KeyUri): Promise<Capabilities> {
     const { text, origin } = KeyUri.of(uri);
-    return this.backend(text).capabilities(text, origin);
+    return (await this.backend(text)).capabilities(text, origin);
   }
 
   /** Releases devices: logs out of tokens this keystore logged in to, closes cards. */
   async close(): Promise<void> {
-    await Promise.all([...this.#backends.values()].map((b) => b.close()));
+    const backends = [...this.#backends.values()];
     this.#backends.clear();
+    await Promise.all(backends.map(async (b) => (await b).close()));
   }
 }

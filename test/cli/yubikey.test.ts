@@ -57,6 +57,38 @@ test.serial('list, info (with factory-default warnings), generate with policies,
   }
 });
 
+test.serial('one key sign sends only what it needs: 8 APDUs, identify the card and read the slot in one hold, then PIN and signature', async (t) => {
+  const card = await serveVirtualCard(rig, {});
+  try {
+    t.is((await keyward(['key', 'generate', 'yubikey:slot=9c', '-a', 'p256'], { env: env() })).code, 0);
+    const data = join(rig.dir, 'apdu-data');
+    writeFileSync(data, 'counted\n');
+    const before = card.log.length;
+    const signed = await keyward(['key', 'sign', 'yubikey:slot=9c', '--in', data, '--out', `${data}.sig`], { env: env() });
+    t.is(signed.code, 0, signed.stderr);
+    t.is(signed.stderr, '', 'the factory-default warning belongs to yubikey info, doctor and key generate, not to every signature');
+    // Each APDU as its header, and whether it carried data (the log redacts the PIN).
+    const sent = (await card.apdusSince(before)).map((line) => {
+      const [, header, next] = line.split(' ');
+      return next === '<' ? header : `${header} +data`;
+    });
+    t.deepEqual(sent, [
+      '00a40400 +data', // SELECT PIV                          ┐ one hold of the card:
+      '00fd0000', // GET VERSION                               │ which YubiKey, which firmware
+      '00f80000', // GET SERIAL                                │
+      '00f7009c', // GET METADATA of 9c: algorithm, policies   ┘
+      '00a40400 +data', // SELECT PIV                          ┐ one hold of the card:
+      '00200080', // VERIFY, empty: tries left, before any PIN is spent
+      '00200080 +data', // VERIFY with the PIN (9c: PIN policy always)
+      '0087119c +data', // GENERAL AUTHENTICATE: ECDSA P-256 with 9c ┘
+    ]);
+    writeFileSync(`${data}.pub`, (await keyward(['key', 'public', 'yubikey:slot=9c'], { env: env() })).stdout);
+    t.is((await run('openssl', ['dgst', '-sha256', '-verify', `${data}.pub`, '-signature', `${data}.sig`, data])).stdout.trim(), 'Verified OK');
+  } finally {
+    await card.stop();
+  }
+});
+
 test.serial('firmware 5.7.4: attest verifies through the card\'s two intermediates, names the missing or foreign link, and OpenSSL agrees', async (t) => {
   const card = await serveVirtualCard(rig, { firmware: '5.7.4', serial: 66778899 });
   try {
@@ -201,6 +233,7 @@ test.serial('doctor sees the PC/SC readers and the PIV application behind them',
     t.true(parsed.pcsc.running);
     t.deepEqual(parsed.piv.map((p: { reader: string; serial: number }) => [p.reader, p.serial]), [[card.reader, 55667788]]);
     t.true(parsed.findings.some((f: { level: string; message: string }) => f.level === 'ok' && /YubiKey 55667788 .* ready/.test(f.message)));
+    t.true(parsed.findings.some((f: { level: string; message: string }) => f.level === 'warning' && /YubiKey 55667788 .* still uses the factory PIN, PUK, management key/.test(f.message)));
     // Bytes are hex for scripts, as pcsc_scan and ykman print an ATR, not Node's Buffer object.
     const reader = parsed.pcsc.readers.find((r: { name: string }) => r.name === card.reader);
     t.is(reader.atr, Buffer.from(YUBIKEY_5_ATR).toString('hex'));

@@ -36,7 +36,7 @@ export interface TestCa {
 export async function testCa(options: { clusterId?: string; intermediateKey?: string; keystore?: Keystore } = {}): Promise<TestCa> {
   useProcessSoftHsm();
   const keystore = options.keystore ?? new Keystore({ env: { KEYWARD_PIN: USER_PIN }, interaction: recordingInteraction([]) });
-  const pkcs11 = keystore.backend('pkcs11:') as Pkcs11Backend;
+  const pkcs11 = (await keystore.backend('pkcs11:')) as Pkcs11Backend;
   const tokens = { root: uniqueLabel('root'), online: uniqueLabel('online') };
   for (const label of Object.values(tokens)) pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(USER_PIN) });
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-ca-')));

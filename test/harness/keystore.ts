@@ -28,7 +28,7 @@ export function recordingInteraction(warnings: string[]): Interaction {
   };
 }
 
-export function freshToken(options: { env?: NodeJS.ProcessEnv; interaction?: Interaction; allowFinalTry?: boolean } = {}): TestToken {
+export async function freshToken(options: { env?: NodeJS.ProcessEnv; interaction?: Interaction; allowFinalTry?: boolean } = {}): Promise<TestToken> {
   useProcessSoftHsm();
   const warnings: string[] = [];
   const keystore = new Keystore({
@@ -36,7 +36,7 @@ export function freshToken(options: { env?: NodeJS.ProcessEnv; interaction?: Int
     interaction: options.interaction ?? recordingInteraction(warnings),
     allowFinalTry: options.allowFinalTry,
   });
-  const backend = keystore.backend('pkcs11:') as Pkcs11Backend;
+  const backend = (await keystore.backend('pkcs11:')) as Pkcs11Backend;
   const label = uniqueLabel('t');
   const summary = backend.initToken('pkcs11:', { label, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(USER_PIN) });
   return { label, uri: summary.uri, keystore, backend, warnings };

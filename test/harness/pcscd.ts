@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listReaders } from '../../src/hsm/piv/transport/pcsc.js';
-import type { FirmwareProfile } from '../../src/hsm/virtual-yubikey/card.js';
+import type { FirmwareProfile } from '../../src/hsm/virtual-yubikey/firmware.js';
 import { KEYWARD_BIN, PROJECT_ROOT } from './run.js';
 
 export const READER_NAME = 'Yubico YubiKey OTP+FIDO+CCID';
@@ -139,6 +139,8 @@ export interface ServedVirtualCard {
   log: string[];
   /** APDUs the card answered so far. */
   apduCount(): number;
+  /** The APDUs logged after the first `from` log lines, once the log has been quiet for a moment. */
+  apdusSince(from: number): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -180,6 +182,14 @@ export async function serveVirtualCard(rig: PcscRig, options: VirtualCardOptions
     statePath,
     log,
     apduCount: () => log.filter((l) => l.startsWith('> ')).length,
+    apdusSince: async (from) => {
+      // The card logs each APDU before answering it, but this process reads the log asynchronously.
+      for (let seen = -1; seen !== log.length; ) {
+        seen = log.length;
+        await sleep(50);
+      }
+      return log.slice(from).filter((l) => l.startsWith('> '));
+    },
     stop: async () => {
       await stopChild(child);
       // pcscd notices a card left only at its next poll: wait for the reader to show empty.

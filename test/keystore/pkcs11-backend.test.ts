@@ -28,7 +28,7 @@ function tokenSnapshot(t: TestToken): string[] {
 
 for (const algorithm of KEY_ALGORITHMS) {
   test(`${algorithm}: generated on the token non-extractable, signs, OpenSSL verifies`, async (t) => {
-    const tt = freshToken();
+    const tt = await freshToken();
     const handle = await tt.keystore.generate(`pkcs11:token=${tt.label};object=k`, { algorithm });
     t.is(handle.info.algorithm, algorithm);
     t.true(handle.info.nonExtractable);
@@ -56,7 +56,7 @@ for (const algorithm of KEY_ALGORITHMS) {
 }
 
 test('the private key value cannot be read from the token', async (t) => {
-  const tt = freshToken();
+  const tt = await freshToken();
   await tt.keystore.generate(`pkcs11:token=${tt.label};object=secret`, { algorithm: 'p256' });
   const token = Pkcs11Module.open(resolveModulePath()).tokens().find((x) => x.label === tt.label)!;
   const [key] = findKeys(token, { label: 'secret' });
@@ -66,7 +66,7 @@ test('the private key value cannot be read from the token', async (t) => {
 
 for (const [algorithm, hash] of [['p256', 'SHA-384'], ['p384', 'SHA-256'], ['rsa2048', 'SHA-512']] as const) {
   test(`${algorithm} with ${hash}: the requested hash is used`, async (t) => {
-    const tt = freshToken();
+    const tt = await freshToken();
     const handle = await tt.keystore.generate(`pkcs11:token=${tt.label};object=k`, { algorithm });
     const signature = await handle.sign(DATA, { hash: hash as HashName });
     const publicKeyPem = toPem('PUBLIC KEY', await handle.publicKey());
@@ -77,7 +77,7 @@ for (const [algorithm, hash] of [['p256', 'SHA-384'], ['p384', 'SHA-256'], ['rsa
 }
 
 test('RSA-PSS signatures verify with OpenSSL, raw ECDSA is r‖s', async (t) => {
-  const tt = freshToken();
+  const tt = await freshToken();
   const rsa = await tt.keystore.generate(`pkcs11:token=${tt.label};object=rsa`, { algorithm: 'rsa3072' });
   const pss = await rsa.sign(DATA, { padding: 'pss' });
   const rsaPem = toPem('PUBLIC KEY', await rsa.publicKey());
@@ -93,7 +93,7 @@ test('RSA-PSS signatures verify with OpenSSL, raw ECDSA is r‖s', async (t) => 
 });
 
 test('many signatures in flight at once all verify (one session per operation)', async (t) => {
-  const tt = freshToken();
+  const tt = await freshToken();
   const handle = await tt.keystore.generate(`pkcs11:token=${tt.label};object=busy`, { algorithm: 'p256' });
   const publicKey = createPublicKey({ key: Buffer.from(await handle.publicKey()), format: 'der', type: 'spki' });
   const messages = Array.from({ length: 200 }, (_, i) => Buffer.from(`message ${i}`));
@@ -102,7 +102,7 @@ test('many signatures in flight at once all verify (one session per operation)',
 });
 
 test('a key is found by label, by id, or by the full URI it was printed with; list shows it', async (t) => {
-  const tt = freshToken();
+  const tt = await freshToken();
   const made = await tt.keystore.generate(`pkcs11:token=${tt.label};object=findme`, { algorithm: 'p256' });
   const id = made.info.details.id as string;
   const byId = `pkcs11:token=${tt.label};id=${id.replace(/../g, '%$&')}`;
@@ -116,7 +116,7 @@ test('a key is found by label, by id, or by the full URI it was printed with; li
 });
 
 test('certificates: stored with the key, read back, and a certificate for another key is refused', async (t) => {
-  const tt = freshToken();
+  const tt = await freshToken();
   const a = await tt.keystore.generate(`pkcs11:token=${tt.label};object=a`, { algorithm: 'p256' });
   const b = await tt.keystore.generate(`pkcs11:token=${tt.label};object=b`, { algorithm: 'p256' });
   const { createSelfSignedCertificate } = await import('../../src/x509/self-signed.js');
@@ -137,7 +137,7 @@ test('certificates: stored with the key, read back, and a certificate for anothe
 });
 
 test('delete destroys the private key, public key and certificate', async (t) => {
-  const tt = freshToken();
+  const tt = await freshToken();
   await tt.keystore.generate(`pkcs11:token=${tt.label};object=keep`, { algorithm: 'p256' });
   const doomed = await tt.keystore.generate(`pkcs11:token=${tt.label};object=doomed`, { algorithm: 'ed25519' });
   const deleted = await tt.keystore.delete(`pkcs11:token=${tt.label};object=doomed`);
@@ -149,7 +149,7 @@ test('delete destroys the private key, public key and certificate', async (t) =>
 // --- bad input: a clear error, and the token as it was -------------------------------------------
 
 test('a wrong PIN is refused with what the token says of its retries, and nothing changes', async (t) => {
-  const tt = freshToken();
+  const tt = await freshToken();
   await tt.keystore.generate(`pkcs11:token=${tt.label};object=k`, { algorithm: 'p256' });
   const before = tokenSnapshot(tt);
   await tt.keystore.close(); // log out: PKCS#11 login is shared by the whole process
@@ -166,7 +166,7 @@ test('a wrong PIN is refused with what the token says of its retries, and nothin
 });
 
 test('no PIN source and no terminal: a clear error naming the ways to give one', async (t) => {
-  const tt = freshToken();
+  const tt = await freshToken();
   const noPin = new Keystore({ env: {}, interaction: recordingInteraction([]) });
   const error = await t.throwsAsync(noPin.generate(`pkcs11:token=${tt.label};object=k`, { algorithm: 'p256' }), { instanceOf: AuthError });
   t.is(error.code, 'PIN_REQUIRED');
@@ -175,7 +175,7 @@ test('no PIN source and no terminal: a clear error naming the ways to give one',
 });
 
 test('PIN sources: pin-source file (with a warning when others can read it), pin-value with a warning', async (t) => {
-  const tt = freshToken();
+  const tt = await freshToken();
   const dir = mkdtempSync(join(tmpdir(), 'keyward-pin-'));
   const pinFile = join(dir, 'pin');
   writeFileSync(pinFile, `${USER_PIN}\n`, { mode: 0o600 });
@@ -196,7 +196,7 @@ test('PIN sources: pin-source file (with a warning when others can read it), pin
 });
 
 test('a missing key: not found, with the keys that are there', async (t) => {
-  const tt = freshToken();
+  const tt = await freshToken();
   await tt.keystore.generate(`pkcs11:token=${tt.label};object=present`, { algorithm: 'p256' });
   const error = await t.throwsAsync(tt.keystore.open(`pkcs11:token=${tt.label};object=absent`), { instanceOf: NotFoundError });
   t.is(error.code, 'KEY_NOT_FOUND');
@@ -207,7 +207,7 @@ test('a missing key: not found, with the keys that are there', async (t) => {
 });
 
 test('unsupported algorithm, taken label, ambiguous and unnamed keys: clear errors, token unchanged', async (t) => {
-  const tt = freshToken();
+  const tt = await freshToken();
   await tt.keystore.generate(`pkcs11:token=${tt.label};object=k`, { algorithm: 'p256' });
   const before = tokenSnapshot(tt);
   await t.throwsAsync(tt.keystore.generate(`pkcs11:token=${tt.label};object=x`, { algorithm: 'rsa1024' as never }), { instanceOf: UsageError });
@@ -224,7 +224,7 @@ test('unsupported algorithm, taken label, ambiguous and unnamed keys: clear erro
 });
 
 test('an unknown module: unavailable, with what to install', async (t) => {
-  const tt = freshToken();
+  const tt = await freshToken();
   const error = await t.throwsAsync(tt.keystore.open('pkcs11:token=x;object=y?module-path=/nonexistent/libsofthsm2.so'), { instanceOf: UnavailableError });
   t.is(error.code, 'MODULE_NOT_FOUND');
   t.regex(error.hint!, /apt-get install softhsm2/);
@@ -235,7 +235,7 @@ test('an unknown module: unavailable, with what to install', async (t) => {
 });
 
 test('module-name finds SoftHSM through p11-kit\'s registry or the library directories', async (t) => {
-  const tt = freshToken();
+  const tt = await freshToken();
   await tt.keystore.generate(`pkcs11:token=${tt.label};object=named`, { algorithm: 'p256' });
   const handle = await tt.keystore.open(`pkcs11:token=${tt.label};object=named?module-name=softhsm2`);
   t.is(handle.info.label, 'named');
@@ -243,7 +243,7 @@ test('module-name finds SoftHSM through p11-kit\'s registry or the library direc
 });
 
 test('capabilities list what the token can generate; SoftHSM has no attestation or touch', async (t) => {
-  const tt = freshToken();
+  const tt = await freshToken();
   const caps = await tt.keystore.capabilities(tt.uri);
   t.deepEqual(caps.algorithms, KEY_ALGORITHMS);
   t.false(caps.attestation);
@@ -253,7 +253,7 @@ test('capabilities list what the token can generate; SoftHSM has no attestation 
 });
 
 test('token PINs: change, then unblock with the SO PIN', async (t) => {
-  const tt = freshToken();
+  const tt = await freshToken();
   const { Secret } = await import('../../src/secret.js');
   await tt.backend.changePin(tt.uri, Secret.fromString('new-pin-1'));
   await tt.keystore.close();
@@ -269,7 +269,7 @@ test('token PINs: change, then unblock with the SO PIN', async (t) => {
 });
 
 test('token init refuses a label in use and never re-initialises a token', async (t) => {
-  const tt = freshToken();
+  const tt = await freshToken();
   const { Secret } = await import('../../src/secret.js');
   const error = t.throws(() => tt.backend.initToken('pkcs11:', { label: tt.label, soPin: Secret.fromString('so-so-so'), userPin: Secret.fromString('user-user') }), { instanceOf: ConflictError });
   t.is(error.code, 'TOKEN_LABEL_IN_USE');

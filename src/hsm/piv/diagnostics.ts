@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { KeywardError } from '../../errors.js';
-import { PivSession } from './session.js';
+import { factoryDefaultsWarning, PivSession, type FactoryCredential } from './session.js';
 import { listReaders, PcscTransport, type ReaderInfo } from './transport/pcsc.js';
 
 export const YUBICO_VENDOR_ID = 0x1050;
@@ -45,6 +45,8 @@ export interface PivReader {
   reader: string;
   serial?: number;
   firmware?: string;
+  /** Credentials still at their factory values (firmware 5.3+ tells). */
+  factoryDefaults?: FactoryCredential[];
   error?: string;
 }
 
@@ -134,8 +136,9 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<Diagnosti
   const piv: PivReader[] = [];
   for (const reader of pcsc.readers.filter((r) => r.cardPresent)) {
     try {
-      const session = await PivSession.open(await PcscTransport.connect(reader.name, { busyTimeoutMs: 500 }));
-      piv.push({ reader: reader.name, serial: session.serial, firmware: session.version.join('.') });
+      let factoryDefaults: FactoryCredential[] = [];
+      const session = await PivSession.open(await PcscTransport.connect(reader.name, { busyTimeoutMs: 500 }), {}, async (opened) => void (factoryDefaults = await opened.factoryDefaults()));
+      piv.push({ reader: reader.name, serial: session.serial, firmware: session.version.join('.'), factoryDefaults });
       await session.close();
     } catch (error) {
       piv.push({ reader: reader.name, error: error instanceof KeywardError ? `${error.message}${error.hint ? ` (${error.hint})` : ''}` : String(error) });
@@ -176,6 +179,9 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<Diagnosti
       findings.push({ level: 'warning', message: `"${reader.reader}": no PIV application (${reader.error})` });
     } else {
       findings.push({ level: 'ok', message: `YubiKey ${reader.serial ?? ''} (firmware ${reader.firmware}) ready in "${reader.reader}"` });
+      if (reader.factoryDefaults?.length) {
+        findings.push({ level: 'warning', ...factoryDefaultsWarning(`YubiKey ${reader.serial ?? ''} in "${reader.reader}"`, reader.factoryDefaults) });
+      }
     }
   }
   if (usb.length === 0 && piv.length === 0) {

@@ -68,6 +68,16 @@ export interface SlotInfo {
   publicKey?: Uint8Array;
 }
 
+export type FactoryCredential = 'PIN' | 'PUK' | 'management key';
+
+/** What to tell a person whose card still has factory credentials (yubikey info, doctor, key generation). */
+export function factoryDefaultsWarning(device: string, defaults: FactoryCredential[]): { message: string; hint: string } {
+  return {
+    message: `${device} still uses the factory ${defaults.join(', ')}: anyone holding it can use or replace its keys`,
+    hint: `change ${defaults.length > 1 ? 'them' : 'it'}: keyward yubikey pin change / puk change / management-key set`,
+  };
+}
+
 /** Where the session gets secrets when the card needs them; supplied by the keystore or CLI. */
 export interface PivCredentials {
   pin(status: PinStatus): Promise<Secret>;
@@ -137,8 +147,12 @@ export class PivSession {
     this.#credentials = credentials;
   }
 
-  /** Selects the PIV application and reads version and serial. */
-  static async open(transport: CardTransport, options: PivSessionOptions = {}): Promise<PivSession> {
+  /**
+   * Selects the PIV application and reads version and serial. `first`, if given, is the session's
+   * first operation, run while the card is still held for opening: a caller that goes on to read
+   * the card saves a hold of the card and a SELECT.
+   */
+  static async open(transport: CardTransport, options: PivSessionOptions = {}, first?: (session: PivSession) => Promise<void>): Promise<PivSession> {
     const channel = new PivChannel(transport, options);
     return channel.exclusive(async () => {
       await piv.select(channel);
@@ -146,6 +160,7 @@ export class PivSession {
       const serial = versionAtLeast(version, 5) ? await yubico.getSerial(channel) : undefined;
       const session = new PivSession(channel, version, serial, options.credentials ?? noCredentials);
       channel.options.device ??= session.device;
+      if (first) await session.#span.run({ pinVerified: false }, () => first(session));
       return session;
     });
   }
@@ -199,6 +214,21 @@ export class PivSession {
     if (!this.supports.metadata) return {};
     const metadata = await this.op(() => yubico.getMetadata(this.channel, KEY_REFERENCE.PUK));
     return { retriesLeft: metadata?.retries?.remaining, totalRetries: metadata?.retries?.total, isDefault: metadata?.isDefault };
+  }
+
+  /**
+   * The credentials still at their factory values (PIN 123456, PUK 12345678, the published
+   * management key), read in one operation. Cards before 5.3 cannot tell: none are listed.
+   */
+  async factoryDefaults(): Promise<FactoryCredential[]> {
+    if (!this.supports.metadata) return [];
+    return this.op(async () => {
+      const defaults: FactoryCredential[] = [];
+      for (const [credential, reference] of [['PIN', KEY_REFERENCE.PIN], ['PUK', KEY_REFERENCE.PUK], ['management key', KEY_REFERENCE.MANAGEMENT_KEY]] as const) {
+        if ((await yubico.getMetadata(this.channel, reference))?.isDefault) defaults.push(credential);
+      }
+      return defaults;
+    });
   }
 
   /** Refuses a blocked credential, and a last try unless the person agrees. */

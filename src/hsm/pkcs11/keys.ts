@@ -4,9 +4,7 @@
  * CKA_ID are grouped by label instead.
  */
 import { randomBytes } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { Certificate } from '@peculiar/asn1-x509';
-import { Integer } from 'asn1js';
+import type { Certificate } from '@peculiar/asn1-x509';
 import pkcs11js from 'pkcs11js';
 import {
   ALGORITHMS,
@@ -319,10 +317,12 @@ export function deleteKey(key: Pkcs11Key): void {
 }
 
 /** Stores (or replaces) the key's X.509 certificate as a CKO_CERTIFICATE object with the key's CKA_ID. */
-export function storeCertificate(key: Pkcs11Key, der: Buffer): Buffer {
+export async function storeCertificate(key: Pkcs11Key, der: Buffer): Promise<Buffer> {
+  // The ASN.1 schemas load here: storing a certificate needs them, a command that only signs does not.
+  const [{ AsnConvert }, asn1x509, { Integer }] = await Promise.all([import('@peculiar/asn1-schema'), import('@peculiar/asn1-x509'), import('asn1js')]);
   let certificate: Certificate;
   try {
-    certificate = AsnConvert.parse(der, Certificate);
+    certificate = AsnConvert.parse(der, asn1x509.Certificate);
   } catch (cause) {
     throw new UsageError('CERTIFICATE_MALFORMED', 'the certificate is not valid DER X.509', { cause });
   }

@@ -11,7 +11,8 @@ import { CLA_CHAINING, INS, PIV_AID, SW, YUBICO_MANAGEMENT_AID, YUBICO_OTP_AID, 
 import { concat, encodeLength, intBytes, tlv } from '../piv/tlv.js';
 import { formatVersion, versionAtLeast } from '../piv/yubico.js';
 import type { SmartCard } from '../piv/transport/transport.js';
-import { createAttestationCa, type AttestationShape } from './attestation-ca.js';
+import { createAttestationCa } from './attestation-ca.js';
+import { attestationShape, FIRMWARE_PROFILES, type FirmwareProfile } from './firmware.js';
 import { factoryCredentials, PivApplet, type Reply } from './piv-applet.js';
 import { loadState, saveState, type VirtualYubiKeyState } from './state.js';
 import { TouchSensor, type TouchMode } from './touch.js';
@@ -99,23 +100,6 @@ class PivApplication implements Applet {
   handle(cmd: CommandApdu): Promise<Reply> {
     return this.applet.handle(cmd);
   }
-}
-
-/**
- * Firmware the emulator can play: 5.4 (3DES default management key), 5.7.1 (AES-192, Ed25519,
- * RSA 3072/4096) and 5.7.4 (as 5.7.1, and attestation through two intermediate tiers, like the
- * YubiKeys sold today).
- */
-export const FIRMWARE_PROFILES = {
-  '5.4.3': [5, 4, 3],
-  '5.7.1': [5, 7, 1],
-  '5.7.4': [5, 7, 4],
-} as const satisfies Record<string, readonly [number, number, number]>;
-export type FirmwareProfile = keyof typeof FIRMWARE_PROFILES;
-
-/** Yubico moved PIV attestation under intermediates with firmware 5.7.4; the emulator follows. */
-export function attestationShape(firmware: readonly [number, number, number]): AttestationShape {
-  return versionAtLeast(firmware, 5, 7, 4) ? 'tiered' : 'direct';
 }
 
 export interface CreateOptions {

@@ -471,7 +471,7 @@ class Pkcs11KeyHandle implements KeyHandle {
     }
     let key = this.#key;
     if (!key.token.isLoggedIn() && key.token.info().loginRequired) key = this.#key = await this.#backend.loginAndRefind(key, this.#uri);
-    storeCertificate(key, Buffer.from(der));
+    await storeCertificate(key, Buffer.from(der));
     [this.#key] = findKeys(key.token, { id: key.id });
   }
 

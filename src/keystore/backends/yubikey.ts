@@ -8,14 +8,13 @@ import { readFileSync } from 'node:fs';
 import { algorithmOfKey, ALGORITHMS, type KeyAlgorithm } from '../../crypto/algorithms.js';
 import { ecdsaDerToRaw } from '../../crypto/signature-encoding.js';
 import { AuthError, CancelledError, ConflictError, KeywardError, NotFoundError, UsageError } from '../../errors.js';
-import { trustFromBundle, verifyAttestation, type AttestationTrust } from '../../hsm/piv/attestation.js';
+import type { AttestationTrust } from '../../hsm/piv/attestation.js';
 import { parseManagementKeyHex } from '../../hsm/piv/management-key.js';
-import { PivSession, slotId, type ManagementKeyInfo, type PinStatus, type SlotInfo } from '../../hsm/piv/session.js';
+import { factoryDefaultsWarning, PivSession, slotId, type ManagementKeyInfo, type PinStatus, type SlotInfo } from '../../hsm/piv/session.js';
 import { DEFAULT_MANAGEMENT_KEY, SLOTS, type PinPolicy, type TouchPolicy } from '../../hsm/piv/spec.js';
 import { InProcessTransport } from '../../hsm/piv/transport/in-process.js';
 import { listReaders, PcscTransport } from '../../hsm/piv/transport/pcsc.js';
 import type { SmartCard } from '../../hsm/piv/transport/transport.js';
-import { yubicoAttestationTrust } from '../../hsm/piv/yubico-roots.js';
 import { parseCertificate } from '../../x509/certificate.js';
 import { pemBlocks } from '../../x509/pem.js';
 import { certificateSpki, samePublicKey } from '../../x509/public-key.js';
@@ -34,8 +33,22 @@ export interface AttachedCard {
 interface Device {
   reader: string;
   session: PivSession;
-  /** The URI of the current request: its pin-source and management-key-source apply. */
-  request: { uri: YubiKeyUri };
+  request: Request;
+}
+
+/** The request a device is serving now: renewed by every backend call. */
+interface Request {
+  /** Its pin-source and management-key-source apply. */
+  uri: YubiKeyUri;
+  /** The slot the URI names, read while the card was held to open it; taken by the first read of that slot. */
+  slot?: { id: number; contents: SlotContents };
+}
+
+/** What a slot holds: metadata (5.3+) and the certificate, unless it was not read. */
+interface SlotContents {
+  info: SlotInfo | undefined;
+  certificate: Uint8Array | undefined;
+  certificateRead: boolean;
 }
 
 export interface DeviceSummary {
@@ -59,7 +72,7 @@ export class YubiKeyBackend implements KeystoreBackend {
 
   // -- finding devices ---------------------------------------------------------------------------
 
-  #credentials(request: { uri: YubiKeyUri }, device: () => string) {
+  #credentials(request: Request, device: () => string) {
     const ctx = this.#ctx;
     return {
       pin: (status: PinStatus): Promise<Secret> =>
@@ -103,18 +116,25 @@ export class YubiKeyBackend implements KeystoreBackend {
     const existing = this.#devices.get(reader);
     if (existing) {
       existing.request.uri = uri;
+      existing.request.slot = undefined;
       return existing;
     }
     let name = reader;
     let shortName = 'YubiKey';
-    const request = { uri };
-    const session = await PivSession.open(await open(), {
-      credentials: this.#credentials(request, () => name),
-      onTouchWait: () => this.#ctx.interaction.notice(`Touch your ${shortName}…`),
-    });
+    const request: Request = { uri };
+    const slot = uri.slot === undefined ? undefined : slotId(uri.slot);
+    const session = await PivSession.open(
+      await open(),
+      {
+        credentials: this.#credentials(request, () => name),
+        onTouchWait: () => this.#ctx.interaction.notice(`Touch your ${shortName}…`),
+      },
+      // A request for one slot reads it while the card is held to be identified: one hold, one SELECT.
+      slot === undefined ? undefined : async (opened) => void (request.slot = { id: slot, contents: await readSlot(opened, slot, false) }),
+    );
     name = session.device;
     if (session.serial !== undefined) shortName = `YubiKey (serial ${session.serial})`;
-    const device = { reader, session, request };
+    const device: Device = { reader, session, request };
     this.#devices.set(reader, device);
     return device;
   }
@@ -150,10 +170,7 @@ export class YubiKeyBackend implements KeystoreBackend {
   async #device(uri: YubiKeyUri, uriText: string): Promise<Device> {
     const { devices, pcscError } = await this.#allDevices(uri);
     const matching = devices.filter((d) => (uri.serial === undefined || d.session.serial === uri.serial) && (uri.reader === undefined || d.reader === uri.reader));
-    if (matching.length === 1) {
-      await this.#warnDefaults(matching[0]!);
-      return matching[0]!;
-    }
+    if (matching.length === 1) return matching[0]!;
     if (matching.length === 0) {
       throw new NotFoundError('YUBIKEY_NOT_FOUND', `no YubiKey matches ${redactUri(uriText)}`, {
         hint: devices.length
@@ -168,18 +185,18 @@ export class YubiKeyBackend implements KeystoreBackend {
     });
   }
 
-  /** Warns, once per device, about factory PIN, PUK and management key. */
+  /**
+   * Warns, once per device, about a factory PIN, PUK or management key. Only where a person sets a
+   * card up or looks at it (key generation, the yubikey commands; doctor reports it too), never on
+   * the signing path: there it would cost three metadata reads per command.
+   */
   async #warnDefaults(device: Device): Promise<void> {
-    const key = device.reader;
-    if (this.#warned.has(key) || !device.session.supports.metadata) return;
-    this.#warned.add(key);
-    // One operation on the card, not three: each operation re-selects PIV.
-    const [pin, puk, mk] = await device.session.op(async () => [await device.session.pinStatus(), await device.session.pukStatus(), await device.session.managementKeyInfo()] as const);
-    const defaults = [pin.isDefault && 'PIN', puk.isDefault && 'PUK', mk.isDefault && 'management key'].filter(Boolean);
+    if (this.#warned.has(device.reader)) return;
+    this.#warned.add(device.reader);
+    const defaults = await device.session.factoryDefaults();
     if (defaults.length) {
-      this.#ctx.interaction.warn(
-        `${device.session.device} still uses the factory ${defaults.join(', ')}: anyone holding it can use or replace its keys. Change ${defaults.length > 1 ? 'them' : 'it'}: keyward yubikey pin change / puk change / management-key set`,
-      );
+      const { message, hint } = factoryDefaultsWarning(device.session.device, defaults);
+      this.#ctx.interaction.warn(`${message}; ${hint}`);
     }
   }
 
@@ -192,11 +209,17 @@ export class YubiKeyBackend implements KeystoreBackend {
     return slotId(uri.slot);
   }
 
-  async #slotKeyInfo(device: Device, slot: number): Promise<{ info: SlotInfo | undefined; certificate: Uint8Array | undefined }> {
-    return device.session.op(async () => ({ info: await device.session.slotInfo(slot), certificate: await device.session.getCertificate(slot) }));
+  /** The slot's contents: read while the device was opened for this request, or now. */
+  async #slotContents(device: Device, slot: number, withCertificate: boolean): Promise<SlotContents> {
+    const prefetched = device.request.slot;
+    if (prefetched?.id === slot) {
+      device.request.slot = undefined;
+      if (prefetched.contents.certificateRead || !withCertificate) return prefetched.contents;
+    }
+    return readSlot(device.session, slot, withCertificate);
   }
 
-  #keyInfo(device: Device, slot: number, info: SlotInfo | undefined, certificate: Uint8Array | undefined): KeyInfo {
+  #keyInfo(device: Device, slot: number, { info, certificate, certificateRead }: SlotContents): KeyInfo {
     const name = slot.toString(16);
     let algorithm = info?.algorithm;
     if (!algorithm && certificate) algorithm = algorithmOfCertificate(certificate);
@@ -207,7 +230,7 @@ export class YubiKeyBackend implements KeystoreBackend {
       algorithm,
       device: device.session.device,
       hasPrivateKey: info !== undefined || certificate !== undefined,
-      hasCertificate: certificate !== undefined,
+      hasCertificate: certificateRead ? certificate !== undefined : undefined,
       // A PIV private key never leaves the card, generated or imported.
       nonExtractable: true,
       details: {
@@ -227,7 +250,8 @@ export class YubiKeyBackend implements KeystoreBackend {
     const uri = parseYubiKeyUri(uriText);
     const slot = this.#requireSlot(uri, uriText, 'generate a key');
     const device = await this.#device(uri, uriText);
-    const existing = await device.session.slotInfo(slot);
+    await this.#warnDefaults(device);
+    const existing = (await this.#slotContents(device, slot, false)).info;
     if (existing && !options.overwrite) {
       throw new ConflictError('SLOT_IN_USE', `slot ${slotLabel(uri.slot!)} of ${device.session.device} already holds a ${existing.algorithm ? ALGORITHMS[existing.algorithm].title : ''} key`, {
         hint: 'choose an empty slot (keyward key list shows them), or replace the key deliberately with --overwrite',
@@ -236,19 +260,20 @@ export class YubiKeyBackend implements KeystoreBackend {
     await device.session.generateKey(slot, options.algorithm, { pinPolicy: options.pinPolicy as PinPolicy | undefined, touchPolicy: options.touchPolicy as TouchPolicy | undefined });
     // A certificate left from an older key would now describe the wrong key: remove it.
     if (await device.session.getCertificate(slot)) await device.session.deleteCertificate(slot);
-    return this.#handle(device, slot);
+    return this.#handle(device, slot, true);
   }
 
-  async #handle(device: Device, slot: number): Promise<YubiKeyHandle> {
-    const { info, certificate } = await this.#slotKeyInfo(device, slot);
-    return new YubiKeyHandle(device.session, slot, info, this.#keyInfo(device, slot, info, certificate), this.#attestationTrust());
+  async #handle(device: Device, slot: number, withCertificate: boolean): Promise<YubiKeyHandle> {
+    const contents = await this.#slotContents(device, slot, withCertificate);
+    return new YubiKeyHandle(device.session, slot, contents.info, this.#keyInfo(device, slot, contents), () => this.#attestationTrust());
   }
 
   async open(uriText: string): Promise<KeyHandle> {
     const uri = parseYubiKeyUri(uriText);
     const slot = this.#requireSlot(uri, uriText, 'open a key');
     const device = await this.#device(uri, uriText);
-    const handle = await this.#handle(device, slot);
+    // Using a key needs its metadata only (its certificate too before 5.3, to learn the algorithm).
+    const handle = await this.#handle(device, slot, false);
     if (!handle.info.hasPrivateKey && device.session.supports.metadata) {
       throw new NotFoundError('KEY_NOT_FOUND', `slot ${slotLabel(uri.slot!)} of ${device.session.device} holds no key`, {
         hint: `generate one: keyward key generate '${this.#uriOf(device, uri.slot)}' --algorithm p256`,
@@ -264,8 +289,8 @@ export class YubiKeyBackend implements KeystoreBackend {
     for (const device of devices) {
       const slots = uri.slot ? [slotId(uri.slot)] : Object.values(SLOTS).map((s) => s.id).filter((id) => id !== 0xf9);
       for (const slot of slots) {
-        const { info, certificate } = await this.#slotKeyInfo(device, slot);
-        if (info || certificate) result.push(this.#keyInfo(device, slot, info, certificate));
+        const contents = await this.#slotContents(device, slot, true);
+        if (contents.info || contents.certificate) result.push(this.#keyInfo(device, slot, contents));
       }
     }
     return result;
@@ -275,7 +300,7 @@ export class YubiKeyBackend implements KeystoreBackend {
     const uri = parseYubiKeyUri(uriText);
     const slot = this.#requireSlot(uri, uriText, 'delete a key');
     const device = await this.#device(uri, uriText);
-    const handle = await this.#handle(device, slot);
+    const handle = await this.#handle(device, slot, true);
     if (!handle.info.hasPrivateKey) throw new NotFoundError('KEY_NOT_FOUND', `slot ${slotLabel(uri.slot!)} of ${device.session.device} holds no key`);
     await device.session.deleteKey(slot);
     if (handle.info.hasCertificate) await device.session.deleteCertificate(slot);
@@ -296,9 +321,12 @@ export class YubiKeyBackend implements KeystoreBackend {
 
   /**
    * What attestation trusts: Yubico's roots and intermediates, plus the roots and intermediates the
-   * user gave (options, and the bundle files in KEYWARD_ATTESTATION_ROOTS).
+   * user gave (options, and the bundle files in KEYWARD_ATTESTATION_ROOTS). Read, and the X.509
+   * code it needs loaded, only when a key is attested.
    */
-  #attestationTrust(): AttestationTrust {
+  async #attestationTrust(): Promise<AttestationTrust> {
+    const { trustFromBundle } = await import('../../hsm/piv/attestation.js');
+    const { yubicoAttestationTrust } = await import('../../hsm/piv/yubico-roots.js');
     const trust = yubicoAttestationTrust();
     trust.roots.push(...this.#ctx.attestationRoots);
     trust.intermediates.push(...this.#ctx.attestationIntermediates);
@@ -326,8 +354,19 @@ export class YubiKeyBackend implements KeystoreBackend {
   /** The PIV session of the device a URI names, for management commands. */
   async session(uriText: string): Promise<PivSession> {
     const uri = parseYubiKeyUri(uriText);
-    return (await this.#device(uri, uriText)).session;
+    const device = await this.#device(uri, uriText);
+    await this.#warnDefaults(device);
+    return device.session;
   }
+}
+
+/** Reads a slot in one operation: its metadata, and its certificate when asked or when there is no metadata to go by. */
+async function readSlot(session: PivSession, slot: number, withCertificate: boolean): Promise<SlotContents> {
+  return session.op(async () => {
+    const info = await session.slotInfo(slot);
+    const certificateRead = withCertificate || !session.supports.metadata;
+    return { info, certificate: certificateRead ? await session.getCertificate(slot) : undefined, certificateRead };
+  });
 }
 
 function algorithmOfCertificate(der: Uint8Array): KeyAlgorithm | undefined {
@@ -344,9 +383,9 @@ class YubiKeyHandle implements KeyHandle {
   readonly #session: PivSession;
   readonly #slot: number;
   readonly #slotInfo: SlotInfo | undefined;
-  readonly #trust: AttestationTrust;
+  readonly #trust: () => Promise<AttestationTrust>;
 
-  constructor(session: PivSession, slot: number, slotInfo: SlotInfo | undefined, info: KeyInfo, trust: AttestationTrust) {
+  constructor(session: PivSession, slot: number, slotInfo: SlotInfo | undefined, info: KeyInfo, trust: () => Promise<AttestationTrust>) {
     this.#session = session;
     this.#slot = slot;
     this.#slotInfo = slotInfo;
@@ -399,8 +438,10 @@ class YubiKeyHandle implements KeyHandle {
   }
 
   async attest(): Promise<Attestation> {
+    // Loaded here: its X.509 decoding is a start-up cost that only attestation should pay.
+    const { verifyAttestation } = await import('../../hsm/piv/attestation.js');
     const { attestation, deviceCertificate } = await this.#session.attest(this.#slot);
-    const verified = verifyAttestation({ attestation, deviceCertificate, trust: this.#trust, expectedPublicKey: await this.publicKey() });
+    const verified = verifyAttestation({ attestation, deviceCertificate, trust: await this.#trust(), expectedPublicKey: await this.publicKey() });
     return {
       chain: verified.chain.slice(0, -1),
       claims: { ...verified.claims, slot: this.#slot.toString(16), root: verified.root, device: verified.device, path: verified.path },

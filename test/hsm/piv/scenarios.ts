@@ -11,7 +11,7 @@ import { PinIncorrectError, TouchTimeoutError } from '../../../src/hsm/piv/error
 import { PivSession, type PivCredentials } from '../../../src/hsm/piv/session.js';
 import { DEFAULT_MANAGEMENT_KEY } from '../../../src/hsm/piv/spec.js';
 import { yubicoAttestationTrust } from '../../../src/hsm/piv/yubico-roots.js';
-import type { FirmwareProfile } from '../../../src/hsm/virtual-yubikey/card.js';
+import type { FirmwareProfile } from '../../../src/hsm/virtual-yubikey/firmware.js';
 import { toPem } from '../../../src/x509/pem.js';
 import { Secret } from '../../../src/secret.js';
 import { selfSignedFor } from './certificates.js';
