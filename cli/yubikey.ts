@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ALGORITHMS } from '../src/crypto/algorithms.js';
-import { CancelledError, ConflictError, UsageError } from '../src/errors.js';
+import { ConflictError, UsageError } from '../src/errors.js';
 import { parseManagementKeyHex } from '../src/hsm/piv/management-key.js';
 import { MANAGEMENT_KEY_ALGORITHMS, type ManagementKeyAlgorithm } from '../src/hsm/piv/spec.js';
 import { attestationShape, FIRMWARE_PROFILES, type FirmwareProfile } from '../src/hsm/virtual-yubikey/firmware.js';
@@ -11,6 +11,7 @@ import type { KeystoreOptions } from '../src/keystore/registry.js';
 import { obtainPin } from '../src/keystore/pin.js';
 import { parseYubiKeyUri } from '../src/keystore/uri.js';
 import { fromPemOrDer, pemBlocks, toPem } from '../src/x509/pem.js';
+import { confirmDestruction, yesOption } from './confirm.js';
 import { CliContext, table } from './context.js';
 import { examples } from './help.js';
 import { readInput, writeOutput } from './io.js';
@@ -43,13 +44,6 @@ function currentPin(ctx: CliContext, uri: string, what = 'current PIN') {
   return obtainPin({ what, pinSource: parsed.pinSource, pinValue: parsed.pinValue, envVar: 'KEYWARD_PIN' }, ctx.interaction, process.env);
 }
 
-async function confirmDestructive(ctx: CliContext, yes: boolean | undefined, question: string): Promise<void> {
-  if (yes) return;
-  const answer = await ctx.interaction.confirm(question);
-  if (answer === undefined) throw new UsageError('CONFIRMATION_REQUIRED', 'refusing without confirmation', { hint: 'pass --yes when no terminal can ask' });
-  if (!answer) throw new CancelledError('nothing was changed');
-}
-
 /** The certificates in a file: every block of a PEM bundle, or one DER certificate; none in an empty file. */
 function certificatesIn(file: string, what: string): Uint8Array[] {
   const data = readInput(file, what);
@@ -76,21 +70,26 @@ function virtualCommand(): Command {
     .option('--root-out <file>', 'also write its attestation root (PEM), to give to verifiers')
     .option('--intermediates-out <file>', 'also write the intermediate CAs between its F9 certificate and that root (PEM; firmware 5.7.4)')
     .option('--force', 'replace an existing state file')
+    .addOption(yesOption())
     .addHelpText('after', examples([
       'keyward yubikey virtual create --state vyk.json --root-out vyk-root.pem',
       'keyward yubikey virtual create --state new.json --firmware 5.7.4 --root-out root.pem --intermediates-out intermediates.pem',
       'keyward yubikey virtual create --state old.json --firmware 5.4.3 --serial 12345678',
     ]) + '\nThe state file holds the emulated card\'s private keys in the clear (mode 600). It is a test device.\n')
-    .action(async (options: { state: string; firmware: FirmwareProfile; serial?: number; rootOut?: string; intermediatesOut?: string; force?: boolean }, command: Command) => {
+    .action(async (options: { state: string; firmware: FirmwareProfile; serial?: number; rootOut?: string; intermediatesOut?: string; force?: boolean; yes?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
       const { VirtualYubiKey } = await import('../src/hsm/virtual-yubikey/card.js');
-      if (existsSync(options.state) && !options.force) {
+      const replacing = existsSync(options.state);
+      if (replacing && !options.force) {
         throw new ConflictError('VIRTUAL_STATE_EXISTS', `${options.state} already holds a virtual YubiKey`, { hint: 'pass --force to replace it (its keys are lost)' });
       }
       if (options.intermediatesOut && attestationShape(FIRMWARE_PROFILES[options.firmware]) === 'direct') {
         throw new UsageError('NO_ATTESTATION_INTERMEDIATES', `firmware ${options.firmware} attests straight under its root: there are no intermediates to write`, {
           hint: 'drop --intermediates-out, or emulate --firmware 5.7.4',
         });
+      }
+      if (replacing) {
+        await confirmDestruction(ctx, options.yes, { question: `Replace the virtual YubiKey in ${options.state}? Its keys are lost.`, action: 'replace a virtual YubiKey' });
       }
       const card = await VirtualYubiKey.create({ statePath: options.state, firmware: options.firmware, serial: options.serial });
       const root = toPem('CERTIFICATE', card.attestationRoot);
@@ -270,13 +269,16 @@ export function defineYubikey(yubikey: Command): void {
     .argument('[uri]', 'the YubiKey', ANY)
     .requiredOption('--pin-tries <n>', 'PIN tries (1–255)', (v) => parsePositiveInt(v, '--pin-tries'))
     .requiredOption('--puk-tries <n>', 'PUK tries (1–255)', (v) => parsePositiveInt(v, '--puk-tries'))
-    .option('-y, --yes', 'do not ask for confirmation')
+    .addOption(yesOption())
     .addHelpText('after', examples(['keyward yubikey pin retries --pin-tries 5 --puk-tries 3']) + '\nThe card resets PIN and PUK to 123456 / 12345678: change them right after.\n')
     .action(async (uri: string, options: { pinTries: number; pukTries: number; yes?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
         const session = await b.session(uri);
-        await confirmDestructive(ctx, options.yes, `Set ${options.pinTries} PIN and ${options.pukTries} PUK tries on ${session.device}? PIN and PUK go back to their factory values.`);
+        await confirmDestruction(ctx, options.yes, {
+          question: `Set ${options.pinTries} PIN and ${options.pukTries} PUK tries on ${session.device}? PIN and PUK go back to their factory values.`,
+          action: 'reset the PIN and PUK',
+        });
         await session.setPinRetries(options.pinTries, options.pukTries);
         ctx.interaction.warn(`the PIN and PUK of ${session.device} are now the factory defaults: change them (keyward yubikey pin change, puk change)`);
         ctx.emit({ pinTries: options.pinTries, pukTries: options.pukTries, device: session.device }, () => `PIN tries ${options.pinTries}, PUK tries ${options.pukTries}`);
@@ -332,13 +334,16 @@ export function defineYubikey(yubikey: Command): void {
     .command('reset')
     .description('reset the PIV application: every PIV key and certificate is destroyed, PIN/PUK/management key back to factory')
     .argument('[uri]', 'the YubiKey', ANY)
-    .option('-y, --yes', 'do not ask for confirmation')
+    .addOption(yesOption())
     .addHelpText('after', examples(['keyward yubikey reset yubikey:serial=12345678']) + '\nThe card allows a reset only with PIN and PUK blocked; Keyward blocks them for you. There is no undo.\n')
     .action(async (uri: string, options: { yes?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
         const session = await b.session(uri);
-        await confirmDestructive(ctx, options.yes, `Reset the PIV application of ${session.device}? Every PIV key and certificate on it is destroyed.`);
+        await confirmDestruction(ctx, options.yes, {
+          question: `Reset the PIV application of ${session.device}? Every PIV key and certificate on it is destroyed.`,
+          action: 'reset the PIV application',
+        });
         await session.resetToFactory();
         ctx.emit({ reset: true, device: session.device }, () => `${session.device} reset: PIN 123456, PUK 12345678, factory management key. Change them now.`);
       });
