@@ -275,6 +275,28 @@ test('virtual create --force replaces a virtual YubiKey only when confirmed: ref
   }
 });
 
+test('at a terminal, a destructive command asks first: "no" keeps the virtual YubiKey, "yes" replaces it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'keyward-vyk-'));
+  try {
+    const state = join(dir, 'vyk.json');
+    t.is((await keyward(['yubikey', 'virtual', 'create', '--state', state, '--serial', '11111111'])).code, 0);
+    const before = readFileSync(state);
+    // util-linux script(1) gives the command a real terminal and types the answer into it.
+    const atTerminal = (answer: string) =>
+      run('script', ['-qec', `'${process.execPath}' '${KEYWARD_BIN}' yubikey virtual create --state '${state}' --serial 22222222 --force`, '/dev/null'], { input: `${answer}\r` });
+    const declined = await atTerminal('n');
+    t.regex(declined.stdout, /Replace the virtual YubiKey in .*vyk\.json\? Its keys are/, 'the question, at the terminal');
+    t.is(declined.code, 130);
+    t.regex(declined.stdout, /nothing was changed/);
+    t.deepEqual(readFileSync(state), before);
+    const agreed = await atTerminal('y');
+    t.is(agreed.code, 0, agreed.stdout);
+    t.regex(agreed.stdout, /virtual YubiKey 22222222/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.serial('doctor sees the PC/SC readers and the PIV application behind them', async (t) => {
   const card = await serveVirtualCard(rig, { serial: 55667788 });
   try {
