@@ -12,6 +12,7 @@ import { doctorCommand } from './doctor.js';
 import { examples } from './io.js';
 import { keyCommand } from './key.js';
 import { tokenCommand } from './token.js';
+import { trustCommand } from './trust/index.js';
 import { yubikeyCommand } from './yubikey.js';
 
 const EXIT_CODES = `
@@ -44,7 +45,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', examples(['keyward demo', 'keyward token init --label demo', "keyward key generate 'pkcs11:token=demo;object=signer' -a p256", 'keyward key list']) + PIN_HELP + EXIT_CODES);
   program.exitOverride();
-  for (const command of [tokenCommand(), keyCommand(), certCommand(), yubikeyCommand(), caCommand(), doctorCommand(), demoCommand()]) {
+  for (const command of [tokenCommand(), keyCommand(), certCommand(), yubikeyCommand(), caCommand(), trustCommand(), doctorCommand(), demoCommand()]) {
     program.addCommand(command);
   }
   // Every command inherits the exit override, so usage errors exit 2 rather than 1.

@@ -1,0 +1,13 @@
+/**
+ * `keyward trust …`: TUF 1.0 repositories signed in hardware (`repo`), a conformant client (`client`),
+ * and touch-to-sign for developers (`sign`). Only commander loads here: each action imports what it
+ * needs when it runs, so `keyward trust sign` reaches the card quickly.
+ */
+import { Command } from 'commander';
+import { clientCommand } from './client.js';
+
+export function trustCommand(): Command {
+  return new Command('trust')
+    .description('TUF 1.0 trust for what you ship: repositories signed in hardware, a verifying client, touch-to-sign')
+    .addCommand(clientCommand());
+}
