@@ -5,9 +5,13 @@
  */
 import { Command } from 'commander';
 import { clientCommand } from './client.js';
+import { repoCommand } from './repo.js';
+import { signCommand } from './sign.js';
 
 export function trustCommand(): Command {
   return new Command('trust')
     .description('TUF 1.0 trust for what you ship: repositories signed in hardware, a verifying client, touch-to-sign')
+    .addCommand(signCommand())
+    .addCommand(repoCommand())
     .addCommand(clientCommand());
 }

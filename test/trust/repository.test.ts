@@ -31,7 +31,7 @@ async function fixture(t: import('ava').ExecutionContext): Promise<Fixture> {
   const dev = await devices();
   t.teardown(() => dev.close());
   const signers = { root: await dev.softhsm('p384'), targets: await dev.softhsm('p256'), snapshot: await dev.softhsm('ed25519'), timestamp: await dev.softhsm('ed25519') };
-  const setup = (s: TufSigner) => ({ keys: [{ signer: s }], threshold: 1 });
+  const setup = (s: TufSigner) => ({ keys: [{ key: s.key, signer: s }], threshold: 1 });
   const options: InitOptions = { root: setup(signers.root), targets: setup(signers.targets), snapshot: setup(signers.snapshot), timestamp: setup(signers.timestamp) };
   const repo = await Repository.init(mkdtempSync(join(tmpdir(), 'keyward-tuf-repo-')), options, dev.keystore);
   return { dev, repo, signers, initialRoot: readFileSync(join(repo.layout.metadataDir, '1.root.json')) };

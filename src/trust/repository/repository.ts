@@ -17,8 +17,11 @@ import { quote } from '../client/updater.js';
 import { checkTargetPath, DEFAULT_EXPIRY, RepositoryLayout, type ExpiryPolicy } from './layout.js';
 import { signerOf, signMetadata, type TufSigner } from './signer.js';
 
-/** A key given to the writer: one it can sign with now, or only the public half (it signs elsewhere). */
-export type KeySource = { signer: TufSigner } | { key: TufKey };
+/** A key given to the writer: its public half, and a signer when it can sign here and now. */
+export interface KeySource {
+  key: TufKey;
+  signer?: TufSigner;
+}
 
 export interface RoleSetup {
   keys: KeySource[];
@@ -62,8 +65,6 @@ export interface PublishReport {
   timestamp: number;
 }
 
-const sourceKey = (source: KeySource): TufKey => ('signer' in source ? source.signer.key : source.key);
-
 function checkThreshold(threshold: number, keys: number, role: string): void {
   if (!Number.isInteger(threshold) || threshold < 1) {
     throw new UsageError('TUF_THRESHOLD', `${role}: threshold ${threshold} refused: a threshold must be at least 1, or metadata would need no signature at all`);
@@ -98,11 +99,11 @@ export class Repository {
    */
   static async init(dir: string, options: InitOptions, keystore?: Keystore, now: () => Date = () => new Date()): Promise<Repository> {
     const setups = { root: options.root, targets: options.targets, snapshot: options.snapshot, timestamp: options.timestamp };
-    for (const role of TOP_LEVEL_ROLES) checkThreshold(setups[role].threshold, new Set(setups[role].keys.map((s) => keyIdOf(sourceKey(s)))).size, role);
+    for (const role of TOP_LEVEL_ROLES) checkThreshold(setups[role].threshold, new Set(setups[role].keys.map((s) => keyIdOf(s.key))).size, role);
     const repo = new Repository(dir, keystore, now);
-    const signers = Object.values(setups).flatMap((s) => s.keys).filter((s): s is { signer: TufSigner } => 'signer' in s).map((s) => s.signer);
+    const signers = Object.values(setups).flatMap((s) => s.keys.flatMap((k) => (k.signer ? [k.signer] : [])));
     repo.layout.create({ format: 1, expiry: { ...DEFAULT_EXPIRY, ...options.expiry }, keys: Object.fromEntries(signers.map((s) => [s.keyid, s.uri])) });
-    const allKeys = Object.values(setups).flatMap((s) => s.keys.map(sourceKey));
+    const allKeys = Object.values(setups).flatMap((s) => s.keys.map((k) => k.key));
     const root: RootSigned = {
       _type: 'root',
       spec_version: SPEC_VERSION,
@@ -110,7 +111,7 @@ export class Repository {
       expires: repo.#expiry('root'),
       consistent_snapshot: true,
       keys: Object.fromEntries(allKeys.map((k) => [keyIdOf(k), k])),
-      roles: Object.fromEntries(TOP_LEVEL_ROLES.map((role) => [role, roleKeysOf(setups[role].keys.map(sourceKey), setups[role].threshold)])) as RootSigned['roles'],
+      roles: Object.fromEntries(TOP_LEVEL_ROLES.map((role) => [role, roleKeysOf(setups[role].keys.map((k) => k.key), setups[role].threshold)])) as RootSigned['roles'],
     };
     repo.#save(new Metadata<RootSigned>('root', { signed: root, signatures: [] }));
     repo.#save(repo.#newTargets('targets', 1));
@@ -249,7 +250,10 @@ export class Repository {
     this.#edit(this.#stageTargets(role), (signed) => Object.assign(signed.targets, targets));
   }
 
-  /** A delegation from `from` to a new role (path patterns or hash prefixes), with its own keys. */
+  /**
+   * A delegation from `from` to a new role (path patterns or hash prefixes), with its own keys. The
+   * role's first version comes with its first target, signed by its own keys (`trust sign`).
+   */
   delegate(from: string, role: { name: string; keys: TufKey[]; threshold: number; terminating?: boolean; paths?: string[]; pathHashPrefixes?: string[] }): void {
     checkRoleName(role.name, from);
     checkThreshold(role.threshold, new Set(role.keys.map(keyIdOf)).size, role.name);
@@ -265,13 +269,16 @@ export class Repository {
         ...(role.paths ? { paths: role.paths } : { path_hash_prefixes: role.pathHashPrefixes! }),
       });
     });
-    this.#save(this.#stageTargets(role.name));
   }
 
   /** `count` hash-bin roles under `from`, sharing keys: for repositories too large for one file. */
   hashBins(from: string, count: number, keys: TufKey[], threshold: number, namePrefix = 'bins'): string[] {
     const bins = makeHashBins(count, namePrefix);
-    for (const bin of bins) this.delegate(from, { name: bin.name, keys, threshold, terminating: true, pathHashPrefixes: bin.prefixes });
+    for (const bin of bins) {
+      this.delegate(from, { name: bin.name, keys, threshold, terminating: true, pathHashPrefixes: bin.prefixes });
+      // Every path falls in some bin: each must exist, even empty, or a client's search would fail.
+      this.#save(this.#stageTargets(bin.name));
+    }
     return bins.map((b) => b.name);
   }
 
@@ -507,6 +514,13 @@ export class Repository {
     if (snapshotVersion !== previous.signed.version) this.layout.writeMetadata(`${snapshotVersion}.snapshot.json`, snapshotBytes);
     this.layout.writeMetadata('timestamp.json', timestamp.bytes);
     return { published: [], snapshot: snapshotVersion, timestamp: timestamp.version };
+  }
+
+  /** The recorded URIs of the keys that may sign `role`. */
+  keyUris(role: string): string[] {
+    const entry = (TOP_LEVEL_ROLES as readonly string[]).includes(role) ? this.root().signed.roles[role as TopLevelRole] : this.delegationOf(role).entry;
+    const uris = this.layout.readConfig().keys;
+    return entry.keyids.flatMap((id) => (uris[id] ? [uris[id]] : []));
   }
 
   /** Remembers where a key lives, so that later commands can open it by key id. */
