@@ -13,6 +13,7 @@ import { CliContext } from '../context.js';
 import { caChapter } from './ca-chapter.js';
 import { keystoreChapter } from './keystore-chapter.js';
 import { Story } from './story.js';
+import { trustChapter } from './trust-chapter.js';
 import { yubikeyChapter } from './yubikey-chapter.js';
 
 /** The demo answers its own PIN prompts: the PINs are random and never leave memory. */
@@ -22,7 +23,7 @@ function demoInteraction(userPin: Secret): Interaction {
 
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('run the whole story end to end on throw-away SoftHSM tokens and a virtual YubiKey: keys, a YubiKey enrolment, a cluster PKI; nothing to set up, nothing left behind')
+    .description('run the whole story end to end on throw-away SoftHSM tokens and a virtual YubiKey: keys, a YubiKey enrolment, a cluster PKI, a TUF repository a developer touch-signs; nothing to set up, nothing left behind')
     .addHelpText('after', '\nExamples:\n  keyward demo\n  keyward demo --json | jq ".steps[] | select(.ok | not)"\n')
     .action(async (_options: unknown, command: Command) => {
       const ctx = CliContext.of(command);
@@ -36,6 +37,7 @@ export function demoCommand(): Command {
         await keystoreChapter(story, keystore, pins, store.dir);
         await yubikeyChapter(story);
         await caChapter(story, keystore, pins);
+        await trustChapter(story, pins.user);
       } finally {
         await keystore.close();
         pins.so.dispose();

@@ -184,14 +184,17 @@ export class Metadata<T extends Signed> {
     return verified;
   }
 
-  /** Spec §5.3.4 and alike: a threshold of distinct keys of `role` signed this. */
-  verifyThreshold(keys: Record<string, TufKey>, role: RoleKeys, by = this.role): void {
+  /**
+   * Spec §5.3.4 and alike: a threshold of distinct keys of `role` signed this. `by` names whose keys
+   * they are, for the message.
+   */
+  verifyThreshold(keys: Record<string, TufKey>, role: RoleKeys, by = `the ${this.role} keys`): void {
     const verified = this.verifiedKeyIds(keys, role);
     if (verified.size < role.threshold) {
       throw new TrustError(
         this.role,
         'threshold',
-        `${verified.size} valid signature${verified.size === 1 ? '' : 's'} from ${by}'s keys, ${role.threshold} required`,
+        `${verified.size} valid signature${verified.size === 1 ? '' : 's'} from ${by}, ${role.threshold} required`,
       );
     }
   }

@@ -5,9 +5,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { dirname, join, normalize, sep } from 'node:path';
+import type { ServerResponse } from 'node:http';
+import { dirname, join } from 'node:path';
+import { serveDirectory } from '../../cli/demo/static-server.js';
 import { PROJECT_ROOT } from './run.js';
 
 /** `shared/fixtures/tuf-repositories`, found beside the checkout (or beside a parent of it). */
@@ -60,32 +60,22 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serves `root` over HTTP on 127.0.0.1 like a plain static web server: files as they are, 404 else. */
+/** Serves `root` over HTTP on 127.0.0.1 like a plain static web server, recording requests; tests may override paths. */
 export async function staticServer(root: string): Promise<StaticServer> {
   const requests: string[] = [];
   const overrides = new Map<string, Buffer | ((res: ServerResponse) => void)>();
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+  const site = await serveDirectory(root, (path, res) => {
     requests.push(path);
     const override = overrides.get(path);
-    if (typeof override === 'function') return override(res);
-    if (override) return void res.writeHead(200, { 'content-length': override.length }).end(override);
-    const file = normalize(join(root, path));
-    if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) return void res.writeHead(404).end();
-    const body = readFileSync(file);
-    res.writeHead(200, { 'content-length': body.length }).end(body);
+    if (typeof override === 'function') override(res);
+    else if (override) res.writeHead(200, { 'content-length': override.length }).end(override);
+    return override !== undefined;
   });
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: site.url,
     requests,
     override: (path, body) => (body === undefined ? overrides.delete(path) : overrides.set(path, body)),
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
+    close: () => site.close(),
   };
 }
 

@@ -169,7 +169,7 @@ test('root rotation: each new root signed by the old threshold and its own; a ro
   repo.root.roles.root = { keyids: [stranger.keyid], threshold: 1 };
   repo.signers.root = [stranger];
   repo.writeRoot();
-  await refused(t, c, () => c.updater().refresh(), 'root', 'threshold', /0 valid signatures from the trusted root v2's keys, 1 required/);
+  await refused(t, c, () => c.updater().refresh(), 'root', 'threshold', /0 valid signatures from the keys of the trusted root v2, 1 required/);
   await server.close();
 });
 
@@ -191,7 +191,7 @@ test('tampered metadata and a signature below threshold are refused', async (t) 
   const tampered = JSON.parse(repo.writeTimestamp().toString());
   tampered.signed.version = 7;
   repo.write('timestamp.json', Buffer.from(JSON.stringify(tampered)));
-  await refused(t, c, () => c.updater().refresh(), 'timestamp', 'threshold', /0 valid signatures from timestamp's keys, 1 required/);
+  await refused(t, c, () => c.updater().refresh(), 'timestamp', 'threshold', /0 valid signatures from the timestamp keys, 1 required/);
   // targets needs 2 of 2 keys; only one signs.
   const second = testKey();
   repo.root.version = 2;
@@ -199,7 +199,7 @@ test('tampered metadata and a signature below threshold are refused', async (t) 
   repo.root.roles.targets = { keyids: [repo.signers.targets![0]!.keyid, second.keyid], threshold: 2 };
   repo.writeRoot();
   repo.publish('targets');
-  await refused(t, c, () => c.updater().refresh(), 'targets', 'threshold', /1 valid signature from targets's keys, 2 required/);
+  await refused(t, c, () => c.updater().refresh(), 'targets', 'threshold', /1 valid signature from the targets keys, 2 required/);
   repo.signers.targets!.push(second);
   repo.publish('targets');
   t.is((await c.updater().refresh()).targets, 3);

@@ -31,9 +31,9 @@ export class TrustedSet {
     if (this.timestamp) throw new Error('bug: root updated after timestamp');
     const next = parseRoot(bytes);
     // §5.3.4 (1): a threshold of the keys of the root we trust…
-    next.verifyThreshold(this.root.signed.keys, rootRole(this.root.signed, 'root'), `the trusted root v${this.root.signed.version}`);
+    next.verifyThreshold(this.root.signed.keys, rootRole(this.root.signed, 'root'), `the keys of the trusted root v${this.root.signed.version}`);
     // …and (2) of its own keys.
-    next.verifyThreshold(next.signed.keys, rootRole(next.signed, 'root'), `root v${next.signed.version}`);
+    next.verifyThreshold(next.signed.keys, rootRole(next.signed, 'root'), `the keys of root v${next.signed.version}`);
     // §5.3.5: exactly N+1.
     const expected = this.root.signed.version + 1;
     if (next.signed.version !== expected) {
@@ -171,7 +171,7 @@ export class TrustedSet {
       const parent = this.targets.get(delegator);
       const delegation = parent?.signed.delegations?.roles.find((r) => r.name === role);
       if (!parent || !delegation) throw new Error(`bug: ${role} loaded before its delegator ${delegator}`);
-      next.verifyThreshold(parent.signed.delegations!.keys, delegation, `${delegator}'s delegation`);
+      next.verifyThreshold(parent.signed.delegations!.keys, delegation, `the keys ${delegator} delegates it to`);
     }
     // §5.6.4
     if (next.signed.version !== meta.version) {
