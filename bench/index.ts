@@ -11,6 +11,7 @@ import { createSoftHsmStore, useSoftHsmStore } from '../src/hsm/pkcs11/softhsm.j
 import { benchCaIssue, CA_CONCURRENCY } from './ca-issue.js';
 import { formatTable } from './measure.js';
 import { benchPivSign } from './piv-sign.js';
+import { benchTrust, type TrustBench } from './trust.js';
 
 const ops = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -56,18 +57,52 @@ async function main(): Promise<void> {
       ca.map((r) => [r.server, ops(r.measurement.opsPerSecond)]),
     )}\n`,
   );
+  process.stderr.write('TUF: Keyward and tuf-js verifying the same repository; signing large roles; a cold trust sign…\n');
+  const trust = await benchTrust();
+  process.stdout.write(trustTables(trust));
   const results = {
     date: started.toISOString(),
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
     keystoreSign: sign,
     pivSign: piv,
     caIssue: ca,
+    trust,
   };
   const file = join(fileURLToPath(import.meta.url), '..', 'results', 'latest.json');
   writeFileAtomic(file, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`\nfigures written to ${file}\n`);
   const below = sign.filter((r) => r.ratioToRaw < 0.95);
   if (below.length) process.stdout.write(`note: keystore below 0.95× raw for ${below.map((r) => r.algorithm).join(', ')}\n`);
+}
+
+const ms = (n: number) => `${n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString('en-US')} ms`;
+
+function trustTables(trust: TrustBench): string {
+  const verify = formatTable(
+    ['targets', 'targets.json', 'Keyward', 'tuf-js', 'tuf-js / Keyward'],
+    trust.verify.map((r) => [
+      r.targets.toLocaleString('en-US'),
+      `${(r.targetsJsonBytes / 1e6).toFixed(1)} MB`,
+      ms(r.keywardMs),
+      r.tufjsMs !== undefined ? ms(r.tufjsMs) : `refused: ${r.tufjsError?.slice(0, 60)}`,
+      r.tufjsMs !== undefined ? `${Math.round(r.tufjsMs / r.keywardMs)}×` : '—',
+    ]),
+  );
+  const sign = formatTable(
+    ['targets', 'canonical JSON + Ed25519 alone', 'Keyward, key in memory', 'Keyward, key in SoftHSM', 'SoftHSM / alone'],
+    trust.sign.map((r) => [r.targets.toLocaleString('en-US'), ms(r.floorMs), ms(r.keywardMemoryMs), ms(r.keywardSoftHsmMs), `${(r.keywardSoftHsmMs / r.floorMs).toFixed(2)}×`]),
+  );
+  const cold = trust.coldSign
+    ? formatTable(
+        ['measure', 'time'],
+        [
+          ['node -e 0', ms(trust.coldSign.nodeMs)],
+          ['keyward trust sign: start → the card waits for the touch', ms(trust.coldSign.keywardToCardWaitMs)],
+          [`keyward trust sign: start → "Touch your YubiKey…" (shown after ${trust.coldSign.noticeDelayMs} ms of card silence)`, ms(trust.coldSign.keywardToNoticeMs)],
+        ],
+      )
+    : `(${trust.skipped})`;
+  return `\n### TUF: a fresh client, refresh + one target lookup (local HTTP)\n\n${verify}\n\n### TUF: signing a targets role with Ed25519\n\n${sign}\n\n### TUF: a cold touch-to-sign\n\n${cold}\n`;
 }
 
 await main();

@@ -4,11 +4,14 @@
  * and Python's securesystemslib, the canonical JSON python-tuf signs with.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { serveDirectory } from '../../cli/demo/static-server.js';
-import { PROJECT_ROOT } from './run.js';
+import { tmpdir } from 'node:os';
+import type { PcscRig } from './pcscd.js';
+import { keyward as runKeyward, PROJECT_ROOT, type RunResult } from './run.js';
+import { createSoftHsmStore, uniqueLabel } from './softhsm.js';
 
 /** `shared/fixtures/tuf-repositories`, found beside the checkout (or beside a parent of it). */
 export function tufFixturesDir(): string {
@@ -85,4 +88,32 @@ export function pythonCanonical(documents: unknown[]): string[] {
   const result = spawnSync('/usr/bin/python3', ['-c', script], { input: JSON.stringify(documents), encoding: 'utf8', maxBuffer: 1 << 28 });
   if (result.status !== 0) throw new Error(`securesystemslib failed (apt-get install python3-securesystemslib): ${result.stderr}`);
   return JSON.parse(result.stdout) as string[];
+}
+
+export interface TrustCli {
+  /** For keyward and tools: the SoftHSM store, pcscd, one PIN for token and card. */
+  env: NodeJS.ProcessEnv;
+  keyward(args: string[]): Promise<RunResult>;
+  /** Generates a key in the token through the CLI; returns its URI. */
+  key(name: string, algorithm: string): Promise<string>;
+  /** Where the repository goes (not created yet). */
+  dir: string;
+}
+
+/** A SoftHSM store with a token, made by the `keyward` binary, and a place for a repository, for CLI runs. */
+export async function trustCliSetup(rig: PcscRig): Promise<TrustCli> {
+  const pin = '123456'; // the virtual YubiKey's factory PIN: one KEYWARD_PIN serves token and card
+  const store = createSoftHsmStore('keyward-trust-cli-');
+  const env = { ...rig.env, ...store.env, KEYWARD_PIN: pin };
+  const keyward = (args: string[]) => runKeyward(args, { env });
+  const token = uniqueLabel('tuf');
+  const init = await runKeyward(['token', 'init', '--label', token], { env: { ...env, KEYWARD_SO_PIN: `so-${pin}` } });
+  if (init.code !== 0) throw new Error(init.stderr);
+  const key = async (name: string, algorithm: string) => {
+    const uri = `pkcs11:token=${token};object=${name}`;
+    const generated = await keyward(['key', 'generate', uri, '-a', algorithm]);
+    if (generated.code !== 0) throw new Error(generated.stderr);
+    return uri;
+  };
+  return { env, keyward, key, dir: join(mkdtempSync(join(tmpdir(), 'keyward-trust-')), 'repo') };
 }

@@ -9,9 +9,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
-import { KEYWARD_BIN, keyward as runKeyward } from '../harness/run.js';
-import { createSoftHsmStore, uniqueLabel } from '../harness/softhsm.js';
-import { staticServer } from '../harness/tuf.js';
+import { KEYWARD_BIN } from '../harness/run.js';
+import { staticServer, trustCliSetup } from '../harness/tuf.js';
 
 let rig: PcscRig;
 test.before(async () => {
@@ -21,28 +20,8 @@ test.after.always(async () => {
   await rig?.stop();
 });
 
-/** One PIN for the token and the card. */
-const PIN = '123456';
-
-async function setup() {
-  const store = createSoftHsmStore('keyward-trust-cli-');
-  const env = { ...rig.env, ...store.env, KEYWARD_PIN: PIN };
-  const keyward = (args: string[]) => runKeyward(args, { env });
-  const token = uniqueLabel('tuf');
-  const init = await runKeyward(['token', 'init', '--label', token], { env: { ...env, KEYWARD_SO_PIN: 'so-123456' } });
-  if (init.code !== 0) throw new Error(init.stderr);
-  const key = async (name: string, algorithm: string) => {
-    const uri = `pkcs11:token=${token};object=${name}`;
-    const generated = await keyward(['key', 'generate', uri, '-a', algorithm]);
-    if (generated.code !== 0) throw new Error(generated.stderr);
-    return uri;
-  };
-  const dir = join(mkdtempSync(join(tmpdir(), 'keyward-trust-')), 'repo');
-  return { env, keyward, key, dir };
-}
-
 test.serial('a developer touch-signs a release with a YubiKey; a client verifies it; no touch changes nothing', async (t) => {
-  const s = await setup();
+  const s = await trustCliSetup(rig);
   const card = await serveVirtualCard(rig, { touch: 'manual', touchTimeoutSeconds: 2 });
   try {
     const keys = { root: await s.key('root', 'p384'), targets: await s.key('targets', 'ed25519'), snapshot: await s.key('snapshot', 'ed25519'), timestamp: await s.key('timestamp', 'ed25519') };
@@ -100,7 +79,7 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
 });
 
 test.serial('threshold signing across machines: init with public keys, status shows who is missing, sign publishes', async (t) => {
-  const s = await setup();
+  const s = await trustCliSetup(rig);
   const keys = { a: await s.key('root-a', 'p256'), b: await s.key('root-b', 'ed25519'), targets: await s.key('targets', 'p256'), snapshot: await s.key('snapshot', 'ed25519'), timestamp: await s.key('timestamp', 'ed25519') };
   const bPub = join(s.dir, '..', 'root-b.pub.pem');
   writeFileSync(bPub, (await s.keyward(['key', 'public', keys.b])).stdout);
