@@ -80,6 +80,8 @@ export class Repository {
   readonly layout: RepositoryLayout;
   readonly #keystore: Keystore | undefined;
   readonly #now: () => Date;
+  /** Published files, parsed once: a published N.role.json never changes (timestamp.json does). */
+  readonly #published = new Map<string, Metadata<Signed>>();
 
   private constructor(dir: string, keystore: Keystore | undefined, now: () => Date) {
     this.layout = new RepositoryLayout(dir);
@@ -136,8 +138,17 @@ export class Repository {
 
   // ── what is published, and what is current (staged over published) ─────────────────────────
 
+  #parsePublished<T extends Signed>(file: string, parse: (bytes: Buffer) => Metadata<T>): Metadata<T> {
+    let metadata = this.#published.get(file);
+    if (!metadata) {
+      metadata = parse(this.layout.readMetadata(file)) as unknown as Metadata<Signed>;
+      this.#published.set(file, metadata);
+    }
+    return metadata as unknown as Metadata<T>;
+  }
+
   publishedRoot(): Metadata<RootSigned> {
-    return parseRoot(this.layout.readMetadata(`${this.layout.latestRootVersion()}.root.json`));
+    return this.#parsePublished(`${this.layout.latestRootVersion()}.root.json`, parseRoot);
   }
 
   #publishedTimestamp(): Metadata<TimestampSigned> | undefined {
@@ -151,12 +162,12 @@ export class Repository {
 
   #publishedSnapshot(): Metadata<SnapshotSigned> | undefined {
     const timestamp = this.#publishedTimestamp();
-    return timestamp && parseSnapshot(this.layout.readMetadata(`${timestamp.signed.meta[SNAPSHOT_FILE].version}.snapshot.json`));
+    return timestamp && this.#parsePublished(`${timestamp.signed.meta[SNAPSHOT_FILE].version}.snapshot.json`, parseSnapshot);
   }
 
   #publishedTargets(role: string, snapshot = this.#publishedSnapshot()): Metadata<TargetsSigned> | undefined {
     const meta = snapshot?.signed.meta[`${role}.json`];
-    return meta && parseTargets(this.layout.readMetadata(`${meta.version}.${quote(role)}.json`), role);
+    return meta && this.#parsePublished(`${meta.version}.${quote(role)}.json`, (bytes) => parseTargets(bytes, role));
   }
 
   /** Root as it will be once staged changes are published. */
@@ -202,8 +213,9 @@ export class Repository {
       if (!create) throw new NotFoundError('TUF_ROLE_UNKNOWN', `no role "${role}" in ${this.layout.dir}`);
       return create();
     }
-    const next = new Metadata<T>(role, { ...current.envelope, signed: { ...current.signed, version: current.signed.version + 1, expires: this.#expiry(role) }, signatures: [] });
-    return next;
+    // A deep copy: the published metadata is cached and must not change with the staged one.
+    const signed = structuredClone(current.signed);
+    return new Metadata<T>(role, { ...current.envelope, signed: { ...signed, version: signed.version + 1, expires: this.#expiry(role) }, signatures: [] });
   }
 
   #stageRoot(): Metadata<RootSigned> {
