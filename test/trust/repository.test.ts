@@ -118,7 +118,7 @@ test('key rotation of targets, snapshot and timestamp; clients from the first ro
   await bothClientsDownload(t, f, ['before.txt', 'after.txt']);
 });
 
-test('a delegation whose threshold is 2 of 3 keys over the virtual YubiKey and SoftHSM, signed one key at a time', async (t) => {
+test('a delegation whose threshold is 2 of 3 keys over the virtual YubiKey and SoftHSM, signed one key at a time, then rotated', async (t) => {
   const f = await fixture(t);
   const keys = [await f.dev.yubikey('9c', 'p256'), await f.dev.softhsm('p256'), await f.dev.softhsm('ed25519')];
   f.repo.delegate('targets', { name: 'releases', keys: keys.map((k) => k.key), threshold: 2, paths: ['releases/*'], terminating: true });
@@ -139,6 +139,15 @@ test('a delegation whose threshold is 2 of 3 keys over the virtual YubiKey and S
   await Repository.open(f.repo.layout.dir, f.dev.keystore).sign([keys[2]!]);
   t.true(f.repo.ready());
   await f.repo.publish();
+  await bothClientsDownload(t, f, ['releases/app-2.0.tar.gz']);
+  // The YubiKey is lost: its key leaves the delegation, a new one joins; targets re-signs the
+  // delegation and the role is re-signed by two of its new keys.
+  const replacement = await f.dev.softhsm('p384');
+  f.repo.rotate('releases', { remove: [keys[0]!.keyid], add: [replacement.key] });
+  await f.repo.sign([f.signers.targets, keys[1]!]);
+  t.false(f.repo.ready(), 'one of the two signatures releases needs');
+  await f.repo.sign([replacement]);
+  t.like(await f.repo.publish(), { published: [{ role: 'targets', version: 3 }, { role: 'releases', version: 2 }] });
   await bothClientsDownload(t, f, ['releases/app-2.0.tar.gz']);
 });
 

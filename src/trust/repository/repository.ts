@@ -369,8 +369,11 @@ export class Repository {
     return [requirement(delegator, keys, entry)];
   }
 
+  /** The staged roles, root first, then delegators before their delegates. */
   #staged(): Array<Metadata<Signed>> {
-    return this.layout.stagedRoles().map((role) => (role === 'root' ? parseRoot(this.layout.readStaged(role)!) : parseTargets(this.layout.readStaged(role)!, role)) as unknown as Metadata<Signed>);
+    const order = ['root', ...this.targetsRoles()];
+    const rank = (role: string) => (order.includes(role) ? order.indexOf(role) : order.length);
+    return this.layout.stagedRoles().sort((a, b) => rank(a) - rank(b)).map((role) => (role === 'root' ? parseRoot(this.layout.readStaged(role)!) : parseTargets(this.layout.readStaged(role)!, role)) as unknown as Metadata<Signed>);
   }
 
   /**
@@ -488,7 +491,6 @@ export class Repository {
     const snapshotBytes = await this.#signOnline(snapshot, 'snapshot', root);
     const timestamp = await this.#nextTimestamp(snapshotBytes, snapshot.signed.version, root);
     // Root first (clients walk to it), then targets roles, then snapshot; timestamp last makes it visible.
-    files.sort(([a], [b]) => Number(b.endsWith('.root.json')) - Number(a.endsWith('.root.json')));
     for (const [file, bytes] of files) this.layout.writeMetadata(file, bytes);
     this.layout.writeMetadata(`${snapshot.signed.version}.snapshot.json`, snapshotBytes);
     this.layout.writeMetadata('timestamp.json', timestamp.bytes);
