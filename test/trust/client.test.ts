@@ -44,6 +44,13 @@ async function served(repo: ModelsRepository): Promise<StaticServer> {
   return staticServer(repo.dir);
 }
 
+/** A fresh @tufjs/models repository, served, and a client that trusts its first root. */
+async function started(): Promise<{ repo: ModelsRepository; server: StaticServer; c: Client }> {
+  const repo = new ModelsRepository();
+  const server = await served(repo);
+  return { repo, server, c: client(server, repo.initialRoot) };
+}
+
 /**
  * Asserts a refusal naming `role` and `failure`, and that the refused role's trusted copy did not
  * change (roles verified before it in the same refresh are persisted, as spec §5.3.8, §5.4.5 say).
@@ -149,9 +156,7 @@ test('delegation search: pre-order, a terminating delegation ends it, paths must
 });
 
 test('root rotation: each new root signed by the old threshold and its own; a rotation without the old keys is refused', async (t) => {
-  const repo = new ModelsRepository();
-  const server = await served(repo);
-  const c = client(server, repo.initialRoot);
+  const { repo, server, c } = await started();
   await c.updater().refresh();
   // v2: new root key, signed by old and new.
   const oldKeys = repo.signers.root!;
@@ -174,9 +179,7 @@ test('root rotation: each new root signed by the old threshold and its own; a ro
 });
 
 test('a root that skips a version, or repeats one, is a rollback', async (t) => {
-  const repo = new ModelsRepository();
-  const server = await served(repo);
-  const c = client(server, repo.initialRoot);
+  const { repo, server, c } = await started();
   repo.root.version = 3;
   repo.write('2.root.json', signWithModels(repo.root, repo.signers.root!));
   await refused(t, c, () => c.updater().refresh(), 'root', 'rollback', /expected version 2, got 3/);
@@ -184,9 +187,7 @@ test('a root that skips a version, or repeats one, is a rollback', async (t) => 
 });
 
 test('tampered metadata and a signature below threshold are refused', async (t) => {
-  const repo = new ModelsRepository();
-  const server = await served(repo);
-  const c = client(server, repo.initialRoot);
+  const { repo, server, c } = await started();
   await c.updater().refresh();
   const tampered = JSON.parse(repo.writeTimestamp().toString());
   tampered.signed.version = 7;
@@ -207,9 +208,7 @@ test('tampered metadata and a signature below threshold are refused', async (t) 
 });
 
 test('threshold 0 and duplicate signatures are refused even when signed by the right keys', async (t) => {
-  const repo = new ModelsRepository();
-  const server = await served(repo);
-  const c = client(server, repo.initialRoot);
+  const { repo, server, c } = await started();
   repo.root.version = 2;
   repo.root.roles.timestamp = { ...repo.root.roles.timestamp, threshold: 0 };
   repo.writeRoot([], signRaw(repo.root, repo.signers.root!));
@@ -223,9 +222,7 @@ test('threshold 0 and duplicate signatures are refused even when signed by the r
 });
 
 test('expired metadata is refused, naming the role; a frozen timestamp is refused once it expires', async (t) => {
-  const repo = new ModelsRepository();
-  const server = await served(repo);
-  const c = client(server, repo.initialRoot);
+  const { repo, server, c } = await started();
   await c.updater().refresh();
   // The repository stops updating: the timestamp the client trusts expires and no newer one comes.
   await refused(t, c, () => c.updater(new Date(Date.now() + 2 * 86_400_000)).refresh(), 'timestamp', 'expired', /expired on/);
@@ -240,9 +237,7 @@ test('expired metadata is refused, naming the role; a frozen timestamp is refuse
 });
 
 test('rollbacks of timestamp, snapshot and targets versions are refused', async (t) => {
-  const repo = new ModelsRepository();
-  const server = await served(repo);
-  const c = client(server, repo.initialRoot);
+  const { repo, server, c } = await started();
   repo.publish('targets');
   repo.publish('targets');
   await c.updater().refresh();
@@ -290,9 +285,7 @@ test('a snapshot that does not match targets, and targets of the wrong hash or l
 });
 
 test('an endless download is cut off at its limit', async (t) => {
-  const repo = new ModelsRepository();
-  const server = await served(repo);
-  const c = client(server, repo.initialRoot);
+  const { server, c } = await started();
   const chunk = Buffer.alloc(64 * 1024, 0x20);
   let sent = 0;
   server.override('/metadata/timestamp.json', (res) => {
