@@ -104,4 +104,14 @@ test.serial('threshold signing across machines: init with public keys, status sh
   const after = JSON.parse((await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout);
   t.true(after.every((r: { met: boolean; staged: boolean }) => r.met && !r.staged));
   t.deepEqual(after.map((r: { role: string }) => r.role), ['root', 'targets', 'snapshot', 'timestamp']);
+  // An image manifest by digest, with custom metadata; a malformed digest is refused.
+  const digest = `sha256:${'4f'.repeat(32)}`;
+  const bad = await s.keyward(['trust', 'repo', 'add-target', s.dir, 'registry.example/app:1.0', '--digest', 'sha256:xyz', '--length', '1462']);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--digest sha256:<64 hex> with --length N/);
+  const added = await s.keyward(['trust', 'repo', 'add-target', s.dir, 'registry.example/app:1.0', '--digest', digest, '--length', '1462', '--custom', '{"tag":"1.0"}', '--sign-with', keys.targets, '--json']);
+  t.is(added.code, 0, added.stderr);
+  t.like(JSON.parse(added.stdout), { published: { published: [{ role: 'targets', version: 2 }] } });
+  const targets = JSON.parse(readFileSync(join(s.dir, 'metadata', '2.targets.json'), 'utf8'));
+  t.deepEqual(targets.signed.targets['registry.example/app:1.0'], { length: 1462, hashes: { sha256: '4f'.repeat(32) }, custom: { tag: '1.0' } });
 });

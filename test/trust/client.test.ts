@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initClient, Updater } from '../../src/trust/client/updater.js';
+import { initClient, quote, Updater } from '../../src/trust/client/updater.js';
 import { TrustedSet } from '../../src/trust/client/trusted-set.js';
 import { TrustError, type TrustFailure } from '../../src/trust/errors.js';
 import { keyward } from '../harness/run.js';
@@ -87,6 +87,12 @@ test('the fixture repositories: refresh at their faketime and download their tar
     const requests = server.requests.length;
     t.is((await keyward([...base, ...url, '--target-name', repo.targetPath, '--target-base-url', `${server.url}/targets`, '--target-dir', join(work, 'targets'), 'download'])).code, 0);
     t.false(server.requests.slice(requests).some((p) => p.startsWith('/targets/')), 'the verified copy is reused');
+    // The same repository judged after it expired: refused, naming the role.
+    const late = await keyward(['trust', 'client', '--metadata-dir', join(work, 'late'), 'init', join(work, 'root.json')]).then(() =>
+      keyward(['trust', 'client', '--metadata-dir', join(work, 'late'), '--metadata-url', `${server.url}/metadata`, '--time', '2099-01-01T00:00:00Z', 'refresh']),
+    );
+    t.is(late.code, 1);
+    t.regex(late.stderr, /keyward: root: expired on /);
     await server.close();
   }
 });
@@ -320,4 +326,28 @@ test('fuzzed metadata from the repository never crashes the verifier', (t) => {
     { numRuns: 300 },
   );
   t.pass();
+});
+
+test('role names become file names and URL parts quoted as python-tuf quotes them', (t) => {
+  t.is(quote('?'), '%3F');
+  t.is(quote('#'), '%23');
+  t.is(quote('/delegatedrole'), '%2Fdelegatedrole');
+  t.is(quote('../delegatedrole'), '..%2Fdelegatedrole');
+  t.is(quote("a b!'()*~"), 'a%20b%21%27%28%29%2A~');
+});
+
+test('new timestamp keys: the client forgets the old timestamp and accepts a lower version (spec §5.3.11)', async (t) => {
+  const { repo, server, c } = await started();
+  for (let i = 0; i < 3; i++) repo.publish();
+  t.is((await c.updater().refresh()).timestamp, 4);
+  const rotated = testKey();
+  repo.root.version = 2;
+  repo.root.keys[rotated.keyid] = rotated.json;
+  repo.root.roles.timestamp = { keyids: [rotated.keyid], threshold: 1 };
+  repo.writeRoot();
+  repo.signers.timestamp = [rotated];
+  repo.timestamp.version = 1;
+  repo.writeTimestamp();
+  t.like(await c.updater().refresh(), { root: 2, timestamp: 1 });
+  await server.close();
 });
