@@ -70,6 +70,7 @@ export function clientCommand(): Command {
   client
     .command('init <root>')
     .description('trust a root.json received out of band (nothing is fetched)')
+    .addHelpText('after', examples(['keyward trust client --metadata-dir ~/.keyward/tuf init root.json']))
     .action(async (root: string, _options: unknown, command: Command) =>
       run(command, async (options) => {
         const { readInput } = await import('../io.js');
@@ -82,6 +83,7 @@ export function clientCommand(): Command {
   client
     .command('refresh')
     .description('update root, timestamp, snapshot and targets, verifying each (spec §5.3–§5.6)')
+    .addHelpText('after', examples(['keyward trust client --metadata-dir ~/.keyward/tuf --metadata-url https://tuf.example/metadata refresh']))
     .action(async (_options: unknown, command: Command) =>
       run(command, async (options) => {
         const report = await (await updater(options)).refresh();
@@ -92,6 +94,7 @@ export function clientCommand(): Command {
   client
     .command('download')
     .description('refresh, find each --target-name through the delegations, download it and check its length and hashes (spec §5.7)')
+    .addHelpText('after', examples(['keyward trust client --metadata-dir ~/.keyward/tuf --metadata-url https://tuf.example/metadata \\\n    --target-name app/v1.2.tar.gz --target-base-url https://tuf.example/targets --target-dir ./downloads download']))
     .action(async (_options: unknown, command: Command) =>
       run(command, async (options) => {
         const names = options.targetName ?? [];

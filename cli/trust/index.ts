@@ -4,6 +4,7 @@
  * needs when it runs, so `keyward trust sign` reaches the card quickly.
  */
 import { Command } from 'commander';
+import { examples } from '../io.js';
 import { clientCommand } from './client.js';
 import { repoCommand } from './repo.js';
 import { signCommand } from './sign.js';
@@ -11,6 +12,7 @@ import { signCommand } from './sign.js';
 export function trustCommand(): Command {
   return new Command('trust')
     .description('TUF 1.0 trust for what you ship: repositories signed in hardware, a verifying client, touch-to-sign')
+    .addHelpText('after', examples(['keyward trust repo init ./repo --root-key … --targets-key … --snapshot-key … --timestamp-key …', 'keyward trust sign ./repo releases/app-1.2.tar.gz --file dist/app-1.2.tar.gz', 'keyward trust client --metadata-dir ~/.tuf --metadata-url https://tuf.example/metadata refresh']))
     .addCommand(signCommand())
     .addCommand(repoCommand())
     .addCommand(clientCommand());

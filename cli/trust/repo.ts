@@ -18,7 +18,9 @@ const signWith = () => new Option('--sign-with <uri>', 'sign the change right aw
 const noPublish = () => new Option('--no-publish', 'stage and sign only; publish later (keyward trust repo publish)');
 
 export function repoCommand(): Command {
-  const repo = new Command('repo').description('a TUF 1.0 repository: staged changes, threshold signing across devices and days, publication as static files');
+  const repo = new Command('repo')
+    .description('a TUF 1.0 repository: staged changes, threshold signing across devices and days, publication as static files')
+    .addHelpText('after', examples(['keyward trust repo init ./repo --root-key … --targets-key … --snapshot-key … --timestamp-key …', 'keyward trust repo status ./repo', 'keyward trust repo refresh ./repo']));
 
   repo
     .command('init <dir>')
@@ -125,6 +127,7 @@ export function repoCommand(): Command {
     .option('--prefix <name>', 'the bins\' name prefix', 'bins')
     .addOption(signWith())
     .addOption(noPublish())
+    .addHelpText('after', examples(["keyward trust repo hash-bins ./repo --count 256 --key 'pkcs11:token=online;object=bins' \\\n    --sign-with 'pkcs11:token=offline;object=targets' --sign-with 'pkcs11:token=online;object=bins'"]))
     .action(async (dir: string, options: { count: string; key: string[]; threshold: string; from: string; prefix: string; signWith?: string[]; publish: boolean }, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
         const sources = await Promise.all(options.key.map((k) => keySource(ctx, k)));
@@ -139,6 +142,7 @@ export function repoCommand(): Command {
     .description('remove a delegated role (its delegator is re-signed)')
     .addOption(signWith())
     .addOption(noPublish())
+    .addHelpText('after', examples(["keyward trust repo undelegate ./repo releases --sign-with 'pkcs11:token=offline;object=targets'"]))
     .action(async (dir: string, name: string, options: { signWith?: string[]; publish: boolean }, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
         const delegator = repository.undelegate(name);
@@ -193,6 +197,7 @@ export function repoCommand(): Command {
   repo
     .command('publish <dir>')
     .description('publish the staged changes (refused while a threshold is unmet), with a new snapshot and timestamp')
+    .addHelpText('after', examples(['keyward trust repo publish ./repo', 'keyward trust repo sign ./repo --key … --no-publish && keyward trust repo publish ./repo']))
     .action(async (dir: string, _options: unknown, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
         const report = await repository.publish();

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
-import { KEYWARD_BIN } from '../harness/run.js';
+import { KEYWARD_BIN, keyward as runKeyward } from '../harness/run.js';
 import { staticServer, trustCliSetup } from '../harness/tuf.js';
 
 let rig: PcscRig;
@@ -114,4 +114,14 @@ test.serial('threshold signing across machines: init with public keys, status sh
   t.like(JSON.parse(added.stdout), { published: { published: [{ role: 'targets', version: 2 }] } });
   const targets = JSON.parse(readFileSync(join(s.dir, 'metadata', '2.targets.json'), 'utf8'));
   t.deepEqual(targets.signed.targets['registry.example/app:1.0'], { length: 1462, hashes: { sha256: '4f'.repeat(32) }, custom: { tag: '1.0' } });
+});
+
+test.serial('every trust command has help with examples', async (t) => {
+  const commands = [['trust'], ['trust', 'sign'], ['trust', 'client'], ...['init', 'refresh', 'download'].map((c) => ['trust', 'client', c]), ['trust', 'repo'],
+    ...['init', 'add-target', 'delegate', 'hash-bins', 'undelegate', 'rotate-key', 'sign', 'status', 'publish', 'refresh'].map((c) => ['trust', 'repo', c])];
+  for (const command of commands) {
+    const help = await runKeyward(command.at(-1) === 'client' || command.at(-2) === 'client' ? [...command.slice(0, 2), '--metadata-dir', '.', ...command.slice(2), '--help'] : [...command, '--help']);
+    t.is(help.code, 0, command.join(' '));
+    t.regex(help.stdout, /Examples:/, `${command.join(' ')} --help has examples`);
+  }
 });
