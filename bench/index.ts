@@ -12,6 +12,7 @@ import { benchCaIssue, CA_CONCURRENCY } from './ca-issue.js';
 import { formatTable } from './measure.js';
 import { benchPivSign } from './piv-sign.js';
 import { benchTrust, type TrustBench } from './trust.js';
+import { startPcscd } from '../test/harness/pcscd.js';
 
 const ops = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -35,44 +36,50 @@ async function main(): Promise<void> {
   );
   process.stdout.write(`\n### Signatures per second (ops/s)\n\n${table}\n`);
   process.stderr.write('YubiKey PIV signing on the virtual YubiKey (in-process and through pcscd)…\n');
-  const piv = await benchPivSign();
-  const apdus = piv.apdusPerSignature;
-  process.stdout.write(
-    `\n### YubiKey PIV (virtual YubiKey), ECDSA P-256 in slot 9a\n\n${formatTable(
-      ['measure', 'Keyward', 'yubico-piv-tool'],
-      [
-        ['APDUs per signature, PIN verified once per session (library)', apdus.keywardSession.toFixed(2), '—'],
-        ['APDUs for one whole command: verify PIN + one signature¹', String(apdus.keywardCli), String(apdus.yubicoPivTool ?? '—')],
-        ['one whole signing command, wall time', piv.commandMs ? `${Math.round(piv.commandMs.keyward)} ms` : '—', piv.commandMs ? `${Math.round(piv.commandMs.yubicoPivTool)} ms` : '—'],
-        ['signatures per second, in-process virtual YubiKey', ops(piv.inProcess.opsPerSecond), '—'],
-        ['signatures per second, through pcscd + vpcd', piv.pcscd ? ops(piv.pcscd.opsPerSecond) : '—', '—'],
-      ],
-    )}\n\n¹ slot 9c (PIN always): keyward key sign; yubico-piv-tool -a verify-pin -a test-signature (it has no raw sign action).\n${piv.skipped ? `(${piv.skipped})\n` : ''}`,
-  );
-  process.stderr.write('certificates per second through cfssl\'s API: Keyward (SoftHSM, memory) and cfssl serve…\n');
-  const ca = await benchCaIssue();
-  process.stdout.write(
-    `\n### Node certificates issued per second (POST /api/v1/cfssl/sign, ${CA_CONCURRENCY} in flight)\n\n${formatTable(
-      ['server', 'certificates/s'],
-      ca.map((r) => [r.server, ops(r.measurement.opsPerSecond)]),
-    )}\n`,
-  );
-  process.stderr.write('TUF: Keyward and tuf-js verifying the same repository; signing large roles; a cold trust sign…\n');
-  const trust = await benchTrust();
-  process.stdout.write(trustTables(trust));
-  const results = {
-    date: started.toISOString(),
-    machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
-    keystoreSign: sign,
-    pivSign: piv,
-    caIssue: ca,
-    trust,
-  };
-  const file = join(fileURLToPath(import.meta.url), '..', 'results', 'latest.json');
-  writeFileAtomic(file, `${JSON.stringify(results, null, 2)}\n`);
-  process.stdout.write(`\nfigures written to ${file}\n`);
-  const below = sign.filter((r) => r.ratioToRaw < 0.95);
-  if (below.length) process.stdout.write(`note: keystore below 0.95× raw for ${below.map((r) => r.algorithm).join(', ')}\n`);
+  // pcsc-lite reads PCSCLITE_CSOCK_NAME once per process: one private pcscd serves the whole run.
+  const rig = process.getuid?.() === 0 ? await startPcscd() : undefined;
+  try {
+    const piv = await benchPivSign(rig);
+    const apdus = piv.apdusPerSignature;
+    process.stdout.write(
+      `\n### YubiKey PIV (virtual YubiKey), ECDSA P-256 in slot 9a\n\n${formatTable(
+        ['measure', 'Keyward', 'yubico-piv-tool'],
+        [
+          ['APDUs per signature, PIN verified once per session (library)', apdus.keywardSession.toFixed(2), '—'],
+          ['APDUs for one whole command: verify PIN + one signature¹', String(apdus.keywardCli), String(apdus.yubicoPivTool ?? '—')],
+          ['one whole signing command, wall time', piv.commandMs ? `${Math.round(piv.commandMs.keyward)} ms` : '—', piv.commandMs ? `${Math.round(piv.commandMs.yubicoPivTool)} ms` : '—'],
+          ['signatures per second, in-process virtual YubiKey', ops(piv.inProcess.opsPerSecond), '—'],
+          ['signatures per second, through pcscd + vpcd', piv.pcscd ? ops(piv.pcscd.opsPerSecond) : '—', '—'],
+        ],
+      )}\n\n¹ slot 9c (PIN always): keyward key sign; yubico-piv-tool -a verify-pin -a test-signature (it has no raw sign action).\n${piv.skipped ? `(${piv.skipped})\n` : ''}`,
+    );
+    process.stderr.write('certificates per second through cfssl\'s API: Keyward (SoftHSM, memory) and cfssl serve…\n');
+    const ca = await benchCaIssue();
+    process.stdout.write(
+      `\n### Node certificates issued per second (POST /api/v1/cfssl/sign, ${CA_CONCURRENCY} in flight)\n\n${formatTable(
+        ['server', 'certificates/s'],
+        ca.map((r) => [r.server, ops(r.measurement.opsPerSecond)]),
+      )}\n`,
+    );
+    process.stderr.write('TUF: Keyward and tuf-js verifying the same repository; signing large roles; a cold trust sign…\n');
+    const trust = await benchTrust(rig);
+    process.stdout.write(trustTables(trust));
+    const results = {
+      date: started.toISOString(),
+      machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
+      keystoreSign: sign,
+      pivSign: piv,
+      caIssue: ca,
+      trust,
+    };
+    const file = join(fileURLToPath(import.meta.url), '..', 'results', 'latest.json');
+    writeFileAtomic(file, `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write(`\nfigures written to ${file}\n`);
+    const below = sign.filter((r) => r.ratioToRaw < 0.95);
+    if (below.length) process.stdout.write(`note: keystore below 0.95× raw for ${below.map((r) => r.algorithm).join(', ')}\n`);
+  } finally {
+    await rig?.stop();
+  }
 }
 
 const ms = (n: number) => `${n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString('en-US')} ms`;
@@ -84,7 +91,7 @@ function trustTables(trust: TrustBench): string {
       r.targets.toLocaleString('en-US'),
       `${(r.targetsJsonBytes / 1e6).toFixed(1)} MB`,
       ms(r.keywardMs),
-      r.tufjsMs !== undefined ? ms(r.tufjsMs) : `refused: ${r.tufjsError?.slice(0, 60)}`,
+      r.tufjsMs !== undefined ? ms(r.tufjsMs) : (r.tufjsError ?? "—"),
       r.tufjsMs !== undefined ? `${Math.round(r.tufjsMs / r.keywardMs)}×` : '—',
     ]),
   );

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VirtualYubiKey } from '../src/hsm/virtual-yubikey/card.js';
 import { Keystore } from '../src/keystore/registry.js';
-import { serveVirtualCard, startPcscd } from '../test/harness/pcscd.js';
+import { serveVirtualCard, type PcscRig } from '../test/harness/pcscd.js';
 import { keyward, run } from '../test/harness/run.js';
 import { measureAsync, median, type Measurement } from './measure.js';
 
@@ -34,9 +34,8 @@ async function sessionApdus(keystore: Keystore, uri: string, count: () => number
   return (count() - before) / SESSION_SIGNATURES;
 }
 
-export async function benchPivSign(): Promise<PivBench> {
-  // pcsc-lite reads PCSCLITE_CSOCK_NAME once per process: the private pcscd must come first.
-  const rig = process.getuid?.() === 0 ? await startPcscd() : undefined;
+/** `rig`: the run's private pcscd (undefined without root); pcsc-lite finds one socket per process. */
+export async function benchPivSign(rig: PcscRig | undefined): Promise<PivBench> {
   let apdus = 0;
   const card = await VirtualYubiKey.create({ firmware: '5.7.1' }, { onApdu: () => apdus++ });
   const keystore = new Keystore({ attachedCards: [{ reader: 'in-process', card }], env: { KEYWARD_PIN: '123456' }, interaction: { askSecret: async () => undefined, confirm: async () => undefined, warn: () => undefined, notice: () => ({ clear: () => undefined }) } });
@@ -52,39 +51,35 @@ export async function benchPivSign(): Promise<PivBench> {
     result.skipped = 'pcscd figures need root (a private pcscd runs in its own mount namespace)';
     return result;
   }
-  try {
-    const served = await serveVirtualCard(rig, { firmware: '5.4.3' });
-    const env = { ...rig.env, KEYWARD_PIN: '123456' };
-    const data = join(rig.dir, 'bench-data');
-    writeFileSync(data, MESSAGE);
-    // One key, in 9c (PIN policy "always", as yubico-piv-tool generates it), with a certificate:
-    // yubico-piv-tool's one-signature action, test-signature, needs the certificate.
-    await run('yubico-piv-tool', ['-r', served.reader, '-a', 'generate', '-s', '9c', '-A', 'ECCP256', '-o', `${data}.pub`], { env });
-    await keyward(['cert', 'self-sign', 'yubikey:slot=9c', '--subject', 'CN=bench', '--store', '--out', `${data}.crt`], { env });
-    await keyward(['key', 'generate', 'yubikey:slot=9a', '-a', 'p256', '--pin-policy', 'once'], { env });
+  const served = await serveVirtualCard(rig, { firmware: '5.4.3' });
+  const env = { ...rig.env, KEYWARD_PIN: '123456' };
+  const data = join(rig.dir, 'bench-data');
+  writeFileSync(data, MESSAGE);
+  // One key, in 9c (PIN policy "always", as yubico-piv-tool generates it), with a certificate:
+  // yubico-piv-tool's one-signature action, test-signature, needs the certificate.
+  await run('yubico-piv-tool', ['-r', served.reader, '-a', 'generate', '-s', '9c', '-A', 'ECCP256', '-o', `${data}.pub`], { env });
+  await keyward(['cert', 'self-sign', 'yubikey:slot=9c', '--subject', 'CN=bench', '--store', '--out', `${data}.crt`], { env });
+  await keyward(['key', 'generate', 'yubikey:slot=9a', '-a', 'p256', '--pin-policy', 'once'], { env });
 
-    let before = served.apduCount();
-    let started = performance.now();
-    await keyward(['key', 'sign', 'yubikey:slot=9c', '--in', data, '--out', `${data}.kw.sig`], { env });
-    const keywardMs = performance.now() - started;
-    result.apdusPerSignature.keywardCli = served.apduCount() - before;
+  let before = served.apduCount();
+  let started = performance.now();
+  await keyward(['key', 'sign', 'yubikey:slot=9c', '--in', data, '--out', `${data}.kw.sig`], { env });
+  const keywardMs = performance.now() - started;
+  result.apdusPerSignature.keywardCli = served.apduCount() - before;
 
-    before = served.apduCount();
-    started = performance.now();
-    const made = await run('yubico-piv-tool', ['-r', served.reader, '-a', 'verify-pin', '-P', '123456', '-a', 'test-signature', '-s', '9c', '-i', `${data}.crt`], { env });
-    if (made.code !== 0) throw new Error(`yubico-piv-tool failed: ${made.stderr}`);
-    const yubicoMs = performance.now() - started;
-    result.apdusPerSignature.yubicoPivTool = served.apduCount() - before;
-    result.commandMs = { keyward: keywardMs, yubicoPivTool: yubicoMs };
+  before = served.apduCount();
+  started = performance.now();
+  const made = await run('yubico-piv-tool', ['-r', served.reader, '-a', 'verify-pin', '-P', '123456', '-a', 'test-signature', '-s', '9c', '-i', `${data}.crt`], { env });
+  if (made.code !== 0) throw new Error(`yubico-piv-tool failed: ${made.stderr}`);
+  const yubicoMs = performance.now() - started;
+  result.apdusPerSignature.yubicoPivTool = served.apduCount() - before;
+  result.commandMs = { keyward: keywardMs, yubicoPivTool: yubicoMs };
 
-    const pcsc = new Keystore({ env, interaction: { askSecret: async () => undefined, confirm: async () => undefined, warn: () => undefined, notice: () => ({ clear: () => undefined }) } });
-    const pcscHandle = await pcsc.open('yubikey:slot=9a');
-    await pcscHandle.sign(MESSAGE);
-    result.pcscd = await median(() => measureAsync('keystore sign through pcscd + vpcd', () => pcscHandle.sign(MESSAGE), 1));
-    await pcsc.close();
-    await served.stop();
-  } finally {
-    await rig.stop();
-  }
+  const pcsc = new Keystore({ env, interaction: { askSecret: async () => undefined, confirm: async () => undefined, warn: () => undefined, notice: () => ({ clear: () => undefined }) } });
+  const pcscHandle = await pcsc.open('yubikey:slot=9a');
+  await pcscHandle.sign(MESSAGE);
+  result.pcscd = await median(() => measureAsync('keystore sign through pcscd + vpcd', () => pcscHandle.sign(MESSAGE), 1));
+  await pcsc.close();
+  await served.stop();
   return result;
 }

@@ -20,7 +20,7 @@ import { formatExpiry, Metadata, SPEC_VERSION } from '../src/trust/metadata.js';
 import { Repository } from '../src/trust/repository/repository.js';
 import { signerOf, signMetadata, type TufSigner } from '../src/trust/repository/signer.js';
 import type { TargetFile, TargetsSigned } from '../src/trust/targets.js';
-import { serveVirtualCard, startPcscd } from '../test/harness/pcscd.js';
+import { serveVirtualCard, type PcscRig } from '../test/harness/pcscd.js';
 import { KEYWARD_BIN, run } from '../test/harness/run.js';
 import { staticServer, trustCliSetup } from '../test/harness/tuf.js';
 
@@ -122,7 +122,7 @@ async function verifyRow(count: number, repo: Repository): Promise<VerifyRow> {
     } else {
       // Keyward's snapshot gives each file's length, which tuf-js then uses instead of its 5 MB
       // targetsMaxLength; its cost grows with the square of the targets (about a minute at 10,000).
-      row.tufjsError = `not run: quadratic (${TUFJS_MAX.toLocaleString('en-US')} targets take about a minute; 10× more, about 100×)`;
+      row.tufjsError = 'not run: its time grows with the square of the targets (about a minute at 10,000)';
     }
   } finally {
     await server.close();
@@ -140,8 +140,7 @@ async function signRow(count: number, softhsm: TufSigner): Promise<SignRow> {
 }
 
 /** A cold `keyward trust sign` with a served virtual YubiKey: process start until the touch notice. */
-async function coldSign(): Promise<TrustBench['coldSign']> {
-  const rig = await startPcscd();
+async function coldSign(rig: PcscRig): Promise<TrustBench['coldSign']> {
   const card = await serveVirtualCard(rig, { touch: 'manual', touchTimeoutSeconds: 10 });
   try {
     const s = await trustCliSetup(rig);
@@ -180,11 +179,11 @@ async function coldSign(): Promise<TrustBench['coldSign']> {
     return { nodeMs: node, keywardToCardWaitMs: medianOf(toCardWait), keywardToNoticeMs: medianOf(toNotice), noticeDelayMs: 500 };
   } finally {
     await card.stop();
-    await rig.stop();
   }
 }
 
-export async function benchTrust(): Promise<TrustBench> {
+/** `rig`: the run's private pcscd (undefined without root). */
+export async function benchTrust(rig: PcscRig | undefined): Promise<TrustBench> {
   const { keystore, make } = await softHsmSigners();
   const result: TrustBench = { verify: [], sign: [] };
   try {
@@ -197,7 +196,7 @@ export async function benchTrust(): Promise<TrustBench> {
   } finally {
     await keystore.close();
   }
-  if (process.getuid?.() !== 0) result.skipped = 'the cold trust sign needs root (a private pcscd)';
-  else result.coldSign = await coldSign();
+  if (!rig) result.skipped = 'the cold trust sign needs root (a private pcscd)';
+  else result.coldSign = await coldSign(rig);
   return result;
 }
