@@ -4,6 +4,7 @@
  * met: then the staged roles are written under their version-prefixed names and a new snapshot and
  * timestamp are signed with the online keys. Nothing is signed outside a Keystore device.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { ConflictError, NotFoundError, UnavailableError, UsageError } from '../../errors.js';
 import type { Keystore } from '../../keystore/registry.js';
 import { checkRoleName, hashBins as makeHashBins, rolesFor, type DelegatedRole } from '../delegations.js';
@@ -82,6 +83,8 @@ export class Repository {
   readonly #now: () => Date;
   /** Published files, parsed once: a published N.role.json never changes (timestamp.json does). */
   readonly #published = new Map<string, Metadata<Signed>>();
+  /** Staged roles and timestamp.json as last read: parsed again only when their bytes change. */
+  readonly #mutable = new Map<string, { bytes: Buffer; metadata: Metadata<Signed> }>();
 
   private constructor(dir: string, keystore: Keystore | undefined, now: () => Date) {
     this.layout = new RepositoryLayout(dir);
@@ -133,7 +136,26 @@ export class Repository {
   }
 
   #save(metadata: Metadata<Signed>): void {
-    this.layout.writeStaged(metadata.role, metadata.toBytes());
+    const bytes = metadata.toBytes();
+    this.layout.writeStaged(metadata.role, bytes);
+    this.#mutable.set(`staged/${metadata.role}`, { bytes, metadata });
+  }
+
+  /** Parses bytes read from a file that may change, reusing the last parse while the bytes are the same. */
+  #parseMutable<T extends Signed>(key: string, bytes: Buffer | undefined, parse: (bytes: Buffer) => Metadata<T>): Metadata<T> | undefined {
+    if (!bytes) {
+      this.#mutable.delete(key);
+      return undefined;
+    }
+    const hit = this.#mutable.get(key);
+    if (hit?.bytes.equals(bytes)) return hit.metadata as unknown as Metadata<T>;
+    const metadata = parse(bytes);
+    this.#mutable.set(key, { bytes, metadata: metadata as unknown as Metadata<Signed> });
+    return metadata;
+  }
+
+  #readStaged(role: string): Metadata<Signed> | undefined {
+    return this.#parseMutable(`staged/${role}`, this.layout.readStaged(role), (bytes) => (role === 'root' ? parseRoot(bytes) : parseTargets(bytes, role)) as unknown as Metadata<Signed>);
   }
 
   // ── what is published, and what is current (staged over published) ─────────────────────────
@@ -152,12 +174,8 @@ export class Repository {
   }
 
   #publishedTimestamp(): Metadata<TimestampSigned> | undefined {
-    try {
-      return parseTimestamp(this.layout.readMetadata('timestamp.json'));
-    } catch (error) {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    }
+    const path = this.layout.metadataPath('timestamp.json');
+    return this.#parseMutable('timestamp.json', existsSync(path) ? readFileSync(path) : undefined, parseTimestamp);
   }
 
   #publishedSnapshot(): Metadata<SnapshotSigned> | undefined {
@@ -172,14 +190,12 @@ export class Repository {
 
   /** Root as it will be once staged changes are published. */
   root(): Metadata<RootSigned> {
-    const staged = this.layout.readStaged('root');
-    return staged ? parseRoot(staged) : this.publishedRoot();
+    return (this.#readStaged('root') as unknown as Metadata<RootSigned> | undefined) ?? this.publishedRoot();
   }
 
   /** A targets role as it will be once staged changes are published. */
   targets(role: string): Metadata<TargetsSigned> | undefined {
-    const staged = this.layout.readStaged(role);
-    return staged ? parseTargets(staged, role) : this.#publishedTargets(role);
+    return (this.#readStaged(role) as unknown as Metadata<TargetsSigned> | undefined) ?? this.#publishedTargets(role);
   }
 
   /** Every targets role reachable from top-level targets, delegator before delegate. */
@@ -206,16 +222,15 @@ export class Repository {
 
   /** Stages `role` for a change: its next version with a fresh expiry (once per change). */
   #stage<T extends Signed>(role: string, load: () => Metadata<T> | undefined, create?: () => Metadata<T>): Metadata<T> {
-    const staged = this.layout.readStaged(role);
-    if (staged) return (role === 'root' ? parseRoot(staged) : parseTargets(staged, role)) as unknown as Metadata<T>;
+    const staged = this.#readStaged(role);
+    if (staged) return staged as unknown as Metadata<T>;
     const current = load();
     if (!current) {
       if (!create) throw new NotFoundError('TUF_ROLE_UNKNOWN', `no role "${role}" in ${this.layout.dir}`);
       return create();
     }
-    // A deep copy: the published metadata is cached and must not change with the staged one.
-    const signed = structuredClone(current.signed);
-    return new Metadata<T>(role, { ...current.envelope, signed: { ...signed, version: signed.version + 1, expires: this.#expiry(role) }, signatures: [] });
+    // Shares its parts with the cached published metadata: #edit changes a copy, never them.
+    return new Metadata<T>(role, { ...current.envelope, signed: { ...current.signed, version: current.signed.version + 1, expires: this.#expiry(role) }, signatures: [] });
   }
 
   #stageRoot(): Metadata<RootSigned> {
@@ -226,9 +241,14 @@ export class Repository {
     return this.#stage(role, () => this.#publishedTargets(role), () => this.#newTargets(role, 1));
   }
 
-  /** Applies `edit` to a staged role and saves it; the content changed, so its signatures are dropped. */
+  /**
+   * Applies `edit` to a staged role and saves it; the content changed, so its signatures are dropped.
+   * The edit works on a copy: one that throws halfway leaves the role as it was.
+   */
   #edit<T extends Signed>(metadata: Metadata<T>, edit: (signed: T) => void): Metadata<T> {
-    edit(metadata.signed);
+    const signed = structuredClone(metadata.signed);
+    edit(signed);
+    metadata.envelope.signed = signed;
     metadata.changed();
     this.#save(metadata);
     return metadata;
@@ -373,7 +393,7 @@ export class Repository {
   #staged(): Array<Metadata<Signed>> {
     const order = ['root', ...this.targetsRoles()];
     const rank = (role: string) => (order.includes(role) ? order.indexOf(role) : order.length);
-    return this.layout.stagedRoles().sort((a, b) => rank(a) - rank(b)).map((role) => (role === 'root' ? parseRoot(this.layout.readStaged(role)!) : parseTargets(this.layout.readStaged(role)!, role)) as unknown as Metadata<Signed>);
+    return this.layout.stagedRoles().sort((a, b) => rank(a) - rank(b)).map((role) => this.#readStaged(role)!);
   }
 
   /**
