@@ -3,7 +3,7 @@
  * and writes the figures to bench/results/latest.json (parts not run keep their last figures).
  *
  *   npm run bench                    every part
- *   npm run bench -- commands piv    only those parts: keystore, piv, commands, ca, attack
+ *   npm run bench -- commands piv    only those parts: keystore, piv, commands, ca, attack, trust
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -18,9 +18,10 @@ import { benchCommands, PROCESS_RUNS } from './commands.js';
 import { benchKeystoreSign, KEYSTORE_CONCURRENCY } from './keystore-sign.js';
 import { formatTable } from './measure.js';
 import { benchPivSign } from './piv-sign.js';
+import { benchTrust, type TrustBench } from './trust.js';
 
 const ops = (n: number) => Math.round(n).toLocaleString('en-US');
-const ms = (n: number) => `${Math.round(n)} ms`;
+const ms = (n: number) => `${n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString('en-US')} ms`;
 
 interface Setting {
   /** The run's private pcscd, when a part needs one and this is root. */
@@ -108,7 +109,45 @@ const PARTS: Record<string, Part> = {
       };
     },
   },
+  trust: {
+    key: 'trust',
+    softhsm: true,
+    pcscd: true,
+    async run({ rig }) {
+      process.stderr.write('TUF: Keyward and tuf-js verifying the same repository; signing large roles; a cold trust sign…\n');
+      const trust = await benchTrust(rig);
+      return { figures: trust, table: trustTables(trust) };
+    },
+  },
 };
+
+function trustTables(trust: TrustBench): string {
+  const verify = formatTable(
+    ['targets', 'targets.json', 'Keyward', 'tuf-js', 'tuf-js / Keyward'],
+    trust.verify.map((r) => [
+      r.targets.toLocaleString('en-US'),
+      `${(r.targetsJsonBytes / 1e6).toFixed(1)} MB`,
+      ms(r.keywardMs),
+      r.tufjsMs !== undefined ? ms(r.tufjsMs) : (r.tufjsError ?? '—'),
+      r.tufjsMs !== undefined ? `${Math.round(r.tufjsMs / r.keywardMs)}×` : '—',
+    ]),
+  );
+  const sign = formatTable(
+    ['targets', 'canonical JSON + Ed25519 alone', 'Keyward, key in memory', 'Keyward, key in SoftHSM', 'SoftHSM / alone'],
+    trust.sign.map((r) => [r.targets.toLocaleString('en-US'), ms(r.floorMs), ms(r.keywardMemoryMs), ms(r.keywardSoftHsmMs), `${(r.keywardSoftHsmMs / r.floorMs).toFixed(2)}×`]),
+  );
+  const cold = trust.coldSign
+    ? formatTable(
+        ['measure', 'time'],
+        [
+          ['node -e 0', ms(trust.coldSign.nodeMs)],
+          ['keyward trust sign: start → the card waits for the touch', ms(trust.coldSign.keywardToCardWaitMs)],
+          [`keyward trust sign: start → "Touch your YubiKey…" (shown after ${trust.coldSign.noticeDelayMs} ms of card silence)`, ms(trust.coldSign.keywardToNoticeMs)],
+        ],
+      )
+    : `(${trust.skipped})`;
+  return `\n### TUF: a fresh client, refresh + one target lookup (local HTTP)\n\n${verify}\n\n### TUF: signing a targets role with Ed25519\n\n${sign}\n\n### TUF: a cold touch-to-sign\n\n${cold}\n`;
+}
 
 async function main(names: string[]): Promise<void> {
   const unknown = names.filter((n) => !PARTS[n]);

@@ -23,9 +23,13 @@ const NOUNS: Record<string, { description: string; define: () => Promise<(noun: 
   cert: { description: 'certificates stored with keys, and self-signed certificates signed in the device', define: async () => (await import('./cert.js')).defineCert },
   yubikey: { description: 'YubiKey PIV devices: list, info, PINs, management key, reset, attestation, and the virtual YubiKey', define: async () => (await import('./yubikey/index.js')).defineYubikey },
   ca: { description: 'a cluster PKI: offline root, per-cluster intermediate, node certificates, CRLs, root rotation, cfssl-compatible server', define: async () => (await import('./ca/index.js')).defineCa },
+  trust: {
+    description: 'TUF 1.0 repositories signed in hardware (thresholds across devices, delegations, touch-to-sign) and a conformant TUF client',
+    define: async () => (await import('./trust/index.js')).defineTrust,
+  },
   doctor: { description: 'explain what this machine sees of YubiKeys: USB devices, PC/SC readers, PIV applications', define: async () => (await import('./doctor.js')).defineDoctor },
   demo: {
-    description: 'run the whole story end to end on throw-away SoftHSM tokens and a virtual YubiKey: keys, a YubiKey enrolment, a cluster PKI; nothing to set up, nothing left behind',
+    description: 'run the whole story end to end on throw-away SoftHSM tokens and a virtual YubiKey: keys, a YubiKey enrolment, a cluster PKI, a TUF repository a developer touch-signs; nothing to set up, nothing left behind',
     define: async () => (await import('./demo/index.js')).defineDemo,
   },
 };

@@ -1,4 +1,4 @@
-/** Keyward's public API: the keystore, its URIs and WebCrypto bridge, errors and secrets. */
+/** Keyward's public API: the keystore, its URIs and WebCrypto bridge, TUF trust, errors and secrets. */
 export { Keystore, type KeystoreOptions } from './keystore/registry.js';
 export { KeyUri, type UriOrigin } from './keystore/key-uri.js';
 export type { Attestation, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from './keystore/keystore.js';
@@ -10,3 +10,9 @@ export { ALGORITHMS, KEY_ALGORITHMS, type HashName, type KeyAlgorithm, type RsaP
 export { createSelfSignedCertificate, type SelfSignedOptions } from './x509/self-signed.js';
 export * from './errors.js';
 export { Secret } from './secret.js';
+export { canonicalize, canonicalBytes } from './trust/canonical-json.js';
+export { keyIdOf, tufKeyFromSpki, verifySignature, type TufKey } from './trust/keys.js';
+export { TrustError, type TrustFailure } from './trust/errors.js';
+export { initClient, Updater, type FoundTarget, type Limits, type UpdaterOptions } from './trust/client/updater.js';
+export { Repository, type InitOptions, type KeySource, type PublishReport, type RoleStatus } from './trust/repository/repository.js';
+export { signerOf, type TufSigner } from './trust/repository/signer.js';

@@ -26,6 +26,7 @@ export function defineDemo(demo: Command): void {
       const { keystoreChapter } = await import('./keystore-chapter.js');
       const { yubikeyChapter } = await import('./yubikey-chapter.js');
       const { caChapter } = await import('./ca-chapter.js');
+      const { trustChapter } = await import('./trust-chapter.js');
       const started = performance.now();
       const store = useSoftHsmStore(createSoftHsmStore('keyward-demo-'));
       const pins = { so: Secret.fromString(randomBytes(12).toString('base64url')), user: Secret.fromString(randomBytes(12).toString('base64url')) };
@@ -36,6 +37,7 @@ export function defineDemo(demo: Command): void {
         await keystoreChapter(story, keystore, pins, store.dir);
         await yubikeyChapter(story);
         await caChapter(story, keystore, pins);
+        await trustChapter(story, pins.user);
       } finally {
         await keystore.close();
         pins.so.dispose();

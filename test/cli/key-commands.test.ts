@@ -155,5 +155,6 @@ test('demo runs end to end and every step checks out', async (t) => {
   t.true(report.ok);
   t.true(report.steps.length >= KEY_ALGORITHMS.length + 2);
   t.true(report.steps.every((s: { ok: boolean }) => s.ok));
+  t.true(report.steps.filter((s: { chapter: string }) => s.chapter.startsWith('Shipping with TUF')).length >= 5, 'the TUF chapter ran');
   t.false(demo.stdout.includes(CLI_PIN));
 });

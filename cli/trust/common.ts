@@ -1,0 +1,112 @@
+/**
+ * What the `trust repo` and `trust sign` commands share: opening a repository with the command's
+ * keystore, turning key arguments into signers or public keys, and telling people what changed.
+ * Heavy modules load inside these functions, when a command runs.
+ */
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import type { KeySource, PublishReport, Repository, RoleStatus } from '../../src/trust/repository/repository.js';
+import type { TufSigner } from '../../src/trust/repository/signer.js';
+
+/** Runs `work` with the command's context and repository; always releases the devices. */
+export async function withRepository<T>(command: Command, dir: string, work: (ctx: CliContext, repo: Repository) => Promise<T>): Promise<T> {
+  const { CliContext } = await import('../context.js');
+  const { Repository } = await import('../../src/trust/repository/repository.js');
+  const ctx = await CliContext.of(command);
+  try {
+    return await work(ctx, Repository.open(dir, ctx.keystore()));
+  } finally {
+    await ctx.keystore().close();
+  }
+}
+
+/** A key argument: a Keystore URI (opened, it can sign) or a PEM public key file (a key held elsewhere). */
+export async function keySource(ctx: CliContext, spec: string): Promise<KeySource> {
+  const { signerOf } = await import('../../src/trust/repository/signer.js');
+  const keystore = ctx.keystore();
+  const scheme = /^([a-z0-9]+):/.exec(spec)?.[1];
+  if (scheme && keystore.schemes.includes(scheme)) {
+    const signer = await signerOf(await keystore.open(spec));
+    return { key: signer.key, signer };
+  }
+  const [{ readInput }, { fromPemOrDer }, { tufKeyFromSpki }] = await Promise.all([import('../io.js'), import('../../src/x509/pem.js'), import('../../src/trust/keys.js')]);
+  return { key: tufKeyFromSpki(fromPemOrDer(readInput(spec, 'a public key'), 'PUBLIC KEY')) };
+}
+
+export async function signers(ctx: CliContext, uris: string[] = []): Promise<TufSigner[]> {
+  const { signerOf } = await import('../../src/trust/repository/signer.js');
+  const out: TufSigner[] = [];
+  for (const uri of uris) out.push(await signerOf(await ctx.keystore().open(uri)));
+  return out;
+}
+
+/** After a change: sign with the keys at hand, publish when every threshold is met, say what happened. */
+export async function signAndMaybePublish(ctx: CliContext, repo: Repository, signWith: TufSigner[], publish: boolean, change: string): Promise<void> {
+  for (const signer of signWith) repo.rememberKey(signer);
+  const signed = await repo.sign(signWith);
+  let report: PublishReport | undefined;
+  if (publish && repo.ready()) report = await repo.publish();
+  const status = repo.status();
+  ctx.emit({ change, signed, published: report ?? null, status }, () =>
+    [
+      change,
+      ...signed.map((s) => `signed ${s.role} with ${s.uri}`),
+      report ? describePublish(report) : pending(status),
+    ].join('\n'),
+  );
+}
+
+export function describePublish(report: PublishReport): string {
+  const roles = report.published.map((p) => `${p.role} v${p.version}`);
+  return `published ${[...roles, `snapshot v${report.snapshot}`, `timestamp v${report.timestamp}`].join(', ')}`;
+}
+
+function pending(status: RoleStatus[]): string {
+  const waiting = status.filter((s) => s.staged && !s.met);
+  if (waiting.length === 0) return status.some((s) => s.staged) ? 'staged; every threshold is met: keyward trust repo publish' : 'nothing staged';
+  return `staged, not published yet: ${waiting
+    .map((s) => s.requirements.filter((r) => !r.met).map((r) => `${s.role} v${s.version} needs ${r.threshold - r.signed.length} more signature(s) from ${r.by}`).join('; '))
+    .join('; ')}`;
+}
+
+const short = (keyid: string) => keyid.slice(0, 12);
+
+/** `status` for people: per role, what is signed, what is missing, whether it can be published. */
+export function describeStatus(status: RoleStatus[]): string {
+  const lines: string[] = [];
+  for (const role of status) {
+    lines.push(`${role.role} v${role.version}  ${role.staged ? (role.met ? 'staged, ready' : 'staged, waiting for signatures') : 'published'}  expires ${role.expires}`);
+    for (const r of role.requirements) {
+      lines.push(`  ${r.met ? '✓' : '✗'} ${r.signed.length} of ${r.threshold} required from ${r.by}`);
+      for (const k of r.signed) lines.push(`      signed   ${short(k.keyid)}${k.uri ? `  ${k.uri}` : ''}`);
+      for (const k of r.missing) lines.push(`      missing  ${short(k.keyid)}${k.uri ? `  ${k.uri}` : ''}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** `--digest sha256:<hex> --length N` or `--file F` → a target entry (and the bytes to store). */
+export async function targetFrom(options: { file?: string; digest?: string; length?: string; custom?: string }): Promise<{ info: import('../../src/trust/targets.js').TargetFile; bytes?: Buffer }> {
+  const { UsageError } = await import('../../src/errors.js');
+  const { targetFileFromDigest, targetFileOf } = await import('../../src/trust/targets.js');
+  let custom: Record<string, unknown> | undefined;
+  if (options.custom) {
+    try {
+      custom = JSON.parse(options.custom);
+    } catch {
+      custom = undefined;
+    }
+    if (typeof custom !== 'object' || custom === null || Array.isArray(custom)) throw new UsageError('TUF_CUSTOM', '--custom must be a JSON object', { hint: `e.g. --custom '{"version":"1.2.0"}'` });
+  }
+  if (options.file && !options.digest) {
+    const { readInput } = await import('../io.js');
+    const bytes = readInput(options.file, 'the target');
+    return { info: targetFileOf(bytes, custom), bytes };
+  }
+  const digest = /^sha256:([0-9a-f]{64})$/.exec(options.digest ?? '');
+  const length = Number(options.length);
+  if (options.file || !digest || !Number.isSafeInteger(length) || length < 0) {
+    throw new UsageError('TUF_TARGET_SOURCE', 'give either --file F, or --digest sha256:<64 hex> with --length N', { hint: 'an image manifest: --digest sha256:… --length <manifest size in bytes>' });
+  }
+  return { info: targetFileFromDigest(digest[1]!, length, custom) };
+}

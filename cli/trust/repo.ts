@@ -1,0 +1,220 @@
+/** `keyward trust repo …`: a TUF 1.0 repository on disk, every signature made in a Keystore device. */
+import { Command, Option } from 'commander';
+import { UsageError } from '../../src/errors.js';
+import { examples } from '../help.js';
+import { describePublish, describeStatus, keySource, signAndMaybePublish, signers, targetFrom, withRepository } from './common.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const ROLES = 'root, targets, snapshot, timestamp';
+
+function int(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new UsageError('OPTION_INVALID', `${flag} wants a whole number, got "${value}"`);
+  return n;
+}
+
+const signWith = () => new Option('--sign-with <uri>', 'sign the change right away with this key (repeat for several)').argParser(collect);
+const noPublish = () => new Option('--no-publish', 'stage and sign only; publish later (keyward trust repo publish)');
+
+export function repoCommand(): Command {
+  const repo = new Command('repo')
+    .description('a TUF 1.0 repository: staged changes, threshold signing across devices and days, publication as static files')
+    .addHelpText('after', examples(['keyward trust repo init ./repo --root-key … --targets-key … --snapshot-key … --timestamp-key …', 'keyward trust repo status ./repo', 'keyward trust repo refresh ./repo']));
+
+  repo
+    .command('init <dir>')
+    .description('create a repository: root, targets, snapshot and timestamp keys; publishes at once when every threshold can be met here')
+    .addOption(new Option('--root-key <key>', 'a root key: a Keystore URI, or a PEM public key file for a key signing elsewhere (repeat)').argParser(collect).makeOptionMandatory())
+    .option('--root-threshold <n>', 'root signatures required', '1')
+    .addOption(new Option('--targets-key <key>', 'a targets key (repeat)').argParser(collect).makeOptionMandatory())
+    .option('--targets-threshold <n>', 'targets signatures required', '1')
+    .addOption(new Option('--snapshot-key <uri>', 'the snapshot key (online: an HSM or SoftHSM URI)').argParser(collect).makeOptionMandatory())
+    .addOption(new Option('--timestamp-key <uri>', 'the timestamp key (online)').argParser(collect).makeOptionMandatory())
+    .option('--expiry <role=days>', `days a role's metadata stays valid (${ROLES}, delegations); defaults 365, 90, 7, 1, 90`, collect)
+    .addHelpText(
+      'after',
+      examples([
+        "keyward trust repo init ./repo --root-key 'pkcs11:token=offline;object=root' \\\n    --targets-key 'yubikey:serial=12345678;slot=9c' \\\n    --snapshot-key 'pkcs11:token=online;object=snapshot' --timestamp-key 'pkcs11:token=online;object=timestamp'",
+        'keyward trust repo init ./repo --root-key alice.pub.pem --root-key bob.pub.pem --root-threshold 2 …   # sign later: keyward trust repo sign',
+      ]),
+    )
+    .action(async (dir: string, options: Record<string, string[] | string | undefined>, command: Command) => {
+      const { CliContext } = await import('../context.js');
+      const { Repository } = await import('../../src/trust/repository/repository.js');
+      const ctx = await CliContext.of(command);
+      try {
+        const sources = async (flag: string) => Promise.all(((options[flag] as string[] | undefined) ?? []).map((spec) => keySource(ctx, spec)));
+        const expiry: Record<string, number> = {};
+        for (const item of (options.expiry as string[] | undefined) ?? []) {
+          const match = /^(root|targets|snapshot|timestamp|delegations)=(\d+)$/.exec(item);
+          if (!match || Number(match[2]) < 1) throw new UsageError('TUF_EXPIRY', `--expiry "${item}" is not role=days`, { hint: `roles: ${ROLES}, delegations; days ≥ 1` });
+          expiry[match[1]!] = Number(match[2]);
+        }
+        const created = await Repository.init(
+          dir,
+          {
+            root: { keys: await sources('rootKey'), threshold: int(options.rootThreshold as string, '--root-threshold', 1) },
+            targets: { keys: await sources('targetsKey'), threshold: int(options.targetsThreshold as string, '--targets-threshold', 1) },
+            snapshot: { keys: await sources('snapshotKey'), threshold: 1 },
+            timestamp: { keys: await sources('timestampKey'), threshold: 1 },
+            expiry,
+          },
+          ctx.keystore(),
+        );
+        const status = created.status();
+        ctx.emit({ dir, published: !created.hasStagedChanges(), status }, () => `${created.hasStagedChanges() ? `repository staged in ${dir}; collect the missing signatures (keyward trust repo sign)` : `repository published in ${dir}`}\n${describeStatus(status)}`);
+      } finally {
+        await ctx.keystore().close();
+      }
+    });
+
+  repo
+    .command('add-target <dir> <path>')
+    .description('add or replace a target, from a file or from a digest and length (an image manifest)')
+    .option('--file <file>', 'the target file (copied under targets/ by its hash)')
+    .option('--digest <sha256:hex>', 'the target\'s SHA-256, when the file lives elsewhere (a registry)')
+    .option('--length <bytes>', 'the target\'s length, with --digest')
+    .option('--custom <json>', 'custom metadata for the target, a JSON object')
+    .option('--role <role>', 'the role to put it in (default: where the delegations lead its path)')
+    .addOption(signWith())
+    .addOption(noPublish())
+    .addHelpText('after', examples(["keyward trust repo add-target ./repo app/v1.2.tar.gz --file dist/app.tar.gz --sign-with 'yubikey:slot=9c'", 'keyward trust repo add-target ./repo registry.example/app:1.2 --digest sha256:4f1c… --length 1462']))
+    .action(async (dir: string, path: string, options: { file?: string; digest?: string; length?: string; custom?: string; role?: string; signWith?: string[]; publish: boolean }, command: Command) =>
+      withRepository(command, dir, async (ctx, repository) => {
+        const { info, bytes } = await targetFrom(options);
+        const { role, previous } = repository.addTarget(path, info, options.role);
+        if (bytes) repository.layout.writeTarget(path, info.hashes.sha256!, bytes);
+        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, `${previous ? 'replaced' : 'added'} ${path} in ${role} (sha256 ${info.hashes.sha256}, ${info.length} bytes)`);
+      }),
+    );
+
+  repo
+    .command('delegate <dir> <name>')
+    .description('delegate paths (glob patterns or hash prefixes) to a new role with its own keys and threshold')
+    .addOption(new Option('--key <key>', 'a key of the new role: a Keystore URI or a PEM public key file (repeat)').argParser(collect).makeOptionMandatory())
+    .option('--threshold <n>', 'signatures the role needs', '1')
+    .option('--path <pattern>', 'a path pattern the role may sign for, e.g. "releases/*" (repeat)', collect)
+    .option('--hash-prefix <hex>', 'a SHA-256 prefix of the paths the role may sign for (repeat)', collect)
+    .option('--terminating', 'stop the search here for paths this role covers')
+    .option('--from <role>', 'the delegating role', 'targets')
+    .addOption(signWith())
+    .addOption(noPublish())
+    .addHelpText('after', examples(["keyward trust repo delegate ./repo releases --path 'releases/*' --terminating --threshold 2 \\\n    --key 'yubikey:serial=111;slot=9c' --key 'yubikey:serial=222;slot=9c' --key carol.pub.pem --sign-with 'pkcs11:token=offline;object=targets'"]))
+    .action(async (dir: string, name: string, options: { key: string[]; threshold: string; path?: string[]; hashPrefix?: string[]; terminating?: boolean; from: string; signWith?: string[]; publish: boolean }, command: Command) =>
+      withRepository(command, dir, async (ctx, repository) => {
+        const sources = await Promise.all(options.key.map((k) => keySource(ctx, k)));
+        for (const s of sources) if (s.signer) repository.rememberKey(s.signer);
+        repository.delegate(options.from, {
+          name,
+          keys: sources.map((s) => s.key),
+          threshold: int(options.threshold, '--threshold', 1),
+          terminating: options.terminating,
+          paths: options.path,
+          pathHashPrefixes: options.hashPrefix,
+        });
+        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, `delegated ${(options.path ?? options.hashPrefix ?? []).join(', ')} from ${options.from} to ${name}`);
+      }),
+    );
+
+  repo
+    .command('hash-bins <dir>')
+    .description('split targets over hash-bin roles (a power of two of them), for very large repositories')
+    .requiredOption('--count <n>', 'number of bins: 16, 256, …')
+    .addOption(new Option('--key <key>', 'a key of the bins (repeat)').argParser(collect).makeOptionMandatory())
+    .option('--threshold <n>', 'signatures each bin needs', '1')
+    .option('--from <role>', 'the delegating role', 'targets')
+    .option('--prefix <name>', 'the bins\' name prefix', 'bins')
+    .addOption(signWith())
+    .addOption(noPublish())
+    .addHelpText('after', examples(["keyward trust repo hash-bins ./repo --count 256 --key 'pkcs11:token=online;object=bins' \\\n    --sign-with 'pkcs11:token=offline;object=targets' --sign-with 'pkcs11:token=online;object=bins'"]))
+    .action(async (dir: string, options: { count: string; key: string[]; threshold: string; from: string; prefix: string; signWith?: string[]; publish: boolean }, command: Command) =>
+      withRepository(command, dir, async (ctx, repository) => {
+        const sources = await Promise.all(options.key.map((k) => keySource(ctx, k)));
+        for (const s of sources) if (s.signer) repository.rememberKey(s.signer);
+        const bins = repository.hashBins(options.from, int(options.count, '--count', 0), sources.map((s) => s.key), int(options.threshold, '--threshold', 1), options.prefix);
+        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, `${bins.length} hash bins under ${options.from}: ${bins[0]} … ${bins.at(-1)}`);
+      }),
+    );
+
+  repo
+    .command('undelegate <dir> <name>')
+    .description('remove a delegated role (its delegator is re-signed)')
+    .addOption(signWith())
+    .addOption(noPublish())
+    .addHelpText('after', examples(["keyward trust repo undelegate ./repo releases --sign-with 'pkcs11:token=offline;object=targets'"]))
+    .action(async (dir: string, name: string, options: { signWith?: string[]; publish: boolean }, command: Command) =>
+      withRepository(command, dir, async (ctx, repository) => {
+        const delegator = repository.undelegate(name);
+        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, `removed ${name} from ${delegator}`);
+      }),
+    );
+
+  repo
+    .command('rotate-key <dir> <role>')
+    .description('add and remove keys of any role, or change its threshold (root changes are signed by the old and the new root keys)')
+    .option('--add <key>', 'a new key: a Keystore URI or a PEM public key file (repeat)', collect)
+    .option('--remove <keyid-or-key>', 'a key to retire: its key id, URI or public key file (repeat)', collect)
+    .option('--threshold <n>', 'the new threshold')
+    .addOption(signWith())
+    .addOption(noPublish())
+    .addHelpText('after', examples(["keyward trust repo rotate-key ./repo targets --add 'yubikey:serial=333;slot=9c' --remove 3f2a… --sign-with 'pkcs11:token=offline;object=root'"]))
+    .action(async (dir: string, role: string, options: { add?: string[]; remove?: string[]; threshold?: string; signWith?: string[]; publish: boolean }, command: Command) =>
+      withRepository(command, dir, async (ctx, repository) => {
+        const { keyIdOf } = await import('../../src/trust/keys.js');
+        const add = await Promise.all((options.add ?? []).map((k) => keySource(ctx, k)));
+        for (const s of add) if (s.signer) repository.rememberKey(s.signer);
+        const remove = await Promise.all((options.remove ?? []).map(async (k) => (/^[0-9a-f]{64}$/.test(k) ? k : keyIdOf((await keySource(ctx, k)).key))));
+        repository.rotate(role, { add: add.map((s) => s.key), remove, threshold: options.threshold === undefined ? undefined : int(options.threshold, '--threshold', 1) });
+        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, `${role}: ${add.length} key(s) added, ${remove.length} removed${options.threshold ? `, threshold ${options.threshold}` : ''}`);
+      }),
+    );
+
+  repo
+    .command('sign <dir>')
+    .description('add your signatures to the staged changes (one key at a time, any machine, any day); publishes once every threshold is met')
+    .addOption(new Option('--key <uri>', 'the key to sign with (repeat)').argParser(collect).makeOptionMandatory())
+    .addOption(noPublish())
+    .addHelpText('after', examples(["keyward trust repo sign ./repo --key 'yubikey:slot=9c'   # \"Touch your YubiKey…\""]))
+    .action(async (dir: string, options: { key: string[]; publish: boolean }, command: Command) =>
+      withRepository(command, dir, async (ctx, repository) => {
+        if (!repository.hasStagedChanges()) throw new UsageError('TUF_NOTHING_STAGED', `${dir} has no staged changes to sign`, { hint: 'keyward trust repo status shows the repository' });
+        await signAndMaybePublish(ctx, repository, await signers(ctx, options.key), options.publish, 'signed the staged changes');
+      }),
+    );
+
+  repo
+    .command('status <dir>')
+    .description('per role: version, expiry, who has signed, who is missing, whether the threshold is met')
+    .addHelpText('after', examples(['keyward trust repo status ./repo', "keyward trust repo status ./repo --json | jq '.[] | select(.met | not)'"]))
+    .action(async (dir: string, _options: unknown, command: Command) =>
+      withRepository(command, dir, async (ctx, repository) => {
+        const status = repository.status();
+        ctx.emit(status, () => describeStatus(status));
+      }),
+    );
+
+  repo
+    .command('publish <dir>')
+    .description('publish the staged changes (refused while a threshold is unmet), with a new snapshot and timestamp')
+    .addHelpText('after', examples(['keyward trust repo publish ./repo', 'keyward trust repo sign ./repo --key … --no-publish && keyward trust repo publish ./repo']))
+    .action(async (dir: string, _options: unknown, command: Command) =>
+      withRepository(command, dir, async (ctx, repository) => {
+        const report = await repository.publish();
+        ctx.emit(report, () => describePublish(report));
+      }),
+    );
+
+  repo
+    .command('refresh <dir>')
+    .description('for cron: a new timestamp (and snapshot when due or asked); publishes staged changes that are ready')
+    .option('--snapshot', 'sign a new snapshot too')
+    .addHelpText('after', examples(['*/30 * * * *  keyward trust repo refresh /srv/tuf']))
+    .action(async (dir: string, options: { snapshot?: boolean }, command: Command) =>
+      withRepository(command, dir, async (ctx, repository) => {
+        const report = await repository.refresh({ snapshot: options.snapshot });
+        ctx.emit(report, () => describePublish(report));
+      }),
+    );
+  return repo;
+}

@@ -1,0 +1,90 @@
+/**
+ * `keyward trust sign`: a developer signs a release with one touch. The target goes into the role
+ * its path is delegated to, signed with that role's key on the developer's YubiKey ("Touch your
+ * YubiKey…" shows only while the card waits), and is published when the thresholds are met and
+ * the online keys are at hand. Everything heavy loads after the arguments are parsed.
+ */
+import { Command } from 'commander';
+import { examples } from '../help.js';
+import { targetFrom, withRepository } from './common.js';
+
+interface SignOptions {
+  file?: string;
+  digest?: string;
+  length?: string;
+  custom?: string;
+  key?: string;
+  role?: string;
+  publish: boolean;
+}
+
+export function signCommand(): Command {
+  return new Command('sign')
+    .description('sign a release into a TUF repository with your delegation key (a YubiKey: one touch), and publish it')
+    .argument('<repo>', 'the repository directory')
+    .argument('<target>', 'the target path, e.g. releases/app-1.2.tar.gz')
+    .option('--file <file>', 'the release file')
+    .option('--digest <sha256:hex>', 'the release\'s SHA-256 (an image manifest), with --length')
+    .option('--length <bytes>', 'its length in bytes')
+    .option('--custom <json>', 'custom metadata, a JSON object')
+    .option('--key <uri>', 'the key to sign with (default: the key recorded for the target\'s role, a YubiKey first)')
+    .option('--role <role>', 'the role to sign into (default: where the delegations lead the path)')
+    .option('--no-publish', 'sign only; leave publication to keyward trust repo publish / refresh')
+    .addHelpText(
+      'after',
+      examples([
+        'keyward trust sign ./repo releases/app-1.2.tar.gz --file dist/app-1.2.tar.gz      # Touch your YubiKey…',
+        "keyward trust sign ./repo registry.example/app:1.2 --digest sha256:4f1c… --length 1462 --key 'yubikey:slot=9c'",
+      ]),
+    )
+    .action(async (dir: string, path: string, options: SignOptions, command: Command) =>
+      withRepository(command, dir, async (ctx, repo) => {
+        const { NotFoundError, UnavailableError } = await import('../../src/errors.js');
+        const { signerOf } = await import('../../src/trust/repository/signer.js');
+        const { describePublish } = await import('./common.js');
+        const { info, bytes } = await targetFrom(options);
+        const role = options.role ?? repo.responsibleRole(path);
+        // The role's key Keyward knows a URI for, a YubiKey first (the developer's touch-to-sign key).
+        const known = repo.keyUris(role);
+        const uri = options.key ?? known.find((u) => u.startsWith('yubikey:')) ?? known[0];
+        if (!uri) {
+          throw new NotFoundError('TUF_SIGNING_KEY', `no key of role "${role}" is recorded in ${dir}`, { hint: `name it: --key 'yubikey:serial=…;slot=9c'` });
+        }
+        const signer = await signerOf(await ctx.keystore().open(uri));
+        // No touch, a wrong key: the repository is left as it was, not with a half-made change.
+        const before = repo.layout.readStaged(role);
+        const restore = () => (before ? repo.layout.writeStaged(role, before) : repo.layout.removeStaged(role));
+        const { previous } = repo.addTarget(path, info, role);
+        let signed;
+        try {
+          signed = await repo.sign([signer], [role]);
+        } catch (error) {
+          restore();
+          throw error;
+        }
+        if (signed.length === 0) {
+          restore();
+          throw new NotFoundError('TUF_KEY_NOT_IN_ROLE', `${uri} is not a key of role "${role}"; nothing was changed`, { hint: 'keyward trust repo status shows the role\'s keys' });
+        }
+        if (bytes) repo.layout.writeTarget(path, info.hashes.sha256!, bytes);
+        repo.rememberKey(signer);
+        const version = repo.status().find((s) => s.role === role)!;
+        let outcome: string;
+        let published = null;
+        if (!options.publish) outcome = 'signed; not published (--no-publish)';
+        else if (!repo.ready()) outcome = `signed; ${role} v${version.version} waits for ${version.requirements.map((r) => `${r.threshold - r.signed.length} more signature(s) from ${r.by}`).join(', ')}`;
+        else {
+          try {
+            published = await repo.publish();
+            outcome = describePublish(published);
+          } catch (error) {
+            if (!(error instanceof UnavailableError)) throw error;
+            outcome = `signed; publication waits for the online keys: ${error.message} (keyward trust repo refresh where they are)`;
+          }
+        }
+        const change = `${previous ? 'replaced' : 'added'} ${path} in ${role} v${version.version}: sha256 ${info.hashes.sha256}, ${info.length} bytes`;
+        ctx.emit({ target: path, role, version: version.version, info, previous: previous ?? null, signedBy: signer.uri, published }, () => `${change}\nsigned by ${signer.uri}\n${outcome}`);
+      }),
+    );
+}
+

@@ -1,0 +1,61 @@
+/**
+ * Downloads for the TUF client: every request has a byte limit (spec §5.3.3, §5.4.1, §5.5.1, §5.6.1,
+ * §5.7.3), enforced while the bytes arrive, so an endless or oversized answer is cut off rather than
+ * buffered; and a time limit, so a server that stops talking does not hold the client forever.
+ */
+import { get as httpGet, type IncomingMessage } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { UnavailableError } from '../../errors.js';
+import { TrustError } from '../errors.js';
+
+export interface Fetcher {
+  /** The body at `url`, at most `maxBytes` long; TrustError `not-found` for 403/404. */
+  fetch(url: string, maxBytes: number, role: string): Promise<Buffer>;
+}
+
+export class HttpFetcher implements Fetcher {
+  readonly #idleTimeoutMs: number;
+
+  constructor(options: { idleTimeoutMs?: number } = {}) {
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? 15_000;
+  }
+
+  fetch(url: string, maxBytes: number, role: string): Promise<Buffer> {
+    const get = url.startsWith('https:') ? httpsGet : url.startsWith('http:') ? httpGet : undefined;
+    if (!get) return Promise.reject(new UnavailableError('TUF_URL', `"${url}" is not an http: or https: URL`, { hint: 'give the repository as http://… or https://…' }));
+    return new Promise((resolve, reject) => {
+      const fail = (error: Error) => {
+        request.destroy();
+        reject(error);
+      };
+      const request = get(url, (response: IncomingMessage) => {
+        const status = response.statusCode ?? 0;
+        if (status === 403 || status === 404) {
+          response.resume();
+          return reject(new TrustError(role, 'not-found', `${url} answered ${status}`));
+        }
+        if (status !== 200) {
+          response.resume();
+          return reject(new UnavailableError('TUF_HTTP_STATUS', `${role}: ${url} answered HTTP ${status}`, { hint: 'check the repository URL and that the server is up' }));
+        }
+        const declared = Number(response.headers['content-length'] ?? NaN);
+        if (declared > maxBytes) return fail(tooLong(role, url, maxBytes));
+        const chunks: Buffer[] = [];
+        let received = 0;
+        response.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (received > maxBytes) fail(tooLong(role, url, maxBytes));
+          else chunks.push(chunk);
+        });
+        response.on('end', () => resolve(Buffer.concat(chunks, received)));
+        response.on('error', fail);
+      });
+      request.setTimeout(this.#idleTimeoutMs, () => fail(new UnavailableError('TUF_TIMEOUT', `${role}: ${url} sent nothing for ${this.#idleTimeoutMs / 1000} s`, { hint: 'the repository is slow or stalled; try again later' })));
+      request.on('error', (cause) => reject(new UnavailableError('TUF_NETWORK', `${role}: cannot fetch ${url}: ${(cause as NodeJS.ErrnoException).code ?? cause.message}`, { cause, hint: 'check the repository URL and the network' })));
+    });
+  }
+}
+
+function tooLong(role: string, url: string, maxBytes: number): TrustError {
+  return new TrustError(role, 'length', `${url} is longer than the ${maxBytes} bytes allowed for it`);
+}

@@ -1,0 +1,135 @@
+/**
+ * A TUF repository on disk, servable as-is by any static HTTP server:
+ *
+ *   metadata/N.root.json  N.targets.json  N.<role>.json  N.snapshot.json  timestamp.json
+ *   targets/<dir>/<sha256>.<name>          (consistent snapshots: the hash-prefixed names)
+ *   .keyward/repo.json                     expiry policy, the URI of each key that Keyward may open
+ *   .keyward/staged/<role>.json            changes waiting for signatures
+ *
+ * Every file is written atomically; published metadata files are never rewritten, only added.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../../atomic-file.js';
+import { ConflictError, NotFoundError, UsageError } from '../../errors.js';
+import { quote } from '../client/updater.js';
+
+/** Days each role's metadata stays valid when (re)signed. */
+export interface ExpiryPolicy {
+  root: number;
+  targets: number;
+  delegations: number;
+  snapshot: number;
+  timestamp: number;
+}
+
+/** Sane defaults: an offline root for a year, online timestamps for a day (refresh them from cron). */
+export const DEFAULT_EXPIRY: ExpiryPolicy = { root: 365, targets: 90, delegations: 90, snapshot: 7, timestamp: 1 };
+
+export interface RepositoryConfig {
+  format: 1;
+  expiry: ExpiryPolicy;
+  /** key id → Keystore URI, for keys Keyward opens itself (snapshot, timestamp, and any given as URIs). */
+  keys: Record<string, string>;
+}
+
+export class RepositoryLayout {
+  readonly dir: string;
+  readonly metadataDir: string;
+  readonly targetsDir: string;
+  readonly #stateDir: string;
+  readonly #stagedDir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+    this.metadataDir = join(dir, 'metadata');
+    this.targetsDir = join(dir, 'targets');
+    this.#stateDir = join(dir, '.keyward');
+    this.#stagedDir = join(this.#stateDir, 'staged');
+  }
+
+  get exists(): boolean {
+    return existsSync(join(this.#stateDir, 'repo.json'));
+  }
+
+  create(config: RepositoryConfig): void {
+    if (this.exists || (existsSync(this.metadataDir) && readdirSync(this.metadataDir).length > 0)) {
+      throw new ConflictError('TUF_REPO_EXISTS', `${this.dir} already holds a repository`, { hint: 'choose an empty directory; use keyward trust repo status to see the existing one' });
+    }
+    for (const dir of [this.metadataDir, this.targetsDir, this.#stagedDir]) mkdirSync(dir, { recursive: true });
+    this.writeConfig(config);
+  }
+
+  readConfig(): RepositoryConfig {
+    if (!this.exists) {
+      throw new NotFoundError('TUF_REPO_MISSING', `${this.dir} is not a Keyward TUF repository (no .keyward/repo.json)`, { hint: 'create one with keyward trust repo init' });
+    }
+    const config = JSON.parse(readFileSync(join(this.#stateDir, 'repo.json'), 'utf8')) as RepositoryConfig;
+    if (config.format !== 1) throw new UsageError('TUF_REPO_FORMAT', `${this.dir}: repository format ${config.format} is not one this Keyward reads`);
+    return config;
+  }
+
+  writeConfig(config: RepositoryConfig): void {
+    writeFileAtomic(join(this.#stateDir, 'repo.json'), `${JSON.stringify(config, null, 2)}\n`);
+  }
+
+  metadataPath(file: string): string {
+    return join(this.metadataDir, file);
+  }
+
+  readMetadata(file: string): Buffer {
+    const path = this.metadataPath(file);
+    if (!existsSync(path)) throw new NotFoundError('TUF_METADATA_MISSING', `${this.dir}: metadata/${file} is missing`, { hint: 'the repository is incomplete; restore it from a backup' });
+    return readFileSync(path);
+  }
+
+  writeMetadata(file: string, bytes: Uint8Array): void {
+    writeFileAtomic(this.metadataPath(file), bytes);
+  }
+
+  /** The newest N of metadata/N.root.json. */
+  latestRootVersion(): number {
+    const versions = readdirSync(this.metadataDir).map((f) => /^(\d+)\.root\.json$/.exec(f)?.[1]).filter((v): v is string => v !== undefined).map(Number);
+    if (versions.length === 0) throw new NotFoundError('TUF_METADATA_MISSING', `${this.dir}: no metadata/N.root.json`);
+    return Math.max(...versions);
+  }
+
+  #stagedPath(role: string): string {
+    return join(this.#stagedDir, `${quote(role)}.json`);
+  }
+
+  readStaged(role: string): Buffer | undefined {
+    const path = this.#stagedPath(role);
+    return existsSync(path) ? readFileSync(path) : undefined;
+  }
+
+  writeStaged(role: string, bytes: Uint8Array): void {
+    writeFileAtomic(this.#stagedPath(role), bytes);
+  }
+
+  removeStaged(role: string): void {
+    rmSync(this.#stagedPath(role), { force: true });
+  }
+
+  stagedRoles(): string[] {
+    return readdirSync(this.#stagedDir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => decodeURIComponent(f.slice(0, -'.json'.length)));
+  }
+
+  /** A target's file under its consistent-snapshot name (spec §6.2.1: HASH.FILENAME). */
+  writeTarget(path: string, sha256: string, bytes: Uint8Array): void {
+    checkTargetPath(path);
+    const slash = path.lastIndexOf('/');
+    const file = join(this.targetsDir, `${path.slice(0, slash + 1)}${sha256}.${path.slice(slash + 1)}`);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileAtomic(file, bytes);
+  }
+}
+
+/** Spec §4.6 TARGETPATH: relative, "/"-separated; and nothing that could leave targets/ on disk. */
+export function checkTargetPath(path: string): void {
+  if (path.length === 0 || path.split('/').some((part) => part === '..' || part === '.' || part === '') || path.includes('\\') || path.includes('\0')) {
+    throw new UsageError('TUF_TARGET_PATH', `target path "${path}" must be relative and "/"-separated, without empty, "." or ".." parts`);
+  }
+}

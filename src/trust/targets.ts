@@ -1,0 +1,47 @@
+/**
+ * The targets role and delegated targets roles (spec §4.6 "File formats: targets.json and delegated
+ * target roles"): what each target is (length, hashes, custom data) and who else may say so.
+ */
+import { createHash } from 'node:crypto';
+import { checkDelegations, type Delegations } from './delegations.js';
+import { hashes, integer, malformed, object, parseMetadata, type Json, type Metadata, type Signed } from './metadata.js';
+
+export interface TargetFile {
+  length: number;
+  hashes: Record<string, string>;
+  custom?: Record<string, unknown>;
+  [field: string]: unknown;
+}
+
+export interface TargetsSigned extends Signed {
+  _type: 'targets';
+  targets: Record<string, TargetFile>;
+  delegations?: Delegations;
+}
+
+export function checkTargets(signed: Json, role: string): void {
+  const targets = object(signed.targets, role, 'targets');
+  for (const path in targets) {
+    const target = targets[path] as Json;
+    if (typeof target !== 'object' || target === null || Array.isArray(target)) throw malformed(role, `target "${path}" must be an object`);
+    integer(target.length, role, `target "${path}".length`, 0);
+    hashes(target.hashes, role, `target "${path}".hashes`);
+    if (target.custom !== undefined) object(target.custom, role, `target "${path}".custom`);
+  }
+  if (signed.delegations !== undefined) checkDelegations(signed.delegations, role);
+}
+
+/** Parses top-level or delegated targets metadata; `role` names it in errors. */
+export function parseTargets(bytes: Uint8Array, role = 'targets'): Metadata<TargetsSigned> {
+  return parseMetadata<TargetsSigned>(bytes, role, 'targets', checkTargets);
+}
+
+/** A target entry for a file's bytes. */
+export function targetFileOf(bytes: Uint8Array, custom?: Record<string, unknown>): TargetFile {
+  return targetFileFromDigest(createHash('sha256').update(bytes).digest('hex'), bytes.length, custom);
+}
+
+/** A target entry from a SHA-256 digest and a length (an image manifest named by its digest). */
+export function targetFileFromDigest(sha256: string, length: number, custom?: Record<string, unknown>): TargetFile {
+  return { length, hashes: { sha256 }, ...(custom ? { custom } : {}) };
+}

@@ -1,0 +1,127 @@
+/**
+ * `keyward trust repo …`, `keyward trust sign` and `keyward trust client` end to end as processes:
+ * keys in a SoftHSM token and on a virtual YubiKey served through a real pcscd, a developer who
+ * touch-signs a release, a client that verifies it over HTTP.
+ */
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
+import { KEYWARD_BIN, keyward as runKeyward } from '../harness/run.js';
+import { staticServer, trustCliSetup } from '../harness/tuf.js';
+
+let rig: PcscRig;
+test.before(async () => {
+  rig = await startPcscd();
+});
+test.after.always(async () => {
+  await rig?.stop();
+});
+
+test.serial('a developer touch-signs a release with a YubiKey; a client verifies it; no touch changes nothing', async (t) => {
+  const s = await trustCliSetup(rig);
+  const card = await serveVirtualCard(rig, { touch: 'manual', touchTimeoutSeconds: 2 });
+  try {
+    const keys = { root: await s.key('root', 'p384'), targets: await s.key('targets', 'ed25519'), snapshot: await s.key('snapshot', 'ed25519'), timestamp: await s.key('timestamp', 'ed25519') };
+    const init = await s.keyward(['trust', 'repo', 'init', s.dir, '--root-key', keys.root, '--targets-key', keys.targets, '--snapshot-key', keys.snapshot, '--timestamp-key', keys.timestamp, '--expiry', 'timestamp=2', '--json']);
+    t.is(init.code, 0, init.stderr);
+    t.true(JSON.parse(init.stdout).published);
+    t.is((await s.keyward(['key', 'generate', 'yubikey:slot=9c', '-a', 'p256', '--touch-policy', 'always', '--pin-policy', 'never'])).code, 0);
+    const delegated = await s.keyward(['trust', 'repo', 'delegate', s.dir, 'releases', '--path', 'releases/*', '--terminating', '--key', 'yubikey:slot=9c', '--sign-with', keys.targets]);
+    t.is(delegated.code, 0, delegated.stderr);
+    t.regex(delegated.stdout, /published targets v2, snapshot v2, timestamp v2/);
+    t.notRegex(delegated.stderr, /Touch/, 'reading the public key needs no touch, and no notice says otherwise');
+
+    const release = join(s.dir, '..', 'app-1.0.tar.gz');
+    writeFileSync(release, 'release 1.0\n');
+    // No touch comes: a clear error, and the repository is as it was.
+    const statusBefore = (await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout;
+    const untouched = await s.keyward(['trust', 'sign', s.dir, 'releases/app-1.0.tar.gz', '--file', release]);
+    t.is(untouched.code, 4, untouched.stderr);
+    t.regex(untouched.stderr, /Touch your YubiKey \(serial \d+\)…/);
+    t.regex(untouched.stderr, /not touched in time/);
+    t.is((await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout, statusBefore);
+
+    // With a touch: one command, the notice while the card waits, then what changed.
+    const signing = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'trust', 'sign', s.dir, 'releases/app-1.0.tar.gz', '--file', release], { env: s.env });
+    let stdout = '';
+    let stderr = '';
+    signing.stdout.on('data', (c: Buffer) => (stdout += c));
+    signing.stderr.on('data', (c: Buffer) => (stderr += c));
+    const exited = new Promise<number>((resolve) => signing.on('exit', (code) => resolve(code ?? -1)));
+    for (let i = 0; i < 60 && !/Touch your YubiKey/.test(stderr); i++) await new Promise((r) => setTimeout(r, 50));
+    t.regex(stderr, /Touch your YubiKey/);
+    t.true((await s.keyward(['yubikey', 'virtual', 'touch', '--state', card.statePath])).code === 0);
+    t.is(await exited, 0, stderr);
+    t.regex(stdout, /added releases\/app-1\.0\.tar\.gz in releases v1: sha256 [0-9a-f]{64}, 12 bytes/);
+    t.regex(stdout, /signed by yubikey:/);
+    t.regex(stdout, /published releases v1, snapshot v3, timestamp v3/);
+
+    // A client that trusts root v1 verifies it over HTTP.
+    const server = await staticServer(s.dir);
+    try {
+      const client = mkdtempSync(join(tmpdir(), 'keyward-trust-client-'));
+      const base = ['trust', 'client', '--metadata-dir', join(client, 'metadata')];
+      t.is((await s.keyward([...base, 'init', join(s.dir, 'metadata', '1.root.json')])).code, 0);
+      const download = await s.keyward([...base, '--metadata-url', `${server.url}/metadata`, '--target-name', 'releases/app-1.0.tar.gz', '--target-base-url', `${server.url}/targets`, '--target-dir', join(client, 'targets'), '--json', 'download']);
+      t.is(download.code, 0, download.stderr);
+      const [result] = JSON.parse(download.stdout);
+      t.is(result.role, 'releases');
+      t.is(readFileSync(result.file, 'utf8'), 'release 1.0\n');
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await card.stop();
+  }
+});
+
+test.serial('threshold signing across machines: init with public keys, status shows who is missing, sign publishes', async (t) => {
+  const s = await trustCliSetup(rig);
+  const keys = { a: await s.key('root-a', 'p256'), b: await s.key('root-b', 'ed25519'), targets: await s.key('targets', 'p256'), snapshot: await s.key('snapshot', 'ed25519'), timestamp: await s.key('timestamp', 'ed25519') };
+  const bPub = join(s.dir, '..', 'root-b.pub.pem');
+  writeFileSync(bPub, (await s.keyward(['key', 'public', keys.b])).stdout);
+  const zero = await s.keyward(['trust', 'repo', 'init', s.dir, '--root-key', keys.a, '--root-key', bPub, '--root-threshold', '0', '--targets-key', keys.targets, '--snapshot-key', keys.snapshot, '--timestamp-key', keys.timestamp]);
+  t.is(zero.code, 2);
+  t.regex(zero.stderr, /root: threshold 0 refused/);
+  const init = await s.keyward(['trust', 'repo', 'init', s.dir, '--root-key', keys.a, '--root-key', bPub, '--root-threshold', '2', '--targets-key', keys.targets, '--snapshot-key', keys.snapshot, '--timestamp-key', keys.timestamp]);
+  t.is(init.code, 0, init.stderr);
+  t.regex(init.stdout, /repository staged/);
+  const status = JSON.parse((await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout);
+  const root = status.find((r: { role: string }) => r.role === 'root');
+  t.like(root, { version: 1, staged: true, met: false });
+  t.is(root.requirements[0].signed.length, 1);
+  t.is(root.requirements[0].missing.length, 1);
+  const human = await s.keyward(['trust', 'repo', 'status', s.dir]);
+  t.regex(human.stdout, /root v1 {2}staged, waiting for signatures/);
+  t.regex(human.stdout, /✗ 1 of 2 required from root v1/);
+  t.is((await s.keyward(['trust', 'repo', 'publish', s.dir])).code, 7, 'publishing below threshold is refused');
+  const signed = await s.keyward(['trust', 'repo', 'sign', s.dir, '--key', keys.b]);
+  t.is(signed.code, 0, signed.stderr);
+  t.regex(signed.stdout, /published root v1, targets v1, snapshot v1, timestamp v1/);
+  const after = JSON.parse((await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout);
+  t.true(after.every((r: { met: boolean; staged: boolean }) => r.met && !r.staged));
+  t.deepEqual(after.map((r: { role: string }) => r.role), ['root', 'targets', 'snapshot', 'timestamp']);
+  // An image manifest by digest, with custom metadata; a malformed digest is refused.
+  const digest = `sha256:${'4f'.repeat(32)}`;
+  const bad = await s.keyward(['trust', 'repo', 'add-target', s.dir, 'registry.example/app:1.0', '--digest', 'sha256:xyz', '--length', '1462']);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--digest sha256:<64 hex> with --length N/);
+  const added = await s.keyward(['trust', 'repo', 'add-target', s.dir, 'registry.example/app:1.0', '--digest', digest, '--length', '1462', '--custom', '{"tag":"1.0"}', '--sign-with', keys.targets, '--json']);
+  t.is(added.code, 0, added.stderr);
+  t.like(JSON.parse(added.stdout), { published: { published: [{ role: 'targets', version: 2 }] } });
+  const targets = JSON.parse(readFileSync(join(s.dir, 'metadata', '2.targets.json'), 'utf8'));
+  t.deepEqual(targets.signed.targets['registry.example/app:1.0'], { length: 1462, hashes: { sha256: '4f'.repeat(32) }, custom: { tag: '1.0' } });
+});
+
+test.serial('every trust command has help with examples', async (t) => {
+  const commands = [['trust'], ['trust', 'sign'], ['trust', 'client'], ...['init', 'refresh', 'download'].map((c) => ['trust', 'client', c]), ['trust', 'repo'],
+    ...['init', 'add-target', 'delegate', 'hash-bins', 'undelegate', 'rotate-key', 'sign', 'status', 'publish', 'refresh'].map((c) => ['trust', 'repo', c])];
+  for (const command of commands) {
+    const help = await runKeyward(command.at(-1) === 'client' || command.at(-2) === 'client' ? [...command.slice(0, 2), '--metadata-dir', '.', ...command.slice(2), '--help'] : [...command, '--help']);
+    t.is(help.code, 0, command.join(' '));
+    t.regex(help.stdout, /Examples:/, `${command.join(' ')} --help has examples`);
+  }
+});

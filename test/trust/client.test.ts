@@ -1,0 +1,353 @@
+/**
+ * Keyward's TUF client against repositories it did not write (a tuf-on-ci fixture, @tufjs/models),
+ * served by a plain HTTP server on 127.0.0.1: the whole workflow, and every refusal with the role
+ * and the reason, leaving the trusted metadata as it was.
+ */
+import test from 'ava';
+import fc from 'fast-check';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initClient, quote, Updater } from '../../src/trust/client/updater.js';
+import { TrustedSet } from '../../src/trust/client/trusted-set.js';
+import { TrustError, type TrustFailure } from '../../src/trust/errors.js';
+import { keyward } from '../harness/run.js';
+import { fixtureRepositories, staticServer, type StaticServer } from '../harness/tuf.js';
+import { inDays, ModelsRepository, signRaw, signWithModels, testKey } from '../harness/tuf-models-repository.js';
+
+const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
+
+/** Every file of a directory and its bytes: what "left as it was" compares. */
+function contents(dir: string): Record<string, string> {
+  return Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f)).toString('base64')]));
+}
+
+interface Client {
+  metadataDir: string;
+  targetDir: string;
+  updater(time?: Date): Updater;
+}
+
+function client(server: StaticServer, root: Buffer): Client {
+  const metadataDir = tempDir('keyward-tuf-client-');
+  initClient(metadataDir, root);
+  const targetDir = tempDir('keyward-tuf-targets-');
+  return {
+    metadataDir,
+    targetDir,
+    updater: (time) => new Updater({ metadataDir, metadataUrl: `${server.url}/metadata`, targetBaseUrl: `${server.url}/targets`, time }),
+  };
+}
+
+async function served(repo: ModelsRepository): Promise<StaticServer> {
+  return staticServer(repo.dir);
+}
+
+/** A fresh @tufjs/models repository, served, and a client that trusts its first root. */
+async function started(): Promise<{ repo: ModelsRepository; server: StaticServer; c: Client }> {
+  const repo = new ModelsRepository();
+  const server = await served(repo);
+  return { repo, server, c: client(server, repo.initialRoot) };
+}
+
+/**
+ * Asserts a refusal naming `role` and `failure`, and that the refused role's trusted copy did not
+ * change (roles verified before it in the same refresh are persisted, as spec §5.3.8, §5.4.5 say).
+ */
+async function refused(t: import('ava').ExecutionContext, c: Client, work: () => Promise<unknown>, role: string, failure: TrustFailure, message?: RegExp): Promise<TrustError> {
+  const before = contents(c.metadataDir);
+  const error = await t.throwsAsync(work(), { instanceOf: TrustError });
+  t.is(error.role, role, error.message);
+  t.is(error.failure, failure, error.message);
+  t.true(error.message.startsWith(`${role}: `));
+  if (message) t.regex(error.message, message);
+  t.is(contents(c.metadataDir)[`${role}.json`], before[`${role}.json`], `the trusted ${role}.json is left as it was`);
+  return error;
+}
+
+test('the fixture repositories: refresh at their faketime and download their target, through the CLI protocol', async (t) => {
+  for (const repo of fixtureRepositories()) {
+    const server = await staticServer(repo.dir);
+    const work = tempDir('keyward-tuf-cli-');
+    const base = ['trust', 'client', '--metadata-dir', join(work, 'metadata')];
+    writeFileSync(join(work, 'root.json'), repo.initialRoot);
+    t.is((await keyward([...base, 'init', join(work, 'root.json')])).code, 0);
+    const url = ['--metadata-url', `${server.url}/metadata`, '--time', repo.time.toISOString()];
+    const refresh = await keyward([...base, ...url, 'refresh']);
+    t.is(refresh.code, 0, refresh.stderr);
+    const download = await keyward([...base, ...url, '--target-name', repo.targetPath, '--target-base-url', `${server.url}/targets`, '--target-dir', join(work, 'targets'), '--json', 'download']);
+    t.is(download.code, 0, download.stderr);
+    const [result] = JSON.parse(download.stdout);
+    const bytes = readFileSync(result.file);
+    t.is(createHash('sha256').update(bytes).digest('hex'), result.hashes.sha256);
+    t.true(readdirSync(join(repo.dir, 'targets'), { recursive: true, encoding: 'utf8' }).some((f) => f.endsWith(`${result.hashes.sha256}.${repo.targetPath.split('/').pop()}`)));
+    t.deepEqual(readdirSync(join(work, 'metadata')).sort(), ['delegatedrole.json', 'root.json', 'snapshot.json', 'targets.json', 'timestamp.json']);
+    // Requested again: served from the cache of verified targets, no download.
+    const requests = server.requests.length;
+    t.is((await keyward([...base, ...url, '--target-name', repo.targetPath, '--target-base-url', `${server.url}/targets`, '--target-dir', join(work, 'targets'), 'download'])).code, 0);
+    t.false(server.requests.slice(requests).some((p) => p.startsWith('/targets/')), 'the verified copy is reused');
+    // The same repository judged after it expired: refused, naming the role.
+    const late = await keyward(['trust', 'client', '--metadata-dir', join(work, 'late'), 'init', join(work, 'root.json')]).then(() =>
+      keyward(['trust', 'client', '--metadata-dir', join(work, 'late'), '--metadata-url', `${server.url}/metadata`, '--time', '2099-01-01T00:00:00Z', 'refresh']),
+    );
+    t.is(late.code, 1);
+    t.regex(late.stderr, /keyward: root: expired on /);
+    await server.close();
+  }
+});
+
+test('the fixture repositories: one changed byte of any signed metadata makes the client fail, exit code 1', async (t) => {
+  for (const repo of fixtureRepositories()) {
+    for (const file of readdirSync(join(repo.dir, 'metadata')).filter((f) => f.endsWith('.json'))) {
+      const copy = tempDir('keyward-tuf-tampered-');
+      cpSync(repo.dir, copy, { recursive: true });
+      const path = join(copy, 'metadata', file);
+      const doc = JSON.parse(readFileSync(path, 'utf8'));
+      doc.signed.expires = doc.signed.expires.replace(/^(\d{3})\d/, (_: string, century: string) => `${century}${doc.signed.expires[3] === '9' ? '8' : '9'}`); // one digit of the year
+      writeFileSync(path, JSON.stringify(doc, null, 1));
+      const server = await staticServer(copy);
+      const work = tempDir('keyward-tuf-cli-');
+      const base = ['trust', 'client', '--metadata-dir', join(work, 'metadata')];
+      writeFileSync(join(work, 'root.json'), file.endsWith('root.json') ? readFileSync(path) : repo.initialRoot);
+      await keyward([...base, 'init', join(work, 'root.json')]);
+      const result = await keyward([...base, '--metadata-url', `${server.url}/metadata`, '--time', repo.time.toISOString(), '--target-name', repo.targetPath, '--target-base-url', `${server.url}/targets`, '--target-dir', join(work, 'targets'), 'download']);
+      t.is(result.code, 1, `${file} changed: ${result.stderr}`);
+      t.regex(result.stderr, /keyward: (root|timestamp|snapshot|targets|delegatedrole): /, file);
+      await server.close();
+    }
+  }
+});
+
+test('a repository written by @tufjs/models: refresh, delegation, download', async (t) => {
+  const repo = new ModelsRepository();
+  repo.addTarget('docs/readme.txt', Buffer.from('hello from a repository written by @tufjs/models\n'));
+  repo.delegate('targets', { name: 'releases', paths: ['releases/*'] });
+  repo.addTarget('releases/app-1.0.tar.gz', Buffer.from('app 1.0'), 'releases');
+  repo.publish('targets', 'releases');
+  const server = await served(repo);
+  const c = client(server, repo.initialRoot);
+  const updater = c.updater();
+  t.like(await updater.refresh(), { root: 1, timestamp: 2, snapshot: 2, targets: 2, consistentSnapshot: true });
+  const top = await updater.downloadTarget('docs/readme.txt', c.targetDir);
+  t.is(readFileSync(top.file, 'utf8'), 'hello from a repository written by @tufjs/models\n');
+  const delegated = await updater.downloadTarget('releases/app-1.0.tar.gz', c.targetDir);
+  t.is(delegated.target.role, 'releases');
+  t.is(await updater.findTarget('releases/missing'), undefined);
+  await server.close();
+});
+
+test('delegation search: pre-order, a terminating delegation ends it, paths must match, hash prefixes select bins', async (t) => {
+  const repo = new ModelsRepository();
+  repo.delegate('targets', { name: 'a', paths: ['pkg/*'], terminating: true });
+  repo.delegate('targets', { name: 'b', paths: ['pkg/*'] });
+  repo.delegate('a', { name: 'a-child', paths: ['pkg/x*'] });
+  repo.delegate('targets', { name: 'bin-0', path_hash_prefixes: ['0', '1', '2', '3', '4', '5', '6', '7'] });
+  repo.delegate('targets', { name: 'bin-1', path_hash_prefixes: ['8', '9', 'a', 'b', 'c', 'd', 'e', 'f'] });
+  repo.addTarget('pkg/xyz', Buffer.from('from a-child'), 'a-child');
+  repo.addTarget('pkg/only-in-b', Buffer.from('from b'), 'b');
+  repo.addTarget('pkg/out-of-paths', Buffer.from('a-child may not say this'), 'a-child');
+  const binned = createHash('sha256').update('bins/file').digest('hex')[0]! < '8' ? 'bin-0' : 'bin-1';
+  repo.addTarget('bins/file', Buffer.from('binned'), binned);
+  repo.publish('targets', 'a', 'b', 'a-child', 'bin-0', 'bin-1');
+  const server = await served(repo);
+  const c = client(server, repo.initialRoot);
+  const updater = c.updater();
+  t.is((await updater.findTarget('pkg/xyz'))?.role, 'a-child', 'a, then its child, before b');
+  t.is(await updater.findTarget('pkg/only-in-b'), undefined, 'a is terminating: b is never asked');
+  t.is(await updater.findTarget('pkg/out-of-paths'), undefined, 'a-child is trusted only for pkg/x*');
+  t.is((await updater.findTarget('bins/file'))?.role, binned);
+  t.false(server.requests.some((p) => p.includes('.b.json')), 'b was never fetched');
+  await server.close();
+});
+
+test('root rotation: each new root signed by the old threshold and its own; a rotation without the old keys is refused', async (t) => {
+  const { repo, server, c } = await started();
+  await c.updater().refresh();
+  // v2: new root key, signed by old and new.
+  const oldKeys = repo.signers.root!;
+  const newKey = testKey();
+  repo.root.version = 2;
+  repo.root.keys[newKey.keyid] = newKey.json;
+  repo.root.roles.root = { keyids: [newKey.keyid], threshold: 1 };
+  repo.signers.root = [newKey];
+  repo.writeRoot(oldKeys);
+  t.is((await c.updater().refresh()).root, 2);
+  // v3 signed only by a key v2 does not trust.
+  const stranger = testKey();
+  repo.root.version = 3;
+  repo.root.keys[stranger.keyid] = stranger.json;
+  repo.root.roles.root = { keyids: [stranger.keyid], threshold: 1 };
+  repo.signers.root = [stranger];
+  repo.writeRoot();
+  await refused(t, c, () => c.updater().refresh(), 'root', 'threshold', /0 valid signatures from the keys of the trusted root v2, 1 required/);
+  await server.close();
+});
+
+test('a root that skips a version, or repeats one, is a rollback', async (t) => {
+  const { repo, server, c } = await started();
+  repo.root.version = 3;
+  repo.write('2.root.json', signWithModels(repo.root, repo.signers.root!));
+  await refused(t, c, () => c.updater().refresh(), 'root', 'rollback', /expected version 2, got 3/);
+  await server.close();
+});
+
+test('tampered metadata and a signature below threshold are refused', async (t) => {
+  const { repo, server, c } = await started();
+  await c.updater().refresh();
+  const tampered = JSON.parse(repo.writeTimestamp().toString());
+  tampered.signed.version = 7;
+  repo.write('timestamp.json', Buffer.from(JSON.stringify(tampered)));
+  await refused(t, c, () => c.updater().refresh(), 'timestamp', 'threshold', /0 valid signatures from the timestamp keys, 1 required/);
+  // targets needs 2 of 2 keys; only one signs.
+  const second = testKey();
+  repo.root.version = 2;
+  repo.root.keys[second.keyid] = second.json;
+  repo.root.roles.targets = { keyids: [repo.signers.targets![0]!.keyid, second.keyid], threshold: 2 };
+  repo.writeRoot();
+  repo.publish('targets');
+  await refused(t, c, () => c.updater().refresh(), 'targets', 'threshold', /1 valid signature from the targets keys, 2 required/);
+  repo.signers.targets!.push(second);
+  repo.publish('targets');
+  t.is((await c.updater().refresh()).targets, 3);
+  await server.close();
+});
+
+test('threshold 0 and duplicate signatures are refused even when signed by the right keys', async (t) => {
+  const { repo, server, c } = await started();
+  repo.root.version = 2;
+  repo.root.roles.timestamp = { ...repo.root.roles.timestamp, threshold: 0 };
+  repo.writeRoot([], signRaw(repo.root, repo.signers.root!));
+  await refused(t, c, () => c.updater().refresh(), 'root', 'threshold', /threshold 0/);
+  repo.root.roles.timestamp.threshold = 1;
+  const duplicated = JSON.parse(signWithModels(repo.root, repo.signers.root!).toString());
+  duplicated.signatures.push(duplicated.signatures[0]);
+  repo.write('2.root.json', Buffer.from(JSON.stringify(duplicated)));
+  await refused(t, c, () => c.updater().refresh(), 'root', 'malformed', /more than once/);
+  await server.close();
+});
+
+test('expired metadata is refused, naming the role; a frozen timestamp is refused once it expires', async (t) => {
+  const { repo, server, c } = await started();
+  await c.updater().refresh();
+  // The repository stops updating: the timestamp the client trusts expires and no newer one comes.
+  await refused(t, c, () => c.updater(new Date(Date.now() + 2 * 86_400_000)).refresh(), 'timestamp', 'expired', /expired on/);
+  repo.snapshot.expires = inDays(-1);
+  repo.publish();
+  await refused(t, c, () => c.updater().refresh(), 'snapshot', 'expired');
+  repo.snapshot.expires = inDays(7);
+  repo.targets.get('targets')!.expires = inDays(-1);
+  repo.publish('targets');
+  await refused(t, c, () => c.updater().refresh(), 'targets', 'expired');
+  await server.close();
+});
+
+test('rollbacks of timestamp, snapshot and targets versions are refused', async (t) => {
+  const { repo, server, c } = await started();
+  repo.publish('targets');
+  repo.publish('targets');
+  await c.updater().refresh();
+  const good = { ...repo.timestamp, meta: { ...repo.timestamp.meta } };
+  repo.timestamp.version = 1;
+  repo.writeTimestamp();
+  await refused(t, c, () => c.updater().refresh(), 'timestamp', 'rollback', /version 1 is older than the trusted version 3/);
+  repo.timestamp = { ...good, version: 4, meta: { 'snapshot.json': { version: 1 } } };
+  repo.writeTimestamp();
+  await refused(t, c, () => c.updater().refresh(), 'timestamp', 'rollback', /snapshot version 1, older than the trusted 3/);
+  // A new snapshot that lists an older targets.
+  repo.timestamp = good;
+  repo.snapshot.meta['targets.json'] = { version: 2 };
+  repo.publish();
+  await refused(t, c, () => c.updater().refresh(), 'snapshot', 'rollback', /targets.json version 2 is older than the trusted 3/);
+  await server.close();
+});
+
+test('a snapshot that does not match targets, and targets of the wrong hash or length, are refused', async (t) => {
+  const repo = new ModelsRepository();
+  repo.addTarget('file.txt', Buffer.from('the real content'));
+  repo.publish('targets');
+  const server = await served(repo);
+  const c = client(server, repo.initialRoot);
+  await c.updater().refresh();
+  // The snapshot names targets v3; the file served under that name is v2.
+  repo.snapshot.meta['targets.json'] = { version: 3 };
+  repo.write('3.targets.json', signWithModels(repo.targets.get('targets')!, repo.signers.targets!));
+  repo.snapshot.version++;
+  repo.writeSnapshot();
+  repo.timestamp.version++;
+  repo.timestamp.meta['snapshot.json'] = { version: repo.snapshot.version };
+  repo.writeTimestamp();
+  await refused(t, c, () => c.updater().refresh(), 'targets', 'version-mismatch', /version 2, but the snapshot names version 3/);
+  repo.targets.get('targets')!.version = 3;
+  repo.writeTargets('targets');
+  await c.updater().refresh();
+  const sha = repo.targets.get('targets')!.targets['file.txt'].hashes.sha256;
+  server.override(`/targets/${sha}.file.txt`, Buffer.from('the fake content'));
+  await refused(t, c, () => c.updater().downloadTarget('file.txt', c.targetDir), 'targets', 'hash-mismatch', /target "file.txt" has sha256/);
+  server.override(`/targets/${sha}.file.txt`, Buffer.from('the real content, and more'));
+  await refused(t, c, () => c.updater().downloadTarget('file.txt', c.targetDir), 'targets', 'length', /longer than the 16 bytes/);
+  t.deepEqual(readdirSync(c.targetDir), [], 'nothing unverified was written');
+  await server.close();
+});
+
+test('an endless download is cut off at its limit', async (t) => {
+  const { server, c } = await started();
+  const chunk = Buffer.alloc(64 * 1024, 0x20);
+  let sent = 0;
+  server.override('/metadata/timestamp.json', (res) => {
+    res.writeHead(200);
+    const pump = () => {
+      while (!res.destroyed && res.write(chunk)) sent += chunk.length;
+      if (!res.destroyed) res.once('drain', pump);
+    };
+    res.on('close', () => undefined);
+    pump();
+  });
+  await refused(t, c, () => c.updater().refresh(), 'timestamp', 'length', /longer than the 16384 bytes/);
+  t.true(sent < 64 * 1024 * 1024, `the client stopped reading (${sent} bytes sent)`);
+  await server.close();
+});
+
+test('fuzzed metadata from the repository never crashes the verifier', (t) => {
+  const repo = new ModelsRepository();
+  const root = repo.initialRoot;
+  const timestamp = repo.writeTimestamp();
+  fc.assert(
+    fc.property(fc.nat(), fc.integer({ min: 0, max: 255 }), (at, byte) => {
+      const bytes = Buffer.from(timestamp);
+      bytes[at % bytes.length] = byte;
+      const set = new TrustedSet(root, Date.now());
+      try {
+        set.updateTimestamp(bytes);
+      } catch (error) {
+        if (!(error instanceof TrustError)) throw error;
+      }
+    }),
+    { numRuns: 300 },
+  );
+  t.pass();
+});
+
+test('role names become file names and URL parts quoted as python-tuf quotes them', (t) => {
+  t.is(quote('?'), '%3F');
+  t.is(quote('#'), '%23');
+  t.is(quote('/delegatedrole'), '%2Fdelegatedrole');
+  t.is(quote('../delegatedrole'), '..%2Fdelegatedrole');
+  t.is(quote("a b!'()*~"), 'a%20b%21%27%28%29%2A~');
+});
+
+test('new timestamp keys: the client forgets the old timestamp and accepts a lower version (spec §5.3.11)', async (t) => {
+  const { repo, server, c } = await started();
+  for (let i = 0; i < 3; i++) repo.publish();
+  t.is((await c.updater().refresh()).timestamp, 4);
+  const rotated = testKey();
+  repo.root.version = 2;
+  repo.root.keys[rotated.keyid] = rotated.json;
+  repo.root.roles.timestamp = { keyids: [rotated.keyid], threshold: 1 };
+  repo.writeRoot();
+  repo.signers.timestamp = [rotated];
+  repo.timestamp.version = 1;
+  repo.writeTimestamp();
+  t.like(await c.updater().refresh(), { root: 2, timestamp: 1 });
+  await server.close();
+});

@@ -1,0 +1,194 @@
+/**
+ * The TUF model and its codec against what real writers produced: canonical JSON byte for byte equal
+ * to @tufjs/canonical-json and python-tuf's securesystemslib, key ids computed, signatures verified
+ * on the fixture repositories, and a parser that refuses bad input with TrustError, never a crash.
+ */
+import test from 'ava';
+import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { canonicalize as tufjsCanonicalize } from '@tufjs/canonical-json';
+import { canonicalize } from '../../src/trust/canonical-json.js';
+import { TrustError } from '../../src/trust/errors.js';
+import { keyIdOf, tufKeyFromSpki, verifySignature } from '../../src/trust/keys.js';
+import { pathMatches, hashBins, binOf, pathHash } from '../../src/trust/delegations.js';
+import { parseRoot, rootRole } from '../../src/trust/root.js';
+import { parseSnapshot } from '../../src/trust/snapshot.js';
+import { parseTargets } from '../../src/trust/targets.js';
+import { parseTimestamp } from '../../src/trust/timestamp.js';
+import { MemoryKeyHandle } from '../../src/keystore/memory-key.js';
+import { fixtureRepositories, jsonFiles, pythonCanonical, tufFixturesDir } from '../harness/tuf.js';
+
+const fixtureDocuments = () => jsonFiles(tufFixturesDir()).map((file) => ({ file, value: JSON.parse(readFileSync(file, 'utf8')) as { signed: unknown } }));
+
+test('canonical JSON equals @tufjs/canonical-json and securesystemslib byte for byte on every fixture file', (t) => {
+  const documents = fixtureDocuments();
+  t.true(documents.length >= 6, 'the fixtures are there');
+  const values = documents.flatMap((d) => [d.value, d.value.signed]);
+  const python = pythonCanonical(values);
+  values.forEach((value, i) => {
+    const ours = canonicalize(value);
+    t.is(ours, tufjsCanonicalize(value), `@tufjs/canonical-json, ${documents[i >> 1]!.file}`);
+    t.is(ours, python[i], `securesystemslib, ${documents[i >> 1]!.file}`);
+  });
+});
+
+test('canonical JSON equals both peers on generated documents (escapes, unicode, nesting)', (t) => {
+  const key = fc.string({ unit: 'binary-ascii', maxLength: 8 });
+  const leaf = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 12 }), fc.string({ unit: 'binary-ascii', maxLength: 12 }), fc.integer(), fc.boolean(), fc.constant(null));
+  const { tree } = fc.letrec<{ tree: unknown }>((tie) => ({
+    tree: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('tree'), { maxLength: 4 }), fc.dictionary(key, tie('tree'), { maxKeys: 5 })),
+  }));
+  const samples = fc.sample(tree, { numRuns: 300, seed: 11 });
+  const python = pythonCanonical(samples);
+  samples.forEach((value, i) => {
+    t.is(canonicalize(value), tufjsCanonicalize(value));
+    t.is(canonicalize(value), python[i]);
+  });
+});
+
+test('keys outside the Basic Multilingual Plane sort by code point, as python-tuf sorts them', (t) => {
+  const value = { '\u{10000}': 1, '\uffff': 2 };
+  const [python] = pythonCanonical([value]);
+  t.is(canonicalize(value), python);
+});
+
+test('floats and non-JSON values are refused, not rounded', (t) => {
+  t.throws(() => canonicalize({ a: 1.5 }), { code: 'CANONICAL_JSON_NUMBER' });
+  t.throws(() => canonicalize({ a: () => 1 }), { code: 'CANONICAL_JSON_TYPE' });
+});
+
+test('the fixture repository parses role by role; key ids are computed and every signature verifies', (t) => {
+  for (const repo of fixtureRepositories()) {
+    const root = parseRoot(repo.initialRoot);
+    root.verifyThreshold(root.signed.keys, rootRole(root.signed, 'root'));
+    for (const keyid of Object.keys(root.signed.keys)) t.is(keyIdOf(root.signed.keys[keyid]!), keyid);
+    const metadata = join(repo.dir, 'metadata');
+    const timestamp = parseTimestamp(readFileSync(join(metadata, 'timestamp.json')));
+    timestamp.verifyThreshold(root.signed.keys, rootRole(root.signed, 'timestamp'));
+    const snapshotVersion = timestamp.signed.meta['snapshot.json'].version;
+    const snapshot = parseSnapshot(readFileSync(join(metadata, `${snapshotVersion}.snapshot.json`)));
+    snapshot.verifyThreshold(root.signed.keys, rootRole(root.signed, 'snapshot'));
+    const targets = parseTargets(readFileSync(join(metadata, `${snapshot.signed.meta['targets.json']!.version}.targets.json`)));
+    targets.verifyThreshold(root.signed.keys, rootRole(root.signed, 'targets'));
+    for (const role of targets.signed.delegations?.roles ?? []) {
+      const delegated = parseTargets(readFileSync(join(metadata, `${snapshot.signed.meta[`${role.name}.json`]!.version}.${role.name}.json`)), role.name);
+      delegated.verifyThreshold(targets.signed.delegations!.keys, role);
+      t.truthy(delegated.signed.targets[repo.targetPath], `${role.name} describes ${repo.targetPath}`);
+    }
+  }
+});
+
+test('one changed byte of signed content breaks the signature; an unsigned field does not matter', (t) => {
+  const [repo] = fixtureRepositories();
+  const text = repo!.initialRoot.toString('utf8');
+  const tampered = parseRoot(Buffer.from(text.replace('"version": 1', '"version": 2')));
+  const error = t.throws(() => tampered.verifyThreshold(tampered.signed.keys, rootRole(tampered.signed, 'root')), { instanceOf: TrustError });
+  t.regex(error.message, /^root: 0 valid signatures from the root keys, 1 required/);
+  const extra = JSON.parse(text);
+  extra.unsigned = 'outside the signed part';
+  const root = parseRoot(Buffer.from(JSON.stringify(extra)));
+  t.notThrows(() => root.verifyThreshold(root.signed.keys, rootRole(root.signed, 'root')));
+});
+
+test('a key id that is not the hash of its key is refused, naming the role', (t) => {
+  const [repo] = fixtureRepositories();
+  const doc = JSON.parse(repo!.initialRoot.toString('utf8'));
+  const [id, key] = Object.entries(doc.signed.keys)[0]!;
+  delete doc.signed.keys[id];
+  doc.signed.keys['0'.repeat(64)] = key;
+  const error = t.throws(() => parseRoot(Buffer.from(JSON.stringify(doc))), { instanceOf: TrustError });
+  t.is(error.code, 'TUF_KEY_ID');
+  t.regex(error.message, /^root: key "0{64}"/);
+});
+
+test('threshold 0 and duplicate signatures are refused at parse time', (t) => {
+  const [repo] = fixtureRepositories();
+  const zero = JSON.parse(repo!.initialRoot.toString('utf8'));
+  zero.signed.roles.timestamp.threshold = 0;
+  t.like(t.throws(() => parseRoot(Buffer.from(JSON.stringify(zero))), { instanceOf: TrustError }), { code: 'TUF_THRESHOLD', role: 'root' });
+  const twice = JSON.parse(repo!.initialRoot.toString('utf8'));
+  twice.signatures.push({ ...twice.signatures[0] });
+  t.regex(t.throws(() => parseRoot(Buffer.from(JSON.stringify(twice))), { instanceOf: TrustError }).message, /^root: signatures lists key \w+ more than once/);
+});
+
+test('keys of every Keystore algorithm become TUF keys whose signatures verify (DER ECDSA, PSS, Ed25519)', async (t) => {
+  const data = Buffer.from('canonical bytes');
+  for (const algorithm of ['ed25519', 'p256', 'p384', 'rsa2048'] as const) {
+    const handle = new MemoryKeyHandle(algorithm);
+    const key = tufKeyFromSpki(await handle.publicKey());
+    const { signOptionsFor } = await import('../../src/trust/keys.js');
+    const signature = Buffer.from(await handle.sign(data, signOptionsFor(algorithm))).toString('hex');
+    t.true(verifySignature(key, data, signature), algorithm);
+    t.false(verifySignature(key, Buffer.from('other bytes'), signature), `${algorithm} over other bytes`);
+    t.false(verifySignature({ ...key, scheme: 'ecdsa-sha2-nistp521' }, data, signature), `${algorithm} under an unknown scheme`);
+  }
+});
+
+test('path patterns match per segment, as fnmatch does; hash bins cover every path exactly once', (t) => {
+  t.true(pathMatches('targets/*.tgz', 'targets/foo.tgz'));
+  t.false(pathMatches('targets/*.tgz', 'targets/foo.txt'));
+  t.true(pathMatches('foo-version-?.tgz', 'foo-version-a.tgz'));
+  t.false(pathMatches('foo-version-?.tgz', 'foo-version-alpha.tgz'));
+  t.false(pathMatches('*.tgz', 'targets/foo.tgz'), 'a wildcard never matches a separator');
+  t.true(pathMatches('delegatedrole/*', 'delegatedrole/artifact'));
+  t.true(pathMatches('file[0-9].txt', 'file7.txt'));
+  t.false(pathMatches('file[!0-9].txt', 'file7.txt'));
+  t.true(pathMatches('a.b', 'a.b'));
+  t.false(pathMatches('a.b', 'axb'), 'a dot is a dot');
+  for (const count of [2, 16, 32, 256]) {
+    const bins = hashBins(count);
+    t.is(bins.length, count);
+    t.is(new Set(bins.flatMap((b) => b.prefixes)).size, bins.reduce((n, b) => n + b.prefixes.length, 0));
+    for (const path of ['a', 'images/app:1.0', 'x/y/z']) {
+      const bin = binOf(bins, path);
+      t.true(bin.prefixes.some((p) => pathHash(path).startsWith(p)), `${path} in ${bin.name}`);
+    }
+  }
+  t.throws(() => hashBins(3), { instanceOf: TrustError });
+});
+
+test('fuzzed metadata never crashes the parsers or the verifier: a TrustError or a result', (t) => {
+  const documents = fixtureDocuments().map((d) => readFileSync(d.file));
+  const parsers = [parseRoot, parseTimestamp, parseSnapshot, (b: Uint8Array) => parseTargets(b)];
+  const check = (bytes: Uint8Array) => {
+    for (const parse of parsers) {
+      try {
+        const md = parse(bytes);
+        const root = parseRoot(documents[0]!);
+        try {
+          md.verifyThreshold(root.signed.keys, rootRole(root.signed, 'root'));
+        } catch (error) {
+          if (!(error instanceof TrustError)) throw error;
+        }
+      } catch (error) {
+        if (!(error instanceof TrustError)) throw error;
+      }
+    }
+  };
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: documents.length - 1 }), fc.nat(), fc.integer({ min: 0, max: 255 }), (which, at, byte) => {
+      const bytes = Buffer.from(documents[which]!);
+      bytes[at % bytes.length] = byte;
+      check(bytes);
+    }),
+    { numRuns: 400 },
+  );
+  // Structurally wrong but valid JSON: every field of a real document replaced by something else.
+  const replacement = fc.oneof(fc.constant(null), fc.integer(), fc.double(), fc.string(), fc.constant([]), fc.constant({}), fc.constant(0), fc.constant(-1));
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: documents.length - 1 }), fc.nat(), replacement, (which, pick, value) => {
+      const doc = JSON.parse(documents[which]!.toString());
+      const paths: Array<[Record<string, unknown>, string]> = [];
+      const walk = (node: unknown) => {
+        if (typeof node === 'object' && node !== null) for (const k of Object.keys(node)) { paths.push([node as Record<string, unknown>, k]); walk((node as Record<string, unknown>)[k]); }
+      };
+      walk(doc);
+      const [parent, k] = paths[pick % paths.length]!;
+      parent[k] = value;
+      check(Buffer.from(JSON.stringify(doc)));
+    }),
+    { numRuns: 600 },
+  );
+  t.pass();
+});

@@ -1,0 +1,193 @@
+/**
+ * Keyward's TUF writer with every key in a device (SoftHSM, the virtual YubiKey), read by tuf-js and
+ * by Keyward's own client over a static HTTP server on 127.0.0.1: plain, after root and key
+ * rotations, a 2-of-3 delegation across devices signed on different occasions, hash bins, refresh
+ * and removal of a delegate.
+ */
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConflictError, UsageError } from '../../src/errors.js';
+import { initClient, Updater } from '../../src/trust/client/updater.js';
+import { keyIdOf } from '../../src/trust/keys.js';
+import { Repository, type InitOptions } from '../../src/trust/repository/repository.js';
+import { targetFileOf } from '../../src/trust/targets.js';
+import type { TufSigner } from '../../src/trust/repository/signer.js';
+import { devices, tufJsDownloadAll, type Devices } from '../harness/tuf-writer.js';
+import { staticServer } from '../harness/tuf.js';
+
+const content = (path: string) => Buffer.from(`the content of ${path}\n`);
+
+interface Fixture {
+  dev: Devices;
+  repo: Repository;
+  signers: Record<'root' | 'targets' | 'snapshot' | 'timestamp', TufSigner>;
+  initialRoot: Buffer;
+}
+
+async function fixture(t: import('ava').ExecutionContext): Promise<Fixture> {
+  const dev = await devices();
+  t.teardown(() => dev.close());
+  const signers = { root: await dev.softhsm('p384'), targets: await dev.softhsm('p256'), snapshot: await dev.softhsm('ed25519'), timestamp: await dev.softhsm('ed25519') };
+  const setup = (s: TufSigner) => ({ keys: [{ key: s.key, signer: s }], threshold: 1 });
+  const options: InitOptions = { root: setup(signers.root), targets: setup(signers.targets), snapshot: setup(signers.snapshot), timestamp: setup(signers.timestamp) };
+  const repo = await Repository.init(mkdtempSync(join(tmpdir(), 'keyward-tuf-repo-')), options, dev.keystore);
+  return { dev, repo, signers, initialRoot: readFileSync(join(repo.layout.metadataDir, '1.root.json')) };
+}
+
+function addFile(repo: Repository, path: string, role?: string): void {
+  const bytes = content(path);
+  repo.layout.writeTarget(path, createHash('sha256').update(bytes).digest('hex'), bytes);
+  repo.addTarget(path, targetFileOf(bytes), role);
+}
+
+/** tuf-js and Keyward's client, each from a fresh start, download every path and get the right bytes. */
+async function bothClientsDownload(t: import('ava').ExecutionContext, f: Fixture, paths: string[]): Promise<void> {
+  const server = await staticServer(f.repo.layout.dir);
+  try {
+    const tufjs = await tufJsDownloadAll(server.url, f.initialRoot, paths);
+    for (const path of paths) t.deepEqual(readFileSync(tufjs[path]!), content(path), `tuf-js: ${path}`);
+    const metadataDir = mkdtempSync(join(tmpdir(), 'keyward-tuf-client-'));
+    initClient(metadataDir, f.initialRoot);
+    const updater = new Updater({ metadataDir, metadataUrl: `${server.url}/metadata`, targetBaseUrl: `${server.url}/targets` });
+    for (const path of paths) t.deepEqual(readFileSync((await updater.downloadTarget(path, mkdtempSync(join(tmpdir(), 'kw-')))).file), content(path), `Keyward: ${path}`);
+  } finally {
+    await server.close();
+  }
+}
+
+test('init publishes at once when every key is at hand; tuf-js downloads every target', async (t) => {
+  const f = await fixture(t);
+  t.false(f.repo.hasStagedChanges());
+  addFile(f.repo, 'app/v1.0.tar.gz');
+  addFile(f.repo, 'README');
+  t.true(f.repo.hasStagedChanges());
+  await f.repo.sign([f.signers.targets]);
+  const report = await f.repo.publish();
+  t.deepEqual(report, { published: [{ role: 'targets', version: 2 }], snapshot: 2, timestamp: 2 });
+  await bothClientsDownload(t, f, ['app/v1.0.tar.gz', 'README']);
+  // An image manifest: a target from its digest and length, no file stored.
+  f.repo.addTarget('registry.example/app:1.0', { length: 1234, hashes: { sha256: 'ab'.repeat(32) }, custom: { mediaType: 'application/vnd.oci.image.manifest.v1+json' } });
+  await f.repo.sign([f.signers.targets]);
+  await f.repo.publish();
+  const server = await staticServer(f.repo.layout.dir);
+  const metadataDir = mkdtempSync(join(tmpdir(), 'keyward-tuf-client-'));
+  initClient(metadataDir, f.initialRoot);
+  const found = await new Updater({ metadataDir, metadataUrl: `${server.url}/metadata` }).findTarget('registry.example/app:1.0');
+  t.deepEqual(found?.info, { length: 1234, hashes: { sha256: 'ab'.repeat(32) }, custom: { mediaType: 'application/vnd.oci.image.manifest.v1+json' } });
+  await server.close();
+});
+
+test('root rotation signed by the old and the new root keys; tuf-js from the first root follows it', async (t) => {
+  const f = await fixture(t);
+  addFile(f.repo, 'file.txt');
+  const newRoot = [await f.dev.softhsm('ed25519'), await f.dev.softhsm('p256')];
+  f.repo.rotate('root', { add: newRoot.map((s) => s.key), remove: [f.signers.root.keyid], threshold: 2 });
+  await f.repo.sign([f.signers.targets, newRoot[0]!]);
+  const root = f.repo.status().find((s) => s.role === 'root')!;
+  t.like(root, { version: 2, staged: true, met: false });
+  t.deepEqual(root.requirements.map((r) => [r.by, r.signed.length, r.threshold, r.met]), [
+    ['root v1 (the trusted root)', 0, 1, false],
+    ['root v2', 1, 2, false],
+  ]);
+  await t.throwsAsync(f.repo.publish(), { instanceOf: ConflictError, message: /root v2 is not ready: root v1 \(the trusted root\) needs 1, has 0; root v2 needs 2, has 1/ });
+  await f.repo.sign([f.signers.root]);
+  await f.repo.sign([newRoot[1]!]);
+  t.true(f.repo.ready());
+  await f.repo.publish();
+  await bothClientsDownload(t, f, ['file.txt']);
+});
+
+test('key rotation of targets, snapshot and timestamp; clients from the first root follow', async (t) => {
+  const f = await fixture(t);
+  addFile(f.repo, 'before.txt');
+  await f.repo.sign([f.signers.targets]);
+  await f.repo.publish();
+  const targets = await f.dev.softhsm('rsa2048');
+  const timestamp = await f.dev.softhsm('p256');
+  f.repo.rememberKey(timestamp);
+  f.repo.rotate('targets', { add: [targets.key], remove: [f.signers.targets.keyid] });
+  f.repo.rotate('timestamp', { add: [timestamp.key], remove: [f.signers.timestamp.keyid] });
+  addFile(f.repo, 'after.txt');
+  await f.repo.sign([f.signers.root, targets]);
+  await f.repo.publish();
+  const published = JSON.parse(readFileSync(join(f.repo.layout.metadataDir, 'timestamp.json'), 'utf8'));
+  t.deepEqual(published.signatures.map((s: { keyid: string }) => s.keyid), [keyIdOf(timestamp.key)], 'the new timestamp key signs');
+  await bothClientsDownload(t, f, ['before.txt', 'after.txt']);
+});
+
+test('a delegation whose threshold is 2 of 3 keys over the virtual YubiKey and SoftHSM, signed one key at a time, then rotated', async (t) => {
+  const f = await fixture(t);
+  const keys = [await f.dev.yubikey('9c', 'p256'), await f.dev.softhsm('p256'), await f.dev.softhsm('ed25519')];
+  f.repo.delegate('targets', { name: 'releases', keys: keys.map((k) => k.key), threshold: 2, paths: ['releases/*'], terminating: true });
+  await f.repo.sign([f.signers.targets]);
+  addFile(f.repo, 'releases/app-2.0.tar.gz');
+  t.is(f.repo.responsibleRole('releases/app-2.0.tar.gz'), 'releases');
+  // First signer, on the YubiKey (a touch), twice: a key counts once however often it signs.
+  await f.repo.sign([keys[0]!]);
+  await f.repo.sign([keys[0]!]);
+  const releases = () => f.repo.status().find((s) => s.role === 'releases')!;
+  t.like(releases(), { staged: true, met: false, version: 1 });
+  t.deepEqual(releases().requirements[0]!.signed.map((k) => k.keyid), [keys[0]!.keyid]);
+  t.is(releases().requirements[0]!.missing.length, 2);
+  t.false(f.repo.ready());
+  await t.throwsAsync(f.repo.publish(), { instanceOf: ConflictError, message: /releases v1 is not ready: targets needs 2, has 1/ });
+  t.throws(() => readFileSync(join(f.repo.layout.metadataDir, '1.releases.json')), undefined, 'nothing was published');
+  // Another day, another device.
+  await Repository.open(f.repo.layout.dir, f.dev.keystore).sign([keys[2]!]);
+  t.true(f.repo.ready());
+  await f.repo.publish();
+  await bothClientsDownload(t, f, ['releases/app-2.0.tar.gz']);
+  // The YubiKey is lost: its key leaves the delegation, a new one joins; targets re-signs the
+  // delegation and the role is re-signed by two of its new keys.
+  const replacement = await f.dev.softhsm('p384');
+  f.repo.rotate('releases', { remove: [keys[0]!.keyid], add: [replacement.key] });
+  await f.repo.sign([f.signers.targets, keys[1]!]);
+  t.false(f.repo.ready(), 'one of the two signatures releases needs');
+  await f.repo.sign([replacement]);
+  t.like(await f.repo.publish(), { published: [{ role: 'targets', version: 3 }, { role: 'releases', version: 2 }] });
+  await bothClientsDownload(t, f, ['releases/app-2.0.tar.gz']);
+});
+
+test('hash-bin delegations: targets spread over bins; tuf-js and Keyward find every one', async (t) => {
+  const f = await fixture(t);
+  const binKey = await f.dev.softhsm('ed25519');
+  const bins = f.repo.hashBins('targets', 16, [binKey.key], 1);
+  t.is(bins.length, 16);
+  const paths = Array.from({ length: 40 }, (_, i) => `packages/pkg-${i}.whl`);
+  for (const path of paths) addFile(f.repo, path);
+  const used = new Set(paths.map((p) => f.repo.responsibleRole(p)));
+  t.true(used.size > 8 && [...used].every((b) => bins.includes(b)), 'targets land in their bins');
+  await f.repo.sign([f.signers.targets, binKey]);
+  await f.repo.publish();
+  await bothClientsDownload(t, f, paths);
+});
+
+test('refresh (the cron job) signs a new timestamp; removing a delegate hides its targets', async (t) => {
+  const f = await fixture(t);
+  const key = await f.dev.softhsm('ed25519');
+  f.repo.delegate('targets', { name: 'team', keys: [key.key], threshold: 1, paths: ['team/*'] });
+  addFile(f.repo, 'team/tool');
+  await f.repo.sign([f.signers.targets, key]);
+  await f.repo.publish();
+  const before = f.repo.status().find((s) => s.role === 'timestamp')!.version;
+  t.like(await f.repo.refresh(), { published: [], timestamp: before + 1 });
+  t.like(await f.repo.refresh({ snapshot: true }), { timestamp: before + 2 });
+  await bothClientsDownload(t, f, ['team/tool']);
+  t.is(f.repo.undelegate('team'), 'targets');
+  await f.repo.sign([f.signers.targets]);
+  await f.repo.publish();
+  t.false(f.repo.targetsRoles().includes('team'));
+  await t.throwsAsync(bothClientsDownload(t, f, ['team/tool']), { message: /no target team\/tool/ });
+});
+
+test('threshold 0 and thresholds no keys can meet are refused before anything is written', async (t) => {
+  const f = await fixture(t);
+  const key = await f.dev.softhsm('ed25519');
+  t.throws(() => f.repo.delegate('targets', { name: 'zero', keys: [key.key], threshold: 0, paths: ['*'] }), { instanceOf: UsageError, message: /zero: threshold 0 refused/ });
+  t.throws(() => f.repo.delegate('targets', { name: 'two', keys: [key.key], threshold: 2, paths: ['*'] }), { instanceOf: UsageError, message: /cannot be met by 1 key/ });
+  t.throws(() => f.repo.rotate('root', { threshold: 0 }), { instanceOf: UsageError });
+  t.false(f.repo.hasStagedChanges());
+});
