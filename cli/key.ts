@@ -1,10 +1,11 @@
 /** `keyward key …`: generate, list, read, use and delete keys named by URI. */
 import { Option, type Command } from 'commander';
 import { ALGORITHMS, KEY_ALGORITHMS, parseHashName, type KeyAlgorithm } from '../src/crypto/algorithms.js';
-import { CancelledError, UsageError } from '../src/errors.js';
+import { UsageError } from '../src/errors.js';
 import type { KeyInfo, SignOptions } from '../src/keystore/keystore.js';
 import { redactUri } from '../src/keystore/uri.js';
 import { toPem } from '../src/x509/pem.js';
+import { confirmDestruction, yesOption } from './confirm.js';
 import { CliContext } from './context.js';
 import { examples } from './help.js';
 import { readInput, writeOutput } from './io.js';
@@ -28,6 +29,7 @@ export function defineKey(key: Command): void {
     .addOption(new Option('--pin-policy <policy>', 'YubiKey: when the PIN is needed').choices(['never', 'once', 'always']))
     .addOption(new Option('--touch-policy <policy>', 'YubiKey: when a touch is needed (cached: 15 s)').choices(['never', 'always', 'cached']))
     .option('--overwrite', 'YubiKey: replace a key already in the slot (it is destroyed)')
+    .addOption(yesOption())
     .addHelpText(
       'after',
       examples([
@@ -38,11 +40,10 @@ export function defineKey(key: Command): void {
       ]) +
         '\nThe private key is created inside the device and never leaves it (PKCS#11: sensitive, never\nextractable, signing only; YubiKey: generated on the card, attestable).\n',
     )
-    .action(async (uri: string, options: { algorithm: KeyAlgorithm; pinPolicy?: 'never' | 'once' | 'always'; touchPolicy?: 'never' | 'always' | 'cached'; overwrite?: boolean }, command: Command) => {
+    .action(async (uri: string, options: { algorithm: KeyAlgorithm; pinPolicy?: 'never' | 'once' | 'always'; touchPolicy?: 'never' | 'always' | 'cached'; overwrite?: boolean; yes?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
       if (options.overwrite) {
-        const answer = await ctx.interaction.confirm(`Replace whatever key is in ${redactUri(uri)}? The old key is destroyed.`);
-        if (answer === false) throw new CancelledError('nothing was generated');
+        await confirmDestruction(ctx, options.yes, { question: `Replace whatever key is in ${redactUri(uri)}? The old key is destroyed.`, action: 'replace a key', declined: 'nothing was generated' });
       }
       const handle = await ctx.progress(`Generating a ${ALGORITHMS[options.algorithm].title} key in the device`, () =>
         ctx.keystore().generate(uri, { algorithm: options.algorithm, pinPolicy: options.pinPolicy, touchPolicy: options.touchPolicy, overwrite: options.overwrite }),
@@ -128,7 +129,7 @@ export function defineKey(key: Command): void {
     .command('delete')
     .description('destroy a key (its private key, public key and certificate objects)')
     .argument('<uri>', 'the key')
-    .option('-y, --yes', 'do not ask for confirmation')
+    .addOption(yesOption())
     .addHelpText('after', examples([`keyward key delete ${TOKEN}`, `keyward key delete 'pkcs11:token=demo;id=%01%02' --yes`]) + '\nThere is no undo: a key deleted from hardware is gone.\n')
     .action(async (uri: string, options: { yes?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
@@ -137,11 +138,7 @@ export function defineKey(key: Command): void {
       // Zero or several matches: delete() below says so precisely, before anything is destroyed.
       if (matches.length === 1) {
         const target = matches[0]!;
-        const answer = await ctx.interaction.confirm(`Destroy key "${target.label}" on ${target.device}? This cannot be undone.`);
-        if (answer === undefined) {
-          throw new UsageError('CONFIRMATION_REQUIRED', 'refusing to delete a key without confirmation', { hint: 'pass --yes when no terminal can ask' });
-        }
-        if (answer === false) throw new CancelledError('nothing was deleted');
+        await confirmDestruction(ctx, options.yes, { question: `Destroy key "${target.label}" on ${target.device}? This cannot be undone.`, action: 'delete a key', declined: 'nothing was deleted' });
       }
       const deleted = await keystore.delete(uri);
       ctx.emit(deleted, () => `deleted ${deleted.label} (${deleted.uri})`);

@@ -3,9 +3,10 @@
  * the one place errors become messages and exit codes.
  *
  * It starts at once because it loads only what the command line asks for, in two steps:
- * - a noun's commands are defined by its module (cli/<noun>.ts), loaded when commander dispatches
- *   to that noun; `keyward --help` and `--version` need only the names and descriptions below;
- * - a noun's module imports statically only commander, the CLI's helpers and small modules without
+ * - a noun's commands are defined by its module (cli/<noun>.ts, or cli/<noun>/index.ts for a noun
+ *   with a file per sub-noun), loaded when commander dispatches to that noun; `keyward --help` and
+ *   `--version` need only the names and descriptions below;
+ * - a noun's modules import statically only commander, the CLI's helpers and small modules without
  *   dependencies (errors, PEM, secrets, algorithm tables), so `<noun> … --help` is light too. An
  *   action imports the code that does the work (device drivers, the CA, x509, SQLite) when it
  *   runs, with `await import(…)`, and gets its keystore from `await CliContext.of(command)`.
@@ -20,8 +21,8 @@ const NOUNS: Record<string, { description: string; define: () => Promise<(noun: 
   token: { description: 'PKCS#11 tokens: list, initialise (SoftHSM), change and unblock PINs', define: async () => (await import('./token.js')).defineToken },
   key: { description: 'generate, list, use and delete keys held in hardware', define: async () => (await import('./key.js')).defineKey },
   cert: { description: 'certificates stored with keys, and self-signed certificates signed in the device', define: async () => (await import('./cert.js')).defineCert },
-  yubikey: { description: 'YubiKey PIV devices: list, info, PINs, management key, reset, attestation, and the virtual YubiKey', define: async () => (await import('./yubikey.js')).defineYubikey },
-  ca: { description: 'a cluster PKI: offline root, per-cluster intermediate, node certificates, CRLs, root rotation, cfssl-compatible server', define: async () => (await import('./ca.js')).defineCa },
+  yubikey: { description: 'YubiKey PIV devices: list, info, PINs, management key, reset, attestation, and the virtual YubiKey', define: async () => (await import('./yubikey/index.js')).defineYubikey },
+  ca: { description: 'a cluster PKI: offline root, per-cluster intermediate, node certificates, CRLs, root rotation, cfssl-compatible server', define: async () => (await import('./ca/index.js')).defineCa },
   trust: {
     description: 'TUF 1.0 repositories signed in hardware (thresholds across devices, delegations, touch-to-sign) and a conformant TUF client',
     define: async () => (await import('./trust/index.js')).defineTrust,

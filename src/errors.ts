@@ -14,7 +14,7 @@ export const EXIT_CODES = {
   /** The request itself is wrong. */
   usage: {
     code: 2,
-    meaning: 'bad request: unknown command, invalid option, malformed URI, CSR, certificate or ca.json, unsupported algorithm, a PKCS#11 module a file names but you did not allow',
+    meaning: 'bad request: unknown command, invalid option, malformed URI, CSR, certificate or ca.json, unsupported algorithm, a PKCS#11 module a file names but you did not allow, a destructive command with no one to confirm it and no --yes',
   },
   /** What was asked for does not exist. */
   notFound: { code: 3, meaning: 'not found: no such token, key, slot or certificate' },

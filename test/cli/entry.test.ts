@@ -43,7 +43,7 @@ test('--version, --help and every noun\'s --help load no driver, x509, SQLite or
   }
   // Nor does --version read the nouns' modules: it needs only their names.
   const version = await modulesLoaded(['--version']);
-  t.false(version.modules.some((m) => /\/dist\/cli\/(key|ca|yubikey|token|cert|doctor)\.js$/.test(m)));
+  t.false(version.modules.some((m) => /\/dist\/cli\/(key|ca|yubikey|trust|token|cert|doctor)(\.js$|\/)/.test(m)));
 });
 
 test('the module log sees what an action loads: a CA command loads x509 and SQLite when it runs', async (t) => {

@@ -114,7 +114,7 @@ test('--out replaces only regular files: a FIFO, a device or a directory is refu
   const state = join(dir, 'card.json');
   writeFileSync(state, '{}', { mode: 0o644 });
   chmodSync(state, 0o644);
-  t.is((await keyward(['yubikey', 'virtual', 'create', '--state', state, '--force'])).code, 0);
+  t.is((await keyward(['yubikey', 'virtual', 'create', '--state', state, '--force', '--yes'])).code, 0);
   t.is(statSync(state).mode & 0o777, 0o600);
 });
 

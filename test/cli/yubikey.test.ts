@@ -1,12 +1,12 @@
 /** `keyward yubikey …` and `keyward key …` with yubikey: URIs, end to end through pcscd. */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { YUBIKEY_5_ATR } from '../../src/hsm/piv/spec.js';
 import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
-import { KEYWARD_BIN, keyward, run } from '../harness/run.js';
+import { KEYWARD_BIN, keyward, run, type RunResult } from '../harness/run.js';
 
 let rig: PcscRig;
 test.before(async () => {
@@ -17,6 +17,13 @@ test.after.always(async () => {
 });
 
 const env = (extra: NodeJS.ProcessEnv = {}) => ({ ...rig.env, KEYWARD_PIN: '123456', ...extra });
+
+/** A destructive command run with no one to ask (no terminal, --no-input) and without --yes. */
+function refusedForConfirmation(t: ExecutionContext, result: RunResult, action: string): void {
+  t.is(result.code, 2, result.stderr);
+  t.regex(result.stderr, new RegExp(`refusing to ${action} without confirmation`));
+  t.regex(result.stderr, /hint: pass --yes when no terminal can ask/);
+}
 
 test.serial('list, info (with factory-default warnings), generate with policies, sign, attest', async (t) => {
   const card = await serveVirtualCard(rig, { serial: 44556677 });
@@ -212,7 +219,8 @@ test.serial('management key set from a file; afterwards only the new key manages
     const withKey = await keyward(['key', 'generate', `yubikey:slot=9d?management-key-source=file:${keyFile}`, '-a', 'p256'], { env: env() });
     t.is(withKey.code, 0, withKey.stderr);
     const noConfirm = await keyward(['yubikey', 'reset'], { env: env() });
-    t.is(noConfirm.code, 2);
+    refusedForConfirmation(t, noConfirm, 'reset the PIV application');
+    t.is(JSON.parse((await keyward(['yubikey', 'info', '--json'], { env: env() })).stdout).keys.length, 1, 'the key in 9d survives the refused reset');
     const reset = await keyward(['yubikey', 'reset', '--yes', '--json'], { env: env() });
     t.is(reset.code, 0, reset.stderr);
     const info = JSON.parse((await keyward(['yubikey', 'info', '--json'], { env: env() })).stdout);
@@ -221,6 +229,71 @@ test.serial('management key set from a file; afterwards only the new key manages
     t.truthy(readFileSync(keyFile));
   } finally {
     await card.stop();
+  }
+});
+
+test.serial('key generate --overwrite and pin retries: refused with no one to ask unless --yes, and the refused command changes nothing', async (t) => {
+  const card = await serveVirtualCard(rig, {});
+  try {
+    t.is((await keyward(['key', 'generate', 'yubikey:slot=9a', '-a', 'p256'], { env: env() })).code, 0);
+    const publicKey = async () => (await keyward(['key', 'public', 'yubikey:slot=9a'], { env: env() })).stdout;
+    const original = await publicKey();
+    const overwrite = ['key', 'generate', 'yubikey:slot=9a', '-a', 'p384', '--overwrite'];
+    refusedForConfirmation(t, await keyward(overwrite, { env: env() }), 'replace a key');
+    t.is(JSON.parse((await keyward([...overwrite, '--json'], { env: env() })).stdout).error.code, 'CONFIRMATION_REQUIRED');
+    t.is(await publicKey(), original, 'the old key survives');
+    const replaced = await keyward([...overwrite, '--yes'], { env: env() });
+    t.is(replaced.code, 0, replaced.stderr);
+    t.not(await publicKey(), original);
+    t.like(JSON.parse((await keyward(['yubikey', 'info', '--json'], { env: env() })).stdout).keys[0], { algorithm: 'p384' });
+
+    const retries = ['yubikey', 'pin', 'retries', '--pin-tries', '5', '--puk-tries', '4'];
+    refusedForConfirmation(t, await keyward(retries, { env: env() }), 'reset the PIN and PUK');
+    t.like(JSON.parse((await keyward(['yubikey', 'info', '--json'], { env: env() })).stdout), { pin: { totalRetries: 3 }, puk: { totalRetries: 3 } });
+    const set = await keyward([...retries, '--yes'], { env: env() });
+    t.is(set.code, 0, set.stderr);
+    t.like(JSON.parse((await keyward(['yubikey', 'info', '--json'], { env: env() })).stdout), { pin: { totalRetries: 5 }, puk: { totalRetries: 4 } });
+  } finally {
+    await card.stop();
+  }
+});
+
+test('virtual create --force replaces a virtual YubiKey only when confirmed: refused with no one to ask unless --yes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'keyward-vyk-'));
+  try {
+    const state = join(dir, 'vyk.json');
+    t.is((await keyward(['yubikey', 'virtual', 'create', '--state', state, '--serial', '11111111'])).code, 0);
+    const before = readFileSync(state);
+    const replace = ['yubikey', 'virtual', 'create', '--state', state, '--serial', '22222222', '--force'];
+    refusedForConfirmation(t, await keyward(replace), 'replace a virtual YubiKey');
+    t.deepEqual(readFileSync(state), before, 'the card and its keys are kept');
+    const replaced = await keyward([...replace, '--yes', '--json']);
+    t.is(replaced.code, 0, replaced.stderr);
+    t.is(JSON.parse(replaced.stdout).serial, 22222222);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('at a terminal, a destructive command asks first: "no" keeps the virtual YubiKey, "yes" replaces it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'keyward-vyk-'));
+  try {
+    const state = join(dir, 'vyk.json');
+    t.is((await keyward(['yubikey', 'virtual', 'create', '--state', state, '--serial', '11111111'])).code, 0);
+    const before = readFileSync(state);
+    // util-linux script(1) gives the command a real terminal and types the answer into it.
+    const atTerminal = (answer: string) =>
+      run('script', ['-qec', `'${process.execPath}' '${KEYWARD_BIN}' yubikey virtual create --state '${state}' --serial 22222222 --force`, '/dev/null'], { input: `${answer}\r` });
+    const declined = await atTerminal('n');
+    t.regex(declined.stdout, /Replace the virtual YubiKey in .*vyk\.json\? Its keys are/, 'the question, at the terminal');
+    t.is(declined.code, 130);
+    t.regex(declined.stdout, /nothing was changed/);
+    t.deepEqual(readFileSync(state), before);
+    const agreed = await atTerminal('y');
+    t.is(agreed.code, 0, agreed.stdout);
+    t.regex(agreed.stdout, /virtual YubiKey 22222222/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -1,0 +1,22 @@
+/** `keyward ca …`: a cluster's PKI: offline root, cluster intermediate, node certificates, CRLs, rotation, join tokens, the cfssl-compatible server. */
+import type { Command } from 'commander';
+import { defineIntermediate } from './intermediate.js';
+import { defineIssue } from './issue.js';
+import { defineJoinToken } from './join-token.js';
+import { defineRevocation } from './revocation.js';
+import { defineRoot } from './root.js';
+import { defineRotation } from './rotation.js';
+import { defineServe } from './serve.js';
+import { defineStatus } from './status.js';
+
+/** `keyward ca`'s commands, in the order its help lists them. */
+export function defineCa(ca: Command): void {
+  defineRoot(ca);
+  defineIntermediate(ca);
+  defineIssue(ca);
+  defineRevocation(ca);
+  defineRotation(ca);
+  defineStatus(ca);
+  defineJoinToken(ca);
+  defineServe(ca);
+}

@@ -1,0 +1,47 @@
+/** `keyward ca rotate-root …`: replacing the root without downtime. */
+import type { Command } from 'commander';
+import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
+import { CliContext } from '../context.js';
+import { examples } from '../help.js';
+import { parsePositiveInt } from '../key.js';
+import { dirOption, generateOption, withKeystore } from './shared.js';
+
+/** `keyward ca rotate-root …`. */
+export function defineRotation(ca: Command): void {
+  const rotate = ca.command('rotate-root').description('replace the root without downtime: cross-sign, move nodes, retire the old root');
+  rotate
+    .command('begin')
+    .description('a ceremony with both root keys: new root, cross-signed by the old; both trusted until finish')
+    .requiredOption('--new-key <uri>', 'the new root\'s key')
+    .addOption(generateOption())
+    .option('--subject <dn>', 'the new root\'s name (default: the old root\'s)')
+    .option('--years <n>', 'validity in years', (v) => parsePositiveInt(v, '--years'), 20)
+    .addOption(dirOption())
+    .addHelpText('after', examples([
+      "keyward ca rotate-root begin --new-key 'pkcs11:token=offline-root;object=root-2027' --generate p384 --dir ca/",
+      "keyward ca intermediate create --root-key 'pkcs11:token=offline-root;object=root-2027' --key 'pkcs11:token=ca-online;object=cluster-a-2027' --generate p256 --cluster-id <id> --dir ca/",
+      '# … nodes renew under the new intermediate; then:',
+      'keyward ca rotate-root finish --dir ca/',
+    ]))
+    .action(async (options: { newKey: string; generate?: KeyAlgorithm; subject?: string; years: number; dir: string }, command: Command) => {
+      const ctx = await CliContext.of(command);
+      const { beginRootRotation } = await import('../../src/ca/steps/rotation.js');
+      const { CaDirectory } = await import('../../src/ca/store.js');
+      const { certificatePem } = await import('../../src/x509/certificate.js');
+      const directory = new CaDirectory(options.dir);
+      const { root: newRoot, crossSigned } = await withKeystore(ctx, () => beginRootRotation(directory, ctx.keystore(), options));
+      ctx.emit({ root: certificatePem(newRoot), crossSigned: certificatePem(crossSigned) }, () => `new root "${newRoot.subject}" created and cross-signed by the old one; both are in roots.pem.\nNext: a new intermediate under the new root (keyward ca intermediate create --root-key '${directory.config().rootKey}' …).`);
+    });
+  rotate
+    .command('finish')
+    .description('retire the old root (once the intermediate is issued by the new one)')
+    .addOption(dirOption())
+    .addHelpText('after', examples(['keyward ca rotate-root finish --dir ca/']))
+    .action(async (options: { dir: string }, command: Command) => {
+      const ctx = await CliContext.of(command);
+      const { finishRootRotation } = await import('../../src/ca/steps/rotation.js');
+      const { CaDirectory } = await import('../../src/ca/store.js');
+      await finishRootRotation(new CaDirectory(options.dir));
+      ctx.emit({ finished: true }, () => 'old root retired: roots.pem holds only the new root');
+    });
+}
