@@ -5,7 +5,7 @@ import { fromPemOrDer, toPem } from '../src/x509/pem.js';
 import { CliContext } from './context.js';
 import { examples } from './help.js';
 import { readInput, writeOutput } from './io.js';
-import { parsePositiveInt } from './key.js';
+import { wholeNumber } from './options.js';
 
 const KEY = "'pkcs11:token=demo;object=signer'";
 
@@ -50,7 +50,7 @@ export function defineCert(cert: Command): void {
     .description('make a self-signed certificate for a key, signed inside the device')
     .argument('<uri>', 'the key')
     .requiredOption('-s, --subject <dn>', 'subject and issuer, e.g. "CN=release signer, O=Example"')
-    .option('--days <n>', 'validity in days', (v) => parsePositiveInt(v, '--days'), 365)
+    .option('--days <n>', 'validity in days', (v) => wholeNumber(v, '--days'), 365)
     .option('--ca', 'make it a CA certificate (basicConstraints CA, keyCertSign, cRLSign)')
     .option('--store', 'also store it on the device with the key')
     .option('-o, --out <file>', 'write the PEM to a file instead of stdout')

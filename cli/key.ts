@@ -1,13 +1,13 @@
 /** `keyward key …`: generate, list, read, use and delete keys named by URI. */
 import { Option, type Command } from 'commander';
 import { ALGORITHMS, KEY_ALGORITHMS, parseHashName, type KeyAlgorithm } from '../src/crypto/algorithms.js';
-import { UsageError } from '../src/errors.js';
 import type { KeyInfo, SignOptions } from '../src/keystore/keystore.js';
 import { redactUri } from '../src/keystore/uri.js';
 import { toPem } from '../src/x509/pem.js';
 import { confirmDestruction, yesOption } from './confirm.js';
 import { CliContext } from './context.js';
 import { examples } from './help.js';
+import { wholeNumber } from './options.js';
 import { readInput, writeOutput } from './io.js';
 
 const TOKEN = "'pkcs11:token=demo;object=signer'";
@@ -88,7 +88,7 @@ export function defineKey(key: Command): void {
     .option('-o, --out <file>', 'where to write the signature (default: stdout)')
     .option('--hash <name>', 'sha256, sha384 or sha512 (default: the key\'s usual hash)')
     .addOption(new Option('--padding <scheme>', 'RSA padding').choices(['pkcs1', 'pss']))
-    .option('--salt-length <bytes>', 'RSA-PSS salt length (default: the hash length)', (v) => parsePositiveInt(v, '--salt-length'))
+    .option('--salt-length <bytes>', 'RSA-PSS salt length (default: the hash length)', (v) => wholeNumber(v, '--salt-length'))
     .addOption(new Option('--format <form>', 'ECDSA signature encoding').choices(['der', 'raw']).default('der'))
     .option('--base64', 'print the signature in base64')
     .addHelpText(
@@ -145,8 +145,3 @@ export function defineKey(key: Command): void {
     });
 }
 
-export function parsePositiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError('OPTION_INVALID', `${flag} wants a whole number, got "${value}"`);
-  return n;
-}

@@ -5,7 +5,7 @@ import { UsageError } from '../../src/errors.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
 import { readInput, writeOutput } from '../io.js';
-import { parsePositiveInt } from '../key.js';
+import { wholeNumber } from '../options.js';
 import { dirOption, generateOption, withKeystore } from './shared.js';
 
 /** `keyward ca intermediate …`. */
@@ -19,8 +19,8 @@ export function defineIntermediate(ca: Command): void {
     .addOption(generateOption())
     .option('--csr <file>', 'or the intermediate\'s CSR, from keyward ca intermediate request on the online side')
     .requiredOption('--cluster-id <id>', 'the cluster: certificates outside O=<cluster id> are refused by name constraints')
-    .option('--days <n>', 'validity in days', (v) => parsePositiveInt(v, '--days'), 5 * 365)
-    .option('--node-days <n>', 'validity of node certificates it issues', (v) => parsePositiveInt(v, '--node-days'), 90)
+    .option('--days <n>', 'validity in days', (v) => wholeNumber(v, '--days'), 5 * 365)
+    .option('--node-days <n>', 'validity of node certificates it issues', (v) => wholeNumber(v, '--node-days'), 90)
     .option('--crl-url <url>', 'where relying parties fetch CRLs (CRL distribution point)')
     .option('--ca-issuers-url <url>', 'where relying parties fetch the issuer certificate (AIA)')
     .option('-o, --out <file>', 'write the certificate here (with --csr: to carry back and install)')
@@ -54,7 +54,7 @@ export function defineIntermediate(ca: Command): void {
     .requiredOption('--key <uri>', 'the intermediate\'s key (the online CA key)')
     .addOption(generateOption())
     .requiredOption('--cluster-id <id>', 'the cluster it will serve')
-    .option('--node-days <n>', 'validity of node certificates it will issue', (v) => parsePositiveInt(v, '--node-days'), 90)
+    .option('--node-days <n>', 'validity of node certificates it will issue', (v) => wholeNumber(v, '--node-days'), 90)
     .requiredOption('-o, --out <file>', 'where to write the CSR (to carry to the ceremony)')
     .addOption(dirOption())
     .addHelpText('after', examples([

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
 import { readInput, writeOutput } from '../io.js';
-import { parsePositiveInt } from '../key.js';
+import { wholeNumber } from '../options.js';
 import { dirOption } from './shared.js';
 
 /** `keyward ca issue`. */
@@ -13,7 +13,7 @@ export function defineIssue(ca: Command): void {
     .requiredOption('--csr <file>', 'the CSR, PEM or DER ("-" for stdin)')
     .addOption(new Option('--role <role>', 'the node\'s role (default: the CSR\'s OU)').choices(['manager', 'worker']))
     .option('--node-id <id>', 'the node ID (default: the CSR\'s CN)')
-    .option('--days <n>', 'validity in days (default: the CA\'s node days, 90)', (v) => parsePositiveInt(v, '--days'))
+    .option('--days <n>', 'validity in days (default: the CA\'s node days, 90)', (v) => wholeNumber(v, '--days'))
     .option('-o, --out <file>', 'write the certificate and chain (PEM) here')
     .addOption(dirOption())
     .addHelpText('after', examples([

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { parsePositiveInt } from '../key.js';
+import { wholeNumber } from '../options.js';
 import { dirOption, generateOption, withKeystore } from './shared.js';
 
 /** `keyward ca rotate-root …`. */
@@ -15,7 +15,7 @@ export function defineRotation(ca: Command): void {
     .requiredOption('--new-key <uri>', 'the new root\'s key')
     .addOption(generateOption())
     .option('--subject <dn>', 'the new root\'s name (default: the old root\'s)')
-    .option('--years <n>', 'validity in years', (v) => parsePositiveInt(v, '--years'), 20)
+    .option('--years <n>', 'validity in years', (v) => wholeNumber(v, '--years'), 20)
     .addOption(dirOption())
     .addHelpText('after', examples([
       "keyward ca rotate-root begin --new-key 'pkcs11:token=offline-root;object=root-2027' --generate p384 --dir ca/",

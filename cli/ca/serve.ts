@@ -4,7 +4,7 @@ import { UsageError } from '../../src/errors.js';
 import { withSecrets } from '../../src/secret.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { parsePositiveInt } from '../key.js';
+import { wholeNumber } from '../options.js';
 import { existingSecret } from '../secrets.js';
 import { dirOption } from './shared.js';
 
@@ -19,7 +19,7 @@ export function defineServe(ca: Command): void {
     .option('--auth-key-source <file>', 'the HMAC key for /authsign, hex, from a file (else KEYWARD_CA_AUTH_KEY)')
     .option('--require-authsign', 'refuse unauthenticated /sign requests')
     .addOption(dirOption())
-    .option('--drain <seconds>', 'on SIGTERM or SIGINT: how long requests in flight may take to finish', (v) => parsePositiveInt(v, '--drain'), 10)
+    .option('--drain <seconds>', 'on SIGTERM or SIGINT: how long requests in flight may take to finish', (v) => wholeNumber(v, '--drain'), 10)
     .addHelpText('after', examples([
       'keyward ca serve --dir ca/ --listen 127.0.0.1:8888',
       'cfssl sign -remote http://127.0.0.1:8888 node.csr',

@@ -2,7 +2,7 @@
  * `keyward trust client …`: the TUF client, speaking the client-under-test protocol of the TUF
  * conformance suite (CLIENT-CLI.md): `init`, `refresh`, `download`, exit code 0 or 1.
  */
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { ExitCode, KeywardError } from '../../src/errors.js';
 import { examples } from '../help.js';
 
@@ -49,8 +49,10 @@ function say(options: ClientOptions, value: unknown, text: string): void {
   process.stdout.write(options.json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
 }
 
-export function clientCommand(): Command {
-  const client = new Command('client')
+/** `keyward trust client` and its commands. */
+export function defineClient(trust: Command): void {
+  const client = trust
+    .command('client')
     .description('a TUF 1.0 client: verifies a repository step by step (spec §5) and downloads targets; exits 0 or 1 (the TUF conformance suite\'s client protocol)')
     .requiredOption('--metadata-dir <dir>', 'where the client keeps the metadata it trusts (root.json, timestamp.json, …)')
     .option('--metadata-url <url>', 'the repository\'s metadata base URL, e.g. http://127.0.0.1:8080/metadata')
@@ -109,5 +111,4 @@ export function clientCommand(): Command {
         say(options, results, results.map((r) => `${r.target}: ${r.cached ? 'already verified in' : 'verified, written to'} ${r.file} (signed by ${r.role})`).join('\n'));
       }),
     );
-  return client;
 }

@@ -1,24 +1,22 @@
 /** `keyward trust repo …`: a TUF 1.0 repository on disk, every signature made in a Keystore device. */
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { UsageError } from '../../src/errors.js';
 import { examples } from '../help.js';
+import { wholeNumber } from '../options.js';
 import { describePublish, describeStatus, keySource, signAndMaybePublish, signers, targetFrom, withRepository } from './common.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const ROLES = 'root, targets, snapshot, timestamp';
 
-function int(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new UsageError('OPTION_INVALID', `${flag} wants a whole number, got "${value}"`);
-  return n;
-}
+const int = (value: string | undefined, flag: string, fallback: number) => (value === undefined ? fallback : wholeNumber(value, flag));
 
 const signWith = () => new Option('--sign-with <uri>', 'sign the change right away with this key (repeat for several)').argParser(collect);
 const noPublish = () => new Option('--no-publish', 'stage and sign only; publish later (keyward trust repo publish)');
 
-export function repoCommand(): Command {
-  const repo = new Command('repo')
+/** `keyward trust repo` and its commands. */
+export function defineRepo(trust: Command): void {
+  const repo = trust
+    .command('repo')
     .description('a TUF 1.0 repository: staged changes, threshold signing across devices and days, publication as static files')
     .addHelpText('after', examples(['keyward trust repo init ./repo --root-key … --targets-key … --snapshot-key … --timestamp-key …', 'keyward trust repo status ./repo', 'keyward trust repo refresh ./repo']));
 
@@ -216,5 +214,4 @@ export function repoCommand(): Command {
         ctx.emit(report, () => describePublish(report));
       }),
     );
-  return repo;
 }

@@ -4,7 +4,7 @@
  * YubiKey…" shows only while the card waits), and is published when the thresholds are met and
  * the online keys are at hand. Everything heavy loads after the arguments are parsed.
  */
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { examples } from '../help.js';
 import { targetFrom, withRepository } from './common.js';
 
@@ -18,8 +18,10 @@ interface SignOptions {
   publish: boolean;
 }
 
-export function signCommand(): Command {
-  return new Command('sign')
+/** `keyward trust sign`. */
+export function defineSign(trust: Command): void {
+  trust
+    .command('sign')
     .description('sign a release into a TUF repository with your delegation key (a YubiKey: one touch), and publish it')
     .argument('<repo>', 'the repository directory')
     .argument('<target>', 'the target path, e.g. releases/app-1.2.tar.gz')

@@ -6,7 +6,7 @@ import { withSecrets } from '../../src/secret.js';
 import { confirmDestruction, yesOption } from '../confirm.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { parsePositiveInt } from '../key.js';
+import { wholeNumber } from '../options.js';
 import { existingSecret, newSecret } from '../secrets.js';
 import { ANY, withDevice } from './device.js';
 
@@ -57,8 +57,8 @@ export function definePin(yubikey: Command): void {
     .command('retries')
     .description('set how many tries the PIN and PUK get; both are reset to their factory values')
     .argument('[uri]', 'the YubiKey', ANY)
-    .requiredOption('--pin-tries <n>', 'PIN tries (1–255)', (v) => parsePositiveInt(v, '--pin-tries'))
-    .requiredOption('--puk-tries <n>', 'PUK tries (1–255)', (v) => parsePositiveInt(v, '--puk-tries'))
+    .requiredOption('--pin-tries <n>', 'PIN tries (1–255)', (v) => wholeNumber(v, '--pin-tries'))
+    .requiredOption('--puk-tries <n>', 'PUK tries (1–255)', (v) => wholeNumber(v, '--puk-tries'))
     .addOption(yesOption())
     .addHelpText('after', examples(['keyward yubikey pin retries --pin-tries 5 --puk-tries 3']) + '\nThe card resets PIN and PUK to 123456 / 12345678: change them right after.\n')
     .action(async (uri: string, options: { pinTries: number; pukTries: number; yes?: boolean }, command: Command) => {

@@ -8,7 +8,7 @@ import { confirmDestruction, yesOption } from '../confirm.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
 import { writeOutput } from '../io.js';
-import { parsePositiveInt } from '../key.js';
+import { wholeNumber } from '../options.js';
 
 /** `keyward yubikey virtual …`. */
 export function defineVirtual(yubikey: Command): void {
@@ -24,7 +24,7 @@ export function defineVirtual(yubikey: Command): void {
         .choices(Object.keys(FIRMWARE_PROFILES))
         .default('5.7.1'),
     )
-    .option('--serial <n>', 'serial number (default: random)', (v) => parsePositiveInt(v, '--serial'))
+    .option('--serial <n>', 'serial number (default: random)', (v) => wholeNumber(v, '--serial'))
     .option('--root-out <file>', 'also write its attestation root (PEM), to give to verifiers')
     .option('--intermediates-out <file>', 'also write the intermediate CAs between its F9 certificate and that root (PEM; firmware 5.7.4)')
     .option('--force', 'replace an existing state file')
@@ -66,10 +66,10 @@ export function defineVirtual(yubikey: Command): void {
     .description('plug the virtual YubiKey into pcscd through vsmartcard-vpcd (runs until stopped)')
     .addOption(stateOption())
     .option('--host <host>', 'where vpcd listens', '127.0.0.1')
-    .option('--port <port>', 'vpcd\'s port (35963 is the first reader of a stock vsmartcard-vpcd)', (v) => parsePositiveInt(v, '--port'), 35963)
+    .option('--port <port>', 'vpcd\'s port (35963 is the first reader of a stock vsmartcard-vpcd)', (v) => wholeNumber(v, '--port'), 35963)
     .addOption(new Option('--touch <mode>', 'auto: touched after --touch-delay; manual: wait for keyward yubikey virtual touch').choices(['auto', 'manual']).default('auto'))
-    .option('--touch-delay <ms>', 'delay before an automatic touch', (v) => parsePositiveInt(v, '--touch-delay'), 300)
-    .option('--touch-timeout <seconds>', 'how long the card waits for a touch before 6982, like a YubiKey', (v) => parsePositiveInt(v, '--touch-timeout'), 15)
+    .option('--touch-delay <ms>', 'delay before an automatic touch', (v) => wholeNumber(v, '--touch-delay'), 300)
+    .option('--touch-timeout <seconds>', 'how long the card waits for a touch before 6982, like a YubiKey', (v) => wholeNumber(v, '--touch-timeout'), 15)
     .option('--log-apdus', 'print every APDU on stderr (data of PIN, PUK and key commands redacted)')
     .addHelpText('after', examples([
       'keyward yubikey virtual serve --state vyk.json &',

@@ -1,0 +1,9 @@
+/** Option values every noun parses the same way. */
+import { UsageError } from '../src/errors.js';
+
+/** A whole-number option (days, years, counts, thresholds, tries), refused with the flag's name when it is not one. */
+export function wholeNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError('OPTION_INVALID', `${flag} wants a whole number, got "${value}"`);
+  return n;
+}
