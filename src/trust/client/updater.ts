@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../atomic-file.js';
+import { ConflictError } from '../../errors.js';
 import { TrustError } from '../errors.js';
 import { rolesFor } from '../delegations.js';
 import { parseRoot, sameRoleKeys } from '../root.js';
@@ -72,8 +73,16 @@ export function quote(name: string): string {
 /** Starts a client: its metadata directory with the root it was given out of band (spec §5.2). */
 export function initClient(metadataDir: string, rootBytes: Uint8Array): void {
   parseRoot(rootBytes); // refuses a file that is not a root, before anything is written
+  // A client that already trusts a root moves on only by verified rotations (§5.3): replacing its
+  // root here would be a rollback of trust that nobody signed.
+  const trusted = join(metadataDir, 'root.json');
+  if (existsSync(trusted) && !readFileSync(trusted).equals(rootBytes)) {
+    throw new ConflictError('TUF_CLIENT_INITIALISED', `${metadataDir} already trusts another root; a new one comes only through rotations the old root signs (refresh)`, {
+      hint: `to start over with another root on purpose, remove ${metadataDir} first`,
+    });
+  }
   mkdirSync(metadataDir, { recursive: true });
-  writeFileAtomic(join(metadataDir, 'root.json'), rootBytes);
+  writeFileAtomic(trusted, rootBytes);
 }
 
 export class Updater {
