@@ -1,7 +1,8 @@
 /**
  * PIV constants, named as in NIST SP 800-73-4 (Part 1 "End-Point PIV Card Application Namespace",
- * Part 2 "Card Command Interface") and Yubico's PIV extensions. Shared by the driver and the
- * virtual YubiKey, so both speak exactly the same numbers.
+ * Part 2 "Card Command Interface") and Yubico's PIV extensions, with the tables both sides of the
+ * card consult (what each firmware has, a slot's default PIN policy, PIN padding). Shared by the
+ * driver and the virtual YubiKey, so both speak exactly the same numbers and rules.
  */
 
 /** SP 800-73-4 Part 1 §2.2: the PIV application identifier (RID ‖ PIX prefix); cards match it by prefix. */
