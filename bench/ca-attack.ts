@@ -16,7 +16,7 @@ import { createClusterIntermediate } from '../src/ca/steps/intermediate.js';
 import { createRootCa } from '../src/ca/steps/root.js';
 import { CaDirectory } from '../src/ca/store.js';
 import type { Pkcs11Backend } from '../src/keystore/backends/pkcs11.js';
-import { Keystore } from '../src/keystore/registry.js';
+import { Keystore } from '../src/keystore/keystore.js';
 import { Secret } from '../src/secret.js';
 import { nodeCsr } from '../test/harness/ca.js';
 import { KEYWARD_BIN } from '../test/harness/run.js';

@@ -21,7 +21,7 @@ import { SigningKey } from '../src/x509/signer.js';
 import { CaDirectory } from '../src/ca/store.js';
 import type { Pkcs11Backend } from '../src/keystore/backends/pkcs11.js';
 import { MemoryKeyHandle } from '../src/keystore/memory-key.js';
-import { Keystore } from '../src/keystore/registry.js';
+import { Keystore } from '../src/keystore/keystore.js';
 import { Secret } from '../src/secret.js';
 import { nodeCsr } from '../test/harness/ca.js';
 import { run } from '../test/harness/run.js';

@@ -9,7 +9,7 @@ import { CKM_EDDSA } from '../src/hsm/pkcs11/constants.js';
 import { findKeys } from '../src/hsm/pkcs11/keys.js';
 import { Pkcs11Module, resolveModulePath } from '../src/hsm/pkcs11/module.js';
 import { Pkcs11Backend } from '../src/keystore/backends/pkcs11.js';
-import { Keystore } from '../src/keystore/registry.js';
+import { Keystore } from '../src/keystore/keystore.js';
 import { Secret } from '../src/secret.js';
 import { measureAsync, measureSync, median, type Measurement } from './measure.js';
 

@@ -13,7 +13,7 @@ import { canonicalize as tufjsCanonicalize } from '@tufjs/canonical-json';
 import { Updater as TufJsUpdater } from 'tuf-js';
 import type { Pkcs11Backend } from '../src/keystore/backends/pkcs11.js';
 import { MemoryKeyHandle } from '../src/keystore/memory-key.js';
-import { Keystore } from '../src/keystore/registry.js';
+import { Keystore } from '../src/keystore/keystore.js';
 import { Secret } from '../src/secret.js';
 import { initClient, Updater } from '../src/trust/client/updater.js';
 import { formatExpiry, Metadata, SPEC_VERSION } from '../src/trust/metadata.js';

@@ -1,7 +1,7 @@
 /** Keyward's public API: the keystore, its URIs and WebCrypto bridge, TUF trust, errors and secrets. */
-export { Keystore, type KeystoreOptions } from './keystore/registry.js';
+export { Keystore, type KeystoreOptions } from './keystore/keystore.js';
 export { KeyUri, type UriOrigin } from './keystore/key-uri.js';
-export type { Attestation, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from './keystore/keystore.js';
+export type { Attestation, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from './keystore/backend.js';
 export { nonInteractive, type Interaction, type Notice } from './keystore/interaction.js';
 export { formatPkcs11Uri, parsePkcs11Uri, UriError, type Pkcs11Uri } from './keystore/uri.js';
 export { hardwareKeyPair, HardwareCryptoKey, KeywardCrypto, KeywardSubtleCrypto } from './keystore/webcrypto.js';

@@ -11,7 +11,7 @@ import { createRootCa } from '../../src/ca/steps/root.js';
 import { CaDirectory } from '../../src/ca/store.js';
 import { certificatePem } from '../../src/x509/certificate.js';
 import type { Pkcs11Backend } from '../../src/keystore/backends/pkcs11.js';
-import type { Keystore } from '../../src/keystore/registry.js';
+import type { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
 import type { Secret } from '../../src/secret.js';
 import * as x509 from '../../src/x509/peculiar.js';

@@ -2,7 +2,7 @@
 import { ALGORITHMS, KEY_ALGORITHMS } from '../../src/crypto/algorithms.js';
 import { createSelfSignedCertificate } from '../../src/x509/self-signed.js';
 import type { Pkcs11Backend } from '../../src/keystore/backends/pkcs11.js';
-import type { Keystore } from '../../src/keystore/registry.js';
+import type { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
 import type { Secret } from '../../src/secret.js';
 import { opensslVerifyCertificate, opensslVerifySignature, opensslVersion } from './openssl.js';

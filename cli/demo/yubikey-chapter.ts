@@ -7,7 +7,7 @@ import { yubicoAttestationTrust } from '../../src/hsm/piv/yubico-roots.js';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import { YubiKeyBackend } from '../../src/keystore/backends/yubikey.js';
 import { nonInteractive } from '../../src/keystore/interaction.js';
-import { Keystore } from '../../src/keystore/registry.js';
+import { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
 import { Secret } from '../../src/secret.js';
 import { opensslVerifyCertificate, opensslVerifySignature } from './openssl.js';

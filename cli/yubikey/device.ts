@@ -1,6 +1,6 @@
 /** What the `yubikey` commands share: the built-in YubiKey backend, held only while a command runs. */
 import type { YubiKeyBackend } from '../../src/keystore/backends/yubikey.js';
-import type { KeystoreOptions } from '../../src/keystore/registry.js';
+import type { KeystoreOptions } from '../../src/keystore/keystore.js';
 import type { CliContext } from '../context.js';
 
 /** Any YubiKey, when a command is given none. */

@@ -13,7 +13,7 @@ import { createClusterIntermediate } from '../../src/ca/steps/intermediate.js';
 import { createRootCa } from '../../src/ca/steps/root.js';
 import { nodeFixedExtensions } from '../../src/ca/profiles.js';
 import { CaDirectory } from '../../src/ca/store.js';
-import { Keystore } from '../../src/keystore/registry.js';
+import { Keystore } from '../../src/keystore/keystore.js';
 import { Secret } from '../../src/secret.js';
 import { subjectKeyIdentifier } from '../../src/x509/key-identifier.js';
 import * as x509 from '../../src/x509/peculiar.js';

@@ -1,7 +1,7 @@
 /** A fresh SoftHSM token in this test process's store, and a keystore that can log in to it. */
 import { Pkcs11Backend } from '../../src/keystore/backends/pkcs11.js';
 import type { Interaction } from '../../src/keystore/interaction.js';
-import { Keystore } from '../../src/keystore/registry.js';
+import { Keystore } from '../../src/keystore/keystore.js';
 import { Secret } from '../../src/secret.js';
 import { uniqueLabel, useProcessSoftHsm } from './softhsm.js';
 

@@ -10,7 +10,7 @@ import { Updater as TufJsUpdater } from 'tuf-js';
 import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import type { Pkcs11Backend } from '../../src/keystore/backends/pkcs11.js';
-import { Keystore } from '../../src/keystore/registry.js';
+import { Keystore } from '../../src/keystore/keystore.js';
 import { signerOf, type TufSigner } from '../../src/trust/repository/signer.js';
 import { Secret } from '../../src/secret.js';
 import { recordingInteraction, SO_PIN } from './keystore.js';

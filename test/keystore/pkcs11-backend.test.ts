@@ -14,7 +14,7 @@ import { AuthError, ConflictError, NotFoundError, UnavailableError, UsageError }
 import { findKeys } from '../../src/hsm/pkcs11/keys.js';
 import { Pkcs11Module, resolveModulePath } from '../../src/hsm/pkcs11/module.js';
 import { UriError } from '../../src/keystore/uri.js';
-import { Keystore } from '../../src/keystore/registry.js';
+import { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
 import { freshToken, recordingInteraction, SO_PIN, USER_PIN, type TestToken } from '../harness/keystore.js';
 

@@ -8,7 +8,7 @@ import { opensslVerifySignature } from '../../cli/demo/openssl.js';
 import { AuthError, CancelledError, ConflictError, NotFoundError, UsageError, VerificationError } from '../../src/errors.js';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import type { Interaction } from '../../src/keystore/interaction.js';
-import { Keystore, type KeystoreOptions } from '../../src/keystore/registry.js';
+import { Keystore, type KeystoreOptions } from '../../src/keystore/keystore.js';
 import { UriError } from '../../src/keystore/uri.js';
 import { hardwareKeyPair, KeywardCrypto } from '../../src/keystore/webcrypto.js';
 import { toPem } from '../../src/x509/pem.js';

@@ -16,8 +16,7 @@ import { errorForCkr } from '../../hsm/pkcs11/errors.js';
 import type { Secret } from '../../secret.js';
 import { obtainPin } from '../pin.js';
 import { OPERATOR, type UriOrigin } from '../key-uri.js';
-import type { BackendContext } from '../registry.js';
-import type { Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from '../keystore.js';
+import type { BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from '../backend.js';
 import { formatPkcs11Uri, parsePkcs11Uri, redactUri, type Pkcs11Uri } from '../uri.js';
 
 export interface TokenSummary {

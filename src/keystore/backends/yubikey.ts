@@ -19,9 +19,8 @@ import { parseCertificate } from '../../x509/certificate.js';
 import { pemBlocks } from '../../x509/pem.js';
 import { certificateSpki, samePublicKey } from '../../x509/public-key.js';
 import { withSecrets, type Secret } from '../../secret.js';
-import type { Attestation, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from '../keystore.js';
+import type { Attestation, BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from '../backend.js';
 import { obtainPin } from '../pin.js';
-import type { BackendContext } from '../registry.js';
 import { formatYubiKeyUri, parseYubiKeyUri, redactUri, type YubiKeyUri } from '../uri.js';
 
 /** A card handed to the keystore directly (the virtual YubiKey in the same process). */
