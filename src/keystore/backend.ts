@@ -4,7 +4,7 @@
  * device behind them.
  */
 import type { HashName, KeyAlgorithm, RsaPadding } from '../crypto/algorithms.js';
-import type { AttachedCard } from './backends/yubikey.js';
+import type { AttachedCard } from './yubikey/resolve.js';
 import type { Interaction } from './interaction.js';
 import type { UriOrigin } from './key-uri.js';
 

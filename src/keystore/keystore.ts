@@ -1,18 +1,20 @@
 /**
  * The Keystore: one interface over every key Keyward uses, each named by a URI (`pkcs11:`,
  * `yubikey:`); nothing outside src/keystore and src/hsm knows which device holds a key. It picks
- * the backend for a URI's scheme. A backend's module is loaded and the
- * backend created when a URI of its scheme is first used, so a process that only uses PKCS#11
- * never loads the PC/SC code, and one that only uses YubiKeys never loads pkcs11js or the X.509
- * code that PKCS#11 certificate objects need.
+ * the backend for a URI's scheme. A backend's module is loaded and the backend created when its
+ * scheme is first used, so a process that only uses PKCS#11 never loads the PC/SC code, and one
+ * that only uses YubiKeys never loads pkcs11js or the X.509 code that PKCS#11 certificate objects
+ * need.
  */
 import { algorithmInfo } from '../crypto/algorithms.js';
 import { UsageError } from '../errors.js';
-import type { AttachedCard } from './backends/yubikey.js';
+import type { BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from './backend.js';
 import { nonInteractive, type Interaction } from './interaction.js';
 import { KeyUri } from './key-uri.js';
-import type { BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from './backend.js';
+import type { Pkcs11Backend } from './pkcs11/backend.js';
 import { redactUri, uriScheme } from './uri.js';
+import type { AttachedCard } from './yubikey/resolve.js';
+import type { YubiKeyBackend } from './yubikey/backend.js';
 
 export interface KeystoreOptions {
   interaction?: Interaction;
@@ -31,19 +33,46 @@ export interface KeystoreOptions {
   attestationIntermediates?: Uint8Array[];
 }
 
-export type BackendFactory = (context: BackendContext) => KeystoreBackend | Promise<KeystoreBackend>;
+/** The backend of each scheme. */
+interface Backends {
+  pkcs11: Pkcs11Backend;
+  yubikey: YubiKeyBackend;
+}
 
-const defaultBackends: Record<string, BackendFactory> = {
-  pkcs11: async (context) => new (await import('./backends/pkcs11.js')).Pkcs11Backend(context),
-  yubikey: async (context) => new (await import('./backends/yubikey.js')).YubiKeyBackend(context),
-};
+export type Scheme = keyof Backends;
+
+/** What a scheme's devices offer besides keys (tokens and their PINs; YubiKeys' PIV credentials and reset). */
+export type Administration<S extends Scheme> = Backends[S]['administration'];
+
+/** A backend made on first use; `take` hands it over for closing and forgets it. */
+class Lazy<T> {
+  readonly #make: () => Promise<T>;
+  #made: Promise<T> | undefined;
+
+  constructor(make: () => Promise<T>) {
+    this.#make = make;
+  }
+
+  get(): Promise<T> {
+    return (this.#made ??= this.#make());
+  }
+
+  take(): Promise<T> | undefined {
+    const made = this.#made;
+    this.#made = undefined;
+    return made;
+  }
+}
 
 export class Keystore {
   readonly context: BackendContext;
-  readonly #factories: Record<string, BackendFactory>;
-  readonly #backends = new Map<string, Promise<KeystoreBackend>>();
+  /** Each backend's module is imported when its scheme is first used. */
+  readonly #backends: { [S in Scheme]: Lazy<Backends[S]> } = {
+    pkcs11: new Lazy(async () => new (await import('./pkcs11/backend.js')).Pkcs11Backend(this.context)),
+    yubikey: new Lazy(async () => new (await import('./yubikey/backend.js')).YubiKeyBackend(this.context)),
+  };
 
-  constructor(options: KeystoreOptions = {}, factories: Record<string, BackendFactory> = defaultBackends) {
+  constructor(options: KeystoreOptions = {}) {
     this.context = {
       interaction: options.interaction ?? nonInteractive,
       env: options.env ?? process.env,
@@ -54,29 +83,35 @@ export class Keystore {
       attestationRoots: options.attestationRoots ?? [],
       attestationIntermediates: options.attestationIntermediates ?? [],
     };
-    this.#factories = factories;
   }
 
   /** The schemes this keystore understands. */
   get schemes(): string[] {
-    return Object.keys(this.#factories);
+    return Object.keys(this.#backends);
   }
 
-  /** The backend for a URI's scheme, its module loaded on first use. */
-  async backend(uri: string): Promise<KeystoreBackend> {
+  /** The backend for a URI's scheme. */
+  #backendFor(uri: string): Promise<KeystoreBackend> {
     const scheme = uriScheme(uri);
-    const factory = scheme ? this.#factories[scheme] : undefined;
-    if (!scheme || !factory) {
+    if (!this.#knows(scheme)) {
       throw new UsageError('URI_SCHEME_UNSUPPORTED', scheme ? `no keystore backend for "${scheme}:" URIs` : `"${redactUri(uri)}" is not a key URI`, {
         hint: `key URIs start with ${this.schemes.map((s) => `"${s}:"`).join(' or ')}, e.g. "pkcs11:token=ca;object=root"`,
       });
     }
-    let backend = this.#backends.get(scheme);
-    if (!backend) {
-      backend = Promise.resolve(factory(this.context));
-      this.#backends.set(scheme, backend);
-    }
-    return backend;
+    return this.#backends[scheme].get();
+  }
+
+  #knows(scheme: string | undefined): scheme is Scheme {
+    return scheme !== undefined && Object.hasOwn(this.#backends, scheme);
+  }
+
+  /**
+   * What a scheme's devices offer besides keys: `pkcs11` lists and initialises tokens and changes
+   * and unblocks their PINs; `yubikey` lists YubiKeys and reaches one's PIN, PUK, retries,
+   * management key and reset. Loads only that scheme's backend.
+   */
+  async administration<S extends Scheme>(scheme: S): Promise<Administration<S>> {
+    return (await this.#backends[scheme].get()).administration;
   }
 
   /**
@@ -85,34 +120,33 @@ export class Keystore {
    */
   async open(uri: string | KeyUri): Promise<KeyHandle> {
     const { text, origin } = KeyUri.of(uri);
-    return (await this.backend(text)).open(text, origin);
+    return (await this.#backendFor(text)).open(text, origin);
   }
 
   async generate(uri: string | KeyUri, options: GenerateOptions): Promise<KeyHandle> {
     algorithmInfo(options.algorithm); // refuses an unknown algorithm before any device is touched
     const { text, origin } = KeyUri.of(uri);
-    return (await this.backend(text)).generate(text, options, origin);
+    return (await this.#backendFor(text)).generate(text, options, origin);
   }
 
   async list(uri: string | KeyUri): Promise<KeyInfo[]> {
     const { text, origin } = KeyUri.of(uri);
-    return (await this.backend(text)).list(text, origin);
+    return (await this.#backendFor(text)).list(text, origin);
   }
 
   async delete(uri: string | KeyUri): Promise<KeyInfo> {
     const { text, origin } = KeyUri.of(uri);
-    return (await this.backend(text)).delete(text, origin);
+    return (await this.#backendFor(text)).delete(text, origin);
   }
 
   async capabilities(uri: string | KeyUri): Promise<Capabilities> {
     const { text, origin } = KeyUri.of(uri);
-    return (await this.backend(text)).capabilities(text, origin);
+    return (await this.#backendFor(text)).capabilities(text, origin);
   }
 
   /** Releases devices: logs out of tokens this keystore logged in to, closes cards. */
   async close(): Promise<void> {
-    const backends = [...this.#backends.values()];
-    this.#backends.clear();
-    await Promise.all(backends.map(async (b) => (await b).close()));
+    const loaded = Object.values(this.#backends).map((backend) => backend.take());
+    await Promise.all(loaded.map(async (backend) => (await backend)?.close()));
   }
 }
