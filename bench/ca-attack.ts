@@ -15,8 +15,7 @@ import { join } from 'node:path';
 import { createClusterIntermediate } from '../src/ca/steps/intermediate.js';
 import { createRootCa } from '../src/ca/steps/root.js';
 import { CaDirectory } from '../src/ca/store.js';
-import type { Pkcs11Backend } from '../src/keystore/backends/pkcs11.js';
-import { Keystore } from '../src/keystore/registry.js';
+import { Keystore } from '../src/keystore/keystore.js';
 import { Secret } from '../src/secret.js';
 import { nodeCsr } from '../test/harness/ca.js';
 import { KEYWARD_BIN } from '../test/harness/run.js';
@@ -132,7 +131,7 @@ function attack(port: number, seconds: number): { done: Promise<void>; stats: At
 
 export async function benchCaAttack(): Promise<AttackResult> {
   const keystore = new Keystore({ env: { KEYWARD_PIN: PIN } });
-  const pkcs11 = (await keystore.backend('pkcs11:')) as Pkcs11Backend;
+  const pkcs11 = await keystore.administration('pkcs11');
   for (const label of ['attack-root', 'attack-online']) pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('attack-so'), userPin: Secret.fromString(PIN) });
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-bench-attack-')));
   const rootKey = 'pkcs11:token=attack-root;object=root';

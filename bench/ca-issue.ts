@@ -19,9 +19,8 @@ import { serveCa } from '../src/ca/server/serve.js';
 import { startCaServer } from '../src/ca/server/server.js';
 import { SigningKey } from '../src/x509/signer.js';
 import { CaDirectory } from '../src/ca/store.js';
-import type { Pkcs11Backend } from '../src/keystore/backends/pkcs11.js';
 import { MemoryKeyHandle } from '../src/keystore/memory-key.js';
-import { Keystore } from '../src/keystore/registry.js';
+import { Keystore } from '../src/keystore/keystore.js';
 import { Secret } from '../src/secret.js';
 import { nodeCsr } from '../test/harness/ca.js';
 import { run } from '../test/harness/run.js';
@@ -99,7 +98,7 @@ function cfsslCertdb(path: string): string {
 
 export async function benchCaIssue(): Promise<CaBenchRow[]> {
   const keystore = new Keystore({ env: { KEYWARD_PIN: PIN } });
-  const pkcs11 = (await keystore.backend('pkcs11:')) as Pkcs11Backend;
+  const pkcs11 = await keystore.administration('pkcs11');
   for (const label of ['ca-root', 'ca-online']) pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(PIN) });
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-bench-ca-')));
   const rootKey = 'pkcs11:token=ca-root;object=root';

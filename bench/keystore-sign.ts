@@ -8,8 +8,7 @@ import { type KeyAlgorithm } from '../src/crypto/algorithms.js';
 import { CKM_EDDSA } from '../src/hsm/pkcs11/constants.js';
 import { findKeys } from '../src/hsm/pkcs11/keys.js';
 import { Pkcs11Module, resolveModulePath } from '../src/hsm/pkcs11/module.js';
-import { Pkcs11Backend } from '../src/keystore/backends/pkcs11.js';
-import { Keystore } from '../src/keystore/registry.js';
+import { Keystore } from '../src/keystore/keystore.js';
 import { Secret } from '../src/secret.js';
 import { measureAsync, measureSync, median, type Measurement } from './measure.js';
 
@@ -52,7 +51,7 @@ function nodeKey(algorithm: KeyAlgorithm) {
 /** Needs this process's SoftHSM store (bench/index.ts sets one up). */
 export async function benchKeystoreSign(algorithms: KeyAlgorithm[] = ['p256', 'rsa2048', 'ed25519']): Promise<SignBenchRow[]> {
   const keystore = new Keystore({ env: { KEYWARD_PIN: PIN } });
-  ((await keystore.backend('pkcs11:')) as Pkcs11Backend).initToken('pkcs11:', { label: 'bench', soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(PIN) });
+  (await keystore.administration('pkcs11')).initToken('pkcs11:', { label: 'bench', soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(PIN) });
   const module = Pkcs11Module.open(resolveModulePath());
   const rows: SignBenchRow[] = [];
   for (const algorithm of algorithms) {

@@ -5,7 +5,7 @@
  */
 import { VirtualYubiKey } from '../src/hsm/virtual-yubikey/card.js';
 import { nonInteractive } from '../src/keystore/interaction.js';
-import { Keystore } from '../src/keystore/registry.js';
+import { Keystore } from '../src/keystore/keystore.js';
 import { serveVirtualCard, type PcscRig } from '../test/harness/pcscd.js';
 import { keyward } from '../test/harness/run.js';
 import { measureAsync, median, type Measurement } from './measure.js';

@@ -11,9 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonicalize as tufjsCanonicalize } from '@tufjs/canonical-json';
 import { Updater as TufJsUpdater } from 'tuf-js';
-import type { Pkcs11Backend } from '../src/keystore/backends/pkcs11.js';
 import { MemoryKeyHandle } from '../src/keystore/memory-key.js';
-import { Keystore } from '../src/keystore/registry.js';
+import { Keystore } from '../src/keystore/keystore.js';
 import { Secret } from '../src/secret.js';
 import { initClient, Updater } from '../src/trust/client/updater.js';
 import { formatExpiry, Metadata, SPEC_VERSION } from '../src/trust/metadata.js';
@@ -75,7 +74,7 @@ async function timed(work: () => Promise<unknown> | unknown, repeats = 3): Promi
 async function softHsmSigners(): Promise<{ keystore: Keystore; make: () => Promise<TufSigner> }> {
   const keystore = new Keystore({ env: { KEYWARD_PIN: '123456' } });
   const token = `tuf-bench-${randomBytes(3).toString('hex')}`;
-  ((await keystore.backend('pkcs11:')) as Pkcs11Backend).initToken('pkcs11:', { label: token, soPin: Secret.fromString('so-123456'), userPin: Secret.fromString('123456') });
+  (await keystore.administration('pkcs11')).initToken('pkcs11:', { label: token, soPin: Secret.fromString('so-123456'), userPin: Secret.fromString('123456') });
   let n = 0;
   return { keystore, make: async () => signerOf(await keystore.generate(`pkcs11:token=${token};object=k${n++}`, { algorithm: 'ed25519' })) };
 }

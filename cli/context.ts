@@ -3,7 +3,7 @@
  * print either for people or, with --json, for scripts.
  */
 import type { Command } from 'commander';
-import type { Keystore, KeystoreOptions } from '../src/keystore/registry.js';
+import type { Keystore, KeystoreOptions } from '../src/keystore/keystore.js';
 import type { Interaction } from '../src/keystore/interaction.js';
 import { terminalInteraction, withSpinner } from './terminal.js';
 
@@ -29,7 +29,7 @@ export class CliContext {
 
   /** The context of a command that runs: loads the keystore, which building the command tree does not. */
   static async of(command: Command): Promise<CliContext> {
-    const { Keystore } = await import('../src/keystore/registry.js');
+    const { Keystore } = await import('../src/keystore/keystore.js');
     return new CliContext(command.optsWithGlobals<GlobalOptions>(), Keystore);
   }
 

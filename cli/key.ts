@@ -1,7 +1,7 @@
 /** `keyward key …`: generate, list, read, use and delete keys named by URI. */
 import { Option, type Command } from 'commander';
 import { ALGORITHMS, KEY_ALGORITHMS, parseHashName, type KeyAlgorithm } from '../src/crypto/algorithms.js';
-import type { KeyInfo, SignOptions } from '../src/keystore/keystore.js';
+import type { KeyInfo, SignOptions } from '../src/keystore/backend.js';
 import { redactUri } from '../src/keystore/uri.js';
 import { toPem } from '../src/x509/pem.js';
 import { confirmDestruction, yesOption } from './confirm.js';

@@ -1,7 +1,7 @@
 /** `keyward token …`: PKCS#11 tokens: list, initialise (SoftHSM), change and unblock PINs. */
 import type { Command } from 'commander';
 import { UsageError } from '../src/errors.js';
-import type { Pkcs11Backend, TokenSummary } from '../src/keystore/backends/pkcs11.js';
+import type { TokenSummary } from '../src/keystore/pkcs11/administration.js';
 import { CliContext } from './context.js';
 import { examples } from './help.js';
 import { withSecrets } from '../src/secret.js';
@@ -9,13 +9,6 @@ import { existingSecret, newSecret } from './secrets.js';
 
 /** What SoftHSM accepts; real tokens report their own bounds and refuse others clearly. */
 const PIN_BOUNDS = { min: 4, max: 64 };
-
-async function pkcs11Backend(ctx: CliContext): Promise<Pkcs11Backend> {
-  const { Pkcs11Backend } = await import('../src/keystore/backends/pkcs11.js');
-  const backend = await ctx.keystore().backend('pkcs11:');
-  if (!(backend instanceof Pkcs11Backend)) throw new Error('the pkcs11 backend is not the built-in one');
-  return backend;
-}
 
 function describeToken(t: TokenSummary): string {
   const pin = t.userPin === 'ok' ? '' : `  user PIN: ${t.userPin}`;
@@ -34,7 +27,7 @@ export function defineToken(token: Command): void {
     .addHelpText('after', examples(['keyward token list', 'keyward token list --module /usr/lib/x86_64-linux-gnu/libykcs11.so', 'keyward token list --json']))
     .action(async (uri: string, options: { all?: boolean; mechanisms?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
-      const tokens = (await pkcs11Backend(ctx)).tokens(uri, { mechanisms: options.mechanisms, includeUninitialized: options.all });
+      const tokens = (await ctx.keystore().administration('pkcs11')).tokens(uri, { mechanisms: options.mechanisms, includeUninitialized: options.all });
       ctx.emit(tokens, () => (tokens.length ? tokens.map(describeToken).join('\n') : 'no initialised tokens (keyward token init --label NAME makes one on SoftHSM)'));
     });
 
@@ -61,7 +54,7 @@ export function defineToken(token: Command): void {
         if (soPin.equals(userPin)) {
           throw new UsageError('PIN_REUSED', 'the SO PIN and the user PIN must differ', { hint: 'the SO PIN is what recovers a locked user PIN' });
         }
-        const summary = (await pkcs11Backend(ctx)).initToken(uri, { label: options.label, soPin, userPin });
+        const summary = (await ctx.keystore().administration('pkcs11')).initToken(uri, { label: options.label, soPin, userPin });
         ctx.emit(summary, () => `initialised token "${summary.label}"\n  ${summary.uri}`);
       });
     });
@@ -74,7 +67,7 @@ export function defineToken(token: Command): void {
     .addHelpText('after', examples(["keyward token change-pin 'pkcs11:token=demo'", "keyward token change-pin 'pkcs11:token=demo?pin-source=file:old.pin' --new-pin-source file:new.pin"]))
     .action(async (uri: string, options: { newPinSource?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
-      const backend = await pkcs11Backend(ctx);
+      const backend = await ctx.keystore().administration('pkcs11');
       const newPin = await newSecret(ctx, 'user PIN', { file: options.newPinSource, flag: '--new-pin-source', envVar: 'KEYWARD_NEW_PIN' }, PIN_BOUNDS);
       const summary = await withSecrets([newPin], () => backend.changePin(uri, newPin));
       ctx.emit({ changed: true, token: summary.uri }, () => `user PIN of token "${summary.label}" changed`);
@@ -89,7 +82,7 @@ export function defineToken(token: Command): void {
     .addHelpText('after', examples(["keyward token unblock 'pkcs11:token=demo'"]))
     .action(async (uri: string, options: { soPinSource?: string; newPinSource?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
-      const backend = await pkcs11Backend(ctx);
+      const backend = await ctx.keystore().administration('pkcs11');
       const soPin = await existingSecret(ctx, 'SO PIN', { file: options.soPinSource, envVar: 'KEYWARD_SO_PIN' });
       const newPin = await newSecret(ctx, 'user PIN', { file: options.newPinSource, flag: '--new-pin-source', envVar: 'KEYWARD_NEW_PIN' }, PIN_BOUNDS);
       const summary = await withSecrets([soPin, newPin], () => backend.unblock(uri, soPin, newPin));

@@ -10,8 +10,7 @@ import { revokeCertificate, signIntermediateCrl } from '../../src/ca/steps/revoc
 import { createRootCa } from '../../src/ca/steps/root.js';
 import { CaDirectory } from '../../src/ca/store.js';
 import { certificatePem } from '../../src/x509/certificate.js';
-import type { Pkcs11Backend } from '../../src/keystore/backends/pkcs11.js';
-import type { Keystore } from '../../src/keystore/registry.js';
+import type { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
 import type { Secret } from '../../src/secret.js';
 import * as x509 from '../../src/x509/peculiar.js';
@@ -34,7 +33,7 @@ async function nodeRequest(role: 'swarm-manager' | 'swarm-worker', nodeId: strin
 
 export async function caChapter(story: Story, keystore: Keystore, pins: { so: Secret; user: Secret }): Promise<void> {
   story.chapter('A cluster PKI with its keys in hardware', 'An offline root in one token, the cluster\'s issuing CA in another; nodes keep their own keys and send CSRs.');
-  const backend = (await keystore.backend('pkcs11:')) as Pkcs11Backend;
+  const backend = await keystore.administration('pkcs11');
   for (const label of ['offline-root', 'ca-online']) backend.initToken('pkcs11:', { label, soPin: pins.so, userPin: pins.user });
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-demo-ca-')));
   const rootKey = 'pkcs11:token=offline-root;object=root';

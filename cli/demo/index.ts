@@ -22,7 +22,7 @@ export function defineDemo(demo: Command): void {
     .action(async (_options: unknown, command: Command) => {
       const ctx = await CliContext.of(command);
       const { createSoftHsmStore, useSoftHsmStore } = await import('../../src/hsm/pkcs11/softhsm.js');
-      const { Keystore } = await import('../../src/keystore/registry.js');
+      const { Keystore } = await import('../../src/keystore/keystore.js');
       const { keystoreChapter } = await import('./keystore-chapter.js');
       const { yubikeyChapter } = await import('./yubikey-chapter.js');
       const { caChapter } = await import('./ca-chapter.js');

@@ -1,8 +1,7 @@
 /** Demo, chapter 1: keys generated in an HSM, used to sign, checked by OpenSSL. */
 import { ALGORITHMS, KEY_ALGORITHMS } from '../../src/crypto/algorithms.js';
 import { createSelfSignedCertificate } from '../../src/x509/self-signed.js';
-import type { Pkcs11Backend } from '../../src/keystore/backends/pkcs11.js';
-import type { Keystore } from '../../src/keystore/registry.js';
+import type { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
 import type { Secret } from '../../src/secret.js';
 import { opensslVerifyCertificate, opensslVerifySignature, opensslVersion } from './openssl.js';
@@ -17,7 +16,7 @@ export async function keystoreChapter(
   storeDir: string,
 ): Promise<void> {
   story.chapter('A throw-away HSM', `SoftHSM2 in ${storeDir}; its PINs are random and live only in this process's memory.`);
-  const backend = (await keystore.backend('pkcs11:')) as Pkcs11Backend;
+  const backend = await keystore.administration('pkcs11');
   const token = backend.initToken('pkcs11:', { label: 'keyward-demo', soPin: pins.so, userPin: pins.user });
   story.step(token.initialized, `token "${token.label}" initialised`, token.uri);
 

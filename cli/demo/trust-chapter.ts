@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import { nonInteractive } from '../../src/keystore/interaction.js';
-import { Keystore } from '../../src/keystore/registry.js';
+import { Keystore } from '../../src/keystore/keystore.js';
 import { Secret } from '../../src/secret.js';
 import { initClient, Updater } from '../../src/trust/client/updater.js';
 import { TrustError } from '../../src/trust/errors.js';

@@ -5,9 +5,8 @@ import { VerificationError } from '../../src/errors.js';
 import { verifyAttestation } from '../../src/hsm/piv/attestation.js';
 import { yubicoAttestationTrust } from '../../src/hsm/piv/yubico-roots.js';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
-import { YubiKeyBackend } from '../../src/keystore/backends/yubikey.js';
 import { nonInteractive } from '../../src/keystore/interaction.js';
-import { Keystore } from '../../src/keystore/registry.js';
+import { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
 import { Secret } from '../../src/secret.js';
 import { opensslVerifyCertificate, opensslVerifySignature } from './openssl.js';
@@ -39,7 +38,7 @@ export async function yubikeyChapter(story: Story): Promise<void> {
     },
   });
   try {
-    const backend = (await keystore.backend('yubikey:')) as YubiKeyBackend;
+    const backend = await keystore.administration('yubikey');
     const session = await backend.session(`yubikey:serial=${card.serial}`);
     const defaults = await session.pinStatus();
     await session.changePin(Secret.fromString('123456'), pin);

@@ -4,7 +4,7 @@
  * records each one before handing it out, revokes, and signs CRLs.
  */
 import { ConflictError, NotFoundError, UsageError } from '../errors.js';
-import type { Keystore } from '../keystore/registry.js';
+import type { Keystore } from '../keystore/keystore.js';
 import { certificatePem } from '../x509/certificate.js';
 import { toPem } from '../x509/pem.js';
 import * as x509 from '../x509/peculiar.js';

@@ -1,98 +1,152 @@
 /**
  * The Keystore: one interface over every key Keyward uses, each named by a URI (`pkcs11:`,
- * `yubikey:`). Backends register by URI scheme; nothing outside src/keystore and src/hsm knows which
- * device holds a key.
+ * `yubikey:`); nothing outside src/keystore and src/hsm knows which device holds a key. It picks
+ * the backend for a URI's scheme. A backend's module is loaded and the backend created when its
+ * scheme is first used, so a process that only uses PKCS#11 never loads the PC/SC code, and one
+ * that only uses YubiKeys never loads pkcs11js or the X.509 code that PKCS#11 certificate objects
+ * need.
  */
-import type { HashName, KeyAlgorithm, RsaPadding } from '../crypto/algorithms.js';
-import type { UriOrigin } from './key-uri.js';
+import { algorithmInfo } from '../crypto/algorithms.js';
+import { UsageError } from '../errors.js';
+import type { BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from './backend.js';
+import { nonInteractive, type Interaction } from './interaction.js';
+import { KeyUri } from './key-uri.js';
+import type { Pkcs11Backend } from './pkcs11/backend.js';
+import { redactUri, uriScheme } from './uri.js';
+import type { AttachedCard } from './yubikey/resolve.js';
+import type { YubiKeyBackend } from './yubikey/backend.js';
 
-export interface GenerateOptions {
-  algorithm: KeyAlgorithm;
-  /** PIV: when the card asks for the PIN (never, once per session, always). */
-  pinPolicy?: 'never' | 'once' | 'always';
-  /** PIV: when the card asks for a touch (never, always, cached for 15 s). */
-  touchPolicy?: 'never' | 'always' | 'cached';
-  /** PIV: replace a key already in the slot (its old key is destroyed). */
-  overwrite?: boolean;
+export interface KeystoreOptions {
+  interaction?: Interaction;
+  env?: NodeJS.ProcessEnv;
+  /** The PKCS#11 module to use when a URI names none (like `--module`). */
+  pkcs11Module?: string;
+  /** The allow-list of modules that URIs read from files may name (default /etc/keyward/pkcs11-modules). */
+  pkcs11ModuleAllowList?: string;
+  /** Spend a PIN's final try without asking (`--allow-final-try`). */
+  allowFinalTry?: boolean;
+  /** Cards handed in directly, besides PC/SC (the virtual YubiKey in this process). */
+  attachedCards?: AttachedCard[];
+  /** Attestation roots trusted besides Yubico's (e.g. a virtual YubiKey's). */
+  attestationRoots?: Uint8Array[];
+  /** Intermediates an attestation may chain through besides Yubico's (they grant no trust alone). */
+  attestationIntermediates?: Uint8Array[];
 }
 
-export interface SignOptions {
-  /** The hash of the data; the key algorithm's usual hash when absent. Ignored by Ed25519. */
-  hash?: HashName;
-  /** RSA only: PKCS#1 v1.5 (default) or PSS. */
-  padding?: RsaPadding;
-  /** RSA-PSS salt length; the hash length when absent. */
-  saltLength?: number;
+/** The backend of each scheme. */
+interface Backends {
+  pkcs11: Pkcs11Backend;
+  yubikey: YubiKeyBackend;
+}
+
+export type Scheme = keyof Backends;
+
+/** What a scheme's devices offer besides keys (tokens and their PINs; YubiKeys' PIV credentials and reset). */
+export type Administration<S extends Scheme> = Backends[S]['administration'];
+
+/** A backend made on first use; `take` hands it over for closing and forgets it. */
+class Lazy<T> {
+  readonly #make: () => Promise<T>;
+  #made: Promise<T> | undefined;
+
+  constructor(make: () => Promise<T>) {
+    this.#make = make;
+  }
+
+  get(): Promise<T> {
+    return (this.#made ??= this.#make());
+  }
+
+  take(): Promise<T> | undefined {
+    const made = this.#made;
+    this.#made = undefined;
+    return made;
+  }
+}
+
+export class Keystore {
+  readonly context: BackendContext;
+  /** Each backend's module is imported when its scheme is first used. */
+  readonly #backends: { [S in Scheme]: Lazy<Backends[S]> } = {
+    pkcs11: new Lazy(async () => new (await import('./pkcs11/backend.js')).Pkcs11Backend(this.context)),
+    yubikey: new Lazy(async () => new (await import('./yubikey/backend.js')).YubiKeyBackend(this.context)),
+  };
+
+  constructor(options: KeystoreOptions = {}) {
+    this.context = {
+      interaction: options.interaction ?? nonInteractive,
+      env: options.env ?? process.env,
+      pkcs11Module: options.pkcs11Module,
+      pkcs11ModuleAllowList: options.pkcs11ModuleAllowList,
+      allowFinalTry: options.allowFinalTry ?? false,
+      attachedCards: options.attachedCards ?? [],
+      attestationRoots: options.attestationRoots ?? [],
+      attestationIntermediates: options.attestationIntermediates ?? [],
+    };
+  }
+
+  /** The schemes this keystore understands. */
+  get schemes(): string[] {
+    return Object.keys(this.#backends);
+  }
+
+  /** The backend for a URI's scheme. */
+  #backendFor(uri: string): Promise<KeystoreBackend> {
+    const scheme = uriScheme(uri);
+    if (!this.#knows(scheme)) {
+      throw new UsageError('URI_SCHEME_UNSUPPORTED', scheme ? `no keystore backend for "${scheme}:" URIs` : `"${redactUri(uri)}" is not a key URI`, {
+        hint: `key URIs start with ${this.schemes.map((s) => `"${s}:"`).join(' or ')}, e.g. "pkcs11:token=ca;object=root"`,
+      });
+    }
+    return this.#backends[scheme].get();
+  }
+
+  #knows(scheme: string | undefined): scheme is Scheme {
+    return scheme !== undefined && Object.hasOwn(this.#backends, scheme);
+  }
+
   /**
-   * ECDSA only: `der` (X.509, OpenSSL, the default) or `raw` r‖s (WebCrypto, JOSE, Notary).
+   * What a scheme's devices offer besides keys: `pkcs11` lists and initialises tokens and changes
+   * and unblocks their PINs; `yubikey` lists YubiKeys and reaches one's PIN, PUK, retries,
+   * management key and reset. Loads only that scheme's backend.
    */
-  format?: 'der' | 'raw';
-}
+  async administration<S extends Scheme>(scheme: S): Promise<Administration<S>> {
+    return (await this.#backends[scheme].get()).administration;
+  }
 
-export interface KeyInfo {
-  /** The URI that names exactly this key; pass it back to open it. */
-  uri: string;
-  backend: string;
-  label: string;
-  /** Undefined for key types Keyward lists but cannot use. */
-  algorithm: KeyAlgorithm | undefined;
-  /** The device holding it, as a person would name it: `token "ca" (SoftHSM v2, serial 1a2b…)`. */
-  device: string;
-  hasPrivateKey: boolean;
-  /** Undefined when not looked at: opening a YubiKey key reads only what using it needs (list() tells). */
-  hasCertificate: boolean | undefined;
   /**
-   * The private key can never leave the device (PKCS#11: SENSITIVE, not EXTRACTABLE; PIV: always).
-   * Undefined when the device did not say.
+   * The key a URI names. A plain string is the operator's; a URI read from a file comes as
+   * `KeyUri.fromFile(…)` and may not choose a PKCS#11 module the operator has not allowed.
    */
-  nonExtractable: boolean | undefined;
-  /** Backend-specific facts (PKCS#11 attributes, PIV slot and policies) for `--json`. */
-  details: Record<string, unknown>;
-}
+  async open(uri: string | KeyUri): Promise<KeyHandle> {
+    const { text, origin } = KeyUri.of(uri);
+    return (await this.#backendFor(text)).open(text, origin);
+  }
 
-export interface Capabilities {
-  /** Algorithms this device can generate keys for. */
-  algorithms: KeyAlgorithm[];
-  /** Can prove that a key was generated on the device. */
-  attestation: boolean;
-  /** Can require a physical touch per operation. */
-  touch: boolean;
-}
+  async generate(uri: string | KeyUri, options: GenerateOptions): Promise<KeyHandle> {
+    algorithmInfo(options.algorithm); // refuses an unknown algorithm before any device is touched
+    const { text, origin } = KeyUri.of(uri);
+    return (await this.#backendFor(text)).generate(text, options, origin);
+  }
 
-export interface Attestation {
-  /** The attestation certificate for the key (DER), followed by the chain up to (not including) the root. */
-  chain: Uint8Array[];
-  /** Facts the attestation proves, decoded (firmware, serial, policies, form factor). */
-  claims: Record<string, unknown>;
-}
+  async list(uri: string | KeyUri): Promise<KeyInfo[]> {
+    const { text, origin } = KeyUri.of(uri);
+    return (await this.#backendFor(text)).list(text, origin);
+  }
 
-/** A key opened from the keystore. */
-export interface KeyHandle {
-  readonly info: KeyInfo;
-  /** SubjectPublicKeyInfo, DER. */
-  publicKey(): Promise<Uint8Array>;
-  sign(data: Uint8Array, options?: SignOptions): Promise<Uint8Array>;
-  /** The X.509 certificate stored with the key (DER), if any. */
-  certificate(): Promise<Uint8Array | undefined>;
-  /** Stores a certificate with the key; it must be for this key's public key. */
-  setCertificate(der: Uint8Array): Promise<void>;
-  /** Proof the key was generated in the device. Fails on devices without attestation. */
-  attest(): Promise<Attestation>;
-}
+  async delete(uri: string | KeyUri): Promise<KeyInfo> {
+    const { text, origin } = KeyUri.of(uri);
+    return (await this.#backendFor(text)).delete(text, origin);
+  }
 
-/**
- * What a backend implements for its URI scheme. `origin` says who chose the URI: a backend that
- * would load code for a URI (a PKCS#11 module) loads only what the operator allowed when the URI
- * came from a file.
- */
-export interface KeystoreBackend {
-  readonly scheme: string;
-  generate(uri: string, options: GenerateOptions, origin: UriOrigin): Promise<KeyHandle>;
-  open(uri: string, origin: UriOrigin): Promise<KeyHandle>;
-  /** Keys under a URI that names a device, or every device of the backend when `uri` is just the scheme. */
-  list(uri: string, origin: UriOrigin): Promise<KeyInfo[]>;
-  /** Deletes exactly one key; returns what it was. */
-  delete(uri: string, origin: UriOrigin): Promise<KeyInfo>;
-  capabilities(uri: string, origin: UriOrigin): Promise<Capabilities>;
-  close(): Promise<void>;
+  async capabilities(uri: string | KeyUri): Promise<Capabilities> {
+    const { text, origin } = KeyUri.of(uri);
+    return (await this.#backendFor(text)).capabilities(text, origin);
+  }
+
+  /** Releases devices: logs out of tokens this keystore logged in to, closes cards. */
+  async close(): Promise<void> {
+    const loaded = Object.values(this.#backends).map((backend) => backend.take());
+    await Promise.all(loaded.map(async (backend) => (await backend)?.close()));
+  }
 }

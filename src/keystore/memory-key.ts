@@ -7,7 +7,7 @@ import { constants, createPublicKey, generateKeyPairSync, sign, type KeyObject }
 import { ALGORITHMS, HASH_BYTES, nodeHashName, type KeyAlgorithm } from '../crypto/algorithms.js';
 import { ecdsaRawToDer } from '../crypto/signature-encoding.js';
 import { UsageError } from '../errors.js';
-import type { Attestation, KeyHandle, KeyInfo, SignOptions } from './keystore.js';
+import type { Attestation, KeyHandle, KeyInfo, SignOptions } from './backend.js';
 
 function generate(algorithm: KeyAlgorithm): KeyObject {
   const info = ALGORITHMS[algorithm];

@@ -8,7 +8,7 @@
 import { webcrypto } from 'node:crypto';
 import { ALGORITHMS, HASH_BYTES, parseHashName, type HashName, type KeyAlgorithm } from '../crypto/algorithms.js';
 import { UsageError } from '../errors.js';
-import type { KeyHandle, SignOptions } from './keystore.js';
+import type { KeyHandle, SignOptions } from './backend.js';
 
 type SubtleCrypto = webcrypto.SubtleCrypto;
 type CryptoKey = webcrypto.CryptoKey;

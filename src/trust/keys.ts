@@ -5,7 +5,7 @@
  */
 import { constants, createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { ALGORITHMS, algorithmOfKey, type KeyAlgorithm } from '../crypto/algorithms.js';
-import type { SignOptions } from '../keystore/keystore.js';
+import type { SignOptions } from '../keystore/backend.js';
 import { toPem } from '../x509/pem.js';
 import { canonicalBytes } from './canonical-json.js';
 

@@ -5,7 +5,7 @@
  */
 import { randomSerial } from './serial.js';
 import { UsageError } from '../errors.js';
-import type { KeyHandle } from '../keystore/keystore.js';
+import type { KeyHandle } from '../keystore/backend.js';
 import { subjectKeyIdentifier } from './key-identifier.js';
 import * as x509 from './peculiar.js';
 import { signCertificate, SigningKey } from './signer.js';

@@ -7,7 +7,7 @@
 import type { webcrypto } from 'node:crypto';
 import { ALGORITHMS } from '../crypto/algorithms.js';
 import { UsageError } from '../errors.js';
-import type { KeyHandle } from '../keystore/keystore.js';
+import type { KeyHandle } from '../keystore/backend.js';
 import { hardwareKeyPair, KeywardCrypto } from '../keystore/webcrypto.js';
 import { keyIdentifierOf } from './key-identifier.js';
 import * as x509 from './peculiar.js';

@@ -14,7 +14,7 @@ import { CA_FILES } from '../../src/ca/store.js';
 import { UnavailableError, UsageError } from '../../src/errors.js';
 import { requireAllowedModule } from '../../src/hsm/pkcs11/module-policy.js';
 import { registeredModules } from '../../src/hsm/pkcs11/p11-kit.js';
-import { Keystore } from '../../src/keystore/registry.js';
+import { Keystore } from '../../src/keystore/keystore.js';
 import { nodeCsr, testCa, type TestCa } from '../harness/ca.js';
 import { recordingInteraction, USER_PIN } from '../harness/keystore.js';
 import { markerModule } from '../harness/marker-module.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { signIntermediateCrl } from '../../src/ca/steps/revocation.js';
 import { CA_FILES } from '../../src/ca/store.js';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
-import { Keystore } from '../../src/keystore/registry.js';
+import { Keystore } from '../../src/keystore/keystore.js';
 import { Secret } from '../../src/secret.js';
 import { certificatePem } from '../../src/x509/certificate.js';
 import { toPem } from '../../src/x509/pem.js';

@@ -10,17 +10,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildProgram, defineNoun } from '../../cli/main.js';
 import { EXIT_CODES } from '../../src/errors.js';
+import { createSoftHsmStore } from '../../src/hsm/pkcs11/softhsm.js';
 import { KEYWARD_BIN, keyward, PROJECT_ROOT, run } from '../harness/run.js';
 
 /** Packages only an action may load: drivers and native bindings, x509 and ASN.1, SQLite, prompts and spinners. */
 const HEAVY = ['pkcs11js', 'smartcard', 'node-hid', 'better-sqlite3', '@peculiar/', 'asn1js', 'reflect-metadata', 'tsyringe', '@noble/', '@inquirer/', 'ora'];
 
 /** The modules `keyward …args` loads, as the loader and require's cache saw them. */
-async function modulesLoaded(args: string[]): Promise<{ code: number; modules: string[] }> {
+async function modulesLoaded(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; modules: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'keyward-modules-'));
   const log = join(dir, 'modules');
   try {
-    const ran = await run(process.execPath, ['--import', join(PROJECT_ROOT, 'test/harness/module-log.mjs'), KEYWARD_BIN, ...args], { env: { ...process.env, KEYWARD_MODULE_LOG: log } });
+    const ran = await run(process.execPath, ['--import', join(PROJECT_ROOT, 'test/harness/module-log.mjs'), KEYWARD_BIN, ...args], { env: { ...env, KEYWARD_MODULE_LOG: log } });
     return { code: ran.code, modules: readFileSync(log, 'utf8').split('\n').filter(Boolean) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -54,6 +55,22 @@ test('the module log sees what an action loads: a CA command loads x509 and SQLi
     t.true(heavyIn(modules).includes('better-sqlite3'), 'so is SQLite (CommonJS, native)');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a YubiKey command loads no pkcs11js, and a token command no PC/SC: administration loads only its own backend', async (t) => {
+  const store = createSoftHsmStore('keyward-entry-');
+  try {
+    const token = await modulesLoaded(['token', 'list'], store.env);
+    t.is(token.code, 0);
+    t.deepEqual(heavyIn(token.modules), ['pkcs11js']);
+    t.false(token.modules.some((m) => m.includes('/keystore/yubikey/')));
+    const yubikey = await modulesLoaded(['yubikey', 'list']);
+    t.true(heavyIn(yubikey.modules).includes('smartcard'), 'the PC/SC binding is what lists YubiKeys');
+    t.false(heavyIn(yubikey.modules).includes('pkcs11js'));
+    t.false(yubikey.modules.some((m) => m.includes('/keystore/pkcs11/')));
+  } finally {
+    store.remove();
   }
 });
 

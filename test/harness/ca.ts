@@ -13,11 +13,10 @@ import { createClusterIntermediate } from '../../src/ca/steps/intermediate.js';
 import { createRootCa } from '../../src/ca/steps/root.js';
 import { nodeFixedExtensions } from '../../src/ca/profiles.js';
 import { CaDirectory } from '../../src/ca/store.js';
-import { Keystore } from '../../src/keystore/registry.js';
+import { Keystore } from '../../src/keystore/keystore.js';
 import { Secret } from '../../src/secret.js';
 import { subjectKeyIdentifier } from '../../src/x509/key-identifier.js';
 import * as x509 from '../../src/x509/peculiar.js';
-import type { Pkcs11Backend } from '../../src/keystore/backends/pkcs11.js';
 import { cliToken, CLI_SO_PIN } from './cli-token.js';
 import { recordingInteraction, SO_PIN, USER_PIN } from './keystore.js';
 import { run } from './run.js';
@@ -36,7 +35,7 @@ export interface TestCa {
 export async function testCa(options: { clusterId?: string; intermediateKey?: string; keystore?: Keystore } = {}): Promise<TestCa> {
   useProcessSoftHsm();
   const keystore = options.keystore ?? new Keystore({ env: { KEYWARD_PIN: USER_PIN }, interaction: recordingInteraction([]) });
-  const pkcs11 = (await keystore.backend('pkcs11:')) as Pkcs11Backend;
+  const pkcs11 = await keystore.administration('pkcs11');
   const tokens = { root: uniqueLabel('root'), online: uniqueLabel('online') };
   for (const label of Object.values(tokens)) pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(USER_PIN) });
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-ca-')));

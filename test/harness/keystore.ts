@@ -1,7 +1,7 @@
 /** A fresh SoftHSM token in this test process's store, and a keystore that can log in to it. */
-import { Pkcs11Backend } from '../../src/keystore/backends/pkcs11.js';
 import type { Interaction } from '../../src/keystore/interaction.js';
-import { Keystore } from '../../src/keystore/registry.js';
+import { Keystore } from '../../src/keystore/keystore.js';
+import type { Pkcs11Administration } from '../../src/keystore/pkcs11/administration.js';
 import { Secret } from '../../src/secret.js';
 import { uniqueLabel, useProcessSoftHsm } from './softhsm.js';
 
@@ -13,7 +13,7 @@ export interface TestToken {
   /** The token's URI as Keyward prints it. */
   uri: string;
   keystore: Keystore;
-  backend: Pkcs11Backend;
+  administration: Pkcs11Administration;
   /** Warnings the keystore gave. */
   warnings: string[];
 }
@@ -36,8 +36,8 @@ export async function freshToken(options: { env?: NodeJS.ProcessEnv; interaction
     interaction: options.interaction ?? recordingInteraction(warnings),
     allowFinalTry: options.allowFinalTry,
   });
-  const backend = (await keystore.backend('pkcs11:')) as Pkcs11Backend;
+  const administration = await keystore.administration('pkcs11');
   const label = uniqueLabel('t');
-  const summary = backend.initToken('pkcs11:', { label, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(USER_PIN) });
-  return { label, uri: summary.uri, keystore, backend, warnings };
+  const summary = administration.initToken('pkcs11:', { label, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(USER_PIN) });
+  return { label, uri: summary.uri, keystore, administration, warnings };
 }

@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { Updater as TufJsUpdater } from 'tuf-js';
 import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
-import type { Pkcs11Backend } from '../../src/keystore/backends/pkcs11.js';
-import { Keystore } from '../../src/keystore/registry.js';
+import { Keystore } from '../../src/keystore/keystore.js';
 import { signerOf, type TufSigner } from '../../src/trust/repository/signer.js';
 import { Secret } from '../../src/secret.js';
 import { recordingInteraction, SO_PIN } from './keystore.js';
@@ -35,7 +34,7 @@ export async function devices(): Promise<Devices> {
   const card = await VirtualYubiKey.create({ firmware: '5.7.1' }, { touch: { kind: 'auto', delayMs: 5 } });
   const keystore = new Keystore({ env: { KEYWARD_PIN: PIN }, interaction: recordingInteraction([]), attachedCards: [{ reader: `virtual ${card.serial}`, card }] });
   const token = uniqueLabel('tuf');
-  ((await keystore.backend('pkcs11:')) as Pkcs11Backend).initToken('pkcs11:', { label: token, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(PIN) });
+  (await keystore.administration('pkcs11')).initToken('pkcs11:', { label: token, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(PIN) });
   let n = 0;
   return {
     keystore,

@@ -14,7 +14,7 @@ import { AuthError, ConflictError, NotFoundError, UnavailableError, UsageError }
 import { findKeys } from '../../src/hsm/pkcs11/keys.js';
 import { Pkcs11Module, resolveModulePath } from '../../src/hsm/pkcs11/module.js';
 import { UriError } from '../../src/keystore/uri.js';
-import { Keystore } from '../../src/keystore/registry.js';
+import { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
 import { freshToken, recordingInteraction, SO_PIN, USER_PIN, type TestToken } from '../harness/keystore.js';
 
@@ -255,15 +255,15 @@ test('capabilities list what the token can generate; SoftHSM has no attestation 
 test('token PINs: change, then unblock with the SO PIN', async (t) => {
   const tt = await freshToken();
   const { Secret } = await import('../../src/secret.js');
-  await tt.backend.changePin(tt.uri, Secret.fromString('new-pin-1'));
+  await tt.administration.changePin(tt.uri, Secret.fromString('new-pin-1'));
   await tt.keystore.close();
   const oldPin = new Keystore({ env: { KEYWARD_PIN: USER_PIN }, interaction: recordingInteraction([]) });
   await t.throwsAsync(oldPin.generate(`pkcs11:token=${tt.label};object=x`, { algorithm: 'p256' }), { instanceOf: AuthError, message: /wrong user PIN/ });
   const newPin = new Keystore({ env: { KEYWARD_PIN: 'new-pin-1' } });
   await newPin.generate(`pkcs11:token=${tt.label};object=after-change`, { algorithm: 'p256' });
   await newPin.close();
-  await t.throwsAsync(tt.backend.unblock(tt.uri, Secret.fromString('wrong-so'), Secret.fromString('x-pin-2')), { instanceOf: AuthError, message: /wrong SO PIN/ });
-  await tt.backend.unblock(tt.uri, Secret.fromString(SO_PIN), Secret.fromString('unblocked-3'));
+  await t.throwsAsync(tt.administration.unblock(tt.uri, Secret.fromString('wrong-so'), Secret.fromString('x-pin-2')), { instanceOf: AuthError, message: /wrong SO PIN/ });
+  await tt.administration.unblock(tt.uri, Secret.fromString(SO_PIN), Secret.fromString('unblocked-3'));
   const keys = await new Keystore({ env: { KEYWARD_PIN: 'unblocked-3' } }).list(tt.uri);
   t.deepEqual(keys.map((k) => k.label), ['after-change']);
 });
@@ -271,9 +271,9 @@ test('token PINs: change, then unblock with the SO PIN', async (t) => {
 test('token init refuses a label in use and never re-initialises a token', async (t) => {
   const tt = await freshToken();
   const { Secret } = await import('../../src/secret.js');
-  const error = t.throws(() => tt.backend.initToken('pkcs11:', { label: tt.label, soPin: Secret.fromString('so-so-so'), userPin: Secret.fromString('user-user') }), { instanceOf: ConflictError });
+  const error = t.throws(() => tt.administration.initToken('pkcs11:', { label: tt.label, soPin: Secret.fromString('so-so-so'), userPin: Secret.fromString('user-user') }), { instanceOf: ConflictError });
   t.is(error.code, 'TOKEN_LABEL_IN_USE');
-  const slotId = tt.backend.tokens(tt.uri)[0]!.slotId;
-  const again = t.throws(() => tt.backend.initToken(`pkcs11:slot-id=${slotId}`, { label: 'other', soPin: Secret.fromString('so-so-so'), userPin: Secret.fromString('user-user') }), { instanceOf: ConflictError });
+  const slotId = tt.administration.tokens(tt.uri)[0]!.slotId;
+  const again = t.throws(() => tt.administration.initToken(`pkcs11:slot-id=${slotId}`, { label: 'other', soPin: Secret.fromString('so-so-so'), userPin: Secret.fromString('user-user') }), { instanceOf: ConflictError });
   t.is(again.code, 'NO_FREE_SLOT');
 });

@@ -8,7 +8,7 @@ import { opensslVerifySignature } from '../../cli/demo/openssl.js';
 import { AuthError, CancelledError, ConflictError, NotFoundError, UsageError, VerificationError } from '../../src/errors.js';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import type { Interaction } from '../../src/keystore/interaction.js';
-import { Keystore, type KeystoreOptions } from '../../src/keystore/registry.js';
+import { Keystore, type KeystoreOptions } from '../../src/keystore/keystore.js';
 import { UriError } from '../../src/keystore/uri.js';
 import { hardwareKeyPair, KeywardCrypto } from '../../src/keystore/webcrypto.js';
 import { toPem } from '../../src/x509/pem.js';
@@ -135,7 +135,7 @@ test('no PIN source and no terminal; a management key needed and unknown: clear 
   const error = await t.throwsAsync((await noPin.open(f.uri('9a'))).sign(DATA), { instanceOf: AuthError });
   t.is(error.code, 'PIN_REQUIRED');
   t.regex(error.hint!, /pin-source=file:/);
-  const session = await (await f.keystore.backend('yubikey:') as import('../../src/keystore/backends/yubikey.js').YubiKeyBackend).session(f.uri());
+  const session = await (await f.keystore.administration('yubikey')).session(f.uri());
   await session.setManagementKey(Buffer.alloc(24, 9), 'aes192');
   const needsKey = await t.throwsAsync(noPin.generate(f.uri('9d'), { algorithm: 'p256' }), { instanceOf: AuthError });
   t.is(needsKey.code, 'MANAGEMENT_KEY_REQUIRED');

@@ -6,7 +6,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { UsageError } from '../../errors.js';
-import type { Keystore } from '../../keystore/registry.js';
+import type { Keystore } from '../../keystore/keystore.js';
 import { openAuthority, type Authority } from '../authority.js';
 import { crlFile, type CaDirectory } from '../store.js';
 import { CfsslApi, checkApiOptions, type ApiOptions } from './cfssl-api.js';

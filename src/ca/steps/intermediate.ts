@@ -6,8 +6,8 @@
  */
 import { rmSync } from 'node:fs';
 import { NotFoundError, UsageError, VerificationError } from '../../errors.js';
-import type { GenerateOptions } from '../../keystore/keystore.js';
-import type { Keystore } from '../../keystore/registry.js';
+import type { GenerateOptions } from '../../keystore/backend.js';
+import type { Keystore } from '../../keystore/keystore.js';
 import { certificatePem, parseCertificate } from '../../x509/certificate.js';
 import * as x509 from '../../x509/peculiar.js';
 import { samePublicKey } from '../../x509/public-key.js';

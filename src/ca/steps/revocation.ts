@@ -4,7 +4,7 @@
  */
 import { NotFoundError } from '../../errors.js';
 import type { KeyUri } from '../../keystore/key-uri.js';
-import type { Keystore } from '../../keystore/registry.js';
+import type { Keystore } from '../../keystore/keystore.js';
 import { keyIdentifierOf } from '../../x509/key-identifier.js';
 import type * as x509 from '../../x509/peculiar.js';
 import { spkiOf } from '../../x509/public-key.js';

@@ -1,7 +1,7 @@
 /** Ceremony step: the offline root, its key in a device and its self-signed certificate in the CA directory. */
 import { ConflictError } from '../../errors.js';
-import type { GenerateOptions } from '../../keystore/keystore.js';
-import type { Keystore } from '../../keystore/registry.js';
+import type { GenerateOptions } from '../../keystore/backend.js';
+import type { Keystore } from '../../keystore/keystore.js';
 import { certificatePem } from '../../x509/certificate.js';
 import type * as x509 from '../../x509/peculiar.js';
 import { createRoot, type RootOptions } from '../issue.js';

@@ -4,8 +4,8 @@
  */
 import { rmSync } from 'node:fs';
 import { ConflictError, NotFoundError, UsageError } from '../../errors.js';
-import type { GenerateOptions } from '../../keystore/keystore.js';
-import type { Keystore } from '../../keystore/registry.js';
+import type { GenerateOptions } from '../../keystore/backend.js';
+import type { Keystore } from '../../keystore/keystore.js';
 import { certificatePem } from '../../x509/certificate.js';
 import type * as x509 from '../../x509/peculiar.js';
 import { samePublicKey } from '../../x509/public-key.js';

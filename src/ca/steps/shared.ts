@@ -6,8 +6,8 @@
 import { X509Certificate } from 'node:crypto';
 import { ConflictError, UsageError } from '../../errors.js';
 import type { KeyUri } from '../../keystore/key-uri.js';
-import type { GenerateOptions } from '../../keystore/keystore.js';
-import type { Keystore } from '../../keystore/registry.js';
+import type { GenerateOptions } from '../../keystore/backend.js';
+import type { Keystore } from '../../keystore/keystore.js';
 import { keyIdentifierOf } from '../../x509/key-identifier.js';
 import { issuedBy } from '../../x509/path.js';
 import type * as x509 from '../../x509/peculiar.js';

@@ -5,7 +5,7 @@
 import { UsageError } from '../../errors.js';
 import type { PivChannel, CommandOptions } from './channel.js';
 import { CardResponseError, statusError } from './errors.js';
-import { INS, KEY_REFERENCE, PIN_LENGTH, PIV_AID, SW, TAG } from './spec.js';
+import { INS, KEY_REFERENCE, padPin, PIN_LENGTH, PIN_MIN_LENGTH, PIV_AID, SW, TAG } from './spec.js';
 import { concat, intBytes, parseTlvs, requireTlv, tlv, TlvError } from './tlv.js';
 
 /** §3.1.1 SELECT: selects the PIV application (by the AID prefix; the card answers with its full AID). */
@@ -13,14 +13,12 @@ export async function select(channel: PivChannel, aid: Uint8Array = PIV_AID): Pr
   return channel.send(INS.SELECT, 0x04, 0x00, aid, { operation: 'select the PIV application' });
 }
 
-/** Pads a PIN or PUK to 8 bytes with 0xFF (§3.2.1); refuses what the card could never accept. */
-export function padPin(value: Uint8Array, what: 'PIN' | 'PUK'): Uint8Array {
-  if (value.length < 6 || value.length > PIN_LENGTH) {
-    throw new UsageError(`${what}_LENGTH`, `a ${what} has 6 to 8 characters; this one has ${value.length}`);
+/** A PIN or PUK padded for the card (§3.2.1); refuses what the card could never accept. */
+function pinBlock(value: Uint8Array, what: 'PIN' | 'PUK'): Uint8Array {
+  if (value.length < PIN_MIN_LENGTH || value.length > PIN_LENGTH) {
+    throw new UsageError(`${what}_LENGTH`, `a ${what} has ${PIN_MIN_LENGTH} to ${PIN_LENGTH} characters; this one has ${value.length}`);
   }
-  const out = new Uint8Array(PIN_LENGTH).fill(0xff);
-  out.set(value);
-  return out;
+  return padPin(value);
 }
 
 export type VerifyStatus = { verified: true } | { verified: false; retriesLeft: number };
@@ -39,7 +37,7 @@ export async function verifyStatus(channel: PivChannel, reference: number = KEY_
 
 /** §3.2.1 VERIFY with the PIN. */
 export async function verify(channel: PivChannel, pin: Uint8Array, ctx: Omit<CommandOptions, 'credential'>): Promise<void> {
-  await channel.send(INS.VERIFY, 0x00, KEY_REFERENCE.PIN, padPin(pin, 'PIN'), { ...ctx, credential: 'PIN' });
+  await channel.send(INS.VERIFY, 0x00, KEY_REFERENCE.PIN, pinBlock(pin, 'PIN'), { ...ctx, credential: 'PIN' });
 }
 
 /** §3.2.2 CHANGE REFERENCE DATA: old ‖ new, each padded. */
@@ -48,14 +46,14 @@ export async function changeReferenceData(channel: PivChannel, reference: 'PIN' 
     INS.CHANGE_REFERENCE_DATA,
     0x00,
     reference === 'PIN' ? KEY_REFERENCE.PIN : KEY_REFERENCE.PUK,
-    concat(padPin(current, reference), padPin(next, reference)),
+    concat(pinBlock(current, reference), pinBlock(next, reference)),
     { operation: `change the ${reference}`, credential: reference },
   );
 }
 
 /** §3.2.3 RESET RETRY COUNTER: PUK ‖ new PIN. */
 export async function resetRetryCounter(channel: PivChannel, puk: Uint8Array, newPin: Uint8Array): Promise<void> {
-  await channel.send(INS.RESET_RETRY_COUNTER, 0x00, KEY_REFERENCE.PIN, concat(padPin(puk, 'PUK'), padPin(newPin, 'PIN')), {
+  await channel.send(INS.RESET_RETRY_COUNTER, 0x00, KEY_REFERENCE.PIN, concat(pinBlock(puk, 'PUK'), pinBlock(newPin, 'PIN')), {
     operation: 'unblock the PIN',
     credential: 'PUK',
   });

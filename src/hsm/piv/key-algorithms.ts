@@ -1,34 +1,29 @@
-/** Keyward's key algorithms ↔ PIV algorithm identifiers, and which firmware has them. */
+/** Keyward's key algorithms ↔ PIV algorithm identifiers; which firmware has them is in spec.ts. */
 import { ALGORITHMS, type KeyAlgorithm } from '../../crypto/algorithms.js';
 import { UsageError } from '../../errors.js';
-import { ALGORITHM } from './spec.js';
-import { formatVersion, versionAtLeast, type Version } from './yubico.js';
+import { ALGORITHM, algorithmSince, algorithmSupported, formatVersion, type Version } from './spec.js';
 
-const PIV_IDS: Record<KeyAlgorithm, { id: number; since: Version }> = {
-  p256: { id: ALGORITHM.ECCP256, since: [4, 0, 0] },
-  p384: { id: ALGORITHM.ECCP384, since: [4, 0, 0] },
-  rsa2048: { id: ALGORITHM.RSA2048, since: [4, 0, 0] },
-  rsa3072: { id: ALGORITHM.RSA3072, since: [5, 7, 0] },
-  rsa4096: { id: ALGORITHM.RSA4096, since: [5, 7, 0] },
-  ed25519: { id: ALGORITHM.ED25519, since: [5, 7, 0] },
+const PIV_IDS: Record<KeyAlgorithm, number> = {
+  p256: ALGORITHM.ECCP256,
+  p384: ALGORITHM.ECCP384,
+  rsa2048: ALGORITHM.RSA2048,
+  rsa3072: ALGORITHM.RSA3072,
+  rsa4096: ALGORITHM.RSA4096,
+  ed25519: ALGORITHM.ED25519,
 };
 
-export function pivAlgorithmId(algorithm: KeyAlgorithm): number {
-  return PIV_IDS[algorithm].id;
-}
-
 export function keyAlgorithmOf(pivId: number): KeyAlgorithm | undefined {
-  return (Object.keys(PIV_IDS) as KeyAlgorithm[]).find((a) => PIV_IDS[a].id === pivId);
+  return (Object.keys(PIV_IDS) as KeyAlgorithm[]).find((a) => PIV_IDS[a] === pivId);
 }
 
 export function supportedAlgorithms(version: Version): KeyAlgorithm[] {
-  return (Object.keys(PIV_IDS) as KeyAlgorithm[]).filter((a) => versionAtLeast(version, ...PIV_IDS[a].since));
+  return (Object.keys(PIV_IDS) as KeyAlgorithm[]).filter((a) => algorithmSupported(PIV_IDS[a], version));
 }
 
 export function requireAlgorithmSupport(algorithm: KeyAlgorithm, version: Version): number {
-  const { id, since } = PIV_IDS[algorithm];
-  if (!versionAtLeast(version, ...since)) {
-    throw new UsageError('ALGORITHM_UNSUPPORTED', `${ALGORITHMS[algorithm].title} needs YubiKey firmware ${formatVersion(since)} or later; this one has ${formatVersion(version)}`, {
+  const id = PIV_IDS[algorithm];
+  if (!algorithmSupported(id, version)) {
+    throw new UsageError('ALGORITHM_UNSUPPORTED', `${ALGORITHMS[algorithm].title} needs YubiKey firmware ${formatVersion(algorithmSince(id)!)} or later; this one has ${formatVersion(version)}`, {
       hint: `choose one of ${supportedAlgorithms(version).join(', ')}`,
     });
   }

@@ -20,6 +20,9 @@ import { keyAlgorithmOf, requireAlgorithmSupport, supportedAlgorithms } from './
 import { decryptBlock, encryptBlock } from './management-key.js';
 import {
   ALGORITHM,
+  defaultPinPolicy,
+  formatVersion,
+  hasFeature,
   KEY_ORIGIN,
   KEY_REFERENCE,
   MANAGEMENT_KEY_ALGORITHMS,
@@ -34,11 +37,11 @@ import {
   type ManagementKeyAlgorithm,
   type PinPolicy,
   type TouchPolicy,
+  type Version,
 } from './spec.js';
 import { concat, tlv } from './tlv.js';
 import type { CardTransport } from './transport/transport.js';
 import * as yubico from './yubico.js';
-import { formatVersion, versionAtLeast, type Version } from './yubico.js';
 
 export interface PinStatus {
   /** Tries left before the PIN blocks (cards before 5.3 do not say while the PIN is verified). */
@@ -97,13 +100,6 @@ export interface PivSessionOptions extends ChannelOptions {
   credentials?: PivCredentials;
 }
 
-/** Default PIN policy per slot when the card cannot tell (before 5.3): Yubico's defaults. */
-function defaultPinPolicy(slot: number): PinPolicy {
-  if (slot === 0x9c) return 'always';
-  if (slot === 0x9e) return 'never';
-  return 'once';
-}
-
 const noCredentials: PivCredentials = {
   pin: async () => {
     throw new AuthError('PIN_REQUIRED', 'the YubiKey needs its PIN and no PIN source was given');
@@ -157,7 +153,7 @@ export class PivSession {
     return channel.exclusive(async () => {
       await piv.select(channel);
       const version = await yubico.getVersion(channel);
-      const serial = versionAtLeast(version, 5) ? await yubico.getSerial(channel) : undefined;
+      const serial = hasFeature(version, 'serial') ? await yubico.getSerial(channel) : undefined;
       const session = new PivSession(channel, version, serial, options.credentials ?? noCredentials);
       channel.options.device ??= session.device;
       if (first) await session.#span.run({ pinVerified: false }, () => first(session));
@@ -172,9 +168,9 @@ export class PivSession {
 
   get supports(): { metadata: boolean; aesManagementKey: boolean; deleteKey: boolean; algorithms: KeyAlgorithm[] } {
     return {
-      metadata: versionAtLeast(this.version, 5, 3),
-      aesManagementKey: versionAtLeast(this.version, 5, 4),
-      deleteKey: versionAtLeast(this.version, 5, 7),
+      metadata: hasFeature(this.version, 'metadata'),
+      aesManagementKey: hasFeature(this.version, 'aesManagementKey'),
+      deleteKey: hasFeature(this.version, 'moveKey'),
       algorithms: supportedAlgorithms(this.version),
     };
   }
@@ -466,6 +462,7 @@ export class PivSession {
     what: { operation: string; result: string },
   ): Promise<Uint8Array> {
     return this.op(async () => {
+      // Before 5.3 the card cannot tell a slot's policy: assume the slot's default.
       await this.#ensurePin(known?.pinPolicy ?? defaultPinPolicy(slot));
       const response = await piv.generalAuthenticate(
         this.channel,

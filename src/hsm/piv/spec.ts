@@ -1,7 +1,8 @@
 /**
  * PIV constants, named as in NIST SP 800-73-4 (Part 1 "End-Point PIV Card Application Namespace",
- * Part 2 "Card Command Interface") and Yubico's PIV extensions. Shared by the driver and the
- * virtual YubiKey, so both speak exactly the same numbers.
+ * Part 2 "Card Command Interface") and Yubico's PIV extensions, with the tables both sides of the
+ * card consult (what each firmware has, a slot's default PIN policy, PIN padding). Shared by the
+ * driver and the virtual YubiKey, so both speak exactly the same numbers and rules.
  */
 
 /** SP 800-73-4 Part 1 §2.2: the PIV application identifier (RID ‖ PIX prefix); cards match it by prefix. */
@@ -134,11 +135,70 @@ export function managementKeyAlgorithmById(id: number): ManagementKeyAlgorithm |
   return (Object.keys(MANAGEMENT_KEY_ALGORITHMS) as ManagementKeyAlgorithm[]).find((a) => MANAGEMENT_KEY_ALGORITHMS[a].id === id);
 }
 
+/** A firmware version as GET VERSION answers it: major, minor, patch (Yubico). */
+export type Version = readonly [number, number, number];
+
+export function versionAtLeast(version: Version, major: number, minor = 0, patch = 0): boolean {
+  const [a, b, c] = version;
+  return a !== major ? a > major : b !== minor ? b > minor : c >= patch;
+}
+
+export const formatVersion = (v: Version) => v.join('.');
+
+/** The firmware each key algorithm arrived with (Yubico); an algorithm not listed is not a PIV key algorithm. */
+const ALGORITHM_SINCE: Readonly<Record<number, Version>> = {
+  [ALGORITHM.RSA1024]: [4, 0, 0],
+  [ALGORITHM.RSA2048]: [4, 0, 0],
+  [ALGORITHM.ECCP256]: [4, 0, 0],
+  [ALGORITHM.ECCP384]: [4, 0, 0],
+  [ALGORITHM.RSA3072]: [5, 7, 0],
+  [ALGORITHM.RSA4096]: [5, 7, 0],
+  [ALGORITHM.ED25519]: [5, 7, 0],
+  [ALGORITHM.X25519]: [5, 7, 0],
+};
+
+/** The firmware a key algorithm needs; undefined for an identifier that names no key algorithm. */
+export function algorithmSince(algorithm: number): Version | undefined {
+  return ALGORITHM_SINCE[algorithm];
+}
+
+export function algorithmSupported(algorithm: number, firmware: Version): boolean {
+  const since = ALGORITHM_SINCE[algorithm];
+  return since !== undefined && versionAtLeast(firmware, ...since);
+}
+
+/** The firmware each of Yubico's extensions arrived with. */
+const FEATURE_SINCE = {
+  /** GET SERIAL. */
+  serial: [5, 0, 0],
+  /** GET METADATA. */
+  metadata: [5, 3, 0],
+  /** AES management keys. */
+  aesManagementKey: [5, 4, 0],
+  /** MOVE KEY, and with it deleting a key. */
+  moveKey: [5, 7, 0],
+  /** The factory management key is AES-192 (3DES before). */
+  aesDefaultManagementKey: [5, 7, 0],
+} satisfies Record<string, Version>;
+
+export type FirmwareFeature = keyof typeof FEATURE_SINCE;
+
+export function hasFeature(firmware: Version, feature: FirmwareFeature): boolean {
+  return versionAtLeast(firmware, ...FEATURE_SINCE[feature]);
+}
+
 /** Yubico PIN and touch policies (values of tags AA and AB). */
 export const PIN_POLICY = { default: 0x00, never: 0x01, once: 0x02, always: 0x03 } as const;
 export const TOUCH_POLICY = { default: 0x00, never: 0x01, always: 0x02, cached: 0x03 } as const;
 export type PinPolicy = Exclude<keyof typeof PIN_POLICY, 'default'>;
 export type TouchPolicy = Exclude<keyof typeof TOUCH_POLICY, 'default'>;
+
+/** The PIN policy a slot's key gets when none is asked for (Yubico): 9C always, 9E never, the rest once. */
+export function defaultPinPolicy(slot: number): PinPolicy {
+  if (slot === 0x9c) return 'always';
+  if (slot === 0x9e) return 'never';
+  return 'once';
+}
 
 export function pinPolicyName(value: number): PinPolicy | undefined {
   return (['never', 'once', 'always'] as const).find((p) => PIN_POLICY[p] === value);
@@ -185,8 +245,25 @@ export const KEY_ORIGIN = { generated: 0x01, imported: 0x02 } as const;
 export const DEFAULT_PIN = '123456';
 export const DEFAULT_PUK = '12345678';
 export const DEFAULT_MANAGEMENT_KEY = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8]);
-/** PINs and PUKs are 6–8 bytes, padded with 0xFF to 8 (Part 2 §3.2.1). */
+/** PINs and PUKs are 6–8 bytes (Yubico: 6 at least), padded with 0xFF to 8 (Part 2 §3.2.1). */
 export const PIN_LENGTH = 8;
+export const PIN_MIN_LENGTH = 6;
+const PIN_PADDING = 0xff;
+
+/** A PIN or PUK as the card takes and keeps it: padded with 0xFF to 8 bytes. The caller checks its length. */
+export function padPin(value: Uint8Array): Uint8Array {
+  const out = new Uint8Array(PIN_LENGTH).fill(PIN_PADDING);
+  out.set(value);
+  return out;
+}
+
+/** Whether a block is a padded PIN or PUK: 6–8 bytes, then 0xFF padding only. */
+export function isPaddedPin(block: Uint8Array): boolean {
+  if (block.length !== PIN_LENGTH) return false;
+  const end = block.indexOf(PIN_PADDING);
+  const length = end === -1 ? PIN_LENGTH : end;
+  return length >= PIN_MIN_LENGTH && block.subarray(length).every((b) => b === PIN_PADDING);
+}
 
 /** Yubico's attestation extensions, under 1.3.6.1.4.1.41482.3. */
 export const ATTESTATION_OID = {

@@ -4,17 +4,8 @@
  */
 import type { PivChannel } from './channel.js';
 import { CardResponseError, statusError } from './errors.js';
-import { INS, KEY_REFERENCE, SW, TAG } from './spec.js';
+import { INS, KEY_REFERENCE, SW, TAG, type Version } from './spec.js';
 import { bytesInt, concat, tlv, tlvMap } from './tlv.js';
-
-export type Version = readonly [number, number, number];
-
-export function versionAtLeast(version: Version, major: number, minor = 0, patch = 0): boolean {
-  const [a, b, c] = version;
-  return a !== major ? a > major : b !== minor ? b > minor : c >= patch;
-}
-
-export const formatVersion = (v: Version) => v.join('.');
 
 export async function getVersion(channel: PivChannel): Promise<Version> {
   const data = await channel.send(INS.GET_VERSION, 0x00, 0x00, new Uint8Array(), { operation: 'read the firmware version' });

@@ -7,9 +7,8 @@
  */
 import { randomInt } from 'node:crypto';
 import { ApduFormatError, encodeResponse, parseCommand, type CommandApdu } from '../piv/apdu.js';
-import { CLA_CHAINING, INS, PIV_AID, SW, YUBICO_MANAGEMENT_AID, YUBICO_OTP_AID, YUBIKEY_5_ATR } from '../piv/spec.js';
+import { CLA_CHAINING, formatVersion, INS, PIV_AID, SW, YUBICO_MANAGEMENT_AID, YUBICO_OTP_AID, YUBIKEY_5_ATR } from '../piv/spec.js';
 import { concat, encodeLength, intBytes, tlv } from '../piv/tlv.js';
-import { formatVersion, versionAtLeast } from '../piv/yubico.js';
 import type { SmartCard } from '../piv/transport/transport.js';
 import { createAttestationCa } from './attestation-ca.js';
 import { attestationShape, FIRMWARE_PROFILES, type FirmwareProfile } from './firmware.js';
@@ -182,10 +181,6 @@ export class VirtualYubiKey implements SmartCard {
   /** The intermediates between its F9 certificate and that root (DER, F9's issuer first); none before 5.7.4. */
   get attestationIntermediates(): Uint8Array[] {
     return (this.#state.attestation.intermediates ?? []).map((c) => Buffer.from(c, 'base64'));
-  }
-
-  get supportsEd25519(): boolean {
-    return versionAtLeast(this.#state.firmware, 5, 7);
   }
 
   process(apdu: Uint8Array): Promise<Uint8Array> {

@@ -2,7 +2,7 @@
  * The firmware profiles of the virtual YubiKey, in a module of their own: `keyward yubikey virtual
  * create --help` lists them without loading the emulator.
  */
-import { versionAtLeast } from '../piv/yubico.js';
+import { versionAtLeast } from '../piv/spec.js';
 import type { AttestationShape } from './attestation-ca.js';
 
 /**

@@ -8,16 +8,20 @@ import type { CommandApdu } from '../piv/apdu.js';
 import { encodeCertificateObject } from '../piv/certificates.js';
 import { decryptBlock, encryptBlock } from '../piv/management-key.js';
 import {
-  ALGORITHM,
+  algorithmSupported,
   DEFAULT_MANAGEMENT_KEY,
   DEFAULT_PIN,
   DEFAULT_PUK,
+  defaultPinPolicy,
+  hasFeature,
   INS,
+  isPaddedPin,
   KEY_ORIGIN,
   KEY_REFERENCE,
   MANAGEMENT_KEY_ALGORITHMS,
   managementKeyAlgorithmById,
   OBJECT,
+  padPin,
   PIN_LENGTH,
   PIN_POLICY,
   PIV_AID_FULL,
@@ -26,9 +30,10 @@ import {
   SW,
   TAG,
   TOUCH_POLICY,
+  type FirmwareFeature,
+  type Version,
 } from '../piv/spec.js';
 import { concat, intBytes, parseTlvs, tlv, tlvMap, TlvError } from '../piv/tlv.js';
-import { versionAtLeast } from '../piv/yubico.js';
 import { issueAttestation } from './attestation-ca.js';
 import {
   CardCryptoError,
@@ -57,13 +62,11 @@ const fail = (sw: number): Reply => ({ sw });
 /** The largest data object a YubiKey 5 stores. */
 const MAX_OBJECT_SIZE = 3052;
 
-export function padCredential(value: string): string {
-  const bytes = Buffer.alloc(PIN_LENGTH, 0xff);
-  Buffer.from(value, 'utf8').copy(bytes);
-  return bytes.toString('hex');
+/** A PIN or PUK as the state file keeps it: the padded block, in hex. */
+function padCredential(value: string): string {
+  return Buffer.from(padPin(Buffer.from(value, 'utf8'))).toString('hex');
 }
 
-/** A PIN or PUK block is 6–8 bytes, then 0xFF padding only. */
 /** A command's data as one constructed template `tag`, its elements by tag; undefined when it is anything else. */
 function singleTemplate(data: Uint8Array, tag: number): Map<number, Uint8Array> | undefined {
   try {
@@ -73,13 +76,6 @@ function singleTemplate(data: Uint8Array, tag: number): Map<number, Uint8Array> 
     if (error instanceof TlvError) return undefined;
     throw error;
   }
-}
-
-function validCredentialBlock(block: Uint8Array): boolean {
-  if (block.length !== PIN_LENGTH) return false;
-  const end = block.indexOf(0xff);
-  const length = end === -1 ? PIN_LENGTH : end;
-  return length >= 6 && block.subarray(length).every((b) => b === 0xff);
 }
 
 function sameBlock(a: Uint8Array, hex: string): boolean {
@@ -129,8 +125,8 @@ export class PivApplet {
     this.#pendingChallenge = undefined;
   }
 
-  #firmwareAtLeast(major: number, minor = 0): boolean {
-    return versionAtLeast(this.#state.firmware, major, minor);
+  #has(feature: FirmwareFeature): boolean {
+    return hasFeature(this.#state.firmware, feature);
   }
 
   async handle(cmd: CommandApdu): Promise<Reply> {
@@ -152,7 +148,7 @@ export class PivApplet {
       case INS.GET_VERSION:
         return ok(Uint8Array.from(this.#state.firmware));
       case INS.GET_SERIAL:
-        return this.#firmwareAtLeast(5) ? ok(intBytes(this.#state.serial, 4)) : fail(SW.INS_NOT_SUPPORTED);
+        return this.#has('serial') ? ok(intBytes(this.#state.serial, 4)) : fail(SW.INS_NOT_SUPPORTED);
       case INS.SET_MANAGEMENT_KEY:
         return this.#setManagementKey(cmd);
       case INS.IMPORT_KEY:
@@ -227,7 +223,7 @@ export class PivApplet {
     const failure = this.#check(credential, cmd.data.subarray(0, PIN_LENGTH));
     if (failure !== undefined) return fail(failure);
     const next = cmd.data.subarray(PIN_LENGTH);
-    if (!validCredentialBlock(next)) return fail(SW.INCORRECT_DATA);
+    if (!isPaddedPin(next)) return fail(SW.INCORRECT_DATA);
     credential.value = Buffer.from(next).toString('hex');
     credential.retriesLeft = credential.maxRetries;
     this.#persist();
@@ -240,7 +236,7 @@ export class PivApplet {
     const failure = this.#check(this.#state.puk, cmd.data.subarray(0, PIN_LENGTH));
     if (failure !== undefined) return fail(failure);
     const next = cmd.data.subarray(PIN_LENGTH);
-    if (!validCredentialBlock(next)) return fail(SW.INCORRECT_DATA);
+    if (!isPaddedPin(next)) return fail(SW.INCORRECT_DATA);
     this.#state.pin.value = Buffer.from(next).toString('hex');
     this.#state.pin.retriesLeft = this.#state.pin.maxRetries;
     this.#persist();
@@ -336,26 +332,9 @@ export class PivApplet {
 
   // -- keys (Part 2 §3.3.3, Yubico IMPORT, ATTEST, MOVE/DELETE) --------------------------------
 
-  #supportsAlgorithm(algorithm: number): boolean {
-    switch (algorithm) {
-      case ALGORITHM.RSA1024:
-      case ALGORITHM.RSA2048:
-      case ALGORITHM.ECCP256:
-      case ALGORITHM.ECCP384:
-        return true;
-      case ALGORITHM.RSA3072:
-      case ALGORITHM.RSA4096:
-      case ALGORITHM.ED25519:
-      case ALGORITHM.X25519:
-        return this.#firmwareAtLeast(5, 7);
-      default:
-        return false;
-    }
-  }
-
   /** PIN policy "default" means the slot's own default (Yubico). */
   #policies(slotId: number, pin: number | undefined, touch: number | undefined): { pin: number; touch: number } | undefined {
-    const pinPolicy = pin && pin !== PIN_POLICY.default ? pin : slotId === 0x9c ? PIN_POLICY.always : slotId === 0x9e ? PIN_POLICY.never : PIN_POLICY.once;
+    const pinPolicy = pin && pin !== PIN_POLICY.default ? pin : PIN_POLICY[defaultPinPolicy(slotId)];
     const touchPolicy = touch && touch !== TOUCH_POLICY.default ? touch : TOUCH_POLICY.never;
     if (pinPolicy > PIN_POLICY.always || touchPolicy > TOUCH_POLICY.cached) return undefined;
     return { pin: pinPolicy, touch: touchPolicy };
@@ -373,7 +352,7 @@ export class PivApplet {
     const control = singleTemplate(cmd.data, TAG.CONTROL_REFERENCE);
     if (!control) return fail(SW.INCORRECT_DATA);
     const algorithm = control.get(TAG.GENERATE_ALGORITHM);
-    if (algorithm?.length !== 1 || !this.#supportsAlgorithm(algorithm[0]!)) return fail(SW.INCORRECT_DATA);
+    if (algorithm?.length !== 1 || !algorithmSupported(algorithm[0]!, this.#state.firmware)) return fail(SW.INCORRECT_DATA);
     const policies = this.#policies(cmd.p2, control.get(TAG.PIN_POLICY)?.[0], control.get(TAG.TOUCH_POLICY)?.[0]);
     if (!policies) return fail(SW.INCORRECT_DATA);
     const key = generateCardKey(algorithm[0]!);
@@ -393,7 +372,7 @@ export class PivApplet {
     const name = this.#keySlot(cmd.p2);
     if (!name) return fail(SW.INCORRECT_P1P2);
     if (!this.#managementAuthenticated) return fail(SW.SECURITY_STATUS_NOT_SATISFIED);
-    if (!this.#supportsAlgorithm(cmd.p1)) return fail(SW.INCORRECT_P1P2);
+    if (!algorithmSupported(cmd.p1, this.#state.firmware)) return fail(SW.INCORRECT_P1P2);
     let components: Map<number, Uint8Array>;
     try {
       components = tlvMap(cmd.data);
@@ -441,7 +420,7 @@ export class PivApplet {
   }
 
   #moveKey(cmd: CommandApdu): Reply {
-    if (!this.#firmwareAtLeast(5, 7)) return fail(SW.INS_NOT_SUPPORTED);
+    if (!this.#has('moveKey')) return fail(SW.INS_NOT_SUPPORTED);
     const from = this.#keySlot(cmd.p2);
     if (!from) return fail(SW.INCORRECT_P1P2);
     if (!this.#managementAuthenticated) return fail(SW.SECURITY_STATUS_NOT_SATISFIED);
@@ -514,7 +493,7 @@ export class PivApplet {
     if (cmd.p1 !== 0xff || (cmd.p2 !== 0xff && cmd.p2 !== 0xfe)) return fail(SW.INCORRECT_P1P2);
     if (!this.#managementAuthenticated) return fail(SW.SECURITY_STATUS_NOT_SATISFIED);
     const algorithm = managementKeyAlgorithmById(cmd.data[0] ?? -1);
-    if (!algorithm || (algorithm !== 'tdes' && !this.#firmwareAtLeast(5, 4))) return fail(SW.INCORRECT_DATA);
+    if (!algorithm || (algorithm !== 'tdes' && !this.#has('aesManagementKey'))) return fail(SW.INCORRECT_DATA);
     let key: Uint8Array | undefined;
     try {
       const [entry, ...rest] = parseTlvs(cmd.data.subarray(1));
@@ -529,7 +508,7 @@ export class PivApplet {
   }
 
   #metadata(cmd: CommandApdu): Reply {
-    if (!this.#firmwareAtLeast(5, 3)) return fail(SW.INS_NOT_SUPPORTED);
+    if (!this.#has('metadata')) return fail(SW.INS_NOT_SUPPORTED);
     if (cmd.p1 !== 0x00) return fail(SW.INCORRECT_P1P2);
     const yes = (flag: boolean) => Uint8Array.of(flag ? 1 : 0);
     if (cmd.p2 === KEY_REFERENCE.PIN || cmd.p2 === KEY_REFERENCE.PUK) {
@@ -586,12 +565,12 @@ export class PivApplet {
 }
 
 /** PIN, PUK and management key as they leave the factory: AES-192 from firmware 5.7, 3DES before. */
-export function factoryCredentials(firmware: readonly [number, number, number]): Pick<VirtualYubiKeyState, 'pin' | 'puk' | 'managementKey'> {
+export function factoryCredentials(firmware: Version): Pick<VirtualYubiKeyState, 'pin' | 'puk' | 'managementKey'> {
   return {
     pin: { value: padCredential(DEFAULT_PIN), retriesLeft: 3, maxRetries: 3 },
     puk: { value: padCredential(DEFAULT_PUK), retriesLeft: 3, maxRetries: 3 },
     managementKey: {
-      algorithm: versionAtLeast(firmware, 5, 7) ? 'aes192' : 'tdes',
+      algorithm: hasFeature(firmware, 'aesDefaultManagementKey') ? 'aes192' : 'tdes',
       key: Buffer.from(DEFAULT_MANAGEMENT_KEY).toString('hex'),
       touch: false,
     },

@@ -5,7 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { VpcdConnection } from '../piv/transport/vpcd.js';
+import { VpcdConnection } from './vpcd.js';
 import { VirtualYubiKey, type RuntimeOptions } from './card.js';
 import { controlSocketPath, serveControl } from './control.js';
 

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { ConflictError, NotFoundError, UnavailableError, UsageError } from '../../errors.js';
-import type { Keystore } from '../../keystore/registry.js';
+import type { Keystore } from '../../keystore/keystore.js';
 import { checkRoleName, hashBins as makeHashBins, rolesFor, type DelegatedRole } from '../delegations.js';
 import { keyIdOf, type TufKey } from '../keys.js';
 import { formatExpiry, Metadata, SPEC_VERSION, TOP_LEVEL_ROLES, type RoleKeys, type Signed, type TopLevelRole } from '../metadata.js';

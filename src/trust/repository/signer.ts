@@ -3,7 +3,7 @@
  * device in the form TUF 1.0 wants (hex; DER for ECDSA as securesystemslib writes; PSS for RSA).
  */
 import { UsageError } from '../../errors.js';
-import type { KeyHandle } from '../../keystore/keystore.js';
+import type { KeyHandle } from '../../keystore/backend.js';
 import { keyIdOf, signOptionsFor, tufKeyFromSpki, type TufKey } from '../keys.js';
 import type { Metadata, Signed } from '../metadata.js';
 

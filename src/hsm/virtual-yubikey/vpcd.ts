@@ -6,7 +6,7 @@
  * with exactly one framed response.
  */
 import { connect, type Socket } from 'node:net';
-import type { SmartCard } from './transport.js';
+import type { SmartCard } from '../piv/transport/transport.js';
 
 const POWER_OFF = 0x00;
 const POWER_ON = 0x01;

@@ -1,0 +1,109 @@
+/**
+ * What `keyward token …` does with PKCS#11 tokens besides using keys: list them, initialise one
+ * (SoftHSM), change and unblock the user PIN. Reached through `keystore.administration('pkcs11')`.
+ */
+import { ConflictError } from '../../errors.js';
+import { mechanismName } from '../../hsm/pkcs11/constants.js';
+import { initializeToken, type PinCounterState, type Token } from '../../hsm/pkcs11/token.js';
+import type { Secret } from '../../secret.js';
+import { OPERATOR } from '../key-uri.js';
+import { parsePkcs11Uri, type Pkcs11Uri } from '../uri.js';
+import type { TokenLogins } from './login.js';
+import type { Pkcs11Resolver } from './resolve.js';
+
+export interface TokenSummary {
+  uri: string;
+  label: string;
+  manufacturer: string;
+  model: string;
+  serial: string;
+  slotId: number;
+  module: string;
+  initialized: boolean;
+  loginRequired: boolean;
+  userPin: PinCounterState;
+  soPin: PinCounterState;
+  /** Mechanism names, when asked for. */
+  mechanisms?: string[];
+}
+
+export interface InitTokenRequest {
+  label: string;
+  soPin: Secret;
+  userPin: Secret;
+}
+
+export class Pkcs11Administration {
+  readonly #resolver: Pkcs11Resolver;
+  readonly #logins: TokenLogins;
+
+  constructor(resolver: Pkcs11Resolver, logins: TokenLogins) {
+    this.#resolver = resolver;
+    this.#logins = logins;
+  }
+
+  tokens(uriText = 'pkcs11:', options: { mechanisms?: boolean; includeUninitialized?: boolean } = {}): TokenSummary[] {
+    const uri = parsePkcs11Uri(uriText);
+    const module = this.#resolver.module(uri, OPERATOR);
+    return module
+      .tokens()
+      .filter((t) => (options.includeUninitialized || t.info().initialized) && this.#resolver.matches(t, uri))
+      .map((t) => {
+        const info = t.info();
+        return {
+          uri: this.#resolver.tokenUri(t, uri),
+          label: info.label,
+          manufacturer: info.manufacturer,
+          model: info.model,
+          serial: info.serial,
+          slotId: info.slotId,
+          module: module.path,
+          initialized: info.initialized,
+          loginRequired: info.loginRequired,
+          userPin: info.userPin,
+          soPin: info.soPin,
+          ...(options.mechanisms ? { mechanisms: [...t.mechanisms()].sort((a, b) => a - b).map(mechanismName) } : {}),
+        };
+      });
+  }
+
+  /** Initialises a new token in a free slot (SoftHSM always has one). */
+  initToken(uriText: string, request: InitTokenRequest): TokenSummary {
+    const uri = parsePkcs11Uri(uriText);
+    const module = this.#resolver.module(uri, OPERATOR);
+    const existing = module.tokens().filter((t) => t.info().initialized);
+    if (existing.some((t) => t.label === request.label)) {
+      throw new ConflictError('TOKEN_LABEL_IN_USE', `a token labelled "${request.label}" already exists`, {
+        hint: 'choose another label: tokens are found by label, so labels must be unique',
+      });
+    }
+    const free = module.slots().filter((s) => s.tokenPresent && (uri.slotId === undefined || s.slotId === uri.slotId));
+    const slot = free.find((s) => !module.tokens().some((t) => t.slot.equals(s.handle) && t.info().initialized));
+    if (!slot) {
+      throw new ConflictError('NO_FREE_SLOT', 'no slot holds an uninitialised token', {
+        hint: 'SoftHSM always offers one; hardware HSMs are initialised with their vendor\'s tools',
+      });
+    }
+    return this.#summary(initializeToken(module, slot.handle, request), uri);
+  }
+
+  #summary(token: Token, uri: Pkcs11Uri): TokenSummary {
+    return this.tokens(this.#resolver.tokenUri(token, uri))[0]!;
+  }
+
+  /** Sets a new user PIN with the SO PIN (C_InitPIN), which also unblocks a locked PIN. */
+  async unblock(uriText: string, soPin: Secret, newPin: Secret): Promise<TokenSummary> {
+    const uri = parsePkcs11Uri(uriText);
+    const token = this.#resolver.token(uri, uriText, OPERATOR);
+    token.resetUserPin(soPin, newPin, { allowFinalTry: await this.#logins.allowFinalTry(token, 'so') });
+    return this.#summary(token, uri);
+  }
+
+  /** Changes the user PIN (C_SetPIN); the current PIN comes from the URI's pin-source, KEYWARD_PIN or a prompt. */
+  async changePin(uriText: string, newPin: Secret): Promise<TokenSummary> {
+    const uri = parsePkcs11Uri(uriText);
+    const token = this.#resolver.token(uri, uriText, OPERATOR);
+    await this.#logins.withUserPin(token, uri, 'current user PIN', (oldPin, allowFinalTry) => token.changePin(oldPin, newPin, { allowFinalTry }));
+    return this.#summary(token, uri);
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The keystore backend for `pkcs11:` URIs: adapts the PKCS#11 driver to the KeystoreBackend
+ * interface. Resolving URIs is in resolve.ts, logging in in login.ts, key handles in handle.ts,
+ * token administration in administration.ts.
+ */
+import { ALGORITHMS, KEY_ALGORITHMS } from '../../crypto/algorithms.js';
+import { AuthError, UsageError } from '../../errors.js';
+import { deleteKey, findKeys, generateKeyPair, type Pkcs11Key } from '../../hsm/pkcs11/keys.js';
+import { keyPairTemplates } from '../../hsm/pkcs11/templates.js';
+import type { Token } from '../../hsm/pkcs11/token.js';
+import type { BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from '../backend.js';
+import type { UriOrigin } from '../key-uri.js';
+import { parsePkcs11Uri, type Pkcs11Uri } from '../uri.js';
+import { Pkcs11Administration } from './administration.js';
+import { Pkcs11KeyHandle } from './handle.js';
+import { TokenLogins } from './login.js';
+import { keyFilter, Pkcs11Resolver, requireKeySelector } from './resolve.js';
+
+/** Hex of a CKA_ID for messages and JSON. */
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+export class Pkcs11Backend implements KeystoreBackend {
+  readonly scheme = 'pkcs11';
+  readonly administration: Pkcs11Administration;
+  readonly #ctx: BackendContext;
+  readonly #resolver: Pkcs11Resolver;
+  readonly #logins: TokenLogins;
+
+  constructor(context: BackendContext) {
+    this.#ctx = context;
+    this.#resolver = new Pkcs11Resolver(context);
+    this.#logins = new TokenLogins(context, this.#resolver);
+    this.administration = new Pkcs11Administration(this.#resolver, this.#logins);
+  }
+
+  #keyInfo(key: Pkcs11Key, uri: Pkcs11Uri): KeyInfo {
+    const token = key.token.info();
+    const attributes = key.privateAttributes();
+    return {
+      uri: this.#resolver.keyUri(key, uri),
+      backend: this.scheme,
+      label: key.label,
+      algorithm: key.algorithm,
+      device: `token "${token.label}" (${token.model}, serial ${token.serial})`,
+      hasPrivateKey: key.privateKey !== undefined,
+      hasCertificate: key.certificate !== undefined,
+      nonExtractable: key.privateKey ? attributes.sensitive === true && attributes.extractable === false : undefined,
+      details: {
+        id: hex(key.id),
+        token: token.label,
+        serial: token.serial,
+        objects: [key.privateKey && 'private', key.publicKey && 'public', key.certificate && 'cert'].filter(Boolean),
+        attributes,
+      },
+    };
+  }
+
+  #handle(key: Pkcs11Key, uri: Pkcs11Uri): KeyHandle {
+    return new Pkcs11KeyHandle(this.#logins, key, this.#keyInfo(key, uri), uri);
+  }
+
+  /** Finds the keys a URI names; logs in first if nothing is visible without it. */
+  async #findKeys(token: Token, uri: Pkcs11Uri): Promise<Pkcs11Key[]> {
+    const filter = keyFilter(uri);
+    let keys = findKeys(token, filter);
+    if (keys.length === 0 && token.info().loginRequired && !token.isLoggedIn()) {
+      await this.#logins.login(token, uri);
+      keys = findKeys(token, filter);
+    }
+    return keys;
+  }
+
+  async generate(uriText: string, options: GenerateOptions, origin: UriOrigin): Promise<KeyHandle> {
+    const uri = parsePkcs11Uri(uriText);
+    if (!uri.object) {
+      throw new UsageError('LABEL_REQUIRED', 'a new key needs a label', { hint: 'add object=<label> to the URI, e.g. "pkcs11:token=ca;object=root-2026"' });
+    }
+    if (uri.type && uri.type !== 'private') {
+      throw new UsageError('OBJECT_TYPE_INVALID', `generate makes a key pair; drop type=${uri.type} from the URI`);
+    }
+    if (options.pinPolicy || options.touchPolicy || options.overwrite) {
+      throw new UsageError('POLICY_UNSUPPORTED', 'PIN and touch policies and --overwrite are for YubiKey PIV slots; PKCS#11 tokens do not take them', {
+        hint: 'to replace a PKCS#11 key, delete the old one first (keyward key delete)',
+      });
+    }
+    const token = this.#resolver.token(uri, uriText, origin);
+    await this.#logins.login(token, uri);
+    const key = await generateKeyPair(token, { algorithm: options.algorithm, label: uri.object, id: uri.id });
+    return this.#handle(key, uri);
+  }
+
+  async open(uriText: string, origin: UriOrigin): Promise<KeyHandle> {
+    const uri = parsePkcs11Uri(uriText);
+    requireKeySelector(uri, uriText, 'open a key');
+    const token = this.#resolver.token(uri, uriText, origin);
+    return this.#handle(this.#resolver.uniqueKey(await this.#findKeys(token, uri), uriText, token, uri), uri);
+  }
+
+  async list(uriText: string, origin: UriOrigin): Promise<KeyInfo[]> {
+    const uri = parsePkcs11Uri(uriText);
+    const module = this.#resolver.module(uri, origin);
+    const tokens = module.tokens().filter((t) => t.info().initialized && this.#resolver.matches(t, uri));
+    if (tokens.length === 0 && uriText !== 'pkcs11:') this.#resolver.token(uri, uriText, origin); // raises TOKEN_NOT_FOUND with hints
+    const result: KeyInfo[] = [];
+    for (const token of tokens) {
+      try {
+        await this.#logins.login(token, uri);
+      } catch (error) {
+        if (!(error instanceof AuthError && error.code === 'PIN_REQUIRED')) throw error;
+        this.#ctx.interaction.warn(`no PIN for token "${token.label}": listing its public objects only`);
+      }
+      result.push(...findKeys(token, keyFilter(uri)).map((k) => this.#keyInfo(k, uri)));
+    }
+    return result;
+  }
+
+  async delete(uriText: string, origin: UriOrigin): Promise<KeyInfo> {
+    const uri = parsePkcs11Uri(uriText);
+    requireKeySelector(uri, uriText, 'delete a key');
+    const token = this.#resolver.token(uri, uriText, origin);
+    await this.#logins.login(token, uri);
+    const key = this.#resolver.uniqueKey(findKeys(token, { id: uri.id, label: uri.object }), uriText, token, uri);
+    const info = this.#keyInfo(key, uri);
+    deleteKey(key);
+    return info;
+  }
+
+  async capabilities(uriText: string, origin: UriOrigin): Promise<Capabilities> {
+    const uri = parsePkcs11Uri(uriText);
+    const token = this.#resolver.token(uri, uriText, origin);
+    const algorithms = KEY_ALGORITHMS.filter((algorithm) => {
+      const { mechanism } = keyPairTemplates(algorithm, Buffer.alloc(0), '').mechanism;
+      const sizes = token.mechanismKeySizes(mechanism);
+      const info = ALGORITHMS[algorithm];
+      if (!sizes) return false;
+      return info.family !== 'rsa' || sizes.max === 0 || (info.bits >= sizes.min && info.bits <= sizes.max);
+    });
+    return { algorithms, attestation: false, touch: false };
+  }
+
+  /**
+   * Logs out of the tokens this backend logged in to. Modules stay initialised (C_Initialize is
+   * once per process) and are finalised at exit.
+   */
+  async close(): Promise<void> {
+    this.#logins.logoutAll();
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * What `keyward yubikey …` does with YubiKeys besides using keys: list them, and reach one's PIV
+ * application for its status, PIN, PUK, retries, management key and reset. Reached through
+ * `keystore.administration('yubikey')`.
+ */
+import type { PivSession } from '../../hsm/piv/session.js';
+import { formatVersion } from '../../hsm/piv/spec.js';
+import { parseYubiKeyUri } from '../uri.js';
+import type { YubiKeyResolver } from './resolve.js';
+
+export interface DeviceSummary {
+  uri: string;
+  reader: string;
+  serial: number | undefined;
+  firmware: string;
+}
+
+/** A YubiKey's PIV application as administration uses it: who it is, its credentials' state, and the commands that change them. */
+export type AdministeredYubiKey = Pick<
+  PivSession,
+  | 'device'
+  | 'serial'
+  | 'version'
+  | 'supports'
+  | 'pinStatus'
+  | 'pukStatus'
+  | 'managementKeyInfo'
+  | 'changePin'
+  | 'changePuk'
+  | 'unblockPin'
+  | 'setPinRetries'
+  | 'setManagementKey'
+  | 'resetToFactory'
+>;
+
+export class YubiKeyAdministration {
+  readonly #resolver: YubiKeyResolver;
+
+  constructor(resolver: YubiKeyResolver) {
+    this.#resolver = resolver;
+  }
+
+  async devices(): Promise<DeviceSummary[]> {
+    const { devices } = await this.#resolver.all({});
+    return devices.map((d) => ({ uri: this.#resolver.uriOf(d), reader: d.reader, serial: d.session.serial, firmware: formatVersion(d.session.version) }));
+  }
+
+  /** The PIV application of the one device a URI names; warns about its factory credentials. */
+  async session(uriText: string): Promise<AdministeredYubiKey> {
+    const uri = parseYubiKeyUri(uriText);
+    const device = await this.#resolver.device(uri, uriText);
+    await this.#resolver.warnDefaults(device);
+    return device.session;
+  }
+}
