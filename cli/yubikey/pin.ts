@@ -1,6 +1,7 @@
 /** `keyward yubikey pin …` and `puk change`: the PIV PIN and PUK. */
 import type { Command } from 'commander';
-import { obtainPin } from '../../src/keystore/pin.js';
+import { PIN_LENGTH, PIN_MIN_LENGTH } from '../../src/hsm/piv/spec.js';
+import { obtainPin, userPinRequest } from '../../src/keystore/pin.js';
 import { parseYubiKeyUri } from '../../src/keystore/uri.js';
 import { withSecrets } from '../../src/secret.js';
 import { confirmDestruction, yesOption } from '../confirm.js';
@@ -10,11 +11,11 @@ import { wholeNumber } from '../options.js';
 import { existingSecret, newSecret } from '../secrets.js';
 import { ANY, withDevice } from './device.js';
 
-const PIV_PIN_BOUNDS = { min: 6, max: 8 };
+/** What the card accepts as a PIN or PUK (SP 800-73-4: 6 to 8 bytes). */
+const PIV_PIN_BOUNDS = { min: PIN_MIN_LENGTH, max: PIN_LENGTH };
 
 function currentPin(ctx: CliContext, uri: string, what = 'current PIN') {
-  const parsed = parseYubiKeyUri(uri);
-  return obtainPin({ what, pinSource: parsed.pinSource, pinValue: parsed.pinValue, envVar: 'KEYWARD_PIN' }, ctx.interaction, process.env);
+  return obtainPin(userPinRequest(parseYubiKeyUri(uri), what), ctx.interaction, process.env);
 }
 
 /** `keyward yubikey pin …`. */

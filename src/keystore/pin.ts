@@ -20,6 +20,11 @@ export interface PinRequest {
   envVar: string;
 }
 
+/** The user PIN a key URI leads to: its pin-source or pin-value, else KEYWARD_PIN, else a prompt for `what`. */
+export function userPinRequest(uri: { pinSource?: string; pinValue?: Secret }, what: string): PinRequest {
+  return { what, pinSource: uri.pinSource, pinValue: uri.pinValue, envVar: 'KEYWARD_PIN' };
+}
+
 function pinFilePath(source: string): string {
   if (source.startsWith('file://')) return fileURLToPath(source);
   if (source.startsWith('file:')) return source.slice('file:'.length);

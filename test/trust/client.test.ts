@@ -120,12 +120,13 @@ test('the fixture repositories: one changed byte of any signed metadata makes th
 });
 
 test('init never replaces a root the client already trusts: trust moves only by signed rotations', async (t) => {
-  const { repo, c } = await started();
-  const other = new ModelsRepository();
-  const before = contents(c.metadataDir);
-  t.throws(() => initClient(c.metadataDir, other.initialRoot), { code: 'TUF_CLIENT_INITIALISED', message: /already trusts another root/ });
-  t.deepEqual(contents(c.metadataDir), before, 'the trusted root is left as it was');
-  t.notThrows(() => initClient(c.metadataDir, repo.initialRoot), 'the same root again is no change');
+  const [trusted, other] = [new ModelsRepository(), new ModelsRepository()];
+  const metadataDir = tempDir('keyward-tuf-client-');
+  initClient(metadataDir, trusted.initialRoot);
+  const before = contents(metadataDir);
+  t.throws(() => initClient(metadataDir, other.initialRoot), { code: 'TUF_CLIENT_INITIALISED', message: /already trusts another root/ });
+  t.deepEqual(contents(metadataDir), before, 'the trusted root is left as it was');
+  t.notThrows(() => initClient(metadataDir, trusted.initialRoot), 'the same root again is no change');
 });
 
 test('a repository written by @tufjs/models: refresh, delegation, download', async (t) => {

@@ -9,7 +9,7 @@ import type { Token } from '../../hsm/pkcs11/token.js';
 import type { Secret } from '../../secret.js';
 import type { BackendContext } from '../backend.js';
 import { consentToFinalTry } from '../consent.js';
-import { obtainPin } from '../pin.js';
+import { obtainPin, userPinRequest } from '../pin.js';
 import type { Pkcs11Uri } from '../uri.js';
 import type { Pkcs11Resolver } from './resolve.js';
 
@@ -45,7 +45,7 @@ export class TokenLogins {
     try {
       if (token.info().userPin === 'locked') throw errorForCkr('CKR_PIN_LOCKED', token.ctx('log in with the user PIN'));
       const pin = await obtainPin(
-        { what: `${what} of token "${token.label}"`, pinSource: uri.pinSource, pinValue: uri.pinValue, envVar: 'KEYWARD_PIN' },
+        userPinRequest(uri, `${what} of token "${token.label}"`),
         this.#ctx.interaction,
         this.#ctx.env,
       );

@@ -13,7 +13,7 @@ import type { SmartCard } from '../../hsm/piv/transport/transport.js';
 import { withSecrets, type Secret } from '../../secret.js';
 import type { BackendContext } from '../backend.js';
 import { consentToFinalTry } from '../consent.js';
-import { obtainPin } from '../pin.js';
+import { obtainPin, userPinRequest } from '../pin.js';
 import { formatYubiKeyUri, redactUri, type YubiKeyUri } from '../uri.js';
 
 /** A card handed to the keystore directly (the virtual YubiKey in the same process). */
@@ -56,16 +56,7 @@ export class YubiKeyResolver {
     const ctx = this.#ctx;
     return {
       pin: (status: PinStatus): Promise<Secret> =>
-        obtainPin(
-          {
-            what: `PIN of ${device()}${status.retriesLeft !== undefined ? ` (${status.retriesLeft} tries left)` : ''}`,
-            pinSource: request.uri.pinSource,
-            pinValue: request.uri.pinValue,
-            envVar: 'KEYWARD_PIN',
-          },
-          ctx.interaction,
-          ctx.env,
-        ),
+        obtainPin(userPinRequest(request.uri, `PIN of ${device()}${status.retriesLeft !== undefined ? ` (${status.retriesLeft} tries left)` : ''}`), ctx.interaction, ctx.env),
       managementKey: async (info: ManagementKeyInfo): Promise<Uint8Array> => {
         if (request.uri.managementKeySource || ctx.env.KEYWARD_MANAGEMENT_KEY) {
           const secret = await obtainPin({ what: 'management key', pinSource: request.uri.managementKeySource, envVar: 'KEYWARD_MANAGEMENT_KEY' }, ctx.interaction, ctx.env);
