@@ -37,7 +37,10 @@ comes from the request's cfssl "subject" (as Docker Swarm sends it) or else the 
   a manager's certificate (mutual TLS)        any node of the cluster, as SwarmKit's managers ask
   a worker's certificate (--client-auth cluster)
                                               only its own node ID as a worker (a renewal)
-  a worker's certificate (--client-auth managers), another cluster's, or none: nothing (403)
+  a worker's certificate (--client-auth managers), or another cluster's under the same root:
+                                              nothing (403)
+  no client certificate, or one not from the cluster's roots (--client-auth cluster|managers):
+                                              nothing: the TLS handshake is refused
 
 Limits: 64 KiB a body, 8 MiB of bodies in flight, 512 connections, 10 s to complete a TLS
 handshake or send headers, 30 s for a whole request. SIGTERM stops accepting, lets requests in

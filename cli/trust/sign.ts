@@ -48,7 +48,8 @@ export function defineSign(trust: Command): void {
         const role = options.role ?? repo.responsibleRole(path);
         // The role's key Keyward knows a URI for, a YubiKey first (the developer's touch-to-sign key).
         const known = repo.keyUris(role);
-        const uri = options.key ?? known.find((u) => u.startsWith('yubikey:')) ?? known[0];
+        const { KeyUri } = await import('../../src/keystore/key-uri.js');
+        const uri = options.key !== undefined ? KeyUri.of(options.key) : (known.find((u) => u.text.startsWith('yubikey:')) ?? known[0]);
         if (!uri) {
           throw new NotFoundError('TUF_SIGNING_KEY', `no key of role "${role}" is recorded in ${dir}`, { hint: `name it: --key 'yubikey:serial=…;slot=9c'` });
         }
@@ -66,7 +67,7 @@ export function defineSign(trust: Command): void {
         }
         if (signed.length === 0) {
           restore();
-          throw new NotFoundError('TUF_KEY_NOT_IN_ROLE', `${uri} is not a key of role "${role}"; nothing was changed`, { hint: 'keyward trust repo status shows the role\'s keys' });
+          throw new NotFoundError('TUF_KEY_NOT_IN_ROLE', `${uri.text} is not a key of role "${role}"; nothing was changed`, { hint: 'keyward trust repo status shows the role\'s keys' });
         }
         if (bytes) repo.layout.writeTarget(path, info.hashes.sha256!, bytes);
         repo.rememberKey(signer);

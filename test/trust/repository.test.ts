@@ -6,15 +6,16 @@
  */
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConflictError, UsageError } from '../../src/errors.js';
+import { ConflictError, UsageError, type KeywardError } from '../../src/errors.js';
 import { initClient, Updater } from '../../src/trust/client/updater.js';
 import { keyIdOf } from '../../src/trust/keys.js';
 import { Repository, type InitOptions } from '../../src/trust/repository/repository.js';
 import { targetFileOf } from '../../src/trust/targets.js';
 import type { TufSigner } from '../../src/trust/repository/signer.js';
+import { markerModule } from '../harness/marker-module.js';
 import { devices, tufJsDownloadAll, type Devices } from '../harness/tuf-writer.js';
 import { staticServer } from '../harness/tuf.js';
 
@@ -181,6 +182,27 @@ test('refresh (the cron job) signs a new timestamp; removing a delegate hides it
   await f.repo.publish();
   t.false(f.repo.targetsRoles().includes('team'));
   await t.throwsAsync(bothClientsDownload(t, f, ['team/tool']), { message: /no target team\/tool/ });
+});
+
+test('repo.json is input: its key URIs may not load a module nobody allowed, nor say where a PIN comes from', async (t) => {
+  const f = await fixture(t);
+  const module = markerModule();
+  const file = join(f.repo.layout.dir, '.keyward', 'repo.json');
+  const original = readFileSync(file, 'utf8');
+  const timestampUri = f.signers.timestamp.uri;
+  const edited = (replacement: string) => writeFileSync(file, original.replace(JSON.stringify(timestampUri), JSON.stringify(replacement)));
+  const before = f.repo.status().find((s) => s.role === 'timestamp')!.version;
+
+  edited(`${timestampUri}?module-path=${module.path}`);
+  const refused = await t.throwsAsync<KeywardError>(Repository.open(f.repo.layout.dir, f.dev.keystore).refresh());
+  t.is(refused?.code, 'MODULE_NOT_ALLOWED', refused?.message);
+  t.false(module.loaded(), 'the module named in repo.json was never loaded');
+
+  edited(`${timestampUri}?pin-source=file:/tmp/wrong-pin`);
+  t.throws(() => Repository.open(f.repo.layout.dir, f.dev.keystore).status(), { code: 'TUF_REPO_CONFIG_INVALID', message: /may not say where a PIN or key comes from/ });
+  writeFileSync(file, original);
+  t.is(f.repo.status().find((s) => s.role === 'timestamp')!.version, before, 'nothing was published meanwhile');
+  t.like(await f.repo.refresh(), { timestamp: before + 1 }, 'the untouched file works as before');
 });
 
 test('threshold 0 and thresholds no keys can meet are refused before anything is written', async (t) => {

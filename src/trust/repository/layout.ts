@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { ConflictError, NotFoundError, UsageError } from '../../errors.js';
+import { KeyUri } from '../../keystore/key-uri.js';
 import { quote } from '../client/updater.js';
 
 /** Days each role's metadata stays valid when (re)signed. */
@@ -29,8 +30,11 @@ export const DEFAULT_EXPIRY: ExpiryPolicy = { root: 365, targets: 90, delegation
 export interface RepositoryConfig {
   format: 1;
   expiry: ExpiryPolicy;
-  /** key id → Keystore URI, for keys Keyward opens itself (snapshot, timestamp, and any given as URIs). */
-  keys: Record<string, string>;
+  /**
+   * key id → Keystore URI, for keys Keyward opens itself (snapshot, timestamp, and any given as
+   * URIs). Read back as URIs from a file: they may not choose code to load (keystore/key-uri.ts).
+   */
+  keys: Record<string, KeyUri>;
 }
 
 export class RepositoryLayout {
@@ -64,9 +68,33 @@ export class RepositoryLayout {
     if (!this.exists) {
       throw new NotFoundError('TUF_REPO_MISSING', `${this.dir} is not a Keyward TUF repository (no .keyward/repo.json)`, { hint: 'create one with keyward trust repo init' });
     }
-    const config = JSON.parse(readFileSync(join(this.#stateDir, 'repo.json'), 'utf8')) as RepositoryConfig;
-    if (config.format !== 1) throw new UsageError('TUF_REPO_FORMAT', `${this.dir}: repository format ${config.format} is not one this Keyward reads`);
-    return config;
+    const file = join(this.#stateDir, 'repo.json');
+    const invalid = (problem: string, cause?: unknown) =>
+      new UsageError('TUF_REPO_CONFIG_INVALID', `${file}: ${problem}`, { cause, hint: 'repo.json is written by keyward; if it was edited, restore it from a trusted copy' });
+    let config: { format?: unknown; expiry?: unknown; keys?: unknown };
+    try {
+      config = JSON.parse(readFileSync(file, 'utf8')) as typeof config;
+    } catch (cause) {
+      throw invalid('not valid JSON', cause);
+    }
+    if (typeof config !== 'object' || config === null) throw invalid('not a JSON object');
+    if (config.format !== 1) throw new UsageError('TUF_REPO_FORMAT', `${this.dir}: repository format ${String(config.format)} is not one this Keyward reads`);
+    const expiry = config.expiry as Record<string, unknown> | undefined;
+    for (const role of Object.keys(DEFAULT_EXPIRY)) {
+      const days = expiry?.[role];
+      if (!Number.isSafeInteger(days) || (days as number) < 1) throw invalid(`"expiry.${role}" must be a whole number of days, at least 1`);
+    }
+    if (typeof config.keys !== 'object' || config.keys === null || Array.isArray(config.keys)) throw invalid('"keys" must map key ids to key URIs');
+    const keys: Record<string, KeyUri> = {};
+    for (const [keyid, uri] of Object.entries(config.keys)) {
+      if (typeof uri !== 'string') throw invalid(`"keys.${keyid}" must be a key URI`);
+      try {
+        keys[keyid] = KeyUri.fromFile(uri, file, `keys.${keyid}`);
+      } catch (cause) {
+        throw invalid(`"keys.${keyid}" is not valid: ${(cause as Error).message}`, cause);
+      }
+    }
+    return { format: 1, expiry: expiry as unknown as ExpiryPolicy, keys };
   }
 
   writeConfig(config: RepositoryConfig): void {

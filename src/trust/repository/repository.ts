@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { ConflictError, NotFoundError, UnavailableError, UsageError } from '../../errors.js';
+import { KeyUri } from '../../keystore/key-uri.js';
 import type { Keystore } from '../../keystore/keystore.js';
 import { checkRoleName, hashBins as makeHashBins, rolesFor, type DelegatedRole } from '../delegations.js';
 import { keyIdOf, type TufKey } from '../keys.js';
@@ -107,7 +108,7 @@ export class Repository {
     for (const role of TOP_LEVEL_ROLES) checkThreshold(setups[role].threshold, new Set(setups[role].keys.map((s) => keyIdOf(s.key))).size, role);
     const repo = new Repository(dir, keystore, now);
     const signers = Object.values(setups).flatMap((s) => s.keys.flatMap((k) => (k.signer ? [k.signer] : [])));
-    repo.layout.create({ format: 1, expiry: { ...DEFAULT_EXPIRY, ...options.expiry }, keys: Object.fromEntries(signers.map((s) => [s.keyid, s.uri])) });
+    repo.layout.create({ format: 1, expiry: { ...DEFAULT_EXPIRY, ...options.expiry }, keys: Object.fromEntries(signers.map((s) => [s.keyid, KeyUri.of(s.uri)])) });
     const allKeys = Object.values(setups).flatMap((s) => s.keys.map((k) => k.key));
     const root: RootSigned = {
       _type: 'root',
@@ -367,7 +368,7 @@ export class Repository {
     const config = this.layout.readConfig();
     const requirement = (by: string, keys: Record<string, TufKey>, entry: RoleKeys): Requirement => {
       const verified = metadata.verifiedKeyIds(keys, entry);
-      const ref = (keyid: string): KeyRef => (config.keys[keyid] ? { keyid, uri: config.keys[keyid] } : { keyid });
+      const ref = (keyid: string): KeyRef => (config.keys[keyid] ? { keyid, uri: config.keys[keyid].text } : { keyid });
       return {
         by,
         threshold: entry.threshold,
@@ -456,7 +457,7 @@ export class Repository {
       const uri = uris[keyid];
       if (!uri || !this.#keystore) continue;
       const signer = await signerOf(await this.#keystore.open(uri));
-      if (signer.keyid !== keyid) throw new ConflictError('TUF_KEY_MOVED', `${uri} no longer holds ${role} key ${keyid}`, { hint: 'rotate the key (keyward trust repo rotate-key) or fix the URI' });
+      if (signer.keyid !== keyid) throw new ConflictError('TUF_KEY_MOVED', `${uri.text} no longer holds ${role} key ${keyid}`, { hint: 'rotate the key (keyward trust repo rotate-key) or fix the URI' });
       signers.push(signer);
     }
     if (signers.length < entry.threshold) {
@@ -550,8 +551,8 @@ export class Repository {
     return { published: [], snapshot: snapshotVersion, timestamp: timestamp.version };
   }
 
-  /** The recorded URIs of the keys that may sign `role`. */
-  keyUris(role: string): string[] {
+  /** The recorded URIs of the keys that may sign `role` (read from repo.json: file-borne). */
+  keyUris(role: string): KeyUri[] {
     const entry = (TOP_LEVEL_ROLES as readonly string[]).includes(role) ? this.root().signed.roles[role as TopLevelRole] : this.delegationOf(role).entry;
     const uris = this.layout.readConfig().keys;
     return entry.keyids.flatMap((id) => (uris[id] ? [uris[id]] : []));
@@ -560,8 +561,8 @@ export class Repository {
   /** Remembers where a key lives, so that later commands can open it by key id. */
   rememberKey(signer: TufSigner): void {
     const config = this.layout.readConfig();
-    if (config.keys[signer.keyid] === signer.uri) return;
-    config.keys[signer.keyid] = signer.uri;
+    if (config.keys[signer.keyid]?.text === signer.uri) return;
+    config.keys[signer.keyid] = KeyUri.of(signer.uri);
     this.layout.writeConfig(config);
   }
 }
