@@ -30,7 +30,7 @@ export function defineRotation(ca: Command): void {
       const { certificatePem } = await import('../../src/x509/certificate.js');
       const directory = new CaDirectory(options.dir);
       const { root: newRoot, crossSigned } = await withKeystore(ctx, () => beginRootRotation(directory, ctx.keystore(), options));
-      ctx.emit({ root: certificatePem(newRoot), crossSigned: certificatePem(crossSigned) }, () => `new root "${newRoot.subject}" created and cross-signed by the old one; both are in roots.pem.\nNext: a new intermediate under the new root (keyward ca intermediate create --root-key '${directory.config().rootKey}' …).`);
+      ctx.emit({ root: certificatePem(newRoot), crossSigned: certificatePem(crossSigned) }, () => `new root "${newRoot.subject}" created and cross-signed by the old one; both are in roots.pem.\nNext: a new intermediate under the new root (keyward ca intermediate create --root-key '${directory.config().rootKey?.text}' …).`);
     });
   rotate
     .command('finish')

@@ -48,7 +48,7 @@ export function checkDelegations(value: unknown, role: string): Delegations {
   return delegations as Delegations;
 }
 
-const patterns = new Map<string, RegExp>();
+const patterns = new Map<string, RegExp | null>();
 
 /** One path segment of a PATHPATTERN as a regular expression: `*`, `?`, `[…]`, `[!…]` as fnmatch has them. */
 function segmentRegex(segment: string): string {
@@ -79,12 +79,17 @@ function segmentRegex(segment: string): string {
  */
 export function pathMatches(pattern: string, path: string): boolean {
   let regex = patterns.get(pattern);
-  if (!regex) {
-    regex = new RegExp(`^${pattern.split('/').map(segmentRegex).join('/')}$`, 's');
+  if (regex === undefined) {
+    try {
+      regex = new RegExp(`^${pattern.split('/').map(segmentRegex).join('/')}$`, 's');
+    } catch {
+      // A character class Python's fnmatch also cannot use ([z-a]): it matches nothing there, so here.
+      regex = null;
+    }
     if (patterns.size > 10_000) patterns.clear();
     patterns.set(pattern, regex);
   }
-  return regex.test(path);
+  return regex !== null && regex.test(path);
 }
 
 export function pathHash(path: string): string {

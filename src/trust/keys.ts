@@ -98,11 +98,6 @@ function publicKeyOf(key: TufKey): KeyObject | null {
   return cached;
 }
 
-/** Whether the key can verify at all (a known scheme, a well-formed public value). */
-export function isUsableKey(key: TufKey): boolean {
-  return publicKeyOf(key) !== null;
-}
-
 /** Checks one hex signature over `data`; false for anything that is not a valid signature by `key`. */
 export function verifySignature(key: TufKey, data: Uint8Array, signatureHex: string): boolean {
   const publicKey = publicKeyOf(key);

@@ -29,6 +29,32 @@ test('body memory: the longest-unfinished body is dropped to make room; when not
   t.true(slow.destroyed);
   t.is(shedder.load.bodyBytes, 800);
   t.false(shedder.hold(prompt, 300), 'the rest is a body being answered and this request\'s own');
-  shedder.answered(answered);
+  shedder.answered(answered, 300, true);
   t.is(shedder.load.bodyBytes, 500, 'an answer sent frees its body');
+});
+
+test('pipelined requests: each answer frees only its own body; a connection is sheddable only once all its requests are answered', (t) => {
+  const shedder = new LoadShedder({ maxConnections: 2, maxBodiesInFlightBytes: 1_000 });
+  const [pipelining, other, newcomer] = [new Socket(), new Socket(), new Socket()];
+  shedder.admit(pipelining);
+  shedder.admit(other);
+  shedder.hold(pipelining, 200);
+  shedder.answering(pipelining);
+  shedder.hold(pipelining, 300);
+  shedder.answering(pipelining);
+  shedder.answered(pipelining, 200, true);
+  t.is(shedder.load.bodyBytes, 300, 'the second request\'s body is still held');
+  t.true(shedder.admit(newcomer), 'room is made');
+  t.true(other.destroyed, 'by cutting the idle connection');
+  t.false(pipelining.destroyed, 'not the one whose second request is being answered');
+});
+
+test('cutAll ends every connection, whatever it is doing', (t) => {
+  const shedder = new LoadShedder({ maxConnections: 10, maxBodiesInFlightBytes: 1_000 });
+  const sockets = [new Socket(), new Socket()];
+  for (const socket of sockets) shedder.admit(socket);
+  shedder.answering(sockets[0]!);
+  shedder.cutAll();
+  t.true(sockets.every((s) => s.destroyed));
+  t.is(shedder.load.connections, 0);
 });

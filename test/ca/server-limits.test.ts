@@ -150,3 +150,51 @@ test('property: random raw request lines and headers get an answer or a closed c
     );
     t.true((await post(server.url, '/api/v1/cfssl/sign', await validRequest())).body.success);
   }));
+
+test('a request followed by garbage in the same write, over mutual TLS, fails alone: the server keeps serving', (t) =>
+  withServer({ tlsHosts: ['127.0.0.1'], clientAuth: 'managers' }, async (server, ca) => {
+    const worker = await nodeCsr('OU=swarm-worker, CN=garbage-sender');
+    const credentials = { key: worker.keyPem, cert: (await ca.authority.issueNode(worker.csrPem)).chainPem, ca: ca.directory.rootBundle() };
+    for (let i = 0; i < 5; i++) {
+      const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ...credentials, servername: undefined });
+      await new Promise((resolve) => socket.once('secureConnect', resolve));
+      await raw(socket, 'POST /api/v1/cfssl/info HTTP/1.1\r\nHost: ca\r\nContent-Length: 2\r\n\r\n{}BAD\x01 REQUEST\r\n\r\n');
+    }
+    const manager = await nodeCsr('OU=swarm-manager, CN=still-here');
+    const managerCredentials = { key: manager.keyPem, cert: (await ca.authority.issueNode(manager.csrPem)).chainPem, ca: ca.directory.rootBundle() };
+    t.true((await post(server.url, '/api/v1/cfssl/sign', await validRequest(), managerCredentials)).body.success, 'still serving');
+  }));
+
+test('pipelined requests from a client that leaves: nothing stays held, nothing is signed for it', (t) =>
+  withServer({ limits: { maxBodiesInFlightBytes: 1_000_000 } }, async (server) => {
+    const body = await validRequest();
+    const request = `POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const issuedBefore = (await server.authority.ledger.list()).length;
+    await Promise.all(Array.from({ length: 5 }, async () => {
+      const socket = plain(server.port);
+      socket.on('error', () => undefined);
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(request.repeat(20));
+      await new Promise((r) => setTimeout(r, 50));
+      socket.destroy();
+    }));
+    await waitFor(() => server.load().connections === 0);
+    await waitFor(() => server.load().requests === 0 && server.load().bodyBytes === 0);
+    t.pass('every pipelined request and its body was let go');
+    t.true((await server.authority.ledger.list()).length - issuedBefore < 100, 'requests of clients that left are not signed');
+  }));
+
+test('close(): at the end of the drain every connection goes, even one that finishes its TLS handshake late', (t) =>
+  withServer({ tlsHosts: ['127.0.0.1'], limits: { drainMs: 300, handshakeTimeoutMs: 30_000 } }, async (server) => {
+    const tcp = plain(server.port);
+    tcp.on('error', () => undefined);
+    await new Promise((resolve) => tcp.once('connect', resolve));
+    const closing = server.close();
+    await new Promise((r) => setTimeout(r, 600));
+    // After the cut-off: a handshake over the accepted connection, then headers that never end.
+    const late = tlsConnect({ socket: tcp, rejectUnauthorized: false });
+    late.on('error', () => undefined);
+    late.write('POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\n');
+    await Promise.race([closing, new Promise((_, reject) => setTimeout(() => reject(new Error('close() still pending after 20 s')), 20_000))]);
+    t.pass();
+  }));

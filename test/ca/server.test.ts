@@ -12,6 +12,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeCsr } from '../harness/ca.js';
+import { crlFile } from '../../src/ca/store.js';
+import * as x509 from '../../src/x509/peculiar.js';
 import { post, withServer } from '../harness/ca-server.js';
 import { run } from '../harness/run.js';
 
@@ -140,4 +142,17 @@ test('property: random bodies and mangled CSRs always get an envelope, never cra
       { numRuns: 300 },
     );
     t.true((await post(server.url, '/api/v1/cfssl/sign', JSON.stringify({ certificate_request: base }))).body.success);
+  }));
+
+test('with mutual TLS the intermediate\'s CRL is signed again at half its life: an expired CRL would refuse every client', (t) =>
+  withServer({ tlsHosts: ['127.0.0.1'], clientAuth: 'managers', crlReloadMs: 200 }, async (server, ca) => {
+    const manager = await nodeCsr('OU=swarm-manager, CN=crl-manager');
+    const credentials = { key: manager.keyPem, cert: (await ca.authority.issueNode(manager.csrPem)).chainPem, ca: ca.directory.rootBundle() };
+    // A CRL good for one second, as a server left running past a week would hold.
+    ca.directory.saveCrl('intermediate', await ca.authority.crl(1 / 86_400));
+    const nextUpdate = () => new x509.X509Crl(ca.directory.read(crlFile('intermediate'))!).nextUpdate!.getTime();
+    while (nextUpdate() < Date.now() + 6 * 86_400_000) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1_500)); // past the short CRL's end, and the reload that follows
+    const csr = (await nodeCsr('OU=swarm-worker, CN=after-crl')).csrPem;
+    t.true((await post(server.url, '/api/v1/cfssl/sign', JSON.stringify({ certificate_request: csr }), credentials)).body.success, 'managers still get in');
   }));

@@ -10,7 +10,8 @@ import type { Socket } from 'node:net';
 interface Held {
   /** When the current unfinished stretch began: the connection opened, or its last answer was sent. */
   since: number;
-  answering: boolean;
+  /** Requests on it being answered (HTTP/1.1 pipelining can queue several). */
+  answering: number;
   bodyBytes: number;
 }
 
@@ -32,12 +33,11 @@ export class LoadShedder {
 
   /** A new connection: admitted, shedding the longest-unfinished one when at the cap; false when it must go. */
   admit(socket: Socket): boolean {
-    this.#held.set(socket, { since: performance.now(), answering: false, bodyBytes: 0 });
+    this.#held.set(socket, { since: performance.now(), answering: 0, bodyBytes: 0 });
     socket.once('close', () => this.#forget(socket));
     if (this.#held.size <= this.#maxConnections) return true;
     const victim = this.#longestUnfinished(socket, () => true);
-    (victim ?? socket).destroy();
-    this.#forget(victim ?? socket);
+    this.#cut(victim ?? socket);
     return victim !== undefined;
   }
 
@@ -48,35 +48,46 @@ export class LoadShedder {
     while (this.#bodyBytes + bytes > this.#maxBodyBytes) {
       const victim = this.#longestUnfinished(socket, (other) => other.bodyBytes > 0);
       if (!victim) return false;
-      victim.destroy();
-      this.#forget(victim);
+      this.#cut(victim);
     }
     held.bodyBytes += bytes;
     this.#bodyBytes += bytes;
     return true;
   }
 
-  /** The request on `socket` is complete: it is being answered and is no candidate for shedding. */
+  /** A request on `socket` is complete: while it is answered, its connection is no candidate for shedding. */
   answering(socket: Socket): void {
     const held = this.#held.get(socket);
-    if (held) held.answering = true;
+    if (held) held.answering++;
   }
 
-  /** The answer is sent: the body's memory is free, and the connection waits for its next request. */
-  answered(socket: Socket): void {
+  /** A request's answer is sent (or it was given up): its body's memory is free, and the wait for the next one starts. */
+  answered(socket: Socket, bodyBytes: number, wasAnswering: boolean): void {
     const held = this.#held.get(socket);
-    if (!held) return;
-    this.#bodyBytes -= held.bodyBytes;
-    Object.assign(held, { since: performance.now(), answering: false, bodyBytes: 0 });
+    if (!held) return; // the connection is gone: #forget released everything it held
+    held.bodyBytes -= bodyBytes;
+    this.#bodyBytes -= bodyBytes;
+    if (wasAnswering) held.answering--;
+    if (held.answering === 0) held.since = performance.now();
+  }
+
+  /** Cuts every connection: the end of a drain. */
+  cutAll(): void {
+    for (const socket of [...this.#held.keys()]) this.#cut(socket);
   }
 
   #longestUnfinished(except: Socket, eligible: (held: Held) => boolean): Socket | undefined {
     let oldest: [Socket, Held] | undefined;
     for (const entry of this.#held) {
-      if (entry[0] === except || entry[1].answering || !eligible(entry[1])) continue;
+      if (entry[0] === except || entry[1].answering > 0 || !eligible(entry[1])) continue;
       if (!oldest || entry[1].since < oldest[1].since) oldest = entry;
     }
     return oldest?.[0];
+  }
+
+  #cut(socket: Socket): void {
+    socket.destroy();
+    this.#forget(socket);
   }
 
   #forget(socket: Socket): void {

@@ -9,6 +9,7 @@ import { UsageError } from '../../errors.js';
 import type { Keystore } from '../../keystore/keystore.js';
 import { openAuthority, type Authority } from '../authority.js';
 import { crlFile, type CaDirectory } from '../store.js';
+import * as x509 from '../../x509/peculiar.js';
 import { CfsslApi, checkApiOptions, type ApiOptions } from './cfssl-api.js';
 import { startCaServer, type RunningServer, type ServerLimits, type TlsSettings } from './server.js';
 
@@ -26,6 +27,8 @@ export interface ServeCaOptions {
   limits?: Partial<ServerLimits>;
   /** How often the server's TLS key and certificate are renewed (default: half their 7 days). */
   serverRenewMs?: number;
+  /** How often CRLs are reloaded, and the intermediate's signed again past half its life (default: a minute). */
+  crlReloadMs?: number;
   log?: (line: string) => void;
 }
 
@@ -35,6 +38,19 @@ const RENEWAL_RETRY_MS = 3_600_000;
 
 function currentCrls(directory: CaDirectory): string[] {
   return (['intermediate', 'root', 'previous-root'] as const).map((role) => directory.read(crlFile(role))).filter((c): c is string => Boolean(c));
+}
+
+/** Signs the intermediate's CRL again once it is past half its life (or missing or unreadable). */
+async function renewIntermediateCrl(directory: CaDirectory, authority: Authority): Promise<void> {
+  const halfLife = (() => {
+    try {
+      const crl = new x509.X509Crl(directory.read(crlFile('intermediate')) ?? '');
+      return crl.nextUpdate ? (crl.thisUpdate.getTime() + crl.nextUpdate.getTime()) / 2 : 0;
+    } catch {
+      return 0;
+    }
+  })();
+  if (Date.now() >= halfLife) directory.saveCrl('intermediate', await authority.crl());
 }
 
 export interface ServedCa extends RunningServer {
@@ -112,8 +128,15 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
       }, delay).unref();
     };
     scheduleRenewal(every);
-    // Revocations made meanwhile (keyward ca revoke, ca crl) reach new connections within a minute.
-    if (mtls) crlReload = setInterval(() => refresh({ crl: currentCrls(directory) }), CRL_RELOAD_MS).unref();
+    // Revocations made meanwhile (keyward ca revoke, ca crl) reach new connections within a minute;
+    // the intermediate's CRL is signed again at half its life, since an expired one refuses every client.
+    if (mtls) {
+      crlReload = setInterval(() => {
+        renewIntermediateCrl(directory, authority)
+          .catch((error: Error) => options.log?.(`could not sign a fresh CRL, trying again in a minute: ${error.message}`))
+          .finally(() => refresh({ crl: currentCrls(directory) }));
+      }, options.crlReloadMs ?? CRL_RELOAD_MS).unref();
+    }
   }
   return {
     ...running,

@@ -88,10 +88,11 @@ function connectionOf(req: IncomingMessage): Socket {
   return (req.socket as Socket & { _parent?: Socket })._parent ?? req.socket;
 }
 
+/** The verified client certificate's subject; read when the request arrives, while its socket is alive. */
 function callerOf(req: IncomingMessage): CertifiedCaller | undefined {
   const socket = req.socket as TLSSocket;
   if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return undefined;
-  const subject = socket.getPeerCertificate().subject as Record<string, string | string[]> | undefined;
+  const subject = socket.getPeerCertificate()?.subject as Record<string, string | string[]> | undefined;
   const one = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join('+') : value);
   return subject ? { organization: one(subject.O), organizationalUnit: one(subject.OU), commonName: one(subject.CN) } : undefined;
 }
@@ -121,13 +122,17 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
   const log = options.log ?? (() => undefined);
   const shedder = new LoadShedder(limits);
   let closing = false;
-  const inFlight = new Set<ServerResponse>();
+  /** Responses not yet finished, with their connection: queued ones (pipelining) never close if the client leaves. */
+  const inFlight = new Map<ServerResponse, Socket>();
+  const forgetConnection = (connection: Socket) => {
+    for (const [res, of] of inFlight) if (of === connection) inFlight.delete(res);
+  };
 
-  const answer = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+  const answer = (req: IncomingMessage, res: ServerResponse, caller: CertifiedCaller | undefined, body: Buffer) => {
     const started = performance.now();
     const path = pathOf(req.url);
     options.api
-      .handle(req.method ?? 'GET', path, body, callerOf(req))
+      .handle(req.method ?? 'GET', path, body, caller)
       .then(
         (response) => {
           send(res, response);
@@ -137,42 +142,56 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
           send(res, failure(500, 500, 'internal error'));
           log(`${req.socket.remoteAddress} ${req.method} ${path} 500 ${(error as Error)?.message ?? error}`);
         },
-      );
+      )
+      .catch((error: unknown) => log(`answering ${path}: ${(error as Error)?.message ?? error}`));
   };
+
+  /** Runs an event listener so that whatever it throws fails this request alone. */
+  const guarded =
+    <A extends unknown[]>(res: ServerResponse, listener: (...args: A) => void) =>
+    (...args: A) => {
+      try {
+        listener(...args);
+      } catch (error) {
+        send(res, failure(500, 500, 'internal error'));
+        log(`request failed: ${(error as Error)?.message ?? error}`);
+      }
+    };
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const connection = connectionOf(req);
-    inFlight.add(res);
+    let held = 0;
+    let answering = false;
+    inFlight.set(res, connection);
     res.on('close', () => {
       inFlight.delete(res);
-      shedder.answered(connection);
+      shedder.answered(connection, held, answering);
     });
     req.on('error', () => undefined);
     const refuse = (response: ApiResponse) => {
       send(res, response);
       req.destroy();
     };
-    try {
+    guarded(res, () => {
+      const caller = callerOf(req);
       if (closing) res.setHeader('connection', 'close');
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > limits.maxBodyBytes) return refuse(failure(413, 413, `request body over ${limits.maxBodyBytes} bytes`));
       const chunks: Buffer[] = [];
-      let size = 0;
-      req.on('data', (chunk: Buffer) => {
-        if (size + chunk.length > limits.maxBodyBytes) return refuse(failure(413, 413, `request body over ${limits.maxBodyBytes} bytes`));
+      req.on('data', guarded(res, (chunk: Buffer) => {
+        if (held + chunk.length > limits.maxBodyBytes) return refuse(failure(413, 413, `request body over ${limits.maxBodyBytes} bytes`));
         if (!shedder.hold(connection, chunk.length)) return refuse(failure(503, 503, 'the server is busy; try again shortly'));
-        size += chunk.length;
+        held += chunk.length;
         chunks.push(chunk);
-      });
-      req.on('end', () => {
-        if (res.headersSent) return;
+      }));
+      req.on('end', guarded(res, () => {
+        // A client that left (a pipelined request queued behind others) is not answered, nor is its CSR signed.
+        if (res.headersSent || connection.destroyed) return;
+        answering = true;
         shedder.answering(connection);
-        answer(req, res, Buffer.concat(chunks));
-      });
-    } catch (error) {
-      send(res, failure(500, 500, 'internal error'));
-      log(`${req.method} 500 ${(error as Error).message}`);
-    }
+        answer(req, res, caller, Buffer.concat(chunks));
+      }));
+    })();
   };
 
   const tlsOptions = (tls: TlsSettings) => ({
@@ -191,7 +210,9 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
     ? createHttpsServer({ ...tlsOptions(options.tls), ...timing, handshakeTimeout: limits.handshakeTimeoutMs }, handler)
     : createHttpServer(timing, handler);
   server.keepAliveTimeout = 5_000;
-  server.on('connection', (socket: Socket) => shedder.admit(socket));
+  server.on('connection', (socket: Socket) => {
+    if (shedder.admit(socket)) socket.once('close', () => forgetConnection(socket));
+  });
   // A request Node cannot parse, or one too slow: say so when the socket can still hear it, then hang up.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? '400 Bad Request';
@@ -219,14 +240,15 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
         close: () =>
           new Promise<void>((done) => {
             closing = true;
-            const cutOff = setTimeout(() => server.closeAllConnections(), limits.drainMs).unref();
+            // At the end of the drain every connection goes, also one still in its TLS handshake.
+            const cutOff = setTimeout(() => shedder.cutAll(), limits.drainMs).unref();
             server.close(() => {
               clearTimeout(cutOff);
               done();
             });
             server.closeIdleConnections();
             // Keep-alive connections that finish their request are closed, not kept for another.
-            for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+            for (const res of inFlight.keys()) if (!res.headersSent) res.setHeader('connection', 'close');
           }),
       });
     });
