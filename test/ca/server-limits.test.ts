@@ -198,3 +198,22 @@ test('close(): at the end of the drain every connection goes, even one that fini
     await Promise.race([closing, new Promise((_, reject) => setTimeout(() => reject(new Error('close() still pending after 20 s')), 20_000))]);
     t.pass();
   }));
+
+test('shedding works over TLS too: the connection a TLS request rides on is the one tracked', (t) =>
+  withServer({ tlsHosts: ['127.0.0.1'], limits: { maxConnections: 2, headersTimeoutMs: 60_000, requestTimeoutMs: 120_000 } }, async (server, ca) => {
+    const stalledTls = async () => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: ca.directory.rootBundle() });
+      socket.on('error', () => undefined);
+      const gone = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      await new Promise((resolve) => socket.once('secureConnect', resolve));
+      socket.write('POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\n');
+      return { socket, gone };
+    };
+    const first = await stalledTls();
+    await waitFor(() => server.load().connections === 1);
+    const second = await stalledTls();
+    await waitFor(() => server.load().connections === 2);
+    t.true((await post(server.url, '/api/v1/cfssl/sign', await validRequest(), { ca: ca.directory.rootBundle() })).body.success, 'the prompt TLS client is served');
+    await first.gone;
+    t.false(second.socket.destroyed, 'only the longest-waiting connection was cut');
+  }));
