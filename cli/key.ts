@@ -134,11 +134,12 @@ export function defineKey(key: Command): void {
     .action(async (uri: string, options: { yes?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
       const keystore = ctx.keystore();
-      const matches = options.yes ? [] : await keystore.list(uri);
-      // Zero or several matches: delete() below says so precisely, before anything is destroyed.
-      if (matches.length === 1) {
-        const target = matches[0]!;
-        await confirmDestruction(ctx, options.yes, { question: `Destroy key "${target.label}" on ${target.device}? This cannot be undone.`, action: 'delete a key', declined: 'nothing was deleted' });
+      if (!options.yes) {
+        // Named when the listing finds it; asked about all the same when it does not (delete() then
+        // says precisely why it cannot, or finds what a listing filtered out).
+        const matches = await keystore.list(uri);
+        const what = matches.length === 1 ? `key "${matches[0]!.label}" on ${matches[0]!.device}` : `the key ${redactUri(uri)} names`;
+        await confirmDestruction(ctx, options.yes, { question: `Destroy ${what}? This cannot be undone.`, action: 'delete a key', declined: 'nothing was deleted' });
       }
       const deleted = await keystore.delete(uri);
       ctx.emit(deleted, () => `deleted ${deleted.label} (${deleted.uri})`);

@@ -125,6 +125,14 @@ test('key delete asks first, refuses without a terminal unless --yes, then the k
   t.is(refused.code, 2);
   t.regex(refused.stderr, /refusing to delete a key without confirmation/);
   t.regex(refused.stderr, /--yes/);
+  // A URI a listing finds nothing for (type=cert: the key has no certificate) is no way around the question.
+  for (const narrowed of [`pkcs11:token=${token.label};object=doomed;type=cert`, `pkcs11:token=${token.label};object=doom`]) {
+    const sidestep = await token.keyward(['key', 'delete', narrowed]);
+    t.is(sidestep.code, 2, sidestep.stderr);
+    t.regex(sidestep.stderr, /refusing to delete a key without confirmation/);
+  }
+  t.is(JSON.parse((await token.keyward(['key', 'list', '--json'])).stdout).length, 1);
+  t.is((await token.keyward(['key', 'delete', `pkcs11:token=${token.label};object=doomed;type=cert`, '--yes'])).code, 3, 'what a listing does not select, delete does not destroy');
   t.is(JSON.parse((await token.keyward(['key', 'list', '--json'])).stdout).length, 1);
   const deleted = await token.keyward(['key', 'delete', uri, '--yes', '--json']);
   t.is(deleted.code, 0);

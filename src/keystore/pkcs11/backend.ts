@@ -119,7 +119,8 @@ export class Pkcs11Backend implements KeystoreBackend {
     requireKeySelector(uri, uriText, 'delete a key');
     const token = this.#resolver.token(uri, uriText, origin);
     await this.#logins.login(token, uri);
-    const key = this.#resolver.uniqueKey(findKeys(token, { id: uri.id, label: uri.object }), uriText, token, uri);
+    // The same selection a listing makes (type= included), so what is confirmed is what is destroyed.
+    const key = this.#resolver.uniqueKey(findKeys(token, keyFilter(uri)), uriText, token, uri);
     const info = this.#keyInfo(key, uri);
     deleteKey(key);
     return info;
