@@ -73,8 +73,9 @@ flight finish for --drain seconds, then exits 0.
       ctx.emit({ url: served.url, clusterId: served.authority.policy.clusterId }, () => '');
       await new Promise<void>((resolve, reject) => {
         const stop = (signal: string) => {
+          const closing = served.close(); // stops accepting at once; said only then
           process.stderr.write(`${signal}: no new connections; finishing requests in flight (at most ${options.drain} s)\n`);
-          served.close().then(() => ctx.keystore().close()).then(resolve, reject);
+          closing.then(() => ctx.keystore().close()).then(resolve, reject);
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

@@ -90,14 +90,20 @@ function sign(port: number, csr: string): Promise<string | undefined> {
   });
 }
 
-function startServer(dir: string, port: number) {
-  const child = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'ca', 'serve', '--dir', dir, '--listen', `127.0.0.1:${port}`], {
+/** `keyward ca serve` on a port the kernel picks; `ready` gives the port once it listens. */
+function startServer(dir: string) {
+  const child = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'ca', 'serve', '--dir', dir, '--listen', '127.0.0.1:0'], {
     env: { ...process.env, KEYWARD_PIN: USER_PIN },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => chunk.toString().includes('serving') && resolve());
-    child.on('exit', (code) => reject(new Error(`ca serve exited with ${code}`)));
+  const ready = new Promise<number>((resolve, reject) => {
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const match = /serving cfssl's API at http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr);
+      if (match) resolve(Number(match[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`ca serve exited with ${code}: ${stderr}`)));
   });
   return { child, ready };
 }
@@ -106,9 +112,9 @@ test('kill the CA server in the middle of a load: every certificate a client rec
   const ca = await testCa();
   await ca.close();
   const csrs = await Promise.all(Array.from({ length: 40 }, (_, i) => nodeCsr(`OU=swarm-worker, CN=load-${i}`)));
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const first = startServer(ca.directory.dir, port);
-  await first.ready;
+  const first = startServer(ca.directory.dir);
+  t.teardown(() => first.child.kill('SIGKILL'));
+  const port = await first.ready;
   const received: string[] = [];
   let killed = false;
   // 8 clients sign in a loop; the server is killed (SIGKILL, no goodbye) after 60 answers.
@@ -126,9 +132,9 @@ test('kill the CA server in the middle of a load: every certificate a client rec
     }),
   );
   t.true(received.length >= 60);
-  const second = startServer(ca.directory.dir, port);
-  await second.ready;
-  t.truthy(await sign(port, csrs[0]!.csrPem), 'the restarted server issues again');
+  const second = startServer(ca.directory.dir);
+  t.teardown(() => second.child.kill('SIGKILL'));
+  t.truthy(await sign(await second.ready, csrs[0]!.csrPem), 'the restarted server issues again');
   second.child.kill('SIGTERM');
   await new Promise((resolve) => second.child.on('exit', resolve));
   const ledger = SqliteLedger.open(ca.directory.path('ledger.sqlite'));

@@ -186,6 +186,7 @@ async function requestInFlight(port: number, contentLength: number) {
 
 test('serve: SIGTERM lets the request in flight finish, refuses new connections, and exits 0; a port in use is named', async (t) => {
   const serve = await servedCliCa(20);
+  t.teardown(() => serve.child.kill('SIGKILL'));
   const body = JSON.stringify({ certificate_request: readFileSync(await csr(serve.token.store.dir, 'inflight', '/OU=swarm-worker/CN=inflight'), 'utf8') });
   const inFlight = await requestInFlight(serve.port, body.length);
   inFlight.socket.write(body.slice(0, 100));
@@ -213,8 +214,9 @@ test('serve: SIGTERM lets the request in flight finish, refuses new connections,
 
 test('serve: a request that never finishes is cut off after --drain, and the server still exits', async (t) => {
   const serve = await servedCliCa(1);
+  t.teardown(() => serve.child.kill('SIGKILL'));
   const stalled = await requestInFlight(serve.port, 1000);
   serve.child.kill('SIGTERM');
   t.is(await serve.exited, 0);
-  t.notRegex(await stalled.closed, /HTTP\/1\.1 200/, 'cut off, not answered');
+  t.is(await stalled.closed, 'HTTP/1.1 100 Continue\r\n\r\n', 'cut off: nothing after the 100 Continue (a 408 would be the request timeout, not the drain)');
 });

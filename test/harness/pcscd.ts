@@ -41,7 +41,8 @@ function portFree(port: number): Promise<boolean> {
 
 async function freePortPair(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 41000 + 2 * Math.floor(Math.random() * 8000);
+    // Below Linux's ephemeral range (32768–60999), where outgoing connections could take them meanwhile.
+    const base = 20000 + 2 * Math.floor(Math.random() * 6000);
     if ((await portFree(base)) && (await portFree(base + 1))) return base;
   }
   throw new Error('no two free consecutive TCP ports for vpcd');

@@ -22,7 +22,7 @@ test.after.always(async () => {
 
 test.serial('a developer touch-signs a release with a YubiKey; a client verifies it; no touch changes nothing', async (t) => {
   const s = await trustCliSetup(rig);
-  const card = await serveVirtualCard(rig, { touch: 'manual', touchTimeoutSeconds: 2 });
+  const card = await serveVirtualCard(rig, { touch: 'manual', touchTimeoutSeconds: 6 });
   try {
     const keys = { root: await s.key('root', 'p384'), targets: await s.key('targets', 'ed25519'), snapshot: await s.key('snapshot', 'ed25519'), timestamp: await s.key('timestamp', 'ed25519') };
     const init = await s.keyward(['trust', 'repo', 'init', s.dir, '--root-key', keys.root, '--targets-key', keys.targets, '--snapshot-key', keys.snapshot, '--timestamp-key', keys.timestamp, '--expiry', 'timestamp=2', '--json']);
@@ -50,10 +50,17 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
     let stderr = '';
     signing.stdout.on('data', (c: Buffer) => (stdout += c));
     signing.stderr.on('data', (c: Buffer) => (stderr += c));
-    const exited = new Promise<number>((resolve) => signing.on('exit', (code) => resolve(code ?? -1)));
-    for (let i = 0; i < 60 && !/Touch your YubiKey/.test(stderr); i++) await new Promise((r) => setTimeout(r, 50));
+    let exitCode: number | undefined;
+    const exited = new Promise<number>((resolve) => signing.on('exit', (code) => resolve((exitCode = code ?? -1))));
+    // The notice shows once the card has waited half a second; touch then, however slowly the signer started.
+    while (!/Touch your YubiKey/.test(stderr) && exitCode === undefined) await new Promise((r) => setTimeout(r, 50));
     t.regex(stderr, /Touch your YubiKey/);
-    t.true((await s.keyward(['yubikey', 'virtual', 'touch', '--state', card.statePath])).code === 0);
+    let touched = false;
+    while (!touched && exitCode === undefined) {
+      touched = JSON.parse((await s.keyward(['yubikey', 'virtual', 'touch', '--state', card.statePath, '--json'])).stdout).touched;
+      if (!touched) await new Promise((r) => setTimeout(r, 100));
+    }
+    t.true(touched, 'the card was waiting for the touch');
     t.is(await exited, 0, stderr);
     t.regex(stdout, /added releases\/app-1\.0\.tar\.gz in releases v1: sha256 [0-9a-f]{64}, 12 bytes/);
     t.regex(stdout, /signed by yubikey:/);

@@ -185,7 +185,7 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
         chunks.push(chunk);
       }));
       req.on('end', guarded(res, () => {
-        // A client that left (a pipelined request queued behind others) is not answered, nor is its CSR signed.
+        // A client that has already left is not answered.
         if (res.headersSent || connection.destroyed) return;
         answering = true;
         shedder.answering(connection);
