@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
@@ -115,6 +115,16 @@ test.serial('threshold signing across machines: init with public keys, status sh
   t.like(JSON.parse(added.stdout), { published: { published: [{ role: 'targets', version: 2 }] } });
   const targets = JSON.parse(readFileSync(join(s.dir, 'metadata', '2.targets.json'), 'utf8'));
   t.deepEqual(targets.signed.targets['registry.example/app:1.0'], { length: 1462, hashes: { sha256: '4f'.repeat(32) }, custom: { tag: '1.0' } });
+
+  // A change whose signing fails stages nothing: a --sign-with key that is not the role's, a device not there.
+  const before = (await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout;
+  const notTheRole = await s.keyward(['trust', 'repo', 'add-target', s.dir, 'app:2.0', '--digest', digest, '--length', '1', '--sign-with', keys.a]);
+  t.is(notTheRole.code, 3, notTheRole.stderr);
+  t.regex(notTheRole.stderr, /is not a key of the staged roles \(targets\); nothing was changed/);
+  const missing = await s.keyward(['trust', 'repo', 'delegate', s.dir, 'team', '--path', 'team/*', '--key', bPub, '--sign-with', `${keys.targets.replace(/token=[^;]+/, 'token=no-such-token')}`]);
+  t.not(missing.code, 0);
+  t.is((await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout, before, 'nothing staged');
+  t.deepEqual(readdirSync(join(s.dir, '.keyward', 'staged')), []);
 });
 
 test.serial('every trust command has help with examples', async (t) => {
