@@ -48,8 +48,8 @@ export async function trustChapter(story: Story, userPin: Secret): Promise<void>
     const developer = await signerOf(await keystore.generate(`yubikey:serial=${card.serial};slot=9c`, { algorithm: 'p256', pinPolicy: 'never', touchPolicy: 'always' }));
     repo.delegate('targets', { name: 'releases', keys: [developer.key], threshold: 1, paths: ['releases/*'], terminating: true });
     await repo.sign([keys.targets]);
-    await repo.publish();
-    story.step(true, `"releases/*" delegated to the developer's YubiKey key (slot 9c, touch always)`, `key id ${developer.keyid}`);
+    // The new role is staged empty beside the delegation: both are published once the developer signs.
+    story.step(true, `"releases/*" delegated to the developer's YubiKey key (slot 9c, touch always), signed by targets`, `key id ${developer.keyid}`);
 
     const path = 'releases/keyward-demo-1.0.tar.gz';
     const target = targetFileOf(RELEASE);

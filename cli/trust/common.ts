@@ -40,16 +40,42 @@ export async function signers(ctx: CliContext, uris: string[] = []): Promise<Tuf
   return out;
 }
 
-/** After a change: sign with the keys at hand, publish when every threshold is met, say what happened. */
-export async function signAndMaybePublish(ctx: CliContext, repo: Repository, signWith: TufSigner[], publish: boolean, change: string): Promise<void> {
-  for (const signer of signWith) repo.rememberKey(signer);
-  const signed = await repo.sign(signWith);
+/**
+ * Stages `change` and signs it with `signWith` (or only `roles`), all or nothing. The signers are
+ * opened before (the caller's job); a wrong PIN, a card gone, no touch, or a key that signs none of
+ * the staged roles puts every staged file back as it was, signatures collected earlier included.
+ */
+export async function signChange<T>(repo: Repository, signWith: TufSigner[], change: () => T, roles?: string[]): Promise<{ result: T; signed: Awaited<ReturnType<Repository['sign']>> }> {
+  const before = repo.layout.stagedState();
+  try {
+    const result = change();
+    const signed = await repo.sign(signWith, roles);
+    const idle = signWith.find((s) => !signed.some((d) => d.keyid === s.keyid));
+    if (idle) {
+      const { NotFoundError } = await import('../../src/errors.js');
+      const which = roles ? `role "${roles.join('", "')}"` : `the staged roles (${repo.layout.stagedRoles().join(', ')})`;
+      throw new NotFoundError('TUF_KEY_NOT_IN_ROLE', `${idle.uri} is not a key of ${which}; nothing was changed`, { hint: "keyward trust repo status shows the roles' keys" });
+    }
+    for (const signer of signWith) repo.rememberKey(signer);
+    return { result, signed };
+  } catch (error) {
+    repo.layout.restoreStaged(before);
+    throw error;
+  }
+}
+
+/**
+ * A `repo` change: staged and signed with keys opened beforehand (signChange), published when every
+ * threshold is met; says what happened. `change` makes the change and describes it.
+ */
+export async function signAndMaybePublish(ctx: CliContext, repo: Repository, signWith: TufSigner[], publish: boolean, change: () => string): Promise<void> {
+  const { result: description, signed } = await signChange(repo, signWith, change);
   let report: PublishReport | undefined;
   if (publish && repo.ready()) report = await repo.publish();
   const status = repo.status();
-  ctx.emit({ change, signed, published: report ?? null, status }, () =>
+  ctx.emit({ change: description, signed, published: report ?? null, status }, () =>
     [
-      change,
+      description,
       ...signed.map((s) => `signed ${s.role} with ${s.uri}`),
       report ? describePublish(report) : pending(status),
     ].join('\n'),

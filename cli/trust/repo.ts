@@ -81,9 +81,11 @@ export function defineRepo(trust: Command): void {
     .action(async (dir: string, path: string, options: { file?: string; digest?: string; length?: string; custom?: string; role?: string; signWith?: string[]; publish: boolean }, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
         const { info, bytes } = await targetFrom(options);
-        const { role, previous } = repository.addTarget(path, info, options.role);
-        if (bytes) repository.layout.writeTarget(path, info.hashes.sha256!, bytes);
-        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, `${previous ? 'replaced' : 'added'} ${path} in ${role} (sha256 ${info.hashes.sha256}, ${info.length} bytes)`);
+        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => {
+          const { role, previous } = repository.addTarget(path, info, options.role);
+          if (bytes) repository.layout.writeTarget(path, info.hashes.sha256!, bytes);
+          return `${previous ? 'replaced' : 'added'} ${path} in ${role} (sha256 ${info.hashes.sha256}, ${info.length} bytes)`;
+        });
       }),
     );
 
@@ -103,15 +105,17 @@ export function defineRepo(trust: Command): void {
       withRepository(command, dir, async (ctx, repository) => {
         const sources = await Promise.all(options.key.map((k) => keySource(ctx, k)));
         for (const s of sources) if (s.signer) repository.rememberKey(s.signer);
-        repository.delegate(options.from, {
-          name,
-          keys: sources.map((s) => s.key),
-          threshold: int(options.threshold, '--threshold', 1),
-          terminating: options.terminating,
-          paths: options.path,
-          pathHashPrefixes: options.hashPrefix,
+        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => {
+          repository.delegate(options.from, {
+            name,
+            keys: sources.map((s) => s.key),
+            threshold: int(options.threshold, '--threshold', 1),
+            terminating: options.terminating,
+            paths: options.path,
+            pathHashPrefixes: options.hashPrefix,
+          });
+          return `delegated ${(options.path ?? options.hashPrefix ?? []).join(', ')} from ${options.from} to ${name}`;
         });
-        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, `delegated ${(options.path ?? options.hashPrefix ?? []).join(', ')} from ${options.from} to ${name}`);
       }),
     );
 
@@ -130,8 +134,10 @@ export function defineRepo(trust: Command): void {
       withRepository(command, dir, async (ctx, repository) => {
         const sources = await Promise.all(options.key.map((k) => keySource(ctx, k)));
         for (const s of sources) if (s.signer) repository.rememberKey(s.signer);
-        const bins = repository.hashBins(options.from, int(options.count, '--count', 0), sources.map((s) => s.key), int(options.threshold, '--threshold', 1), options.prefix);
-        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, `${bins.length} hash bins under ${options.from}: ${bins[0]} … ${bins.at(-1)}`);
+        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => {
+          const bins = repository.hashBins(options.from, int(options.count, '--count', 0), sources.map((s) => s.key), int(options.threshold, '--threshold', 1), options.prefix);
+          return `${bins.length} hash bins under ${options.from}: ${bins[0]} … ${bins.at(-1)}`;
+        });
       }),
     );
 
@@ -143,8 +149,7 @@ export function defineRepo(trust: Command): void {
     .addHelpText('after', examples(["keyward trust repo undelegate ./repo releases --sign-with 'pkcs11:token=offline;object=targets'"]))
     .action(async (dir: string, name: string, options: { signWith?: string[]; publish: boolean }, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
-        const delegator = repository.undelegate(name);
-        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, `removed ${name} from ${delegator}`);
+        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => `removed ${name} from ${repository.undelegate(name)}`);
       }),
     );
 
@@ -163,8 +168,10 @@ export function defineRepo(trust: Command): void {
         const add = await Promise.all((options.add ?? []).map((k) => keySource(ctx, k)));
         for (const s of add) if (s.signer) repository.rememberKey(s.signer);
         const remove = await Promise.all((options.remove ?? []).map(async (k) => (/^[0-9a-f]{64}$/.test(k) ? k : keyIdOf((await keySource(ctx, k)).key))));
-        repository.rotate(role, { add: add.map((s) => s.key), remove, threshold: options.threshold === undefined ? undefined : int(options.threshold, '--threshold', 1) });
-        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, `${role}: ${add.length} key(s) added, ${remove.length} removed${options.threshold ? `, threshold ${options.threshold}` : ''}`);
+        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => {
+          repository.rotate(role, { add: add.map((s) => s.key), remove, threshold: options.threshold === undefined ? undefined : int(options.threshold, '--threshold', 1) });
+          return `${role}: ${add.length} key(s) added, ${remove.length} removed${options.threshold ? `, threshold ${options.threshold}` : ''}`;
+        });
       }),
     );
 
@@ -177,7 +184,7 @@ export function defineRepo(trust: Command): void {
     .action(async (dir: string, options: { key: string[]; publish: boolean }, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
         if (!repository.hasStagedChanges()) throw new UsageError('TUF_NOTHING_STAGED', `${dir} has no staged changes to sign`, { hint: 'keyward trust repo status shows the repository' });
-        await signAndMaybePublish(ctx, repository, await signers(ctx, options.key), options.publish, 'signed the staged changes');
+        await signAndMaybePublish(ctx, repository, await signers(ctx, options.key), options.publish, () => 'signed the staged changes');
       }),
     );
 

@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { examples } from '../help.js';
-import { targetFrom, withRepository } from './common.js';
+import { signChange, targetFrom, withRepository } from './common.js';
 
 interface SignOptions {
   file?: string;
@@ -55,22 +55,10 @@ export function defineSign(trust: Command): void {
         }
         const signer = await signerOf(await ctx.keystore().open(uri));
         // No touch, a wrong key: the repository is left as it was, not with a half-made change.
-        const before = repo.layout.readStaged(role);
-        const restore = () => (before ? repo.layout.writeStaged(role, before) : repo.layout.removeStaged(role));
-        const { previous } = repo.addTarget(path, info, role);
-        let signed;
-        try {
-          signed = await repo.sign([signer], [role]);
-        } catch (error) {
-          restore();
-          throw error;
-        }
-        if (signed.length === 0) {
-          restore();
-          throw new NotFoundError('TUF_KEY_NOT_IN_ROLE', `${uri.text} is not a key of role "${role}"; nothing was changed`, { hint: 'keyward trust repo status shows the role\'s keys' });
-        }
+        const {
+          result: { previous },
+        } = await signChange(repo, [signer], () => repo.addTarget(path, info, role), [role]);
         if (bytes) repo.layout.writeTarget(path, info.hashes.sha256!, bytes);
-        repo.rememberKey(signer);
         const version = repo.status().find((s) => s.role === role)!;
         let outcome: string;
         let published = null;

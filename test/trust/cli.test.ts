@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
@@ -31,7 +31,8 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
     t.is((await s.keyward(['key', 'generate', 'yubikey:slot=9c', '-a', 'p256', '--touch-policy', 'always', '--pin-policy', 'never'])).code, 0);
     const delegated = await s.keyward(['trust', 'repo', 'delegate', s.dir, 'releases', '--path', 'releases/*', '--terminating', '--key', 'yubikey:slot=9c', '--sign-with', keys.targets]);
     t.is(delegated.code, 0, delegated.stderr);
-    t.regex(delegated.stdout, /published targets v2, snapshot v2, timestamp v2/);
+    // The new role is staged too, empty: it is published with its first signature, never without its file.
+    t.regex(delegated.stdout, /staged, not published yet: releases v1 needs 1 more signature\(s\) from targets/);
     t.notRegex(delegated.stderr, /Touch/, 'reading the public key needs no touch, and no notice says otherwise');
 
     const release = join(s.dir, '..', 'app-1.0.tar.gz');
@@ -64,7 +65,7 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
     t.is(await exited, 0, stderr);
     t.regex(stdout, /added releases\/app-1\.0\.tar\.gz in releases v1: sha256 [0-9a-f]{64}, 12 bytes/);
     t.regex(stdout, /signed by yubikey:/);
-    t.regex(stdout, /published releases v1, snapshot v3, timestamp v3/);
+    t.regex(stdout, /published targets v2, releases v1, snapshot v2, timestamp v2/);
 
     // A client that trusts root v1 verifies it over HTTP.
     const server = await staticServer(s.dir);
@@ -121,6 +122,16 @@ test.serial('threshold signing across machines: init with public keys, status sh
   t.like(JSON.parse(added.stdout), { published: { published: [{ role: 'targets', version: 2 }] } });
   const targets = JSON.parse(readFileSync(join(s.dir, 'metadata', '2.targets.json'), 'utf8'));
   t.deepEqual(targets.signed.targets['registry.example/app:1.0'], { length: 1462, hashes: { sha256: '4f'.repeat(32) }, custom: { tag: '1.0' } });
+
+  // A change whose signing fails stages nothing: a --sign-with key that is not the role's, a device not there.
+  const before = (await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout;
+  const notTheRole = await s.keyward(['trust', 'repo', 'add-target', s.dir, 'app:2.0', '--digest', digest, '--length', '1', '--sign-with', keys.a]);
+  t.is(notTheRole.code, 3, notTheRole.stderr);
+  t.regex(notTheRole.stderr, /is not a key of the staged roles \(targets\); nothing was changed/);
+  const missing = await s.keyward(['trust', 'repo', 'delegate', s.dir, 'team', '--path', 'team/*', '--key', bPub, '--sign-with', `${keys.targets.replace(/token=[^;]+/, 'token=no-such-token')}`]);
+  t.not(missing.code, 0);
+  t.is((await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout, before, 'nothing staged');
+  t.deepEqual(readdirSync(join(s.dir, '.keyward', 'staged')), []);
 });
 
 test.serial('every trust command has help with examples', async (t) => {

@@ -213,3 +213,108 @@ test('threshold 0 and thresholds no keys can meet are refused before anything is
   t.throws(() => f.repo.rotate('root', { threshold: 0 }), { instanceOf: UsageError });
   t.false(f.repo.hasStagedChanges());
 });
+
+/** What Keyward's client, from the first root, finds for `path` (undefined: the repository has no such target). */
+async function keywardFinds(f: Fixture, path: string) {
+  const server = await staticServer(f.repo.layout.dir);
+  try {
+    const metadataDir = mkdtempSync(join(tmpdir(), 'keyward-tuf-client-'));
+    initClient(metadataDir, f.initialRoot);
+    return await new Updater({ metadataDir, metadataUrl: `${server.url}/metadata` }).findTarget(path);
+  } finally {
+    await server.close();
+  }
+}
+
+test('a new delegation is staged with its role file, so clients can search it before its first target', async (t) => {
+  const f = await fixture(t);
+  const key = await f.dev.softhsm('ed25519');
+  f.repo.delegate('targets', { name: 'rel', keys: [key.key], threshold: 1, paths: ['rel/*'] });
+  t.like(f.repo.status().find((s) => s.role === 'rel'), { version: 1, staged: true, met: false });
+  await f.repo.sign([f.signers.targets]);
+  t.false(f.repo.ready(), 'the new role waits for its own key');
+  await f.repo.sign([key]);
+  t.like(await f.repo.publish(), { published: [{ role: 'targets', version: 2 }, { role: 'rel', version: 1 }] });
+  t.is(await keywardFinds(f, 'rel/x'), undefined);
+});
+
+test('a role delegated again after undelegate starts empty, above every published version of its name', async (t) => {
+  const f = await fixture(t);
+  const [a, b] = [await f.dev.softhsm('ed25519'), await f.dev.softhsm('ed25519')];
+  f.repo.delegate('targets', { name: 'team', keys: [a.key], threshold: 1, paths: ['team/*'] });
+  addFile(f.repo, 'team/evil');
+  await f.repo.sign([f.signers.targets, a]);
+  await f.repo.publish();
+  f.repo.undelegate('team');
+  await f.repo.sign([f.signers.targets]);
+  await f.repo.publish();
+  f.repo.delegate('targets', { name: 'team', keys: [b.key], threshold: 1, paths: ['team/*'] });
+  addFile(f.repo, 'team/good');
+  const team = f.repo.targets('team')!.signed;
+  t.deepEqual(Object.keys(team.targets), ['team/good'], 'the old targets stay gone');
+  t.is(team.version, 2, 'v1 was published under this name: clients would refuse another v1 as a rollback');
+  await f.repo.sign([f.signers.targets, b]);
+  await f.repo.publish();
+  await bothClientsDownload(t, f, ['team/good']);
+  t.is(await keywardFinds(f, 'team/evil'), undefined);
+});
+
+test('a change for a role nothing delegates to is refused; undelegate drops staged delegates; an orphan staged file is named', async (t) => {
+  const f = await fixture(t);
+  const info = targetFileOf(content('x'));
+  t.throws(() => f.repo.addTarget('x', info, 'typo'), { code: 'TUF_ROLE_UNKNOWN' });
+  const key = await f.dev.softhsm('ed25519');
+  t.throws(() => f.repo.delegate('nope', { name: 'sub', keys: [key.key], threshold: 1, paths: ['*'] }), { code: 'TUF_ROLE_UNKNOWN', message: /no role "nope"/ });
+  t.throws(() => f.repo.addTargets({ x: info }, 'typo'), { code: 'TUF_ROLE_UNKNOWN' });
+  t.false(f.repo.hasStagedChanges(), 'nothing was staged');
+
+  f.repo.delegate('targets', { name: 'A', keys: [key.key], threshold: 1, paths: ['a/*'] });
+  f.repo.delegate('A', { name: 'B', keys: [key.key], threshold: 1, paths: ['a/b/*'] });
+  t.throws(() => f.repo.addTarget('other/x', info, 'A'), { code: 'TUF_PATH_NOT_DELEGATED', message: /"other\/x" is not delegated to "A"/ });
+  t.throws(() => f.repo.addTarget('a/x', info, 'B'), { code: 'TUF_PATH_NOT_DELEGATED', message: /"a\/x" is not delegated to "B"/ });
+  f.repo.undelegate('A');
+  t.deepEqual(f.repo.layout.stagedRoles().sort(), ['targets']);
+  await f.repo.sign([f.signers.targets]);
+  t.like(await f.repo.publish(), { published: [{ role: 'targets', version: 2 }] });
+
+  writeFileSync(f.repo.layout.stagedPath('ghost'), readFileSync(join(f.repo.layout.metadataDir, '2.targets.json')));
+  t.throws(() => f.repo.status(), { code: 'TUF_STAGED_ORPHAN', message: /staged\/ghost\.json stages role "ghost", which no role delegates to/ });
+  await t.throwsAsync(f.repo.sign([f.signers.targets]), { code: 'TUF_STAGED_ORPHAN' });
+});
+
+test('staged metadata past its expiry is neither signed nor published', async (t) => {
+  const f = await fixture(t);
+  addFile(f.repo, 'file.txt');
+  const later = Repository.open(f.repo.layout.dir, f.dev.keystore, () => new Date(Date.now() + 91 * 86_400_000));
+  await t.throwsAsync(later.sign([f.signers.targets]), { code: 'TUF_STAGED_EXPIRED', message: /staged targets v2 expired at/ });
+  await f.repo.sign([f.signers.targets]);
+  await t.throwsAsync(later.publish(), { code: 'TUF_STAGED_EXPIRED' });
+  await t.throwsAsync(later.refresh(), { code: 'TUF_STAGED_EXPIRED' });
+  t.is(f.repo.status().find((s) => s.role === 'targets')!.version, 2);
+  t.true(f.repo.hasStagedChanges(), 'nothing was published');
+});
+
+test('an edit gives the staged role a fresh expiry', async (t) => {
+  const f = await fixture(t);
+  addFile(f.repo, 'one');
+  const first = f.repo.targets('targets')!.signed.expires;
+  const later = Repository.open(f.repo.layout.dir, f.dev.keystore, () => new Date(Date.now() + 30 * 86_400_000));
+  later.addTarget('two', targetFileOf(content('two')));
+  t.true(Date.parse(later.targets('targets')!.signed.expires) > Date.parse(first));
+});
+
+test('a stray staged file name is refused by name, not with a URIError', async (t) => {
+  const f = await fixture(t);
+  writeFileSync(join(f.repo.layout.dir, '.keyward', 'staged', 'bad%zz.json'), '{}');
+  t.throws(() => f.repo.status(), { instanceOf: UsageError, code: 'TUF_STAGED_NAME', message: /bad%zz\.json/ });
+});
+
+test('hash bins are all or nothing: a clash with an existing role stages none', async (t) => {
+  const f = await fixture(t);
+  const key = await f.dev.softhsm('ed25519');
+  f.repo.delegate('targets', { name: 'bins-c', keys: [key.key], threshold: 1, paths: ['c/*'] });
+  await f.repo.sign([f.signers.targets, key]);
+  await f.repo.publish();
+  t.throws(() => f.repo.hashBins('targets', 16, [key.key], 1), { instanceOf: ConflictError, message: /"bins-c" already exists/ });
+  t.false(f.repo.hasStagedChanges());
+});

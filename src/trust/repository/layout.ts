@@ -122,27 +122,49 @@ export class RepositoryLayout {
     return Math.max(...versions);
   }
 
-  #stagedPath(role: string): string {
+  /** Where a role's staged change lives (named in errors about it). */
+  stagedPath(role: string): string {
     return join(this.#stagedDir, `${quote(role)}.json`);
   }
 
   readStaged(role: string): Buffer | undefined {
-    const path = this.#stagedPath(role);
+    const path = this.stagedPath(role);
     return existsSync(path) ? readFileSync(path) : undefined;
   }
 
   writeStaged(role: string, bytes: Uint8Array): void {
-    writeFileAtomic(this.#stagedPath(role), bytes);
+    writeFileAtomic(this.stagedPath(role), bytes);
   }
 
   removeStaged(role: string): void {
-    rmSync(this.#stagedPath(role), { force: true });
+    rmSync(this.stagedPath(role), { force: true });
   }
 
   stagedRoles(): string[] {
-    return readdirSync(this.#stagedDir)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => decodeURIComponent(f.slice(0, -'.json'.length)));
+    return this.#stagedFiles().map((file) => {
+      try {
+        return decodeURIComponent(file.slice(0, -'.json'.length));
+      } catch (cause) {
+        throw new UsageError('TUF_STAGED_NAME', `${join(this.#stagedDir, file)} is not a staged role Keyward wrote: its name does not decode to a role name`, {
+          cause,
+          hint: 'move that file out of .keyward/staged/; Keyward names staged files after their role',
+        });
+      }
+    });
+  }
+
+  #stagedFiles(): string[] {
+    return readdirSync(this.#stagedDir).filter((f) => f.endsWith('.json'));
+  }
+
+  /** Every staged file and its bytes: what restoreStaged puts back when a change fails halfway. */
+  stagedState(): Map<string, Buffer> {
+    return new Map(this.#stagedFiles().map((file) => [file, readFileSync(join(this.#stagedDir, file))]));
+  }
+
+  restoreStaged(state: Map<string, Buffer>): void {
+    for (const file of this.#stagedFiles()) if (!state.has(file)) rmSync(join(this.#stagedDir, file), { force: true });
+    for (const [file, bytes] of state) writeFileAtomic(join(this.#stagedDir, file), bytes);
   }
 
   /** A target's file under its consistent-snapshot name (spec §6.2.1: HASH.FILENAME). */

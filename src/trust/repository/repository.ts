@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { ConflictError, NotFoundError, UnavailableError, UsageError } from '../../errors.js';
 import { KeyUri } from '../../keystore/key-uri.js';
 import type { Keystore } from '../../keystore/keystore.js';
-import { checkRoleName, hashBins as makeHashBins, rolesFor, type DelegatedRole } from '../delegations.js';
+import { checkRoleName, delegates, hashBins as makeHashBins, rolesFor, type DelegatedRole } from '../delegations.js';
 import { keyIdOf, type TufKey } from '../keys.js';
 import { formatExpiry, Metadata, SPEC_VERSION, TOP_LEVEL_ROLES, type RoleKeys, type Signed, type TopLevelRole } from '../metadata.js';
 import { parseRoot, type RootSigned } from '../root.js';
@@ -243,12 +243,25 @@ export class Repository {
   }
 
   /**
+   * A delegated role (re)created by a delegation: empty, never the targets of an earlier role of that
+   * name (undelegate leaves it in the snapshot), and at a version above any published one, or
+   * clients that saw the old role would refuse the new one as a rollback.
+   */
+  #stageFreshTargets(role: string): void {
+    const published = this.#publishedSnapshot()?.signed.meta[`${role}.json`]?.version ?? 0;
+    this.#save(this.#newTargets(role, published + 1));
+  }
+
+  /**
    * Applies `edit` to a staged role and saves it; the content changed, so its signatures are dropped.
+   * With them goes nothing else, so the expiry starts again too: signatures are gathered from the
+   * last edit on, and a role staged weeks ago does not reach publication with days to live.
    * The edit works on a copy: one that throws halfway leaves the role as it was.
    */
   #edit<T extends Signed>(metadata: Metadata<T>, edit: (signed: T) => void): Metadata<T> {
     const signed = structuredClone(metadata.signed);
     edit(signed);
+    signed.expires = this.#expiry(metadata.role);
     metadata.envelope.signed = signed;
     metadata.changed();
     this.#save(metadata);
@@ -269,8 +282,10 @@ export class Repository {
   }
 
   /** Adds or replaces a target; returns the role that now describes it and what it said before. */
-  addTarget(path: string, target: TargetFile, role = this.responsibleRole(path)): { role: string; previous: TargetFile | undefined } {
+  addTarget(path: string, target: TargetFile, role?: string): { role: string; previous: TargetFile | undefined } {
     checkTargetPath(path);
+    if (role === undefined) role = this.responsibleRole(path);
+    else this.#checkDelegated(role, path);
     const metadata = this.#stageTargets(role);
     const previous = metadata.signed.targets[path];
     this.#edit(metadata, (signed) => void (signed.targets[path] = target));
@@ -279,19 +294,36 @@ export class Repository {
 
   /** Adds many targets to one role in one edit (imports, benchmarks). */
   addTargets(targets: Record<string, TargetFile>, role = 'targets'): void {
-    for (const path in targets) checkTargetPath(path);
+    for (const path in targets) {
+      checkTargetPath(path);
+      this.#checkDelegated(role, path);
+    }
     this.#edit(this.#stageTargets(role), (signed) => Object.assign(signed.targets, targets));
   }
 
   /**
+   * Refuses a target put in `role` where clients never look: a role nothing delegates to, or one
+   * whose delegation (or a delegation above it) does not cover the path.
+   */
+  #checkDelegated(role: string, path: string): void {
+    for (let current = role; current !== 'targets'; ) {
+      const { delegator, entry } = this.delegationOf(current);
+      if (!delegates(entry, path)) {
+        throw new UsageError('TUF_PATH_NOT_DELEGATED', `"${path}" is not delegated to "${current}"${current === role ? '' : ` (which delegates to "${role}")`}: clients would never look for it in "${role}"`, {
+          hint: 'leave out the role (the delegations choose it), or delegate the path first',
+        });
+      }
+      current = delegator;
+    }
+  }
+
+  /**
    * A delegation from `from` to a new role (path patterns or hash prefixes), with its own keys. The
-   * role's first version comes with its first target, signed by its own keys (`trust sign`).
+   * role is staged too, empty, to be signed by its own keys: a delegation published without its
+   * role's file would leave clients unable to search it (hash bins are made the same way).
    */
   delegate(from: string, role: { name: string; keys: TufKey[]; threshold: number; terminating?: boolean; paths?: string[]; pathHashPrefixes?: string[] }): void {
-    checkRoleName(role.name, from);
-    checkThreshold(role.threshold, new Set(role.keys.map(keyIdOf)).size, role.name);
-    if (this.targetsRoles().includes(role.name)) throw new ConflictError('TUF_ROLE_EXISTS', `a role named "${role.name}" already exists`);
-    if (!role.paths === !role.pathHashPrefixes) throw new UsageError('TUF_DELEGATION_SCOPE', `delegation "${role.name}" needs either path patterns or hash prefixes`);
+    this.#checkDelegation(from, role);
     this.#edit(this.#stageTargets(from), (signed) => {
       signed.delegations ??= { keys: {}, roles: [] };
       for (const key of role.keys) signed.delegations.keys[keyIdOf(key)] = key;
@@ -302,17 +334,25 @@ export class Repository {
         ...(role.paths ? { paths: role.paths } : { path_hash_prefixes: role.pathHashPrefixes! }),
       });
     });
+    this.#stageFreshTargets(role.name);
+  }
+
+  #checkDelegation(from: string, role: { name: string; keys: TufKey[]; threshold: number; paths?: string[]; pathHashPrefixes?: string[] }): void {
+    checkRoleName(role.name, from);
+    checkThreshold(role.threshold, new Set(role.keys.map(keyIdOf)).size, role.name);
+    const roles = this.targetsRoles();
+    if (!roles.includes(from)) throw new NotFoundError('TUF_ROLE_UNKNOWN', `no role "${from}" to delegate from`, { hint: 'keyward trust repo status lists the roles' });
+    if (roles.includes(role.name)) throw new ConflictError('TUF_ROLE_EXISTS', `a role named "${role.name}" already exists`);
+    if (!role.paths === !role.pathHashPrefixes) throw new UsageError('TUF_DELEGATION_SCOPE', `delegation "${role.name}" needs either path patterns or hash prefixes`);
   }
 
   /** `count` hash-bin roles under `from`, sharing keys: for repositories too large for one file. */
   hashBins(from: string, count: number, keys: TufKey[], threshold: number, namePrefix = 'bins'): string[] {
-    const bins = makeHashBins(count, namePrefix);
-    for (const bin of bins) {
-      this.delegate(from, { name: bin.name, keys, threshold, terminating: true, pathHashPrefixes: bin.prefixes });
-      // Every path falls in some bin: each must exist, even empty, or a client's search would fail.
-      this.#save(this.#stageTargets(bin.name));
-    }
-    return bins.map((b) => b.name);
+    const delegations = makeHashBins(count, namePrefix).map((bin) => ({ name: bin.name, keys, threshold, terminating: true, pathHashPrefixes: bin.prefixes }));
+    // All or nothing: every bin is checked before the first is staged.
+    for (const bin of delegations) this.#checkDelegation(from, bin);
+    for (const bin of delegations) this.delegate(from, bin);
+    return delegations.map((b) => b.name);
   }
 
   /** Removes a delegated role. Its snapshot entry stays: clients refuse a snapshot that drops a listed file (spec §5.5.5). */
@@ -324,7 +364,9 @@ export class Repository {
       const used = new Set(delegations.roles.flatMap((r) => r.keyids));
       for (const keyid of Object.keys(delegations.keys)) if (!used.has(keyid)) delete delegations.keys[keyid];
     });
-    this.layout.removeStaged(name);
+    // The role and its own delegates are unreachable now: their staged changes could never be published.
+    const reachable = new Set(['root', ...this.targetsRoles()]);
+    for (const role of this.layout.stagedRoles()) if (!reachable.has(role)) this.layout.removeStaged(role);
     return delegator;
   }
 
@@ -393,8 +435,22 @@ export class Repository {
   /** The staged roles, root first, then delegators before their delegates. */
   #staged(): Array<Metadata<Signed>> {
     const order = ['root', ...this.targetsRoles()];
-    const rank = (role: string) => (order.includes(role) ? order.indexOf(role) : order.length);
-    return this.layout.stagedRoles().sort((a, b) => rank(a) - rank(b)).map((role) => this.#readStaged(role)!);
+    const roles = this.layout.stagedRoles();
+    const orphan = roles.find((role) => !order.includes(role));
+    if (orphan) {
+      throw new ConflictError('TUF_STAGED_ORPHAN', `${this.layout.stagedPath(orphan)} stages role "${orphan}", which no role delegates to: it can never be signed or published`, {
+        hint: 'delete that file, or delegate to the role first (keyward trust repo delegate)',
+      });
+    }
+    return roles.sort((a, b) => order.indexOf(a) - order.indexOf(b)).map((role) => this.#readStaged(role)!);
+  }
+
+  /** Refuses staged metadata that clients would reject as expired: its expiry was set when it was staged. */
+  #checkUnexpired(metadata: Metadata<Signed>): void {
+    if (Date.parse(metadata.signed.expires) > this.#now().getTime()) return;
+    throw new ConflictError('TUF_STAGED_EXPIRED', `staged ${metadata.role} v${metadata.signed.version} expired at ${metadata.signed.expires}: clients would refuse it`, {
+      hint: `delete ${this.layout.stagedPath(metadata.role)} and make the change again (it gets a fresh expiry), then collect its signatures before it expires`,
+    });
   }
 
   /**
@@ -403,8 +459,9 @@ export class Repository {
    */
   async sign(signers: TufSigner[], roles?: string[]): Promise<Array<{ role: string; keyid: string; uri: string }>> {
     const done: Array<{ role: string; keyid: string; uri: string }> = [];
-    for (const metadata of this.#staged()) {
-      if (roles && !roles.includes(metadata.role)) continue;
+    const staged = this.#staged().filter((m) => !roles || roles.includes(m.role));
+    for (const metadata of staged) this.#checkUnexpired(metadata);
+    for (const metadata of staged) {
       const allowed = new Set(this.#requirements(metadata.role, metadata).flatMap((r) => [...r.signed, ...r.missing].map((k) => k.keyid)));
       for (const signer of signers.filter((s) => allowed.has(s.keyid))) {
         await signMetadata(metadata, signer);
@@ -480,6 +537,7 @@ export class Repository {
   async publish(): Promise<PublishReport> {
     const staged = this.#staged();
     for (const metadata of staged) {
+      this.#checkUnexpired(metadata);
       const unmet = this.#requirements(metadata.role, metadata).filter((r) => !r.met);
       if (unmet.length) {
         throw new ConflictError('TUF_THRESHOLD_UNMET', `${metadata.role} v${metadata.signed.version} is not ready: ${unmet.map((r) => `${r.by} needs ${r.threshold}, has ${r.signed.length}`).join('; ')}`, {
