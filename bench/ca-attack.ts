@@ -5,7 +5,6 @@
  * after) and the share of legitimate requests answered with a certificate, before, during and
  * after. Every loop is bounded in time and count, and every connection goes to 127.0.0.1.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { mkdtempSync } from 'node:fs';
@@ -18,7 +17,7 @@ import { CaDirectory } from '../src/ca/store.js';
 import { Keystore } from '../src/keystore/keystore.js';
 import { Secret } from '../src/secret.js';
 import { nodeCsr } from '../test/harness/ca.js';
-import { KEYWARD_BIN } from '../test/harness/run.js';
+import { caServeProcess } from '../test/harness/ca-server.js';
 
 const PIN = 'attack-pin';
 const LEGITIMATE_CLIENTS = 4;
@@ -140,21 +139,10 @@ export async function benchCaAttack(): Promise<AttackResult> {
   await keystore.close();
   const bodies = (await Promise.all(Array.from({ length: 32 }, (_, i) => nodeCsr(`OU=swarm-worker, CN=legit-${i}`)))).map((c) => JSON.stringify({ certificate_request: c.csrPem }));
 
-  const server = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'ca', 'serve', '--dir', directory.dir, '--listen', '127.0.0.1:0'], {
-    env: { ...process.env, KEYWARD_PIN: PIN },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const served = await caServeProcess(['--dir', directory.dir], { ...process.env, KEYWARD_PIN: PIN });
+  const server = served.child;
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let stderr = '';
-      server.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-        const match = /serving cfssl's API at http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr);
-        if (match) resolve(Number(match[1]));
-      });
-      server.on('exit', (code) => reject(new Error(`ca serve exited with ${code}: ${stderr}`)));
-    });
-    server.stderr.resume();
+    const port = served.port;
     const pid = server.pid!;
     const phases: AttackPhase[] = [await legitimateLoad('before', pid, port, bodies, PHASE_SECONDS.before)];
     const attackers = attack(port, PHASE_SECONDS.during);

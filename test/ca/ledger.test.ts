@@ -3,7 +3,6 @@
  * lost when the CA server is killed in the middle of a load.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,8 +12,8 @@ import { SqliteLedger } from '../../src/ca/ledger/sqlite.js';
 import { normalizeSerial } from '../../src/ca/ledger/ledger.js';
 import { ConflictError, NotFoundError } from '../../src/errors.js';
 import { nodeCsr, testCa } from '../harness/ca.js';
+import { caServeProcess } from '../harness/ca-server.js';
 import { USER_PIN } from '../harness/keystore.js';
-import { KEYWARD_BIN } from '../harness/run.js';
 
 test('100 concurrent issuances: 100 unique serials, every one in the ledger', async (t) => {
   const ca = await testCa();
@@ -90,31 +89,14 @@ function sign(port: number, csr: string): Promise<string | undefined> {
   });
 }
 
-/** `keyward ca serve` on a port the kernel picks; `ready` gives the port once it listens. */
-function startServer(dir: string) {
-  const child = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'ca', 'serve', '--dir', dir, '--listen', '127.0.0.1:0'], {
-    env: { ...process.env, KEYWARD_PIN: USER_PIN },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const ready = new Promise<number>((resolve, reject) => {
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /serving cfssl's API at http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr);
-      if (match) resolve(Number(match[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`ca serve exited with ${code}: ${stderr}`)));
-  });
-  return { child, ready };
-}
-
 test('kill the CA server in the middle of a load: every certificate a client received is in the ledger', async (t) => {
   const ca = await testCa();
   await ca.close();
   const csrs = await Promise.all(Array.from({ length: 40 }, (_, i) => nodeCsr(`OU=swarm-worker, CN=load-${i}`)));
-  const first = startServer(ca.directory.dir);
+  const env = { ...process.env, KEYWARD_PIN: USER_PIN };
+  const first = await caServeProcess(['--dir', ca.directory.dir], env);
   t.teardown(() => first.child.kill('SIGKILL'));
-  const port = await first.ready;
+  const port = first.port;
   const received: string[] = [];
   let killed = false;
   // 8 clients sign in a loop; the server is killed (SIGKILL, no goodbye) after 60 answers.
@@ -132,9 +114,9 @@ test('kill the CA server in the middle of a load: every certificate a client rec
     }),
   );
   t.true(received.length >= 60);
-  const second = startServer(ca.directory.dir);
+  const second = await caServeProcess(['--dir', ca.directory.dir], env);
   t.teardown(() => second.child.kill('SIGKILL'));
-  t.truthy(await sign(await second.ready, csrs[0]!.csrPem), 'the restarted server issues again');
+  t.truthy(await sign(second.port, csrs[0]!.csrPem), 'the restarted server issues again');
   second.child.kill('SIGTERM');
   await new Promise((resolve) => second.child.on('exit', resolve));
   const ledger = SqliteLedger.open(ca.directory.path('ledger.sqlite'));

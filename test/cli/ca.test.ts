@@ -1,11 +1,11 @@
 /** `keyward ca …` end to end: the binary, SoftHSM tokens for the offline root and the online CA, OpenSSL as the judge. */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { cliCa, opensslCsr as csr, pemFiles } from '../harness/ca.js';
-import { KEYWARD_BIN, run } from '../harness/run.js';
+import { run } from '../harness/run.js';
+import { caServeProcess } from '../harness/ca-server.js';
 
 test('root, intermediate, issue, status with renewal times, revoke, CRL: the whole CA from the command line', async (t) => {
   const { token, dir, rootKey, caKey, ca } = await cliCa();
@@ -159,18 +159,8 @@ async function servedCliCa(drainSeconds: number) {
   const { token, dir, rootKey, caKey, ca } = await cliCa();
   await ca(['root', 'create', '--key', rootKey, '--generate', 'p256']);
   await ca(['intermediate', 'create', '--root-key', rootKey, '--key', caKey, '--generate', 'p256', '--cluster-id', 'c1']);
-  const child = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'ca', 'serve', '--listen', '127.0.0.1:0', '--drain', String(drainSeconds), '--dir', dir], { env: token.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const match = /serving cfssl's API at (\S+)/.exec(stderr);
-      if (match) resolve(match[1]!);
-    });
-    void exited.then(() => reject(new Error(`serve exited: ${stderr}`)));
-  });
-  return { token, dir, child, port: Number(new URL(url).port), exited, stderr: () => stderr };
+  const serve = await caServeProcess(['--drain', String(drainSeconds), '--dir', dir], token.env);
+  return { token, dir, ...serve };
 }
 
 /** A request the server has taken (it answered 100 Continue to the headers) whose body is still to come. */

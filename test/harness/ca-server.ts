@@ -2,11 +2,12 @@
  * The CA server under test: a fresh test CA served on 127.0.0.1, clients that speak to it as
  * cfssl's clients and SwarmKit's managers do, and the exact requests SwarmKit sends.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { serveCa, type ServedCa } from '../../src/ca/server/serve.js';
 import { testCa, type TestCa } from './ca.js';
-import { run } from './run.js';
+import { KEYWARD_BIN, run } from './run.js';
 
 export interface Reply {
   status: number;
@@ -84,4 +85,29 @@ export function swarmSignRequest(csrPem: string, nodeId: string, role: 'swarm-ma
     `"subject":{"CN":${q(nodeId)},"names":[{"O":${q(clusterId)},"OU":${q(role)}}],"SerialNumber":""},` +
     `"profile":"","crl_override":"","label":"","NotBefore":"0001-01-01T00:00:00Z","NotAfter":"0001-01-01T00:00:00Z","ReturnPrecert":false,"metadata":null}`
   );
+}
+
+export interface CaServeProcess {
+  child: ChildProcess;
+  port: number;
+  /** The exit code, once it has exited. */
+  exited: Promise<number>;
+  /** What it has written to stderr so far. */
+  stderr(): string;
+}
+
+/** `keyward ca serve` as its own process, on a port the kernel picks; resolves once it says where it listens. */
+export async function caServeProcess(args: string[], env: NodeJS.ProcessEnv): Promise<CaServeProcess> {
+  const child = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'ca', 'serve', '--listen', '127.0.0.1:0', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stderr.on('data', () => {
+      const match = /serving cfssl's API at https?:\/\/[^:]+:(\d+)/.exec(stderr);
+      if (match) resolve(Number(match[1]));
+    });
+    void exited.then((code) => reject(new Error(`keyward ca serve exited with ${code}: ${stderr}`)));
+  });
+  return { child, port, exited, stderr: () => stderr };
 }
