@@ -45,7 +45,12 @@ export async function signers(ctx: CliContext, uris: string[] = []): Promise<Tuf
  * opened before (the caller's job); a wrong PIN, a card gone, no touch, or a key that signs none of
  * the staged roles puts every staged file back as it was, signatures collected earlier included.
  */
-export async function signChange<T>(repo: Repository, signWith: TufSigner[], change: () => T, roles?: string[]): Promise<{ result: T; signed: Awaited<ReturnType<Repository['sign']>> }> {
+/**
+ * Makes a change and signs it with keys opened beforehand; on any failure every staged file is put
+ * back. Where keys live (the signers', and `remember`: keys the change names) is recorded only once
+ * the change is signed, so a failed change leaves repo.json as it was too.
+ */
+export async function signChange<T>(repo: Repository, signWith: TufSigner[], change: () => T, roles?: string[], remember: TufSigner[] = []): Promise<{ result: T; signed: Awaited<ReturnType<Repository['sign']>> }> {
   const before = repo.layout.stagedState();
   try {
     const result = change();
@@ -56,7 +61,7 @@ export async function signChange<T>(repo: Repository, signWith: TufSigner[], cha
       const which = roles ? `role "${roles.join('", "')}"` : `the staged roles (${repo.layout.stagedRoles().join(', ')})`;
       throw new NotFoundError('TUF_KEY_NOT_IN_ROLE', `${idle.uri} is not a key of ${which}; nothing was changed`, { hint: "keyward trust repo status shows the roles' keys" });
     }
-    for (const signer of signWith) repo.rememberKey(signer);
+    for (const signer of [...signWith, ...remember]) repo.rememberKey(signer);
     return { result, signed };
   } catch (error) {
     repo.layout.restoreStaged(before);
@@ -68,8 +73,8 @@ export async function signChange<T>(repo: Repository, signWith: TufSigner[], cha
  * A `repo` change: staged and signed with keys opened beforehand (signChange), published when every
  * threshold is met; says what happened. `change` makes the change and describes it.
  */
-export async function signAndMaybePublish(ctx: CliContext, repo: Repository, signWith: TufSigner[], publish: boolean, change: () => string): Promise<void> {
-  const { result: description, signed } = await signChange(repo, signWith, change);
+export async function signAndMaybePublish(ctx: CliContext, repo: Repository, signWith: TufSigner[], publish: boolean, change: () => string, remember: TufSigner[] = []): Promise<void> {
+  const { result: description, signed } = await signChange(repo, signWith, change, undefined, remember);
   let report: PublishReport | undefined;
   if (publish && repo.ready()) report = await repo.publish();
   const status = repo.status();

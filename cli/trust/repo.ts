@@ -1,12 +1,16 @@
 /** `keyward trust repo …`: a TUF 1.0 repository on disk, every signature made in a Keystore device. */
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../src/errors.js';
+import type { KeySource } from '../../src/trust/repository/repository.js';
 import { examples } from '../help.js';
 import { wholeNumber } from '../options.js';
 import { describePublish, describeStatus, keySource, signAndMaybePublish, signers, targetFrom, withRepository } from './common.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const ROLES = 'root, targets, snapshot, timestamp';
+
+/** The keys given by URI (not as public-key files): where they live is recorded once the change is signed. */
+const devicesOf = (sources: KeySource[]) => sources.flatMap((s) => (s.signer ? [s.signer] : []));
 
 const int = (value: string | undefined, flag: string, fallback: number) => (value === undefined ? fallback : wholeNumber(value, flag));
 
@@ -104,7 +108,6 @@ export function defineRepo(trust: Command): void {
     .action(async (dir: string, name: string, options: { key: string[]; threshold: string; path?: string[]; hashPrefix?: string[]; terminating?: boolean; from: string; signWith?: string[]; publish: boolean }, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
         const sources = await Promise.all(options.key.map((k) => keySource(ctx, k)));
-        for (const s of sources) if (s.signer) repository.rememberKey(s.signer);
         await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => {
           repository.delegate(options.from, {
             name,
@@ -115,7 +118,7 @@ export function defineRepo(trust: Command): void {
             pathHashPrefixes: options.hashPrefix,
           });
           return `delegated ${(options.path ?? options.hashPrefix ?? []).join(', ')} from ${options.from} to ${name}`;
-        });
+        }, devicesOf(sources));
       }),
     );
 
@@ -133,11 +136,10 @@ export function defineRepo(trust: Command): void {
     .action(async (dir: string, options: { count: string; key: string[]; threshold: string; from: string; prefix: string; signWith?: string[]; publish: boolean }, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
         const sources = await Promise.all(options.key.map((k) => keySource(ctx, k)));
-        for (const s of sources) if (s.signer) repository.rememberKey(s.signer);
         await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => {
           const bins = repository.hashBins(options.from, int(options.count, '--count', 0), sources.map((s) => s.key), int(options.threshold, '--threshold', 1), options.prefix);
           return `${bins.length} hash bins under ${options.from}: ${bins[0]} … ${bins.at(-1)}`;
-        });
+        }, devicesOf(sources));
       }),
     );
 
@@ -166,12 +168,11 @@ export function defineRepo(trust: Command): void {
       withRepository(command, dir, async (ctx, repository) => {
         const { keyIdOf } = await import('../../src/trust/keys.js');
         const add = await Promise.all((options.add ?? []).map((k) => keySource(ctx, k)));
-        for (const s of add) if (s.signer) repository.rememberKey(s.signer);
         const remove = await Promise.all((options.remove ?? []).map(async (k) => (/^[0-9a-f]{64}$/.test(k) ? k : keyIdOf((await keySource(ctx, k)).key))));
         await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => {
           repository.rotate(role, { add: add.map((s) => s.key), remove, threshold: options.threshold === undefined ? undefined : int(options.threshold, '--threshold', 1) });
           return `${role}: ${add.length} key(s) added, ${remove.length} removed${options.threshold ? `, threshold ${options.threshold}` : ''}`;
-        });
+        }, devicesOf(add));
       }),
     );
 

@@ -132,6 +132,12 @@ test.serial('threshold signing across machines: init with public keys, status sh
   t.not(missing.code, 0);
   t.is((await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout, before, 'nothing staged');
   t.deepEqual(readdirSync(join(s.dir, '.keyward', 'staged')), []);
+  // Nor does it record where the keys it names live: repo.json is as it was.
+  const config = readFileSync(join(s.dir, '.keyward', 'repo.json'), 'utf8');
+  const teamKey = await s.key('team', 'p256');
+  const unsigned = await s.keyward(['trust', 'repo', 'delegate', s.dir, 'team', '--path', 'team/*', '--key', teamKey, '--sign-with', keys.a]);
+  t.is(unsigned.code, 3, unsigned.stderr);
+  t.is(readFileSync(join(s.dir, '.keyward', 'repo.json'), 'utf8'), config);
 });
 
 test.serial('every trust command has help with examples', async (t) => {
