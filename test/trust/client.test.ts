@@ -3,7 +3,7 @@
  * served by a plain HTTP server on 127.0.0.1: the whole workflow, and every refusal with the role
  * and the reason, leaving the trusted metadata as it was.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -40,14 +40,17 @@ function client(server: StaticServer, root: Buffer): Client {
   };
 }
 
-async function served(repo: ModelsRepository): Promise<StaticServer> {
-  return staticServer(repo.dir);
+/** The repository over HTTP, closed when the test ends however it ends (an open server keeps ava's worker alive). */
+async function served(t: ExecutionContext, repo: ModelsRepository): Promise<StaticServer> {
+  const server = await staticServer(repo.dir);
+  t.teardown(() => server.close());
+  return server;
 }
 
 /** A fresh @tufjs/models repository, served, and a client that trusts its first root. */
-async function started(): Promise<{ repo: ModelsRepository; server: StaticServer; c: Client }> {
+async function started(t: ExecutionContext): Promise<{ repo: ModelsRepository; server: StaticServer; c: Client }> {
   const repo = new ModelsRepository();
-  const server = await served(repo);
+  const server = await served(t, repo);
   return { repo, server, c: client(server, repo.initialRoot) };
 }
 
@@ -69,6 +72,7 @@ async function refused(t: import('ava').ExecutionContext, c: Client, work: () =>
 test('the fixture repositories: refresh at their faketime and download their target, through the CLI protocol', async (t) => {
   for (const repo of fixtureRepositories()) {
     const server = await staticServer(repo.dir);
+    t.teardown(() => server.close());
     const work = tempDir('keyward-tuf-cli-');
     const base = ['trust', 'client', '--metadata-dir', join(work, 'metadata')];
     writeFileSync(join(work, 'root.json'), repo.initialRoot);
@@ -107,6 +111,7 @@ test('the fixture repositories: one changed byte of any signed metadata makes th
       doc.signed.expires = doc.signed.expires.replace(/^(\d{3})\d/, (_: string, century: string) => `${century}${doc.signed.expires[3] === '9' ? '8' : '9'}`); // one digit of the year
       writeFileSync(path, JSON.stringify(doc, null, 1));
       const server = await staticServer(copy);
+      t.teardown(() => server.close());
       const work = tempDir('keyward-tuf-cli-');
       const base = ['trust', 'client', '--metadata-dir', join(work, 'metadata')];
       writeFileSync(join(work, 'root.json'), file.endsWith('root.json') ? readFileSync(path) : repo.initialRoot);
@@ -135,7 +140,7 @@ test('a repository written by @tufjs/models: refresh, delegation, download', asy
   repo.delegate('targets', { name: 'releases', paths: ['releases/*'] });
   repo.addTarget('releases/app-1.0.tar.gz', Buffer.from('app 1.0'), 'releases');
   repo.publish('targets', 'releases');
-  const server = await served(repo);
+  const server = await served(t, repo);
   const c = client(server, repo.initialRoot);
   const updater = c.updater();
   t.like(await updater.refresh(), { root: 1, timestamp: 2, snapshot: 2, targets: 2, consistentSnapshot: true });
@@ -160,7 +165,7 @@ test('delegation search: pre-order, a terminating delegation ends it, paths must
   const binned = createHash('sha256').update('bins/file').digest('hex')[0]! < '8' ? 'bin-0' : 'bin-1';
   repo.addTarget('bins/file', Buffer.from('binned'), binned);
   repo.publish('targets', 'a', 'b', 'a-child', 'bin-0', 'bin-1');
-  const server = await served(repo);
+  const server = await served(t, repo);
   const c = client(server, repo.initialRoot);
   const updater = c.updater();
   t.is((await updater.findTarget('pkg/xyz'))?.role, 'a-child', 'a, then its child, before b');
@@ -172,7 +177,7 @@ test('delegation search: pre-order, a terminating delegation ends it, paths must
 });
 
 test('root rotation: each new root signed by the old threshold and its own; a rotation without the old keys is refused', async (t) => {
-  const { repo, server, c } = await started();
+  const { repo, server, c } = await started(t);
   await c.updater().refresh();
   // v2: new root key, signed by old and new.
   const oldKeys = repo.signers.root!;
@@ -195,7 +200,7 @@ test('root rotation: each new root signed by the old threshold and its own; a ro
 });
 
 test('a root that skips a version, or repeats one, is a rollback', async (t) => {
-  const { repo, server, c } = await started();
+  const { repo, server, c } = await started(t);
   repo.root.version = 3;
   repo.write('2.root.json', signWithModels(repo.root, repo.signers.root!));
   await refused(t, c, () => c.updater().refresh(), 'root', 'rollback', /expected version 2, got 3/);
@@ -203,7 +208,7 @@ test('a root that skips a version, or repeats one, is a rollback', async (t) => 
 });
 
 test('tampered metadata and a signature below threshold are refused', async (t) => {
-  const { repo, server, c } = await started();
+  const { repo, server, c } = await started(t);
   await c.updater().refresh();
   const tampered = JSON.parse(repo.writeTimestamp().toString());
   tampered.signed.version = 7;
@@ -224,7 +229,7 @@ test('tampered metadata and a signature below threshold are refused', async (t) 
 });
 
 test('threshold 0 and duplicate signatures are refused even when signed by the right keys', async (t) => {
-  const { repo, server, c } = await started();
+  const { repo, server, c } = await started(t);
   repo.root.version = 2;
   repo.root.roles.timestamp = { ...repo.root.roles.timestamp, threshold: 0 };
   repo.writeRoot([], signRaw(repo.root, repo.signers.root!));
@@ -238,7 +243,7 @@ test('threshold 0 and duplicate signatures are refused even when signed by the r
 });
 
 test('expired metadata is refused, naming the role; a frozen timestamp is refused once it expires', async (t) => {
-  const { repo, server, c } = await started();
+  const { repo, server, c } = await started(t);
   await c.updater().refresh();
   // The repository stops updating: the timestamp the client trusts expires and no newer one comes.
   await refused(t, c, () => c.updater(new Date(Date.now() + 2 * 86_400_000)).refresh(), 'timestamp', 'expired', /expired on/);
@@ -253,7 +258,7 @@ test('expired metadata is refused, naming the role; a frozen timestamp is refuse
 });
 
 test('rollbacks of timestamp, snapshot and targets versions are refused', async (t) => {
-  const { repo, server, c } = await started();
+  const { repo, server, c } = await started(t);
   repo.publish('targets');
   repo.publish('targets');
   await c.updater().refresh();
@@ -276,7 +281,7 @@ test('a snapshot that does not match targets, and targets of the wrong hash or l
   const repo = new ModelsRepository();
   repo.addTarget('file.txt', Buffer.from('the real content'));
   repo.publish('targets');
-  const server = await served(repo);
+  const server = await served(t, repo);
   const c = client(server, repo.initialRoot);
   await c.updater().refresh();
   // The snapshot names targets v3; the file served under that name is v2.
@@ -301,7 +306,7 @@ test('a snapshot that does not match targets, and targets of the wrong hash or l
 });
 
 test('an endless download is cut off at its limit', async (t) => {
-  const { server, c } = await started();
+  const { server, c } = await started(t);
   const chunk = Buffer.alloc(64 * 1024, 0x20);
   let sent = 0;
   server.override('/metadata/timestamp.json', (res) => {
@@ -347,7 +352,7 @@ test('role names become file names and URL parts quoted as python-tuf quotes the
 });
 
 test('new timestamp keys: the client forgets the old timestamp and accepts a lower version (spec §5.3.11)', async (t) => {
-  const { repo, server, c } = await started();
+  const { repo, server, c } = await started(t);
   for (let i = 0; i < 3; i++) repo.publish();
   t.is((await c.updater().refresh()).timestamp, 4);
   const rotated = testKey();
