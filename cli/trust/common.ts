@@ -23,10 +23,9 @@ export async function withRepository<T>(command: Command, dir: string, work: (ct
 /** A key argument: a Keystore URI (opened, it can sign) or a PEM public key file (a key held elsewhere). */
 export async function keySource(ctx: CliContext, spec: string): Promise<KeySource> {
   const { signerOf } = await import('../../src/trust/repository/signer.js');
-  const keystore = ctx.keystore();
-  const scheme = /^([a-z0-9]+):/.exec(spec)?.[1];
-  if (scheme && keystore.schemes.includes(scheme)) {
-    const signer = await signerOf(await keystore.open(spec));
+  const { keyUriScheme } = await import('../../src/keystore/uri.js');
+  if (keyUriScheme(spec)) {
+    const signer = await signerOf(await ctx.keystore().open(spec));
     return { key: signer.key, signer };
   }
   const [{ readInput }, { fromPemOrDer }, { tufKeyFromSpki }] = await Promise.all([import('../io.js'), import('../../src/x509/pem.js'), import('../../src/trust/keys.js')]);

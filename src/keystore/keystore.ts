@@ -7,12 +7,11 @@
  * need.
  */
 import { algorithmInfo } from '../crypto/algorithms.js';
-import { UsageError } from '../errors.js';
 import type { BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from './backend.js';
 import { nonInteractive, type Interaction } from './interaction.js';
 import { KeyUri } from './key-uri.js';
 import type { Pkcs11Backend } from './pkcs11/backend.js';
-import { redactUri, uriScheme } from './uri.js';
+import { KEY_URI_SCHEMES, requireKeyUriScheme, type KeyUriScheme } from './uri.js';
 import type { AttachedCard } from './yubikey/resolve.js';
 import type { YubiKeyBackend } from './yubikey/backend.js';
 
@@ -39,7 +38,7 @@ interface Backends {
   yubikey: YubiKeyBackend;
 }
 
-export type Scheme = keyof Backends;
+export type Scheme = KeyUriScheme;
 
 /** What a scheme's devices offer besides keys (tokens and their PINs; YubiKeys' PIV credentials and reset). */
 export type Administration<S extends Scheme> = Backends[S]['administration'];
@@ -87,22 +86,12 @@ export class Keystore {
 
   /** The schemes this keystore understands. */
   get schemes(): string[] {
-    return Object.keys(this.#backends);
+    return [...KEY_URI_SCHEMES];
   }
 
   /** The backend for a URI's scheme. */
   #backendFor(uri: string): Promise<KeystoreBackend> {
-    const scheme = uriScheme(uri);
-    if (!this.#knows(scheme)) {
-      throw new UsageError('URI_SCHEME_UNSUPPORTED', scheme ? `no keystore backend for "${scheme}:" URIs` : `"${redactUri(uri)}" is not a key URI`, {
-        hint: `key URIs start with ${this.schemes.map((s) => `"${s}:"`).join(' or ')}, e.g. "pkcs11:token=ca;object=root"`,
-      });
-    }
-    return this.#backends[scheme].get();
-  }
-
-  #knows(scheme: string | undefined): scheme is Scheme {
-    return scheme !== undefined && Object.hasOwn(this.#backends, scheme);
+    return this.#backends[requireKeyUriScheme(uri)].get();
   }
 
   /**

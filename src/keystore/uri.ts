@@ -516,12 +516,27 @@ export function formatYubiKeyUri(uri: YubiKeyUri): string {
 
 // ---------------------------------------------------------------------------------------------
 
+/** The schemes of key URIs, each served by a keystore backend. */
+export const KEY_URI_SCHEMES = ['pkcs11', 'yubikey'] as const;
+export type KeyUriScheme = (typeof KEY_URI_SCHEMES)[number];
+
+/** The scheme of a key URI, or undefined when the text is none (a file path, say). */
+export function keyUriScheme(input: string): KeyUriScheme | undefined {
+  const scheme = uriScheme(input);
+  return KEY_URI_SCHEMES.find((known) => known === scheme);
+}
+
+/** The scheme of a key URI; refuses any other text. */
+export function requireKeyUriScheme(input: string): KeyUriScheme {
+  const known = keyUriScheme(input);
+  if (known) return known;
+  const scheme = uriScheme(input);
+  throw new UsageError('URI_SCHEME_UNSUPPORTED', scheme ? `"${scheme}:" is not a key URI scheme Keyward knows` : `"${redactUri(input)}" is not a key URI`, {
+    hint: `key URIs start with ${KEY_URI_SCHEMES.map((s) => `"${s}:"`).join(' or ')}, e.g. "pkcs11:token=ca;object=root"`,
+  });
+}
+
 /** Parses a key URI of any scheme Keyward knows; refuses other text. */
 export function parseKeyUri(input: string): Pkcs11Uri | YubiKeyUri {
-  const scheme = uriScheme(input);
-  if (scheme === 'pkcs11') return parsePkcs11Uri(input);
-  if (scheme === 'yubikey') return parseYubiKeyUri(input);
-  throw new UsageError('URI_SCHEME_UNSUPPORTED', scheme ? `"${scheme}:" is not a key URI scheme Keyward knows` : `"${redactUri(input)}" is not a key URI`, {
-    hint: 'key URIs start with "pkcs11:" or "yubikey:", e.g. "pkcs11:token=ca;object=root"',
-  });
+  return requireKeyUriScheme(input) === 'pkcs11' ? parsePkcs11Uri(input) : parseYubiKeyUri(input);
 }
