@@ -175,11 +175,11 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
     guarded(res, () => {
       const caller = callerOf(req);
       if (closing) res.setHeader('connection', 'close');
-      const declared = Number(req.headers['content-length'] ?? 0);
-      if (declared > limits.maxBodyBytes) return refuse(failure(413, 413, `request body over ${limits.maxBodyBytes} bytes`));
+      const tooLarge = () => refuse(failure(413, 413, `request body over ${limits.maxBodyBytes} bytes`));
+      if (Number(req.headers['content-length'] ?? 0) > limits.maxBodyBytes) return tooLarge();
       const chunks: Buffer[] = [];
       req.on('data', guarded(res, (chunk: Buffer) => {
-        if (held + chunk.length > limits.maxBodyBytes) return refuse(failure(413, 413, `request body over ${limits.maxBodyBytes} bytes`));
+        if (held + chunk.length > limits.maxBodyBytes) return tooLarge();
         if (!shedder.hold(connection, chunk.length)) return refuse(failure(503, 503, 'the server is busy; try again shortly'));
         held += chunk.length;
         chunks.push(chunk);
