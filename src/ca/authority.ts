@@ -57,7 +57,7 @@ export interface NodeOrder {
 export class IssuedCertificate {
   readonly serial: string;
   readonly der: Uint8Array;
-  /** The certificate, then this CA's certificate and the chain up to (not including) the root. */
+  /** The certificate, then the chain up to (not including) the offline root. */
   readonly chainPem: string;
   readonly renewAt: Date;
   #parsed: x509.X509Certificate | undefined;
@@ -77,13 +77,17 @@ export class IssuedCertificate {
 
 export class Authority {
   readonly signer: SigningKey;
+  /** The certificate that issues: the cluster CA as its swarm trusts it (self-signed), or the intermediate. */
   readonly certificate: x509.X509Certificate;
-  /** Certificates between this CA and the root (empty when the intermediate is signed by the root directly). */
+  /**
+   * What a relying party that trusts the offline root needs above an issued certificate: the root's
+   * certificate for this CA's key and, during a root rotation, the cross-signed new root.
+   */
   readonly chain: x509.X509Certificate[];
   readonly ledger: Ledger;
   readonly policy: AuthorityPolicy;
   readonly keyId: string;
-  /** This CA's certificate and the chain above it, as every issued certificate is followed. */
+  /** The chain, as every issued certificate is followed. */
   readonly #chainPem: string;
   readonly #nodeTemplate: CertificateTemplate;
 
@@ -94,7 +98,7 @@ export class Authority {
     this.policy = { ...policy, clusterId: checkIdentifier(policy.clusterId, 'cluster ID') };
     this.chain = chain;
     this.keyId = signer.keyIdentifier.toString('hex');
-    this.#chainPem = [certificate, ...chain].map(certificatePem).join('');
+    this.#chainPem = chain.map(certificatePem).join('');
     this.#nodeTemplate = new CertificateTemplate(signer, certificate, nodeFixedExtensions(signer.spki, this.policy.urls));
     if (!samePublicKey(certificate.publicKey, signer.spki)) {
       throw new UsageError('CA_KEY_MISMATCH', `the CA certificate (${certificate.subject}) is not for the key ${signer.handle.info.uri}`);
@@ -155,7 +159,7 @@ export class Authority {
   async issueOrder({ csr, identity: { role, nodeId }, days }: NodeOrder): Promise<IssuedCertificate> {
     const notBefore = backdatedNow();
     const notAfter = daysFromNow(days ?? this.policy.nodeDays);
-    checkWithinIssuer(notAfter, this.certificate);
+    for (const issuer of [this.certificate, ...this.chain]) checkWithinIssuer(notAfter, issuer);
     const subject = distinguishedName([[NAME_OIDS.organization, this.policy.clusterId], [NAME_OIDS.organizationalUnit, ROLES[role]], [NAME_OIDS.commonName, nodeId]]);
     return this.#issue(`node-${role}`, async () => {
       const { der, serial } = await this.#nodeTemplate.issue({ subject, spki: csr.spki, subjectPublicKeyInfo: csr.subjectPublicKeyInfo, notBefore, notAfter, dnsNames: nodeSans(role, nodeId) });
@@ -183,7 +187,7 @@ export class Authority {
   }
 }
 
-/** Opens the issuing CA of a CA directory: its intermediate certificate, key (by URI) and ledger. */
+/** Opens the issuing CA of a CA directory: its certificates, key (by URI) and ledger. */
 export async function openAuthority(directory: CaDirectory, keystore: Keystore): Promise<Authority> {
   const config = directory.config();
   if (!config.clusterId || !config.intermediateKey) {
@@ -191,7 +195,7 @@ export async function openAuthority(directory: CaDirectory, keystore: Keystore):
       hint: 'create one in a ceremony: keyward ca intermediate create --root-key <uri> --key <uri> --cluster-id <id>',
     });
   }
-  const [intermediate, ...rest] = directory.chain();
+  const chain = directory.chain();
   const signer = await SigningKey.of(await keystore.open(config.intermediateKey));
-  return new Authority(signer, intermediate!, directory.ledger(), { clusterId: config.clusterId, nodeDays: config.nodeDays, urls: config.urls }, rest);
+  return new Authority(signer, directory.clusterCa() ?? chain[0]!, directory.ledger(), { clusterId: config.clusterId, nodeDays: config.nodeDays, urls: config.urls }, chain);
 }

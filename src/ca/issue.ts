@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import type * as x509 from '../x509/peculiar.js';
 import { spkiOf } from '../x509/public-key.js';
 import { signCertificate, type CertificateFields, type SigningKey } from '../x509/signer.js';
-import { crossSignedExtensions, intermediateExtensions, rootExtensions, type PublicationUrls } from './profiles.js';
+import { clusterCaExtensions, crossSignedExtensions, intermediateExtensions, rootExtensions, type PublicationUrls } from './profiles.js';
 import { randomSerial } from '../x509/serial.js';
 
 /** Certificates start a little in the past: clocks in a cluster are never quite in step. */
@@ -75,6 +75,14 @@ export function createIntermediate(root: SigningKey, rootCertificate: x509.X509C
     notAfter: daysFromNow(options.days ?? 5 * 365),
     extensions: intermediateExtensions(options.spki, root.spki, options.clusterId, options.urls),
   });
+}
+
+/**
+ * The cluster CA certificate a swarm trusts: the subject and key of the root's certificate for the
+ * cluster's key, self-signed by that key (online: the root is not needed), expiring with it.
+ */
+export function createClusterCa(signer: SigningKey, intermediate: x509.X509Certificate): Promise<x509.X509Certificate> {
+  return issueCertificate(signer, 'self', { subject: intermediate.subjectName, spki: signer.spki, notAfter: intermediate.notAfter, extensions: clusterCaExtensions(signer.spki) });
 }
 
 /**

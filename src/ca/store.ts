@@ -5,7 +5,8 @@
  *   ca.json            cluster ID, key URIs, file names, policy
  *   roots.pem          the trusted root bundle (both roots during a rotation)
  *   root.pem           the current root certificate
- *   intermediate.pem   the cluster's issuing CA certificate
+ *   intermediate.pem   the cluster's issuing CA certificate, as the root issued it
+ *   cluster-ca.pem     the same CA self-signed: the one certificate its swarm trusts
  *   cross-signed.pem   during a rotation: the new root issued by the old one
  *   ledger.sqlite      every issued certificate
  *   crl/…              CRLs by issuer
@@ -118,6 +119,7 @@ export const CA_FILES = {
   root: 'root.pem',
   previousRoot: 'previous-root.pem',
   intermediate: 'intermediate.pem',
+  clusterCa: 'cluster-ca.pem',
   crossSigned: 'cross-signed.pem',
   ledger: 'ledger.sqlite',
 } as const;
@@ -206,6 +208,14 @@ export class CaDirectory {
 
   intermediate(): x509.X509Certificate {
     return this.certificates(CA_FILES.intermediate, 'intermediate certificate', 'create one in a ceremony: keyward ca intermediate create --root-key <uri> --key <uri> --cluster-id <id>')[0]!;
+  }
+
+  /**
+   * The cluster CA as its swarm trusts it (self-signed; same subject and key as the intermediate),
+   * or undefined in a directory made before Keyward issued one (its nodes chain to the root only).
+   */
+  clusterCa(): x509.X509Certificate | undefined {
+    return this.exists(CA_FILES.clusterCa) ? this.certificates(CA_FILES.clusterCa, 'cluster CA certificate', '')[0] : undefined;
   }
 
   /**

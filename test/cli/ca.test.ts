@@ -30,7 +30,7 @@ test('root, intermediate, issue, status with renewal times, revoke, CRL: the who
   const node = status.certificates.find((c: { subject: string }) => c.subject.includes('node-1'));
   t.is(node.status, 'issued');
   t.true(Date.parse(node.renewAt) < Date.parse(node.notAfter), 'renewal comes before expiry');
-  t.deepEqual(status.certificates.map((c: { profile: string }) => c.profile).sort(), ['intermediate', 'node-manager', 'root']);
+  t.deepEqual(status.certificates.map((c: { profile: string }) => c.profile).sort(), ['cluster-ca', 'intermediate', 'node-manager', 'root']);
 
   const revoked = await ca(['revoke', node.serial, '--reason', 'superseded']);
   t.is(revoked.code, 0, revoked.stderr);
@@ -80,7 +80,7 @@ test('a split ceremony: the intermediate\'s key stays online, only its CSR and c
   t.is(verified.stdout.trim(), `${out}: OK`);
   const profiles = (dir: (args: string[]) => Promise<{ stdout: string }>) => dir(['status', '--json']).then((r) => JSON.parse(r.stdout).certificates.map((c: { profile: string }) => c.profile).sort());
   t.deepEqual(await profiles(offlineCa), ['intermediate', 'root'], 'the root\'s ledger records the intermediate');
-  t.deepEqual(await profiles(onlineCa), ['node-worker'], 'the cluster CA\'s ledger records its nodes');
+  t.deepEqual(await profiles(onlineCa), ['cluster-ca', 'node-worker'], 'the cluster CA\'s ledger records its own self-signed certificate and its nodes');
 
   // A root rotation the same way: the new root signs a new CSR; both trust paths hold until finish.
   const newRoot = `pkcs11:token=${token.label};object=root-2`;

@@ -7,6 +7,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { AuthError, UnavailableError, UsageError, VerificationError } from '../../errors.js';
 import { certificatePem } from '../../x509/certificate.js';
+import { toPem } from '../../x509/pem.js';
 import type { Authority, NodeRequest } from '../authority.js';
 import { nodeSans, roleOf } from '../names.js';
 import { admissionRefusal, identityRefusal, type CallerPolicy, type CertifiedCaller, type Requester } from './access.js';
@@ -146,7 +147,10 @@ export class CfsslApi {
       const hosts = Array.isArray(request.hosts) ? request.hosts : [];
       const sans = nodeSans(order.identity.role, order.identity.nodeId);
       const messages = hosts.length > 0 && !sameSet(hosts, sans) ? [{ code: 0, message: `hosts ignored: the CA names nodes itself (${sans.join(', ')})` }] : [];
-      return ok({ certificate: issued.chainPem }, messages);
+      // The certificate alone, as cfssl answers: SwarmKit checks that each certificate of an answer
+      // signs the one before and appends its own intermediates, so a chain to the offline root would
+      // break it during a swarm's rotation (ca/certificates.go ValidateCertChain).
+      return ok({ certificate: toPem('CERTIFICATE', issued.der) }, messages);
     } catch (error) {
       return signingFailure(error);
     }
@@ -192,7 +196,7 @@ export class CfsslApi {
     switch (endpoint) {
       case '/api/v1/cfssl/info':
         return ok({
-          certificate: [this.#authority.certificate, ...this.#authority.chain].map(certificatePem).join(''),
+          certificate: certificatePem(this.#authority.certificate),
           usages: ['signing', 'key encipherment', 'server auth', 'client auth'],
           expiry: `${this.#authority.policy.nodeDays * 24}h`,
         });

@@ -11,9 +11,10 @@ import type { Keystore } from '../../keystore/keystore.js';
 import { certificatePem, parseCertificate } from '../../x509/certificate.js';
 import * as x509 from '../../x509/peculiar.js';
 import { samePublicKey } from '../../x509/public-key.js';
+import { SigningKey } from '../../x509/signer.js';
 import { CRL_DAYS } from '../crl.js';
 import { checkCsr } from '../csr.js';
-import { createIntermediate, intermediateSubject } from '../issue.js';
+import { createClusterCa, createIntermediate, intermediateSubject } from '../issue.js';
 import { checkIdentifier } from '../names.js';
 import { clusterNameConstraints, type PublicationUrls } from '../profiles.js';
 import { CA_FILES, checkNodeDays, crlFile, type CaDirectory } from '../store.js';
@@ -70,6 +71,7 @@ export async function createClusterIntermediate(directory: CaDirectory, keystore
   await recordIssued(directory, intermediate, 'intermediate', root.spki);
   await writeCrl(directory, 'root', root, rootCertificate, options.rootCrlDays ?? CRL_DAYS.root);
   if (intermediateKey) {
+    await writeClusterCa(directory, intermediateKey, intermediate);
     directory.write(CA_FILES.intermediate, certificatePem(intermediate));
     directory.saveConfig({
       ...config,
@@ -80,6 +82,20 @@ export async function createClusterIntermediate(directory: CaDirectory, keystore
     });
   }
   return intermediate;
+}
+
+/**
+ * Puts the cluster CA certificate (what the swarm trusts) beside the root's certificate for the
+ * same key. One already there for this key and subject is kept: a swarm trusts those exact bytes,
+ * so the root's certificate can be issued again (after a root rotation, say) without the swarm
+ * noticing. Otherwise the cluster's key self-signs one now.
+ */
+async function writeClusterCa(directory: CaDirectory, signer: SigningKey, intermediate: x509.X509Certificate): Promise<void> {
+  const current = directory.clusterCa();
+  if (current && samePublicKey(current.publicKey, signer.spki) && current.subject === intermediate.subject && current.notAfter > new Date()) return;
+  const clusterCa = await createClusterCa(signer, intermediate);
+  await recordIssued(directory, clusterCa, 'cluster-ca', signer.spki);
+  directory.write(CA_FILES.clusterCa, certificatePem(clusterCa));
 }
 
 export interface IntermediateRequestOptions {
@@ -128,15 +144,15 @@ export async function installClusterIntermediate(directory: CaDirectory, keystor
     });
   }
   const certificate = new x509.X509Certificate(parseCertificate(options.certificate, 'intermediate certificate').raw);
-  const key = await keystore.open(config.pendingIntermediateKey);
-  if (!samePublicKey(certificate.publicKey, await key.publicKey())) {
-    throw new UsageError('CA_KEY_MISMATCH', `the certificate (${certificate.subject}) is not for the waiting key ${key.info.uri}`, {
+  const key = await SigningKey.of(await keystore.open(config.pendingIntermediateKey));
+  if (!samePublicKey(certificate.publicKey, key.spki)) {
+    throw new UsageError('CA_KEY_MISMATCH', `the certificate (${certificate.subject}) is not for the waiting key ${key.handle.info.uri}`, {
       hint: 'install the certificate the root signed for this directory\'s CSR',
     });
   }
   const expected = clusterNameConstraints(config.clusterId);
   const constraints = certificate.getExtension(expected.type);
-  if (!constraints?.critical || !Buffer.from(constraints.value).equals(Buffer.from(expected.value)) || certificate.getExtension(x509.BasicConstraintsExtension)?.pathLength !== 0) {
+  if (!constraints || !Buffer.from(constraints.value).equals(Buffer.from(expected.value)) || certificate.getExtension(x509.BasicConstraintsExtension)?.pathLength !== 0) {
     throw new VerificationError('INTERMEDIATE_NOT_FOR_CLUSTER', `the certificate is not a cluster intermediate constrained to "${config.clusterId}" (pathLen 0, O=${config.clusterId})`);
   }
   if (!options.rootDirectory.roots().some((root) => issuedByRoot(certificate, root))) {
@@ -149,6 +165,7 @@ export async function installClusterIntermediate(directory: CaDirectory, keystor
     if (content) directory.write(file, content);
     else rmSync(directory.path(file), { force: true });
   }
+  await writeClusterCa(directory, key, certificate);
   directory.write(CA_FILES.intermediate, certificatePem(certificate));
   const { pendingIntermediateKey, ...rest } = config;
   directory.saveConfig({ ...rest, intermediateKey: pendingIntermediateKey });
