@@ -4,6 +4,7 @@ import { UsageError } from '../../src/errors.js';
 import { withSecrets } from '../../src/secret.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
+import { readInput } from '../io.js';
 import { wholeNumber } from '../options.js';
 import { existingSecret } from '../secrets.js';
 import { dirOption } from './shared.js';
@@ -16,6 +17,8 @@ export function defineServe(ca: Command): void {
     .option('--tls', 'serve HTTPS (a server key in memory only, certified by this CA for 7 days, renewed every 3.5)')
     .option('--hostname <name...>', 'names and IPs for the server certificate (implies --tls; default: the listen host, localhost)')
     .addOption(new Option('--client-auth <who>', 'mutual TLS: which client certificates may ask').choices(['none', 'cluster', 'managers']).default('none'))
+    .option('--bootstrap-root <file>', 'the swarm\'s current root (docker swarm ca > swarm-root.pem): its managers may ask with their certificates from it, for --bootstrap-minutes')
+    .option('--bootstrap-minutes <minutes>', 'how long --bootstrap-root is trusted from start-up (1–1440)', (v) => wholeNumber(v, '--bootstrap-minutes', { min: 1, max: 1440 }), 60)
     .option('--auth-key-source <file>', 'the HMAC key for /authsign, hex, from a file (else KEYWARD_CA_AUTH_KEY)')
     .option('--require-authsign', 'refuse unauthenticated /sign requests')
     .addOption(dirOption())
@@ -23,8 +26,9 @@ export function defineServe(ca: Command): void {
     .addHelpText('after', examples([
       'keyward ca serve --dir ca/ --listen 127.0.0.1:8888',
       'cfssl sign -remote http://127.0.0.1:8888 node.csr',
-      'keyward ca serve --dir ca/ --listen 0.0.0.0:8888 --hostname ca.example --client-auth managers',
-      'docker swarm init --external-ca protocol=cfssl,url=https://ca.example:8888 --ca-cert ca/roots.pem',
+      'docker swarm ca > swarm-root.pem            # on a manager: the swarm\'s own root, before it moves to Keyward',
+      'keyward ca serve --dir ca/ --listen 0.0.0.0:8888 --hostname ca.example --client-auth managers --bootstrap-root swarm-root.pem',
+      'eval "$(keyward ca swarm-command --dir ca/ --url https://ca.example:8888)"',
     ]) + `
 Beyond loopback the server must be HTTPS and every caller authenticated, by a client certificate
 of the cluster (--client-auth cluster|managers) or an HMAC token (--require-authsign): whoever can
@@ -40,13 +44,20 @@ comes from the request's cfssl "subject" (as Docker Swarm sends it) or else the 
   a worker's certificate (--client-auth managers), or another cluster's under the same root:
                                               nothing (403)
   no client certificate, or one not from the cluster's roots (--client-auth cluster|managers):
-                                              nothing: the TLS handshake is refused
+                                              nothing: the connection is closed, and the
+                                              reason logged with the peer
+
+--bootstrap-root: when a swarm first moves to this CA, its managers hold only certificates from
+the swarm's own root. With the swarm's root given, a manager's certificate issued by it (OU
+swarm-manager, O this cluster) is admitted as a manager for --bootstrap-minutes (60) from
+start-up, and never after; each such connection is logged. Clients revoked meanwhile are
+disconnected when the CRLs are reloaded (every minute).
 
 Limits: 64 KiB a body, 8 MiB of bodies in flight, 512 connections, 10 s to complete a TLS
 handshake or send headers, 30 s for a whole request. SIGTERM stops accepting, lets requests in
 flight finish for --drain seconds, then exits 0.
 `)
-    .action(async (options: { listen: string; tls?: boolean; hostname?: string[]; clientAuth: 'none' | 'cluster' | 'managers'; authKeySource?: string; requireAuthsign?: boolean; drain: number; dir: string }, command: Command) => {
+    .action(async (options: { listen: string; tls?: boolean; hostname?: string[]; clientAuth: 'none' | 'cluster' | 'managers'; bootstrapRoot?: string; bootstrapMinutes: number; authKeySource?: string; requireAuthsign?: boolean; drain: number; dir: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       const { parseAuthKeyHex } = await import('../../src/ca/server/cfssl-api.js');
       const { serveCa } = await import('../../src/ca/server/serve.js');
@@ -66,6 +77,7 @@ flight finish for --drain seconds, then exits 0.
         clientAuth: options.clientAuth,
         authKeys,
         requireAuthsign: options.requireAuthsign,
+        ...(options.bootstrapRoot ? { bootstrapRoot: readInput(options.bootstrapRoot, 'the bootstrap root').toString('utf8'), bootstrapMs: options.bootstrapMinutes * 60_000 } : {}),
         limits: { drainMs: options.drain * 1000 },
         log: (line) => process.stderr.write(`${line}\n`),
       });

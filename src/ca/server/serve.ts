@@ -3,14 +3,16 @@
  * is made fresh in memory (never written anywhere), certified for a few days by the CA itself, so
  * the server chains to the cluster's root like every node, and replaced at half that life.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { UsageError } from '../../errors.js';
 import type { Keystore } from '../../keystore/keystore.js';
 import { openAuthority, type Authority } from '../authority.js';
-import { crlFile, type CaDirectory } from '../store.js';
+import { normalizeSerial } from '../ledger/ledger.js';
+import { CA_FILES, crlFile, type CaDirectory } from '../store.js';
 import * as x509 from '../../x509/peculiar.js';
 import { CfsslApi, checkApiOptions, type ApiOptions } from './cfssl-api.js';
+import { checkBootstrapRoot, type ClientTrust } from './peers.js';
 import { startCaServer, type RunningServer, type ServerLimits, type TlsSettings } from './server.js';
 
 export interface ServeCaOptions {
@@ -20,6 +22,13 @@ export interface ServeCaOptions {
   tlsHosts?: string[];
   /** Mutual TLS: which clients may ask (needs TLS). */
   clientAuth?: 'none' | 'cluster' | 'managers';
+  /**
+   * A swarm's own root (PEM, as `docker swarm ca` prints it): during the swarm's first rotation to
+   * this CA its managers hold only certificates from it, so with mutual TLS they are admitted with
+   * those for `bootstrapMs` from start-up (peers.ts), and never after.
+   */
+  bootstrapRoot?: string;
+  bootstrapMs?: number;
   /** HMAC keys for /authsign (hex in files or variables is the caller's business: bytes here). */
   authKeys?: Map<string, Buffer>;
   requireAuthsign?: boolean;
@@ -33,11 +42,19 @@ export interface ServeCaOptions {
 }
 
 const CRL_RELOAD_MS = 60_000;
+/** How long a swarm's own root is trusted by default: its managers get their first certificates within minutes. */
+export const BOOTSTRAP_MS = 3_600_000;
 const SERVER_CERTIFICATE_DAYS = 7;
 const RENEWAL_RETRY_MS = 3_600_000;
 
 function currentCrls(directory: CaDirectory): string[] {
   return (['intermediate', 'root', 'previous-root'] as const).map((role) => directory.read(crlFile(role))).filter((c): c is string => Boolean(c));
+}
+
+/** The serials the cluster CA's current CRL lists. */
+function revokedSerials(directory: CaDirectory): Set<string> {
+  const pem = directory.read(crlFile('intermediate'));
+  return new Set(pem ? new x509.X509Crl(pem).entries.map((entry) => normalizeSerial(entry.serialNumber)) : []);
 }
 
 /** Signs the intermediate's CRL again once it is past half its life (or missing or unreadable). */
@@ -91,13 +108,21 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
   // Refused before the CA key is opened: nobody types a PIN for a server that will not start.
   checkApiOptions(apiOptions);
   checkExposure(options.host ?? '127.0.0.1', Boolean(options.tlsHosts?.length), clientAuth, options.requireAuthsign ?? false);
-  const authority = await openAuthority(directory, keystore);
   const mtls = clientAuth !== 'none';
+  if (options.bootstrapRoot !== undefined) {
+    if (!mtls) throw new UsageError('BOOTSTRAP_NEEDS_MTLS', 'a bootstrap root admits client certificates, so it needs mutual TLS', { hint: 'add --client-auth managers (or cluster)' });
+    checkBootstrapRoot(options.bootstrapRoot);
+  }
+  const bootstrap = options.bootstrapRoot === undefined ? undefined : { root: options.bootstrapRoot, until: new Date(Date.now() + (options.bootstrapMs ?? BOOTSTRAP_MS)) };
+  const authority = await openAuthority(directory, keystore);
+  // Client chains end at the cluster CA (as Swarm's nodes hold them) or at a root (through the root's certificate for it).
+  const clientTrust = (): ClientTrust => ({ anchors: (directory.read(CA_FILES.clusterCa) ?? '') + directory.rootBundle(), crl: currentCrls(directory), bootstrap });
   let tls: TlsSettings | undefined;
   if (options.tlsHosts?.length) {
     // Once any CRL is given, OpenSSL wants one for every CA of a client's chain: start with a fresh one of ours.
     if (mtls) directory.saveCrl('intermediate', await authority.crl());
-    tls = { ...(await serverIdentity(authority, options.tlsHosts)), ...(mtls ? { clientCa: directory.rootBundle(), crl: currentCrls(directory) } : {}) };
+    tls = { ...(await serverIdentity(authority, options.tlsHosts)), ...(mtls ? { clients: clientTrust() } : {}) };
+    if (bootstrap) options.log?.(`managers with certificates from the swarm's own root are admitted until ${bootstrap.until.toISOString()}`);
   }
   const api = new CfsslApi(authority, apiOptions);
   const running = await startCaServer({ api, host: options.host, port: options.port, tls, log: options.log, limits: options.limits });
@@ -128,13 +153,21 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
       }, delay).unref();
     };
     scheduleRenewal(every);
-    // Revocations made meanwhile (keyward ca revoke, ca crl) reach new connections within a minute;
-    // the intermediate's CRL is signed again at half its life, since an expired one refuses every client.
+    // Revocations made meanwhile (keyward ca revoke, ca crl) reach new connections within a minute,
+    // and close the connections already open with a revoked certificate; the intermediate's CRL is
+    // signed again at half its life, since an expired one refuses every client.
     if (mtls) {
+      const issuer = new X509Certificate(Buffer.from(authority.certificate.rawData));
+      const reload = () => {
+        refresh({ clients: clientTrust() });
+        const revoked = revokedSerials(directory);
+        running.disconnectClients((peer) => revoked.has(normalizeSerial(peer.serialNumber)) && peer.checkIssued(issuer), 'its certificate has been revoked');
+      };
       crlReload = setInterval(() => {
         renewIntermediateCrl(directory, authority)
           .catch((error: Error) => options.log?.(`could not sign a fresh CRL, trying again in a minute: ${error.message}`))
-          .finally(() => refresh({ crl: currentCrls(directory) }));
+          .then(reload)
+          .catch((error: Error) => options.log?.(`could not reload the CRLs, trying again in a minute: ${error.message}`));
       }, options.crlReloadMs ?? CRL_RELOAD_MS).unref();
     }
   }

@@ -9,18 +9,18 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { UnavailableError } from '../../errors.js';
+import type { X509Certificate } from 'node:crypto';
 import type { CertifiedCaller } from './access.js';
 import { failure, type ApiResponse, type CfsslApi } from './cfssl-api.js';
 import { LoadShedder } from './load-shedding.js';
+import { ClientVerifier, describePeer, type ClientTrust } from './peers.js';
 
 export interface TlsSettings {
   /** The server's private key (PEM) and certificate chain (PEM). */
   key: string;
   cert: string;
-  /** Trusted roots for client certificates; with it, clients must present one (mutual TLS). */
-  clientCa?: string;
-  /** CRLs (PEM) checked for client certificates. */
-  crl?: string[];
+  /** Mutual TLS: the client certificates accepted (peers.ts); every client must present one. */
+  clients?: ClientTrust;
 }
 
 /** What the server holds for its clients at most; each default fits a cluster's managers many times over. */
@@ -64,6 +64,8 @@ export interface RunningServer {
   server: Server;
   /** Replaces the TLS settings for new connections (fresh CRLs, a renewed server certificate). */
   updateTls(tls: TlsSettings): void;
+  /** Closes the mutual-TLS connections whose client certificate `matches`, saying `why` in the log; returns how many. */
+  disconnectClients(matches: (certificate: X509Certificate) => boolean, why: string): number;
   /** What clients hold now: connections, requests being received or answered, the bytes of their bodies. */
   load(): { connections: number; requests: number; bodyBytes: number };
   /** Stops accepting, lets requests in flight finish (within `drainMs`), then closes every connection. */
@@ -86,15 +88,6 @@ function send(res: ServerResponse, response: ApiResponse): void {
 /** The TCP connection a request came on (under HTTPS, the one the TLS socket wraps): what the shedder tracks. */
 function connectionOf(req: IncomingMessage): Socket {
   return (req.socket as Socket & { _parent?: Socket })._parent ?? req.socket;
-}
-
-/** The verified client certificate's subject; read when the request arrives, while its socket is alive. */
-function callerOf(req: IncomingMessage): CertifiedCaller | undefined {
-  const socket = req.socket as TLSSocket;
-  if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return undefined;
-  const subject = socket.getPeerCertificate()?.subject as Record<string, string | string[]> | undefined;
-  const one = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join('+') : value);
-  return subject ? { organization: one(subject.O), organizationalUnit: one(subject.OU), commonName: one(subject.CN) } : undefined;
 }
 
 /** The path of a request-target, whatever its form: the API routes on it and on nothing else. */
@@ -121,6 +114,9 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const log = options.log ?? (() => undefined);
   const shedder = new LoadShedder(limits);
+  let clientVerifier = options.tls?.clients ? new ClientVerifier(options.tls.clients) : undefined;
+  /** Mutual-TLS connections admitted, with whom they are from. */
+  const peers = new Map<TLSSocket, { caller: CertifiedCaller; certificate: X509Certificate }>();
   let closing = false;
   /** Responses not yet finished, with their connection: queued ones (pipelining) never close if the client leaves. */
   const inFlight = new Map<ServerResponse, Socket>();
@@ -173,7 +169,9 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
       req.destroy();
     };
     guarded(res, () => {
-      const caller = callerOf(req);
+      const caller = peers.get(req.socket as TLSSocket)?.caller;
+      // Defence in depth: a connection the verifier refused is already closed.
+      if (clientVerifier && !caller) return refuse(failure(403, 403, 'a client certificate is required'));
       if (closing) res.setHeader('connection', 'close');
       const tooLarge = () => refuse(failure(413, 413, `request body over ${limits.maxBodyBytes} bytes`));
       if (Number(req.headers['content-length'] ?? 0) > limits.maxBodyBytes) return tooLarge();
@@ -194,12 +192,7 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
     })();
   };
 
-  const tlsOptions = (tls: TlsSettings) => ({
-    key: tls.key,
-    cert: tls.cert,
-    ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true, ...(tls.crl?.length ? { crl: tls.crl } : {}) } : {}),
-    minVersion: 'TLSv1.2' as const,
-  });
+  const tlsOptions = (tls: TlsSettings) => ({ key: tls.key, cert: tls.cert, ...clientVerifier?.tlsOptions, minVersion: 'TLSv1.2' as const });
   const timing = {
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
@@ -219,8 +212,21 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
     if (socket.writable && !socket.destroyed) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     socket.destroy();
   });
-  // A failed handshake concerns that client only (a missing or untrusted client certificate).
-  server.on('tlsClientError', () => undefined);
+  // A failed handshake concerns that client only; the operator hears of it.
+  server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => log(`TLS handshake with ${describePeer(socket)} failed: ${error.code ?? error.message}`));
+  // Each mutual-TLS client is admitted or refused once its handshake is done, before any request is read.
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (!clientVerifier) return;
+    const verdict = clientVerifier.verdict(socket);
+    if ('refused' in verdict) {
+      log(`refused TLS client ${describePeer(socket)}: ${verdict.refused}`);
+      socket.destroy();
+      return;
+    }
+    if (verdict.note) log(`admitted TLS client ${describePeer(socket)}: ${verdict.note}`);
+    peers.set(socket, verdict);
+    socket.once('close', () => peers.delete(socket));
+  });
   const host = options.host ?? '127.0.0.1';
   const where = `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`;
   return new Promise((resolve, reject) => {
@@ -235,7 +241,20 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
         url: `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
         port,
         server,
-        updateTls: (tls) => (server as ReturnType<typeof createHttpsServer>).setSecureContext(tlsOptions(tls)),
+        updateTls: (tls) => {
+          clientVerifier = tls.clients ? new ClientVerifier(tls.clients) : undefined;
+          (server as ReturnType<typeof createHttpsServer>).setSecureContext(tlsOptions(tls));
+        },
+        disconnectClients: (matches, why) => {
+          let closed = 0;
+          for (const [socket, { certificate }] of peers) {
+            if (!matches(certificate)) continue;
+            log(`closing the connection of ${describePeer(socket)}: ${why}`);
+            socket.destroy();
+            closed++;
+          }
+          return closed;
+        },
         load: () => ({ ...shedder.load, requests: inFlight.size }),
         close: () =>
           new Promise<void>((done) => {
