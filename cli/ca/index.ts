@@ -8,6 +8,7 @@ import { defineRoot } from './root.js';
 import { defineRotation } from './rotation.js';
 import { defineServe } from './serve.js';
 import { defineStatus } from './status.js';
+import { defineSwarm } from './swarm.js';
 
 /** `keyward ca`'s commands, in the order its help lists them. */
 export function defineCa(ca: Command): void {
@@ -19,4 +20,5 @@ export function defineCa(ca: Command): void {
   defineStatus(ca);
   defineJoinToken(ca);
   defineServe(ca);
+  defineSwarm(ca);
 }

@@ -1,0 +1,69 @@
+/**
+ * What a Docker swarm needs to move its CA to this one: `docker swarm ca --rotate` with the cluster
+ * CA certificate (SwarmKit takes only self-signed certificates as `--ca-cert`, and checks that it
+ * will last a year) and the external CA's URL exactly as SwarmKit posts to it (its path included;
+ * ca/external.go does not add one). Read from SwarmKit's manager/controlapi/ca_rotation.go.
+ */
+import { UsageError } from '../errors.js';
+import { CA_FILES, type CaDirectory } from './store.js';
+
+/** cfssl's signing endpoint: SwarmKit posts to the URL it is given, so the URL must name it. */
+export const SIGN_PATH = '/api/v1/cfssl/sign';
+/** SwarmKit refuses a new CA certificate that expires within a year (minRootExpiration). */
+const SWARM_MIN_CA_DAYS = 365;
+
+export interface SwarmRotation {
+  /** The file Swarm must trust: the cluster CA certificate. */
+  caCert: string;
+  /** The `--external-ca` value. */
+  externalCa: string;
+  /** The whole command, quoted for a POSIX shell. */
+  command: string;
+}
+
+/** Single-quotes a word for a POSIX shell when it needs it. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The CA server's URL as SwarmKit must be given it: HTTPS (SwarmKit dials nothing else), ending in the signing path. */
+export function externalCaUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError('SWARM_URL_INVALID', `"${url}" is not a URL`, { hint: 'give where keyward ca serve --tls listens, e.g. https://ca.example:8888' });
+  }
+  if (parsed.protocol !== 'https:') {
+    throw new UsageError('SWARM_URL_NOT_HTTPS', `SwarmKit reaches an external CA over HTTPS only, not ${parsed.protocol}`, { hint: 'serve with keyward ca serve --tls, and give its https:// URL' });
+  }
+  if (parsed.search || parsed.hash || parsed.username || parsed.password) {
+    throw new UsageError('SWARM_URL_INVALID', 'the external CA URL takes no query, fragment or credentials', { hint: 'give https://HOST:PORT' });
+  }
+  if (parsed.pathname !== '/' && parsed.pathname !== SIGN_PATH) {
+    throw new UsageError('SWARM_URL_INVALID', `the path ${parsed.pathname} is not cfssl's signing endpoint`, { hint: `give https://HOST:PORT; Keyward adds ${SIGN_PATH}` });
+  }
+  return `${parsed.origin}${SIGN_PATH}`;
+}
+
+/** The `docker swarm ca --rotate` that makes a swarm trust this cluster CA and ask `url` for its certificates. */
+export function swarmRotation(directory: CaDirectory, url: string): SwarmRotation {
+  directory.requireCa();
+  const clusterCa = directory.clusterCa();
+  if (!clusterCa) {
+    throw new UsageError('CA_NOT_FOR_SWARM', `${directory.dir} has no cluster CA certificate for a swarm to trust (${CA_FILES.clusterCa})`, {
+      hint: 'make the cluster CA with keyward ca intermediate create (or request, create --csr, install); intermediates made before Keyward 0.1 have none',
+    });
+  }
+  const daysLeft = (clusterCa.notAfter.getTime() - Date.now()) / 86_400_000;
+  if (daysLeft < SWARM_MIN_CA_DAYS) {
+    throw new UsageError('CA_EXPIRES_TOO_SOON', `the cluster CA expires on ${clusterCa.notAfter.toISOString()}; Swarm refuses a CA certificate that expires within a year`, {
+      hint: 'make a new cluster intermediate with --days 365 or more (the default is five years)',
+    });
+  }
+  const caCert = directory.path(CA_FILES.clusterCa);
+  // The Docker CLI reads --external-ca as comma-separated key=value pairs: a comma would split the path.
+  if (/[,"]/.test(caCert)) throw new UsageError('SWARM_PATH_UNSUPPORTED', `the Docker CLI cannot take a path with a comma or a quote in --external-ca: ${caCert}`, { hint: 'move the CA directory to a plainer path' });
+  const externalCa = `protocol=cfssl,url=${externalCaUrl(url)},cacert=${caCert}`;
+  return { caCert, externalCa, command: ['docker', 'swarm', 'ca', '--rotate', '--ca-cert', caCert, '--external-ca', externalCa].map(shellWord).join(' ') };
+}
