@@ -32,6 +32,8 @@ const SYSTEM = {
   ykcs11: null,
   // cfssl: the client the CA server is tested with, and the server it is benchmarked against.
   'golang-cfssl': 'cfssl',
+  // Docker Swarm, the CA's real client: two dockerd in swarm mode take their node certificates from keyward ca serve.
+  'docker.io': 'dockerd',
   // securesystemslib: the canonical JSON python-tuf signs with, compared byte for byte with Keyward's.
   'python3-securesystemslib': null,
   // Native addons (pkcs11js, smartcard) are compiled by node-gyp; gcc also builds the tests' pcscd shim.

@@ -9,11 +9,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listReaders } from '../../src/hsm/piv/transport/pcsc.js';
 import type { FirmwareProfile } from '../../src/hsm/virtual-yubikey/firmware.js';
+import { freePort } from './ports.js';
 import { KEYWARD_BIN, PROJECT_ROOT } from './run.js';
 
 export const READER_NAME = 'Yubico YubiKey OTP+FIDO+CCID';
@@ -29,23 +29,6 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): 
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
   }
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
-  });
-}
-
-async function freePortPair(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // Below Linux's ephemeral range (32768–60999), where outgoing connections could take them meanwhile.
-    const base = 20000 + 2 * Math.floor(Math.random() * 6000);
-    if ((await portFree(base)) && (await portFree(base + 1))) return base;
-  }
-  throw new Error('no two free consecutive TCP ports for vpcd');
 }
 
 /** The TCP_NODELAY shim, compiled once per source version into the temp directory. */
@@ -81,7 +64,7 @@ export async function startPcscd(): Promise<PcscRig> {
   mkdirSync(join(dir, 'run'));
   mkdirSync(join(dir, 'conf'));
   mkdirSync('/run/pcscd', { recursive: true });
-  const port = await freePortPair();
+  const port = await freePort(2);
   writeFileSync(
     join(dir, 'conf', 'vpcd'),
     `FRIENDLYNAME "${READER_NAME}"\nDEVICENAME /dev/null:0x${port.toString(16)}\nLIBPATH ${driver}\nCHANNELID 0x${port.toString(16)}\n`,
