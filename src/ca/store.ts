@@ -265,6 +265,12 @@ export class CaDirectory {
     return SqliteLedger.open(this.path(CA_FILES.ledger));
   }
 
+  /** The ledger for a reading command (ca status), which creates and writes nothing: undefined where there is none. */
+  readOnlyLedger(): SqliteLedger | undefined {
+    this.requireCa();
+    return this.#ledgerExists() ? SqliteLedger.open(this.path(CA_FILES.ledger), { readOnly: true }) : undefined;
+  }
+
   /**
    * Whether there is a ledger, its file and SQLite's beside it checked first. SQLite opens them by
    * name, following links, and creates what is missing; better-sqlite3 cannot pass it

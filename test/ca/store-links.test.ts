@@ -2,11 +2,11 @@
  * A CA directory travels on removable media and others may write it: a symbolic link planted in it
  * must not aim Keyward's writes (or reads) at files elsewhere. Whatever the link (to a file, to
  * nothing, to a directory, beside the ledger), it is refused, what it points at is untouched, and
- * nothing is created outside the directory.
+ * nothing is created outside the directory. A reading command creates nothing at all.
  */
 import test, { type ExecutionContext } from 'ava';
 import { webcrypto } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { caStatus } from '../../src/ca/steps/status.js';
@@ -109,3 +109,21 @@ for (const suffix of ['-wal', '-shm', '-journal']) {
     t.false(existsSync(target), 'SQLite created nothing through the link');
   });
 }
+
+test('ca status creates nothing: no ledger where there is none, no -wal or -shm left behind, the ledger unchanged', async (t) => {
+  const { base, dir, directory } = caBesideOutside(t);
+  const before = await caStatus(directory);
+  t.deepEqual(before.certificates, []);
+  t.deepEqual(readdirSync(dir), [CA_FILES.config], 'no ledger.sqlite was created');
+
+  await directory.ledger().close();
+  const ledger = statSync(join(dir, CA_FILES.ledger));
+  // The directory the operator names may itself be a link: that one is their choice, and followed.
+  symlinkSync(dir, join(base, 'ca-link'));
+  await caStatus(new CaDirectory(join(base, 'ca-link')));
+  t.deepEqual(readdirSync(dir).sort(), [CA_FILES.config, CA_FILES.ledger]);
+  t.is(statSync(join(dir, CA_FILES.ledger)).mtimeMs, ledger.mtimeMs, 'the ledger was not written');
+  const reading = directory.readOnlyLedger()!;
+  await t.throwsAsync(reading.nextCrlNumber('ff'), { any: true, code: 'SQLITE_READONLY' }, 'nor could it be');
+  await reading.close();
+});
