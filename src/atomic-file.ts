@@ -4,15 +4,17 @@
  *
  * Renaming replaces whatever has the name, so the target must be a regular file or nothing yet: a
  * FIFO, a device, a directory or a socket is refused rather than swapped for a file. A symbolic
- * link is followed and its target replaced (the link stays); a replaced file keeps its mode and,
- * where the process may, its owner.
+ * link is followed and its target replaced (the link stays): these are the operator's own paths
+ * (--out). Inside a directory others may write, links are refused instead (confined-directory.ts,
+ * on replaceFile). A replaced file keeps its mode and, where the process may, its owner.
  */
 import { closeSync, fchmodSync, fchownSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UsageError } from './errors.js';
 
-function kindOf(stats: Stats): string {
+/** What a file that is no regular file is, for messages: "a FIFO", "a directory" … */
+export function kindOf(stats: Stats): string {
   if (stats.isFIFO()) return 'a FIFO';
   if (stats.isCharacterDevice()) return 'a character device';
   if (stats.isBlockDevice()) return 'a block device';
@@ -60,6 +62,15 @@ function lstatIfAny(path: string): Stats | undefined {
  */
 export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 0o644): void {
   const { target, existing } = replacementTarget(path);
+  replaceFile(target, existing, data, mode);
+}
+
+/**
+ * The atomic write itself, of `target` exactly as named: a new file beside it (O_EXCL, so never
+ * through a link of that name), renamed over it (rename replaces a link; it does not follow one).
+ * `existing` is what `target` is now, if anything: its mode and owner are kept.
+ */
+export function replaceFile(target: string, existing: Stats | undefined, data: Uint8Array | string, mode: number): void {
   const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
   const fd = openSync(temp, 'wx', mode);
   try {

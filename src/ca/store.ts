@@ -1,6 +1,7 @@
 /**
  * A CA's directory: its configuration (ca.json), certificates as PEM files, the ledger, and CRLs.
- * Keys are not here: only their URIs. Every file is written atomically.
+ * Keys are not here: only their URIs. Every file is written atomically, and no symbolic link in it
+ * is followed (confined-directory.ts): the directory travels and others may have written it.
  *
  *   ca.json            cluster ID, key URIs, file names, policy
  *   roots.pem          the trusted root bundle (both roots during a rotation)
@@ -11,9 +12,9 @@
  *   ledger.sqlite      every issued certificate
  *   crl/…              CRLs by issuer
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../atomic-file.js';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfinedDirectory } from '../confined-directory.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import { KeyUri } from '../keystore/key-uri.js';
 import { pemBlocks, toPem } from '../x509/pem.js';
@@ -125,37 +126,61 @@ export const CA_FILES = {
 } as const;
 
 /** Whose CRL: the cluster intermediate's, the root's, or (during a rotation) the previous root's. */
-export type CrlRole = 'root' | 'intermediate' | 'previous-root';
+const CRL_ROLES = ['root', 'intermediate', 'previous-root'] as const;
+export type CrlRole = (typeof CRL_ROLES)[number];
 
 /** Where a CA's CRL is kept, by the issuer's role. */
 export function crlFile(role: CrlRole): string {
   return `crl/${role}.crl.pem`;
 }
 
+/** The ledger and the files SQLite keeps beside it. */
+const LEDGER_FILES = ['', '-wal', '-shm', '-journal'].map((suffix) => `${CA_FILES.ledger}${suffix}`);
+
+/** Every file Keyward reads or writes in a CA directory. */
+const CA_PATHS = [...Object.values(CA_FILES), ...LEDGER_FILES, ...CRL_ROLES.map(crlFile)];
+
 const CREATE_ROOT_HINT = 'create a root: keyward ca root create --key <uri>';
 
 export class CaDirectory {
   readonly dir: string;
+  readonly #confined: ConfinedDirectory;
+  #checked = false;
 
   constructor(dir: string) {
     this.dir = resolve(dir);
+    this.#confined = new ConfinedDirectory(this.dir, 'a CA directory');
+  }
+
+  /**
+   * The directory's files, all of them checked at first use (no links, nothing but regular files),
+   * so that a step refuses before it has changed anything rather than halfway. Each read and write
+   * still checks its own path, for what changes while Keyward runs (ca serve).
+   */
+  get #files(): ConfinedDirectory {
+    if (!this.#checked) {
+      for (const file of CA_PATHS) this.#confined.entry(file);
+      this.#checked = true;
+    }
+    return this.#confined;
   }
 
   path(file: string): string {
-    return join(this.dir, file);
+    return this.#confined.path(file);
   }
 
   exists(file: string): boolean {
-    return existsSync(this.path(file));
+    return this.#files.entry(file) !== undefined;
   }
 
   /** ca.json, checked (parseCaConfig); its key URIs are marked as read from it. */
   config(): CaConfig {
     const file = this.path(CA_FILES.config);
-    if (!this.exists(CA_FILES.config)) return { format: 1, nodeDays: 90 };
+    const text = this.read(CA_FILES.config);
+    if (text === undefined) return { format: 1, nodeDays: 90 };
     let value: unknown;
     try {
-      value = JSON.parse(readFileSync(file, 'utf8'));
+      value = JSON.parse(text);
     } catch (cause) {
       throw new UsageError('CA_CONFIG_CORRUPT', `${file} is not valid JSON`, { cause });
     }
@@ -163,13 +188,16 @@ export class CaDirectory {
   }
 
   saveConfig(config: CaConfigUpdate): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    writeFileAtomic(this.path(CA_FILES.config), `${JSON.stringify(config, null, 2)}\n`);
+    this.write(CA_FILES.config, `${JSON.stringify(config, null, 2)}\n`);
   }
 
   write(file: string, content: string): void {
-    mkdirSync(join(this.dir, file, '..'), { recursive: true, mode: 0o700 });
-    writeFileAtomic(this.path(file), content);
+    this.#files.write(file, content);
+  }
+
+  /** Removes a file of the directory, if it is there. */
+  remove(file: string): void {
+    this.#files.remove(file);
   }
 
   /** Publishes a CRL where the CA server and relying parties look for its issuer's. */
@@ -178,7 +206,7 @@ export class CaDirectory {
   }
 
   read(file: string): string | undefined {
-    return this.exists(file) ? readFileSync(this.path(file), 'utf8') : undefined;
+    return this.#files.read(file);
   }
 
   /** A file the CA needs: its text, or an error naming the file and how it comes to be. */
@@ -242,7 +270,24 @@ export class CaDirectory {
   /** The issuance ledger; only the steps that create a CA (`create`) may start one where there is none. */
   ledger(options: { create?: boolean } = {}): SqliteLedger {
     if (!options.create) this.requireCa();
+    this.#ledgerExists();
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     return SqliteLedger.open(this.path(CA_FILES.ledger));
+  }
+
+  /** The ledger for a reading command (ca status), which creates and writes nothing: undefined where there is none. */
+  readOnlyLedger(): SqliteLedger | undefined {
+    this.requireCa();
+    return this.#ledgerExists() ? SqliteLedger.open(this.path(CA_FILES.ledger), { readOnly: true }) : undefined;
+  }
+
+  /**
+   * Whether there is a ledger, its file and SQLite's beside it checked first. SQLite opens them by
+   * name, following links, and creates what is missing; better-sqlite3 cannot pass it
+   * SQLITE_OPEN_NOFOLLOW, so they are checked here (lstat) just before it opens them.
+   */
+  #ledgerExists(): boolean {
+    for (const file of LEDGER_FILES) this.#files.entry(file);
+    return this.#files.entry(CA_FILES.ledger) !== undefined;
   }
 }

@@ -5,7 +5,7 @@
  * module allowed through p11-kit's registry, the allow-list or the operator's choice still works.
  */
 import test from 'ava';
-import { chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openAuthority } from '../../src/ca/authority.js';
@@ -164,4 +164,40 @@ test('the module the operator chose for this run (--module, KEYWARD_PKCS11_MODUL
   await t.throwsAsync(openAuthority(ca.directory, fromEnv), { instanceOf: UnavailableError, code: 'MODULE_LOAD_FAILED' });
   t.true(other.loaded(), 'allowed by KEYWARD_PKCS11_MODULE');
   await ca.close();
+});
+
+test('a p11-kit registration allows a module only while root alone can change its .module file and the directories above it', (t) => {
+  const temp = (name: string) => {
+    const dir = mkdtempSync(join(tmpdir(), `keyward-policy-${name}-`));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  };
+  // Deciding loads nothing: a plain file stands for the vendor's library.
+  const library = join(temp('lib'), 'libvendor-pkcs11.so');
+  writeFileSync(library, 'not loaded\n', { mode: 0o644 });
+  const registry = temp('registry');
+  const file = join(registry, 'vendor.module');
+  writeFileSync(file, `module: ${library}\n`, { mode: 0o644 });
+  const requester = { file: '/media/ca/ca.json', field: 'intermediateKey' };
+  const decide = (operatorModules: string[] = []) => requireAllowedModule(library, requester, { registries: [registry], allowList: join(registry, 'no-allow-list'), operatorModules });
+  t.is(decide(), library, 'root\'s registration allows it');
+
+  chownSync(file, NOBODY, 0);
+  const foreign = t.throws(() => decide(), { instanceOf: UsageError });
+  t.is(foreign?.code, 'MODULE_REGISTRY_INSECURE');
+  t.is(foreign?.message, `refusing to honour the p11-kit registration ${file} of PKCS#11 module ${library}: it is owned by uid ${NOBODY}`);
+  t.regex(foreign?.hint ?? '', new RegExp(`chown root:root ${file} && chmod go-w ${file}`));
+
+  chownSync(file, 0, 0);
+  chmodSync(file, 0o664);
+  t.regex(t.throws(() => decide(), { instanceOf: UsageError })?.message ?? '', new RegExp(`registration ${file} .*: it is writable by its group or others \\(mode 664\\)`));
+
+  chmodSync(file, 0o644);
+  chmodSync(registry, 0o777);
+  t.regex(t.throws(() => decide(), { instanceOf: UsageError })?.message ?? '', new RegExp(`${registry}, a directory above it, is writable by its group or others`));
+
+  // A registration nobody may trust matters only when nothing else allows the module.
+  t.is(decide([library]), library, 'the operator\'s own choice for this run');
+  chmodSync(registry, 0o700);
+  t.is(decide(), library);
 });

@@ -74,23 +74,31 @@ export class SqliteLedger implements Ledger {
   #pending: Pending[] = [];
   #flushScheduled = false;
 
-  private constructor(path: string) {
+  private constructor(path: string, readOnly: boolean) {
     this.path = path;
-    this.#db = new Database(path);
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = FULL');
+    if (readOnly) {
+      // Read-write with every write refused, not SQLite's read-only mode: a read-only connection to
+      // a WAL database leaves -wal and -shm files behind, which this one removes as it closes.
+      this.#db = new Database(path, { fileMustExist: true });
+      this.#db.pragma('query_only = ON');
+    } else {
+      this.#db = new Database(path);
+      this.#db.pragma('journal_mode = WAL');
+      this.#db.pragma('synchronous = FULL');
+      this.#db.exec(SCHEMA);
+      // Ledgers written before serials kept their leading zero (a1b… for the certificate's 0a1b…).
+      this.#db.exec(`UPDATE certificates SET serial = '0' || serial WHERE length(serial) % 2 = 1`);
+    }
     this.#db.pragma('busy_timeout = 5000');
-    this.#db.exec(SCHEMA);
-    // Ledgers written before serials kept their leading zero (a1b… for the certificate's 0a1b…).
-    this.#db.exec(`UPDATE certificates SET serial = '0' || serial WHERE length(serial) % 2 = 1`);
     this.#insert = this.#db.prepare(
       `INSERT INTO certificates (serial, subject, issuer, issuer_key_id, profile, not_before, not_after, renew_at, status, der, recorded_at)
        VALUES (@serial, @subject, @issuer, @issuerKeyId, @profile, @notBefore, @notAfter, @renewAt, 'issued', @der, @recordedAt)`,
     );
   }
 
-  static open(path: string): SqliteLedger {
-    return new SqliteLedger(path);
+  /** The ledger at `path`, made if need be; with `readOnly`, an existing one that nothing is written to. */
+  static open(path: string, options: { readOnly?: boolean } = {}): SqliteLedger {
+    return new SqliteLedger(path, options.readOnly ?? false);
   }
 
   record(entry: Omit<LedgerEntry, 'status'>): Promise<void> {

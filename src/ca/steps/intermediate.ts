@@ -4,7 +4,6 @@
  * online, `createClusterIntermediate` with its `csr` at the root, `installClusterIntermediate`
  * back online.
  */
-import { rmSync } from 'node:fs';
 import { NotFoundError, UsageError, VerificationError } from '../../errors.js';
 import type { GenerateOptions } from '../../keystore/backend.js';
 import type { Keystore } from '../../keystore/keystore.js';
@@ -163,7 +162,7 @@ export async function installClusterIntermediate(directory: CaDirectory, keystor
   for (const file of ROOT_SIDE_FILES) {
     const content = options.rootDirectory.read(file);
     if (content) directory.write(file, content);
-    else rmSync(directory.path(file), { force: true });
+    else directory.remove(file);
   }
   await writeClusterCa(directory, key, certificate);
   directory.write(CA_FILES.intermediate, certificatePem(certificate));

@@ -2,7 +2,6 @@
  * Root rotation, in two steps: `beginRootRotation` (a ceremony with both root keys) and, once
  * every cluster's intermediate hangs from the new root, `finishRootRotation`.
  */
-import { rmSync } from 'node:fs';
 import { ConflictError, NotFoundError, UsageError } from '../../errors.js';
 import type { GenerateOptions } from '../../keystore/backend.js';
 import type { Keystore } from '../../keystore/keystore.js';
@@ -66,9 +65,9 @@ export async function finishRootRotation(directory: CaDirectory): Promise<void> 
   }
   const config = directory.config();
   directory.write(CA_FILES.roots, certificatePem(root));
-  rmSync(directory.path(CA_FILES.crossSigned), { force: true });
-  rmSync(directory.path(CA_FILES.previousRoot), { force: true });
-  rmSync(directory.path(crlFile('previous-root')), { force: true });
+  directory.remove(CA_FILES.crossSigned);
+  directory.remove(CA_FILES.previousRoot);
+  directory.remove(crlFile('previous-root'));
   const { previousRootKey: _retired, ...rest } = config;
   directory.saveConfig(rest);
 }

@@ -24,10 +24,11 @@ export interface CaStatus {
 export async function caStatus(directory: CaDirectory): Promise<CaStatus> {
   const config = directory.config();
   const roots = directory.exists(CA_FILES.roots) ? directory.roots() : [];
-  const ledger = directory.ledger();
+  // A reading command: it creates no ledger where there is none, and writes nothing to one.
+  const ledger = directory.readOnlyLedger();
   try {
     const now = Date.now();
-    const certificates: CertificateStatus[] = (await ledger.list()).map((e) => ({
+    const certificates: CertificateStatus[] = (ledger ? await ledger.list() : []).map((e) => ({
       serial: e.serial,
       subject: e.subject,
       profile: e.profile,
@@ -53,6 +54,6 @@ export async function caStatus(directory: CaDirectory): Promise<CaStatus> {
       certificates,
     };
   } finally {
-    await ledger.close();
+    await ledger?.close();
   }
 }

@@ -7,7 +7,8 @@
  *
  *  - the module the operator chose for this run (`--module`, KEYWARD_PKCS11_MODULE);
  *  - the installed SoftHSM2, Keyward's default;
- *  - a module registered with p11-kit in the system registry (root installed it);
+ *  - a module registered with p11-kit in the system registry (root installed it), honoured only
+ *    while root owns its `.module` file and nobody else can write it;
  *  - a path listed in the allow-list, /etc/keyward/pkcs11-modules (one absolute path a line,
  *    `#` comments), honoured only while root owns it and nobody else can write it.
  *
@@ -94,14 +95,34 @@ export function readAllowList(file: string): string[] {
     });
 }
 
+/**
+ * Who besides root could change a p11-kit registry file: the file as read (links resolved) and the
+ * directories above it, and the directory the registry lists it in.
+ */
+function registryWriter(file: string): { path: string; reason: string } | undefined {
+  return untrustedWriter(realpathSync(file), [ROOT]) ?? untrustedWriter(dirname(file), [ROOT]);
+}
+
 /** Which allowance covers a module (by real path), if any. */
 function allowanceFor(real: string, policy: ModulePolicy): 'operator' | 'standing' | undefined {
   const same = sameModule(real);
   if ((policy.operatorModules ?? []).some(same)) return 'operator';
   if (same(policy.defaultModule)) return 'standing';
-  if (registeredModules(policy.registries ?? P11KIT_REGISTRIES).some((m) => same(m.path))) return 'standing';
+  // A registry file allows as the allow-list does, so it counts only while root alone can change it:
+  // whoever else can would register any library there.
+  const registrations = registeredModules(policy.registries ?? P11KIT_REGISTRIES)
+    .filter((m) => same(m.path))
+    .map((m) => ({ file: m.registeredIn, writer: registryWriter(m.registeredIn) }));
+  if (registrations.some(({ writer }) => !writer)) return 'standing';
   // Read last: an allow-list that is not safe to honour then matters only when nothing else allows the module.
   if (readAllowList(policy.allowList ?? MODULE_ALLOW_LIST).some(same)) return 'standing';
+  const unsafe = registrations[0];
+  if (unsafe?.writer) {
+    throw new UsageError('MODULE_REGISTRY_INSECURE', `refusing to honour the p11-kit registration ${unsafe.file} of PKCS#11 module ${real}: ${describe(unsafe.writer, realpathSync(unsafe.file))}`, {
+      hint: `only root may be able to change it, or whoever can would choose the code Keyward loads: chown root:root ${unsafe.writer.path} && chmod go-w ${unsafe.writer.path}`,
+      details: { module: real, registration: unsafe.file, path: unsafe.writer.path },
+    });
+  }
   return undefined;
 }
 
