@@ -40,6 +40,32 @@ test('root → intermediate → node: openssl verify -x509_strict and GnuTLS cer
   await ca.close();
 });
 
+test('the cluster CA a swarm trusts: self-signed, the subject and key of the root\'s certificate for it, kept when that is issued again; a node verifies to either anchor', async (t) => {
+  const ca = await testCa();
+  const clusterCa = new x509.X509Certificate(ca.directory.read(CA_FILES.clusterCa)!);
+  const intermediate = ca.directory.intermediate();
+  t.true(Buffer.from(clusterCa.subjectName.toArrayBuffer()).equals(Buffer.from(intermediate.subjectName.toArrayBuffer())), 'the same subject, byte for byte (SwarmKit compares RawSubject)');
+  t.true(Buffer.from(clusterCa.publicKey.rawData).equals(Buffer.from(intermediate.publicKey.rawData)), 'the same key');
+  t.is(clusterCa.subject, clusterCa.issuer, 'self-signed, as SwarmKit takes a --ca-cert');
+  t.is(clusterCa.notAfter.getTime(), intermediate.notAfter.getTime(), 'they expire together');
+  // The root's certificate keeps the cluster constraint, not critical: Go refuses a critical directoryName constraint.
+  const constraint = intermediate.extensions.find((e) => e.type === '2.5.29.30');
+  t.truthy(constraint);
+  t.false(constraint!.critical);
+  t.falsy(clusterCa.extensions.find((e) => e.type === '2.5.29.30'), 'the swarm\'s own anchor needs no constraint: the swarm trusts nothing else');
+  const issued = await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=node-1')).csrPem);
+  const files = pemFiles(scratch(), { 'node.pem': certificatePem(issued.certificate), 'cluster-ca.pem': certificatePem(clusterCa), 'intermediate.pem': certificatePem(intermediate), 'roots.pem': ca.directory.rootBundle() });
+  for (const args of [['-CAfile', files['cluster-ca.pem']!], ['-CAfile', files['roots.pem']!, '-untrusted', files['intermediate.pem']!]]) {
+    const verified = await run('openssl', ['verify', '-x509_strict', ...args, files['node.pem']!]);
+    t.is(verified.stdout.trim(), `${files['node.pem']}: OK`, verified.stderr);
+  }
+  // The root certifies the same key again (after a root rotation, say): the swarm's anchor stays as it is.
+  await createClusterIntermediate(ca.directory, ca.keystore, { rootKey: ca.rootKey, key: `pkcs11:token=${ca.tokens.online};object=intermediate`, clusterId: ca.clusterId });
+  t.not(ca.directory.read(CA_FILES.intermediate), certificatePem(intermediate), 'a new certificate from the root');
+  t.is(ca.directory.read(CA_FILES.clusterCa), certificatePem(clusterCa), 'the same cluster CA certificate');
+  await ca.close();
+});
+
 test('node certificates have SwarmKit\'s shape; the CA, not the CSR, decides the subject', async (t) => {
   const ca = await testCa();
   // The CSR asks for extra names and attributes: they must not reach the certificate.

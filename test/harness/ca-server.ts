@@ -45,7 +45,10 @@ export function post(url: string, path: string, body: string | Buffer, options: 
 /** Serves a fresh test CA for `work`, and always stops both. */
 export async function withServer(options: Parameters<typeof serveCa>[2], work: (server: ServedCa, ca: TestCa) => Promise<void>): Promise<void> {
   const ca = await testCa();
-  const server = await serveCa(ca.directory, ca.keystore, { host: '127.0.0.1', port: 0, ...options });
+  const server = await serveCa(ca.directory, ca.keystore, { host: '127.0.0.1', port: 0, ...options }).catch(async (error: unknown) => {
+    await ca.close();
+    throw error;
+  });
   try {
     await work(server, ca);
   } finally {

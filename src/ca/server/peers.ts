@@ -39,7 +39,8 @@ const VERIFY_ERRORS: Record<string, string> = {
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its certificate is not from this cluster\'s CA or roots',
   SELF_SIGNED_CERT_IN_CHAIN: 'its chain ends at a root this CA does not trust',
   DEPTH_ZERO_SELF_SIGNED_CERT: 'its certificate is self-signed',
-  CERT_SIGNATURE_FAILURE: 'a signature in its chain does not verify',
+  // A swarm's own root and Keyward's default root are both CN=swarm-ca: same name, another key.
+  CERT_SIGNATURE_FAILURE: 'its chain names an issuer this CA trusts, but that issuer did not sign it (another CA of the same name?)',
   UNABLE_TO_GET_CRL: 'no CRL is at hand for an issuer in its chain',
   CRL_HAS_EXPIRED: 'the CRL of an issuer in its chain has expired',
   PERMITTED_VIOLATION: 'its certificate is outside its issuer\'s name constraints',

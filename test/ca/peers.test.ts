@@ -1,0 +1,147 @@
+/**
+ * Who may connect to `keyward ca serve` with mutual TLS, and what the operator is told: every
+ * refused client logged with its reason and its address; a swarm's own root trusted for that
+ * swarm's managers only while the bootstrap lasts; a node revoked while its keep-alive connection
+ * is open loses that connection when the CRLs are reloaded.
+ */
+import test from 'ava';
+import { webcrypto } from 'node:crypto';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { revokeCertificate, signIntermediateCrl } from '../../src/ca/steps/revocation.js';
+import * as x509 from '../../src/x509/peculiar.js';
+import { nodeCsr, type TestCa } from '../harness/ca.js';
+import { post, withServer, type ClientTls } from '../harness/ca-server.js';
+
+const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+
+/**
+ * A swarm's own CA, as `swarm init` makes it (CN=swarm-ca, self-signed: the same name as the test
+ * CA's root, another key), and a node certificate from it.
+ */
+async function swarmRoot(): Promise<{ pem: string; issue(subject: string): Promise<ClientTls> }> {
+  const keys = (await webcrypto.subtle.generateKey(EC, false, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const root = await x509.X509CertificateGenerator.createSelfSigned({
+    name: 'CN=swarm-ca',
+    keys,
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 86_400_000),
+    signingAlgorithm: EC,
+    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+  }, webcrypto);
+  return {
+    pem: root.toString('pem'),
+    async issue(subject) {
+      const node = await nodeCsr(subject);
+      const leaf = await x509.X509CertificateGenerator.create({
+        subject,
+        issuer: root.subject,
+        publicKey: (await new x509.Pkcs10CertificateRequest(node.csrPem).publicKey.export(webcrypto)),
+        signingKey: keys.privateKey,
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + 86_400_000),
+        signingAlgorithm: EC,
+        extensions: [new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth])],
+      }, webcrypto);
+      return { key: node.keyPem, cert: leaf.toString('pem') };
+    },
+  };
+}
+
+async function nodeIdentity(ca: TestCa, subject: string): Promise<ClientTls & { serial: string }> {
+  const node = await nodeCsr(subject);
+  const issued = await ca.authority.issueNode(node.csrPem);
+  return { key: node.keyPem, cert: issued.chainPem, serial: issued.serial };
+}
+
+const signRequest = async () => JSON.stringify({ certificate_request: (await nodeCsr('OU=swarm-worker, CN=new-node')).csrPem });
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+test('every refused client is logged with its reason and its address: no certificate, a stranger\'s', async (t) => {
+  const log: string[] = [];
+  await withServer({ tlsHosts: ['127.0.0.1'], clientAuth: 'cluster', log: (line) => log.push(line) }, async (server, ca) => {
+    const roots = ca.directory.rootBundle();
+    await t.throwsAsync(post(server.url, '/api/v1/cfssl/sign', await signRequest(), { ca: roots }));
+    const stranger = await (await swarmRoot()).issue(`O=${ca.clusterId}, OU=swarm-manager, CN=stranger`);
+    await t.throwsAsync(post(server.url, '/api/v1/cfssl/sign', await signRequest(), { ...stranger, ca: roots }));
+  });
+  t.true(log.some((l) => /^refused TLS client 127\.0\.0\.1:\d+: it sent no client certificate$/.test(l)), log.join('\n'));
+  t.true(log.some((l) => /^refused TLS client 127\.0\.0\.1:\d+ \(.*CN=stranger\): its chain names an issuer this CA trusts, but that issuer did not sign it \(another CA of the same name\?\) \(CERT_SIGNATURE_FAILURE\)$/.test(l)), log.join('\n'));
+});
+
+test('a revoked node is refused at the handshake, and logged as revoked', async (t) => {
+  const log: string[] = [];
+  await withServer({ tlsHosts: ['127.0.0.1'], clientAuth: 'cluster', crlReloadMs: 200, log: (line) => log.push(line) }, async (server, ca) => {
+    const roots = ca.directory.rootBundle();
+    const worker = await nodeIdentity(ca, 'OU=swarm-worker, CN=worker-1');
+    t.true((await post(server.url, '/api/v1/cfssl/sign', JSON.stringify({ certificate_request: (await nodeCsr('OU=swarm-worker, CN=worker-1')).csrPem }), { ...worker, ca: roots })).body.success);
+    await revokeCertificate(ca.directory, { serial: worker.serial, reason: 'keyCompromise' });
+    await signIntermediateCrl(ca.directory, ca.keystore);
+    await sleep(600);
+    await t.throwsAsync(post(server.url, '/api/v1/cfssl/sign', await signRequest(), { ...worker, ca: roots }));
+  });
+  t.true(log.some((l) => /^refused TLS client 127\.0\.0\.1:\d+ \(.*CN=worker-1\): its certificate is revoked \(CERT_REVOKED\)$/.test(l)), log.join('\n'));
+});
+
+test('a keep-alive connection of a node revoked meanwhile is closed when the CRLs are reloaded', async (t) => {
+  const log: string[] = [];
+  await withServer({ tlsHosts: ['127.0.0.1'], clientAuth: 'cluster', crlReloadMs: 200, log: (line) => log.push(line) }, async (server, ca) => {
+    const worker = await nodeIdentity(ca, 'OU=swarm-worker, CN=worker-1');
+    const socket: TLSSocket = await new Promise((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port: server.port, key: worker.key, cert: worker.cert, ca: ca.directory.rootBundle(), servername: '127.0.0.1' }, () => resolve(s));
+      s.once('error', reject);
+    });
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    // The connection is admitted and answered before the revocation …
+    socket.write('POST /api/v1/cfssl/info HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}');
+    const first = await new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString())));
+    t.regex(first, /^HTTP\/1\.1 200/);
+    await revokeCertificate(ca.directory, { serial: worker.serial, reason: 'keyCompromise' });
+    await signIntermediateCrl(ca.directory, ca.keystore);
+    // … and cut at the next reload, without another request.
+    await Promise.race([closed, sleep(10_000).then(() => t.fail('the revoked node\'s connection stayed open'))]);
+  });
+  t.true(log.some((l) => /^closing the connection of 127\.0\.0\.1:\d+ \(.*CN=worker-1\): its certificate has been revoked$/.test(l)), log.join('\n'));
+});
+
+test('bootstrap: a swarm manager with a certificate from the swarm\'s own root gets its first Keyward certificate, while the bootstrap lasts', async (t) => {
+  const swarm = await swarmRoot();
+  const log: string[] = [];
+  await withServer({ tlsHosts: ['127.0.0.1'], clientAuth: 'managers', bootstrapRoot: swarm.pem, bootstrapMs: 1500, log: (line) => log.push(line) }, async (server, ca) => {
+    const roots = ca.directory.rootBundle();
+    const manager = await swarm.issue(`O=${ca.clusterId}, OU=swarm-manager, CN=m1`);
+    const first = await post(server.url, '/api/v1/cfssl/sign', await signRequest(), { ...manager, ca: roots });
+    t.true(first.body.success, JSON.stringify(first.body.errors));
+    // Only managers, and only of this cluster.
+    const worker = await swarm.issue(`O=${ca.clusterId}, OU=swarm-worker, CN=w1`);
+    await t.throwsAsync(post(server.url, '/api/v1/cfssl/sign', await signRequest(), { ...worker, ca: roots }));
+    const otherCluster = await swarm.issue('O=another-cluster, OU=swarm-manager, CN=m9');
+    t.is((await post(server.url, '/api/v1/cfssl/sign', await signRequest(), { ...otherCluster, ca: roots })).status, 403);
+    // After the bootstrap the swarm's root counts for nothing.
+    await sleep(1600);
+    await t.throwsAsync(post(server.url, '/api/v1/cfssl/sign', await signRequest(), { ...manager, ca: roots }));
+    // A Keyward manager certificate is unaffected.
+    const keywardManager = await nodeIdentity(ca, 'OU=swarm-manager, CN=m1');
+    t.true((await post(server.url, '/api/v1/cfssl/sign', await signRequest(), { ...keywardManager, ca: roots })).body.success);
+  });
+  const lines = log.join('\n');
+  t.regex(lines, /admitted TLS client 127\.0\.0\.1:\d+ \(.*CN=m1\): a manager with a certificate from the swarm's own root \(bootstrap until /);
+  t.regex(lines, /refused TLS client 127\.0\.0\.1:\d+ \(.*CN=w1\): only managers may use the swarm's own root/);
+  t.regex(lines, /refused TLS client 127\.0\.0\.1:\d+ \(.*CN=m1\): its certificate is from the swarm's own root, trusted only until .* \(the bootstrap is over\)/);
+});
+
+test('without a bootstrap root the swarm\'s managers are refused; a bootstrap root needs mutual TLS and must be a self-signed CA', async (t) => {
+  const swarm = await swarmRoot();
+  const log: string[] = [];
+  await withServer({ tlsHosts: ['127.0.0.1'], clientAuth: 'managers', log: (line) => log.push(line) }, async (server, ca) => {
+    const manager = await swarm.issue(`O=${ca.clusterId}, OU=swarm-manager, CN=m1`);
+    await t.throwsAsync(post(server.url, '/api/v1/cfssl/sign', await signRequest(), { ...manager, ca: ca.directory.rootBundle() }));
+  });
+  t.regex(log.join('\n'), /refused TLS client .*CN=m1\): its chain names an issuer this CA trusts, but that issuer did not sign it/);
+  await t.throwsAsync(withServer({ tlsHosts: ['127.0.0.1'], bootstrapRoot: swarm.pem }, async () => undefined), { code: 'BOOTSTRAP_NEEDS_MTLS' });
+  const leaf = await swarm.issue('O=c, OU=swarm-manager, CN=m1');
+  await t.throwsAsync(withServer({ tlsHosts: ['127.0.0.1'], clientAuth: 'managers', bootstrapRoot: leaf.cert! }, async () => undefined), { code: 'BOOTSTRAP_ROOT_INVALID' });
+});
