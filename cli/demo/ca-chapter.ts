@@ -1,5 +1,8 @@
-/** Demo, chapter 3: a cluster PKI: offline root, cluster intermediate, two nodes, a mutual-TLS handshake. */
-import { generateKeyPairSync, webcrypto } from 'node:crypto';
+/**
+ * Demo, chapter 3: a cluster PKI: offline root, cluster CA, two nodes, a mutual-TLS handshake, a
+ * revocation; then, where a throw-away dockerd can run, a real swarm moved to a Keyward cluster CA.
+ */
+import { generateKeyPairSync, webcrypto, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +11,10 @@ import { createJoinToken } from '../../src/ca/join-token.js';
 import { createClusterIntermediate } from '../../src/ca/steps/intermediate.js';
 import { revokeCertificate, signIntermediateCrl } from '../../src/ca/steps/revocation.js';
 import { createRootCa } from '../../src/ca/steps/root.js';
-import { CaDirectory } from '../../src/ca/store.js';
+import { serveCa } from '../../src/ca/server/serve.js';
+import { CA_FILES, CaDirectory } from '../../src/ca/store.js';
+import { swarmRotation } from '../../src/ca/swarm.js';
+import { DOCKER_CLI, dockerdUnavailable, runCommand, startDockerd } from '../../src/testing/dockerd.js';
 import { certificatePem } from '../../src/x509/certificate.js';
 import type { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
@@ -40,7 +46,7 @@ export async function caChapter(story: Story, keystore: Keystore, pins: { so: Se
   const root = await createRootCa(directory, keystore, { key: rootKey, generate: 'p384' });
   story.step(true, `offline root "${root.subject}" (P-384, in token "offline-root"), valid until ${root.notAfter.getUTCFullYear()}`);
   const intermediate = await createClusterIntermediate(directory, keystore, { rootKey, key: 'pkcs11:token=ca-online;object=cluster-ca', generate: 'p256', clusterId: CLUSTER });
-  story.step(true, `cluster intermediate "${intermediate.subject}": pathLen 0, name-constrained to O=${CLUSTER}`);
+  story.step(true, `cluster CA "${intermediate.subject}": certified by the root (pathLen 0, constrained to O=${CLUSTER}) and self-signed by its own key, the one certificate its swarm trusts`);
 
   const authority = await openAuthority(directory, keystore);
   try {
@@ -64,6 +70,43 @@ export async function caChapter(story: Story, keystore: Keystore, pins: { so: Se
     story.step(true, `join token for new nodes, pinned to the root: ${createJoinToken(roots).slice(0, 26)}…`);
   } finally {
     await authority.ledger.close();
+    rmSync(directory.dir, { recursive: true, force: true });
+  }
+  await swarmSection(story, keystore);
+}
+
+/** Docker Swarm for real, where a throw-away dockerd can run: a swarm moves to a Keyward cluster CA. */
+async function swarmSection(story: Story, keystore: Keystore): Promise<void> {
+  const unavailable = dockerdUnavailable();
+  if (unavailable) {
+    story.note(`Docker Swarm: not run here (${unavailable}). As root with Debian's docker.io installed, the demo moves a real swarm to a Keyward cluster CA.`);
+    return;
+  }
+  const daemon = await startDockerd();
+  const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-demo-swarm-ca-')));
+  try {
+    const listen = `127.0.0.1:${daemon.swarmPort}`;
+    await daemon.must(['swarm', 'init', '--listen-addr', listen, '--advertise-addr', listen]);
+    const clusterId = await daemon.must(['info', '--format', '{{.Swarm.Cluster.ID}}']);
+    story.step(true, `a throw-away dockerd (${await daemon.must(['version', '--format', '{{.Server.Version}}'])}) starts a swarm, cluster ${clusterId}, with its own CA for now`);
+    const rootKey = 'pkcs11:token=offline-root;object=swarm-root';
+    await createRootCa(directory, keystore, { key: rootKey, generate: 'p384' });
+    await createClusterIntermediate(directory, keystore, { rootKey, key: 'pkcs11:token=ca-online;object=swarm-ca', generate: 'p256', clusterId });
+    const served = await serveCa(directory, keystore, { host: '127.0.0.1', port: 0, tlsHosts: ['127.0.0.1'] });
+    try {
+      const rotation = swarmRotation(directory, served.url);
+      story.step(true, `a cluster CA for that swarm's ID in the tokens, served at ${served.url}; keyward ca swarm-command prints:`, rotation.command);
+      const rotated = await runCommand('timeout', ['180', DOCKER_CLI, 'swarm', 'ca', '--rotate', '--ca-cert', rotation.caCert, '--external-ca', rotation.externalCa], daemon.env);
+      const converged = rotated.code === 0 && (await daemon.must(['info', '--format', '{{.Swarm.Cluster.RootRotationInProgress}}'])) === 'false';
+      story.step(converged, 'docker swarm ca --rotate: the rotation converged, and the swarm trusts the Keyward cluster CA (dockerd\'s Go crypto/x509 accepts its certificates)', converged ? undefined : rotated.stderr.trim());
+      const leaf = new X509Certificate(daemon.nodeCertificate());
+      const verified = await opensslVerifyCertificate({ certificatePem: leaf.toString(), trustedPem: directory.rootBundle(), untrustedPem: directory.read(CA_FILES.intermediate), extraArgs: ['-x509_strict'] });
+      story.step(verified.ok, `dockerd's node certificate (${leaf.subject.split('\n').join(', ')}) came from Keyward; openssl verifies it to the offline root: ${verified.output}`);
+    } finally {
+      await served.close();
+    }
+  } finally {
+    await daemon.stop();
     rmSync(directory.dir, { recursive: true, force: true });
   }
 }

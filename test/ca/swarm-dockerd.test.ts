@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliCa } from '../harness/ca.js';
 import { caServeProcess } from '../harness/ca-server.js';
-import { DOCKER_CLI, nodeCertificate, startDockerd, waitUntil, type Dockerd } from '../harness/dockerd.js';
+import { DOCKER_CLI, startDockerd, waitUntil, type Dockerd } from '../../src/testing/dockerd.js';
 import { run } from '../harness/run.js';
 
 /** One node's view, as SwarmKit reports it: the issuer (subject and key, base64 DER) of the certificate it holds. */
@@ -30,7 +30,7 @@ async function ok(result: Promise<{ code: number; stdout: string; stderr: string
 /** The leaf of a node's certificate file: its subject, serial, and OpenSSL's verdict to the offline root. */
 async function leafOf(daemon: Dockerd, caDir: string): Promise<{ subject: string; serial: string; verify: string }> {
   const file = join(daemon.dir, 'leaf.pem');
-  const leaf = new X509Certificate(nodeCertificate(daemon));
+  const leaf = new X509Certificate(daemon.nodeCertificate());
   writeFileSync(file, leaf.toString());
   const verified = await run('openssl', ['verify', '-x509_strict', '-CAfile', join(caDir, 'roots.pem'), '-untrusted', join(caDir, 'intermediate.pem'), file]);
   return { subject: leaf.subject, serial: leaf.serialNumber.toLowerCase(), verify: verified.stdout.trim() || verified.stderr.trim() };
@@ -65,7 +65,7 @@ async function swarmMovesToKeyward(t: ExecutionContext, clientAuth: 'none' | 'ma
   t.is(await ok(ca(['swarm-command', '--url', url]), 'ca swarm-command'), `${rotation.command}\n`);
 
   // The printed command, run as printed (by the Docker CLI on PATH); it returns once the rotation has converged.
-  const rotated = await run('sh', ['-c', `timeout 300 ${rotation.command}`], { env: { ...process.env, DOCKER_HOST: `unix://${join(manager.dir, 'docker.sock')}`, DOCKER_CONFIG: join(manager.dir, 'cli') } });
+  const rotated = await run('sh', ['-c', `timeout 300 ${rotation.command}`], { env: manager.env });
   t.is(rotated.code, 0, `${rotated.stderr}\nca serve:\n${server.stderr().slice(-3000)}`);
   t.is(await manager.must(['info', '--format', '{{.Swarm.Cluster.RootRotationInProgress}}']), 'false', 'the swarm reports no rotation in progress');
   const clusterCa = new X509Certificate(await ok(run('cat', [rotation.caCert]), 'cat'));
@@ -119,7 +119,7 @@ async function swarmMovesToKeyward(t: ExecutionContext, clientAuth: 'none' | 'ma
   // presenting the manager's Keyward certificate; it reaches HTTP (an error answer: this is no dockerd), not an x509 error.
   const certificates = join(manager.dataRoot, 'swarm', 'certificates');
   for (const anchor of [rotation.caCert, join(dir, 'roots.pem')]) {
-    const go = await run(DOCKER_CLI, ['--tlsverify', '--tlscacert', anchor, '--tlscert', join(certificates, 'swarm-node.crt'), '--tlskey', join(certificates, 'swarm-node.key'), '-H', `tcp://127.0.0.1:${server.port}`, 'version', '--format', '{{.Server.Version}}'], { env: { ...process.env, DOCKER_CONFIG: join(manager.dir, 'cli') } });
+    const go = await run(DOCKER_CLI, ['--tlsverify', '--tlscacert', anchor, '--tlscert', join(certificates, 'swarm-node.crt'), '--tlskey', join(certificates, 'swarm-node.key'), '-H', `tcp://127.0.0.1:${server.port}`, 'version', '--format', '{{.Server.Version}}'], { env: { ...manager.env, DOCKER_HOST: undefined } });
     t.notRegex(go.stderr, /x509|certificate|tls:/i, `trusting ${anchor}`);
     t.regex(go.stderr, /^Error response from daemon/m, `trusting ${anchor}: an HTTP answer, so TLS was accepted: ${go.stderr}`);
   }

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listReaders } from '../../src/hsm/piv/transport/pcsc.js';
 import type { FirmwareProfile } from '../../src/hsm/virtual-yubikey/firmware.js';
-import { freePort } from './ports.js';
+import { freePort } from '../../src/testing/ports.js';
 import { KEYWARD_BIN, PROJECT_ROOT } from './run.js';
 
 export const READER_NAME = 'Yubico YubiKey OTP+FIDO+CCID';

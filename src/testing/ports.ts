@@ -1,4 +1,4 @@
-/** Free TCP ports for the real servers tests start (pcscd's vpcd readers, dockerd's swarm listener). */
+/** Free TCP ports for the real servers that demos and tests start (dockerd's swarm listener, pcscd's vpcd readers). */
 import { createServer } from 'node:net';
 
 export function portFree(port: number): Promise<boolean> {
