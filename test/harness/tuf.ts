@@ -4,14 +4,14 @@
  * and Python's securesystemslib, the canonical JSON python-tuf signs with.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { serveDirectory } from '../../cli/demo/static-server.js';
-import { tmpdir } from 'node:os';
 import type { PcscRig } from './pcscd.js';
 import { keyward as runKeyward, PROJECT_ROOT, type RunResult } from './run.js';
 import { createSoftHsmStore, uniqueLabel } from './softhsm.js';
+import { tempDir, type Teardown } from './temp.js';
 
 /** Repositories real publishers wrote, kept in the project (their origin: test/fixtures/tuf-repositories/README.md). */
 export function tufFixturesDir(): string {
@@ -96,10 +96,14 @@ export interface TrustCli {
   dir: string;
 }
 
-/** A SoftHSM store with a token, made by the `keyward` binary, and a place for a repository, for CLI runs. */
-export async function trustCliSetup(rig: PcscRig): Promise<TrustCli> {
+/**
+ * A SoftHSM store with a token, made by the `keyward` binary, and a place for a repository, for CLI
+ * runs; both removed at `t`'s teardown.
+ */
+export async function trustCliSetup(t: Teardown, rig: PcscRig): Promise<TrustCli> {
   const pin = '123456'; // the virtual YubiKey's factory PIN: one KEYWARD_PIN serves token and card
   const store = createSoftHsmStore('keyward-trust-cli-');
+  t.teardown(() => store.remove());
   const env = { ...rig.env, ...store.env, KEYWARD_PIN: pin };
   const keyward = (args: string[]) => runKeyward(args, { env });
   const token = uniqueLabel('tuf');
@@ -111,5 +115,5 @@ export async function trustCliSetup(rig: PcscRig): Promise<TrustCli> {
     if (generated.code !== 0) throw new Error(generated.stderr);
     return uri;
   };
-  return { env, keyward, key, dir: join(mkdtempSync(join(tmpdir(), 'keyward-trust-')), 'repo') };
+  return { env, keyward, key, dir: join(tempDir(t, 'keyward-trust-'), 'repo') };
 }
