@@ -21,6 +21,7 @@ import { cliToken, CLI_SO_PIN } from './cli-token.js';
 import { recordingInteraction, SO_PIN, USER_PIN } from './keystore.js';
 import { run } from './run.js';
 import { uniqueLabel, useProcessSoftHsm } from './softhsm.js';
+import type { Teardown } from './temp.js';
 
 export interface TestCa {
   directory: CaDirectory;
@@ -52,9 +53,9 @@ export async function testCa(options: { clusterId?: string; intermediateKey?: st
   return { directory, keystore, authority, clusterId, rootKey, tokens, close: () => authority.ledger.close() };
 }
 
-/** For `keyward ca …` runs: a store with the offline root's token and an online token, and a CA directory in it. */
-export async function cliCa() {
-  const token = await cliToken(); // the offline root's token
+/** For `keyward ca …` runs: a store with the offline root's token and an online token, and a CA directory in it; removed at `t`'s teardown. */
+export async function cliCa(t: Teardown) {
+  const token = await cliToken(t); // the offline root's token
   const online = await token.keyward(['token', 'init', '--label', `${token.label}-online`], { env: { ...token.env, KEYWARD_SO_PIN: CLI_SO_PIN } });
   if (online.code !== 0) throw new Error(online.stderr);
   const dir = join(token.store.dir, 'ca');
