@@ -28,7 +28,7 @@ async function caWithModuleEdits(t: ExecutionContext) {
 
 test('keyward ca issue and ca crl refuse a module ca.json names but nobody allowed, before it loads; SoftHSM as p11-kit registers it still issues', async (t) => {
   const { ca, file, nameModule, csr } = await caWithModuleEdits(t);
-  const evil = markerModule();
+  const evil = markerModule(t);
   nameModule('intermediateKey', `module-path=${evil.path}`);
   const issued = await ca(['issue', '--csr', csr]);
   t.is(issued.code, 2, issued.stderr);
@@ -59,7 +59,7 @@ test('keyward ca issue and ca crl refuse a module ca.json names but nobody allow
 
 test('what the operator names on the command line is honoured: --module, and module-path in an argv URI', async (t) => {
   const { token, ca, nameModule, csr } = await caWithModuleEdits(t);
-  const evil = markerModule();
+  const evil = markerModule(t);
   nameModule('intermediateKey', `module-path=${evil.path}`);
   t.is((await ca(['issue', '--csr', csr])).code, 2);
   t.false(evil.loaded());

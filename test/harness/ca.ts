@@ -2,8 +2,7 @@
  * A cluster CA on SoftHSM for tests (offline-root and online tokens in this process's store, a CA
  * directory of its own), and nodes with software keys making CSRs, as Swarm nodes do.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { webcrypto } from 'node:crypto';
 import { openAuthority, type Authority } from '../../src/ca/authority.js';
@@ -21,7 +20,7 @@ import { cliToken, CLI_SO_PIN } from './cli-token.js';
 import { recordingInteraction, SO_PIN, USER_PIN } from './keystore.js';
 import { run } from './run.js';
 import { uniqueLabel, useProcessSoftHsm } from './softhsm.js';
-import type { Teardown } from './temp.js';
+import { tempDir, type Teardown } from './temp.js';
 
 export interface TestCa {
   directory: CaDirectory;
@@ -33,13 +32,14 @@ export interface TestCa {
   close(): Promise<void>;
 }
 
-export async function testCa(options: { clusterId?: string; intermediateKey?: string; keystore?: Keystore } = {}): Promise<TestCa> {
+/** A test CA; its directory is removed at `t`'s teardown (`close()` only closes the ledger). */
+export async function testCa(t: Teardown, options: { clusterId?: string; intermediateKey?: string; keystore?: Keystore } = {}): Promise<TestCa> {
   useProcessSoftHsm();
   const keystore = options.keystore ?? new Keystore({ env: { KEYWARD_PIN: USER_PIN }, interaction: recordingInteraction([]) });
   const pkcs11 = await keystore.administration('pkcs11');
   const tokens = { root: uniqueLabel('root'), online: uniqueLabel('online') };
   for (const label of Object.values(tokens)) pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(USER_PIN) });
-  const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-ca-')));
+  const directory = new CaDirectory(tempDir(t, 'keyward-ca-'));
   const clusterId = options.clusterId ?? uniqueLabel('cluster');
   const rootKey = `pkcs11:token=${tokens.root};object=root`;
   await createRootCa(directory, keystore, { key: rootKey, generate: 'p384' });

@@ -186,7 +186,7 @@ test('refresh (the cron job) signs a new timestamp; removing a delegate hides it
 
 test('repo.json is input: its key URIs may not load a module nobody allowed, nor say where a PIN comes from', async (t) => {
   const f = await fixture(t);
-  const module = markerModule();
+  const module = markerModule(t);
   const file = join(f.repo.layout.dir, '.keyward', 'repo.json');
   const original = readFileSync(file, 'utf8');
   const timestampUri = f.signers.timestamp.uri;
