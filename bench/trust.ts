@@ -21,6 +21,7 @@ import { signerOf, signMetadata, type TufSigner } from '../src/trust/repository/
 import type { TargetFile, TargetsSigned } from '../src/trust/targets.js';
 import { serveVirtualCard, type PcscRig } from '../test/harness/pcscd.js';
 import { KEYWARD_BIN, run } from '../test/harness/run.js';
+import { Cleanup } from '../test/harness/temp.js';
 import { staticServer, trustCliSetup } from '../test/harness/tuf.js';
 
 export interface VerifyRow {
@@ -141,8 +142,9 @@ async function signRow(count: number, softhsm: TufSigner): Promise<SignRow> {
 /** A cold `keyward trust sign` with a served virtual YubiKey: process start until the touch notice. */
 async function coldSign(rig: PcscRig): Promise<TrustBench['coldSign']> {
   const card = await serveVirtualCard(rig, { touch: 'manual', touchTimeoutSeconds: 10 });
+  const cleanup = new Cleanup();
   try {
-    const s = await trustCliSetup(rig);
+    const s = await trustCliSetup(cleanup, rig);
     const keys = [await s.key('root', 'ed25519'), await s.key('targets', 'ed25519'), await s.key('snapshot', 'ed25519'), await s.key('timestamp', 'ed25519')];
     await s.keyward(['trust', 'repo', 'init', s.dir, '--root-key', keys[0]!, '--targets-key', keys[1]!, '--snapshot-key', keys[2]!, '--timestamp-key', keys[3]!]);
     await s.keyward(['key', 'generate', 'yubikey:slot=9c', '-a', 'p256', '--touch-policy', 'always', '--pin-policy', 'never']);
@@ -178,6 +180,7 @@ async function coldSign(rig: PcscRig): Promise<TrustBench['coldSign']> {
     return { nodeMs: node, keywardToCardWaitMs: medianOf(toCardWait), keywardToNoticeMs: medianOf(toNotice), noticeDelayMs: 500 };
   } finally {
     await card.stop();
+    await cleanup.run();
   }
 }
 

@@ -83,10 +83,40 @@ function ensureSystemPackages(task) {
     process.exit(1);
   }
   log(`installing ${missing.join(' ')} with apt-get`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  if (run('apt-get', ['update', '-qq'], { env }) !== 0 || run('apt-get', ['-qq', ...install], { env }) !== 0) {
+  if (aptGet(['update', '-qq']) !== 0 || aptGet(['-qq', ...install]) !== 0) {
     log('apt-get failed; see its output above');
     process.exit(1);
+  }
+}
+
+/** How long apt-get waits for another apt or dpkg (unattended-upgrades, another bootstrap) to let go of its lock. */
+const APT_LOCK_WAIT_SECONDS = 300;
+
+/**
+ * apt-get, waiting for a lock another apt holds instead of failing at once. apt-get's own
+ * DPkg::Lock::Timeout is not enough: it waits for the dpkg lock but not for the package lists'
+ * lock `apt-get update` takes (apt 2.6), and under -qq it waits without a word. So a refusal for
+ * a lock is retried here, every 2 s within the bound, and said once.
+ */
+function aptGet(args) {
+  // The C locale, so that the refusal is apt's English message.
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' };
+  const deadline = Date.now() + APT_LOCK_WAIT_SECONDS * 1000;
+  for (let said = false; ; said = true) {
+    const result = spawnSync('apt-get', args, { cwd: root, env, stdio: ['inherit', 'inherit', 'pipe'], encoding: 'utf8' });
+    if (result.error) throw result.error;
+    const lock = result.status !== 0 && /Could not get lock (\S+?)\.?(\s|$)/.exec(result.stderr)?.[1];
+    if (!lock || Date.now() >= deadline) {
+      process.stderr.write(result.stderr);
+      if (lock) log(`gave up waiting for ${lock} after ${APT_LOCK_WAIT_SECONDS / 60} minutes`);
+      return result.status ?? 1;
+    }
+    if (!said) {
+      const [, pid, name] = /held by process (\d+)(?: \(([^)]*)\))?/.exec(result.stderr) ?? [];
+      const holder = pid ? `, held by ${name ?? 'another program'} (process ${pid})` : '';
+      log(`waiting for ${lock}${holder}, at most ${APT_LOCK_WAIT_SECONDS / 60} minutes`);
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000); // sleep 2 s, then try again
   }
 }
 

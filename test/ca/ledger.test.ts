@@ -4,8 +4,6 @@
  */
 import test from 'ava';
 import { request } from 'node:http';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { SqliteLedger } from '../../src/ca/ledger/sqlite.js';
@@ -14,9 +12,10 @@ import { ConflictError, NotFoundError } from '../../src/errors.js';
 import { nodeCsr, testCa } from '../harness/ca.js';
 import { caServeProcess } from '../harness/ca-server.js';
 import { USER_PIN } from '../harness/keystore.js';
+import { tempDir } from '../harness/temp.js';
 
 test('100 concurrent issuances: 100 unique serials, every one in the ledger', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   const csrs = await Promise.all(Array.from({ length: 100 }, (_, i) => nodeCsr(`OU=swarm-worker, CN=n-${i}`)));
   const issued = await Promise.all(csrs.map((c) => ca.authority.issueNode(c.csrPem)));
   const serials = new Set(issued.map((i) => i.serial));
@@ -34,7 +33,7 @@ test('100 concurrent issuances: 100 unique serials, every one in the ledger', as
 });
 
 test('the ledger refuses a serial twice, keeps revocations, numbers CRLs, and survives reopening', async (t) => {
-  const path = join(mkdtempSync(join(tmpdir(), 'keyward-ledger-')), 'ledger.sqlite');
+  const path = join(tempDir(t, 'keyward-ledger-'), 'ledger.sqlite');
   const ledger = SqliteLedger.open(path);
   const entry = { serial: 'abc123', subject: 'CN=x', issuer: 'CN=ca', issuerKeyId: 'ff', profile: 'node-worker', notBefore: new Date(0), notAfter: new Date(1e12), renewAt: new Date(5e11), der: Uint8Array.of(1, 2, 3) };
   await ledger.record(entry);
@@ -55,7 +54,7 @@ test('the ledger refuses a serial twice, keeps revocations, numbers CRLs, and su
 });
 
 test('a ledger written before serials kept their leading zero is brought to the certificate\'s form when opened', async (t) => {
-  const path = join(mkdtempSync(join(tmpdir(), 'keyward-ledger-')), 'ledger.sqlite');
+  const path = join(tempDir(t, 'keyward-ledger-'), 'ledger.sqlite');
   const ledger = SqliteLedger.open(path);
   const entry = { serial: '0a0b0c', subject: 'CN=old', issuer: 'CN=ca', issuerKeyId: 'ff', profile: 'node-worker', notBefore: new Date(0), notAfter: new Date(1e12), renewAt: new Date(5e11), der: Uint8Array.of(1) };
   await ledger.record(entry);
@@ -91,7 +90,7 @@ function sign(port: number, csr: string): Promise<string | undefined> {
 }
 
 test('kill the CA server in the middle of a load: every certificate a client received is in the ledger', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   await ca.close();
   const csrs = await Promise.all(Array.from({ length: 40 }, (_, i) => nodeCsr(`OU=swarm-worker, CN=load-${i}`)));
   const env = { ...process.env, KEYWARD_PIN: USER_PIN };

@@ -5,8 +5,7 @@
  * module allowed through p11-kit's registry, the allow-list or the operator's choice still works.
  */
 import test from 'ava';
-import { chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, copyFileSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openAuthority } from '../../src/ca/authority.js';
 import { serveCa } from '../../src/ca/server/serve.js';
@@ -19,6 +18,7 @@ import { nodeCsr, testCa, type TestCa } from '../harness/ca.js';
 import { recordingInteraction, USER_PIN } from '../harness/keystore.js';
 import { markerModule } from '../harness/marker-module.js';
 import { SOFTHSM_MODULE } from '../harness/softhsm.js';
+import { tempDir, type Teardown } from '../harness/temp.js';
 
 const NOBODY = 65534;
 
@@ -36,21 +36,21 @@ function nameModule(ca: TestCa, query: string): string {
   return file;
 }
 
-const scratch = () => mkdtempSync(join(tmpdir(), 'keyward-policy-'));
+const scratch = (t: Teardown) => tempDir(t, 'keyward-policy-');
 
 /** A test CA whose ca.json names a fresh marker module, and an allow-list path with nothing there yet. */
-async function caNamingMarker() {
-  const ca = await testCa();
-  const evil = markerModule();
+async function caNamingMarker(t: Teardown) {
+  const ca = await testCa(t);
+  const evil = markerModule(t);
   nameModule(ca, `module-path=${evil.path}`);
-  return { ca, evil, allowList: join(scratch(), 'pkcs11-modules') };
+  return { ca, evil, allowList: join(scratch(t), 'pkcs11-modules') };
 }
 
 test('openAuthority and serveCa refuse a module ca.json names but nobody allowed; it never loads, whatever the path trick', async (t) => {
-  const ca = await testCa();
-  const evil = markerModule();
-  const noAllowList = join(scratch(), 'pkcs11-modules');
-  const links = scratch();
+  const ca = await testCa(t);
+  const evil = markerModule(t);
+  const noAllowList = join(scratch(t), 'pkcs11-modules');
+  const links = scratch(t);
   symlinkSync(evil.path, join(links, 'libsofthsm2.so'));
   const disguises = [
     evil.path,
@@ -73,10 +73,10 @@ test('openAuthority and serveCa refuse a module ca.json names but nobody allowed
 });
 
 test('modules registered with p11-kit are allowed: SoftHSM by its registered path or module-name issues', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   const registered = registeredModules().find((m) => m.name === 'softhsm2');
   t.truthy(registered, 'this machine registers SoftHSM with p11-kit (Debian\'s softhsm2 package does)');
-  const noAllowList = join(scratch(), 'pkcs11-modules');
+  const noAllowList = join(scratch(t), 'pkcs11-modules');
   for (const query of [`module-path=${registered!.path}`, 'module-name=softhsm2']) {
     nameModule(ca, query);
     const authority = await openAuthority(ca.directory, keystore(noAllowList));
@@ -85,8 +85,8 @@ test('modules registered with p11-kit are allowed: SoftHSM by its registered pat
     await authority.ledger.close();
   }
   // The registry is what allows: a module is let in once a registry file names it, not before.
-  const evil = markerModule();
-  const registry = scratch();
+  const evil = markerModule(t);
+  const registry = scratch(t);
   const requester = { file: ca.directory.path(CA_FILES.config), field: 'intermediateKey' };
   t.throws(() => requireAllowedModule(evil.path, requester, { registries: [registry], allowList: noAllowList }), { instanceOf: UsageError });
   writeFileSync(join(registry, 'marker.module'), `# p11-kit registry entry\nmodule: ${evil.path}\n`);
@@ -96,14 +96,14 @@ test('modules registered with p11-kit are allowed: SoftHSM by its registered pat
 });
 
 test('a vendor module listed in the allow-list works from ca.json; unlisted, the same module is refused', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   // A copy of SoftHSM at a path nothing else allows: the allow-list is all that can let it in.
-  const vendorDir = scratch();
+  const vendorDir = scratch(t);
   const vendor = join(vendorDir, 'libvendor-pkcs11.so');
   copyFileSync(realpathSync(SOFTHSM_MODULE), vendor);
   chmodSync(vendor, 0o644);
   nameModule(ca, `module-path=${vendor}`);
-  const allowList = join(scratch(), 'pkcs11-modules');
+  const allowList = join(scratch(t), 'pkcs11-modules');
   const refused = await t.throwsAsync(openAuthority(ca.directory, keystore(allowList)), { instanceOf: UsageError });
   t.is(refused?.code, 'MODULE_NOT_ALLOWED');
 
@@ -126,7 +126,7 @@ test('a vendor module listed in the allow-list works from ca.json; unlisted, the
 });
 
 test('the allow-list is honoured only while root owns it and nobody else can write it', async (t) => {
-  const { ca, evil, allowList } = await caNamingMarker();
+  const { ca, evil, allowList } = await caNamingMarker(t);
   writeFileSync(allowList, `${evil.path}\n`, { mode: 0o644 });
 
   chownSync(allowList, NOBODY, 0);
@@ -151,14 +151,14 @@ test('the allow-list is honoured only while root owns it and nobody else can wri
 });
 
 test('the module the operator chose for this run (--module, KEYWARD_PKCS11_MODULE) may be named by ca.json too', async (t) => {
-  const { ca, evil, allowList: noAllowList } = await caNamingMarker();
+  const { ca, evil, allowList: noAllowList } = await caNamingMarker(t);
   await t.throwsAsync(openAuthority(ca.directory, keystore(noAllowList)), { instanceOf: UsageError, code: 'MODULE_NOT_ALLOWED' });
   t.false(evil.loaded());
   const chosen = await t.throwsAsync(openAuthority(ca.directory, keystore(noAllowList, { module: evil.path })), { instanceOf: UnavailableError });
   t.is(chosen?.code, 'MODULE_LOAD_FAILED', 'allowed by --module, so it was loaded');
   t.true(evil.loaded());
 
-  const other = markerModule(); // a library's constructors run once per process: a fresh one
+  const other = markerModule(t); // a library's constructors run once per process: a fresh one
   nameModule(ca, `module-path=${other.path}`);
   const fromEnv = new Keystore({ env: { KEYWARD_PIN: USER_PIN, KEYWARD_PKCS11_MODULE: other.path }, interaction: recordingInteraction([]), pkcs11ModuleAllowList: noAllowList });
   await t.throwsAsync(openAuthority(ca.directory, fromEnv), { instanceOf: UnavailableError, code: 'MODULE_LOAD_FAILED' });
@@ -167,11 +167,7 @@ test('the module the operator chose for this run (--module, KEYWARD_PKCS11_MODUL
 });
 
 test('a p11-kit registration allows a module only while root alone can change its .module file and the directories above it', (t) => {
-  const temp = (name: string) => {
-    const dir = mkdtempSync(join(tmpdir(), `keyward-policy-${name}-`));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    return dir;
-  };
+  const temp = (name: string) => tempDir(t, `keyward-policy-${name}-`);
   // Deciding loads nothing: a plain file stands for the vendor's library.
   const library = join(temp('lib'), 'libvendor-pkcs11.so');
   writeFileSync(library, 'not loaded\n', { mode: 0o644 });

@@ -19,7 +19,7 @@ const handshake = (ca: TestCa, server: TlsIdentity, client: TlsIdentity, serverN
   mtlsHandshake({ server, client, roots: ca.directory.rootBundle(), serverName, crl });
 
 test('two nodes of the cluster complete a mutual-TLS handshake, each verifying the other to the root', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   const manager = await identity(ca, 'OU=swarm-manager, CN=manager-1');
   const worker = await identity(ca, 'OU=swarm-worker, CN=worker-1');
   const result = await handshake(ca, manager, worker, 'manager-1');
@@ -30,7 +30,7 @@ test('two nodes of the cluster complete a mutual-TLS handshake, each verifying t
 });
 
 test('a revoked node is refused once the CRL says so', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   const manager = await identity(ca, 'OU=swarm-manager, CN=manager-1');
   const worker = await identity(ca, 'OU=swarm-worker, CN=worker-1');
   const crlOf = async () => [toPem('X509 CRL', new Uint8Array((await signIntermediateCrl(ca.directory, ca.keystore)).rawData)), ca.directory.read('crl/root.crl.pem')!];
@@ -43,7 +43,7 @@ test('a revoked node is refused once the CRL says so', async (t) => {
 });
 
 test('a node certificate for another cluster, signed with this intermediate\'s key, is refused by the name constraint', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   const manager = await identity(ca, 'OU=swarm-manager, CN=manager-1');
   const intruder = await nodeCsr('CN=intruder');
   const forged = await forgeForeignNode(ca, intruder.csrPem, 'other-cluster', 'swarm-worker', 'intruder');

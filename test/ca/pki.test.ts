@@ -4,9 +4,6 @@
  */
 import test from 'ava';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createJoinToken, parseJoinToken, verifyJoinToken } from '../../src/ca/join-token.js';
 import { createClusterIntermediate } from '../../src/ca/steps/intermediate.js';
 import { revokeCertificate, signIntermediateCrl, signRootCrl } from '../../src/ca/steps/revocation.js';
@@ -23,17 +20,18 @@ import { SigningKey } from '../../src/x509/signer.js';
 import { toPem } from '../../src/x509/pem.js';
 import { forgeForeignNode, nodeCsr, pemFiles, testCa } from '../harness/ca.js';
 import { run } from '../harness/run.js';
+import { tempDir, type Teardown } from '../harness/temp.js';
 
-const scratch = () => mkdtempSync(join(tmpdir(), 'keyward-pki-'));
+const scratch = (t: Teardown) => tempDir(t, 'keyward-pki-');
 
 test('root → intermediate → node: openssl verify -x509_strict and GnuTLS certtool accept the chain', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   const node = await nodeCsr('OU=swarm-manager, CN=node-1');
   const issued = await ca.authority.issueNode(node.csrPem);
-  const files = pemFiles(scratch(), { 'node.pem': certificatePem(issued.certificate), 'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!, 'roots.pem': ca.directory.rootBundle() });
+  const files = pemFiles(scratch(t), { 'node.pem': certificatePem(issued.certificate), 'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!, 'roots.pem': ca.directory.rootBundle() });
   const openssl = await run('openssl', ['verify', '-x509_strict', '-CAfile', files['roots.pem']!, '-untrusted', files['intermediate.pem']!, files['node.pem']!]);
   t.is(openssl.stdout.trim(), `${files['node.pem']}: OK`, openssl.stderr);
-  const chain = pemFiles(scratch(), { 'chain.pem': certificatePem(issued.certificate) + ca.directory.read(CA_FILES.intermediate)! + ca.directory.read(CA_FILES.root)! });
+  const chain = pemFiles(scratch(t), { 'chain.pem': certificatePem(issued.certificate) + ca.directory.read(CA_FILES.intermediate)! + ca.directory.read(CA_FILES.root)! });
   const gnutls = await run('certtool', ['--verify-chain', '--infile', chain['chain.pem']!]);
   t.is(gnutls.code, 0, gnutls.stdout + gnutls.stderr);
   t.regex(gnutls.stdout, /Chain verification output: Verified/);
@@ -41,7 +39,7 @@ test('root → intermediate → node: openssl verify -x509_strict and GnuTLS cer
 });
 
 test('the cluster CA a swarm trusts: self-signed, the subject and key of the root\'s certificate for it, kept when that is issued again; a node verifies to either anchor', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   const clusterCa = new x509.X509Certificate(ca.directory.read(CA_FILES.clusterCa)!);
   const intermediate = ca.directory.intermediate();
   t.true(Buffer.from(clusterCa.subjectName.toArrayBuffer()).equals(Buffer.from(intermediate.subjectName.toArrayBuffer())), 'the same subject, byte for byte (SwarmKit compares RawSubject)');
@@ -54,7 +52,7 @@ test('the cluster CA a swarm trusts: self-signed, the subject and key of the roo
   t.false(constraint!.critical);
   t.falsy(clusterCa.extensions.find((e) => e.type === '2.5.29.30'), 'the swarm\'s own anchor needs no constraint: the swarm trusts nothing else');
   const issued = await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=node-1')).csrPem);
-  const files = pemFiles(scratch(), { 'node.pem': certificatePem(issued.certificate), 'cluster-ca.pem': certificatePem(clusterCa), 'intermediate.pem': certificatePem(intermediate), 'roots.pem': ca.directory.rootBundle() });
+  const files = pemFiles(scratch(t), { 'node.pem': certificatePem(issued.certificate), 'cluster-ca.pem': certificatePem(clusterCa), 'intermediate.pem': certificatePem(intermediate), 'roots.pem': ca.directory.rootBundle() });
   for (const args of [['-CAfile', files['cluster-ca.pem']!], ['-CAfile', files['roots.pem']!, '-untrusted', files['intermediate.pem']!]]) {
     const verified = await run('openssl', ['verify', '-x509_strict', ...args, files['node.pem']!]);
     t.is(verified.stdout.trim(), `${files['node.pem']}: OK`, verified.stderr);
@@ -67,7 +65,7 @@ test('the cluster CA a swarm trusts: self-signed, the subject and key of the roo
 });
 
 test('node certificates have SwarmKit\'s shape; the CA, not the CSR, decides the subject', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   // The CSR asks for extra names and attributes: they must not reach the certificate.
   const node = await nodeCsr(`CN=node-7, OU=swarm-worker, O=${ca.clusterId}, C=XX, L=Elsewhere`);
   const issued = await ca.authority.issueNode(node.csrPem);
@@ -105,10 +103,10 @@ test('renewal times are spread over the whole 50–80% window', (t) => {
 });
 
 test('a certificate for another cluster, signed with the intermediate\'s key, is rejected by OpenSSL (name constraint)', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   const node = await nodeCsr('CN=intruder');
   const foreign = await forgeForeignNode(ca, node.csrPem, 'other-cluster', 'swarm-manager', 'intruder');
-  const files = pemFiles(scratch(), { 'foreign.pem': foreign.toString('pem'), 'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!, 'roots.pem': ca.directory.rootBundle() });
+  const files = pemFiles(scratch(t), { 'foreign.pem': foreign.toString('pem'), 'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!, 'roots.pem': ca.directory.rootBundle() });
   const openssl = await run('openssl', ['verify', '-x509_strict', '-CAfile', files['roots.pem']!, '-untrusted', files['intermediate.pem']!, files['foreign.pem']!]);
   t.not(openssl.code, 0);
   t.regex(openssl.stdout + openssl.stderr, /permitted subtree violation/);
@@ -116,7 +114,7 @@ test('a certificate for another cluster, signed with the intermediate\'s key, is
 });
 
 test('CSR policy: wrong cluster, unknown role, bad node ID, weak or odd keys, forged signatures are refused', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   await t.throwsAsync(ca.authority.issueNode((await nodeCsr('O=elsewhere, OU=swarm-worker, CN=n1')).csrPem), { instanceOf: UsageError, message: /asks for cluster "elsewhere"/ });
   await t.throwsAsync(ca.authority.issueNode((await nodeCsr('OU=admin, CN=n1')).csrPem), { instanceOf: UsageError, message: /"admin" is not a node role/ });
   await t.throwsAsync(ca.authority.issueNode((await nodeCsr('CN=n1')).csrPem), { instanceOf: UsageError, message: /no node role/ });
@@ -140,7 +138,7 @@ test('CSR policy: wrong cluster, unknown role, bad node ID, weak or odd keys, fo
 });
 
 test('revocation: the CRL parses with openssl crl, and openssl verify -crl_check rejects the revoked node', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   const keep = await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=keep')).csrPem);
   const revoke = await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=revoke')).csrPem);
   const { entry, crl: which } = await revokeCertificate(ca.directory, { serial: revoke.serial, reason: 'keyCompromise' });
@@ -149,7 +147,7 @@ test('revocation: the CRL parses with openssl crl, and openssl verify -crl_check
   await ca.close();
   const crl = await signIntermediateCrl(ca.directory, ca.keystore);
   t.is(crl.entries.length, 1);
-  const dir = scratch();
+  const dir = scratch(t);
   const files = pemFiles(dir, {
     'crl.pem': toPem('X509 CRL', new Uint8Array(crl.rawData)) + ca.directory.read('crl/root.crl.pem')!,
     'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!,
@@ -168,7 +166,7 @@ test('revocation: the CRL parses with openssl crl, and openssl verify -crl_check
 });
 
 test('root rotation: leaves of the new root verify for clients holding only the old root, and only the new one', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   const newRootKey = `pkcs11:token=${ca.tokens.root};object=root-2`;
   const { root, crossSigned } = await beginRootRotation(ca.directory, ca.keystore, { newKey: newRootKey, generate: 'p256' });
   t.regex(ca.directory.rootBundle(), /BEGIN CERTIFICATE[\s\S]+BEGIN CERTIFICATE/);
@@ -179,7 +177,7 @@ test('root rotation: leaves of the new root verify for clients holding only the 
   const authority = await openAuthority(ca.directory, ca.keystore);
   const issued = await authority.issueNode((await nodeCsr('OU=swarm-worker, CN=after-rotation')).csrPem);
   await authority.ledger.close();
-  const files = pemFiles(scratch(), {
+  const files = pemFiles(scratch(t), {
     'leaf.pem': certificatePem(issued.certificate),
     'old-root.pem': ca.directory.read(CA_FILES.previousRoot)!,
     'new-root.pem': certificatePem(root),
@@ -198,7 +196,7 @@ test('root rotation: leaves of the new root verify for clients holding only the 
 });
 
 test('a step given a key its certificate does not name refuses before anything is signed or written: another root key (intermediate, root CRL, rotation), a "new" root that is the old one, an Authority over another key', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   await ca.close();
   const stranger = `pkcs11:token=${ca.tokens.root};object=stranger`;
   await ca.keystore.generate(stranger, { algorithm: 'p384' });
@@ -218,12 +216,12 @@ test('a step given a key its certificate does not name refuses before anything i
 });
 
 test('join tokens: SwarmKit\'s format, pinned to the root bundle', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   const token = createJoinToken(ca.directory.rootBundle());
   t.regex(token, /^SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}$/);
   t.truthy(verifyJoinToken(token, ca.directory.rootBundle()));
   t.not(createJoinToken(ca.directory.rootBundle()), token, 'the secret part is random');
-  const other = await testCa();
+  const other = await testCa(t);
   t.throws(() => verifyJoinToken(token, other.directory.rootBundle()), { instanceOf: VerificationError, message: /pins another root/ });
   t.throws(() => parseJoinToken('SWMTKN-2-abc-def'), { instanceOf: UsageError });
   t.throws(() => parseJoinToken(`${token}x`), { instanceOf: UsageError });

@@ -8,20 +8,20 @@ import fc from 'fast-check';
 import { createHmac, X509Certificate } from 'node:crypto';
 import { connect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeCsr } from '../harness/ca.js';
 import { crlFile } from '../../src/ca/store.js';
 import * as x509 from '../../src/x509/peculiar.js';
 import { post, withServer } from '../harness/ca-server.js';
 import { run } from '../harness/run.js';
+import { tempDir } from '../harness/temp.js';
 
 const AUTH_KEY = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 
 test('the cfssl client signs a CSR through Keyward, plainly and with authsign', (t) =>
   withServer({ authKeys: new Map([['k1', AUTH_KEY]]) }, async (server, ca) => {
-    const dir = mkdtempSync(join(tmpdir(), 'keyward-cfssl-'));
+    const dir = tempDir(t, 'keyward-cfssl-');
     const csr = join(dir, 'node.csr');
     writeFileSync(csr, (await nodeCsr('OU=swarm-worker, CN=cfssl-node')).csrPem);
     const plain = await run('cfssl', ['sign', '-remote', server.url, csr]);

@@ -5,11 +5,10 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { CaDirectory, parseCaConfig } from '../../src/ca/store.js';
 import { UsageError } from '../../src/errors.js';
+import { tempDir, type Teardown } from '../harness/temp.js';
 
 const VALID = {
   format: 1,
@@ -20,14 +19,14 @@ const VALID = {
   urls: { crl: 'http://pki.example/cluster-a.crl' },
 };
 
-function directoryWith(config: unknown): CaDirectory {
-  const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-store-')));
+function directoryWith(t: Teardown, config: unknown): CaDirectory {
+  const directory = new CaDirectory(tempDir(t, 'keyward-store-'));
   writeFileSync(directory.path('ca.json'), typeof config === 'string' ? config : JSON.stringify(config));
   return directory;
 }
 
 test('a valid ca.json reads back, its key URIs marked as read from that file and field', (t) => {
-  const directory = directoryWith(VALID);
+  const directory = directoryWith(t, VALID);
   const config = directory.config();
   t.is(config.clusterId, 'cluster-a');
   t.is(config.nodeDays, 90);
@@ -64,7 +63,7 @@ const BAD: Array<[string, string, unknown]> = [
 
 for (const [field, problem, config] of BAD) {
   test(`ca.json refused, naming the file and field: ${field || 'the file'} ${problem}`, (t) => {
-    const directory = directoryWith(config);
+    const directory = directoryWith(t, config);
     const file = directory.path('ca.json');
     const error = t.throws(() => directory.config(), { instanceOf: UsageError });
     t.is(error?.code, 'CA_CONFIG_INVALID');
@@ -75,7 +74,7 @@ for (const [field, problem, config] of BAD) {
 }
 
 test('not JSON at all: refused as corrupt', (t) => {
-  const error = t.throws(() => directoryWith('{"format": 1,').config(), { instanceOf: UsageError });
+  const error = t.throws(() => directoryWith(t, '{"format": 1,').config(), { instanceOf: UsageError });
   t.is(error?.code, 'CA_CONFIG_CORRUPT');
 });
 

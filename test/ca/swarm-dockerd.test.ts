@@ -46,7 +46,7 @@ async function swarmMovesToKeyward(t: ExecutionContext, clientAuth: 'none' | 'ma
   const managerId = await manager.must(['info', '--format', '{{.Swarm.NodeID}}']);
 
   // The cluster CA, made for the swarm's real cluster ID after `swarm init`, its keys in SoftHSM.
-  const { token, dir, rootKey, caKey, ca } = await cliCa();
+  const { token, dir, rootKey, caKey, ca } = await cliCa(t);
   await ok(ca(['root', 'create', '--key', rootKey, '--generate', 'p384']), 'ca root create');
   await ok(ca(['intermediate', 'create', '--root-key', rootKey, '--key', caKey, '--generate', 'p256', '--cluster-id', clusterId]), 'ca intermediate create');
   const swarmRoot = join(dir, '..', 'swarm-root.pem');

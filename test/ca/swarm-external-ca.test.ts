@@ -6,13 +6,13 @@
  */
 import test from 'ava';
 import { createHmac, createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServedCa } from '../../src/ca/server/serve.js';
 import { nodeCsr, type TestCa } from '../harness/ca.js';
 import { post, swarmNodeCsr, swarmSignRequest, withServer, type ClientTls, type Reply } from '../harness/ca-server.js';
 import { run } from '../harness/run.js';
+import { tempDir } from '../harness/temp.js';
 
 const AUTH_KEY = Buffer.from('8f0e1d2c3b4a59687766554433221100', 'hex');
 
@@ -60,7 +60,7 @@ test('SwarmKit\'s request through authsign, and the real cfssl client sending th
     t.is(viaAuthsign.subject, `O=${ca.clusterId}\nOU=swarm-worker\nCN=worker-7`);
 
     // cfssl sign CSR SUBJECT: its client puts the SUBJECT file into the request's `subject`, as SwarmKit does.
-    const dir = mkdtempSync(join(tmpdir(), 'keyward-swarm-'));
+    const dir = tempDir(t, 'keyward-swarm-');
     writeFileSync(join(dir, 'node.csr'), node.csrPem);
     writeFileSync(join(dir, 'subject.json'), JSON.stringify({ CN: 'manager-3', names: [{ O: ca.clusterId, OU: 'swarm-manager' }] }));
     const plain = await run('cfssl', ['sign', '-remote', server.url, join(dir, 'node.csr'), join(dir, 'subject.json')]);

@@ -17,7 +17,7 @@ test('the URL SwarmKit is given: HTTPS, ending in cfssl\'s signing path, nothing
 });
 
 test('the command names the cluster CA Swarm must trust, and refuses a directory that has none', async (t) => {
-  const ca = await testCa();
+  const ca = await testCa(t);
   t.teardown(() => ca.close());
   const rotation = swarmRotation(ca.directory, 'https://127.0.0.1:8888');
   t.is(rotation.caCert, ca.directory.path('cluster-ca.pem'));

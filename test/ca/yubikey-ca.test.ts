@@ -1,8 +1,5 @@
 /** The cluster CA with its intermediate key in a YubiKey slot (the virtual YubiKey, in-process). */
 import test from 'ava';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { signIntermediateCrl } from '../../src/ca/steps/revocation.js';
 import { CA_FILES } from '../../src/ca/store.js';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
@@ -13,6 +10,7 @@ import { toPem } from '../../src/x509/pem.js';
 import { nodeCsr, pemFiles, testCa } from '../harness/ca.js';
 import { recordingInteraction, USER_PIN } from '../harness/keystore.js';
 import { run } from '../harness/run.js';
+import { tempDir } from '../harness/temp.js';
 
 test('a YubiKey-held intermediate issues node certificates and CRLs that OpenSSL accepts', async (t) => {
   const card = await VirtualYubiKey.create({ firmware: '5.7.1' }, { touch: { kind: 'auto', delayMs: 5 } });
@@ -24,11 +22,11 @@ test('a YubiKey-held intermediate issues node certificates and CRLs that OpenSSL
   });
   const uri = `yubikey:serial=${card.serial};slot=9c`;
   await keystore.generate(uri, { algorithm: 'p256', pinPolicy: 'once', touchPolicy: 'cached' });
-  const ca = await testCa({ intermediateKey: uri, keystore });
+  const ca = await testCa(t, { intermediateKey: uri, keystore });
   t.is(ca.authority.signer.handle.info.backend, 'yubikey');
   const issued = await ca.authority.issueNode((await nodeCsr('OU=swarm-manager, CN=yk-issued')).csrPem);
   const crl = await signIntermediateCrl(ca.directory, ca.keystore);
-  const files = pemFiles(mkdtempSync(join(tmpdir(), 'keyward-ykca-')), {
+  const files = pemFiles(tempDir(t, 'keyward-ykca-'), {
     'node.pem': certificatePem(issued.certificate),
     'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!,
     'roots.pem': ca.directory.rootBundle(),

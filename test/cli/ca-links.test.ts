@@ -15,8 +15,7 @@ const VICTIM = 'the operator\'s own file\n';
 
 /** A CA made by the binary (root and cluster intermediate), and an "outside" a planted link would aim at; all removed when the test ends. */
 async function caWithOutside(t: ExecutionContext) {
-  const cli = await cliCa();
-  t.teardown(() => cli.token.store.remove());
+  const cli = await cliCa(t);
   for (const args of [['root', 'create', '--key', cli.rootKey, '--generate', 'p256'], ['intermediate', 'create', '--root-key', cli.rootKey, '--key', cli.caKey, '--generate', 'p256', '--cluster-id', 'c1']]) {
     const made = await cli.ca(args);
     if (made.code !== 0) throw new Error(made.stderr);

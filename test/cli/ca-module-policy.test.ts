@@ -3,7 +3,7 @@
  * before it loads, with an error that says how to allow a module one does trust; what the
  * operator names on the command line is their own choice and is honoured.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registeredModules } from '../../src/hsm/pkcs11/p11-kit.js';
@@ -11,8 +11,8 @@ import { cliCa, opensslCsr } from '../harness/ca.js';
 import { markerModule } from '../harness/marker-module.js';
 
 /** A CA made by the binary, and a way to rewrite one of its ca.json key URIs to name a module. */
-async function caWithModuleEdits() {
-  const cli = await cliCa();
+async function caWithModuleEdits(t: ExecutionContext) {
+  const cli = await cliCa(t);
   const root = await cli.ca(['root', 'create', '--key', cli.rootKey, '--generate', 'p256']);
   const intermediate = await cli.ca(['intermediate', 'create', '--root-key', cli.rootKey, '--key', cli.caKey, '--generate', 'p256', '--cluster-id', 'cluster-a']);
   if (root.code !== 0 || intermediate.code !== 0) throw new Error(root.stderr + intermediate.stderr);
@@ -27,8 +27,8 @@ async function caWithModuleEdits() {
 }
 
 test('keyward ca issue and ca crl refuse a module ca.json names but nobody allowed, before it loads; SoftHSM as p11-kit registers it still issues', async (t) => {
-  const { ca, file, nameModule, csr } = await caWithModuleEdits();
-  const evil = markerModule();
+  const { ca, file, nameModule, csr } = await caWithModuleEdits(t);
+  const evil = markerModule(t);
   nameModule('intermediateKey', `module-path=${evil.path}`);
   const issued = await ca(['issue', '--csr', csr]);
   t.is(issued.code, 2, issued.stderr);
@@ -58,8 +58,8 @@ test('keyward ca issue and ca crl refuse a module ca.json names but nobody allow
 });
 
 test('what the operator names on the command line is honoured: --module, and module-path in an argv URI', async (t) => {
-  const { token, ca, nameModule, csr } = await caWithModuleEdits();
-  const evil = markerModule();
+  const { token, ca, nameModule, csr } = await caWithModuleEdits(t);
+  const evil = markerModule(t);
   nameModule('intermediateKey', `module-path=${evil.path}`);
   t.is((await ca(['issue', '--csr', csr])).code, 2);
   t.false(evil.loaded());

@@ -1,5 +1,5 @@
 /** `keyward ca …` end to end: the binary, SoftHSM tokens for the offline root and the online CA, OpenSSL as the judge. */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { run } from '../harness/run.js';
 import { caServeProcess } from '../harness/ca-server.js';
 
 test('root, intermediate, issue, status with renewal times, revoke, CRL: the whole CA from the command line', async (t) => {
-  const { token, dir, rootKey, caKey, ca } = await cliCa();
+  const { token, dir, rootKey, caKey, ca } = await cliCa(t);
   const root = await ca(['root', 'create', '--key', rootKey, '--generate', 'p384']);
   t.is(root.code, 0, root.stderr);
   t.regex(root.stdout, /root "CN=swarm-ca" valid until 20[4-9]\d/);
@@ -42,7 +42,7 @@ test('root, intermediate, issue, status with renewal times, revoke, CRL: the who
 });
 
 test('a split ceremony: the intermediate\'s key stays online, only its CSR and certificate travel', async (t) => {
-  const { token, rootKey, caKey } = await cliCa();
+  const { token, rootKey, caKey } = await cliCa(t);
   const offline = join(token.store.dir, 'offline-ca');
   const online = join(token.store.dir, 'online-ca');
   const at = (dir: string) => (args: string[]) => token.keyward(['ca', ...args, '--dir', dir]);
@@ -99,7 +99,7 @@ test('a split ceremony: the intermediate\'s key stays online, only its CSR and c
 });
 
 test('join tokens and root rotation from the command line', async (t) => {
-  const { token, dir, rootKey, caKey, ca } = await cliCa();
+  const { token, dir, rootKey, caKey, ca } = await cliCa(t);
   await ca(['root', 'create', '--key', rootKey, '--generate', 'p256']);
   await ca(['intermediate', 'create', '--root-key', rootKey, '--key', caKey, '--generate', 'p256', '--cluster-id', 'c1']);
   const joinToken = (await ca(['join-token', 'create'])).stdout.trim();
@@ -123,7 +123,7 @@ test('join tokens and root rotation from the command line', async (t) => {
 });
 
 test('serve refuses set-ups that would sign for strangers, before asking for any PIN', async (t) => {
-  const { token, dir, rootKey, caKey, ca } = await cliCa();
+  const { token, dir, rootKey, caKey, ca } = await cliCa(t);
   await ca(['root', 'create', '--key', rootKey, '--generate', 'p256']);
   await ca(['intermediate', 'create', '--root-key', rootKey, '--key', caKey, '--generate', 'p256', '--cluster-id', 'c1']);
   const refusals: Array<[string[], RegExp]> = [
@@ -144,7 +144,7 @@ test('serve refuses set-ups that would sign for strangers, before asking for any
 });
 
 test('commands that read a CA refuse a directory that is not one, and create nothing there', async (t) => {
-  const { token, dir } = await cliCa();
+  const { token, dir } = await cliCa(t);
   const typo = `${dir}-typo`;
   for (const args of [['status'], ['revoke', '0a0b'], ['issue', '--csr', '/etc/hostname'], ['join-token', 'create']]) {
     const result = await token.keyward(['ca', ...args, '--dir', typo]);
@@ -155,8 +155,8 @@ test('commands that read a CA refuse a directory that is not one, and create not
 });
 
 /** A CLI-made CA for cluster c1 served by `keyward ca serve` as a process, once it says where it listens. */
-async function servedCliCa(drainSeconds: number) {
-  const { token, dir, rootKey, caKey, ca } = await cliCa();
+async function servedCliCa(t: ExecutionContext, drainSeconds: number) {
+  const { token, dir, rootKey, caKey, ca } = await cliCa(t);
   await ca(['root', 'create', '--key', rootKey, '--generate', 'p256']);
   await ca(['intermediate', 'create', '--root-key', rootKey, '--key', caKey, '--generate', 'p256', '--cluster-id', 'c1']);
   const serve = await caServeProcess(['--drain', String(drainSeconds), '--dir', dir], token.env);
@@ -175,7 +175,7 @@ async function requestInFlight(port: number, contentLength: number) {
 }
 
 test('serve: SIGTERM lets the request in flight finish, refuses new connections, and exits 0; a port in use is named', async (t) => {
-  const serve = await servedCliCa(20);
+  const serve = await servedCliCa(t, 20);
   t.teardown(() => serve.child.kill('SIGKILL'));
   const body = JSON.stringify({ certificate_request: readFileSync(await csr(serve.token.store.dir, 'inflight', '/OU=swarm-worker/CN=inflight'), 'utf8') });
   const inFlight = await requestInFlight(serve.port, body.length);
@@ -203,7 +203,7 @@ test('serve: SIGTERM lets the request in flight finish, refuses new connections,
 });
 
 test('serve: a request that never finishes is cut off after --drain, and the server still exits', async (t) => {
-  const serve = await servedCliCa(1);
+  const serve = await servedCliCa(t, 1);
   t.teardown(() => serve.child.kill('SIGKILL'));
   const stalled = await requestInFlight(serve.port, 1000);
   serve.child.kill('SIGTERM');

@@ -6,7 +6,7 @@ import { CLI_PIN, cliToken } from '../harness/cli-token.js';
 import { KEYWARD_BIN, keyward, run } from '../harness/run.js';
 
 test('a malformed URI: exit 2, the position and a caret under the fault', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   const result = await token.keyward(['key', 'public', `pkcs11:token=${token.label};objct=k`]);
   t.is(result.code, 2);
   const lines = result.stderr.split('\n');
@@ -17,7 +17,7 @@ test('a malformed URI: exit 2, the position and a caret under the fault', async 
 });
 
 test('a wrong PIN: exit 4, the retry state, and the PIN appears nowhere', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   const wrongPin = 'wrong-pin-774411';
   const result = await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=k`, '-a', 'p256'], { env: { ...token.env, KEYWARD_PIN: wrongPin } });
   t.is(result.code, 4);
@@ -30,7 +30,7 @@ test('a wrong PIN: exit 4, the retry state, and the PIN appears nowhere', async 
 });
 
 test('no PIN and no terminal: exit 4 with the ways to provide one', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   const env = { ...token.env };
   delete env.KEYWARD_PIN;
   const result = await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=k`, '-a', 'p256'], { env });
@@ -40,7 +40,7 @@ test('no PIN and no terminal: exit 4 with the ways to provide one', async (t) =>
 });
 
 test('a pin-value in the URI works but is warned about and never echoed', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   const env = { ...token.env };
   delete env.KEYWARD_PIN;
   const result = await token.keyward(['key', 'list', `pkcs11:token=${token.label}?pin-value=${CLI_PIN}`], { env });
@@ -50,7 +50,7 @@ test('a pin-value in the URI works but is warned about and never echoed', async 
 });
 
 test('a PIN in a URI, however spelt or placed, reaches neither stderr nor --json output', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   const L = token.label;
   const pin = CLI_PIN;
   const cases: Array<[uri: string, exitCode: number]> = [
@@ -93,7 +93,7 @@ test('a URI of thousands of attributes is refused with the length limit and its 
 });
 
 test('a PIN file: read through a FIFO or process substitution, refused past 1 KiB (even /dev/zero)', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   const env = { ...token.env };
   delete env.KEYWARD_PIN;
   const list = (pinSource: string) => token.keyward(['key', 'list', `pkcs11:token=${token.label}?pin-source=file:${pinSource}`], { env });
@@ -118,7 +118,7 @@ test('a PIN file: read through a FIFO or process substitution, refused past 1 Ki
 });
 
 test('a missing key: exit 3, listing what the token holds', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=present`, '-a', 'p256']);
   const result = await token.keyward(['key', 'sign', `pkcs11:token=${token.label};object=absent`, '--in', '/etc/hostname', '--out', '/dev/null']);
   t.is(result.code, 3);
@@ -137,7 +137,7 @@ test('an unknown module: exit 5 and what to install', async (t) => {
 });
 
 test('unsupported algorithm, unknown option, taken label: usage and conflict exit codes', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   const algorithm = await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=k`, '-a', 'rsa1024']);
   t.is(algorithm.code, 2);
   t.regex(algorithm.stderr, /Allowed choices are p256, p384, rsa2048, rsa3072, rsa4096, ed25519/);

@@ -7,7 +7,7 @@ import { CLI_PIN, cliToken } from '../harness/cli-token.js';
 import { keyward, run } from '../harness/run.js';
 
 test('token list shows the token with a URI p11tool-style tools accept; --json for scripts', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   const json = JSON.parse((await token.keyward(['token', 'list', '--json'])).stdout);
   t.is(json.length, 1);
   t.like(json[0], { label: token.label, model: 'SoftHSM v2', initialized: true, userPin: 'ok' });
@@ -20,7 +20,7 @@ test('token list shows the token with a URI p11tool-style tools accept; --json f
 });
 
 test('key generate → sign → openssl dgst -verify, for every algorithm', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   const data = join(token.store.dir, 'release.tar.gz');
   writeFileSync(data, 'pretend this is a release\n');
   for (const algorithm of KEY_ALGORITHMS) {
@@ -45,7 +45,7 @@ test('key generate → sign → openssl dgst -verify, for every algorithm', asyn
 });
 
 test('key sign: PSS with openssl -sigopt, signature to stdout when piped, --base64, stdin input', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   const uri = (await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=rsa`, '-a', 'rsa2048'])).stdout.trim();
   const data = join(token.store.dir, 'f');
   writeFileSync(data, 'pss me\n');
@@ -64,7 +64,7 @@ test('key sign: PSS with openssl -sigopt, signature to stdout when piped, --base
 });
 
 test('--out replaces only regular files: a FIFO, a device or a directory is refused; mode, owner and symlinks are kept', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   const uri = `pkcs11:token=${token.label};object=out`;
   t.is((await token.keyward(['key', 'generate', uri, '-a', 'p256'])).code, 0);
   const dir = join(token.store.dir, 'out');
@@ -119,7 +119,7 @@ test('--out replaces only regular files: a FIFO, a device or a directory is refu
 });
 
 test('key delete asks first, refuses without a terminal unless --yes, then the key is gone', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   const uri = (await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=doomed`, '-a', 'p256'])).stdout.trim();
   const refused = await token.keyward(['key', 'delete', uri]);
   t.is(refused.code, 2);
@@ -141,7 +141,7 @@ test('key delete asks first, refuses without a terminal unless --yes, then the k
 });
 
 test('token change-pin and unblock, PINs from files and the environment', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   const newPinFile = join(token.store.dir, 'new.pin');
   writeFileSync(newPinFile, 'changed-1\n', { mode: 0o600 });
   const changed = await token.keyward(['token', 'change-pin', `pkcs11:token=${token.label}`, '--new-pin-source', `file:${newPinFile}`]);

@@ -8,6 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import { serveCa, type ServedCa } from '../../src/ca/server/serve.js';
 import { testCa, type TestCa } from './ca.js';
 import { KEYWARD_BIN, run } from './run.js';
+import { Cleanup } from './temp.js';
 
 export interface Reply {
   status: number;
@@ -42,18 +43,23 @@ export function post(url: string, path: string, body: string | Buffer, options: 
   });
 }
 
-/** Serves a fresh test CA for `work`, and always stops both. */
+/** Serves a fresh test CA for `work`, and always stops both and removes the CA's directory. */
 export async function withServer(options: Parameters<typeof serveCa>[2], work: (server: ServedCa, ca: TestCa) => Promise<void>): Promise<void> {
-  const ca = await testCa();
-  const server = await serveCa(ca.directory, ca.keystore, { host: '127.0.0.1', port: 0, ...options }).catch(async (error: unknown) => {
-    await ca.close();
-    throw error;
-  });
+  const cleanup = new Cleanup();
   try {
-    await work(server, ca);
+    const ca = await testCa(cleanup);
+    try {
+      const server = await serveCa(ca.directory, ca.keystore, { host: '127.0.0.1', port: 0, ...options });
+      try {
+        await work(server, ca);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await ca.close();
+    }
   } finally {
-    await server.close();
-    await ca.close();
+    await cleanup.run();
   }
 }
 

@@ -2,8 +2,7 @@
  * A cluster CA on SoftHSM for tests (offline-root and online tokens in this process's store, a CA
  * directory of its own), and nodes with software keys making CSRs, as Swarm nodes do.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { webcrypto } from 'node:crypto';
 import { openAuthority, type Authority } from '../../src/ca/authority.js';
@@ -21,6 +20,7 @@ import { cliToken, CLI_SO_PIN } from './cli-token.js';
 import { recordingInteraction, SO_PIN, USER_PIN } from './keystore.js';
 import { run } from './run.js';
 import { uniqueLabel, useProcessSoftHsm } from './softhsm.js';
+import { tempDir, type Teardown } from './temp.js';
 
 export interface TestCa {
   directory: CaDirectory;
@@ -32,13 +32,14 @@ export interface TestCa {
   close(): Promise<void>;
 }
 
-export async function testCa(options: { clusterId?: string; intermediateKey?: string; keystore?: Keystore } = {}): Promise<TestCa> {
+/** A test CA; its directory is removed at `t`'s teardown (`close()` only closes the ledger). */
+export async function testCa(t: Teardown, options: { clusterId?: string; intermediateKey?: string; keystore?: Keystore } = {}): Promise<TestCa> {
   useProcessSoftHsm();
   const keystore = options.keystore ?? new Keystore({ env: { KEYWARD_PIN: USER_PIN }, interaction: recordingInteraction([]) });
   const pkcs11 = await keystore.administration('pkcs11');
   const tokens = { root: uniqueLabel('root'), online: uniqueLabel('online') };
   for (const label of Object.values(tokens)) pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(USER_PIN) });
-  const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-ca-')));
+  const directory = new CaDirectory(tempDir(t, 'keyward-ca-'));
   const clusterId = options.clusterId ?? uniqueLabel('cluster');
   const rootKey = `pkcs11:token=${tokens.root};object=root`;
   await createRootCa(directory, keystore, { key: rootKey, generate: 'p384' });
@@ -52,9 +53,9 @@ export async function testCa(options: { clusterId?: string; intermediateKey?: st
   return { directory, keystore, authority, clusterId, rootKey, tokens, close: () => authority.ledger.close() };
 }
 
-/** For `keyward ca …` runs: a store with the offline root's token and an online token, and a CA directory in it. */
-export async function cliCa() {
-  const token = await cliToken(); // the offline root's token
+/** For `keyward ca …` runs: a store with the offline root's token and an online token, and a CA directory in it; removed at `t`'s teardown. */
+export async function cliCa(t: Teardown) {
+  const token = await cliToken(t); // the offline root's token
   const online = await token.keyward(['token', 'init', '--label', `${token.label}-online`], { env: { ...token.env, KEYWARD_SO_PIN: CLI_SO_PIN } });
   if (online.code !== 0) throw new Error(online.stderr);
   const dir = join(token.store.dir, 'ca');

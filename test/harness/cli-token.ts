@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keyward, type RunOptions, type RunResult } from './run.js';
 import { createSoftHsmStore, SOFTHSM_MODULE, uniqueLabel, type SoftHsmStore } from './softhsm.js';
+import type { Teardown } from './temp.js';
 
 export const CLI_PIN = '975310';
 export const CLI_SO_PIN = 'so-975310';
@@ -22,8 +23,10 @@ export interface CliToken {
   keyward(args: string[], options?: RunOptions): Promise<RunResult>;
 }
 
-export async function cliToken(): Promise<CliToken> {
+/** The store (and whatever a test put in its directory) is removed at `t`'s teardown. */
+export async function cliToken(t: Teardown): Promise<CliToken> {
   const store = createSoftHsmStore('keyward-cli-');
+  t.teardown(() => store.remove());
   const label = uniqueLabel('cli');
   const env = { ...store.env, KEYWARD_PIN: CLI_PIN, GNUTLS_PIN: CLI_PIN };
   const pinFile = join(store.dir, 'user.pin');

@@ -4,12 +4,12 @@
  * attacker would name in a file Keyward reads.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir, type Teardown } from './temp.js';
 
 export interface MarkerModule {
-  /** Its own directory (root-owned, mode 700). */
+  /** Its own directory (root-owned, mode 700), removed at the test's teardown. */
   dir: string;
   /** The shared object. */
   path: string;
@@ -20,8 +20,8 @@ export interface MarkerModule {
   reset(): void;
 }
 
-export function markerModule(): MarkerModule {
-  const dir = mkdtempSync(join(tmpdir(), 'keyward-marker-'));
+export function markerModule(t: Teardown): MarkerModule {
+  const dir = tempDir(t, 'keyward-marker-');
   const marker = join(dir, 'loaded');
   const source = join(dir, 'marker.c');
   const path = join(dir, 'libmarker-pkcs11.so');

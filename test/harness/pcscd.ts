@@ -7,13 +7,12 @@
  * find it through PCSCLITE_CSOCK_NAME (read once per process by pcsc-lite). Needs root (unshare).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listReaders } from '../../src/hsm/piv/transport/pcsc.js';
-import type { FirmwareProfile } from '../../src/hsm/virtual-yubikey/firmware.js';
 import { freePort } from '../../src/testing/ports.js';
+import type { FirmwareProfile } from '../../src/hsm/virtual-yubikey/firmware.js';
 import { KEYWARD_BIN, PROJECT_ROOT } from './run.js';
 
 export const READER_NAME = 'Yubico YubiKey OTP+FIDO+CCID';
@@ -31,16 +30,14 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): 
   }
 }
 
-/** The TCP_NODELAY shim, compiled once per source version into the temp directory. */
-function nodelayShim(): string {
-  const source = join(PROJECT_ROOT, 'test/harness/nodelay-shim.c');
-  const hash = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 12);
-  const library = join(tmpdir(), `keyward-nodelay-${hash}.so`);
-  if (!existsSync(library)) {
-    const built = spawnSync('gcc', ['-shared', '-fPIC', '-O2', '-o', `${library}.tmp`, source, '-ldl'], { encoding: 'utf8' });
-    if (built.status !== 0) throw new Error(`cannot build the pcscd TCP_NODELAY shim: ${built.stderr || built.error}`);
-    spawnSync('mv', [`${library}.tmp`, library]);
-  }
+/**
+ * The TCP_NODELAY shim, compiled into the rig's own directory (a tenth of a second), so it goes with
+ * the rig; a shared copy under a fixed name in /tmp would be code anyone could plant for root's pcscd.
+ */
+function nodelayShim(dir: string): string {
+  const library = join(dir, 'nodelay-shim.so');
+  const built = spawnSync('gcc', ['-shared', '-fPIC', '-O2', '-o', library, join(PROJECT_ROOT, 'test/harness/nodelay-shim.c'), '-ldl'], { encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`cannot build the pcscd TCP_NODELAY shim: ${built.stderr || built.error}`);
   return library;
 }
 
@@ -61,34 +58,42 @@ export async function startPcscd(): Promise<PcscRig> {
   const driver = VPCD_DRIVERS.find((p) => existsSync(p));
   if (!driver) throw new Error('vsmartcard-vpcd is not installed (npm test installs it as root)');
   const dir = mkdtempSync(join(tmpdir(), 'keyward-pcscd-'));
-  mkdirSync(join(dir, 'run'));
-  mkdirSync(join(dir, 'conf'));
-  mkdirSync('/run/pcscd', { recursive: true });
-  const port = await freePort(2);
-  writeFileSync(
-    join(dir, 'conf', 'vpcd'),
-    `FRIENDLYNAME "${READER_NAME}"\nDEVICENAME /dev/null:0x${port.toString(16)}\nLIBPATH ${driver}\nCHANNELID 0x${port.toString(16)}\n`,
-  );
-  const child = spawn('unshare', ['-m', 'sh', '-c', `mount --bind "${dir}/run" /run/pcscd && exec pcscd --foreground --config "${dir}/conf"`], {
-    env: { ...process.env, LD_PRELOAD: nodelayShim() },
-    stdio: ['ignore', 'ignore', 'pipe'],
-    detached: true,
-  });
+  let child: ChildProcess | undefined;
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const socket = join(dir, 'run', 'pcscd.comm');
   try {
-    await waitFor('pcscd to start', () => existsSync(socket) || child.exitCode !== null);
+    mkdirSync(join(dir, 'run'));
+    mkdirSync(join(dir, 'conf'));
+    mkdirSync('/run/pcscd', { recursive: true });
+    const port = await freePort(2);
+    writeFileSync(
+      join(dir, 'conf', 'vpcd'),
+      `FRIENDLYNAME "${READER_NAME}"\nDEVICENAME /dev/null:0x${port.toString(16)}\nLIBPATH ${driver}\nCHANNELID 0x${port.toString(16)}\n`,
+    );
+    child = spawn('unshare', ['-m', 'sh', '-c', `mount --bind "${dir}/run" /run/pcscd && exec pcscd --foreground --config "${dir}/conf"`], {
+      env: { ...process.env, LD_PRELOAD: nodelayShim(dir) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const started = child;
+    await waitFor('pcscd to start', () => existsSync(socket) || started.exitCode !== null);
     if (child.exitCode !== null) throw new Error(`pcscd exited: ${stderr}`);
+    process.env.PCSCLITE_CSOCK_NAME = socket;
+    await waitFor('the vpcd readers', () => listReaders().length === 2);
+    return (current = rig(dir, child, socket, port));
   } catch (error) {
-    child.kill('SIGKILL');
+    // Nothing of a rig that did not start stays behind: not pcscd, not its directory.
+    if (child) await stopChild(child, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  process.env.PCSCLITE_CSOCK_NAME = socket;
+}
+
+function rig(dir: string, child: ChildProcess, socket: string, port: number): PcscRig {
   const env = { ...process.env, PCSCLITE_CSOCK_NAME: socket };
   const readers: [string, string] = [`${READER_NAME} 00 00`, `${READER_NAME} 00 01`];
-  await waitFor('the vpcd readers', () => listReaders().length === 2);
-  const rig: PcscRig = {
+  return {
     dir,
     env,
     readers,
@@ -99,8 +104,6 @@ export async function startPcscd(): Promise<PcscRig> {
       current = undefined;
     },
   };
-  current = rig;
-  return rig;
 }
 
 async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

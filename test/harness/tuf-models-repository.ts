@@ -4,12 +4,12 @@
  * JSON of a role and publish it again, as a publisher (or an attacker with keys) would.
  */
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { canonicalize } from '@tufjs/canonical-json';
 import { Metadata, MetadataKind, Signature } from '@tufjs/models';
+import { tempDir, type Teardown } from './temp.js';
 
 export interface TestKey {
   keyid: string;
@@ -44,14 +44,16 @@ export function signRaw(signed: Json, signers: TestKey[]): Buffer {
 }
 
 export class ModelsRepository {
-  readonly dir = mkdtempSync(join(tmpdir(), 'keyward-tufjs-repo-'));
+  /** Removed at the teardown of the test that made the repository. */
+  readonly dir: string;
   readonly signers: Record<string, TestKey[]> = {};
   root: Json;
   timestamp: Json;
   snapshot: Json;
   readonly targets = new Map<string, Json>();
 
-  constructor() {
+  constructor(t: Teardown) {
+    this.dir = tempDir(t, 'keyward-tufjs-repo-');
     mkdirSync(join(this.dir, 'metadata'));
     mkdirSync(join(this.dir, 'targets'));
     for (const role of ['root', 'timestamp', 'snapshot', 'targets']) this.signers[role] = [testKey()];

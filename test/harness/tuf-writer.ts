@@ -3,8 +3,7 @@
  * virtual YubiKey attached in-process, behind one Keystore; and tuf-js, the npm TUF client, reading a
  * repository over HTTP and downloading every target, as a peer no one here wrote.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Updater as TufJsUpdater } from 'tuf-js';
 import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
@@ -14,6 +13,7 @@ import { signerOf, type TufSigner } from '../../src/trust/repository/signer.js';
 import { Secret } from '../../src/secret.js';
 import { recordingInteraction, SO_PIN } from './keystore.js';
 import { uniqueLabel, useProcessSoftHsm } from './softhsm.js';
+import { tempDir, type Teardown } from './temp.js';
 
 /** One PIN for the token and the card, so one KEYWARD_PIN serves both. */
 const PIN = '123456';
@@ -46,10 +46,10 @@ export async function devices(): Promise<Devices> {
   };
 }
 
-/** tuf-js from a fresh client (the given trusted root): refresh, then download every target named. */
-export async function tufJsDownloadAll(url: string, root: Buffer, paths: string[]): Promise<Record<string, string>> {
-  const metadataDir = mkdtempSync(join(tmpdir(), 'keyward-tufjs-client-'));
-  const targetDir = mkdtempSync(join(tmpdir(), 'keyward-tufjs-targets-'));
+/** tuf-js from a fresh client (the given trusted root): refresh, then download every target named (its files go at `t`'s teardown). */
+export async function tufJsDownloadAll(t: Teardown, url: string, root: Buffer, paths: string[]): Promise<Record<string, string>> {
+  const metadataDir = tempDir(t, 'keyward-tufjs-client-');
+  const targetDir = tempDir(t, 'keyward-tufjs-targets-');
   writeFileSync(join(metadataDir, 'root.json'), root);
   const updater = new TufJsUpdater({ metadataDir, metadataBaseUrl: `${url}/metadata`, targetBaseUrl: `${url}/targets`, targetDir });
   await updater.refresh();

@@ -1,25 +1,21 @@
 /**
- * TUF test parts: the shared fixture repositories (real publishers' output), a static HTTP server
+ * TUF test parts: the fixture repositories (real publishers' output), a static HTTP server
  * on 127.0.0.1 that serves a directory as any web server would (and counts what it was asked),
  * and Python's securesystemslib, the canonical JSON python-tuf signs with.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { serveDirectory } from '../../cli/demo/static-server.js';
-import { tmpdir } from 'node:os';
 import type { PcscRig } from './pcscd.js';
 import { keyward as runKeyward, PROJECT_ROOT, type RunResult } from './run.js';
 import { createSoftHsmStore, uniqueLabel } from './softhsm.js';
+import { tempDir, type Teardown } from './temp.js';
 
-/** `shared/fixtures/tuf-repositories`, found beside the checkout (or beside a parent of it). */
+/** Repositories real publishers wrote, kept in the project (their origin: test/fixtures/tuf-repositories/README.md). */
 export function tufFixturesDir(): string {
-  for (let dir = PROJECT_ROOT; ; dir = dirname(dir)) {
-    const candidate = join(dir, '..', 'shared', 'fixtures', 'tuf-repositories');
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) throw new Error('shared/fixtures/tuf-repositories not found beside the project');
-  }
+  return join(PROJECT_ROOT, 'test', 'fixtures', 'tuf-repositories');
 }
 
 export interface FixtureRepository {
@@ -100,10 +96,14 @@ export interface TrustCli {
   dir: string;
 }
 
-/** A SoftHSM store with a token, made by the `keyward` binary, and a place for a repository, for CLI runs. */
-export async function trustCliSetup(rig: PcscRig): Promise<TrustCli> {
+/**
+ * A SoftHSM store with a token, made by the `keyward` binary, and a place for a repository, for CLI
+ * runs; both removed at `t`'s teardown.
+ */
+export async function trustCliSetup(t: Teardown, rig: PcscRig): Promise<TrustCli> {
   const pin = '123456'; // the virtual YubiKey's factory PIN: one KEYWARD_PIN serves token and card
   const store = createSoftHsmStore('keyward-trust-cli-');
+  t.teardown(() => store.remove());
   const env = { ...rig.env, ...store.env, KEYWARD_PIN: pin };
   const keyward = (args: string[]) => runKeyward(args, { env });
   const token = uniqueLabel('tuf');
@@ -115,5 +115,5 @@ export async function trustCliSetup(rig: PcscRig): Promise<TrustCli> {
     if (generated.code !== 0) throw new Error(generated.stderr);
     return uri;
   };
-  return { env, keyward, key, dir: join(mkdtempSync(join(tmpdir(), 'keyward-trust-')), 'repo') };
+  return { env, keyward, key, dir: join(tempDir(t, 'keyward-trust-'), 'repo') };
 }

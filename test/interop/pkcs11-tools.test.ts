@@ -17,7 +17,7 @@ async function p11toolUris(token: CliToken): Promise<string[]> {
 }
 
 test('a key made by pkcs11-tool is used by Keyward through the URI p11tool prints for it', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   const made = await run(
     'pkcs11-tool',
     ['--module', token.module, '--token-label', token.label, '--login', '--pin', 'env:KEYWARD_PIN', '--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'tool-key', '--id', '4242'],
@@ -46,7 +46,7 @@ test('a key made by pkcs11-tool is used by Keyward through the URI p11tool print
 });
 
 test('a Keyward key is found by pkcs11-tool and p11tool, and OpenSSL signs with it through the pkcs11 engine', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   const generated = await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=kw-key`, '--algorithm', 'p256']);
   t.is(generated.code, 0, generated.stderr);
   const uri = generated.stdout.trim();
@@ -88,7 +88,7 @@ test('a Keyward key is found by pkcs11-tool and p11tool, and OpenSSL signs with 
 });
 
 test('a certificate Keyward signs in the token with x509 passes openssl verify -x509_strict', async (t) => {
-  const token = await cliToken();
+  const token = await cliToken(t);
   for (const algorithm of ['p384', 'rsa2048', 'ed25519']) {
     const uri = (await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=ca-${algorithm}`, '-a', algorithm])).stdout.trim();
     const out = join(token.store.dir, `${algorithm}.crt`);

@@ -4,8 +4,7 @@
  */
 import test from 'ava';
 import { createPublicKey, verify } from 'node:crypto';
-import { writeFileSync, mkdtempSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { opensslVerifySignature } from '../../cli/demo/openssl.js';
@@ -17,6 +16,7 @@ import { UriError } from '../../src/keystore/uri.js';
 import { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
 import { freshToken, recordingInteraction, SO_PIN, USER_PIN, type TestToken } from '../harness/keystore.js';
+import { tempDir } from '../harness/temp.js';
 
 const DATA = Buffer.from('data signed inside SoftHSM\n');
 
@@ -176,7 +176,7 @@ test('no PIN source and no terminal: a clear error naming the ways to give one',
 
 test('PIN sources: pin-source file (with a warning when others can read it), pin-value with a warning', async (t) => {
   const tt = await freshToken();
-  const dir = mkdtempSync(join(tmpdir(), 'keyward-pin-'));
+  const dir = tempDir(t, 'keyward-pin-');
   const pinFile = join(dir, 'pin');
   writeFileSync(pinFile, `${USER_PIN}\n`, { mode: 0o600 });
   const warnings: string[] = [];

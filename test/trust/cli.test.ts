@@ -5,11 +5,11 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
 import { KEYWARD_BIN, keyward as runKeyward } from '../harness/run.js';
+import { tempDir } from '../harness/temp.js';
 import { staticServer, trustCliSetup } from '../harness/tuf.js';
 
 let rig: PcscRig;
@@ -21,7 +21,7 @@ test.after.always(async () => {
 });
 
 test.serial('a developer touch-signs a release with a YubiKey; a client verifies it; no touch changes nothing', async (t) => {
-  const s = await trustCliSetup(rig);
+  const s = await trustCliSetup(t, rig);
   const card = await serveVirtualCard(rig, { touch: 'manual', touchTimeoutSeconds: 6 });
   try {
     const keys = { root: await s.key('root', 'p384'), targets: await s.key('targets', 'ed25519'), snapshot: await s.key('snapshot', 'ed25519'), timestamp: await s.key('timestamp', 'ed25519') };
@@ -70,7 +70,7 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
     // A client that trusts root v1 verifies it over HTTP.
     const server = await staticServer(s.dir);
     try {
-      const client = mkdtempSync(join(tmpdir(), 'keyward-trust-client-'));
+      const client = tempDir(t, 'keyward-trust-client-');
       const base = ['trust', 'client', '--metadata-dir', join(client, 'metadata')];
       t.is((await s.keyward([...base, 'init', join(s.dir, 'metadata', '1.root.json')])).code, 0);
       const download = await s.keyward([...base, '--metadata-url', `${server.url}/metadata`, '--target-name', 'releases/app-1.0.tar.gz', '--target-base-url', `${server.url}/targets`, '--target-dir', join(client, 'targets'), '--json', 'download']);
@@ -87,7 +87,7 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
 });
 
 test.serial('threshold signing across machines: init with public keys, status shows who is missing, sign publishes', async (t) => {
-  const s = await trustCliSetup(rig);
+  const s = await trustCliSetup(t, rig);
   const keys = { a: await s.key('root-a', 'p256'), b: await s.key('root-b', 'ed25519'), targets: await s.key('targets', 'p256'), snapshot: await s.key('snapshot', 'ed25519'), timestamp: await s.key('timestamp', 'ed25519') };
   const bPub = join(s.dir, '..', 'root-b.pub.pem');
   writeFileSync(bPub, (await s.keyward(['key', 'public', keys.b])).stdout);

@@ -6,17 +6,15 @@
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initClient, quote, Updater } from '../../src/trust/client/updater.js';
 import { TrustedSet } from '../../src/trust/client/trusted-set.js';
 import { TrustError, type TrustFailure } from '../../src/trust/errors.js';
 import { keyward } from '../harness/run.js';
 import { fixtureRepositories, staticServer, type StaticServer } from '../harness/tuf.js';
+import { tempDir } from '../harness/temp.js';
 import { inDays, ModelsRepository, signRaw, signWithModels, testKey } from '../harness/tuf-models-repository.js';
-
-const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
 
 /** Every file of a directory and its bytes: what "left as it was" compares. */
 function contents(dir: string): Record<string, string> {
@@ -29,10 +27,10 @@ interface Client {
   updater(time?: Date): Updater;
 }
 
-function client(server: StaticServer, root: Buffer): Client {
-  const metadataDir = tempDir('keyward-tuf-client-');
+function client(t: ExecutionContext, server: StaticServer, root: Buffer): Client {
+  const metadataDir = tempDir(t, 'keyward-tuf-client-');
   initClient(metadataDir, root);
-  const targetDir = tempDir('keyward-tuf-targets-');
+  const targetDir = tempDir(t, 'keyward-tuf-targets-');
   return {
     metadataDir,
     targetDir,
@@ -49,9 +47,9 @@ async function served(t: ExecutionContext, repo: ModelsRepository): Promise<Stat
 
 /** A fresh @tufjs/models repository, served, and a client that trusts its first root. */
 async function started(t: ExecutionContext): Promise<{ repo: ModelsRepository; server: StaticServer; c: Client }> {
-  const repo = new ModelsRepository();
+  const repo = new ModelsRepository(t);
   const server = await served(t, repo);
-  return { repo, server, c: client(server, repo.initialRoot) };
+  return { repo, server, c: client(t, server, repo.initialRoot) };
 }
 
 /**
@@ -73,7 +71,7 @@ test('the fixture repositories: refresh at their faketime and download their tar
   for (const repo of fixtureRepositories()) {
     const server = await staticServer(repo.dir);
     t.teardown(() => server.close());
-    const work = tempDir('keyward-tuf-cli-');
+    const work = tempDir(t, 'keyward-tuf-cli-');
     const base = ['trust', 'client', '--metadata-dir', join(work, 'metadata')];
     writeFileSync(join(work, 'root.json'), repo.initialRoot);
     t.is((await keyward([...base, 'init', join(work, 'root.json')])).code, 0);
@@ -104,7 +102,7 @@ test('the fixture repositories: refresh at their faketime and download their tar
 test('the fixture repositories: one changed byte of any signed metadata makes the client fail, exit code 1', async (t) => {
   for (const repo of fixtureRepositories()) {
     for (const file of readdirSync(join(repo.dir, 'metadata')).filter((f) => f.endsWith('.json'))) {
-      const copy = tempDir('keyward-tuf-tampered-');
+      const copy = tempDir(t, 'keyward-tuf-tampered-');
       cpSync(repo.dir, copy, { recursive: true });
       const path = join(copy, 'metadata', file);
       const doc = JSON.parse(readFileSync(path, 'utf8'));
@@ -112,7 +110,7 @@ test('the fixture repositories: one changed byte of any signed metadata makes th
       writeFileSync(path, JSON.stringify(doc, null, 1));
       const server = await staticServer(copy);
       t.teardown(() => server.close());
-      const work = tempDir('keyward-tuf-cli-');
+      const work = tempDir(t, 'keyward-tuf-cli-');
       const base = ['trust', 'client', '--metadata-dir', join(work, 'metadata')];
       writeFileSync(join(work, 'root.json'), file.endsWith('root.json') ? readFileSync(path) : repo.initialRoot);
       await keyward([...base, 'init', join(work, 'root.json')]);
@@ -125,8 +123,8 @@ test('the fixture repositories: one changed byte of any signed metadata makes th
 });
 
 test('init never replaces a root the client already trusts: trust moves only by signed rotations', async (t) => {
-  const [trusted, other] = [new ModelsRepository(), new ModelsRepository()];
-  const metadataDir = tempDir('keyward-tuf-client-');
+  const [trusted, other] = [new ModelsRepository(t), new ModelsRepository(t)];
+  const metadataDir = tempDir(t, 'keyward-tuf-client-');
   initClient(metadataDir, trusted.initialRoot);
   const before = contents(metadataDir);
   t.throws(() => initClient(metadataDir, other.initialRoot), { code: 'TUF_CLIENT_INITIALISED', message: /already trusts another root/ });
@@ -135,13 +133,13 @@ test('init never replaces a root the client already trusts: trust moves only by 
 });
 
 test('a repository written by @tufjs/models: refresh, delegation, download', async (t) => {
-  const repo = new ModelsRepository();
+  const repo = new ModelsRepository(t);
   repo.addTarget('docs/readme.txt', Buffer.from('hello from a repository written by @tufjs/models\n'));
   repo.delegate('targets', { name: 'releases', paths: ['releases/*'] });
   repo.addTarget('releases/app-1.0.tar.gz', Buffer.from('app 1.0'), 'releases');
   repo.publish('targets', 'releases');
   const server = await served(t, repo);
-  const c = client(server, repo.initialRoot);
+  const c = client(t, server, repo.initialRoot);
   const updater = c.updater();
   t.like(await updater.refresh(), { root: 1, timestamp: 2, snapshot: 2, targets: 2, consistentSnapshot: true });
   const top = await updater.downloadTarget('docs/readme.txt', c.targetDir);
@@ -153,7 +151,7 @@ test('a repository written by @tufjs/models: refresh, delegation, download', asy
 });
 
 test('delegation search: pre-order, a terminating delegation ends it, paths must match, hash prefixes select bins', async (t) => {
-  const repo = new ModelsRepository();
+  const repo = new ModelsRepository(t);
   repo.delegate('targets', { name: 'a', paths: ['pkg/*'], terminating: true });
   repo.delegate('targets', { name: 'b', paths: ['pkg/*'] });
   repo.delegate('a', { name: 'a-child', paths: ['pkg/x*'] });
@@ -166,7 +164,7 @@ test('delegation search: pre-order, a terminating delegation ends it, paths must
   repo.addTarget('bins/file', Buffer.from('binned'), binned);
   repo.publish('targets', 'a', 'b', 'a-child', 'bin-0', 'bin-1');
   const server = await served(t, repo);
-  const c = client(server, repo.initialRoot);
+  const c = client(t, server, repo.initialRoot);
   const updater = c.updater();
   t.is((await updater.findTarget('pkg/xyz'))?.role, 'a-child', 'a, then its child, before b');
   t.is(await updater.findTarget('pkg/only-in-b'), undefined, 'a is terminating: b is never asked');
@@ -278,11 +276,11 @@ test('rollbacks of timestamp, snapshot and targets versions are refused', async 
 });
 
 test('a snapshot that does not match targets, and targets of the wrong hash or length, are refused', async (t) => {
-  const repo = new ModelsRepository();
+  const repo = new ModelsRepository(t);
   repo.addTarget('file.txt', Buffer.from('the real content'));
   repo.publish('targets');
   const server = await served(t, repo);
-  const c = client(server, repo.initialRoot);
+  const c = client(t, server, repo.initialRoot);
   await c.updater().refresh();
   // The snapshot names targets v3; the file served under that name is v2.
   repo.snapshot.meta['targets.json'] = { version: 3 };
@@ -324,7 +322,7 @@ test('an endless download is cut off at its limit', async (t) => {
 });
 
 test('fuzzed metadata from the repository never crashes the verifier', (t) => {
-  const repo = new ModelsRepository();
+  const repo = new ModelsRepository(t);
   const root = repo.initialRoot;
   const timestamp = repo.writeTimestamp();
   fc.assert(

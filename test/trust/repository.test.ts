@@ -6,8 +6,7 @@
  */
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConflictError, UsageError, type KeywardError } from '../../src/errors.js';
 import { initClient, Updater } from '../../src/trust/client/updater.js';
@@ -16,6 +15,7 @@ import { Repository, type InitOptions } from '../../src/trust/repository/reposit
 import { targetFileOf } from '../../src/trust/targets.js';
 import type { TufSigner } from '../../src/trust/repository/signer.js';
 import { markerModule } from '../harness/marker-module.js';
+import { tempDir } from '../harness/temp.js';
 import { devices, tufJsDownloadAll, type Devices } from '../harness/tuf-writer.js';
 import { staticServer } from '../harness/tuf.js';
 
@@ -34,7 +34,7 @@ async function fixture(t: import('ava').ExecutionContext): Promise<Fixture> {
   const signers = { root: await dev.softhsm('p384'), targets: await dev.softhsm('p256'), snapshot: await dev.softhsm('ed25519'), timestamp: await dev.softhsm('ed25519') };
   const setup = (s: TufSigner) => ({ keys: [{ key: s.key, signer: s }], threshold: 1 });
   const options: InitOptions = { root: setup(signers.root), targets: setup(signers.targets), snapshot: setup(signers.snapshot), timestamp: setup(signers.timestamp) };
-  const repo = await Repository.init(mkdtempSync(join(tmpdir(), 'keyward-tuf-repo-')), options, dev.keystore);
+  const repo = await Repository.init(tempDir(t, 'keyward-tuf-repo-'), options, dev.keystore);
   return { dev, repo, signers, initialRoot: readFileSync(join(repo.layout.metadataDir, '1.root.json')) };
 }
 
@@ -48,12 +48,12 @@ function addFile(repo: Repository, path: string, role?: string): void {
 async function bothClientsDownload(t: import('ava').ExecutionContext, f: Fixture, paths: string[]): Promise<void> {
   const server = await staticServer(f.repo.layout.dir);
   try {
-    const tufjs = await tufJsDownloadAll(server.url, f.initialRoot, paths);
+    const tufjs = await tufJsDownloadAll(t, server.url, f.initialRoot, paths);
     for (const path of paths) t.deepEqual(readFileSync(tufjs[path]!), content(path), `tuf-js: ${path}`);
-    const metadataDir = mkdtempSync(join(tmpdir(), 'keyward-tuf-client-'));
+    const metadataDir = tempDir(t, 'keyward-tuf-client-');
     initClient(metadataDir, f.initialRoot);
     const updater = new Updater({ metadataDir, metadataUrl: `${server.url}/metadata`, targetBaseUrl: `${server.url}/targets` });
-    for (const path of paths) t.deepEqual(readFileSync((await updater.downloadTarget(path, mkdtempSync(join(tmpdir(), 'kw-')))).file), content(path), `Keyward: ${path}`);
+    for (const path of paths) t.deepEqual(readFileSync((await updater.downloadTarget(path, tempDir(t, 'keyward-tuf-targets-'))).file), content(path), `Keyward: ${path}`);
   } finally {
     await server.close();
   }
@@ -74,7 +74,7 @@ test('init publishes at once when every key is at hand; tuf-js downloads every t
   await f.repo.sign([f.signers.targets]);
   await f.repo.publish();
   const server = await staticServer(f.repo.layout.dir);
-  const metadataDir = mkdtempSync(join(tmpdir(), 'keyward-tuf-client-'));
+  const metadataDir = tempDir(t, 'keyward-tuf-client-');
   initClient(metadataDir, f.initialRoot);
   const found = await new Updater({ metadataDir, metadataUrl: `${server.url}/metadata` }).findTarget('registry.example/app:1.0');
   t.deepEqual(found?.info, { length: 1234, hashes: { sha256: 'ab'.repeat(32) }, custom: { mediaType: 'application/vnd.oci.image.manifest.v1+json' } });
@@ -186,7 +186,7 @@ test('refresh (the cron job) signs a new timestamp; removing a delegate hides it
 
 test('repo.json is input: its key URIs may not load a module nobody allowed, nor say where a PIN comes from', async (t) => {
   const f = await fixture(t);
-  const module = markerModule();
+  const module = markerModule(t);
   const file = join(f.repo.layout.dir, '.keyward', 'repo.json');
   const original = readFileSync(file, 'utf8');
   const timestampUri = f.signers.timestamp.uri;
@@ -215,10 +215,10 @@ test('threshold 0 and thresholds no keys can meet are refused before anything is
 });
 
 /** What Keyward's client, from the first root, finds for `path` (undefined: the repository has no such target). */
-async function keywardFinds(f: Fixture, path: string) {
+async function keywardFinds(t: import('ava').ExecutionContext, f: Fixture, path: string) {
   const server = await staticServer(f.repo.layout.dir);
   try {
-    const metadataDir = mkdtempSync(join(tmpdir(), 'keyward-tuf-client-'));
+    const metadataDir = tempDir(t, 'keyward-tuf-client-');
     initClient(metadataDir, f.initialRoot);
     return await new Updater({ metadataDir, metadataUrl: `${server.url}/metadata` }).findTarget(path);
   } finally {
@@ -235,7 +235,7 @@ test('a new delegation is staged with its role file, so clients can search it be
   t.false(f.repo.ready(), 'the new role waits for its own key');
   await f.repo.sign([key]);
   t.like(await f.repo.publish(), { published: [{ role: 'targets', version: 2 }, { role: 'rel', version: 1 }] });
-  t.is(await keywardFinds(f, 'rel/x'), undefined);
+  t.is(await keywardFinds(t, f, 'rel/x'), undefined);
 });
 
 test('a role delegated again after undelegate starts empty, above every published version of its name', async (t) => {
@@ -256,7 +256,7 @@ test('a role delegated again after undelegate starts empty, above every publishe
   await f.repo.sign([f.signers.targets, b]);
   await f.repo.publish();
   await bothClientsDownload(t, f, ['team/good']);
-  t.is(await keywardFinds(f, 'team/evil'), undefined);
+  t.is(await keywardFinds(t, f, 'team/evil'), undefined);
 });
 
 test('a change for a role nothing delegates to is refused; undelegate drops staged delegates; an orphan staged file is named', async (t) => {
