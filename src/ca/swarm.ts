@@ -4,7 +4,9 @@
  * will last a year) and the external CA's URL exactly as SwarmKit posts to it (its path included;
  * ca/external.go does not add one). Read from SwarmKit's manager/controlapi/ca_rotation.go.
  */
-import { UsageError } from '../errors.js';
+import { isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { UnavailableError, UsageError, VerificationError } from '../errors.js';
 import { CA_FILES, type CaDirectory } from './store.js';
 
 /** cfssl's signing endpoint: SwarmKit posts to the URL it is given, so the URL must name it. */
@@ -66,4 +68,50 @@ export function swarmRotation(directory: CaDirectory, url: string): SwarmRotatio
   if (/[,"]/.test(caCert)) throw new UsageError('SWARM_PATH_UNSUPPORTED', `the Docker CLI cannot take a path with a comma or a quote in --external-ca: ${caCert}`, { hint: 'move the CA directory to a plainer path' });
   const externalCa = `protocol=cfssl,url=${externalCaUrl(url)},cacert=${caCert}`;
   return { caCert, externalCa, command: ['docker', 'swarm', 'ca', '--rotate', '--ca-cert', caCert, '--external-ca', externalCa].map(shellWord).join(' ') };
+}
+
+/** Network errors that mean "not listening yet": worth another try while the caller waits. */
+const NOT_YET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT']);
+
+/** One TLS handshake with the server, as SwarmKit's check makes it: its certificate must chain to the cluster CA and name the host. */
+function handshake(url: URL, clusterCaPem: string): Promise<void> {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host, port: Number(url.port || 443), ca: clusterCaPem, minVersion: 'TLSv1.2', ...(isIP(host) ? {} : { servername: host }), timeout: 5_000 }, () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('timeout', () => socket.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    socket.once('error', reject);
+  });
+}
+
+/**
+ * Waits (up to `waitMs`) until the CA server at `url` answers with a certificate that chains to the
+ * cluster CA and names its host: what SwarmKit checks before it rotates ("there must be at least
+ * one valid, reachable external CA"), said here in words that name the fix.
+ */
+export async function checkExternalCa(directory: CaDirectory, url: string, waitMs: number): Promise<void> {
+  const target = new URL(externalCaUrl(url));
+  const clusterCaPem = directory.read(CA_FILES.clusterCa) ?? '';
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await handshake(target, clusterCaPem);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      if (NOT_YET.has(code) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
+      if (NOT_YET.has(code) || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+        throw new UnavailableError('CA_SERVER_UNREACHABLE', `nothing answers at ${target.origin} (${code}); the swarm would refuse the rotation`, {
+          hint: `start it first: keyward ca serve --tls --hostname ${target.hostname.replace(/^\[|\]$/g, '')} --listen …:${target.port || 443} --dir ${directory.dir} (or print the command without checking: --no-check)`,
+        });
+      }
+      throw new VerificationError('CA_SERVER_UNTRUSTED', `the server at ${target.origin} does not present a certificate of this cluster CA for "${target.hostname}": ${(error as Error).message}`, {
+        hint: `serve this CA directory there, with --hostname ${target.hostname.replace(/^\[|\]$/g, '')} (the name the managers dial)`,
+      });
+    }
+  }
 }

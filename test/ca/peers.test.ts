@@ -6,6 +6,7 @@
  */
 import test from 'ava';
 import { webcrypto } from 'node:crypto';
+import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { revokeCertificate, signIntermediateCrl } from '../../src/ca/steps/revocation.js';
 import * as x509 from '../../src/x509/peculiar.js';
@@ -59,14 +60,20 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-test('every refused client is logged with its reason and its address: no certificate, a stranger\'s', async (t) => {
+test('every refused client is logged with its reason and its address: no certificate, a stranger\'s, not TLS at all', async (t) => {
   const log: string[] = [];
   await withServer({ tlsHosts: ['127.0.0.1'], clientAuth: 'cluster', log: (line) => log.push(line) }, async (server, ca) => {
     const roots = ca.directory.rootBundle();
     await t.throwsAsync(post(server.url, '/api/v1/cfssl/sign', await signRequest(), { ca: roots }));
     const stranger = await (await swarmRoot()).issue(`O=${ca.clusterId}, OU=swarm-manager, CN=stranger`);
     await t.throwsAsync(post(server.url, '/api/v1/cfssl/sign', await signRequest(), { ...stranger, ca: roots }));
+    // Not TLS at all: the handshake fails, and the log still names who it was.
+    await new Promise<void>((resolve) => {
+      const raw = netConnect(server.port, '127.0.0.1', () => raw.end('GET / HTTP/1.1\r\n\r\n'));
+      raw.on('error', () => undefined).on('close', () => resolve());
+    });
   });
+  t.true(log.some((l) => /^TLS handshake with 127\.0\.0\.1:\d+ failed: \S+/.test(l)), log.join('\n'));
   t.true(log.some((l) => /^refused TLS client 127\.0\.0\.1:\d+: it sent no client certificate$/.test(l)), log.join('\n'));
   t.true(log.some((l) => /^refused TLS client 127\.0\.0\.1:\d+ \(.*CN=stranger\): its chain names an issuer this CA trusts, but that issuer did not sign it \(another CA of the same name\?\) \(CERT_SIGNATURE_FAILURE\)$/.test(l)), log.join('\n'));
 });

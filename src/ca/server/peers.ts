@@ -60,9 +60,11 @@ function anchorOf(certificate: DetailedPeerCertificate): DetailedPeerCertificate
   return at;
 }
 
-/** Names a peer in a log line: its address and, when it sent one, its certificate's subject. */
-export function describePeer(socket: TLSSocket): string {
-  const address = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+/**
+ * Names a peer in a log line: its address and, when it sent one, its certificate's subject. A
+ * socket that has closed no longer knows its address: `address` is what it was.
+ */
+export function describePeer(socket: TLSSocket, address = `${socket.remoteAddress}:${socket.remotePort}`): string {
   const certificate = socket.getPeerX509Certificate?.();
   return certificate ? `${address} (${certificate.subject.replace(/\n/g, ', ')})` : address;
 }

@@ -86,8 +86,8 @@ function send(res: ServerResponse, response: ApiResponse): void {
 }
 
 /** The TCP connection a request came on (under HTTPS, the one the TLS socket wraps): what the shedder tracks. */
-function connectionOf(req: IncomingMessage): Socket {
-  return (req.socket as Socket & { _parent?: Socket })._parent ?? req.socket;
+function connectionOf(socket: Socket): Socket {
+  return (socket as Socket & { _parent?: Socket })._parent ?? socket;
 }
 
 /** The path of a request-target, whatever its form: the API routes on it and on nothing else. */
@@ -155,7 +155,7 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
     };
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    const connection = connectionOf(req);
+    const connection = connectionOf(req.socket);
     let held = 0;
     let answering = false;
     inFlight.set(res, connection);
@@ -203,7 +203,10 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
     ? createHttpsServer({ ...tlsOptions(options.tls), ...timing, handshakeTimeout: limits.handshakeTimeoutMs }, handler)
     : createHttpServer(timing, handler);
   server.keepAliveTimeout = 5_000;
+  /** Each connection's peer, noted on arrival: a TLS socket that failed no longer knows it. */
+  const addresses = new WeakMap<Socket, string>();
   server.on('connection', (socket: Socket) => {
+    addresses.set(socket, `${socket.remoteAddress}:${socket.remotePort}`);
     if (shedder.admit(socket)) socket.once('close', () => forgetConnection(socket));
   });
   // A request Node cannot parse, or one too slow: say so when the socket can still hear it, then hang up.
@@ -213,7 +216,10 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
     socket.destroy();
   });
   // A failed handshake concerns that client only; the operator hears of it.
-  server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => log(`TLS handshake with ${describePeer(socket)} failed: ${error.code ?? error.message}`));
+  server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
+    const why = error.code === 'ECONNRESET' ? 'the client hung up' : error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'not completed in time' : (error.code ?? error.message);
+    log(`TLS handshake with ${describePeer(socket, addresses.get(connectionOf(socket)))} failed: ${why}`);
+  });
   // Each mutual-TLS client is admitted or refused once its handshake is done, before any request is read.
   server.on('secureConnection', (socket: TLSSocket) => {
     if (!clientVerifier) return;
