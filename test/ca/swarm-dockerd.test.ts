@@ -2,7 +2,7 @@
  * Docker Swarm for real: two dockerd of Debian's docker.io on 127.0.0.1 move their swarm to a
  * Keyward cluster CA (keys in SoftHSM, `keyward ca serve --tls`) with the command `keyward ca
  * swarm-command` prints. The judge is SwarmKit itself and Go's crypto/x509 inside dockerd: the
- * rotation must converge, a worker must join, a promotion must bring a manager certificate, and
+ * rotation must converge, a worker must join, a promotion and a demotion must bring new certificates, and
  * Keyward must not be asked again and again once the swarm is content. Then the Docker CLI, a Go
  * TLS client, verifies the CA server both ways (to the cluster CA, to the offline root).
  */
@@ -103,17 +103,26 @@ async function swarmMovesToKeyward(t: ExecutionContext, clientAuth: 'none' | 'ma
     t.is(info.CertIssuerPublicKey, clusterCaSpki);
   }
 
+  // A demotion: a worker's certificate again, from Keyward.
+  await manager.must(['node', 'demote', workerId]);
+  const demoted = await waitUntil('the demoted node\'s worker certificate', async () => {
+    const leaf = await leafOf(worker, dir);
+    return leaf.subject.includes('OU=swarm-worker') ? leaf : undefined;
+  }, 120_000);
+  t.regex(demoted.verify, /: OK$/);
+  t.not(demoted.serial, workerLeaf.serial, 'a new worker certificate, not the one from the join');
+
   // The ledger holds what the nodes hold; a minute later Keyward has not been asked again and again.
   const nodeSerials = async () => {
     const status = JSON.parse(await ok(ca(['status', '--json']), 'ca status')) as { certificates: Array<{ serial: string; profile: string }> };
     return status.certificates.filter((c) => c.profile.startsWith('node-')).map((c) => c.serial);
   };
   const issued = await nodeSerials();
-  for (const leaf of [managerLeaf, workerLeaf, promoted]) t.true(issued.includes(leaf.serial), `serial ${leaf.serial} is in the ledger`);
+  for (const leaf of [managerLeaf, workerLeaf, promoted, demoted]) t.true(issued.includes(leaf.serial), `serial ${leaf.serial} is in the ledger`);
   await new Promise((resolve) => setTimeout(resolve, 60_000));
   const later = await nodeSerials();
   t.true(later.length - issued.length <= 2, `issued ${later.length - issued.length} more node certificates in the minute after convergence (${later.length} in all)`);
-  t.true(later.length <= 8, `${later.length} node certificates for 2 nodes, a rotation, a join and a promotion`);
+  t.true(later.length <= 10, `${later.length} node certificates for 2 nodes, a rotation, a join, a promotion and a demotion`);
 
   // Go's TLS client (the Docker CLI) verifies the CA server to the cluster CA and to the offline root,
   // presenting the manager's Keyward certificate; it reaches HTTP (an error answer: this is no dockerd), not an x509 error.
@@ -128,7 +137,7 @@ async function swarmMovesToKeyward(t: ExecutionContext, clientAuth: 'none' | 'ma
   }
 }
 
-test('a real swarm moves to a Keyward cluster CA: rotation converges, a worker joins, a promotion gets a manager certificate, and the CA is left in peace', (t) =>
+test('a real swarm moves to a Keyward cluster CA: rotation converges, a worker joins, promotion and demotion get their certificates, and the CA is left in peace', (t) =>
   swarmMovesToKeyward(t, 'none'));
 
 test('the same with mutual TLS from the start (--client-auth managers): managers bootstrap with the swarm\'s own root', (t) =>
