@@ -110,3 +110,26 @@ export class CancelledError extends KeywardError {
     super('CANCELLED', message, { ...options, exitCode: ExitCode.cancelled });
   }
 }
+
+/** What a file system error means, for a person: "no such file or directory", not ENOENT. */
+export function fileProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const reasons: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EISDIR: 'it is a directory',
+    ENOTDIR: 'a part of the path is not a directory',
+    EROFS: 'the file system is read-only',
+    ENOSPC: 'no space left on the device',
+    EDQUOT: 'the disk quota is exhausted',
+    ELOOP: 'too many symbolic links',
+    ENAMETOOLONG: 'the name is too long',
+    EIO: 'an input/output error',
+    ENXIO: 'no such device (a FIFO with no writer, or a device gone)',
+  };
+  if (code && reasons[code]) return reasons[code];
+  // Node's messages read "ENOSPC: no space left on device, write": keep the words, drop the code and the call.
+  const message = error instanceof Error ? error.message : String(error);
+  return /^[A-Z]+: ([^,]+)/.exec(message)?.[1] ?? message;
+}

@@ -4,7 +4,7 @@ import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
 import { UsageError } from '../../src/errors.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { readInput, writeOutput } from '../io.js';
+import { outputOption, readInput, writeOutput } from '../io.js';
 import { wholeNumber } from '../options.js';
 import { dirOption, generateOption, withKeystore } from './shared.js';
 
@@ -23,7 +23,7 @@ export function defineIntermediate(ca: Command): void {
     .option('--node-days <n>', 'validity of node certificates it issues', (v) => wholeNumber(v, '--node-days'), 90)
     .option('--crl-url <url>', 'where relying parties fetch CRLs (CRL distribution point)')
     .option('--ca-issuers-url <url>', 'where relying parties fetch the issuer certificate (AIA)')
-    .option('-o, --out <file>', 'write the certificate here (with --csr: to carry back and install)')
+    .addOption(outputOption('-o, --out <file>', 'write the certificate here (with --csr: to carry back and install)'))
     .addOption(dirOption())
     .addHelpText('after', examples([
       '# both keys at hand (one machine, or an HSM reachable from the ceremony):',
@@ -55,7 +55,7 @@ export function defineIntermediate(ca: Command): void {
     .addOption(generateOption())
     .requiredOption('--cluster-id <id>', 'the cluster it will serve')
     .option('--node-days <n>', 'validity of node certificates it will issue', (v) => wholeNumber(v, '--node-days'), 90)
-    .requiredOption('-o, --out <file>', 'where to write the CSR (to carry to the ceremony)')
+    .addOption(outputOption('-o, --out <file>', 'where to write the CSR (to carry to the ceremony)').makeOptionMandatory())
     .addOption(dirOption())
     .addHelpText('after', examples([
       "keyward ca intermediate request --key 'pkcs11:token=ca-online;object=cluster-a' --generate p256 --cluster-id 4tyrw0mhvfspaz3cqwtzmbkay --out cluster-a.csr --dir ca/",

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { readInput, writeOutput } from '../io.js';
+import { outputOption, readInput, writeOutput } from '../io.js';
 import { wholeNumber } from '../options.js';
 import { dirOption } from './shared.js';
 
@@ -14,7 +14,7 @@ export function defineIssue(ca: Command): void {
     .addOption(new Option('--role <role>', 'the node\'s role (default: the CSR\'s OU)').choices(['manager', 'worker']))
     .option('--node-id <id>', 'the node ID (default: the CSR\'s CN)')
     .option('--days <n>', 'validity in days (default: the CA\'s node days, 90)', (v) => wholeNumber(v, '--days'))
-    .option('-o, --out <file>', 'write the certificate and chain (PEM) here')
+    .addOption(outputOption('-o, --out <file>', 'write the certificate and chain (PEM) here'))
     .addOption(dirOption())
     .addHelpText('after', examples([
       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout node.key -subj '/OU=swarm-worker/CN=node-1' -out node.csr",

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { fromPemOrDer, pemBlocks, toPem } from '../../src/x509/pem.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { readInput, writeOutput } from '../io.js';
+import { outputOption, readInput, writeOutput } from '../io.js';
 import { withDevice } from './device.js';
 
 /** The certificates in a file: every block of a PEM bundle, or one DER certificate; none in an empty file. */
@@ -23,7 +23,7 @@ export function defineAttest(yubikey: Command): void {
     .argument('<uri>', 'the key, e.g. yubikey:serial=12345678;slot=9c')
     .option('--trust-root <file...>', 'trust these attestation roots (PEM) besides Yubico\'s, e.g. a virtual YubiKey\'s; other certificates in the files serve as intermediates')
     .option('--intermediates <file...>', 'intermediate CAs (PEM) the chain may run through besides Yubico\'s; they grant no trust by themselves')
-    .option('--chain-out <file>', 'write the verified chain below the root: slot attestation, device (F9) and intermediate certificates (PEM)')
+    .addOption(outputOption('--chain-out <file>', 'write the verified chain below the root: slot attestation, device (F9) and intermediate certificates (PEM)'))
     .addHelpText('after', examples([
       'keyward yubikey attest yubikey:slot=9c',
       'keyward yubikey attest yubikey:slot=9c --trust-root vyk-root.pem --intermediates vyk-intermediates.pem --json',

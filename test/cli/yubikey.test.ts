@@ -182,6 +182,23 @@ test.serial('touch: a manual touch from another process lets the signature throu
   }
 });
 
+test.serial('key sign to a path it could not write: refused before the card is asked anything (no PIN, no touch)', async (t) => {
+  const card = await serveVirtualCard(rig, { touch: 'manual' });
+  try {
+    t.is((await keyward(['key', 'generate', 'yubikey:slot=9a', '-a', 'p256', '--touch-policy', 'always', '--pin-policy', 'always'], { env: env() })).code, 0);
+    const data = join(rig.dir, 'unwritten-data');
+    writeFileSync(data, 'x');
+    const before = card.log.length;
+    const refused = await keyward(['key', 'sign', 'yubikey:slot=9a', '--in', data, '--out', join(rig.dir, 'missing', 'x.sig')], { env: env() });
+    t.is(refused.code, 2, refused.stderr);
+    t.regex(refused.stderr, /--out .*missing\/x\.sig: the directory .*missing does not exist/);
+    t.notRegex(refused.stderr, /Touch/);
+    t.deepEqual(await card.apdusSince(before), [], 'not one APDU: no PIN verified, no signature made');
+  } finally {
+    await card.stop();
+  }
+});
+
 test.serial('PIN safety from the command line: tries left, the last try kept without a terminal, spent with --allow-final-try', async (t) => {
   const card = await serveVirtualCard(rig, {});
   try {
