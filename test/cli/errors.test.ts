@@ -1,9 +1,9 @@
 /** Errors from the binary: what failed, why, what to do; exit codes that mean something; no PIN shown. */
 import test from 'ava';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI_PIN, cliToken } from '../harness/cli-token.js';
-import { KEYWARD_BIN, keyward, run } from '../harness/run.js';
+import { KEYWARD_BIN, keyward, PROJECT_ROOT, run } from '../harness/run.js';
 
 test('a malformed URI: exit 2, the position and a caret under the fault', async (t) => {
   const token = await cliToken(t);
@@ -159,4 +159,35 @@ test('every command has help with examples', async (t) => {
   const top = await keyward(['--help']);
   t.regex(top.stdout, /Exit codes:/);
   t.regex(top.stdout, /never taken from the command line/);
+});
+
+test('--json: usage errors (unknown command or option, missing option or argument, bad choice) are a JSON error on stdout; --version is {"version"}', async (t) => {
+  const cases: Array<[args: string[], code: string, message: RegExp]> = [
+    [['--json', 'nosuch'], 'UNKNOWN_COMMAND', /^unknown command 'nosuch'/],
+    [['--json', 'key', 'nosuch'], 'UNKNOWN_COMMAND', /^unknown command 'nosuch'/],
+    [['key', 'sign', 'pkcs11:token=t;object=k', '--json'], 'OPTION_MISSING', /^required option '-i, --in <file>' not specified$/],
+    [['--json', 'key', 'public'], 'ARGUMENT_MISSING', /^missing required argument 'uri'$/],
+    [['--json', 'key', 'list', '--bogus'], 'UNKNOWN_OPTION', /^unknown option '--bogus'$/],
+    [['--json', 'key', 'generate', 'pkcs11:token=t;object=k', '-a', 'rsa1024'], 'OPTION_INVALID', /Allowed choices are p256, p384/],
+    [['--json', 'key', 'sign', 'pkcs11:token=t;object=k', '--in'], 'OPTION_VALUE_MISSING', /^option '-i, --in <file>' argument missing$/],
+  ];
+  for (const [args, code, message] of cases) {
+    const result = await keyward(args);
+    t.is(result.code, 2, args.join(' '));
+    t.is(result.stderr, '', `${args.join(' ')}: with --json the error is on stdout only`);
+    const { error } = JSON.parse(result.stdout || 'null') ?? {};
+    t.like(error, { code, hint: 'add --help for usage' }, args.join(' '));
+    t.regex(error?.message ?? '', message, args.join(' '));
+  }
+  for (const args of [['--json', '--version'], ['--version', '--json']]) {
+    const version = await keyward(args);
+    t.is(version.code, 0);
+    t.deepEqual(JSON.parse(version.stdout || 'null'), { version: JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).version }, args.join(' '));
+  }
+  // Without --json nothing changes: the message and the pointer to --help on stderr.
+  const human = await keyward(['key', 'list', '--bogus']);
+  t.is(human.code, 2);
+  t.is(human.stdout, '');
+  t.is(human.stderr, "error: unknown option '--bogus'\n(add --help for usage)\n");
+  t.is((await keyward(['--version'])).stdout.trim(), JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).version);
 });
