@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { YUBIKEY_5_ATR } from '../../src/hsm/piv/spec.js';
 import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
 import { KEYWARD_BIN, keyward, run, type RunResult } from '../harness/run.js';
+import { tempDir } from '../harness/temp.js';
 
 let rig: PcscRig;
 test.before(async () => {
@@ -194,6 +195,43 @@ test.serial('key sign to a path it could not write: refused before the card is a
     t.regex(refused.stderr, /--out .*missing\/x\.sig: the directory .*missing does not exist/);
     t.notRegex(refused.stderr, /Touch/);
     t.deepEqual(await card.apdusSince(before), [], 'not one APDU: no PIN verified, no signature made');
+  } finally {
+    await card.stop();
+  }
+});
+
+test.serial('after Ctrl-C during a touch, the next command says the card still waits for that touch (not gpg); touching it frees the card', async (t) => {
+  const runtime = tempDir(t, 'keyward-runtime-');
+  const card = await serveVirtualCard(rig, { touch: 'manual', touchTimeoutSeconds: 14 });
+  try {
+    const withRuntime = env({ XDG_RUNTIME_DIR: runtime });
+    t.is((await keyward(['key', 'generate', 'yubikey:slot=9a', '-a', 'p256', '--touch-policy', 'always', '--pin-policy', 'never'], { env: withRuntime })).code, 0);
+    const data = join(rig.dir, 'interrupted-data');
+    writeFileSync(data, 'x');
+    const signing = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'key', 'sign', 'yubikey:slot=9a', '--in', data, '--base64'], { env: withRuntime, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    signing.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    const exited = new Promise((resolve) => signing.on('exit', resolve));
+    while (!/Touch your YubiKey/.test(stderr) && signing.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    signing.kill('SIGINT'); // Ctrl-C: the card keeps waiting for the touch, and pcscd keeps it held for the dead command
+    await exited;
+
+    const next = await keyward(['key', 'public', 'yubikey:slot=9a'], { env: withRuntime });
+    t.is(next.code, 7, next.stderr);
+
+    t.regex(next.stderr, /the YubiKey is still waiting for a touch, which a Keyward command asked for \d+ s ago before it was interrupted/);
+    t.regex(next.stderr, /hint: touch it to end that wait now .*, or wait up to 1?\d s/);
+    t.notRegex(next.stderr, /scdaemon|no YubiKey matches/);
+    // With nowhere to keep such records (no runtime directory), the message names both usual causes.
+    const unrecorded = await keyward(['key', 'public', 'yubikey:slot=9a'], { env: env({ XDG_RUNTIME_DIR: join(runtime, 'none') }) });
+    t.is(unrecorded.code, 7, unrecorded.stderr);
+    t.regex(unrecorded.stderr, /another program holds the card exclusively/);
+    t.regex(unrecorded.stderr, /scdaemon.*; or a command waiting for a touch/);
+
+    // The advice holds: a touch ends the abandoned operation, and the card is free at once.
+    t.true(JSON.parse((await keyward(['yubikey', 'virtual', 'touch', '--state', card.statePath, '--json'])).stdout).touched);
+    const freed = await keyward(['key', 'public', 'yubikey:slot=9a'], { env: withRuntime });
+    t.is(freed.code, 0, freed.stderr);
   } finally {
     await card.stop();
   }

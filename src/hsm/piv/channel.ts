@@ -49,9 +49,15 @@ export class PivChannel {
     this.apduCount++;
     const timeoutMs = this.options.responseTimeoutMs ?? 30_000;
     let notice: TouchNotice | undefined;
+    let waitNoted: (() => void) | undefined;
+    const noticeDelayMs = this.options.touchNoticeDelayMs ?? 500;
     const noticeTimer =
-      ctx.mayNeedTouch && this.options.onTouchWait
-        ? setTimeout(() => (notice = this.options.onTouchWait!()), this.options.touchNoticeDelayMs ?? 500)
+      ctx.mayNeedTouch && (this.options.onTouchWait || this.transport.awaitingTouch)
+        ? setTimeout(() => {
+            // For other programs first (a command interrupted now leaves the card waiting), then for the person.
+            waitNoted = this.transport.awaitingTouch?.(Date.now() - noticeDelayMs);
+            notice = this.options.onTouchWait?.();
+          }, noticeDelayMs)
         : undefined;
     let timeout: NodeJS.Timeout | undefined;
     const started = performance.now();
@@ -73,11 +79,12 @@ export class PivChannel {
       } catch (cause) {
         throw new CardResponseError(`cannot ${ctx.operation}: the card's answer is malformed (${raw.length} bytes)`, { cause });
       }
-      const waitedForTouch = notice !== undefined || (ctx.mayNeedTouch === true && performance.now() - started >= (this.options.touchNoticeDelayMs ?? 500));
+      const waitedForTouch = notice !== undefined || waitNoted !== undefined || (ctx.mayNeedTouch === true && performance.now() - started >= noticeDelayMs);
       return { response, waitedForTouch };
     } finally {
       clearTimeout(noticeTimer);
       clearTimeout(timeout);
+      waitNoted?.();
       notice?.clear();
     }
   }

@@ -139,13 +139,14 @@ export class YubiKeyResolver {
     const { devices, pcscError } = await this.all(uri);
     const matching = devices.filter((d) => (uri.serial === undefined || d.session.serial === uri.serial) && (uri.reader === undefined || d.reader === uri.reader));
     if (matching.length === 1) return matching[0]!;
+    // The only card there is held by another program: that is the answer, not "no YubiKey".
+    if (matching.length === 0 && devices.length === 0 && pcscError) throw pcscError;
     if (matching.length === 0) {
+      const held = pcscError ? `\nand a card Keyward could not take hold of: ${pcscError.message}; ${pcscError.hint ?? ''}` : '';
       throw new NotFoundError('YUBIKEY_NOT_FOUND', `no YubiKey matches ${redactUri(uriText)}`, {
         hint: devices.length
-          ? `YubiKeys here:\n${devices.map((d) => `  ${this.uriOf(d)}  (${d.reader})`).join('\n')}`
-          : pcscError
-            ? `${pcscError.message}; ${pcscError.hint ?? ''}`
-            : 'no YubiKey is connected; plug one in (keyward doctor explains what the machine sees)',
+          ? `YubiKeys here:\n${devices.map((d) => `  ${this.uriOf(d)}  (${d.reader})`).join('\n')}${held}`
+          : 'no YubiKey is connected; plug one in (keyward doctor explains what the machine sees)',
       });
     }
     throw new ConflictError('YUBIKEY_AMBIGUOUS', `${matching.length} YubiKeys match ${redactUri(uriText)}`, {
