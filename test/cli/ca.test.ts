@@ -143,13 +143,28 @@ test('serve refuses set-ups that would sign for strangers, before asking for any
   }
 });
 
-test('commands that read a CA refuse a directory that is not one, and create nothing there', async (t) => {
-  const { token, dir } = await cliCa(t);
+test('commands that need a CA say a directory that is not one is not a CA directory, and create nothing there', async (t) => {
+  const { token, dir, rootKey } = await cliCa(t);
   const typo = `${dir}-typo`;
-  for (const args of [['status'], ['revoke', '0a0b'], ['issue', '--csr', '/etc/hostname'], ['join-token', 'create']]) {
+  const request = await csr(token.store.dir, 'typo', '/OU=swarm-worker/CN=typo');
+  const commands = [
+    ['status'],
+    ['revoke', '0a0b'],
+    ['issue', '--csr', request],
+    ['serve'],
+    ['crl'],
+    ['crl', '--issuer', 'root', '--root-key', rootKey],
+    ['join-token', 'create'],
+    ['join-token', 'verify', 'SWMTKN-1-x-y'],
+    ['rotate-root', 'begin', '--new-key', `${rootKey}-2`],
+    ['rotate-root', 'finish'],
+    ['intermediate', 'install', '--cert', '/etc/ssl/certs/ca-certificates.crt', '--root-dir', dir],
+    ['swarm-command', '--url', 'https://ca.example:8888', '--no-check'],
+  ];
+  for (const args of commands) {
     const result = await token.keyward(['ca', ...args, '--dir', typo]);
     t.is(result.code, 3, `${args.join(' ')}: ${result.stderr}`);
-    t.regex(result.stderr, /is not a Keyward CA directory|has no (root bundle|cluster intermediate)/);
+    t.is(result.stderr.split('\n')[0], `keyward: ${typo} is not a Keyward CA directory (it has no ca.json)`, args.join(' '));
     t.false(existsSync(typo), `${args.join(' ')} created nothing`);
   }
 });
