@@ -1,10 +1,10 @@
 /** `keyward cert …`: the X.509 certificate stored beside a key, and self-signed certificates made in the device. */
 import type { Command } from 'commander';
 import { NotFoundError } from '../src/errors.js';
-import { fromPemOrDer, toPem } from '../src/x509/pem.js';
+import { toPem } from '../src/x509/pem.js';
 import { CliContext } from './context.js';
 import { examples } from './help.js';
-import { checkStdout, outputOption, readInput, writeOutput } from './io.js';
+import { checkStdout, outputOption, readCertificate, writeOutput } from './io.js';
 import { wholeNumber } from './options.js';
 
 const KEY = "'pkcs11:token=demo;object=signer'";
@@ -40,7 +40,7 @@ export function defineCert(cert: Command): void {
     .addHelpText('after', examples([`keyward cert import ${KEY} --in signer.crt`]))
     .action(async (uri: string, options: { in: string }, command: Command) => {
       const ctx = await CliContext.of(command);
-      const der = fromPemOrDer(readInput(options.in, 'the certificate'), 'CERTIFICATE');
+      const der = await readCertificate(options.in, '--in');
       const handle = await ctx.keystore().open(uri);
       await handle.setCertificate(der);
       ctx.emit({ uri: handle.info.uri, stored: true }, () => `certificate stored with ${handle.info.uri}`);

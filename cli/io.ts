@@ -2,14 +2,60 @@
 import { readFileSync } from 'node:fs';
 import { Option } from 'commander';
 import { writableTarget, writeFileAtomic } from '../src/atomic-file.js';
-import { NotFoundError, UsageError } from '../src/errors.js';
+import { fileProblem, KeywardError, NotFoundError, UsageError } from '../src/errors.js';
+import { parseCertificate } from '../src/x509/certificate.js';
+import { fromPemOrDer, pemBlocks } from '../src/x509/pem.js';
 
-export function readInput(path: string, what: string): Buffer {
+/**
+ * A file a command reads, named by `flag` on its command line (`--csr`, `--in`, or an argument's
+ * `<name>`); "-" is standard input. Every error names the option and the file and says what is wrong
+ * in words: a missing file is "not found" (exit 3), anything else that cannot be read a usage error.
+ */
+export function readInput(path: string, flag: string): Buffer {
   try {
     return path === '-' ? readFileSync(0) : readFileSync(path);
   } catch (cause) {
-    throw new NotFoundError('INPUT_UNREADABLE', `cannot read ${what} from ${path}: ${(cause as NodeJS.ErrnoException).code ?? cause}`, { cause });
+    const code = (cause as NodeJS.ErrnoException).code;
+    const subject = `${flag} ${path === '-' ? '- (standard input)' : path}`;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new NotFoundError('INPUT_NOT_FOUND', `${subject}: ${fileProblem(cause)}`, { cause, hint: 'check the path' });
+    if (code === 'EISDIR') throw new UsageError('INPUT_UNREADABLE', `${subject} is a directory, not a file`, { cause });
+    throw new UsageError('INPUT_UNREADABLE', `${subject} cannot be read: ${fileProblem(cause)}`, { cause });
   }
+}
+
+/**
+ * Reads a file (readInput) and decodes it with `parse`: whatever `parse` finds wrong with the
+ * content is reported naming the option and the file too, with the error's own code and exit code.
+ */
+export async function parseInput<T>(path: string, flag: string, parse: (data: Buffer) => T | Promise<T>): Promise<T> {
+  const data = readInput(path, flag);
+  try {
+    return await parse(data);
+  } catch (error) {
+    if (!(error instanceof KeywardError)) throw error;
+    throw new KeywardError(error.code, `${flag} ${path}: ${error.message}`, { hint: error.hint, details: error.details, exitCode: error.exitCode, cause: error });
+  }
+}
+
+/** The certificates in a file: every PEM block, or one DER certificate; each must parse. None only where `allowEmpty` (an empty file). */
+export function readCertificates(path: string, flag: string, options: { allowEmpty?: boolean } = {}): Promise<Uint8Array[]> {
+  return parseInput(path, flag, (data) => {
+    const blocks = pemBlocks(data, 'CERTIFICATE');
+    if (blocks.length) return blocks.map((der) => (parseCertificate(der), der));
+    if (options.allowEmpty && data.toString('latin1').trim() === '') return [];
+    const der = fromPemOrDer(data, 'CERTIFICATE'); // another PEM block is named by its label
+    try {
+      parseCertificate(der);
+    } catch {
+      throw new UsageError('CERTIFICATE_MISSING', 'it holds no certificate (PEM or DER)');
+    }
+    return [der];
+  });
+}
+
+/** The one certificate a file holds (the first of a PEM bundle), as DER. */
+export async function readCertificate(path: string, flag: string): Promise<Uint8Array> {
+  return (await readCertificates(path, flag))[0]!;
 }
 
 const outputOptions = new WeakSet<Option>();

@@ -109,7 +109,7 @@ export function defineKey(key: Command): void {
       ) => {
         const ctx = await CliContext.of(command);
         if (!ctx.json) checkStdout(options.out, !options.base64);
-        const data = readInput(options.in, 'the data to sign');
+        const data = readInput(options.in, '--in');
         const handle = await ctx.keystore().open(uri);
         const signOptions: SignOptions = {
           hash: options.hash ? parseHashName(options.hash) : undefined,

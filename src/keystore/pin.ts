@@ -5,7 +5,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { AuthError, NotFoundError, UsageError } from '../errors.js';
+import { AuthError, fileProblem, NotFoundError, UsageError } from '../errors.js';
 import { Secret } from '../secret.js';
 import type { Interaction } from './interaction.js';
 
@@ -43,7 +43,7 @@ export const MAX_PIN_FILE_BYTES = 1024;
 export function readPinFile(source: string, interaction: Interaction): Secret {
   const path = pinFilePath(source);
   const unreadable = (cause: unknown) =>
-    new NotFoundError('PIN_SOURCE_UNREADABLE', `cannot read the PIN file ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, {
+    new NotFoundError('PIN_SOURCE_UNREADABLE', `cannot read the PIN file ${path}: ${fileProblem(cause)}`, {
       cause,
       hint: 'check the path in pin-source=file:…',
     });

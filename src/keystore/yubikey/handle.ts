@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { ALGORITHMS, type KeyAlgorithm } from '../../crypto/algorithms.js';
 import { ecdsaDerToRaw } from '../../crypto/signature-encoding.js';
-import { NotFoundError, UsageError } from '../../errors.js';
+import { fileProblem, NotFoundError, UsageError } from '../../errors.js';
 import type { AttestationTrust } from '../../hsm/piv/attestation.js';
 import type { PivSession, SlotInfo } from '../../hsm/piv/session.js';
 import { parseCertificate } from '../../x509/certificate.js';
@@ -97,7 +97,7 @@ async function attestationTrust(ctx: BackendContext): Promise<AttestationTrust> 
     try {
       text = readFileSync(file);
     } catch (cause) {
-      throw new NotFoundError('ATTESTATION_ROOTS_UNREADABLE', `cannot read attestation roots from ${file}`, { cause });
+      throw new NotFoundError('ATTESTATION_ROOTS_UNREADABLE', `cannot read attestation roots from ${file} (named in KEYWARD_ATTESTATION_ROOTS): ${fileProblem(cause)}`, { cause });
     }
     const fromFile = trustFromBundle(pemBlocks(text, 'CERTIFICATE'));
     trust.roots.push(...fromFile.roots);
