@@ -87,6 +87,11 @@ export function readPinFile(source: string, interaction: Interaction): Secret {
   }
 }
 
+/** Whether a PIN can be had without asking anyone: from the URI's pin-source or pin-value, or the environment. */
+export function pinAtHand(request: PinRequest, env: NodeJS.ProcessEnv): boolean {
+  return Boolean(request.pinSource || request.pinValue || env[request.envVar]);
+}
+
 export async function obtainPin(request: PinRequest, interaction: Interaction, env: NodeJS.ProcessEnv): Promise<Secret> {
   if (request.pinSource) return readPinFile(request.pinSource, interaction);
   if (request.pinValue) {

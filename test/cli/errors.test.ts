@@ -191,3 +191,28 @@ test('--json: usage errors (unknown command or option, missing option or argumen
   t.is(human.stderr, "error: unknown option '--bogus'\n(add --help for usage)\n");
   t.is((await keyward(['--version'])).stdout.trim(), JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).version);
 });
+
+test('a misspelt key and no PIN: "no key matches" (exit 3) from what the token shows without a PIN, not "the PIN is needed"', async (t) => {
+  const token = await cliToken(t);
+  t.is((await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=present`, '-a', 'p256'])).code, 0);
+  const env = { ...token.env };
+  delete env.KEYWARD_PIN;
+  const absent = `pkcs11:token=${token.label};object=presnt`;
+  for (const args of [['key', 'sign', absent, '--in', '/etc/hostname', '--base64'], ['key', 'public', absent], ['cert', 'show', absent], ['key', 'delete', absent, '--yes']]) {
+    const result = await token.keyward(args, { env });
+    t.is(result.code, 3, `${args.join(' ')}: ${result.stderr}`);
+    t.regex(result.stderr, new RegExp(`^keyward: no key matches pkcs11:token=${token.label};object=presnt on token "${token.label}" among the objects it shows without a PIN\\n`), args.join(' '));
+    t.regex(result.stderr, /object=present;type=public/, 'the keys it does show are listed');
+    t.regex(result.stderr, /a private key stored without a public key or certificate shows only after logging in: give the PIN \(KEYWARD_PIN, or pin-source=file:… in the URI\) to search those too/);
+    t.notRegex(result.stderr, /is needed/);
+  }
+  // The right name without a PIN gets as far as the PIN: the key was found among the public objects.
+  const right = await token.keyward(['key', 'sign', `pkcs11:token=${token.label};object=present`, '--in', '/etc/hostname', '--base64'], { env });
+  t.is(right.code, 4, right.stderr);
+  t.regex(right.stderr, /the user PIN of token .* is needed/);
+  // With a PIN at hand the search covers private objects too, and the answer lists what the PIN shows.
+  const withPin = await token.keyward(['key', 'public', absent]);
+  t.is(withPin.code, 3);
+  t.regex(withPin.stderr, /^keyward: no key matches .*object=presnt on token "[^"]+"\n/);
+  t.regex(withPin.stderr, /object=present;type=private/);
+});
