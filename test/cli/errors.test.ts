@@ -23,6 +23,14 @@ test('a wrong PIN: exit 4, the retry state, and the PIN appears nowhere', async 
   t.is(result.code, 4);
   t.regex(result.stderr, new RegExp(`wrong user PIN for token "${token.label}"`));
   t.false(result.stderr.includes(wrongPin) || result.stdout.includes(wrongPin));
+  // SoftHSM sets CKF_USER_PIN_COUNT_LOW after any wrong PIN: PKCS#11 defines it as "a wrong PIN since
+  // the last successful login", which says nothing of how many tries remain. Nor does Keyward.
+  t.regex(result.stderr, /: the token does not say how many attempts remain \(it reports a wrong PIN since the last successful login\)\n/);
+  t.notRegex(result.stderr, /low/);
+  const listed = await token.keyward(['token', 'list']);
+  t.regex(listed.stdout, /user PIN: a wrong PIN was given since the last successful login/);
+  t.notRegex(listed.stdout, /count-low/);
+  t.like(JSON.parse((await token.keyward(['token', 'list', '--json'])).stdout)[0], { userPin: 'count-low' }, 'scripts still see the flag by its PKCS#11 name');
   t.deepEqual(JSON.parse((await token.keyward(['key', 'list', '--json'])).stdout), [], 'nothing was created');
   const json = await token.keyward(['--json', 'key', 'list'], { env: { ...token.env, KEYWARD_PIN: wrongPin } });
   t.is(json.code, 4);
