@@ -237,6 +237,31 @@ test.serial('after Ctrl-C during a touch, the next command says the card still w
   }
 });
 
+test.serial('a command that changes a factory credential does not warn about that one at its start; it still names the others', async (t) => {
+  const card = await serveVirtualCard(rig, { firmware: '5.7.1' });
+  try {
+    const pin = await keyward(['yubikey', 'pin', 'change'], { env: env({ KEYWARD_NEW_PIN: '654321' }) });
+    t.is(pin.code, 0, pin.stderr);
+    t.regex(pin.stderr, /still uses the factory PUK, management key:/);
+    t.notRegex(pin.stderr, /factory PIN/, 'the PIN is what this command changes');
+    const puk = await keyward(['yubikey', 'puk', 'change'], { env: env({ KEYWARD_PIN: '654321', KEYWARD_PUK: '12345678', KEYWARD_NEW_PUK: '87654321' }) });
+    t.is(puk.code, 0, puk.stderr);
+    t.regex(puk.stderr, /still uses the factory management key:/);
+    const keyFile = join(rig.dir, 'factory-warning-mgmt.key');
+    writeFileSync(keyFile, `${'cd'.repeat(24)}\n`, { mode: 0o600 });
+    const mgmt = await keyward(['yubikey', 'management-key', 'set', '--new-key-source', `file:${keyFile}`], { env: env({ KEYWARD_PIN: '654321' }) });
+    t.is(mgmt.code, 0, mgmt.stderr);
+    t.notRegex(mgmt.stderr, /factory/, 'the management key was the last factory credential, and this command replaces it');
+    const reset = await keyward(['yubikey', 'reset', '--yes'], { env: env() });
+    t.is(reset.code, 0, reset.stderr);
+    t.notRegex(reset.stderr, /still uses the factory/, 'a reset puts every credential back to factory: no warning before it');
+    const info = await keyward(['yubikey', 'info'], { env: env() });
+    t.regex(info.stderr, /still uses the factory PIN, PUK, management key/, 'looking at the card still warns');
+  } finally {
+    await card.stop();
+  }
+});
+
 test.serial('PIN safety from the command line: tries left, the last try kept without a terminal, spent with --allow-final-try', async (t) => {
   const card = await serveVirtualCard(rig, {});
   try {

@@ -5,7 +5,7 @@
  */
 import { AuthError, ConflictError, KeywardError, NotFoundError, UsageError } from '../../errors.js';
 import { parseManagementKeyHex } from '../../hsm/piv/management-key.js';
-import { factoryDefaultsWarning, PivSession, slotId, type ManagementKeyInfo, type PinStatus, type SlotInfo } from '../../hsm/piv/session.js';
+import { factoryDefaultsWarning, PivSession, slotId, type FactoryCredential, type ManagementKeyInfo, type PinStatus, type SlotInfo } from '../../hsm/piv/session.js';
 import { DEFAULT_MANAGEMENT_KEY } from '../../hsm/piv/spec.js';
 import { InProcessTransport } from '../../hsm/piv/transport/in-process.js';
 import { listReaders, PcscTransport } from '../../hsm/piv/transport/pcsc.js';
@@ -159,10 +159,11 @@ export class YubiKeyResolver {
    * card up or looks at it (key generation, the yubikey commands; doctor reports it too), never on
    * the signing path: there it would cost three metadata reads per command.
    */
-  async warnDefaults(device: Device): Promise<void> {
+  async warnDefaults(device: Device, changing: readonly FactoryCredential[] = []): Promise<void> {
     if (this.#warned.has(device.reader)) return;
     this.#warned.add(device.reader);
-    const defaults = await device.session.factoryDefaults();
+    // Not the credentials the command is about to change: "still uses the factory PIN" at the start of `pin change` is noise.
+    const defaults = (await device.session.factoryDefaults()).filter((credential) => !changing.includes(credential));
     if (defaults.length) {
       const { message, hint } = factoryDefaultsWarning(device.session.device, defaults);
       this.#ctx.interaction.warn(`${message}; ${hint}`);
