@@ -9,6 +9,7 @@ import { CliContext } from './context.js';
 import { examples } from './help.js';
 import { wholeNumber } from './options.js';
 import { checkStdout, outputOption, readInput, writeOutput } from './io.js';
+import { withArticle } from '../src/words.js';
 
 const TOKEN = "'pkcs11:token=demo;object=signer'";
 
@@ -45,7 +46,7 @@ export function defineKey(key: Command): void {
       if (options.overwrite) {
         await confirmDestruction(ctx, options.yes, { question: `Replace whatever key is in ${redactUri(uri)}? The old key is destroyed.`, action: 'replace a key', declined: 'nothing was generated' });
       }
-      const handle = await ctx.progress(`Generating a ${ALGORITHMS[options.algorithm].title} key in the device`, () =>
+      const handle = await ctx.progress(`Generating ${withArticle(`${ALGORITHMS[options.algorithm].title} key`)} in the device`, () =>
         ctx.keystore().generate(uri, { algorithm: options.algorithm, pinPolicy: options.pinPolicy, touchPolicy: options.touchPolicy, overwrite: options.overwrite }),
       );
       ctx.emit(handle.info, () => handle.info.uri);

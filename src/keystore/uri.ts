@@ -10,6 +10,7 @@
  */
 import { UsageError } from '../errors.js';
 import { Secret } from '../secret.js';
+import { withArticle } from '../words.js';
 
 // RFC 7512 §2.3: pk11-unreserved, pk11-p-res-avail (path) and pk11-q-res-avail (query).
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
@@ -338,7 +339,7 @@ function parseAttributes(
 export function parseUri(spec: UriSchemeSpec, input: string): ParsedAttributes {
   const prefix = `${spec.scheme}:`;
   if (typeof input !== 'string' || !input.toLowerCase().startsWith(prefix)) {
-    throw new UriError(spec, String(input), 0, `a ${spec.title} starts with "${prefix}"`);
+    throw new UriError(spec, String(input), 0, `${withArticle(spec.title)} starts with "${prefix}"`);
   }
   if (input.length > MAX_URI_LENGTH) {
     throw new UriError(spec, input, MAX_URI_LENGTH, `the URI is ${input.length} characters long; the limit is ${MAX_URI_LENGTH}`, 'a key URI names a key in a few hundred characters; check how this one was built');

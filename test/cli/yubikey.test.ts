@@ -318,6 +318,9 @@ test.serial('key generate --overwrite and pin retries: refused with no one to as
     t.is((await keyward(['key', 'generate', 'yubikey:slot=9a', '-a', 'p256'], { env: env() })).code, 0);
     const publicKey = async () => (await keyward(['key', 'public', 'yubikey:slot=9a'], { env: env() })).stdout;
     const original = await publicKey();
+    const taken = await keyward(['key', 'generate', 'yubikey:slot=9a', '-a', 'p384'], { env: env() });
+    t.is(taken.code, 7, taken.stderr);
+    t.regex(taken.stderr, /slot 9a \(PIV authentication\) of YubiKey \d+ .*already holds an ECDSA P-256 key\n/);
     const overwrite = ['key', 'generate', 'yubikey:slot=9a', '-a', 'p384', '--overwrite'];
     refusedForConfirmation(t, await keyward(overwrite, { env: env() }), 'replace a key');
     t.is(JSON.parse((await keyward([...overwrite, '--json'], { env: env() })).stdout).error.code, 'CONFIRMATION_REQUIRED');
