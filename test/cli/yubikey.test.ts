@@ -278,6 +278,10 @@ test.serial('PIN safety from the command line: tries left, the last try kept wit
     t.is(kept.code, 4);
     t.regex(kept.stderr, /has one try left before it blocks/);
     t.regex(kept.stderr, /--allow-final-try/);
+    const { KEYWARD_PIN: _pin, ...noPin } = env();
+    const asked = await keyward(['--allow-final-try', 'key', 'sign', 'yubikey:slot=9a', '--in', data, '--base64'], { env: noPin });
+    t.is(asked.code, 4, asked.stderr);
+    t.regex(asked.stderr, /the PIN of YubiKey \d+ .*\(1 try left\) is needed/, 'one try, not "1 tries"');
     const spent = await keyward(['--allow-final-try', 'key', 'sign', 'yubikey:slot=9a', '--in', data, '--base64'], { env: env() });
     t.is(spent.code, 0, spent.stderr);
     t.like(JSON.parse((await keyward(['yubikey', 'info', '--json'], { env: env() })).stdout).pin, { retriesLeft: 3 });

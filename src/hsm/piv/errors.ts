@@ -6,6 +6,7 @@ import { AuthError, ConflictError, KeywardError, NotFoundError, UnavailableError
 import { hexSw } from './apdu.js';
 import { SW, TOUCH_TIMEOUT_MS } from './spec.js';
 import type { TouchWait } from './transport/touch-waits.js';
+import { tries } from '../../words.js';
 
 /** Which secret a VERIFY-like command was about. */
 export type PivCredential = 'PIN' | 'PUK' | 'management key';
@@ -24,7 +25,7 @@ export class PinIncorrectError extends AuthError {
   readonly retriesLeft: number;
   constructor(ctx: StatusContext, retriesLeft: number, options: KeywardErrorOptions = {}) {
     const credential = ctx.credential ?? 'PIN';
-    const left = retriesLeft === 0 ? `the ${credential} is now blocked` : `${retriesLeft} ${retriesLeft === 1 ? 'try' : 'tries'} left`;
+    const left = retriesLeft === 0 ? `the ${credential} is now blocked` : `${tries(retriesLeft)} left`;
     super(`${credential === 'PUK' ? 'PUK' : 'PIN'}_INCORRECT`, `wrong ${credential}${on(ctx)}: ${left}`, {
       ...options,
       hint:

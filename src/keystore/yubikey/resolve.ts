@@ -15,6 +15,7 @@ import type { BackendContext } from '../backend.js';
 import { consentToFinalTry } from '../consent.js';
 import { obtainPin, userPinRequest } from '../pin.js';
 import { formatYubiKeyUri, redactUri, type YubiKeyUri } from '../uri.js';
+import { tries } from '../../words.js';
 
 /** A card handed to the keystore directly (the virtual YubiKey in the same process). */
 export interface AttachedCard {
@@ -56,7 +57,7 @@ export class YubiKeyResolver {
     const ctx = this.#ctx;
     return {
       pin: (status: PinStatus): Promise<Secret> =>
-        obtainPin(userPinRequest(request.uri, `PIN of ${device()}${status.retriesLeft !== undefined ? ` (${status.retriesLeft} tries left)` : ''}`), ctx.interaction, ctx.env),
+        obtainPin(userPinRequest(request.uri, `PIN of ${device()}${status.retriesLeft !== undefined ? ` (${tries(status.retriesLeft)} left)` : ''}`), ctx.interaction, ctx.env),
       managementKey: async (info: ManagementKeyInfo): Promise<Uint8Array> => {
         if (request.uri.managementKeySource || ctx.env.KEYWARD_MANAGEMENT_KEY) {
           const secret = await obtainPin({ what: 'management key', pinSource: request.uri.managementKeySource, envVar: 'KEYWARD_MANAGEMENT_KEY' }, ctx.interaction, ctx.env);
