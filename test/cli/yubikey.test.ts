@@ -164,11 +164,16 @@ test.serial('touch: a manual touch from another process lets the signature throu
     t.is(timedOut.code, 4);
     t.regex(timedOut.stderr, /Touch your YubiKey \(serial \d+\)…/);
     t.regex(timedOut.stderr, /the YubiKey was not touched in time/);
+    t.notRegex(timedOut.stderr, /…touched/, 'no "touched" for a touch that never came');
 
-    const signing = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'key', 'sign', 'yubikey:slot=9a', '--in', data, '--out', `${data}.sig`], { env: env(), stdio: 'ignore' });
+    const signing = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'key', 'sign', 'yubikey:slot=9a', '--in', data, '--out', `${data}.sig`], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    signing.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    const stderrRead = new Promise((resolve) => signing.on('close', resolve));
     let exitCode: number | undefined;
     const exited = new Promise<number>((resolve) => signing.on('exit', (code) => resolve((exitCode = code ?? -1))));
-    // Touch once the card waits for it (the signer's start-up takes longer on a loaded machine).
+    // Touch once the notice asks for it (the signer's start-up takes longer on a loaded machine).
+    while (!/Touch your YubiKey/.test(stderr) && exitCode === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
     let touched = false;
     while (!touched && exitCode === undefined) {
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -176,6 +181,17 @@ test.serial('touch: a manual touch from another process lets the signature throu
     }
     t.true(touched);
     t.is(await exited, 0);
+    await stderrRead;
+    t.regex(stderr, /Touch your YubiKey \(serial \d+\)…\n…touched\n/, 'the touch is acknowledged');
+    // At a terminal the notice line itself ends in "touched".
+    const atTerminal = spawn('script', ['-qec', `'${process.execPath}' '${KEYWARD_BIN}' key sign yubikey:slot=9a --in '${data}' --out '${data}.sig'`, '/dev/null'], { env: env(), stdio: ['pipe', 'pipe', 'ignore'] });
+    let terminal = '';
+    atTerminal.stdout.on('data', (chunk: Buffer) => (terminal += chunk));
+    const closed = new Promise((resolve) => atTerminal.on('close', resolve));
+    while (!/Touch your YubiKey/.test(terminal)) await new Promise((resolve) => setTimeout(resolve, 100));
+    t.true(JSON.parse((await keyward(['yubikey', 'virtual', 'touch', '--state', card.statePath, '--json'])).stdout).touched);
+    await closed;
+    t.regex(terminal, /Touch your YubiKey \(serial \d+\)…\r\x1b\[KTouch your YubiKey \(serial \d+\)… touched\r?\n/);
     writeFileSync(`${data}.pub`, (await keyward(['key', 'public', 'yubikey:slot=9a'], { env: env() })).stdout);
     t.is((await run('openssl', ['dgst', '-sha256', '-verify', `${data}.pub`, '-signature', `${data}.sig`, data])).stdout.trim(), 'Verified OK');
   } finally {

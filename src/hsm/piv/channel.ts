@@ -10,9 +10,9 @@ import { SW } from './spec.js';
 import { concat } from './tlv.js';
 import type { CardTransport } from './transport/transport.js';
 
-/** A notice shown while the card waits for a touch; cleared when the card answers. */
+/** A notice shown while the card waits for a touch; cleared when the card answers, `touched` when it went on (not when it gave up). */
 export interface TouchNotice {
-  clear(): void;
+  clear(touched?: boolean): void;
 }
 
 export interface ChannelOptions {
@@ -61,6 +61,7 @@ export class PivChannel {
         : undefined;
     let timeout: NodeJS.Timeout | undefined;
     const started = performance.now();
+    let touched = false;
     try {
       const raw = await Promise.race([
         this.transport.transmit(apdu),
@@ -80,12 +81,14 @@ export class PivChannel {
         throw new CardResponseError(`cannot ${ctx.operation}: the card's answer is malformed (${raw.length} bytes)`, { cause });
       }
       const waitedForTouch = notice !== undefined || waitNoted !== undefined || (ctx.mayNeedTouch === true && performance.now() - started >= noticeDelayMs);
+      // The card went on (data, or more of it to come): it was touched. 6982 is a touch that never came.
+      touched = response.sw === SW.SUCCESS || isBytesRemaining(response.sw);
       return { response, waitedForTouch };
     } finally {
       clearTimeout(noticeTimer);
       clearTimeout(timeout);
       waitNoted?.();
-      notice?.clear();
+      notice?.clear(touched);
     }
   }
 

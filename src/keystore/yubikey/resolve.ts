@@ -94,7 +94,10 @@ export class YubiKeyResolver {
       await open(),
       {
         credentials: this.#credentials(request, () => name),
-        onTouchWait: () => this.#ctx.interaction.notice(`Touch your ${shortName}…`),
+        onTouchWait: () => {
+          const notice = this.#ctx.interaction.notice(`Touch your ${shortName}…`);
+          return { clear: (touched) => notice.clear(touched ? 'touched' : undefined) };
+        },
       },
       // A request for one slot reads it while the card is held to be identified: one hold, one SELECT.
       slot === undefined ? undefined : async (opened) => void (request.slot = { id: slot, contents: await readSlot(opened, slot, false) }),
