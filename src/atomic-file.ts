@@ -6,10 +6,12 @@
  * FIFO, a device, a directory or a socket is refused rather than swapped for a file. The new file
  * is made in the target's directory, which must exist and be writable; a file this user may not
  * write is not replaced either (as a shell's `>` would not). `writableTarget` checks all of that,
- * naming the path and the reason, before anything is written. A symbolic
- * link is followed and its target replaced (the link stays): these are the operator's own paths
- * (--out). Inside a directory others may write, links are refused instead (confined-directory.ts,
- * on replaceFile). A replaced file keeps its mode and, where the process may, its owner.
+ * naming the path and the reason, before anything is written.
+ *
+ * A symbolic link is followed and its target replaced (the link stays): these are the operator's
+ * own paths (--out). Inside a directory others may write, links are refused instead
+ * (confined-directory.ts, on replaceFile). A replaced file keeps its mode and, where the process
+ * may, its owner.
  */
 import { accessSync, closeSync, constants, fchmodSync, fchownSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
