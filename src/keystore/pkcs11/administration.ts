@@ -4,7 +4,7 @@
  */
 import { ConflictError } from '../../errors.js';
 import { mechanismName } from '../../hsm/pkcs11/constants.js';
-import { initializeToken, type PinCounterState, type Token } from '../../hsm/pkcs11/token.js';
+import type { PinCounterState, Token } from '../../hsm/pkcs11/token.js';
 import type { Secret } from '../../secret.js';
 import { OPERATOR } from '../key-uri.js';
 import { parsePkcs11Uri, type Pkcs11Uri } from '../uri.js';
@@ -84,7 +84,7 @@ export class Pkcs11Administration {
         hint: 'SoftHSM always offers one; hardware HSMs are initialised with their vendor\'s tools',
       });
     }
-    return this.#summary(initializeToken(module, slot.handle, request), uri);
+    return this.#summary(module.initializeToken(slot.handle, request), uri);
   }
 
   #summary(token: Token, uri: Pkcs11Uri): TokenSummary {
