@@ -14,7 +14,7 @@ import { parsePkcs11Uri, type Pkcs11Uri } from '../uri.js';
 import { Pkcs11Administration } from './administration.js';
 import { Pkcs11KeyHandle } from './handle.js';
 import { TokenLogins } from './login.js';
-import { keyFilter, Pkcs11Resolver, requireKeySelector } from './resolve.js';
+import { keyFilter, Pkcs11Resolver, requireKeySelector, type Pkcs11Settings } from './resolve.js';
 
 /** Hex of a CKA_ID for messages and JSON. */
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -26,9 +26,9 @@ export class Pkcs11Backend implements KeystoreBackend {
   readonly #resolver: Pkcs11Resolver;
   readonly #logins: TokenLogins;
 
-  constructor(context: BackendContext) {
+  constructor(context: BackendContext, settings: Pkcs11Settings) {
     this.#ctx = context;
-    this.#resolver = new Pkcs11Resolver(context);
+    this.#resolver = new Pkcs11Resolver(context, settings);
     this.#logins = new TokenLogins(context, this.#resolver);
     this.administration = new Pkcs11Administration(this.#resolver, this.#logins);
   }

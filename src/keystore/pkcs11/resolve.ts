@@ -11,11 +11,21 @@ import type { BackendContext } from '../backend.js';
 import type { UriOrigin } from '../key-uri.js';
 import { formatPkcs11Uri, redactUri, type Pkcs11Uri } from '../uri.js';
 
+/** The PKCS#11 backend's own settings, from the keystore's options. */
+export interface Pkcs11Settings {
+  /** The module to use when a URI names none (`--module`). */
+  module: string | undefined;
+  /** The allow-list of modules that URIs read from files may name (default /etc/keyward/pkcs11-modules). */
+  moduleAllowList: string | undefined;
+}
+
 export class Pkcs11Resolver {
   readonly #ctx: BackendContext;
+  readonly #settings: Pkcs11Settings;
 
-  constructor(context: BackendContext) {
+  constructor(context: BackendContext, settings: Pkcs11Settings) {
     this.#ctx = context;
+    this.#settings = settings;
   }
 
   /** The module a URI names (only one the operator allowed, when the URI came from a file), else the default. */
@@ -24,10 +34,10 @@ export class Pkcs11Resolver {
       resolveModulePath({
         modulePath: uri.modulePath,
         moduleName: uri.moduleName,
-        explicit: this.#ctx.pkcs11Module,
+        explicit: this.#settings.module,
         env: this.#ctx.env,
         fromFile: origin.kind === 'file' ? { file: origin.file, field: origin.field } : undefined,
-        allowList: this.#ctx.pkcs11ModuleAllowList,
+        allowList: this.#settings.moduleAllowList,
       }),
     );
   }
@@ -36,7 +46,7 @@ export class Pkcs11Resolver {
   #tokenUriFields(token: Token, uri: Pkcs11Uri): Pkcs11Uri {
     const info = token.info();
     const fields: Pkcs11Uri = { model: info.model, manufacturer: info.manufacturer, serial: info.serial, token: info.label };
-    if (uri.modulePath || uri.moduleName || this.#ctx.pkcs11Module) fields.modulePath = token.module.path;
+    if (uri.modulePath || uri.moduleName || this.#settings.module) fields.modulePath = token.module.path;
     return fields;
   }
 

@@ -12,7 +12,7 @@ import type { BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo,
 import { parseYubiKeyUri } from '../uri.js';
 import { YubiKeyAdministration } from './administration.js';
 import { YubiKeyHandle } from './handle.js';
-import { requireSlot, YubiKeyResolver, type Device, type SlotContents } from './resolve.js';
+import { requireSlot, YubiKeyResolver, type Device, type SlotContents, type YubiKeySettings } from './resolve.js';
 
 const slotLabel = (slot: string) => `${slot} (${SLOTS[slot]?.name ?? 'slot'})`;
 
@@ -20,11 +20,13 @@ export class YubiKeyBackend implements KeystoreBackend {
   readonly scheme = 'yubikey';
   readonly administration: YubiKeyAdministration;
   readonly #ctx: BackendContext;
+  readonly #settings: YubiKeySettings;
   readonly #resolver: YubiKeyResolver;
 
-  constructor(context: BackendContext) {
+  constructor(context: BackendContext, settings: YubiKeySettings) {
     this.#ctx = context;
-    this.#resolver = new YubiKeyResolver(context);
+    this.#settings = settings;
+    this.#resolver = new YubiKeyResolver(context, settings.attachedCards);
     this.administration = new YubiKeyAdministration(this.#resolver);
   }
 
@@ -55,7 +57,7 @@ export class YubiKeyBackend implements KeystoreBackend {
 
   async #handle(device: Device, slot: number, withCertificate: boolean): Promise<YubiKeyHandle> {
     const contents = await this.#resolver.slotContents(device, slot, withCertificate);
-    return new YubiKeyHandle(device.session, slot, contents.info, this.#keyInfo(device, slot, contents), this.#ctx);
+    return new YubiKeyHandle(device.session, slot, contents.info, this.#keyInfo(device, slot, contents), this.#ctx, this.#settings);
   }
 
   async generate(uriText: string, options: GenerateOptions): Promise<KeyHandle> {

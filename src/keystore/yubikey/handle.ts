@@ -9,6 +9,9 @@ import { parseCertificate } from '../../x509/certificate.js';
 import { pemBlocks } from '../../x509/pem.js';
 import { certificateSpki, samePublicKey } from '../../x509/public-key.js';
 import type { Attestation, BackendContext, KeyHandle, KeyInfo, SignOptions } from '../backend.js';
+import type { YubiKeySettings } from './resolve.js';
+
+type AttestationSettings = Pick<YubiKeySettings, 'attestationRoots' | 'attestationIntermediates'>;
 
 export class YubiKeyHandle implements KeyHandle {
   readonly info: KeyInfo;
@@ -16,13 +19,15 @@ export class YubiKeyHandle implements KeyHandle {
   readonly #slot: number;
   readonly #slotInfo: SlotInfo | undefined;
   readonly #ctx: BackendContext;
+  readonly #settings: AttestationSettings;
 
-  constructor(session: PivSession, slot: number, slotInfo: SlotInfo | undefined, info: KeyInfo, context: BackendContext) {
+  constructor(session: PivSession, slot: number, slotInfo: SlotInfo | undefined, info: KeyInfo, context: BackendContext, settings: AttestationSettings) {
     this.#session = session;
     this.#slot = slot;
     this.#slotInfo = slotInfo;
     this.info = info;
     this.#ctx = context;
+    this.#settings = settings;
   }
 
   #algorithm(): KeyAlgorithm {
@@ -73,7 +78,7 @@ export class YubiKeyHandle implements KeyHandle {
     // Loaded here: its X.509 decoding is a start-up cost that only attestation should pay.
     const { verifyAttestation } = await import('../../hsm/piv/attestation.js');
     const { attestation, deviceCertificate } = await this.#session.attest(this.#slot);
-    const verified = verifyAttestation({ attestation, deviceCertificate, trust: await attestationTrust(this.#ctx), expectedPublicKey: await this.publicKey() });
+    const verified = verifyAttestation({ attestation, deviceCertificate, trust: await attestationTrust(this.#ctx, this.#settings), expectedPublicKey: await this.publicKey() });
     return {
       chain: verified.chain.slice(0, -1),
       claims: { ...verified.claims, slot: this.#slot.toString(16), root: verified.root, device: verified.device, path: verified.path },
@@ -86,12 +91,12 @@ export class YubiKeyHandle implements KeyHandle {
  * user gave (options, and the bundle files in KEYWARD_ATTESTATION_ROOTS). Read, and the X.509
  * code it needs loaded, only when a key is attested.
  */
-async function attestationTrust(ctx: BackendContext): Promise<AttestationTrust> {
+async function attestationTrust(ctx: BackendContext, settings: AttestationSettings): Promise<AttestationTrust> {
   const { trustFromBundle } = await import('../../hsm/piv/attestation.js');
   const { yubicoAttestationTrust } = await import('../../hsm/piv/yubico-roots.js');
   const trust = yubicoAttestationTrust();
-  trust.roots.push(...ctx.attestationRoots);
-  trust.intermediates.push(...ctx.attestationIntermediates);
+  trust.roots.push(...settings.attestationRoots);
+  trust.intermediates.push(...settings.attestationIntermediates);
   for (const file of (ctx.env.KEYWARD_ATTESTATION_ROOTS ?? '').split(':').filter(Boolean)) {
     let text: Buffer;
     try {

@@ -22,6 +22,16 @@ export interface AttachedCard {
   card: SmartCard;
 }
 
+/** The YubiKey backend's own settings, from the keystore's options. */
+export interface YubiKeySettings {
+  /** Cards handed in directly, besides PC/SC (the virtual YubiKey in this process). */
+  attachedCards: AttachedCard[];
+  /** Attestation roots trusted besides Yubico's (e.g. a virtual YubiKey's). */
+  attestationRoots: Uint8Array[];
+  /** Intermediates an attestation may chain through besides Yubico's (they grant no trust alone). */
+  attestationIntermediates: Uint8Array[];
+}
+
 export interface Device {
   reader: string;
   session: PivSession;
@@ -45,11 +55,13 @@ export interface SlotContents {
 
 export class YubiKeyResolver {
   readonly #ctx: BackendContext;
+  readonly #attachedCards: readonly AttachedCard[];
   readonly #devices = new Map<string, Device>();
   readonly #warned = new Set<string>();
 
-  constructor(context: BackendContext) {
+  constructor(context: BackendContext, attachedCards: readonly AttachedCard[]) {
     this.#ctx = context;
+    this.#attachedCards = attachedCards;
   }
 
   #credentials(request: Request, device: () => string) {
@@ -108,7 +120,7 @@ export class YubiKeyResolver {
   /** Every device: attached cards first, then PC/SC readers with a card in them. */
   async all(uri: YubiKeyUri): Promise<{ devices: Device[]; pcscError?: KeywardError }> {
     const devices: Device[] = [];
-    for (const attached of this.#ctx.attachedCards) {
+    for (const attached of this.#attachedCards) {
       devices.push(await this.#open(attached.reader, async () => new InProcessTransport(attached.card, attached.reader), uri));
     }
     let pcscError: KeywardError | undefined;
