@@ -36,7 +36,7 @@ export async function openRoot(directory: CaDirectory, keystore: Keystore, rootK
 /** A cluster CA's directory serves one cluster. */
 export function checkOneCluster(config: CaConfig, clusterId: string, hint: string): void {
   if (config.clusterId && config.clusterId !== clusterId) {
-    throw new ConflictError('CLUSTER_MISMATCH', `this CA directory serves cluster "${config.clusterId}", not "${clusterId}"`, { hint });
+    throw new ConflictError('CA_SERVES_OTHER_CLUSTER', `this CA directory serves cluster "${config.clusterId}", not "${clusterId}"`, { hint });
   }
 }
 
