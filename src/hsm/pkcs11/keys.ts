@@ -13,7 +13,7 @@ import {
   type KeyAlgorithm,
 } from '../../crypto/algorithms.js';
 import { digestInfo, hashBytes } from '../../crypto/signature-encoding.js';
-import { ConflictError, KeywardError, UsageError } from '../../errors.js';
+import { ConflictError, KeywardError, NotFoundError, UsageError } from '../../errors.js';
 import { CKK_EC_EDWARDS, ED25519_EC_PARAMS } from './constants.js';
 import { planSignature, type SignPlan, type SignRequest } from './mechanisms.js';
 import { ecSpki, rsaSpki } from '../../crypto/spki.js';
@@ -129,7 +129,7 @@ export class Pkcs11Key {
       }
     }
     if (this.certificate) return certificateSpki(this.certificateDer()!);
-    throw new KeywardError('PUBLIC_KEY_UNAVAILABLE', `key "${this.label}" has no public key object and no certificate on the token`, {
+    throw new NotFoundError('PUBLIC_KEY_UNAVAILABLE', `key "${this.label}" has no public key object and no certificate on the token`, {
       hint: 'tokens keep EC public keys in a separate object; re-create the key pair, or store its certificate',
     });
   }
