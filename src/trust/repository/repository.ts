@@ -69,9 +69,9 @@ export interface PublishReport {
 
 function checkThreshold(threshold: number, keys: number, role: string): void {
   if (!Number.isInteger(threshold) || threshold < 1) {
-    throw new UsageError('TUF_THRESHOLD', `${role}: threshold ${threshold} refused: a threshold must be at least 1, or metadata would need no signature at all`);
+    throw new UsageError('TUF_THRESHOLD_INVALID', `${role}: threshold ${threshold} refused: a threshold must be at least 1, or metadata would need no signature at all`);
   }
-  if (threshold > keys) throw new UsageError('TUF_THRESHOLD', `${role}: threshold ${threshold} cannot be met by ${keys} key${keys === 1 ? '' : 's'}`);
+  if (threshold > keys) throw new UsageError('TUF_THRESHOLD_INVALID', `${role}: threshold ${threshold} cannot be met by ${keys} key${keys === 1 ? '' : 's'}`);
 }
 
 function roleKeysOf(keys: TufKey[], threshold: number): RoleKeys {
