@@ -13,7 +13,7 @@
  * test/cli/entry.test.ts holds every command's help to that.
  */
 import { Command, CommanderError } from 'commander';
-import { EXIT_CODES, ExitCode, KeywardError } from '../src/errors.js';
+import { EXIT_CODES, ExitCode, KeywardError, type ErrorCode } from '../src/errors.js';
 import { examples } from './help.js';
 
 /** The nouns, as `keyward --help` lists them, and where each one's commands are defined. */
@@ -175,7 +175,7 @@ async function renderError(error: unknown, json: boolean, debug: boolean): Promi
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
-  if (json) process.stdout.write(`${toJson({ error: { code: 'UNEXPECTED', message } })}\n`);
+  if (json) process.stdout.write(`${toJson({ error: { code: 'UNEXPECTED' satisfies ErrorCode, message } })}\n`);
   else process.stderr.write(`keyward: unexpected error: ${message}\nhint: this is likely a bug; run again with --debug and report what it prints\n`);
   if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   return ExitCode.failure;

@@ -2,7 +2,7 @@
  * PKCS#11's fixed-width fields: blank-padded strings (labels, descriptions, serials) and slot IDs.
  * The module and its tokens both read them; neither owns them.
  */
-import { UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 
 /** Strips the blank (and, from some modules, NUL) padding of PKCS#11 fixed-width strings. */
 export function unpad(value: string): string {
@@ -13,7 +13,7 @@ export function unpad(value: string): string {
 export function padLabel(label: string): string {
   const bytes = Buffer.byteLength(label, 'utf8');
   if (bytes === 0 || bytes > 32) {
-    throw new UsageError('LABEL_INVALID', `a token label has 1 to 32 bytes; "${label}" has ${bytes}`);
+    throw keywardError('LABEL_INVALID', `a token label has 1 to 32 bytes; "${label}" has ${bytes}`);
   }
   return label + ' '.repeat(32 - bytes);
 }

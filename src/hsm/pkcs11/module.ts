@@ -5,7 +5,7 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
-import { ConflictError, UnavailableError, UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { Secret } from '../../secret.js';
 import { CKF_TOKEN_PRESENT } from './constants.js';
 import { ckrOf, errorForCkr, pkcs11Call } from './errors.js';
@@ -89,7 +89,7 @@ export function resolveModulePath(selection: ModuleSelection = {}): string {
   const uriOrigin = selection.fromFile ? `the URI in ${selection.fromFile.field ? `${selection.fromFile.field} of ` : ''}${selection.fromFile.file}` : 'the URI';
   const requireFile = (path: string, origin: string): string => {
     if (!existsSync(path)) {
-      throw new UnavailableError('MODULE_NOT_FOUND', `PKCS#11 module ${path} (from ${origin}) does not exist`, {
+      throw keywardError('MODULE_NOT_FOUND', `PKCS#11 module ${path} (from ${origin}) does not exist`, {
         hint: path.includes('softhsm') ? INSTALL_SOFTHSM_HINT : 'check the path, or install the vendor\'s PKCS#11 module',
         details: { module: path },
       });
@@ -109,7 +109,7 @@ export function resolveModulePath(selection: ModuleSelection = {}): string {
   if (fromEnv) return requireFile(fromEnv, 'KEYWARD_PKCS11_MODULE');
   const softhsm = defaultSoftHsmModule();
   if (!softhsm) {
-    throw new UnavailableError('MODULE_NOT_FOUND', 'no PKCS#11 module was named and SoftHSM2 is not installed', {
+    throw keywardError('MODULE_NOT_FOUND', 'no PKCS#11 module was named and SoftHSM2 is not installed', {
       hint: INSTALL_SOFTHSM_HINT,
     });
   }
@@ -120,7 +120,7 @@ function moduleNamed(name: string): string {
   const found = findModuleByName(name);
   if (!found) {
     const known = registeredModules().map((m) => m.name);
-    throw new UnavailableError('MODULE_NOT_FOUND', `no PKCS#11 module named "${name}" is installed`, {
+    throw keywardError('MODULE_NOT_FOUND', `no PKCS#11 module named "${name}" is installed`, {
       hint: known.length ? `modules registered with p11-kit here: ${known.join(', ')}; or give module-path=` : 'give its file with module-path= instead',
       details: { moduleName: name },
     });
@@ -164,7 +164,7 @@ export class Pkcs11Module implements TokenModule {
     try {
       real = realpathSync(path);
     } catch {
-      throw new UnavailableError('MODULE_NOT_FOUND', `PKCS#11 module ${path} does not exist`, { hint: INSTALL_SOFTHSM_HINT });
+      throw keywardError('MODULE_NOT_FOUND', `PKCS#11 module ${path} does not exist`, { hint: INSTALL_SOFTHSM_HINT });
     }
     const existing = loaded.get(real);
     if (existing && !existing.#finalized) return existing;
@@ -173,7 +173,7 @@ export class Pkcs11Module implements TokenModule {
     try {
       lib.load(real);
     } catch (cause) {
-      throw new UnavailableError('MODULE_LOAD_FAILED', `cannot load PKCS#11 module ${path}: ${(cause as Error).message}`, {
+      throw keywardError('MODULE_LOAD_FAILED', `cannot load PKCS#11 module ${path}: ${(cause as Error).message}`, {
         cause,
         hint: 'is it a PKCS#11 module built for this machine\'s architecture? (file ' + path + ')',
       });
@@ -246,13 +246,13 @@ export class Pkcs11Module implements TokenModule {
     const ctx = { operation: `initialise token "${options.label}"` };
     const info = pkcs11Call(ctx, () => lib.C_GetTokenInfo(slot));
     if (info.flags & pkcs11js.CKF_TOKEN_INITIALIZED) {
-      throw new ConflictError('TOKEN_ALREADY_INITIALIZED', `the token in slot ${slotIdOf(slot)} ("${unpad(info.label)}") is already initialised`, {
+      throw keywardError('TOKEN_ALREADY_INITIALIZED', `the token in slot ${slotIdOf(slot)} ("${unpad(info.label)}") is already initialised`, {
         hint: 're-initialising would destroy every key on it; Keyward does not do that',
       });
     }
     const padded = padLabel(options.label);
     if (options.userPin.byteLength < info.minPinLen || options.userPin.byteLength > info.maxPinLen) {
-      throw new UsageError('PIN_LENGTH', `the token wants a PIN of ${info.minPinLen} to ${info.maxPinLen} bytes`);
+      throw keywardError('PIN_LENGTH', `the token wants a PIN of ${info.minPinLen} to ${info.maxPinLen} bytes`);
     }
     this.#forgetToken(slot);
     pkcs11Call(ctx, () => lib.C_InitToken(slot, options.soPin.revealString(), padded));

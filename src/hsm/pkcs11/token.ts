@@ -3,7 +3,7 @@
  * cryptographic calls the rest of the driver builds on.
  */
 import pkcs11js from 'pkcs11js';
-import { AuthError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import { Secret } from '../../secret.js';
 import { CKS_RO_USER_FUNCTIONS, CKS_RW_SO_FUNCTIONS, CKS_RW_USER_FUNCTIONS, ckUser, type UserType } from './constants.js';
 import { ckrOf, errorForCkr, pkcs11Call, translatePkcs11Error, type Pkcs11ErrorContext } from './errors.js';
@@ -198,7 +198,7 @@ export class Token {
       throw errorForCkr('CKR_PIN_LOCKED', this.ctx(`log in with the ${who}`));
     }
     if (before === 'final-try' && !options.allowFinalTry) {
-      throw new AuthError('PIN_FINAL_TRY', `the ${who} of token "${this.label}" has one try left before it locks`, {
+      throw keywardError('PIN_FINAL_TRY', `the ${who} of token "${this.label}" has one try left before it locks`, {
         hint: 'Keyward will not spend the last try without your confirmation: confirm at the prompt, or pass --allow-final-try if you are sure of the PIN',
         details: { token: this.label, pin: before },
       });
@@ -210,7 +210,7 @@ export class Token {
       if (ckr === 'CKR_USER_ALREADY_LOGGED_IN') return;
       if (ckr === 'CKR_PIN_INCORRECT') {
         const after = this.info()[userType === 'so' ? 'soPin' : 'userPin'];
-        throw new AuthError('PIN_INCORRECT', `wrong ${who} for token "${this.label}": ${describePinState(after)}`, {
+        throw keywardError('PIN_INCORRECT', `wrong ${who} for token "${this.label}": ${describePinState(after)}`, {
           cause: error,
           hint:
             after === 'locked'

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { ALGORITHMS, type KeyAlgorithm } from '../../crypto/algorithms.js';
 import { ecdsaDerToRaw } from '../../crypto/signature-encoding.js';
-import { NotFoundError, UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { AttestationTrust } from '../../hsm/piv/attestation.js';
 import type { PivSession, SlotInfo } from '../../hsm/piv/session.js';
 import { parseCertificate } from '../../x509/certificate.js';
@@ -32,7 +32,7 @@ export class YubiKeyHandle implements KeyHandle {
 
   #algorithm(): KeyAlgorithm {
     if (!this.info.algorithm) {
-      throw new UsageError('KEY_TYPE_UNKNOWN', `the key type in ${this.info.uri} is unknown: firmware before 5.3 reports it only through a stored certificate`, {
+      throw keywardError('KEY_TYPE_UNKNOWN', `the key type in ${this.info.uri} is unknown: firmware before 5.3 reports it only through a stored certificate`, {
         hint: 'store the key\'s certificate in the slot (keyward cert import)',
       });
     }
@@ -43,7 +43,7 @@ export class YubiKeyHandle implements KeyHandle {
     if (this.#slotInfo?.publicKey) return this.#slotInfo.publicKey;
     const certificate = await this.certificate();
     if (certificate) return certificateSpki(certificate);
-    throw new NotFoundError('PUBLIC_KEY_UNAVAILABLE', `${this.info.device} does not report the public key of slot ${this.#slot.toString(16)}`, {
+    throw keywardError('PUBLIC_KEY_UNAVAILABLE', `${this.info.device} does not report the public key of slot ${this.#slot.toString(16)}`, {
       hint: 'firmware before 5.3 has no metadata: keep the public key from generation, or store a certificate in the slot',
     });
   }
@@ -51,7 +51,7 @@ export class YubiKeyHandle implements KeyHandle {
   async sign(data: Uint8Array, options: SignOptions = {}): Promise<Uint8Array> {
     const algorithm = this.#algorithm();
     const info = ALGORITHMS[algorithm];
-    if (options.padding && info.family !== 'rsa') throw new UsageError('PADDING_INVALID', `padding applies to RSA keys; slot ${this.#slot.toString(16)} holds ${info.title}`);
+    if (options.padding && info.family !== 'rsa') throw keywardError('PADDING_INVALID', `padding applies to RSA keys; slot ${this.#slot.toString(16)} holds ${info.title}`);
     const signature = await this.#session.sign(
       this.#slot,
       algorithm,
@@ -69,7 +69,7 @@ export class YubiKeyHandle implements KeyHandle {
   async setCertificate(der: Uint8Array): Promise<void> {
     const certificate = parseCertificate(der);
     if (this.#slotInfo?.publicKey && !samePublicKey(certificate.publicKey, this.#slotInfo.publicKey)) {
-      throw new UsageError('CERTIFICATE_KEY_MISMATCH', `the certificate (${certificate.subject}) is for another key than the one in slot ${this.#slot.toString(16)}`);
+      throw keywardError('CERTIFICATE_KEY_MISMATCH', `the certificate (${certificate.subject}) is for another key than the one in slot ${this.#slot.toString(16)}`);
     }
     await this.#session.putCertificate(this.#slot, der);
   }
@@ -102,7 +102,7 @@ async function attestationTrust(ctx: BackendContext, settings: AttestationSettin
     try {
       text = readFileSync(file);
     } catch (cause) {
-      throw new NotFoundError('ATTESTATION_ROOTS_UNREADABLE', `cannot read attestation roots from ${file}`, { cause });
+      throw keywardError('ATTESTATION_ROOTS_UNREADABLE', `cannot read attestation roots from ${file}`, { cause });
     }
     const fromFile = trustFromBundle(pemBlocks(text, 'CERTIFICATE'));
     trust.roots.push(...fromFile.roots);
