@@ -3,9 +3,14 @@
  * cfssl's clients and SwarmKit's managers do, and the exact requests SwarmKit sends.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
+import { rmSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { ExecutionContext } from 'ava';
 import { serveCa, type ServedCa } from '../../src/ca/server/serve.js';
+import type { RunningServer } from '../../src/ca/server/server.js';
 import { testCa, type TestCa } from './ca.js';
 import { KEYWARD_BIN, run } from './run.js';
 
@@ -51,6 +56,89 @@ export async function withServer(options: Parameters<typeof serveCa>[2], work: (
   } finally {
     await server.close();
     await ca.close();
+    rmSync(ca.directory.dir, { recursive: true, force: true });
+  }
+}
+
+/** Serves a fresh test CA for one test: stopped, and its directory removed, when the test ends (pass or fail). */
+export async function servedFor(t: ExecutionContext, options: Parameters<typeof serveCa>[2]): Promise<{ server: ServedCa; ca: TestCa }> {
+  const ca = await testCa();
+  t.teardown(async () => {
+    await ca.close();
+    rmSync(ca.directory.dir, { recursive: true, force: true });
+  });
+  const server = await serveCa(ca.directory, ca.keystore, { host: '127.0.0.1', port: 0, ...options });
+  t.teardown(() => server.close());
+  return { server, ca };
+}
+
+/** An /info request (answered with the CA's chain, about 1 KB) with a body of `bodyBytes` (at least 2). */
+export function infoRequest(bodyBytes = 2): string {
+  const body = bodyBytes > 2 ? JSON.stringify({ pad: 'x'.repeat(bodyBytes - 10) }) : '{}';
+  return `POST /api/v1/cfssl/info HTTP/1.1\r\nHost: ca\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+/**
+ * A client that sends requests and never reads the answers: paused, so once its receive buffer and
+ * the server's send buffer are full (about 4 MB on Linux), the server cannot finish writing an
+ * answer. It pipelines `round` requests at a time, each round once the last is answered, until an
+ * answer is stuck; then it sends nothing more (a TLS server drops a connection that keeps sending
+ * while its parser waits for the answers to go out). Over TLS with `tls`. Resolves once an answer
+ * is stuck; destroyed when the test ends; `gone` resolves when the server has closed the connection.
+ */
+export async function neverReading(
+  t: ExecutionContext,
+  server: RunningServer,
+  { tls, request = infoRequest(), round = 100 }: { tls?: ConnectionOptions; request?: string; round?: number } = {},
+): Promise<Socket & { gone: Promise<void> }> {
+  // The server's end of the connection: a paused client never hears that it was closed.
+  const accepted = new Map<number, Socket>();
+  const accept = (connection: Socket) => accepted.set(connection.remotePort!, connection);
+  server.server.on('connection', accept);
+  const socket = (tls ? tlsConnect({ host: '127.0.0.1', port: server.port, ...tls }) : connect(server.port, '127.0.0.1')) as Socket & { gone: Promise<void> };
+  t.teardown(() => socket.destroy());
+  socket.on('error', () => undefined);
+  try {
+    await new Promise((resolve, reject) => {
+      socket.once(tls ? 'secureConnect' : 'connect', resolve);
+      socket.once('close', () => reject(new Error('the connection closed before it was established')));
+    });
+    for (let tries = 0; !accepted.has(socket.localPort!); tries++) {
+      if (tries > 1_000) throw new Error('the server never saw the connection');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  } finally {
+    server.server.off('connection', accept);
+  }
+  const end = accepted.get(socket.localPort!)!;
+  let closed = end.destroyed;
+  socket.gone = closed ? Promise.resolve() : new Promise((resolve) => end.once('close', () => resolve()));
+  void socket.gone.then(() => (closed = true));
+  socket.pause();
+  // What the server made of this connection's requests: parsed, and answers handed to the kernel.
+  const seen = { parsed: 0, written: 0 };
+  const count = (req: IncomingMessage, res: ServerResponse) => {
+    if (req.socket.remotePort !== socket.localPort) return;
+    seen.parsed++;
+    res.once('finish', () => seen.written++);
+  };
+  server.server.on('request', count);
+  try {
+    for (let sent = round; sent <= 1_000 * round; sent += round) {
+      socket.write(request.repeat(round));
+      // Wait until the round is answered, or nothing has moved for half a second: an answer is stuck.
+      let last = '';
+      for (let quiet = 0; seen.written < sent && quiet < 50; ) {
+        if (closed) throw new Error(`the server closed the connection after ${seen.written} answers, none of them stuck`);
+        await new Promise((r) => setTimeout(r, 10));
+        quiet = JSON.stringify(seen) === last ? quiet + 1 : 0;
+        last = JSON.stringify(seen);
+      }
+      if (seen.written < sent) return socket;
+    }
+    throw new Error(`${seen.written} answers went out and none is stuck: is the client reading?`);
+  } finally {
+    server.server.off('request', count);
   }
 }
 

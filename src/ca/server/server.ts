@@ -2,7 +2,8 @@
  * The CA server: cfssl's API over HTTP or HTTPS (optionally mutual TLS with the cluster's node
  * certificates). Nothing a client sends can stop it: every failure inside a request becomes an
  * answer to that request alone, and what any number of clients can hold is bounded (connections,
- * the time to complete a TLS handshake, headers and a request, and the memory of bodies in flight).
+ * the time to complete a TLS handshake, headers and a request, to take an answer, and the memory
+ * of bodies in flight).
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -35,6 +36,8 @@ export interface ServerLimits {
   handshakeTimeoutMs: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  /** How long a client may take to take an answer once it is written; past it, the connection is closed. */
+  sendTimeoutMs: number;
   /** On close: how long requests in flight may take to finish before their connections are cut. */
   drainMs: number;
 }
@@ -46,6 +49,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   handshakeTimeoutMs: 10_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
+  sendTimeoutMs: 10_000,
   drainMs: 10_000,
 };
 
@@ -75,13 +79,6 @@ const CLIENT_ERROR_STATUS: Record<string, string> = {
   ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
   HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
 };
-
-function send(res: ServerResponse, response: ApiResponse): void {
-  if (res.headersSent || res.destroyed) return;
-  const body = JSON.stringify(response.body);
-  res.writeHead(response.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
 
 /** The TCP connection a request came on (under HTTPS, the one the TLS socket wraps): what the shedder tracks. */
 function connectionOf(req: IncomingMessage): Socket {
@@ -128,10 +125,33 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
     for (const [res, of] of inFlight) if (of === connection) inFlight.delete(res);
   };
 
-  const answer = (req: IncomingMessage, res: ServerResponse, caller: CertifiedCaller | undefined, body: Buffer) => {
+  /**
+   * Writes an answer. A client that does not take it within the send timeout loses its connection:
+   * one that never reads would otherwise hold it for ever. The clock starts when the answer reaches
+   * the connection (a pipelined answer waits for those before it).
+   */
+  const send = (res: ServerResponse, response: ApiResponse) => {
+    if (res.headersSent || res.destroyed) return;
+    const body = JSON.stringify(response.body);
+    res.writeHead(response.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+    const deadline = () => {
+      const connection = connectionOf(res.req);
+      const timer = setTimeout(() => {
+        log(`${connection.remoteAddress} did not take its answer within ${limits.sendTimeoutMs} ms: connection closed`);
+        connection.destroy();
+      }, limits.sendTimeoutMs).unref();
+      res.once('close', () => clearTimeout(timer));
+    };
+    if (res.socket) deadline();
+    else res.once('socket', deadline);
+  };
+
+  /** Computes and writes the answer to a complete request; settles once it is written, whatever happened. */
+  const answer = (req: IncomingMessage, res: ServerResponse, caller: CertifiedCaller | undefined, body: Buffer): Promise<void> => {
     const started = performance.now();
     const path = pathOf(req.url);
-    options.api
+    return options.api
       .handle(req.method ?? 'GET', path, body, caller)
       .then(
         (response) => {
@@ -160,12 +180,17 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const connection = connectionOf(req);
+    /** The bytes of this request's body held in memory (counted by the shedder). */
     let held = 0;
-    let answering = false;
+    const release = () => {
+      shedder.release(connection, held);
+      held = 0;
+    };
     inFlight.set(res, connection);
     res.on('close', () => {
       inFlight.delete(res);
-      shedder.answered(connection, held, answering);
+      release();
+      shedder.taken(connection);
     });
     req.on('error', () => undefined);
     const refuse = (response: ApiResponse) => {
@@ -187,9 +212,13 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
       req.on('end', guarded(res, () => {
         // A client that has already left is not answered.
         if (res.headersSent || connection.destroyed) return;
-        answering = true;
-        shedder.answering(connection);
-        answer(req, res, caller, Buffer.concat(chunks));
+        const body = Buffer.concat(chunks.splice(0));
+        shedder.computing(connection);
+        // Once the answer is written the body is not needed: its memory is free, whether or not the client ever reads.
+        void answer(req, res, caller, body).finally(() => {
+          shedder.computed(connection);
+          release();
+        });
       }));
     })();
   };
