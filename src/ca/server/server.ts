@@ -11,7 +11,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { UnavailableError } from '../../errors.js';
 import type { CertifiedCaller } from './access.js';
-import { failure, type ApiResponse, type CfsslApi } from './cfssl-api.js';
+import { failure, type Admitted, type ApiResponse, type CfsslApi } from './cfssl-api.js';
 import { LoadShedder } from './load-shedding.js';
 
 export interface TlsSettings {
@@ -147,23 +147,28 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
     else res.once('socket', deadline);
   };
 
-  /** Computes and writes the answer to a complete request; settles once it is written, whatever happened. */
-  const answer = (req: IncomingMessage, res: ServerResponse, caller: CertifiedCaller | undefined, body: Buffer): Promise<void> => {
+  /** Who asked what, for the access log. */
+  const requestLine = (req: IncomingMessage) => `${req.socket.remoteAddress} ${req.method} ${pathOf(req.url)}`;
+
+  /** Sends an answer, and logs it with the time the server spent on it since `started`. */
+  const reply = (req: IncomingMessage, res: ServerResponse, response: ApiResponse, started: number) => {
+    send(res, response);
+    log(`${requestLine(req)} ${response.status} ${(performance.now() - started).toFixed(1)} ms`);
+  };
+
+  /** Computes and writes the answer to an admitted request; settles once it is written, whatever happened. */
+  const answer = (req: IncomingMessage, res: ServerResponse, admitted: Admitted, body: Buffer): Promise<void> => {
     const started = performance.now();
-    const path = pathOf(req.url);
     return options.api
-      .handle(req.method ?? 'GET', path, body, caller)
+      .answer(admitted, body)
       .then(
-        (response) => {
-          send(res, response);
-          log(`${req.socket.remoteAddress} ${req.method} ${path} ${response.status} ${(performance.now() - started).toFixed(1)} ms`);
-        },
+        (response) => reply(req, res, response, started),
         (error: unknown) => {
           send(res, failure(500, 500, 'internal error'));
-          log(`${req.socket.remoteAddress} ${req.method} ${path} 500 ${(error as Error)?.message ?? error}`);
+          log(`${requestLine(req)} 500 ${(error as Error)?.message ?? error}`);
         },
       )
-      .catch((error: unknown) => log(`answering ${path}: ${(error as Error)?.message ?? error}`));
+      .catch((error: unknown) => log(`answering ${requestLine(req)}: ${(error as Error)?.message ?? error}`));
   };
 
   /** Runs an event listener so that whatever it throws fails this request alone. */
@@ -198,8 +203,10 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
       req.destroy();
     };
     guarded(res, () => {
-      const caller = callerOf(req);
       if (closing) res.setHeader('connection', 'close');
+      // Refused on its head alone: the body is never held (Node reads it off the wire and drops it).
+      const admission = options.api.admit(req.method ?? 'GET', pathOf(req.url), callerOf(req));
+      if ('refused' in admission) return reply(req, res, admission.refused, performance.now());
       const tooLarge = () => refuse(failure(413, 413, `request body over ${limits.maxBodyBytes} bytes`));
       if (Number(req.headers['content-length'] ?? 0) > limits.maxBodyBytes) return tooLarge();
       const chunks: Buffer[] = [];
@@ -215,7 +222,7 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
         const body = Buffer.concat(chunks.splice(0));
         shedder.computing(connection);
         // Once the answer is written the body is not needed: its memory is free, whether or not the client ever reads.
-        void answer(req, res, caller, body).finally(() => {
+        void answer(req, res, admission.admitted, body).finally(() => {
           shedder.computed(connection);
           release();
         });
