@@ -7,6 +7,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { AuthError, UnavailableError, UsageError, VerificationError } from '../../errors.js';
+import { quoted } from '../../quoted.js';
 import { certificatePem } from '../../x509/certificate.js';
 import type { Authority, NodeRequest } from '../authority.js';
 import { nodeSans, roleOf } from '../names.js';
@@ -86,11 +87,18 @@ interface SignRequest {
   subject?: unknown;
 }
 
+/** The values a message quotes of a list from the request: the first few, each cut short. */
+const SHOWN_VALUES = 2;
+
 /** The one value a cfssl subject gives for an attribute, across its `names` entries. */
 function single(values: unknown[], what: string): string | undefined {
   const given = [...new Set(values.filter((v) => v !== undefined && v !== ''))];
   if (given.some((v) => typeof v !== 'string')) throw new UsageError('SUBJECT_INVALID', `the request's subject has a ${what} that is not a string`);
-  if (given.length > 1) throw new UsageError('SUBJECT_INVALID', `the request's subject names ${given.length} values for ${what} (${given.join(', ')}); a node has one`);
+  if (given.length > 1) {
+    const shown = (given as string[]).slice(0, SHOWN_VALUES).map((v) => quoted(v)).join(', ');
+    const more = given.length > SHOWN_VALUES ? ` and ${given.length - SHOWN_VALUES} more` : '';
+    throw new UsageError('SUBJECT_INVALID', `the request's subject names ${given.length} values for ${what} (${shown}${more}); a node has one`);
+  }
   return given[0] as string | undefined;
 }
 
@@ -148,7 +156,7 @@ export class CfsslApi {
     }
     if (profile !== '' && profile !== 'node' && profile !== 'default') {
       // cfssl falls back to its default profile here; silently issuing something else is worse.
-      return failure(400, CFSSL.INVALID_POLICY, `Invalid or unknown policy: profile "${profile}" (this CA signs "node" certificates)`);
+      return failure(400, CFSSL.INVALID_POLICY, `Invalid or unknown policy: profile ${quoted(profile)} (this CA signs "node" certificates)`);
     }
     try {
       const order = await this.#authority.nodeOrder(request.certificate_request, subjectRequest(request.subject));
@@ -193,7 +201,7 @@ export class CfsslApi {
     const refused = admissionRefusal(this.#options.callers ?? 'any', caller, this.#authority.policy.clusterId);
     if (refused) return { refused: failure(403, 403, refused) };
     const endpoint = path.replace(/\/+$/, '');
-    if (!isEndpoint(endpoint)) return { refused: failure(404, 404, `no such endpoint: ${endpoint}`) };
+    if (!isEndpoint(endpoint)) return { refused: failure(404, 404, `no such endpoint: ${quoted(endpoint)}`) };
     if (method !== 'POST') return { refused: failure(405, 405, `Method is not allowed:"${method}"`) };
     if (endpoint === '/api/v1/cfssl/sign' && this.#options.requireAuthsign) return { refused: failure(400, 400, 'authentication required') };
     return { admitted: { endpoint, caller } };

@@ -10,6 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { UnavailableError } from '../../errors.js';
+import { quoted } from '../../quoted.js';
 import type { CertifiedCaller } from './access.js';
 import { failure, type Admitted, type ApiResponse, type CfsslApi } from './cfssl-api.js';
 import { LoadShedder } from './load-shedding.js';
@@ -147,8 +148,10 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
     else res.once('socket', deadline);
   };
 
-  /** Who asked what, for the access log. */
-  const requestLine = (req: IncomingMessage) => `${req.socket.remoteAddress} ${req.method} ${pathOf(req.url)}`;
+  /** Who asked what, for the access log; the path quoted, however long or odd the client made it. */
+  const requestLine = (req: IncomingMessage) => `${req.socket.remoteAddress} ${req.method} ${quoted(pathOf(req.url))}`;
+  /** An error's message for the log: it may carry what a client sent. */
+  const why = (error: unknown) => quoted(String((error as Error)?.message ?? error), 200);
 
   /** Sends an answer, and logs it with the time the server spent on it since `started`. */
   const reply = (req: IncomingMessage, res: ServerResponse, response: ApiResponse, started: number) => {
@@ -165,10 +168,10 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
         (response) => reply(req, res, response, started),
         (error: unknown) => {
           send(res, failure(500, 500, 'internal error'));
-          log(`${requestLine(req)} 500 ${(error as Error)?.message ?? error}`);
+          log(`${requestLine(req)} 500 ${why(error)}`);
         },
       )
-      .catch((error: unknown) => log(`answering ${requestLine(req)}: ${(error as Error)?.message ?? error}`));
+      .catch((error: unknown) => log(`answering ${requestLine(req)}: ${why(error)}`));
   };
 
   /** Runs an event listener so that whatever it throws fails this request alone. */
@@ -179,7 +182,7 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
         listener(...args);
       } catch (error) {
         send(res, failure(500, 500, 'internal error'));
-        log(`request failed: ${(error as Error)?.message ?? error}`);
+        log(`request failed: ${why(error)}`);
       }
     };
 
