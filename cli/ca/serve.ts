@@ -42,9 +42,10 @@ comes from the request's cfssl "subject" (as Docker Swarm sends it) or else the 
   no client certificate, or one not from the cluster's roots (--client-auth cluster|managers):
                                               nothing: the TLS handshake is refused
 
-Limits: 64 KiB a body, 8 MiB of bodies in flight, 512 connections, 10 s to complete a TLS
-handshake or send headers, 30 s for a whole request, 10 s to take an answer. SIGTERM stops
-accepting, lets requests in flight finish for --drain seconds, then exits 0.
+Limits: 64 KiB a body, 8 MiB of bodies in flight, 512 connections, 16 requests pipelined on
+one, 10 s to complete a TLS handshake or send headers, 30 s for a whole request, 10 s to take
+an answer. SIGTERM stops accepting, lets requests in flight finish for --drain seconds, then
+exits 0.
 `)
     .action(async (options: { listen: string; tls?: boolean; hostname?: string[]; clientAuth: 'none' | 'cluster' | 'managers'; authKeySource?: string; requireAuthsign?: boolean; drain: number; dir: string }, command: Command) => {
       const ctx = await CliContext.of(command);

@@ -4,7 +4,7 @@ import { Socket } from 'node:net';
 import { LoadShedder } from '../../src/ca/server/load-shedding.js';
 
 test('past the connection cap the longest-unfinished connection goes; one whose answer is being computed never does', (t) => {
-  const shedder = new LoadShedder({ maxConnections: 2, maxBodiesInFlightBytes: 1_000 });
+  const shedder = new LoadShedder({ maxConnections: 2, maxBodiesInFlightBytes: 1_000, maxPipelinedRequests: 4 });
   const [first, second, third, fourth] = [new Socket(), new Socket(), new Socket(), new Socket()];
   t.true(shedder.admit(first));
   t.true(shedder.admit(second));
@@ -19,7 +19,7 @@ test('past the connection cap the longest-unfinished connection goes; one whose 
 });
 
 test('body memory: the longest-unfinished body is dropped to make room; when nothing can be dropped, the chunk is refused', (t) => {
-  const shedder = new LoadShedder({ maxConnections: 10, maxBodiesInFlightBytes: 1_000 });
+  const shedder = new LoadShedder({ maxConnections: 10, maxBodiesInFlightBytes: 1_000, maxPipelinedRequests: 4 });
   const [slow, answered, prompt] = [new Socket(), new Socket(), new Socket()];
   for (const socket of [slow, answered, prompt]) shedder.admit(socket);
   t.true(shedder.hold(slow, 600));
@@ -35,7 +35,7 @@ test('body memory: the longest-unfinished body is dropped to make room; when not
 });
 
 test('an answer written but not taken (a client that does not read) no longer protects its connection: it is shed like an unfinished request', (t) => {
-  const shedder = new LoadShedder({ maxConnections: 2, maxBodiesInFlightBytes: 1_000 });
+  const shedder = new LoadShedder({ maxConnections: 2, maxBodiesInFlightBytes: 1_000, maxPipelinedRequests: 4 });
   const [stalled, computing, newcomer] = [new Socket(), new Socket(), new Socket()];
   shedder.admit(stalled);
   shedder.admit(computing);
@@ -48,7 +48,7 @@ test('an answer written but not taken (a client that does not read) no longer pr
 });
 
 test('pipelined requests: each answer frees only its own body; a connection is sheddable only once no answer on it is being computed', (t) => {
-  const shedder = new LoadShedder({ maxConnections: 2, maxBodiesInFlightBytes: 1_000 });
+  const shedder = new LoadShedder({ maxConnections: 2, maxBodiesInFlightBytes: 1_000, maxPipelinedRequests: 4 });
   const [pipelining, other, newcomer] = [new Socket(), new Socket(), new Socket()];
   shedder.admit(pipelining);
   shedder.admit(other);
@@ -66,11 +66,36 @@ test('pipelined requests: each answer frees only its own body; a connection is s
 });
 
 test('cutAll ends every connection, whatever it is doing', (t) => {
-  const shedder = new LoadShedder({ maxConnections: 10, maxBodiesInFlightBytes: 1_000 });
+  const shedder = new LoadShedder({ maxConnections: 10, maxBodiesInFlightBytes: 1_000, maxPipelinedRequests: 4 });
   const sockets = [new Socket(), new Socket()];
   for (const socket of sockets) shedder.admit(socket);
   shedder.computing(sockets[0]!);
   shedder.cutAll();
   t.true(sockets.every((s) => s.destroyed));
   t.is(shedder.load.connections, 0);
+});
+
+test('pipelining: a connection with more requests waiting for answers, or sent at once, than the cap is cut', async (t) => {
+  const shedder = new LoadShedder({ maxConnections: 10, maxBodiesInFlightBytes: 1_000, maxPipelinedRequests: 2 });
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+  const [polite, unread, burst] = [new Socket(), new Socket(), new Socket()];
+  for (const socket of [polite, unread, burst]) shedder.admit(socket);
+  for (let i = 0; i < 5; i++) {
+    t.true(shedder.arrived(polite), 'one request at a time, however many');
+    shedder.taken(polite);
+    await nextTurn();
+  }
+  t.true(shedder.arrived(unread));
+  await nextTurn();
+  t.true(shedder.arrived(unread));
+  await nextTurn();
+  t.false(shedder.arrived(unread), 'a third request while two wait for answers');
+  t.true(unread.destroyed);
+  t.true(shedder.arrived(burst));
+  shedder.taken(burst);
+  t.true(shedder.arrived(burst));
+  shedder.taken(burst);
+  t.false(shedder.arrived(burst), 'a third request in one turn, however fast the others were answered');
+  t.true(burst.destroyed);
+  t.false(polite.destroyed);
 });

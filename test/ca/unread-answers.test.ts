@@ -11,7 +11,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { ServedCa } from '../../src/ca/server/serve.js';
 import type { ServerLimits } from '../../src/ca/server/server.js';
 import { nodeCsr, type TestCa } from '../harness/ca.js';
-import { infoRequest, neverReading, post, servedFor, type ClientTls } from '../harness/ca-server.js';
+import { connectTo, infoRequest, neverReading, post, servedFor, type ClientTls } from '../harness/ca-server.js';
 
 const AUTH_KEY = Buffer.alloc(32, 9);
 const ATTACKERS = 3;
@@ -96,4 +96,31 @@ test('the body of a request is released once its answer is computed, whether or 
   // A request the server was reading when it stopped may hold part of its body; one answered holds none.
   t.true(server.load().bodyBytes < ATTACKERS * bodyBytes, `body bytes held: ${server.load().bodyBytes}`);
   t.true((await post(server.url, '/api/v1/cfssl/sign', legitimate)).body.success, 'a prompt request with a large body is served');
+});
+
+// Node's own timeouts (a request half read when the server stopped reading) and the send timeout far off: only the pipelining cap can close these connections.
+const longTimeouts = { sendTimeoutMs: 120_000, headersTimeoutMs: 60_000, requestTimeoutMs: 120_000 };
+
+test('a client that never reads and keeps sending is cut off once 16 of its requests wait for answers', async (t) => {
+  const { server } = await servedFor(t, { limits: { maxPipelinedRequests: 16, ...longTimeouts } });
+  const attacker = await neverReading(t, server);
+  // One request at a time, each in a turn of its own: they pile up behind the stuck answer.
+  for (let i = 0; i < 40 && !attacker.closed(); i++) {
+    attacker.socket.write(infoRequest());
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await closedWithin(attacker.gone);
+  t.is(server.load().requests, 0, 'none of its requests is held');
+});
+
+test('a client that sends more than 16 requests at once is cut off: the server answers none beyond them', async (t) => {
+  let answered = 0;
+  const { server } = await servedFor(t, { limits: { maxPipelinedRequests: 16, ...longTimeouts }, log: (line) => / 200 /.test(line) && answered++ });
+  const flood = await connectTo(t, server);
+  // 1,000 requests in one write: Node parses all a read brings, and each would be answered before any other client's.
+  flood.socket.write(infoRequest().repeat(1_000));
+  flood.socket.resume();
+  await closedWithin(flood.gone);
+  t.true(answered <= 16, `${answered} answered`);
+  t.true((await post(server.url, '/api/v1/cfssl/info', '{}')).body.success, 'the server goes on serving');
 });

@@ -78,24 +78,20 @@ export function infoRequest(bodyBytes = 2): string {
   return `POST /api/v1/cfssl/info HTTP/1.1\r\nHost: ca\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
-/**
- * A client that sends requests and never reads the answers: paused, so once its receive buffer and
- * the server's send buffer are full (about 4 MB on Linux), the server cannot finish writing an
- * answer. It pipelines `round` requests at a time, each round once the last is answered, until an
- * answer is stuck; then it sends nothing more (a TLS server drops a connection that keeps sending
- * while its parser waits for the answers to go out). Over TLS with `tls`. Resolves once an answer
- * is stuck; destroyed when the test ends; `gone` resolves when the server has closed the connection.
- */
-export async function neverReading(
-  t: ExecutionContext,
-  server: RunningServer,
-  { tls, request = infoRequest(), round = 100 }: { tls?: ConnectionOptions; request?: string; round?: number } = {},
-): Promise<Socket & { gone: Promise<void> }> {
-  // The server's end of the connection: a paused client never hears that it was closed.
+/** A client's connection to the server, and the server's end of it. */
+export interface Connection {
+  socket: Socket;
+  /** Resolves when the server's end closes: a paused client never hears it. */
+  gone: Promise<void>;
+  closed(): boolean;
+}
+
+/** Connects to `server` from 127.0.0.1 (over TLS with `tls`); destroyed when the test ends. */
+export async function connectTo(t: ExecutionContext, server: RunningServer, tls?: ConnectionOptions): Promise<Connection> {
   const accepted = new Map<number, Socket>();
   const accept = (connection: Socket) => accepted.set(connection.remotePort!, connection);
   server.server.on('connection', accept);
-  const socket = (tls ? tlsConnect({ host: '127.0.0.1', port: server.port, ...tls }) : connect(server.port, '127.0.0.1')) as Socket & { gone: Promise<void> };
+  const socket = tls ? tlsConnect({ host: '127.0.0.1', port: server.port, ...tls }) : connect(server.port, '127.0.0.1');
   t.teardown(() => socket.destroy());
   socket.on('error', () => undefined);
   try {
@@ -111,32 +107,54 @@ export async function neverReading(
     server.server.off('connection', accept);
   }
   const end = accepted.get(socket.localPort!)!;
-  let closed = end.destroyed;
-  socket.gone = closed ? Promise.resolve() : new Promise((resolve) => end.once('close', () => resolve()));
-  void socket.gone.then(() => (closed = true));
+  return { socket, gone: end.destroyed ? Promise.resolve() : new Promise((resolve) => end.once('close', () => resolve())), closed: () => end.destroyed };
+}
+
+/**
+ * A client that sends requests and never reads the answers: paused, so once its receive buffer and
+ * the server's send buffer are full (about 4 MB on Linux), the server cannot finish writing an
+ * answer. It pipelines `round` requests at a time (under the server's pipelining cap), each round
+ * once the last is answered, until an answer is stuck; then it sends nothing more (a TLS server
+ * drops a connection that keeps sending while its parser waits for the answers to go out).
+ * Resolves once an answer is stuck.
+ */
+export async function neverReading(
+  t: ExecutionContext,
+  server: RunningServer,
+  { tls, request = infoRequest(), round = 10 }: { tls?: ConnectionOptions; request?: string; round?: number } = {},
+): Promise<Connection> {
+  const connection = await connectTo(t, server, tls);
+  const { socket } = connection;
   socket.pause();
-  // What the server made of this connection's requests: parsed, and answers handed to the kernel.
-  const seen = { parsed: 0, written: 0 };
+  // Answers to this connection handed to the kernel; `progress` wakes the wait below at each.
+  let written = 0;
+  let progress = () => {};
   const count = (req: IncomingMessage, res: ServerResponse) => {
     if (req.socket.remotePort !== socket.localPort) return;
-    seen.parsed++;
-    res.once('finish', () => seen.written++);
+    res.once('finish', () => {
+      written++;
+      progress();
+    });
   };
   server.server.on('request', count);
   try {
-    for (let sent = round; sent <= 1_000 * round; sent += round) {
+    for (let sent = round; sent <= 2_000 * round; sent += round) {
+      if (connection.closed()) throw new Error(`the server closed the connection after ${written} answers, none of them stuck`);
       socket.write(request.repeat(round));
-      // Wait until the round is answered, or nothing has moved for half a second: an answer is stuck.
-      let last = '';
-      for (let quiet = 0; seen.written < sent && quiet < 50; ) {
-        if (closed) throw new Error(`the server closed the connection after ${seen.written} answers, none of them stuck`);
-        await new Promise((r) => setTimeout(r, 10));
-        quiet = JSON.stringify(seen) === last ? quiet + 1 : 0;
-        last = JSON.stringify(seen);
-      }
-      if (seen.written < sent) return socket;
+      // Wait until the round is answered, or half a second passes without an answer going out: one is stuck.
+      let quiet: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        progress = () => {
+          clearTimeout(quiet);
+          if (written >= sent) resolve();
+          else quiet = setTimeout(resolve, 500);
+        };
+        progress();
+      });
+      clearTimeout(quiet);
+      if (written < sent) return connection;
     }
-    throw new Error(`${seen.written} answers went out and none is stuck: is the client reading?`);
+    throw new Error(`${written} answers went out and none is stuck: is the client reading?`);
   } finally {
     server.server.off('request', count);
   }

@@ -5,27 +5,40 @@
  * its answers loses its place; a client that sends its request promptly (a manager asking for a
  * certificate) gets in. Only a connection whose answer is being computed is never shed: once the
  * answer is written, taking it is the client's part, and a client that does not take it has not
- * finished its request.
+ * finished its request. A connection that pipelines more requests than any client does (HTTP/1.1
+ * allows it; cfssl's and SwarmKit's clients send one at a time) is cut: Node parses and the server
+ * answers every request a read brings, so one connection could otherwise take the server's time
+ * from all others, or have it hold thousands of answers nobody reads.
  */
 import type { Socket } from 'node:net';
 
 interface Held {
   /** When the current unfinished stretch began: the connection opened, or an answer was taken. */
   since: number;
-  /** Answers on it being computed (HTTP/1.1 pipelining can queue several requests). */
+  /** Requests on it whose answers the client has not taken yet, the one being received included (HTTP/1.1 pipelining queues several). */
+  requests: number;
+  /** Of those, the ones whose answer is being computed. */
   computing: number;
+  /** Requests that arrived in the turn of the event loop numbered `turn` (what its reads brought). */
+  arrivedInTurn: number;
+  turn: number;
   bodyBytes: number;
 }
 
 export class LoadShedder {
   readonly #maxConnections: number;
   readonly #maxBodyBytes: number;
+  readonly #maxPipelined: number;
   readonly #held = new Map<Socket, Held>();
   #bodyBytes = 0;
+  /** The current turn of the event loop, counted only while requests arrive. */
+  #turn = 0;
+  #turnEnds = false;
 
-  constructor(limits: { maxConnections: number; maxBodiesInFlightBytes: number }) {
+  constructor(limits: { maxConnections: number; maxBodiesInFlightBytes: number; maxPipelinedRequests: number }) {
     this.#maxConnections = limits.maxConnections;
     this.#maxBodyBytes = limits.maxBodiesInFlightBytes;
+    this.#maxPipelined = limits.maxPipelinedRequests;
   }
 
   /** What clients hold now. */
@@ -35,12 +48,31 @@ export class LoadShedder {
 
   /** A new connection: admitted, shedding the longest-unfinished one when at the cap; false when it must go. */
   admit(socket: Socket): boolean {
-    this.#held.set(socket, { since: performance.now(), computing: 0, bodyBytes: 0 });
+    this.#held.set(socket, { since: performance.now(), requests: 0, computing: 0, arrivedInTurn: 0, turn: -1, bodyBytes: 0 });
     socket.once('close', () => this.#forget(socket));
     if (this.#held.size <= this.#maxConnections) return true;
     const victim = this.#longestUnfinished(socket, () => true);
     this.#cut(victim ?? socket);
     return victim !== undefined;
+  }
+
+  /**
+   * A request's head arrived on `socket`; false when the connection is cut for it: more of its
+   * requests wait for answers than the pipelining cap (a client that does not read its answers
+   * makes them pile up), or more came in this turn of the event loop (answers that can be written
+   * do not pile up, but each read's requests are all answered before anything else is done).
+   */
+  arrived(socket: Socket): boolean {
+    const held = this.#held.get(socket);
+    if (!held) return false;
+    const turn = this.#currentTurn();
+    if (held.turn !== turn) {
+      held.turn = turn;
+      held.arrivedInTurn = 0;
+    }
+    if (++held.requests <= this.#maxPipelined && ++held.arrivedInTurn <= this.#maxPipelined) return true;
+    this.#cut(socket);
+    return false;
   }
 
   /** Reserves memory for a body chunk, shedding the longest-unfinished bodies when needed; false when it cannot fit. */
@@ -80,12 +112,26 @@ export class LoadShedder {
   /** An answer was taken by the client (or a request given up): with nothing else in the works, the wait for the next request starts. */
   taken(socket: Socket): void {
     const held = this.#held.get(socket);
-    if (held?.computing === 0) held.since = performance.now();
+    if (!held) return;
+    held.requests--;
+    if (held.computing === 0) held.since = performance.now();
   }
 
   /** Cuts every connection: the end of a drain. */
   cutAll(): void {
     for (const socket of [...this.#held.keys()]) this.#cut(socket);
+  }
+
+  #currentTurn(): number {
+    if (!this.#turnEnds) {
+      this.#turnEnds = true;
+      // Immediates run once the reads of this turn have been handled.
+      setImmediate(() => {
+        this.#turn++;
+        this.#turnEnds = false;
+      });
+    }
+    return this.#turn;
   }
 
   #longestUnfinished(except: Socket, eligible: (held: Held) => boolean): Socket | undefined {

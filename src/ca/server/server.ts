@@ -33,6 +33,8 @@ export interface ServerLimits {
   maxBodiesInFlightBytes: number;
   /** Open connections (past it, the longest-unfinished one is cut off: load-shedding.ts). */
   maxConnections: number;
+  /** Requests one connection may have waiting for answers, or send at once (cfssl's and SwarmKit's clients send one at a time); past it, the connection is cut. */
+  maxPipelinedRequests: number;
   /** How long a client may take to complete the TLS handshake, send its headers, and its whole request. */
   handshakeTimeoutMs: number;
   headersTimeoutMs: number;
@@ -47,6 +49,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxBodyBytes: 64 * 1024,
   maxBodiesInFlightBytes: 8 * 1024 * 1024,
   maxConnections: 512,
+  maxPipelinedRequests: 16,
   handshakeTimeoutMs: 10_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
@@ -188,6 +191,8 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const connection = connectionOf(req);
+    // Node goes on parsing what a read brought after a connection is cut: those requests cost nothing more.
+    if (connection.destroyed || !shedder.arrived(connection)) return;
     /** The bytes of this request's body held in memory (counted by the shedder). */
     let held = 0;
     const release = () => {
