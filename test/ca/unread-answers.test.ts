@@ -1,9 +1,10 @@
 /**
  * Clients that send requests and never read the answers. Before the send timeout, such a client
  * held its connection "being answered" for ever: the load shedder never picked it, and the bodies
- * of its requests stayed in memory; a few hundred of them locked every legitimate client out.
- * Each attack runs over plain HTTP, over TLS with --require-authsign (an attacker with no key), and
- * over mutual TLS (--client-auth cluster, a worker's certificate).
+ * of its requests stayed in memory; enough of them locked every legitimate client out. Each
+ * attack runs over plain HTTP, over TLS with --require-authsign (an attacker with no key), and over
+ * mutual TLS (--client-auth cluster, a worker's certificate). Last, the pipelining cap: requests
+ * piling up behind an unread answer, or sent by the thousand at once.
  */
 import test, { type ExecutionContext } from 'ava';
 import { createHmac } from 'node:crypto';
