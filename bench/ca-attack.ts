@@ -7,9 +7,8 @@
  * requests answered with a certificate, before, during each attack and after. Every loop is
  * bounded in time and count, and every connection goes to 127.0.0.1.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { mkdtempSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -198,5 +197,7 @@ export async function benchCaAttack(): Promise<AttackResult> {
     return { phases, attackers: attackers.stats, neverReading: unread.stats };
   } finally {
     server.kill('SIGKILL');
+    await served.exited;
+    rmSync(directory.dir, { recursive: true, force: true });
   }
 }
