@@ -53,9 +53,10 @@ swarm-manager, O this cluster) is admitted as a manager for --bootstrap-minutes 
 start-up, and never after; each such connection is logged. Clients revoked meanwhile are
 disconnected when the CRLs are reloaded (every minute).
 
-Limits: 64 KiB a body, 8 MiB of bodies in flight, 512 connections, 10 s to complete a TLS
-handshake or send headers, 30 s for a whole request. SIGTERM stops accepting, lets requests in
-flight finish for --drain seconds, then exits 0.
+Limits: 64 KiB a body, 8 MiB of bodies in flight, 512 connections, 16 requests pipelined on
+one, 10 s to complete a TLS handshake or send headers, 30 s for a whole request, 10 s to take
+an answer. SIGTERM stops accepting, lets requests in flight finish for --drain seconds, then
+exits 0.
 `)
     .action(async (options: { listen: string; tls?: boolean; hostname?: string[]; clientAuth: 'none' | 'cluster' | 'managers'; bootstrapRoot?: string; bootstrapMinutes: number; authKeySource?: string; requireAuthsign?: boolean; drain: number; dir: string }, command: Command) => {
       const ctx = await CliContext.of(command);

@@ -4,6 +4,7 @@
  * records each one before handing it out, revokes, and signs CRLs.
  */
 import { ConflictError, keywardError } from '../errors.js';
+import { quoted } from '../quoted.js';
 import type { Keystore } from '../keystore/keystore.js';
 import { certificatePem } from '../x509/certificate.js';
 import { toPem } from '../x509/pem.js';
@@ -139,7 +140,7 @@ export class Authority {
     const { organization, organizationalUnit, commonName } = csr.requested;
     for (const [named, by] of [[request.clusterId, 'request'], [organization, 'CSR']] as const) {
       if (named !== undefined && named !== this.policy.clusterId) {
-        throw keywardError('CLUSTER_MISMATCH', `the ${by} asks for cluster "${named}"; this CA issues for cluster "${this.policy.clusterId}" only`);
+        throw keywardError('CLUSTER_MISMATCH', `the ${by} asks for cluster ${quoted(named)}; this CA issues for cluster "${this.policy.clusterId}" only`);
       }
     }
     const csrRole = organizationalUnit ? roleOf(organizationalUnit) : undefined;
@@ -150,7 +151,7 @@ export class Authority {
     }
     const nodeId = checkIdentifier(request.nodeId ?? commonName ?? '', 'node ID');
     if (request.nodeId && commonName && commonName !== request.nodeId) {
-      throw keywardError('NODE_ID_MISMATCH', `the CSR names node "${commonName}", but "${request.nodeId}" was requested`);
+      throw keywardError('NODE_ID_MISMATCH', `the CSR names node ${quoted(commonName)}, but ${quoted(request.nodeId)} was requested`);
     }
     return { csr, identity: { role, nodeId }, days: request.days };
   }

@@ -9,6 +9,7 @@ import { CertificationRequest } from '@peculiar/asn1-csr';
 import type { Name, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { algorithmOfKey, ALGORITHMS, nodeHashName, signatureAlgorithmByOid } from '../crypto/algorithms.js';
 import { keywardError } from '../errors.js';
+import { quoted } from '../quoted.js';
 import { fromPemOrDer } from '../x509/pem.js';
 import { NAME_OIDS } from './names.js';
 
@@ -64,7 +65,7 @@ export async function checkCsr(input: Uint8Array | string): Promise<CheckedCsr> 
   const keyDescription = allowKey(publicKey);
   const signature = signatureAlgorithmByOid(request.signatureAlgorithm.algorithm);
   if (!signature) {
-    throw keywardError('CSR_SIGNATURE_ALGORITHM', `the certificate request is signed with an algorithm this CA does not accept (${request.signatureAlgorithm.algorithm})`, {
+    throw keywardError('CSR_SIGNATURE_ALGORITHM', `the certificate request is signed with an algorithm this CA does not accept (${quoted(request.signatureAlgorithm.algorithm)})`, {
       hint: 'sign it with ECDSA or RSA PKCS#1 v1.5 over SHA-256/384/512, or Ed25519',
     });
   }
