@@ -1,6 +1,6 @@
 /** `keyward ca serve`: cfssl's remote-signing API, with the intermediate's key in its device. */
 import { Option, type Command } from 'commander';
-import { UsageError } from '../../src/errors.js';
+import { keywardError } from '../../src/errors.js';
 import { withSecrets } from '../../src/secret.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
@@ -64,7 +64,7 @@ exits 0.
       const { serveCa } = await import('../../src/ca/server/serve.js');
       const { CaDirectory } = await import('../../src/ca/store.js');
       const match = /^(.*):(\d+)$/.exec(options.listen);
-      if (!match) throw new UsageError('LISTEN_INVALID', `--listen wants host:port, got "${options.listen}"`);
+      if (!match) throw keywardError('LISTEN_INVALID', `--listen wants host:port, got "${options.listen}"`);
       const host = match[1]!.replace(/^\[|\]$/g, '');
       const authKeys = new Map<string, Buffer>();
       if (options.authKeySource || process.env.KEYWARD_CA_AUTH_KEY) {

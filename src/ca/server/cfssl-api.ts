@@ -6,7 +6,7 @@
  * the request's head has arrived (caller, path, method), `answer` once its body has.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { AuthError, UnavailableError, UsageError, VerificationError } from '../../errors.js';
+import { AuthError, keywardError, UnavailableError, UsageError, VerificationError } from '../../errors.js';
 import { quoted } from '../../quoted.js';
 import { certificatePem } from '../../x509/certificate.js';
 import { toPem } from '../../x509/pem.js';
@@ -35,7 +35,7 @@ export interface ApiOptions {
 export function parseAuthKeyHex(text: string): Buffer {
   const clean = text.trim();
   if (!/^([0-9a-fA-F]{2}){16,}$/.test(clean)) {
-    throw new UsageError('AUTH_KEY_FORMAT', 'the authsign key must be hex, at least 32 hex digits (16 bytes)', { hint: 'make one with: openssl rand -hex 32 > ca-auth.key' });
+    throw keywardError('AUTH_KEY_FORMAT', 'the authsign key must be hex, at least 32 hex digits (16 bytes)', { hint: 'make one with: openssl rand -hex 32 > ca-auth.key' });
   }
   return Buffer.from(clean, 'hex');
 }
@@ -43,7 +43,7 @@ export function parseAuthKeyHex(text: string): Buffer {
 /** Options that cannot work are refused before anything starts (a server that ignored them would sign for anyone). */
 export function checkApiOptions(options: ApiOptions): void {
   if (options.requireAuthsign && !options.authKeys?.size) {
-    throw new UsageError('AUTHSIGN_NEEDS_KEY', 'authenticated signing is required, but no HMAC key was given', { hint: 'give the key with --auth-key-source file:… or KEYWARD_CA_AUTH_KEY' });
+    throw keywardError('AUTHSIGN_NEEDS_KEY', 'authenticated signing is required, but no HMAC key was given', { hint: 'give the key with --auth-key-source file:… or KEYWARD_CA_AUTH_KEY' });
   }
 }
 
@@ -94,11 +94,11 @@ const SHOWN_VALUES = 2;
 /** The one value a cfssl subject gives for an attribute, across its `names` entries. */
 function single(values: unknown[], what: string): string | undefined {
   const given = [...new Set(values.filter((v) => v !== undefined && v !== ''))];
-  if (given.some((v) => typeof v !== 'string')) throw new UsageError('SUBJECT_INVALID', `the request's subject has a ${what} that is not a string`);
+  if (given.some((v) => typeof v !== 'string')) throw keywardError('SUBJECT_INVALID', `the request's subject has a ${what} that is not a string`);
   if (given.length > 1) {
     const shown = (given as string[]).slice(0, SHOWN_VALUES).map((v) => quoted(v)).join(', ');
     const more = given.length > SHOWN_VALUES ? ` and ${given.length - SHOWN_VALUES} more` : '';
-    throw new UsageError('SUBJECT_INVALID', `the request's subject names ${given.length} values for ${what} (${shown}${more}); a node has one`);
+    throw keywardError('SUBJECT_INVALID', `the request's subject names ${given.length} values for ${what} (${shown}${more}); a node has one`);
   }
   return given[0] as string | undefined;
 }
@@ -106,10 +106,10 @@ function single(values: unknown[], what: string): string | undefined {
 /** The identity a cfssl request's `subject` asks for (SwarmKit: CN = node ID, OU = role, O = cluster). */
 export function subjectRequest(subject: unknown): NodeRequest {
   if (subject === undefined || subject === null) return {};
-  if (typeof subject !== 'object' || Array.isArray(subject)) throw new UsageError('SUBJECT_INVALID', 'the request\'s subject is not an object');
+  if (typeof subject !== 'object' || Array.isArray(subject)) throw keywardError('SUBJECT_INVALID', 'the request\'s subject is not an object');
   const { CN, names } = subject as { CN?: unknown; names?: unknown };
   if (names !== undefined && names !== null && (!Array.isArray(names) || names.some((n) => typeof n !== 'object' || n === null))) {
-    throw new UsageError('SUBJECT_INVALID', 'the request\'s subject names are not a list of name objects');
+    throw keywardError('SUBJECT_INVALID', 'the request\'s subject names are not a list of name objects');
   }
   const entries = (names ?? []) as Array<Record<string, unknown>>;
   const nodeId = single([CN], 'CN');

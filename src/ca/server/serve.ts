@@ -5,7 +5,7 @@
  */
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import { UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { Keystore } from '../../keystore/keystore.js';
 import { openAuthority, type Authority } from '../authority.js';
 import { normalizeSerial } from '../ledger/ledger.js';
@@ -90,13 +90,13 @@ function isLoopback(host: string): boolean {
  * may reach one: off loopback, the server must be HTTPS and every caller must prove who it is.
  */
 function checkExposure(host: string, tls: boolean, clientAuth: string, requireAuthsign: boolean): void {
-  if (clientAuth !== 'none' && !tls) throw new UsageError('MTLS_NEEDS_TLS', 'client certificates need HTTPS', { hint: 'add --tls' });
+  if (clientAuth !== 'none' && !tls) throw keywardError('MTLS_NEEDS_TLS', 'client certificates need HTTPS', { hint: 'add --tls' });
   if (isLoopback(host)) return;
   if (!tls) {
-    throw new UsageError('EXPOSED_WITHOUT_TLS', `refusing to serve the CA over plain HTTP on ${host}, beyond this machine`, { hint: 'add --tls, or listen on 127.0.0.1' });
+    throw keywardError('EXPOSED_WITHOUT_TLS', `refusing to serve the CA over plain HTTP on ${host}, beyond this machine`, { hint: 'add --tls, or listen on 127.0.0.1' });
   }
   if (clientAuth === 'none' && !requireAuthsign) {
-    throw new UsageError('EXPOSED_WITHOUT_AUTH', `refusing to sign for anyone who can reach ${host}: every caller would get a node certificate of the cluster`, {
+    throw keywardError('EXPOSED_WITHOUT_AUTH', `refusing to sign for anyone who can reach ${host}: every caller would get a node certificate of the cluster`, {
       hint: 'require client certificates (--client-auth managers, as Docker Swarm presents) or HMAC-authenticated requests (--require-authsign), or listen on 127.0.0.1',
     });
   }
@@ -110,7 +110,7 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
   checkExposure(options.host ?? '127.0.0.1', Boolean(options.tlsHosts?.length), clientAuth, options.requireAuthsign ?? false);
   const mtls = clientAuth !== 'none';
   if (options.bootstrapRoot !== undefined && !mtls) {
-    throw new UsageError('BOOTSTRAP_NEEDS_MTLS', 'a bootstrap root admits client certificates, so it needs mutual TLS', { hint: 'add --client-auth managers (or cluster)' });
+    throw keywardError('BOOTSTRAP_NEEDS_MTLS', 'a bootstrap root admits client certificates, so it needs mutual TLS', { hint: 'add --client-auth managers (or cluster)' });
   }
   const bootstrapRoot = options.bootstrapRoot === undefined ? undefined : checkBootstrapRoot(options.bootstrapRoot);
   const bootstrap = options.bootstrapRoot === undefined ? undefined : { root: options.bootstrapRoot, until: new Date(Date.now() + (options.bootstrapMs ?? BOOTSTRAP_MS)) };

@@ -9,7 +9,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { UnavailableError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { X509Certificate } from 'node:crypto';
 import { quoted } from '../../quoted.js';
 import type { CertifiedCaller } from './access.js';
@@ -101,13 +101,13 @@ function pathOf(target: string | undefined): string {
 function listenFailure(error: NodeJS.ErrnoException, where: string): Error {
   switch (error.code) {
     case 'EADDRINUSE':
-      return new UnavailableError('PORT_IN_USE', `cannot listen on ${where}: another process uses that port`, { hint: 'stop it (ss -ltnp shows which), or choose another port with --listen', cause: error });
+      return keywardError('PORT_IN_USE', `cannot listen on ${where}: another process uses that port`, { hint: 'stop it (ss -ltnp shows which), or choose another port with --listen', cause: error });
     case 'EACCES':
-      return new UnavailableError('PORT_FORBIDDEN', `cannot listen on ${where}: permission denied`, { hint: 'ports below 1024 need privileges; choose a port above 1024 with --listen', cause: error });
+      return keywardError('PORT_FORBIDDEN', `cannot listen on ${where}: permission denied`, { hint: 'ports below 1024 need privileges; choose a port above 1024 with --listen', cause: error });
     case 'EADDRNOTAVAIL':
-      return new UnavailableError('ADDRESS_UNAVAILABLE', `cannot listen on ${where}: no such address on this machine`, { hint: 'listen on one of this machine\'s addresses, or 0.0.0.0', cause: error });
+      return keywardError('ADDRESS_UNAVAILABLE', `cannot listen on ${where}: no such address on this machine`, { hint: 'listen on one of this machine\'s addresses, or 0.0.0.0', cause: error });
     default:
-      return new UnavailableError('LISTEN_FAILED', `cannot listen on ${where}: ${error.message}`, { cause: error });
+      return keywardError('LISTEN_FAILED', `cannot listen on ${where}: ${error.message}`, { cause: error });
   }
 }
 
