@@ -1,6 +1,6 @@
 /** Demo, chapter 2: enrol a (virtual) YubiKey: replace factory secrets, generate with touch, attest, sign. */
 import { randomBytes } from 'node:crypto';
-import { createSelfSignedCertificate } from '../../src/x509/self-signed.js';
+import { createSelfSignedCertificate } from '../../src/certificates/self-signed.js';
 import { VerificationError } from '../../src/errors.js';
 import { verifyAttestation } from '../../src/hsm/piv/attestation.js';
 import { yubicoAttestationTrust } from '../../src/hsm/piv/yubico-roots.js';

@@ -119,7 +119,7 @@ test('certificates: stored with the key, read back, and a certificate for anothe
   const tt = await freshToken();
   const a = await tt.keystore.generate(`pkcs11:token=${tt.label};object=a`, { algorithm: 'p256' });
   const b = await tt.keystore.generate(`pkcs11:token=${tt.label};object=b`, { algorithm: 'p256' });
-  const { createSelfSignedCertificate } = await import('../../src/x509/self-signed.js');
+  const { createSelfSignedCertificate } = await import('../../src/certificates/self-signed.js');
   const certA = new Uint8Array((await createSelfSignedCertificate(a, { subject: 'CN=a', days: 1 })).rawData);
   t.is(await a.certificate(), undefined);
   await a.setCertificate(certA);
