@@ -4,7 +4,7 @@ import { createSelfSignedCertificate } from '../../src/certificates/self-signed.
 import type { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
 import type { Secret } from '../../src/secret.js';
-import { opensslVerifyCertificate, opensslVerifySignature, opensslVersion } from './openssl.js';
+import { opensslVerifyCertificate, opensslVerifySignature, opensslVersion } from '../../src/testing/openssl.js';
 import type { Story } from './story.js';
 
 const MESSAGE = Buffer.from('Keyward demo: this message was signed inside a hardware token.\n');

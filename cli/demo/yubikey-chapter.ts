@@ -9,7 +9,7 @@ import { nonInteractive } from '../../src/keystore/interaction.js';
 import { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
 import { Secret } from '../../src/secret.js';
-import { opensslVerifyCertificate, opensslVerifySignature } from './openssl.js';
+import { opensslVerifyCertificate, opensslVerifySignature } from '../../src/testing/openssl.js';
 import type { Story } from './story.js';
 
 const MESSAGE = Buffer.from('Keyward demo: signed by a YubiKey slot after a touch.\n');

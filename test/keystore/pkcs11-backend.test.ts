@@ -7,7 +7,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
-import { opensslVerifySignature } from '../../cli/demo/openssl.js';
+import { opensslVerifySignature } from '../../src/testing/openssl.js';
 import { ALGORITHMS, KEY_ALGORITHMS, type HashName } from '../../src/crypto/algorithms.js';
 import { AuthError, ConflictError, NotFoundError, UnavailableError, UsageError } from '../../src/errors.js';
 import { findKeys } from '../../src/hsm/pkcs11/keys.js';
