@@ -1,6 +1,6 @@
 /** `keyward cert …`: the X.509 certificate stored beside a key, and self-signed certificates made in the device. */
 import type { Command } from 'commander';
-import { NotFoundError } from '../src/errors.js';
+import { keywardError } from '../src/errors.js';
 import { toPem } from '../src/x509/pem.js';
 import { CliContext } from './context.js';
 import { examples } from './help.js';
@@ -24,7 +24,7 @@ export function defineCert(cert: Command): void {
       const handle = await ctx.keystore().open(uri);
       const der = await handle.certificate();
       if (!der) {
-        throw new NotFoundError('CERTIFICATE_NOT_FOUND', `no certificate is stored with ${handle.info.uri}`, {
+        throw keywardError('CERTIFICATE_NOT_FOUND', `no certificate is stored with ${handle.info.uri}`, {
           hint: `store one with keyward cert import '${handle.info.uri}' --in cert.pem`,
         });
       }
@@ -58,7 +58,7 @@ export function defineCert(cert: Command): void {
     .addHelpText('after', examples([`keyward cert self-sign ${KEY} --subject "CN=signer" --out signer.crt`, 'openssl verify -CAfile signer.crt signer.crt']))
     .action(async (uri: string, options: { subject: string; days: number; ca?: boolean; store?: boolean; out?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
-      const { createSelfSignedCertificate } = await import('../src/x509/self-signed.js');
+      const { createSelfSignedCertificate } = await import('../src/certificates/self-signed.js');
       const handle = await ctx.keystore().open(uri);
       const certificate = await createSelfSignedCertificate(handle, { subject: options.subject, days: options.days, ca: options.ca });
       if (options.store) await handle.setCertificate(new Uint8Array(certificate.rawData));

@@ -2,24 +2,22 @@
 import { readFileSync } from 'node:fs';
 import { Option } from 'commander';
 import { writableTarget, writeFileAtomic } from '../src/atomic-file.js';
-import { fileProblem, KeywardError, NotFoundError, UsageError } from '../src/errors.js';
+import { fileProblem, KeywardError, keywardError } from '../src/errors.js';
 import { parseCertificate } from '../src/x509/certificate.js';
 import { fromPemOrDer, pemBlocks } from '../src/x509/pem.js';
 
 /**
  * A file a command reads, named by `flag` on its command line (`--csr`, `--in`, or an argument's
  * `<name>`); "-" is standard input. Every error names the option and the file and says what is wrong
- * in words: a missing file is "not found" (exit 3), anything else that cannot be read a usage error.
+ * in words: a file missing or unreadable is "not found" (exit 3), a directory a usage error.
  */
 export function readInput(path: string, flag: string): Buffer {
   try {
     return path === '-' ? readFileSync(0) : readFileSync(path);
   } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
     const subject = `${flag} ${path === '-' ? '- (standard input)' : path}`;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new NotFoundError('INPUT_NOT_FOUND', `${subject}: ${fileProblem(cause)}`, { cause, hint: 'check the path' });
-    if (code === 'EISDIR') throw new UsageError('INPUT_UNREADABLE', `${subject} is a directory, not a file`, { cause });
-    throw new UsageError('INPUT_UNREADABLE', `${subject} cannot be read: ${fileProblem(cause)}`, { cause });
+    if ((cause as NodeJS.ErrnoException).code === 'EISDIR') throw keywardError('INPUT_NOT_A_FILE', `${subject} is a directory, not a file`, { cause });
+    throw keywardError('INPUT_UNREADABLE', `${subject}: ${fileProblem(cause)}`, { cause, hint: 'check the path, and that this user may read the file' });
   }
 }
 
@@ -32,8 +30,7 @@ export async function parseInput<T>(path: string, flag: string, parse: (data: Bu
   try {
     return await parse(data);
   } catch (error) {
-    if (!(error instanceof KeywardError)) throw error;
-    throw new KeywardError(error.code, `${flag} ${path}: ${error.message}`, { hint: error.hint, details: error.details, exitCode: error.exitCode, cause: error });
+    throw error instanceof KeywardError ? error.about(`${flag} ${path}`) : error;
   }
 }
 
@@ -47,7 +44,7 @@ export function readCertificates(path: string, flag: string, options: { allowEmp
     try {
       parseCertificate(der);
     } catch {
-      throw new UsageError('CERTIFICATE_MISSING', 'it holds no certificate (PEM or DER)');
+      throw keywardError('CERTIFICATE_MISSING', 'it holds no certificate (PEM or DER)');
     }
     return [der];
   });
@@ -83,7 +80,7 @@ export function isOutputOption(option: Option): boolean {
 /** Refuses binary output headed for a terminal; commands call it before the work, writeOutput again after. */
 export function checkStdout(path: string | undefined, binary: boolean): void {
   if ((!path || path === '-') && binary && process.stdout.isTTY) {
-    throw new UsageError('BINARY_TO_TERMINAL', 'refusing to write binary data to the terminal', {
+    throw keywardError('BINARY_TO_TERMINAL', 'refusing to write binary data to the terminal', {
       hint: 'give --out FILE, pipe the output, or ask for --base64',
     });
   }

@@ -16,7 +16,7 @@
 import { accessSync, closeSync, constants, fchmodSync, fchownSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileProblem, KeywardError, UsageError } from './errors.js';
+import { fileProblem, KeywardError, keywardError } from './errors.js';
 
 /** What a file that is no regular file is, for messages: "a FIFO", "a directory" … */
 export function kindOf(stats: Stats): string {
@@ -45,23 +45,23 @@ export function writableTarget(path: string, shown = path): { target: string; ex
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && lstatIfAny(path)?.isSymbolicLink()) {
       // As cp does: writing through a dangling link would create a file wherever it points.
-      throw new UsageError('OUTPUT_DANGLING_LINK', `${shown} is a symbolic link to nothing; refusing to write through it`, {
+      throw keywardError('OUTPUT_DANGLING_LINK', `${shown} is a symbolic link to nothing; refusing to write through it`, {
         hint: 'remove the link, or point it at an existing file',
       });
     }
     // ENOENT: nothing there yet, or no directory for it (below); ENOTDIR, EACCES: the directory check says which.
     if (!['ENOENT', 'ENOTDIR', 'EACCES'].includes(code ?? '')) {
-      throw new UsageError('OUTPUT_UNUSABLE', `${shown}: ${fileProblem(error)}`, { cause: error });
+      throw keywardError('OUTPUT_UNUSABLE', `${shown}: ${fileProblem(error)}`, { cause: error });
     }
   }
   if (existing && !existing.isFile()) {
-    throw new UsageError('OUTPUT_NOT_A_FILE', `${shown} is ${kindOf(existing)}; Keyward writes only regular files (it replaces them whole)`, {
+    throw keywardError('OUTPUT_NOT_A_FILE', `${shown} is ${kindOf(existing)}; Keyward writes only regular files (it replaces them whole)`, {
       hint: 'give the path of a regular file, or of one that does not exist yet; to feed a pipe or a device, write to standard output and redirect it',
     });
   }
   checkDirectory(dirname(target), shown);
   if (existing && !accessible(target, constants.W_OK)) {
-    throw new UsageError('OUTPUT_NOT_WRITABLE', `${shown} is not writable for this user`, {
+    throw keywardError('OUTPUT_NOT_WRITABLE', `${shown} is not writable for this user`, {
       hint: 'give another path, or make the file writable (chmod u+w) if it is yours to replace',
     });
   }
@@ -76,22 +76,22 @@ function checkDirectory(dir: string, shown: string): void {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new UsageError('OUTPUT_DIRECTORY_MISSING', `${shown}: the directory ${dir} does not exist`, { hint: `create it (mkdir -p ${dir}), or give another path` });
+      throw keywardError('OUTPUT_DIRECTORY_MISSING', `${shown}: the directory ${dir} does not exist`, { hint: `create it (mkdir -p ${dir}), or give another path` });
     }
     if (code === 'ENOTDIR') {
-      throw new UsageError('OUTPUT_DIRECTORY_MISSING', `${shown}: ${firstNonDirectory(dir)} is not a directory`, { hint: 'give a path in a directory' });
+      throw keywardError('OUTPUT_DIRECTORY_MISSING', `${shown}: ${firstNonDirectory(dir)} is not a directory`, { hint: 'give a path in a directory' });
     }
     if (code === 'EACCES') {
-      throw new UsageError('OUTPUT_DIRECTORY_NOT_WRITABLE', `${shown}: this user may not enter ${dir}`, { hint: 'give a path in a directory you can write' });
+      throw keywardError('OUTPUT_DIRECTORY_NOT_WRITABLE', `${shown}: this user may not enter ${dir}`, { hint: 'give a path in a directory you can write' });
     }
-    throw new UsageError('OUTPUT_UNUSABLE', `${shown}: ${dir}: ${fileProblem(error)}`, { cause: error });
+    throw keywardError('OUTPUT_UNUSABLE', `${shown}: ${dir}: ${fileProblem(error)}`, { cause: error });
   }
-  if (!stats.isDirectory()) throw new UsageError('OUTPUT_DIRECTORY_MISSING', `${shown}: ${dir} is not a directory`, { hint: 'give a path in a directory' });
+  if (!stats.isDirectory()) throw keywardError('OUTPUT_DIRECTORY_MISSING', `${shown}: ${dir} is not a directory`, { hint: 'give a path in a directory' });
   try {
     accessSync(dir, constants.W_OK | constants.X_OK);
   } catch (error) {
     const readOnly = (error as NodeJS.ErrnoException).code === 'EROFS';
-    throw new UsageError('OUTPUT_DIRECTORY_NOT_WRITABLE', readOnly ? `${shown}: the file system holding ${dir} is read-only` : `${shown}: this user may not create files in ${dir}`, {
+    throw keywardError('OUTPUT_DIRECTORY_NOT_WRITABLE', readOnly ? `${shown}: the file system holding ${dir} is read-only` : `${shown}: this user may not create files in ${dir}`, {
       hint: 'Keyward writes a new file beside the old one and renames it over it, so it needs a directory it can write: give a path in one, or write to standard output and redirect it',
     });
   }
@@ -196,7 +196,7 @@ export function replaceFile(target: string, existing: Stats | undefined, data: U
 /** A write that failed after the checks (a full disk, a directory changed meanwhile), named by the file meant, never by the temporary one. */
 function writeFailed(target: string, error: unknown): KeywardError {
   if (error instanceof KeywardError) return error;
-  return new KeywardError('OUTPUT_WRITE_FAILED', `cannot write ${target}: ${fileProblem(error)}`, {
+  return keywardError('OUTPUT_WRITE_FAILED', `cannot write ${target}: ${fileProblem(error)}`, {
     cause: error,
     hint: 'nothing was replaced: a file that was there is as it was',
   });

@@ -23,12 +23,12 @@ export async function withRepository<T>(command: Command, dir: string, work: (ct
 /** A key argument: a Keystore URI (opened, it can sign) or a PEM public key file (a key held elsewhere). */
 export async function keySource(ctx: CliContext, spec: string, flag: string): Promise<KeySource> {
   const { signerOf } = await import('../../src/trust/repository/signer.js');
-  const { keyUriScheme } = await import('../../src/keystore/uri.js');
+  const { keyUriScheme } = await import('../../src/keystore/uri/index.js');
   if (keyUriScheme(spec)) {
     const signer = await signerOf(await ctx.keystore().open(spec));
     return { key: signer.key, signer };
   }
-  const [{ parseInput }, { fromPemOrDer }, { tufKeyFromSpki }, { UsageError }] = await Promise.all([import('../io.js'), import('../../src/x509/pem.js'), import('../../src/trust/keys.js'), import('../../src/errors.js')]);
+  const [{ parseInput }, { fromPemOrDer }, { tufKeyFromSpki }, { keywardError }] = await Promise.all([import('../io.js'), import('../../src/x509/pem.js'), import('../../src/trust/keys.js'), import('../../src/errors.js')]);
   return {
     key: await parseInput(spec, flag, (data) => {
       const spki = fromPemOrDer(data, 'PUBLIC KEY'); // another PEM block is named by its label
@@ -36,7 +36,7 @@ export async function keySource(ctx: CliContext, spec: string, flag: string): Pr
         return tufKeyFromSpki(spki);
       } catch (cause) {
         if (data.toString('latin1').includes('-----BEGIN PUBLIC KEY-----')) throw cause;
-        throw new UsageError('PUBLIC_KEY_MISSING', 'it holds no public key (PEM or DER)', { cause, hint: 'give a Keystore URI (pkcs11:…, yubikey:…) or a public key file (keyward key public URI > key.pem)' });
+        throw keywardError('PUBLIC_KEY_MISSING', 'it holds no public key (PEM or DER)', { cause, hint: 'give a Keystore URI (pkcs11:…, yubikey:…) or a public key file (keyward key public URI > key.pem)' });
       }
     }),
   };
@@ -66,9 +66,9 @@ export async function signChange<T>(repo: Repository, signWith: TufSigner[], cha
     const signed = await repo.sign(signWith, roles);
     const idle = signWith.find((s) => !signed.some((d) => d.keyid === s.keyid));
     if (idle) {
-      const { NotFoundError } = await import('../../src/errors.js');
+      const { keywardError } = await import('../../src/errors.js');
       const which = roles ? `role "${roles.join('", "')}"` : `the staged roles (${repo.layout.stagedRoles().join(', ')})`;
-      throw new NotFoundError('TUF_KEY_NOT_IN_ROLE', `${idle.uri} is not a key of ${which}; nothing was changed`, { hint: "keyward trust repo status shows the roles' keys" });
+      throw keywardError('TUF_KEY_NOT_IN_ROLE', `${idle.uri} is not a key of ${which}; nothing was changed`, { hint: "keyward trust repo status shows the roles' keys" });
     }
     for (const signer of [...signWith, ...remember]) repo.rememberKey(signer);
     return { result, signed };
@@ -127,7 +127,7 @@ export function describeStatus(status: RoleStatus[]): string {
 
 /** `--digest sha256:<hex> --length N` or `--file F` → a target entry (and the bytes to store). */
 export async function targetFrom(options: { file?: string; digest?: string; length?: string; custom?: string }): Promise<{ info: import('../../src/trust/targets.js').TargetFile; bytes?: Buffer }> {
-  const { UsageError } = await import('../../src/errors.js');
+  const { keywardError } = await import('../../src/errors.js');
   const { targetFileFromDigest, targetFileOf } = await import('../../src/trust/targets.js');
   let custom: Record<string, unknown> | undefined;
   if (options.custom) {
@@ -136,7 +136,7 @@ export async function targetFrom(options: { file?: string; digest?: string; leng
     } catch {
       custom = undefined;
     }
-    if (typeof custom !== 'object' || custom === null || Array.isArray(custom)) throw new UsageError('TUF_CUSTOM', '--custom must be a JSON object', { hint: `e.g. --custom '{"version":"1.2.0"}'` });
+    if (typeof custom !== 'object' || custom === null || Array.isArray(custom)) throw keywardError('TUF_CUSTOM', '--custom must be a JSON object', { hint: `e.g. --custom '{"version":"1.2.0"}'` });
   }
   if (options.file && !options.digest) {
     const { readInput } = await import('../io.js');
@@ -146,7 +146,7 @@ export async function targetFrom(options: { file?: string; digest?: string; leng
   const digest = /^sha256:([0-9a-f]{64})$/.exec(options.digest ?? '');
   const length = Number(options.length);
   if (options.file || !digest || !Number.isSafeInteger(length) || length < 0) {
-    throw new UsageError('TUF_TARGET_SOURCE', 'give either --file F, or --digest sha256:<64 hex> with --length N', { hint: 'an image manifest: --digest sha256:… --length <manifest size in bytes>' });
+    throw keywardError('TUF_TARGET_SOURCE', 'give either --file F, or --digest sha256:<64 hex> with --length N', { hint: 'an image manifest: --digest sha256:… --length <manifest size in bytes>' });
   }
   return { info: targetFileFromDigest(digest[1]!, length, custom) };
 }

@@ -2,10 +2,10 @@
  * Signing certificates with a CA key held by the keystore: the root (self-signed), a cluster
  * intermediate, a root cross-signed by its predecessor. x509 builds them; the device signs.
  */
-import { UsageError } from '../errors.js';
+import { keywardError } from '../errors.js';
 import type * as x509 from '../x509/peculiar.js';
 import { spkiOf } from '../x509/public-key.js';
-import { signCertificate, type CertificateFields, type SigningKey } from '../x509/signer.js';
+import { signCertificate, type CertificateFields, type SigningKey } from '../certificates/signer.js';
 import { clusterCaExtensions, crossSignedExtensions, intermediateExtensions, rootExtensions, type PublicationUrls } from './profiles.js';
 import { randomSerial } from '../x509/serial.js';
 
@@ -24,7 +24,7 @@ export function backdatedNow(): Date {
 /** A certificate may not outlive its issuer: relying parties would stop accepting it early, and silently. */
 export function checkWithinIssuer(notAfter: Date, issuer: x509.X509Certificate): void {
   if (notAfter > issuer.notAfter) {
-    throw new UsageError('VALIDITY_EXCEEDS_ISSUER', `the certificate would outlive its issuer "${issuer.subject}" (valid until ${issuer.notAfter.toISOString()})`, {
+    throw keywardError('VALIDITY_EXCEEDS_ISSUER', `the certificate would outlive its issuer "${issuer.subject}" (valid until ${issuer.notAfter.toISOString()})`, {
       hint: 'shorten the validity, or renew the issuer first',
     });
   }
@@ -37,7 +37,7 @@ export function issueCertificate(signer: SigningKey, issuer: x509.X509Certificat
 }
 
 export function daysFromNow(days: number): Date {
-  if (!Number.isFinite(days) || days <= 0) throw new UsageError('VALIDITY_INVALID', `a validity of ${days} days is not possible`);
+  if (!Number.isFinite(days) || days <= 0) throw keywardError('VALIDITY_INVALID', `a validity of ${days} days is not possible`);
   return new Date(backdatedNow().getTime() + days * DAY_MS);
 }
 
@@ -46,7 +46,7 @@ export function daysFromNow(days: number): Date {
  * years on, leap days counted; from 29 February to 28 February when the year has none.
  */
 export function yearsFromNow(years: number): Date {
-  if (!Number.isSafeInteger(years) || years <= 0) throw new UsageError('VALIDITY_INVALID', `a validity of ${years} years is not possible`);
+  if (!Number.isSafeInteger(years) || years <= 0) throw keywardError('VALIDITY_INVALID', `a validity of ${years} years is not possible`);
   const start = backdatedNow();
   const end = new Date(start);
   end.setUTCFullYear(start.getUTCFullYear() + years);

@@ -2,6 +2,7 @@
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ERROR_CODES, exitCodeOf, type ErrorCode } from '../../src/error-codes.js';
 import { CLI_PIN, cliToken } from '../harness/cli-token.js';
 import { KEYWARD_BIN, keyward, PROJECT_ROOT, run } from '../harness/run.js';
 
@@ -223,4 +224,21 @@ test('a misspelt key and no PIN: "no key matches" (exit 3) from what the token s
   t.is(withPin.code, 3);
   t.regex(withPin.stderr, /^keyward: no key matches .*object=presnt on token "[^"]+"\n/);
   t.regex(withPin.stderr, /object=present;type=private/);
+});
+
+test('keyward help errors prints the registry: every code once, with its exit code and meaning; --json too', async (t) => {
+  const codes = Object.keys(ERROR_CODES) as ErrorCode[];
+  const rows = codes.map((code) => ({ code, exitCode: exitCodeOf(code), meaning: ERROR_CODES[code].meaning }));
+  for (const args of [['help', 'errors', '--json'], ['--json', 'help', 'errors']]) {
+    const json = await keyward(args);
+    t.is(json.code, 0, json.stderr);
+    t.deepEqual(JSON.parse(json.stdout), rows, args.join(' '));
+  }
+  const text = await keyward(['help', 'errors']);
+  t.is(text.code, 0, text.stderr);
+  t.deepEqual(text.stdout.split('\n').flatMap((line) => /^  ([A-Z][A-Z0-9_]+) /.exec(line)?.[1] ?? []), codes, 'a line for each code, in order');
+  // Long meanings wrap onto indented lines: compare with the whitespace folded.
+  const folded = text.stdout.replace(/\s+/g, ' ');
+  for (const { code, exitCode, meaning } of rows) t.true(folded.includes(` ${code} ${exitCode} ${meaning} `), code);
+  t.regex((await keyward(['--help'])).stdout, /keyward help errors/);
 });

@@ -36,10 +36,10 @@ test('CA inputs: a missing or unreadable file is named with the reason; a certif
   refused(t, await ca(['issue', '--csr', folder]), 2, `keyward: --csr ${folder} is a directory, not a file`, 'a directory as CSR');
   for (const file of [rootPem, rootDer]) {
     const asCsr = await ca(['issue', '--csr', file]);
-    refused(t, asCsr, 2, `keyward: --csr ${file}: it holds an X.509 certificate (CN=swarm-ca), not a certificate request (CSR)`, `certificate ${file} as CSR`);
+    refused(t, asCsr, 2, `keyward: --csr ${file}: it holds an X.509 certificate ("CN=swarm-ca"), not a certificate request (CSR)`, `certificate ${file} as CSR`);
     t.regex(asCsr.stderr, /hint: give the certificate request \(openssl req -new … -out node\.csr\); a certificate is what the CA gives back/);
   }
-  refused(t, await ca(['intermediate', 'create', '--root-key', rootKey, '--csr', rootPem, '--cluster-id', 'c1', '--out', join(files, 'x.pem')]), 2, /^keyward: --csr .*root\.pem: it holds an X\.509 certificate \(CN=swarm-ca\), not a certificate request/, 'intermediate create');
+  refused(t, await ca(['intermediate', 'create', '--root-key', rootKey, '--csr', rootPem, '--cluster-id', 'c1', '--out', join(files, 'x.pem')]), 2, /^keyward: --csr .*root\.pem: it holds an X\.509 certificate \("CN=swarm-ca"\), not a certificate request/, 'intermediate create');
   const csr = await opensslCsr(files, 'node', '/OU=swarm-worker/CN=node-1');
   refused(t, await ca(['intermediate', 'install', '--cert', csr, '--root-dir', dir]), 2, `keyward: --cert ${csr}: expected a PEM "CERTIFICATE" block, found "CERTIFICATE REQUEST"`, 'a CSR as certificate');
   refused(t, await ca(['join-token', 'verify', 'SWMTKN-1-x-y', '--roots', junk]), 2, `keyward: --roots ${junk}: it holds no certificate (PEM or DER)`, 'roots');

@@ -4,12 +4,12 @@
  */
 import test from 'ava';
 import { createPublicKey, verify } from 'node:crypto';
-import { opensslVerifySignature } from '../../cli/demo/openssl.js';
+import { opensslVerifySignature } from '../../src/testing/openssl.js';
 import { AuthError, CancelledError, ConflictError, NotFoundError, UsageError, VerificationError } from '../../src/errors.js';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import type { Interaction } from '../../src/keystore/interaction.js';
 import { Keystore, type KeystoreOptions } from '../../src/keystore/keystore.js';
-import { UriError } from '../../src/keystore/uri.js';
+import { UriError } from '../../src/keystore/uri/index.js';
 import { hardwareKeyPair, KeywardCrypto } from '../../src/keystore/webcrypto.js';
 import { toPem } from '../../src/x509/pem.js';
 import { run } from '../harness/run.js';

@@ -2,13 +2,13 @@
  * Revocation: any certificate this CA directory issued is revoked in its ledger; CRLs publish it,
  * the intermediate's (online) for node certificates, the root's (in a ceremony) for intermediates.
  */
-import { NotFoundError } from '../../errors.js';
-import type { KeyUri } from '../../keystore/key-uri.js';
+import { keywardError } from '../../errors.js';
+import type { KeyUri } from '../../keystore/uri/origin.js';
 import type { Keystore } from '../../keystore/keystore.js';
 import { keyIdentifierOf } from '../../x509/key-identifier.js';
 import type * as x509 from '../../x509/peculiar.js';
 import { spkiOf } from '../../x509/public-key.js';
-import { SigningKey } from '../../x509/signer.js';
+import { SigningKey } from '../../certificates/signer.js';
 import { CRL_DAYS } from '../crl.js';
 import { normalizeSerial, type LedgerEntry, type RevocationReason } from '../ledger/ledger.js';
 import type { CaDirectory } from '../store.js';
@@ -50,7 +50,7 @@ export interface IntermediateCrlOptions {
 export async function signIntermediateCrl(directory: CaDirectory, keystore: Keystore, options: IntermediateCrlOptions = {}): Promise<x509.X509Crl> {
   directory.requireCa();
   const config = directory.config();
-  if (!config.intermediateKey) throw new NotFoundError('CA_NOT_READY', 'this CA has no intermediate yet');
+  if (!config.intermediateKey) throw keywardError('CA_NOT_READY', 'this CA has no intermediate yet');
   const signer = await SigningKey.of(await keystore.open(config.intermediateKey));
   return writeCrl(directory, 'intermediate', signer, directory.intermediate(), options.days ?? CRL_DAYS.intermediate);
 }

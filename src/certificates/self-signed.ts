@@ -3,11 +3,11 @@
  * @peculiar/x509 signs with a hardware key without knowing it (`keyward cert self-sign`). A
  * self-signed certificate is its own issuer, so its serial comes from the CA's serial source.
  */
-import { randomSerial } from './serial.js';
-import { UsageError } from '../errors.js';
+import { randomSerial } from '../x509/serial.js';
+import { keywardError } from '../errors.js';
 import type { KeyHandle } from '../keystore/backend.js';
-import { subjectKeyIdentifier } from './key-identifier.js';
-import * as x509 from './peculiar.js';
+import { subjectKeyIdentifier } from '../x509/key-identifier.js';
+import * as x509 from '../x509/peculiar.js';
 import { signCertificate, SigningKey } from './signer.js';
 
 export interface SelfSignedOptions {
@@ -21,13 +21,13 @@ export interface SelfSignedOptions {
 
 export async function createSelfSignedCertificate(handle: KeyHandle, options: SelfSignedOptions): Promise<x509.X509Certificate> {
   if (!Number.isInteger(options.days) || options.days < 1) {
-    throw new UsageError('VALIDITY_INVALID', `--days must be a whole number of days ≥ 1, got ${options.days}`);
+    throw keywardError('VALIDITY_INVALID', `--days must be a whole number of days ≥ 1, got ${options.days}`);
   }
   let subject: x509.Name;
   try {
     subject = new x509.Name(options.subject);
   } catch (cause) {
-    throw new UsageError('SUBJECT_INVALID', `"${options.subject}" is not a distinguished name`, { cause, hint: 'write it like "CN=signer, O=Example"' });
+    throw keywardError('SUBJECT_INVALID', `"${options.subject}" is not a distinguished name`, { cause, hint: 'write it like "CN=signer, O=Example"' });
   }
   const signer = await SigningKey.of(handle);
   const notBefore = options.notBefore ?? new Date();

@@ -1,0 +1,56 @@
+/**
+ * No import cycles in src/ and cli/: every module can be read, tested and loaded after the modules
+ * it imports, never in a loop with them. A cycle shows as the files that import each other, in order.
+ */
+import test from 'ava';
+import { importCycles, importGraph, sourceFiles } from '../harness/source.js';
+
+test('src/ and cli/ import one another without a cycle', (t) => {
+  const files = sourceFiles();
+  t.true(files.some((f) => f.path === 'src/errors.ts') && files.some((f) => f.path === 'cli/main.ts'), 'the walk finds the sources');
+  const graph = importGraph(files);
+  t.true((graph.get('src/keystore/keystore.ts') ?? []).includes('src/keystore/backend.ts'), 'type imports are edges too');
+  const cycles = importCycles(graph);
+  t.deepEqual(cycles.map((cycle) => cycle.join(' → ')), [], `import cycles:\n${cycles.map((cycle) => `  ${cycle.join(' → ')}`).join('\n')}`);
+});
+
+test('the cycle finder finds cycles, and shows each as a path back to its start', (t) => {
+  const graph = new Map([
+    ['a.ts', ['b.ts']],
+    ['b.ts', ['c.ts', 'd.ts']],
+    ['c.ts', ['a.ts']],
+    ['d.ts', ['e.ts']],
+    ['e.ts', []],
+    ['f.ts', ['f.ts']],
+  ]);
+  t.deepEqual(importCycles(graph), [
+    ['a.ts', 'b.ts', 'c.ts', 'a.ts'],
+    ['f.ts', 'f.ts'],
+  ]);
+  t.deepEqual(importCycles(new Map([['a.ts', ['b.ts']], ['b.ts', []]])), []);
+});
+
+/**
+ * Arrows point down (DESIGN): a layer imports nothing from the layers above it. Device drivers are
+ * plain drivers a library user could take alone; the X.509 codec is used by drivers, so it imports
+ * no keystore; nothing under src/ imports the CLI; the CA and trust know nothing of each other.
+ */
+const FORBIDDEN: Array<[from: string, to: string[]]> = [
+  ['src/hsm/', ['src/keystore/', 'src/certificates/', 'src/ca/', 'src/trust/', 'cli/']],
+  ['src/x509/', ['src/keystore/', 'src/certificates/', 'src/hsm/', 'src/ca/', 'src/trust/', 'cli/']],
+  ['src/crypto/', ['src/keystore/', 'src/certificates/', 'src/ca/', 'src/trust/', 'cli/']],
+  ['src/keystore/', ['src/certificates/', 'src/ca/', 'src/trust/', 'cli/']],
+  ['src/certificates/', ['src/ca/', 'src/trust/', 'cli/']],
+  ['src/ca/', ['src/trust/', 'src/testing/', 'cli/']],
+  ['src/trust/', ['src/ca/', 'src/testing/', 'cli/']],
+  ['src/', ['cli/']],
+];
+
+test('imports point down the layers: drivers and the X.509 codec import no keystore, src/ no CLI, CA and trust not each other', (t) => {
+  const graph = importGraph(sourceFiles());
+  t.true((graph.get('src/ca/authority.ts') ?? []).includes('src/certificates/signer.ts'), 'the walk sees the CA above the signing layer');
+  const upward = [...graph].flatMap(([file, imports]) =>
+    imports.filter((target) => FORBIDDEN.some(([from, above]) => file.startsWith(from) && above.some((layer) => target.startsWith(layer)))).map((target) => `${file} → ${target}`),
+  );
+  t.deepEqual(upward, [], `imports that point up:\n  ${upward.join('\n  ')}`);
+});
