@@ -55,13 +55,15 @@ export async function scratchProject(t: Teardown, tarball: string, options: Scra
   const dir = tempDir(t, 'keyward-scratch-');
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: 'scratch', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`);
   const manifest = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
-  const names = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.optionalDependencies ?? {}), ...(options.link ?? [])]);
-  for (const name of names) {
-    const link = join(dir, 'node_modules', name);
-    mkdirSync(dirname(link), { recursive: true });
-    symlinkSync(join(PROJECT_ROOT, 'node_modules', name), link, 'dir');
-  }
+  const link = (name: string) => {
+    const path = join(dir, 'node_modules', name);
+    mkdirSync(dirname(path), { recursive: true });
+    symlinkSync(join(PROJECT_ROOT, 'node_modules', name), path, 'dir');
+  };
+  for (const name of [...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.optionalDependencies ?? {})]) link(name);
   await npm(['install', tarball, '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], dir);
+  // After the install: npm prunes what package.json does not ask for.
+  for (const name of options.link ?? []) link(name);
   return dir;
 }
 
