@@ -45,6 +45,8 @@ export async function packTarball(t: Teardown): Promise<string> {
 export interface ScratchOptions {
   /** Packages to link from this checkout's node_modules besides keyward's dependencies. */
   link?: string[];
+  /** Install without keyward's optional dependencies (`--omit=optional`), as where they failed to build. */
+  omitOptional?: boolean;
 }
 
 /**
@@ -60,8 +62,9 @@ export async function scratchProject(t: Teardown, tarball: string, options: Scra
     mkdirSync(dirname(path), { recursive: true });
     symlinkSync(join(PROJECT_ROOT, 'node_modules', name), path, 'dir');
   };
-  for (const name of [...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.optionalDependencies ?? {})]) link(name);
-  await npm(['install', tarball, '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], dir);
+  const optional = options.omitOptional ? [] : Object.keys(manifest.optionalDependencies ?? {});
+  for (const name of [...Object.keys(manifest.dependencies ?? {}), ...optional]) link(name);
+  await npm(['install', tarball, '--offline', '--ignore-scripts', '--no-audit', '--no-fund', ...(options.omitOptional ? ['--omit=optional'] : [])], dir);
   // After the install: npm prunes what package.json does not ask for.
   for (const name of options.link ?? []) link(name);
   return dir;
