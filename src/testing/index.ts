@@ -1,8 +1,8 @@
 /**
  * `keyward/testing`: throw-away real parts for tests and CI, as Keyward's own tests use them.
- * SoftHSM stores and tokens with random PINs, an emulated YubiKey in this process (or served into a
- * pcscd through vsmartcard-vpcd), a Docker daemon of its own, free ports. Nothing here is for keys
- * that matter.
+ * SoftHSM stores and tokens with random PINs, an emulated YubiKey in this process, or served by the
+ * `keyward` binary into a private pcscd through vsmartcard-vpcd (where ykman and OpenSC see it), a
+ * Docker daemon of its own, free ports. Nothing here is for keys that matter.
  */
 export {
   createSoftHsmStore,
@@ -21,5 +21,6 @@ export { VirtualYubiKey, type CreateOptions as VirtualYubiKeyOptions, type Runti
 export { FIRMWARE_PROFILES, type FirmwareProfile } from '../hsm/virtual-yubikey/firmware.js';
 export type { TouchMode } from '../hsm/virtual-yubikey/touch.js';
 export { serveVirtualYubiKey, type ServedCard, type ServeOptions } from '../hsm/virtual-yubikey/serve.js';
+export { pcscdUnavailable, READER_NAME, serveVirtualCard, startPcscd, type PcscRig, type ServedVirtualCard, type VirtualCardOptions } from './pcscd.js';
 export { DOCKER_CLI, dockerdUnavailable, runCommand, startDockerd, waitUntil, type CommandResult, type Dockerd } from './dockerd.js';
 export { freePort, portFree } from './ports.js';
