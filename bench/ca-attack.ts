@@ -1,13 +1,14 @@
 /**
  * The CA server under attack, as a separate `keyward ca serve` process on loopback: legitimate
  * clients sign in a loop while slowloris connections trickle headers and a flood of clients sends
- * 64 KiB bodies it never finishes. Reported: the server's resident memory (before, at its peak,
- * after) and the share of legitimate requests answered with a certificate, before, during and
- * after. Every loop is bounded in time and count, and every connection goes to 127.0.0.1.
+ * 64 KiB bodies it never finishes; then while clients send requests, a few at a time without
+ * waiting for answers, and never read one.
+ * Reported: the server's resident memory (before, at its peak, after) and the share of legitimate
+ * requests answered with a certificate, before, during each attack and after. Every loop is
+ * bounded in time and count, and every connection goes to 127.0.0.1.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { mkdtempSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,17 +18,21 @@ import { CaDirectory } from '../src/ca/store.js';
 import { Keystore } from '../src/keystore/keystore.js';
 import { Secret } from '../src/secret.js';
 import { nodeCsr } from '../test/harness/ca.js';
-import { caServeProcess } from '../test/harness/ca-server.js';
+import { caServeProcess, infoRequest } from '../test/harness/ca-server.js';
 
 const PIN = 'attack-pin';
 const LEGITIMATE_CLIENTS = 4;
 const SLOWLORIS_CONNECTIONS = 400;
 const FLOOD_CLIENTS = 4_000;
 const FLOOD_BODY = 64 * 1024;
+const NEVER_READING_CONNECTIONS = 600;
+/** Each never-reading client sends this many /info requests (about 1 KB of answer each) every 100 ms. */
+const NEVER_READING_BATCH = 10;
+const NEVER_READING_EVERY_MS = 100;
 const PHASE_SECONDS = { before: 4, during: 10, after: 4 };
 
 export interface AttackPhase {
-  phase: 'before' | 'during' | 'after';
+  phase: 'before' | 'slowloris + body flood' | 'never-reading clients' | 'after';
   legitimate: { ok: number; failed: number; successRate: number };
   rssMb: { start: number; peak: number; end: number };
 }
@@ -35,6 +40,7 @@ export interface AttackPhase {
 export interface AttackResult {
   phases: AttackPhase[];
   attackers: { slowlorisConnections: number; floodClients: number; floodBodyKiB: number; connectionsClosedByServer: number; answered503: number };
+  neverReading: { connections: number; requestsPerSecondEach: number; connectionsClosedByServer: number };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -128,6 +134,40 @@ function attack(port: number, seconds: number): { done: Promise<void>; stats: At
   return { done, stats };
 }
 
+/**
+ * Attackers for `seconds`: clients that send /info requests, a few at a time without waiting for
+ * answers, and never read one (answers pile up in the kernel's buffers, then in the server);
+ * reconnecting when cut off (paused, a socket hears of it only when its next write fails).
+ */
+function neverReading(port: number, seconds: number): { done: Promise<void>; stats: AttackResult['neverReading'] } {
+  const stats = { connections: NEVER_READING_CONNECTIONS, requestsPerSecondEach: (NEVER_READING_BATCH * 1000) / NEVER_READING_EVERY_MS, connectionsClosedByServer: 0 };
+  const end = Date.now() + seconds * 1000;
+  const sockets = new Set<Socket>();
+  const batch = Buffer.from(infoRequest().repeat(NEVER_READING_BATCH));
+  const open = (): void => {
+    if (Date.now() >= end) return;
+    const socket = connect(port, '127.0.0.1');
+    sockets.add(socket);
+    socket.pause();
+    socket.on('error', () => undefined);
+    const send = setInterval(() => socket.write(batch), NEVER_READING_EVERY_MS);
+    socket.on('close', () => {
+      clearInterval(send);
+      sockets.delete(socket);
+      if (Date.now() < end) {
+        stats.connectionsClosedByServer++;
+        open();
+      }
+    });
+  };
+  for (let i = 0; i < NEVER_READING_CONNECTIONS; i++) open();
+  const done = (async () => {
+    while (Date.now() < end) await sleep(100);
+    for (const socket of sockets) socket.destroy();
+  })();
+  return { done, stats };
+}
+
 export async function benchCaAttack(): Promise<AttackResult> {
   const keystore = new Keystore({ env: { KEYWARD_PIN: PIN } });
   const pkcs11 = await keystore.administration('pkcs11');
@@ -146,12 +186,18 @@ export async function benchCaAttack(): Promise<AttackResult> {
     const pid = server.pid!;
     const phases: AttackPhase[] = [await legitimateLoad('before', pid, port, bodies, PHASE_SECONDS.before)];
     const attackers = attack(port, PHASE_SECONDS.during);
-    phases.push(await legitimateLoad('during', pid, port, bodies, PHASE_SECONDS.during));
+    phases.push(await legitimateLoad('slowloris + body flood', pid, port, bodies, PHASE_SECONDS.during));
     await attackers.done;
     await sleep(2_000); // the server's timers reap what the attackers left
+    const unread = neverReading(port, PHASE_SECONDS.during);
+    phases.push(await legitimateLoad('never-reading clients', pid, port, bodies, PHASE_SECONDS.during));
+    await unread.done;
+    await sleep(5_000); // for a few seconds the server still works through requests its receive buffers held
     phases.push(await legitimateLoad('after', pid, port, bodies, PHASE_SECONDS.after));
-    return { phases, attackers: attackers.stats };
+    return { phases, attackers: attackers.stats, neverReading: unread.stats };
   } finally {
     server.kill('SIGKILL');
+    await served.exited;
+    rmSync(directory.dir, { recursive: true, force: true });
   }
 }

@@ -97,7 +97,7 @@ const PARTS: Record<string, Part> = {
     key: 'caAttack',
     softhsm: true,
     async run() {
-      process.stderr.write('the CA server under slowloris and a body flood, legitimate clients signing meanwhile…\n');
+      process.stderr.write('the CA server under slowloris and a body flood, then clients that never read, legitimate clients signing meanwhile…\n');
       const attack = await benchCaAttack();
       const table = formatTable(
         ['phase', 'legitimate requests answered', 'success rate', 'server RSS start → peak → end'],
@@ -105,7 +105,9 @@ const PARTS: Record<string, Part> = {
       );
       return {
         figures: attack,
-        table: `### The CA server under attack (keyward ca serve, ${attack.attackers.slowlorisConnections} slowloris connections + ${attack.attackers.floodClients.toLocaleString('en-US')} clients sending unfinished ${attack.attackers.floodBodyKiB} KiB bodies)\n\n${table}\n\nattacker connections cut by the server: ${ops(attack.attackers.connectionsClosedByServer)}; answered 503 (body memory cap): ${ops(attack.attackers.answered503)}\n`,
+        table:
+          `### The CA server under attack (keyward ca serve, ${attack.attackers.slowlorisConnections} slowloris connections + ${attack.attackers.floodClients.toLocaleString('en-US')} clients sending unfinished ${attack.attackers.floodBodyKiB} KiB bodies; then ${attack.neverReading.connections} clients sending ${attack.neverReading.requestsPerSecondEach} requests a second each and never reading an answer)\n\n${table}\n\n` +
+          `attacker connections cut by the server: ${ops(attack.attackers.connectionsClosedByServer)} (slowloris and flood), ${ops(attack.neverReading.connectionsClosedByServer)} (never reading); answered 503 (body memory cap): ${ops(attack.attackers.answered503)}\n`,
       };
     },
   },

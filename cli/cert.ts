@@ -1,6 +1,6 @@
 /** `keyward cert …`: the X.509 certificate stored beside a key, and self-signed certificates made in the device. */
 import type { Command } from 'commander';
-import { NotFoundError } from '../src/errors.js';
+import { keywardError } from '../src/errors.js';
 import { fromPemOrDer, toPem } from '../src/x509/pem.js';
 import { CliContext } from './context.js';
 import { examples } from './help.js';
@@ -23,7 +23,7 @@ export function defineCert(cert: Command): void {
       const handle = await ctx.keystore().open(uri);
       const der = await handle.certificate();
       if (!der) {
-        throw new NotFoundError('CERTIFICATE_NOT_FOUND', `no certificate is stored with ${handle.info.uri}`, {
+        throw keywardError('CERTIFICATE_NOT_FOUND', `no certificate is stored with ${handle.info.uri}`, {
           hint: `store one with keyward cert import '${handle.info.uri}' --in cert.pem`,
         });
       }

@@ -4,7 +4,7 @@
  * a terminal asks; with no one to ask (no terminal, --no-input) the command is refused, never run.
  */
 import { Option } from 'commander';
-import { CancelledError, UsageError } from '../src/errors.js';
+import { CancelledError, keywardError } from '../src/errors.js';
 import type { CliContext } from './context.js';
 
 /** `-y, --yes`, for every command that confirms through `confirmDestruction`. */
@@ -24,7 +24,7 @@ export async function confirmDestruction(ctx: CliContext, yes: boolean | undefin
   if (yes) return;
   const answer = await ctx.interaction.confirm(destruction.question);
   if (answer === undefined) {
-    throw new UsageError('CONFIRMATION_REQUIRED', `refusing to ${destruction.action} without confirmation`, { hint: 'pass --yes when no terminal can ask' });
+    throw keywardError('CONFIRMATION_REQUIRED', `refusing to ${destruction.action} without confirmation`, { hint: 'pass --yes when no terminal can ask' });
   }
   if (!answer) throw new CancelledError(destruction.declined ?? 'nothing was changed');
 }

@@ -1,13 +1,13 @@
 /** Reading inputs and writing outputs for commands: files, stdin/stdout, refusing binary on a TTY. */
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../src/atomic-file.js';
-import { NotFoundError, UsageError } from '../src/errors.js';
+import { keywardError } from '../src/errors.js';
 
 export function readInput(path: string, what: string): Buffer {
   try {
     return path === '-' ? readFileSync(0) : readFileSync(path);
   } catch (cause) {
-    throw new NotFoundError('INPUT_UNREADABLE', `cannot read ${what} from ${path}: ${(cause as NodeJS.ErrnoException).code ?? cause}`, { cause });
+    throw keywardError('INPUT_UNREADABLE', `cannot read ${what} from ${path}: ${(cause as NodeJS.ErrnoException).code ?? cause}`, { cause });
   }
 }
 
@@ -18,7 +18,7 @@ export function writeOutput(path: string | undefined, data: Uint8Array | string,
     return;
   }
   if (binary && process.stdout.isTTY) {
-    throw new UsageError('BINARY_TO_TERMINAL', 'refusing to write binary data to the terminal', {
+    throw keywardError('BINARY_TO_TERMINAL', 'refusing to write binary data to the terminal', {
       hint: 'give --out FILE, pipe the output, or ask for --base64',
     });
   }

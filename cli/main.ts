@@ -13,8 +13,8 @@
  * test/cli/entry.test.ts holds every command's help to that.
  */
 import { Command, CommanderError } from 'commander';
-import { EXIT_CODES, ExitCode, KeywardError } from '../src/errors.js';
-import { examples } from './help.js';
+import { ExitCode, KeywardError, type ErrorCode } from '../src/errors.js';
+import { errorCodeRows, errorCodesHelp, examples, exitCodesHelp } from './help.js';
 
 /** The nouns, as `keyward --help` lists them, and where each one's commands are defined. */
 const NOUNS: Record<string, { description: string; define: () => Promise<(noun: Command) => void> }> = {
@@ -33,21 +33,6 @@ const NOUNS: Record<string, { description: string; define: () => Promise<(noun: 
     define: async () => (await import('./demo/index.js')).defineDemo,
   },
 };
-
-/** `text` in lines of at most `width` characters, each after the first indented by `indent`. */
-function wrap(text: string, width: number, indent: string): string {
-  const lines = [''];
-  for (const word of text.split(' ')) {
-    const line = lines[lines.length - 1]!;
-    if (line && line.length + 1 + word.length > width) lines.push(`${indent}${word}`);
-    else lines[lines.length - 1] = line ? `${line} ${word}` : word;
-  }
-  return lines.join('\n');
-}
-
-const EXIT_CODE_HELP = `\nExit codes:\n${Object.values(EXIT_CODES)
-  .map(({ code, meaning }) => `  ${String(code).padEnd(5)}${wrap(meaning, 93, '       ')}`)
-  .join('\n')}\n`;
 
 const PIN_HELP = `
 PINs are never taken from the command line. Keyward reads them from the URI's pin-source=file:…,
@@ -77,15 +62,23 @@ export function buildProgram(): Command {
     .option('--allow-final-try', 'allow spending a PIN\'s last try without asking')
     .option('--no-input', 'never prompt; fail with a clear error instead')
     .option('--debug', 'print stacks with errors')
-    .addHelpText('after', examples(['keyward demo', 'keyward token init --label demo', "keyward key generate 'pkcs11:token=demo;object=signer' -a p256", 'keyward key list']) + PIN_HELP + MODULE_HELP + EXIT_CODE_HELP);
+    .addHelpText('after', examples(['keyward demo', 'keyward token init --label demo', "keyward key generate 'pkcs11:token=demo;object=signer' -a p256", 'keyward key list']) + PIN_HELP + MODULE_HELP + exitCodesHelp());
   for (const [name, { description }] of Object.entries(NOUNS)) program.command(name).description(description);
   // Commander's own help command would print a noun's help before the noun's commands are defined.
   program
     .helpCommand(false)
     .command('help')
-    .description('display help for a command')
-    .argument('[command...]', 'the command, e.g. key sign')
-    .action(async (names: string[]) => (await commandAt(program, names)).help());
+    .description('display help for a command; `help errors` lists every error code with its exit code and meaning')
+    .argument('[command...]', 'the command, e.g. key sign; or errors')
+    .addHelpText('after', examples(['keyward help key sign', 'keyward help errors', 'keyward help errors --json']))
+    .action(async (names: string[], _options: unknown, command: Command) => {
+      if (names.length === 1 && names[0] === 'errors') {
+        const json = command.optsWithGlobals<{ json?: boolean }>().json === true;
+        process.stdout.write(json ? `${JSON.stringify(errorCodeRows(), null, 2)}\n` : errorCodesHelp());
+        return;
+      }
+      (await commandAt(program, names)).help();
+    });
   program.hook('preSubcommand', (_program, noun) => defineNoun(noun));
   configure(program);
   return program;
@@ -156,6 +149,12 @@ async function renderError(error: unknown, json: boolean, debug: boolean): Promi
   // Imported here, not at start-up: only a failing command needs them.
   const { toJson } = await import('./context.js');
   const { UriError } = await import('../src/keystore/uri.js');
+  const { ProtocolFailure } = await import('./exit-status.js');
+  if (error instanceof ProtocolFailure) {
+    // A command whose protocol fixes its exit codes (trust client): the error shown as itself, the exit code the protocol's.
+    await renderError(error.error, json, debug);
+    return error.exitCode;
+  }
   if (error instanceof KeywardError) {
     if (json) {
       process.stdout.write(`${toJson({ error: error.toJSON() })}\n`);
@@ -169,7 +168,7 @@ async function renderError(error: unknown, json: boolean, debug: boolean): Promi
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
-  if (json) process.stdout.write(`${toJson({ error: { code: 'UNEXPECTED', message } })}\n`);
+  if (json) process.stdout.write(`${toJson({ error: { code: 'UNEXPECTED' satisfies ErrorCode, message } })}\n`);
   else process.stderr.write(`keyward: unexpected error: ${message}\nhint: this is likely a bug; run again with --debug and report what it prints\n`);
   if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   return ExitCode.failure;

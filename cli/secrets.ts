@@ -1,5 +1,5 @@
 /** Secrets the CLI asks for: new PINs, PUKs and keys come from a file, the environment, or two matching prompts. */
-import { AuthError } from '../src/errors.js';
+import { keywardError } from '../src/errors.js';
 import { obtainPin, readPinFile } from '../src/keystore/pin.js';
 import { Secret } from '../src/secret.js';
 import type { CliContext } from './context.js';
@@ -16,7 +16,7 @@ export async function newSecret(
   if (fromEnv) return Secret.fromString(fromEnv);
   const asked = await askNewSecret(ctx.interaction, what, bounds);
   if (asked) return asked;
-  throw new AuthError('SECRET_REQUIRED', `a new ${what} is needed and there is no terminal to ask for it`, {
+  throw keywardError('SECRET_REQUIRED', `a new ${what} is needed and there is no terminal to ask for it`, {
     hint: `give it in a file (${source.flag} file:/path) or set ${source.envVar}`,
   });
 }

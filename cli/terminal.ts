@@ -3,7 +3,7 @@
  * spinners for long work, and notices such as "Touch your YubiKey…". The prompt and spinner
  * libraries load when a prompt or spinner is shown: most runs show neither.
  */
-import { CancelledError, UsageError } from '../src/errors.js';
+import { CancelledError, keywardError } from '../src/errors.js';
 import { nonInteractive, type Interaction, type Notice } from '../src/keystore/interaction.js';
 import { Secret } from '../src/secret.js';
 
@@ -60,13 +60,13 @@ export async function askNewSecret(
   if (!first) return undefined;
   if (first.byteLength < bounds.min || first.byteLength > bounds.max) {
     first.dispose();
-    throw new UsageError('PIN_LENGTH', `the ${what} must have ${bounds.min} to ${bounds.max} characters; nothing was changed`);
+    throw keywardError('PIN_LENGTH', `the ${what} must have ${bounds.min} to ${bounds.max} characters; nothing was changed`);
   }
   const again = await interaction.askSecret(`Repeat the new ${what}:`);
   if (!again || !again.equals(first)) {
     first.dispose();
     again?.dispose();
-    throw new UsageError('PIN_MISMATCH', `the two ${what}s differ; nothing was changed`);
+    throw keywardError('PIN_MISMATCH', `the two ${what}s differ; nothing was changed`);
   }
   again.dispose();
   return first;

@@ -1,6 +1,6 @@
 /** `keyward token …`: PKCS#11 tokens: list, initialise (SoftHSM), change and unblock PINs. */
 import type { Command } from 'commander';
-import { UsageError } from '../src/errors.js';
+import { keywardError } from '../src/errors.js';
 import type { TokenSummary } from '../src/keystore/pkcs11/administration.js';
 import { CliContext } from './context.js';
 import { examples } from './help.js';
@@ -52,7 +52,7 @@ export function defineToken(token: Command): void {
       const userPin = await newSecret(ctx, 'user PIN', { file: options.pinSource, flag: '--pin-source', envVar: 'KEYWARD_PIN' }, PIN_BOUNDS);
       await withSecrets([soPin, userPin], async () => {
         if (soPin.equals(userPin)) {
-          throw new UsageError('PIN_REUSED', 'the SO PIN and the user PIN must differ', { hint: 'the SO PIN is what recovers a locked user PIN' });
+          throw keywardError('PIN_REUSED', 'the SO PIN and the user PIN must differ', { hint: 'the SO PIN is what recovers a locked user PIN' });
         }
         const summary = (await ctx.keystore().administration('pkcs11')).initToken(uri, { label: options.label, soPin, userPin });
         ctx.emit(summary, () => `initialised token "${summary.label}"\n  ${summary.uri}`);

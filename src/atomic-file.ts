@@ -11,7 +11,7 @@
 import { closeSync, fchmodSync, fchownSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { UsageError } from './errors.js';
+import { keywardError } from './errors.js';
 
 /** What a file that is no regular file is, for messages: "a FIFO", "a directory" … */
 export function kindOf(stats: Stats): string {
@@ -32,7 +32,7 @@ function replacementTarget(path: string): { target: string; existing: Stats | un
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     if (lstatIfAny(path)?.isSymbolicLink()) {
       // As cp does: writing through a dangling link would create a file wherever it points.
-      throw new UsageError('OUTPUT_DANGLING_LINK', `${path} is a symbolic link to nothing; refusing to write through it`, {
+      throw keywardError('OUTPUT_DANGLING_LINK', `${path} is a symbolic link to nothing; refusing to write through it`, {
         hint: 'remove the link, or point it at an existing file',
       });
     }
@@ -40,7 +40,7 @@ function replacementTarget(path: string): { target: string; existing: Stats | un
   }
   const existing = statSync(target);
   if (!existing.isFile()) {
-    throw new UsageError('OUTPUT_NOT_A_FILE', `${path} is ${kindOf(existing)}; Keyward writes only regular files (it replaces them whole)`, {
+    throw keywardError('OUTPUT_NOT_A_FILE', `${path} is ${kindOf(existing)}; Keyward writes only regular files (it replaces them whole)`, {
       hint: 'give the path of a regular file, or of one that does not exist yet; to feed a pipe or a device, write to standard output and redirect it',
     });
   }

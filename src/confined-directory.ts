@@ -13,7 +13,7 @@
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { kindOf, replaceFile } from './atomic-file.js';
-import { UsageError } from './errors.js';
+import { keywardError } from './errors.js';
 
 type Kind = 'file' | 'directory';
 
@@ -117,13 +117,13 @@ export class ConfinedDirectory {
       } catch {
         // gone again; the path is what matters
       }
-      throw new UsageError('LINK_REFUSED', `${path} is a symbolic link (to ${target}): Keyward neither reads nor writes through links inside ${this.#what} (${this.root}), since others may have placed them`, {
+      throw keywardError('LINK_REFUSED', `${path} is a symbolic link (to ${target}): Keyward neither reads nor writes through links inside ${this.#what} (${this.root}), since others may have placed them`, {
         hint: `remove the link; ${this.#what} holds regular files only`,
         details: { ...details, link: target },
       });
     }
     if (kind === 'directory' ? !stats.isDirectory() : !stats.isFile()) {
-      throw new UsageError(kind === 'directory' ? 'NOT_A_DIRECTORY' : 'NOT_A_REGULAR_FILE', `${path} is ${stats.isFile() ? 'a file' : kindOf(stats)}, where ${this.#what} keeps ${kind === 'file' ? 'a regular file' : 'a directory'}`, {
+      throw keywardError(kind === 'directory' ? 'NOT_A_DIRECTORY' : 'NOT_A_REGULAR_FILE', `${path} is ${stats.isFile() ? 'a file' : kindOf(stats)}, where ${this.#what} keeps ${kind === 'file' ? 'a regular file' : 'a directory'}`, {
         hint: 'remove it, or restore the directory from a trusted copy',
         details,
       });

@@ -1,62 +1,46 @@
 /**
  * Errors a person can act on: every Keyward error says what failed (`message`), what to do next
  * (`hint`), carries a stable `code` for scripts, and maps to a process exit code.
+ *
+ * The codes, and the exit code and class each one has, are in src/error-codes.ts. An error is made
+ * with `keywardError('CODE', message, { hint })`, which picks the class the table names; the
+ * classes below are for `instanceof`, and for the errors with more to say (subclasses elsewhere).
  */
+import { ERROR_CODES, ExitCode, exitCodeOf, type CodeOf, type ErrorCode } from './error-codes.js';
 
-/**
- * Exit codes of the `keyward` binary, each with what it means; also the classification of every
- * error. `keyward --help` prints this table.
- */
-export const EXIT_CODES = {
-  ok: { code: 0, meaning: 'success' },
-  /** Something unexpected: a bug, or a device error we could not classify. */
-  failure: { code: 1, meaning: 'unexpected failure (a bug or an unclassified device error; --debug shows more)' },
-  /** The request itself is wrong. */
-  usage: {
-    code: 2,
-    meaning: 'bad request: unknown command, invalid option, malformed URI, CSR, certificate or ca.json, unsupported algorithm, a PKCS#11 module a file names but you did not allow, a destructive command with no one to confirm it and no --yes',
-  },
-  /** What was asked for does not exist. */
-  notFound: { code: 3, meaning: 'not found: no such token, key, slot or certificate' },
-  /** Authentication failed or is impossible. */
-  auth: { code: 4, meaning: 'authentication: wrong or locked PIN, no PIN source, last PIN try kept, touch timed out' },
-  /** A device, module, reader or service is not available. */
-  unavailable: { code: 5, meaning: 'unavailable: PKCS#11 module, PC/SC service, reader or device missing' },
-  /** A signature, certificate or chain did not verify. */
-  verification: { code: 6, meaning: 'verification failed: a signature, a chain, an attestation, a join token' },
-  /** The request conflicts with what exists. */
-  conflict: { code: 7, meaning: 'conflict: label or slot in use, ambiguous match, a CA that already exists' },
-  /** The user said no, or interrupted. */
-  cancelled: { code: 130, meaning: 'cancelled' },
-} as const;
-
-/** The exit codes by name: `ExitCode.usage` is 2. */
-export const ExitCode = Object.fromEntries(Object.entries(EXIT_CODES).map(([name, { code }]) => [name, code])) as {
-  readonly [Name in keyof typeof EXIT_CODES]: (typeof EXIT_CODES)[Name]['code'];
-};
-export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+export { ERROR_CODES, EXIT_CODES, ExitCode, exitCodeOf, type CodeOf, type ErrorCode, type ErrorCodeEntry, type ExitKind } from './error-codes.js';
 
 export interface KeywardErrorOptions {
   hint?: string;
   cause?: unknown;
-  exitCode?: ExitCode;
   /** Structured facts for `--json` output (never secrets). */
   details?: Record<string, unknown>;
 }
 
+/**
+ * The base of every Keyward error. Its exit code is the one its code has in the table. Subclasses
+ * hand it their code; elsewhere, errors are made with keywardError(), not `new KeywardError`.
+ */
 export class KeywardError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly exitCode: ExitCode;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: string, message: string, options: KeywardErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: KeywardErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.hint = options.hint;
-    this.exitCode = options.exitCode ?? ExitCode.failure;
+    this.exitCode = exitCodeOf(code);
     this.details = options.details;
+  }
+
+  /** The same error (class, code, message, details, cause, stack) with another hint: a caller that knows more sharpens it. */
+  withHint(hint: string): this {
+    const copy = Object.create(Object.getPrototypeOf(this) as object, Object.getOwnPropertyDescriptors(this)) as this;
+    Object.defineProperty(copy, 'hint', { value: hint, enumerable: true });
+    return copy;
   }
 
   toJSON(): Record<string, unknown> {
@@ -70,43 +54,74 @@ export class KeywardError extends Error {
 }
 
 export class UsageError extends KeywardError {
-  constructor(code: string, message: string, options: Omit<KeywardErrorOptions, 'exitCode'> = {}) {
-    super(code, message, { ...options, exitCode: ExitCode.usage });
+  constructor(code: CodeOf<'usage'>, message: string, options: KeywardErrorOptions = {}) {
+    super(code, message, options);
   }
 }
 
 export class NotFoundError extends KeywardError {
-  constructor(code: string, message: string, options: Omit<KeywardErrorOptions, 'exitCode'> = {}) {
-    super(code, message, { ...options, exitCode: ExitCode.notFound });
+  constructor(code: CodeOf<'notFound'>, message: string, options: KeywardErrorOptions = {}) {
+    super(code, message, options);
   }
 }
 
 export class AuthError extends KeywardError {
-  constructor(code: string, message: string, options: Omit<KeywardErrorOptions, 'exitCode'> = {}) {
-    super(code, message, { ...options, exitCode: ExitCode.auth });
+  constructor(code: CodeOf<'auth'>, message: string, options: KeywardErrorOptions = {}) {
+    super(code, message, options);
   }
 }
 
 export class UnavailableError extends KeywardError {
-  constructor(code: string, message: string, options: Omit<KeywardErrorOptions, 'exitCode'> = {}) {
-    super(code, message, { ...options, exitCode: ExitCode.unavailable });
+  constructor(code: CodeOf<'unavailable'>, message: string, options: KeywardErrorOptions = {}) {
+    super(code, message, options);
   }
 }
 
 export class ConflictError extends KeywardError {
-  constructor(code: string, message: string, options: Omit<KeywardErrorOptions, 'exitCode'> = {}) {
-    super(code, message, { ...options, exitCode: ExitCode.conflict });
+  constructor(code: CodeOf<'conflict'>, message: string, options: KeywardErrorOptions = {}) {
+    super(code, message, options);
   }
 }
 
 export class VerificationError extends KeywardError {
-  constructor(code: string, message: string, options: Omit<KeywardErrorOptions, 'exitCode'> = {}) {
-    super(code, message, { ...options, exitCode: ExitCode.verification });
+  constructor(code: CodeOf<'verification'>, message: string, options: KeywardErrorOptions = {}) {
+    super(code, message, options);
   }
 }
 
 export class CancelledError extends KeywardError {
-  constructor(message = 'cancelled', options: Omit<KeywardErrorOptions, 'exitCode'> = {}) {
-    super('CANCELLED', message, { ...options, exitCode: ExitCode.cancelled });
+  constructor(message = 'cancelled', options: KeywardErrorOptions = {}) {
+    super('CANCELLED', message, options);
   }
+}
+
+/** The class of each exit code's errors. */
+const CLASSES = {
+  failure: KeywardError,
+  usage: UsageError,
+  notFound: NotFoundError,
+  auth: AuthError,
+  unavailable: UnavailableError,
+  verification: VerificationError,
+  conflict: ConflictError,
+} as const;
+
+type Classes = typeof CLASSES;
+
+/** The class keywardError() makes for a code: `ErrorOf<'PIN_LOCKED'>` is AuthError. */
+export type ErrorOf<C extends ErrorCode> = (typeof ERROR_CODES)[C]['exit'] extends infer Kind
+  ? Kind extends keyof Classes
+    ? InstanceType<Classes[Kind]>
+    : CancelledError
+  : never;
+
+/**
+ * The error for `code`, of the class its exit code names in src/error-codes.ts:
+ * `throw keywardError('TOKEN_NOT_FOUND', 'no initialised token matches …', { hint: 'tokens here: …' })`.
+ * Give the code as a literal, so that grep finds where a code comes from.
+ */
+export function keywardError<C extends ErrorCode>(code: C, message: string, options: KeywardErrorOptions = {}): ErrorOf<C> {
+  const exit = ERROR_CODES[code].exit;
+  if (exit === 'cancelled') return new CancelledError(message, options) as ErrorOf<C>;
+  return new (CLASSES[exit] as new (code: ErrorCode, message: string, options: KeywardErrorOptions) => KeywardError)(code, message, options) as ErrorOf<C>;
 }

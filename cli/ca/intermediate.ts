@@ -1,7 +1,7 @@
 /** `keyward ca intermediate …`: the cluster's issuing CA, signed by the root in one ceremony or split between offline and online. */
 import type { Command } from 'commander';
 import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
-import { UsageError } from '../../src/errors.js';
+import { keywardError } from '../../src/errors.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
 import { readInput, writeOutput } from '../io.js';
@@ -38,7 +38,7 @@ export function defineIntermediate(ca: Command): void {
       const { certificatePem } = await import('../../src/x509/certificate.js');
       const urls = options.crlUrl || options.caIssuersUrl ? { crl: options.crlUrl, caIssuers: options.caIssuersUrl } : undefined;
       const csr = options.csr ? readInput(options.csr, 'the intermediate\'s CSR') : undefined;
-      if (csr && !options.out) throw new UsageError('OUT_REQUIRED', 'with --csr, say where to write the certificate to carry back', { hint: 'add --out cluster.pem' });
+      if (csr && !options.out) throw keywardError('OUT_REQUIRED', 'with --csr, say where to write the certificate to carry back', { hint: 'add --out cluster.pem' });
       const certificate = await withKeystore(ctx, () => createClusterIntermediate(new CaDirectory(options.dir), ctx.keystore(), { ...options, csr, urls }));
       if (options.out) writeOutput(options.out, certificatePem(certificate), false);
       ctx.emit({ subject: certificate.subject, notAfter: certificate.notAfter, clusterId: options.clusterId, certificate: certificatePem(certificate) }, () =>

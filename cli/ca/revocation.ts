@@ -1,7 +1,7 @@
 /** `keyward ca revoke` and `crl`: revoking what this CA issued, and publishing it in a signed CRL. */
 import { Option, type Command } from 'commander';
 import { REVOCATION_REASONS, type RevocationReason } from '../../src/ca/ledger/ledger.js';
-import { UsageError } from '../../src/errors.js';
+import { keywardError } from '../../src/errors.js';
 import { toPem } from '../../src/x509/pem.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
@@ -43,7 +43,7 @@ export function defineRevocation(ca: Command): void {
       const crl = await withKeystore(ctx, () => {
         if (options.issuer === 'intermediate') return signIntermediateCrl(directory, ctx.keystore(), { days: options.days });
         const rootKey = options.rootKey ?? directory.config().rootKey;
-        if (!rootKey) throw new UsageError('ROOT_KEY_REQUIRED', 'the root\'s CRL needs the root key', { hint: 'give --root-key <uri>' });
+        if (!rootKey) throw keywardError('ROOT_KEY_REQUIRED', 'the root\'s CRL needs the root key', { hint: 'give --root-key <uri>' });
         return signRootCrl(directory, ctx.keystore(), { rootKey, days: options.days });
       });
       const pem = toPem('X509 CRL', new Uint8Array(crl.rawData));

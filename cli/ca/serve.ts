@@ -1,6 +1,6 @@
 /** `keyward ca serve`: cfssl's remote-signing API, with the intermediate's key in its device. */
 import { Option, type Command } from 'commander';
-import { UsageError } from '../../src/errors.js';
+import { keywardError } from '../../src/errors.js';
 import { withSecrets } from '../../src/secret.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
@@ -53,9 +53,10 @@ swarm-manager, O this cluster) is admitted as a manager for --bootstrap-minutes 
 start-up, and never after; each such connection is logged. Clients revoked meanwhile are
 disconnected when the CRLs are reloaded (every minute).
 
-Limits: 64 KiB a body, 8 MiB of bodies in flight, 512 connections, 10 s to complete a TLS
-handshake or send headers, 30 s for a whole request. SIGTERM stops accepting, lets requests in
-flight finish for --drain seconds, then exits 0.
+Limits: 64 KiB a body, 8 MiB of bodies in flight, 512 connections, 16 requests pipelined on
+one, 10 s to complete a TLS handshake or send headers, 30 s for a whole request, 10 s to take
+an answer. SIGTERM stops accepting, lets requests in flight finish for --drain seconds, then
+exits 0.
 `)
     .action(async (options: { listen: string; tls?: boolean; hostname?: string[]; clientAuth: 'none' | 'cluster' | 'managers'; bootstrapRoot?: string; bootstrapMinutes: number; authKeySource?: string; requireAuthsign?: boolean; drain: number; dir: string }, command: Command) => {
       const ctx = await CliContext.of(command);
@@ -63,7 +64,7 @@ flight finish for --drain seconds, then exits 0.
       const { serveCa } = await import('../../src/ca/server/serve.js');
       const { CaDirectory } = await import('../../src/ca/store.js');
       const match = /^(.*):(\d+)$/.exec(options.listen);
-      if (!match) throw new UsageError('LISTEN_INVALID', `--listen wants host:port, got "${options.listen}"`);
+      if (!match) throw keywardError('LISTEN_INVALID', `--listen wants host:port, got "${options.listen}"`);
       const host = match[1]!.replace(/^\[|\]$/g, '');
       const authKeys = new Map<string, Buffer>();
       if (options.authKeySource || process.env.KEYWARD_CA_AUTH_KEY) {

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { KeywardError } from '../../src/errors.js';
+import { keywardError } from '../../src/errors.js';
 import { nonInteractive, type Interaction } from '../../src/keystore/interaction.js';
 import { Secret } from '../../src/secret.js';
 import { CliContext } from '../context.js';
@@ -47,7 +47,7 @@ export function defineDemo(demo: Command): void {
       story.finish(`Done in ${seconds} s; the throw-away tokens, the virtual YubiKey, the CA and their keys are erased on exit.`);
       if (ctx.json) ctx.emit({ ok: story.failed.length === 0, seconds: Number(seconds), steps: story.results }, () => '');
       if (story.failed.length) {
-        throw new KeywardError('DEMO_FAILED', `${story.failed.length} demo step(s) failed: ${story.failed.map((f) => f.step).join('; ')}`);
+        throw keywardError('DEMO_FAILED', `${story.failed.length} demo step(s) failed: ${story.failed.map((f) => f.step).join('; ')}`);
       }
     });
 }

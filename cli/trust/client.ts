@@ -3,7 +3,8 @@
  * conformance suite (CLIENT-CLI.md): `init`, `refresh`, `download`, exit code 0 or 1.
  */
 import { Option, type Command } from 'commander';
-import { ExitCode, KeywardError } from '../../src/errors.js';
+import { ExitCode, KeywardError, keywardError } from '../../src/errors.js';
+import { ProtocolFailure } from '../exit-status.js';
 import { examples } from '../help.js';
 
 interface ClientOptions {
@@ -16,10 +17,10 @@ interface ClientOptions {
   json?: boolean;
 }
 
-/** The conformance protocol knows two outcomes: any failure exits 1, with Keyward's message and hint. */
+/** The conformance protocol knows two outcomes: any failure exits 1, with Keyward's message, hint and code. */
 function asFailure(error: unknown): unknown {
   if (!(error instanceof KeywardError) || error.exitCode === ExitCode.failure) return error;
-  return new KeywardError(error.code, error.message, { hint: error.hint, details: error.details, cause: error, exitCode: ExitCode.failure });
+  return new ProtocolFailure(error, ExitCode.failure);
 }
 
 async function run(command: Command, work: (options: ClientOptions) => Promise<void>): Promise<void> {
@@ -31,7 +32,7 @@ async function run(command: Command, work: (options: ClientOptions) => Promise<v
 }
 
 function need(value: string | undefined, flag: string): string {
-  if (!value) throw new KeywardError('OPTION_MISSING', `${flag} is required for this command`, { hint: `add ${flag}` });
+  if (!value) throw keywardError('OPTION_MISSING', `${flag} is required for this command`, { hint: `add ${flag}` });
   return value;
 }
 
@@ -40,7 +41,7 @@ async function updater(options: ClientOptions) {
   let time: Date | undefined;
   if (options.time) {
     time = new Date(options.time.replace(' ', 'T'));
-    if (Number.isNaN(time.getTime())) throw new KeywardError('TIME_INVALID', `--time "${options.time}" is not a date and time`, { hint: 'use ISO 8601, e.g. 2025-02-09T09:17:23Z' });
+    if (Number.isNaN(time.getTime())) throw keywardError('TIME_INVALID', `--time "${options.time}" is not a date and time`, { hint: 'use ISO 8601, e.g. 2025-02-09T09:17:23Z' });
   }
   return new Updater({ metadataDir: options.metadataDir, metadataUrl: need(options.metadataUrl, '--metadata-url'), targetBaseUrl: options.targetBaseUrl, time });
 }

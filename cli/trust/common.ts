@@ -56,9 +56,9 @@ export async function signChange<T>(repo: Repository, signWith: TufSigner[], cha
     const signed = await repo.sign(signWith, roles);
     const idle = signWith.find((s) => !signed.some((d) => d.keyid === s.keyid));
     if (idle) {
-      const { NotFoundError } = await import('../../src/errors.js');
+      const { keywardError } = await import('../../src/errors.js');
       const which = roles ? `role "${roles.join('", "')}"` : `the staged roles (${repo.layout.stagedRoles().join(', ')})`;
-      throw new NotFoundError('TUF_KEY_NOT_IN_ROLE', `${idle.uri} is not a key of ${which}; nothing was changed`, { hint: "keyward trust repo status shows the roles' keys" });
+      throw keywardError('TUF_KEY_NOT_IN_ROLE', `${idle.uri} is not a key of ${which}; nothing was changed`, { hint: "keyward trust repo status shows the roles' keys" });
     }
     for (const signer of [...signWith, ...remember]) repo.rememberKey(signer);
     return { result, signed };
@@ -117,7 +117,7 @@ export function describeStatus(status: RoleStatus[]): string {
 
 /** `--digest sha256:<hex> --length N` or `--file F` → a target entry (and the bytes to store). */
 export async function targetFrom(options: { file?: string; digest?: string; length?: string; custom?: string }): Promise<{ info: import('../../src/trust/targets.js').TargetFile; bytes?: Buffer }> {
-  const { UsageError } = await import('../../src/errors.js');
+  const { keywardError } = await import('../../src/errors.js');
   const { targetFileFromDigest, targetFileOf } = await import('../../src/trust/targets.js');
   let custom: Record<string, unknown> | undefined;
   if (options.custom) {
@@ -126,7 +126,7 @@ export async function targetFrom(options: { file?: string; digest?: string; leng
     } catch {
       custom = undefined;
     }
-    if (typeof custom !== 'object' || custom === null || Array.isArray(custom)) throw new UsageError('TUF_CUSTOM', '--custom must be a JSON object', { hint: `e.g. --custom '{"version":"1.2.0"}'` });
+    if (typeof custom !== 'object' || custom === null || Array.isArray(custom)) throw keywardError('TUF_CUSTOM', '--custom must be a JSON object', { hint: `e.g. --custom '{"version":"1.2.0"}'` });
   }
   if (options.file && !options.digest) {
     const { readInput } = await import('../io.js');
@@ -136,7 +136,7 @@ export async function targetFrom(options: { file?: string; digest?: string; leng
   const digest = /^sha256:([0-9a-f]{64})$/.exec(options.digest ?? '');
   const length = Number(options.length);
   if (options.file || !digest || !Number.isSafeInteger(length) || length < 0) {
-    throw new UsageError('TUF_TARGET_SOURCE', 'give either --file F, or --digest sha256:<64 hex> with --length N', { hint: 'an image manifest: --digest sha256:… --length <manifest size in bytes>' });
+    throw keywardError('TUF_TARGET_SOURCE', 'give either --file F, or --digest sha256:<64 hex> with --length N', { hint: 'an image manifest: --digest sha256:… --length <manifest size in bytes>' });
   }
   return { info: targetFileFromDigest(digest[1]!, length, custom) };
 }

@@ -1,6 +1,6 @@
 /** `keyward trust repo …`: a TUF 1.0 repository on disk, every signature made in a Keystore device. */
 import { Option, type Command } from 'commander';
-import { UsageError } from '../../src/errors.js';
+import { keywardError } from '../../src/errors.js';
 import type { KeySource } from '../../src/trust/repository/repository.js';
 import { examples } from '../help.js';
 import { wholeNumber } from '../options.js';
@@ -50,7 +50,7 @@ export function defineRepo(trust: Command): void {
         const expiry: Record<string, number> = {};
         for (const item of (options.expiry as string[] | undefined) ?? []) {
           const match = /^(root|targets|snapshot|timestamp|delegations)=(\d+)$/.exec(item);
-          if (!match || Number(match[2]) < 1) throw new UsageError('TUF_EXPIRY', `--expiry "${item}" is not role=days`, { hint: `roles: ${ROLES}, delegations; days ≥ 1` });
+          if (!match || Number(match[2]) < 1) throw keywardError('TUF_EXPIRY', `--expiry "${item}" is not role=days`, { hint: `roles: ${ROLES}, delegations; days ≥ 1` });
           expiry[match[1]!] = Number(match[2]);
         }
         const created = await Repository.init(
@@ -184,7 +184,7 @@ export function defineRepo(trust: Command): void {
     .addHelpText('after', examples(["keyward trust repo sign ./repo --key 'yubikey:slot=9c'   # \"Touch your YubiKey…\""]))
     .action(async (dir: string, options: { key: string[]; publish: boolean }, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
-        if (!repository.hasStagedChanges()) throw new UsageError('TUF_NOTHING_STAGED', `${dir} has no staged changes to sign`, { hint: 'keyward trust repo status shows the repository' });
+        if (!repository.hasStagedChanges()) throw keywardError('TUF_NOTHING_STAGED', `${dir} has no staged changes to sign`, { hint: 'keyward trust repo status shows the repository' });
         await signAndMaybePublish(ctx, repository, await signers(ctx, options.key), options.publish, () => 'signed the staged changes');
       }),
     );

@@ -41,7 +41,7 @@ export function defineSign(trust: Command): void {
     )
     .action(async (dir: string, path: string, options: SignOptions, command: Command) =>
       withRepository(command, dir, async (ctx, repo) => {
-        const { NotFoundError, UnavailableError } = await import('../../src/errors.js');
+        const { keywardError, UnavailableError } = await import('../../src/errors.js');
         const { signerOf } = await import('../../src/trust/repository/signer.js');
         const { describePublish } = await import('./common.js');
         const { info, bytes } = await targetFrom(options);
@@ -51,7 +51,7 @@ export function defineSign(trust: Command): void {
         const { KeyUri } = await import('../../src/keystore/key-uri.js');
         const uri = options.key !== undefined ? KeyUri.of(options.key) : (known.find((u) => u.text.startsWith('yubikey:')) ?? known[0]);
         if (!uri) {
-          throw new NotFoundError('TUF_SIGNING_KEY', `no key of role "${role}" is recorded in ${dir}`, { hint: `name it: --key 'yubikey:serial=…;slot=9c'` });
+          throw keywardError('TUF_SIGNING_KEY', `no key of role "${role}" is recorded in ${dir}`, { hint: `name it: --key 'yubikey:serial=…;slot=9c'` });
         }
         const signer = await signerOf(await ctx.keystore().open(uri));
         // No touch, a wrong key: the repository is left as it was, not with a half-made change.

@@ -1,7 +1,7 @@
 /** `keyward yubikey virtual …`: an emulated YubiKey 5 for tests and demos, served to pcscd through vpcd. */
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { ConflictError, UsageError } from '../../src/errors.js';
+import { keywardError } from '../../src/errors.js';
 import { attestationShape, FIRMWARE_PROFILES, type FirmwareProfile } from '../../src/hsm/virtual-yubikey/firmware.js';
 import { toPem } from '../../src/x509/pem.js';
 import { confirmDestruction, yesOption } from '../confirm.js';
@@ -39,10 +39,10 @@ export function defineVirtual(yubikey: Command): void {
       const { VirtualYubiKey } = await import('../../src/hsm/virtual-yubikey/card.js');
       const replacing = existsSync(options.state);
       if (replacing && !options.force) {
-        throw new ConflictError('VIRTUAL_STATE_EXISTS', `${options.state} already holds a virtual YubiKey`, { hint: 'pass --force to replace it (its keys are lost)' });
+        throw keywardError('VIRTUAL_STATE_EXISTS', `${options.state} already holds a virtual YubiKey`, { hint: 'pass --force to replace it (its keys are lost)' });
       }
       if (options.intermediatesOut && attestationShape(FIRMWARE_PROFILES[options.firmware]) === 'direct') {
-        throw new UsageError('NO_ATTESTATION_INTERMEDIATES', `firmware ${options.firmware} attests straight under its root: there are no intermediates to write`, {
+        throw keywardError('NO_ATTESTATION_INTERMEDIATES', `firmware ${options.firmware} attests straight under its root: there are no intermediates to write`, {
           hint: 'drop --intermediates-out, or emulate --firmware 5.7.4',
         });
       }

@@ -3,7 +3,8 @@
  * ledger, and the policy. It issues node certificates from CSRs (deciding the subject itself),
  * records each one before handing it out, revokes, and signs CRLs.
  */
-import { ConflictError, NotFoundError, UsageError } from '../errors.js';
+import { ConflictError, keywardError } from '../errors.js';
+import { quoted } from '../quoted.js';
 import type { Keystore } from '../keystore/keystore.js';
 import { certificatePem } from '../x509/certificate.js';
 import { toPem } from '../x509/pem.js';
@@ -101,7 +102,7 @@ export class Authority {
     this.#chainPem = chain.map(certificatePem).join('');
     this.#nodeTemplate = new CertificateTemplate(signer, certificate, nodeFixedExtensions(signer.spki, this.policy.urls));
     if (!samePublicKey(certificate.publicKey, signer.spki)) {
-      throw new UsageError('CA_KEY_MISMATCH', `the CA certificate (${certificate.subject}) is not for the key ${signer.handle.info.uri}`);
+      throw keywardError('CA_KEY_MISMATCH', `the CA certificate (${certificate.subject}) is not for the key ${signer.handle.info.uri}`);
     }
   }
 
@@ -139,18 +140,18 @@ export class Authority {
     const { organization, organizationalUnit, commonName } = csr.requested;
     for (const [named, by] of [[request.clusterId, 'request'], [organization, 'CSR']] as const) {
       if (named !== undefined && named !== this.policy.clusterId) {
-        throw new UsageError('CLUSTER_MISMATCH', `the ${by} asks for cluster "${named}"; this CA issues for cluster "${this.policy.clusterId}" only`);
+        throw keywardError('CLUSTER_MISMATCH', `the ${by} asks for cluster ${quoted(named)}; this CA issues for cluster "${this.policy.clusterId}" only`);
       }
     }
     const csrRole = organizationalUnit ? roleOf(organizationalUnit) : undefined;
     const role = request.role ?? csrRole;
-    if (!role) throw new UsageError('ROLE_REQUIRED', 'no node role: neither the request nor the CSR names one', { hint: `give --role manager|worker, or put OU=${ROLES.worker} in the CSR` });
+    if (!role) throw keywardError('ROLE_REQUIRED', 'no node role: neither the request nor the CSR names one', { hint: `give --role manager|worker, or put OU=${ROLES.worker} in the CSR` });
     if (request.role && csrRole && csrRole !== request.role) {
-      throw new UsageError('ROLE_MISMATCH', `the CSR asks for ${organizationalUnit}, but ${ROLES[request.role]} was requested`);
+      throw keywardError('ROLE_MISMATCH', `the CSR asks for ${organizationalUnit}, but ${ROLES[request.role]} was requested`);
     }
     const nodeId = checkIdentifier(request.nodeId ?? commonName ?? '', 'node ID');
     if (request.nodeId && commonName && commonName !== request.nodeId) {
-      throw new UsageError('NODE_ID_MISMATCH', `the CSR names node "${commonName}", but "${request.nodeId}" was requested`);
+      throw keywardError('NODE_ID_MISMATCH', `the CSR names node ${quoted(commonName)}, but ${quoted(request.nodeId)} was requested`);
     }
     return { csr, identity: { role, nodeId }, days: request.days };
   }
@@ -191,7 +192,7 @@ export class Authority {
 export async function openAuthority(directory: CaDirectory, keystore: Keystore): Promise<Authority> {
   const config = directory.config();
   if (!config.clusterId || !config.intermediateKey) {
-    throw new NotFoundError('CA_NOT_READY', `${directory.dir} has no cluster intermediate yet`, {
+    throw keywardError('CA_NOT_READY', `${directory.dir} has no cluster intermediate yet`, {
       hint: 'create one in a ceremony: keyward ca intermediate create --root-key <uri> --key <uri> --cluster-id <id>',
     });
   }

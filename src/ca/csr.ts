@@ -8,7 +8,8 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import type { Name, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { algorithmOfKey, ALGORITHMS, nodeHashName, signatureAlgorithmByOid } from '../crypto/algorithms.js';
-import { UsageError, VerificationError } from '../errors.js';
+import { keywardError } from '../errors.js';
+import { quoted } from '../quoted.js';
 import { fromPemOrDer } from '../x509/pem.js';
 import { NAME_OIDS } from './names.js';
 
@@ -30,7 +31,7 @@ function allowKey(key: KeyObject): string {
   if (algorithm) return ALGORITHMS[algorithm].title;
   const details = key.asymmetricKeyDetails;
   const description = `${key.asymmetricKeyType}${details?.namedCurve ? ` ${details.namedCurve}` : ''}${details?.modulusLength ? ` ${details.modulusLength}` : ''}`;
-  throw new UsageError('CSR_KEY_NOT_ALLOWED', `the CSR's key (${description}) is not allowed`, {
+  throw keywardError('CSR_KEY_NOT_ALLOWED', `the CSR's key (${description}) is not allowed`, {
     hint: 'use ECDSA P-256 or P-384, RSA 2048/3072/4096, or Ed25519',
   });
 }
@@ -50,7 +51,7 @@ export async function checkCsr(input: Uint8Array | string): Promise<CheckedCsr> 
     if (!request.certificationRequestInfoRaw) throw new Error('no certificationRequestInfo');
     signedPart = new Uint8Array(request.certificationRequestInfoRaw);
   } catch (cause) {
-    throw new UsageError('CSR_MALFORMED', 'the certificate request does not decode as a PKCS#10 CSR', { cause, hint: 'send a PEM "CERTIFICATE REQUEST" or its DER' });
+    throw keywardError('CSR_MALFORMED', 'the certificate request does not decode as a PKCS#10 CSR', { cause, hint: 'send a PEM "CERTIFICATE REQUEST" or its DER' });
   }
   const info = request.certificationRequestInfo;
   const spki = new Uint8Array(AsnConvert.serialize(info.subjectPKInfo));
@@ -58,13 +59,13 @@ export async function checkCsr(input: Uint8Array | string): Promise<CheckedCsr> 
   try {
     publicKey = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
   } catch (cause) {
-    throw new UsageError('CSR_MALFORMED', 'the certificate request\'s public key does not decode', { cause });
+    throw keywardError('CSR_MALFORMED', 'the certificate request\'s public key does not decode', { cause });
   }
   // The key first: a key outside the allow-list is refused whatever its signature says.
   const keyDescription = allowKey(publicKey);
   const signature = signatureAlgorithmByOid(request.signatureAlgorithm.algorithm);
   if (!signature) {
-    throw new UsageError('CSR_SIGNATURE_ALGORITHM', `the certificate request is signed with an algorithm this CA does not accept (${request.signatureAlgorithm.algorithm})`, {
+    throw keywardError('CSR_SIGNATURE_ALGORITHM', `the certificate request is signed with an algorithm this CA does not accept (${quoted(request.signatureAlgorithm.algorithm)})`, {
       hint: 'sign it with ECDSA or RSA PKCS#1 v1.5 over SHA-256/384/512, or Ed25519',
     });
   }
@@ -72,9 +73,9 @@ export async function checkCsr(input: Uint8Array | string): Promise<CheckedCsr> 
   try {
     valid = verify(signature.hash && nodeHashName(signature.hash), signedPart, publicKey, new Uint8Array(request.signature));
   } catch (cause) {
-    throw new UsageError('CSR_MALFORMED', 'the certificate request\'s signature cannot be checked (malformed signature)', { cause });
+    throw keywardError('CSR_MALFORMED', 'the certificate request\'s signature cannot be checked (malformed signature)', { cause });
   }
-  if (!valid) throw new VerificationError('CSR_SIGNATURE_INVALID', 'the certificate request\'s self-signature does not verify: it was altered or not made with its key');
+  if (!valid) throw keywardError('CSR_SIGNATURE_INVALID', 'the certificate request\'s self-signature does not verify: it was altered or not made with its key');
   return {
     spki,
     subjectPublicKeyInfo: info.subjectPKInfo,

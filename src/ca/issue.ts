@@ -2,7 +2,7 @@
  * Signing certificates with a CA key held by the keystore: the root (self-signed), a cluster
  * intermediate, a root cross-signed by its predecessor. x509 builds them; the device signs.
  */
-import { UsageError } from '../errors.js';
+import { keywardError } from '../errors.js';
 import type * as x509 from '../x509/peculiar.js';
 import { spkiOf } from '../x509/public-key.js';
 import { signCertificate, type CertificateFields, type SigningKey } from '../x509/signer.js';
@@ -24,7 +24,7 @@ export function backdatedNow(): Date {
 /** A certificate may not outlive its issuer: relying parties would stop accepting it early, and silently. */
 export function checkWithinIssuer(notAfter: Date, issuer: x509.X509Certificate): void {
   if (notAfter > issuer.notAfter) {
-    throw new UsageError('VALIDITY_EXCEEDS_ISSUER', `the certificate would outlive its issuer "${issuer.subject}" (valid until ${issuer.notAfter.toISOString()})`, {
+    throw keywardError('VALIDITY_EXCEEDS_ISSUER', `the certificate would outlive its issuer "${issuer.subject}" (valid until ${issuer.notAfter.toISOString()})`, {
       hint: 'shorten the validity, or renew the issuer first',
     });
   }
@@ -37,7 +37,7 @@ export function issueCertificate(signer: SigningKey, issuer: x509.X509Certificat
 }
 
 export function daysFromNow(days: number): Date {
-  if (!Number.isFinite(days) || days <= 0) throw new UsageError('VALIDITY_INVALID', `a validity of ${days} days is not possible`);
+  if (!Number.isFinite(days) || days <= 0) throw keywardError('VALIDITY_INVALID', `a validity of ${days} days is not possible`);
   return new Date(backdatedNow().getTime() + days * DAY_MS);
 }
 

@@ -4,7 +4,7 @@
  * secret (16 random bytes, base 36, padded to 25) is what a manager checks.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { UsageError, VerificationError } from '../errors.js';
+import { keywardError } from '../errors.js';
 
 const FORMAT = /^SWMTKN-1-([0-9a-z]{50})-([0-9a-z]{25})$/;
 
@@ -30,7 +30,7 @@ export interface ParsedJoinToken {
 export function parseJoinToken(token: string): ParsedJoinToken {
   const match = FORMAT.exec(token.trim());
   if (!match) {
-    throw new UsageError('JOIN_TOKEN_MALFORMED', 'not a Swarm join token', { hint: 'a join token looks like SWMTKN-1-<50 base-36 characters>-<25 base-36 characters>' });
+    throw keywardError('JOIN_TOKEN_MALFORMED', 'not a Swarm join token', { hint: 'a join token looks like SWMTKN-1-<50 base-36 characters>-<25 base-36 characters>' });
   }
   return { digest: match[1]!, secret: match[2]! };
 }
@@ -40,7 +40,7 @@ export function verifyJoinToken(token: string, rootBundlePem: string | Uint8Arra
   const parsed = parseJoinToken(token);
   const expected = Buffer.from(rootDigest(rootBundlePem));
   if (!timingSafeEqual(Buffer.from(parsed.digest), expected)) {
-    throw new VerificationError('JOIN_TOKEN_ROOT_MISMATCH', 'the join token pins another root CA than this bundle', {
+    throw keywardError('JOIN_TOKEN_ROOT_MISMATCH', 'the join token pins another root CA than this bundle', {
       hint: 'the cluster\'s root was rotated or this is another cluster\'s token: get a fresh token from a manager',
     });
   }

@@ -3,7 +3,8 @@
  * O=<cluster ID>, OU=<role>, CN=<node ID>, in that order, so that a directoryName constraint
  * O=<cluster ID> on the intermediate covers exactly one cluster's nodes.
  */
-import { UsageError } from '../errors.js';
+import { keywardError } from '../errors.js';
+import { quoted } from '../quoted.js';
 
 export const ROLES = { manager: 'swarm-manager', worker: 'swarm-worker' } as const;
 export type Role = keyof typeof ROLES;
@@ -18,7 +19,7 @@ const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function checkIdentifier(value: string, what: 'cluster ID' | 'node ID'): string {
   if (!IDENTIFIER.test(value)) {
-    throw new UsageError(what === 'cluster ID' ? 'CLUSTER_ID_INVALID' : 'NODE_ID_INVALID', `"${value}" is not a valid ${what}`, {
+    throw keywardError(what === 'cluster ID' ? 'CLUSTER_ID_INVALID' : 'NODE_ID_INVALID', `${quoted(value)} is not a valid ${what}`, {
       hint: 'use 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit (SwarmKit uses 25 lowercase base-36 characters)',
     });
   }
@@ -28,7 +29,7 @@ export function checkIdentifier(value: string, what: 'cluster ID' | 'node ID'): 
 export function roleOf(value: string): Role {
   if (value === ROLES.manager || value === 'manager') return 'manager';
   if (value === ROLES.worker || value === 'worker') return 'worker';
-  throw new UsageError('ROLE_INVALID', `"${value}" is not a node role`, { hint: `use ${ROLES.manager} or ${ROLES.worker}` });
+  throw keywardError('ROLE_INVALID', `${quoted(value)} is not a node role`, { hint: `use ${ROLES.manager} or ${ROLES.worker}` });
 }
 
 /** Escapes a value for x509's DN string syntax (RFC 4514). */

@@ -15,7 +15,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfinedDirectory } from '../confined-directory.js';
-import { NotFoundError, UsageError } from '../errors.js';
+import { keywardError } from '../errors.js';
 import { KeyUri } from '../keystore/key-uri.js';
 import { pemBlocks, toPem } from '../x509/pem.js';
 import * as x509 from '../x509/peculiar.js';
@@ -54,7 +54,7 @@ export const MAX_NODE_DAYS = 3650;
 
 export function checkNodeDays(days: number, what: string): number {
   if (!Number.isInteger(days) || days < 1 || days > MAX_NODE_DAYS) {
-    throw new UsageError('NODE_DAYS_INVALID', `${what} must be a whole number of days from 1 to ${MAX_NODE_DAYS}, not ${JSON.stringify(days)}`, {
+    throw keywardError('NODE_DAYS_INVALID', `${what} must be a whole number of days from 1 to ${MAX_NODE_DAYS}, not ${JSON.stringify(days)}`, {
       hint: 'SwarmKit issues node certificates for 90 days; nodes renew well before they expire',
     });
   }
@@ -73,7 +73,7 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
  */
 export function parseCaConfig(value: unknown, file: string): CaConfig {
   const invalid = (field: string, problem: string, cause?: unknown) =>
-    new UsageError('CA_CONFIG_INVALID', `${file}: ${field === '' ? 'the file' : `"${field}"`} ${problem}`, {
+    keywardError('CA_CONFIG_INVALID', `${file}: ${field === '' ? 'the file' : `"${field}"`} ${problem}`, {
       cause,
       hint: 'ca.json is written by keyward; if it was edited, by hand or on shared media, restore it from a trusted copy',
       details: { file, field },
@@ -182,7 +182,7 @@ export class CaDirectory {
     try {
       value = JSON.parse(text);
     } catch (cause) {
-      throw new UsageError('CA_CONFIG_CORRUPT', `${file} is not valid JSON`, { cause });
+      throw keywardError('CA_CONFIG_CORRUPT', `${file} is not valid JSON`, { cause });
     }
     return parseCaConfig(value, file);
   }
@@ -212,7 +212,7 @@ export class CaDirectory {
   /** A file the CA needs: its text, or an error naming the file and how it comes to be. */
   #required(file: string, what: string, hint: string): string {
     const text = this.read(file);
-    if (!text) throw new NotFoundError('CA_FILE_MISSING', `this CA has no ${what} (${this.path(file)})`, { hint });
+    if (!text) throw keywardError('CA_FILE_MISSING', `this CA has no ${what} (${this.path(file)})`, { hint });
     return text;
   }
 
@@ -261,7 +261,7 @@ export class CaDirectory {
   /** Refuses a directory that holds no CA: a mistyped --dir must not read as a new, empty CA. */
   requireCa(): void {
     if (!this.exists(CA_FILES.config)) {
-      throw new NotFoundError('CA_NOT_FOUND', `${this.dir} is not a Keyward CA directory (it has no ${CA_FILES.config})`, {
+      throw keywardError('CA_NOT_FOUND', `${this.dir} is not a Keyward CA directory (it has no ${CA_FILES.config})`, {
         hint: 'check --dir (or KEYWARD_CA_DIR); a CA starts with: keyward ca root create --key <uri> --dir <dir>',
       });
     }

@@ -6,7 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { UnavailableError, UsageError, VerificationError } from '../errors.js';
+import { keywardError } from '../errors.js';
 import { CA_FILES, type CaDirectory } from './store.js';
 
 /** cfssl's signing endpoint: SwarmKit posts to the URL it is given, so the URL must name it. */
@@ -34,16 +34,16 @@ export function externalCaUrl(url: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    throw new UsageError('SWARM_URL_INVALID', `"${url}" is not a URL`, { hint: 'give where keyward ca serve --tls listens, e.g. https://ca.example:8888' });
+    throw keywardError('SWARM_URL_INVALID', `"${url}" is not a URL`, { hint: 'give where keyward ca serve --tls listens, e.g. https://ca.example:8888' });
   }
   if (parsed.protocol !== 'https:') {
-    throw new UsageError('SWARM_URL_NOT_HTTPS', `SwarmKit reaches an external CA over HTTPS only, not ${parsed.protocol}`, { hint: 'serve with keyward ca serve --tls, and give its https:// URL' });
+    throw keywardError('SWARM_URL_NOT_HTTPS', `SwarmKit reaches an external CA over HTTPS only, not ${parsed.protocol}`, { hint: 'serve with keyward ca serve --tls, and give its https:// URL' });
   }
   if (parsed.search || parsed.hash || parsed.username || parsed.password) {
-    throw new UsageError('SWARM_URL_INVALID', 'the external CA URL takes no query, fragment or credentials', { hint: 'give https://HOST:PORT' });
+    throw keywardError('SWARM_URL_INVALID', 'the external CA URL takes no query, fragment or credentials', { hint: 'give https://HOST:PORT' });
   }
   if (parsed.pathname !== '/' && parsed.pathname !== SIGN_PATH) {
-    throw new UsageError('SWARM_URL_INVALID', `the path ${parsed.pathname} is not cfssl's signing endpoint`, { hint: `give https://HOST:PORT; Keyward adds ${SIGN_PATH}` });
+    throw keywardError('SWARM_URL_INVALID', `the path ${parsed.pathname} is not cfssl's signing endpoint`, { hint: `give https://HOST:PORT; Keyward adds ${SIGN_PATH}` });
   }
   return `${parsed.origin}${SIGN_PATH}`;
 }
@@ -53,19 +53,19 @@ export function swarmRotation(directory: CaDirectory, url: string): SwarmRotatio
   directory.requireCa();
   const clusterCa = directory.clusterCa();
   if (!clusterCa) {
-    throw new UsageError('CA_NOT_FOR_SWARM', `${directory.dir} has no cluster CA certificate for a swarm to trust (${CA_FILES.clusterCa})`, {
+    throw keywardError('CA_NOT_FOR_SWARM', `${directory.dir} has no cluster CA certificate for a swarm to trust (${CA_FILES.clusterCa})`, {
       hint: 'make the cluster CA with keyward ca intermediate create (or request, create --csr, install); intermediates made before Keyward 0.1 have none',
     });
   }
   const daysLeft = (clusterCa.notAfter.getTime() - Date.now()) / 86_400_000;
   if (daysLeft < SWARM_MIN_CA_DAYS) {
-    throw new UsageError('CA_EXPIRES_TOO_SOON', `the cluster CA expires on ${clusterCa.notAfter.toISOString()}; Swarm refuses a CA certificate that expires within a year`, {
+    throw keywardError('CA_EXPIRES_TOO_SOON', `the cluster CA expires on ${clusterCa.notAfter.toISOString()}; Swarm refuses a CA certificate that expires within a year`, {
       hint: 'make a new cluster intermediate with --days 365 or more (the default is five years)',
     });
   }
   const caCert = directory.path(CA_FILES.clusterCa);
   // The Docker CLI reads --external-ca as comma-separated key=value pairs: a comma would split the path.
-  if (/[,"]/.test(caCert)) throw new UsageError('SWARM_PATH_UNSUPPORTED', `the Docker CLI cannot take a path with a comma or a quote in --external-ca: ${caCert}`, { hint: 'move the CA directory to a plainer path' });
+  if (/[,"]/.test(caCert)) throw keywardError('SWARM_PATH_UNSUPPORTED', `the Docker CLI cannot take a path with a comma or a quote in --external-ca: ${caCert}`, { hint: 'move the CA directory to a plainer path' });
   const externalCa = `protocol=cfssl,url=${externalCaUrl(url)},cacert=${caCert}`;
   return { caCert, externalCa, command: ['docker', 'swarm', 'ca', '--rotate', '--ca-cert', caCert, '--external-ca', externalCa].map(shellWord).join(' ') };
 }
@@ -105,11 +105,11 @@ export async function checkExternalCa(directory: CaDirectory, url: string, waitM
         continue;
       }
       if (NOT_YET.has(code) || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-        throw new UnavailableError('CA_SERVER_UNREACHABLE', `nothing answers at ${target.origin} (${code}); the swarm would refuse the rotation`, {
+        throw keywardError('CA_SERVER_UNREACHABLE', `nothing answers at ${target.origin} (${code}); the swarm would refuse the rotation`, {
           hint: `start it first: keyward ca serve --tls --hostname ${target.hostname.replace(/^\[|\]$/g, '')} --listen …:${target.port || 443} --dir ${directory.dir} (or print the command without checking: --no-check)`,
         });
       }
-      throw new VerificationError('CA_SERVER_UNTRUSTED', `the server at ${target.origin} does not present a certificate of this cluster CA for "${target.hostname}": ${(error as Error).message}`, {
+      throw keywardError('CA_SERVER_UNTRUSTED', `the server at ${target.origin} does not present a certificate of this cluster CA for "${target.hostname}": ${(error as Error).message}`, {
         hint: `serve this CA directory there, with --hostname ${target.hostname.replace(/^\[|\]$/g, '')} (the name the managers dial)`,
       });
     }

@@ -3,7 +3,7 @@
  * that the PKCS#11 and PIV drivers, the keystore and the WebCrypto bridge agree on sizes and hashes.
  */
 import type { KeyObject } from 'node:crypto';
-import { UsageError } from '../errors.js';
+import { keywardError } from '../errors.js';
 
 export type KeyAlgorithm = 'p256' | 'p384' | 'rsa2048' | 'rsa3072' | 'rsa4096' | 'ed25519';
 export type HashName = 'SHA-256' | 'SHA-384' | 'SHA-512';
@@ -57,7 +57,7 @@ export function isKeyAlgorithm(value: string): value is KeyAlgorithm {
 
 export function algorithmInfo(name: string): AlgorithmInfo {
   if (!isKeyAlgorithm(name)) {
-    throw new UsageError('ALGORITHM_UNSUPPORTED', `unsupported key algorithm "${name}"`, {
+    throw keywardError('ALGORITHM_UNSUPPORTED', `unsupported key algorithm "${name}"`, {
       hint: `choose one of ${KEY_ALGORITHMS.join(', ')}`,
     });
   }
@@ -102,7 +102,7 @@ export const HASH_BYTES: Readonly<Record<HashName, number>> = { 'SHA-256': 32, '
 export function parseHashName(value: string): HashName {
   const normal = value.toUpperCase().replace(/^SHA-?/, 'SHA-');
   if (normal === 'SHA-256' || normal === 'SHA-384' || normal === 'SHA-512') return normal;
-  throw new UsageError('HASH_UNSUPPORTED', `unsupported hash "${value}"`, { hint: 'use sha256, sha384 or sha512' });
+  throw keywardError('HASH_UNSUPPORTED', `unsupported hash "${value}"`, { hint: 'use sha256, sha384 or sha512' });
 }
 
 /** node:crypto's name for a hash ("sha256"). */

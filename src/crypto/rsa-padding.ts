@@ -3,14 +3,14 @@
  * cards): EMSA-PKCS1-v1_5 (RFC 8017 §9.2) and EMSA-PSS (§9.1.1) with MGF1.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { KeywardError } from '../errors.js';
+import { keywardError } from '../errors.js';
 import { HASH_BYTES, nodeHashName, type HashName } from './algorithms.js';
 import { digestInfo } from './signature-encoding.js';
 
 /** EMSA-PKCS1-v1_5: 00 01 FF…FF 00 ‖ DigestInfo, `length` bytes (the modulus length). */
 export function emsaPkcs1v15(hash: HashName, digest: Uint8Array, length: number): Uint8Array {
   const t = digestInfo(hash, digest);
-  if (length < t.length + 11) throw new KeywardError('RSA_TOO_SHORT', 'the RSA modulus is too short for this hash');
+  if (length < t.length + 11) throw keywardError('RSA_TOO_SHORT', 'the RSA modulus is too short for this hash');
   const em = new Uint8Array(length).fill(0xff);
   em[0] = 0x00;
   em[1] = 0x01;
@@ -36,7 +36,7 @@ export function emsaPss(hash: HashName, digest: Uint8Array, modulusBits: number,
   const emBits = modulusBits - 1;
   const emLen = Math.ceil(emBits / 8);
   const hLen = HASH_BYTES[hash];
-  if (emLen < hLen + saltLength + 2) throw new KeywardError('RSA_TOO_SHORT', 'the RSA modulus is too short for this hash and salt');
+  if (emLen < hLen + saltLength + 2) throw keywardError('RSA_TOO_SHORT', 'the RSA modulus is too short for this hash and salt');
   const salt = randomBytes(saltLength);
   const mPrime = Buffer.concat([Buffer.alloc(8), digest, salt]);
   const h = createHash(nodeHashName(hash)).update(mPrime).digest();

@@ -4,7 +4,7 @@
  * prefixes for hosts that pad PKCS#1 v1.5 themselves.
  */
 import { createHash } from 'node:crypto';
-import { KeywardError } from '../errors.js';
+import { keywardError } from '../errors.js';
 import { nodeHashName, type HashName } from './algorithms.js';
 
 function unsignedBigEndian(value: Uint8Array, size: number): Uint8Array {
@@ -12,7 +12,7 @@ function unsignedBigEndian(value: Uint8Array, size: number): Uint8Array {
   while (start < value.length - 1 && value[start] === 0) start++;
   const trimmed = value.subarray(start);
   if (trimmed.length > size) {
-    throw new KeywardError('SIGNATURE_MALFORMED', `an ECDSA signature component is ${trimmed.length} bytes, more than ${size}`);
+    throw keywardError('SIGNATURE_MALFORMED', `an ECDSA signature component is ${trimmed.length} bytes, more than ${size}`);
   }
   const out = new Uint8Array(size);
   out.set(trimmed, size - trimmed.length);
@@ -25,7 +25,7 @@ function unsignedBigEndian(value: Uint8Array, size: number): Uint8Array {
  */
 export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
   if (raw.length % 2 !== 0 || raw.length === 0) {
-    throw new KeywardError('SIGNATURE_MALFORMED', `a raw ECDSA signature has an even length; got ${raw.length} bytes`);
+    throw keywardError('SIGNATURE_MALFORMED', `a raw ECDSA signature has an even length; got ${raw.length} bytes`);
   }
   const half = raw.length / 2;
   const r = derPositiveInteger(raw.subarray(0, half));
@@ -50,7 +50,7 @@ export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
  * of milliseconds to a command that signs once.
  */
 export function ecdsaDerToRaw(der: Uint8Array, fieldBytes: number): Uint8Array {
-  const malformed = (why: string) => new KeywardError('SIGNATURE_MALFORMED', `the device returned an ECDSA signature that is not valid DER (${why})`);
+  const malformed = (why: string) => keywardError('SIGNATURE_MALFORMED', `the device returned an ECDSA signature that is not valid DER (${why})`);
   const sequence = derElement(der, 0, 0x30);
   if (!sequence || sequence.end !== der.length) throw malformed('not one SEQUENCE');
   const r = derElement(der, sequence.start, 0x02);

@@ -4,7 +4,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { ALGORITHMS, type KeyAlgorithm } from './algorithms.js';
-import { KeywardError } from '../errors.js';
+import { keywardError } from '../errors.js';
 
 /**
  * A point either bare (PIV) or as a DER OCTET STRING around it (PKCS#11 §2.3.3 CKA_EC_POINT; some
@@ -17,7 +17,7 @@ export function unwrapEcPoint(value: Buffer, pointLength: number): Buffer {
     if (value[1] === pointLength && value.length === pointLength + 2) return value.subarray(2);
     if (value[1] === 0x81 && value[2] === pointLength && value.length === pointLength + 3) return value.subarray(3);
   }
-  throw new KeywardError('PUBLIC_KEY_MALFORMED', `the device returned an EC point of unexpected form (${value.length} bytes)`);
+  throw keywardError('PUBLIC_KEY_MALFORMED', `the device returned an EC point of unexpected form (${value.length} bytes)`);
 }
 
 const b64url = (b: Buffer) => b.toString('base64url');
@@ -28,10 +28,10 @@ export function ecSpki(algorithm: KeyAlgorithm, ecPoint: Buffer): Buffer {
     const x = unwrapEcPoint(ecPoint, 32);
     return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(x) }, format: 'jwk' }).export({ type: 'spki', format: 'der' });
   }
-  if (info.family !== 'ec') throw new KeywardError('PUBLIC_KEY_MALFORMED', `${algorithm} is not an EC algorithm`);
+  if (info.family !== 'ec') throw keywardError('PUBLIC_KEY_MALFORMED', `${algorithm} is not an EC algorithm`);
   const point = unwrapEcPoint(ecPoint, 1 + 2 * info.fieldBytes);
   if (point[0] !== 0x04) {
-    throw new KeywardError('PUBLIC_KEY_MALFORMED', 'the device returned a compressed EC point; only uncompressed points are supported');
+    throw keywardError('PUBLIC_KEY_MALFORMED', 'the device returned a compressed EC point; only uncompressed points are supported');
   }
   const x = point.subarray(1, 1 + info.fieldBytes);
   const y = point.subarray(1 + info.fieldBytes);

@@ -4,7 +4,6 @@
  * device behind them.
  */
 import type { HashName, KeyAlgorithm, RsaPadding } from '../crypto/algorithms.js';
-import type { AttachedCard } from './yubikey/resolve.js';
 import type { Interaction } from './interaction.js';
 import type { UriOrigin } from './key-uri.js';
 
@@ -82,16 +81,15 @@ export interface KeyHandle {
   attest(): Promise<Attestation>;
 }
 
-/** What every backend is made with: the keystore's options, defaults filled in. */
+/**
+ * What every backend is made with: the keystore's options that apply to all of them, defaults
+ * filled in. A backend's own settings (PKCS#11 modules, attached cards) are its own type, in its
+ * directory.
+ */
 export interface BackendContext {
   interaction: Interaction;
   env: NodeJS.ProcessEnv;
-  pkcs11Module: string | undefined;
-  pkcs11ModuleAllowList: string | undefined;
   allowFinalTry: boolean;
-  attachedCards: AttachedCard[];
-  attestationRoots: Uint8Array[];
-  attestationIntermediates: Uint8Array[];
 }
 
 /**

@@ -7,7 +7,7 @@
  * file could otherwise feed a wrong PIN from a file of their choosing and spend the PIN's tries. Readers of files hand out `KeyUri.fromFile(…)`, never the bare
  * text, so the rule holds wherever the URI travels.
  */
-import { UsageError } from '../errors.js';
+import { keywardError } from '../errors.js';
 import { parseKeyUri } from './uri.js';
 
 export type UriOrigin = { kind: 'operator' } | { kind: 'file'; file: string; field: string };
@@ -27,7 +27,7 @@ export class KeyUri {
   static fromFile(text: string, file: string, field: string): KeyUri {
     const parsed = parseKeyUri(text) as { pinSource?: string; pinValue?: unknown; managementKeySource?: string };
     if (parsed.pinSource !== undefined || parsed.pinValue !== undefined || parsed.managementKeySource !== undefined) {
-      throw new UsageError('URI_SECRET_IN_FILE', 'a key URI read from a file may not say where a PIN or key comes from (pin-source, pin-value, management-key-source)', {
+      throw keywardError('URI_SECRET_IN_FILE', 'a key URI read from a file may not say where a PIN or key comes from (pin-source, pin-value, management-key-source)', {
         hint: `give PINs as the operator (at the prompt, in KEYWARD_PIN); remove the attribute from ${file}, and restore the file from a trusted copy if you did not put it there`,
         details: { file, field },
       });

@@ -11,8 +11,9 @@ import type { BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo,
 import { nonInteractive, type Interaction } from './interaction.js';
 import { KeyUri } from './key-uri.js';
 import type { Pkcs11Backend } from './pkcs11/backend.js';
+import type { Pkcs11Settings } from './pkcs11/resolve.js';
 import { KEY_URI_SCHEMES, requireKeyUriScheme, type KeyUriScheme } from './uri.js';
-import type { AttachedCard } from './yubikey/resolve.js';
+import type { AttachedCard, YubiKeySettings } from './yubikey/resolve.js';
 import type { YubiKeyBackend } from './yubikey/backend.js';
 
 export interface KeystoreOptions {
@@ -65,19 +66,22 @@ class Lazy<T> {
 
 export class Keystore {
   readonly context: BackendContext;
+  readonly #pkcs11: Pkcs11Settings;
+  readonly #yubikey: YubiKeySettings;
   /** Each backend's module is imported when its scheme is first used. */
   readonly #backends: { [S in Scheme]: Lazy<Backends[S]> } = {
-    pkcs11: new Lazy(async () => new (await import('./pkcs11/backend.js')).Pkcs11Backend(this.context)),
-    yubikey: new Lazy(async () => new (await import('./yubikey/backend.js')).YubiKeyBackend(this.context)),
+    pkcs11: new Lazy(async () => new (await import('./pkcs11/backend.js')).Pkcs11Backend(this.context, this.#pkcs11)),
+    yubikey: new Lazy(async () => new (await import('./yubikey/backend.js')).YubiKeyBackend(this.context, this.#yubikey)),
   };
 
   constructor(options: KeystoreOptions = {}) {
     this.context = {
       interaction: options.interaction ?? nonInteractive,
       env: options.env ?? process.env,
-      pkcs11Module: options.pkcs11Module,
-      pkcs11ModuleAllowList: options.pkcs11ModuleAllowList,
       allowFinalTry: options.allowFinalTry ?? false,
+    };
+    this.#pkcs11 = { module: options.pkcs11Module, moduleAllowList: options.pkcs11ModuleAllowList };
+    this.#yubikey = {
       attachedCards: options.attachedCards ?? [],
       attestationRoots: options.attestationRoots ?? [],
       attestationIntermediates: options.attestationIntermediates ?? [],

@@ -6,7 +6,7 @@
 import { constants, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { ALGORITHMS, HASH_BYTES, nodeHashName, type KeyAlgorithm } from '../crypto/algorithms.js';
 import { ecdsaRawToDer } from '../crypto/signature-encoding.js';
-import { UsageError } from '../errors.js';
+import { keywardError } from '../errors.js';
 import type { Attestation, KeyHandle, KeyInfo, SignOptions } from './backend.js';
 
 function generate(algorithm: KeyAlgorithm): KeyObject {
@@ -69,6 +69,6 @@ export class MemoryKeyHandle implements KeyHandle {
   }
 
   async attest(): Promise<Attestation> {
-    throw new UsageError('ATTESTATION_UNSUPPORTED', 'a key in memory cannot be attested: nothing vouches for where it was made');
+    throw keywardError('ATTESTATION_UNSUPPORTED', 'a key in memory cannot be attested: nothing vouches for where it was made');
   }
 }

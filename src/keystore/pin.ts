@@ -5,7 +5,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { AuthError, NotFoundError, UsageError } from '../errors.js';
+import { keywardError } from '../errors.js';
 import { Secret } from '../secret.js';
 import type { Interaction } from './interaction.js';
 
@@ -29,7 +29,7 @@ function pinFilePath(source: string): string {
   if (source.startsWith('file://')) return fileURLToPath(source);
   if (source.startsWith('file:')) return source.slice('file:'.length);
   if (/^[a-z][a-z0-9+.-]*:/i.test(source)) {
-    throw new UsageError('PIN_SOURCE_UNSUPPORTED', `pin-source "${source}" is not a file`, {
+    throw keywardError('PIN_SOURCE_UNSUPPORTED', `pin-source "${source}" is not a file`, {
       hint: 'use pin-source=file:/path/to/pin-file (RFC 7512), or KEYWARD_PIN, or the prompt',
     });
   }
@@ -43,7 +43,7 @@ export const MAX_PIN_FILE_BYTES = 1024;
 export function readPinFile(source: string, interaction: Interaction): Secret {
   const path = pinFilePath(source);
   const unreadable = (cause: unknown) =>
-    new NotFoundError('PIN_SOURCE_UNREADABLE', `cannot read the PIN file ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, {
+    keywardError('PIN_SOURCE_UNREADABLE', `cannot read the PIN file ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, {
       cause,
       hint: 'check the path in pin-source=file:…',
     });
@@ -71,14 +71,14 @@ export function readPinFile(source: string, interaction: Interaction): Secret {
       closeSync(fd);
     }
     if (length > MAX_PIN_FILE_BYTES) {
-      throw new UsageError('PIN_FILE_TOO_LARGE', `the PIN file ${path} holds more than ${MAX_PIN_FILE_BYTES} bytes, more than any PIN`, {
+      throw keywardError('PIN_FILE_TOO_LARGE', `the PIN file ${path} holds more than ${MAX_PIN_FILE_BYTES} bytes, more than any PIN`, {
         hint: 'pin-source names a file that holds only the PIN, on its first line',
       });
     }
     const end = content.subarray(0, length).findIndex((b) => b === 0x0a || b === 0x0d);
     const pin = Secret.fromBytes(content.subarray(0, end === -1 ? length : end));
     if (pin.byteLength === 0) {
-      throw new UsageError('PIN_EMPTY', `the PIN file ${path} is empty`);
+      throw keywardError('PIN_EMPTY', `the PIN file ${path} is empty`);
     }
     if (othersMayRead) interaction.warn(`the PIN file ${path} can be read by other users; chmod 600 ${path}`);
     return pin;
@@ -97,7 +97,7 @@ export async function obtainPin(request: PinRequest, interaction: Interaction, e
   if (fromEnv) return Secret.fromString(fromEnv);
   const asked = await interaction.askSecret(`Enter the ${request.what}:`);
   if (asked && asked.byteLength > 0) return asked;
-  throw new AuthError('PIN_REQUIRED', `the ${request.what} is needed and there is no terminal to ask for it`, {
+  throw keywardError('PIN_REQUIRED', `the ${request.what} is needed and there is no terminal to ask for it`, {
     hint: `put it in a file and add ?pin-source=file:/path/to/file to the URI, or set ${request.envVar}`,
   });
 }

@@ -8,7 +8,7 @@
  * attribute is most likely a typo that would otherwise silently match the wrong key) and every fault
  * is reported with its position.
  */
-import { UsageError } from '../errors.js';
+import { keywardError, UsageError } from '../errors.js';
 import { Secret } from '../secret.js';
 
 // RFC 7512 §2.3: pk11-unreserved, pk11-p-res-avail (path) and pk11-q-res-avail (query).
@@ -531,7 +531,7 @@ export function requireKeyUriScheme(input: string): KeyUriScheme {
   const known = keyUriScheme(input);
   if (known) return known;
   const scheme = uriScheme(input);
-  throw new UsageError('URI_SCHEME_UNSUPPORTED', scheme ? `"${scheme}:" is not a key URI scheme Keyward knows` : `"${redactUri(input)}" is not a key URI`, {
+  throw keywardError('URI_SCHEME_UNSUPPORTED', scheme ? `"${scheme}:" is not a key URI scheme Keyward knows` : `"${redactUri(input)}" is not a key URI`, {
     hint: `key URIs start with ${KEY_URI_SCHEMES.map((s) => `"${s}:"`).join(' or ')}, e.g. "pkcs11:token=ca;object=root"`,
   });
 }

@@ -7,7 +7,7 @@
  */
 import { webcrypto } from 'node:crypto';
 import { ALGORITHMS, HASH_BYTES, parseHashName, type HashName, type KeyAlgorithm } from '../crypto/algorithms.js';
-import { UsageError } from '../errors.js';
+import { keywardError } from '../errors.js';
 import type { KeyHandle, SignOptions } from './backend.js';
 
 type SubtleCrypto = webcrypto.SubtleCrypto;
@@ -59,7 +59,7 @@ export class HardwareCryptoKey implements PlatformCryptoKey {
 
 function requireAlgorithm(handle: KeyHandle): KeyAlgorithm {
   if (!handle.info.algorithm) {
-    throw new UsageError('KEY_TYPE_UNSUPPORTED', `key ${handle.info.uri} has a type WebCrypto code cannot use`);
+    throw keywardError('KEY_TYPE_UNSUPPORTED', `key ${handle.info.uri} has a type WebCrypto code cannot use`);
   }
   return handle.info.algorithm;
 }
@@ -119,7 +119,7 @@ function isHardwareKey(key: unknown): key is HardwareCryptoKey {
 
 function refuseHardwareKey(key: unknown, operation: string): void {
   if (isHardwareKey(key)) {
-    throw new UsageError('HARDWARE_KEY_OPERATION', `${operation} is not possible with a key held in hardware (${key.handle.info.uri})`, {
+    throw keywardError('HARDWARE_KEY_OPERATION', `${operation} is not possible with a key held in hardware (${key.handle.info.uri})`, {
       hint: 'hardware keys only sign; they never leave the device',
     });
   }
@@ -132,7 +132,7 @@ export function signOptionsFor(algorithm: Algorithm, key: HardwareCryptoKey): Si
   const keyName = key.algorithm.name.toUpperCase();
   const keyHash = hashOf((key.algorithm as Partial<webcrypto.RsaHashedKeyAlgorithm>).hash);
   const mismatch = () =>
-    new UsageError('ALGORITHM_MISMATCH', `cannot sign with ${params.name}: the key in ${key.handle.info.uri} is a ${key.algorithm.name} key`);
+    keywardError('ALGORITHM_MISMATCH', `cannot sign with ${params.name}: the key in ${key.handle.info.uri} is a ${key.algorithm.name} key`);
   switch (name) {
     case 'ECDSA':
       if (keyName !== 'ECDSA') throw mismatch();

@@ -6,7 +6,7 @@
  * Built as one string in a single pass, without per-entry copies: a 100,000-target file is
  * canonicalized on every signature and every verification.
  */
-import { UsageError } from '../errors.js';
+import { keywardError } from '../errors.js';
 
 const NEEDS_ESCAPE = /["\\]/;
 const HAS_SURROGATE = /[\ud800-\udfff]/;
@@ -40,7 +40,7 @@ function encode(value: unknown): string {
       return value ? 'true' : 'false';
     case 'number':
       if (!Number.isSafeInteger(value)) {
-        throw new UsageError('CANONICAL_JSON_NUMBER', `canonical JSON has integers only; ${value} is not one`);
+        throw keywardError('CANONICAL_JSON_NUMBER', `canonical JSON has integers only; ${value} is not one`);
       }
       return String(value);
     case 'object': {
@@ -61,7 +61,7 @@ function encode(value: unknown): string {
       return `${out}}`;
     }
     default:
-      throw new UsageError('CANONICAL_JSON_TYPE', `canonical JSON cannot encode a ${typeof value}`);
+      throw keywardError('CANONICAL_JSON_TYPE', `canonical JSON cannot encode a ${typeof value}`);
   }
 }
 

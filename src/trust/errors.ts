@@ -2,7 +2,7 @@
  * Why a piece of TUF metadata was refused: always the role it concerns and the reason, so that an
  * operator knows which file to look at ("snapshot: expired on …"), with a stable code for scripts.
  */
-import { ExitCode, KeywardError, type KeywardErrorOptions } from '../errors.js';
+import { KeywardError, type ErrorCode, type KeywardErrorOptions } from '../errors.js';
 
 export type TrustFailure =
   | 'malformed'
@@ -33,17 +33,31 @@ const HINTS: Record<TrustFailure, string> = {
   unsupported: 'this key type, scheme or spec version is not one TUF 1.0 clients share',
 };
 
+/** The code of each failure (src/error-codes.ts gives TUF_NOT_FOUND exit code 3, the others 6). */
+const CODES = {
+  malformed: 'TUF_MALFORMED',
+  signature: 'TUF_SIGNATURE',
+  threshold: 'TUF_THRESHOLD',
+  'key-id': 'TUF_KEY_ID',
+  expired: 'TUF_EXPIRED',
+  rollback: 'TUF_ROLLBACK',
+  'version-mismatch': 'TUF_VERSION_MISMATCH',
+  'hash-mismatch': 'TUF_HASH_MISMATCH',
+  length: 'TUF_LENGTH',
+  type: 'TUF_TYPE',
+  'not-found': 'TUF_NOT_FOUND',
+  unsupported: 'TUF_UNSUPPORTED',
+} as const satisfies Record<TrustFailure, ErrorCode>;
+
 /** A refusal of TUF metadata or a target: names the role and the reason. */
 export class TrustError extends KeywardError {
   readonly role: string;
   readonly failure: TrustFailure;
 
-  constructor(role: string, failure: TrustFailure, reason: string, options: Omit<KeywardErrorOptions, 'exitCode'> = {}) {
-    const exitCode = failure === 'not-found' ? ExitCode.notFound : ExitCode.verification;
-    super(`TUF_${failure.toUpperCase().replace(/-/g, '_')}`, `${role}: ${reason}`, {
+  constructor(role: string, failure: TrustFailure, reason: string, options: KeywardErrorOptions = {}) {
+    super(CODES[failure], `${role}: ${reason}`, {
       hint: HINTS[failure],
       ...options,
-      exitCode,
       details: { role, failure, ...options.details },
     });
     this.role = role;

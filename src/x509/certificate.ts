@@ -1,6 +1,6 @@
 /** X.509 certificates from outside (files, requests, devices): parsed, or refused with a clear error; and written out. */
 import { X509Certificate } from 'node:crypto';
-import { KeywardError, UsageError } from '../errors.js';
+import { KeywardError, keywardError } from '../errors.js';
 import { fromPemOrDer, toPem } from './pem.js';
 import type * as x509 from './peculiar.js';
 
@@ -10,7 +10,7 @@ export function parseCertificate(input: Uint8Array | string, what = 'certificate
     return new X509Certificate(fromPemOrDer(input, 'CERTIFICATE'));
   } catch (cause) {
     if (cause instanceof KeywardError) throw cause;
-    throw new UsageError('CERTIFICATE_MALFORMED', `the ${what} is not a valid X.509 certificate`, { cause });
+    throw keywardError('CERTIFICATE_MALFORMED', `the ${what} is not a valid X.509 certificate`, { cause });
   }
 }
 

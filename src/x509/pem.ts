@@ -4,7 +4,7 @@
  * and PemConverter would load all of @peculiar/x509 with it, and its reader silently skips a block
  * it cannot match (no END line, a stray space) where this one says what is wrong with it.
  */
-import { UsageError } from '../errors.js';
+import { keywardError } from '../errors.js';
 
 export function toPem(label: string, der: Uint8Array): string {
   const body = Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n');
@@ -19,9 +19,9 @@ function* blocks(armoured: string, label: string): Generator<Buffer> {
   const endLine = `-----END ${label}-----`;
   for (let start = armoured.indexOf(begin); start !== -1; ) {
     const end = armoured.indexOf(endLine, start);
-    if (end === -1) throw new UsageError('PEM_TRUNCATED', `the PEM "${label}" block has no END line`);
+    if (end === -1) throw keywardError('PEM_TRUNCATED', `the PEM "${label}" block has no END line`);
     const body = armoured.slice(start + begin.length, end).replace(/\s+/g, '');
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) throw new UsageError('PEM_MALFORMED', `the PEM "${label}" block is not valid base64`);
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) throw keywardError('PEM_MALFORMED', `the PEM "${label}" block is not valid base64`);
     yield Buffer.from(body, 'base64');
     start = armoured.indexOf(begin, end + endLine.length);
   }
@@ -33,7 +33,7 @@ export function fromPemOrDer(input: Uint8Array | string, label: string): Buffer 
   const first = blocks(armoured, label).next();
   if (!first.done) return first.value;
   if (armoured.includes('-----BEGIN ')) {
-    throw new UsageError('PEM_LABEL', `expected a PEM "${label}" block, found "${/-----BEGIN ([^-]+)-----/.exec(armoured)?.[1]}"`);
+    throw keywardError('PEM_LABEL', `expected a PEM "${label}" block, found "${/-----BEGIN ([^-]+)-----/.exec(armoured)?.[1]}"`);
   }
   return Buffer.from(input);
 }

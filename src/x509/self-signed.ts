@@ -4,7 +4,7 @@
  * self-signed certificate is its own issuer, so its serial comes from the CA's serial source.
  */
 import { randomSerial } from './serial.js';
-import { UsageError } from '../errors.js';
+import { keywardError } from '../errors.js';
 import type { KeyHandle } from '../keystore/backend.js';
 import { subjectKeyIdentifier } from './key-identifier.js';
 import * as x509 from './peculiar.js';
@@ -21,13 +21,13 @@ export interface SelfSignedOptions {
 
 export async function createSelfSignedCertificate(handle: KeyHandle, options: SelfSignedOptions): Promise<x509.X509Certificate> {
   if (!Number.isInteger(options.days) || options.days < 1) {
-    throw new UsageError('VALIDITY_INVALID', `--days must be a whole number of days ≥ 1, got ${options.days}`);
+    throw keywardError('VALIDITY_INVALID', `--days must be a whole number of days ≥ 1, got ${options.days}`);
   }
   let subject: x509.Name;
   try {
     subject = new x509.Name(options.subject);
   } catch (cause) {
-    throw new UsageError('SUBJECT_INVALID', `"${options.subject}" is not a distinguished name`, { cause, hint: 'write it like "CN=signer, O=Example"' });
+    throw keywardError('SUBJECT_INVALID', `"${options.subject}" is not a distinguished name`, { cause, hint: 'write it like "CN=signer, O=Example"' });
   }
   const signer = await SigningKey.of(handle);
   const notBefore = options.notBefore ?? new Date();

@@ -6,7 +6,7 @@
  */
 import type { webcrypto } from 'node:crypto';
 import { ALGORITHMS } from '../crypto/algorithms.js';
-import { UsageError } from '../errors.js';
+import { keywardError } from '../errors.js';
 import type { KeyHandle } from '../keystore/backend.js';
 import { hardwareKeyPair, KeywardCrypto } from '../keystore/webcrypto.js';
 import { keyIdentifierOf } from './key-identifier.js';
@@ -15,7 +15,7 @@ import * as x509 from './peculiar.js';
 /** The WebCrypto signing algorithm x509 should ask the bridge for, given the key. */
 function signingAlgorithmFor(handle: KeyHandle): { name: string; hash?: string } {
   const algorithm = handle.info.algorithm;
-  if (!algorithm) throw new UsageError('KEY_TYPE_UNSUPPORTED', `key ${handle.info.uri} cannot sign certificates`);
+  if (!algorithm) throw keywardError('KEY_TYPE_UNSUPPORTED', `key ${handle.info.uri} cannot sign certificates`);
   const info = ALGORITHMS[algorithm];
   if (info.family === 'ec') return { name: 'ECDSA', hash: info.defaultHash };
   if (info.family === 'rsa') return { name: 'RSASSA-PKCS1-v1_5', hash: info.defaultHash };

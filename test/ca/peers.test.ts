@@ -127,8 +127,16 @@ test('bootstrap: a swarm manager with a certificate from the swarm\'s own root g
     await t.throwsAsync(post(server.url, '/api/v1/cfssl/sign', await signRequest(), { ...worker, ca: roots }));
     const otherCluster = await swarm.issue('O=another-cluster, OU=swarm-manager, CN=m9');
     t.is((await post(server.url, '/api/v1/cfssl/sign', await signRequest(), { ...otherCluster, ca: roots })).status, 403);
+    // A connection the bootstrap admitted is closed when it ends, even one kept alive by a busy client.
+    const kept: TLSSocket = await new Promise((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: server.port, key: manager.key, cert: manager.cert, ca: roots, servername: '127.0.0.1' }, () => resolve(socket));
+      socket.once('error', reject);
+    });
+    kept.on('error', () => undefined);
+    const keptClosed = new Promise<void>((resolve) => kept.once('close', () => resolve()));
     // After the bootstrap the swarm's root counts for nothing.
     await sleep(1600);
+    await Promise.race([keptClosed, sleep(5_000).then(() => t.fail('a bootstrap connection outlived the bootstrap'))]);
     await t.throwsAsync(post(server.url, '/api/v1/cfssl/sign', await signRequest(), { ...manager, ca: roots }));
     // A Keyward manager certificate is unaffected.
     const keywardManager = await nodeIdentity(ca, 'OU=swarm-manager, CN=m1');
@@ -138,6 +146,7 @@ test('bootstrap: a swarm manager with a certificate from the swarm\'s own root g
   t.regex(lines, /admitted TLS client 127\.0\.0\.1:\d+ \(.*CN=m1\): a manager with a certificate from the swarm's own root \(bootstrap until /);
   t.regex(lines, /refused TLS client 127\.0\.0\.1:\d+ \(.*CN=w1\): only managers may use the swarm's own root/);
   t.regex(lines, /refused TLS client 127\.0\.0\.1:\d+ \(.*CN=m1\): its certificate is from the swarm's own root, trusted only until .* \(the bootstrap is over\)/);
+  t.regex(lines, /closing the connection of 127\.0\.0\.1:\d+ \(.*CN=m1\): the bootstrap with the swarm's own root is over/);
 });
 
 test('without a bootstrap root the swarm\'s managers are refused; a bootstrap root needs mutual TLS and must be a self-signed CA', async (t) => {

@@ -27,6 +27,8 @@ test('root, intermediate, issue, status with renewal times, revoke, CRL: the who
 
   const status = JSON.parse((await ca(['status', '--json'])).stdout);
   t.is(status.clusterId, 'cluster-a');
+  const fingerprint = await run('openssl', ['x509', '-in', join(dir, 'cluster-ca.pem'), '-noout', '-fingerprint', '-sha256']);
+  t.is(status.clusterCa.sha256, fingerprint.stdout.trim().split('=')[1]!.replace(/:/g, '').toLowerCase(), 'the cluster CA\'s fingerprint, to record in the ceremony');
   const node = status.certificates.find((c: { subject: string }) => c.subject.includes('node-1'));
   t.is(node.status, 'issued');
   t.true(Date.parse(node.renewAt) < Date.parse(node.notAfter), 'renewal comes before expiry');

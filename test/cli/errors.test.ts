@@ -2,6 +2,7 @@
 import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ERROR_CODES, exitCodeOf, type ErrorCode } from '../../src/error-codes.js';
 import { CLI_PIN, cliToken } from '../harness/cli-token.js';
 import { KEYWARD_BIN, keyward, run } from '../harness/run.js';
 
@@ -159,4 +160,21 @@ test('every command has help with examples', async (t) => {
   const top = await keyward(['--help']);
   t.regex(top.stdout, /Exit codes:/);
   t.regex(top.stdout, /never taken from the command line/);
+});
+
+test('keyward help errors prints the registry: every code once, with its exit code and meaning; --json too', async (t) => {
+  const codes = Object.keys(ERROR_CODES) as ErrorCode[];
+  const rows = codes.map((code) => ({ code, exitCode: exitCodeOf(code), meaning: ERROR_CODES[code].meaning }));
+  for (const args of [['help', 'errors', '--json'], ['--json', 'help', 'errors']]) {
+    const json = await keyward(args);
+    t.is(json.code, 0, json.stderr);
+    t.deepEqual(JSON.parse(json.stdout), rows, args.join(' '));
+  }
+  const text = await keyward(['help', 'errors']);
+  t.is(text.code, 0, text.stderr);
+  t.deepEqual(text.stdout.split('\n').flatMap((line) => /^  ([A-Z][A-Z0-9_]+) /.exec(line)?.[1] ?? []), codes, 'a line for each code, in order');
+  // Long meanings wrap onto indented lines: compare with the whitespace folded.
+  const folded = text.stdout.replace(/\s+/g, ' ');
+  for (const { code, exitCode, meaning } of rows) t.true(folded.includes(` ${code} ${exitCode} ${meaning} `), code);
+  t.regex((await keyward(['--help'])).stdout, /keyward help errors/);
 });

@@ -3,9 +3,13 @@
  * cfssl's clients and SwarmKit's managers do, and the exact requests SwarmKit sends.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { ExecutionContext } from 'ava';
 import { serveCa, type ServedCa } from '../../src/ca/server/serve.js';
+import type { RunningServer } from '../../src/ca/server/server.js';
 import { testCa, type TestCa } from './ca.js';
 import { KEYWARD_BIN, run } from './run.js';
 import { Cleanup } from './temp.js';
@@ -60,6 +64,103 @@ export async function withServer(options: Parameters<typeof serveCa>[2], work: (
     }
   } finally {
     await cleanup.run();
+  }
+}
+
+/** Serves a fresh test CA for one test: stopped, and its directory removed, when the test ends (pass or fail). */
+export async function servedFor(t: ExecutionContext, options: Parameters<typeof serveCa>[2]): Promise<{ server: ServedCa; ca: TestCa }> {
+  const ca = await testCa(t);
+  t.teardown(() => ca.close());
+  const server = await serveCa(ca.directory, ca.keystore, { host: '127.0.0.1', port: 0, ...options });
+  t.teardown(() => server.close());
+  return { server, ca };
+}
+
+/** An /info request (answered with the CA's chain, about 1 KB) with a body of `bodyBytes` (at least 2). */
+export function infoRequest(bodyBytes = 2): string {
+  const body = bodyBytes > 2 ? JSON.stringify({ pad: 'x'.repeat(bodyBytes - 10) }) : '{}';
+  return `POST /api/v1/cfssl/info HTTP/1.1\r\nHost: ca\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+/** A client's connection to the server, and the server's end of it. */
+export interface Connection {
+  socket: Socket;
+  /** Resolves when the server's end closes: a paused client never hears it. */
+  gone: Promise<void>;
+  closed(): boolean;
+}
+
+/** Connects to `server` from 127.0.0.1 (over TLS with `tls`); destroyed when the test ends. */
+export async function connectTo(t: ExecutionContext, server: RunningServer, tls?: ConnectionOptions): Promise<Connection> {
+  const accepted = new Map<number, Socket>();
+  const accept = (connection: Socket) => accepted.set(connection.remotePort!, connection);
+  server.server.on('connection', accept);
+  const socket = tls ? tlsConnect({ host: '127.0.0.1', port: server.port, ...tls }) : connect(server.port, '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  socket.on('error', () => undefined);
+  try {
+    await new Promise((resolve, reject) => {
+      socket.once(tls ? 'secureConnect' : 'connect', resolve);
+      socket.once('close', () => reject(new Error('the connection closed before it was established')));
+    });
+    for (let tries = 0; !accepted.has(socket.localPort!); tries++) {
+      if (tries > 1_000) throw new Error('the server never saw the connection');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  } finally {
+    server.server.off('connection', accept);
+  }
+  const end = accepted.get(socket.localPort!)!;
+  return { socket, gone: end.destroyed ? Promise.resolve() : new Promise((resolve) => end.once('close', () => resolve())), closed: () => end.destroyed };
+}
+
+/**
+ * A client that sends requests and never reads the answers: paused, so once its receive buffer and
+ * the server's send buffer are full (about 4 MB on Linux), the server cannot finish writing an
+ * answer. It pipelines `round` requests at a time (under the server's pipelining cap), each round
+ * once the last is answered, until an answer is stuck; then it sends nothing more (a TLS server
+ * drops a connection that keeps sending while its parser waits for the answers to go out).
+ * Resolves once an answer is stuck.
+ */
+export async function neverReading(
+  t: ExecutionContext,
+  server: RunningServer,
+  { tls, request = infoRequest(), round = 10 }: { tls?: ConnectionOptions; request?: string; round?: number } = {},
+): Promise<Connection> {
+  const connection = await connectTo(t, server, tls);
+  const { socket } = connection;
+  socket.pause();
+  // Answers to this connection handed to the kernel; `progress` wakes the wait below at each.
+  let written = 0;
+  let progress = () => {};
+  const count = (req: IncomingMessage, res: ServerResponse) => {
+    if (req.socket.remotePort !== socket.localPort) return;
+    res.once('finish', () => {
+      written++;
+      progress();
+    });
+  };
+  server.server.on('request', count);
+  try {
+    for (let sent = round; sent <= 2_000 * round; sent += round) {
+      if (connection.closed()) throw new Error(`the server closed the connection after ${written} answers, none of them stuck`);
+      socket.write(request.repeat(round));
+      // Wait until the round is answered, or half a second passes without an answer going out: one is stuck.
+      let quiet: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        progress = () => {
+          clearTimeout(quiet);
+          if (written >= sent) resolve();
+          else quiet = setTimeout(resolve, 500);
+        };
+        progress();
+      });
+      clearTimeout(quiet);
+      if (written < sent) return connection;
+    }
+    throw new Error(`${written} answers went out and none is stuck: is the client reading?`);
+  } finally {
+    server.server.off('request', count);
   }
 }
 

@@ -4,7 +4,7 @@
  * replicas can follow the embedded SQLite one.
  */
 
-import { UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 
 export type RevocationReason =
   | 'unspecified'
@@ -34,7 +34,7 @@ export const REVOCATION_REASONS: readonly RevocationReason[] = [
  */
 export function normalizeSerial(serial: string): string {
   const hex = serial.trim().replace(/^0x/i, '').replace(/:/g, '').toLowerCase();
-  if (!/^[0-9a-f]+$/.test(hex)) throw new UsageError('SERIAL_INVALID', `"${serial}" is not a hex serial number`);
+  if (!/^[0-9a-f]+$/.test(hex)) throw keywardError('SERIAL_INVALID', `"${serial}" is not a hex serial number`);
   const digits = BigInt(`0x${hex}`).toString(16);
   return digits.length % 2 === 1 ? `0${digits}` : digits;
 }

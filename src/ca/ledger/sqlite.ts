@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
-import { ConflictError, NotFoundError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { Ledger, LedgerEntry, RevocationReason } from './ledger.js';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
@@ -137,7 +137,7 @@ export class SqliteLedger implements Ledger {
             return undefined;
           } catch (error) {
             return (error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
-              ? new ConflictError('SERIAL_IN_USE', `serial ${entry.serial} was used before; a serial is never issued twice`)
+              ? keywardError('SERIAL_IN_USE', `serial ${entry.serial} was used before; a serial is never issued twice`)
               : error;
           }
         }),
@@ -165,7 +165,7 @@ export class SqliteLedger implements Ledger {
 
   async revoke(serial: string, reason: RevocationReason, at: Date = new Date()): Promise<LedgerEntry> {
     const existing = await this.get(serial);
-    if (!existing) throw new NotFoundError('CERTIFICATE_NOT_FOUND', `no certificate with serial ${serial} was issued by this CA`, { hint: 'keyward ca status lists the issued certificates' });
+    if (!existing) throw keywardError('CERTIFICATE_NOT_FOUND', `no certificate with serial ${serial} was issued by this CA`, { hint: 'keyward ca status lists the issued certificates' });
     if (existing.status === 'revoked') return existing;
     this.#db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE serial = ?`).run(at.getTime(), reason, serial);
     return (await this.get(serial))!;

@@ -2,10 +2,12 @@
  * cfssl's remote-signing API, as `docker swarm init --external-ca protocol=cfssl,url=…` and
  * cfssl's own client speak it: POST /api/v1/cfssl/sign, /authsign (HMAC-SHA256 token) and /info,
  * answered in cfssl's envelope {success, result, errors: [{code, message}], messages} with
- * cfssl's error codes. Transport-free: the server feeds it requests.
+ * cfssl's error codes. Transport-free: the server feeds it requests, in two steps: `admit` when
+ * the request's head has arrived (caller, path, method), `answer` once its body has.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { AuthError, UnavailableError, UsageError, VerificationError } from '../../errors.js';
+import { AuthError, keywardError, UnavailableError, UsageError, VerificationError } from '../../errors.js';
+import { quoted } from '../../quoted.js';
 import { certificatePem } from '../../x509/certificate.js';
 import { toPem } from '../../x509/pem.js';
 import type { Authority, NodeRequest } from '../authority.js';
@@ -33,7 +35,7 @@ export interface ApiOptions {
 export function parseAuthKeyHex(text: string): Buffer {
   const clean = text.trim();
   if (!/^([0-9a-fA-F]{2}){16,}$/.test(clean)) {
-    throw new UsageError('AUTH_KEY_FORMAT', 'the authsign key must be hex, at least 32 hex digits (16 bytes)', { hint: 'make one with: openssl rand -hex 32 > ca-auth.key' });
+    throw keywardError('AUTH_KEY_FORMAT', 'the authsign key must be hex, at least 32 hex digits (16 bytes)', { hint: 'make one with: openssl rand -hex 32 > ca-auth.key' });
   }
   return Buffer.from(clean, 'hex');
 }
@@ -41,7 +43,7 @@ export function parseAuthKeyHex(text: string): Buffer {
 /** Options that cannot work are refused before anything starts (a server that ignored them would sign for anyone). */
 export function checkApiOptions(options: ApiOptions): void {
   if (options.requireAuthsign && !options.authKeys?.size) {
-    throw new UsageError('AUTHSIGN_NEEDS_KEY', 'authenticated signing is required, but no HMAC key was given', { hint: 'give the key with --auth-key-source file:… or KEYWARD_CA_AUTH_KEY' });
+    throw keywardError('AUTHSIGN_NEEDS_KEY', 'authenticated signing is required, but no HMAC key was given', { hint: 'give the key with --auth-key-source file:… or KEYWARD_CA_AUTH_KEY' });
   }
 }
 
@@ -66,6 +68,17 @@ export const failure = (status: number, code: number, message: string): ApiRespo
   body: { success: false, result: null, errors: [{ code, message }], messages: [] },
 });
 
+const ENDPOINTS = ['/api/v1/cfssl/sign', '/api/v1/cfssl/authsign', '/api/v1/cfssl/info'] as const;
+type Endpoint = (typeof ENDPOINTS)[number];
+const isEndpoint = (path: string): path is Endpoint => (ENDPOINTS as readonly string[]).includes(path);
+
+/** A request `admit` let through, its body still to come. */
+export interface Admitted {
+  endpoint: Endpoint;
+  /** The caller as TLS established it. */
+  caller: CertifiedCaller | undefined;
+}
+
 /** cfssl's signer.SignRequest, as far as a node certificate needs it (SwarmKit's PrepareCSR fills these). */
 interface SignRequest {
   certificate_request?: unknown;
@@ -75,21 +88,28 @@ interface SignRequest {
   subject?: unknown;
 }
 
+/** The values a message quotes of a list from the request: the first few, each cut short. */
+const SHOWN_VALUES = 2;
+
 /** The one value a cfssl subject gives for an attribute, across its `names` entries. */
 function single(values: unknown[], what: string): string | undefined {
   const given = [...new Set(values.filter((v) => v !== undefined && v !== ''))];
-  if (given.some((v) => typeof v !== 'string')) throw new UsageError('SUBJECT_INVALID', `the request's subject has a ${what} that is not a string`);
-  if (given.length > 1) throw new UsageError('SUBJECT_INVALID', `the request's subject names ${given.length} values for ${what} (${given.join(', ')}); a node has one`);
+  if (given.some((v) => typeof v !== 'string')) throw keywardError('SUBJECT_INVALID', `the request's subject has a ${what} that is not a string`);
+  if (given.length > 1) {
+    const shown = (given as string[]).slice(0, SHOWN_VALUES).map((v) => quoted(v)).join(', ');
+    const more = given.length > SHOWN_VALUES ? ` and ${given.length - SHOWN_VALUES} more` : '';
+    throw keywardError('SUBJECT_INVALID', `the request's subject names ${given.length} values for ${what} (${shown}${more}); a node has one`);
+  }
   return given[0] as string | undefined;
 }
 
 /** The identity a cfssl request's `subject` asks for (SwarmKit: CN = node ID, OU = role, O = cluster). */
 export function subjectRequest(subject: unknown): NodeRequest {
   if (subject === undefined || subject === null) return {};
-  if (typeof subject !== 'object' || Array.isArray(subject)) throw new UsageError('SUBJECT_INVALID', 'the request\'s subject is not an object');
+  if (typeof subject !== 'object' || Array.isArray(subject)) throw keywardError('SUBJECT_INVALID', 'the request\'s subject is not an object');
   const { CN, names } = subject as { CN?: unknown; names?: unknown };
   if (names !== undefined && names !== null && (!Array.isArray(names) || names.some((n) => typeof n !== 'object' || n === null))) {
-    throw new UsageError('SUBJECT_INVALID', 'the request\'s subject names are not a list of name objects');
+    throw keywardError('SUBJECT_INVALID', 'the request\'s subject names are not a list of name objects');
   }
   const entries = (names ?? []) as Array<Record<string, unknown>>;
   const nodeId = single([CN], 'CN');
@@ -137,7 +157,7 @@ export class CfsslApi {
     }
     if (profile !== '' && profile !== 'node' && profile !== 'default') {
       // cfssl falls back to its default profile here; silently issuing something else is worse.
-      return failure(400, CFSSL.INVALID_POLICY, `Invalid or unknown policy: profile "${profile}" (this CA signs "node" certificates)`);
+      return failure(400, CFSSL.INVALID_POLICY, `Invalid or unknown policy: profile ${quoted(profile)} (this CA signs "node" certificates)`);
     }
     try {
       const order = await this.#authority.nodeOrder(request.certificate_request, subjectRequest(request.subject));
@@ -176,21 +196,29 @@ export class CfsslApi {
     }
   }
 
-  /** Handles one request: method, path, raw body, and the caller as TLS established it. */
-  async handle(method: string, path: string, body: Buffer, caller?: CertifiedCaller): Promise<ApiResponse> {
-    const endpoint = path.replace(/\/+$/, '');
-    if (!['/api/v1/cfssl/sign', '/api/v1/cfssl/authsign', '/api/v1/cfssl/info'].includes(endpoint)) {
-      return failure(404, 404, `no such endpoint: ${endpoint}`);
-    }
-    if (method !== 'POST') return failure(405, 405, `Method is not allowed:"${method}"`);
+  /**
+   * The first look at a request, before its body is read: the caller first, then the path and the
+   * method. A caller the policy refuses learns nothing more (not even which paths exist), and no
+   * body is read for a request that is refused anyway.
+   */
+  admit(method: string, path: string, caller?: CertifiedCaller): { admitted: Admitted } | { refused: ApiResponse } {
     const refused = admissionRefusal(this.#options.callers ?? 'any', caller, this.#authority.policy.clusterId);
-    if (refused) return failure(403, 403, refused);
+    if (refused) return { refused: failure(403, 403, refused) };
+    const endpoint = path.replace(/\/+$/, '');
+    if (!isEndpoint(endpoint)) return { refused: failure(404, 404, `no such endpoint: ${quoted(endpoint)}`) };
+    if (method !== 'POST') return { refused: failure(405, 405, `Method is not allowed:"${method}"`) };
+    if (endpoint === '/api/v1/cfssl/sign' && this.#options.requireAuthsign) return { refused: failure(400, 400, 'authentication required') };
+    return { admitted: { endpoint, caller } };
+  }
+
+  /** Answers an admitted request, given its raw body. */
+  async answer({ endpoint, caller }: Admitted, body: Buffer): Promise<ApiResponse> {
     let json: unknown;
     try {
       json = JSON.parse(body.toString('utf8'));
       if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not an object');
     } catch {
-      return failure(400, 400, endpoint.endsWith('info') ? 'Unable to parse info request' : 'Unable to parse sign request');
+      return failure(400, 400, endpoint === '/api/v1/cfssl/info' ? 'Unable to parse info request' : 'Unable to parse sign request');
     }
     const request = json as Record<string, unknown>;
     switch (endpoint) {
@@ -204,8 +232,7 @@ export class CfsslApi {
         const { request: inner, error } = this.#authenticated(request);
         return error ?? this.#sign(inner!, { by: 'authsign' });
       }
-      default:
-        if (this.#options.requireAuthsign) return failure(400, 400, 'authentication required');
+      case '/api/v1/cfssl/sign':
         return this.#sign(request as SignRequest, caller ? { by: 'certificate', certificate: caller } : { by: 'nothing' });
     }
   }

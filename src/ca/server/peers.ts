@@ -12,7 +12,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from 'node:tls';
-import { UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import { pemBlocks } from '../../x509/pem.js';
 import { ROLES } from '../names.js';
 import type { CertifiedCaller } from './access.js';
@@ -74,11 +74,11 @@ export function checkBootstrapRoot(pem: string): X509Certificate {
   const blocks = pemBlocks(pem, 'CERTIFICATE');
   const root = blocks.length === 1 ? new X509Certificate(Buffer.from(blocks[0]!)) : undefined;
   if (!root || !root.ca || !root.checkIssued(root) || !root.verify(root.publicKey)) {
-    throw new UsageError('BOOTSTRAP_ROOT_INVALID', 'the bootstrap root must be one self-signed CA certificate', {
+    throw keywardError('BOOTSTRAP_ROOT_INVALID', 'the bootstrap root must be one self-signed CA certificate', {
       hint: 'give the swarm\'s current root as a manager prints it: docker swarm ca > swarm-root.pem',
     });
   }
-  if (Date.parse(root.validTo) < Date.now()) throw new UsageError('BOOTSTRAP_ROOT_EXPIRED', `the bootstrap root expired on ${root.validTo}`);
+  if (Date.parse(root.validTo) < Date.now()) throw keywardError('BOOTSTRAP_ROOT_EXPIRED', `the bootstrap root expired on ${root.validTo}`);
   return root;
 }
 

@@ -5,7 +5,7 @@
  */
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import { UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { Keystore } from '../../keystore/keystore.js';
 import { openAuthority, type Authority } from '../authority.js';
 import { normalizeSerial } from '../ledger/ledger.js';
@@ -90,13 +90,13 @@ function isLoopback(host: string): boolean {
  * may reach one: off loopback, the server must be HTTPS and every caller must prove who it is.
  */
 function checkExposure(host: string, tls: boolean, clientAuth: string, requireAuthsign: boolean): void {
-  if (clientAuth !== 'none' && !tls) throw new UsageError('MTLS_NEEDS_TLS', 'client certificates need HTTPS', { hint: 'add --tls' });
+  if (clientAuth !== 'none' && !tls) throw keywardError('MTLS_NEEDS_TLS', 'client certificates need HTTPS', { hint: 'add --tls' });
   if (isLoopback(host)) return;
   if (!tls) {
-    throw new UsageError('EXPOSED_WITHOUT_TLS', `refusing to serve the CA over plain HTTP on ${host}, beyond this machine`, { hint: 'add --tls, or listen on 127.0.0.1' });
+    throw keywardError('EXPOSED_WITHOUT_TLS', `refusing to serve the CA over plain HTTP on ${host}, beyond this machine`, { hint: 'add --tls, or listen on 127.0.0.1' });
   }
   if (clientAuth === 'none' && !requireAuthsign) {
-    throw new UsageError('EXPOSED_WITHOUT_AUTH', `refusing to sign for anyone who can reach ${host}: every caller would get a node certificate of the cluster`, {
+    throw keywardError('EXPOSED_WITHOUT_AUTH', `refusing to sign for anyone who can reach ${host}: every caller would get a node certificate of the cluster`, {
       hint: 'require client certificates (--client-auth managers, as Docker Swarm presents) or HMAC-authenticated requests (--require-authsign), or listen on 127.0.0.1',
     });
   }
@@ -109,10 +109,10 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
   checkApiOptions(apiOptions);
   checkExposure(options.host ?? '127.0.0.1', Boolean(options.tlsHosts?.length), clientAuth, options.requireAuthsign ?? false);
   const mtls = clientAuth !== 'none';
-  if (options.bootstrapRoot !== undefined) {
-    if (!mtls) throw new UsageError('BOOTSTRAP_NEEDS_MTLS', 'a bootstrap root admits client certificates, so it needs mutual TLS', { hint: 'add --client-auth managers (or cluster)' });
-    checkBootstrapRoot(options.bootstrapRoot);
+  if (options.bootstrapRoot !== undefined && !mtls) {
+    throw keywardError('BOOTSTRAP_NEEDS_MTLS', 'a bootstrap root admits client certificates, so it needs mutual TLS', { hint: 'add --client-auth managers (or cluster)' });
   }
+  const bootstrapRoot = options.bootstrapRoot === undefined ? undefined : checkBootstrapRoot(options.bootstrapRoot);
   const bootstrap = options.bootstrapRoot === undefined ? undefined : { root: options.bootstrapRoot, until: new Date(Date.now() + (options.bootstrapMs ?? BOOTSTRAP_MS)) };
   const authority = await openAuthority(directory, keystore);
   // Client chains end at the cluster CA (as Swarm's nodes hold them) or at a root (through the root's certificate for it).
@@ -133,6 +133,12 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
   let closed = false;
   let renewal: NodeJS.Timeout | undefined;
   let crlReload: NodeJS.Timeout | undefined;
+  // When the bootstrap ends, so do the connections it admitted (a client that keeps asking keeps its connection alive).
+  const bootstrapEnd = bootstrap
+    ? setTimeout(() => {
+        running.disconnectClients((peer) => peer.checkIssued(bootstrapRoot!) && peer.verify(bootstrapRoot!.publicKey), 'the bootstrap with the swarm\'s own root is over');
+      }, bootstrap.until.getTime() - Date.now()).unref()
+    : undefined;
   if (tls) {
     // A new key and certificate at half the certificate's life, so a server that runs for months never
     // presents an expired one; a failed renewal is tried again within the hour, long before expiry.
@@ -177,6 +183,7 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
     close: async () => {
       closed = true;
       clearTimeout(renewal);
+      clearTimeout(bootstrapEnd);
       clearInterval(crlReload);
       await running.close();
       await authority.ledger.close();

@@ -2,16 +2,18 @@
  * The CA server: cfssl's API over HTTP or HTTPS (optionally mutual TLS with the cluster's node
  * certificates). Nothing a client sends can stop it: every failure inside a request becomes an
  * answer to that request alone, and what any number of clients can hold is bounded (connections,
- * the time to complete a TLS handshake, headers and a request, and the memory of bodies in flight).
+ * the time to complete a TLS handshake, headers and a request, to take an answer, and the memory
+ * of bodies in flight).
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { UnavailableError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { X509Certificate } from 'node:crypto';
+import { quoted } from '../../quoted.js';
 import type { CertifiedCaller } from './access.js';
-import { failure, type ApiResponse, type CfsslApi } from './cfssl-api.js';
+import { failure, type Admitted, type ApiResponse, type CfsslApi } from './cfssl-api.js';
 import { LoadShedder } from './load-shedding.js';
 import { ClientVerifier, describePeer, type ClientTrust } from './peers.js';
 
@@ -31,10 +33,14 @@ export interface ServerLimits {
   maxBodiesInFlightBytes: number;
   /** Open connections (past it, the longest-unfinished one is cut off: load-shedding.ts). */
   maxConnections: number;
+  /** Requests one connection may have waiting for answers, or send at once (cfssl's and SwarmKit's clients send one at a time); past it, the connection is cut. */
+  maxPipelinedRequests: number;
   /** How long a client may take to complete the TLS handshake, send its headers, and its whole request. */
   handshakeTimeoutMs: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  /** How long a client may take to take an answer once it is written; past it, the connection is closed. */
+  sendTimeoutMs: number;
   /** On close: how long requests in flight may take to finish before their connections are cut. */
   drainMs: number;
 }
@@ -43,9 +49,11 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxBodyBytes: 64 * 1024,
   maxBodiesInFlightBytes: 8 * 1024 * 1024,
   maxConnections: 512,
+  maxPipelinedRequests: 16,
   handshakeTimeoutMs: 10_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
+  sendTimeoutMs: 10_000,
   drainMs: 10_000,
 };
 
@@ -78,13 +86,6 @@ const CLIENT_ERROR_STATUS: Record<string, string> = {
   HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
 };
 
-function send(res: ServerResponse, response: ApiResponse): void {
-  if (res.headersSent || res.destroyed) return;
-  const body = JSON.stringify(response.body);
-  res.writeHead(response.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
 /** The TCP connection a request came on (under HTTPS, the one the TLS socket wraps): what the shedder tracks. */
 function connectionOf(socket: Socket): Socket {
   return (socket as Socket & { _parent?: Socket })._parent ?? socket;
@@ -100,13 +101,13 @@ function pathOf(target: string | undefined): string {
 function listenFailure(error: NodeJS.ErrnoException, where: string): Error {
   switch (error.code) {
     case 'EADDRINUSE':
-      return new UnavailableError('PORT_IN_USE', `cannot listen on ${where}: another process uses that port`, { hint: 'stop it (ss -ltnp shows which), or choose another port with --listen', cause: error });
+      return keywardError('PORT_IN_USE', `cannot listen on ${where}: another process uses that port`, { hint: 'stop it (ss -ltnp shows which), or choose another port with --listen', cause: error });
     case 'EACCES':
-      return new UnavailableError('PORT_FORBIDDEN', `cannot listen on ${where}: permission denied`, { hint: 'ports below 1024 need privileges; choose a port above 1024 with --listen', cause: error });
+      return keywardError('PORT_FORBIDDEN', `cannot listen on ${where}: permission denied`, { hint: 'ports below 1024 need privileges; choose a port above 1024 with --listen', cause: error });
     case 'EADDRNOTAVAIL':
-      return new UnavailableError('ADDRESS_UNAVAILABLE', `cannot listen on ${where}: no such address on this machine`, { hint: 'listen on one of this machine\'s addresses, or 0.0.0.0', cause: error });
+      return keywardError('ADDRESS_UNAVAILABLE', `cannot listen on ${where}: no such address on this machine`, { hint: 'listen on one of this machine\'s addresses, or 0.0.0.0', cause: error });
     default:
-      return new UnavailableError('LISTEN_FAILED', `cannot listen on ${where}: ${error.message}`, { cause: error });
+      return keywardError('LISTEN_FAILED', `cannot listen on ${where}: ${error.message}`, { cause: error });
   }
 }
 
@@ -124,22 +125,52 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
     for (const [res, of] of inFlight) if (of === connection) inFlight.delete(res);
   };
 
-  const answer = (req: IncomingMessage, res: ServerResponse, caller: CertifiedCaller | undefined, body: Buffer) => {
+  /**
+   * Writes an answer. A client that does not take it within the send timeout loses its connection:
+   * one that never reads would otherwise hold it for ever. The clock starts when the answer reaches
+   * the connection (a pipelined answer waits for those before it).
+   */
+  const send = (res: ServerResponse, response: ApiResponse) => {
+    if (res.headersSent || res.destroyed) return;
+    const body = JSON.stringify(response.body);
+    res.writeHead(response.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+    const deadline = () => {
+      const connection = connectionOf(res.req.socket);
+      const timer = setTimeout(() => {
+        log(`${connection.remoteAddress} did not take its answer within ${limits.sendTimeoutMs} ms: connection closed`);
+        connection.destroy();
+      }, limits.sendTimeoutMs).unref();
+      res.once('close', () => clearTimeout(timer));
+    };
+    if (res.socket) deadline();
+    else res.once('socket', deadline);
+  };
+
+  /** Who asked what, for the access log; the path quoted, however long or odd the client made it. */
+  const requestLine = (req: IncomingMessage) => `${req.socket.remoteAddress} ${req.method} ${quoted(pathOf(req.url))}`;
+  /** An error's message for the log: it may carry what a client sent. */
+  const why = (error: unknown) => quoted(String((error as Error)?.message ?? error), 200);
+
+  /** Sends an answer, and logs it with the time the server spent on it since `started`. */
+  const reply = (req: IncomingMessage, res: ServerResponse, response: ApiResponse, started: number) => {
+    send(res, response);
+    log(`${requestLine(req)} ${response.status} ${(performance.now() - started).toFixed(1)} ms`);
+  };
+
+  /** Computes and writes the answer to an admitted request; settles once it is written, whatever happened. */
+  const answer = (req: IncomingMessage, res: ServerResponse, admitted: Admitted, body: Buffer): Promise<void> => {
     const started = performance.now();
-    const path = pathOf(req.url);
-    options.api
-      .handle(req.method ?? 'GET', path, body, caller)
+    return options.api
+      .answer(admitted, body)
       .then(
-        (response) => {
-          send(res, response);
-          log(`${req.socket.remoteAddress} ${req.method} ${path} ${response.status} ${(performance.now() - started).toFixed(1)} ms`);
-        },
+        (response) => reply(req, res, response, started),
         (error: unknown) => {
           send(res, failure(500, 500, 'internal error'));
-          log(`${req.socket.remoteAddress} ${req.method} ${path} 500 ${(error as Error)?.message ?? error}`);
+          log(`${requestLine(req)} 500 ${why(error)}`);
         },
       )
-      .catch((error: unknown) => log(`answering ${path}: ${(error as Error)?.message ?? error}`));
+      .catch((error: unknown) => log(`answering ${requestLine(req)}: ${why(error)}`));
   };
 
   /** Runs an event listener so that whatever it throws fails this request alone. */
@@ -150,18 +181,25 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
         listener(...args);
       } catch (error) {
         send(res, failure(500, 500, 'internal error'));
-        log(`request failed: ${(error as Error)?.message ?? error}`);
+        log(`request failed: ${why(error)}`);
       }
     };
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const connection = connectionOf(req.socket);
+    // Node goes on parsing what a read brought after a connection is cut: those requests cost nothing more.
+    if (connection.destroyed || !shedder.arrived(connection)) return;
+    /** The bytes of this request's body held in memory (counted by the shedder). */
     let held = 0;
-    let answering = false;
+    const release = () => {
+      shedder.release(connection, held);
+      held = 0;
+    };
     inFlight.set(res, connection);
     res.on('close', () => {
       inFlight.delete(res);
-      shedder.answered(connection, held, answering);
+      release();
+      shedder.taken(connection);
     });
     req.on('error', () => undefined);
     const refuse = (response: ApiResponse) => {
@@ -173,6 +211,9 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
       // Defence in depth: a connection the verifier refused is already closed.
       if (clientVerifier && !caller) return refuse(failure(403, 403, 'a client certificate is required'));
       if (closing) res.setHeader('connection', 'close');
+      // Refused on its head alone: the body is never held (Node reads it off the wire and drops it).
+      const admission = options.api.admit(req.method ?? 'GET', pathOf(req.url), caller);
+      if ('refused' in admission) return reply(req, res, admission.refused, performance.now());
       const tooLarge = () => refuse(failure(413, 413, `request body over ${limits.maxBodyBytes} bytes`));
       if (Number(req.headers['content-length'] ?? 0) > limits.maxBodyBytes) return tooLarge();
       const chunks: Buffer[] = [];
@@ -185,9 +226,13 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
       req.on('end', guarded(res, () => {
         // A client that has already left is not answered.
         if (res.headersSent || connection.destroyed) return;
-        answering = true;
-        shedder.answering(connection);
-        answer(req, res, caller, Buffer.concat(chunks));
+        const body = Buffer.concat(chunks.splice(0));
+        shedder.computing(connection);
+        // Once the answer is written the body is not needed: its memory is free, whether or not the client ever reads.
+        void answer(req, res, admission.admitted, body).finally(() => {
+          shedder.computed(connection);
+          release();
+        });
       }));
     })();
   };

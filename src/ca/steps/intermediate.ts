@@ -4,7 +4,7 @@
  * online, `createClusterIntermediate` with its `csr` at the root, `installClusterIntermediate`
  * back online.
  */
-import { NotFoundError, UsageError, VerificationError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { GenerateOptions } from '../../keystore/backend.js';
 import type { Keystore } from '../../keystore/keystore.js';
 import { certificatePem, parseCertificate } from '../../x509/certificate.js';
@@ -40,7 +40,7 @@ export interface IntermediateCreateOptions {
 async function intermediateCsrKey(csr: Uint8Array | string, clusterId: string): Promise<Uint8Array> {
   const checked = await checkCsr(csr);
   if (checked.requested.organization !== undefined && checked.requested.organization !== clusterId) {
-    throw new UsageError('CSR_CLUSTER_MISMATCH', `the intermediate's CSR was made for cluster "${checked.requested.organization}", not "${clusterId}"`, {
+    throw keywardError('CSR_CLUSTER_MISMATCH', `the intermediate's CSR was made for cluster "${checked.requested.organization}", not "${clusterId}"`, {
       hint: 'check the cluster ID with the online side before the root signs',
     });
   }
@@ -57,7 +57,7 @@ export async function createClusterIntermediate(directory: CaDirectory, keystore
   const clusterId = checkIdentifier(options.clusterId, 'cluster ID');
   if (options.nodeDays !== undefined) checkNodeDays(options.nodeDays, '--node-days');
   if (Boolean(options.key) === Boolean(options.csr)) {
-    throw new UsageError('INTERMEDIATE_KEY_OR_CSR', 'give either the intermediate\'s key (--key) or its CSR (--csr)', {
+    throw keywardError('INTERMEDIATE_KEY_OR_CSR', 'give either the intermediate\'s key (--key) or its CSR (--csr)', {
       hint: 'the key when its device is here, in the ceremony; the CSR from keyward ca intermediate request when it stays online',
     });
   }
@@ -138,24 +138,24 @@ const ROOT_SIDE_FILES = [CA_FILES.roots, CA_FILES.root, CA_FILES.previousRoot, C
 export async function installClusterIntermediate(directory: CaDirectory, keystore: Keystore, options: IntermediateInstallOptions): Promise<x509.X509Certificate> {
   const config = directory.config();
   if (!config.pendingIntermediateKey || !config.clusterId) {
-    throw new NotFoundError('NO_PENDING_INTERMEDIATE', `${directory.dir} is not waiting for an intermediate certificate`, {
+    throw keywardError('NO_PENDING_INTERMEDIATE', `${directory.dir} is not waiting for an intermediate certificate`, {
       hint: 'request one first: keyward ca intermediate request --key <uri> --cluster-id <id> --out cluster.csr',
     });
   }
   const certificate = new x509.X509Certificate(parseCertificate(options.certificate, 'intermediate certificate').raw);
   const key = await SigningKey.of(await keystore.open(config.pendingIntermediateKey));
   if (!samePublicKey(certificate.publicKey, key.spki)) {
-    throw new UsageError('CA_KEY_MISMATCH', `the certificate (${certificate.subject}) is not for the waiting key ${key.handle.info.uri}`, {
+    throw keywardError('CA_KEY_MISMATCH', `the certificate (${certificate.subject}) is not for the waiting key ${key.handle.info.uri}`, {
       hint: 'install the certificate the root signed for this directory\'s CSR',
     });
   }
   const expected = clusterNameConstraints(config.clusterId);
   const constraints = certificate.getExtension(expected.type);
   if (!constraints || !Buffer.from(constraints.value).equals(Buffer.from(expected.value)) || certificate.getExtension(x509.BasicConstraintsExtension)?.pathLength !== 0) {
-    throw new VerificationError('INTERMEDIATE_NOT_FOR_CLUSTER', `the certificate is not a cluster intermediate constrained to "${config.clusterId}" (pathLen 0, O=${config.clusterId})`);
+    throw keywardError('INTERMEDIATE_NOT_FOR_CLUSTER', `the certificate is not a cluster intermediate constrained to "${config.clusterId}" (pathLen 0, O=${config.clusterId})`);
   }
   if (!options.rootDirectory.roots().some((root) => issuedByRoot(certificate, root))) {
-    throw new VerificationError('INTERMEDIATE_UNTRUSTED', `the certificate was not issued by a root of ${options.rootDirectory.dir}`, {
+    throw keywardError('INTERMEDIATE_UNTRUSTED', `the certificate was not issued by a root of ${options.rootDirectory.dir}`, {
       hint: 'carry the root\'s CA directory from the same ceremony (--root-dir)',
     });
   }

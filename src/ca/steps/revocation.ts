@@ -2,7 +2,7 @@
  * Revocation: any certificate this CA directory issued is revoked in its ledger; CRLs publish it,
  * the intermediate's (online) for node certificates, the root's (in a ceremony) for intermediates.
  */
-import { NotFoundError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { KeyUri } from '../../keystore/key-uri.js';
 import type { Keystore } from '../../keystore/keystore.js';
 import { keyIdentifierOf } from '../../x509/key-identifier.js';
@@ -49,7 +49,7 @@ export interface IntermediateCrlOptions {
 /** The intermediate's CRL (online: the intermediate's key signs it). */
 export async function signIntermediateCrl(directory: CaDirectory, keystore: Keystore, options: IntermediateCrlOptions = {}): Promise<x509.X509Crl> {
   const config = directory.config();
-  if (!config.intermediateKey) throw new NotFoundError('CA_NOT_READY', 'this CA has no intermediate yet');
+  if (!config.intermediateKey) throw keywardError('CA_NOT_READY', 'this CA has no intermediate yet');
   const signer = await SigningKey.of(await keystore.open(config.intermediateKey));
   return writeCrl(directory, 'intermediate', signer, directory.intermediate(), options.days ?? CRL_DAYS.intermediate);
 }

@@ -1,5 +1,5 @@
 /** Ceremony step: the offline root, its key in a device and its self-signed certificate in the CA directory. */
-import { ConflictError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { GenerateOptions } from '../../keystore/backend.js';
 import type { Keystore } from '../../keystore/keystore.js';
 import { certificatePem } from '../../x509/certificate.js';
@@ -16,7 +16,7 @@ export interface RootCreateOptions extends RootOptions {
 
 export async function createRootCa(directory: CaDirectory, keystore: Keystore, options: RootCreateOptions): Promise<x509.X509Certificate> {
   if (directory.exists(CA_FILES.root)) {
-    throw new ConflictError('CA_ROOT_EXISTS', `${directory.path(CA_FILES.root)} already holds a root`, {
+    throw keywardError('CA_ROOT_EXISTS', `${directory.path(CA_FILES.root)} already holds a root`, {
       hint: 'a CA has one root at a time; to replace it, rotate: keyward ca rotate-root begin --new-key <uri>',
     });
   }

@@ -2,7 +2,7 @@
  * Root rotation, in two steps: `beginRootRotation` (a ceremony with both root keys) and, once
  * every cluster's intermediate hangs from the new root, `finishRootRotation`.
  */
-import { ConflictError, NotFoundError, UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { GenerateOptions } from '../../keystore/backend.js';
 import type { Keystore } from '../../keystore/keystore.js';
 import { certificatePem } from '../../x509/certificate.js';
@@ -27,13 +27,13 @@ export interface RotationOptions extends RootOptions {
 export async function beginRootRotation(directory: CaDirectory, keystore: Keystore, options: RotationOptions): Promise<{ root: x509.X509Certificate; crossSigned: x509.X509Certificate }> {
   const config = directory.config();
   if (directory.exists(CA_FILES.crossSigned)) {
-    throw new ConflictError('ROTATION_IN_PROGRESS', 'a root rotation is already under way', { hint: 'finish it first: keyward ca rotate-root finish' });
+    throw keywardError('ROTATION_IN_PROGRESS', 'a root rotation is already under way', { hint: 'finish it first: keyward ca rotate-root finish' });
   }
-  if (!config.rootKey) throw new NotFoundError('CA_NOT_READY', 'this CA has no root key recorded');
+  if (!config.rootKey) throw keywardError('CA_NOT_READY', 'this CA has no root key recorded');
   const { root: oldRoot, rootCertificate: oldCertificate } = await openRoot(directory, keystore, config.rootKey);
   const newRoot = await openSigningKey(keystore, options.newKey, options.generate);
   if (samePublicKey(newRoot.spki, oldRoot.spki)) {
-    throw new UsageError('ROTATION_SAME_KEY', 'the new root key is the old one: a rotation needs a new key');
+    throw keywardError('ROTATION_SAME_KEY', 'the new root key is the old one: a rotation needs a new key');
   }
   const root = await createRoot(newRoot, { subject: options.subject ?? oldCertificate.subject, years: options.years });
   const crossSigned = await crossSign(oldRoot, oldCertificate, root);
@@ -56,10 +56,10 @@ export async function beginRootRotation(directory: CaDirectory, keystore: Keysto
  * check, so its rotation is finished after every cluster CA has finished its own.
  */
 export async function finishRootRotation(directory: CaDirectory): Promise<void> {
-  if (!directory.exists(CA_FILES.crossSigned)) throw new ConflictError('NO_ROTATION', 'no root rotation is under way');
+  if (!directory.exists(CA_FILES.crossSigned)) throw keywardError('NO_ROTATION', 'no root rotation is under way');
   const root = directory.root();
   if (directory.exists(CA_FILES.intermediate) && !issuedByRoot(directory.intermediate(), root)) {
-    throw new ConflictError('ROTATION_NOT_READY', 'the cluster intermediate is still issued by the old root', {
+    throw keywardError('ROTATION_NOT_READY', 'the cluster intermediate is still issued by the old root', {
       hint: 'have the new root sign a new intermediate first (keyward ca intermediate create --root-key <new root key> --key <uri>, or request, create --csr, install)',
     });
   }

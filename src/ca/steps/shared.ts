@@ -4,7 +4,7 @@
  * ledger into the directory, and tell whether a root issued a certificate.
  */
 import { X509Certificate } from 'node:crypto';
-import { ConflictError, UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { KeyUri } from '../../keystore/key-uri.js';
 import type { GenerateOptions } from '../../keystore/backend.js';
 import type { Keystore } from '../../keystore/keystore.js';
@@ -28,7 +28,7 @@ export async function openRoot(directory: CaDirectory, keystore: Keystore, rootK
   const rootCertificate = directory.root();
   const root = await SigningKey.of(await keystore.open(rootKey));
   if (!samePublicKey(rootCertificate.publicKey, root.spki)) {
-    throw new UsageError('ROOT_KEY_MISMATCH', `${root.handle.info.uri} is not the key of this CA's root (${rootCertificate.subject})`);
+    throw keywardError('ROOT_KEY_MISMATCH', `${root.handle.info.uri} is not the key of this CA's root (${rootCertificate.subject})`);
   }
   return { root, rootCertificate };
 }
@@ -36,7 +36,7 @@ export async function openRoot(directory: CaDirectory, keystore: Keystore, rootK
 /** A cluster CA's directory serves one cluster. */
 export function checkOneCluster(config: CaConfig, clusterId: string, hint: string): void {
   if (config.clusterId && config.clusterId !== clusterId) {
-    throw new ConflictError('CLUSTER_MISMATCH', `this CA directory serves cluster "${config.clusterId}", not "${clusterId}"`, { hint });
+    throw keywardError('CA_SERVES_OTHER_CLUSTER', `this CA directory serves cluster "${config.clusterId}", not "${clusterId}"`, { hint });
   }
 }
 

@@ -1,4 +1,5 @@
 /** What a CA directory holds and has issued: roots, rotation, intermediate, and every certificate's state. */
+import type * as x509 from '../../x509/peculiar.js';
 import { CA_FILES, type CaDirectory } from '../store.js';
 
 export interface CertificateStatus {
@@ -17,6 +18,8 @@ export interface CaStatus {
   roots: Array<{ subject: string; notAfter: string; sha256: string }>;
   rotationInProgress: boolean;
   intermediate?: { subject: string; notAfter: string; key?: string };
+  /** The self-signed cluster CA a swarm trusts (`keyward ca swarm-command`), with the fingerprint to record. */
+  clusterCa?: { subject: string; notAfter: string; sha256: string };
   counts: { issued: number; revoked: number; expired: number };
   certificates: CertificateStatus[];
 }
@@ -38,14 +41,15 @@ export async function caStatus(directory: CaDirectory): Promise<CaStatus> {
       ...(e.revocationReason ? { revocationReason: e.revocationReason } : {}),
     }));
     const intermediate = directory.exists(CA_FILES.intermediate) ? directory.intermediate() : undefined;
+    const clusterCa = directory.clusterCa();
+    const described = async (c: x509.X509Certificate) => ({ subject: c.subject, notAfter: c.notAfter.toISOString(), sha256: Buffer.from(await c.getThumbprint('SHA-256')).toString('hex') });
     return {
       dir: directory.dir,
       ...(config.clusterId ? { clusterId: config.clusterId } : {}),
-      roots: await Promise.all(
-        roots.map(async (r) => ({ subject: r.subject, notAfter: r.notAfter.toISOString(), sha256: Buffer.from(await r.getThumbprint('SHA-256')).toString('hex') })),
-      ),
+      roots: await Promise.all(roots.map(described)),
       rotationInProgress: directory.exists(CA_FILES.crossSigned),
       ...(intermediate ? { intermediate: { subject: intermediate.subject, notAfter: intermediate.notAfter.toISOString(), key: config.intermediateKey?.text } } : {}),
+      ...(clusterCa ? { clusterCa: await described(clusterCa) } : {}),
       counts: {
         issued: certificates.filter((c) => c.status === 'issued').length,
         revoked: certificates.filter((c) => c.status === 'revoked').length,

@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
 import { fromBER, Integer } from 'asn1js';
-import { VerificationError } from '../../errors.js';
+import { keywardError, type CodeOf } from '../../errors.js';
 import { buildCertificatePath, issuedBy, oneLineName, type PathFailureKind } from '../../x509/path.js';
 import { samePublicKey } from '../../x509/public-key.js';
 import { ATTESTATION_OID, FORM_FACTORS, pinPolicyName, touchPolicyName, type PinPolicy, type TouchPolicy } from './spec.js';
@@ -65,7 +65,7 @@ function load(der: Uint8Array, what: string): X509Certificate {
   try {
     return new X509Certificate(Buffer.from(der));
   } catch (cause) {
-    throw new VerificationError('ATTESTATION_MALFORMED', `the ${what} is not a valid certificate`, { cause });
+    throw keywardError('ATTESTATION_MALFORMED', `the ${what} is not a valid certificate`, { cause });
   }
 }
 
@@ -92,7 +92,7 @@ const UNTRUSTED_HINT =
   'real YubiKeys chain to Yubico\'s roots, built in with the intermediates of firmware 5.7.4 and later; a virtual YubiKey chains to its own root and intermediates, which the verifier must be given';
 
 /** Error code and hint for each way a path can fail. */
-const PATH_ERRORS: Record<PathFailureKind, { code: string; hint?: string }> = {
+const PATH_ERRORS: Record<PathFailureKind, { code: CodeOf<'verification'>; hint?: string }> = {
   'issuer-missing': { code: 'ATTESTATION_UNTRUSTED', hint: UNTRUSTED_HINT },
   'untrusted-root': { code: 'ATTESTATION_UNTRUSTED', hint: UNTRUSTED_HINT },
   'issuer-foreign': { code: 'ATTESTATION_UNTRUSTED', hint: 'the bundle holds a certificate that has the issuer\'s name but not its key: take the intermediates from the same PKI as the root' },
@@ -117,7 +117,7 @@ export function verifyAttestation(request: {
   const device = load(request.deviceCertificate, 'device attestation (F9) certificate');
   // The slot's certificate must come from this card's F9 key, not from any CA in the bundle.
   if (!issuedBy(leaf, device)) {
-    throw new VerificationError('ATTESTATION_INVALID', 'the slot attestation is not signed by this device\'s attestation key');
+    throw keywardError('ATTESTATION_INVALID', 'the slot attestation is not signed by this device\'s attestation key');
   }
   const built = buildCertificatePath({
     leaf,
@@ -127,10 +127,10 @@ export function verifyAttestation(request: {
   });
   if (!built.ok) {
     const { kind, message, ...details } = built.failure;
-    throw new VerificationError(PATH_ERRORS[kind].code, message, { details, hint: PATH_ERRORS[kind].hint });
+    throw keywardError(PATH_ERRORS[kind].code, message, { details, hint: PATH_ERRORS[kind].hint });
   }
   if (request.expectedPublicKey && !samePublicKey(leaf.publicKey, request.expectedPublicKey)) {
-    throw new VerificationError('ATTESTATION_KEY_MISMATCH', 'the attestation is for another key than the one in the slot');
+    throw keywardError('ATTESTATION_KEY_MISMATCH', 'the attestation is for another key than the one in the slot');
   }
   const path = built.path;
   return {

@@ -3,7 +3,7 @@
  * (CLA 0x10), collects chained responses (61xx / GET RESPONSE), turns status words into errors,
  * shows a touch notice when a card goes quiet, and never waits for ever.
  */
-import { KeywardError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import { chainCommand, GET_RESPONSE, isBytesRemaining, parseResponse, type ResponseApdu } from './apdu.js';
 import { CardResponseError, statusError, TouchTimeoutError, type StatusContext } from './errors.js';
 import { SW } from './spec.js';
@@ -60,7 +60,7 @@ export class PivChannel {
         this.transport.transmit(apdu),
         new Promise<never>((_, reject) => {
           timeout = setTimeout(
-            () => reject(new KeywardError('CARD_TIMEOUT', `cannot ${ctx.operation}: the card did not answer within ${timeoutMs / 1000} s`, {
+            () => reject(keywardError('CARD_TIMEOUT', `cannot ${ctx.operation}: the card did not answer within ${timeoutMs / 1000} s`, {
               hint: 'unplug and replug the YubiKey; if another program is using it, close that program',
             })),
             timeoutMs,

@@ -2,7 +2,7 @@
  * The PIV card commands of NIST SP 800-73-4 Part 2 §3, one small function each, over a channel.
  * They encode and decode; policy (PIN safety, which key is needed) lives in the session.
  */
-import { UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { PivChannel, CommandOptions } from './channel.js';
 import { CardResponseError, statusError } from './errors.js';
 import { INS, KEY_REFERENCE, padPin, PIN_LENGTH, PIN_MIN_LENGTH, PIV_AID, SW, TAG } from './spec.js';
@@ -16,7 +16,7 @@ export async function select(channel: PivChannel, aid: Uint8Array = PIV_AID): Pr
 /** A PIN or PUK padded for the card (§3.2.1); refuses what the card could never accept. */
 function pinBlock(value: Uint8Array, what: 'PIN' | 'PUK'): Uint8Array {
   if (value.length < PIN_MIN_LENGTH || value.length > PIN_LENGTH) {
-    throw new UsageError(`${what}_LENGTH`, `a ${what} has ${PIN_MIN_LENGTH} to ${PIN_LENGTH} characters; this one has ${value.length}`);
+    throw keywardError(what === 'PUK' ? 'PUK_LENGTH' : 'PIN_LENGTH', `a ${what} has ${PIN_MIN_LENGTH} to ${PIN_LENGTH} characters; this one has ${value.length}`);
   }
   return padPin(value);
 }

@@ -2,7 +2,7 @@
  * Status words become typed errors at the lowest layer (SP 800-73-4 Part 2 Table 6, ISO 7816-4
  * §5.1.3, and what YubiKeys answer). Each says what failed, why, and what to do.
  */
-import { AuthError, ConflictError, KeywardError, NotFoundError, UnavailableError, UsageError, type KeywardErrorOptions } from '../../errors.js';
+import { AuthError, KeywardError, keywardError, type KeywardErrorOptions } from '../../errors.js';
 import { hexSw } from './apdu.js';
 import { SW } from './spec.js';
 
@@ -24,7 +24,7 @@ export class PinIncorrectError extends AuthError {
   constructor(ctx: StatusContext, retriesLeft: number, options: KeywardErrorOptions = {}) {
     const credential = ctx.credential ?? 'PIN';
     const left = retriesLeft === 0 ? `the ${credential} is now blocked` : `${retriesLeft} ${retriesLeft === 1 ? 'try' : 'tries'} left`;
-    super(`${credential === 'PUK' ? 'PUK' : 'PIN'}_INCORRECT`, `wrong ${credential}${on(ctx)}: ${left}`, {
+    super(credential === 'PUK' ? 'PUK_INCORRECT' : 'PIN_INCORRECT', `wrong ${credential}${on(ctx)}: ${left}`, {
       ...options,
       hint:
         retriesLeft === 0
@@ -62,32 +62,32 @@ export function statusError(sw: number, ctx: StatusContext): KeywardError {
   switch (sw) {
     case SW.AUTH_METHOD_BLOCKED:
       return ctx.credential === 'management key'
-        ? new AuthError('MANAGEMENT_KEY_BLOCKED', `cannot ${ctx.operation}: management key authentication is blocked${on(ctx)}`, { details })
+        ? keywardError('MANAGEMENT_KEY_BLOCKED', `cannot ${ctx.operation}: management key authentication is blocked${on(ctx)}`, { details })
         : new PinIncorrectError(ctx, 0, { details });
     case SW.SECURITY_STATUS_NOT_SATISFIED:
       return ctx.credential === 'management key'
-        ? new AuthError('MANAGEMENT_KEY_INCORRECT', `cannot ${ctx.operation}: the management key is wrong${on(ctx)}`, {
+        ? keywardError('MANAGEMENT_KEY_INCORRECT', `cannot ${ctx.operation}: the management key is wrong${on(ctx)}`, {
             details,
             hint: 'give the right key with management-key-source=file:… or KEYWARD_MANAGEMENT_KEY (hex)',
           })
-        : new AuthError('SECURITY_STATUS', `cannot ${ctx.operation}: the card wants the PIN (or a touch) first${on(ctx)}`, { details });
+        : keywardError('SECURITY_STATUS', `cannot ${ctx.operation}: the card wants the PIN (or a touch) first${on(ctx)}`, { details });
     case SW.CONDITIONS_NOT_SATISFIED:
-      return new ConflictError('CONDITIONS_NOT_SATISFIED', `cannot ${ctx.operation}: the card refuses it in its current state${on(ctx)}`, { details });
+      return keywardError('CONDITIONS_NOT_SATISFIED', `cannot ${ctx.operation}: the card refuses it in its current state${on(ctx)}`, { details });
     case SW.INCORRECT_DATA:
-      return new UsageError('CARD_REJECTED_DATA', `cannot ${ctx.operation}: the card rejected the data (wrong algorithm or length for this slot?)`, { details });
+      return keywardError('CARD_REJECTED_DATA', `cannot ${ctx.operation}: the card rejected the data (wrong algorithm or length for this slot?)`, { details });
     case SW.FILE_NOT_FOUND:
     case SW.REFERENCE_NOT_FOUND:
-      return new NotFoundError('PIV_NOT_FOUND', `cannot ${ctx.operation}: the card has no such object or key${on(ctx)}`, { details });
+      return keywardError('PIV_NOT_FOUND', `cannot ${ctx.operation}: the card has no such object or key${on(ctx)}`, { details });
     case SW.FUNCTION_NOT_SUPPORTED:
     case SW.INS_NOT_SUPPORTED:
     case SW.INCORRECT_P1P2:
-      return new UsageError('PIV_UNSUPPORTED', `cannot ${ctx.operation}: this YubiKey's firmware does not support it${on(ctx)}`, { details });
+      return keywardError('PIV_UNSUPPORTED', `cannot ${ctx.operation}: this YubiKey's firmware does not support it${on(ctx)}`, { details });
     case SW.NOT_ENOUGH_MEMORY:
-      return new KeywardError('CARD_MEMORY', `cannot ${ctx.operation}: the card is out of memory${on(ctx)}`, { details });
+      return keywardError('CARD_MEMORY', `cannot ${ctx.operation}: the card is out of memory${on(ctx)}`, { details });
     case SW.WRONG_LENGTH:
-      return new UsageError('CARD_WRONG_LENGTH', `cannot ${ctx.operation}: the card says the length is wrong`, { details });
+      return keywardError('CARD_WRONG_LENGTH', `cannot ${ctx.operation}: the card says the length is wrong`, { details });
     default:
-      return new KeywardError('PIV_STATUS', `cannot ${ctx.operation}: the card answered status ${hexSw(sw)}${on(ctx)}`, { details });
+      return keywardError('PIV_STATUS', `cannot ${ctx.operation}: the card answered status ${hexSw(sw)}${on(ctx)}`, { details });
   }
 }
 
@@ -97,28 +97,28 @@ export function pcscError(error: unknown, operation: string): KeywardError {
   const message = error instanceof Error ? error.message : String(error);
   const options = { cause: error, details: { pcsc: message } };
   if (/service not running|no service|cannot connect/i.test(message)) {
-    return new UnavailableError('PCSC_NOT_RUNNING', `cannot ${operation}: the PC/SC service (pcscd) is not running`, {
+    return keywardError('PCSC_NOT_RUNNING', `cannot ${operation}: the PC/SC service (pcscd) is not running`, {
       ...options,
       hint: 'start it: sudo systemctl start pcscd (or pcscd --foreground); keyward doctor explains more',
     });
   }
   if (/sharing violation/i.test(message)) {
-    return new ConflictError('CARD_IN_USE', `cannot ${operation}: another program holds the card exclusively`, {
+    return keywardError('CARD_IN_USE', `cannot ${operation}: another program holds the card exclusively`, {
       ...options,
       hint: 'gpg\'s scdaemon often does: gpgconf --kill scdaemon, then try again',
     });
   }
   if (/no readers|reader.*not.*found|unknown reader/i.test(message)) {
-    return new UnavailableError('NO_READER', `cannot ${operation}: no smart-card reader is available`, {
+    return keywardError('NO_READER', `cannot ${operation}: no smart-card reader is available`, {
       ...options,
       hint: 'plug the YubiKey in; if it is in, its CCID interface may be disabled (keyward doctor)',
     });
   }
   if (/removed|no smart ?card|transaction failed|reset|unpowered|invalid handle/i.test(message)) {
-    return new UnavailableError('CARD_GONE', `cannot ${operation}: the card was removed or reset (${message})`, {
+    return keywardError('CARD_GONE', `cannot ${operation}: the card was removed or reset (${message})`, {
       ...options,
       hint: 'reinsert the YubiKey and try again',
     });
   }
-  return new UnavailableError('PCSC_ERROR', `cannot ${operation}: PC/SC error: ${message}`, options);
+  return keywardError('PCSC_ERROR', `cannot ${operation}: PC/SC error: ${message}`, options);
 }

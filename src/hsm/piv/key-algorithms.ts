@@ -1,6 +1,6 @@
 /** Keyward's key algorithms ↔ PIV algorithm identifiers; which firmware has them is in spec.ts. */
 import { ALGORITHMS, type KeyAlgorithm } from '../../crypto/algorithms.js';
-import { UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import { ALGORITHM, algorithmSince, algorithmSupported, formatVersion, type Version } from './spec.js';
 
 const PIV_IDS: Record<KeyAlgorithm, number> = {
@@ -23,7 +23,7 @@ export function supportedAlgorithms(version: Version): KeyAlgorithm[] {
 export function requireAlgorithmSupport(algorithm: KeyAlgorithm, version: Version): number {
   const id = PIV_IDS[algorithm];
   if (!algorithmSupported(id, version)) {
-    throw new UsageError('ALGORITHM_UNSUPPORTED', `${ALGORITHMS[algorithm].title} needs YubiKey firmware ${formatVersion(algorithmSince(id)!)} or later; this one has ${formatVersion(version)}`, {
+    throw keywardError('ALGORITHM_UNSUPPORTED', `${ALGORITHMS[algorithm].title} needs YubiKey firmware ${formatVersion(algorithmSince(id)!)} or later; this one has ${formatVersion(version)}`, {
       hint: `choose one of ${supportedAlgorithms(version).join(', ')}`,
     });
   }

@@ -4,7 +4,7 @@
  * driver (host side) and by the virtual YubiKey (card side).
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import { MANAGEMENT_KEY_ALGORITHMS, type ManagementKeyAlgorithm } from './spec.js';
 
 const CIPHERS: Record<ManagementKeyAlgorithm, string> = {
@@ -17,7 +17,7 @@ const CIPHERS: Record<ManagementKeyAlgorithm, string> = {
 export function checkManagementKey(algorithm: ManagementKeyAlgorithm, key: Uint8Array): void {
   const expected = MANAGEMENT_KEY_ALGORITHMS[algorithm].keyLength;
   if (key.length !== expected) {
-    throw new UsageError('MANAGEMENT_KEY_LENGTH', `a ${algorithm.toUpperCase()} management key has ${expected} bytes (${expected * 2} hex digits); got ${key.length}`);
+    throw keywardError('MANAGEMENT_KEY_LENGTH', `a ${algorithm.toUpperCase()} management key has ${expected} bytes (${expected * 2} hex digits); got ${key.length}`);
   }
 }
 
@@ -35,7 +35,7 @@ export const decryptBlock = (algorithm: ManagementKeyAlgorithm, key: Uint8Array,
 export function parseManagementKeyHex(text: string): Uint8Array {
   const clean = text.trim();
   if (!/^([0-9a-fA-F]{2})+$/.test(clean)) {
-    throw new UsageError('MANAGEMENT_KEY_FORMAT', 'a management key is written in hex (48 hex digits for 3DES or AES-192, 32 for AES-128, 64 for AES-256)');
+    throw keywardError('MANAGEMENT_KEY_FORMAT', 'a management key is written in hex (48 hex digits for 3DES or AES-192, 32 for AES-128, 64 for AES-256)');
   }
   return Uint8Array.from(Buffer.from(clean, 'hex'));
 }

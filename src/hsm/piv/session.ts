@@ -10,7 +10,7 @@ import { ALGORITHMS, algorithmOfKey, type HashName, type KeyAlgorithm, type RsaP
 import { emsaPkcs1v15, emsaPss } from '../../crypto/rsa-padding.js';
 import { hashBytes } from '../../crypto/signature-encoding.js';
 import { ecSpki, rsaSpki } from '../../crypto/spki.js';
-import { AuthError, UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import { Secret } from '../../secret.js';
 import { decodeCertificateObject, encodeCertificateObject } from './certificates.js';
 import { PivChannel, type ChannelOptions } from './channel.js';
@@ -102,10 +102,10 @@ export interface PivSessionOptions extends ChannelOptions {
 
 const noCredentials: PivCredentials = {
   pin: async () => {
-    throw new AuthError('PIN_REQUIRED', 'the YubiKey needs its PIN and no PIN source was given');
+    throw keywardError('PIN_REQUIRED', 'the YubiKey needs its PIN and no PIN source was given');
   },
   managementKey: async () => {
-    throw new AuthError('MANAGEMENT_KEY_REQUIRED', 'the YubiKey needs its management key and none was given');
+    throw keywardError('MANAGEMENT_KEY_REQUIRED', 'the YubiKey needs its management key and none was given');
   },
   confirmFinalTry: async () => false,
 };
@@ -114,7 +114,7 @@ export function slotId(slot: string | number): number {
   if (typeof slot === 'number') return slot;
   const info = SLOTS[slot.toLowerCase()];
   if (!info || info.id === 0xf9) {
-    throw new UsageError('SLOT_INVALID', `"${slot}" is not a PIV key slot`, {
+    throw keywardError('SLOT_INVALID', `"${slot}" is not a PIV key slot`, {
       hint: 'slots are 9a (authentication), 9c (signature), 9d (key management), 9e (card authentication) and 82–95 (retired)',
     });
   }
@@ -123,7 +123,7 @@ export function slotId(slot: string | number): number {
 
 function certificateObjectOf(slot: number): number {
   const entry = Object.values(SLOTS).find((s) => s.id === slot);
-  if (!entry) throw new UsageError('SLOT_INVALID', `0x${slot.toString(16)} is not a PIV key slot`);
+  if (!entry) throw keywardError('SLOT_INVALID', `0x${slot.toString(16)} is not a PIV key slot`);
   return entry.object;
 }
 
@@ -231,7 +231,7 @@ export class PivSession {
   async #guardRetries(credential: 'PIN' | 'PUK', retriesLeft: number | undefined): Promise<void> {
     if (retriesLeft === 0) throw new PinIncorrectError({ operation: `use the ${credential}`, credential, device: this.device }, 0);
     if (retriesLeft === 1 && !(await this.#credentials.confirmFinalTry(credential))) {
-      throw new AuthError(`${credential}_FINAL_TRY`, `the ${credential} of ${this.device} has one try left before it blocks`, {
+      throw keywardError(credential === 'PUK' ? 'PUK_FINAL_TRY' : 'PIN_FINAL_TRY', `the ${credential} of ${this.device} has one try left before it blocks`, {
         hint: 'Keyward will not spend the last try without your confirmation: confirm at the prompt, or pass --allow-final-try if you are sure',
         details: { retriesLeft },
       });
@@ -302,7 +302,7 @@ export class PivSession {
   /** Sets PIN and PUK tries; the card then resets both to their factory defaults. */
   async setPinRetries(pinTries: number, pukTries: number): Promise<void> {
     for (const [what, n] of [['PIN', pinTries], ['PUK', pukTries]] as const) {
-      if (!Number.isInteger(n) || n < 1 || n > 255) throw new UsageError('RETRIES_INVALID', `${what} tries must be 1 to 255, got ${n}`);
+      if (!Number.isInteger(n) || n < 1 || n > 255) throw keywardError('RETRIES_INVALID', `${what} tries must be 1 to 255, got ${n}`);
     }
     await this.op(async () => {
       await this.#authenticate();
@@ -344,7 +344,7 @@ export class PivSession {
     const expected = encryptBlock(info.algorithm, key, challenge);
     const answer = response.get(TAG.RESPONSE);
     if (!answer || !Buffer.from(answer).equals(Buffer.from(expected))) {
-      throw new AuthError('CARD_NOT_AUTHENTIC', `${this.device} answered the management key challenge wrongly: it does not hold the same key`, {
+      throw keywardError('CARD_NOT_AUTHENTIC', `${this.device} answered the management key challenge wrongly: it does not hold the same key`, {
         hint: 'a card that accepts your key but cannot prove it holds it may not be the card you think',
       });
     }
@@ -353,10 +353,10 @@ export class PivSession {
   /** Authenticates with the current management key, then sets a new one. */
   async setManagementKey(key: Uint8Array, algorithm: ManagementKeyAlgorithm, options: { requireTouch?: boolean } = {}): Promise<void> {
     if (algorithm !== 'tdes' && !this.supports.aesManagementKey) {
-      throw new UsageError('PIV_UNSUPPORTED', `AES management keys need firmware 5.4 or later; ${this.device} has ${formatVersion(this.version)}`);
+      throw keywardError('PIV_UNSUPPORTED', `AES management keys need firmware 5.4 or later; ${this.device} has ${formatVersion(this.version)}`);
     }
     if (key.length !== MANAGEMENT_KEY_ALGORITHMS[algorithm].keyLength) {
-      throw new UsageError('MANAGEMENT_KEY_LENGTH', `a ${algorithm} management key has ${MANAGEMENT_KEY_ALGORITHMS[algorithm].keyLength} bytes`);
+      throw keywardError('MANAGEMENT_KEY_LENGTH', `a ${algorithm} management key has ${MANAGEMENT_KEY_ALGORITHMS[algorithm].keyLength} bytes`);
     }
     await this.op(async () => {
       await this.#authenticate();
@@ -486,11 +486,11 @@ export class PivSession {
     const bytes = (b64?: string) => Uint8Array.from(Buffer.from(b64 ?? '', 'base64url'));
     const algorithm = algorithmOfKey(key);
     if (!algorithm && key.asymmetricKeyType === 'rsa') {
-      throw new UsageError('KEY_SIZE_UNSUPPORTED', `RSA keys of ${key.asymmetricKeyDetails?.modulusLength ?? 0} bits cannot be imported; use 2048, 3072 or 4096`);
+      throw keywardError('KEY_SIZE_UNSUPPORTED', `RSA keys of ${key.asymmetricKeyDetails?.modulusLength ?? 0} bits cannot be imported; use 2048, 3072 or 4096`);
     }
     if (!algorithm) {
       const curve = key.asymmetricKeyDetails?.namedCurve;
-      throw new UsageError('KEY_TYPE_UNSUPPORTED', `this ${key.asymmetricKeyType}${curve ? ` (${curve})` : ''} key cannot be imported into a PIV slot`, { hint: 'import a P-256, P-384, RSA 2048–4096 or Ed25519 key' });
+      throw keywardError('KEY_TYPE_UNSUPPORTED', `this ${key.asymmetricKeyType}${curve ? ` (${curve})` : ''} key cannot be imported into a PIV slot`, { hint: 'import a P-256, P-384, RSA 2048–4096 or Ed25519 key' });
     }
     const family = ALGORITHMS[algorithm].family;
     // The private key's components, tagged as Yubico's IMPORT wants them.
@@ -538,7 +538,7 @@ export class PivSession {
   /** 5.7+: removes the key from a slot. */
   async deleteKey(slot: number): Promise<void> {
     if (!this.supports.deleteKey) {
-      throw new UsageError('PIV_UNSUPPORTED', `${this.device} cannot delete keys (firmware 5.7 or later can)`, {
+      throw keywardError('PIV_UNSUPPORTED', `${this.device} cannot delete keys (firmware 5.7 or later can)`, {
         hint: 'generate a new key over it instead, or reset the PIV application',
       });
     }

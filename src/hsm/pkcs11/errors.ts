@@ -4,16 +4,7 @@
  * hint.
  */
 import pkcs11js from 'pkcs11js';
-import {
-  AuthError,
-  ConflictError,
-  KeywardError,
-  NotFoundError,
-  UnavailableError,
-  UsageError,
-  VerificationError,
-  type KeywardErrorOptions,
-} from '../../errors.js';
+import { KeywardError, keywardError, type KeywardErrorOptions } from '../../errors.js';
 import { ckrName } from './constants.js';
 
 export interface Pkcs11ErrorContext {
@@ -40,79 +31,79 @@ const on = (ctx: Pkcs11ErrorContext) => (ctx.token ? ` on token "${ctx.token}"` 
 
 const TRANSLATIONS: Record<string, Maker> = {
   CKR_PIN_INCORRECT: (ctx, o) =>
-    new AuthError('PIN_INCORRECT', `cannot ${ctx.operation}: wrong PIN${on(ctx)}`, {
+    keywardError('PIN_INCORRECT', `cannot ${ctx.operation}: wrong PIN${on(ctx)}`, {
       ...o,
       hint: 'check the PIN and its source (pin-source, KEYWARD_PIN or the prompt); Keyward never retries a PIN by itself',
     }),
   CKR_PIN_LOCKED: (ctx, o) =>
-    new AuthError('PIN_LOCKED', `cannot ${ctx.operation}: the user PIN${on(ctx)} is locked`, {
+    keywardError('PIN_LOCKED', `cannot ${ctx.operation}: the user PIN${on(ctx)} is locked`, {
       ...o,
       hint: 'unblock it by setting a new user PIN with the SO PIN (keyward token unblock <token-uri>)',
     }),
   CKR_PIN_EXPIRED: (ctx, o) =>
-    new AuthError('PIN_EXPIRED', `cannot ${ctx.operation}: the PIN${on(ctx)} has expired`, {
+    keywardError('PIN_EXPIRED', `cannot ${ctx.operation}: the PIN${on(ctx)} has expired`, {
       ...o,
       hint: 'change it with keyward token change-pin <token-uri>',
     }),
   CKR_PIN_LEN_RANGE: (ctx, o) =>
-    new UsageError('PIN_LENGTH', `cannot ${ctx.operation}: the PIN's length is outside what the token accepts`, o),
+    keywardError('PIN_LENGTH', `cannot ${ctx.operation}: the PIN's length is outside what the token accepts`, o),
   CKR_PIN_INVALID: (ctx, o) =>
-    new UsageError('PIN_INVALID', `cannot ${ctx.operation}: the PIN has characters the token does not accept`, o),
+    keywardError('PIN_INVALID', `cannot ${ctx.operation}: the PIN has characters the token does not accept`, o),
   CKR_USER_PIN_NOT_INITIALIZED: (ctx, o) =>
-    new AuthError('PIN_NOT_INITIALIZED', `cannot ${ctx.operation}: the token has no user PIN yet`, {
+    keywardError('PIN_NOT_INITIALIZED', `cannot ${ctx.operation}: the token has no user PIN yet`, {
       ...o,
       hint: 'set one with the SO PIN: keyward token unblock <token-uri>',
     }),
   CKR_USER_NOT_LOGGED_IN: (ctx, o) =>
-    new AuthError('LOGIN_REQUIRED', `cannot ${ctx.operation}: the token needs a PIN for this`, o),
-  CKR_USER_TYPE_INVALID: (ctx, o) => new UsageError('USER_TYPE_INVALID', `cannot ${ctx.operation}: invalid user type`, o),
+    keywardError('LOGIN_REQUIRED', `cannot ${ctx.operation}: the token needs a PIN for this`, o),
+  CKR_USER_TYPE_INVALID: (ctx, o) => keywardError('USER_TYPE_INVALID', `cannot ${ctx.operation}: invalid user type`, o),
   CKR_USER_ANOTHER_ALREADY_LOGGED_IN: (ctx, o) =>
-    new ConflictError('OTHER_USER_LOGGED_IN', `cannot ${ctx.operation}: another user (SO) is logged in${on(ctx)}`, o),
+    keywardError('OTHER_USER_LOGGED_IN', `cannot ${ctx.operation}: another user (SO) is logged in${on(ctx)}`, o),
   CKR_TOKEN_NOT_PRESENT: (ctx, o) =>
-    new UnavailableError('TOKEN_NOT_PRESENT', `cannot ${ctx.operation}: the token is not present`, {
+    keywardError('TOKEN_NOT_PRESENT', `cannot ${ctx.operation}: the token is not present`, {
       ...o,
       hint: 'insert or reconnect the token, then try again',
     }),
   CKR_DEVICE_REMOVED: (ctx, o) =>
-    new UnavailableError('TOKEN_REMOVED', `cannot ${ctx.operation}: the token was removed`, o),
+    keywardError('TOKEN_REMOVED', `cannot ${ctx.operation}: the token was removed`, o),
   CKR_TOKEN_NOT_RECOGNIZED: (ctx, o) =>
-    new UnavailableError('TOKEN_NOT_RECOGNIZED', `cannot ${ctx.operation}: the module does not recognise the token`, o),
-  CKR_SLOT_ID_INVALID: (ctx, o) => new NotFoundError('SLOT_NOT_FOUND', `cannot ${ctx.operation}: no such slot`, o),
+    keywardError('TOKEN_NOT_RECOGNIZED', `cannot ${ctx.operation}: the module does not recognise the token`, o),
+  CKR_SLOT_ID_INVALID: (ctx, o) => keywardError('SLOT_NOT_FOUND', `cannot ${ctx.operation}: no such slot`, o),
   CKR_OBJECT_HANDLE_INVALID: (ctx, o) =>
-    new NotFoundError('OBJECT_GONE', `cannot ${ctx.operation}: the object no longer exists (deleted by another program?)`, o),
+    keywardError('OBJECT_GONE', `cannot ${ctx.operation}: the object no longer exists (deleted by another program?)`, o),
   CKR_KEY_HANDLE_INVALID: (ctx, o) =>
-    new NotFoundError('OBJECT_GONE', `cannot ${ctx.operation}: the key no longer exists (deleted by another program?)`, o),
+    keywardError('OBJECT_GONE', `cannot ${ctx.operation}: the key no longer exists (deleted by another program?)`, o),
   CKR_MECHANISM_INVALID: (ctx, o) =>
-    new UsageError('MECHANISM_UNSUPPORTED', `cannot ${ctx.operation}: the token does not offer this mechanism`, o),
+    keywardError('MECHANISM_UNSUPPORTED', `cannot ${ctx.operation}: the token does not offer this mechanism`, o),
   CKR_MECHANISM_PARAM_INVALID: (ctx, o) =>
-    new UsageError('MECHANISM_PARAM_INVALID', `cannot ${ctx.operation}: the token refused the mechanism's parameters`, o),
+    keywardError('MECHANISM_PARAM_INVALID', `cannot ${ctx.operation}: the token refused the mechanism's parameters`, o),
   CKR_KEY_TYPE_INCONSISTENT: (ctx, o) =>
-    new UsageError('KEY_TYPE_MISMATCH', `cannot ${ctx.operation}: the key's type does not fit this operation`, o),
+    keywardError('KEY_TYPE_MISMATCH', `cannot ${ctx.operation}: the key's type does not fit this operation`, o),
   CKR_KEY_FUNCTION_NOT_PERMITTED: (ctx, o) =>
-    new UsageError('KEY_USE_FORBIDDEN', `cannot ${ctx.operation}: the key's attributes do not permit it`, o),
+    keywardError('KEY_USE_FORBIDDEN', `cannot ${ctx.operation}: the key's attributes do not permit it`, o),
   CKR_KEY_SIZE_RANGE: (ctx, o) =>
-    new UsageError('KEY_SIZE_UNSUPPORTED', `cannot ${ctx.operation}: the token does not support this key size`, o),
+    keywardError('KEY_SIZE_UNSUPPORTED', `cannot ${ctx.operation}: the token does not support this key size`, o),
   CKR_DATA_LEN_RANGE: (ctx, o) =>
-    new UsageError('DATA_LENGTH', `cannot ${ctx.operation}: the input has a length the mechanism does not accept`, o),
+    keywardError('DATA_LENGTH', `cannot ${ctx.operation}: the input has a length the mechanism does not accept`, o),
   CKR_TEMPLATE_INCONSISTENT: (ctx, o) =>
-    new UsageError('TEMPLATE_REFUSED', `cannot ${ctx.operation}: the token refused the attribute template`, o),
+    keywardError('TEMPLATE_REFUSED', `cannot ${ctx.operation}: the token refused the attribute template`, o),
   CKR_ATTRIBUTE_VALUE_INVALID: (ctx, o) =>
-    new UsageError('TEMPLATE_REFUSED', `cannot ${ctx.operation}: the token refused an attribute value`, o),
+    keywardError('TEMPLATE_REFUSED', `cannot ${ctx.operation}: the token refused an attribute value`, o),
   CKR_ATTRIBUTE_TYPE_INVALID: (ctx, o) =>
-    new UsageError('TEMPLATE_REFUSED', `cannot ${ctx.operation}: the token does not know an attribute we sent`, o),
+    keywardError('TEMPLATE_REFUSED', `cannot ${ctx.operation}: the token does not know an attribute we sent`, o),
   CKR_TOKEN_WRITE_PROTECTED: (ctx, o) =>
-    new ConflictError('TOKEN_READ_ONLY', `cannot ${ctx.operation}: the token is write-protected`, o),
+    keywardError('TOKEN_READ_ONLY', `cannot ${ctx.operation}: the token is write-protected`, o),
   CKR_SIGNATURE_INVALID: (ctx, o) =>
-    new VerificationError('SIGNATURE_INVALID', `cannot ${ctx.operation}: the signature is invalid`, o),
+    keywardError('SIGNATURE_INVALID', `cannot ${ctx.operation}: the signature is invalid`, o),
   CKR_FUNCTION_NOT_SUPPORTED: (ctx, o) =>
-    new UsageError('FUNCTION_UNSUPPORTED', `cannot ${ctx.operation}: the module does not implement this function`, o),
+    keywardError('FUNCTION_UNSUPPORTED', `cannot ${ctx.operation}: the module does not implement this function`, o),
   CKR_DEVICE_MEMORY: (ctx, o) =>
-    new KeywardError('DEVICE_MEMORY', `cannot ${ctx.operation}: the token is out of memory`, {
+    keywardError('DEVICE_MEMORY', `cannot ${ctx.operation}: the token is out of memory`, {
       ...o,
       hint: 'delete keys or objects you no longer need (keyward key list / key delete)',
     }),
   CKR_GENERAL_ERROR: (ctx, o) =>
-    new KeywardError('DEVICE_GENERAL_ERROR', `cannot ${ctx.operation}: the module reported a general error`, {
+    keywardError('DEVICE_GENERAL_ERROR', `cannot ${ctx.operation}: the module reported a general error`, {
       ...o,
       hint:
         'for SoftHSM this usually means its token directory is missing or unreadable: check directories.tokendir ' +
@@ -127,10 +118,10 @@ export function translatePkcs11Error(error: unknown, ctx: Pkcs11ErrorContext): K
   const options: KeywardErrorOptions = { cause: error, details: { ckr, operation: ctx.operation, token: ctx.token } };
   if (ckr && TRANSLATIONS[ckr]) return TRANSLATIONS[ckr](ctx, options);
   if (ckr) {
-    return new KeywardError(`PKCS11_${ckr.replace(/^CKR_/, '')}`, `cannot ${ctx.operation}: the module returned ${ckr}`, options);
+    return keywardError('PKCS11_MODULE_ERROR', `cannot ${ctx.operation}: the module returned ${ckr}`, options);
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new KeywardError('PKCS11_FAILURE', `cannot ${ctx.operation}: ${message}`, options);
+  return keywardError('PKCS11_FAILURE', `cannot ${ctx.operation}: ${message}`, options);
 }
 
 /** The error for a CKR we detected ourselves (e.g. from token flags), worded as if the module said it. */

@@ -13,7 +13,7 @@ import {
   type KeyAlgorithm,
 } from '../../crypto/algorithms.js';
 import { digestInfo, hashBytes } from '../../crypto/signature-encoding.js';
-import { ConflictError, KeywardError, UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import { CKK_EC_EDWARDS, ED25519_EC_PARAMS } from './constants.js';
 import { planSignature, type SignPlan, type SignRequest } from './mechanisms.js';
 import { ecSpki, rsaSpki } from '../../crypto/spki.js';
@@ -129,7 +129,7 @@ export class Pkcs11Key {
       }
     }
     if (this.certificate) return certificateSpki(this.certificateDer()!);
-    throw new KeywardError('PUBLIC_KEY_UNAVAILABLE', `key "${this.label}" has no public key object and no certificate on the token`, {
+    throw keywardError('PUBLIC_KEY_UNAVAILABLE', `key "${this.label}" has no public key object and no certificate on the token`, {
       hint: 'tokens keep EC public keys in a separate object; re-create the key pair, or store its certificate',
     });
   }
@@ -146,7 +146,7 @@ export class Pkcs11Key {
   async sign(data: Uint8Array, request: SignRequest): Promise<Buffer> {
     const algorithm = this.#requireAlgorithm('sign with');
     if (!this.privateKey) {
-      throw new UsageError('NOT_A_PRIVATE_KEY', `"${this.label}" has no private key on the token; it cannot sign`);
+      throw keywardError('NOT_A_PRIVATE_KEY', `"${this.label}" has no private key on the token; it cannot sign`);
     }
     const planKey = `${request.hash}/${request.padding ?? ''}/${request.saltLength ?? ''}`;
     let plan = this.#plans.get(planKey);
@@ -164,7 +164,7 @@ export class Pkcs11Key {
 
   #requireAlgorithm(what: string): KeyAlgorithm {
     if (!this.algorithm) {
-      throw new UsageError('KEY_TYPE_UNSUPPORTED', `cannot ${what} key "${this.label}": Keyward does not support its key type (CKK ${this.keyType})`);
+      throw keywardError('KEY_TYPE_UNSUPPORTED', `cannot ${what} key "${this.label}": Keyward does not support its key type (CKK ${this.keyType})`);
     }
     return this.algorithm;
   }
@@ -278,30 +278,30 @@ export interface GenerateKeyOptions {
 /** Generates a key pair on the token. Refuses labels and ids already in use, so URIs stay unambiguous. */
 export async function generateKeyPair(token: Token, options: GenerateKeyOptions): Promise<Pkcs11Key> {
   const { algorithm, label } = options;
-  if (!label) throw new UsageError('LABEL_REQUIRED', 'a new key needs a label', { hint: 'add object=<label> to the URI' });
+  if (!label) throw keywardError('LABEL_REQUIRED', 'a new key needs a label', { hint: 'add object=<label> to the URI' });
   if (findKeys(token, { label }).length > 0) {
-    throw new ConflictError('LABEL_IN_USE', `token "${token.label}" already has a key labelled "${label}"`, {
+    throw keywardError('LABEL_IN_USE', `token "${token.label}" already has a key labelled "${label}"`, {
       hint: 'choose another label, or delete the old key first (keyward key delete)',
     });
   }
   const id = options.id ? Buffer.from(options.id) : randomBytes(16);
   if (options.id && findKeys(token, { id }).length > 0) {
-    throw new ConflictError('ID_IN_USE', `token "${token.label}" already has objects with id ${id.toString('hex')}`);
+    throw keywardError('ID_IN_USE', `token "${token.label}" already has objects with id ${id.toString('hex')}`);
   }
   const templates = keyPairTemplates(algorithm, id, label);
   const info = ALGORITHMS[algorithm];
   const sizes = token.mechanismKeySizes(templates.mechanism.mechanism);
   if (!sizes) {
-    throw new UsageError('ALGORITHM_UNSUPPORTED', `token "${token.label}" cannot generate ${info.title} keys`, {
+    throw keywardError('ALGORITHM_UNSUPPORTED', `token "${token.label}" cannot generate ${info.title} keys`, {
       hint: 'keyward token list --mechanisms shows what it offers',
     });
   }
   if (info.family === 'rsa' && sizes.max > 0 && (info.bits < sizes.min || info.bits > sizes.max)) {
-    throw new UsageError('KEY_SIZE_UNSUPPORTED', `token "${token.label}" generates RSA keys of ${sizes.min} to ${sizes.max} bits, not ${info.bits}`);
+    throw keywardError('KEY_SIZE_UNSUPPORTED', `token "${token.label}" generates RSA keys of ${sizes.min} to ${sizes.max} bits, not ${info.bits}`);
   }
   await token.generateKeyPair(templates.mechanism, templates.publicTemplate, templates.privateTemplate, `generate a ${info.title} key`);
   const [key] = findKeys(token, { id });
-  if (!key) throw new KeywardError('KEY_GENERATION_LOST', `the token reported success but the new key "${label}" cannot be found`);
+  if (!key) throw keywardError('KEY_GENERATION_LOST', `the token reported success but the new key "${label}" cannot be found`);
   return key;
 }
 
@@ -324,7 +324,7 @@ export async function storeCertificate(key: Pkcs11Key, der: Buffer): Promise<Buf
   try {
     certificate = AsnConvert.parse(der, asn1x509.Certificate);
   } catch (cause) {
-    throw new UsageError('CERTIFICATE_MALFORMED', 'the certificate is not valid DER X.509', { cause });
+    throw keywardError('CERTIFICATE_MALFORMED', 'the certificate is not valid DER X.509', { cause });
   }
   const tbs = certificate.tbsCertificate;
   const handle = key.token.createObject(

@@ -5,7 +5,7 @@
  */
 import pkcs11js from 'pkcs11js';
 import { ALGORITHMS, HASH_BYTES, type HashName, type KeyAlgorithm, type RsaPadding } from '../../crypto/algorithms.js';
-import { UsageError } from '../../errors.js';
+import { keywardError, UsageError } from '../../errors.js';
 import { CKM_EDDSA, mechanismName } from './constants.js';
 
 export interface SignRequest {
@@ -35,7 +35,7 @@ const HASH_MECHANISM = { 'SHA-256': pkcs11js.CKM_SHA256, 'SHA-384': pkcs11js.CKM
 const MGF1 = { 'SHA-256': pkcs11js.CKG_MGF1_SHA256, 'SHA-384': pkcs11js.CKG_MGF1_SHA384, 'SHA-512': pkcs11js.CKG_MGF1_SHA512 } as const;
 
 function unsupported(tokenLabel: string, what: string, mechanisms: number[]): UsageError {
-  return new UsageError('MECHANISM_UNSUPPORTED', `token "${tokenLabel}" cannot ${what}`, {
+  return keywardError('MECHANISM_UNSUPPORTED', `token "${tokenLabel}" cannot ${what}`, {
     hint: `it offers none of ${mechanisms.map(mechanismName).join(', ')}`,
   });
 }

@@ -17,7 +17,7 @@
  */
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
-import { UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import { P11KIT_REGISTRIES, registeredModules } from './p11-kit.js';
 
 export const MODULE_ALLOW_LIST = '/etc/keyward/pkcs11-modules';
@@ -76,7 +76,7 @@ export function readAllowList(file: string): string[] {
   if (!real) return [];
   const writer = untrustedWriter(real, [ROOT]);
   if (writer) {
-    throw new UsageError('MODULE_ALLOW_LIST_INSECURE', `refusing to honour the PKCS#11 module allow-list ${file}: ${describe(writer, real)}`, {
+    throw keywardError('MODULE_ALLOW_LIST_INSECURE', `refusing to honour the PKCS#11 module allow-list ${file}: ${describe(writer, real)}`, {
       hint: `only root may be able to change it, or whoever can would choose the code Keyward loads: chown root:root ${writer.path} && chmod go-w ${writer.path}`,
       details: { allowList: file, path: writer.path },
     });
@@ -87,7 +87,7 @@ export function readAllowList(file: string): string[] {
     .filter(({ path }) => path !== '')
     .map(({ path, line }) => {
       if (!isAbsolute(path)) {
-        throw new UsageError('MODULE_ALLOW_LIST_INVALID', `${file} line ${line}: "${path}" is not an absolute path`, {
+        throw keywardError('MODULE_ALLOW_LIST_INVALID', `${file} line ${line}: "${path}" is not an absolute path`, {
           hint: 'list one module a line, by its absolute path, e.g. /usr/lib/vendor/libvendor-pkcs11.so',
         });
       }
@@ -118,7 +118,7 @@ function allowanceFor(real: string, policy: ModulePolicy): 'operator' | 'standin
   if (readAllowList(policy.allowList ?? MODULE_ALLOW_LIST).some(same)) return 'standing';
   const unsafe = registrations[0];
   if (unsafe?.writer) {
-    throw new UsageError('MODULE_REGISTRY_INSECURE', `refusing to honour the p11-kit registration ${unsafe.file} of PKCS#11 module ${real}: ${describe(unsafe.writer, realpathSync(unsafe.file))}`, {
+    throw keywardError('MODULE_REGISTRY_INSECURE', `refusing to honour the p11-kit registration ${unsafe.file} of PKCS#11 module ${real}: ${describe(unsafe.writer, realpathSync(unsafe.file))}`, {
       hint: `only root may be able to change it, or whoever can would choose the code Keyward loads: chown root:root ${unsafe.writer.path} && chmod go-w ${unsafe.writer.path}`,
       details: { module: real, registration: unsafe.file, path: unsafe.writer.path },
     });
@@ -138,7 +138,7 @@ export function requireAllowedModule(path: string, requester: ModuleRequester, p
   const details = { module: real, file: requester.file, ...(requester.field ? { field: requester.field } : {}) };
   const allowance = allowanceFor(real, policy);
   if (!allowance) {
-    throw new UsageError('MODULE_NOT_ALLOWED', `refusing to load PKCS#11 module ${shown}: the key URI in ${from} names it, and a URI read from a file may load only a module the operator allowed`, {
+    throw keywardError('MODULE_NOT_ALLOWED', `refusing to load PKCS#11 module ${shown}: the key URI in ${from} names it, and a URI read from a file may load only a module the operator allowed`, {
       hint:
         `if you trust this module, allow it: add the line "${real}" to ${policy.allowList ?? MODULE_ALLOW_LIST} (owned by root, writable by root only), ` +
         `register it with p11-kit (a file /etc/pkcs11/modules/<name>.module saying "module: ${real}"), or choose it for this run with --module ${real}. ` +
@@ -151,7 +151,7 @@ export function requireAllowedModule(path: string, requester: ModuleRequester, p
   // means nothing. The operator's own choice for this run is theirs to make and is not second-guessed.
   const writer = allowance === 'standing' ? untrustedWriter(real, [ROOT, process.geteuid?.() ?? ROOT]) : undefined;
   if (writer) {
-    throw new UsageError('MODULE_NOT_ALLOWED', `refusing to load PKCS#11 module ${shown}, named by ${from}: ${describe(writer, real)}, so others could replace the code it loads`, {
+    throw keywardError('MODULE_NOT_ALLOWED', `refusing to load PKCS#11 module ${shown}, named by ${from}: ${describe(writer, real)}, so others could replace the code it loads`, {
       hint: `make it writable by root only (chown root:root ${writer.path} && chmod go-w ${writer.path}), or choose it yourself for this run with --module ${real}`,
       details,
     });

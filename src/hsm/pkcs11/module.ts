@@ -5,12 +5,14 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
-import { UnavailableError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
+import type { Secret } from '../../secret.js';
 import { CKF_TOKEN_PRESENT } from './constants.js';
-import { ckrOf, pkcs11Call } from './errors.js';
+import { ckrOf, errorForCkr, pkcs11Call } from './errors.js';
+import { padLabel, slotIdOf, unpad } from './fields.js';
 import { requireAllowedModule, type ModuleRequester } from './module-policy.js';
 import { P11KIT_MODULE_DIRS, registeredModules } from './p11-kit.js';
-import { Token } from './token.js';
+import { Token, type ModuleInfo, type TokenModule } from './token.js';
 
 /** Where distributions put SoftHSM2's module; the first that exists is the default module. */
 export const SOFTHSM_MODULE_CANDIDATES = [
@@ -87,7 +89,7 @@ export function resolveModulePath(selection: ModuleSelection = {}): string {
   const uriOrigin = selection.fromFile ? `the URI in ${selection.fromFile.field ? `${selection.fromFile.field} of ` : ''}${selection.fromFile.file}` : 'the URI';
   const requireFile = (path: string, origin: string): string => {
     if (!existsSync(path)) {
-      throw new UnavailableError('MODULE_NOT_FOUND', `PKCS#11 module ${path} (from ${origin}) does not exist`, {
+      throw keywardError('MODULE_NOT_FOUND', `PKCS#11 module ${path} (from ${origin}) does not exist`, {
         hint: path.includes('softhsm') ? INSTALL_SOFTHSM_HINT : 'check the path, or install the vendor\'s PKCS#11 module',
         details: { module: path },
       });
@@ -107,7 +109,7 @@ export function resolveModulePath(selection: ModuleSelection = {}): string {
   if (fromEnv) return requireFile(fromEnv, 'KEYWARD_PKCS11_MODULE');
   const softhsm = defaultSoftHsmModule();
   if (!softhsm) {
-    throw new UnavailableError('MODULE_NOT_FOUND', 'no PKCS#11 module was named and SoftHSM2 is not installed', {
+    throw keywardError('MODULE_NOT_FOUND', 'no PKCS#11 module was named and SoftHSM2 is not installed', {
       hint: INSTALL_SOFTHSM_HINT,
     });
   }
@@ -118,7 +120,7 @@ function moduleNamed(name: string): string {
   const found = findModuleByName(name);
   if (!found) {
     const known = registeredModules().map((m) => m.name);
-    throw new UnavailableError('MODULE_NOT_FOUND', `no PKCS#11 module named "${name}" is installed`, {
+    throw keywardError('MODULE_NOT_FOUND', `no PKCS#11 module named "${name}" is installed`, {
       hint: known.length ? `modules registered with p11-kit here: ${known.join(', ')}; or give module-path=` : 'give its file with module-path= instead',
       details: { moduleName: name },
     });
@@ -135,21 +137,17 @@ export interface SlotDescription {
   tokenPresent: boolean;
 }
 
-/** Strips the blank (and, from some modules, NUL) padding of PKCS#11 fixed-width strings. */
-export function unpad(value: string): string {
-  return value.replace(/[\s\0]+$/u, '');
-}
-
-export function slotIdOf(handle: Buffer): number {
-  const id = handle.length >= 8 ? handle.readBigUInt64LE(0) : BigInt(handle.readUInt32LE(0));
-  return Number(id);
-}
-
 const loaded = new Map<string, Pkcs11Module>();
 let exitHookInstalled = false;
 
+export interface InitTokenOptions {
+  label: string;
+  soPin: Secret;
+  userPin: Secret;
+}
+
 /** One loaded and initialised PKCS#11 module. */
-export class Pkcs11Module {
+export class Pkcs11Module implements TokenModule {
   readonly path: string;
   readonly lib: pkcs11js.PKCS11;
   readonly #tokens = new Map<string, Token>();
@@ -166,7 +164,7 @@ export class Pkcs11Module {
     try {
       real = realpathSync(path);
     } catch {
-      throw new UnavailableError('MODULE_NOT_FOUND', `PKCS#11 module ${path} does not exist`, { hint: INSTALL_SOFTHSM_HINT });
+      throw keywardError('MODULE_NOT_FOUND', `PKCS#11 module ${path} does not exist`, { hint: INSTALL_SOFTHSM_HINT });
     }
     const existing = loaded.get(real);
     if (existing && !existing.#finalized) return existing;
@@ -175,7 +173,7 @@ export class Pkcs11Module {
     try {
       lib.load(real);
     } catch (cause) {
-      throw new UnavailableError('MODULE_LOAD_FAILED', `cannot load PKCS#11 module ${path}: ${(cause as Error).message}`, {
+      throw keywardError('MODULE_LOAD_FAILED', `cannot load PKCS#11 module ${path}: ${(cause as Error).message}`, {
         cause,
         hint: 'is it a PKCS#11 module built for this machine\'s architecture? (file ' + path + ')',
       });
@@ -200,7 +198,7 @@ export class Pkcs11Module {
     return module;
   }
 
-  info(): { manufacturer: string; description: string; version: string; cryptokiVersion: string } {
+  info(): ModuleInfo {
     const info = pkcs11Call({ operation: 'read module information' }, () => this.lib.C_GetInfo());
     return {
       manufacturer: unpad(info.manufacturerID),
@@ -239,8 +237,35 @@ export class Pkcs11Module {
     });
   }
 
+  /**
+   * Initialises the token in an uninitialised slot (C_InitToken, then C_InitPIN as the SO). Refuses a
+   * slot whose token is already initialised: re-initialising destroys every key on it.
+   */
+  initializeToken(slot: Buffer, options: InitTokenOptions): Token {
+    const lib = this.lib;
+    const ctx = { operation: `initialise token "${options.label}"` };
+    const info = pkcs11Call(ctx, () => lib.C_GetTokenInfo(slot));
+    if (info.flags & pkcs11js.CKF_TOKEN_INITIALIZED) {
+      throw keywardError('TOKEN_ALREADY_INITIALIZED', `the token in slot ${slotIdOf(slot)} ("${unpad(info.label)}") is already initialised`, {
+        hint: 're-initialising would destroy every key on it; Keyward does not do that',
+      });
+    }
+    const padded = padLabel(options.label);
+    if (options.userPin.byteLength < info.minPinLen || options.userPin.byteLength > info.maxPinLen) {
+      throw keywardError('PIN_LENGTH', `the token wants a PIN of ${info.minPinLen} to ${info.maxPinLen} bytes`);
+    }
+    this.#forgetToken(slot);
+    pkcs11Call(ctx, () => lib.C_InitToken(slot, options.soPin.revealString(), padded));
+    // The slot's token is new: find it again (SoftHSM moves it to a new slot id).
+    const token = this.tokens().find((t) => t.info().initialized && t.label === options.label && !t.info().userPinInitialized);
+    if (!token) throw errorForCkr('CKR_TOKEN_NOT_PRESENT', ctx);
+    token.resetUserPin(options.soPin, options.userPin);
+    token.info();
+    return token;
+  }
+
   /** Forgets a slot's Token (after C_InitToken its sessions are gone). */
-  forgetToken(handle: Buffer): void {
+  #forgetToken(handle: Buffer): void {
     const key = handle.toString('hex');
     this.#tokens.get(key)?.closeSessions();
     this.#tokens.delete(key);

@@ -3,12 +3,11 @@
  * cryptographic calls the rest of the driver builds on.
  */
 import pkcs11js from 'pkcs11js';
-import { AuthError, ConflictError, UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import { Secret } from '../../secret.js';
 import { CKS_RO_USER_FUNCTIONS, CKS_RW_SO_FUNCTIONS, CKS_RW_USER_FUNCTIONS, ckUser, type UserType } from './constants.js';
 import { ckrOf, errorForCkr, pkcs11Call, translatePkcs11Error, type Pkcs11ErrorContext } from './errors.js';
-import type { Pkcs11Module } from './module.js';
-import { slotIdOf, unpad } from './module.js';
+import { slotIdOf, unpad } from './fields.js';
 import { SessionPool } from './session-pool.js';
 
 /** What the token's flags say about a PIN's retry counter (PKCS#11 §5.2 CK_TOKEN_INFO flags). */
@@ -69,15 +68,32 @@ export function describePinState(state: PinCounterState): string {
   }
 }
 
+export interface ModuleInfo {
+  manufacturer: string;
+  description: string;
+  version: string;
+  cryptokiVersion: string;
+}
+
+/**
+ * What a token needs of the module it is in: module.ts's Pkcs11Module, which makes the tokens (so
+ * this file does not import it).
+ */
+export interface TokenModule {
+  readonly path: string;
+  readonly lib: pkcs11js.PKCS11;
+  info(): ModuleInfo;
+}
+
 export class Token {
-  readonly module: Pkcs11Module;
+  readonly module: TokenModule;
   readonly slot: Buffer;
   #anchor: Buffer | undefined;
   #pool: SessionPool | undefined;
   #mechanisms: Set<number> | undefined;
   #info: TokenInfo | undefined;
 
-  constructor(module: Pkcs11Module, slot: Buffer) {
+  constructor(module: TokenModule, slot: Buffer) {
     this.module = module;
     this.slot = slot;
   }
@@ -182,7 +198,7 @@ export class Token {
       throw errorForCkr('CKR_PIN_LOCKED', this.ctx(`log in with the ${who}`));
     }
     if (before === 'final-try' && !options.allowFinalTry) {
-      throw new AuthError('PIN_FINAL_TRY', `the ${who} of token "${this.label}" has one try left before it locks`, {
+      throw keywardError('PIN_FINAL_TRY', `the ${who} of token "${this.label}" has one try left before it locks`, {
         hint: 'Keyward will not spend the last try without your confirmation: confirm at the prompt, or pass --allow-final-try if you are sure of the PIN',
         details: { token: this.label, pin: before },
       });
@@ -194,7 +210,7 @@ export class Token {
       if (ckr === 'CKR_USER_ALREADY_LOGGED_IN') return;
       if (ckr === 'CKR_PIN_INCORRECT') {
         const after = this.info()[userType === 'so' ? 'soPin' : 'userPin'];
-        throw new AuthError('PIN_INCORRECT', `wrong ${who} for token "${this.label}": ${describePinState(after)}`, {
+        throw keywardError('PIN_INCORRECT', `wrong ${who} for token "${this.label}": ${describePinState(after)}`, {
           cause: error,
           hint:
             after === 'locked'
@@ -334,46 +350,4 @@ export class Token {
     }
     this.#mechanisms = undefined;
   }
-}
-
-/** PKCS#11 labels are 32 bytes, blank-padded (pkcs11js would pad C_InitToken's with NULs). */
-export function padLabel(label: string): string {
-  const bytes = Buffer.byteLength(label, 'utf8');
-  if (bytes === 0 || bytes > 32) {
-    throw new UsageError('LABEL_INVALID', `a token label has 1 to 32 bytes; "${label}" has ${bytes}`);
-  }
-  return label + ' '.repeat(32 - bytes);
-}
-
-export interface InitTokenOptions {
-  label: string;
-  soPin: Secret;
-  userPin: Secret;
-}
-
-/**
- * Initialises the token in an uninitialised slot (C_InitToken, then C_InitPIN as the SO). Refuses a
- * slot whose token is already initialised: re-initialising destroys every key on it.
- */
-export function initializeToken(module: Pkcs11Module, slot: Buffer, options: InitTokenOptions): Token {
-  const lib = module.lib;
-  const ctx = { operation: `initialise token "${options.label}"` };
-  const info = pkcs11Call(ctx, () => lib.C_GetTokenInfo(slot));
-  if (info.flags & pkcs11js.CKF_TOKEN_INITIALIZED) {
-    throw new ConflictError('TOKEN_ALREADY_INITIALIZED', `the token in slot ${slotIdOf(slot)} ("${unpad(info.label)}") is already initialised`, {
-      hint: 're-initialising would destroy every key on it; Keyward does not do that',
-    });
-  }
-  const padded = padLabel(options.label);
-  if (options.userPin.byteLength < info.minPinLen || options.userPin.byteLength > info.maxPinLen) {
-    throw new UsageError('PIN_LENGTH', `the token wants a PIN of ${info.minPinLen} to ${info.maxPinLen} bytes`);
-  }
-  module.forgetToken(slot);
-  pkcs11Call(ctx, () => lib.C_InitToken(slot, options.soPin.revealString(), padded));
-  // The slot's token is new: find it again (SoftHSM moves it to a new slot id).
-  const token = module.tokens().find((t) => t.info().initialized && t.label === options.label && !t.info().userPinInitialized);
-  if (!token) throw errorForCkr('CKR_TOKEN_NOT_PRESENT', ctx);
-  token.resetUserPin(options.soPin, options.userPin);
-  token.info();
-  return token;
 }

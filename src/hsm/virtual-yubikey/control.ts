@@ -5,7 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
-import { UnavailableError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { VirtualYubiKey } from './card.js';
 
 export const controlSocketPath = (statePath: string) => `${statePath}.ctl`;
@@ -53,7 +53,7 @@ export function controlRequest(path: string, request: 'touch' | 'status'): Promi
     });
     socket.on('error', (cause) =>
       reject(
-        new UnavailableError('VIRTUAL_NOT_SERVED', `no virtual YubiKey is being served for this state file (${path})`, {
+        keywardError('VIRTUAL_NOT_SERVED', `no virtual YubiKey is being served for this state file (${path})`, {
           cause,
           hint: 'start it with keyward yubikey virtual serve --state <file>',
         }),

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../../atomic-file.js';
-import { NotFoundError, UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { ManagementKeyAlgorithm } from '../piv/spec.js';
 
 export interface SlotState {
@@ -57,7 +57,7 @@ export function loadState(path: string): VirtualYubiKeyState {
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new NotFoundError('VIRTUAL_STATE_MISSING', `no virtual YubiKey state at ${path}`, {
+    throw keywardError('VIRTUAL_STATE_MISSING', `no virtual YubiKey state at ${path}`, {
       cause,
       hint: 'create one with keyward yubikey virtual create --state ' + path,
     });
@@ -66,10 +66,10 @@ export function loadState(path: string): VirtualYubiKeyState {
   try {
     state = JSON.parse(text) as VirtualYubiKeyState;
   } catch (cause) {
-    throw new UsageError('VIRTUAL_STATE_CORRUPT', `the virtual YubiKey state ${path} is not valid JSON`, { cause });
+    throw keywardError('VIRTUAL_STATE_CORRUPT', `the virtual YubiKey state ${path} is not valid JSON`, { cause });
   }
   if (state.format !== 1 || typeof state.serial !== 'number' || !Array.isArray(state.firmware) || !state.pin || !state.attestation) {
-    throw new UsageError('VIRTUAL_STATE_CORRUPT', `${path} is not a virtual YubiKey state file (format 1)`);
+    throw keywardError('VIRTUAL_STATE_CORRUPT', `${path} is not a virtual YubiKey state file (format 1)`);
   }
   return state;
 }

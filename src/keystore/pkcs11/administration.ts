@@ -2,9 +2,9 @@
  * What `keyward token …` does with PKCS#11 tokens besides using keys: list them, initialise one
  * (SoftHSM), change and unblock the user PIN. Reached through `keystore.administration('pkcs11')`.
  */
-import { ConflictError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import { mechanismName } from '../../hsm/pkcs11/constants.js';
-import { initializeToken, type PinCounterState, type Token } from '../../hsm/pkcs11/token.js';
+import type { PinCounterState, Token } from '../../hsm/pkcs11/token.js';
 import type { Secret } from '../../secret.js';
 import { OPERATOR } from '../key-uri.js';
 import { parsePkcs11Uri, type Pkcs11Uri } from '../uri.js';
@@ -73,18 +73,18 @@ export class Pkcs11Administration {
     const module = this.#resolver.module(uri, OPERATOR);
     const existing = module.tokens().filter((t) => t.info().initialized);
     if (existing.some((t) => t.label === request.label)) {
-      throw new ConflictError('TOKEN_LABEL_IN_USE', `a token labelled "${request.label}" already exists`, {
+      throw keywardError('TOKEN_LABEL_IN_USE', `a token labelled "${request.label}" already exists`, {
         hint: 'choose another label: tokens are found by label, so labels must be unique',
       });
     }
     const free = module.slots().filter((s) => s.tokenPresent && (uri.slotId === undefined || s.slotId === uri.slotId));
     const slot = free.find((s) => !module.tokens().some((t) => t.slot.equals(s.handle) && t.info().initialized));
     if (!slot) {
-      throw new ConflictError('NO_FREE_SLOT', 'no slot holds an uninitialised token', {
+      throw keywardError('NO_FREE_SLOT', 'no slot holds an uninitialised token', {
         hint: 'SoftHSM always offers one; hardware HSMs are initialised with their vendor\'s tools',
       });
     }
-    return this.#summary(initializeToken(module, slot.handle, request), uri);
+    return this.#summary(module.initializeToken(slot.handle, request), uri);
   }
 
   #summary(token: Token, uri: Pkcs11Uri): TokenSummary {

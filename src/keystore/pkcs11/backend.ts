@@ -4,7 +4,7 @@
  * token administration in administration.ts.
  */
 import { ALGORITHMS, KEY_ALGORITHMS } from '../../crypto/algorithms.js';
-import { AuthError, UsageError } from '../../errors.js';
+import { AuthError, keywardError } from '../../errors.js';
 import { deleteKey, findKeys, generateKeyPair, type Pkcs11Key } from '../../hsm/pkcs11/keys.js';
 import { keyPairTemplates } from '../../hsm/pkcs11/templates.js';
 import type { Token } from '../../hsm/pkcs11/token.js';
@@ -14,7 +14,7 @@ import { parsePkcs11Uri, type Pkcs11Uri } from '../uri.js';
 import { Pkcs11Administration } from './administration.js';
 import { Pkcs11KeyHandle } from './handle.js';
 import { TokenLogins } from './login.js';
-import { keyFilter, Pkcs11Resolver, requireKeySelector } from './resolve.js';
+import { keyFilter, Pkcs11Resolver, requireKeySelector, type Pkcs11Settings } from './resolve.js';
 
 /** Hex of a CKA_ID for messages and JSON. */
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -26,9 +26,9 @@ export class Pkcs11Backend implements KeystoreBackend {
   readonly #resolver: Pkcs11Resolver;
   readonly #logins: TokenLogins;
 
-  constructor(context: BackendContext) {
+  constructor(context: BackendContext, settings: Pkcs11Settings) {
     this.#ctx = context;
-    this.#resolver = new Pkcs11Resolver(context);
+    this.#resolver = new Pkcs11Resolver(context, settings);
     this.#logins = new TokenLogins(context, this.#resolver);
     this.administration = new Pkcs11Administration(this.#resolver, this.#logins);
   }
@@ -73,13 +73,13 @@ export class Pkcs11Backend implements KeystoreBackend {
   async generate(uriText: string, options: GenerateOptions, origin: UriOrigin): Promise<KeyHandle> {
     const uri = parsePkcs11Uri(uriText);
     if (!uri.object) {
-      throw new UsageError('LABEL_REQUIRED', 'a new key needs a label', { hint: 'add object=<label> to the URI, e.g. "pkcs11:token=ca;object=root-2026"' });
+      throw keywardError('LABEL_REQUIRED', 'a new key needs a label', { hint: 'add object=<label> to the URI, e.g. "pkcs11:token=ca;object=root-2026"' });
     }
     if (uri.type && uri.type !== 'private') {
-      throw new UsageError('OBJECT_TYPE_INVALID', `generate makes a key pair; drop type=${uri.type} from the URI`);
+      throw keywardError('OBJECT_TYPE_INVALID', `generate makes a key pair; drop type=${uri.type} from the URI`);
     }
     if (options.pinPolicy || options.touchPolicy || options.overwrite) {
-      throw new UsageError('POLICY_UNSUPPORTED', 'PIN and touch policies and --overwrite are for YubiKey PIV slots; PKCS#11 tokens do not take them', {
+      throw keywardError('POLICY_UNSUPPORTED', 'PIN and touch policies and --overwrite are for YubiKey PIV slots; PKCS#11 tokens do not take them', {
         hint: 'to replace a PKCS#11 key, delete the old one first (keyward key delete)',
       });
     }

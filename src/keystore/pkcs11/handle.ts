@@ -1,7 +1,7 @@
 /** A key on a PKCS#11 token as a KeyHandle: logs in when its private key is first needed. */
 import { ALGORITHMS, type KeyAlgorithm } from '../../crypto/algorithms.js';
 import { ecdsaRawToDer } from '../../crypto/signature-encoding.js';
-import { UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import { findKeys, storeCertificate, type Pkcs11Key } from '../../hsm/pkcs11/keys.js';
 import { parseCertificate } from '../../x509/certificate.js';
 import { samePublicKey } from '../../x509/public-key.js';
@@ -28,7 +28,7 @@ export class Pkcs11KeyHandle implements KeyHandle {
     await this.#logins.login(key.token, this.#uri);
     const [found] = findKeys(key.token, key.id.length > 0 ? { id: key.id } : { label: key.label });
     if (!found?.privateKey) {
-      throw new UsageError('NOT_A_PRIVATE_KEY', `"${key.label}" has no private key on token "${key.token.label}"; it cannot sign`);
+      throw keywardError('NOT_A_PRIVATE_KEY', `"${key.label}" has no private key on token "${key.token.label}"; it cannot sign`);
     }
     this.#key = found;
     return found;
@@ -43,7 +43,7 @@ export class Pkcs11KeyHandle implements KeyHandle {
     const algorithm = requireAlgorithm(key);
     const info = ALGORITHMS[algorithm];
     if (options.padding && info.family !== 'rsa') {
-      throw new UsageError('PADDING_INVALID', `padding applies to RSA keys; "${key.label}" is ${info.title}`);
+      throw keywardError('PADDING_INVALID', `padding applies to RSA keys; "${key.label}" is ${info.title}`);
     }
     const signature = await key.sign(data, {
       hash: options.hash ?? info.defaultHash,
@@ -60,7 +60,7 @@ export class Pkcs11KeyHandle implements KeyHandle {
   async setCertificate(der: Uint8Array): Promise<void> {
     const certificate = parseCertificate(der);
     if (!samePublicKey(certificate.publicKey, await this.publicKey())) {
-      throw new UsageError('CERTIFICATE_KEY_MISMATCH', `the certificate (${certificate.subject}) is for another key than "${this.#key.label}"`);
+      throw keywardError('CERTIFICATE_KEY_MISMATCH', `the certificate (${certificate.subject}) is for another key than "${this.#key.label}"`);
     }
     let key = this.#key;
     if (!key.token.isLoggedIn() && key.token.info().loginRequired) key = await this.#loginAndRefind();
@@ -69,7 +69,7 @@ export class Pkcs11KeyHandle implements KeyHandle {
   }
 
   async attest(): Promise<never> {
-    throw new UsageError('ATTESTATION_UNSUPPORTED', `token "${this.#key.token.label}" offers no key attestation through PKCS#11`, {
+    throw keywardError('ATTESTATION_UNSUPPORTED', `token "${this.#key.token.label}" offers no key attestation through PKCS#11`, {
       hint: 'attestation is available for YubiKey PIV keys (yubikey: URIs)',
     });
   }
@@ -77,7 +77,7 @@ export class Pkcs11KeyHandle implements KeyHandle {
 
 function requireAlgorithm(key: Pkcs11Key): KeyAlgorithm {
   if (!key.algorithm) {
-    throw new UsageError('KEY_TYPE_UNSUPPORTED', `Keyward cannot use key "${key.label}": its type is not one it supports`);
+    throw keywardError('KEY_TYPE_UNSUPPORTED', `Keyward cannot use key "${key.label}": its type is not one it supports`);
   }
   return key.algorithm;
 }

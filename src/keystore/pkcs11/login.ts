@@ -64,11 +64,7 @@ export class TokenLogins {
     if (error instanceof AuthError && ['PIN_LOCKED', 'PIN_NOT_INITIALIZED'].includes(error.code) ||
         error instanceof AuthError && error.code === 'PIN_INCORRECT' && error.details?.pin === 'locked') {
       const command = `keyward token unblock '${this.#resolver.tokenUri(token, uri)}'`;
-      return new AuthError(error.code, error.message, {
-        cause: error.cause,
-        details: error.details,
-        hint: error.code === 'PIN_NOT_INITIALIZED' ? `set a user PIN with the SO PIN: ${command}` : `unblock it with the SO PIN: ${command}`,
-      });
+      return error.withHint(error.code === 'PIN_NOT_INITIALIZED' ? `set a user PIN with the SO PIN: ${command}` : `unblock it with the SO PIN: ${command}`);
     }
     return error;
   }

@@ -3,7 +3,7 @@
  * came from a file), exactly one token, the keys on it; and back, the URIs tokens and keys are
  * printed with.
  */
-import { ConflictError, NotFoundError, UsageError } from '../../errors.js';
+import { keywardError, NotFoundError } from '../../errors.js';
 import { findKeys, type KeyFilter, type Pkcs11Key } from '../../hsm/pkcs11/keys.js';
 import { Pkcs11Module, resolveModulePath } from '../../hsm/pkcs11/module.js';
 import type { Token } from '../../hsm/pkcs11/token.js';
@@ -11,11 +11,21 @@ import type { BackendContext } from '../backend.js';
 import type { UriOrigin } from '../key-uri.js';
 import { formatPkcs11Uri, redactUri, type Pkcs11Uri } from '../uri.js';
 
+/** The PKCS#11 backend's own settings, from the keystore's options. */
+export interface Pkcs11Settings {
+  /** The module to use when a URI names none (`--module`). */
+  module: string | undefined;
+  /** The allow-list of modules that URIs read from files may name (default /etc/keyward/pkcs11-modules). */
+  moduleAllowList: string | undefined;
+}
+
 export class Pkcs11Resolver {
   readonly #ctx: BackendContext;
+  readonly #settings: Pkcs11Settings;
 
-  constructor(context: BackendContext) {
+  constructor(context: BackendContext, settings: Pkcs11Settings) {
     this.#ctx = context;
+    this.#settings = settings;
   }
 
   /** The module a URI names (only one the operator allowed, when the URI came from a file), else the default. */
@@ -24,10 +34,10 @@ export class Pkcs11Resolver {
       resolveModulePath({
         modulePath: uri.modulePath,
         moduleName: uri.moduleName,
-        explicit: this.#ctx.pkcs11Module,
+        explicit: this.#settings.module,
         env: this.#ctx.env,
         fromFile: origin.kind === 'file' ? { file: origin.file, field: origin.field } : undefined,
-        allowList: this.#ctx.pkcs11ModuleAllowList,
+        allowList: this.#settings.moduleAllowList,
       }),
     );
   }
@@ -36,7 +46,7 @@ export class Pkcs11Resolver {
   #tokenUriFields(token: Token, uri: Pkcs11Uri): Pkcs11Uri {
     const info = token.info();
     const fields: Pkcs11Uri = { model: info.model, manufacturer: info.manufacturer, serial: info.serial, token: info.label };
-    if (uri.modulePath || uri.moduleName || this.#ctx.pkcs11Module) fields.modulePath = token.module.path;
+    if (uri.modulePath || uri.moduleName || this.#settings.module) fields.modulePath = token.module.path;
     return fields;
   }
 
@@ -84,13 +94,13 @@ export class Pkcs11Resolver {
     const matching = all.filter((t) => this.matches(t, uri));
     if (matching.length === 1) return matching[0]!;
     if (matching.length === 0) {
-      throw new NotFoundError('TOKEN_NOT_FOUND', `no initialised token matches ${redactUri(uriText)}`, {
+      throw keywardError('TOKEN_NOT_FOUND', `no initialised token matches ${redactUri(uriText)}`, {
         hint: all.length
           ? `tokens here:\n${this.#describeTokens(all, uri)}`
           : 'this module has no initialised token; create one with keyward token init --label <name>',
       });
     }
-    throw new ConflictError('TOKEN_AMBIGUOUS', `${matching.length} tokens match ${redactUri(uriText)}`, {
+    throw keywardError('TOKEN_AMBIGUOUS', `${matching.length} tokens match ${redactUri(uriText)}`, {
       hint: `name one with token= or serial=:\n${this.#describeTokens(matching, uri)}`,
     });
   }
@@ -99,7 +109,7 @@ export class Pkcs11Resolver {
   uniqueKey(keys: Pkcs11Key[], uriText: string, token: Token, uri: Pkcs11Uri): Pkcs11Key {
     if (keys.length === 1) return keys[0]!;
     if (keys.length === 0) throw this.#keyNotFound(uriText, token, uri);
-    throw new ConflictError('KEY_AMBIGUOUS', `${keys.length} keys match ${redactUri(uriText)}`, {
+    throw keywardError('KEY_AMBIGUOUS', `${keys.length} keys match ${redactUri(uriText)}`, {
       hint: `add id= to name one:\n${keys.map((k) => `  ${this.keyUri(k, uri)}`).join('\n')}`,
     });
   }
@@ -108,7 +118,7 @@ export class Pkcs11Resolver {
     const present = findKeys(token);
     const shown = present.slice(0, 10).map((k) => `  ${this.keyUri(k, uri)}`);
     if (present.length > shown.length) shown.push(`  … and ${present.length - shown.length} more (keyward key list)`);
-    return new NotFoundError('KEY_NOT_FOUND', `no key matches ${redactUri(uriText)} on token "${token.label}"`, {
+    return keywardError('KEY_NOT_FOUND', `no key matches ${redactUri(uriText)} on token "${token.label}"`, {
       hint: present.length ? `keys on this token:\n${shown.join('\n')}` : 'the token holds no keys (visible with this PIN)',
     });
   }
@@ -117,7 +127,7 @@ export class Pkcs11Resolver {
 /** The key objects a URI's path names (RFC 7512 `id`, `object`, `type`). */
 export function keyFilter(uri: Pkcs11Uri): KeyFilter {
   if (uri.type === 'secret-key' || uri.type === 'data') {
-    throw new UsageError('OBJECT_TYPE_UNSUPPORTED', `Keyward works with key pairs and certificates, not type=${uri.type} objects`);
+    throw keywardError('OBJECT_TYPE_UNSUPPORTED', `Keyward works with key pairs and certificates, not type=${uri.type} objects`);
   }
   return { id: uri.id, label: uri.object, kind: uri.type };
 }
@@ -125,7 +135,7 @@ export function keyFilter(uri: Pkcs11Uri): KeyFilter {
 /** Refuses a URI that names a token but no key, for operations on one key. */
 export function requireKeySelector(uri: Pkcs11Uri, uriText: string, verb: string): void {
   if (uri.object === undefined && uri.id === undefined) {
-    throw new UsageError('KEY_NOT_NAMED', `cannot ${verb}: ${redactUri(uriText)} names a token but no key`, {
+    throw keywardError('KEY_NOT_NAMED', `cannot ${verb}: ${redactUri(uriText)} names a token but no key`, {
       hint: 'add object=<label> or id=<%xx bytes> to the URI (keyward key list shows them)',
     });
   }

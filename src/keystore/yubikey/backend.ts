@@ -5,14 +5,14 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { algorithmOfKey, ALGORITHMS, type KeyAlgorithm } from '../../crypto/algorithms.js';
-import { ConflictError, NotFoundError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import { slotId } from '../../hsm/piv/session.js';
 import { SLOTS, type PinPolicy, type TouchPolicy } from '../../hsm/piv/spec.js';
 import type { BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from '../backend.js';
 import { parseYubiKeyUri } from '../uri.js';
 import { YubiKeyAdministration } from './administration.js';
 import { YubiKeyHandle } from './handle.js';
-import { requireSlot, YubiKeyResolver, type Device, type SlotContents } from './resolve.js';
+import { requireSlot, YubiKeyResolver, type Device, type SlotContents, type YubiKeySettings } from './resolve.js';
 
 const slotLabel = (slot: string) => `${slot} (${SLOTS[slot]?.name ?? 'slot'})`;
 
@@ -20,11 +20,13 @@ export class YubiKeyBackend implements KeystoreBackend {
   readonly scheme = 'yubikey';
   readonly administration: YubiKeyAdministration;
   readonly #ctx: BackendContext;
+  readonly #settings: YubiKeySettings;
   readonly #resolver: YubiKeyResolver;
 
-  constructor(context: BackendContext) {
+  constructor(context: BackendContext, settings: YubiKeySettings) {
     this.#ctx = context;
-    this.#resolver = new YubiKeyResolver(context);
+    this.#settings = settings;
+    this.#resolver = new YubiKeyResolver(context, settings.attachedCards);
     this.administration = new YubiKeyAdministration(this.#resolver);
   }
 
@@ -55,7 +57,7 @@ export class YubiKeyBackend implements KeystoreBackend {
 
   async #handle(device: Device, slot: number, withCertificate: boolean): Promise<YubiKeyHandle> {
     const contents = await this.#resolver.slotContents(device, slot, withCertificate);
-    return new YubiKeyHandle(device.session, slot, contents.info, this.#keyInfo(device, slot, contents), this.#ctx);
+    return new YubiKeyHandle(device.session, slot, contents.info, this.#keyInfo(device, slot, contents), this.#ctx, this.#settings);
   }
 
   async generate(uriText: string, options: GenerateOptions): Promise<KeyHandle> {
@@ -65,7 +67,7 @@ export class YubiKeyBackend implements KeystoreBackend {
     await this.#resolver.warnDefaults(device);
     const existing = (await this.#resolver.slotContents(device, slot, false)).info;
     if (existing && !options.overwrite) {
-      throw new ConflictError('SLOT_IN_USE', `slot ${slotLabel(uri.slot!)} of ${device.session.device} already holds a ${existing.algorithm ? ALGORITHMS[existing.algorithm].title : ''} key`, {
+      throw keywardError('SLOT_IN_USE', `slot ${slotLabel(uri.slot!)} of ${device.session.device} already holds a ${existing.algorithm ? ALGORITHMS[existing.algorithm].title : ''} key`, {
         hint: 'choose an empty slot (keyward key list shows them), or replace the key deliberately with --overwrite',
       });
     }
@@ -82,7 +84,7 @@ export class YubiKeyBackend implements KeystoreBackend {
     // Using a key needs its metadata only (its certificate too before 5.3, to learn the algorithm).
     const handle = await this.#handle(device, slot, false);
     if (!handle.info.hasPrivateKey && device.session.supports.metadata) {
-      throw new NotFoundError('KEY_NOT_FOUND', `slot ${slotLabel(uri.slot!)} of ${device.session.device} holds no key`, {
+      throw keywardError('KEY_NOT_FOUND', `slot ${slotLabel(uri.slot!)} of ${device.session.device} holds no key`, {
         hint: `generate one: keyward key generate '${this.#resolver.uriOf(device, uri.slot)}' --algorithm p256`,
       });
     }
@@ -108,7 +110,7 @@ export class YubiKeyBackend implements KeystoreBackend {
     const slot = requireSlot(uri, uriText, 'delete a key');
     const device = await this.#resolver.device(uri, uriText);
     const handle = await this.#handle(device, slot, true);
-    if (!handle.info.hasPrivateKey) throw new NotFoundError('KEY_NOT_FOUND', `slot ${slotLabel(uri.slot!)} of ${device.session.device} holds no key`);
+    if (!handle.info.hasPrivateKey) throw keywardError('KEY_NOT_FOUND', `slot ${slotLabel(uri.slot!)} of ${device.session.device} holds no key`);
     await device.session.deleteKey(slot);
     if (handle.info.hasCertificate) await device.session.deleteCertificate(slot);
     return handle.info;

@@ -2,13 +2,16 @@
 import { readFileSync } from 'node:fs';
 import { ALGORITHMS, type KeyAlgorithm } from '../../crypto/algorithms.js';
 import { ecdsaDerToRaw } from '../../crypto/signature-encoding.js';
-import { NotFoundError, UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { AttestationTrust } from '../../hsm/piv/attestation.js';
 import type { PivSession, SlotInfo } from '../../hsm/piv/session.js';
 import { parseCertificate } from '../../x509/certificate.js';
 import { pemBlocks } from '../../x509/pem.js';
 import { certificateSpki, samePublicKey } from '../../x509/public-key.js';
 import type { Attestation, BackendContext, KeyHandle, KeyInfo, SignOptions } from '../backend.js';
+import type { YubiKeySettings } from './resolve.js';
+
+type AttestationSettings = Pick<YubiKeySettings, 'attestationRoots' | 'attestationIntermediates'>;
 
 export class YubiKeyHandle implements KeyHandle {
   readonly info: KeyInfo;
@@ -16,18 +19,20 @@ export class YubiKeyHandle implements KeyHandle {
   readonly #slot: number;
   readonly #slotInfo: SlotInfo | undefined;
   readonly #ctx: BackendContext;
+  readonly #settings: AttestationSettings;
 
-  constructor(session: PivSession, slot: number, slotInfo: SlotInfo | undefined, info: KeyInfo, context: BackendContext) {
+  constructor(session: PivSession, slot: number, slotInfo: SlotInfo | undefined, info: KeyInfo, context: BackendContext, settings: AttestationSettings) {
     this.#session = session;
     this.#slot = slot;
     this.#slotInfo = slotInfo;
     this.info = info;
     this.#ctx = context;
+    this.#settings = settings;
   }
 
   #algorithm(): KeyAlgorithm {
     if (!this.info.algorithm) {
-      throw new UsageError('KEY_TYPE_UNKNOWN', `the key type in ${this.info.uri} is unknown: firmware before 5.3 reports it only through a stored certificate`, {
+      throw keywardError('KEY_TYPE_UNKNOWN', `the key type in ${this.info.uri} is unknown: firmware before 5.3 reports it only through a stored certificate`, {
         hint: 'store the key\'s certificate in the slot (keyward cert import)',
       });
     }
@@ -38,7 +43,7 @@ export class YubiKeyHandle implements KeyHandle {
     if (this.#slotInfo?.publicKey) return this.#slotInfo.publicKey;
     const certificate = await this.certificate();
     if (certificate) return certificateSpki(certificate);
-    throw new NotFoundError('PUBLIC_KEY_UNAVAILABLE', `${this.info.device} does not report the public key of slot ${this.#slot.toString(16)}`, {
+    throw keywardError('PUBLIC_KEY_UNAVAILABLE', `${this.info.device} does not report the public key of slot ${this.#slot.toString(16)}`, {
       hint: 'firmware before 5.3 has no metadata: keep the public key from generation, or store a certificate in the slot',
     });
   }
@@ -46,7 +51,7 @@ export class YubiKeyHandle implements KeyHandle {
   async sign(data: Uint8Array, options: SignOptions = {}): Promise<Uint8Array> {
     const algorithm = this.#algorithm();
     const info = ALGORITHMS[algorithm];
-    if (options.padding && info.family !== 'rsa') throw new UsageError('PADDING_INVALID', `padding applies to RSA keys; slot ${this.#slot.toString(16)} holds ${info.title}`);
+    if (options.padding && info.family !== 'rsa') throw keywardError('PADDING_INVALID', `padding applies to RSA keys; slot ${this.#slot.toString(16)} holds ${info.title}`);
     const signature = await this.#session.sign(
       this.#slot,
       algorithm,
@@ -64,7 +69,7 @@ export class YubiKeyHandle implements KeyHandle {
   async setCertificate(der: Uint8Array): Promise<void> {
     const certificate = parseCertificate(der);
     if (this.#slotInfo?.publicKey && !samePublicKey(certificate.publicKey, this.#slotInfo.publicKey)) {
-      throw new UsageError('CERTIFICATE_KEY_MISMATCH', `the certificate (${certificate.subject}) is for another key than the one in slot ${this.#slot.toString(16)}`);
+      throw keywardError('CERTIFICATE_KEY_MISMATCH', `the certificate (${certificate.subject}) is for another key than the one in slot ${this.#slot.toString(16)}`);
     }
     await this.#session.putCertificate(this.#slot, der);
   }
@@ -73,7 +78,7 @@ export class YubiKeyHandle implements KeyHandle {
     // Loaded here: its X.509 decoding is a start-up cost that only attestation should pay.
     const { verifyAttestation } = await import('../../hsm/piv/attestation.js');
     const { attestation, deviceCertificate } = await this.#session.attest(this.#slot);
-    const verified = verifyAttestation({ attestation, deviceCertificate, trust: await attestationTrust(this.#ctx), expectedPublicKey: await this.publicKey() });
+    const verified = verifyAttestation({ attestation, deviceCertificate, trust: await attestationTrust(this.#ctx, this.#settings), expectedPublicKey: await this.publicKey() });
     return {
       chain: verified.chain.slice(0, -1),
       claims: { ...verified.claims, slot: this.#slot.toString(16), root: verified.root, device: verified.device, path: verified.path },
@@ -86,18 +91,18 @@ export class YubiKeyHandle implements KeyHandle {
  * user gave (options, and the bundle files in KEYWARD_ATTESTATION_ROOTS). Read, and the X.509
  * code it needs loaded, only when a key is attested.
  */
-async function attestationTrust(ctx: BackendContext): Promise<AttestationTrust> {
+async function attestationTrust(ctx: BackendContext, settings: AttestationSettings): Promise<AttestationTrust> {
   const { trustFromBundle } = await import('../../hsm/piv/attestation.js');
   const { yubicoAttestationTrust } = await import('../../hsm/piv/yubico-roots.js');
   const trust = yubicoAttestationTrust();
-  trust.roots.push(...ctx.attestationRoots);
-  trust.intermediates.push(...ctx.attestationIntermediates);
+  trust.roots.push(...settings.attestationRoots);
+  trust.intermediates.push(...settings.attestationIntermediates);
   for (const file of (ctx.env.KEYWARD_ATTESTATION_ROOTS ?? '').split(':').filter(Boolean)) {
     let text: Buffer;
     try {
       text = readFileSync(file);
     } catch (cause) {
-      throw new NotFoundError('ATTESTATION_ROOTS_UNREADABLE', `cannot read attestation roots from ${file}`, { cause });
+      throw keywardError('ATTESTATION_ROOTS_UNREADABLE', `cannot read attestation roots from ${file}`, { cause });
     }
     const fromFile = trustFromBundle(pemBlocks(text, 'CERTIFICATE'));
     trust.roots.push(...fromFile.roots);

@@ -3,7 +3,7 @@
  * handed in and those in PC/SC readers, and its slot. Keeps a PIV session open per device, whose
  * credentials (PIN, management key, consent before a final try) come from the request's URI.
  */
-import { AuthError, ConflictError, KeywardError, NotFoundError, UsageError } from '../../errors.js';
+import { AuthError, KeywardError, keywardError } from '../../errors.js';
 import { parseManagementKeyHex } from '../../hsm/piv/management-key.js';
 import { factoryDefaultsWarning, PivSession, slotId, type ManagementKeyInfo, type PinStatus, type SlotInfo } from '../../hsm/piv/session.js';
 import { DEFAULT_MANAGEMENT_KEY } from '../../hsm/piv/spec.js';
@@ -20,6 +20,16 @@ import { formatYubiKeyUri, redactUri, type YubiKeyUri } from '../uri.js';
 export interface AttachedCard {
   reader: string;
   card: SmartCard;
+}
+
+/** The YubiKey backend's own settings, from the keystore's options. */
+export interface YubiKeySettings {
+  /** Cards handed in directly, besides PC/SC (the virtual YubiKey in this process). */
+  attachedCards: AttachedCard[];
+  /** Attestation roots trusted besides Yubico's (e.g. a virtual YubiKey's). */
+  attestationRoots: Uint8Array[];
+  /** Intermediates an attestation may chain through besides Yubico's (they grant no trust alone). */
+  attestationIntermediates: Uint8Array[];
 }
 
 export interface Device {
@@ -45,11 +55,13 @@ export interface SlotContents {
 
 export class YubiKeyResolver {
   readonly #ctx: BackendContext;
+  readonly #attachedCards: readonly AttachedCard[];
   readonly #devices = new Map<string, Device>();
   readonly #warned = new Set<string>();
 
-  constructor(context: BackendContext) {
+  constructor(context: BackendContext, attachedCards: readonly AttachedCard[]) {
     this.#ctx = context;
+    this.#attachedCards = attachedCards;
   }
 
   #credentials(request: Request, device: () => string) {
@@ -66,7 +78,7 @@ export class YubiKeyResolver {
         if (info.isDefault) return DEFAULT_MANAGEMENT_KEY;
         const secret = await obtainPin({ what: `management key of ${device()} (hex)`, envVar: 'KEYWARD_MANAGEMENT_KEY' }, ctx.interaction, ctx.env).catch((error) => {
           if (error instanceof AuthError && error.code === 'PIN_REQUIRED') {
-            throw new AuthError('MANAGEMENT_KEY_REQUIRED', `${device()} needs its management key and there is no terminal to ask for it`, {
+            throw keywardError('MANAGEMENT_KEY_REQUIRED', `${device()} needs its management key and there is no terminal to ask for it`, {
               hint: 'give it (in hex) with management-key-source=file:… in the URI, or KEYWARD_MANAGEMENT_KEY',
             });
           }
@@ -108,7 +120,7 @@ export class YubiKeyResolver {
   /** Every device: attached cards first, then PC/SC readers with a card in them. */
   async all(uri: YubiKeyUri): Promise<{ devices: Device[]; pcscError?: KeywardError }> {
     const devices: Device[] = [];
-    for (const attached of this.#ctx.attachedCards) {
+    for (const attached of this.#attachedCards) {
       devices.push(await this.#open(attached.reader, async () => new InProcessTransport(attached.card, attached.reader), uri));
     }
     let pcscError: KeywardError | undefined;
@@ -140,7 +152,7 @@ export class YubiKeyResolver {
     const matching = devices.filter((d) => (uri.serial === undefined || d.session.serial === uri.serial) && (uri.reader === undefined || d.reader === uri.reader));
     if (matching.length === 1) return matching[0]!;
     if (matching.length === 0) {
-      throw new NotFoundError('YUBIKEY_NOT_FOUND', `no YubiKey matches ${redactUri(uriText)}`, {
+      throw keywardError('YUBIKEY_NOT_FOUND', `no YubiKey matches ${redactUri(uriText)}`, {
         hint: devices.length
           ? `YubiKeys here:\n${devices.map((d) => `  ${this.uriOf(d)}  (${d.reader})`).join('\n')}`
           : pcscError
@@ -148,7 +160,7 @@ export class YubiKeyResolver {
             : 'no YubiKey is connected; plug one in (keyward doctor explains what the machine sees)',
       });
     }
-    throw new ConflictError('YUBIKEY_AMBIGUOUS', `${matching.length} YubiKeys match ${redactUri(uriText)}`, {
+    throw keywardError('YUBIKEY_AMBIGUOUS', `${matching.length} YubiKeys match ${redactUri(uriText)}`, {
       hint: `name one with serial=:\n${matching.map((d) => `  ${this.uriOf(d)}`).join('\n')}`,
     });
   }
@@ -188,7 +200,7 @@ export class YubiKeyResolver {
 /** The slot a URI names, for operations on one key. */
 export function requireSlot(uri: YubiKeyUri, uriText: string, verb: string): number {
   if (!uri.slot) {
-    throw new UsageError('SLOT_REQUIRED', `cannot ${verb}: ${redactUri(uriText)} names a YubiKey but no slot`, {
+    throw keywardError('SLOT_REQUIRED', `cannot ${verb}: ${redactUri(uriText)} names a YubiKey but no slot`, {
       hint: 'add slot=9a, 9c, 9d, 9e or 82–95 to the URI, e.g. yubikey:serial=12345678;slot=9c',
     });
   }

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../atomic-file.js';
-import { ConflictError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import { TrustError } from '../errors.js';
 import { rolesFor } from '../delegations.js';
 import { parseRoot, sameRoleKeys } from '../root.js';
@@ -77,7 +77,7 @@ export function initClient(metadataDir: string, rootBytes: Uint8Array): void {
   // root here would be a rollback of trust that nobody signed.
   const trusted = join(metadataDir, 'root.json');
   if (existsSync(trusted) && !readFileSync(trusted).equals(rootBytes)) {
-    throw new ConflictError('TUF_CLIENT_INITIALISED', `${metadataDir} already trusts another root; a new one comes only through rotations the old root signs (refresh)`, {
+    throw keywardError('TUF_CLIENT_INITIALISED', `${metadataDir} already trusts another root; a new one comes only through rotations the old root signs (refresh)`, {
       hint: `to start over with another root on purpose, remove ${metadataDir} first`,
     });
   }

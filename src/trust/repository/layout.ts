@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../atomic-file.js';
-import { ConflictError, NotFoundError, UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import { KeyUri } from '../../keystore/key-uri.js';
 import { quote } from '../client/updater.js';
 
@@ -58,7 +58,7 @@ export class RepositoryLayout {
 
   create(config: RepositoryConfig): void {
     if (this.exists || (existsSync(this.metadataDir) && readdirSync(this.metadataDir).length > 0)) {
-      throw new ConflictError('TUF_REPO_EXISTS', `${this.dir} already holds a repository`, { hint: 'choose an empty directory; use keyward trust repo status to see the existing one' });
+      throw keywardError('TUF_REPO_EXISTS', `${this.dir} already holds a repository`, { hint: 'choose an empty directory; use keyward trust repo status to see the existing one' });
     }
     for (const dir of [this.metadataDir, this.targetsDir, this.#stagedDir]) mkdirSync(dir, { recursive: true });
     this.writeConfig(config);
@@ -66,11 +66,11 @@ export class RepositoryLayout {
 
   readConfig(): RepositoryConfig {
     if (!this.exists) {
-      throw new NotFoundError('TUF_REPO_MISSING', `${this.dir} is not a Keyward TUF repository (no .keyward/repo.json)`, { hint: 'create one with keyward trust repo init' });
+      throw keywardError('TUF_REPO_MISSING', `${this.dir} is not a Keyward TUF repository (no .keyward/repo.json)`, { hint: 'create one with keyward trust repo init' });
     }
     const file = join(this.#stateDir, 'repo.json');
     const invalid = (problem: string, cause?: unknown) =>
-      new UsageError('TUF_REPO_CONFIG_INVALID', `${file}: ${problem}`, { cause, hint: 'repo.json is written by keyward; if it was edited, restore it from a trusted copy' });
+      keywardError('TUF_REPO_CONFIG_INVALID', `${file}: ${problem}`, { cause, hint: 'repo.json is written by keyward; if it was edited, restore it from a trusted copy' });
     let config: { format?: unknown; expiry?: unknown; keys?: unknown };
     try {
       config = JSON.parse(readFileSync(file, 'utf8')) as typeof config;
@@ -78,7 +78,7 @@ export class RepositoryLayout {
       throw invalid('not valid JSON', cause);
     }
     if (typeof config !== 'object' || config === null) throw invalid('not a JSON object');
-    if (config.format !== 1) throw new UsageError('TUF_REPO_FORMAT', `${this.dir}: repository format ${String(config.format)} is not one this Keyward reads`);
+    if (config.format !== 1) throw keywardError('TUF_REPO_FORMAT', `${this.dir}: repository format ${String(config.format)} is not one this Keyward reads`);
     const expiry = config.expiry as Record<string, unknown> | undefined;
     for (const role of Object.keys(DEFAULT_EXPIRY)) {
       const days = expiry?.[role];
@@ -107,7 +107,7 @@ export class RepositoryLayout {
 
   readMetadata(file: string): Buffer {
     const path = this.metadataPath(file);
-    if (!existsSync(path)) throw new NotFoundError('TUF_METADATA_MISSING', `${this.dir}: metadata/${file} is missing`, { hint: 'the repository is incomplete; restore it from a backup' });
+    if (!existsSync(path)) throw keywardError('TUF_METADATA_MISSING', `${this.dir}: metadata/${file} is missing`, { hint: 'the repository is incomplete; restore it from a backup' });
     return readFileSync(path);
   }
 
@@ -118,7 +118,7 @@ export class RepositoryLayout {
   /** The newest N of metadata/N.root.json. */
   latestRootVersion(): number {
     const versions = readdirSync(this.metadataDir).map((f) => /^(\d+)\.root\.json$/.exec(f)?.[1]).filter((v): v is string => v !== undefined).map(Number);
-    if (versions.length === 0) throw new NotFoundError('TUF_METADATA_MISSING', `${this.dir}: no metadata/N.root.json`);
+    if (versions.length === 0) throw keywardError('TUF_METADATA_MISSING', `${this.dir}: no metadata/N.root.json`);
     return Math.max(...versions);
   }
 
@@ -145,7 +145,7 @@ export class RepositoryLayout {
       try {
         return decodeURIComponent(file.slice(0, -'.json'.length));
       } catch (cause) {
-        throw new UsageError('TUF_STAGED_NAME', `${join(this.#stagedDir, file)} is not a staged role Keyward wrote: its name does not decode to a role name`, {
+        throw keywardError('TUF_STAGED_NAME', `${join(this.#stagedDir, file)} is not a staged role Keyward wrote: its name does not decode to a role name`, {
           cause,
           hint: 'move that file out of .keyward/staged/; Keyward names staged files after their role',
         });
@@ -180,6 +180,6 @@ export class RepositoryLayout {
 /** Spec §4.6 TARGETPATH: relative, "/"-separated; and nothing that could leave targets/ on disk. */
 export function checkTargetPath(path: string): void {
   if (path.length === 0 || path.split('/').some((part) => part === '..' || part === '.' || part === '') || path.includes('\\') || path.includes('\0')) {
-    throw new UsageError('TUF_TARGET_PATH', `target path "${path}" must be relative and "/"-separated, without empty, "." or ".." parts`);
+    throw keywardError('TUF_TARGET_PATH', `target path "${path}" must be relative and "/"-separated, without empty, "." or ".." parts`);
   }
 }

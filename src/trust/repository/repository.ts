@@ -5,7 +5,7 @@
  * timestamp are signed with the online keys. Nothing is signed outside a Keystore device.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { ConflictError, NotFoundError, UnavailableError, UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import { KeyUri } from '../../keystore/key-uri.js';
 import type { Keystore } from '../../keystore/keystore.js';
 import { checkRoleName, delegates, hashBins as makeHashBins, rolesFor, type DelegatedRole } from '../delegations.js';
@@ -69,9 +69,9 @@ export interface PublishReport {
 
 function checkThreshold(threshold: number, keys: number, role: string): void {
   if (!Number.isInteger(threshold) || threshold < 1) {
-    throw new UsageError('TUF_THRESHOLD', `${role}: threshold ${threshold} refused: a threshold must be at least 1, or metadata would need no signature at all`);
+    throw keywardError('TUF_THRESHOLD_INVALID', `${role}: threshold ${threshold} refused: a threshold must be at least 1, or metadata would need no signature at all`);
   }
-  if (threshold > keys) throw new UsageError('TUF_THRESHOLD', `${role}: threshold ${threshold} cannot be met by ${keys} key${keys === 1 ? '' : 's'}`);
+  if (threshold > keys) throw keywardError('TUF_THRESHOLD_INVALID', `${role}: threshold ${threshold} cannot be met by ${keys} key${keys === 1 ? '' : 's'}`);
 }
 
 function roleKeysOf(keys: TufKey[], threshold: number): RoleKeys {
@@ -218,7 +218,7 @@ export class Repository {
       const entry = delegations?.roles.find((r) => r.name === role);
       if (entry) return { delegator, entry, keys: delegations!.keys };
     }
-    throw new NotFoundError('TUF_ROLE_UNKNOWN', `no role delegates to "${role}"`, { hint: 'keyward trust repo status lists the roles' });
+    throw keywardError('TUF_ROLE_UNKNOWN', `no role delegates to "${role}"`, { hint: 'keyward trust repo status lists the roles' });
   }
 
   /** Stages `role` for a change: its next version with a fresh expiry (once per change). */
@@ -227,7 +227,7 @@ export class Repository {
     if (staged) return staged as unknown as Metadata<T>;
     const current = load();
     if (!current) {
-      if (!create) throw new NotFoundError('TUF_ROLE_UNKNOWN', `no role "${role}" in ${this.layout.dir}`);
+      if (!create) throw keywardError('TUF_ROLE_UNKNOWN', `no role "${role}" in ${this.layout.dir}`);
       return create();
     }
     // Shares its parts with the cached published metadata: #edit changes a copy, never them.
@@ -309,7 +309,7 @@ export class Repository {
     for (let current = role; current !== 'targets'; ) {
       const { delegator, entry } = this.delegationOf(current);
       if (!delegates(entry, path)) {
-        throw new UsageError('TUF_PATH_NOT_DELEGATED', `"${path}" is not delegated to "${current}"${current === role ? '' : ` (which delegates to "${role}")`}: clients would never look for it in "${role}"`, {
+        throw keywardError('TUF_PATH_NOT_DELEGATED', `"${path}" is not delegated to "${current}"${current === role ? '' : ` (which delegates to "${role}")`}: clients would never look for it in "${role}"`, {
           hint: 'leave out the role (the delegations choose it), or delegate the path first',
         });
       }
@@ -341,9 +341,9 @@ export class Repository {
     checkRoleName(role.name, from);
     checkThreshold(role.threshold, new Set(role.keys.map(keyIdOf)).size, role.name);
     const roles = this.targetsRoles();
-    if (!roles.includes(from)) throw new NotFoundError('TUF_ROLE_UNKNOWN', `no role "${from}" to delegate from`, { hint: 'keyward trust repo status lists the roles' });
-    if (roles.includes(role.name)) throw new ConflictError('TUF_ROLE_EXISTS', `a role named "${role.name}" already exists`);
-    if (!role.paths === !role.pathHashPrefixes) throw new UsageError('TUF_DELEGATION_SCOPE', `delegation "${role.name}" needs either path patterns or hash prefixes`);
+    if (!roles.includes(from)) throw keywardError('TUF_ROLE_UNKNOWN', `no role "${from}" to delegate from`, { hint: 'keyward trust repo status lists the roles' });
+    if (roles.includes(role.name)) throw keywardError('TUF_ROLE_EXISTS', `a role named "${role.name}" already exists`);
+    if (!role.paths === !role.pathHashPrefixes) throw keywardError('TUF_DELEGATION_SCOPE', `delegation "${role.name}" needs either path patterns or hash prefixes`);
   }
 
   /** `count` hash-bin roles under `from`, sharing keys: for repositories too large for one file. */
@@ -377,7 +377,7 @@ export class Repository {
    */
   rotate(role: string, change: { add?: TufKey[]; remove?: string[]; threshold?: number }): void {
     const apply = (current: RoleKeys, keys: Record<string, TufKey>) => {
-      for (const id of change.remove ?? []) if (!current.keyids.includes(id)) throw new NotFoundError('TUF_KEY_UNKNOWN', `${role} has no key ${id}`);
+      for (const id of change.remove ?? []) if (!current.keyids.includes(id)) throw keywardError('TUF_KEY_UNKNOWN', `${role} has no key ${id}`);
       const keyids = [...current.keyids.filter((id) => !(change.remove ?? []).includes(id))];
       for (const key of change.add ?? []) {
         const id = keyIdOf(key);
@@ -438,7 +438,7 @@ export class Repository {
     const roles = this.layout.stagedRoles();
     const orphan = roles.find((role) => !order.includes(role));
     if (orphan) {
-      throw new ConflictError('TUF_STAGED_ORPHAN', `${this.layout.stagedPath(orphan)} stages role "${orphan}", which no role delegates to: it can never be signed or published`, {
+      throw keywardError('TUF_STAGED_ORPHAN', `${this.layout.stagedPath(orphan)} stages role "${orphan}", which no role delegates to: it can never be signed or published`, {
         hint: 'delete that file, or delegate to the role first (keyward trust repo delegate)',
       });
     }
@@ -448,7 +448,7 @@ export class Repository {
   /** Refuses staged metadata that clients would reject as expired: its expiry was set when it was staged. */
   #checkUnexpired(metadata: Metadata<Signed>): void {
     if (Date.parse(metadata.signed.expires) > this.#now().getTime()) return;
-    throw new ConflictError('TUF_STAGED_EXPIRED', `staged ${metadata.role} v${metadata.signed.version} expired at ${metadata.signed.expires}: clients would refuse it`, {
+    throw keywardError('TUF_STAGED_EXPIRED', `staged ${metadata.role} v${metadata.signed.version} expired at ${metadata.signed.expires}: clients would refuse it`, {
       hint: `delete ${this.layout.stagedPath(metadata.role)} and make the change again (it gets a fresh expiry), then collect its signatures before it expires`,
     });
   }
@@ -514,11 +514,11 @@ export class Repository {
       const uri = uris[keyid];
       if (!uri || !this.#keystore) continue;
       const signer = await signerOf(await this.#keystore.open(uri));
-      if (signer.keyid !== keyid) throw new ConflictError('TUF_KEY_MOVED', `${uri.text} no longer holds ${role} key ${keyid}`, { hint: 'rotate the key (keyward trust repo rotate-key) or fix the URI' });
+      if (signer.keyid !== keyid) throw keywardError('TUF_KEY_MOVED', `${uri.text} no longer holds ${role} key ${keyid}`, { hint: 'rotate the key (keyward trust repo rotate-key) or fix the URI' });
       signers.push(signer);
     }
     if (signers.length < entry.threshold) {
-      throw new UnavailableError('TUF_ONLINE_KEY', `cannot sign ${role}: ${signers.length} of the ${entry.threshold} keys it needs can be opened here`, {
+      throw keywardError('TUF_ONLINE_KEY', `cannot sign ${role}: ${signers.length} of the ${entry.threshold} keys it needs can be opened here`, {
         hint: `run this where the ${role} key${entry.threshold > 1 ? 's are' : ' is'} (a Keystore URI recorded at init or rotation), or publish from that machine with keyward trust repo refresh`,
       });
     }
@@ -540,7 +540,7 @@ export class Repository {
       this.#checkUnexpired(metadata);
       const unmet = this.#requirements(metadata.role, metadata).filter((r) => !r.met);
       if (unmet.length) {
-        throw new ConflictError('TUF_THRESHOLD_UNMET', `${metadata.role} v${metadata.signed.version} is not ready: ${unmet.map((r) => `${r.by} needs ${r.threshold}, has ${r.signed.length}`).join('; ')}`, {
+        throw keywardError('TUF_THRESHOLD_UNMET', `${metadata.role} v${metadata.signed.version} is not ready: ${unmet.map((r) => `${r.by} needs ${r.threshold}, has ${r.signed.length}`).join('; ')}`, {
           hint: 'sign it with the missing keys (keyward trust repo status shows which) and publish again',
         });
       }
@@ -594,7 +594,7 @@ export class Repository {
     if (this.ready()) return this.publish();
     const root = this.publishedRoot().signed;
     const previous = this.#publishedSnapshot();
-    if (!previous) throw new NotFoundError('TUF_METADATA_MISSING', `${this.layout.dir} has never been published`, { hint: 'finish signing root and targets (keyward trust repo status)' });
+    if (!previous) throw keywardError('TUF_METADATA_MISSING', `${this.layout.dir} has never been published`, { hint: 'finish signing root and targets (keyward trust repo status)' });
     const halfLife = (this.layout.readConfig().expiry.snapshot * 86_400_000) / 2;
     let snapshotBytes = this.layout.readMetadata(`${previous.signed.version}.snapshot.json`);
     let snapshotVersion = previous.signed.version;

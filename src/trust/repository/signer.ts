@@ -2,7 +2,7 @@
  * A Keystore key as a TUF signer: its TUF key object, its key id, and signatures made inside the
  * device in the form TUF 1.0 wants (hex; DER for ECDSA as securesystemslib writes; PSS for RSA).
  */
-import { UsageError } from '../../errors.js';
+import { keywardError } from '../../errors.js';
 import type { KeyHandle } from '../../keystore/backend.js';
 import { keyIdOf, signOptionsFor, tufKeyFromSpki, type TufKey } from '../keys.js';
 import type { Metadata, Signed } from '../metadata.js';
@@ -18,7 +18,7 @@ export interface TufSigner {
 
 export async function signerOf(handle: KeyHandle): Promise<TufSigner> {
   const algorithm = handle.info.algorithm;
-  if (!algorithm) throw new UsageError('TUF_KEY_TYPE', `${handle.info.uri} holds a key type Keyward cannot sign TUF metadata with`);
+  if (!algorithm) throw keywardError('TUF_KEY_TYPE', `${handle.info.uri} holds a key type Keyward cannot sign TUF metadata with`);
   const key = tufKeyFromSpki(await handle.publicKey());
   const options = signOptionsFor(algorithm);
   return {
