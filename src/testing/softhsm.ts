@@ -4,8 +4,7 @@
  * that logs in to it without asking anyone.
  */
 import { randomBytes } from 'node:crypto';
-import { createSoftHsmStore, useSoftHsmStore, type SoftHsmStore } from '../hsm/pkcs11/softhsm.js';
-import { defaultSoftHsmModule } from '../hsm/pkcs11/module.js';
+import { createSoftHsmStore, defaultSoftHsmModule, useSoftHsmStore, type SoftHsmStore } from '../hsm/pkcs11/softhsm.js';
 import type { Interaction } from '../keystore/interaction.js';
 import { Keystore } from '../keystore/keystore.js';
 import { formatPkcs11Uri, parsePkcs11Uri } from '../keystore/uri.js';
