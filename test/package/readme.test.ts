@@ -22,8 +22,10 @@ test("the README's library examples compile in a tsc --init project against the 
   t.regex(generated, /^\s*"types": \[\],$/m, 'tsc --init still writes "types": [] for us to change');
   t.notRegex(generated, /^\s*"lib":/m, 'no lib: the default one, with DOM');
   t.regex(generated, /^\s*"skipLibCheck": true,/m);
-  writeFileSync(join(dir, 'tsconfig.json'), generated.replace(/^(\s*)"types": \[\],$/m, '$1"types": ["node"],'));
   writeFileSync(join(dir, 'library.ts'), blocks.join('\n'));
+  const untouched = await run(process.execPath, [TSC, '-p', '.', '--noEmit'], { cwd: dir });
+  t.is(untouched.stdout + untouched.stderr, '', 'no diagnostics with the tsconfig.json exactly as tsc --init wrote it');
+  writeFileSync(join(dir, 'tsconfig.json'), generated.replace(/^(\s*)"types": \[\],$/m, '$1"types": ["node"],'));
 
   const compiled = await run(process.execPath, [TSC, '-p', '.', '--noEmit'], { cwd: dir });
   t.is(compiled.stdout + compiled.stderr, '', 'no diagnostics with the defaults');
