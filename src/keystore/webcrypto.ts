@@ -13,7 +13,7 @@ import type { KeyHandle, SignOptions } from './backend.js';
 type SubtleCrypto = webcrypto.SubtleCrypto;
 type CryptoKey = webcrypto.CryptoKey;
 type Algorithm = webcrypto.AlgorithmIdentifier | webcrypto.RsaPssParams | webcrypto.EcdsaParams;
-/** WebCrypto's BufferSource, spelt out: @types/node 24+ no longer exports `BufferSource`. */
+/** WebCrypto's BufferSource, spelt out: @types/node 24 and later no longer export `webcrypto.BufferSource`. */
 type BufferSource = ArrayBufferView | ArrayBuffer;
 
 /*
