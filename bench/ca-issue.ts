@@ -17,7 +17,7 @@ import { SqliteLedger } from '../src/ca/ledger/sqlite.js';
 import { CfsslApi } from '../src/ca/server/cfssl-api.js';
 import { serveCa } from '../src/ca/server/serve.js';
 import { startCaServer } from '../src/ca/server/server.js';
-import { SigningKey } from '../src/x509/signer.js';
+import { SigningKey } from '../src/certificates/signer.js';
 import { CaDirectory } from '../src/ca/store.js';
 import { MemoryKeyHandle } from '../src/keystore/memory-key.js';
 import { Keystore } from '../src/keystore/keystore.js';

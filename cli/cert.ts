@@ -57,7 +57,7 @@ export function defineCert(cert: Command): void {
     .addHelpText('after', examples([`keyward cert self-sign ${KEY} --subject "CN=signer" --out signer.crt`, 'openssl verify -CAfile signer.crt signer.crt']))
     .action(async (uri: string, options: { subject: string; days: number; ca?: boolean; store?: boolean; out?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
-      const { createSelfSignedCertificate } = await import('../src/x509/self-signed.js');
+      const { createSelfSignedCertificate } = await import('../src/certificates/self-signed.js');
       const handle = await ctx.keystore().open(uri);
       const certificate = await createSelfSignedCertificate(handle, { subject: options.subject, days: options.days, ca: options.ca });
       if (options.store) await handle.setCertificate(new Uint8Array(certificate.rawData));

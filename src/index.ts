@@ -8,7 +8,7 @@ export { hardwareKeyPair, HardwareCryptoKey, KeywardCrypto, KeywardSubtleCrypto,
 export type { InitTokenRequest, Pkcs11Administration, TokenSummary } from './keystore/pkcs11/administration.js';
 export type { AdministeredYubiKey, DeviceSummary, YubiKeyAdministration } from './keystore/yubikey/administration.js';
 export { ALGORITHMS, KEY_ALGORITHMS, type HashName, type KeyAlgorithm, type RsaPadding } from './crypto/algorithms.js';
-export { createSelfSignedCertificate, type SelfSignedOptions } from './x509/self-signed.js';
+export { createSelfSignedCertificate, type SelfSignedOptions } from './certificates/self-signed.js';
 export * from './errors.js';
 export { Secret } from './secret.js';
 export { canonicalize, canonicalBytes } from './trust/canonical-json.js';

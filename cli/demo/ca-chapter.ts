@@ -20,8 +20,8 @@ import type { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
 import type { Secret } from '../../src/secret.js';
 import * as x509 from '../../src/x509/peculiar.js';
-import { mtlsHandshake, type TlsIdentity } from './mtls.js';
-import { opensslVerifyCertificate } from './openssl.js';
+import { mtlsHandshake, type TlsIdentity } from '../../src/testing/mtls.js';
+import { opensslVerifyCertificate } from '../../src/testing/openssl.js';
 import type { Story } from './story.js';
 
 const CLUSTER = 'demo-cluster';

@@ -1,10 +1,10 @@
 /** Demo, chapter 1: keys generated in an HSM, used to sign, checked by OpenSSL. */
 import { ALGORITHMS, KEY_ALGORITHMS } from '../../src/crypto/algorithms.js';
-import { createSelfSignedCertificate } from '../../src/x509/self-signed.js';
+import { createSelfSignedCertificate } from '../../src/certificates/self-signed.js';
 import type { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
 import type { Secret } from '../../src/secret.js';
-import { opensslVerifyCertificate, opensslVerifySignature, opensslVersion } from './openssl.js';
+import { opensslVerifyCertificate, opensslVerifySignature, opensslVersion } from '../../src/testing/openssl.js';
 import type { Story } from './story.js';
 
 const MESSAGE = Buffer.from('Keyward demo: this message was signed inside a hardware token.\n');

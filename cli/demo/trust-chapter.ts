@@ -16,7 +16,7 @@ import { TrustError } from '../../src/trust/errors.js';
 import { Repository } from '../../src/trust/repository/repository.js';
 import { signerOf } from '../../src/trust/repository/signer.js';
 import { targetFileOf } from '../../src/trust/targets.js';
-import { serveDirectory } from './static-server.js';
+import { serveDirectory } from '../../src/testing/static-server.js';
 import type { Story } from './story.js';
 
 const RELEASE = Buffer.from('keyward-demo 1.0: the release a developer signs with one touch\n');

@@ -1,6 +1,6 @@
 /** Demo, chapter 2: enrol a (virtual) YubiKey: replace factory secrets, generate with touch, attest, sign. */
 import { randomBytes } from 'node:crypto';
-import { createSelfSignedCertificate } from '../../src/x509/self-signed.js';
+import { createSelfSignedCertificate } from '../../src/certificates/self-signed.js';
 import { VerificationError } from '../../src/errors.js';
 import { verifyAttestation } from '../../src/hsm/piv/attestation.js';
 import { yubicoAttestationTrust } from '../../src/hsm/piv/yubico-roots.js';
@@ -9,7 +9,7 @@ import { nonInteractive } from '../../src/keystore/interaction.js';
 import { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
 import { Secret } from '../../src/secret.js';
-import { opensslVerifyCertificate, opensslVerifySignature } from './openssl.js';
+import { opensslVerifyCertificate, opensslVerifySignature } from '../../src/testing/openssl.js';
 import type { Story } from './story.js';
 
 const MESSAGE = Buffer.from('Keyward demo: signed by a YubiKey slot after a touch.\n');

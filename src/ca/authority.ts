@@ -10,7 +10,7 @@ import { certificatePem } from '../x509/certificate.js';
 import { toPem } from '../x509/pem.js';
 import * as x509 from '../x509/peculiar.js';
 import { samePublicKey } from '../x509/public-key.js';
-import { SigningKey } from '../x509/signer.js';
+import { SigningKey } from '../certificates/signer.js';
 import { CRL_DAYS, crlFromLedger } from './crl.js';
 import { checkCsr, type CheckedCsr } from './csr.js';
 import { backdatedNow, checkWithinIssuer, daysFromNow, issueCertificate } from './issue.js';

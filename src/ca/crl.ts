@@ -3,7 +3,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import { authorityKeyIdentifier } from '../x509/key-identifier.js';
 import * as x509 from '../x509/peculiar.js';
-import type { SigningKey } from '../x509/signer.js';
+import type { SigningKey } from '../certificates/signer.js';
 import type { Ledger, LedgerEntry, RevocationReason } from './ledger/ledger.js';
 
 /** How long each issuer's CRL may be used: the online intermediate re-signs often, the offline root in ceremonies. */

@@ -5,7 +5,7 @@
 import { keywardError } from '../errors.js';
 import type * as x509 from '../x509/peculiar.js';
 import { spkiOf } from '../x509/public-key.js';
-import { signCertificate, type CertificateFields, type SigningKey } from '../x509/signer.js';
+import { signCertificate, type CertificateFields, type SigningKey } from '../certificates/signer.js';
 import { clusterCaExtensions, crossSignedExtensions, intermediateExtensions, rootExtensions, type PublicationUrls } from './profiles.js';
 import { randomSerial } from '../x509/serial.js';
 

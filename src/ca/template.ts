@@ -13,7 +13,7 @@ import * as asn1js from 'asn1js';
 import { ALGORITHMS, signatureAlgorithmOid } from '../crypto/algorithms.js';
 import { keyIdentifierOf } from '../x509/key-identifier.js';
 import type * as x509 from '../x509/peculiar.js';
-import type { SigningKey } from '../x509/signer.js';
+import type { SigningKey } from '../certificates/signer.js';
 import { randomSerialBytes } from '../x509/serial.js';
 
 /** The signature algorithm of the issuer's key. */

@@ -3,7 +3,7 @@
  * nodes of the cluster, and the refusals that matter: a revoked node, a node of another cluster.
  */
 import test from 'ava';
-import { mtlsHandshake, type TlsIdentity } from '../../cli/demo/mtls.js';
+import { mtlsHandshake, type TlsIdentity } from '../../src/testing/mtls.js';
 import { revokeCertificate, signIntermediateCrl } from '../../src/ca/steps/revocation.js';
 import { certificatePem } from '../../src/x509/certificate.js';
 import { toPem } from '../../src/x509/pem.js';

@@ -16,7 +16,7 @@ import { ConflictError, UsageError, VerificationError } from '../../src/errors.j
 import { certificatePem } from '../../src/x509/certificate.js';
 import { keyIdentifierOf } from '../../src/x509/key-identifier.js';
 import * as x509 from '../../src/x509/peculiar.js';
-import { SigningKey } from '../../src/x509/signer.js';
+import { SigningKey } from '../../src/certificates/signer.js';
 import { toPem } from '../../src/x509/pem.js';
 import { forgeForeignNode, nodeCsr, pemFiles, testCa } from '../harness/ca.js';
 import { run } from '../harness/run.js';

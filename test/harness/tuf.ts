@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { serveDirectory } from '../../cli/demo/static-server.js';
+import { serveDirectory } from '../../src/testing/static-server.js';
 import type { PcscRig } from './pcscd.js';
 import { keyward as runKeyward, PROJECT_ROOT, type RunResult } from './run.js';
 import { createSoftHsmStore, uniqueLabel } from './softhsm.js';

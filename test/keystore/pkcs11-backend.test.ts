@@ -7,7 +7,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
-import { opensslVerifySignature } from '../../cli/demo/openssl.js';
+import { opensslVerifySignature } from '../../src/testing/openssl.js';
 import { ALGORITHMS, KEY_ALGORITHMS, type HashName } from '../../src/crypto/algorithms.js';
 import { AuthError, ConflictError, NotFoundError, UnavailableError, UsageError } from '../../src/errors.js';
 import { findKeys } from '../../src/hsm/pkcs11/keys.js';
@@ -119,7 +119,7 @@ test('certificates: stored with the key, read back, and a certificate for anothe
   const tt = await freshToken();
   const a = await tt.keystore.generate(`pkcs11:token=${tt.label};object=a`, { algorithm: 'p256' });
   const b = await tt.keystore.generate(`pkcs11:token=${tt.label};object=b`, { algorithm: 'p256' });
-  const { createSelfSignedCertificate } = await import('../../src/x509/self-signed.js');
+  const { createSelfSignedCertificate } = await import('../../src/certificates/self-signed.js');
   const certA = new Uint8Array((await createSelfSignedCertificate(a, { subject: 'CN=a', days: 1 })).rawData);
   t.is(await a.certificate(), undefined);
   await a.setCertificate(certA);

@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import { createPublicKey, verify } from 'node:crypto';
-import { opensslVerifySignature } from '../../cli/demo/openssl.js';
+import { opensslVerifySignature } from '../../src/testing/openssl.js';
 import { AuthError, CancelledError, ConflictError, NotFoundError, UsageError, VerificationError } from '../../src/errors.js';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import type { Interaction } from '../../src/keystore/interaction.js';

@@ -29,3 +29,28 @@ test('the cycle finder finds cycles, and shows each as a path back to its start'
   ]);
   t.deepEqual(importCycles(new Map([['a.ts', ['b.ts']], ['b.ts', []]])), []);
 });
+
+/**
+ * Arrows point down (DESIGN): a layer imports nothing from the layers above it. Device drivers are
+ * plain drivers a library user could take alone; the X.509 codec is used by drivers, so it imports
+ * no keystore; nothing under src/ imports the CLI; the CA and trust know nothing of each other.
+ */
+const FORBIDDEN: Array<[from: string, to: string[]]> = [
+  ['src/hsm/', ['src/keystore/', 'src/certificates/', 'src/ca/', 'src/trust/', 'cli/']],
+  ['src/x509/', ['src/keystore/', 'src/certificates/', 'src/hsm/', 'src/ca/', 'src/trust/', 'cli/']],
+  ['src/crypto/', ['src/keystore/', 'src/certificates/', 'src/ca/', 'src/trust/', 'cli/']],
+  ['src/keystore/', ['src/certificates/', 'src/ca/', 'src/trust/', 'cli/']],
+  ['src/certificates/', ['src/ca/', 'src/trust/', 'cli/']],
+  ['src/ca/', ['src/trust/', 'src/testing/', 'cli/']],
+  ['src/trust/', ['src/ca/', 'src/testing/', 'cli/']],
+  ['src/', ['cli/']],
+];
+
+test('imports point down the layers: drivers and the X.509 codec import no keystore, src/ no CLI, CA and trust not each other', (t) => {
+  const graph = importGraph(sourceFiles());
+  t.true((graph.get('src/ca/authority.ts') ?? []).includes('src/certificates/signer.ts'), 'the walk sees the CA above the signing layer');
+  const upward = [...graph].flatMap(([file, imports]) =>
+    imports.filter((target) => FORBIDDEN.some(([from, above]) => file.startsWith(from) && above.some((layer) => target.startsWith(layer)))).map((target) => `${file} → ${target}`),
+  );
+  t.deepEqual(upward, [], `imports that point up:\n  ${upward.join('\n  ')}`);
+});

@@ -10,7 +10,7 @@ import type { Keystore } from '../../keystore/keystore.js';
 import { certificatePem, parseCertificate } from '../../x509/certificate.js';
 import * as x509 from '../../x509/peculiar.js';
 import { samePublicKey } from '../../x509/public-key.js';
-import { SigningKey } from '../../x509/signer.js';
+import { SigningKey } from '../../certificates/signer.js';
 import { CRL_DAYS } from '../crl.js';
 import { checkCsr } from '../csr.js';
 import { createClusterCa, createIntermediate, intermediateSubject } from '../issue.js';

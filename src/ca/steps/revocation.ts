@@ -8,7 +8,7 @@ import type { Keystore } from '../../keystore/keystore.js';
 import { keyIdentifierOf } from '../../x509/key-identifier.js';
 import type * as x509 from '../../x509/peculiar.js';
 import { spkiOf } from '../../x509/public-key.js';
-import { SigningKey } from '../../x509/signer.js';
+import { SigningKey } from '../../certificates/signer.js';
 import { CRL_DAYS } from '../crl.js';
 import { normalizeSerial, type LedgerEntry, type RevocationReason } from '../ledger/ledger.js';
 import type { CaDirectory } from '../store.js';

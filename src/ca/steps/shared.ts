@@ -12,7 +12,7 @@ import { keyIdentifierOf } from '../../x509/key-identifier.js';
 import { issuedBy } from '../../x509/path.js';
 import type * as x509 from '../../x509/peculiar.js';
 import { samePublicKey } from '../../x509/public-key.js';
-import { SigningKey } from '../../x509/signer.js';
+import { SigningKey } from '../../certificates/signer.js';
 import { crlFromLedger } from '../crl.js';
 import { entryFor, fieldsOf } from '../ledger/entry.js';
 import type { CaConfig, CaDirectory, CrlRole } from '../store.js';

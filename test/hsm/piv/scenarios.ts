@@ -3,7 +3,7 @@
  * and through a real pcscd (see in-process.test.ts and pcsc.test.ts).
  */
 import type { ExecutionContext } from 'ava';
-import { opensslVerifySignature } from '../../../cli/demo/openssl.js';
+import { opensslVerifySignature } from '../../../src/testing/openssl.js';
 import type { KeyAlgorithm } from '../../../src/crypto/algorithms.js';
 import { AuthError, KeywardError, UsageError } from '../../../src/errors.js';
 import { verifyAttestation } from '../../../src/hsm/piv/attestation.js';

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ALGORITHMS, nodeHashName, type HashName, type KeyAlgorithm, type RsaPadding } from '../../src/crypto/algorithms.js';
+import { ALGORITHMS, nodeHashName, type HashName, type KeyAlgorithm, type RsaPadding } from '../crypto/algorithms.js';
 
 const run = promisify(execFile);
 

@@ -9,8 +9,8 @@ import { ALGORITHMS } from '../crypto/algorithms.js';
 import { keywardError } from '../errors.js';
 import type { KeyHandle } from '../keystore/backend.js';
 import { hardwareKeyPair, KeywardCrypto } from '../keystore/webcrypto.js';
-import { keyIdentifierOf } from './key-identifier.js';
-import * as x509 from './peculiar.js';
+import { keyIdentifierOf } from '../x509/key-identifier.js';
+import * as x509 from '../x509/peculiar.js';
 
 /** The WebCrypto signing algorithm x509 should ask the bridge for, given the key. */
 function signingAlgorithmFor(handle: KeyHandle): { name: string; hash?: string } {

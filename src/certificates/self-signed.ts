@@ -3,11 +3,11 @@
  * @peculiar/x509 signs with a hardware key without knowing it (`keyward cert self-sign`). A
  * self-signed certificate is its own issuer, so its serial comes from the CA's serial source.
  */
-import { randomSerial } from './serial.js';
+import { randomSerial } from '../x509/serial.js';
 import { keywardError } from '../errors.js';
 import type { KeyHandle } from '../keystore/backend.js';
-import { subjectKeyIdentifier } from './key-identifier.js';
-import * as x509 from './peculiar.js';
+import { subjectKeyIdentifier } from '../x509/key-identifier.js';
+import * as x509 from '../x509/peculiar.js';
 import { signCertificate, SigningKey } from './signer.js';
 
 export interface SelfSignedOptions {
