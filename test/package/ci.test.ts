@@ -125,7 +125,7 @@ test('the subpaths resolve from the installed package; Keyward\'s insides are re
     run(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(specifier)}); console.log(Object.keys(m).sort().join(' '))`], { cwd: dir, env: cleanEnv() });
   const testing = await probe('keyward/testing');
   t.is(testing.code, 0, testing.stderr);
-  for (const name of ['createTestToken', 'createTestYubiKey', 'createSoftHsmStore', 'serveVirtualYubiKey', 'startPcscd', 'serveVirtualCard', 'startDockerd', 'freePort', 'VirtualYubiKey']) {
+  for (const name of ['createTestToken', 'createTestYubiKey', 'createSoftHsmStore', 'serveVirtualYubiKey', 'startPcscd', 'serveVirtualCard', 'startDockerd', 'freePort', 'VirtualYubiKey', 'opensslVerifySignature', 'mtlsHandshake', 'serveDirectory']) {
     t.true(testing.stdout.split(' ').includes(name), name);
   }
   const ca = await probe('keyward/ca');
