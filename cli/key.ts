@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { ALGORITHMS, KEY_ALGORITHMS, parseHashName, type KeyAlgorithm } from '../src/crypto/algorithms.js';
 import type { KeyInfo, SignOptions } from '../src/keystore/backend.js';
-import { redactUri } from '../src/keystore/uri.js';
+import { redactUri } from '../src/keystore/uri/index.js';
 import { toPem } from '../src/x509/pem.js';
 import { confirmDestruction, yesOption } from './confirm.js';
 import { CliContext } from './context.js';

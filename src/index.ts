@@ -1,9 +1,9 @@
 /** Keyward's public API: the keystore, its URIs and WebCrypto bridge, TUF trust, errors and secrets. */
 export { Keystore, type Administration, type KeystoreOptions, type Scheme } from './keystore/keystore.js';
-export { KeyUri, type UriOrigin } from './keystore/key-uri.js';
+export { KeyUri, type UriOrigin } from './keystore/uri/origin.js';
 export type { Attestation, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from './keystore/backend.js';
 export { nonInteractive, type Interaction, type Notice } from './keystore/interaction.js';
-export { formatPkcs11Uri, parsePkcs11Uri, UriError, type Pkcs11Uri } from './keystore/uri.js';
+export { formatPkcs11Uri, parsePkcs11Uri, UriError, type Pkcs11Uri } from './keystore/uri/index.js';
 export { hardwareKeyPair, HardwareCryptoKey, KeywardCrypto, KeywardSubtleCrypto, type HardwareKeyOptions, type HardwareKeyPair, type RsaScheme } from './keystore/webcrypto.js';
 export type { InitTokenRequest, Pkcs11Administration, TokenSummary } from './keystore/pkcs11/administration.js';
 export type { AdministeredYubiKey, DeviceSummary, YubiKeyAdministration } from './keystore/yubikey/administration.js';

@@ -23,7 +23,7 @@ export async function withRepository<T>(command: Command, dir: string, work: (ct
 /** A key argument: a Keystore URI (opened, it can sign) or a PEM public key file (a key held elsewhere). */
 export async function keySource(ctx: CliContext, spec: string): Promise<KeySource> {
   const { signerOf } = await import('../../src/trust/repository/signer.js');
-  const { keyUriScheme } = await import('../../src/keystore/uri.js');
+  const { keyUriScheme } = await import('../../src/keystore/uri/index.js');
   if (keyUriScheme(spec)) {
     const signer = await signerOf(await ctx.keystore().open(spec));
     return { key: signer.key, signer };

@@ -48,7 +48,7 @@ export function defineSign(trust: Command): void {
         const role = options.role ?? repo.responsibleRole(path);
         // The role's key Keyward knows a URI for, a YubiKey first (the developer's touch-to-sign key).
         const known = repo.keyUris(role);
-        const { KeyUri } = await import('../../src/keystore/key-uri.js');
+        const { KeyUri } = await import('../../src/keystore/uri/origin.js');
         const uri = options.key !== undefined ? KeyUri.of(options.key) : (known.find((u) => u.text.startsWith('yubikey:')) ?? known[0]);
         if (!uri) {
           throw keywardError('TUF_SIGNING_KEY', `no key of role "${role}" is recorded in ${dir}`, { hint: `name it: --key 'yubikey:serial=…;slot=9c'` });

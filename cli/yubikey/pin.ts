@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { PIN_LENGTH, PIN_MIN_LENGTH } from '../../src/hsm/piv/spec.js';
 import { obtainPin, userPinRequest } from '../../src/keystore/pin.js';
-import { parseYubiKeyUri } from '../../src/keystore/uri.js';
+import { parseYubiKeyUri } from '../../src/keystore/uri/index.js';
 import { withSecrets } from '../../src/secret.js';
 import { confirmDestruction, yesOption } from '../confirm.js';
 import { CliContext } from '../context.js';

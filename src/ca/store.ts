@@ -16,7 +16,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfinedDirectory } from '../confined-directory.js';
 import { keywardError } from '../errors.js';
-import { KeyUri } from '../keystore/key-uri.js';
+import { KeyUri } from '../keystore/uri/origin.js';
 import { pemBlocks, toPem } from '../x509/pem.js';
 import * as x509 from '../x509/peculiar.js';
 import { SqliteLedger } from './ledger/sqlite.js';

@@ -5,7 +5,7 @@
  */
 import type { HashName, KeyAlgorithm, RsaPadding } from '../crypto/algorithms.js';
 import type { Interaction } from './interaction.js';
-import type { UriOrigin } from './key-uri.js';
+import type { UriOrigin } from './uri/origin.js';
 
 export interface GenerateOptions {
   algorithm: KeyAlgorithm;

@@ -9,10 +9,10 @@
 import { algorithmInfo } from '../crypto/algorithms.js';
 import type { BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from './backend.js';
 import { nonInteractive, type Interaction } from './interaction.js';
-import { KeyUri } from './key-uri.js';
+import { KeyUri } from './uri/origin.js';
 import type { Pkcs11Backend } from './pkcs11/backend.js';
 import type { Pkcs11Settings } from './pkcs11/resolve.js';
-import { KEY_URI_SCHEMES, requireKeyUriScheme, type KeyUriScheme } from './uri.js';
+import { KEY_URI_SCHEMES, requireKeyUriScheme, type KeyUriScheme } from './uri/index.js';
 import type { AttachedCard, YubiKeySettings } from './yubikey/resolve.js';
 import type { YubiKeyBackend } from './yubikey/backend.js';
 

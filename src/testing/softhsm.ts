@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createSoftHsmStore, defaultSoftHsmModule, useSoftHsmStore, type SoftHsmStore } from '../hsm/pkcs11/softhsm.js';
 import type { Interaction } from '../keystore/interaction.js';
 import { Keystore } from '../keystore/keystore.js';
-import { formatPkcs11Uri, parsePkcs11Uri } from '../keystore/uri.js';
+import { formatPkcs11Uri, parsePkcs11Uri } from '../keystore/uri/index.js';
 import { Secret } from '../secret.js';
 
 export { createSoftHsmStore, useSoftHsmStore, type SoftHsmStore };

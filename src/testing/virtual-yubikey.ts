@@ -7,7 +7,7 @@ import { VirtualYubiKey } from '../hsm/virtual-yubikey/card.js';
 import type { FirmwareProfile } from '../hsm/virtual-yubikey/firmware.js';
 import type { TouchMode } from '../hsm/virtual-yubikey/touch.js';
 import { Keystore } from '../keystore/keystore.js';
-import { formatYubiKeyUri } from '../keystore/uri.js';
+import { formatYubiKeyUri } from '../keystore/uri/index.js';
 import { recordingInteraction } from './softhsm.js';
 
 /** The factory PIN of a YubiKey (and of a fresh virtual one). */

@@ -12,7 +12,7 @@ import { ALGORITHMS, KEY_ALGORITHMS, type HashName } from '../../src/crypto/algo
 import { AuthError, ConflictError, NotFoundError, UnavailableError, UsageError } from '../../src/errors.js';
 import { findKeys } from '../../src/hsm/pkcs11/keys.js';
 import { Pkcs11Module, resolveModulePath } from '../../src/hsm/pkcs11/module.js';
-import { UriError } from '../../src/keystore/uri.js';
+import { UriError } from '../../src/keystore/uri/index.js';
 import { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
 import { freshToken, recordingInteraction, SO_PIN, USER_PIN, type TestToken } from '../harness/keystore.js';

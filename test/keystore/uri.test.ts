@@ -2,7 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { UsageError } from '../../src/errors.js';
 import { Secret } from '../../src/secret.js';
-import { formatPkcs11Uri, MAX_URI_ATTRIBUTES, MAX_URI_LENGTH, parsePkcs11Uri, parseYubiKeyUri, redactUri, UriError, type Pkcs11Uri } from '../../src/keystore/uri.js';
+import { formatPkcs11Uri, MAX_URI_ATTRIBUTES, MAX_URI_LENGTH, parsePkcs11Uri, parseYubiKeyUri, redactUri, UriError, type Pkcs11Uri } from '../../src/keystore/uri/index.js';
 
 // Printed by `p11tool --list-all --login` for a SoftHSM key (see ../shared/reference/pkcs11.md).
 const P11TOOL_URI =

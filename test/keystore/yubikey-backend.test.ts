@@ -9,7 +9,7 @@ import { AuthError, CancelledError, ConflictError, NotFoundError, UsageError, Ve
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import type { Interaction } from '../../src/keystore/interaction.js';
 import { Keystore, type KeystoreOptions } from '../../src/keystore/keystore.js';
-import { UriError } from '../../src/keystore/uri.js';
+import { UriError } from '../../src/keystore/uri/index.js';
 import { hardwareKeyPair, KeywardCrypto } from '../../src/keystore/webcrypto.js';
 import { toPem } from '../../src/x509/pem.js';
 import { run } from '../harness/run.js';

@@ -3,7 +3,7 @@
  * the intermediate's (online) for node certificates, the root's (in a ceremony) for intermediates.
  */
 import { keywardError } from '../../errors.js';
-import type { KeyUri } from '../../keystore/key-uri.js';
+import type { KeyUri } from '../../keystore/uri/origin.js';
 import type { Keystore } from '../../keystore/keystore.js';
 import { keyIdentifierOf } from '../../x509/key-identifier.js';
 import type * as x509 from '../../x509/peculiar.js';

@@ -5,7 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { keywardError } from '../../errors.js';
-import type { KeyUri } from '../../keystore/key-uri.js';
+import type { KeyUri } from '../../keystore/uri/origin.js';
 import type { GenerateOptions } from '../../keystore/backend.js';
 import type { Keystore } from '../../keystore/keystore.js';
 import { keyIdentifierOf } from '../../x509/key-identifier.js';

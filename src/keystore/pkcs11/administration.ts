@@ -6,8 +6,8 @@ import { keywardError } from '../../errors.js';
 import { mechanismName } from '../../hsm/pkcs11/constants.js';
 import type { PinCounterState, Token } from '../../hsm/pkcs11/token.js';
 import type { Secret } from '../../secret.js';
-import { OPERATOR } from '../key-uri.js';
-import { parsePkcs11Uri, type Pkcs11Uri } from '../uri.js';
+import { OPERATOR } from '../uri/origin.js';
+import { parsePkcs11Uri, type Pkcs11Uri } from '../uri/index.js';
 import type { TokenLogins } from './login.js';
 import type { Pkcs11Resolver } from './resolve.js';
 

@@ -9,8 +9,8 @@ import { deleteKey, findKeys, generateKeyPair, type Pkcs11Key } from '../../hsm/
 import { keyPairTemplates } from '../../hsm/pkcs11/templates.js';
 import type { Token } from '../../hsm/pkcs11/token.js';
 import type { BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from '../backend.js';
-import type { UriOrigin } from '../key-uri.js';
-import { parsePkcs11Uri, type Pkcs11Uri } from '../uri.js';
+import type { UriOrigin } from '../uri/origin.js';
+import { parsePkcs11Uri, type Pkcs11Uri } from '../uri/index.js';
 import { Pkcs11Administration } from './administration.js';
 import { Pkcs11KeyHandle } from './handle.js';
 import { TokenLogins } from './login.js';

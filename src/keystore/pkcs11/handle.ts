@@ -6,7 +6,7 @@ import { findKeys, storeCertificate, type Pkcs11Key } from '../../hsm/pkcs11/key
 import { parseCertificate } from '../../x509/certificate.js';
 import { samePublicKey } from '../../x509/public-key.js';
 import type { KeyHandle, KeyInfo, SignOptions } from '../backend.js';
-import type { Pkcs11Uri } from '../uri.js';
+import type { Pkcs11Uri } from '../uri/index.js';
 import type { TokenLogins } from './login.js';
 
 export class Pkcs11KeyHandle implements KeyHandle {

@@ -10,7 +10,7 @@ import type { Secret } from '../../secret.js';
 import type { BackendContext } from '../backend.js';
 import { consentToFinalTry } from '../consent.js';
 import { obtainPin, userPinRequest } from '../pin.js';
-import type { Pkcs11Uri } from '../uri.js';
+import type { Pkcs11Uri } from '../uri/index.js';
 import type { Pkcs11Resolver } from './resolve.js';
 
 export class TokenLogins {

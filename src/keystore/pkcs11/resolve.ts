@@ -8,8 +8,8 @@ import { findKeys, type KeyFilter, type Pkcs11Key } from '../../hsm/pkcs11/keys.
 import { Pkcs11Module, resolveModulePath } from '../../hsm/pkcs11/module.js';
 import type { Token } from '../../hsm/pkcs11/token.js';
 import type { BackendContext } from '../backend.js';
-import type { UriOrigin } from '../key-uri.js';
-import { formatPkcs11Uri, redactUri, type Pkcs11Uri } from '../uri.js';
+import type { UriOrigin } from '../uri/origin.js';
+import { formatPkcs11Uri, redactUri, type Pkcs11Uri } from '../uri/index.js';
 
 /** The PKCS#11 backend's own settings, from the keystore's options. */
 export interface Pkcs11Settings {

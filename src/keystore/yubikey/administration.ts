@@ -5,7 +5,7 @@
  */
 import type { PivSession } from '../../hsm/piv/session.js';
 import { formatVersion } from '../../hsm/piv/spec.js';
-import { parseYubiKeyUri } from '../uri.js';
+import { parseYubiKeyUri } from '../uri/index.js';
 import type { YubiKeyResolver } from './resolve.js';
 
 export interface DeviceSummary {

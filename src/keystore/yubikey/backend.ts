@@ -9,7 +9,7 @@ import { keywardError } from '../../errors.js';
 import { slotId } from '../../hsm/piv/session.js';
 import { SLOTS, type PinPolicy, type TouchPolicy } from '../../hsm/piv/spec.js';
 import type { BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from '../backend.js';
-import { parseYubiKeyUri } from '../uri.js';
+import { parseYubiKeyUri } from '../uri/index.js';
 import { YubiKeyAdministration } from './administration.js';
 import { YubiKeyHandle } from './handle.js';
 import { requireSlot, YubiKeyResolver, type Device, type SlotContents, type YubiKeySettings } from './resolve.js';

@@ -14,7 +14,7 @@ import { withSecrets, type Secret } from '../../secret.js';
 import type { BackendContext } from '../backend.js';
 import { consentToFinalTry } from '../consent.js';
 import { obtainPin, userPinRequest } from '../pin.js';
-import { formatYubiKeyUri, redactUri, type YubiKeyUri } from '../uri.js';
+import { formatYubiKeyUri, redactUri, type YubiKeyUri } from '../uri/index.js';
 
 /** A card handed to the keystore directly (the virtual YubiKey in the same process). */
 export interface AttachedCard {

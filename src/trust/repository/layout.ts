@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { keywardError } from '../../errors.js';
-import { KeyUri } from '../../keystore/key-uri.js';
+import { KeyUri } from '../../keystore/uri/origin.js';
 import { quote } from '../client/updater.js';
 
 /** Days each role's metadata stays valid when (re)signed. */

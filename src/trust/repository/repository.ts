@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { keywardError } from '../../errors.js';
-import { KeyUri } from '../../keystore/key-uri.js';
+import { KeyUri } from '../../keystore/uri/origin.js';
 import type { Keystore } from '../../keystore/keystore.js';
 import { checkRoleName, delegates, hashBins as makeHashBins, rolesFor, type DelegatedRole } from '../delegations.js';
 import { keyIdOf, type TufKey } from '../keys.js';

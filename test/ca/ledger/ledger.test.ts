@@ -6,13 +6,13 @@ import test from 'ava';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { SqliteLedger } from '../../src/ca/ledger/sqlite.js';
-import { normalizeSerial } from '../../src/ca/ledger/ledger.js';
-import { ConflictError, NotFoundError } from '../../src/errors.js';
-import { nodeCsr, testCa } from '../harness/ca.js';
-import { caServeProcess } from '../harness/ca-server.js';
-import { USER_PIN } from '../harness/keystore.js';
-import { tempDir } from '../harness/temp.js';
+import { SqliteLedger } from '../../../src/ca/ledger/sqlite.js';
+import { normalizeSerial } from '../../../src/ca/ledger/ledger.js';
+import { ConflictError, NotFoundError } from '../../../src/errors.js';
+import { nodeCsr, testCa } from '../../harness/ca.js';
+import { caServeProcess } from '../../harness/ca-server.js';
+import { USER_PIN } from '../../harness/keystore.js';
+import { tempDir } from '../../harness/temp.js';
 
 test('100 concurrent issuances: 100 unique serials, every one in the ledger', async (t) => {
   const ca = await testCa(t);

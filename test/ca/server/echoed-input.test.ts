@@ -3,9 +3,9 @@
  * characters of any piece of input, with its length, and the log holds no control characters.
  */
 import test from 'ava';
-import { QUOTED_CHARACTERS, quoted } from '../../src/quoted.js';
-import { nodeCsr } from '../harness/ca.js';
-import { post, servedFor } from '../harness/ca-server.js';
+import { QUOTED_CHARACTERS, quoted } from '../../../src/quoted.js';
+import { nodeCsr } from '../../harness/ca.js';
+import { post, servedFor } from '../../harness/ca-server.js';
 
 /** Longer than any answer or log line quoting a piece of input should be. */
 const SHORT = 300;

@@ -3,13 +3,12 @@
  *
  *   scheme ":" path-attr *( ";" path-attr ) [ "?" query-attr *( "&" query-attr ) ]
  *
- * `pkcs11:` follows the RFC to the letter, so that URIs printed by p11tool, p11-kit or OpenSSL work
- * verbatim; `yubikey:` reuses the same grammar with its own attributes. Parsing is strict (an unknown
- * attribute is most likely a typo that would otherwise silently match the wrong key) and every fault
- * is reported with its position.
- */
-import { keywardError, UsageError } from '../errors.js';
-import { Secret } from '../secret.js';
+ * One parser and one printer for every scheme, driven by a scheme's table of attributes (pkcs11.ts,
+ * yubikey.ts). Parsing is strict (an unknown attribute is most likely a typo that would otherwise
+ * silently match the wrong key) and every fault is reported with its position, its secrets hidden.
+ */import { UsageError } from '../../errors.js';
+import { Secret } from '../../secret.js';
+import { redactForDisplay, redactUri } from './redaction.js';
 
 // RFC 7512 §2.3: pk11-unreserved, pk11-p-res-avail (path) and pk11-q-res-avail (query).
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
@@ -25,6 +24,9 @@ export type AttributeKind =
   | { kind: 'version' }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'secret' };
+
+/** The kind most attributes have: UTF-8 text. */
+export const TEXT: AttributeKind = { kind: 'text' };
 
 export interface AttributeSpec {
   /** The attribute's name in the URI. */
@@ -101,99 +103,6 @@ function excerpt(display: string, position: number): { text: string; position: n
   const end = Math.min(display.length, position + SHOWN_AROUND_FAULT);
   const lead = start > 0 ? '…' : '';
   return { text: `${lead}${display.slice(start, end)}${end < display.length ? '…' : ''}`, position: position - start + lead.length };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Redaction: what of a URI may be shown. It works on any text, malformed or not, because it runs
-// exactly when something is wrong with the URI.
-
-/** After percent-decoding, lower-casing and dropping punctuation, a name holding one of these holds a secret. */
-const SECRET_NAME = /pin|puk|pass|secret/;
-/** Where an attribute can start in a URI written by a person: after any separator, in either part. */
-const SEPARATORS = new Set([';', '&', '?']);
-/** What follows a separator when a new attribute starts there (attribute names start with a letter). */
-const ATTRIBUTE_START = /[A-Za-z][A-Za-z0-9%_.~-]*=/y;
-
-/**
- * Whether an attribute's name says its value is secret: pin-value, PIN-VALUE, pin%2Dvalue, pinvalue,
- * pin_value, pin-valu, x-pin … but not pin-source (a file path, like management-key-source).
- */
-function namesSecret(rawName: string): boolean {
-  let name = rawName;
-  for (let pass = 0; pass < 3 && name.includes('%'); pass++) {
-    name = name.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-  }
-  const letters = name.toLowerCase().replace(/[^a-z0-9]/g, '');
-  return SECRET_NAME.test(letters) && !letters.endsWith('source');
-}
-
-/**
- * Where a secret value that starts at `from` ends. It runs to the separator the parser would stop at
- * (";" or the first "?" in the path, "&" in the query) when a new attribute starts after it; text
- * after a separator that starts no attribute ("1234&56") is taken as more of the secret.
- */
-function secretValueEnd(text: string, from: number, pathEnd: number): number {
-  for (let p = from; p < text.length; p++) {
-    const separates = p < pathEnd ? text[p] === ';' : p === pathEnd || text[p] === '&';
-    if (!separates) continue;
-    ATTRIBUTE_START.lastIndex = p + 1;
-    if (ATTRIBUTE_START.test(text)) return p;
-  }
-  return text.length;
-}
-
-interface SecretSpan {
-  start: number;
-  end: number;
-  name: string;
-}
-
-/** The values of every attribute whose name looks secret, wherever it stands, in one pass. */
-function secretSpans(text: string): SecretSpan[] {
-  const spans: SecretSpan[] = [];
-  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:/.exec(text);
-  const firstAttribute = scheme ? scheme[0].length : 0;
-  const question = text.indexOf('?', firstAttribute);
-  const pathEnd = question === -1 ? text.length : question;
-  let start = firstAttribute;
-  while (start < text.length) {
-    let p = start;
-    let equals = -1;
-    while (p < text.length && !SEPARATORS.has(text[p]!)) {
-      if (equals === -1 && text[p] === '=') equals = p;
-      p++;
-    }
-    if (equals !== -1 && namesSecret(text.slice(start, equals))) {
-      const end = secretValueEnd(text, equals + 1, pathEnd);
-      if (end > equals + 1) spans.push({ start: equals + 1, end, name: text.slice(start, equals) });
-      p = end;
-    }
-    start = p + 1;
-  }
-  return spans;
-}
-
-/**
- * The one redaction of URIs: every secret value becomes "***". `position` (an offset in `text`) is
- * moved to the same spot in the result; `faultInSecret` names the attribute when it falls inside a
- * secret value.
- */
-function redactForDisplay(text: string, position: number): { display: string; displayPosition: number; faultInSecret?: string } {
-  let display = '';
-  let copied = 0;
-  let displayPosition = position;
-  let faultInSecret: string | undefined;
-  for (const span of secretSpans(text)) {
-    display += `${text.slice(copied, span.start)}***`;
-    copied = span.end;
-    if (position >= span.end) displayPosition -= span.end - span.start - 3;
-    else if (position >= span.start) {
-      displayPosition = display.length - 3;
-      faultInSecret = span.name;
-    }
-  }
-  display += text.slice(copied);
-  return { display, displayPosition, ...(faultInSecret === undefined ? {} : { faultInSecret }) };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -386,157 +295,20 @@ export function formatUri(spec: UriSchemeSpec, attrs: ParsedAttributes): string 
   return `${spec.scheme}:${path.join(';')}${query.length ? '?' + query.join('&') : ''}`;
 }
 
-/**
- * A key URI (or text meant to be one) as it may appear in a message or log: without the value of
- * any attribute that looks like a PIN, however it is spelt or placed.
- */
-export function redactUri(uriText: string): string {
-  return redactForDisplay(uriText, 0).display;
-}
-
 /** The scheme of a key URI ("pkcs11", "yubikey"), or undefined when the text is not a URI. */
 export function uriScheme(input: string): string | undefined {
   const match = /^([a-z][a-z0-9+.-]*):/i.exec(input);
   return match ? match[1]!.toLowerCase() : undefined;
 }
 
-// ---------------------------------------------------------------------------------------------
-// pkcs11: (RFC 7512 §2.3)
-
-export const PKCS11_OBJECT_TYPES = ['public', 'private', 'cert', 'secret-key', 'data'] as const;
-export type Pkcs11ObjectType = (typeof PKCS11_OBJECT_TYPES)[number];
-
-export interface Pkcs11Uri {
-  // token and library (path)
-  model?: string;
-  manufacturer?: string;
-  serial?: string;
-  token?: string;
-  libraryManufacturer?: string;
-  libraryDescription?: string;
-  libraryVersion?: string;
-  slotDescription?: string;
-  slotManufacturer?: string;
-  slotId?: number;
-  // object (path)
-  id?: Uint8Array;
-  object?: string;
-  type?: Pkcs11ObjectType;
-  // query
-  pinSource?: string;
-  /** Accepted because the RFC defines it, but a PIN in a URI ends up in shell history: warned about. */
-  pinValue?: Secret;
-  moduleName?: string;
-  modulePath?: string;
-  vendor?: Record<string, string>;
+/** A scheme as functions: its parser and printer, made from its attribute table in one place. */
+export interface UriScheme<T> {
+  spec: UriSchemeSpec;
+  parse(input: string): T;
+  format(uri: T): string;
 }
 
-const text = { kind: 'text' } as const;
-
-export const PKCS11_URI: UriSchemeSpec = {
-  scheme: 'pkcs11',
-  title: 'PKCS#11 URI',
-  example: '"pkcs11:token=my-token;object=my-key;type=private?module-path=/usr/lib/softhsm/libsofthsm2.so"',
-  // Printed in the order p11tool prints them.
-  path: [
-    { name: 'model', field: 'model', type: text },
-    { name: 'manufacturer', field: 'manufacturer', type: text },
-    { name: 'serial', field: 'serial', type: text },
-    { name: 'token', field: 'token', type: text },
-    { name: 'library-manufacturer', field: 'libraryManufacturer', type: text },
-    { name: 'library-description', field: 'libraryDescription', type: text },
-    { name: 'library-version', field: 'libraryVersion', type: { kind: 'version' } },
-    { name: 'slot-description', field: 'slotDescription', type: text },
-    { name: 'slot-manufacturer', field: 'slotManufacturer', type: text },
-    { name: 'slot-id', field: 'slotId', type: { kind: 'uint' } },
-    { name: 'id', field: 'id', type: { kind: 'bytes' }, alwaysPercentEncode: true },
-    { name: 'object', field: 'object', type: text },
-    { name: 'type', field: 'type', type: { kind: 'enum', values: PKCS11_OBJECT_TYPES } },
-  ],
-  query: [
-    { name: 'pin-source', field: 'pinSource', type: text },
-    { name: 'pin-value', field: 'pinValue', type: { kind: 'secret' } },
-    { name: 'module-name', field: 'moduleName', type: text },
-    { name: 'module-path', field: 'modulePath', type: text },
-  ],
-};
-
-export function parsePkcs11Uri(input: string): Pkcs11Uri {
-  return parseUri(PKCS11_URI, input) as Pkcs11Uri;
-}
-
-/** Prints a URI that p11tool, p11-kit and OpenSSL's pkcs11 engine accept. Never prints pin-value. */
-export function formatPkcs11Uri(uri: Pkcs11Uri): string {
-  return formatUri(PKCS11_URI, uri as ParsedAttributes);
-}
-
-// ---------------------------------------------------------------------------------------------
-// yubikey: the same grammar, naming a YubiKey (by serial or reader) and a PIV slot.
-
-export const YUBIKEY_SLOT_NAMES = ['9a', '9c', '9d', '9e', ...Array.from({ length: 20 }, (_, i) => (0x82 + i).toString(16))] as const;
-
-export interface YubiKeyUri {
-  serial?: number;
-  /** PIV slot, two hex digits: 9a, 9c, 9d, 9e, 82–95. */
-  slot?: string;
-  /** PC/SC reader name (exact). */
-  reader?: string;
-  pinSource?: string;
-  pinValue?: Secret;
-  /** File holding the management key in hex. */
-  managementKeySource?: string;
-  vendor?: Record<string, string>;
-}
-
-export const YUBIKEY_URI: UriSchemeSpec = {
-  scheme: 'yubikey',
-  title: 'YubiKey URI',
-  example: '"yubikey:serial=12345678;slot=9c?pin-source=file:/run/keyward/pin"',
-  path: [
-    { name: 'serial', field: 'serial', type: { kind: 'uint' } },
-    { name: 'slot', field: 'slot', type: { kind: 'enum', values: YUBIKEY_SLOT_NAMES } },
-    { name: 'reader', field: 'reader', type: text },
-  ],
-  query: [
-    { name: 'pin-source', field: 'pinSource', type: text },
-    { name: 'pin-value', field: 'pinValue', type: { kind: 'secret' } },
-    { name: 'management-key-source', field: 'managementKeySource', type: text },
-  ],
-};
-
-export function parseYubiKeyUri(input: string): YubiKeyUri {
-  // Slots are hex: accept 9C as well as 9c.
-  const uri = parseUri(YUBIKEY_URI, input.replace(/(;|:)slot=([0-9A-Fa-f]{2})(?=;|\?|$)/, (_, sep: string, slot: string) => `${sep}slot=${slot.toLowerCase()}`)) as YubiKeyUri;
-  return uri;
-}
-
-export function formatYubiKeyUri(uri: YubiKeyUri): string {
-  return formatUri(YUBIKEY_URI, uri as ParsedAttributes);
-}
-
-// ---------------------------------------------------------------------------------------------
-
-/** The schemes of key URIs, each served by a keystore backend. */
-export const KEY_URI_SCHEMES = ['pkcs11', 'yubikey'] as const;
-export type KeyUriScheme = (typeof KEY_URI_SCHEMES)[number];
-
-/** The scheme of a key URI, or undefined when the text is none (a file path, say). */
-export function keyUriScheme(input: string): KeyUriScheme | undefined {
-  const scheme = uriScheme(input);
-  return KEY_URI_SCHEMES.find((known) => known === scheme);
-}
-
-/** The scheme of a key URI; refuses any other text. */
-export function requireKeyUriScheme(input: string): KeyUriScheme {
-  const known = keyUriScheme(input);
-  if (known) return known;
-  const scheme = uriScheme(input);
-  throw keywardError('URI_SCHEME_UNSUPPORTED', scheme ? `"${scheme}:" is not a key URI scheme Keyward knows` : `"${redactUri(input)}" is not a key URI`, {
-    hint: `key URIs start with ${KEY_URI_SCHEMES.map((s) => `"${s}:"`).join(' or ')}, e.g. "pkcs11:token=ca;object=root"`,
-  });
-}
-
-/** Parses a key URI of any scheme Keyward knows; refuses other text. */
-export function parseKeyUri(input: string): Pkcs11Uri | YubiKeyUri {
-  return requireKeyUriScheme(input) === 'pkcs11' ? parsePkcs11Uri(input) : parseYubiKeyUri(input);
+/** `normalise` lets a scheme accept a spelling its grammar does not (YubiKey slots in upper case). */
+export function defineScheme<T extends object>(spec: UriSchemeSpec, normalise: (input: string) => string = (input) => input): UriScheme<T> {
+  return { spec, parse: (input) => parseUri(spec, normalise(input)) as T, format: (uri) => formatUri(spec, uri as ParsedAttributes) };
 }

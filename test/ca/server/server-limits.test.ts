@@ -8,9 +8,9 @@ import fc from 'fast-check';
 import { webcrypto } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import * as x509 from '../../src/x509/peculiar.js';
-import { nodeCsr } from '../harness/ca.js';
-import { post, withServer } from '../harness/ca-server.js';
+import * as x509 from '../../../src/x509/peculiar.js';
+import { nodeCsr } from '../../harness/ca.js';
+import { post, withServer } from '../../harness/ca-server.js';
 
 /**
  * Sends raw bytes; resolves with whatever came back once the server closed (or after `waitMs`).

@@ -7,8 +7,8 @@
  * file could otherwise feed a wrong PIN from a file of their choosing and spend the PIN's tries. Readers of files hand out `KeyUri.fromFile(…)`, never the bare
  * text, so the rule holds wherever the URI travels.
  */
-import { keywardError } from '../errors.js';
-import { parseKeyUri } from './uri.js';
+import { keywardError } from '../../errors.js';
+import { parseKeyUri } from './schemes.js';
 
 export type UriOrigin = { kind: 'operator' } | { kind: 'file'; file: string; field: string };
 

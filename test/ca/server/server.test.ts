@@ -10,12 +10,12 @@ import { connect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { nodeCsr } from '../harness/ca.js';
-import { crlFile } from '../../src/ca/store.js';
-import * as x509 from '../../src/x509/peculiar.js';
-import { post, withServer } from '../harness/ca-server.js';
-import { run } from '../harness/run.js';
-import { tempDir } from '../harness/temp.js';
+import { nodeCsr } from '../../harness/ca.js';
+import { crlFile } from '../../../src/ca/store.js';
+import * as x509 from '../../../src/x509/peculiar.js';
+import { post, withServer } from '../../harness/ca-server.js';
+import { run } from '../../harness/run.js';
+import { tempDir } from '../../harness/temp.js';
 
 const AUTH_KEY = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 

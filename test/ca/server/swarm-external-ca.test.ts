@@ -8,11 +8,11 @@ import test from 'ava';
 import { createHmac, createPrivateKey, X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ServedCa } from '../../src/ca/server/serve.js';
-import { nodeCsr, type TestCa } from '../harness/ca.js';
-import { post, swarmNodeCsr, swarmSignRequest, withServer, type ClientTls, type Reply } from '../harness/ca-server.js';
-import { run } from '../harness/run.js';
-import { tempDir } from '../harness/temp.js';
+import type { ServedCa } from '../../../src/ca/server/serve.js';
+import { nodeCsr, type TestCa } from '../../harness/ca.js';
+import { post, swarmNodeCsr, swarmSignRequest, withServer, type ClientTls, type Reply } from '../../harness/ca-server.js';
+import { run } from '../../harness/run.js';
+import { tempDir } from '../../harness/temp.js';
 
 const AUTH_KEY = Buffer.from('8f0e1d2c3b4a59687766554433221100', 'hex');
 

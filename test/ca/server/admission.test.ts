@@ -5,8 +5,8 @@
  */
 import test from 'ava';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import { nodeCsr, type TestCa } from '../harness/ca.js';
-import { post, servedFor, type ClientTls } from '../harness/ca-server.js';
+import { nodeCsr, type TestCa } from '../../harness/ca.js';
+import { post, servedFor, type ClientTls } from '../../harness/ca-server.js';
 
 /** A node certificate and key of the test CA, for mutual TLS. */
 async function credentials(ca: TestCa, subject: string): Promise<ClientTls> {

@@ -8,12 +8,12 @@ import test from 'ava';
 import { webcrypto } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { revokeCertificate, signIntermediateCrl } from '../../src/ca/steps/revocation.js';
-import * as x509 from '../../src/x509/peculiar.js';
-import { serveCa } from '../../src/ca/server/serve.js';
-import { nodeCsr, testCa, type TestCa } from '../harness/ca.js';
-import { uniqueLabel } from '../harness/softhsm.js';
-import { post, withServer, type ClientTls } from '../harness/ca-server.js';
+import { revokeCertificate, signIntermediateCrl } from '../../../src/ca/steps/revocation.js';
+import * as x509 from '../../../src/x509/peculiar.js';
+import { serveCa } from '../../../src/ca/server/serve.js';
+import { nodeCsr, testCa, type TestCa } from '../../harness/ca.js';
+import { uniqueLabel } from '../../harness/softhsm.js';
+import { post, withServer, type ClientTls } from '../../harness/ca-server.js';
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
 

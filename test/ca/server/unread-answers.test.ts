@@ -9,10 +9,10 @@
 import test, { type ExecutionContext } from 'ava';
 import { createHmac } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
-import type { ServedCa } from '../../src/ca/server/serve.js';
-import type { ServerLimits } from '../../src/ca/server/server.js';
-import { nodeCsr, type TestCa } from '../harness/ca.js';
-import { connectTo, infoRequest, neverReading, post, servedFor, type ClientTls } from '../harness/ca-server.js';
+import type { ServedCa } from '../../../src/ca/server/serve.js';
+import type { ServerLimits } from '../../../src/ca/server/server.js';
+import { nodeCsr, type TestCa } from '../../harness/ca.js';
+import { connectTo, infoRequest, neverReading, post, servedFor, type ClientTls } from '../../harness/ca-server.js';
 
 const AUTH_KEY = Buffer.alloc(32, 9);
 const ATTACKERS = 3;

@@ -1,7 +1,7 @@
 /** The CA server's load shedder on its own: who is cut off when connections or body memory run out. */
 import test from 'ava';
 import { Socket } from 'node:net';
-import { LoadShedder } from '../../src/ca/server/load-shedding.js';
+import { LoadShedder } from '../../../src/ca/server/load-shedding.js';
 
 test('past the connection cap the longest-unfinished connection goes; one whose answer is being computed never does', (t) => {
   const shedder = new LoadShedder({ maxConnections: 2, maxBodiesInFlightBytes: 1_000, maxPipelinedRequests: 4 });
