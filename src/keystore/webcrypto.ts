@@ -232,9 +232,11 @@ export class KeywardSubtleCrypto {
  * there, it has. Node's type also lists a `CryptoKey` that Node's own `webcrypto` object does not
  * have at run time; neither has this one.
  */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging -- the merge is the point: every member the reader's Crypto declares
 export interface KeywardCrypto extends PlatformCrypto {}
 
 /** A `Crypto` for WebCrypto code (x509's `crypto` argument): hardware signing, software everything else. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- see the interface above
 export class KeywardCrypto {
   readonly subtle: PlatformSubtleCrypto;
   readonly getRandomValues: PlatformCrypto['getRandomValues'] = (array) => webcrypto.getRandomValues(array);

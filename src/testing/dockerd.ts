@@ -114,7 +114,7 @@ export async function startDockerd(): Promise<Dockerd> {
     await waitUntil('dockerd to answer', async () => ((await docker(['version', '--format', '{{.Server.Version}}'])).code === 0 ? true : undefined), 60_000, 250);
   } catch (error) {
     await stop();
-    throw new Error(`${(error as Error).message}; its log ends:\n${log.slice(-3000)}`);
+    throw new Error(`${(error as Error).message}; its log ends:\n${log.slice(-3000)}`, { cause: error });
   }
   return {
     dir,
