@@ -171,6 +171,11 @@ switch (task) {
       log('type errors in tests or benchmarks');
       process.exit(1);
     }
+    // The house rules, checked before anything runs: the linter.
+    if (run(node, [join(root, 'node_modules/eslint/bin/eslint.js'), '.']) !== 0) {
+      log('the linter found problems (above); fix them, or explain a deliberate exception with an eslint-disable comment');
+      process.exit(1);
+    }
     process.exitCode = run(node, [join(root, 'node_modules/ava/entrypoints/cli.mjs'), ...args]);
     break;
   case 'bench':

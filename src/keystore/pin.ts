@@ -49,7 +49,7 @@ export function readPinFile(source: string, interaction: Interaction): Secret {
     });
   const content = Buffer.alloc(MAX_PIN_FILE_BYTES + 1);
   let length = 0;
-  let othersMayRead = false;
+  let othersMayRead: boolean;
   try {
     let fd: number;
     try {

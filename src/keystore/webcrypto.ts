@@ -14,6 +14,22 @@ import { withArticle } from '../words.js';
 type SubtleCrypto = webcrypto.SubtleCrypto;
 type CryptoKey = webcrypto.CryptoKey;
 type Algorithm = webcrypto.AlgorithmIdentifier | webcrypto.RsaPssParams | webcrypto.EcdsaParams;
+/** WebCrypto's BufferSource, spelt out: @types/node 24 and later no longer export `webcrypto.BufferSource`. */
+type BufferSource = ArrayBufferView | ArrayBuffer;
+
+/*
+ * What this module hands to WebCrypto code (a `Crypto`, a key pair, a `CryptoKey`) is declared with
+ * the WebCrypto types of the program that reads these declarations, not with Node's: DOM's when its
+ * `lib` has DOM (the default of `tsc --init`), @types/node's otherwise. @types/node declares
+ * `globalThis.crypto` so that it is DOM's `Crypto` wherever DOM is loaded, and WebCrypto code such
+ * as x509 takes the global types. Declared with Node's `webcrypto` types instead, a `KeywardCrypto`
+ * was not assignable to DOM's `Crypto` (whose `generateKey` has overloads Node 20's lacks), nor a
+ * key pair to DOM's `CryptoKeyPair` (newer Node types add key usages DOM does not have), in a
+ * reader's default project. In this project (no DOM) they are Node's types.
+ */
+type PlatformCrypto = typeof globalThis.crypto;
+type PlatformSubtleCrypto = PlatformCrypto['subtle'];
+type PlatformCryptoKey = Awaited<ReturnType<PlatformSubtleCrypto['importKey']>>;
 
 /** How an RSA hardware key presents itself to WebCrypto: as PKCS#1 v1.5 or as PSS. */
 export type RsaScheme = 'RSASSA-PKCS1-v1_5' | 'RSA-PSS';
@@ -25,14 +41,14 @@ export interface HardwareKeyOptions {
 }
 
 /** A private key that lives in a device. Not extractable, usable only to sign. */
-export class HardwareCryptoKey implements CryptoKey {
+export class HardwareCryptoKey implements PlatformCryptoKey {
   readonly type = 'private' as const;
   readonly extractable = false;
-  readonly usages: webcrypto.KeyUsage[] = ['sign'];
-  readonly algorithm: webcrypto.KeyAlgorithm;
+  readonly usages: PlatformCryptoKey['usages'] = ['sign'];
+  readonly algorithm: PlatformCryptoKey['algorithm'];
   readonly handle: KeyHandle;
 
-  constructor(handle: KeyHandle, algorithm: webcrypto.KeyAlgorithm) {
+  constructor(handle: KeyHandle, algorithm: PlatformCryptoKey['algorithm']) {
     this.handle = handle;
     this.algorithm = algorithm;
   }
@@ -74,11 +90,17 @@ function webCryptoAlgorithm(algorithm: KeyAlgorithm, options: HardwareKeyOptions
   }
 }
 
+/** A `CryptoKeyPair` whose private half is in a device. */
+export interface HardwareKeyPair {
+  privateKey: HardwareCryptoKey;
+  publicKey: PlatformCryptoKey;
+}
+
 /**
  * A key pair for WebCrypto code: the private half signs in the device, the public half is an
  * ordinary (software) public key imported from the device's SPKI.
  */
-export async function hardwareKeyPair(handle: KeyHandle, options: HardwareKeyOptions = {}): Promise<webcrypto.CryptoKeyPair> {
+export async function hardwareKeyPair(handle: KeyHandle, options: HardwareKeyOptions = {}): Promise<HardwareKeyPair> {
   const algorithm = requireAlgorithm(handle);
   const described = webCryptoAlgorithm(algorithm, options);
   const spki = await handle.publicKey();
@@ -144,18 +166,18 @@ export class KeywardSubtleCrypto {
     this.#software = software;
   }
 
-  async sign(algorithm: Algorithm, key: CryptoKey, data: webcrypto.BufferSource): Promise<ArrayBuffer> {
+  async sign(algorithm: Algorithm, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer> {
     if (!isHardwareKey(key)) return this.#software.sign(algorithm, key, data);
     const signature = await key.handle.sign(toBytes(data), signOptionsFor(algorithm, key));
     return toArrayBuffer(signature);
   }
 
-  verify(algorithm: Algorithm, key: CryptoKey, signature: webcrypto.BufferSource, data: webcrypto.BufferSource): Promise<boolean> {
+  verify(algorithm: Algorithm, key: CryptoKey, signature: BufferSource, data: BufferSource): Promise<boolean> {
     refuseHardwareKey(key, 'verifying with a private key');
     return this.#software.verify(algorithm, key, signature, data);
   }
 
-  digest(algorithm: webcrypto.AlgorithmIdentifier, data: webcrypto.BufferSource): Promise<ArrayBuffer> {
+  digest(algorithm: webcrypto.AlgorithmIdentifier, data: BufferSource): Promise<ArrayBuffer> {
     return this.#software.digest(algorithm, data);
   }
 
@@ -206,24 +228,28 @@ export class KeywardSubtleCrypto {
   }
 }
 
+/**
+ * A `KeywardCrypto` is the reader's `Crypto` (declaration merging): whatever members that type has
+ * there, it has. Node's type also lists a `CryptoKey` that Node's own `webcrypto` object does not
+ * have at run time; neither has this one.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging -- the merge is the point: every member the reader's Crypto declares
+export interface KeywardCrypto extends PlatformCrypto {}
+
 /** A `Crypto` for WebCrypto code (x509's `crypto` argument): hardware signing, software everything else. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- see the interface above
 export class KeywardCrypto {
-  readonly subtle: SubtleCrypto;
+  readonly subtle: PlatformSubtleCrypto;
+  readonly getRandomValues: PlatformCrypto['getRandomValues'] = (array) => webcrypto.getRandomValues(array);
+  readonly randomUUID: PlatformCrypto['randomUUID'] = () => webcrypto.randomUUID();
 
-  constructor(software: SubtleCrypto = webcrypto.subtle) {
-    this.subtle = new KeywardSubtleCrypto(software) as unknown as SubtleCrypto;
-  }
-
-  getRandomValues<T extends Parameters<typeof webcrypto.getRandomValues>[0]>(array: T): T {
-    return webcrypto.getRandomValues(array);
-  }
-
-  randomUUID(): `${string}-${string}-${string}-${string}-${string}` {
-    return webcrypto.randomUUID();
+  /** `software` does everything but signing with hardware keys (Node's WebCrypto by default). */
+  constructor(software: PlatformSubtleCrypto = webcrypto.subtle) {
+    this.subtle = new KeywardSubtleCrypto(software as SubtleCrypto) as unknown as PlatformSubtleCrypto;
   }
 }
 
-function toBytes(data: webcrypto.BufferSource): Uint8Array {
+function toBytes(data: BufferSource): Uint8Array {
   return ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
 }
 

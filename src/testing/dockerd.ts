@@ -20,13 +20,13 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** Why a throw-away dockerd cannot run here, or undefined when it can. */
-export function dockerdUnavailable(): string | undefined {
+/** Why a throw-away dockerd cannot run here, or false when it can: a test's `skip` (node:test), or `if (why) …`. */
+export function dockerdUnavailable(): string | false {
   if (process.getuid?.() !== 0) return 'dockerd needs root';
   for (const tool of ['dockerd', 'unshare']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) return `${tool} is not installed (Debian: apt-get install docker.io)`;
   }
-  return undefined;
+  return false;
 }
 
 export interface Dockerd {
@@ -114,7 +114,7 @@ export async function startDockerd(): Promise<Dockerd> {
     await waitUntil('dockerd to answer', async () => ((await docker(['version', '--format', '{{.Server.Version}}'])).code === 0 ? true : undefined), 60_000, 250);
   } catch (error) {
     await stop();
-    throw new Error(`${(error as Error).message}; its log ends:\n${log.slice(-3000)}`);
+    throw new Error(`${(error as Error).message}; its log ends:\n${log.slice(-3000)}`, { cause: error });
   }
   return {
     dir,

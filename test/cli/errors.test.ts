@@ -236,7 +236,7 @@ test('keyward help errors prints the registry: every code once, with its exit co
   }
   const text = await keyward(['help', 'errors']);
   t.is(text.code, 0, text.stderr);
-  t.deepEqual(text.stdout.split('\n').flatMap((line) => /^  ([A-Z][A-Z0-9_]+) /.exec(line)?.[1] ?? []), codes, 'a line for each code, in order');
+  t.deepEqual(text.stdout.split('\n').flatMap((line) => /^ {2}([A-Z][A-Z0-9_]+) /.exec(line)?.[1] ?? []), codes, 'a line for each code, in order');
   // Long meanings wrap onto indented lines: compare with the whitespace folded.
   const folded = text.stdout.replace(/\s+/g, ' ');
   for (const { code, exitCode, meaning } of rows) t.true(folded.includes(` ${code} ${exitCode} ${meaning} `), code);

@@ -3,6 +3,7 @@ import type { Interaction } from '../../src/keystore/interaction.js';
 import { Keystore } from '../../src/keystore/keystore.js';
 import type { Pkcs11Administration } from '../../src/keystore/pkcs11/administration.js';
 import { Secret } from '../../src/secret.js';
+import { recordingInteraction } from '../../src/testing/softhsm.js';
 import { uniqueLabel, useProcessSoftHsm } from './softhsm.js';
 
 export const USER_PIN = '246810';
@@ -18,15 +19,7 @@ export interface TestToken {
   warnings: string[];
 }
 
-/** Collects warnings; never prompts (like a script without a terminal). */
-export function recordingInteraction(warnings: string[]): Interaction {
-  return {
-    askSecret: async () => undefined,
-    confirm: async () => undefined,
-    warn: (message) => warnings.push(message),
-    notice: () => ({ clear: () => undefined }),
-  };
-}
+export { recordingInteraction };
 
 export async function freshToken(options: { env?: NodeJS.ProcessEnv; interaction?: Interaction; allowFinalTry?: boolean } = {}): Promise<TestToken> {
   useProcessSoftHsm();

@@ -6,17 +6,16 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { SOFTHSM_MODULE_CANDIDATES } from '../../src/hsm/pkcs11/module.js';
-import { createSoftHsmStore, useSoftHsmStore, type SoftHsmStore } from '../../src/hsm/pkcs11/softhsm.js';
+import { createSoftHsmStore, type SoftHsmStore } from '../../src/hsm/pkcs11/softhsm.js';
+import { processSoftHsmStore } from '../../src/testing/softhsm.js';
 
 export { createSoftHsmStore, type SoftHsmStore };
 
 export const SOFTHSM_MODULE = SOFTHSM_MODULE_CANDIDATES.find((p) => existsSync(p)) ?? '/usr/lib/softhsm/libsofthsm2.so';
 
-let processStore: SoftHsmStore | undefined;
-
+/** The process's store, the same one `keyward/testing`'s tokens use (SoftHSM sees one per process). */
 export function useProcessSoftHsm(): SoftHsmStore {
-  processStore ??= useSoftHsmStore(createSoftHsmStore('keyward-test-'));
-  return processStore;
+  return processSoftHsmStore();
 }
 
 /** A label no other test uses. */

@@ -17,6 +17,8 @@ export interface TestKey {
   privateKey: KeyObject;
 }
 
+// Metadata as @tufjs/models builds and this harness edits it: its shape is the spec's, checked by the client under test.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of any TUF role, edited field by field
 type Json = Record<string, any>;
 
 export function testKey(): TestKey {

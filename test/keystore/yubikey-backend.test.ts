@@ -107,7 +107,7 @@ test('delete: on 5.7 the key and its certificate go; on 5.4 a clear refusal', as
 });
 
 test('PIN safety through the keystore: wrong PIN shows tries left; the last try is kept unless confirmed', async (t) => {
-  let answer: boolean | undefined;
+  let answer: boolean | undefined = undefined; // what the person says when asked; changed below
   const f = await fixture({ interaction: { confirm: async () => answer } });
   await f.keystore.generate(f.uri('9a'), { algorithm: 'p256', pinPolicy: 'always' });
   const wrong = new Keystore({ attachedCards: [{ reader: 'w', card: f.card }], env: { KEYWARD_PIN: '000000' }, interaction: { askSecret: async () => undefined, confirm: async () => answer, warn: () => undefined, notice: () => ({ clear: () => undefined }) } });

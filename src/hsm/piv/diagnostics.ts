@@ -64,8 +64,24 @@ export interface DiagnosticReport {
   findings: Finding[];
 }
 
+/**
+ * node-hid is an optional dependency, loaded only here: an install where its native add-on could
+ * not be built (no prebuilt binary for the platform, no libudev/libusb headers) still works, and
+ * sees USB through sysfs alone.
+ */
+function loadHid(): typeof import('node-hid') {
+  try {
+    return createRequire(import.meta.url)('node-hid') as typeof import('node-hid');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
+      throw new Error('not installed (an optional dependency; on Linux, USB is read from sysfs instead)', { cause: error });
+    }
+    throw error;
+  }
+}
+
 function hidDevices(): UsbYubiKey[] {
-  const hid = createRequire(import.meta.url)('node-hid') as typeof import('node-hid');
+  const hid = loadHid();
   const seen = new Map<string, UsbYubiKey>();
   for (const device of hid.devices(YUBICO_VENDOR_ID, 0)) {
     const key = `${device.productId}:${device.serialNumber ?? device.path}`;

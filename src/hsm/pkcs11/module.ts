@@ -12,18 +12,11 @@ import { ckrOf, errorForCkr, pkcs11Call } from './errors.js';
 import { padLabel, slotIdOf, unpad } from './fields.js';
 import { requireAllowedModule, type ModuleRequester } from './module-policy.js';
 import { P11KIT_MODULE_DIRS, registeredModules } from './p11-kit.js';
+import { defaultSoftHsmModule } from './softhsm.js';
 import { Token, type ModuleInfo, type TokenModule } from './token.js';
 
-/** Where distributions put SoftHSM2's module; the first that exists is the default module. */
-export const SOFTHSM_MODULE_CANDIDATES = [
-  '/usr/lib/softhsm/libsofthsm2.so',
-  '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
-  '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so',
-  '/usr/lib64/pkcs11/libsofthsm2.so',
-  '/usr/lib/pkcs11/libsofthsm2.so',
-  '/usr/local/lib/softhsm/libsofthsm2.so',
-  '/opt/homebrew/lib/softhsm/libsofthsm2.so',
-];
+// Where SoftHSM2's module is found lives beside the SoftHSM stores, which need no native code.
+export { defaultSoftHsmModule, SOFTHSM_MODULE_CANDIDATES } from './softhsm.js';
 
 /** Directories searched for `module-name` (RFC 7512 §2.3) that p11-kit's registry does not know. */
 const MODULE_DIRS = [
@@ -71,11 +64,6 @@ function findModuleByName(name: string): string | undefined {
     }
   }
   return undefined;
-}
-
-/** The installed SoftHSM2, Keyward's module when nothing names one. */
-export function defaultSoftHsmModule(): string | undefined {
-  return SOFTHSM_MODULE_CANDIDATES.find((p) => existsSync(p));
 }
 
 /**

@@ -2,9 +2,25 @@
  * Throw-away SoftHSM2 stores, for the demo and for tests: a token directory and a config naming it.
  * SoftHSM reads its config (SOFTHSM2_CONF) once, at C_Initialize: a process sees one store.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/** Where distributions put SoftHSM2's module; the first that exists is the default module. */
+export const SOFTHSM_MODULE_CANDIDATES = [
+  '/usr/lib/softhsm/libsofthsm2.so',
+  '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/lib64/pkcs11/libsofthsm2.so',
+  '/usr/lib/pkcs11/libsofthsm2.so',
+  '/usr/local/lib/softhsm/libsofthsm2.so',
+  '/opt/homebrew/lib/softhsm/libsofthsm2.so',
+];
+
+/** The installed SoftHSM2, Keyward's module when nothing names one. */
+export function defaultSoftHsmModule(): string | undefined {
+  return SOFTHSM_MODULE_CANDIDATES.find((p) => existsSync(p));
+}
 
 export interface SoftHsmStore {
   dir: string;

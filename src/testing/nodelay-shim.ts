@@ -1,4 +1,8 @@
-/*
+/**
+ * The C source of an LD_PRELOAD shim for the test pcscd, compiled into each rig's own directory
+ * (kept here as text so that it travels in the package with the code that builds it).
+ */
+export const NODELAY_SHIM_C = `/*
  * LD_PRELOAD shim for the test pcscd: sets TCP_NODELAY on the sockets vpcd accepts. vpcd writes a
  * length and a payload in two small writes; with Nagle's algorithm and delayed ACKs every APDU
  * then waits ~40 ms. With this, a round trip through pcscd takes ~0.2 ms.
@@ -29,3 +33,4 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
   nodelay(r);
   return r;
 }
+`;

@@ -1,0 +1,24 @@
+/**
+ * `keyward/ca`: the cluster CA as a library, the same steps `keyward ca …` and the ceremonies run.
+ * A `CaDirectory` holds certificates, CRLs, the ledger and key URIs (never a key); each step opens
+ * its keys through a `Keystore`. `openAuthority` is the online CA that issues node certificates.
+ */
+export { CaDirectory, CA_FILES, type CaConfig, type CrlRole } from './store.js';
+export { createRootCa, type RootCreateOptions } from './steps/root.js';
+export {
+  createClusterIntermediate,
+  installClusterIntermediate,
+  requestClusterIntermediate,
+  type IntermediateCreateOptions,
+  type IntermediateInstallOptions,
+  type IntermediateRequestOptions,
+} from './steps/intermediate.js';
+export { revokeCertificate, signIntermediateCrl, signRootCrl, type IntermediateCrlOptions, type RevokeOptions, type RootCrlOptions } from './steps/revocation.js';
+export { beginRootRotation, finishRootRotation, type RotationOptions } from './steps/rotation.js';
+export { caStatus, type CaStatus, type CertificateStatus } from './steps/status.js';
+export { Authority, IssuedCertificate, openAuthority, type AuthorityPolicy, type NodeIdentity, type NodeOrder, type NodeRequest } from './authority.js';
+export { createJoinToken, parseJoinToken, rootDigest, verifyJoinToken, type ParsedJoinToken } from './join-token.js';
+export { REVOCATION_REASONS, type LedgerEntry, type RevocationReason } from './ledger/ledger.js';
+export { ROLES, type Role } from './names.js';
+export type { RootOptions } from './issue.js';
+export type { PublicationUrls } from './profiles.js';
