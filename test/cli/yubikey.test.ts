@@ -191,7 +191,9 @@ test.serial('touch: a manual touch from another process lets the signature throu
     while (!/Touch your YubiKey/.test(terminal)) await new Promise((resolve) => setTimeout(resolve, 100));
     t.true(JSON.parse((await keyward(['yubikey', 'virtual', 'touch', '--state', card.statePath, '--json'])).stdout).touched);
     await closed;
-    t.regex(terminal, /Touch your YubiKey \(serial \d+\)…\r\x1b\[KTouch your YubiKey \(serial \d+\)… touched\r?\n/);
+    // The notice is rewritten in place (carriage return, erase the line) with what came of it.
+    t.true(terminal.includes('…\r\x1b[KTouch your YubiKey'), JSON.stringify(terminal));
+    t.regex(terminal, /Touch your YubiKey \(serial \d+\)… touched\r?\n/);
     writeFileSync(`${data}.pub`, (await keyward(['key', 'public', 'yubikey:slot=9a'], { env: env() })).stdout);
     t.is((await run('openssl', ['dgst', '-sha256', '-verify', `${data}.pub`, '-signature', `${data}.sig`, data])).stdout.trim(), 'Verified OK');
   } finally {
