@@ -1,10 +1,10 @@
 /** `keyward cert …`: the X.509 certificate stored beside a key, and self-signed certificates made in the device. */
 import type { Command } from 'commander';
 import { keywardError } from '../src/errors.js';
-import { fromPemOrDer, toPem } from '../src/x509/pem.js';
+import { toPem } from '../src/x509/pem.js';
 import { CliContext } from './context.js';
 import { examples } from './help.js';
-import { readInput, writeOutput } from './io.js';
+import { checkStdout, outputOption, readCertificate, writeOutput } from './io.js';
 import { wholeNumber } from './options.js';
 
 const KEY = "'pkcs11:token=demo;object=signer'";
@@ -15,11 +15,12 @@ export function defineCert(cert: Command): void {
     .command('show')
     .description('print the certificate stored with a key (PEM)')
     .argument('<uri>', 'the key')
-    .option('-o, --out <file>', 'write to a file instead of stdout')
+    .addOption(outputOption('-o, --out <file>', 'write to a file instead of stdout'))
     .option('--der', 'DER instead of PEM')
     .addHelpText('after', examples([`keyward cert show ${KEY} | openssl x509 -noout -subject -enddate`]))
     .action(async (uri: string, options: { out?: string; der?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
+      if (!ctx.json) checkStdout(options.out, Boolean(options.der));
       const handle = await ctx.keystore().open(uri);
       const der = await handle.certificate();
       if (!der) {
@@ -39,7 +40,7 @@ export function defineCert(cert: Command): void {
     .addHelpText('after', examples([`keyward cert import ${KEY} --in signer.crt`]))
     .action(async (uri: string, options: { in: string }, command: Command) => {
       const ctx = await CliContext.of(command);
-      const der = fromPemOrDer(readInput(options.in, 'the certificate'), 'CERTIFICATE');
+      const der = await readCertificate(options.in, '--in');
       const handle = await ctx.keystore().open(uri);
       await handle.setCertificate(der);
       ctx.emit({ uri: handle.info.uri, stored: true }, () => `certificate stored with ${handle.info.uri}`);
@@ -53,7 +54,7 @@ export function defineCert(cert: Command): void {
     .option('--days <n>', 'validity in days', (v) => wholeNumber(v, '--days'), 365)
     .option('--ca', 'make it a CA certificate (basicConstraints CA, keyCertSign, cRLSign)')
     .option('--store', 'also store it on the device with the key')
-    .option('-o, --out <file>', 'write the PEM to a file instead of stdout')
+    .addOption(outputOption('-o, --out <file>', 'write the PEM to a file instead of stdout'))
     .addHelpText('after', examples([`keyward cert self-sign ${KEY} --subject "CN=signer" --out signer.crt`, 'openssl verify -CAfile signer.crt signer.crt']))
     .action(async (uri: string, options: { subject: string; days: number; ca?: boolean; store?: boolean; out?: string }, command: Command) => {
       const ctx = await CliContext.of(command);

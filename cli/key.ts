@@ -8,7 +8,8 @@ import { confirmDestruction, yesOption } from './confirm.js';
 import { CliContext } from './context.js';
 import { examples } from './help.js';
 import { wholeNumber } from './options.js';
-import { readInput, writeOutput } from './io.js';
+import { checkStdout, outputOption, readInput, writeOutput } from './io.js';
+import { withArticle } from '../src/words.js';
 
 const TOKEN = "'pkcs11:token=demo;object=signer'";
 
@@ -45,7 +46,7 @@ export function defineKey(key: Command): void {
       if (options.overwrite) {
         await confirmDestruction(ctx, options.yes, { question: `Replace whatever key is in ${redactUri(uri)}? The old key is destroyed.`, action: 'replace a key', declined: 'nothing was generated' });
       }
-      const handle = await ctx.progress(`Generating a ${ALGORITHMS[options.algorithm].title} key in the device`, () =>
+      const handle = await ctx.progress(`Generating ${withArticle(`${ALGORITHMS[options.algorithm].title} key`)} in the device`, () =>
         ctx.keystore().generate(uri, { algorithm: options.algorithm, pinPolicy: options.pinPolicy, touchPolicy: options.touchPolicy, overwrite: options.overwrite }),
       );
       ctx.emit(handle.info, () => handle.info.uri);
@@ -66,11 +67,12 @@ export function defineKey(key: Command): void {
     .command('public')
     .description('print a key\'s public key (SubjectPublicKeyInfo, PEM)')
     .argument('<uri>', 'the key')
-    .option('-o, --out <file>', 'write to a file instead of stdout')
+    .addOption(outputOption('-o, --out <file>', 'write to a file instead of stdout'))
     .option('--der', 'DER instead of PEM')
     .addHelpText('after', examples([`keyward key public ${TOKEN} > signer.pub.pem`, `openssl pkey -pubin -in signer.pub.pem -text -noout`]))
     .action(async (uri: string, options: { out?: string; der?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
+      if (!ctx.json) checkStdout(options.out, Boolean(options.der));
       const handle = await ctx.keystore().open(uri);
       const spki = await handle.publicKey();
       if (ctx.json) {
@@ -85,7 +87,7 @@ export function defineKey(key: Command): void {
     .description('sign a file with a key in the device')
     .argument('<uri>', 'the key')
     .requiredOption('-i, --in <file>', 'the data to sign ("-" for stdin)')
-    .option('-o, --out <file>', 'where to write the signature (default: stdout)')
+    .addOption(outputOption('-o, --out <file>', 'where to write the signature (default: stdout)'))
     .option('--hash <name>', 'sha256, sha384 or sha512 (default: the key\'s usual hash)')
     .addOption(new Option('--padding <scheme>', 'RSA padding').choices(['pkcs1', 'pss']))
     .option('--salt-length <bytes>', 'RSA-PSS salt length (default: the hash length)', (v) => wholeNumber(v, '--salt-length'))
@@ -107,7 +109,8 @@ export function defineKey(key: Command): void {
         command: Command,
       ) => {
         const ctx = await CliContext.of(command);
-        const data = readInput(options.in, 'the data to sign');
+        if (!ctx.json) checkStdout(options.out, !options.base64);
+        const data = readInput(options.in, '--in');
         const handle = await ctx.keystore().open(uri);
         const signOptions: SignOptions = {
           hash: options.hash ? parseHashName(options.hash) : undefined,

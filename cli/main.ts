@@ -13,7 +13,7 @@
  * test/cli/entry.test.ts holds every command's help to that.
  */
 import { Command, CommanderError } from 'commander';
-import { ExitCode, KeywardError, type ErrorCode } from '../src/errors.js';
+import { ExitCode, KeywardError, keywardError, type CodeOf, type ErrorCode } from '../src/errors.js';
 import { errorCodeRows, errorCodesHelp, examples, exitCodesHelp } from './help.js';
 
 /** The nouns, as `keyward --help` lists them, and where each one's commands are defined. */
@@ -52,11 +52,27 @@ for CA directories:
   echo /usr/lib/vendor/libvendor-pkcs11.so | sudo tee -a /etc/keyward/pkcs11-modules
 `;
 
-/** The program with every noun named; a noun's commands are defined when commander dispatches to it. */
-export function buildProgram(): Command {
-  const program = new Command('keyward')
+const VERSION = process.env.npm_package_version ?? '0.1.0';
+
+/** Programs built for --json: their usage errors are printed as JSON (by renderError), not by commander. */
+const jsonPrograms = new WeakSet<Command>();
+
+/**
+ * The program with every noun named; a noun's commands are defined when commander dispatches to it.
+ * `json` (--json anywhere on the command line) is known before parsing: `--version --json` and a
+ * command line that does not parse must still answer in JSON.
+ */
+export function buildProgram(options: { json?: boolean } = {}): Command {
+  const program = new Command('keyward');
+  if (options.json) jsonPrograms.add(program);
+  program
     .description('Keeps signing keys in hardware and puts them to work.')
-    .version(process.env.npm_package_version ?? '0.1.0')
+    .option('-V, --version', 'output the version number')
+    .on('option:version', () => {
+      process.stdout.write(options.json ? `${JSON.stringify({ version: VERSION }, null, 2)}\n` : `${VERSION}\n`);
+      // What commander's own .version() does, with exitOverride: end the parse here.
+      throw new CommanderError(ExitCode.ok, 'commander.version', VERSION);
+    })
     .option('--json', 'machine-readable output (and errors) on stdout')
     .option('--module <path>', 'PKCS#11 module when a URI names none, and one that key URIs read from files may name this run (default: KEYWARD_PKCS11_MODULE, then SoftHSM2)')
     .option('--allow-final-try', 'allow spending a PIN\'s last try without asking')
@@ -107,12 +123,42 @@ async function commandAt(program: Command, names: string[]): Promise<Command> {
   return command;
 }
 
-/** Every command: usage errors exit 2 rather than 1, with a pointer to --help; unknown commands are refused. */
+/** The program a command belongs to. */
+function programOf(command: Command): Command {
+  let root = command;
+  while (root.parent) root = root.parent;
+  return root;
+}
+
+/**
+ * Every command: usage errors exit 2 rather than 1, with a pointer to --help (with --json, as a JSON
+ * error on stdout instead, printed by renderError); unknown commands are refused.
+ */
 function configure(command: Command): void {
   command.exitOverride();
-  command.showHelpAfterError('(add --help for usage)');
+  if (jsonPrograms.has(programOf(command))) command.configureOutput({ outputError: () => undefined });
+  else command.showHelpAfterError(USAGE_HINT);
   if (command.commands.length) refuseUnknownCommand(command);
   command.commands.forEach(configure);
+}
+
+const USAGE_HINT = '(add --help for usage)';
+
+/** Commander's usage errors under the codes Keyward's own use (OPTION_INVALID, OPTION_MISSING …). */
+const USAGE_CODES: Record<string, CodeOf<'usage'>> = {
+  'commander.unknownCommand': 'UNKNOWN_COMMAND',
+  'commander.unknownOption': 'UNKNOWN_OPTION',
+  'commander.missingArgument': 'ARGUMENT_MISSING',
+  'commander.missingMandatoryOptionValue': 'OPTION_MISSING',
+  'commander.optionMissingArgument': 'OPTION_VALUE_MISSING',
+  'commander.invalidArgument': 'OPTION_INVALID',
+  'commander.excessArguments': 'TOO_MANY_ARGUMENTS',
+  'commander.conflictingOption': 'OPTIONS_CONFLICT',
+};
+
+/** A usage error commander raised, as the error every other failure is (for --json). */
+function usageError(error: CommanderError): KeywardError {
+  return keywardError(USAGE_CODES[error.code] ?? 'USAGE', error.message.replace(/^error: /, ''), { hint: USAGE_HINT.replace(/^\((.*)\)$/, '$1') });
 }
 
 function unknownCommand(command: Command, name: string): never {
@@ -142,8 +188,9 @@ function exitQuietlyWhenTheReaderGoes(stream: NodeJS.WriteStream): void {
 
 async function renderError(error: unknown, json: boolean, debug: boolean): Promise<number> {
   if (error instanceof CommanderError) {
-    // Commander already printed the message (or the help/version it was asked for).
+    // Commander already printed the help or version it was asked for, and without --json the usage error too.
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
+    if (json) process.stdout.write(`${JSON.stringify({ error: usageError(error).toJSON() }, null, 2)}\n`);
     return ExitCode.usage;
   }
   // Imported here, not at start-up: only a failing command needs them.
@@ -177,13 +224,16 @@ async function renderError(error: unknown, json: boolean, debug: boolean): Promi
 export async function main(argv: string[]): Promise<number> {
   exitQuietlyWhenTheReaderGoes(process.stdout);
   exitQuietlyWhenTheReaderGoes(process.stderr);
-  const program = buildProgram();
+  // Options after "--" are operands, not options.
+  const end = argv.indexOf('--');
+  const given = (option: string) => (end === -1 ? argv : argv.slice(0, end)).includes(option);
+  const json = given('--json');
+  const program = buildProgram({ json });
   try {
     await program.parseAsync(argv);
     return ExitCode.ok;
   } catch (error) {
     const options = program.opts<{ json?: boolean; debug?: boolean }>();
-    const json = options.json ?? argv.includes('--json');
-    return renderError(error, json, options.debug ?? argv.includes('--debug'));
+    return renderError(error, options.json ?? json, options.debug ?? given('--debug'));
   }
 }

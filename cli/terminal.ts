@@ -45,7 +45,8 @@ export function terminalInteraction(options: { allowPrompts: boolean }): Interac
     notice: (message): Notice => {
       if (!process.stderr.isTTY) return nonInteractive.notice(message);
       process.stderr.write(`${message}`);
-      return { clear: () => process.stderr.write('\r\x1b[K') };
+      // The line is rewritten: with what came of it ("Touch your YubiKey… touched"), or emptied for the error that follows.
+      return { clear: (outcome) => process.stderr.write(outcome ? `\r\x1b[K${message} ${outcome}\n` : '\r\x1b[K') };
     },
   };
 }

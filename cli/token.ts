@@ -1,6 +1,7 @@
 /** `keyward token …`: PKCS#11 tokens: list, initialise (SoftHSM), change and unblock PINs. */
 import type { Command } from 'commander';
 import { keywardError } from '../src/errors.js';
+import type { PinCounterState } from '../src/hsm/pkcs11/token.js';
 import type { TokenSummary } from '../src/keystore/pkcs11/administration.js';
 import { CliContext } from './context.js';
 import { examples } from './help.js';
@@ -10,8 +11,24 @@ import { existingSecret, newSecret } from './secrets.js';
 /** What SoftHSM accepts; real tokens report their own bounds and refuse others clearly. */
 const PIN_BOUNDS = { min: 4, max: 64 };
 
+/** A PIN's state as a listing shows it (the JSON keeps the flags' names); nothing when there is nothing to say. */
+function pinStateNote(state: PinCounterState): string | undefined {
+  switch (state) {
+    case 'locked':
+      return 'LOCKED';
+    case 'final-try':
+      return 'one try left before it locks';
+    case 'count-low':
+      // CKF_USER_PIN_COUNT_LOW means only this (SoftHSM sets it after any wrong PIN): no count is implied.
+      return 'a wrong PIN was given since the last successful login';
+    case 'ok':
+      return undefined;
+  }
+}
+
 function describeToken(t: TokenSummary): string {
-  const pin = t.userPin === 'ok' ? '' : `  user PIN: ${t.userPin}`;
+  const note = pinStateNote(t.userPin);
+  const pin = note ? `  user PIN: ${note}` : '';
   return `${t.label}  ${t.model}  serial ${t.serial}  slot ${t.slotId}${t.initialized ? '' : '  (not initialised)'}${pin}\n  ${t.uri}` +
     (t.mechanisms ? `\n  mechanisms: ${t.mechanisms.join(' ')}` : '');
 }

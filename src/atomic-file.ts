@@ -3,15 +3,20 @@
  * reader (or a crash) never sees half a certificate or half a signature.
  *
  * Renaming replaces whatever has the name, so the target must be a regular file or nothing yet: a
- * FIFO, a device, a directory or a socket is refused rather than swapped for a file. A symbolic
- * link is followed and its target replaced (the link stays): these are the operator's own paths
- * (--out). Inside a directory others may write, links are refused instead (confined-directory.ts,
- * on replaceFile). A replaced file keeps its mode and, where the process may, its owner.
+ * FIFO, a device, a directory or a socket is refused rather than swapped for a file. The new file
+ * is made in the target's directory, which must exist and be writable; a file this user may not
+ * write is not replaced either (as a shell's `>` would not). `writableTarget` checks all of that,
+ * naming the path and the reason, before anything is written.
+ *
+ * A symbolic link is followed and its target replaced (the link stays): these are the operator's
+ * own paths (--out). Inside a directory others may write, links are refused instead
+ * (confined-directory.ts, on replaceFile). A replaced file keeps its mode and, where the process
+ * may, its owner.
  */
-import { closeSync, fchmodSync, fchownSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { accessSync, closeSync, constants, fchmodSync, fchownSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { basename, dirname, join, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { keywardError } from './errors.js';
+import { fileProblem, KeywardError, keywardError } from './errors.js';
 
 /** What a file that is no regular file is, for messages: "a FIFO", "a directory" … */
 export function kindOf(stats: Stats): string {
@@ -23,28 +28,101 @@ export function kindOf(stats: Stats): string {
   return 'not a regular file';
 }
 
-/** The file a write to `path` replaces (symbolic links followed), and what is there now, if anything. */
-function replacementTarget(path: string): { target: string; existing: Stats | undefined } {
-  let target: string;
+/**
+ * Where a write to `path` goes (symbolic links followed) and what is there now, if anything; refused,
+ * naming `shown` (the path, or the option and path that named it) and why, when Keyward could not
+ * write there: the directory missing or not writable, something there that is no regular file, a
+ * file this user may not write. Commands call it before any device is asked for anything
+ * (cli/io.ts), and every write calls it again.
+ */
+export function writableTarget(path: string, shown = path): { target: string; existing: Stats | undefined } {
+  let target = path;
+  let existing: Stats | undefined;
   try {
     target = realpathSync(path);
+    existing = statSync(target);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    if (lstatIfAny(path)?.isSymbolicLink()) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && lstatIfAny(path)?.isSymbolicLink()) {
       // As cp does: writing through a dangling link would create a file wherever it points.
-      throw keywardError('OUTPUT_DANGLING_LINK', `${path} is a symbolic link to nothing; refusing to write through it`, {
+      throw keywardError('OUTPUT_DANGLING_LINK', `${shown} is a symbolic link to nothing; refusing to write through it`, {
         hint: 'remove the link, or point it at an existing file',
       });
     }
-    return { target: path, existing: undefined };
+    // ENOENT: nothing there yet, or no directory for it (below); ENOTDIR, EACCES: the directory check says which.
+    if (!['ENOENT', 'ENOTDIR', 'EACCES'].includes(code ?? '')) {
+      throw keywardError('OUTPUT_UNUSABLE', `${shown}: ${fileProblem(error)}`, { cause: error });
+    }
   }
-  const existing = statSync(target);
-  if (!existing.isFile()) {
-    throw keywardError('OUTPUT_NOT_A_FILE', `${path} is ${kindOf(existing)}; Keyward writes only regular files (it replaces them whole)`, {
+  if (existing && !existing.isFile()) {
+    throw keywardError('OUTPUT_NOT_A_FILE', `${shown} is ${kindOf(existing)}; Keyward writes only regular files (it replaces them whole)`, {
       hint: 'give the path of a regular file, or of one that does not exist yet; to feed a pipe or a device, write to standard output and redirect it',
     });
   }
+  checkDirectory(dirname(target), shown);
+  if (existing && !accessible(target, constants.W_OK)) {
+    throw keywardError('OUTPUT_NOT_WRITABLE', `${shown} is not writable for this user`, {
+      hint: 'give another path, or make the file writable (chmod u+w) if it is yours to replace',
+    });
+  }
   return { target, existing };
+}
+
+/** The directory a file is written in: it must exist, and this user must be able to create files there (the new file is made beside the old, then renamed over it). */
+function checkDirectory(dir: string, shown: string): void {
+  let stats: Stats;
+  try {
+    stats = statSync(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw keywardError('OUTPUT_DIRECTORY_MISSING', `${shown}: the directory ${dir} does not exist`, { hint: `create it (mkdir -p ${dir}), or give another path` });
+    }
+    if (code === 'ENOTDIR') {
+      throw keywardError('OUTPUT_DIRECTORY_MISSING', `${shown}: ${firstNonDirectory(dir)} is not a directory`, { hint: 'give a path in a directory' });
+    }
+    if (code === 'EACCES') {
+      throw keywardError('OUTPUT_DIRECTORY_NOT_WRITABLE', `${shown}: this user may not enter ${dir}`, { hint: 'give a path in a directory you can write' });
+    }
+    throw keywardError('OUTPUT_UNUSABLE', `${shown}: ${dir}: ${fileProblem(error)}`, { cause: error });
+  }
+  if (!stats.isDirectory()) throw keywardError('OUTPUT_DIRECTORY_MISSING', `${shown}: ${dir} is not a directory`, { hint: 'give a path in a directory' });
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    const readOnly = (error as NodeJS.ErrnoException).code === 'EROFS';
+    throw keywardError('OUTPUT_DIRECTORY_NOT_WRITABLE', readOnly ? `${shown}: the file system holding ${dir} is read-only` : `${shown}: this user may not create files in ${dir}`, {
+      hint: 'Keyward writes a new file beside the old one and renames it over it, so it needs a directory it can write: give a path in one, or write to standard output and redirect it',
+    });
+  }
+}
+
+/** The first component of `dir` that exists and is not a directory (for "… is not a directory"). */
+function firstNonDirectory(dir: string): string {
+  const parts = dir.split(sep);
+  for (let i = 2; i <= parts.length; i++) {
+    const prefix = parts.slice(0, i).join(sep) || sep;
+    const stats = statIfAny(prefix);
+    if (stats && !stats.isDirectory()) return prefix;
+  }
+  return dir;
+}
+
+function accessible(path: string, mode: number): boolean {
+  try {
+    accessSync(path, mode);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function statIfAny(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function lstatIfAny(path: string): Stats | undefined {
@@ -61,7 +139,7 @@ function lstatIfAny(path: string): Stats | undefined {
  * a virtual card's state) never becomes readable by others.
  */
 export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 0o644): void {
-  const { target, existing } = replacementTarget(path);
+  const { target, existing } = writableTarget(path);
   replaceFile(target, existing, data, mode);
 }
 
@@ -72,7 +150,12 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 
  */
 export function replaceFile(target: string, existing: Stats | undefined, data: Uint8Array | string, mode: number): void {
   const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = openSync(temp, 'wx', mode);
+  let fd: number;
+  try {
+    fd = openSync(temp, 'wx', mode);
+  } catch (error) {
+    throw writeFailed(target, error);
+  }
   try {
     if (existing) {
       try {
@@ -88,14 +171,14 @@ export function replaceFile(target: string, existing: Stats | undefined, data: U
   } catch (error) {
     closeSync(fd);
     rmSync(temp, { force: true });
-    throw error;
+    throw writeFailed(target, error);
   }
   closeSync(fd);
   try {
     renameSync(temp, target);
   } catch (error) {
     rmSync(temp, { force: true });
-    throw error;
+    throw writeFailed(target, error);
   }
   // Make the rename itself durable.
   try {
@@ -108,4 +191,13 @@ export function replaceFile(target: string, existing: Stats | undefined, data: U
   } catch {
     // Some filesystems refuse fsync on directories; the data itself is already flushed.
   }
+}
+
+/** A write that failed after the checks (a full disk, a directory changed meanwhile), named by the file meant, never by the temporary one. */
+function writeFailed(target: string, error: unknown): KeywardError {
+  if (error instanceof KeywardError) return error;
+  return keywardError('OUTPUT_WRITE_FAILED', `cannot write ${target}: ${fileProblem(error)}`, {
+    cause: error,
+    hint: 'nothing was replaced: a file that was there is as it was',
+  });
 }

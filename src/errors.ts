@@ -43,6 +43,13 @@ export class KeywardError extends Error {
     return copy;
   }
 
+  /** The same error with its message said of `subject` ("--csr node.crt: …"): a caller that knows which input was wrong names it. */
+  about(subject: string): this {
+    const copy = Object.create(Object.getPrototypeOf(this) as object, Object.getOwnPropertyDescriptors(this)) as this;
+    Object.defineProperty(copy, 'message', { value: `${subject}: ${this.message}`, enumerable: false, writable: true, configurable: true });
+    return copy;
+  }
+
   toJSON(): Record<string, unknown> {
     return {
       code: this.code,
@@ -124,4 +131,27 @@ export function keywardError<C extends ErrorCode>(code: C, message: string, opti
   const exit = ERROR_CODES[code].exit;
   if (exit === 'cancelled') return new CancelledError(message, options) as ErrorOf<C>;
   return new (CLASSES[exit] as new (code: ErrorCode, message: string, options: KeywardErrorOptions) => KeywardError)(code, message, options) as ErrorOf<C>;
+}
+
+/** What a file system error means, for a person: "no such file or directory", not ENOENT. */
+export function fileProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const reasons: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EISDIR: 'it is a directory',
+    ENOTDIR: 'a part of the path is not a directory',
+    EROFS: 'the file system is read-only',
+    ENOSPC: 'no space left on the device',
+    EDQUOT: 'the disk quota is exhausted',
+    ELOOP: 'too many symbolic links',
+    ENAMETOOLONG: 'the name is too long',
+    EIO: 'an input/output error',
+    ENXIO: 'no such device (a FIFO with no writer, or a device gone)',
+  };
+  if (code && reasons[code]) return reasons[code];
+  // Node's messages read "ENOSPC: no space left on device, write": keep the words, drop the code and the call.
+  const message = error instanceof Error ? error.message : String(error);
+  return /^[A-Z]+: ([^,]+)/.exec(message)?.[1] ?? message;
 }

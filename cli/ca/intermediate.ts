@@ -4,7 +4,7 @@ import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
 import { keywardError } from '../../src/errors.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { readInput, writeOutput } from '../io.js';
+import { outputOption, parseInput, readCertificate, writeOutput } from '../io.js';
 import { wholeNumber } from '../options.js';
 import { dirOption, generateOption, withKeystore } from './shared.js';
 
@@ -23,7 +23,7 @@ export function defineIntermediate(ca: Command): void {
     .option('--node-days <n>', 'validity of node certificates it issues', (v) => wholeNumber(v, '--node-days'), 90)
     .option('--crl-url <url>', 'where relying parties fetch CRLs (CRL distribution point)')
     .option('--ca-issuers-url <url>', 'where relying parties fetch the issuer certificate (AIA)')
-    .option('-o, --out <file>', 'write the certificate here (with --csr: to carry back and install)')
+    .addOption(outputOption('-o, --out <file>', 'write the certificate here (with --csr: to carry back and install)'))
     .addOption(dirOption())
     .addHelpText('after', examples([
       '# both keys at hand (one machine, or an HSM reachable from the ceremony):',
@@ -37,7 +37,8 @@ export function defineIntermediate(ca: Command): void {
       const { CaDirectory } = await import('../../src/ca/store.js');
       const { certificatePem } = await import('../../src/x509/certificate.js');
       const urls = options.crlUrl || options.caIssuersUrl ? { crl: options.crlUrl, caIssuers: options.caIssuersUrl } : undefined;
-      const csr = options.csr ? readInput(options.csr, 'the intermediate\'s CSR') : undefined;
+      const { checkCsr } = await import('../../src/ca/csr.js');
+      const csr = options.csr ? await parseInput(options.csr, '--csr', async (data) => (await checkCsr(data), data)) : undefined;
       if (csr && !options.out) throw keywardError('OUT_REQUIRED', 'with --csr, say where to write the certificate to carry back', { hint: 'add --out cluster.pem' });
       const certificate = await withKeystore(ctx, () => createClusterIntermediate(new CaDirectory(options.dir), ctx.keystore(), { ...options, csr, urls }));
       if (options.out) writeOutput(options.out, certificatePem(certificate), false);
@@ -55,7 +56,7 @@ export function defineIntermediate(ca: Command): void {
     .addOption(generateOption())
     .requiredOption('--cluster-id <id>', 'the cluster it will serve')
     .option('--node-days <n>', 'validity of node certificates it will issue', (v) => wholeNumber(v, '--node-days'), 90)
-    .requiredOption('-o, --out <file>', 'where to write the CSR (to carry to the ceremony)')
+    .addOption(outputOption('-o, --out <file>', 'where to write the CSR (to carry to the ceremony)').makeOptionMandatory())
     .addOption(dirOption())
     .addHelpText('after', examples([
       "keyward ca intermediate request --key 'pkcs11:token=ca-online;object=cluster-a' --generate p256 --cluster-id 4tyrw0mhvfspaz3cqwtzmbkay --out cluster-a.csr --dir ca/",
@@ -81,9 +82,8 @@ export function defineIntermediate(ca: Command): void {
       const ctx = await CliContext.of(command);
       const { installClusterIntermediate } = await import('../../src/ca/steps/intermediate.js');
       const { CaDirectory } = await import('../../src/ca/store.js');
-      const certificate = await withKeystore(ctx, () =>
-        installClusterIntermediate(new CaDirectory(options.dir), ctx.keystore(), { certificate: readInput(options.cert, 'the intermediate certificate'), rootDirectory: new CaDirectory(options.rootDir) }),
-      );
+      const cert = await readCertificate(options.cert, '--cert');
+      const certificate = await withKeystore(ctx, () => installClusterIntermediate(new CaDirectory(options.dir), ctx.keystore(), { certificate: cert, rootDirectory: new CaDirectory(options.rootDir) }));
       ctx.emit({ subject: certificate.subject, notAfter: certificate.notAfter }, () => `intermediate "${certificate.subject}" installed; this CA can issue node certificates`);
     });
 }

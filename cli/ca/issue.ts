@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { readInput, writeOutput } from '../io.js';
+import { outputOption, parseInput, writeOutput } from '../io.js';
 import { wholeNumber } from '../options.js';
 import { dirOption } from './shared.js';
 
@@ -14,7 +14,7 @@ export function defineIssue(ca: Command): void {
     .addOption(new Option('--role <role>', 'the node\'s role (default: the CSR\'s OU)').choices(['manager', 'worker']))
     .option('--node-id <id>', 'the node ID (default: the CSR\'s CN)')
     .option('--days <n>', 'validity in days (default: the CA\'s node days, 90)', (v) => wholeNumber(v, '--days'))
-    .option('-o, --out <file>', 'write the certificate and chain (PEM) here')
+    .addOption(outputOption('-o, --out <file>', 'write the certificate and chain (PEM) here'))
     .addOption(dirOption())
     .addHelpText('after', examples([
       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout node.key -subj '/OU=swarm-worker/CN=node-1' -out node.csr",
@@ -25,9 +25,12 @@ export function defineIssue(ca: Command): void {
       const { openAuthority } = await import('../../src/ca/authority.js');
       const { roleOf } = await import('../../src/ca/names.js');
       const { CaDirectory } = await import('../../src/ca/store.js');
+      const { checkCsr } = await import('../../src/ca/csr.js');
+      // The CSR is read and checked before the CA's key is opened: a wrong file is named, and costs no PIN.
+      const csr = await parseInput(options.csr, '--csr', async (data) => (await checkCsr(data), data));
       const authority = await openAuthority(new CaDirectory(options.dir), ctx.keystore());
       try {
-        const issued = await authority.issueNode(readInput(options.csr, 'the CSR'), { role: options.role ? roleOf(options.role) : undefined, nodeId: options.nodeId, days: options.days });
+        const issued = await authority.issueNode(csr, { role: options.role ? roleOf(options.role) : undefined, nodeId: options.nodeId, days: options.days });
         if (options.out) writeOutput(options.out, issued.chainPem, false);
         ctx.emit({ serial: issued.serial, subject: issued.certificate.subject, notAfter: issued.certificate.notAfter, renewAt: issued.renewAt, certificate: issued.chainPem }, () => (options.out ? `issued ${issued.serial} to "${issued.certificate.subject}", renew at ${issued.renewAt.toISOString()}` : issued.chainPem));
       } finally {

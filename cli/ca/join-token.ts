@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { readInput } from '../io.js';
+import { readCertificates, readInput } from '../io.js';
 import { dirOption } from './shared.js';
 
 /** `keyward ca join-token …`. */
@@ -31,7 +31,8 @@ export function defineJoinToken(ca: Command): void {
       const ctx = await CliContext.of(command);
       const { verifyJoinToken } = await import('../../src/ca/join-token.js');
       const { CaDirectory } = await import('../../src/ca/store.js');
-      const bundle = options.roots ? readInput(options.roots, 'the root bundle') : new CaDirectory(options.dir).rootBundle();
+      // The digest is of the bundle's bytes as they are; that they are certificates is checked first.
+      const bundle = options.roots ? (await readCertificates(options.roots, '--roots'), readInput(options.roots, '--roots')) : new CaDirectory(options.dir).rootBundle();
       verifyJoinToken(token, bundle);
       ctx.emit({ valid: true }, () => 'the token pins this root bundle');
     });

@@ -5,7 +5,7 @@ import { keywardError } from '../../src/errors.js';
 import { toPem } from '../../src/x509/pem.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { writeOutput } from '../io.js';
+import { outputOption, writeOutput } from '../io.js';
 import { wholeNumber } from '../options.js';
 import { dirOption, withKeystore } from './shared.js';
 
@@ -32,7 +32,7 @@ export function defineRevocation(ca: Command): void {
     .addOption(new Option('--issuer <ca>', 'which CA signs').choices(['intermediate', 'root']).default('intermediate'))
     .option('--root-key <uri>', 'the root key (with --issuer root)')
     .option('--days <n>', 'until next update (default: 7 for the intermediate, 180 for the root)', (v) => wholeNumber(v, '--days'))
-    .option('-o, --out <file>', 'also write it here')
+    .addOption(outputOption('-o, --out <file>', 'also write it here'))
     .addOption(dirOption())
     .addHelpText('after', examples(['keyward ca crl --dir ca/ --out crl.pem', 'openssl crl -in crl.pem -noout -text', "keyward ca crl --issuer root --root-key 'pkcs11:token=offline-root;object=root' --dir ca/"]))
     .action(async (options: { issuer: 'intermediate' | 'root'; rootKey?: string; days?: number; out?: string; dir: string }, command: Command) => {

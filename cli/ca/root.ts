@@ -15,7 +15,7 @@ export function defineRoot(ca: Command): void {
     .requiredOption('--key <uri>', 'the root key, e.g. pkcs11:token=offline-root;object=root-2026')
     .addOption(generateOption())
     .option('--subject <dn>', 'the root\'s name', 'CN=swarm-ca')
-    .option('--years <n>', 'validity in years', (v) => wholeNumber(v, '--years'), 20)
+    .option('--years <n>', 'validity in years', (v) => wholeNumber(v, '--years', { min: 1 }), 20)
     .addOption(dirOption())
     .addHelpText('after', examples([
       "keyward ca root create --key 'pkcs11:token=offline-root;object=root' --generate p384 --dir ca/",

@@ -15,7 +15,7 @@ export function defineRotation(ca: Command): void {
     .requiredOption('--new-key <uri>', 'the new root\'s key')
     .addOption(generateOption())
     .option('--subject <dn>', 'the new root\'s name (default: the old root\'s)')
-    .option('--years <n>', 'validity in years', (v) => wholeNumber(v, '--years'), 20)
+    .option('--years <n>', 'validity in years', (v) => wholeNumber(v, '--years', { min: 1 }), 20)
     .addOption(dirOption())
     .addHelpText('after', examples([
       "keyward ca rotate-root begin --new-key 'pkcs11:token=offline-root;object=root-2027' --generate p384 --dir ca/",

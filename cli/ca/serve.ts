@@ -4,7 +4,8 @@ import { keywardError } from '../../src/errors.js';
 import { withSecrets } from '../../src/secret.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { readInput } from '../io.js';
+import { readCertificate } from '../io.js';
+import { toPem } from '../../src/x509/pem.js';
 import { wholeNumber } from '../options.js';
 import { existingSecret } from '../secrets.js';
 import { dirOption } from './shared.js';
@@ -66,6 +67,7 @@ exits 0.
       const match = /^(.*):(\d+)$/.exec(options.listen);
       if (!match) throw keywardError('LISTEN_INVALID', `--listen wants host:port, got "${options.listen}"`);
       const host = match[1]!.replace(/^\[|\]$/g, '');
+      const bootstrapRoot = options.bootstrapRoot ? toPem('CERTIFICATE', await readCertificate(options.bootstrapRoot, '--bootstrap-root')) : undefined;
       const authKeys = new Map<string, Buffer>();
       if (options.authKeySource || process.env.KEYWARD_CA_AUTH_KEY) {
         const secret = await existingSecret(ctx, 'CA auth key (hex)', { file: options.authKeySource, envVar: 'KEYWARD_CA_AUTH_KEY' });
@@ -78,7 +80,7 @@ exits 0.
         clientAuth: options.clientAuth,
         authKeys,
         requireAuthsign: options.requireAuthsign,
-        ...(options.bootstrapRoot ? { bootstrapRoot: readInput(options.bootstrapRoot, 'the bootstrap root').toString('utf8'), bootstrapMs: options.bootstrapMinutes * 60_000 } : {}),
+        ...(bootstrapRoot ? { bootstrapRoot, bootstrapMs: options.bootstrapMinutes * 60_000 } : {}),
         limits: { drainMs: options.drain * 1000 },
         log: (line) => process.stderr.write(`${line}\n`),
       });

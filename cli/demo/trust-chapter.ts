@@ -33,7 +33,7 @@ export async function trustChapter(story: Story, userPin: Secret): Promise<void>
       askSecret: async () => Secret.fromBytes(userPin.revealBytes()),
       notice: (message) => {
         story.note(`  ${message} (the card waits for the touch)`);
-        return { clear: () => story.note('  …touched.') };
+        return { clear: (outcome) => void (outcome && story.note(`  …${outcome}.`)) };
       },
     },
   });

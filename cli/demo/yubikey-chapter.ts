@@ -33,7 +33,7 @@ export async function yubikeyChapter(story: Story): Promise<void> {
       askSecret: async () => Secret.fromBytes(pin.revealBytes()),
       notice: (message) => {
         story.note(`  ${message} (waiting for the touch)`);
-        return { clear: () => story.note('  …touched.') };
+        return { clear: (outcome) => void (outcome && story.note(`  …${outcome}.`)) };
       },
     },
   });

@@ -78,7 +78,7 @@ export function defineClient(trust: Command): void {
       run(command, async (options) => {
         const { readInput } = await import('../io.js');
         const { initClient } = await import('../../src/trust/client/updater.js');
-        initClient(options.metadataDir, readInput(root, 'the trusted root'));
+        initClient(options.metadataDir, readInput(root, '<root>'));
         say(options, { ok: true, metadataDir: options.metadataDir }, `trusting ${root}; metadata in ${options.metadataDir}`);
       }),
     );

@@ -21,15 +21,25 @@ export async function withRepository<T>(command: Command, dir: string, work: (ct
 }
 
 /** A key argument: a Keystore URI (opened, it can sign) or a PEM public key file (a key held elsewhere). */
-export async function keySource(ctx: CliContext, spec: string): Promise<KeySource> {
+export async function keySource(ctx: CliContext, spec: string, flag: string): Promise<KeySource> {
   const { signerOf } = await import('../../src/trust/repository/signer.js');
   const { keyUriScheme } = await import('../../src/keystore/uri/index.js');
   if (keyUriScheme(spec)) {
     const signer = await signerOf(await ctx.keystore().open(spec));
     return { key: signer.key, signer };
   }
-  const [{ readInput }, { fromPemOrDer }, { tufKeyFromSpki }] = await Promise.all([import('../io.js'), import('../../src/x509/pem.js'), import('../../src/trust/keys.js')]);
-  return { key: tufKeyFromSpki(fromPemOrDer(readInput(spec, 'a public key'), 'PUBLIC KEY')) };
+  const [{ parseInput }, { fromPemOrDer }, { tufKeyFromSpki }, { keywardError }] = await Promise.all([import('../io.js'), import('../../src/x509/pem.js'), import('../../src/trust/keys.js'), import('../../src/errors.js')]);
+  return {
+    key: await parseInput(spec, flag, (data) => {
+      const spki = fromPemOrDer(data, 'PUBLIC KEY'); // another PEM block is named by its label
+      try {
+        return tufKeyFromSpki(spki);
+      } catch (cause) {
+        if (data.toString('latin1').includes('-----BEGIN PUBLIC KEY-----')) throw cause;
+        throw keywardError('PUBLIC_KEY_MISSING', 'it holds no public key (PEM or DER)', { cause, hint: 'give a Keystore URI (pkcs11:…, yubikey:…) or a public key file (keyward key public URI > key.pem)' });
+      }
+    }),
+  };
 }
 
 export async function signers(ctx: CliContext, uris: string[] = []): Promise<TufSigner[]> {
@@ -130,7 +140,7 @@ export async function targetFrom(options: { file?: string; digest?: string; leng
   }
   if (options.file && !options.digest) {
     const { readInput } = await import('../io.js');
-    const bytes = readInput(options.file, 'the target');
+    const bytes = readInput(options.file, '--file');
     return { info: targetFileOf(bytes, custom), bytes };
   }
   const digest = /^sha256:([0-9a-f]{64})$/.exec(options.digest ?? '');

@@ -46,7 +46,7 @@ export function defineRepo(trust: Command): void {
       const { Repository } = await import('../../src/trust/repository/repository.js');
       const ctx = await CliContext.of(command);
       try {
-        const sources = async (flag: string) => Promise.all(((options[flag] as string[] | undefined) ?? []).map((spec) => keySource(ctx, spec)));
+        const sources = async (flag: string) => Promise.all(((options[flag] as string[] | undefined) ?? []).map((spec) => keySource(ctx, spec, `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)));
         const expiry: Record<string, number> = {};
         for (const item of (options.expiry as string[] | undefined) ?? []) {
           const match = /^(root|targets|snapshot|timestamp|delegations)=(\d+)$/.exec(item);
@@ -107,7 +107,7 @@ export function defineRepo(trust: Command): void {
     .addHelpText('after', examples(["keyward trust repo delegate ./repo releases --path 'releases/*' --terminating --threshold 2 \\\n    --key 'yubikey:serial=111;slot=9c' --key 'yubikey:serial=222;slot=9c' --key carol.pub.pem --sign-with 'pkcs11:token=offline;object=targets'"]))
     .action(async (dir: string, name: string, options: { key: string[]; threshold: string; path?: string[]; hashPrefix?: string[]; terminating?: boolean; from: string; signWith?: string[]; publish: boolean }, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
-        const sources = await Promise.all(options.key.map((k) => keySource(ctx, k)));
+        const sources = await Promise.all(options.key.map((k) => keySource(ctx, k, '--key')));
         await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => {
           repository.delegate(options.from, {
             name,
@@ -135,7 +135,7 @@ export function defineRepo(trust: Command): void {
     .addHelpText('after', examples(["keyward trust repo hash-bins ./repo --count 256 --key 'pkcs11:token=online;object=bins' \\\n    --sign-with 'pkcs11:token=offline;object=targets' --sign-with 'pkcs11:token=online;object=bins'"]))
     .action(async (dir: string, options: { count: string; key: string[]; threshold: string; from: string; prefix: string; signWith?: string[]; publish: boolean }, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
-        const sources = await Promise.all(options.key.map((k) => keySource(ctx, k)));
+        const sources = await Promise.all(options.key.map((k) => keySource(ctx, k, '--key')));
         await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => {
           const bins = repository.hashBins(options.from, int(options.count, '--count', 0), sources.map((s) => s.key), int(options.threshold, '--threshold', 1), options.prefix);
           return `${bins.length} hash bins under ${options.from}: ${bins[0]} … ${bins.at(-1)}`;
@@ -167,8 +167,8 @@ export function defineRepo(trust: Command): void {
     .action(async (dir: string, role: string, options: { add?: string[]; remove?: string[]; threshold?: string; signWith?: string[]; publish: boolean }, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
         const { keyIdOf } = await import('../../src/trust/keys.js');
-        const add = await Promise.all((options.add ?? []).map((k) => keySource(ctx, k)));
-        const remove = await Promise.all((options.remove ?? []).map(async (k) => (/^[0-9a-f]{64}$/.test(k) ? k : keyIdOf((await keySource(ctx, k)).key))));
+        const add = await Promise.all((options.add ?? []).map((k) => keySource(ctx, k, '--add')));
+        const remove = await Promise.all((options.remove ?? []).map(async (k) => (/^[0-9a-f]{64}$/.test(k) ? k : keyIdOf((await keySource(ctx, k, '--remove')).key))));
         await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => {
           repository.rotate(role, { add: add.map((s) => s.key), remove, threshold: options.threshold === undefined ? undefined : int(options.threshold, '--threshold', 1) });
           return `${role}: ${add.length} key(s) added, ${remove.length} removed${options.threshold ? `, threshold ${options.threshold}` : ''}`;

@@ -1,19 +1,10 @@
 /** `keyward yubikey attest`: verify that a slot's key was generated on the card, and what its attestation says. */
 import type { Command } from 'commander';
-import { fromPemOrDer, pemBlocks, toPem } from '../../src/x509/pem.js';
+import { toPem } from '../../src/x509/pem.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { readInput, writeOutput } from '../io.js';
+import { outputOption, readCertificates, writeOutput } from '../io.js';
 import { withDevice } from './device.js';
-
-/** The certificates in a file: every block of a PEM bundle, or one DER certificate; none in an empty file. */
-function certificatesIn(file: string, what: string): Uint8Array[] {
-  const data = readInput(file, what);
-  const blocks = pemBlocks(data, 'CERTIFICATE');
-  if (blocks.length) return blocks;
-  // `virtual intermediates` prints nothing for a card whose F9 chains straight to its root.
-  return data.toString('latin1').trim() ? [fromPemOrDer(data, 'CERTIFICATE')] : [];
-}
 
 /** `keyward yubikey attest`. */
 export function defineAttest(yubikey: Command): void {
@@ -23,7 +14,7 @@ export function defineAttest(yubikey: Command): void {
     .argument('<uri>', 'the key, e.g. yubikey:serial=12345678;slot=9c')
     .option('--trust-root <file...>', 'trust these attestation roots (PEM) besides Yubico\'s, e.g. a virtual YubiKey\'s; other certificates in the files serve as intermediates')
     .option('--intermediates <file...>', 'intermediate CAs (PEM) the chain may run through besides Yubico\'s; they grant no trust by themselves')
-    .option('--chain-out <file>', 'write the verified chain below the root: slot attestation, device (F9) and intermediate certificates (PEM)')
+    .addOption(outputOption('--chain-out <file>', 'write the verified chain below the root: slot attestation, device (F9) and intermediate certificates (PEM)'))
     .addHelpText('after', examples([
       'keyward yubikey attest yubikey:slot=9c',
       'keyward yubikey attest yubikey:slot=9c --trust-root vyk-root.pem --intermediates vyk-intermediates.pem --json',
@@ -32,8 +23,9 @@ export function defineAttest(yubikey: Command): void {
     .action(async (uri: string, options: { trustRoot?: string[]; intermediates?: string[]; chainOut?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       const { trustFromBundle } = await import('../../src/hsm/piv/attestation.js');
-      const given = trustFromBundle((options.trustRoot ?? []).flatMap((file) => certificatesIn(file, 'trusted attestation roots')));
-      const intermediates = (options.intermediates ?? []).flatMap((file) => certificatesIn(file, 'attestation intermediates'));
+      const given = trustFromBundle((await Promise.all((options.trustRoot ?? []).map((file) => readCertificates(file, '--trust-root')))).flat());
+      // `virtual intermediates` prints nothing for a card whose F9 chains straight to its root: an empty file is none.
+      const intermediates = (await Promise.all((options.intermediates ?? []).map((file) => readCertificates(file, '--intermediates', { allowEmpty: true })))).flat();
       await withDevice(ctx, async () => {
         const handle = await ctx.keystore().open(uri);
         const attestation = await handle.attest();

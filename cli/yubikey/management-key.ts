@@ -27,7 +27,7 @@ export function defineManagementKey(yubikey: Command): void {
     .action(async (uri: string, options: { algorithm: ManagementKeyAlgorithm; touch?: boolean; newKeySource?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
-        const session = await b.session(uri);
+        const session = await b.session(uri, { changing: ['management key'] });
         const length = MANAGEMENT_KEY_ALGORITHMS[options.algorithm].keyLength * 2;
         const secret = await newSecret(ctx, `${options.algorithm.toUpperCase()} management key (hex)`, { file: options.newKeySource, flag: '--new-key-source', envVar: 'KEYWARD_NEW_MANAGEMENT_KEY' }, { min: length, max: length });
         await withSecrets([secret], () => session.setManagementKey(parseManagementKeyHex(secret.revealString()), options.algorithm, { requireTouch: options.touch }));

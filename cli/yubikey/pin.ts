@@ -30,7 +30,7 @@ export function definePin(yubikey: Command): void {
     .action(async (uri: string, options: { newPinSource?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
-        const session = await b.session(uri);
+        const session = await b.session(uri, { changing: ['PIN'] });
         const current = await currentPin(ctx, uri);
         const next = await newSecret(ctx, 'PIN', { file: options.newPinSource, flag: '--new-pin-source', envVar: 'KEYWARD_NEW_PIN' }, PIV_PIN_BOUNDS);
         await withSecrets([current, next], () => session.changePin(current, next));
@@ -47,7 +47,7 @@ export function definePin(yubikey: Command): void {
     .action(async (uri: string, options: { pukSource?: string; newPinSource?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
-        const session = await b.session(uri);
+        const session = await b.session(uri, { changing: ['PIN'] });
         const puk = await existingSecret(ctx, `PUK of ${session.device}`, { file: options.pukSource, envVar: 'KEYWARD_PUK' });
         const next = await newSecret(ctx, 'PIN', { file: options.newPinSource, flag: '--new-pin-source', envVar: 'KEYWARD_NEW_PIN' }, PIV_PIN_BOUNDS);
         await withSecrets([puk, next], () => session.unblockPin(puk, next));
@@ -65,7 +65,7 @@ export function definePin(yubikey: Command): void {
     .action(async (uri: string, options: { pinTries: number; pukTries: number; yes?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
-        const session = await b.session(uri);
+        const session = await b.session(uri, { changing: ['PIN', 'PUK'] }); // both go back to factory: warned about after
         await confirmDestruction(ctx, options.yes, {
           question: `Set ${options.pinTries} PIN and ${options.pukTries} PUK tries on ${session.device}? PIN and PUK go back to their factory values.`,
           action: 'reset the PIN and PUK',
@@ -91,7 +91,7 @@ export function definePuk(yubikey: Command): void {
     .action(async (uri: string, options: { pukSource?: string; newPukSource?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
-        const session = await b.session(uri);
+        const session = await b.session(uri, { changing: ['PUK'] });
         const current = await existingSecret(ctx, `current PUK of ${session.device}`, { file: options.pukSource, envVar: 'KEYWARD_PUK' });
         const next = await newSecret(ctx, 'PUK', { file: options.newPukSource, flag: '--new-puk-source', envVar: 'KEYWARD_NEW_PUK' }, PIV_PIN_BOUNDS);
         await withSecrets([current, next], () => session.changePuk(current, next));

@@ -16,7 +16,8 @@ export function defineReset(yubikey: Command): void {
     .action(async (uri: string, options: { yes?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
-        const session = await b.session(uri);
+        // Everything goes back to factory: the message afterwards says to change it all.
+        const session = await b.session(uri, { changing: ['PIN', 'PUK', 'management key'] });
         await confirmDestruction(ctx, options.yes, {
           question: `Reset the PIV application of ${session.device}? Every PIV key and certificate on it is destroyed.`,
           action: 'reset the PIV application',

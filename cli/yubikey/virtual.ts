@@ -7,26 +7,28 @@ import { toPem } from '../../src/x509/pem.js';
 import { confirmDestruction, yesOption } from '../confirm.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { writeOutput } from '../io.js';
+import { outputOption, writeOutput } from '../io.js';
 import { wholeNumber } from '../options.js';
 
 /** `keyward yubikey virtual …`. */
 export function defineVirtual(yubikey: Command): void {
   const virtual = yubikey.command('virtual').description('a virtual YubiKey 5 (PIV): for tests and demos, never for keys that matter');
   const stateOption = () => new Option('--state <file>', 'the virtual YubiKey\'s state file').makeOptionMandatory();
+  /** For the commands that write the state file (create, serve): checked before anything is made or served. */
+  const writtenStateOption = (description: string) => outputOption('--state <file>', description).makeOptionMandatory();
 
   virtual
     .command('create')
     .description('make a factory-fresh virtual YubiKey with its own attestation CA')
-    .addOption(stateOption())
+    .addOption(writtenStateOption('the new virtual YubiKey\'s state file (written mode 600)'))
     .addOption(
       new Option('--firmware <version>', 'firmware to emulate (5.4: 3DES default management key; 5.7: AES-192, Ed25519, RSA 3072/4096; 5.7.4: attestation through two intermediate CAs, as YubiKeys sold today)')
         .choices(Object.keys(FIRMWARE_PROFILES))
         .default('5.7.1'),
     )
     .option('--serial <n>', 'serial number (default: random)', (v) => wholeNumber(v, '--serial'))
-    .option('--root-out <file>', 'also write its attestation root (PEM), to give to verifiers')
-    .option('--intermediates-out <file>', 'also write the intermediate CAs between its F9 certificate and that root (PEM; firmware 5.7.4)')
+    .addOption(outputOption('--root-out <file>', 'also write its attestation root (PEM), to give to verifiers'))
+    .addOption(outputOption('--intermediates-out <file>', 'also write the intermediate CAs between its F9 certificate and that root (PEM; firmware 5.7.4)'))
     .option('--force', 'replace an existing state file')
     .addOption(yesOption())
     .addHelpText('after', examples([
@@ -64,7 +66,7 @@ export function defineVirtual(yubikey: Command): void {
   virtual
     .command('serve')
     .description('plug the virtual YubiKey into pcscd through vsmartcard-vpcd (runs until stopped)')
-    .addOption(stateOption())
+    .addOption(writtenStateOption('the virtual YubiKey\'s state file (kept up to date as the card changes)'))
     .option('--host <host>', 'where vpcd listens', '127.0.0.1')
     .option('--port <port>', 'vpcd\'s port (35963 is the first reader of a stock vsmartcard-vpcd)', (v) => wholeNumber(v, '--port'), 35963)
     .addOption(new Option('--touch <mode>', 'auto: touched after --touch-delay; manual: wait for keyward yubikey virtual touch').choices(['auto', 'manual']).default('auto'))

@@ -190,6 +190,7 @@ export class Authority {
 
 /** Opens the issuing CA of a CA directory: its certificates, key (by URI) and ledger. */
 export async function openAuthority(directory: CaDirectory, keystore: Keystore): Promise<Authority> {
+  directory.requireCa();
   const config = directory.config();
   if (!config.clusterId || !config.intermediateKey) {
     throw keywardError('CA_NOT_READY', `${directory.dir} has no cluster intermediate yet`, {

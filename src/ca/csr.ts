@@ -3,12 +3,12 @@
  * What a CSR asks for in its subject is read, never trusted: the CA decides what to sign. This is
  * on every issuance's path, so it parses once (asn1-schema) and verifies with node:crypto.
  */
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import type { Name, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { algorithmOfKey, ALGORITHMS, nodeHashName, signatureAlgorithmByOid } from '../crypto/algorithms.js';
-import { keywardError } from '../errors.js';
+import { keywardError, type KeywardError } from '../errors.js';
 import { quoted } from '../quoted.js';
 import { fromPemOrDer } from '../x509/pem.js';
 import { NAME_OIDS } from './names.js';
@@ -41,6 +41,21 @@ function attribute(name: Name, oid: string): string | undefined {
   return values.length === 0 ? undefined : values.join('+');
 }
 
+/** A certificate where a CSR was wanted (the file next to it, the answer of an earlier request), said as such. */
+function certificateInstead(input: Uint8Array | string): KeywardError | undefined {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(fromPemOrDer(input, 'CERTIFICATE'));
+  } catch {
+    return undefined;
+  }
+  // CSR_MALFORMED still: to cfssl's API this is a CSR that does not decode, as before.
+  return keywardError('CSR_MALFORMED', `it holds an X.509 certificate (${quoted(certificate.subject.replace(/\n/g, ', '))}), not a certificate request (CSR)`, {
+    hint: 'give the certificate request (openssl req -new … -out node.csr); a certificate is what the CA gives back',
+    details: { found: 'certificate' },
+  });
+}
+
 export async function checkCsr(input: Uint8Array | string): Promise<CheckedCsr> {
   let request: CertificationRequest;
   let signedPart: Uint8Array;
@@ -51,7 +66,7 @@ export async function checkCsr(input: Uint8Array | string): Promise<CheckedCsr> 
     if (!request.certificationRequestInfoRaw) throw new Error('no certificationRequestInfo');
     signedPart = new Uint8Array(request.certificationRequestInfoRaw);
   } catch (cause) {
-    throw keywardError('CSR_MALFORMED', 'the certificate request does not decode as a PKCS#10 CSR', { cause, hint: 'send a PEM "CERTIFICATE REQUEST" or its DER' });
+    throw certificateInstead(input) ?? keywardError('CSR_MALFORMED', 'the certificate request does not decode as a PKCS#10 CSR', { cause, hint: 'send a PEM "CERTIFICATE REQUEST" or its DER' });
   }
   const info = request.certificationRequestInfo;
   const spki = new Uint8Array(AsnConvert.serialize(info.subjectPKInfo));

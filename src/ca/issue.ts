@@ -41,6 +41,19 @@ export function daysFromNow(days: number): Date {
   return new Date(backdatedNow().getTime() + days * DAY_MS);
 }
 
+/**
+ * `years` calendar years from now (backdated like every start): the same date and time that many
+ * years on, leap days counted; from 29 February to 28 February when the year has none.
+ */
+export function yearsFromNow(years: number): Date {
+  if (!Number.isSafeInteger(years) || years <= 0) throw keywardError('VALIDITY_INVALID', `a validity of ${years} years is not possible`);
+  const start = backdatedNow();
+  const end = new Date(start);
+  end.setUTCFullYear(start.getUTCFullYear() + years);
+  if (end.getUTCMonth() !== start.getUTCMonth()) end.setUTCDate(0); // 29 February → 1 March: back to 28 February
+  return end;
+}
+
 export interface RootOptions {
   subject?: string;
   years?: number;
@@ -51,7 +64,7 @@ export function createRoot(signer: SigningKey, options: RootOptions = {}): Promi
   return issueCertificate(signer, 'self', {
     subject: options.subject ?? 'CN=swarm-ca',
     spki: signer.spki,
-    notAfter: daysFromNow(365 * (options.years ?? 20)),
+    notAfter: yearsFromNow(options.years ?? 20),
     extensions: rootExtensions(signer.spki),
   });
 }

@@ -212,7 +212,10 @@ export class CaDirectory {
   /** A file the CA needs: its text, or an error naming the file and how it comes to be. */
   #required(file: string, what: string, hint: string): string {
     const text = this.read(file);
-    if (!text) throw keywardError('CA_FILE_MISSING', `this CA has no ${what} (${this.path(file)})`, { hint });
+    if (!text) {
+      this.requireCa(); // a mistyped --dir is no CA at all, not a CA without its root
+      throw keywardError('CA_FILE_MISSING', `this CA has no ${what} (${this.path(file)})`, { hint });
+    }
     return text;
   }
 

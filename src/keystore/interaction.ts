@@ -6,8 +6,11 @@
 import type { Secret } from '../secret.js';
 
 export interface Notice {
-  /** Removes the notice (the card answered). */
-  clear(): void;
+  /**
+   * Ends the notice: the card answered. With `outcome` ("touched"), what came of it is said where the
+   * notice was; without (the card gave up, an error follows), the notice just goes.
+   */
+  clear(outcome?: string): void;
 }
 
 export interface Interaction {
@@ -27,6 +30,6 @@ export const nonInteractive: Interaction = {
   warn: (message) => process.stderr.write(`keyward: warning: ${message}\n`),
   notice: (message) => {
     process.stderr.write(`${message}\n`);
-    return { clear: () => undefined };
+    return { clear: (outcome) => void (outcome && process.stderr.write(`…${outcome}\n`)) };
   },
 };

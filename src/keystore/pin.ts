@@ -5,7 +5,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { keywardError } from '../errors.js';
+import { fileProblem, keywardError } from '../errors.js';
 import { Secret } from '../secret.js';
 import type { Interaction } from './interaction.js';
 
@@ -43,7 +43,7 @@ export const MAX_PIN_FILE_BYTES = 1024;
 export function readPinFile(source: string, interaction: Interaction): Secret {
   const path = pinFilePath(source);
   const unreadable = (cause: unknown) =>
-    keywardError('PIN_SOURCE_UNREADABLE', `cannot read the PIN file ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, {
+    keywardError('PIN_SOURCE_UNREADABLE', `cannot read the PIN file ${path}: ${fileProblem(cause)}`, {
       cause,
       hint: 'check the path in pin-source=file:…',
     });
@@ -85,6 +85,11 @@ export function readPinFile(source: string, interaction: Interaction): Secret {
   } finally {
     content.fill(0);
   }
+}
+
+/** Whether a PIN can be had without asking anyone: from the URI's pin-source or pin-value, or the environment. */
+export function pinAtHand(request: PinRequest, env: NodeJS.ProcessEnv): boolean {
+  return Boolean(request.pinSource || request.pinValue || env[request.envVar]);
 }
 
 export async function obtainPin(request: PinRequest, interaction: Interaction, env: NodeJS.ProcessEnv): Promise<Secret> {

@@ -9,6 +9,7 @@ import { webcrypto } from 'node:crypto';
 import { ALGORITHMS, HASH_BYTES, parseHashName, type HashName, type KeyAlgorithm } from '../crypto/algorithms.js';
 import { keywardError } from '../errors.js';
 import type { KeyHandle, SignOptions } from './backend.js';
+import { withArticle } from '../words.js';
 
 type SubtleCrypto = webcrypto.SubtleCrypto;
 type CryptoKey = webcrypto.CryptoKey;
@@ -132,7 +133,7 @@ export function signOptionsFor(algorithm: Algorithm, key: HardwareCryptoKey): Si
   const keyName = key.algorithm.name.toUpperCase();
   const keyHash = hashOf((key.algorithm as Partial<webcrypto.RsaHashedKeyAlgorithm>).hash);
   const mismatch = () =>
-    keywardError('ALGORITHM_MISMATCH', `cannot sign with ${params.name}: the key in ${key.handle.info.uri} is a ${key.algorithm.name} key`);
+    keywardError('ALGORITHM_MISMATCH', `cannot sign with ${params.name}: the key in ${key.handle.info.uri} is ${withArticle(`${key.algorithm.name} key`)}`);
   switch (name) {
     case 'ECDSA':
       if (keyName !== 'ECDSA') throw mismatch();

@@ -7,6 +7,7 @@
  * canonicalized on every signature and every verification.
  */
 import { keywardError } from '../errors.js';
+import { withArticle } from '../words.js';
 
 const NEEDS_ESCAPE = /["\\]/;
 const HAS_SURROGATE = /[\ud800-\udfff]/;
@@ -61,7 +62,7 @@ function encode(value: unknown): string {
       return `${out}}`;
     }
     default:
-      throw keywardError('CANONICAL_JSON_TYPE', `canonical JSON cannot encode a ${typeof value}`);
+      throw keywardError('CANONICAL_JSON_TYPE', `canonical JSON cannot encode ${withArticle(typeof value)}`);
   }
 }
 

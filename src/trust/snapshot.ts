@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { TrustError } from './errors.js';
 import { hashes, integer, object, parseMetadata, type Json, type Metadata, type Signed } from './metadata.js';
+import { withArticle } from '../words.js';
 
 export interface MetaFile {
   version: number;
@@ -47,7 +48,7 @@ export function checkLengthAndHashes(bytes: Uint8Array, expected: { length?: num
   }
   for (const algorithm in expected.hashes ?? {}) {
     const name = HASH_ALGORITHMS[algorithm];
-    if (!name) throw new TrustError(role, 'unsupported', `${what} is described by a ${algorithm} hash, which Keyward does not compute`);
+    if (!name) throw new TrustError(role, 'unsupported', `${what} is described by ${withArticle(`${algorithm} hash`)}, which Keyward does not compute`);
     const digest = createHash(name).update(bytes).digest('hex');
     if (digest !== expected.hashes![algorithm]) throw new TrustError(role, 'hash-mismatch', `${what} has ${algorithm} ${digest}; the signed metadata says ${expected.hashes![algorithm]}`);
   }

@@ -8,6 +8,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Command } from 'commander';
+import { isOutputOption } from '../../cli/io.js';
 import { buildProgram, defineNoun } from '../../cli/main.js';
 import { EXIT_CODES } from '../../src/errors.js';
 import { createSoftHsmStore } from '../../src/hsm/pkcs11/softhsm.js';
@@ -102,4 +104,18 @@ test('a reader that goes away (keyward key --help | head) ends the command quiet
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   t.is(stderr, '');
   t.is(code, 0);
+});
+
+test('every option that names a file a command writes is checked before the command runs (outputOption)', async (t) => {
+  const program = buildProgram();
+  for (const noun of program.commands) await defineNoun(noun);
+  const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
+  const writing = all(program).flatMap((command) =>
+    command.options
+      // --out, --chain-out, --root-out …; and the state file the virtual card's create and serve write.
+      .filter((o) => /-out$/.test(o.long ?? '') || (o.long === '--state' && ['create', 'serve'].includes(command.name())))
+      .map((o) => [`${command.parent?.name()} ${command.name()} ${o.long}`, o] as const),
+  );
+  t.true(writing.length >= 12, writing.map(([name]) => name).join(', '));
+  for (const [name, option] of writing) t.true(isOutputOption(option), name);
 });

@@ -1,10 +1,10 @@
 /** Errors from the binary: what failed, why, what to do; exit codes that mean something; no PIN shown. */
 import test from 'ava';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ERROR_CODES, exitCodeOf, type ErrorCode } from '../../src/error-codes.js';
 import { CLI_PIN, cliToken } from '../harness/cli-token.js';
-import { KEYWARD_BIN, keyward, run } from '../harness/run.js';
+import { KEYWARD_BIN, keyward, PROJECT_ROOT, run } from '../harness/run.js';
 
 test('a malformed URI: exit 2, the position and a caret under the fault', async (t) => {
   const token = await cliToken(t);
@@ -24,6 +24,14 @@ test('a wrong PIN: exit 4, the retry state, and the PIN appears nowhere', async 
   t.is(result.code, 4);
   t.regex(result.stderr, new RegExp(`wrong user PIN for token "${token.label}"`));
   t.false(result.stderr.includes(wrongPin) || result.stdout.includes(wrongPin));
+  // SoftHSM sets CKF_USER_PIN_COUNT_LOW after any wrong PIN: PKCS#11 defines it as "a wrong PIN since
+  // the last successful login", which says nothing of how many tries remain. Nor does Keyward.
+  t.regex(result.stderr, /: the token does not say how many attempts remain \(it reports a wrong PIN since the last successful login\)\n/);
+  t.notRegex(result.stderr, /low/);
+  const listed = await token.keyward(['token', 'list']);
+  t.regex(listed.stdout, /user PIN: a wrong PIN was given since the last successful login/);
+  t.notRegex(listed.stdout, /count-low/);
+  t.like(JSON.parse((await token.keyward(['token', 'list', '--json'])).stdout)[0], { userPin: 'count-low' }, 'scripts still see the flag by its PKCS#11 name');
   t.deepEqual(JSON.parse((await token.keyward(['key', 'list', '--json'])).stdout), [], 'nothing was created');
   const json = await token.keyward(['--json', 'key', 'list'], { env: { ...token.env, KEYWARD_PIN: wrongPin } });
   t.is(json.code, 4);
@@ -121,7 +129,7 @@ test('a PIN file: read through a FIFO or process substitution, refused past 1 Ki
 test('a missing key: exit 3, listing what the token holds', async (t) => {
   const token = await cliToken(t);
   await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=present`, '-a', 'p256']);
-  const result = await token.keyward(['key', 'sign', `pkcs11:token=${token.label};object=absent`, '--in', '/etc/hostname', '--out', '/dev/null']);
+  const result = await token.keyward(['key', 'sign', `pkcs11:token=${token.label};object=absent`, '--in', '/etc/hostname', '--out', join(token.store.dir, 'absent.sig')]);
   t.is(result.code, 3);
   t.regex(result.stderr, /no key matches pkcs11:token=.*;object=absent/);
   t.regex(result.stderr, /object=present;type=private/);
@@ -160,6 +168,62 @@ test('every command has help with examples', async (t) => {
   const top = await keyward(['--help']);
   t.regex(top.stdout, /Exit codes:/);
   t.regex(top.stdout, /never taken from the command line/);
+});
+
+test('--json: usage errors (unknown command or option, missing option or argument, bad choice) are a JSON error on stdout; --version is {"version"}', async (t) => {
+  const cases: Array<[args: string[], code: string, message: RegExp]> = [
+    [['--json', 'nosuch'], 'UNKNOWN_COMMAND', /^unknown command 'nosuch'/],
+    [['--json', 'key', 'nosuch'], 'UNKNOWN_COMMAND', /^unknown command 'nosuch'/],
+    [['key', 'sign', 'pkcs11:token=t;object=k', '--json'], 'OPTION_MISSING', /^required option '-i, --in <file>' not specified$/],
+    [['--json', 'key', 'public'], 'ARGUMENT_MISSING', /^missing required argument 'uri'$/],
+    [['--json', 'key', 'list', '--bogus'], 'UNKNOWN_OPTION', /^unknown option '--bogus'$/],
+    [['--json', 'key', 'generate', 'pkcs11:token=t;object=k', '-a', 'rsa1024'], 'OPTION_INVALID', /Allowed choices are p256, p384/],
+    [['--json', 'key', 'sign', 'pkcs11:token=t;object=k', '--in'], 'OPTION_VALUE_MISSING', /^option '-i, --in <file>' argument missing$/],
+  ];
+  for (const [args, code, message] of cases) {
+    const result = await keyward(args);
+    t.is(result.code, 2, args.join(' '));
+    t.is(result.stderr, '', `${args.join(' ')}: with --json the error is on stdout only`);
+    const { error } = JSON.parse(result.stdout || 'null') ?? {};
+    t.like(error, { code, hint: 'add --help for usage' }, args.join(' '));
+    t.regex(error?.message ?? '', message, args.join(' '));
+  }
+  for (const args of [['--json', '--version'], ['--version', '--json']]) {
+    const version = await keyward(args);
+    t.is(version.code, 0);
+    t.deepEqual(JSON.parse(version.stdout || 'null'), { version: JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).version }, args.join(' '));
+  }
+  // Without --json nothing changes: the message and the pointer to --help on stderr.
+  const human = await keyward(['key', 'list', '--bogus']);
+  t.is(human.code, 2);
+  t.is(human.stdout, '');
+  t.is(human.stderr, "error: unknown option '--bogus'\n(add --help for usage)\n");
+  t.is((await keyward(['--version'])).stdout.trim(), JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).version);
+});
+
+test('a misspelt key and no PIN: "no key matches" (exit 3) from what the token shows without a PIN, not "the PIN is needed"', async (t) => {
+  const token = await cliToken(t);
+  t.is((await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=present`, '-a', 'p256'])).code, 0);
+  const env = { ...token.env };
+  delete env.KEYWARD_PIN;
+  const absent = `pkcs11:token=${token.label};object=presnt`;
+  for (const args of [['key', 'sign', absent, '--in', '/etc/hostname', '--base64'], ['key', 'public', absent], ['cert', 'show', absent], ['key', 'delete', absent, '--yes']]) {
+    const result = await token.keyward(args, { env });
+    t.is(result.code, 3, `${args.join(' ')}: ${result.stderr}`);
+    t.regex(result.stderr, new RegExp(`^keyward: no key matches pkcs11:token=${token.label};object=presnt on token "${token.label}" among the objects it shows without a PIN\\n`), args.join(' '));
+    t.regex(result.stderr, /object=present;type=public/, 'the keys it does show are listed');
+    t.regex(result.stderr, /a private key stored without a public key or certificate shows only after logging in: give the PIN \(KEYWARD_PIN, or pin-source=file:… in the URI\) to search those too/);
+    t.notRegex(result.stderr, /is needed/);
+  }
+  // The right name without a PIN gets as far as the PIN: the key was found among the public objects.
+  const right = await token.keyward(['key', 'sign', `pkcs11:token=${token.label};object=present`, '--in', '/etc/hostname', '--base64'], { env });
+  t.is(right.code, 4, right.stderr);
+  t.regex(right.stderr, /the user PIN of token .* is needed/);
+  // With a PIN at hand the search covers private objects too, and the answer lists what the PIN shows.
+  const withPin = await token.keyward(['key', 'public', absent]);
+  t.is(withPin.code, 3);
+  t.regex(withPin.stderr, /^keyward: no key matches .*object=presnt on token "[^"]+"\n/);
+  t.regex(withPin.stderr, /object=present;type=private/);
 });
 
 test('keyward help errors prints the registry: every code once, with its exit code and meaning; --json too', async (t) => {

@@ -43,6 +43,7 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
     t.is(untouched.code, 4, untouched.stderr);
     t.regex(untouched.stderr, /Touch your YubiKey \(serial \d+\)…/);
     t.regex(untouched.stderr, /not touched in time/);
+    t.notRegex(untouched.stderr, /…touched/, 'no "touched" for a touch that never came');
     t.is((await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout, statusBefore);
 
     // With a touch: one command, the notice while the card waits, then what changed.
@@ -51,6 +52,7 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
     let stderr = '';
     signing.stdout.on('data', (c: Buffer) => (stdout += c));
     signing.stderr.on('data', (c: Buffer) => (stderr += c));
+    const read = new Promise((resolve) => signing.on('close', resolve));
     let exitCode: number | undefined;
     const exited = new Promise<number>((resolve) => signing.on('exit', (code) => resolve((exitCode = code ?? -1))));
     // The notice shows once the card has waited half a second; touch then, however slowly the signer started.
@@ -63,6 +65,8 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
     }
     t.true(touched, 'the card was waiting for the touch');
     t.is(await exited, 0, stderr);
+    await read;
+    t.regex(stderr, /Touch your YubiKey \(serial \d+\)…\n…touched\n/, 'the touch is acknowledged');
     t.regex(stdout, /added releases\/app-1\.0\.tar\.gz in releases v1: sha256 [0-9a-f]{64}, 12 bytes/);
     t.regex(stdout, /signed by yubikey:/);
     t.regex(stdout, /published targets v2, releases v1, snapshot v2, timestamp v2/);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { YUBIKEY_5_ATR } from '../../src/hsm/piv/spec.js';
 import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
 import { KEYWARD_BIN, keyward, run, type RunResult } from '../harness/run.js';
+import { tempDir } from '../harness/temp.js';
 
 let rig: PcscRig;
 test.before(async () => {
@@ -163,11 +164,16 @@ test.serial('touch: a manual touch from another process lets the signature throu
     t.is(timedOut.code, 4);
     t.regex(timedOut.stderr, /Touch your YubiKey \(serial \d+\)…/);
     t.regex(timedOut.stderr, /the YubiKey was not touched in time/);
+    t.notRegex(timedOut.stderr, /…touched/, 'no "touched" for a touch that never came');
 
-    const signing = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'key', 'sign', 'yubikey:slot=9a', '--in', data, '--out', `${data}.sig`], { env: env(), stdio: 'ignore' });
+    const signing = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'key', 'sign', 'yubikey:slot=9a', '--in', data, '--out', `${data}.sig`], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    signing.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    const stderrRead = new Promise((resolve) => signing.on('close', resolve));
     let exitCode: number | undefined;
     const exited = new Promise<number>((resolve) => signing.on('exit', (code) => resolve((exitCode = code ?? -1))));
-    // Touch once the card waits for it (the signer's start-up takes longer on a loaded machine).
+    // Touch once the notice asks for it (the signer's start-up takes longer on a loaded machine).
+    while (!/Touch your YubiKey/.test(stderr) && exitCode === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
     let touched = false;
     while (!touched && exitCode === undefined) {
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -175,8 +181,100 @@ test.serial('touch: a manual touch from another process lets the signature throu
     }
     t.true(touched);
     t.is(await exited, 0);
+    await stderrRead;
+    t.regex(stderr, /Touch your YubiKey \(serial \d+\)…\n…touched\n/, 'the touch is acknowledged');
+    // At a terminal the notice line itself ends in "touched".
+    const atTerminal = spawn('script', ['-qec', `'${process.execPath}' '${KEYWARD_BIN}' key sign yubikey:slot=9a --in '${data}' --out '${data}.sig'`, '/dev/null'], { env: env(), stdio: ['pipe', 'pipe', 'ignore'] });
+    let terminal = '';
+    atTerminal.stdout.on('data', (chunk: Buffer) => (terminal += chunk));
+    const closed = new Promise((resolve) => atTerminal.on('close', resolve));
+    while (!/Touch your YubiKey/.test(terminal)) await new Promise((resolve) => setTimeout(resolve, 100));
+    t.true(JSON.parse((await keyward(['yubikey', 'virtual', 'touch', '--state', card.statePath, '--json'])).stdout).touched);
+    await closed;
+    // The notice is rewritten in place (carriage return, erase the line) with what came of it.
+    t.true(terminal.includes('…\r\x1b[KTouch your YubiKey'), JSON.stringify(terminal));
+    t.regex(terminal, /Touch your YubiKey \(serial \d+\)… touched\r?\n/);
     writeFileSync(`${data}.pub`, (await keyward(['key', 'public', 'yubikey:slot=9a'], { env: env() })).stdout);
     t.is((await run('openssl', ['dgst', '-sha256', '-verify', `${data}.pub`, '-signature', `${data}.sig`, data])).stdout.trim(), 'Verified OK');
+  } finally {
+    await card.stop();
+  }
+});
+
+test.serial('key sign to a path it could not write: refused before the card is asked anything (no PIN, no touch)', async (t) => {
+  const card = await serveVirtualCard(rig, { touch: 'manual' });
+  try {
+    t.is((await keyward(['key', 'generate', 'yubikey:slot=9a', '-a', 'p256', '--touch-policy', 'always', '--pin-policy', 'always'], { env: env() })).code, 0);
+    const data = join(rig.dir, 'unwritten-data');
+    writeFileSync(data, 'x');
+    const before = card.log.length;
+    const refused = await keyward(['key', 'sign', 'yubikey:slot=9a', '--in', data, '--out', join(rig.dir, 'missing', 'x.sig')], { env: env() });
+    t.is(refused.code, 2, refused.stderr);
+    t.regex(refused.stderr, /--out .*missing\/x\.sig: the directory .*missing does not exist/);
+    t.notRegex(refused.stderr, /Touch/);
+    t.deepEqual(await card.apdusSince(before), [], 'not one APDU: no PIN verified, no signature made');
+  } finally {
+    await card.stop();
+  }
+});
+
+test.serial('after Ctrl-C during a touch, the next command says the card still waits for that touch (not gpg); touching it frees the card', async (t) => {
+  const runtime = tempDir(t, 'keyward-runtime-');
+  const card = await serveVirtualCard(rig, { touch: 'manual', touchTimeoutSeconds: 14 });
+  try {
+    const withRuntime = env({ XDG_RUNTIME_DIR: runtime });
+    t.is((await keyward(['key', 'generate', 'yubikey:slot=9a', '-a', 'p256', '--touch-policy', 'always', '--pin-policy', 'never'], { env: withRuntime })).code, 0);
+    const data = join(rig.dir, 'interrupted-data');
+    writeFileSync(data, 'x');
+    const signing = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'key', 'sign', 'yubikey:slot=9a', '--in', data, '--base64'], { env: withRuntime, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    signing.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    const exited = new Promise((resolve) => signing.on('exit', resolve));
+    while (!/Touch your YubiKey/.test(stderr) && signing.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    signing.kill('SIGINT'); // Ctrl-C: the card keeps waiting for the touch, and pcscd keeps it held for the dead command
+    await exited;
+
+    const next = await keyward(['key', 'public', 'yubikey:slot=9a'], { env: withRuntime });
+    t.is(next.code, 7, next.stderr);
+
+    t.regex(next.stderr, /the YubiKey is still waiting for a touch, which a Keyward command asked for \d+ s ago before it was interrupted/);
+    t.regex(next.stderr, /hint: touch it to end that wait now .*, or wait up to 1?\d s/);
+    t.notRegex(next.stderr, /scdaemon|no YubiKey matches/);
+    // With nowhere to keep such records (no runtime directory), the message names both usual causes.
+    const unrecorded = await keyward(['key', 'public', 'yubikey:slot=9a'], { env: env({ XDG_RUNTIME_DIR: join(runtime, 'none') }) });
+    t.is(unrecorded.code, 7, unrecorded.stderr);
+    t.regex(unrecorded.stderr, /another program holds the card exclusively/);
+    t.regex(unrecorded.stderr, /scdaemon.*; or a command waiting for a touch/);
+
+    // The advice holds: a touch ends the abandoned operation, and the card is free at once.
+    t.true(JSON.parse((await keyward(['yubikey', 'virtual', 'touch', '--state', card.statePath, '--json'])).stdout).touched);
+    const freed = await keyward(['key', 'public', 'yubikey:slot=9a'], { env: withRuntime });
+    t.is(freed.code, 0, freed.stderr);
+  } finally {
+    await card.stop();
+  }
+});
+
+test.serial('a command that changes a factory credential does not warn about that one at its start; it still names the others', async (t) => {
+  const card = await serveVirtualCard(rig, { firmware: '5.7.1' });
+  try {
+    const pin = await keyward(['yubikey', 'pin', 'change'], { env: env({ KEYWARD_NEW_PIN: '654321' }) });
+    t.is(pin.code, 0, pin.stderr);
+    t.regex(pin.stderr, /still uses the factory PUK, management key:/);
+    t.notRegex(pin.stderr, /factory PIN/, 'the PIN is what this command changes');
+    const puk = await keyward(['yubikey', 'puk', 'change'], { env: env({ KEYWARD_PIN: '654321', KEYWARD_PUK: '12345678', KEYWARD_NEW_PUK: '87654321' }) });
+    t.is(puk.code, 0, puk.stderr);
+    t.regex(puk.stderr, /still uses the factory management key:/);
+    const keyFile = join(rig.dir, 'factory-warning-mgmt.key');
+    writeFileSync(keyFile, `${'cd'.repeat(24)}\n`, { mode: 0o600 });
+    const mgmt = await keyward(['yubikey', 'management-key', 'set', '--new-key-source', `file:${keyFile}`], { env: env({ KEYWARD_PIN: '654321' }) });
+    t.is(mgmt.code, 0, mgmt.stderr);
+    t.notRegex(mgmt.stderr, /factory/, 'the management key was the last factory credential, and this command replaces it');
+    const reset = await keyward(['yubikey', 'reset', '--yes'], { env: env() });
+    t.is(reset.code, 0, reset.stderr);
+    t.notRegex(reset.stderr, /still uses the factory/, 'a reset puts every credential back to factory: no warning before it');
+    const info = await keyward(['yubikey', 'info'], { env: env() });
+    t.regex(info.stderr, /still uses the factory PIN, PUK, management key/, 'looking at the card still warns');
   } finally {
     await card.stop();
   }
@@ -198,6 +296,10 @@ test.serial('PIN safety from the command line: tries left, the last try kept wit
     t.is(kept.code, 4);
     t.regex(kept.stderr, /has one try left before it blocks/);
     t.regex(kept.stderr, /--allow-final-try/);
+    const { KEYWARD_PIN: _pin, ...noPin } = env();
+    const asked = await keyward(['--allow-final-try', 'key', 'sign', 'yubikey:slot=9a', '--in', data, '--base64'], { env: noPin });
+    t.is(asked.code, 4, asked.stderr);
+    t.regex(asked.stderr, /the PIN of YubiKey \d+ .*\(1 try left\) is needed/, 'one try, not "1 tries"');
     const spent = await keyward(['--allow-final-try', 'key', 'sign', 'yubikey:slot=9a', '--in', data, '--base64'], { env: env() });
     t.is(spent.code, 0, spent.stderr);
     t.like(JSON.parse((await keyward(['yubikey', 'info', '--json'], { env: env() })).stdout).pin, { retriesLeft: 3 });
@@ -238,6 +340,9 @@ test.serial('key generate --overwrite and pin retries: refused with no one to as
     t.is((await keyward(['key', 'generate', 'yubikey:slot=9a', '-a', 'p256'], { env: env() })).code, 0);
     const publicKey = async () => (await keyward(['key', 'public', 'yubikey:slot=9a'], { env: env() })).stdout;
     const original = await publicKey();
+    const taken = await keyward(['key', 'generate', 'yubikey:slot=9a', '-a', 'p384'], { env: env() });
+    t.is(taken.code, 7, taken.stderr);
+    t.regex(taken.stderr, /slot 9a \(PIV authentication\) of YubiKey \d+ .*already holds an ECDSA P-256 key\n/);
     const overwrite = ['key', 'generate', 'yubikey:slot=9a', '-a', 'p384', '--overwrite'];
     refusedForConfirmation(t, await keyward(overwrite, { env: env() }), 'replace a key');
     t.is(JSON.parse((await keyward([...overwrite, '--json'], { env: env() })).stdout).error.code, 'CONFIRMATION_REQUIRED');

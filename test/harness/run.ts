@@ -18,11 +18,13 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   input?: string | Uint8Array;
   cwd?: string;
+  /** Run as this user (the tests run as root, whom no permission bit stops). */
+  user?: { uid: number; gid: number };
 }
 
 export function run(command: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'], ...options.user });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));

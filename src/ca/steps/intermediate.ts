@@ -136,6 +136,7 @@ const ROOT_SIDE_FILES = [CA_FILES.roots, CA_FILES.root, CA_FILES.previousRoot, C
  * (whose certificates and CRLs are copied here).
  */
 export async function installClusterIntermediate(directory: CaDirectory, keystore: Keystore, options: IntermediateInstallOptions): Promise<x509.X509Certificate> {
+  directory.requireCa();
   const config = directory.config();
   if (!config.pendingIntermediateKey || !config.clusterId) {
     throw keywardError('NO_PENDING_INTERMEDIATE', `${directory.dir} is not waiting for an intermediate certificate`, {

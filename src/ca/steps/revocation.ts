@@ -48,6 +48,7 @@ export interface IntermediateCrlOptions {
 
 /** The intermediate's CRL (online: the intermediate's key signs it). */
 export async function signIntermediateCrl(directory: CaDirectory, keystore: Keystore, options: IntermediateCrlOptions = {}): Promise<x509.X509Crl> {
+  directory.requireCa();
   const config = directory.config();
   if (!config.intermediateKey) throw keywardError('CA_NOT_READY', 'this CA has no intermediate yet');
   const signer = await SigningKey.of(await keystore.open(config.intermediateKey));

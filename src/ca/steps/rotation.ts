@@ -25,6 +25,7 @@ export interface RotationOptions extends RootOptions {
  * old-root clients accept those through the cross-signed root.
  */
 export async function beginRootRotation(directory: CaDirectory, keystore: Keystore, options: RotationOptions): Promise<{ root: x509.X509Certificate; crossSigned: x509.X509Certificate }> {
+  directory.requireCa();
   const config = directory.config();
   if (directory.exists(CA_FILES.crossSigned)) {
     throw keywardError('ROTATION_IN_PROGRESS', 'a root rotation is already under way', { hint: 'finish it first: keyward ca rotate-root finish' });
@@ -56,6 +57,7 @@ export async function beginRootRotation(directory: CaDirectory, keystore: Keysto
  * check, so its rotation is finished after every cluster CA has finished its own.
  */
 export async function finishRootRotation(directory: CaDirectory): Promise<void> {
+  directory.requireCa();
   if (!directory.exists(CA_FILES.crossSigned)) throw keywardError('NO_ROTATION', 'no root rotation is under way');
   const root = directory.root();
   if (directory.exists(CA_FILES.intermediate) && !issuedByRoot(directory.intermediate(), root)) {

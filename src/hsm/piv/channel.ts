@@ -10,9 +10,9 @@ import { SW } from './spec.js';
 import { concat } from './tlv.js';
 import type { CardTransport } from './transport/transport.js';
 
-/** A notice shown while the card waits for a touch; cleared when the card answers. */
+/** A notice shown while the card waits for a touch; cleared when the card answers, `touched` when it went on (not when it gave up). */
 export interface TouchNotice {
-  clear(): void;
+  clear(touched?: boolean): void;
 }
 
 export interface ChannelOptions {
@@ -49,12 +49,19 @@ export class PivChannel {
     this.apduCount++;
     const timeoutMs = this.options.responseTimeoutMs ?? 30_000;
     let notice: TouchNotice | undefined;
+    let waitNoted: (() => void) | undefined;
+    const noticeDelayMs = this.options.touchNoticeDelayMs ?? 500;
     const noticeTimer =
-      ctx.mayNeedTouch && this.options.onTouchWait
-        ? setTimeout(() => (notice = this.options.onTouchWait!()), this.options.touchNoticeDelayMs ?? 500)
+      ctx.mayNeedTouch && (this.options.onTouchWait || this.transport.awaitingTouch)
+        ? setTimeout(() => {
+            // For other programs first (a command interrupted now leaves the card waiting), then for the person.
+            waitNoted = this.transport.awaitingTouch?.(Date.now() - noticeDelayMs);
+            notice = this.options.onTouchWait?.();
+          }, noticeDelayMs)
         : undefined;
     let timeout: NodeJS.Timeout | undefined;
     const started = performance.now();
+    let touched = false;
     try {
       const raw = await Promise.race([
         this.transport.transmit(apdu),
@@ -73,12 +80,15 @@ export class PivChannel {
       } catch (cause) {
         throw new CardResponseError(`cannot ${ctx.operation}: the card's answer is malformed (${raw.length} bytes)`, { cause });
       }
-      const waitedForTouch = notice !== undefined || (ctx.mayNeedTouch === true && performance.now() - started >= (this.options.touchNoticeDelayMs ?? 500));
+      const waitedForTouch = notice !== undefined || waitNoted !== undefined || (ctx.mayNeedTouch === true && performance.now() - started >= noticeDelayMs);
+      // The card went on (data, or more of it to come): it was touched. 6982 is a touch that never came.
+      touched = response.sw === SW.SUCCESS || isBytesRemaining(response.sw);
       return { response, waitedForTouch };
     } finally {
       clearTimeout(noticeTimer);
       clearTimeout(timeout);
-      notice?.clear();
+      waitNoted?.();
+      notice?.clear(touched);
     }
   }
 

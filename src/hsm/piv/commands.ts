@@ -7,6 +7,7 @@ import type { PivChannel, CommandOptions } from './channel.js';
 import { CardResponseError, statusError } from './errors.js';
 import { INS, KEY_REFERENCE, padPin, PIN_LENGTH, PIN_MIN_LENGTH, PIV_AID, SW, TAG } from './spec.js';
 import { concat, intBytes, parseTlvs, requireTlv, tlv, TlvError } from './tlv.js';
+import { withArticle } from '../../words.js';
 
 /** §3.1.1 SELECT: selects the PIV application (by the AID prefix; the card answers with its full AID). */
 export async function select(channel: PivChannel, aid: Uint8Array = PIV_AID): Promise<Uint8Array> {
@@ -16,7 +17,7 @@ export async function select(channel: PivChannel, aid: Uint8Array = PIV_AID): Pr
 /** A PIN or PUK padded for the card (§3.2.1); refuses what the card could never accept. */
 function pinBlock(value: Uint8Array, what: 'PIN' | 'PUK'): Uint8Array {
   if (value.length < PIN_MIN_LENGTH || value.length > PIN_LENGTH) {
-    throw keywardError(what === 'PUK' ? 'PUK_LENGTH' : 'PIN_LENGTH', `a ${what} has ${PIN_MIN_LENGTH} to ${PIN_LENGTH} characters; this one has ${value.length}`);
+    throw keywardError(what === 'PUK' ? 'PUK_LENGTH' : 'PIN_LENGTH', `${withArticle(what)} has ${PIN_MIN_LENGTH} to ${PIN_LENGTH} characters; this one has ${value.length}`);
   }
   return padPin(value);
 }

@@ -4,7 +4,9 @@
  */
 import { AuthError, KeywardError, keywardError, type KeywardErrorOptions } from '../../errors.js';
 import { hexSw } from './apdu.js';
-import { SW } from './spec.js';
+import { SW, TOUCH_TIMEOUT_MS } from './spec.js';
+import type { TouchWait } from './transport/touch-waits.js';
+import { tries } from '../../words.js';
 
 /** Which secret a VERIFY-like command was about. */
 export type PivCredential = 'PIN' | 'PUK' | 'management key';
@@ -23,7 +25,7 @@ export class PinIncorrectError extends AuthError {
   readonly retriesLeft: number;
   constructor(ctx: StatusContext, retriesLeft: number, options: KeywardErrorOptions = {}) {
     const credential = ctx.credential ?? 'PIN';
-    const left = retriesLeft === 0 ? `the ${credential} is now blocked` : `${retriesLeft} ${retriesLeft === 1 ? 'try' : 'tries'} left`;
+    const left = retriesLeft === 0 ? `the ${credential} is now blocked` : `${tries(retriesLeft)} left`;
     super(credential === 'PUK' ? 'PUK_INCORRECT' : 'PIN_INCORRECT', `wrong ${credential}${on(ctx)}: ${left}`, {
       ...options,
       hint:
@@ -105,7 +107,9 @@ export function pcscError(error: unknown, operation: string): KeywardError {
   if (/sharing violation/i.test(message)) {
     return keywardError('CARD_IN_USE', `cannot ${operation}: another program holds the card exclusively`, {
       ...options,
-      hint: 'gpg\'s scdaemon often does: gpgconf --kill scdaemon, then try again',
+      hint:
+        'gpg\'s scdaemon often does: gpgconf --kill scdaemon, then try again; or a command waiting for a touch (one interrupted with Ctrl-C too: ' +
+        `the card holds on until it is touched or gives up, within ${TOUCH_TIMEOUT_MS / 1000} s): touch the YubiKey, or wait and try again`,
     });
   }
   if (/no readers|reader.*not.*found|unknown reader/i.test(message)) {
@@ -121,4 +125,24 @@ export function pcscError(error: unknown, operation: string): KeywardError {
     });
   }
   return keywardError('PCSC_ERROR', `cannot ${operation}: PC/SC error: ${message}`, options);
+}
+
+/**
+ * The card is held because it waits for a touch another Keyward command asked for (touch-waits.ts):
+ * that command still runs, or it was interrupted and the card holds on until touched or it gives up.
+ */
+export function cardAwaitingTouch(operation: string, wait: TouchWait): KeywardError {
+  const seconds = Math.max(1, Math.ceil(wait.remainingMs / 1000));
+  const details = { pendingTouch: { pid: wait.pid, since: new Date(wait.since).toISOString(), running: wait.running } };
+  if (wait.running) {
+    return keywardError('CARD_IN_USE', `cannot ${operation}: another Keyward command (process ${wait.pid}) is waiting for a touch on this YubiKey`, {
+      details,
+      hint: `touch the YubiKey for that command, or wait (the card gives up within ${seconds} s) and try again`,
+    });
+  }
+  const ago = Math.max(0, Math.round((Date.now() - wait.since) / 1000));
+  return keywardError('CARD_IN_USE', `cannot ${operation}: the YubiKey is still waiting for a touch, which a Keyward command asked for ${ago} s ago before it was interrupted; the card is held until it is touched or gives up`, {
+    details,
+    hint: `touch it to end that wait now (the interrupted command's result is thrown away), or wait up to ${seconds} s; then run this again`,
+  });
 }

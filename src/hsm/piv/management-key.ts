@@ -6,6 +6,7 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { keywardError } from '../../errors.js';
 import { MANAGEMENT_KEY_ALGORITHMS, type ManagementKeyAlgorithm } from './spec.js';
+import { withArticle } from '../../words.js';
 
 const CIPHERS: Record<ManagementKeyAlgorithm, string> = {
   tdes: 'des-ede3',
@@ -17,7 +18,7 @@ const CIPHERS: Record<ManagementKeyAlgorithm, string> = {
 export function checkManagementKey(algorithm: ManagementKeyAlgorithm, key: Uint8Array): void {
   const expected = MANAGEMENT_KEY_ALGORITHMS[algorithm].keyLength;
   if (key.length !== expected) {
-    throw keywardError('MANAGEMENT_KEY_LENGTH', `a ${algorithm.toUpperCase()} management key has ${expected} bytes (${expected * 2} hex digits); got ${key.length}`);
+    throw keywardError('MANAGEMENT_KEY_LENGTH', `${withArticle(`${algorithm.toUpperCase()} management key`)} has ${expected} bytes (${expected * 2} hex digits); got ${key.length}`);
   }
 }
 

@@ -42,6 +42,7 @@ import {
 import { concat, tlv } from './tlv.js';
 import type { CardTransport } from './transport/transport.js';
 import * as yubico from './yubico.js';
+import { withArticle } from '../../words.js';
 
 export interface PinStatus {
   /** Tries left before the PIN blocks (cards before 5.3 do not say while the PIN is verified). */
@@ -356,7 +357,7 @@ export class PivSession {
       throw keywardError('PIV_UNSUPPORTED', `AES management keys need firmware 5.4 or later; ${this.device} has ${formatVersion(this.version)}`);
     }
     if (key.length !== MANAGEMENT_KEY_ALGORITHMS[algorithm].keyLength) {
-      throw keywardError('MANAGEMENT_KEY_LENGTH', `a ${algorithm} management key has ${MANAGEMENT_KEY_ALGORITHMS[algorithm].keyLength} bytes`);
+      throw keywardError('MANAGEMENT_KEY_LENGTH', `${withArticle(`${algorithm.toUpperCase()} management key`)} has ${MANAGEMENT_KEY_ALGORITHMS[algorithm].keyLength} bytes`);
     }
     await this.op(async () => {
       await this.#authenticate();
@@ -408,7 +409,7 @@ export class PivSession {
         slot,
         id,
         { pin: policies.pinPolicy ? PIN_POLICY[policies.pinPolicy] : undefined, touch: policies.touchPolicy ? TOUCH_POLICY[policies.touchPolicy] : undefined },
-        { operation: `generate a ${ALGORITHMS[algorithm].title} key in slot ${slot.toString(16)}` },
+        { operation: `generate ${withArticle(`${ALGORITHMS[algorithm].title} key`)} in slot ${slot.toString(16)}` },
       );
       return this.#publicKeySpki(algorithm, template);
     });

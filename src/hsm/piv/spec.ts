@@ -190,6 +190,9 @@ export function hasFeature(firmware: Version, feature: FirmwareFeature): boolean
 /** Yubico PIN and touch policies (values of tags AA and AB). */
 export const PIN_POLICY = { default: 0x00, never: 0x01, once: 0x02, always: 0x03 } as const;
 export const TOUCH_POLICY = { default: 0x00, never: 0x01, always: 0x02, cached: 0x03 } as const;
+
+/** How long a YubiKey waits for a touch before it answers 6982 (Yubico: about 15 s). */
+export const TOUCH_TIMEOUT_MS = 15_000;
 export type PinPolicy = Exclude<keyof typeof PIN_POLICY, 'default'>;
 export type TouchPolicy = Exclude<keyof typeof TOUCH_POLICY, 'default'>;
 

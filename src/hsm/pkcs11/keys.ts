@@ -20,6 +20,7 @@ import { ecSpki, rsaSpki } from '../../crypto/spki.js';
 import { certificateSpki } from '../../x509/public-key.js';
 import { keyPairTemplates } from './templates.js';
 import type { Token } from './token.js';
+import { withArticle } from '../../words.js';
 
 export type ObjectKind = 'private' | 'public' | 'cert';
 
@@ -299,7 +300,7 @@ export async function generateKeyPair(token: Token, options: GenerateKeyOptions)
   if (info.family === 'rsa' && sizes.max > 0 && (info.bits < sizes.min || info.bits > sizes.max)) {
     throw keywardError('KEY_SIZE_UNSUPPORTED', `token "${token.label}" generates RSA keys of ${sizes.min} to ${sizes.max} bits, not ${info.bits}`);
   }
-  await token.generateKeyPair(templates.mechanism, templates.publicTemplate, templates.privateTemplate, `generate a ${info.title} key`);
+  await token.generateKeyPair(templates.mechanism, templates.publicTemplate, templates.privateTemplate, `generate ${withArticle(`${info.title} key`)}`);
   const [key] = findKeys(token, { id });
   if (!key) throw keywardError('KEY_GENERATION_LOST', `the token reported success but the new key "${label}" cannot be found`);
   return key;

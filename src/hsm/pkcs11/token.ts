@@ -10,7 +10,12 @@ import { ckrOf, errorForCkr, pkcs11Call, translatePkcs11Error, type Pkcs11ErrorC
 import { slotIdOf, unpad } from './fields.js';
 import { SessionPool } from './session-pool.js';
 
-/** What the token's flags say about a PIN's retry counter (PKCS#11 §5.2 CK_TOKEN_INFO flags). */
+/**
+ * What the token's flags say about a PIN's retry counter (PKCS#11 §5.2 CK_TOKEN_INFO flags), named
+ * after the flags. Only FINAL_TRY and LOCKED say how many tries remain; COUNT_LOW is defined as "a
+ * wrong PIN was entered at least once since the last successful authentication" (SoftHSM sets it
+ * after any wrong PIN), which says nothing of how many remain.
+ */
 export type PinCounterState = 'ok' | 'count-low' | 'final-try' | 'locked';
 
 export interface TokenInfo {
@@ -62,9 +67,9 @@ export function describePinState(state: PinCounterState): string {
     case 'final-try':
       return 'one attempt is left before the PIN locks';
     case 'count-low':
-      return 'the token reports that its retry counter is low';
+      return 'the token does not say how many attempts remain (it reports a wrong PIN since the last successful login)';
     case 'ok':
-      return 'the token does not report how many attempts remain';
+      return 'the token does not say how many attempts remain';
   }
 }
 

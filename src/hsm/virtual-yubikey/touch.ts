@@ -5,6 +5,8 @@
  * or `touch()`), and times out the same way.
  */
 
+import { TOUCH_TIMEOUT_MS } from '../piv/spec.js';
+
 export type TouchMode = { kind: 'auto'; delayMs: number } | { kind: 'manual' };
 
 /** A cached touch (touch policy "cached") stays good for 15 s. */
@@ -18,7 +20,7 @@ export class TouchSensor {
   /** Called when the card starts waiting for a touch (for logs). */
   onWait?: () => void;
 
-  constructor(mode: TouchMode = { kind: 'auto', delayMs: 200 }, timeoutMs = 15_000) {
+  constructor(mode: TouchMode = { kind: 'auto', delayMs: 200 }, timeoutMs = TOUCH_TIMEOUT_MS) {
     this.mode = mode;
     this.timeoutMs = timeoutMs;
   }

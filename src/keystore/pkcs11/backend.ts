@@ -11,6 +11,7 @@ import type { Token } from '../../hsm/pkcs11/token.js';
 import type { BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from '../backend.js';
 import type { UriOrigin } from '../uri/origin.js';
 import { parsePkcs11Uri, type Pkcs11Uri } from '../uri/index.js';
+import { pinAtHand, userPinRequest } from '../pin.js';
 import { Pkcs11Administration } from './administration.js';
 import { Pkcs11KeyHandle } from './handle.js';
 import { TokenLogins } from './login.js';
@@ -59,15 +60,24 @@ export class Pkcs11Backend implements KeystoreBackend {
     return new Pkcs11KeyHandle(this.#logins, key, this.#keyInfo(key, uri), uri);
   }
 
-  /** Finds the keys a URI names; logs in first if nothing is visible without it. */
-  async #findKeys(token: Token, uri: Pkcs11Uri): Promise<Pkcs11Key[]> {
+  /**
+   * The keys a URI names. Without logging in, a token shows its public objects (public keys and
+   * certificates, which Keyward makes beside every key): a key found there is named without a PIN.
+   * When nothing there matches, the PIN decides: at hand without asking (pin-source, pin-value,
+   * KEYWARD_PIN), Keyward logs in and searches the private objects too; else, on a token that does
+   * show public keys, the answer is "no such key" (a misspelt name costs no PIN prompt and is not
+   * reported as a missing PIN), said for what it is: a search of what the token shows without a PIN.
+   * A token that shows nothing without a login is logged in to (and the PIN asked for) as before.
+   */
+  async #findKeys(token: Token, uri: Pkcs11Uri, uriText: string): Promise<Pkcs11Key[]> {
     const filter = keyFilter(uri);
-    let keys = findKeys(token, filter);
-    if (keys.length === 0 && token.info().loginRequired && !token.isLoggedIn()) {
-      await this.#logins.login(token, uri);
-      keys = findKeys(token, filter);
+    const keys = findKeys(token, filter);
+    if (keys.length > 0 || !token.info().loginRequired || token.isLoggedIn()) return keys;
+    if (!pinAtHand(userPinRequest(uri, 'user PIN'), this.#ctx.env) && findKeys(token).length > 0) {
+      throw this.#resolver.keyNotFound(uriText, token, uri, { withoutPin: true });
     }
-    return keys;
+    await this.#logins.login(token, uri);
+    return findKeys(token, filter);
   }
 
   async generate(uriText: string, options: GenerateOptions, origin: UriOrigin): Promise<KeyHandle> {
@@ -93,7 +103,7 @@ export class Pkcs11Backend implements KeystoreBackend {
     const uri = parsePkcs11Uri(uriText);
     requireKeySelector(uri, uriText, 'open a key');
     const token = this.#resolver.token(uri, uriText, origin);
-    return this.#handle(this.#resolver.uniqueKey(await this.#findKeys(token, uri), uriText, token, uri), uri);
+    return this.#handle(this.#resolver.uniqueKey(await this.#findKeys(token, uri, uriText), uriText, token, uri), uri);
   }
 
   async list(uriText: string, origin: UriOrigin): Promise<KeyInfo[]> {
@@ -118,6 +128,8 @@ export class Pkcs11Backend implements KeystoreBackend {
     const uri = parsePkcs11Uri(uriText);
     requireKeySelector(uri, uriText, 'delete a key');
     const token = this.#resolver.token(uri, uriText, origin);
+    // A key that is not there is said so before a PIN is asked for (as open does); deleting needs the login.
+    if ((await this.#findKeys(token, uri, uriText)).length === 0) throw this.#resolver.keyNotFound(uriText, token, uri);
     await this.#logins.login(token, uri);
     // The same selection a listing makes (type= included), so what is confirmed is what is destroyed.
     const key = this.#resolver.uniqueKey(findKeys(token, keyFilter(uri)), uriText, token, uri);

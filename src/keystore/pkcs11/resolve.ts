@@ -108,16 +108,27 @@ export class Pkcs11Resolver {
   /** Exactly one of the keys found for a URI. */
   uniqueKey(keys: Pkcs11Key[], uriText: string, token: Token, uri: Pkcs11Uri): Pkcs11Key {
     if (keys.length === 1) return keys[0]!;
-    if (keys.length === 0) throw this.#keyNotFound(uriText, token, uri);
+    if (keys.length === 0) throw this.keyNotFound(uriText, token, uri);
     throw keywardError('KEY_AMBIGUOUS', `${keys.length} keys match ${redactUri(uriText)}`, {
       hint: `add id= to name one:\n${keys.map((k) => `  ${this.keyUri(k, uri)}`).join('\n')}`,
     });
   }
 
-  #keyNotFound(uriText: string, token: Token, uri: Pkcs11Uri): NotFoundError {
+  /**
+   * No key matches: the keys the token does show, listed. `withoutPin`: only what it shows without
+   * logging in was searched (public keys and certificates), and the message says so.
+   */
+  keyNotFound(uriText: string, token: Token, uri: Pkcs11Uri, options: { withoutPin?: boolean } = {}): NotFoundError {
     const present = findKeys(token);
     const shown = present.slice(0, 10).map((k) => `  ${this.keyUri(k, uri)}`);
     if (present.length > shown.length) shown.push(`  … and ${present.length - shown.length} more (keyward key list)`);
+    if (options.withoutPin) {
+      return keywardError('KEY_NOT_FOUND', `no key matches ${redactUri(uriText)} on token "${token.label}" among the objects it shows without a PIN`, {
+        hint:
+          `keys it shows without a PIN:\n${shown.join('\n')}\n` +
+          'a private key stored without a public key or certificate shows only after logging in: give the PIN (KEYWARD_PIN, or pin-source=file:… in the URI) to search those too',
+      });
+    }
     return keywardError('KEY_NOT_FOUND', `no key matches ${redactUri(uriText)} on token "${token.label}"`, {
       hint: present.length ? `keys on this token:\n${shown.join('\n')}` : 'the token holds no keys (visible with this PIN)',
     });

@@ -6,8 +6,10 @@
  * One parser and one printer for every scheme, driven by a scheme's table of attributes (pkcs11.ts,
  * yubikey.ts). Parsing is strict (an unknown attribute is most likely a typo that would otherwise
  * silently match the wrong key) and every fault is reported with its position, its secrets hidden.
- */import { UsageError } from '../../errors.js';
+ */
+import { UsageError } from '../../errors.js';
 import { Secret } from '../../secret.js';
+import { withArticle } from '../../words.js';
 import { redactForDisplay, redactUri } from './redaction.js';
 
 // RFC 7512 §2.3: pk11-unreserved, pk11-p-res-avail (path) and pk11-q-res-avail (query).
@@ -247,7 +249,7 @@ function parseAttributes(
 export function parseUri(spec: UriSchemeSpec, input: string): ParsedAttributes {
   const prefix = `${spec.scheme}:`;
   if (typeof input !== 'string' || !input.toLowerCase().startsWith(prefix)) {
-    throw new UriError(spec, String(input), 0, `a ${spec.title} starts with "${prefix}"`);
+    throw new UriError(spec, String(input), 0, `${withArticle(spec.title)} starts with "${prefix}"`);
   }
   if (input.length > MAX_URI_LENGTH) {
     throw new UriError(spec, input, MAX_URI_LENGTH, `the URI is ${input.length} characters long; the limit is ${MAX_URI_LENGTH}`, 'a key URI names a key in a few hundred characters; check how this one was built');

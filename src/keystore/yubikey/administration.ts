@@ -3,7 +3,7 @@
  * application for its status, PIN, PUK, retries, management key and reset. Reached through
  * `keystore.administration('yubikey')`.
  */
-import type { PivSession } from '../../hsm/piv/session.js';
+import type { FactoryCredential, PivSession } from '../../hsm/piv/session.js';
 import { formatVersion } from '../../hsm/piv/spec.js';
 import { parseYubiKeyUri } from '../uri/index.js';
 import type { YubiKeyResolver } from './resolve.js';
@@ -45,11 +45,14 @@ export class YubiKeyAdministration {
     return devices.map((d) => ({ uri: this.#resolver.uriOf(d), reader: d.reader, serial: d.session.serial, firmware: formatVersion(d.session.version) }));
   }
 
-  /** The PIV application of the one device a URI names; warns about its factory credentials. */
-  async session(uriText: string): Promise<AdministeredYubiKey> {
+  /**
+   * The PIV application of the one device a URI names; warns about its factory credentials, except
+   * those the command is `changing` (`pin change` does not open with "still uses the factory PIN").
+   */
+  async session(uriText: string, options: { changing?: readonly FactoryCredential[] } = {}): Promise<AdministeredYubiKey> {
     const uri = parseYubiKeyUri(uriText);
     const device = await this.#resolver.device(uri, uriText);
-    await this.#resolver.warnDefaults(device);
+    await this.#resolver.warnDefaults(device, options.changing);
     return device.session;
   }
 }

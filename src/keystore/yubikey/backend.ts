@@ -13,6 +13,7 @@ import { parseYubiKeyUri } from '../uri/index.js';
 import { YubiKeyAdministration } from './administration.js';
 import { YubiKeyHandle } from './handle.js';
 import { requireSlot, YubiKeyResolver, type Device, type SlotContents, type YubiKeySettings } from './resolve.js';
+import { withArticle } from '../../words.js';
 
 const slotLabel = (slot: string) => `${slot} (${SLOTS[slot]?.name ?? 'slot'})`;
 
@@ -67,7 +68,7 @@ export class YubiKeyBackend implements KeystoreBackend {
     await this.#resolver.warnDefaults(device);
     const existing = (await this.#resolver.slotContents(device, slot, false)).info;
     if (existing && !options.overwrite) {
-      throw keywardError('SLOT_IN_USE', `slot ${slotLabel(uri.slot!)} of ${device.session.device} already holds a ${existing.algorithm ? ALGORITHMS[existing.algorithm].title : ''} key`, {
+      throw keywardError('SLOT_IN_USE', `slot ${slotLabel(uri.slot!)} of ${device.session.device} already holds ${existing.algorithm ? withArticle(`${ALGORITHMS[existing.algorithm].title} key`) : 'a key'}`, {
         hint: 'choose an empty slot (keyward key list shows them), or replace the key deliberately with --overwrite',
       });
     }

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { ALGORITHMS, type KeyAlgorithm } from '../../crypto/algorithms.js';
 import { ecdsaDerToRaw } from '../../crypto/signature-encoding.js';
-import { keywardError } from '../../errors.js';
+import { fileProblem, keywardError } from '../../errors.js';
 import type { AttestationTrust } from '../../hsm/piv/attestation.js';
 import type { PivSession, SlotInfo } from '../../hsm/piv/session.js';
 import { parseCertificate } from '../../x509/certificate.js';
@@ -102,7 +102,7 @@ async function attestationTrust(ctx: BackendContext, settings: AttestationSettin
     try {
       text = readFileSync(file);
     } catch (cause) {
-      throw keywardError('ATTESTATION_ROOTS_UNREADABLE', `cannot read attestation roots from ${file}`, { cause });
+      throw keywardError('ATTESTATION_ROOTS_UNREADABLE', `cannot read attestation roots from ${file} (named in KEYWARD_ATTESTATION_ROOTS): ${fileProblem(cause)}`, { cause });
     }
     const fromFile = trustFromBundle(pemBlocks(text, 'CERTIFICATE'));
     trust.roots.push(...fromFile.roots);

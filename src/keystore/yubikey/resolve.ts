@@ -5,7 +5,7 @@
  */
 import { AuthError, KeywardError, keywardError } from '../../errors.js';
 import { parseManagementKeyHex } from '../../hsm/piv/management-key.js';
-import { factoryDefaultsWarning, PivSession, slotId, type ManagementKeyInfo, type PinStatus, type SlotInfo } from '../../hsm/piv/session.js';
+import { factoryDefaultsWarning, PivSession, slotId, type FactoryCredential, type ManagementKeyInfo, type PinStatus, type SlotInfo } from '../../hsm/piv/session.js';
 import { DEFAULT_MANAGEMENT_KEY } from '../../hsm/piv/spec.js';
 import { InProcessTransport } from '../../hsm/piv/transport/in-process.js';
 import { listReaders, PcscTransport } from '../../hsm/piv/transport/pcsc.js';
@@ -15,6 +15,7 @@ import type { BackendContext } from '../backend.js';
 import { consentToFinalTry } from '../consent.js';
 import { obtainPin, userPinRequest } from '../pin.js';
 import { formatYubiKeyUri, redactUri, type YubiKeyUri } from '../uri/index.js';
+import { tries } from '../../words.js';
 
 /** A card handed to the keystore directly (the virtual YubiKey in the same process). */
 export interface AttachedCard {
@@ -68,7 +69,7 @@ export class YubiKeyResolver {
     const ctx = this.#ctx;
     return {
       pin: (status: PinStatus): Promise<Secret> =>
-        obtainPin(userPinRequest(request.uri, `PIN of ${device()}${status.retriesLeft !== undefined ? ` (${status.retriesLeft} tries left)` : ''}`), ctx.interaction, ctx.env),
+        obtainPin(userPinRequest(request.uri, `PIN of ${device()}${status.retriesLeft !== undefined ? ` (${tries(status.retriesLeft)} left)` : ''}`), ctx.interaction, ctx.env),
       managementKey: async (info: ManagementKeyInfo): Promise<Uint8Array> => {
         if (request.uri.managementKeySource || ctx.env.KEYWARD_MANAGEMENT_KEY) {
           const secret = await obtainPin({ what: 'management key', pinSource: request.uri.managementKeySource, envVar: 'KEYWARD_MANAGEMENT_KEY' }, ctx.interaction, ctx.env);
@@ -105,7 +106,10 @@ export class YubiKeyResolver {
       await open(),
       {
         credentials: this.#credentials(request, () => name),
-        onTouchWait: () => this.#ctx.interaction.notice(`Touch your ${shortName}…`),
+        onTouchWait: () => {
+          const notice = this.#ctx.interaction.notice(`Touch your ${shortName}…`);
+          return { clear: (touched) => notice.clear(touched ? 'touched' : undefined) };
+        },
       },
       // A request for one slot reads it while the card is held to be identified: one hold, one SELECT.
       slot === undefined ? undefined : async (opened) => void (request.slot = { id: slot, contents: await readSlot(opened, slot, false) }),
@@ -151,13 +155,14 @@ export class YubiKeyResolver {
     const { devices, pcscError } = await this.all(uri);
     const matching = devices.filter((d) => (uri.serial === undefined || d.session.serial === uri.serial) && (uri.reader === undefined || d.reader === uri.reader));
     if (matching.length === 1) return matching[0]!;
+    // The only card there is held by another program: that is the answer, not "no YubiKey".
+    if (matching.length === 0 && devices.length === 0 && pcscError) throw pcscError;
     if (matching.length === 0) {
+      const held = pcscError ? `\nand a card Keyward could not take hold of: ${pcscError.message}; ${pcscError.hint ?? ''}` : '';
       throw keywardError('YUBIKEY_NOT_FOUND', `no YubiKey matches ${redactUri(uriText)}`, {
         hint: devices.length
-          ? `YubiKeys here:\n${devices.map((d) => `  ${this.uriOf(d)}  (${d.reader})`).join('\n')}`
-          : pcscError
-            ? `${pcscError.message}; ${pcscError.hint ?? ''}`
-            : 'no YubiKey is connected; plug one in (keyward doctor explains what the machine sees)',
+          ? `YubiKeys here:\n${devices.map((d) => `  ${this.uriOf(d)}  (${d.reader})`).join('\n')}${held}`
+          : 'no YubiKey is connected; plug one in (keyward doctor explains what the machine sees)',
       });
     }
     throw keywardError('YUBIKEY_AMBIGUOUS', `${matching.length} YubiKeys match ${redactUri(uriText)}`, {
@@ -170,10 +175,11 @@ export class YubiKeyResolver {
    * card up or looks at it (key generation, the yubikey commands; doctor reports it too), never on
    * the signing path: there it would cost three metadata reads per command.
    */
-  async warnDefaults(device: Device): Promise<void> {
+  async warnDefaults(device: Device, changing: readonly FactoryCredential[] = []): Promise<void> {
     if (this.#warned.has(device.reader)) return;
     this.#warned.add(device.reader);
-    const defaults = await device.session.factoryDefaults();
+    // Not the credentials the command is about to change: "still uses the factory PIN" at the start of `pin change` is noise.
+    const defaults = (await device.session.factoryDefaults()).filter((credential) => !changing.includes(credential));
     if (defaults.length) {
       const { message, hint } = factoryDefaultsWarning(device.session.device, defaults);
       this.#ctx.interaction.warn(`${message}; ${hint}`);

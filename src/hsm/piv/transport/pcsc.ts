@@ -10,7 +10,8 @@
  */
 import { createRequire } from 'node:module';
 import type { CardInterface as Card, ContextInterface as Context, ReaderInterface as Reader } from 'smartcard';
-import { pcscError } from '../errors.js';
+import { cardAwaitingTouch, pcscError } from '../errors.js';
+import { noteTouchWait, touchWaitOn } from './touch-waits.js';
 import { ExclusiveLock, type CardTransport } from './transport.js';
 
 // The binding is CommonJS with a native addon; load it only when PC/SC is actually used.
@@ -116,7 +117,12 @@ export class PcscTransport implements CardTransport {
           this.#card = await reader.connect(sc.SCARD_SHARE_EXCLUSIVE, sc.SCARD_PROTOCOL_T1);
           break;
         } catch (error) {
-          if (!/sharing violation/i.test((error as Error).message) || Date.now() + wait > deadline) throw error;
+          if (!/sharing violation/i.test((error as Error).message)) throw error;
+          // Held for a touch a command asked for: said at once when that command was interrupted (the
+          // card holds on until touched or it gives up), else once another Keyward had its chance to finish.
+          const touch = touchWaitOn(this.reader);
+          if (touch && (!touch.running || Date.now() + wait > deadline)) throw cardAwaitingTouch(operation, touch);
+          if (Date.now() + wait > deadline) throw error;
           await sleep(wait);
         }
       }
@@ -151,6 +157,11 @@ export class PcscTransport implements CardTransport {
 
   exclusive<T>(work: () => Promise<T>): Promise<T> {
     return this.#lock.run(this, work, () => this.#enter(), () => this.#leave());
+  }
+
+  /** Other programs find the card held while it waits: a note tells the next Keyward why (touch-waits.ts). */
+  awaitingTouch(since: number): () => void {
+    return noteTouchWait(this.reader, since);
   }
 
   async close(): Promise<void> {

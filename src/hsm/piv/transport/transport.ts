@@ -17,6 +17,12 @@ export interface CardTransport {
   exclusive<T>(work: () => Promise<T>): Promise<T>;
   /** Releases the card, leaving it as found (no reset, no power-down). */
   close(): Promise<void>;
+  /**
+   * Called when the card has gone quiet on a command that may need a touch (it waits for one since
+   * `since`, ms since the epoch); the function returned is called when the card answers. A transport
+   * whose card other programs share notes it for them (pcsc.ts); others need not implement it.
+   */
+  awaitingTouch?(since: number): () => void;
 }
 
 /** The card's side: something that answers APDUs (the virtual YubiKey, or a test double). */
