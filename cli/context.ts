@@ -1,6 +1,7 @@
 /**
- * What every command gets: the global options, a keystore built from them, and output helpers that
- * print either for people or, with --json, for scripts.
+ * What every command gets: the global options, the environment (read here and nowhere else in the
+ * CLI, then passed down), a keystore built from them, and output helpers that print either for
+ * people or, with --json, for scripts.
  */
 import type { Command } from 'commander';
 import type { Keystore, KeystoreOptions } from '../src/keystore/keystore.js';
@@ -17,12 +18,15 @@ export interface GlobalOptions {
 
 export class CliContext {
   readonly options: GlobalOptions;
+  /** KEYWARD_PIN, KEYWARD_CA_DIR and the rest: what commands read of the environment comes from here. */
+  readonly env: NodeJS.ProcessEnv;
   readonly interaction: Interaction;
   readonly #Keystore: typeof Keystore;
   #keystore: Keystore | undefined;
 
-  private constructor(options: GlobalOptions, keystoreClass: typeof Keystore) {
+  private constructor(options: GlobalOptions, env: NodeJS.ProcessEnv, keystoreClass: typeof Keystore) {
     this.options = options;
+    this.env = env;
     this.interaction = terminalInteraction({ allowPrompts: options.input !== false });
     this.#Keystore = keystoreClass;
   }
@@ -30,7 +34,7 @@ export class CliContext {
   /** The context of a command that runs: loads the keystore, which building the command tree does not. */
   static async of(command: Command): Promise<CliContext> {
     const { Keystore } = await import('../src/keystore/keystore.js');
-    return new CliContext(command.optsWithGlobals<GlobalOptions>(), Keystore);
+    return new CliContext(command.optsWithGlobals<GlobalOptions>(), process.env, Keystore);
   }
 
   get json(): boolean {
@@ -41,6 +45,7 @@ export class CliContext {
   keystore(extra: Partial<KeystoreOptions> = {}): Keystore {
     this.#keystore ??= new this.#Keystore({
       interaction: this.interaction,
+      env: this.env,
       pkcs11Module: this.options.module,
       allowFinalTry: this.options.allowFinalTry,
       ...extra,

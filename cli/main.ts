@@ -12,6 +12,7 @@
  *   runs, with `await import(…)`, and gets its keystore from `await CliContext.of(command)`.
  * test/cli/entry.test.ts holds every command's help to that.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, KeywardError, keywardError, type CodeOf, type ErrorCode } from '../src/errors.js';
 import { errorCodeRows, errorCodesHelp, examples, exitCodesHelp } from './help.js';
@@ -52,7 +53,21 @@ for CA directories:
   echo /usr/lib/vendor/libvendor-pkcs11.so | sudo tee -a /etc/keyward/pkcs11-modules
 `;
 
-const VERSION = process.env.npm_package_version ?? '0.1.0';
+/**
+ * Keyward's version, from its own package.json (beside dist/ when built, beside cli/ from source).
+ * Not npm_package_version: inside another project's npm script that is that project's version.
+ */
+const VERSION = ((): string => {
+  for (const path of ['../../package.json', '../package.json']) {
+    try {
+      const manifest = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (manifest.name === 'keyward' && manifest.version) return manifest.version;
+    } catch {
+      // not at this level
+    }
+  }
+  return 'unknown';
+})();
 
 /** Programs built for --json: their usage errors are printed as JSON (by renderError), not by commander. */
 const jsonPrograms = new WeakSet<Command>();

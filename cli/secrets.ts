@@ -12,7 +12,7 @@ export async function newSecret(
   bounds: { min: number; max: number },
 ): Promise<Secret> {
   if (source.file) return readPinFile(source.file, ctx.interaction);
-  const fromEnv = process.env[source.envVar];
+  const fromEnv = ctx.env[source.envVar];
   if (fromEnv) return Secret.fromString(fromEnv);
   const asked = await askNewSecret(ctx.interaction, what, bounds);
   if (asked) return asked;
@@ -23,5 +23,5 @@ export async function newSecret(
 
 /** An existing secret (PUK, SO PIN) from a file, the environment or one prompt. */
 export async function existingSecret(ctx: CliContext, what: string, source: { file?: string; envVar: string }): Promise<Secret> {
-  return obtainPin({ what, pinSource: source.file, envVar: source.envVar }, ctx.interaction, process.env);
+  return obtainPin({ what, pinSource: source.file, envVar: source.envVar }, ctx.interaction, ctx.env);
 }

@@ -69,7 +69,7 @@ exits 0.
       const host = match[1]!.replace(/^\[|\]$/g, '');
       const bootstrapRoot = options.bootstrapRoot ? toPem('CERTIFICATE', await readCertificate(options.bootstrapRoot, '--bootstrap-root')) : undefined;
       const authKeys = new Map<string, Buffer>();
-      if (options.authKeySource || process.env.KEYWARD_CA_AUTH_KEY) {
+      if (options.authKeySource || ctx.env.KEYWARD_CA_AUTH_KEY) {
         const secret = await existingSecret(ctx, 'CA auth key (hex)', { file: options.authKeySource, envVar: 'KEYWARD_CA_AUTH_KEY' });
         authKeys.set('default', await withSecrets([secret], async () => parseAuthKeyHex(secret.revealString())));
       }

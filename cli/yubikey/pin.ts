@@ -15,7 +15,7 @@ import { ANY, withDevice } from './device.js';
 const PIV_PIN_BOUNDS = { min: PIN_MIN_LENGTH, max: PIN_LENGTH };
 
 function currentPin(ctx: CliContext, uri: string, what = 'current PIN') {
-  return obtainPin(userPinRequest(parseYubiKeyUri(uri), what), ctx.interaction, process.env);
+  return obtainPin(userPinRequest(parseYubiKeyUri(uri), what), ctx.interaction, ctx.env);
 }
 
 /** `keyward yubikey pin …`. */

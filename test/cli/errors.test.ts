@@ -199,6 +199,9 @@ test('--json: usage errors (unknown command or option, missing option or argumen
   t.is(human.stdout, '');
   t.is(human.stderr, "error: unknown option '--bogus'\n(add --help for usage)\n");
   t.is((await keyward(['--version'])).stdout.trim(), JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).version);
+  // Run from another project's npm script, npm_package_version is that project's: not Keyward's version.
+  const inOtherProject = await keyward(['--version'], { env: { ...process.env, npm_package_version: '9.9.9' } });
+  t.is(inOtherProject.stdout.trim(), JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).version);
 });
 
 test('a misspelt key and no PIN: "no key matches" (exit 3) from what the token shows without a PIN, not "the PIN is needed"', async (t) => {
