@@ -89,7 +89,13 @@ async function legitimateLoad(phase: AttackPhase['phase'], pid: number, port: nu
 
 /** Attackers for `seconds`: slowloris connections and a flood of unfinished 64 KiB bodies, reconnecting when cut off. */
 function attack(port: number, seconds: number): { done: Promise<void>; stats: AttackResult['attackers'] } {
-  const stats = { slowlorisConnections: SLOWLORIS_CONNECTIONS, floodClients: FLOOD_CLIENTS, floodBodyKiB: FLOOD_BODY / 1024, connectionsClosedByServer: 0, answered503: 0 };
+  const stats = {
+    slowlorisConnections: SLOWLORIS_CONNECTIONS,
+    floodClients: FLOOD_CLIENTS,
+    floodBodyKiB: FLOOD_BODY / 1024,
+    connectionsClosedByServer: 0,
+    answered503: 0,
+  };
   const end = Date.now() + seconds * 1000;
   const sockets = new Set<Socket>();
   const open = (onConnect: (socket: Socket) => void): void => {
@@ -140,7 +146,11 @@ function attack(port: number, seconds: number): { done: Promise<void>; stats: At
  * reconnecting when cut off (paused, a socket hears of it only when its next write fails).
  */
 function neverReading(port: number, seconds: number): { done: Promise<void>; stats: AttackResult['neverReading'] } {
-  const stats = { connections: NEVER_READING_CONNECTIONS, requestsPerSecondEach: (NEVER_READING_BATCH * 1000) / NEVER_READING_EVERY_MS, connectionsClosedByServer: 0 };
+  const stats = {
+    connections: NEVER_READING_CONNECTIONS,
+    requestsPerSecondEach: (NEVER_READING_BATCH * 1000) / NEVER_READING_EVERY_MS,
+    connectionsClosedByServer: 0,
+  };
   const end = Date.now() + seconds * 1000;
   const sockets = new Set<Socket>();
   const batch = Buffer.from(infoRequest().repeat(NEVER_READING_BATCH));
@@ -171,13 +181,21 @@ function neverReading(port: number, seconds: number): { done: Promise<void>; sta
 export async function benchCaAttack(): Promise<AttackResult> {
   const keystore = new Keystore({ env: { KEYWARD_PIN: PIN } });
   const pkcs11 = await keystore.administration('pkcs11');
-  for (const label of ['attack-root', 'attack-online']) pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('attack-so'), userPin: Secret.fromString(PIN) });
+  for (const label of ['attack-root', 'attack-online'])
+    pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('attack-so'), userPin: Secret.fromString(PIN) });
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-bench-attack-')));
   const rootKey = 'pkcs11:token=attack-root;object=root';
   await createRootCa(directory, keystore, { key: rootKey, generate: 'p256' });
-  await createClusterIntermediate(directory, keystore, { rootKey, key: 'pkcs11:token=attack-online;object=intermediate', generate: 'p256', clusterId: 'attack' });
+  await createClusterIntermediate(directory, keystore, {
+    rootKey,
+    key: 'pkcs11:token=attack-online;object=intermediate',
+    generate: 'p256',
+    clusterId: 'attack',
+  });
   await keystore.close();
-  const bodies = (await Promise.all(Array.from({ length: 32 }, (_, i) => nodeCsr(`OU=swarm-worker, CN=legit-${i}`)))).map((c) => JSON.stringify({ certificate_request: c.csrPem }));
+  const bodies = (await Promise.all(Array.from({ length: 32 }, (_, i) => nodeCsr(`OU=swarm-worker, CN=legit-${i}`)))).map((c) =>
+    JSON.stringify({ certificate_request: c.csrPem }),
+  );
 
   const served = await caServeProcess(['--dir', directory.dir], { ...process.env, KEYWARD_PIN: PIN });
   const server = served.child;

@@ -116,7 +116,10 @@ export async function benchCaIssue(): Promise<CaBenchRow[]> {
   const memoryKey = await SigningKey.of(new MemoryKeyHandle('p256', 'bench intermediate'));
   const rootSigner = await SigningKey.of(await keystore.open(rootKey));
   const memoryCertificate = await createIntermediate(rootSigner, root, { clusterId: 'bench', spki: memoryKey.spki });
-  const memoryAuthority = new Authority(memoryKey, memoryCertificate, SqliteLedger.open(join(directory.dir, 'memory-ledger.sqlite')), { clusterId: 'bench', nodeDays: 90 });
+  const memoryAuthority = new Authority(memoryKey, memoryCertificate, SqliteLedger.open(join(directory.dir, 'memory-ledger.sqlite')), {
+    clusterId: 'bench',
+    nodeDays: 90,
+  });
   const memory = await startCaServer({ api: new CfsslApi(memoryAuthority) });
   rows.push({ server: 'Keyward, CA key in memory', measurement: await median(() => load('keyward-memory', memory.port, bodies)) });
   await memory.close();
@@ -125,12 +128,53 @@ export async function benchCaIssue(): Promise<CaBenchRow[]> {
   // cfssl serve, a software key, its default profile: once recording nothing (its default), once
   // recording every certificate in its SQLite certdb, as Keyward's ledger always does.
   const cfsslDir = mkdtempSync(join(tmpdir(), 'keyward-bench-cfssl-'));
-  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(cfsslDir, 'ca.key'), '-out', join(cfsslDir, 'ca.pem'), '-days', '2', '-subj', '/CN=cfssl bench ca']);
-  writeFileSync(join(cfsslDir, 'config.json'), JSON.stringify({ signing: { default: { expiry: '2160h', usages: ['signing', 'key encipherment', 'server auth', 'client auth'] } } }));
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    join(cfsslDir, 'ca.key'),
+    '-out',
+    join(cfsslDir, 'ca.pem'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=cfssl bench ca',
+  ]);
+  writeFileSync(
+    join(cfsslDir, 'config.json'),
+    JSON.stringify({ signing: { default: { expiry: '2160h', usages: ['signing', 'key encipherment', 'server auth', 'client auth'] } } }),
+  );
   writeFileSync(join(cfsslDir, 'db.json'), JSON.stringify({ driver: 'sqlite3', data_source: cfsslCertdb(join(cfsslDir, 'certs.db')) }));
-  for (const [server, extra] of [['cfssl serve, CA key in memory, no certdb', []], ['cfssl serve, CA key in memory, SQLite certdb', ['-db-config', join(cfsslDir, 'db.json')]]] as const) {
+  for (const [server, extra] of [
+    ['cfssl serve, CA key in memory, no certdb', []],
+    ['cfssl serve, CA key in memory, SQLite certdb', ['-db-config', join(cfsslDir, 'db.json')]],
+  ] as const) {
     const port = 30000 + Math.floor(Math.random() * 20000);
-    const cfssl = spawn('cfssl', ['serve', '-ca', join(cfsslDir, 'ca.pem'), '-ca-key', join(cfsslDir, 'ca.key'), '-config', join(cfsslDir, 'config.json'), ...extra, '-address', '127.0.0.1', '-port', String(port), '-loglevel', '5'], { stdio: 'ignore' });
+    const cfssl = spawn(
+      'cfssl',
+      [
+        'serve',
+        '-ca',
+        join(cfsslDir, 'ca.pem'),
+        '-ca-key',
+        join(cfsslDir, 'ca.key'),
+        '-config',
+        join(cfsslDir, 'config.json'),
+        ...extra,
+        '-address',
+        '127.0.0.1',
+        '-port',
+        String(port),
+        '-loglevel',
+        '5',
+      ],
+      { stdio: 'ignore' },
+    );
     try {
       await waitForPort(port);
       rows.push({ server, measurement: await median(() => load(server, port, bodies)) });

@@ -55,10 +55,15 @@ export async function benchCommands(rig: PcscRig | undefined): Promise<CommandsB
     await mustSucceed(keyward(['cert', 'self-sign', 'yubikey:slot=9c', '--subject', 'CN=bench', '--store', '--out', `${data}.crt`], { env }));
     subjects.push(
       // The signature to stdout, as yubico-piv-tool writes none: a file (--out) adds its fsyncs.
-      { command: 'keyward key sign (YubiKey 9c, P-256, PIN always)', run: () => keyward(['key', 'sign', 'yubikey:slot=9c', '--in', data], { env }), card: served },
+      {
+        command: 'keyward key sign (YubiKey 9c, P-256, PIN always)',
+        run: () => keyward(['key', 'sign', 'yubikey:slot=9c', '--in', data], { env }),
+        card: served,
+      },
       {
         command: 'yubico-piv-tool -a verify-pin -a test-signature (same key)',
-        run: () => run('yubico-piv-tool', ['-r', served!.reader, '-a', 'verify-pin', '-P', '123456', '-a', 'test-signature', '-s', '9c', '-i', `${data}.crt`], { env }),
+        run: () =>
+          run('yubico-piv-tool', ['-r', served!.reader, '-a', 'verify-pin', '-P', '123456', '-a', 'test-signature', '-s', '9c', '-i', `${data}.crt`], { env }),
         card: served,
       },
     );

@@ -44,8 +44,24 @@ const PARTS: Record<string, Part> = {
       process.stderr.write('keystore sign vs raw pkcs11js vs node:crypto (SoftHSM2)…\n');
       const sign = await benchKeystoreSign();
       const table = formatTable(
-        ['algorithm', 'raw C_Sign (sync)', `raw C_SignAsync ×${KEYSTORE_CONCURRENCY}`, 'keystore ×1', `keystore ×${KEYSTORE_CONCURRENCY}`, 'keystore ×4 / raw', 'node:crypto (software)'],
-        sign.map((r) => [r.algorithm, ops(r.rawSync.opsPerSecond), ops(r.rawAsync.opsPerSecond), ops(r.keystoreSequential.opsPerSecond), ops(r.keystoreConcurrent.opsPerSecond), `${r.ratioToRaw.toFixed(2)}×`, ops(r.nodeCrypto.opsPerSecond)]),
+        [
+          'algorithm',
+          'raw C_Sign (sync)',
+          `raw C_SignAsync ×${KEYSTORE_CONCURRENCY}`,
+          'keystore ×1',
+          `keystore ×${KEYSTORE_CONCURRENCY}`,
+          'keystore ×4 / raw',
+          'node:crypto (software)',
+        ],
+        sign.map((r) => [
+          r.algorithm,
+          ops(r.rawSync.opsPerSecond),
+          ops(r.rawAsync.opsPerSecond),
+          ops(r.keystoreSequential.opsPerSecond),
+          ops(r.keystoreConcurrent.opsPerSecond),
+          `${r.ratioToRaw.toFixed(2)}×`,
+          ops(r.nodeCrypto.opsPerSecond),
+        ]),
       );
       const below = sign.filter((r) => r.ratioToRaw < 0.95);
       const note = below.length ? `\nnote: keystore below 0.95× raw for ${below.map((r) => r.algorithm).join(', ')}\n` : '';
@@ -80,16 +96,22 @@ const PARTS: Record<string, Part> = {
         ['command (one process, spawn to exit)', 'median', '× node -e 0', 'APDUs'],
         commands.rows.map((r) => [r.command, ms(r.ms), `${(r.ms / node).toFixed(2)}×`, r.apdus === undefined ? '—' : String(r.apdus)]),
       );
-      return { figures: commands, table: `### Whole commands (median of ${PROCESS_RUNS} runs, interleaved)\n\n${table}\n${commands.skipped ? `(${commands.skipped})\n` : ''}` };
+      return {
+        figures: commands,
+        table: `### Whole commands (median of ${PROCESS_RUNS} runs, interleaved)\n\n${table}\n${commands.skipped ? `(${commands.skipped})\n` : ''}`,
+      };
     },
   },
   ca: {
     key: 'caIssue',
     softhsm: true,
     async run() {
-      process.stderr.write('certificates per second through cfssl\'s API: Keyward (SoftHSM, memory) and cfssl serve…\n');
+      process.stderr.write("certificates per second through cfssl's API: Keyward (SoftHSM, memory) and cfssl serve…\n");
       const ca = await benchCaIssue();
-      const table = formatTable(['server', 'certificates/s'], ca.map((r) => [r.server, ops(r.measurement.opsPerSecond)]));
+      const table = formatTable(
+        ['server', 'certificates/s'],
+        ca.map((r) => [r.server, ops(r.measurement.opsPerSecond)]),
+      );
       return { figures: ca, table: `### Node certificates issued per second (POST /api/v1/cfssl/sign, ${CA_CONCURRENCY} in flight)\n\n${table}\n` };
     },
   },
@@ -101,7 +123,12 @@ const PARTS: Record<string, Part> = {
       const attack = await benchCaAttack();
       const table = formatTable(
         ['phase', 'legitimate requests answered', 'success rate', 'server RSS start → peak → end'],
-        attack.phases.map((p) => [p.phase, `${ops(p.legitimate.ok)} of ${ops(p.legitimate.ok + p.legitimate.failed)}`, `${(p.legitimate.successRate * 100).toFixed(1)} %`, `${Math.round(p.rssMb.start)} → ${Math.round(p.rssMb.peak)} → ${Math.round(p.rssMb.end)} MB`]),
+        attack.phases.map((p) => [
+          p.phase,
+          `${ops(p.legitimate.ok)} of ${ops(p.legitimate.ok + p.legitimate.failed)}`,
+          `${(p.legitimate.successRate * 100).toFixed(1)} %`,
+          `${Math.round(p.rssMb.start)} → ${Math.round(p.rssMb.peak)} → ${Math.round(p.rssMb.end)} MB`,
+        ]),
       );
       return {
         figures: attack,
@@ -136,7 +163,13 @@ function trustTables(trust: TrustBench): string {
   );
   const sign = formatTable(
     ['targets', 'canonical JSON + Ed25519 alone', 'Keyward, key in memory', 'Keyward, key in SoftHSM', 'SoftHSM / alone'],
-    trust.sign.map((r) => [r.targets.toLocaleString('en-US'), ms(r.floorMs), ms(r.keywardMemoryMs), ms(r.keywardSoftHsmMs), `${(r.keywardSoftHsmMs / r.floorMs).toFixed(2)}×`]),
+    trust.sign.map((r) => [
+      r.targets.toLocaleString('en-US'),
+      ms(r.floorMs),
+      ms(r.keywardMemoryMs),
+      ms(r.keywardSoftHsmMs),
+      `${(r.keywardSoftHsmMs / r.floorMs).toFixed(2)}×`,
+    ]),
   );
   const cold = trust.coldSign
     ? formatTable(
@@ -144,7 +177,10 @@ function trustTables(trust: TrustBench): string {
         [
           ['node -e 0', ms(trust.coldSign.nodeMs)],
           ['keyward trust sign: start → the card waits for the touch', ms(trust.coldSign.keywardToCardWaitMs)],
-          [`keyward trust sign: start → "Touch your YubiKey…" (shown after ${trust.coldSign.noticeDelayMs} ms of card silence)`, ms(trust.coldSign.keywardToNoticeMs)],
+          [
+            `keyward trust sign: start → "Touch your YubiKey…" (shown after ${trust.coldSign.noticeDelayMs} ms of card silence)`,
+            ms(trust.coldSign.keywardToNoticeMs),
+          ],
         ],
       )
     : `(${trust.skipped})`;
@@ -160,7 +196,11 @@ async function main(names: string[]): Promise<void> {
   }
   const parts = (names.length ? names : Object.keys(PARTS)).map((name) => PARTS[name]!);
   const started = new Date();
-  process.stderr.write(`load average at the start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  process.stderr.write(
+    `load average at the start: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}\n`,
+  );
   // pcsc-lite reads PCSCLITE_CSOCK_NAME once per process: the private pcscd must come first.
   const rig = parts.some((p) => p.pcscd) && process.getuid?.() === 0 ? await startPcscd() : undefined;
   // One SoftHSM store for the whole run: SoftHSM reads its configuration once per process.
@@ -177,7 +217,13 @@ async function main(names: string[]): Promise<void> {
     await rig?.stop();
   }
   // The load average tells a reader whether the machine was quiet: on two shared cores it moves every figure.
-  results.machine = { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}`, loadAverage: loadavg() };
+  results.machine = {
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    loadAverage: loadavg(),
+  };
   writeFileAtomic(file, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`\nfigures written to ${file}\n`);
 }

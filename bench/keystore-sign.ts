@@ -87,7 +87,15 @@ export async function benchKeystoreSign(algorithms: KeyAlgorithm[] = ['p256', 'r
     );
     const soft = nodeKey(algorithm);
     const nodeCrypto = await median(() => measureSync('node:crypto sign (software key)', () => nodeSign(soft.hash, MESSAGE, soft.key)));
-    rows.push({ algorithm, rawSync, rawAsync, keystoreSequential, keystoreConcurrent, nodeCrypto, ratioToRaw: keystoreConcurrent.opsPerSecond / rawSync.opsPerSecond });
+    rows.push({
+      algorithm,
+      rawSync,
+      rawAsync,
+      keystoreSequential,
+      keystoreConcurrent,
+      nodeCrypto,
+      ratioToRaw: keystoreConcurrent.opsPerSecond / rawSync.opsPerSecond,
+    });
   }
   await keystore.close();
   return rows;

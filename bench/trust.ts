@@ -53,7 +53,8 @@ const TUFJS_MAX = Number(process.env.KEYWARD_BENCH_TUFJS_MAX ?? 10_000);
 
 function syntheticTargets(count: number): Record<string, TargetFile> {
   const targets: Record<string, TargetFile> = {};
-  for (let i = 0; i < count; i++) targets[`packages/pkg-${i}/pkg-${i}-1.0.0.tar.gz`] = { length: 1000 + i, hashes: { sha256: createHash('sha256').update(String(i)).digest('hex') } };
+  for (let i = 0; i < count; i++)
+    targets[`packages/pkg-${i}/pkg-${i}-1.0.0.tar.gz`] = { length: 1000 + i, hashes: { sha256: createHash('sha256').update(String(i)).digest('hex') } };
   return targets;
 }
 
@@ -131,7 +132,13 @@ async function verifyRow(count: number, repo: Repository): Promise<VerifyRow> {
 }
 
 async function signRow(count: number, softhsm: TufSigner): Promise<SignRow> {
-  const signed: TargetsSigned = { _type: 'targets', spec_version: SPEC_VERSION, version: 1, expires: formatExpiry(Date.now() + 86_400_000), targets: syntheticTargets(count) };
+  const signed: TargetsSigned = {
+    _type: 'targets',
+    spec_version: SPEC_VERSION,
+    version: 1,
+    expires: formatExpiry(Date.now() + 86_400_000),
+    targets: syntheticTargets(count),
+  };
   const { privateKey } = generateKeyPairSync('ed25519');
   const floorMs = await timed(() => sign(null, Buffer.from(tufjsCanonicalize(signed)), privateKey), 5);
   const memory = await signerOf(new MemoryKeyHandle('ed25519'));
@@ -146,7 +153,20 @@ async function coldSign(rig: PcscRig): Promise<TrustBench['coldSign']> {
   try {
     const s = await trustCliSetup(cleanup, rig);
     const keys = [await s.key('root', 'ed25519'), await s.key('targets', 'ed25519'), await s.key('snapshot', 'ed25519'), await s.key('timestamp', 'ed25519')];
-    await s.keyward(['trust', 'repo', 'init', s.dir, '--root-key', keys[0]!, '--targets-key', keys[1]!, '--snapshot-key', keys[2]!, '--timestamp-key', keys[3]!]);
+    await s.keyward([
+      'trust',
+      'repo',
+      'init',
+      s.dir,
+      '--root-key',
+      keys[0]!,
+      '--targets-key',
+      keys[1]!,
+      '--snapshot-key',
+      keys[2]!,
+      '--timestamp-key',
+      keys[3]!,
+    ]);
     await s.keyward(['key', 'generate', 'yubikey:slot=9c', '-a', 'p256', '--touch-policy', 'always', '--pin-policy', 'never']);
     await s.keyward(['trust', 'repo', 'delegate', s.dir, 'releases', '--path', 'releases/*', '--key', 'yubikey:slot=9c', '--sign-with', keys[1]!]);
     const release = join(s.dir, '..', 'release.tar.gz');
@@ -157,7 +177,10 @@ async function coldSign(rig: PcscRig): Promise<TrustBench['coldSign']> {
     for (let i = 0; i < 3; i++) {
       const waitsBefore = waits();
       const started = performance.now();
-      const child = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'trust', 'sign', s.dir, `releases/app-${i}.tar.gz`, '--file', release], { env: s.env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'trust', 'sign', s.dir, `releases/app-${i}.tar.gz`, '--file', release], {
+        env: s.env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       const exited = new Promise((resolve) => child.on('exit', resolve));
       const cardWaiting = (async () => {
         while (waits() === waitsBefore && child.exitCode === null) await new Promise((r) => setTimeout(r, 2));

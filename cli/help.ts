@@ -39,10 +39,12 @@ export function errorCodesHelp(): string {
   const rows = errorCodeRows();
   const width = Math.max(...rows.map((r) => r.code.length));
   const indent = ' '.repeat(2 + width + 2 + 4 + 2);
-  const lines = rows.map(({ code, exitCode, meaning }) => `  ${code.padEnd(width)}  ${String(exitCode).padStart(4)}  ${wrap(meaning, 100 - indent.length, indent)}`);
+  const lines = rows.map(
+    ({ code, exitCode, meaning }) => `  ${code.padEnd(width)}  ${String(exitCode).padStart(4)}  ${wrap(meaning, 100 - indent.length, indent)}`,
+  );
   return [
     'Every error Keyward reports has one of these codes; with --json it is error.code, and the process',
-    'exits with the code\'s exit code (keyward --help says what each exit code means). trust client',
+    "exits with the code's exit code (keyward --help says what each exit code means). trust client",
     'exits 1 on any failure, as the TUF conformance protocol wants.',
     '',
     `  ${'code'.padEnd(width)}  exit  meaning`,

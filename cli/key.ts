@@ -24,8 +24,8 @@ export function describeKey(key: KeyInfo): string {
 export function defineKey(key: Command): void {
   key
     .command('generate')
-    .description('generate a key pair inside the device; prints the new key\'s full URI')
-    .argument('<uri>', 'the token and the new key\'s label, e.g. pkcs11:token=demo;object=signer')
+    .description("generate a key pair inside the device; prints the new key's full URI")
+    .argument('<uri>', "the token and the new key's label, e.g. pkcs11:token=demo;object=signer")
     .addOption(new Option('-a, --algorithm <name>', 'key algorithm').choices(KEY_ALGORITHMS).makeOptionMandatory())
     .addOption(new Option('--pin-policy <policy>', 'YubiKey: when the PIN is needed').choices(['never', 'once', 'always']))
     .addOption(new Option('--touch-policy <policy>', 'YubiKey: when a touch is needed (cached: 15 s)').choices(['never', 'always', 'cached']))
@@ -41,16 +41,34 @@ export function defineKey(key: Command): void {
       ]) +
         '\nThe private key is created inside the device and never leaves it (PKCS#11: sensitive, never\nextractable, signing only; YubiKey: generated on the card, attestable).\n',
     )
-    .action(async (uri: string, options: { algorithm: KeyAlgorithm; pinPolicy?: 'never' | 'once' | 'always'; touchPolicy?: 'never' | 'always' | 'cached'; overwrite?: boolean; yes?: boolean }, command: Command) => {
-      const ctx = await CliContext.of(command);
-      if (options.overwrite) {
-        await confirmDestruction(ctx, options.yes, { question: `Replace whatever key is in ${redactUri(uri)}? The old key is destroyed.`, action: 'replace a key', declined: 'nothing was generated' });
-      }
-      const handle = await ctx.progress(`Generating ${withArticle(`${ALGORITHMS[options.algorithm].title} key`)} in the device`, () =>
-        ctx.keystore().generate(uri, { algorithm: options.algorithm, pinPolicy: options.pinPolicy, touchPolicy: options.touchPolicy, overwrite: options.overwrite }),
-      );
-      ctx.emit(handle.info, () => handle.info.uri);
-    });
+    .action(
+      async (
+        uri: string,
+        options: {
+          algorithm: KeyAlgorithm;
+          pinPolicy?: 'never' | 'once' | 'always';
+          touchPolicy?: 'never' | 'always' | 'cached';
+          overwrite?: boolean;
+          yes?: boolean;
+        },
+        command: Command,
+      ) => {
+        const ctx = await CliContext.of(command);
+        if (options.overwrite) {
+          await confirmDestruction(ctx, options.yes, {
+            question: `Replace whatever key is in ${redactUri(uri)}? The old key is destroyed.`,
+            action: 'replace a key',
+            declined: 'nothing was generated',
+          });
+        }
+        const handle = await ctx.progress(`Generating ${withArticle(`${ALGORITHMS[options.algorithm].title} key`)} in the device`, () =>
+          ctx
+            .keystore()
+            .generate(uri, { algorithm: options.algorithm, pinPolicy: options.pinPolicy, touchPolicy: options.touchPolicy, overwrite: options.overwrite }),
+        );
+        ctx.emit(handle.info, () => handle.info.uri);
+      },
+    );
 
   key
     .command('list')
@@ -65,7 +83,7 @@ export function defineKey(key: Command): void {
 
   key
     .command('public')
-    .description('print a key\'s public key (SubjectPublicKeyInfo, PEM)')
+    .description("print a key's public key (SubjectPublicKeyInfo, PEM)")
     .argument('<uri>', 'the key')
     .addOption(outputOption('-o, --out <file>', 'write to a file instead of stdout'))
     .option('--der', 'DER instead of PEM')
@@ -88,7 +106,7 @@ export function defineKey(key: Command): void {
     .argument('<uri>', 'the key')
     .requiredOption('-i, --in <file>', 'the data to sign ("-" for stdin)')
     .addOption(outputOption('-o, --out <file>', 'where to write the signature (default: stdout)'))
-    .option('--hash <name>', 'sha256, sha384 or sha512 (default: the key\'s usual hash)')
+    .option('--hash <name>', "sha256, sha384 or sha512 (default: the key's usual hash)")
     .addOption(new Option('--padding <scheme>', 'RSA padding').choices(['pkcs1', 'pss']))
     .option('--salt-length <bytes>', 'RSA-PSS salt length (default: the hash length)', (v) => wholeNumber(v, '--salt-length'))
     .addOption(new Option('--format <form>', 'ECDSA signature encoding').choices(['der', 'raw']).default('der'))
@@ -133,7 +151,11 @@ export function defineKey(key: Command): void {
     .description('destroy a key (its private key, public key and certificate objects)')
     .argument('<uri>', 'the key')
     .addOption(yesOption())
-    .addHelpText('after', examples([`keyward key delete ${TOKEN}`, `keyward key delete 'pkcs11:token=demo;id=%01%02' --yes`]) + '\nThere is no undo: a key deleted from hardware is gone.\n')
+    .addHelpText(
+      'after',
+      examples([`keyward key delete ${TOKEN}`, `keyward key delete 'pkcs11:token=demo;id=%01%02' --yes`]) +
+        '\nThere is no undo: a key deleted from hardware is gone.\n',
+    )
     .action(async (uri: string, options: { yes?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
       const keystore = ctx.keystore();
@@ -142,10 +164,13 @@ export function defineKey(key: Command): void {
         // says precisely why it cannot, or finds what a listing filtered out).
         const matches = await keystore.list(uri);
         const what = matches.length === 1 ? `key "${matches[0]!.label}" on ${matches[0]!.device}` : `the key ${redactUri(uri)} names`;
-        await confirmDestruction(ctx, options.yes, { question: `Destroy ${what}? This cannot be undone.`, action: 'delete a key', declined: 'nothing was deleted' });
+        await confirmDestruction(ctx, options.yes, {
+          question: `Destroy ${what}? This cannot be undone.`,
+          action: 'delete a key',
+          declined: 'nothing was deleted',
+        });
       }
       const deleted = await keystore.delete(uri);
       ctx.emit(deleted, () => `deleted ${deleted.label} (${deleted.uri})`);
     });
 }
-

@@ -21,16 +21,29 @@ import { errorCodeRows, errorCodesHelp, examples, exitCodesHelp } from './help.j
 const NOUNS: Record<string, { description: string; define: () => Promise<(noun: Command) => void> }> = {
   token: { description: 'PKCS#11 tokens: list, initialise (SoftHSM), change and unblock PINs', define: async () => (await import('./token.js')).defineToken },
   key: { description: 'generate, list, use and delete keys held in hardware', define: async () => (await import('./key.js')).defineKey },
-  cert: { description: 'certificates stored with keys, and self-signed certificates signed in the device', define: async () => (await import('./cert.js')).defineCert },
-  yubikey: { description: 'YubiKey PIV devices: list, info, PINs, management key, reset, attestation, and the virtual YubiKey', define: async () => (await import('./yubikey/index.js')).defineYubikey },
-  ca: { description: 'a cluster PKI: offline root, per-cluster intermediate, node certificates, CRLs, root rotation, cfssl-compatible server', define: async () => (await import('./ca/index.js')).defineCa },
+  cert: {
+    description: 'certificates stored with keys, and self-signed certificates signed in the device',
+    define: async () => (await import('./cert.js')).defineCert,
+  },
+  yubikey: {
+    description: 'YubiKey PIV devices: list, info, PINs, management key, reset, attestation, and the virtual YubiKey',
+    define: async () => (await import('./yubikey/index.js')).defineYubikey,
+  },
+  ca: {
+    description: 'a cluster PKI: offline root, per-cluster intermediate, node certificates, CRLs, root rotation, cfssl-compatible server',
+    define: async () => (await import('./ca/index.js')).defineCa,
+  },
   trust: {
     description: 'TUF 1.0 repositories signed in hardware (thresholds across devices, delegations, touch-to-sign) and a conformant TUF client',
     define: async () => (await import('./trust/index.js')).defineTrust,
   },
-  doctor: { description: 'explain what this machine sees of YubiKeys: USB devices, PC/SC readers, PIV applications', define: async () => (await import('./doctor.js')).defineDoctor },
+  doctor: {
+    description: 'explain what this machine sees of YubiKeys: USB devices, PC/SC readers, PIV applications',
+    define: async () => (await import('./doctor.js')).defineDoctor,
+  },
   demo: {
-    description: 'run the whole story end to end on throw-away SoftHSM tokens and a virtual YubiKey: keys, a YubiKey enrolment, a cluster PKI, a TUF repository a developer touch-signs; nothing to set up, nothing left behind',
+    description:
+      'run the whole story end to end on throw-away SoftHSM tokens and a virtual YubiKey: keys, a YubiKey enrolment, a cluster PKI, a TUF repository a developer touch-signs; nothing to set up, nothing left behind',
     define: async () => (await import('./demo/index.js')).defineDemo,
   },
 };
@@ -89,11 +102,20 @@ export function buildProgram(options: { json?: boolean } = {}): Command {
       throw new CommanderError(ExitCode.ok, 'commander.version', VERSION);
     })
     .option('--json', 'machine-readable output (and errors) on stdout')
-    .option('--module <path>', 'PKCS#11 module when a URI names none, and one that key URIs read from files may name this run (default: KEYWARD_PKCS11_MODULE, then SoftHSM2)')
-    .option('--allow-final-try', 'allow spending a PIN\'s last try without asking')
+    .option(
+      '--module <path>',
+      'PKCS#11 module when a URI names none, and one that key URIs read from files may name this run (default: KEYWARD_PKCS11_MODULE, then SoftHSM2)',
+    )
+    .option('--allow-final-try', "allow spending a PIN's last try without asking")
     .option('--no-input', 'never prompt; fail with a clear error instead')
     .option('--debug', 'print stacks with errors')
-    .addHelpText('after', examples(['keyward demo', 'keyward token init --label demo', "keyward key generate 'pkcs11:token=demo;object=signer' -a p256", 'keyward key list']) + PIN_HELP + MODULE_HELP + exitCodesHelp());
+    .addHelpText(
+      'after',
+      examples(['keyward demo', 'keyward token init --label demo', "keyward key generate 'pkcs11:token=demo;object=signer' -a p256", 'keyward key list']) +
+        PIN_HELP +
+        MODULE_HELP +
+        exitCodesHelp(),
+    );
   for (const [name, { description }] of Object.entries(NOUNS)) program.command(name).description(description);
   // Commander's own help command would print a noun's help before the noun's commands are defined.
   program
@@ -177,7 +199,9 @@ function usageError(error: CommanderError): KeywardError {
 }
 
 function unknownCommand(command: Command, name: string): never {
-  return command.error(`error: unknown command '${name}' (${command.name()} has: ${command.commands.map((c) => c.name()).join(', ')})`, { code: 'commander.unknownCommand' });
+  return command.error(`error: unknown command '${name}' (${command.name()} has: ${command.commands.map((c) => c.name()).join(', ')})`, {
+    code: 'commander.unknownCommand',
+  });
 }
 
 /**

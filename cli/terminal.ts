@@ -52,11 +52,7 @@ export function terminalInteraction(options: { allowPrompts: boolean }): Interac
 }
 
 /** Asks for a new secret twice; refuses a mismatch or one outside the length bounds. */
-export async function askNewSecret(
-  interaction: Interaction,
-  what: string,
-  bounds: { min: number; max: number },
-): Promise<Secret | undefined> {
+export async function askNewSecret(interaction: Interaction, what: string, bounds: { min: number; max: number }): Promise<Secret | undefined> {
   const first = await interaction.askSecret(`New ${what} (${bounds.min}–${bounds.max} characters):`);
   if (!first) return undefined;
   if (first.byteLength < bounds.min || first.byteLength > bounds.max) {

@@ -29,8 +29,10 @@ function pinStateNote(state: PinCounterState): string | undefined {
 function describeToken(t: TokenSummary): string {
   const note = pinStateNote(t.userPin);
   const pin = note ? `  user PIN: ${note}` : '';
-  return `${t.label}  ${t.model}  serial ${t.serial}  slot ${t.slotId}${t.initialized ? '' : '  (not initialised)'}${pin}\n  ${t.uri}` +
-    (t.mechanisms ? `\n  mechanisms: ${t.mechanisms.join(' ')}` : '');
+  return (
+    `${t.label}  ${t.model}  serial ${t.serial}  slot ${t.slotId}${t.initialized ? '' : '  (not initialised)'}${pin}\n  ${t.uri}` +
+    (t.mechanisms ? `\n  mechanisms: ${t.mechanisms.join(' ')}` : '')
+  );
 }
 
 /** `keyward token`'s commands. */
@@ -40,18 +42,20 @@ export function defineToken(token: Command): void {
     .description('list the tokens a PKCS#11 module offers')
     .argument('[uri]', 'filter, e.g. pkcs11:model=SoftHSM%20v2', 'pkcs11:')
     .option('--all', 'include slots whose token is not initialised')
-    .option('--mechanisms', 'list each token\'s mechanisms')
+    .option('--mechanisms', "list each token's mechanisms")
     .addHelpText('after', examples(['keyward token list', 'keyward token list --module /usr/lib/x86_64-linux-gnu/libykcs11.so', 'keyward token list --json']))
     .action(async (uri: string, options: { all?: boolean; mechanisms?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
       const tokens = (await ctx.keystore().administration('pkcs11')).tokens(uri, { mechanisms: options.mechanisms, includeUninitialized: options.all });
-      ctx.emit(tokens, () => (tokens.length ? tokens.map(describeToken).join('\n') : 'no initialised tokens (keyward token init --label NAME makes one on SoftHSM)'));
+      ctx.emit(tokens, () =>
+        tokens.length ? tokens.map(describeToken).join('\n') : 'no initialised tokens (keyward token init --label NAME makes one on SoftHSM)',
+      );
     });
 
   token
     .command('init')
-    .description('initialise a new token in a free slot (SoftHSM; hardware HSMs use their vendor\'s tools)')
-    .requiredOption('-l, --label <label>', 'the new token\'s label (1–32 bytes, unique)')
+    .description("initialise a new token in a free slot (SoftHSM; hardware HSMs use their vendor's tools)")
+    .requiredOption('-l, --label <label>', "the new token's label (1–32 bytes, unique)")
     .argument('[uri]', 'the module, e.g. pkcs11:?module-path=/usr/lib/softhsm/libsofthsm2.so', 'pkcs11:')
     .option('--so-pin-source <file>', 'read the new SO PIN from this file (else KEYWARD_SO_PIN, else a prompt)')
     .option('--pin-source <file>', 'read the new user PIN from this file (else KEYWARD_PIN, else a prompt)')
@@ -81,7 +85,13 @@ export function defineToken(token: Command): void {
     .description('change the user PIN (needs the current one)')
     .argument('<uri>', 'the token; its pin-source= gives the current PIN')
     .option('--new-pin-source <file>', 'read the new PIN from this file (else KEYWARD_NEW_PIN, else a prompt)')
-    .addHelpText('after', examples(["keyward token change-pin 'pkcs11:token=demo'", "keyward token change-pin 'pkcs11:token=demo?pin-source=file:old.pin' --new-pin-source file:new.pin"]))
+    .addHelpText(
+      'after',
+      examples([
+        "keyward token change-pin 'pkcs11:token=demo'",
+        "keyward token change-pin 'pkcs11:token=demo?pin-source=file:old.pin' --new-pin-source file:new.pin",
+      ]),
+    )
     .action(async (uri: string, options: { newPinSource?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       const backend = await ctx.keystore().administration('pkcs11');

@@ -171,9 +171,13 @@ switch (task) {
       log('type errors in tests or benchmarks');
       process.exit(1);
     }
-    // The house rules, checked before anything runs: the linter.
+    // The house rules, checked before anything runs: the linter, then the formatter.
     if (run(node, [join(root, 'node_modules/eslint/bin/eslint.js'), '.']) !== 0) {
       log('the linter found problems (above); fix them, or explain a deliberate exception with an eslint-disable comment');
+      process.exit(1);
+    }
+    if (run(node, [join(root, 'node_modules/prettier/bin/prettier.cjs'), '--check', '--log-level', 'warn', '.']) !== 0) {
+      log('the files above are not formatted as the house formats them: npm run format');
       process.exit(1);
     }
     process.exitCode = run(node, [join(root, 'node_modules/ava/entrypoints/cli.mjs'), ...args]);

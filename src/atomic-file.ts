@@ -13,7 +13,22 @@
  * (confined-directory.ts, on replaceFile). A replaced file keeps its mode and, where the process
  * may, its owner.
  */
-import { accessSync, closeSync, constants, fchmodSync, fchownSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileProblem, KeywardError, keywardError } from './errors.js';
@@ -76,7 +91,9 @@ function checkDirectory(dir: string, shown: string): void {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw keywardError('OUTPUT_DIRECTORY_MISSING', `${shown}: the directory ${dir} does not exist`, { hint: `create it (mkdir -p ${dir}), or give another path` });
+      throw keywardError('OUTPUT_DIRECTORY_MISSING', `${shown}: the directory ${dir} does not exist`, {
+        hint: `create it (mkdir -p ${dir}), or give another path`,
+      });
     }
     if (code === 'ENOTDIR') {
       throw keywardError('OUTPUT_DIRECTORY_MISSING', `${shown}: ${firstNonDirectory(dir)} is not a directory`, { hint: 'give a path in a directory' });
@@ -91,9 +108,13 @@ function checkDirectory(dir: string, shown: string): void {
     accessSync(dir, constants.W_OK | constants.X_OK);
   } catch (error) {
     const readOnly = (error as NodeJS.ErrnoException).code === 'EROFS';
-    throw keywardError('OUTPUT_DIRECTORY_NOT_WRITABLE', readOnly ? `${shown}: the file system holding ${dir} is read-only` : `${shown}: this user may not create files in ${dir}`, {
-      hint: 'Keyward writes a new file beside the old one and renames it over it, so it needs a directory it can write: give a path in one, or write to standard output and redirect it',
-    });
+    throw keywardError(
+      'OUTPUT_DIRECTORY_NOT_WRITABLE',
+      readOnly ? `${shown}: the file system holding ${dir} is read-only` : `${shown}: this user may not create files in ${dir}`,
+      {
+        hint: 'Keyward writes a new file beside the old one and renames it over it, so it needs a directory it can write: give a path in one, or write to standard output and redirect it',
+      },
+    );
   }
 }
 

@@ -117,16 +117,24 @@ export class ConfinedDirectory {
       } catch {
         // gone again; the path is what matters
       }
-      throw keywardError('LINK_REFUSED', `${path} is a symbolic link (to ${target}): Keyward neither reads nor writes through links inside ${this.#what} (${this.root}), since others may have placed them`, {
-        hint: `remove the link; ${this.#what} holds regular files only`,
-        details: { ...details, link: target },
-      });
+      throw keywardError(
+        'LINK_REFUSED',
+        `${path} is a symbolic link (to ${target}): Keyward neither reads nor writes through links inside ${this.#what} (${this.root}), since others may have placed them`,
+        {
+          hint: `remove the link; ${this.#what} holds regular files only`,
+          details: { ...details, link: target },
+        },
+      );
     }
     if (kind === 'directory' ? !stats.isDirectory() : !stats.isFile()) {
-      throw keywardError(kind === 'directory' ? 'NOT_A_DIRECTORY' : 'NOT_A_REGULAR_FILE', `${path} is ${stats.isFile() ? 'a file' : kindOf(stats)}, where ${this.#what} keeps ${kind === 'file' ? 'a regular file' : 'a directory'}`, {
-        hint: 'remove it, or restore the directory from a trusted copy',
-        details,
-      });
+      throw keywardError(
+        kind === 'directory' ? 'NOT_A_DIRECTORY' : 'NOT_A_REGULAR_FILE',
+        `${path} is ${stats.isFile() ? 'a file' : kindOf(stats)}, where ${this.#what} keeps ${kind === 'file' ? 'a regular file' : 'a directory'}`,
+        {
+          hint: 'remove it, or restore the directory from a trusted copy',
+          details,
+        },
+      );
     }
   }
 }

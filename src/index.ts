@@ -4,7 +4,15 @@ export { KeyUri, type UriOrigin } from './keystore/uri/origin.js';
 export type { Attestation, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from './keystore/backend.js';
 export { nonInteractive, type Interaction, type Notice } from './keystore/interaction.js';
 export { formatPkcs11Uri, parsePkcs11Uri, UriError, type Pkcs11Uri } from './keystore/uri/index.js';
-export { hardwareKeyPair, HardwareCryptoKey, KeywardCrypto, KeywardSubtleCrypto, type HardwareKeyOptions, type HardwareKeyPair, type RsaScheme } from './keystore/webcrypto.js';
+export {
+  hardwareKeyPair,
+  HardwareCryptoKey,
+  KeywardCrypto,
+  KeywardSubtleCrypto,
+  type HardwareKeyOptions,
+  type HardwareKeyPair,
+  type RsaScheme,
+} from './keystore/webcrypto.js';
 export type { InitTokenRequest, Pkcs11Administration, TokenSummary } from './keystore/pkcs11/administration.js';
 export type { AdministeredYubiKey, DeviceSummary, YubiKeyAdministration } from './keystore/yubikey/administration.js';
 export { ALGORITHMS, KEY_ALGORITHMS, type HashName, type KeyAlgorithm, type RsaPadding } from './crypto/algorithms.js';

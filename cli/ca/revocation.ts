@@ -22,19 +22,28 @@ export function defineRevocation(ca: Command): void {
       const { revokeCertificate } = await import('../../src/ca/steps/revocation.js');
       const { CaDirectory } = await import('../../src/ca/store.js');
       const { entry, crl } = await revokeCertificate(new CaDirectory(options.dir), { serial, reason: options.reason });
-      ctx.emit({ serial: entry.serial, subject: entry.subject, status: entry.status, reason: entry.revocationReason, publish: crl }, () =>
-        `revoked ${entry.serial} ("${entry.subject}"): ${entry.revocationReason}; publish a new ${crl} CRL (keyward ca crl${crl === 'root' ? ' --issuer root' : ''})`,
+      ctx.emit(
+        { serial: entry.serial, subject: entry.subject, status: entry.status, reason: entry.revocationReason, publish: crl },
+        () =>
+          `revoked ${entry.serial} ("${entry.subject}"): ${entry.revocationReason}; publish a new ${crl} CRL (keyward ca crl${crl === 'root' ? ' --issuer root' : ''})`,
       );
     });
 
   ca.command('crl')
-    .description('sign a CRL: the intermediate\'s (online) or the root\'s (in a ceremony)')
+    .description("sign a CRL: the intermediate's (online) or the root's (in a ceremony)")
     .addOption(new Option('--issuer <ca>', 'which CA signs').choices(['intermediate', 'root']).default('intermediate'))
     .option('--root-key <uri>', 'the root key (with --issuer root)')
     .option('--days <n>', 'until next update (default: 7 for the intermediate, 180 for the root)', (v) => wholeNumber(v, '--days'))
     .addOption(outputOption('-o, --out <file>', 'also write it here'))
     .addOption(dirOption())
-    .addHelpText('after', examples(['keyward ca crl --dir ca/ --out crl.pem', 'openssl crl -in crl.pem -noout -text', "keyward ca crl --issuer root --root-key 'pkcs11:token=offline-root;object=root' --dir ca/"]))
+    .addHelpText(
+      'after',
+      examples([
+        'keyward ca crl --dir ca/ --out crl.pem',
+        'openssl crl -in crl.pem -noout -text',
+        "keyward ca crl --issuer root --root-key 'pkcs11:token=offline-root;object=root' --dir ca/",
+      ]),
+    )
     .action(async (options: { issuer: 'intermediate' | 'root'; rootKey?: string; days?: number; out?: string; dir: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       const { signIntermediateCrl, signRootCrl } = await import('../../src/ca/steps/revocation.js');
@@ -43,11 +52,15 @@ export function defineRevocation(ca: Command): void {
       const crl = await withKeystore(ctx, () => {
         if (options.issuer === 'intermediate') return signIntermediateCrl(directory, ctx.keystore(), { days: options.days });
         const rootKey = options.rootKey ?? directory.config().rootKey;
-        if (!rootKey) throw keywardError('ROOT_KEY_REQUIRED', 'the root\'s CRL needs the root key', { hint: 'give --root-key <uri>' });
+        if (!rootKey) throw keywardError('ROOT_KEY_REQUIRED', "the root's CRL needs the root key", { hint: 'give --root-key <uri>' });
         return signRootCrl(directory, ctx.keystore(), { rootKey, days: options.days });
       });
       const pem = toPem('X509 CRL', new Uint8Array(crl.rawData));
       if (options.out) writeOutput(options.out, pem, false);
-      ctx.emit({ issuer: crl.issuer, entries: crl.entries.length, nextUpdate: crl.nextUpdate, crl: pem, file: directory.path(crlFile(options.issuer)) }, () => `CRL of "${crl.issuer}" with ${crl.entries.length} revoked, next update ${crl.nextUpdate?.toISOString()}\n  ${directory.path(crlFile(options.issuer))}`);
+      ctx.emit(
+        { issuer: crl.issuer, entries: crl.entries.length, nextUpdate: crl.nextUpdate, crl: pem, file: directory.path(crlFile(options.issuer)) },
+        () =>
+          `CRL of "${crl.issuer}" with ${crl.entries.length} revoked, next update ${crl.nextUpdate?.toISOString()}\n  ${directory.path(crlFile(options.issuer))}`,
+      );
     });
 }

@@ -14,19 +14,25 @@ export function defineRoot(ca: Command): void {
     .description('create the root: a self-signed CA certificate for a key in a device (20 years by default)')
     .requiredOption('--key <uri>', 'the root key, e.g. pkcs11:token=offline-root;object=root-2026')
     .addOption(generateOption())
-    .option('--subject <dn>', 'the root\'s name', 'CN=swarm-ca')
+    .option('--subject <dn>', "the root's name", 'CN=swarm-ca')
     .option('--years <n>', 'validity in years', (v) => wholeNumber(v, '--years', { min: 1 }), 20)
     .addOption(dirOption())
-    .addHelpText('after', examples([
-      "keyward ca root create --key 'pkcs11:token=offline-root;object=root' --generate p384 --dir ca/",
-      "keyward ca root create --key 'yubikey:serial=12345678;slot=9c' --subject 'CN=Example Root CA, O=Example' --dir ca/",
-    ]) + '\nRun it on the offline machine; afterwards the root key is needed only in ceremonies.\n')
+    .addHelpText(
+      'after',
+      examples([
+        "keyward ca root create --key 'pkcs11:token=offline-root;object=root' --generate p384 --dir ca/",
+        "keyward ca root create --key 'yubikey:serial=12345678;slot=9c' --subject 'CN=Example Root CA, O=Example' --dir ca/",
+      ]) + '\nRun it on the offline machine; afterwards the root key is needed only in ceremonies.\n',
+    )
     .action(async (options: { key: string; generate?: KeyAlgorithm; subject: string; years: number; dir: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       const { createRootCa } = await import('../../src/ca/steps/root.js');
       const { CA_FILES, CaDirectory } = await import('../../src/ca/store.js');
       const { certificatePem } = await import('../../src/x509/certificate.js');
       const certificate = await withKeystore(ctx, () => createRootCa(new CaDirectory(options.dir), ctx.keystore(), options));
-      ctx.emit({ subject: certificate.subject, notAfter: certificate.notAfter, certificate: certificatePem(certificate) }, () => `root "${certificate.subject}" valid until ${certificate.notAfter.toISOString()}\n  ${new CaDirectory(options.dir).path(CA_FILES.root)}`);
+      ctx.emit(
+        { subject: certificate.subject, notAfter: certificate.notAfter, certificate: certificatePem(certificate) },
+        () => `root "${certificate.subject}" valid until ${certificate.notAfter.toISOString()}\n  ${new CaDirectory(options.dir).path(CA_FILES.root)}`,
+      );
     });
 }

@@ -12,17 +12,20 @@ export function defineRotation(ca: Command): void {
   rotate
     .command('begin')
     .description('a ceremony with both root keys: new root, cross-signed by the old; both trusted until finish')
-    .requiredOption('--new-key <uri>', 'the new root\'s key')
+    .requiredOption('--new-key <uri>', "the new root's key")
     .addOption(generateOption())
-    .option('--subject <dn>', 'the new root\'s name (default: the old root\'s)')
+    .option('--subject <dn>', "the new root's name (default: the old root's)")
     .option('--years <n>', 'validity in years', (v) => wholeNumber(v, '--years', { min: 1 }), 20)
     .addOption(dirOption())
-    .addHelpText('after', examples([
-      "keyward ca rotate-root begin --new-key 'pkcs11:token=offline-root;object=root-2027' --generate p384 --dir ca/",
-      "keyward ca intermediate create --root-key 'pkcs11:token=offline-root;object=root-2027' --key 'pkcs11:token=ca-online;object=cluster-a-2027' --generate p256 --cluster-id <id> --dir ca/",
-      '# … nodes renew under the new intermediate; then:',
-      'keyward ca rotate-root finish --dir ca/',
-    ]))
+    .addHelpText(
+      'after',
+      examples([
+        "keyward ca rotate-root begin --new-key 'pkcs11:token=offline-root;object=root-2027' --generate p384 --dir ca/",
+        "keyward ca intermediate create --root-key 'pkcs11:token=offline-root;object=root-2027' --key 'pkcs11:token=ca-online;object=cluster-a-2027' --generate p256 --cluster-id <id> --dir ca/",
+        '# … nodes renew under the new intermediate; then:',
+        'keyward ca rotate-root finish --dir ca/',
+      ]),
+    )
     .action(async (options: { newKey: string; generate?: KeyAlgorithm; subject?: string; years: number; dir: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       const { beginRootRotation } = await import('../../src/ca/steps/rotation.js');
@@ -30,7 +33,11 @@ export function defineRotation(ca: Command): void {
       const { certificatePem } = await import('../../src/x509/certificate.js');
       const directory = new CaDirectory(options.dir);
       const { root: newRoot, crossSigned } = await withKeystore(ctx, () => beginRootRotation(directory, ctx.keystore(), options));
-      ctx.emit({ root: certificatePem(newRoot), crossSigned: certificatePem(crossSigned) }, () => `new root "${newRoot.subject}" created and cross-signed by the old one; both are in roots.pem.\nNext: a new intermediate under the new root (keyward ca intermediate create --root-key '${directory.config().rootKey?.text}' …).`);
+      ctx.emit(
+        { root: certificatePem(newRoot), crossSigned: certificatePem(crossSigned) },
+        () =>
+          `new root "${newRoot.subject}" created and cross-signed by the old one; both are in roots.pem.\nNext: a new intermediate under the new root (keyward ca intermediate create --root-key '${directory.config().rootKey?.text}' …).`,
+      );
     });
   rotate
     .command('finish')

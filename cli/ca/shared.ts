@@ -3,7 +3,8 @@ import { Option } from 'commander';
 import { KEY_ALGORITHMS } from '../../src/crypto/algorithms.js';
 import type { CliContext } from '../context.js';
 
-export const dirOption = () => new Option('--dir <dir>', 'the CA directory (its certificates, ledger and CRLs; keys stay in their devices)').env('KEYWARD_CA_DIR').default('keyward-ca');
+export const dirOption = () =>
+  new Option('--dir <dir>', 'the CA directory (its certificates, ledger and CRLs; keys stay in their devices)').env('KEYWARD_CA_DIR').default('keyward-ca');
 export const generateOption = () => new Option('--generate <algorithm>', 'generate the key at that URI first').choices(KEY_ALGORITHMS);
 
 /** Runs a step and always releases the devices it opened. */

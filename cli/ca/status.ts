@@ -19,11 +19,18 @@ export function defineStatus(ca: Command): void {
         [
           `CA ${status.dir}${status.clusterId ? ` (cluster ${status.clusterId})` : ''}${status.rotationInProgress ? '  ROOT ROTATION IN PROGRESS' : ''}`,
           ...status.roots.map((r) => `  root: ${r.subject}  until ${r.notAfter}  sha256 ${r.sha256.slice(0, 16)}…`),
-          status.intermediate ? `  intermediate: ${status.intermediate.subject}  until ${status.intermediate.notAfter}\n    key ${status.intermediate.key}` : '  no intermediate yet',
+          status.intermediate
+            ? `  intermediate: ${status.intermediate.subject}  until ${status.intermediate.notAfter}\n    key ${status.intermediate.key}`
+            : '  no intermediate yet',
           ...(status.clusterCa ? [`  cluster CA (what the swarm trusts: cluster-ca.pem): sha256 ${status.clusterCa.sha256}`] : []),
           `  certificates: ${status.counts.issued} valid, ${status.counts.revoked} revoked, ${status.counts.expired} expired`,
           ...(status.certificates.length
-            ? [table([['SERIAL', 'SUBJECT', 'STATUS', 'RENEW AT', 'NOT AFTER'], ...status.certificates.map((c) => [c.serial.slice(0, 16), c.subject, c.status, c.renewAt.slice(0, 16), c.notAfter.slice(0, 16)])])]
+            ? [
+                table([
+                  ['SERIAL', 'SUBJECT', 'STATUS', 'RENEW AT', 'NOT AFTER'],
+                  ...status.certificates.map((c) => [c.serial.slice(0, 16), c.subject, c.status, c.renewAt.slice(0, 16), c.notAfter.slice(0, 16)]),
+                ]),
+              ]
             : []),
         ].join('\n'),
       );

@@ -30,23 +30,41 @@ const CLUSTER = 'demo-cluster';
 async function nodeRequest(role: 'swarm-manager' | 'swarm-worker', nodeId: string): Promise<{ key: string; csr: string }> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const keys = {
-    privateKey: await webcrypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']),
-    publicKey: await webcrypto.subtle.importKey('spki', publicKey.export({ type: 'spki', format: 'der' }), { name: 'ECDSA', namedCurve: 'P-256' }, true, ['verify']),
+    privateKey: await webcrypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'ECDSA', namedCurve: 'P-256' }, false, [
+      'sign',
+    ]),
+    publicKey: await webcrypto.subtle.importKey('spki', publicKey.export({ type: 'spki', format: 'der' }), { name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'verify',
+    ]),
   };
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `OU=${role}, CN=${nodeId}`, keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } }, webcrypto);
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create(
+    { name: `OU=${role}, CN=${nodeId}`, keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } },
+    webcrypto,
+  );
   return { key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, csr: csr.toString('pem') };
 }
 
 export async function caChapter(story: Story, keystore: Keystore, pins: { so: Secret; user: Secret }): Promise<void> {
-  story.chapter('A cluster PKI with its keys in hardware', 'An offline root in one token, the cluster\'s issuing CA in another; nodes keep their own keys and send CSRs.');
+  story.chapter(
+    'A cluster PKI with its keys in hardware',
+    "An offline root in one token, the cluster's issuing CA in another; nodes keep their own keys and send CSRs.",
+  );
   const backend = await keystore.administration('pkcs11');
   for (const label of ['offline-root', 'ca-online']) backend.initToken('pkcs11:', { label, soPin: pins.so, userPin: pins.user });
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-demo-ca-')));
   const rootKey = 'pkcs11:token=offline-root;object=root';
   const root = await createRootCa(directory, keystore, { key: rootKey, generate: 'p384' });
   story.step(true, `offline root "${root.subject}" (P-384, in token "offline-root"), valid until ${root.notAfter.getUTCFullYear()}`);
-  const intermediate = await createClusterIntermediate(directory, keystore, { rootKey, key: 'pkcs11:token=ca-online;object=cluster-ca', generate: 'p256', clusterId: CLUSTER });
-  story.step(true, `cluster CA "${intermediate.subject}": certified by the root (pathLen 0, constrained to O=${CLUSTER}) and self-signed by its own key, the one certificate its swarm trusts`);
+  const intermediate = await createClusterIntermediate(directory, keystore, {
+    rootKey,
+    key: 'pkcs11:token=ca-online;object=cluster-ca',
+    generate: 'p256',
+    clusterId: CLUSTER,
+  });
+  story.step(
+    true,
+    `cluster CA "${intermediate.subject}": certified by the root (pathLen 0, constrained to O=${CLUSTER}) and self-signed by its own key, the one certificate its swarm trusts`,
+  );
 
   const authority = await openAuthority(directory, keystore);
   try {
@@ -55,18 +73,32 @@ export async function caChapter(story: Story, keystore: Keystore, pins: { so: Se
     const managerCert = await authority.issueNode(manager.csr);
     const workerCert = await authority.issueNode(worker.csr);
     const roots = directory.rootBundle();
-    const verified = await opensslVerifyCertificate({ certificatePem: certificatePem(managerCert.certificate), trustedPem: roots, untrustedPem: managerCert.chainPem, extraArgs: ['-x509_strict'] });
-    story.step(verified.ok, `two node certificates issued (90 days, renewal due ${managerCert.renewAt.toISOString().slice(0, 10)}); openssl verify -x509_strict: ${verified.output}`);
+    const verified = await opensslVerifyCertificate({
+      certificatePem: certificatePem(managerCert.certificate),
+      trustedPem: roots,
+      untrustedPem: managerCert.chainPem,
+      extraArgs: ['-x509_strict'],
+    });
+    story.step(
+      verified.ok,
+      `two node certificates issued (90 days, renewal due ${managerCert.renewAt.toISOString().slice(0, 10)}); openssl verify -x509_strict: ${verified.output}`,
+    );
 
     const server: TlsIdentity = { key: manager.key, cert: managerCert.chainPem };
     const client: TlsIdentity = { key: worker.key, cert: workerCert.chainPem };
     const crls = async () => [toPem('X509 CRL', new Uint8Array((await signIntermediateCrl(directory, keystore)).rawData)), directory.read('crl/root.crl.pem')!];
     const handshake = await mtlsHandshake({ server, client, roots, serverName: 'manager-1', crl: await crls() });
-    story.step(handshake.ok, `mutual TLS between worker-1 and manager-1 (Node's tls): ${handshake.ok ? `"${handshake.greeting}", the server is a ${handshake.serverRole}` : handshake.error}`);
+    story.step(
+      handshake.ok,
+      `mutual TLS between worker-1 and manager-1 (Node's tls): ${handshake.ok ? `"${handshake.greeting}", the server is a ${handshake.serverRole}` : handshake.error}`,
+    );
 
     await revokeCertificate(directory, { serial: workerCert.serial, reason: 'keyCompromise' });
     const refused = await mtlsHandshake({ server, client, roots, serverName: 'manager-1', crl: await crls() });
-    story.step(!refused.ok && refused.error === 'CERT_REVOKED', `worker-1 revoked and a new CRL signed in the token: the next handshake is refused (${refused.error})`);
+    story.step(
+      !refused.ok && refused.error === 'CERT_REVOKED',
+      `worker-1 revoked and a new CRL signed in the token: the next handshake is refused (${refused.error})`,
+    );
     story.step(true, `join token for new nodes, pinned to the root: ${createJoinToken(roots).slice(0, 26)}…`);
   } finally {
     await authority.ledger.close();
@@ -88,7 +120,10 @@ async function swarmSection(story: Story, keystore: Keystore): Promise<void> {
     const listen = `127.0.0.1:${daemon.swarmPort}`;
     await daemon.must(['swarm', 'init', '--listen-addr', listen, '--advertise-addr', listen]);
     const clusterId = await daemon.must(['info', '--format', '{{.Swarm.Cluster.ID}}']);
-    story.step(true, `a throw-away dockerd (${await daemon.must(['version', '--format', '{{.Server.Version}}'])}) starts a swarm, cluster ${clusterId}, with its own CA for now`);
+    story.step(
+      true,
+      `a throw-away dockerd (${await daemon.must(['version', '--format', '{{.Server.Version}}'])}) starts a swarm, cluster ${clusterId}, with its own CA for now`,
+    );
     const rootKey = 'pkcs11:token=offline-root;object=swarm-root';
     await createRootCa(directory, keystore, { key: rootKey, generate: 'p384' });
     await createClusterIntermediate(directory, keystore, { rootKey, key: 'pkcs11:token=ca-online;object=swarm-ca', generate: 'p256', clusterId });
@@ -96,12 +131,28 @@ async function swarmSection(story: Story, keystore: Keystore): Promise<void> {
     try {
       const rotation = swarmRotation(directory, served.url);
       story.step(true, `a cluster CA for that swarm's ID in the tokens, served at ${served.url}; keyward ca swarm-command prints:`, rotation.command);
-      const rotated = await runCommand('timeout', ['180', DOCKER_CLI, 'swarm', 'ca', '--rotate', '--ca-cert', rotation.caCert, '--external-ca', rotation.externalCa], daemon.env);
+      const rotated = await runCommand(
+        'timeout',
+        ['180', DOCKER_CLI, 'swarm', 'ca', '--rotate', '--ca-cert', rotation.caCert, '--external-ca', rotation.externalCa],
+        daemon.env,
+      );
       const converged = rotated.code === 0 && (await daemon.must(['info', '--format', '{{.Swarm.Cluster.RootRotationInProgress}}'])) === 'false';
-      story.step(converged, 'docker swarm ca --rotate: the rotation converged, and the swarm trusts the Keyward cluster CA (dockerd\'s Go crypto/x509 accepts its certificates)', converged ? undefined : rotated.stderr.trim());
+      story.step(
+        converged,
+        "docker swarm ca --rotate: the rotation converged, and the swarm trusts the Keyward cluster CA (dockerd's Go crypto/x509 accepts its certificates)",
+        converged ? undefined : rotated.stderr.trim(),
+      );
       const leaf = new X509Certificate(daemon.nodeCertificate());
-      const verified = await opensslVerifyCertificate({ certificatePem: leaf.toString(), trustedPem: directory.rootBundle(), untrustedPem: directory.read(CA_FILES.intermediate), extraArgs: ['-x509_strict'] });
-      story.step(verified.ok, `dockerd's node certificate (${leaf.subject.split('\n').join(', ')}) came from Keyward; openssl verifies it to the offline root: ${verified.output}`);
+      const verified = await opensslVerifyCertificate({
+        certificatePem: leaf.toString(),
+        trustedPem: directory.rootBundle(),
+        untrustedPem: directory.read(CA_FILES.intermediate),
+        extraArgs: ['-x509_strict'],
+      });
+      story.step(
+        verified.ok,
+        `dockerd's node certificate (${leaf.subject.split('\n').join(', ')}) came from Keyward; openssl verifies it to the offline root: ${verified.output}`,
+      );
     } finally {
       await served.close();
     }

@@ -9,12 +9,7 @@ import type { Story } from './story.js';
 
 const MESSAGE = Buffer.from('Keyward demo: this message was signed inside a hardware token.\n');
 
-export async function keystoreChapter(
-  story: Story,
-  keystore: Keystore,
-  pins: { so: Secret; user: Secret },
-  storeDir: string,
-): Promise<void> {
+export async function keystoreChapter(story: Story, keystore: Keystore, pins: { so: Secret; user: Secret }, storeDir: string): Promise<void> {
   story.chapter('A throw-away HSM', `SoftHSM2 in ${storeDir}; its PINs are random and live only in this process's memory.`);
   const backend = await keystore.administration('pkcs11');
   const token = backend.initToken('pkcs11:', { label: 'keyward-demo', soPin: pins.so, userPin: pins.user });

@@ -23,7 +23,10 @@ const RELEASE = Buffer.from('keyward-demo 1.0: the release a developer signs wit
 const TOUCH_AFTER_MS = 800;
 
 export async function trustChapter(story: Story, userPin: Secret): Promise<void> {
-  story.chapter('Shipping with TUF: a repository signed in hardware', 'Root, targets, snapshot and timestamp keys in the SoftHSM token; a developer\'s key on a YubiKey that touches itself after 0.8 s.');
+  story.chapter(
+    'Shipping with TUF: a repository signed in hardware',
+    "Root, targets, snapshot and timestamp keys in the SoftHSM token; a developer's key on a YubiKey that touches itself after 0.8 s.",
+  );
   const card = await VirtualYubiKey.create({ firmware: '5.7.1' }, { touch: { kind: 'auto', delayMs: TOUCH_AFTER_MS } });
   const keystore = new Keystore({
     attachedCards: [{ reader: 'Keyward virtual YubiKey (in-process)', card }],
@@ -39,13 +42,29 @@ export async function trustChapter(story: Story, userPin: Secret): Promise<void>
   });
   const dir = mkdtempSync(join(tmpdir(), 'keyward-demo-tuf-'));
   try {
-    const key = async (name: string, algorithm: 'p384' | 'ed25519') => signerOf(await keystore.generate(`pkcs11:token=keyward-demo;object=tuf-${name}`, { algorithm }));
-    const keys = { root: await key('root', 'p384'), targets: await key('targets', 'ed25519'), snapshot: await key('snapshot', 'ed25519'), timestamp: await key('timestamp', 'ed25519') };
+    const key = async (name: string, algorithm: 'p384' | 'ed25519') =>
+      signerOf(await keystore.generate(`pkcs11:token=keyward-demo;object=tuf-${name}`, { algorithm }));
+    const keys = {
+      root: await key('root', 'p384'),
+      targets: await key('targets', 'ed25519'),
+      snapshot: await key('snapshot', 'ed25519'),
+      timestamp: await key('timestamp', 'ed25519'),
+    };
     const setup = (s: typeof keys.root) => ({ keys: [{ key: s.key, signer: s }], threshold: 1 });
-    const repo = await Repository.init(join(dir, 'repo'), { root: setup(keys.root), targets: setup(keys.targets), snapshot: setup(keys.snapshot), timestamp: setup(keys.timestamp) }, keystore);
-    story.step(!repo.hasStagedChanges(), 'repository created and published: root (P-384), targets, snapshot, timestamp (Ed25519), each signed in the token', repo.layout.dir);
+    const repo = await Repository.init(
+      join(dir, 'repo'),
+      { root: setup(keys.root), targets: setup(keys.targets), snapshot: setup(keys.snapshot), timestamp: setup(keys.timestamp) },
+      keystore,
+    );
+    story.step(
+      !repo.hasStagedChanges(),
+      'repository created and published: root (P-384), targets, snapshot, timestamp (Ed25519), each signed in the token',
+      repo.layout.dir,
+    );
 
-    const developer = await signerOf(await keystore.generate(`yubikey:serial=${card.serial};slot=9c`, { algorithm: 'p256', pinPolicy: 'never', touchPolicy: 'always' }));
+    const developer = await signerOf(
+      await keystore.generate(`yubikey:serial=${card.serial};slot=9c`, { algorithm: 'p256', pinPolicy: 'never', touchPolicy: 'always' }),
+    );
     repo.delegate('targets', { name: 'releases', keys: [developer.key], threshold: 1, paths: ['releases/*'], terminating: true });
     await repo.sign([keys.targets]);
     // The new role is staged empty beside the delegation: both are published once the developer signs.

@@ -16,7 +16,10 @@ const MESSAGE = Buffer.from('Keyward demo: signed by a YubiKey slot after a touc
 const TOUCH_AFTER_MS = 800;
 
 export async function yubikeyChapter(story: Story): Promise<void> {
-  story.chapter('Enrolling a YubiKey', 'A virtual YubiKey 5 (firmware 5.7.4, attesting through two intermediate CAs like the YubiKeys sold today) in this process: the same APDUs a real one answers, and it touches itself after 0.8 s.');
+  story.chapter(
+    'Enrolling a YubiKey',
+    'A virtual YubiKey 5 (firmware 5.7.4, attesting through two intermediate CAs like the YubiKeys sold today) in this process: the same APDUs a real one answers, and it touches itself after 0.8 s.',
+  );
   const card = await VirtualYubiKey.create({ firmware: '5.7.4' }, { touch: { kind: 'auto', delayMs: TOUCH_AFTER_MS } });
   const pin = Secret.fromString(randomBytes(3).toString('hex'));
   const managementKey = randomBytes(24);

@@ -41,9 +41,15 @@ async function updater(options: ClientOptions) {
   let time: Date | undefined;
   if (options.time) {
     time = new Date(options.time.replace(' ', 'T'));
-    if (Number.isNaN(time.getTime())) throw keywardError('TIME_INVALID', `--time "${options.time}" is not a date and time`, { hint: 'use ISO 8601, e.g. 2025-02-09T09:17:23Z' });
+    if (Number.isNaN(time.getTime()))
+      throw keywardError('TIME_INVALID', `--time "${options.time}" is not a date and time`, { hint: 'use ISO 8601, e.g. 2025-02-09T09:17:23Z' });
   }
-  return new Updater({ metadataDir: options.metadataDir, metadataUrl: need(options.metadataUrl, '--metadata-url'), targetBaseUrl: options.targetBaseUrl, time });
+  return new Updater({
+    metadataDir: options.metadataDir,
+    metadataUrl: need(options.metadataUrl, '--metadata-url'),
+    targetBaseUrl: options.targetBaseUrl,
+    time,
+  });
 }
 
 function say(options: ClientOptions, value: unknown, text: string): void {
@@ -54,11 +60,16 @@ function say(options: ClientOptions, value: unknown, text: string): void {
 export function defineClient(trust: Command): void {
   const client = trust
     .command('client')
-    .description('a TUF 1.0 client: verifies a repository step by step (spec §5) and downloads targets; exits 0 or 1 (the TUF conformance suite\'s client protocol)')
+    .description(
+      "a TUF 1.0 client: verifies a repository step by step (spec §5) and downloads targets; exits 0 or 1 (the TUF conformance suite's client protocol)",
+    )
     .requiredOption('--metadata-dir <dir>', 'where the client keeps the metadata it trusts (root.json, timestamp.json, …)')
-    .option('--metadata-url <url>', 'the repository\'s metadata base URL, e.g. http://127.0.0.1:8080/metadata')
-    .option('--target-name <path>', 'a target to download (repeat for several, processed in order)', (value: string, previous: string[] = []) => [...previous, value])
-    .option('--target-base-url <url>', 'the repository\'s targets base URL')
+    .option('--metadata-url <url>', "the repository's metadata base URL, e.g. http://127.0.0.1:8080/metadata")
+    .option('--target-name <path>', 'a target to download (repeat for several, processed in order)', (value: string, previous: string[] = []) => [
+      ...previous,
+      value,
+    ])
+    .option('--target-base-url <url>', "the repository's targets base URL")
     .option('--target-dir <dir>', 'where verified targets are written')
     .addOption(new Option('--time <iso-time>', 'judge expiry at this moment instead of now (replaying an incident, testing a fixture)'))
     .addHelpText(
@@ -97,7 +108,12 @@ export function defineClient(trust: Command): void {
   client
     .command('download')
     .description('refresh, find each --target-name through the delegations, download it and check its length and hashes (spec §5.7)')
-    .addHelpText('after', examples(['keyward trust client --metadata-dir ~/.keyward/tuf --metadata-url https://tuf.example/metadata \\\n    --target-name app/v1.2.tar.gz --target-base-url https://tuf.example/targets --target-dir ./downloads download']))
+    .addHelpText(
+      'after',
+      examples([
+        'keyward trust client --metadata-dir ~/.keyward/tuf --metadata-url https://tuf.example/metadata \\\n    --target-name app/v1.2.tar.gz --target-base-url https://tuf.example/targets --target-dir ./downloads download',
+      ]),
+    )
     .action(async (_options: unknown, command: Command) =>
       run(command, async (options) => {
         const names = options.targetName ?? [];
@@ -109,7 +125,11 @@ export function defineClient(trust: Command): void {
           const { file, target, cached } = await client.downloadTarget(name, targetDir);
           results.push({ target: name, role: target.role, file, length: target.info.length, hashes: target.info.hashes, cached });
         }
-        say(options, results, results.map((r) => `${r.target}: ${r.cached ? 'already verified in' : 'verified, written to'} ${r.file} (signed by ${r.role})`).join('\n'));
+        say(
+          options,
+          results,
+          results.map((r) => `${r.target}: ${r.cached ? 'already verified in' : 'verified, written to'} ${r.file} (signed by ${r.role})`).join('\n'),
+        );
       }),
     );
 }

@@ -28,7 +28,12 @@ export async function keySource(ctx: CliContext, spec: string, flag: string): Pr
     const signer = await signerOf(await ctx.keystore().open(spec));
     return { key: signer.key, signer };
   }
-  const [{ parseInput }, { fromPemOrDer }, { tufKeyFromSpki }, { keywardError }] = await Promise.all([import('../io.js'), import('../../src/x509/pem.js'), import('../../src/trust/keys.js'), import('../../src/errors.js')]);
+  const [{ parseInput }, { fromPemOrDer }, { tufKeyFromSpki }, { keywardError }] = await Promise.all([
+    import('../io.js'),
+    import('../../src/x509/pem.js'),
+    import('../../src/trust/keys.js'),
+    import('../../src/errors.js'),
+  ]);
   return {
     key: await parseInput(spec, flag, (data) => {
       const spki = fromPemOrDer(data, 'PUBLIC KEY'); // another PEM block is named by its label
@@ -36,7 +41,10 @@ export async function keySource(ctx: CliContext, spec: string, flag: string): Pr
         return tufKeyFromSpki(spki);
       } catch (cause) {
         if (data.toString('latin1').includes('-----BEGIN PUBLIC KEY-----')) throw cause;
-        throw keywardError('PUBLIC_KEY_MISSING', 'it holds no public key (PEM or DER)', { cause, hint: 'give a Keystore URI (pkcs11:…, yubikey:…) or a public key file (keyward key public URI > key.pem)' });
+        throw keywardError('PUBLIC_KEY_MISSING', 'it holds no public key (PEM or DER)', {
+          cause,
+          hint: 'give a Keystore URI (pkcs11:…, yubikey:…) or a public key file (keyward key public URI > key.pem)',
+        });
       }
     }),
   };
@@ -59,7 +67,13 @@ export async function signers(ctx: CliContext, uris: string[] = []): Promise<Tuf
  * back. Where keys live (the signers', and `remember`: keys the change names) is recorded only once
  * the change is signed, so a failed change leaves repo.json as it was too.
  */
-export async function signChange<T>(repo: Repository, signWith: TufSigner[], change: () => T, roles?: string[], remember: TufSigner[] = []): Promise<{ result: T; signed: Awaited<ReturnType<Repository['sign']>> }> {
+export async function signChange<T>(
+  repo: Repository,
+  signWith: TufSigner[],
+  change: () => T,
+  roles?: string[],
+  remember: TufSigner[] = [],
+): Promise<{ result: T; signed: Awaited<ReturnType<Repository['sign']>> }> {
   const before = repo.layout.stagedState();
   try {
     const result = change();
@@ -68,7 +82,9 @@ export async function signChange<T>(repo: Repository, signWith: TufSigner[], cha
     if (idle) {
       const { keywardError } = await import('../../src/errors.js');
       const which = roles ? `role "${roles.join('", "')}"` : `the staged roles (${repo.layout.stagedRoles().join(', ')})`;
-      throw keywardError('TUF_KEY_NOT_IN_ROLE', `${idle.uri} is not a key of ${which}; nothing was changed`, { hint: "keyward trust repo status shows the roles' keys" });
+      throw keywardError('TUF_KEY_NOT_IN_ROLE', `${idle.uri} is not a key of ${which}; nothing was changed`, {
+        hint: "keyward trust repo status shows the roles' keys",
+      });
     }
     for (const signer of [...signWith, ...remember]) repo.rememberKey(signer);
     return { result, signed };
@@ -82,17 +98,20 @@ export async function signChange<T>(repo: Repository, signWith: TufSigner[], cha
  * A `repo` change: staged and signed with keys opened beforehand (signChange), published when every
  * threshold is met; says what happened. `change` makes the change and describes it.
  */
-export async function signAndMaybePublish(ctx: CliContext, repo: Repository, signWith: TufSigner[], publish: boolean, change: () => string, remember: TufSigner[] = []): Promise<void> {
+export async function signAndMaybePublish(
+  ctx: CliContext,
+  repo: Repository,
+  signWith: TufSigner[],
+  publish: boolean,
+  change: () => string,
+  remember: TufSigner[] = [],
+): Promise<void> {
   const { result: description, signed } = await signChange(repo, signWith, change, undefined, remember);
   let report: PublishReport | undefined;
   if (publish && repo.ready()) report = await repo.publish();
   const status = repo.status();
   ctx.emit({ change: description, signed, published: report ?? null, status }, () =>
-    [
-      description,
-      ...signed.map((s) => `signed ${s.role} with ${s.uri}`),
-      report ? describePublish(report) : pending(status),
-    ].join('\n'),
+    [description, ...signed.map((s) => `signed ${s.role} with ${s.uri}`), report ? describePublish(report) : pending(status)].join('\n'),
   );
 }
 
@@ -105,7 +124,12 @@ function pending(status: RoleStatus[]): string {
   const waiting = status.filter((s) => s.staged && !s.met);
   if (waiting.length === 0) return status.some((s) => s.staged) ? 'staged; every threshold is met: keyward trust repo publish' : 'nothing staged';
   return `staged, not published yet: ${waiting
-    .map((s) => s.requirements.filter((r) => !r.met).map((r) => `${s.role} v${s.version} needs ${r.threshold - r.signed.length} more signature(s) from ${r.by}`).join('; '))
+    .map((s) =>
+      s.requirements
+        .filter((r) => !r.met)
+        .map((r) => `${s.role} v${s.version} needs ${r.threshold - r.signed.length} more signature(s) from ${r.by}`)
+        .join('; '),
+    )
     .join('; ')}`;
 }
 
@@ -115,7 +139,9 @@ const short = (keyid: string) => keyid.slice(0, 12);
 export function describeStatus(status: RoleStatus[]): string {
   const lines: string[] = [];
   for (const role of status) {
-    lines.push(`${role.role} v${role.version}  ${role.staged ? (role.met ? 'staged, ready' : 'staged, waiting for signatures') : 'published'}  expires ${role.expires}`);
+    lines.push(
+      `${role.role} v${role.version}  ${role.staged ? (role.met ? 'staged, ready' : 'staged, waiting for signatures') : 'published'}  expires ${role.expires}`,
+    );
     for (const r of role.requirements) {
       lines.push(`  ${r.met ? '✓' : '✗'} ${r.signed.length} of ${r.threshold} required from ${r.by}`);
       for (const k of r.signed) lines.push(`      signed   ${short(k.keyid)}${k.uri ? `  ${k.uri}` : ''}`);
@@ -126,7 +152,12 @@ export function describeStatus(status: RoleStatus[]): string {
 }
 
 /** `--digest sha256:<hex> --length N` or `--file F` → a target entry (and the bytes to store). */
-export async function targetFrom(options: { file?: string; digest?: string; length?: string; custom?: string }): Promise<{ info: import('../../src/trust/targets.js').TargetFile; bytes?: Buffer }> {
+export async function targetFrom(options: {
+  file?: string;
+  digest?: string;
+  length?: string;
+  custom?: string;
+}): Promise<{ info: import('../../src/trust/targets.js').TargetFile; bytes?: Buffer }> {
   const { keywardError } = await import('../../src/errors.js');
   const { targetFileFromDigest, targetFileOf } = await import('../../src/trust/targets.js');
   let custom: Record<string, unknown> | undefined;
@@ -136,7 +167,8 @@ export async function targetFrom(options: { file?: string; digest?: string; leng
     } catch {
       custom = undefined;
     }
-    if (typeof custom !== 'object' || custom === null || Array.isArray(custom)) throw keywardError('TUF_CUSTOM', '--custom must be a JSON object', { hint: `e.g. --custom '{"version":"1.2.0"}'` });
+    if (typeof custom !== 'object' || custom === null || Array.isArray(custom))
+      throw keywardError('TUF_CUSTOM', '--custom must be a JSON object', { hint: `e.g. --custom '{"version":"1.2.0"}'` });
   }
   if (options.file && !options.digest) {
     const { readInput } = await import('../io.js');
@@ -146,7 +178,9 @@ export async function targetFrom(options: { file?: string; digest?: string; leng
   const digest = /^sha256:([0-9a-f]{64})$/.exec(options.digest ?? '');
   const length = Number(options.length);
   if (options.file || !digest || !Number.isSafeInteger(length) || length < 0) {
-    throw keywardError('TUF_TARGET_SOURCE', 'give either --file F, or --digest sha256:<64 hex> with --length N', { hint: 'an image manifest: --digest sha256:… --length <manifest size in bytes>' });
+    throw keywardError('TUF_TARGET_SOURCE', 'give either --file F, or --digest sha256:<64 hex> with --length N', {
+      hint: 'an image manifest: --digest sha256:… --length <manifest size in bytes>',
+    });
   }
   return { info: targetFileFromDigest(digest[1]!, length, custom) };
 }

@@ -11,7 +11,14 @@ import { defineSign } from './sign.js';
 
 /** `keyward trust`'s commands. */
 export function defineTrust(trust: Command): void {
-  trust.addHelpText('after', examples(['keyward trust repo init ./repo --root-key … --targets-key … --snapshot-key … --timestamp-key …', 'keyward trust sign ./repo releases/app-1.2.tar.gz --file dist/app-1.2.tar.gz', 'keyward trust client --metadata-dir ~/.tuf --metadata-url https://tuf.example/metadata refresh']));
+  trust.addHelpText(
+    'after',
+    examples([
+      'keyward trust repo init ./repo --root-key … --targets-key … --snapshot-key … --timestamp-key …',
+      'keyward trust sign ./repo releases/app-1.2.tar.gz --file dist/app-1.2.tar.gz',
+      'keyward trust client --metadata-dir ~/.tuf --metadata-url https://tuf.example/metadata refresh',
+    ]),
+  );
   defineSign(trust);
   defineRepo(trust);
   defineClient(trust);

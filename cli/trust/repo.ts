@@ -22,12 +22,23 @@ export function defineRepo(trust: Command): void {
   const repo = trust
     .command('repo')
     .description('a TUF 1.0 repository: staged changes, threshold signing across devices and days, publication as static files')
-    .addHelpText('after', examples(['keyward trust repo init ./repo --root-key … --targets-key … --snapshot-key … --timestamp-key …', 'keyward trust repo status ./repo', 'keyward trust repo refresh ./repo']));
+    .addHelpText(
+      'after',
+      examples([
+        'keyward trust repo init ./repo --root-key … --targets-key … --snapshot-key … --timestamp-key …',
+        'keyward trust repo status ./repo',
+        'keyward trust repo refresh ./repo',
+      ]),
+    );
 
   repo
     .command('init <dir>')
     .description('create a repository: root, targets, snapshot and timestamp keys; publishes at once when every threshold can be met here')
-    .addOption(new Option('--root-key <key>', 'a root key: a Keystore URI, or a PEM public key file for a key signing elsewhere (repeat)').argParser(collect).makeOptionMandatory())
+    .addOption(
+      new Option('--root-key <key>', 'a root key: a Keystore URI, or a PEM public key file for a key signing elsewhere (repeat)')
+        .argParser(collect)
+        .makeOptionMandatory(),
+    )
     .option('--root-threshold <n>', 'root signatures required', '1')
     .addOption(new Option('--targets-key <key>', 'a targets key (repeat)').argParser(collect).makeOptionMandatory())
     .option('--targets-threshold <n>', 'targets signatures required', '1')
@@ -46,11 +57,15 @@ export function defineRepo(trust: Command): void {
       const { Repository } = await import('../../src/trust/repository/repository.js');
       const ctx = await CliContext.of(command);
       try {
-        const sources = async (flag: string) => Promise.all(((options[flag] as string[] | undefined) ?? []).map((spec) => keySource(ctx, spec, `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)));
+        const sources = async (flag: string) =>
+          Promise.all(
+            ((options[flag] as string[] | undefined) ?? []).map((spec) => keySource(ctx, spec, `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)),
+          );
         const expiry: Record<string, number> = {};
         for (const item of (options.expiry as string[] | undefined) ?? []) {
           const match = /^(root|targets|snapshot|timestamp|delegations)=(\d+)$/.exec(item);
-          if (!match || Number(match[2]) < 1) throw keywardError('TUF_EXPIRY', `--expiry "${item}" is not role=days`, { hint: `roles: ${ROLES}, delegations; days ≥ 1` });
+          if (!match || Number(match[2]) < 1)
+            throw keywardError('TUF_EXPIRY', `--expiry "${item}" is not role=days`, { hint: `roles: ${ROLES}, delegations; days ≥ 1` });
           expiry[match[1]!] = Number(match[2]);
         }
         const created = await Repository.init(
@@ -65,7 +80,11 @@ export function defineRepo(trust: Command): void {
           ctx.keystore(),
         );
         const status = created.status();
-        ctx.emit({ dir, published: !created.hasStagedChanges(), status }, () => `${created.hasStagedChanges() ? `repository staged in ${dir}; collect the missing signatures (keyward trust repo sign)` : `repository published in ${dir}`}\n${describeStatus(status)}`);
+        ctx.emit(
+          { dir, published: !created.hasStagedChanges(), status },
+          () =>
+            `${created.hasStagedChanges() ? `repository staged in ${dir}; collect the missing signatures (keyward trust repo sign)` : `repository published in ${dir}`}\n${describeStatus(status)}`,
+        );
       } finally {
         await ctx.keystore().close();
       }
@@ -75,22 +94,34 @@ export function defineRepo(trust: Command): void {
     .command('add-target <dir> <path>')
     .description('add or replace a target, from a file or from a digest and length (an image manifest)')
     .option('--file <file>', 'the target file (copied under targets/ by its hash)')
-    .option('--digest <sha256:hex>', 'the target\'s SHA-256, when the file lives elsewhere (a registry)')
-    .option('--length <bytes>', 'the target\'s length, with --digest')
+    .option('--digest <sha256:hex>', "the target's SHA-256, when the file lives elsewhere (a registry)")
+    .option('--length <bytes>', "the target's length, with --digest")
     .option('--custom <json>', 'custom metadata for the target, a JSON object')
     .option('--role <role>', 'the role to put it in (default: where the delegations lead its path)')
     .addOption(signWith())
     .addOption(noPublish())
-    .addHelpText('after', examples(["keyward trust repo add-target ./repo app/v1.2.tar.gz --file dist/app.tar.gz --sign-with 'yubikey:slot=9c'", 'keyward trust repo add-target ./repo registry.example/app:1.2 --digest sha256:4f1c… --length 1462']))
-    .action(async (dir: string, path: string, options: { file?: string; digest?: string; length?: string; custom?: string; role?: string; signWith?: string[]; publish: boolean }, command: Command) =>
-      withRepository(command, dir, async (ctx, repository) => {
-        const { info, bytes } = await targetFrom(options);
-        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => {
-          const { role, previous } = repository.addTarget(path, info, options.role);
-          if (bytes) repository.layout.writeTarget(path, info.hashes.sha256!, bytes);
-          return `${previous ? 'replaced' : 'added'} ${path} in ${role} (sha256 ${info.hashes.sha256}, ${info.length} bytes)`;
-        });
-      }),
+    .addHelpText(
+      'after',
+      examples([
+        "keyward trust repo add-target ./repo app/v1.2.tar.gz --file dist/app.tar.gz --sign-with 'yubikey:slot=9c'",
+        'keyward trust repo add-target ./repo registry.example/app:1.2 --digest sha256:4f1c… --length 1462',
+      ]),
+    )
+    .action(
+      async (
+        dir: string,
+        path: string,
+        options: { file?: string; digest?: string; length?: string; custom?: string; role?: string; signWith?: string[]; publish: boolean },
+        command: Command,
+      ) =>
+        withRepository(command, dir, async (ctx, repository) => {
+          const { info, bytes } = await targetFrom(options);
+          await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => {
+            const { role, previous } = repository.addTarget(path, info, options.role);
+            if (bytes) repository.layout.writeTarget(path, info.hashes.sha256!, bytes);
+            return `${previous ? 'replaced' : 'added'} ${path} in ${role} (sha256 ${info.hashes.sha256}, ${info.length} bytes)`;
+          });
+        }),
     );
 
   repo
@@ -104,22 +135,49 @@ export function defineRepo(trust: Command): void {
     .option('--from <role>', 'the delegating role', 'targets')
     .addOption(signWith())
     .addOption(noPublish())
-    .addHelpText('after', examples(["keyward trust repo delegate ./repo releases --path 'releases/*' --terminating --threshold 2 \\\n    --key 'yubikey:serial=111;slot=9c' --key 'yubikey:serial=222;slot=9c' --key carol.pub.pem --sign-with 'pkcs11:token=offline;object=targets'"]))
-    .action(async (dir: string, name: string, options: { key: string[]; threshold: string; path?: string[]; hashPrefix?: string[]; terminating?: boolean; from: string; signWith?: string[]; publish: boolean }, command: Command) =>
-      withRepository(command, dir, async (ctx, repository) => {
-        const sources = await Promise.all(options.key.map((k) => keySource(ctx, k, '--key')));
-        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => {
-          repository.delegate(options.from, {
-            name,
-            keys: sources.map((s) => s.key),
-            threshold: int(options.threshold, '--threshold', 1),
-            terminating: options.terminating,
-            paths: options.path,
-            pathHashPrefixes: options.hashPrefix,
-          });
-          return `delegated ${(options.path ?? options.hashPrefix ?? []).join(', ')} from ${options.from} to ${name}`;
-        }, devicesOf(sources));
-      }),
+    .addHelpText(
+      'after',
+      examples([
+        "keyward trust repo delegate ./repo releases --path 'releases/*' --terminating --threshold 2 \\\n    --key 'yubikey:serial=111;slot=9c' --key 'yubikey:serial=222;slot=9c' --key carol.pub.pem --sign-with 'pkcs11:token=offline;object=targets'",
+      ]),
+    )
+    .action(
+      async (
+        dir: string,
+        name: string,
+        options: {
+          key: string[];
+          threshold: string;
+          path?: string[];
+          hashPrefix?: string[];
+          terminating?: boolean;
+          from: string;
+          signWith?: string[];
+          publish: boolean;
+        },
+        command: Command,
+      ) =>
+        withRepository(command, dir, async (ctx, repository) => {
+          const sources = await Promise.all(options.key.map((k) => keySource(ctx, k, '--key')));
+          await signAndMaybePublish(
+            ctx,
+            repository,
+            await signers(ctx, options.signWith),
+            options.publish,
+            () => {
+              repository.delegate(options.from, {
+                name,
+                keys: sources.map((s) => s.key),
+                threshold: int(options.threshold, '--threshold', 1),
+                terminating: options.terminating,
+                paths: options.path,
+                pathHashPrefixes: options.hashPrefix,
+              });
+              return `delegated ${(options.path ?? options.hashPrefix ?? []).join(', ')} from ${options.from} to ${name}`;
+            },
+            devicesOf(sources),
+          );
+        }),
     );
 
   repo
@@ -129,18 +187,41 @@ export function defineRepo(trust: Command): void {
     .addOption(new Option('--key <key>', 'a key of the bins (repeat)').argParser(collect).makeOptionMandatory())
     .option('--threshold <n>', 'signatures each bin needs', '1')
     .option('--from <role>', 'the delegating role', 'targets')
-    .option('--prefix <name>', 'the bins\' name prefix', 'bins')
+    .option('--prefix <name>', "the bins' name prefix", 'bins')
     .addOption(signWith())
     .addOption(noPublish())
-    .addHelpText('after', examples(["keyward trust repo hash-bins ./repo --count 256 --key 'pkcs11:token=online;object=bins' \\\n    --sign-with 'pkcs11:token=offline;object=targets' --sign-with 'pkcs11:token=online;object=bins'"]))
-    .action(async (dir: string, options: { count: string; key: string[]; threshold: string; from: string; prefix: string; signWith?: string[]; publish: boolean }, command: Command) =>
-      withRepository(command, dir, async (ctx, repository) => {
-        const sources = await Promise.all(options.key.map((k) => keySource(ctx, k, '--key')));
-        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => {
-          const bins = repository.hashBins(options.from, int(options.count, '--count', 0), sources.map((s) => s.key), int(options.threshold, '--threshold', 1), options.prefix);
-          return `${bins.length} hash bins under ${options.from}: ${bins[0]} … ${bins.at(-1)}`;
-        }, devicesOf(sources));
-      }),
+    .addHelpText(
+      'after',
+      examples([
+        "keyward trust repo hash-bins ./repo --count 256 --key 'pkcs11:token=online;object=bins' \\\n    --sign-with 'pkcs11:token=offline;object=targets' --sign-with 'pkcs11:token=online;object=bins'",
+      ]),
+    )
+    .action(
+      async (
+        dir: string,
+        options: { count: string; key: string[]; threshold: string; from: string; prefix: string; signWith?: string[]; publish: boolean },
+        command: Command,
+      ) =>
+        withRepository(command, dir, async (ctx, repository) => {
+          const sources = await Promise.all(options.key.map((k) => keySource(ctx, k, '--key')));
+          await signAndMaybePublish(
+            ctx,
+            repository,
+            await signers(ctx, options.signWith),
+            options.publish,
+            () => {
+              const bins = repository.hashBins(
+                options.from,
+                int(options.count, '--count', 0),
+                sources.map((s) => s.key),
+                int(options.threshold, '--threshold', 1),
+                options.prefix,
+              );
+              return `${bins.length} hash bins under ${options.from}: ${bins[0]} … ${bins.at(-1)}`;
+            },
+            devicesOf(sources),
+          );
+        }),
     );
 
   repo
@@ -151,7 +232,13 @@ export function defineRepo(trust: Command): void {
     .addHelpText('after', examples(["keyward trust repo undelegate ./repo releases --sign-with 'pkcs11:token=offline;object=targets'"]))
     .action(async (dir: string, name: string, options: { signWith?: string[]; publish: boolean }, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
-        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => `removed ${name} from ${repository.undelegate(name)}`);
+        await signAndMaybePublish(
+          ctx,
+          repository,
+          await signers(ctx, options.signWith),
+          options.publish,
+          () => `removed ${name} from ${repository.undelegate(name)}`,
+        );
       }),
     );
 
@@ -163,17 +250,41 @@ export function defineRepo(trust: Command): void {
     .option('--threshold <n>', 'the new threshold')
     .addOption(signWith())
     .addOption(noPublish())
-    .addHelpText('after', examples(["keyward trust repo rotate-key ./repo targets --add 'yubikey:serial=333;slot=9c' --remove 3f2a… --sign-with 'pkcs11:token=offline;object=root'"]))
-    .action(async (dir: string, role: string, options: { add?: string[]; remove?: string[]; threshold?: string; signWith?: string[]; publish: boolean }, command: Command) =>
-      withRepository(command, dir, async (ctx, repository) => {
-        const { keyIdOf } = await import('../../src/trust/keys.js');
-        const add = await Promise.all((options.add ?? []).map((k) => keySource(ctx, k, '--add')));
-        const remove = await Promise.all((options.remove ?? []).map(async (k) => (/^[0-9a-f]{64}$/.test(k) ? k : keyIdOf((await keySource(ctx, k, '--remove')).key))));
-        await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => {
-          repository.rotate(role, { add: add.map((s) => s.key), remove, threshold: options.threshold === undefined ? undefined : int(options.threshold, '--threshold', 1) });
-          return `${role}: ${add.length} key(s) added, ${remove.length} removed${options.threshold ? `, threshold ${options.threshold}` : ''}`;
-        }, devicesOf(add));
-      }),
+    .addHelpText(
+      'after',
+      examples([
+        "keyward trust repo rotate-key ./repo targets --add 'yubikey:serial=333;slot=9c' --remove 3f2a… --sign-with 'pkcs11:token=offline;object=root'",
+      ]),
+    )
+    .action(
+      async (
+        dir: string,
+        role: string,
+        options: { add?: string[]; remove?: string[]; threshold?: string; signWith?: string[]; publish: boolean },
+        command: Command,
+      ) =>
+        withRepository(command, dir, async (ctx, repository) => {
+          const { keyIdOf } = await import('../../src/trust/keys.js');
+          const add = await Promise.all((options.add ?? []).map((k) => keySource(ctx, k, '--add')));
+          const remove = await Promise.all(
+            (options.remove ?? []).map(async (k) => (/^[0-9a-f]{64}$/.test(k) ? k : keyIdOf((await keySource(ctx, k, '--remove')).key))),
+          );
+          await signAndMaybePublish(
+            ctx,
+            repository,
+            await signers(ctx, options.signWith),
+            options.publish,
+            () => {
+              repository.rotate(role, {
+                add: add.map((s) => s.key),
+                remove,
+                threshold: options.threshold === undefined ? undefined : int(options.threshold, '--threshold', 1),
+              });
+              return `${role}: ${add.length} key(s) added, ${remove.length} removed${options.threshold ? `, threshold ${options.threshold}` : ''}`;
+            },
+            devicesOf(add),
+          );
+        }),
     );
 
   repo
@@ -181,10 +292,11 @@ export function defineRepo(trust: Command): void {
     .description('add your signatures to the staged changes (one key at a time, any machine, any day); publishes once every threshold is met')
     .addOption(new Option('--key <uri>', 'the key to sign with (repeat)').argParser(collect).makeOptionMandatory())
     .addOption(noPublish())
-    .addHelpText('after', examples(["keyward trust repo sign ./repo --key 'yubikey:slot=9c'   # \"Touch your YubiKey…\""]))
+    .addHelpText('after', examples(['keyward trust repo sign ./repo --key \'yubikey:slot=9c\'   # "Touch your YubiKey…"']))
     .action(async (dir: string, options: { key: string[]; publish: boolean }, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
-        if (!repository.hasStagedChanges()) throw keywardError('TUF_NOTHING_STAGED', `${dir} has no staged changes to sign`, { hint: 'keyward trust repo status shows the repository' });
+        if (!repository.hasStagedChanges())
+          throw keywardError('TUF_NOTHING_STAGED', `${dir} has no staged changes to sign`, { hint: 'keyward trust repo status shows the repository' });
         await signAndMaybePublish(ctx, repository, await signers(ctx, options.key), options.publish, () => 'signed the staged changes');
       }),
     );
@@ -203,7 +315,10 @@ export function defineRepo(trust: Command): void {
   repo
     .command('publish <dir>')
     .description('publish the staged changes (refused while a threshold is unmet), with a new snapshot and timestamp')
-    .addHelpText('after', examples(['keyward trust repo publish ./repo', 'keyward trust repo sign ./repo --key … --no-publish && keyward trust repo publish ./repo']))
+    .addHelpText(
+      'after',
+      examples(['keyward trust repo publish ./repo', 'keyward trust repo sign ./repo --key … --no-publish && keyward trust repo publish ./repo']),
+    )
     .action(async (dir: string, _options: unknown, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
         const report = await repository.publish();

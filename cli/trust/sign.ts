@@ -26,10 +26,10 @@ export function defineSign(trust: Command): void {
     .argument('<repo>', 'the repository directory')
     .argument('<target>', 'the target path, e.g. releases/app-1.2.tar.gz')
     .option('--file <file>', 'the release file')
-    .option('--digest <sha256:hex>', 'the release\'s SHA-256 (an image manifest), with --length')
+    .option('--digest <sha256:hex>', "the release's SHA-256 (an image manifest), with --length")
     .option('--length <bytes>', 'its length in bytes')
     .option('--custom <json>', 'custom metadata, a JSON object')
-    .option('--key <uri>', 'the key to sign with (default: the key recorded for the target\'s role, a YubiKey first)')
+    .option('--key <uri>', "the key to sign with (default: the key recorded for the target's role, a YubiKey first)")
     .option('--role <role>', 'the role to sign into (default: where the delegations lead the path)')
     .option('--no-publish', 'sign only; leave publication to keyward trust repo publish / refresh')
     .addHelpText(
@@ -63,7 +63,8 @@ export function defineSign(trust: Command): void {
         let outcome: string;
         let published = null;
         if (!options.publish) outcome = 'signed; not published (--no-publish)';
-        else if (!repo.ready()) outcome = `signed; ${role} v${version.version} waits for ${version.requirements.map((r) => `${r.threshold - r.signed.length} more signature(s) from ${r.by}`).join(', ')}`;
+        else if (!repo.ready())
+          outcome = `signed; ${role} v${version.version} waits for ${version.requirements.map((r) => `${r.threshold - r.signed.length} more signature(s) from ${r.by}`).join(', ')}`;
         else {
           try {
             published = await repo.publish();
@@ -74,8 +75,10 @@ export function defineSign(trust: Command): void {
           }
         }
         const change = `${previous ? 'replaced' : 'added'} ${path} in ${role} v${version.version}: sha256 ${info.hashes.sha256}, ${info.length} bytes`;
-        ctx.emit({ target: path, role, version: version.version, info, previous: previous ?? null, signedBy: signer.uri, published }, () => `${change}\nsigned by ${signer.uri}\n${outcome}`);
+        ctx.emit(
+          { target: path, role, version: version.version, info, previous: previous ?? null, signedBy: signer.uri, published },
+          () => `${change}\nsigned by ${signer.uri}\n${outcome}`,
+        );
       }),
     );
 }
-

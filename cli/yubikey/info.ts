@@ -15,7 +15,9 @@ export function defineList(yubikey: Command): void {
       const ctx = await CliContext.of(command);
       const devices = await withDevice(ctx, (b) => b.devices());
       ctx.emit(devices, () =>
-        devices.length ? table([['URI', 'FIRMWARE', 'READER'], ...devices.map((d) => [d.uri, d.firmware, d.reader])]) : 'no YubiKey found (keyward doctor explains what the machine sees)',
+        devices.length
+          ? table([['URI', 'FIRMWARE', 'READER'], ...devices.map((d) => [d.uri, d.firmware, d.reader])])
+          : 'no YubiKey found (keyward doctor explains what the machine sees)',
       );
     });
 }
@@ -52,7 +54,10 @@ export function defineInfo(yubikey: Command): void {
           `  management key: ${report.managementKey.algorithm.toUpperCase()}${report.managementKey.requiresTouch ? ', touch required' : ''}${report.managementKey.isDefault ? '  (FACTORY DEFAULT)' : ''}`,
           `  algorithms: ${report.supports.algorithms.join(', ')}`,
           ...(report.keys.length
-            ? report.keys.map((k) => `  ${k.label}: ${k.algorithm ? ALGORITHMS[k.algorithm].title : 'unknown key'}, PIN ${k.details.pinPolicy ?? '?'}, touch ${k.details.touchPolicy ?? '?'}${k.details.origin ? `, ${k.details.origin}` : ''}${k.hasCertificate ? ', certificate' : ''}\n    ${k.uri}`)
+            ? report.keys.map(
+                (k) =>
+                  `  ${k.label}: ${k.algorithm ? ALGORITHMS[k.algorithm].title : 'unknown key'}, PIN ${k.details.pinPolicy ?? '?'}, touch ${k.details.touchPolicy ?? '?'}${k.details.origin ? `, ${k.details.origin}` : ''}${k.hasCertificate ? ', certificate' : ''}\n    ${k.uri}`,
+              )
             : ['  no keys']),
         ].join('\n'),
       );

@@ -26,7 +26,10 @@ export function definePin(yubikey: Command): void {
     .description('change the PIN (needs the current one)')
     .argument('[uri]', 'the YubiKey; pin-source= gives the current PIN', ANY)
     .option('--new-pin-source <file>', 'the new PIN from a file (else KEYWARD_NEW_PIN, else a prompt)')
-    .addHelpText('after', examples(['keyward yubikey pin change', "keyward yubikey pin change 'yubikey:serial=12345678?pin-source=file:old.pin' --new-pin-source file:new.pin"]))
+    .addHelpText(
+      'after',
+      examples(['keyward yubikey pin change', "keyward yubikey pin change 'yubikey:serial=12345678?pin-source=file:old.pin' --new-pin-source file:new.pin"]),
+    )
     .action(async (uri: string, options: { newPinSource?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
@@ -61,7 +64,10 @@ export function definePin(yubikey: Command): void {
     .requiredOption('--pin-tries <n>', 'PIN tries (1–255)', (v) => wholeNumber(v, '--pin-tries'))
     .requiredOption('--puk-tries <n>', 'PUK tries (1–255)', (v) => wholeNumber(v, '--puk-tries'))
     .addOption(yesOption())
-    .addHelpText('after', examples(['keyward yubikey pin retries --pin-tries 5 --puk-tries 3']) + '\nThe card resets PIN and PUK to 123456 / 12345678: change them right after.\n')
+    .addHelpText(
+      'after',
+      examples(['keyward yubikey pin retries --pin-tries 5 --puk-tries 3']) + '\nThe card resets PIN and PUK to 123456 / 12345678: change them right after.\n',
+    )
     .action(async (uri: string, options: { pinTries: number; pukTries: number; yes?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
@@ -72,7 +78,10 @@ export function definePin(yubikey: Command): void {
         });
         await session.setPinRetries(options.pinTries, options.pukTries);
         ctx.interaction.warn(`the PIN and PUK of ${session.device} are now the factory defaults: change them (keyward yubikey pin change, puk change)`);
-        ctx.emit({ pinTries: options.pinTries, pukTries: options.pukTries, device: session.device }, () => `PIN tries ${options.pinTries}, PUK tries ${options.pukTries}`);
+        ctx.emit(
+          { pinTries: options.pinTries, pukTries: options.pukTries, device: session.device },
+          () => `PIN tries ${options.pinTries}, PUK tries ${options.pukTries}`,
+        );
       });
     });
 }

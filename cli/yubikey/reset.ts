@@ -12,7 +12,11 @@ export function defineReset(yubikey: Command): void {
     .description('reset the PIV application: every PIV key and certificate is destroyed, PIN/PUK/management key back to factory')
     .argument('[uri]', 'the YubiKey', ANY)
     .addOption(yesOption())
-    .addHelpText('after', examples(['keyward yubikey reset yubikey:serial=12345678']) + '\nThe card allows a reset only with PIN and PUK blocked; Keyward blocks them for you. There is no undo.\n')
+    .addHelpText(
+      'after',
+      examples(['keyward yubikey reset yubikey:serial=12345678']) +
+        '\nThe card allows a reset only with PIN and PUK blocked; Keyward blocks them for you. There is no undo.\n',
+    )
     .action(async (uri: string, options: { yes?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {

@@ -138,14 +138,20 @@ export class Authority {
   async nodeOrder(csrInput: Uint8Array | string, request: NodeRequest = {}): Promise<NodeOrder> {
     const csr = await checkCsr(csrInput);
     const { organization, organizationalUnit, commonName } = csr.requested;
-    for (const [named, by] of [[request.clusterId, 'request'], [organization, 'CSR']] as const) {
+    for (const [named, by] of [
+      [request.clusterId, 'request'],
+      [organization, 'CSR'],
+    ] as const) {
       if (named !== undefined && named !== this.policy.clusterId) {
         throw keywardError('CLUSTER_MISMATCH', `the ${by} asks for cluster ${quoted(named)}; this CA issues for cluster "${this.policy.clusterId}" only`);
       }
     }
     const csrRole = organizationalUnit ? roleOf(organizationalUnit) : undefined;
     const role = request.role ?? csrRole;
-    if (!role) throw keywardError('ROLE_REQUIRED', 'no node role: neither the request nor the CSR names one', { hint: `give --role manager|worker, or put OU=${ROLES.worker} in the CSR` });
+    if (!role)
+      throw keywardError('ROLE_REQUIRED', 'no node role: neither the request nor the CSR names one', {
+        hint: `give --role manager|worker, or put OU=${ROLES.worker} in the CSR`,
+      });
     if (request.role && csrRole && csrRole !== request.role) {
       throw keywardError('ROLE_MISMATCH', `the CSR asks for ${organizationalUnit}, but ${ROLES[request.role]} was requested`);
     }
@@ -161,10 +167,28 @@ export class Authority {
     const notBefore = backdatedNow();
     const notAfter = daysFromNow(days ?? this.policy.nodeDays);
     for (const issuer of [this.certificate, ...this.chain]) checkWithinIssuer(notAfter, issuer);
-    const subject = distinguishedName([[NAME_OIDS.organization, this.policy.clusterId], [NAME_OIDS.organizationalUnit, ROLES[role]], [NAME_OIDS.commonName, nodeId]]);
+    const subject = distinguishedName([
+      [NAME_OIDS.organization, this.policy.clusterId],
+      [NAME_OIDS.organizationalUnit, ROLES[role]],
+      [NAME_OIDS.commonName, nodeId],
+    ]);
     return this.#issue(`node-${role}`, async () => {
-      const { der, serial } = await this.#nodeTemplate.issue({ subject, spki: csr.spki, subjectPublicKeyInfo: csr.subjectPublicKeyInfo, notBefore, notAfter, dnsNames: nodeSans(role, nodeId) });
-      return { serial: Buffer.from(serial).toString('hex'), subject: nodeSubject(this.policy.clusterId, role, nodeId), issuer: this.certificate.subject, notBefore, notAfter, der };
+      const { der, serial } = await this.#nodeTemplate.issue({
+        subject,
+        spki: csr.spki,
+        subjectPublicKeyInfo: csr.subjectPublicKeyInfo,
+        notBefore,
+        notAfter,
+        dnsNames: nodeSans(role, nodeId),
+      });
+      return {
+        serial: Buffer.from(serial).toString('hex'),
+        subject: nodeSubject(this.policy.clusterId, role, nodeId),
+        issuer: this.certificate.subject,
+        notBefore,
+        notAfter,
+        der,
+      };
     });
   }
 
@@ -199,5 +223,11 @@ export async function openAuthority(directory: CaDirectory, keystore: Keystore):
   }
   const chain = directory.chain();
   const signer = await SigningKey.of(await keystore.open(config.intermediateKey));
-  return new Authority(signer, directory.clusterCa() ?? chain[0]!, directory.ledger(), { clusterId: config.clusterId, nodeDays: config.nodeDays, urls: config.urls }, chain);
+  return new Authority(
+    signer,
+    directory.clusterCa() ?? chain[0]!,
+    directory.ledger(),
+    { clusterId: config.clusterId, nodeDays: config.nodeDays, urls: config.urls },
+    chain,
+  );
 }

@@ -34,10 +34,7 @@ function createCrl(signer: SigningKey, issuer: x509.X509Certificate, revoked: Le
         revocationDate: entry.revokedAt ?? thisUpdate,
         reason: REASON_CODES[entry.revocationReason ?? 'unspecified'],
       })),
-      extensions: [
-        authorityKeyIdentifier(signer.spki),
-        new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(number))),
-      ],
+      extensions: [authorityKeyIdentifier(signer.spki), new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(number)))],
     },
     signer.crypto,
   );

@@ -66,7 +66,10 @@ export async function checkCsr(input: Uint8Array | string): Promise<CheckedCsr> 
     if (!request.certificationRequestInfoRaw) throw new Error('no certificationRequestInfo');
     signedPart = new Uint8Array(request.certificationRequestInfoRaw);
   } catch (cause) {
-    throw certificateInstead(input) ?? keywardError('CSR_MALFORMED', 'the certificate request does not decode as a PKCS#10 CSR', { cause, hint: 'send a PEM "CERTIFICATE REQUEST" or its DER' });
+    throw (
+      certificateInstead(input) ??
+      keywardError('CSR_MALFORMED', 'the certificate request does not decode as a PKCS#10 CSR', { cause, hint: 'send a PEM "CERTIFICATE REQUEST" or its DER' })
+    );
   }
   const info = request.certificationRequestInfo;
   const spki = new Uint8Array(AsnConvert.serialize(info.subjectPKInfo));
@@ -74,23 +77,27 @@ export async function checkCsr(input: Uint8Array | string): Promise<CheckedCsr> 
   try {
     publicKey = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
   } catch (cause) {
-    throw keywardError('CSR_MALFORMED', 'the certificate request\'s public key does not decode', { cause });
+    throw keywardError('CSR_MALFORMED', "the certificate request's public key does not decode", { cause });
   }
   // The key first: a key outside the allow-list is refused whatever its signature says.
   const keyDescription = allowKey(publicKey);
   const signature = signatureAlgorithmByOid(request.signatureAlgorithm.algorithm);
   if (!signature) {
-    throw keywardError('CSR_SIGNATURE_ALGORITHM', `the certificate request is signed with an algorithm this CA does not accept (${quoted(request.signatureAlgorithm.algorithm)})`, {
-      hint: 'sign it with ECDSA or RSA PKCS#1 v1.5 over SHA-256/384/512, or Ed25519',
-    });
+    throw keywardError(
+      'CSR_SIGNATURE_ALGORITHM',
+      `the certificate request is signed with an algorithm this CA does not accept (${quoted(request.signatureAlgorithm.algorithm)})`,
+      {
+        hint: 'sign it with ECDSA or RSA PKCS#1 v1.5 over SHA-256/384/512, or Ed25519',
+      },
+    );
   }
   let valid: boolean;
   try {
     valid = verify(signature.hash && nodeHashName(signature.hash), signedPart, publicKey, new Uint8Array(request.signature));
   } catch (cause) {
-    throw keywardError('CSR_MALFORMED', 'the certificate request\'s signature cannot be checked (malformed signature)', { cause });
+    throw keywardError('CSR_MALFORMED', "the certificate request's signature cannot be checked (malformed signature)", { cause });
   }
-  if (!valid) throw keywardError('CSR_SIGNATURE_INVALID', 'the certificate request\'s self-signature does not verify: it was altered or not made with its key');
+  if (!valid) throw keywardError('CSR_SIGNATURE_INVALID', "the certificate request's self-signature does not verify: it was altered or not made with its key");
   return {
     spki,
     subjectPublicKeyInfo: info.subjectPKInfo,

@@ -13,7 +13,14 @@ export {
   type IntermediateInstallOptions,
   type IntermediateRequestOptions,
 } from './steps/intermediate.js';
-export { revokeCertificate, signIntermediateCrl, signRootCrl, type IntermediateCrlOptions, type RevokeOptions, type RootCrlOptions } from './steps/revocation.js';
+export {
+  revokeCertificate,
+  signIntermediateCrl,
+  signRootCrl,
+  type IntermediateCrlOptions,
+  type RevokeOptions,
+  type RootCrlOptions,
+} from './steps/revocation.js';
 export { beginRootRotation, finishRootRotation, type RotationOptions } from './steps/rotation.js';
 export { caStatus, type CaStatus, type CertificateStatus } from './steps/status.js';
 export { Authority, IssuedCertificate, openAuthority, type AuthorityPolicy, type NodeIdentity, type NodeOrder, type NodeRequest } from './authority.js';

@@ -24,9 +24,13 @@ export function backdatedNow(): Date {
 /** A certificate may not outlive its issuer: relying parties would stop accepting it early, and silently. */
 export function checkWithinIssuer(notAfter: Date, issuer: x509.X509Certificate): void {
   if (notAfter > issuer.notAfter) {
-    throw keywardError('VALIDITY_EXCEEDS_ISSUER', `the certificate would outlive its issuer "${issuer.subject}" (valid until ${issuer.notAfter.toISOString()})`, {
-      hint: 'shorten the validity, or renew the issuer first',
-    });
+    throw keywardError(
+      'VALIDITY_EXCEEDS_ISSUER',
+      `the certificate would outlive its issuer "${issuer.subject}" (valid until ${issuer.notAfter.toISOString()})`,
+      {
+        hint: 'shorten the validity, or renew the issuer first',
+      },
+    );
   }
 }
 
@@ -95,14 +99,23 @@ export function createIntermediate(root: SigningKey, rootCertificate: x509.X509C
  * cluster's key, self-signed by that key (online: the root is not needed), expiring with it.
  */
 export function createClusterCa(signer: SigningKey, intermediate: x509.X509Certificate): Promise<x509.X509Certificate> {
-  return issueCertificate(signer, 'self', { subject: intermediate.subjectName, spki: signer.spki, notAfter: intermediate.notAfter, extensions: clusterCaExtensions(signer.spki) });
+  return issueCertificate(signer, 'self', {
+    subject: intermediate.subjectName,
+    spki: signer.spki,
+    notAfter: intermediate.notAfter,
+    extensions: clusterCaExtensions(signer.spki),
+  });
 }
 
 /**
  * Root rotation: the new root's subject and key, issued by the old root. Clients that trust only
  * the old root reach new-root leaves through it; clients with the new root need nothing else.
  */
-export function crossSign(oldRoot: SigningKey, oldRootCertificate: x509.X509Certificate, newRootCertificate: x509.X509Certificate): Promise<x509.X509Certificate> {
+export function crossSign(
+  oldRoot: SigningKey,
+  oldRootCertificate: x509.X509Certificate,
+  newRootCertificate: x509.X509Certificate,
+): Promise<x509.X509Certificate> {
   const spki = spkiOf(newRootCertificate.publicKey);
   return issueCertificate(oldRoot, oldRootCertificate, {
     subject: newRootCertificate.subjectName,

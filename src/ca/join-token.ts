@@ -30,7 +30,9 @@ export interface ParsedJoinToken {
 export function parseJoinToken(token: string): ParsedJoinToken {
   const match = FORMAT.exec(token.trim());
   if (!match) {
-    throw keywardError('JOIN_TOKEN_MALFORMED', 'not a Swarm join token', { hint: 'a join token looks like SWMTKN-1-<50 base-36 characters>-<25 base-36 characters>' });
+    throw keywardError('JOIN_TOKEN_MALFORMED', 'not a Swarm join token', {
+      hint: 'a join token looks like SWMTKN-1-<50 base-36 characters>-<25 base-36 characters>',
+    });
   }
   return { digest: match[1]!, secret: match[2]! };
 }
@@ -41,7 +43,7 @@ export function verifyJoinToken(token: string, rootBundlePem: string | Uint8Arra
   const expected = Buffer.from(rootDigest(rootBundlePem));
   if (!timingSafeEqual(Buffer.from(parsed.digest), expected)) {
     throw keywardError('JOIN_TOKEN_ROOT_MISMATCH', 'the join token pins another root CA than this bundle', {
-      hint: 'the cluster\'s root was rotated or this is another cluster\'s token: get a fresh token from a manager',
+      hint: "the cluster's root was rotated or this is another cluster's token: get a fresh token from a manager",
     });
   }
   return parsed;

@@ -28,11 +28,7 @@ function publication(urls: PublicationUrls | undefined): x509.Extension[] {
 
 /** Root: a CA that may sign one more level (the cluster intermediates). */
 export function rootExtensions(spki: Uint8Array): x509.Extension[] {
-  return [
-    new x509.BasicConstraintsExtension(true, 1, true),
-    new x509.KeyUsagesExtension(ku.keyCertSign | ku.cRLSign, true),
-    subjectKeyIdentifier(spki),
-  ];
+  return [new x509.BasicConstraintsExtension(true, 1, true), new x509.KeyUsagesExtension(ku.keyCertSign | ku.cRLSign, true), subjectKeyIdentifier(spki)];
 }
 
 /** A root's certificate re-issued by the previous root: the same subject, key and identifier. */
@@ -91,7 +87,6 @@ export function nodeFixedExtensions(issuerSpki: Uint8Array, urls?: PublicationUr
     ...publication(urls),
   ];
 }
-
 
 /** The CA server's own TLS certificate: a server in the cluster's namespace, named by its host names and IPs. */
 export function serverExtensions(spki: Uint8Array, issuerSpki: Uint8Array, hosts: string[]): x509.Extension[] {

@@ -238,7 +238,11 @@ export class CaDirectory {
   }
 
   intermediate(): x509.X509Certificate {
-    return this.certificates(CA_FILES.intermediate, 'intermediate certificate', 'create one in a ceremony: keyward ca intermediate create --root-key <uri> --key <uri> --cluster-id <id>')[0]!;
+    return this.certificates(
+      CA_FILES.intermediate,
+      'intermediate certificate',
+      'create one in a ceremony: keyward ca intermediate create --root-key <uri> --key <uri> --cluster-id <id>',
+    )[0]!;
   }
 
   /**

@@ -37,13 +37,17 @@ export function externalCaUrl(url: string): string {
     throw keywardError('SWARM_URL_INVALID', `"${url}" is not a URL`, { hint: 'give where keyward ca serve --tls listens, e.g. https://ca.example:8888' });
   }
   if (parsed.protocol !== 'https:') {
-    throw keywardError('SWARM_URL_NOT_HTTPS', `SwarmKit reaches an external CA over HTTPS only, not ${parsed.protocol}`, { hint: 'serve with keyward ca serve --tls, and give its https:// URL' });
+    throw keywardError('SWARM_URL_NOT_HTTPS', `SwarmKit reaches an external CA over HTTPS only, not ${parsed.protocol}`, {
+      hint: 'serve with keyward ca serve --tls, and give its https:// URL',
+    });
   }
   if (parsed.search || parsed.hash || parsed.username || parsed.password) {
     throw keywardError('SWARM_URL_INVALID', 'the external CA URL takes no query, fragment or credentials', { hint: 'give https://HOST:PORT' });
   }
   if (parsed.pathname !== '/' && parsed.pathname !== SIGN_PATH) {
-    throw keywardError('SWARM_URL_INVALID', `the path ${parsed.pathname} is not cfssl's signing endpoint`, { hint: `give https://HOST:PORT; Keyward adds ${SIGN_PATH}` });
+    throw keywardError('SWARM_URL_INVALID', `the path ${parsed.pathname} is not cfssl's signing endpoint`, {
+      hint: `give https://HOST:PORT; Keyward adds ${SIGN_PATH}`,
+    });
   }
   return `${parsed.origin}${SIGN_PATH}`;
 }
@@ -59,13 +63,20 @@ export function swarmRotation(directory: CaDirectory, url: string): SwarmRotatio
   }
   const daysLeft = (clusterCa.notAfter.getTime() - Date.now()) / 86_400_000;
   if (daysLeft < SWARM_MIN_CA_DAYS) {
-    throw keywardError('CA_EXPIRES_TOO_SOON', `the cluster CA expires on ${clusterCa.notAfter.toISOString()}; Swarm refuses a CA certificate that expires within a year`, {
-      hint: 'make a new cluster intermediate with --days 365 or more (the default is five years)',
-    });
+    throw keywardError(
+      'CA_EXPIRES_TOO_SOON',
+      `the cluster CA expires on ${clusterCa.notAfter.toISOString()}; Swarm refuses a CA certificate that expires within a year`,
+      {
+        hint: 'make a new cluster intermediate with --days 365 or more (the default is five years)',
+      },
+    );
   }
   const caCert = directory.path(CA_FILES.clusterCa);
   // The Docker CLI reads --external-ca as comma-separated key=value pairs: a comma would split the path.
-  if (/[,"]/.test(caCert)) throw keywardError('SWARM_PATH_UNSUPPORTED', `the Docker CLI cannot take a path with a comma or a quote in --external-ca: ${caCert}`, { hint: 'move the CA directory to a plainer path' });
+  if (/[,"]/.test(caCert))
+    throw keywardError('SWARM_PATH_UNSUPPORTED', `the Docker CLI cannot take a path with a comma or a quote in --external-ca: ${caCert}`, {
+      hint: 'move the CA directory to a plainer path',
+    });
   const externalCa = `protocol=cfssl,url=${externalCaUrl(url)},cacert=${caCert}`;
   return { caCert, externalCa, command: ['docker', 'swarm', 'ca', '--rotate', '--ca-cert', caCert, '--external-ca', externalCa].map(shellWord).join(' ') };
 }
@@ -77,10 +88,13 @@ const NOT_YET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOU
 function handshake(url: URL, clusterCaPem: string): Promise<void> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host, port: Number(url.port || 443), ca: clusterCaPem, minVersion: 'TLSv1.2', ...(isIP(host) ? {} : { servername: host }), timeout: 5_000 }, () => {
-      socket.destroy();
-      resolve();
-    });
+    const socket = tlsConnect(
+      { host, port: Number(url.port || 443), ca: clusterCaPem, minVersion: 'TLSv1.2', ...(isIP(host) ? {} : { servername: host }), timeout: 5_000 },
+      () => {
+        socket.destroy();
+        resolve();
+      },
+    );
     socket.once('timeout', () => socket.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
     socket.once('error', reject);
   });
@@ -109,9 +123,13 @@ export async function checkExternalCa(directory: CaDirectory, url: string, waitM
           hint: `start it first: keyward ca serve --tls --hostname ${target.hostname.replace(/^\[|\]$/g, '')} --listen …:${target.port || 443} --dir ${directory.dir} (or print the command without checking: --no-check)`,
         });
       }
-      throw keywardError('CA_SERVER_UNTRUSTED', `the server at ${target.origin} does not present a certificate of this cluster CA for "${target.hostname}": ${(error as Error).message}`, {
-        hint: `serve this CA directory there, with --hostname ${target.hostname.replace(/^\[|\]$/g, '')} (the name the managers dial)`,
-      });
+      throw keywardError(
+        'CA_SERVER_UNTRUSTED',
+        `the server at ${target.origin} does not present a certificate of this cluster CA for "${target.hostname}": ${(error as Error).message}`,
+        {
+          hint: `serve this CA directory there, with --hostname ${target.hostname.replace(/^\[|\]$/g, '')} (the name the managers dial)`,
+        },
+      );
     }
   }
 }

@@ -81,7 +81,9 @@ function attributeValue(value: string): asn.AttributeValue {
 }
 
 export function distinguishedName(attributes: Array<[oid: string, value: string]>): asn.Name {
-  return new asn.Name(attributes.map(([type, value]) => new asn.RelativeDistinguishedName([new asn.AttributeTypeAndValue({ type, value: attributeValue(value) })])));
+  return new asn.Name(
+    attributes.map(([type, value]) => new asn.RelativeDistinguishedName([new asn.AttributeTypeAndValue({ type, value: attributeValue(value) })])),
+  );
 }
 
 export interface TemplateFields {
@@ -129,7 +131,11 @@ export class CertificateTemplate {
     });
     const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
     const signature = await this.#signer.handle.sign(tbsDer);
-    const certificate = new asn.Certificate({ tbsCertificate: encodedAs<asn.TBSCertificate>(tbsDer), signatureAlgorithm: this.#algorithm, signatureValue: signature.slice().buffer as ArrayBuffer });
+    const certificate = new asn.Certificate({
+      tbsCertificate: encodedAs<asn.TBSCertificate>(tbsDer),
+      signatureAlgorithm: this.#algorithm,
+      signatureValue: signature.slice().buffer as ArrayBuffer,
+    });
     return { der: new Uint8Array(AsnConvert.serialize(certificate)), serial };
   }
 }

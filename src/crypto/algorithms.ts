@@ -36,12 +36,24 @@ export type AlgorithmInfo = (EcInfo | RsaInfo | EdInfo) & {
 
 export const ALGORITHMS: Readonly<Record<KeyAlgorithm, AlgorithmInfo>> = {
   p256: {
-    name: 'p256', title: 'ECDSA P-256', family: 'ec', curve: 'P-256', curveOidDer: '06082a8648ce3d030107',
-    fieldBytes: 32, defaultHash: 'SHA-256', signatureBytes: 64,
+    name: 'p256',
+    title: 'ECDSA P-256',
+    family: 'ec',
+    curve: 'P-256',
+    curveOidDer: '06082a8648ce3d030107',
+    fieldBytes: 32,
+    defaultHash: 'SHA-256',
+    signatureBytes: 64,
   },
   p384: {
-    name: 'p384', title: 'ECDSA P-384', family: 'ec', curve: 'P-384', curveOidDer: '06052b81040022',
-    fieldBytes: 48, defaultHash: 'SHA-384', signatureBytes: 96,
+    name: 'p384',
+    title: 'ECDSA P-384',
+    family: 'ec',
+    curve: 'P-384',
+    curveOidDer: '06052b81040022',
+    fieldBytes: 48,
+    defaultHash: 'SHA-384',
+    signatureBytes: 96,
   },
   rsa2048: { name: 'rsa2048', title: 'RSA 2048', family: 'rsa', bits: 2048, defaultHash: 'SHA-256', signatureBytes: 256 },
   rsa3072: { name: 'rsa3072', title: 'RSA 3072', family: 'rsa', bits: 3072, defaultHash: 'SHA-256', signatureBytes: 384 },

@@ -30,7 +30,7 @@ export class MemoryKeyHandle implements KeyHandle {
       backend: 'memory',
       label,
       algorithm,
-      device: 'this process\'s memory',
+      device: "this process's memory",
       hasPrivateKey: true,
       hasCertificate: false,
       nonExtractable: false,

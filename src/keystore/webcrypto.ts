@@ -66,7 +66,10 @@ function requireAlgorithm(handle: KeyHandle): KeyAlgorithm {
 }
 
 /** The WebCrypto description of a hardware key and its software public key. */
-function webCryptoAlgorithm(algorithm: KeyAlgorithm, options: HardwareKeyOptions): {
+function webCryptoAlgorithm(
+  algorithm: KeyAlgorithm,
+  options: HardwareKeyOptions,
+): {
   key: webcrypto.KeyAlgorithm;
   import: webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams | webcrypto.Algorithm;
 } {

@@ -80,10 +80,25 @@ export async function startDockerd(): Promise<Dockerd> {
   writeFileSync(join(dir, 'daemon.json'), '{}\n'); // not /etc/docker/daemon.json: this daemon is the caller's alone
   const child = spawn(
     'unshare',
-    ['--mount', '--propagation', 'private', 'dockerd',
-      '--data-root', join(dir, 'root'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'docker.pid'),
-      '--host', `unix://${socket}`, '--config-file', join(dir, 'daemon.json'),
-      '--iptables=false', '--ip6tables=false', '--bridge=none'],
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      'dockerd',
+      '--data-root',
+      join(dir, 'root'),
+      '--exec-root',
+      join(dir, 'exec'),
+      '--pidfile',
+      join(dir, 'docker.pid'),
+      '--host',
+      `unix://${socket}`,
+      '--config-file',
+      join(dir, 'daemon.json'),
+      '--iptables=false',
+      '--ip6tables=false',
+      '--bridge=none',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   let log = '';
@@ -111,7 +126,12 @@ export async function startDockerd(): Promise<Dockerd> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitUntil('dockerd to answer', async () => ((await docker(['version', '--format', '{{.Server.Version}}'])).code === 0 ? true : undefined), 60_000, 250);
+    await waitUntil(
+      'dockerd to answer',
+      async () => ((await docker(['version', '--format', '{{.Server.Version}}'])).code === 0 ? true : undefined),
+      60_000,
+      250,
+    );
   } catch (error) {
     await stop();
     throw new Error(`${(error as Error).message}; its log ends:\n${log.slice(-3000)}`, { cause: error });

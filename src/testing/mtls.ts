@@ -22,11 +22,24 @@ export interface HandshakeResult {
   error?: string;
 }
 
-export function mtlsHandshake(options: { server: TlsIdentity; client: TlsIdentity; roots: string; serverName: string; crl?: string[] }): Promise<HandshakeResult> {
+export function mtlsHandshake(options: {
+  server: TlsIdentity;
+  client: TlsIdentity;
+  roots: string;
+  serverName: string;
+  crl?: string[];
+}): Promise<HandshakeResult> {
   return new Promise((resolve) => {
     let verdict: string | undefined;
     const listener = createServer(
-      { key: options.server.key, cert: options.server.cert, ca: options.roots, requestCert: true, rejectUnauthorized: false, ...(options.crl?.length ? { crl: options.crl } : {}) },
+      {
+        key: options.server.key,
+        cert: options.server.cert,
+        ca: options.roots,
+        requestCert: true,
+        rejectUnauthorized: false,
+        ...(options.crl?.length ? { crl: options.crl } : {}),
+      },
       (socket: TLSSocket) => {
         if (!socket.authorized) {
           verdict = String(socket.authorizationError);
@@ -38,7 +51,14 @@ export function mtlsHandshake(options: { server: TlsIdentity; client: TlsIdentit
     );
     listener.listen(0, '127.0.0.1', () => {
       const port = (listener.address() as { port: number }).port;
-      const socket = connect({ host: '127.0.0.1', port, key: options.client.key, cert: options.client.cert, ca: options.roots, servername: options.serverName });
+      const socket = connect({
+        host: '127.0.0.1',
+        port,
+        key: options.client.key,
+        cert: options.client.cert,
+        ca: options.roots,
+        servername: options.serverName,
+      });
       let received = '';
       let serverRole: string | undefined;
       socket.on('secureConnect', () => (serverRole = socket.getPeerCertificate().subject.OU as string));

@@ -38,7 +38,11 @@ function commandMissing(command: string): boolean {
 export function pcscdUnavailable(): string | false {
   if (process.getuid?.() !== 0) return 'a private pcscd needs root (its own mount namespace)';
   if (!VPCD_DRIVERS.some((p) => existsSync(p))) return 'vsmartcard-vpcd is not installed (Debian: apt-get install vsmartcard-vpcd)';
-  for (const [command, pkg] of [['pcscd', 'pcscd'], ['unshare', 'util-linux'], ['gcc', 'gcc']] as const) {
+  for (const [command, pkg] of [
+    ['pcscd', 'pcscd'],
+    ['unshare', 'util-linux'],
+    ['gcc', 'gcc'],
+  ] as const) {
     if (commandMissing(command)) return `${command} is not installed (Debian: apt-get install ${pkg})`;
   }
   return false;
@@ -180,7 +184,20 @@ export async function serveVirtualCard(rig: PcscRig, options: VirtualCardOptions
     const created = spawnSync(process.execPath, [keywardBin(), ...args], { encoding: 'utf8' });
     if (created.status !== 0) throw new Error(`virtual create failed: ${created.stderr}`);
   }
-  const args = ['yubikey', 'virtual', 'serve', '--state', statePath, '--port', String(rig.ports[index]), '--log-apdus', '--touch', options.touch ?? 'auto', '--touch-delay', '100'];
+  const args = [
+    'yubikey',
+    'virtual',
+    'serve',
+    '--state',
+    statePath,
+    '--port',
+    String(rig.ports[index]),
+    '--log-apdus',
+    '--touch',
+    options.touch ?? 'auto',
+    '--touch-delay',
+    '100',
+  ];
   if (options.touchTimeoutSeconds) args.push('--touch-timeout', String(options.touchTimeoutSeconds));
   const child = spawn(process.execPath, [keywardBin(), ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   const log: string[] = [];
@@ -199,7 +216,7 @@ export async function serveVirtualCard(rig: PcscRig, options: VirtualCardOptions
     apduCount: () => log.filter((l) => l.startsWith('> ')).length,
     apdusSince: async (from) => {
       // The card logs each APDU before answering it, but this process reads the log asynchronously.
-      for (let seen = -1; seen !== log.length; ) {
+      for (let seen = -1; seen !== log.length;) {
         seen = log.length;
         await sleep(50);
       }

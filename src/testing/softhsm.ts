@@ -80,9 +80,17 @@ export async function createTestToken(options: TestTokenOptions = {}): Promise<T
   const soPin = randomBytes(6).toString('hex');
   const warnings: string[] = [];
   // Pinned to SoftHSM: a KEYWARD_PKCS11_MODULE in the environment must not send test tokens to a real HSM.
-  const keystore = new Keystore({ env: { ...(options.env ?? process.env), KEYWARD_PIN: userPin }, interaction: recordingInteraction(warnings), pkcs11Module: module });
+  const keystore = new Keystore({
+    env: { ...(options.env ?? process.env), KEYWARD_PIN: userPin },
+    interaction: recordingInteraction(warnings),
+    pkcs11Module: module,
+  });
   const label = options.label ?? `test-${randomBytes(4).toString('hex')}`;
-  const summary = (await keystore.administration('pkcs11')).initToken('pkcs11:', { label, soPin: Secret.fromString(soPin), userPin: Secret.fromString(userPin) });
+  const summary = (await keystore.administration('pkcs11')).initToken('pkcs11:', {
+    label,
+    soPin: Secret.fromString(soPin),
+    userPin: Secret.fromString(userPin),
+  });
   return {
     label,
     uri: summary.uri,

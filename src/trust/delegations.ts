@@ -37,7 +37,8 @@ export function checkDelegations(value: unknown, role: string): Delegations {
     if (names.has(name)) throw malformed(role, `delegations.roles names "${name}" twice`);
     names.add(name);
     if (typeof entry.terminating !== 'boolean') throw malformed(role, `delegation "${name}": terminating must be true or false`);
-    if (entry.paths !== undefined && entry.path_hash_prefixes !== undefined) throw malformed(role, `delegation "${name}" has both paths and path_hash_prefixes`);
+    if (entry.paths !== undefined && entry.path_hash_prefixes !== undefined)
+      throw malformed(role, `delegation "${name}" has both paths and path_hash_prefixes`);
     if (entry.paths !== undefined) uniqueStrings(entry.paths, role, `delegation "${name}".paths`);
     if (entry.path_hash_prefixes !== undefined) {
       for (const prefix of uniqueStrings(entry.path_hash_prefixes, role, `delegation "${name}".path_hash_prefixes`)) {

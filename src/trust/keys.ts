@@ -101,7 +101,8 @@ function publicKeyOf(key: TufKey): KeyObject | null {
 /** Checks one hex signature over `data`; false for anything that is not a valid signature by `key`. */
 export function verifySignature(key: TufKey, data: Uint8Array, signatureHex: string): boolean {
   const publicKey = publicKeyOf(key);
-  if (!publicKey || typeof signatureHex !== 'string' || signatureHex.length === 0 || signatureHex.length % 2 || !/^[0-9a-fA-F]+$/.test(signatureHex)) return false;
+  if (!publicKey || typeof signatureHex !== 'string' || signatureHex.length === 0 || signatureHex.length % 2 || !/^[0-9a-fA-F]+$/.test(signatureHex))
+    return false;
   const signature = Buffer.from(signatureHex, 'hex');
   const scheme = SCHEMES[key.scheme as Scheme];
   try {

@@ -192,11 +192,7 @@ export class Metadata<T extends Signed> {
   verifyThreshold(keys: Record<string, TufKey>, role: RoleKeys, by = `the ${this.role} keys`): void {
     const verified = this.verifiedKeyIds(keys, role);
     if (verified.size < role.threshold) {
-      throw new TrustError(
-        this.role,
-        'threshold',
-        `${verified.size} valid signature${verified.size === 1 ? '' : 's'} from ${by}, ${role.threshold} required`,
-      );
+      throw new TrustError(this.role, 'threshold', `${verified.size} valid signature${verified.size === 1 ? '' : 's'} from ${by}, ${role.threshold} required`);
     }
   }
 

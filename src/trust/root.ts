@@ -1,7 +1,19 @@
 /** The root role (spec §4.4 "File formats: root.json"): the keys and thresholds of every top-level role. */
 import { TrustError } from './errors.js';
 import type { TufKey } from './keys.js';
-import { keyMap, malformed, object, parseMetadata, roleKeys, TOP_LEVEL_ROLES, type Json, type Metadata, type RoleKeys, type Signed, type TopLevelRole } from './metadata.js';
+import {
+  keyMap,
+  malformed,
+  object,
+  parseMetadata,
+  roleKeys,
+  TOP_LEVEL_ROLES,
+  type Json,
+  type Metadata,
+  type RoleKeys,
+  type Signed,
+  type TopLevelRole,
+} from './metadata.js';
 
 export interface RootSigned extends Signed {
   _type: 'root';

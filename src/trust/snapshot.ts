@@ -50,11 +50,14 @@ export function checkLengthAndHashes(bytes: Uint8Array, expected: { length?: num
     const name = HASH_ALGORITHMS[algorithm];
     if (!name) throw new TrustError(role, 'unsupported', `${what} is described by ${withArticle(`${algorithm} hash`)}, which Keyward does not compute`);
     const digest = createHash(name).update(bytes).digest('hex');
-    if (digest !== expected.hashes![algorithm]) throw new TrustError(role, 'hash-mismatch', `${what} has ${algorithm} ${digest}; the signed metadata says ${expected.hashes![algorithm]}`);
+    if (digest !== expected.hashes![algorithm])
+      throw new TrustError(role, 'hash-mismatch', `${what} has ${algorithm} ${digest}; the signed metadata says ${expected.hashes![algorithm]}`);
   }
 }
 
 /** A METAFILES entry describing `bytes` at `version`, with length and SHA-256 when asked. */
 export function metaFileOf(bytes: Uint8Array, version: number, withHashes: boolean): MetaFile {
-  return withHashes ? { version, length: bytes.length, hashes: { sha256: createHash('sha256').update(bytes).digest('hex') } } : { version, length: bytes.length };
+  return withHashes
+    ? { version, length: bytes.length, hashes: { sha256: createHash('sha256').update(bytes).digest('hex') } }
+    : { version, length: bytes.length };
 }

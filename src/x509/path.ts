@@ -74,7 +74,11 @@ export function issuedBy(child: X509Certificate, issuer: X509Certificate): boole
 function validityProblem(certificate: X509Certificate, now: Date): PathFailure | undefined {
   if (now >= new Date(certificate.validFrom) && now <= new Date(certificate.validTo)) return undefined;
   const name = oneLineName(certificate.subject);
-  return { kind: 'expired', certificate: name, message: `'${name}' is not valid on ${now.toISOString()} (valid ${certificate.validFrom} – ${certificate.validTo})` };
+  return {
+    kind: 'expired',
+    certificate: name,
+    message: `'${name}' is not valid on ${now.toISOString()} (valid ${certificate.validFrom} – ${certificate.validTo})`,
+  };
 }
 
 /** Why `issuer` cannot be the next link above `path` (leaf first), if it cannot. */
@@ -126,7 +130,11 @@ export function buildCertificatePath(request: PathRequest): PathResult {
     const issuerName = oneLineName(child.issuer);
     const fail = (failure: PathFailure) => ({ ok: false as const, failure, depth: path.length });
     if (path.length >= MAX_PATH) {
-      return fail({ kind: 'path-length', certificate: childName, message: `no path of at most ${MAX_PATH} certificates leads from '${childName}' to a trusted root` });
+      return fail({
+        kind: 'path-length',
+        certificate: childName,
+        message: `no path of at most ${MAX_PATH} certificates leads from '${childName}' to a trusted root`,
+      });
     }
     const named = pool.filter((c) => c.subject === child.issuer && !path.some((p) => same(p, c)));
     if (named.length === 0) {

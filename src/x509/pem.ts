@@ -7,7 +7,9 @@
 import { keywardError } from '../errors.js';
 
 export function toPem(label: string, der: Uint8Array): string {
-  const body = Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n');
+  const body = Buffer.from(der)
+    .toString('base64')
+    .replace(/.{1,64}/g, '$&\n');
   return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }
 
@@ -17,7 +19,7 @@ const text = (input: Uint8Array | string) => (typeof input === 'string' ? input 
 function* blocks(armoured: string, label: string): Generator<Buffer> {
   const begin = `-----BEGIN ${label}-----`;
   const endLine = `-----END ${label}-----`;
-  for (let start = armoured.indexOf(begin); start !== -1; ) {
+  for (let start = armoured.indexOf(begin); start !== -1;) {
     const end = armoured.indexOf(endLine, start);
     if (end === -1) throw keywardError('PEM_TRUNCATED', `the PEM "${label}" block has no END line`);
     const body = armoured.slice(start + begin.length, end).replace(/\s+/g, '');

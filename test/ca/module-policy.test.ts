@@ -24,7 +24,12 @@ const NOBODY = 65534;
 
 /** A keystore as `keyward ca …` makes one, reading the allow-list from `allowList` (not /etc). */
 function keystore(allowList: string, options: { module?: string } = {}): Keystore {
-  return new Keystore({ env: { KEYWARD_PIN: USER_PIN }, interaction: recordingInteraction([]), pkcs11ModuleAllowList: allowList, pkcs11Module: options.module });
+  return new Keystore({
+    env: { KEYWARD_PIN: USER_PIN },
+    interaction: recordingInteraction([]),
+    pkcs11ModuleAllowList: allowList,
+    pkcs11Module: options.module,
+  });
 }
 
 /** Rewrites ca.json so that the intermediate's key URI names `module`, as whoever edits the file could. */
@@ -68,14 +73,14 @@ test('openAuthority and serveCa refuse a module ca.json names but nobody allowed
   }
   const server = await t.throwsAsync(serveCa(ca.directory, keystore(noAllowList), { host: '127.0.0.1', port: 0 }), { instanceOf: UsageError });
   t.is(server?.code, 'MODULE_NOT_ALLOWED');
-  t.false(evil.loaded(), 'the module\'s code never ran');
+  t.false(evil.loaded(), "the module's code never ran");
   await ca.close();
 });
 
 test('modules registered with p11-kit are allowed: SoftHSM by its registered path or module-name issues', async (t) => {
   const ca = await testCa(t);
   const registered = registeredModules().find((m) => m.name === 'softhsm2');
-  t.truthy(registered, 'this machine registers SoftHSM with p11-kit (Debian\'s softhsm2 package does)');
+  t.truthy(registered, "this machine registers SoftHSM with p11-kit (Debian's softhsm2 package does)");
   const noAllowList = join(scratch(t), 'pkcs11-modules');
   for (const query of [`module-path=${registered!.path}`, 'module-name=softhsm2']) {
     nameModule(ca, query);
@@ -160,7 +165,11 @@ test('the module the operator chose for this run (--module, KEYWARD_PKCS11_MODUL
 
   const other = markerModule(t); // a library's constructors run once per process: a fresh one
   nameModule(ca, `module-path=${other.path}`);
-  const fromEnv = new Keystore({ env: { KEYWARD_PIN: USER_PIN, KEYWARD_PKCS11_MODULE: other.path }, interaction: recordingInteraction([]), pkcs11ModuleAllowList: noAllowList });
+  const fromEnv = new Keystore({
+    env: { KEYWARD_PIN: USER_PIN, KEYWARD_PKCS11_MODULE: other.path },
+    interaction: recordingInteraction([]),
+    pkcs11ModuleAllowList: noAllowList,
+  });
   await t.throwsAsync(openAuthority(ca.directory, fromEnv), { instanceOf: UnavailableError, code: 'MODULE_LOAD_FAILED' });
   t.true(other.loaded(), 'allowed by KEYWARD_PKCS11_MODULE');
   await ca.close();
@@ -175,8 +184,9 @@ test('a p11-kit registration allows a module only while root alone can change it
   const file = join(registry, 'vendor.module');
   writeFileSync(file, `module: ${library}\n`, { mode: 0o644 });
   const requester = { file: '/media/ca/ca.json', field: 'intermediateKey' };
-  const decide = (operatorModules: string[] = []) => requireAllowedModule(library, requester, { registries: [registry], allowList: join(registry, 'no-allow-list'), operatorModules });
-  t.is(decide(), library, 'root\'s registration allows it');
+  const decide = (operatorModules: string[] = []) =>
+    requireAllowedModule(library, requester, { registries: [registry], allowList: join(registry, 'no-allow-list'), operatorModules });
+  t.is(decide(), library, "root's registration allows it");
 
   chownSync(file, NOBODY, 0);
   const foreign = t.throws(() => decide(), { instanceOf: UsageError });
@@ -186,14 +196,20 @@ test('a p11-kit registration allows a module only while root alone can change it
 
   chownSync(file, 0, 0);
   chmodSync(file, 0o664);
-  t.regex(t.throws(() => decide(), { instanceOf: UsageError })?.message ?? '', new RegExp(`registration ${file} .*: it is writable by its group or others \\(mode 664\\)`));
+  t.regex(
+    t.throws(() => decide(), { instanceOf: UsageError })?.message ?? '',
+    new RegExp(`registration ${file} .*: it is writable by its group or others \\(mode 664\\)`),
+  );
 
   chmodSync(file, 0o644);
   chmodSync(registry, 0o777);
-  t.regex(t.throws(() => decide(), { instanceOf: UsageError })?.message ?? '', new RegExp(`${registry}, a directory above it, is writable by its group or others`));
+  t.regex(
+    t.throws(() => decide(), { instanceOf: UsageError })?.message ?? '',
+    new RegExp(`${registry}, a directory above it, is writable by its group or others`),
+  );
 
   // A registration nobody may trust matters only when nothing else allows the module.
-  t.is(decide([library]), library, 'the operator\'s own choice for this run');
+  t.is(decide([library]), library, "the operator's own choice for this run");
   chmodSync(registry, 0o700);
   t.is(decide(), library);
 });

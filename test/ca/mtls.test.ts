@@ -33,7 +33,10 @@ test('a revoked node is refused once the CRL says so', async (t) => {
   const ca = await testCa(t);
   const manager = await identity(ca, 'OU=swarm-manager, CN=manager-1');
   const worker = await identity(ca, 'OU=swarm-worker, CN=worker-1');
-  const crlOf = async () => [toPem('X509 CRL', new Uint8Array((await signIntermediateCrl(ca.directory, ca.keystore)).rawData)), ca.directory.read('crl/root.crl.pem')!];
+  const crlOf = async () => [
+    toPem('X509 CRL', new Uint8Array((await signIntermediateCrl(ca.directory, ca.keystore)).rawData)),
+    ca.directory.read('crl/root.crl.pem')!,
+  ];
   t.true((await handshake(ca, manager, worker, 'manager-1', await crlOf())).ok, 'accepted before revocation');
   await revokeCertificate(ca.directory, { serial: worker.serial, reason: 'keyCompromise' });
   const refused = await handshake(ca, manager, worker, 'manager-1', await crlOf());
@@ -42,12 +45,17 @@ test('a revoked node is refused once the CRL says so', async (t) => {
   await ca.close();
 });
 
-test('a node certificate for another cluster, signed with this intermediate\'s key, is refused by the name constraint', async (t) => {
+test("a node certificate for another cluster, signed with this intermediate's key, is refused by the name constraint", async (t) => {
   const ca = await testCa(t);
   const manager = await identity(ca, 'OU=swarm-manager, CN=manager-1');
   const intruder = await nodeCsr('CN=intruder');
   const forged = await forgeForeignNode(ca, intruder.csrPem, 'other-cluster', 'swarm-worker', 'intruder');
-  const refused = await handshake(ca, manager, { key: intruder.keyPem, cert: certificatePem(forged) + certificatePem(ca.directory.intermediate()) }, 'manager-1');
+  const refused = await handshake(
+    ca,
+    manager,
+    { key: intruder.keyPem, cert: certificatePem(forged) + certificatePem(ca.directory.intermediate()) },
+    'manager-1',
+  );
   t.false(refused.ok);
   // Node names OpenSSL's X509_V_ERR_PERMITTED_VIOLATION only as "UNSPECIFIED"; the reason itself is
   // asserted with openssl verify in pki.test.ts. Control: the same key certified for this cluster passes.

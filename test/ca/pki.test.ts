@@ -28,21 +28,38 @@ test('root → intermediate → node: openssl verify -x509_strict and GnuTLS cer
   const ca = await testCa(t);
   const node = await nodeCsr('OU=swarm-manager, CN=node-1');
   const issued = await ca.authority.issueNode(node.csrPem);
-  const files = pemFiles(scratch(t), { 'node.pem': certificatePem(issued.certificate), 'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!, 'roots.pem': ca.directory.rootBundle() });
-  const openssl = await run('openssl', ['verify', '-x509_strict', '-CAfile', files['roots.pem']!, '-untrusted', files['intermediate.pem']!, files['node.pem']!]);
+  const files = pemFiles(scratch(t), {
+    'node.pem': certificatePem(issued.certificate),
+    'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!,
+    'roots.pem': ca.directory.rootBundle(),
+  });
+  const openssl = await run('openssl', [
+    'verify',
+    '-x509_strict',
+    '-CAfile',
+    files['roots.pem']!,
+    '-untrusted',
+    files['intermediate.pem']!,
+    files['node.pem']!,
+  ]);
   t.is(openssl.stdout.trim(), `${files['node.pem']}: OK`, openssl.stderr);
-  const chain = pemFiles(scratch(t), { 'chain.pem': certificatePem(issued.certificate) + ca.directory.read(CA_FILES.intermediate)! + ca.directory.read(CA_FILES.root)! });
+  const chain = pemFiles(scratch(t), {
+    'chain.pem': certificatePem(issued.certificate) + ca.directory.read(CA_FILES.intermediate)! + ca.directory.read(CA_FILES.root)!,
+  });
   const gnutls = await run('certtool', ['--verify-chain', '--infile', chain['chain.pem']!]);
   t.is(gnutls.code, 0, gnutls.stdout + gnutls.stderr);
   t.regex(gnutls.stdout, /Chain verification output: Verified/);
   await ca.close();
 });
 
-test('the cluster CA a swarm trusts: self-signed, the subject and key of the root\'s certificate for it, kept when that is issued again; a node verifies to either anchor', async (t) => {
+test("the cluster CA a swarm trusts: self-signed, the subject and key of the root's certificate for it, kept when that is issued again; a node verifies to either anchor", async (t) => {
   const ca = await testCa(t);
   const clusterCa = new x509.X509Certificate(ca.directory.read(CA_FILES.clusterCa)!);
   const intermediate = ca.directory.intermediate();
-  t.true(Buffer.from(clusterCa.subjectName.toArrayBuffer()).equals(Buffer.from(intermediate.subjectName.toArrayBuffer())), 'the same subject, byte for byte (SwarmKit compares RawSubject)');
+  t.true(
+    Buffer.from(clusterCa.subjectName.toArrayBuffer()).equals(Buffer.from(intermediate.subjectName.toArrayBuffer())),
+    'the same subject, byte for byte (SwarmKit compares RawSubject)',
+  );
   t.true(Buffer.from(clusterCa.publicKey.rawData).equals(Buffer.from(intermediate.publicKey.rawData)), 'the same key');
   t.is(clusterCa.subject, clusterCa.issuer, 'self-signed, as SwarmKit takes a --ca-cert');
   t.is(clusterCa.notAfter.getTime(), intermediate.notAfter.getTime(), 'they expire together');
@@ -50,21 +67,36 @@ test('the cluster CA a swarm trusts: self-signed, the subject and key of the roo
   const constraint = intermediate.extensions.find((e) => e.type === '2.5.29.30');
   t.truthy(constraint);
   t.false(constraint!.critical);
-  t.falsy(clusterCa.extensions.find((e) => e.type === '2.5.29.30'), 'the swarm\'s own anchor needs no constraint: the swarm trusts nothing else');
+  t.falsy(
+    clusterCa.extensions.find((e) => e.type === '2.5.29.30'),
+    "the swarm's own anchor needs no constraint: the swarm trusts nothing else",
+  );
   const issued = await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=node-1')).csrPem);
-  const files = pemFiles(scratch(t), { 'node.pem': certificatePem(issued.certificate), 'cluster-ca.pem': certificatePem(clusterCa), 'intermediate.pem': certificatePem(intermediate), 'roots.pem': ca.directory.rootBundle() });
-  for (const args of [['-CAfile', files['cluster-ca.pem']!], ['-CAfile', files['roots.pem']!, '-untrusted', files['intermediate.pem']!]]) {
+  const files = pemFiles(scratch(t), {
+    'node.pem': certificatePem(issued.certificate),
+    'cluster-ca.pem': certificatePem(clusterCa),
+    'intermediate.pem': certificatePem(intermediate),
+    'roots.pem': ca.directory.rootBundle(),
+  });
+  for (const args of [
+    ['-CAfile', files['cluster-ca.pem']!],
+    ['-CAfile', files['roots.pem']!, '-untrusted', files['intermediate.pem']!],
+  ]) {
     const verified = await run('openssl', ['verify', '-x509_strict', ...args, files['node.pem']!]);
     t.is(verified.stdout.trim(), `${files['node.pem']}: OK`, verified.stderr);
   }
   // The root certifies the same key again (after a root rotation, say): the swarm's anchor stays as it is.
-  await createClusterIntermediate(ca.directory, ca.keystore, { rootKey: ca.rootKey, key: `pkcs11:token=${ca.tokens.online};object=intermediate`, clusterId: ca.clusterId });
+  await createClusterIntermediate(ca.directory, ca.keystore, {
+    rootKey: ca.rootKey,
+    key: `pkcs11:token=${ca.tokens.online};object=intermediate`,
+    clusterId: ca.clusterId,
+  });
   t.not(ca.directory.read(CA_FILES.intermediate), certificatePem(intermediate), 'a new certificate from the root');
   t.is(ca.directory.read(CA_FILES.clusterCa), certificatePem(clusterCa), 'the same cluster CA certificate');
   await ca.close();
 });
 
-test('node certificates have SwarmKit\'s shape; the CA, not the CSR, decides the subject', async (t) => {
+test("node certificates have SwarmKit's shape; the CA, not the CSR, decides the subject", async (t) => {
   const ca = await testCa(t);
   // The CSR asks for extra names and attributes: they must not reach the certificate.
   const node = await nodeCsr(`CN=node-7, OU=swarm-worker, O=${ca.clusterId}, C=XX, L=Elsewhere`);
@@ -82,7 +114,10 @@ test('node certificates have SwarmKit\'s shape; the CA, not the CSR, decides the
   t.regex(text, /Basic Constraints: critical\s+CA:FALSE/);
   // Key identifiers chain the node to its issuer (RFC 5280 method 1, as the CA's own certificates).
   t.is(issued.certificate.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId, keyIdentifierOf((await checkCsr(node.csrPem)).spki).toString('hex'));
-  t.is(issued.certificate.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId, ca.authority.certificate.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId);
+  t.is(
+    issued.certificate.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId,
+    ca.authority.certificate.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId,
+  );
   const manager = await ca.authority.issueNode((await nodeCsr('OU=swarm-manager, CN=m-1')).csrPem);
   t.is(new X509Certificate(Buffer.from(manager.certificate.rawData)).subjectAltName, 'DNS:swarm-manager, DNS:m-1, DNS:swarm-ca');
   // Renewal is due between 50% and 80% of the validity.
@@ -97,17 +132,32 @@ test('renewal times are spread over the whole 50–80% window', (t) => {
   const notAfter = new Date('2026-04-01T00:00:00Z');
   t.is(renewalTime(notBefore, notAfter, () => 0).getTime(), notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) * 0.5);
   t.is(renewalTime(notBefore, notAfter, () => 1).getTime(), notBefore.getTime() + Math.floor((notAfter.getTime() - notBefore.getTime()) * 0.8));
-  const fractions = Array.from({ length: 400 }, () => (renewalTime(notBefore, notAfter).getTime() - notBefore.getTime()) / (notAfter.getTime() - notBefore.getTime()));
+  const fractions = Array.from(
+    { length: 400 },
+    () => (renewalTime(notBefore, notAfter).getTime() - notBefore.getTime()) / (notAfter.getTime() - notBefore.getTime()),
+  );
   t.true(fractions.every((f) => f >= 0.5 && f <= 0.8));
   t.true(Math.min(...fractions) < 0.55 && Math.max(...fractions) > 0.75, 'random, not fixed');
 });
 
-test('a certificate for another cluster, signed with the intermediate\'s key, is rejected by OpenSSL (name constraint)', async (t) => {
+test("a certificate for another cluster, signed with the intermediate's key, is rejected by OpenSSL (name constraint)", async (t) => {
   const ca = await testCa(t);
   const node = await nodeCsr('CN=intruder');
   const foreign = await forgeForeignNode(ca, node.csrPem, 'other-cluster', 'swarm-manager', 'intruder');
-  const files = pemFiles(scratch(t), { 'foreign.pem': foreign.toString('pem'), 'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!, 'roots.pem': ca.directory.rootBundle() });
-  const openssl = await run('openssl', ['verify', '-x509_strict', '-CAfile', files['roots.pem']!, '-untrusted', files['intermediate.pem']!, files['foreign.pem']!]);
+  const files = pemFiles(scratch(t), {
+    'foreign.pem': foreign.toString('pem'),
+    'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!,
+    'roots.pem': ca.directory.rootBundle(),
+  });
+  const openssl = await run('openssl', [
+    'verify',
+    '-x509_strict',
+    '-CAfile',
+    files['roots.pem']!,
+    '-untrusted',
+    files['intermediate.pem']!,
+    files['foreign.pem']!,
+  ]);
   t.not(openssl.code, 0);
   t.regex(openssl.stdout + openssl.stderr, /permitted subtree violation/);
   await ca.close();
@@ -115,24 +165,50 @@ test('a certificate for another cluster, signed with the intermediate\'s key, is
 
 test('CSR policy: wrong cluster, unknown role, bad node ID, weak or odd keys, forged signatures are refused', async (t) => {
   const ca = await testCa(t);
-  await t.throwsAsync(ca.authority.issueNode((await nodeCsr('O=elsewhere, OU=swarm-worker, CN=n1')).csrPem), { instanceOf: UsageError, message: /asks for cluster "elsewhere"/ });
+  await t.throwsAsync(ca.authority.issueNode((await nodeCsr('O=elsewhere, OU=swarm-worker, CN=n1')).csrPem), {
+    instanceOf: UsageError,
+    message: /asks for cluster "elsewhere"/,
+  });
   await t.throwsAsync(ca.authority.issueNode((await nodeCsr('OU=admin, CN=n1')).csrPem), { instanceOf: UsageError, message: /"admin" is not a node role/ });
   await t.throwsAsync(ca.authority.issueNode((await nodeCsr('CN=n1')).csrPem), { instanceOf: UsageError, message: /no node role/ });
-  await t.throwsAsync(ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=bad id with spaces')).csrPem), { instanceOf: UsageError, message: /not a valid node ID/ });
+  await t.throwsAsync(ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=bad id with spaces')).csrPem), {
+    instanceOf: UsageError,
+    message: /not a valid node ID/,
+  });
   t.is((await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=rsa-node', 'rsa2048')).csrPem)).certificate.subject.includes('rsa-node'), true);
   t.truthy(await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=ed-node', 'ed25519')).csrPem));
   const weak = (await run('openssl', ['req', '-new', '-newkey', 'rsa:1024', '-nodes', '-keyout', '/dev/null', '-subj', '/OU=swarm-worker/CN=weak'])).stdout;
   await t.throwsAsync(ca.authority.issueNode(weak), { instanceOf: UsageError, message: /not allowed/ });
-  const k1 = (await run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp256k1', '-nodes', '-keyout', '/dev/null', '-subj', '/OU=swarm-worker/CN=k1'])).stdout;
+  const k1 = (
+    await run('openssl', [
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:secp256k1',
+      '-nodes',
+      '-keyout',
+      '/dev/null',
+      '-subj',
+      '/OU=swarm-worker/CN=k1',
+    ])
+  ).stdout;
   await t.throwsAsync(ca.authority.issueNode(k1), { instanceOf: UsageError, message: /not allowed/ });
   // A CSR whose signature does not match: flip a byte in the signature.
   const good = (await nodeCsr('OU=swarm-worker, CN=forged')).csrPem;
   const der = Buffer.from(good.replace(/-----[^-]+-----|\s/g, ''), 'base64');
   der[der.length - 5] ^= 0x01;
   await t.throwsAsync(ca.authority.issueNode(toPem('CERTIFICATE REQUEST', der)), { instanceOf: VerificationError });
-  await t.throwsAsync(ca.authority.issueNode('-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n'), { instanceOf: UsageError, message: /does not decode/ });
+  await t.throwsAsync(ca.authority.issueNode('-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n'), {
+    instanceOf: UsageError,
+    message: /does not decode/,
+  });
   // A node certificate may not outlive the intermediate (5 years): it would stop verifying early, without a word.
-  await t.throwsAsync(ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=n9')).csrPem, { days: 10 * 365 }), { instanceOf: UsageError, message: /would outlive its issuer/ });
+  await t.throwsAsync(ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=n9')).csrPem, { days: 10 * 365 }), {
+    instanceOf: UsageError,
+    message: /would outlive its issuer/,
+  });
   t.is((await ca.authority.ledger.list()).filter((e) => e.profile.startsWith('node')).length, 2, 'only the two good requests were issued');
   await ca.close();
 });
@@ -158,7 +234,19 @@ test('revocation: the CRL parses with openssl crl, and openssl verify -crl_check
   const parsed = await run('openssl', ['crl', '-noout', '-text'], { input: toPem('X509 CRL', new Uint8Array(crl.rawData)) });
   t.regex(parsed.stdout, new RegExp(`Serial Number: ${revoke.serial.toUpperCase().padStart(32, '0')}`));
   t.regex(parsed.stdout, /Key Compromise/);
-  const verify = (file: string) => run('openssl', ['verify', '-x509_strict', '-crl_check_all', '-CRLfile', files['crl.pem']!, '-CAfile', files['roots.pem']!, '-untrusted', files['intermediate.pem']!, file]);
+  const verify = (file: string) =>
+    run('openssl', [
+      'verify',
+      '-x509_strict',
+      '-crl_check_all',
+      '-CRLfile',
+      files['crl.pem']!,
+      '-CAfile',
+      files['roots.pem']!,
+      '-untrusted',
+      files['intermediate.pem']!,
+      file,
+    ]);
   t.is((await verify(files['keep.pem']!)).code, 0);
   const rejected = await verify(files['revoked.pem']!);
   t.not(rejected.code, 0);
@@ -171,9 +259,14 @@ test('root rotation: leaves of the new root verify for clients holding only the 
   const { root, crossSigned } = await beginRootRotation(ca.directory, ca.keystore, { newKey: newRootKey, generate: 'p256' });
   t.regex(ca.directory.rootBundle(), /BEGIN CERTIFICATE[\s\S]+BEGIN CERTIFICATE/);
   await t.throwsAsync(finishRootRotation(ca.directory), { instanceOf: ConflictError, message: /still issued by the old root/ });
-  t.is(ca.directory.chain().length, 1, 'the old root\'s intermediate is not followed by the new root');
+  t.is(ca.directory.chain().length, 1, "the old root's intermediate is not followed by the new root");
   await ca.close();
-  await createClusterIntermediate(ca.directory, ca.keystore, { rootKey: newRootKey, key: `pkcs11:token=${ca.tokens.online};object=intermediate-2`, generate: 'p256', clusterId: ca.clusterId });
+  await createClusterIntermediate(ca.directory, ca.keystore, {
+    rootKey: newRootKey,
+    key: `pkcs11:token=${ca.tokens.online};object=intermediate-2`,
+    generate: 'p256',
+    clusterId: ca.clusterId,
+  });
   const authority = await openAuthority(ca.directory, ca.keystore);
   const issued = await authority.issueNode((await nodeCsr('OU=swarm-worker, CN=after-rotation')).csrPem);
   await authority.ledger.close();
@@ -203,19 +296,28 @@ test('a step given a key its certificate does not name refuses before anything i
   const files = () => [CA_FILES.config, CA_FILES.roots, CA_FILES.intermediate, 'crl/root.crl.pem'].map((file) => ca.directory.read(file));
   const before = files();
   const intermediate = { key: `pkcs11:token=${ca.tokens.online};object=intermediate`, clusterId: ca.clusterId };
-  await t.throwsAsync(createClusterIntermediate(ca.directory, ca.keystore, { ...intermediate, rootKey: stranger }), { instanceOf: UsageError, code: 'ROOT_KEY_MISMATCH' });
+  await t.throwsAsync(createClusterIntermediate(ca.directory, ca.keystore, { ...intermediate, rootKey: stranger }), {
+    instanceOf: UsageError,
+    code: 'ROOT_KEY_MISMATCH',
+  });
   await t.throwsAsync(beginRootRotation(ca.directory, ca.keystore, { newKey: ca.rootKey }), { instanceOf: UsageError, code: 'ROTATION_SAME_KEY' });
   await t.throwsAsync(signRootCrl(ca.directory, ca.keystore, { rootKey: stranger }), { instanceOf: UsageError, code: 'ROOT_KEY_MISMATCH' });
   const signer = await SigningKey.of(await ca.keystore.open(stranger));
-  t.throws(() => new Authority(signer, ca.directory.intermediate(), ca.authority.ledger, { clusterId: ca.clusterId, nodeDays: 90 }), { instanceOf: UsageError, code: 'CA_KEY_MISMATCH' });
+  t.throws(() => new Authority(signer, ca.directory.intermediate(), ca.authority.ledger, { clusterId: ca.clusterId, nodeDays: 90 }), {
+    instanceOf: UsageError,
+    code: 'CA_KEY_MISMATCH',
+  });
   t.deepEqual(files(), before);
   // ca.json travels on shared media: a root key it names is checked against root.pem too.
   ca.directory.saveConfig({ ...ca.directory.config(), rootKey: stranger });
-  await t.throwsAsync(beginRootRotation(ca.directory, ca.keystore, { newKey: `pkcs11:token=${ca.tokens.root};object=root-2`, generate: 'p256' }), { instanceOf: UsageError, code: 'ROOT_KEY_MISMATCH' });
+  await t.throwsAsync(beginRootRotation(ca.directory, ca.keystore, { newKey: `pkcs11:token=${ca.tokens.root};object=root-2`, generate: 'p256' }), {
+    instanceOf: UsageError,
+    code: 'ROOT_KEY_MISMATCH',
+  });
   t.false(ca.directory.exists(CA_FILES.crossSigned));
 });
 
-test('join tokens: SwarmKit\'s format, pinned to the root bundle', async (t) => {
+test("join tokens: SwarmKit's format, pinned to the root bundle", async (t) => {
   const ca = await testCa(t);
   const token = createJoinToken(ca.directory.rootBundle());
   t.regex(token, /^SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}$/);

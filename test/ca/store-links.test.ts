@@ -17,7 +17,7 @@ import { certificatePem } from '../../src/x509/certificate.js';
 import * as x509 from '../../src/x509/peculiar.js';
 
 const HINT = 'remove the link; a CA directory holds regular files only';
-const VICTIM = 'the operator\'s own file\n';
+const VICTIM = "the operator's own file\n";
 
 /**
  * A CA directory (ca.json only) and, beside it, "outside": files of the operator's that a planted
@@ -88,7 +88,10 @@ test('a crl directory linked elsewhere: a CRL is not written there, and finishin
 
   // A rotation under way (root.pem, cross-signed.pem): finishing it removes the previous root's CRL.
   const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const root = await x509.X509CertificateGenerator.createSelfSigned({ name: 'CN=new root', keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } }, webcrypto);
+  const root = await x509.X509CertificateGenerator.createSelfSigned(
+    { name: 'CN=new root', keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } },
+    webcrypto,
+  );
   for (const file of [CA_FILES.root, CA_FILES.crossSigned, CA_FILES.roots]) writeFileSync(join(dir, file), certificatePem(root));
   const roots = readFileSync(join(dir, CA_FILES.roots), 'utf8');
   const error = await t.throwsAsync(finishRootRotation(directory), { instanceOf: UsageError });

@@ -54,7 +54,11 @@ const BAD: Array<[string, string, unknown]> = [
   ['pendingIntermediateKey', 'malformed YubiKey URI', { ...VALID, pendingIntermediateKey: 'yubikey:slot=9z' }],
   // Whoever edits the file could feed a wrong PIN and spend the token's tries.
   ['rootKey', 'may not say where a PIN or key comes from', { ...VALID, rootKey: 'pkcs11:token=offline-root;object=root?pin-source=file:/tmp/wrong-pin' }],
-  ['intermediateKey', 'may not say where a PIN or key comes from', { ...VALID, intermediateKey: 'yubikey:serial=12345678;slot=9c?management-key-source=file:/tmp/k' }],
+  [
+    'intermediateKey',
+    'may not say where a PIN or key comes from',
+    { ...VALID, intermediateKey: 'yubikey:serial=12345678;slot=9c?management-key-source=file:/tmp/k' },
+  ],
   ['previousRootKey', 'may not say where a PIN or key comes from', { ...VALID, previousRootKey: 'pkcs11:token=r;object=old?pin-value=123456' }],
   ['urls', 'must be an object', { ...VALID, urls: 'http://pki.example' }],
   ['urls.crl', 'must be a string', { ...VALID, urls: { crl: 7 } }],

@@ -59,7 +59,11 @@ async function swarmMovesToKeyward(t: ExecutionContext, clientAuth: 'none' | 'ma
   });
   const url = `https://127.0.0.1:${server.port}`;
 
-  const rotation = JSON.parse(await ok(ca(['swarm-command', '--url', url, '--json']), 'ca swarm-command')) as { caCert: string; externalCa: string; command: string };
+  const rotation = JSON.parse(await ok(ca(['swarm-command', '--url', url, '--json']), 'ca swarm-command')) as {
+    caCert: string;
+    externalCa: string;
+    command: string;
+  };
   t.is(rotation.caCert, join(dir, 'cluster-ca.pem'));
   t.is(rotation.externalCa, `protocol=cfssl,url=${url}/api/v1/cfssl/sign,cacert=${rotation.caCert}`);
   t.is(await ok(ca(['swarm-command', '--url', url]), 'ca swarm-command'), `${rotation.command}\n`);
@@ -86,29 +90,41 @@ async function swarmMovesToKeyward(t: ExecutionContext, clientAuth: 'none' | 'ma
 
   // A promotion: the new manager's certificate, again from Keyward.
   await manager.must(['node', 'promote', workerId]);
-  const promoted = await waitUntil('the promoted node\'s manager certificate', async () => {
-    const leaf = await leafOf(worker, dir);
-    return leaf.subject.includes('OU=swarm-manager') ? leaf : undefined;
-  }, 120_000);
+  const promoted = await waitUntil(
+    "the promoted node's manager certificate",
+    async () => {
+      const leaf = await leafOf(worker, dir);
+      return leaf.subject.includes('OU=swarm-manager') ? leaf : undefined;
+    },
+    120_000,
+  );
   t.is(promoted.subject, `O=${clusterId}\nOU=swarm-manager\nCN=${workerId}`);
   t.regex(promoted.verify, /: OK$/);
 
   // Every node reports the cluster CA as its issuer, as SwarmKit's reconciler judges convergence.
   const clusterCaSpki = clusterCa.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
   for (const id of [managerId, workerId]) {
-    const info = await waitUntil(`node ${id} to report its new issuer`, async () => {
-      const tls = JSON.parse(await manager.must(['node', 'inspect', id, '--format', '{{json .Description.TLSInfo}}'])) as TlsInfo;
-      return tls.CertIssuerPublicKey === clusterCaSpki ? tls : undefined;
-    }, 60_000);
+    const info = await waitUntil(
+      `node ${id} to report its new issuer`,
+      async () => {
+        const tls = JSON.parse(await manager.must(['node', 'inspect', id, '--format', '{{json .Description.TLSInfo}}'])) as TlsInfo;
+        return tls.CertIssuerPublicKey === clusterCaSpki ? tls : undefined;
+      },
+      60_000,
+    );
     t.is(info.CertIssuerPublicKey, clusterCaSpki);
   }
 
   // A demotion: a worker's certificate again, from Keyward.
   await manager.must(['node', 'demote', workerId]);
-  const demoted = await waitUntil('the demoted node\'s worker certificate', async () => {
-    const leaf = await leafOf(worker, dir);
-    return leaf.subject.includes('OU=swarm-worker') ? leaf : undefined;
-  }, 120_000);
+  const demoted = await waitUntil(
+    "the demoted node's worker certificate",
+    async () => {
+      const leaf = await leafOf(worker, dir);
+      return leaf.subject.includes('OU=swarm-worker') ? leaf : undefined;
+    },
+    120_000,
+  );
   t.regex(demoted.verify, /: OK$/);
   t.not(demoted.serial, workerLeaf.serial, 'a new worker certificate, not the one from the join');
 
@@ -121,24 +137,48 @@ async function swarmMovesToKeyward(t: ExecutionContext, clientAuth: 'none' | 'ma
   for (const leaf of [managerLeaf, workerLeaf, promoted, demoted]) t.true(issued.includes(leaf.serial), `serial ${leaf.serial} is in the ledger`);
   await new Promise((resolve) => setTimeout(resolve, 60_000));
   const later = await nodeSerials();
-  t.true(later.length - issued.length <= 2, `issued ${later.length - issued.length} more node certificates in the minute after convergence (${later.length} in all)`);
+  t.true(
+    later.length - issued.length <= 2,
+    `issued ${later.length - issued.length} more node certificates in the minute after convergence (${later.length} in all)`,
+  );
   t.true(later.length <= 10, `${later.length} node certificates for 2 nodes, a rotation, a join, a promotion and a demotion`);
 
   // Go's TLS client (the Docker CLI) verifies the CA server to the cluster CA and to the offline root,
   // presenting the manager's Keyward certificate; it reaches HTTP (an error answer: this is no dockerd), not an x509 error.
   const certificates = join(manager.dataRoot, 'swarm', 'certificates');
   for (const anchor of [rotation.caCert, join(dir, 'roots.pem')]) {
-    const go = await run(DOCKER_CLI, ['--tlsverify', '--tlscacert', anchor, '--tlscert', join(certificates, 'swarm-node.crt'), '--tlskey', join(certificates, 'swarm-node.key'), '-H', `tcp://127.0.0.1:${server.port}`, 'version', '--format', '{{.Server.Version}}'], { env: { ...manager.env, DOCKER_HOST: undefined } });
+    const go = await run(
+      DOCKER_CLI,
+      [
+        '--tlsverify',
+        '--tlscacert',
+        anchor,
+        '--tlscert',
+        join(certificates, 'swarm-node.crt'),
+        '--tlskey',
+        join(certificates, 'swarm-node.key'),
+        '-H',
+        `tcp://127.0.0.1:${server.port}`,
+        'version',
+        '--format',
+        '{{.Server.Version}}',
+      ],
+      { env: { ...manager.env, DOCKER_HOST: undefined } },
+    );
     t.notRegex(go.stderr, /x509|certificate|tls:/i, `trusting ${anchor}`);
     t.regex(go.stderr, /^Error response from daemon/m, `trusting ${anchor}: an HTTP answer, so TLS was accepted: ${go.stderr}`);
   }
   if (clientAuth === 'managers') {
-    t.regex(server.stderr(), /admitted TLS client 127\.0\.0\.1:\d+ \(.*OU=swarm-manager.*\): a manager with a certificate from the swarm's own root/, 'the bootstrap is logged');
+    t.regex(
+      server.stderr(),
+      /admitted TLS client 127\.0\.0\.1:\d+ \(.*OU=swarm-manager.*\): a manager with a certificate from the swarm's own root/,
+      'the bootstrap is logged',
+    );
   }
 }
 
 test('a real swarm moves to a Keyward cluster CA: rotation converges, a worker joins, promotion and demotion get their certificates, and the CA is left in peace', (t) =>
   swarmMovesToKeyward(t, 'none'));
 
-test('the same with mutual TLS from the start (--client-auth managers): managers bootstrap with the swarm\'s own root', (t) =>
+test("the same with mutual TLS from the start (--client-auth managers): managers bootstrap with the swarm's own root", (t) =>
   swarmMovesToKeyward(t, 'managers'));

@@ -32,7 +32,18 @@ test('a YubiKey-held intermediate issues node certificates and CRLs that OpenSSL
     'roots.pem': ca.directory.rootBundle(),
     'crls.pem': toPem('X509 CRL', new Uint8Array(crl.rawData)) + ca.directory.read('crl/root.crl.pem')!,
   });
-  const verified = await run('openssl', ['verify', '-x509_strict', '-crl_check_all', '-CRLfile', files['crls.pem']!, '-CAfile', files['roots.pem']!, '-untrusted', files['intermediate.pem']!, files['node.pem']!]);
+  const verified = await run('openssl', [
+    'verify',
+    '-x509_strict',
+    '-crl_check_all',
+    '-CRLfile',
+    files['crls.pem']!,
+    '-CAfile',
+    files['roots.pem']!,
+    '-untrusted',
+    files['intermediate.pem']!,
+    files['node.pem']!,
+  ]);
   t.is(verified.code, 0, verified.stdout + verified.stderr);
   await ca.close();
 });

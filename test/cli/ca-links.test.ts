@@ -11,12 +11,15 @@ import { cliCa } from '../harness/ca.js';
 import { KEYWARD_BIN, type RunResult } from '../harness/run.js';
 
 const HINT = 'remove the link; a CA directory holds regular files only';
-const VICTIM = 'the operator\'s own file\n';
+const VICTIM = "the operator's own file\n";
 
 /** A CA made by the binary (root and cluster intermediate), and an "outside" a planted link would aim at; all removed when the test ends. */
 async function caWithOutside(t: ExecutionContext) {
   const cli = await cliCa(t);
-  for (const args of [['root', 'create', '--key', cli.rootKey, '--generate', 'p256'], ['intermediate', 'create', '--root-key', cli.rootKey, '--key', cli.caKey, '--generate', 'p256', '--cluster-id', 'c1']]) {
+  for (const args of [
+    ['root', 'create', '--key', cli.rootKey, '--generate', 'p256'],
+    ['intermediate', 'create', '--root-key', cli.rootKey, '--key', cli.caKey, '--generate', 'p256', '--cluster-id', 'c1'],
+  ]) {
     const made = await cli.ca(args);
     if (made.code !== 0) throw new Error(made.stderr);
   }

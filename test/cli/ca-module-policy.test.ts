@@ -14,7 +14,18 @@ import { markerModule } from '../harness/marker-module.js';
 async function caWithModuleEdits(t: ExecutionContext) {
   const cli = await cliCa(t);
   const root = await cli.ca(['root', 'create', '--key', cli.rootKey, '--generate', 'p256']);
-  const intermediate = await cli.ca(['intermediate', 'create', '--root-key', cli.rootKey, '--key', cli.caKey, '--generate', 'p256', '--cluster-id', 'cluster-a']);
+  const intermediate = await cli.ca([
+    'intermediate',
+    'create',
+    '--root-key',
+    cli.rootKey,
+    '--key',
+    cli.caKey,
+    '--generate',
+    'p256',
+    '--cluster-id',
+    'cluster-a',
+  ]);
   if (root.code !== 0 || intermediate.code !== 0) throw new Error(root.stderr + intermediate.stderr);
   const file = join(cli.dir, 'ca.json');
   const nameModule = (field: 'intermediateKey' | 'rootKey', query: string) => {
@@ -38,13 +49,13 @@ test('keyward ca issue and ca crl refuse a module ca.json names but nobody allow
 
   const json = await ca(['issue', '--csr', csr, '--json']);
   t.like(JSON.parse(json.stdout).error, { code: 'MODULE_NOT_ALLOWED', details: { module: evil.path, file, field: 'intermediateKey' } });
-  t.is((await ca(['crl'])).code, 2, 'the intermediate\'s CRL');
+  t.is((await ca(['crl'])).code, 2, "the intermediate's CRL");
 
   nameModule('rootKey', `module-path=${evil.path}`);
   const rootCrl = await ca(['crl', '--issuer', 'root']);
-  t.is(rootCrl.code, 2, 'the root\'s CRL, its key URI taken from ca.json');
+  t.is(rootCrl.code, 2, "the root's CRL, its key URI taken from ca.json");
   t.regex(rootCrl.stderr, /rootKey in/);
-  t.false(evil.loaded(), 'the module\'s code never ran');
+  t.false(evil.loaded(), "the module's code never ran");
 
   // SoftHSM named by the path p11-kit registers, or by its registered name, is allowed.
   const registered = registeredModules().find((m) => m.name === 'softhsm2');
@@ -72,6 +83,5 @@ test('what the operator names on the command line is honoured: --module, and mod
   evil.reset();
   const argvUri = await token.keyward(['key', 'list', `pkcs11:?module-path=${evil.path}`]);
   t.is(argvUri.code, 5);
-  t.true(evil.loaded(), 'a URI on the command line is the operator\'s choice');
+  t.true(evil.loaded(), "a URI on the command line is the operator's choice");
 });
-

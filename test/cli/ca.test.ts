@@ -16,7 +16,11 @@ test('root, intermediate, issue, status with renewal times, revoke, CRL: the who
   t.is((await ca(['root', 'create', '--key', rootKey])).code, 7, 'a second root is refused');
   const intermediate = await ca(['intermediate', 'create', '--root-key', rootKey, '--key', caKey, '--generate', 'p256', '--cluster-id', 'cluster-a']);
   t.is(intermediate.code, 0, intermediate.stderr);
-  t.is((await ca(['intermediate', 'create', '--root-key', rootKey, '--key', `${caKey}-2`, '--generate', 'p256', '--cluster-id', 'cluster-b'])).code, 7, 'one cluster per CA directory');
+  t.is(
+    (await ca(['intermediate', 'create', '--root-key', rootKey, '--key', `${caKey}-2`, '--generate', 'p256', '--cluster-id', 'cluster-b'])).code,
+    7,
+    'one cluster per CA directory',
+  );
 
   const file = await csr(token.store.dir, 'node-1', '/OU=swarm-manager/CN=node-1');
   const out = join(token.store.dir, 'node-1.crt');
@@ -29,7 +33,11 @@ test('root, intermediate, issue, status with renewal times, revoke, CRL: the who
   const status = JSON.parse((await ca(['status', '--json'])).stdout);
   t.is(status.clusterId, 'cluster-a');
   const fingerprint = await run('openssl', ['x509', '-in', join(dir, 'cluster-ca.pem'), '-noout', '-fingerprint', '-sha256']);
-  t.is(status.clusterCa.sha256, fingerprint.stdout.trim().split('=')[1]!.replace(/:/g, '').toLowerCase(), 'the cluster CA\'s fingerprint, to record in the ceremony');
+  t.is(
+    status.clusterCa.sha256,
+    fingerprint.stdout.trim().split('=')[1]!.replace(/:/g, '').toLowerCase(),
+    "the cluster CA's fingerprint, to record in the ceremony",
+  );
   const node = status.certificates.find((c: { subject: string }) => c.subject.includes('node-1'));
   t.is(node.status, 'issued');
   t.true(Date.parse(node.renewAt) < Date.parse(node.notAfter), 'renewal comes before expiry');
@@ -44,7 +52,7 @@ test('root, intermediate, issue, status with renewal times, revoke, CRL: the who
   t.regex(readFileSync(join(dir, 'crl', 'root.crl.pem'), 'utf8'), /BEGIN X509 CRL/);
 });
 
-test('a split ceremony: the intermediate\'s key stays online, only its CSR and certificate travel', async (t) => {
+test("a split ceremony: the intermediate's key stays online, only its CSR and certificate travel", async (t) => {
   const { token, rootKey, caKey } = await cliCa(t);
   const offline = join(token.store.dir, 'offline-ca');
   const online = join(token.store.dir, 'online-ca');
@@ -55,15 +63,41 @@ test('a split ceremony: the intermediate\'s key stays online, only its CSR and c
 
   const request = await onlineCa(['intermediate', 'request', '--key', caKey, '--generate', 'p256', '--cluster-id', 'split-1', '--out', file('cluster.csr')]);
   t.is(request.code, 0, request.stderr);
-  t.is((await onlineCa(['issue', '--csr', await csr(token.store.dir, 'early', '/OU=swarm-worker/CN=early')])).code, 3, 'no issuing before the certificate is installed');
+  t.is(
+    (await onlineCa(['issue', '--csr', await csr(token.store.dir, 'early', '/OU=swarm-worker/CN=early')])).code,
+    3,
+    'no issuing before the certificate is installed',
+  );
 
   // In the ceremony: the root signs the CSR, for the cluster the witnesses confirm, and no other.
-  const wrongCluster = await offlineCa(['intermediate', 'create', '--root-key', rootKey, '--csr', file('cluster.csr'), '--cluster-id', 'split-2', '--out', file('wrong.pem')]);
+  const wrongCluster = await offlineCa([
+    'intermediate',
+    'create',
+    '--root-key',
+    rootKey,
+    '--csr',
+    file('cluster.csr'),
+    '--cluster-id',
+    'split-2',
+    '--out',
+    file('wrong.pem'),
+  ]);
   t.is(wrongCluster.code, 2);
   t.regex(wrongCluster.stderr, /made for cluster "split-1", not "split-2"/);
-  const signed = await offlineCa(['intermediate', 'create', '--root-key', rootKey, '--csr', file('cluster.csr'), '--cluster-id', 'split-1', '--out', file('cluster.pem')]);
+  const signed = await offlineCa([
+    'intermediate',
+    'create',
+    '--root-key',
+    rootKey,
+    '--csr',
+    file('cluster.csr'),
+    '--cluster-id',
+    'split-1',
+    '--out',
+    file('cluster.pem'),
+  ]);
   t.is(signed.code, 0, signed.stderr);
-  t.false(existsSync(join(offline, 'intermediate.pem')), 'the offline directory stays the root\'s');
+  t.false(existsSync(join(offline, 'intermediate.pem')), "the offline directory stays the root's");
 
   // Back online: only this CSR's certificate, issued by the root carried along, is accepted.
   const otherRoot = join(token.store.dir, 'other-root');
@@ -79,22 +113,60 @@ test('a split ceremony: the intermediate\'s key stays online, only its CSR and c
 
   const out = file('node.crt');
   t.is((await onlineCa(['issue', '--csr', await csr(token.store.dir, 'node', '/OU=swarm-worker/CN=node-9'), '--out', out])).code, 0);
-  const verified = await run('openssl', ['verify', '-x509_strict', '-CAfile', join(online, 'roots.pem'), '-CRLfile', join(online, 'crl', 'root.crl.pem'), '-untrusted', out, out]);
+  const verified = await run('openssl', [
+    'verify',
+    '-x509_strict',
+    '-CAfile',
+    join(online, 'roots.pem'),
+    '-CRLfile',
+    join(online, 'crl', 'root.crl.pem'),
+    '-untrusted',
+    out,
+    out,
+  ]);
   t.is(verified.stdout.trim(), `${out}: OK`);
-  const profiles = (dir: (args: string[]) => Promise<{ stdout: string }>) => dir(['status', '--json']).then((r) => JSON.parse(r.stdout).certificates.map((c: { profile: string }) => c.profile).sort());
-  t.deepEqual(await profiles(offlineCa), ['intermediate', 'root'], 'the root\'s ledger records the intermediate');
-  t.deepEqual(await profiles(onlineCa), ['cluster-ca', 'node-worker'], 'the cluster CA\'s ledger records its own self-signed certificate and its nodes');
+  const profiles = (dir: (args: string[]) => Promise<{ stdout: string }>) =>
+    dir(['status', '--json']).then((r) =>
+      JSON.parse(r.stdout)
+        .certificates.map((c: { profile: string }) => c.profile)
+        .sort(),
+    );
+  t.deepEqual(await profiles(offlineCa), ['intermediate', 'root'], "the root's ledger records the intermediate");
+  t.deepEqual(await profiles(onlineCa), ['cluster-ca', 'node-worker'], "the cluster CA's ledger records its own self-signed certificate and its nodes");
 
   // A root rotation the same way: the new root signs a new CSR; both trust paths hold until finish.
   const newRoot = `pkcs11:token=${token.label};object=root-2`;
   t.is((await offlineCa(['rotate-root', 'begin', '--new-key', newRoot, '--generate', 'p384'])).code, 0);
-  t.is((await onlineCa(['intermediate', 'request', '--key', `${caKey}-2`, '--generate', 'p256', '--cluster-id', 'split-1', '--out', file('cluster-2.csr')])).code, 0);
-  t.is((await offlineCa(['intermediate', 'create', '--root-key', newRoot, '--csr', file('cluster-2.csr'), '--cluster-id', 'split-1', '--out', file('cluster-2.pem')])).code, 0);
+  t.is(
+    (await onlineCa(['intermediate', 'request', '--key', `${caKey}-2`, '--generate', 'p256', '--cluster-id', 'split-1', '--out', file('cluster-2.csr')])).code,
+    0,
+  );
+  t.is(
+    (
+      await offlineCa([
+        'intermediate',
+        'create',
+        '--root-key',
+        newRoot,
+        '--csr',
+        file('cluster-2.csr'),
+        '--cluster-id',
+        'split-1',
+        '--out',
+        file('cluster-2.pem'),
+      ])
+    ).code,
+    0,
+  );
   t.is((await onlineCa(['intermediate', 'install', '--cert', file('cluster-2.pem'), '--root-dir', offline])).code, 0);
   const rotated = file('node-2.crt');
   t.is((await onlineCa(['issue', '--csr', await csr(token.store.dir, 'node-2', '/OU=swarm-worker/CN=node-2'), '--out', rotated])).code, 0);
   for (const trust of ['previous-root.pem', 'root.pem']) {
-    t.is((await run('openssl', ['verify', '-x509_strict', '-CAfile', join(online, trust), '-untrusted', rotated, rotated])).code, 0, `a client trusting only ${trust}`);
+    t.is(
+      (await run('openssl', ['verify', '-x509_strict', '-CAfile', join(online, trust), '-untrusted', rotated, rotated])).code,
+      0,
+      `a client trusting only ${trust}`,
+    );
   }
   t.is((await onlineCa(['rotate-root', 'finish'])).code, 0);
   t.is((await offlineCa(['rotate-root', 'finish'])).code, 0);
@@ -119,7 +191,11 @@ test('join tokens and root rotation from the command line', async (t) => {
   const file = await csr(token.store.dir, 'n', '/OU=swarm-worker/CN=n');
   const out = join(token.store.dir, 'n.crt');
   await ca(['issue', '--csr', file, '--out', out]);
-  t.is((await run('openssl', ['verify', '-CAfile', join(dir, 'previous-root.pem'), '-untrusted', out, out])).code, 0, 'old-root clients verify through the cross-signed root in the chain');
+  t.is(
+    (await run('openssl', ['verify', '-CAfile', join(dir, 'previous-root.pem'), '-untrusted', out, out])).code,
+    0,
+    'old-root clients verify through the cross-signed root in the chain',
+  );
   t.is((await ca(['rotate-root', 'finish'])).code, 0);
   t.is((await run('openssl', ['verify', '-CAfile', join(dir, 'roots.pem'), '-untrusted', out, out])).code, 0);
   t.true(JSON.parse((await ca(['status', '--json'])).stdout).roots.length === 1);
@@ -156,12 +232,17 @@ test('serve refuses set-ups that would sign for strangers, before asking for any
     [['--listen', '0.0.0.0:0', '--tls'], /refusing to sign for anyone who can reach 0\.0\.0\.0[\s\S]*--client-auth managers/],
     [['--listen', '127.0.0.1:0', '--require-authsign'], /no HMAC key was given/],
     // Not hex, or too short: decoded, it would be an HMAC key anyone could guess.
-    [['--listen', '127.0.0.1:0', '--auth-key-source', pemFiles(token.store.dir, { 'auth.key': 'not-hex-at-all\n' })['auth.key']!], /must be hex, at least 32 hex digits/],
+    [
+      ['--listen', '127.0.0.1:0', '--auth-key-source', pemFiles(token.store.dir, { 'auth.key': 'not-hex-at-all\n' })['auth.key']!],
+      /must be hex, at least 32 hex digits/,
+    ],
     [['--listen', '127.0.0.1:0', '--auth-key-source', pemFiles(token.store.dir, { 'short.key': '0011223344\n' })['short.key']!], /must be hex/],
   ];
   for (const [options, message] of refusals) {
     // No PIN anywhere: a server that opened the CA key first would fail for want of one (exit 4).
-    const refused = await token.keyward(['--no-input', 'ca', 'serve', ...options, '--dir', dir], { env: { ...token.env, KEYWARD_PIN: undefined, KEYWARD_CA_AUTH_KEY: undefined } });
+    const refused = await token.keyward(['--no-input', 'ca', 'serve', ...options, '--dir', dir], {
+      env: { ...token.env, KEYWARD_PIN: undefined, KEYWARD_CA_AUTH_KEY: undefined },
+    });
     t.is(refused.code, 2, options.join(' '));
     t.regex(refused.stderr, message);
   }
@@ -208,7 +289,9 @@ async function requestInFlight(port: number, contentLength: number) {
   const received: Buffer[] = [];
   socket.on('data', (d: Buffer) => received.push(d));
   const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(Buffer.concat(received).toString())));
-  socket.write(`POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\nContent-Type: application/json\r\nContent-Length: ${contentLength}\r\nExpect: 100-continue\r\n\r\n`);
+  socket.write(
+    `POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\nContent-Type: application/json\r\nContent-Length: ${contentLength}\r\nExpect: 100-continue\r\n\r\n`,
+  );
   while (!Buffer.concat(received).toString().includes('100 Continue')) await new Promise((r) => setTimeout(r, 20));
   return { socket, closed };
 }

@@ -23,7 +23,9 @@ async function modulesLoaded(args: string[], env: NodeJS.ProcessEnv = process.en
   const dir = mkdtempSync(join(tmpdir(), 'keyward-modules-'));
   const log = join(dir, 'modules');
   try {
-    const ran = await run(process.execPath, ['--import', join(PROJECT_ROOT, 'test/harness/module-log.mjs'), KEYWARD_BIN, ...args], { env: { ...env, KEYWARD_MODULE_LOG: log } });
+    const ran = await run(process.execPath, ['--import', join(PROJECT_ROOT, 'test/harness/module-log.mjs'), KEYWARD_BIN, ...args], {
+      env: { ...env, KEYWARD_MODULE_LOG: log },
+    });
     return { code: ran.code, modules: readFileSync(log, 'utf8').split('\n').filter(Boolean) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -32,13 +34,23 @@ async function modulesLoaded(args: string[], env: NodeJS.ProcessEnv = process.en
 
 const heavyIn = (modules: string[]) => [...new Set(modules.flatMap((m) => HEAVY.filter((p) => m.includes(`/node_modules/${p}`))))];
 
-test('--version, --help and every noun\'s --help load no driver, x509, SQLite or prompt library', async (t) => {
+test("--version, --help and every noun's --help load no driver, x509, SQLite or prompt library", async (t) => {
   const program = buildProgram();
   const nouns = program.commands.map((c) => c.name()).filter((n) => n !== 'help');
   const yubikey = program.commands.find((c) => c.name() === 'yubikey')!;
   await defineNoun(yubikey);
-  t.true(yubikey.commands.some((c) => c.name() === 'virtual'), 'the nested noun below is real');
-  const lines = [['--version'], ['--help'], ...nouns.map((n) => [n, '--help']), ['yubikey', 'virtual', '--help'], ['key', 'sign', '--help'], ['help', 'ca', 'serve']];
+  t.true(
+    yubikey.commands.some((c) => c.name() === 'virtual'),
+    'the nested noun below is real',
+  );
+  const lines = [
+    ['--version'],
+    ['--help'],
+    ...nouns.map((n) => [n, '--help']),
+    ['yubikey', 'virtual', '--help'],
+    ['key', 'sign', '--help'],
+    ['help', 'ca', 'serve'],
+  ];
   for (const args of lines) {
     const { code, modules } = await modulesLoaded(args);
     t.is(code, 0, args.join(' '));

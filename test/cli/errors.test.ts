@@ -20,7 +20,9 @@ test('a malformed URI: exit 2, the position and a caret under the fault', async 
 test('a wrong PIN: exit 4, the retry state, and the PIN appears nowhere', async (t) => {
   const token = await cliToken(t);
   const wrongPin = 'wrong-pin-774411';
-  const result = await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=k`, '-a', 'p256'], { env: { ...token.env, KEYWARD_PIN: wrongPin } });
+  const result = await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=k`, '-a', 'p256'], {
+    env: { ...token.env, KEYWARD_PIN: wrongPin },
+  });
   t.is(result.code, 4);
   t.regex(result.stderr, new RegExp(`wrong user PIN for token "${token.label}"`));
   t.false(result.stderr.includes(wrongPin) || result.stdout.includes(wrongPin));
@@ -112,7 +114,11 @@ test('a PIN file: read through a FIFO or process substitution, refused past 1 Ki
   const [viaFifo] = await Promise.all([list(fifo), run('sh', ['-c', 'printf "%s\\n" "$PIN" > "$1"', 'sh', fifo], { env: { ...env, PIN: CLI_PIN } })]);
   t.is(viaFifo.code, 0, viaFifo.stderr);
   t.false(viaFifo.stderr.includes('warning'), viaFifo.stderr);
-  const substituted = await run('bash', ['-c', `"${process.execPath}" "${KEYWARD_BIN}" --no-input key list "pkcs11:token=${token.label}?pin-source=file:"<(printf %s "$PIN")`], { env: { ...env, PIN: CLI_PIN } });
+  const substituted = await run(
+    'bash',
+    ['-c', `"${process.execPath}" "${KEYWARD_BIN}" --no-input key list "pkcs11:token=${token.label}?pin-source=file:"<(printf %s "$PIN")`],
+    { env: { ...env, PIN: CLI_PIN } },
+  );
   t.is(substituted.code, 0, substituted.stderr);
 
   const large = join(token.store.dir, 'large.pin');
@@ -129,7 +135,15 @@ test('a PIN file: read through a FIFO or process substitution, refused past 1 Ki
 test('a missing key: exit 3, listing what the token holds', async (t) => {
   const token = await cliToken(t);
   await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=present`, '-a', 'p256']);
-  const result = await token.keyward(['key', 'sign', `pkcs11:token=${token.label};object=absent`, '--in', '/etc/hostname', '--out', join(token.store.dir, 'absent.sig')]);
+  const result = await token.keyward([
+    'key',
+    'sign',
+    `pkcs11:token=${token.label};object=absent`,
+    '--in',
+    '/etc/hostname',
+    '--out',
+    join(token.store.dir, 'absent.sig'),
+  ]);
   t.is(result.code, 3);
   t.regex(result.stderr, /no key matches pkcs11:token=.*;object=absent/);
   t.regex(result.stderr, /object=present;type=private/);
@@ -159,7 +173,24 @@ test('unsupported algorithm, unknown option, taken label: usage and conflict exi
 });
 
 test('every command has help with examples', async (t) => {
-  const commands = [[], ['token'], ['token', 'list'], ['token', 'init'], ['token', 'change-pin'], ['token', 'unblock'], ['key'], ['key', 'generate'], ['key', 'list'], ['key', 'public'], ['key', 'sign'], ['key', 'delete'], ['cert', 'show'], ['cert', 'import'], ['cert', 'self-sign'], ['demo']];
+  const commands = [
+    [],
+    ['token'],
+    ['token', 'list'],
+    ['token', 'init'],
+    ['token', 'change-pin'],
+    ['token', 'unblock'],
+    ['key'],
+    ['key', 'generate'],
+    ['key', 'list'],
+    ['key', 'public'],
+    ['key', 'sign'],
+    ['key', 'delete'],
+    ['cert', 'show'],
+    ['cert', 'import'],
+    ['cert', 'self-sign'],
+    ['demo'],
+  ];
   for (const command of commands) {
     const help = await keyward([...command, '--help']);
     t.is(help.code, 0, command.join(' '));
@@ -188,10 +219,17 @@ test('--json: usage errors (unknown command or option, missing option or argumen
     t.like(error, { code, hint: 'add --help for usage' }, args.join(' '));
     t.regex(error?.message ?? '', message, args.join(' '));
   }
-  for (const args of [['--json', '--version'], ['--version', '--json']]) {
+  for (const args of [
+    ['--json', '--version'],
+    ['--version', '--json'],
+  ]) {
     const version = await keyward(args);
     t.is(version.code, 0);
-    t.deepEqual(JSON.parse(version.stdout || 'null'), { version: JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).version }, args.join(' '));
+    t.deepEqual(
+      JSON.parse(version.stdout || 'null'),
+      { version: JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).version },
+      args.join(' '),
+    );
   }
   // Without --json nothing changes: the message and the pointer to --help on stderr.
   const human = await keyward(['key', 'list', '--bogus']);
@@ -210,12 +248,24 @@ test('a misspelt key and no PIN: "no key matches" (exit 3) from what the token s
   const env = { ...token.env };
   delete env.KEYWARD_PIN;
   const absent = `pkcs11:token=${token.label};object=presnt`;
-  for (const args of [['key', 'sign', absent, '--in', '/etc/hostname', '--base64'], ['key', 'public', absent], ['cert', 'show', absent], ['key', 'delete', absent, '--yes']]) {
+  for (const args of [
+    ['key', 'sign', absent, '--in', '/etc/hostname', '--base64'],
+    ['key', 'public', absent],
+    ['cert', 'show', absent],
+    ['key', 'delete', absent, '--yes'],
+  ]) {
     const result = await token.keyward(args, { env });
     t.is(result.code, 3, `${args.join(' ')}: ${result.stderr}`);
-    t.regex(result.stderr, new RegExp(`^keyward: no key matches pkcs11:token=${token.label};object=presnt on token "${token.label}" among the objects it shows without a PIN\\n`), args.join(' '));
+    t.regex(
+      result.stderr,
+      new RegExp(`^keyward: no key matches pkcs11:token=${token.label};object=presnt on token "${token.label}" among the objects it shows without a PIN\\n`),
+      args.join(' '),
+    );
     t.regex(result.stderr, /object=present;type=public/, 'the keys it does show are listed');
-    t.regex(result.stderr, /a private key stored without a public key or certificate shows only after logging in: give the PIN \(KEYWARD_PIN, or pin-source=file:… in the URI\) to search those too/);
+    t.regex(
+      result.stderr,
+      /a private key stored without a public key or certificate shows only after logging in: give the PIN \(KEYWARD_PIN, or pin-source=file:… in the URI\) to search those too/,
+    );
     t.notRegex(result.stderr, /is needed/);
   }
   // The right name without a PIN gets as far as the PIN: the key was found among the public objects.
@@ -232,14 +282,21 @@ test('a misspelt key and no PIN: "no key matches" (exit 3) from what the token s
 test('keyward help errors prints the registry: every code once, with its exit code and meaning; --json too', async (t) => {
   const codes = Object.keys(ERROR_CODES) as ErrorCode[];
   const rows = codes.map((code) => ({ code, exitCode: exitCodeOf(code), meaning: ERROR_CODES[code].meaning }));
-  for (const args of [['help', 'errors', '--json'], ['--json', 'help', 'errors']]) {
+  for (const args of [
+    ['help', 'errors', '--json'],
+    ['--json', 'help', 'errors'],
+  ]) {
     const json = await keyward(args);
     t.is(json.code, 0, json.stderr);
     t.deepEqual(JSON.parse(json.stdout), rows, args.join(' '));
   }
   const text = await keyward(['help', 'errors']);
   t.is(text.code, 0, text.stderr);
-  t.deepEqual(text.stdout.split('\n').flatMap((line) => /^ {2}([A-Z][A-Z0-9_]+) /.exec(line)?.[1] ?? []), codes, 'a line for each code, in order');
+  t.deepEqual(
+    text.stdout.split('\n').flatMap((line) => /^ {2}([A-Z][A-Z0-9_]+) /.exec(line)?.[1] ?? []),
+    codes,
+    'a line for each code, in order',
+  );
   // Long meanings wrap onto indented lines: compare with the whitespace folded.
   const folded = text.stdout.replace(/\s+/g, ' ');
   for (const { code, exitCode, meaning } of rows) t.true(folded.includes(` ${code} ${exitCode} ${meaning} `), code);

@@ -36,16 +36,52 @@ test('CA inputs: a missing or unreadable file is named with the reason; a certif
   refused(t, await ca(['issue', '--csr', folder]), 2, `keyward: --csr ${folder} is a directory, not a file`, 'a directory as CSR');
   for (const file of [rootPem, rootDer]) {
     const asCsr = await ca(['issue', '--csr', file]);
-    refused(t, asCsr, 2, `keyward: --csr ${file}: it holds an X.509 certificate ("CN=swarm-ca"), not a certificate request (CSR)`, `certificate ${file} as CSR`);
+    refused(
+      t,
+      asCsr,
+      2,
+      `keyward: --csr ${file}: it holds an X.509 certificate ("CN=swarm-ca"), not a certificate request (CSR)`,
+      `certificate ${file} as CSR`,
+    );
     t.regex(asCsr.stderr, /hint: give the certificate request \(openssl req -new … -out node\.csr\); a certificate is what the CA gives back/);
   }
-  refused(t, await ca(['intermediate', 'create', '--root-key', rootKey, '--csr', rootPem, '--cluster-id', 'c1', '--out', join(files, 'x.pem')]), 2, /^keyward: --csr .*root\.pem: it holds an X\.509 certificate \("CN=swarm-ca"\), not a certificate request/, 'intermediate create');
+  refused(
+    t,
+    await ca(['intermediate', 'create', '--root-key', rootKey, '--csr', rootPem, '--cluster-id', 'c1', '--out', join(files, 'x.pem')]),
+    2,
+    /^keyward: --csr .*root\.pem: it holds an X\.509 certificate \("CN=swarm-ca"\), not a certificate request/,
+    'intermediate create',
+  );
   const csr = await opensslCsr(files, 'node', '/OU=swarm-worker/CN=node-1');
-  refused(t, await ca(['intermediate', 'install', '--cert', csr, '--root-dir', dir]), 2, `keyward: --cert ${csr}: expected a PEM "CERTIFICATE" block, found "CERTIFICATE REQUEST"`, 'a CSR as certificate');
+  refused(
+    t,
+    await ca(['intermediate', 'install', '--cert', csr, '--root-dir', dir]),
+    2,
+    `keyward: --cert ${csr}: expected a PEM "CERTIFICATE" block, found "CERTIFICATE REQUEST"`,
+    'a CSR as certificate',
+  );
   refused(t, await ca(['join-token', 'verify', 'SWMTKN-1-x-y', '--roots', junk]), 2, `keyward: --roots ${junk}: it holds no certificate (PEM or DER)`, 'roots');
-  refused(t, await ca(['serve', '--bootstrap-root', join(files, 'nope.pem')]), 3, `keyward: --bootstrap-root ${join(files, 'nope.pem')}: no such file or directory`, 'bootstrap root');
-  refused(t, await token.keyward(['cert', 'import', `pkcs11:token=${token.label};object=root`, '--in', junk]), 2, `keyward: --in ${junk}: it holds no certificate (PEM or DER)`, 'cert import');
-  refused(t, await token.keyward(['key', 'sign', `pkcs11:token=${token.label};object=root`, '--in', join(files, 'nope')]), 3, `keyward: --in ${join(files, 'nope')}: no such file or directory`, 'key sign --in');
+  refused(
+    t,
+    await ca(['serve', '--bootstrap-root', join(files, 'nope.pem')]),
+    3,
+    `keyward: --bootstrap-root ${join(files, 'nope.pem')}: no such file or directory`,
+    'bootstrap root',
+  );
+  refused(
+    t,
+    await token.keyward(['cert', 'import', `pkcs11:token=${token.label};object=root`, '--in', junk]),
+    2,
+    `keyward: --in ${junk}: it holds no certificate (PEM or DER)`,
+    'cert import',
+  );
+  refused(
+    t,
+    await token.keyward(['key', 'sign', `pkcs11:token=${token.label};object=root`, '--in', join(files, 'nope')]),
+    3,
+    `keyward: --in ${join(files, 'nope')}: no such file or directory`,
+    'key sign --in',
+  );
 });
 
 test('yubikey attest: a --trust-root that is no certificate is a usage error naming the file (exit 2, not a failed verification)', async (t) => {
@@ -53,8 +89,32 @@ test('yubikey attest: a --trust-root that is no certificate is a usage error nam
   const junk = join(dir, 'junk.pem');
   writeFileSync(junk, 'not PEM at all\n');
   const env = { ...process.env, PCSCLITE_CSOCK_NAME: join(dir, 'no-pcscd') };
-  refused(t, await keyward(['yubikey', 'attest', 'yubikey:slot=9a', '--trust-root', junk], { env }), 2, `keyward: --trust-root ${junk}: it holds no certificate (PEM or DER)`, '--trust-root');
-  refused(t, await keyward(['yubikey', 'attest', 'yubikey:slot=9a', '--intermediates', junk], { env }), 2, `keyward: --intermediates ${junk}: it holds no certificate (PEM or DER)`, '--intermediates');
-  refused(t, await keyward(['yubikey', 'attest', 'yubikey:slot=9a', '--trust-root', join(dir, 'nope.pem')], { env }), 3, `keyward: --trust-root ${join(dir, 'nope.pem')}: no such file or directory`, 'missing --trust-root');
-  refused(t, await keyward(['trust', 'repo', 'init', join(dir, 'repo'), '--root-key', junk, '--targets-key', junk, '--snapshot-key', junk, '--timestamp-key', junk]), 2, `keyward: --root-key ${junk}: it holds no public key (PEM or DER)`, 'a TUF key file');
+  refused(
+    t,
+    await keyward(['yubikey', 'attest', 'yubikey:slot=9a', '--trust-root', junk], { env }),
+    2,
+    `keyward: --trust-root ${junk}: it holds no certificate (PEM or DER)`,
+    '--trust-root',
+  );
+  refused(
+    t,
+    await keyward(['yubikey', 'attest', 'yubikey:slot=9a', '--intermediates', junk], { env }),
+    2,
+    `keyward: --intermediates ${junk}: it holds no certificate (PEM or DER)`,
+    '--intermediates',
+  );
+  refused(
+    t,
+    await keyward(['yubikey', 'attest', 'yubikey:slot=9a', '--trust-root', join(dir, 'nope.pem')], { env }),
+    3,
+    `keyward: --trust-root ${join(dir, 'nope.pem')}: no such file or directory`,
+    'missing --trust-root',
+  );
+  refused(
+    t,
+    await keyward(['trust', 'repo', 'init', join(dir, 'repo'), '--root-key', junk, '--targets-key', junk, '--snapshot-key', junk, '--timestamp-key', junk]),
+    2,
+    `keyward: --root-key ${junk}: it holds no public key (PEM or DER)`,
+    'a TUF key file',
+  );
 });

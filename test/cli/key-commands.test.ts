@@ -55,7 +55,19 @@ test('key sign: PSS with openssl -sigopt, signature to stdout when piped, --base
   t.is(piped.stdoutBytes.length, 256);
   const sig = join(token.store.dir, 'f.sig');
   writeFileSync(sig, piped.stdoutBytes);
-  const verified = await run('openssl', ['dgst', '-sha256', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:-1', '-verify', pub, '-signature', sig, data]);
+  const verified = await run('openssl', [
+    'dgst',
+    '-sha256',
+    '-sigopt',
+    'rsa_padding_mode:pss',
+    '-sigopt',
+    'rsa_pss_saltlen:-1',
+    '-verify',
+    pub,
+    '-signature',
+    sig,
+    data,
+  ]);
   t.is(verified.stdout.trim(), 'Verified OK');
   const b64 = await token.keyward(['key', 'sign', uri, '--in', data, '--base64']);
   t.is(Buffer.from(b64.stdout.trim(), 'base64').length, 256);
@@ -75,7 +87,11 @@ test('--out replaces only regular files: a FIFO, a device or a directory is refu
   t.is((await run('mkfifo', [fifo])).code, 0);
   const nullDevice = join(dir, 'null');
   t.is((await run('mknod', [nullDevice, 'c', '1', '3'])).code, 0);
-  for (const [path, kind] of [[fifo, 'a FIFO'], [nullDevice, 'a character device'], [dir, 'a directory']] as const) {
+  for (const [path, kind] of [
+    [fifo, 'a FIFO'],
+    [nullDevice, 'a character device'],
+    [dir, 'a directory'],
+  ] as const) {
     const refused = await publicTo(path);
     t.is(refused.code, 2, `${path}: ${refused.stderr}`);
     t.regex(refused.stderr, new RegExp(`${path} is ${kind}; Keyward writes only regular files`));
@@ -132,7 +148,11 @@ test('key delete asks first, refuses without a terminal unless --yes, then the k
     t.regex(sidestep.stderr, /refusing to delete a key without confirmation/);
   }
   t.is(JSON.parse((await token.keyward(['key', 'list', '--json'])).stdout).length, 1);
-  t.is((await token.keyward(['key', 'delete', `pkcs11:token=${token.label};object=doomed;type=cert`, '--yes'])).code, 3, 'what a listing does not select, delete does not destroy');
+  t.is(
+    (await token.keyward(['key', 'delete', `pkcs11:token=${token.label};object=doomed;type=cert`, '--yes'])).code,
+    3,
+    'what a listing does not select, delete does not destroy',
+  );
   t.is(JSON.parse((await token.keyward(['key', 'list', '--json'])).stdout).length, 1);
   const deleted = await token.keyward(['key', 'delete', uri, '--yes', '--json']);
   t.is(deleted.code, 0);
@@ -165,6 +185,9 @@ test('demo runs end to end and every step checks out', async (t) => {
   t.true(report.steps.every((s: { ok: boolean }) => s.ok));
   t.true(report.steps.filter((s: { chapter: string }) => s.chapter.startsWith('Shipping with TUF')).length >= 5, 'the TUF chapter ran');
   // The test suite runs as root with docker.io installed: the CA chapter moves a real swarm to Keyward.
-  t.true(report.steps.some((s: { step: string }) => s.step.startsWith('docker swarm ca --rotate: the rotation converged')), 'the Swarm part ran against a real dockerd');
+  t.true(
+    report.steps.some((s: { step: string }) => s.step.startsWith('docker swarm ca --rotate: the rotation converged')),
+    'the Swarm part ran against a real dockerd',
+  );
   t.false(demo.stdout.includes(CLI_PIN));
 });

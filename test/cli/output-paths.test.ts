@@ -23,7 +23,7 @@ test('a path Keyward could not write is refused before any device or CA is touch
   mkdirSync(openToAll, { mode: 0o777 });
   chmodSync(openToAll, 0o777);
   const rootsFile = join(openToAll, 'roots-file');
-  writeFileSync(rootsFile, 'root\'s\n', { mode: 0o644 });
+  writeFileSync(rootsFile, "root's\n", { mode: 0o644 });
 
   // Each command names a device or a CA that is not there: had it been asked first, the exit code would say so (3, 4, 5).
   const token = 'pkcs11:token=no-such-token;object=k';
@@ -41,7 +41,10 @@ test('a path Keyward could not write is refused before any device or CA is touch
     ['--chain-out', (p) => ['yubikey', 'attest', 'yubikey:slot=9a', '--chain-out', p]],
     ['--state', (p) => ['yubikey', 'virtual', 'create', '--state', p]],
     ['--root-out', (p) => ['yubikey', 'virtual', 'create', '--state', join(openToAll, 'card.json'), '--force', '--yes', '--root-out', p]],
-    ['--intermediates-out', (p) => ['yubikey', 'virtual', 'create', '--state', join(openToAll, 'card.json'), '--force', '--yes', '--firmware', '5.7.4', '--intermediates-out', p]],
+    [
+      '--intermediates-out',
+      (p) => ['yubikey', 'virtual', 'create', '--state', join(openToAll, 'card.json'), '--force', '--yes', '--firmware', '5.7.4', '--intermediates-out', p],
+    ],
   ];
   const paths: Array<[path: string, why: RegExp, user?: typeof NOBODY]> = [
     [join(dir, 'missing', 'x.out'), new RegExp(`: the directory ${join(dir, 'missing')} does not exist`)],

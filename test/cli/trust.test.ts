@@ -24,12 +24,46 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
   const s = await trustCliSetup(t, rig);
   const card = await serveVirtualCard(rig, { touch: 'manual', touchTimeoutSeconds: 6 });
   try {
-    const keys = { root: await s.key('root', 'p384'), targets: await s.key('targets', 'ed25519'), snapshot: await s.key('snapshot', 'ed25519'), timestamp: await s.key('timestamp', 'ed25519') };
-    const init = await s.keyward(['trust', 'repo', 'init', s.dir, '--root-key', keys.root, '--targets-key', keys.targets, '--snapshot-key', keys.snapshot, '--timestamp-key', keys.timestamp, '--expiry', 'timestamp=2', '--json']);
+    const keys = {
+      root: await s.key('root', 'p384'),
+      targets: await s.key('targets', 'ed25519'),
+      snapshot: await s.key('snapshot', 'ed25519'),
+      timestamp: await s.key('timestamp', 'ed25519'),
+    };
+    const init = await s.keyward([
+      'trust',
+      'repo',
+      'init',
+      s.dir,
+      '--root-key',
+      keys.root,
+      '--targets-key',
+      keys.targets,
+      '--snapshot-key',
+      keys.snapshot,
+      '--timestamp-key',
+      keys.timestamp,
+      '--expiry',
+      'timestamp=2',
+      '--json',
+    ]);
     t.is(init.code, 0, init.stderr);
     t.true(JSON.parse(init.stdout).published);
     t.is((await s.keyward(['key', 'generate', 'yubikey:slot=9c', '-a', 'p256', '--touch-policy', 'always', '--pin-policy', 'never'])).code, 0);
-    const delegated = await s.keyward(['trust', 'repo', 'delegate', s.dir, 'releases', '--path', 'releases/*', '--terminating', '--key', 'yubikey:slot=9c', '--sign-with', keys.targets]);
+    const delegated = await s.keyward([
+      'trust',
+      'repo',
+      'delegate',
+      s.dir,
+      'releases',
+      '--path',
+      'releases/*',
+      '--terminating',
+      '--key',
+      'yubikey:slot=9c',
+      '--sign-with',
+      keys.targets,
+    ]);
     t.is(delegated.code, 0, delegated.stderr);
     // The new role is staged too, empty: it is published with its first signature, never without its file.
     t.regex(delegated.stdout, /staged, not published yet: releases v1 needs 1 more signature\(s\) from targets/);
@@ -77,7 +111,19 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
       const client = tempDir(t, 'keyward-trust-client-');
       const base = ['trust', 'client', '--metadata-dir', join(client, 'metadata')];
       t.is((await s.keyward([...base, 'init', join(s.dir, 'metadata', '1.root.json')])).code, 0);
-      const download = await s.keyward([...base, '--metadata-url', `${server.url}/metadata`, '--target-name', 'releases/app-1.0.tar.gz', '--target-base-url', `${server.url}/targets`, '--target-dir', join(client, 'targets'), '--json', 'download']);
+      const download = await s.keyward([
+        ...base,
+        '--metadata-url',
+        `${server.url}/metadata`,
+        '--target-name',
+        'releases/app-1.0.tar.gz',
+        '--target-base-url',
+        `${server.url}/targets`,
+        '--target-dir',
+        join(client, 'targets'),
+        '--json',
+        'download',
+      ]);
       t.is(download.code, 0, download.stderr);
       const [result] = JSON.parse(download.stdout);
       t.is(result.role, 'releases');
@@ -92,13 +138,53 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
 
 test.serial('threshold signing across machines: init with public keys, status shows who is missing, sign publishes', async (t) => {
   const s = await trustCliSetup(t, rig);
-  const keys = { a: await s.key('root-a', 'p256'), b: await s.key('root-b', 'ed25519'), targets: await s.key('targets', 'p256'), snapshot: await s.key('snapshot', 'ed25519'), timestamp: await s.key('timestamp', 'ed25519') };
+  const keys = {
+    a: await s.key('root-a', 'p256'),
+    b: await s.key('root-b', 'ed25519'),
+    targets: await s.key('targets', 'p256'),
+    snapshot: await s.key('snapshot', 'ed25519'),
+    timestamp: await s.key('timestamp', 'ed25519'),
+  };
   const bPub = join(s.dir, '..', 'root-b.pub.pem');
   writeFileSync(bPub, (await s.keyward(['key', 'public', keys.b])).stdout);
-  const zero = await s.keyward(['trust', 'repo', 'init', s.dir, '--root-key', keys.a, '--root-key', bPub, '--root-threshold', '0', '--targets-key', keys.targets, '--snapshot-key', keys.snapshot, '--timestamp-key', keys.timestamp]);
+  const zero = await s.keyward([
+    'trust',
+    'repo',
+    'init',
+    s.dir,
+    '--root-key',
+    keys.a,
+    '--root-key',
+    bPub,
+    '--root-threshold',
+    '0',
+    '--targets-key',
+    keys.targets,
+    '--snapshot-key',
+    keys.snapshot,
+    '--timestamp-key',
+    keys.timestamp,
+  ]);
   t.is(zero.code, 2);
   t.regex(zero.stderr, /root: threshold 0 refused/);
-  const init = await s.keyward(['trust', 'repo', 'init', s.dir, '--root-key', keys.a, '--root-key', bPub, '--root-threshold', '2', '--targets-key', keys.targets, '--snapshot-key', keys.snapshot, '--timestamp-key', keys.timestamp]);
+  const init = await s.keyward([
+    'trust',
+    'repo',
+    'init',
+    s.dir,
+    '--root-key',
+    keys.a,
+    '--root-key',
+    bPub,
+    '--root-threshold',
+    '2',
+    '--targets-key',
+    keys.targets,
+    '--snapshot-key',
+    keys.snapshot,
+    '--timestamp-key',
+    keys.timestamp,
+  ]);
   t.is(init.code, 0, init.stderr);
   t.regex(init.stdout, /repository staged/);
   const status = JSON.parse((await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout);
@@ -115,13 +201,31 @@ test.serial('threshold signing across machines: init with public keys, status sh
   t.regex(signed.stdout, /published root v1, targets v1, snapshot v1, timestamp v1/);
   const after = JSON.parse((await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout);
   t.true(after.every((r: { met: boolean; staged: boolean }) => r.met && !r.staged));
-  t.deepEqual(after.map((r: { role: string }) => r.role), ['root', 'targets', 'snapshot', 'timestamp']);
+  t.deepEqual(
+    after.map((r: { role: string }) => r.role),
+    ['root', 'targets', 'snapshot', 'timestamp'],
+  );
   // An image manifest by digest, with custom metadata; a malformed digest is refused.
   const digest = `sha256:${'4f'.repeat(32)}`;
   const bad = await s.keyward(['trust', 'repo', 'add-target', s.dir, 'registry.example/app:1.0', '--digest', 'sha256:xyz', '--length', '1462']);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /--digest sha256:<64 hex> with --length N/);
-  const added = await s.keyward(['trust', 'repo', 'add-target', s.dir, 'registry.example/app:1.0', '--digest', digest, '--length', '1462', '--custom', '{"tag":"1.0"}', '--sign-with', keys.targets, '--json']);
+  const added = await s.keyward([
+    'trust',
+    'repo',
+    'add-target',
+    s.dir,
+    'registry.example/app:1.0',
+    '--digest',
+    digest,
+    '--length',
+    '1462',
+    '--custom',
+    '{"tag":"1.0"}',
+    '--sign-with',
+    keys.targets,
+    '--json',
+  ]);
   t.is(added.code, 0, added.stderr);
   t.like(JSON.parse(added.stdout), { published: { published: [{ role: 'targets', version: 2 }] } });
   const targets = JSON.parse(readFileSync(join(s.dir, 'metadata', '2.targets.json'), 'utf8'));
@@ -132,7 +236,19 @@ test.serial('threshold signing across machines: init with public keys, status sh
   const notTheRole = await s.keyward(['trust', 'repo', 'add-target', s.dir, 'app:2.0', '--digest', digest, '--length', '1', '--sign-with', keys.a]);
   t.is(notTheRole.code, 3, notTheRole.stderr);
   t.regex(notTheRole.stderr, /is not a key of the staged roles \(targets\); nothing was changed/);
-  const missing = await s.keyward(['trust', 'repo', 'delegate', s.dir, 'team', '--path', 'team/*', '--key', bPub, '--sign-with', `${keys.targets.replace(/token=[^;]+/, 'token=no-such-token')}`]);
+  const missing = await s.keyward([
+    'trust',
+    'repo',
+    'delegate',
+    s.dir,
+    'team',
+    '--path',
+    'team/*',
+    '--key',
+    bPub,
+    '--sign-with',
+    `${keys.targets.replace(/token=[^;]+/, 'token=no-such-token')}`,
+  ]);
   t.not(missing.code, 0);
   t.is((await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout, before, 'nothing staged');
   t.deepEqual(readdirSync(join(s.dir, '.keyward', 'staged')), []);
@@ -145,10 +261,20 @@ test.serial('threshold signing across machines: init with public keys, status sh
 });
 
 test.serial('every trust command has help with examples', async (t) => {
-  const commands = [['trust'], ['trust', 'sign'], ['trust', 'client'], ...['init', 'refresh', 'download'].map((c) => ['trust', 'client', c]), ['trust', 'repo'],
-    ...['init', 'add-target', 'delegate', 'hash-bins', 'undelegate', 'rotate-key', 'sign', 'status', 'publish', 'refresh'].map((c) => ['trust', 'repo', c])];
+  const commands = [
+    ['trust'],
+    ['trust', 'sign'],
+    ['trust', 'client'],
+    ...['init', 'refresh', 'download'].map((c) => ['trust', 'client', c]),
+    ['trust', 'repo'],
+    ...['init', 'add-target', 'delegate', 'hash-bins', 'undelegate', 'rotate-key', 'sign', 'status', 'publish', 'refresh'].map((c) => ['trust', 'repo', c]),
+  ];
   for (const command of commands) {
-    const help = await runKeyward(command.at(-1) === 'client' || command.at(-2) === 'client' ? [...command.slice(0, 2), '--metadata-dir', '.', ...command.slice(2), '--help'] : [...command, '--help']);
+    const help = await runKeyward(
+      command.at(-1) === 'client' || command.at(-2) === 'client'
+        ? [...command.slice(0, 2), '--metadata-dir', '.', ...command.slice(2), '--help']
+        : [...command, '--help'],
+    );
     t.is(help.code, 0, command.join(' '));
     t.regex(help.stdout, /Examples:/, `${command.join(' ')} --help has examples`);
   }

@@ -31,13 +31,20 @@ test.serial('list, info (with factory-default warnings), generate with policies,
   try {
     const list = JSON.parse((await keyward(['yubikey', 'list', '--json'], { env: env() })).stdout);
     t.like(list[0], { uri: 'yubikey:serial=44556677', reader: card.reader, firmware: '5.7.1' });
-    const generated = await keyward(['key', 'generate', 'yubikey:serial=44556677;slot=9c', '-a', 'p384', '--pin-policy', 'always', '--touch-policy', 'cached'], { env: env() });
+    const generated = await keyward(
+      ['key', 'generate', 'yubikey:serial=44556677;slot=9c', '-a', 'p384', '--pin-policy', 'always', '--touch-policy', 'cached'],
+      { env: env() },
+    );
     t.is(generated.code, 0, generated.stderr);
     t.is(generated.stdout.trim(), 'yubikey:serial=44556677;slot=9c');
     t.regex(generated.stderr, /still uses the factory PIN, PUK, management key/);
     const info = JSON.parse((await keyward(['yubikey', 'info', '--json'], { env: env() })).stdout);
     t.like(info, { serial: 44556677, firmware: '5.7.1', pin: { retriesLeft: 3, isDefault: true }, managementKey: { algorithm: 'aes192', isDefault: true } });
-    t.like(info.keys[0], { uri: 'yubikey:serial=44556677;slot=9c', algorithm: 'p384', details: { pinPolicy: 'always', touchPolicy: 'cached', origin: 'generated' } });
+    t.like(info.keys[0], {
+      uri: 'yubikey:serial=44556677;slot=9c',
+      algorithm: 'p384',
+      details: { pinPolicy: 'always', touchPolicy: 'cached', origin: 'generated' },
+    });
 
     const data = join(rig.dir, 'cli-data');
     writeFileSync(data, 'yubikey cli\n');
@@ -49,7 +56,10 @@ test.serial('list, info (with factory-default warnings), generate with policies,
     writeFileSync(root, (await keyward(['yubikey', 'virtual', 'root', '--state', card.statePath])).stdout);
     const untrusted = await keyward(['yubikey', 'attest', 'yubikey:slot=9c'], { env: env() });
     t.is(untrusted.code, 6);
-    t.regex(untrusted.stderr, /no certificate in the bundle issued 'CN=Keyward Virtual YubiKey PIV Attestation 44556677'; add the intermediate 'CN=Keyward Virtual YubiKey PIV Root CA/);
+    t.regex(
+      untrusted.stderr,
+      /no certificate in the bundle issued 'CN=Keyward Virtual YubiKey PIV Attestation 44556677'; add the intermediate 'CN=Keyward Virtual YubiKey PIV Root CA/,
+    );
     // Firmware 5.7.1 chains F9 straight to the root: no intermediates, and an empty file of them is no error.
     const none = join(rig.dir, 'no-intermediates.pem');
     writeFileSync(none, (await keyward(['yubikey', 'virtual', 'intermediates', '--state', card.statePath])).stdout);
@@ -97,7 +107,7 @@ test.serial('one key sign sends only what it needs: 8 APDUs, identify the card a
   }
 });
 
-test.serial('firmware 5.7.4: attest verifies through the card\'s two intermediates, names the missing or foreign link, and OpenSSL agrees', async (t) => {
+test.serial("firmware 5.7.4: attest verifies through the card's two intermediates, names the missing or foreign link, and OpenSSL agrees", async (t) => {
   const card = await serveVirtualCard(rig, { firmware: '5.7.4', serial: 66778899 });
   try {
     const root = join(rig.dir, 'root-574.pem');
@@ -108,10 +118,16 @@ test.serial('firmware 5.7.4: attest verifies through the card\'s two intermediat
 
     const rootOnly = await keyward(['yubikey', 'attest', 'yubikey:slot=9a', '--trust-root', root], { env: env() });
     t.is(rootOnly.code, 6);
-    t.regex(rootOnly.stderr, /no certificate in the bundle issued 'CN=Keyward Virtual YubiKey PIV Attestation 66778899'; add the intermediate 'CN=Keyward Virtual YubiKey PIV Attestation A 1, O=Keyward emulator - not a real YubiKey'/);
+    t.regex(
+      rootOnly.stderr,
+      /no certificate in the bundle issued 'CN=Keyward Virtual YubiKey PIV Attestation 66778899'; add the intermediate 'CN=Keyward Virtual YubiKey PIV Attestation A 1, O=Keyward emulator - not a real YubiKey'/,
+    );
 
     const chain = join(rig.dir, 'chain-574.pem');
-    const attested = await keyward(['yubikey', 'attest', 'yubikey:slot=9a', '--trust-root', root, '--intermediates', intermediates, '--chain-out', chain, '--json'], { env: env() });
+    const attested = await keyward(
+      ['yubikey', 'attest', 'yubikey:slot=9a', '--trust-root', root, '--intermediates', intermediates, '--chain-out', chain, '--json'],
+      { env: env() },
+    );
     t.is(attested.code, 0, attested.stderr);
     const claims = JSON.parse(attested.stdout);
     t.like(claims, { verified: true, firmware: '5.7.4', serial: 66778899 });
@@ -125,13 +141,28 @@ test.serial('firmware 5.7.4: attest verifies through the card\'s two intermediat
     writeFileSync(bundle, readFileSync(root, 'utf8') + readFileSync(intermediates, 'utf8'));
     const fromEnv = await keyward(['yubikey', 'attest', 'yubikey:slot=9a'], { env: env({ KEYWARD_ATTESTATION_ROOTS: bundle }) });
     t.is(fromEnv.code, 0, fromEnv.stderr);
-    t.regex(fromEnv.stdout, /chain: slot 9a → CN=Keyward Virtual YubiKey PIV Attestation 66778899 → CN=Keyward Virtual YubiKey PIV Attestation A 1, .* → CN=Keyward Virtual YubiKey Attestation Intermediate A 1, .* → CN=Keyward Virtual YubiKey Attestation Root 1, /);
+    t.regex(
+      fromEnv.stdout,
+      /chain: slot 9a → CN=Keyward Virtual YubiKey PIV Attestation 66778899 → CN=Keyward Virtual YubiKey PIV Attestation A 1, .* → CN=Keyward Virtual YubiKey Attestation Intermediate A 1, .* → CN=Keyward Virtual YubiKey Attestation Root 1, /,
+    );
 
     // Another 5.7.4 card's tiers have the same names but other keys: foreign intermediates.
     const otherIntermediates = join(rig.dir, 'other-intermediates-574.pem');
-    const other = await keyward(['yubikey', 'virtual', 'create', '--state', join(rig.dir, 'other-574.json'), '--firmware', '5.7.4', '--intermediates-out', otherIntermediates]);
+    const other = await keyward([
+      'yubikey',
+      'virtual',
+      'create',
+      '--state',
+      join(rig.dir, 'other-574.json'),
+      '--firmware',
+      '5.7.4',
+      '--intermediates-out',
+      otherIntermediates,
+    ]);
     t.is(other.code, 0, other.stderr);
-    const foreign = await keyward(['yubikey', 'attest', 'yubikey:slot=9a', '--trust-root', root, '--intermediates', otherIntermediates, '--json'], { env: env() });
+    const foreign = await keyward(['yubikey', 'attest', 'yubikey:slot=9a', '--trust-root', root, '--intermediates', otherIntermediates, '--json'], {
+      env: env(),
+    });
     t.is(foreign.code, 6);
     const { error } = JSON.parse(foreign.stdout);
     t.like(error, { code: 'ATTESTATION_UNTRUSTED', details: { certificate: 'CN=Keyward Virtual YubiKey PIV Attestation 66778899' } });
@@ -166,7 +197,10 @@ test.serial('touch: a manual touch from another process lets the signature throu
     t.regex(timedOut.stderr, /the YubiKey was not touched in time/);
     t.notRegex(timedOut.stderr, /…touched/, 'no "touched" for a touch that never came');
 
-    const signing = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'key', 'sign', 'yubikey:slot=9a', '--in', data, '--out', `${data}.sig`], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+    const signing = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'key', 'sign', 'yubikey:slot=9a', '--in', data, '--out', `${data}.sig`], {
+      env: env(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     signing.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
     const stderrRead = new Promise((resolve) => signing.on('close', resolve));
@@ -184,7 +218,11 @@ test.serial('touch: a manual touch from another process lets the signature throu
     await stderrRead;
     t.regex(stderr, /Touch your YubiKey \(serial \d+\)…\n…touched\n/, 'the touch is acknowledged');
     // At a terminal the notice line itself ends in "touched".
-    const atTerminal = spawn('script', ['-qec', `'${process.execPath}' '${KEYWARD_BIN}' key sign yubikey:slot=9a --in '${data}' --out '${data}.sig'`, '/dev/null'], { env: env(), stdio: ['pipe', 'pipe', 'ignore'] });
+    const atTerminal = spawn(
+      'script',
+      ['-qec', `'${process.execPath}' '${KEYWARD_BIN}' key sign yubikey:slot=9a --in '${data}' --out '${data}.sig'`, '/dev/null'],
+      { env: env(), stdio: ['pipe', 'pipe', 'ignore'] },
+    );
     let terminal = '';
     atTerminal.stdout.on('data', (chunk: Buffer) => (terminal += chunk));
     const closed = new Promise((resolve) => atTerminal.on('close', resolve));
@@ -223,10 +261,16 @@ test.serial('after Ctrl-C during a touch, the next command says the card still w
   const card = await serveVirtualCard(rig, { touch: 'manual', touchTimeoutSeconds: 14 });
   try {
     const withRuntime = env({ XDG_RUNTIME_DIR: runtime });
-    t.is((await keyward(['key', 'generate', 'yubikey:slot=9a', '-a', 'p256', '--touch-policy', 'always', '--pin-policy', 'never'], { env: withRuntime })).code, 0);
+    t.is(
+      (await keyward(['key', 'generate', 'yubikey:slot=9a', '-a', 'p256', '--touch-policy', 'always', '--pin-policy', 'never'], { env: withRuntime })).code,
+      0,
+    );
     const data = join(rig.dir, 'interrupted-data');
     writeFileSync(data, 'x');
-    const signing = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'key', 'sign', 'yubikey:slot=9a', '--in', data, '--base64'], { env: withRuntime, stdio: ['ignore', 'ignore', 'pipe'] });
+    const signing = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'key', 'sign', 'yubikey:slot=9a', '--in', data, '--base64'], {
+      env: withRuntime,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     signing.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
     const exited = new Promise((resolve) => signing.on('exit', resolve));
@@ -388,7 +432,9 @@ test('at a terminal, a destructive command asks first: "no" keeps the virtual Yu
     const before = readFileSync(state);
     // util-linux script(1) gives the command a real terminal and types the answer into it.
     const atTerminal = (answer: string) =>
-      run('script', ['-qec', `'${process.execPath}' '${KEYWARD_BIN}' yubikey virtual create --state '${state}' --serial 22222222 --force`, '/dev/null'], { input: `${answer}\r` });
+      run('script', ['-qec', `'${process.execPath}' '${KEYWARD_BIN}' yubikey virtual create --state '${state}' --serial 22222222 --force`, '/dev/null'], {
+        input: `${answer}\r`,
+      });
     const declined = await atTerminal('n');
     // The terminal wraps the question at its width, wherever the temporary directory's path ends it.
     t.regex(declined.stdout.replace(/\r?\n/g, ''), /Replace the virtual YubiKey in .*vyk\.json\? Its\s*keys are/, 'the question, at the terminal');
@@ -410,9 +456,17 @@ test.serial('doctor sees the PC/SC readers and the PIV application behind them',
     t.is(report.code, 0);
     const parsed = JSON.parse(report.stdout);
     t.true(parsed.pcsc.running);
-    t.deepEqual(parsed.piv.map((p: { reader: string; serial: number }) => [p.reader, p.serial]), [[card.reader, 55667788]]);
+    t.deepEqual(
+      parsed.piv.map((p: { reader: string; serial: number }) => [p.reader, p.serial]),
+      [[card.reader, 55667788]],
+    );
     t.true(parsed.findings.some((f: { level: string; message: string }) => f.level === 'ok' && /YubiKey 55667788 .* ready/.test(f.message)));
-    t.true(parsed.findings.some((f: { level: string; message: string }) => f.level === 'warning' && /YubiKey 55667788 .* still uses the factory PIN, PUK, management key/.test(f.message)));
+    t.true(
+      parsed.findings.some(
+        (f: { level: string; message: string }) =>
+          f.level === 'warning' && /YubiKey 55667788 .* still uses the factory PIN, PUK, management key/.test(f.message),
+      ),
+    );
     // Bytes are hex for scripts, as pcsc_scan and ykman print an ATR, not Node's Buffer object.
     const reader = parsed.pcsc.readers.find((r: { name: string }) => r.name === card.reader);
     t.is(reader.atr, Buffer.from(YUBIKEY_5_ATR).toString('hex'));

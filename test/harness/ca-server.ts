@@ -16,7 +16,12 @@ import { Cleanup } from './temp.js';
 
 export interface Reply {
   status: number;
-  body: { success: boolean; result: { certificate?: string } | null; errors: Array<{ code: number; message: string }>; messages: Array<{ code: number; message: string }> };
+  body: {
+    success: boolean;
+    result: { certificate?: string } | null;
+    errors: Array<{ code: number; message: string }>;
+    messages: Array<{ code: number; message: string }>;
+  };
 }
 
 export interface ClientTls {
@@ -31,17 +36,29 @@ export function post(url: string, path: string, body: string | Buffer, options: 
     const target = new URL(path, url);
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     // SwarmKit's external CA client: TLS 1.2 at least, the cluster's roots, the manager's certificate (ca/external.go).
-    const req = send(target, { method: options.method ?? 'POST', key: options.key, cert: options.cert, ca: options.ca, minVersion: 'TLSv1.2', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) });
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
+    const req = send(
+      target,
+      {
+        method: options.method ?? 'POST',
+        key: options.key,
+        cert: options.cert,
+        ca: options.ca,
+        minVersion: 'TLSv1.2',
+        agent: false,
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) });
+          } catch (error) {
+            reject(error);
+          }
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -208,7 +225,10 @@ export interface CaServeProcess {
 
 /** `keyward ca serve` as its own process, on a port the kernel picks; resolves once it says where it listens. */
 export async function caServeProcess(args: string[], env: NodeJS.ProcessEnv): Promise<CaServeProcess> {
-  const child = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'ca', 'serve', '--listen', '127.0.0.1:0', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'ca', 'serve', '--listen', '127.0.0.1:0', ...args], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));

@@ -67,7 +67,21 @@ export async function cliCa(t: Teardown) {
 /** A node's key and CSR made by OpenSSL, as files in `dir`; returns the CSR's path. */
 export function opensslCsr(dir: string, name: string, subject: string): Promise<string> {
   const file = join(dir, `${name}.csr`);
-  return run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, `${name}.key`), '-subj', subject, '-out', file]).then(() => file);
+  return run('openssl', [
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    join(dir, `${name}.key`),
+    '-subj',
+    subject,
+    '-out',
+    file,
+  ]).then(() => file);
 }
 
 export interface TestNode {
@@ -83,7 +97,10 @@ export async function nodeCsr(subject: string, algorithm: 'p256' | 'rsa2048' | '
     algorithm === 'p256'
       ? { generate: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } }
       : algorithm === 'rsa2048'
-        ? { generate: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, sign: { name: 'RSASSA-PKCS1-v1_5' } }
+        ? {
+            generate: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+            sign: { name: 'RSASSA-PKCS1-v1_5' },
+          }
         : { generate: { name: 'Ed25519' }, sign: { name: 'Ed25519' } };
   const keys = (await webcrypto.subtle.generateKey(params.generate as webcrypto.EcKeyGenParams, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: subject, keys, signingAlgorithm: params.sign }, webcrypto);
@@ -106,7 +123,13 @@ export function pemFiles(dir: string, files: Record<string, string>): Record<str
  * A node certificate for another cluster signed directly with this CA's key, bypassing its policy
  * on purpose, as a thief of the key would: only the intermediate's name constraint can stop it.
  */
-export async function forgeForeignNode(ca: TestCa, csrPem: string, clusterId: string, role: 'swarm-manager' | 'swarm-worker', nodeId: string): Promise<x509.X509Certificate> {
+export async function forgeForeignNode(
+  ca: TestCa,
+  csrPem: string,
+  clusterId: string,
+  role: 'swarm-manager' | 'swarm-worker',
+  nodeId: string,
+): Promise<x509.X509Certificate> {
   const { spki } = await checkCsr(csrPem);
   return issueCertificate(ca.authority.signer, ca.authority.certificate, {
     subject: `O=${clusterId}, OU=${role}, CN=${nodeId}`,

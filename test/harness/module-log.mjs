@@ -23,5 +23,12 @@ export async function resolve(specifier, context, next) {
 if (isMainThread) {
   register(import.meta.url, { data: { log } });
   const require = createRequire(import.meta.url);
-  process.on('exit', () => appendFileSync(log, Object.keys(require.cache).map((path) => `${path}\n`).join('')));
+  process.on('exit', () =>
+    appendFileSync(
+      log,
+      Object.keys(require.cache)
+        .map((path) => `${path}\n`)
+        .join(''),
+    ),
+  );
 }

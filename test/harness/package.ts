@@ -56,7 +56,10 @@ export interface ScratchOptions {
 export async function scratchProject(t: Teardown, tarball: string, options: ScratchOptions = {}): Promise<string> {
   const dir = tempDir(t, 'keyward-scratch-');
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: 'scratch', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`);
-  const manifest = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
+  const manifest = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+    optionalDependencies?: Record<string, string>;
+  };
   const link = (name: string) => {
     const path = join(dir, 'node_modules', name);
     mkdirSync(dirname(path), { recursive: true });

@@ -45,7 +45,9 @@ export function importGraph(files: readonly SourceFile[]): Map<string, string[]>
       if (!(ts.isImportDeclaration(statement) || ts.isExportDeclaration(statement))) continue;
       const specifier = statement.moduleSpecifier;
       if (!specifier || !ts.isStringLiteral(specifier) || !specifier.text.startsWith('.')) continue;
-      const target = relative(PROJECT_ROOT, resolve(PROJECT_ROOT, dirname(path), specifier.text.replace(/\.js$/, '.ts'))).split('\\').join('/');
+      const target = relative(PROJECT_ROOT, resolve(PROJECT_ROOT, dirname(path), specifier.text.replace(/\.js$/, '.ts')))
+        .split('\\')
+        .join('/');
       if (known.has(target)) targets.add(target);
     }
     graph.set(path, [...targets].sort());

@@ -30,7 +30,12 @@ export function testKey(): TestKey {
 
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-const KINDS: Record<string, MetadataKind> = { root: MetadataKind.Root, timestamp: MetadataKind.Timestamp, snapshot: MetadataKind.Snapshot, targets: MetadataKind.Targets };
+const KINDS: Record<string, MetadataKind> = {
+  root: MetadataKind.Root,
+  timestamp: MetadataKind.Timestamp,
+  snapshot: MetadataKind.Snapshot,
+  targets: MetadataKind.Targets,
+};
 
 /** Signs through @tufjs/models: it canonicalizes, we sign the bytes it hands over. */
 export function signWithModels(signed: Json, signers: TestKey[]): Buffer {
@@ -60,8 +65,16 @@ export class ModelsRepository {
     mkdirSync(join(this.dir, 'targets'));
     for (const role of ['root', 'timestamp', 'snapshot', 'targets']) this.signers[role] = [testKey()];
     this.root = {
-      _type: 'root', spec_version: '1.0.31', version: 1, expires: inDays(365), consistent_snapshot: true,
-      keys: Object.fromEntries(Object.values(this.signers).flat().map((k) => [k.keyid, k.json])),
+      _type: 'root',
+      spec_version: '1.0.31',
+      version: 1,
+      expires: inDays(365),
+      consistent_snapshot: true,
+      keys: Object.fromEntries(
+        Object.values(this.signers)
+          .flat()
+          .map((k) => [k.keyid, k.json]),
+      ),
       roles: Object.fromEntries(Object.entries(this.signers).map(([role, keys]) => [role, { keyids: keys.map((k) => k.keyid), threshold: 1 }])),
     };
     this.targets.set('targets', { _type: 'targets', spec_version: '1.0.31', version: 1, expires: inDays(90), targets: {} });
@@ -118,7 +131,10 @@ export class ModelsRepository {
   }
 
   /** A delegation from `parent` to a new role with its own keys. */
-  delegate(parent: string, role: { name: string; paths?: string[]; path_hash_prefixes?: string[]; terminating?: boolean; keys?: number; threshold?: number }): void {
+  delegate(
+    parent: string,
+    role: { name: string; paths?: string[]; path_hash_prefixes?: string[]; terminating?: boolean; keys?: number; threshold?: number },
+  ): void {
     const keys = Array.from({ length: role.keys ?? 1 }, testKey);
     this.signers[role.name] = keys;
     const signed = this.targets.get(parent)!;

@@ -32,7 +32,11 @@ export interface Devices {
 export async function devices(): Promise<Devices> {
   useProcessSoftHsm();
   const card = await VirtualYubiKey.create({ firmware: '5.7.1' }, { touch: { kind: 'auto', delayMs: 5 } });
-  const keystore = new Keystore({ env: { KEYWARD_PIN: PIN }, interaction: recordingInteraction([]), attachedCards: [{ reader: `virtual ${card.serial}`, card }] });
+  const keystore = new Keystore({
+    env: { KEYWARD_PIN: PIN },
+    interaction: recordingInteraction([]),
+    attachedCards: [{ reader: `virtual ${card.serial}`, card }],
+  });
   const token = uniqueLabel('tuf');
   (await keystore.administration('pkcs11')).initToken('pkcs11:', { label: token, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(PIN) });
   let n = 0;

@@ -80,7 +80,8 @@ export async function staticServer(root: string): Promise<StaticServer> {
 
 /** Debian's python3 with securesystemslib (python-tuf's canonical JSON): canonical forms of JSON texts. */
 export function pythonCanonical(documents: unknown[]): string[] {
-  const script = 'import json,sys\nfrom securesystemslib.formats import encode_canonical\nprint(json.dumps([encode_canonical(d) for d in json.load(sys.stdin)]))';
+  const script =
+    'import json,sys\nfrom securesystemslib.formats import encode_canonical\nprint(json.dumps([encode_canonical(d) for d in json.load(sys.stdin)]))';
   const result = spawnSync('/usr/bin/python3', ['-c', script], { input: JSON.stringify(documents), encoding: 'utf8', maxBuffer: 1 << 28 });
   if (result.status !== 0) throw new Error(`securesystemslib failed (apt-get install python3-securesystemslib): ${result.stderr}`);
   return JSON.parse(result.stdout) as string[];

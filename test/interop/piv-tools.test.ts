@@ -78,46 +78,70 @@ test.serial('ykman recognises a YubiKey 5 and reads PIV info, warnings included'
   }
 });
 
-test.serial('ykman on a 5.7.4-style card: generates and attests a key; OpenSSL verifies the chain through the card\'s two intermediates, and so does Keyward', async (t) => {
-  const state = join(rig.dir, 'yk574.json');
-  const root = join(rig.dir, 'yk574-root.pem');
-  const intermediates = join(rig.dir, 'yk574-intermediates.pem');
-  const created = await keyward(['yubikey', 'virtual', 'create', '--state', state, '--firmware', '5.7.4', '--serial', '44332211', '--root-out', root, '--intermediates-out', intermediates]);
-  t.is(created.code, 0, created.stderr);
-  const card = await serveVirtualCard(rig, { statePath: state });
-  try {
-    const info = await run('ykman', ['--reader', card.reader, 'info'], { env: env() });
-    t.is(info.code, 0, info.stderr);
-    t.regex(info.stdout, /Firmware version: 5\.7\.4/);
-    const piv = await run('ykman', ['--reader', card.reader, 'piv', 'info'], { env: env() });
-    t.is(piv.code, 0, piv.stderr);
-    t.regex(piv.stdout, /PIV version: 5\.7\.4/);
+test.serial(
+  "ykman on a 5.7.4-style card: generates and attests a key; OpenSSL verifies the chain through the card's two intermediates, and so does Keyward",
+  async (t) => {
+    const state = join(rig.dir, 'yk574.json');
+    const root = join(rig.dir, 'yk574-root.pem');
+    const intermediates = join(rig.dir, 'yk574-intermediates.pem');
+    const created = await keyward([
+      'yubikey',
+      'virtual',
+      'create',
+      '--state',
+      state,
+      '--firmware',
+      '5.7.4',
+      '--serial',
+      '44332211',
+      '--root-out',
+      root,
+      '--intermediates-out',
+      intermediates,
+    ]);
+    t.is(created.code, 0, created.stderr);
+    const card = await serveVirtualCard(rig, { statePath: state });
+    try {
+      const info = await run('ykman', ['--reader', card.reader, 'info'], { env: env() });
+      t.is(info.code, 0, info.stderr);
+      t.regex(info.stdout, /Firmware version: 5\.7\.4/);
+      const piv = await run('ykman', ['--reader', card.reader, 'piv', 'info'], { env: env() });
+      t.is(piv.code, 0, piv.stderr);
+      t.regex(piv.stdout, /PIV version: 5\.7\.4/);
 
-    const pub = join(rig.dir, 'yk574-9a.pub.pem');
-    const slot = join(rig.dir, 'yk574-9a.attestation.pem');
-    const f9 = join(rig.dir, 'yk574-f9.pem');
-    const ykman = (args: string[]) => run('ykman', ['--reader', card.reader, 'piv', ...args], { env: env() });
-    const generated = await ykman(['keys', 'generate', '-m', '010203040506070801020304050607080102030405060708', '-a', 'ECCP256', '9a', pub]);
-    t.is(generated.code, 0, generated.stderr);
-    t.is((await ykman(['keys', 'attest', '9a', slot])).code, 0);
-    t.is((await ykman(['certificates', 'export', 'f9', f9])).code, 0);
-    t.is((await run('openssl', ['x509', '-in', slot, '-noout', '-pubkey'])).stdout, readFileSync(pub, 'utf8'), 'the attestation is for the key ykman generated');
+      const pub = join(rig.dir, 'yk574-9a.pub.pem');
+      const slot = join(rig.dir, 'yk574-9a.attestation.pem');
+      const f9 = join(rig.dir, 'yk574-f9.pem');
+      const ykman = (args: string[]) => run('ykman', ['--reader', card.reader, 'piv', ...args], { env: env() });
+      const generated = await ykman(['keys', 'generate', '-m', '010203040506070801020304050607080102030405060708', '-a', 'ECCP256', '9a', pub]);
+      t.is(generated.code, 0, generated.stderr);
+      t.is((await ykman(['keys', 'attest', '9a', slot])).code, 0);
+      t.is((await ykman(['certificates', 'export', 'f9', f9])).code, 0);
+      t.is(
+        (await run('openssl', ['x509', '-in', slot, '-noout', '-pubkey'])).stdout,
+        readFileSync(pub, 'utf8'),
+        'the attestation is for the key ykman generated',
+      );
 
-    const untrusted = join(rig.dir, 'yk574-untrusted.pem');
-    writeFileSync(untrusted, readFileSync(intermediates, 'utf8') + readFileSync(f9, 'utf8'));
-    const verified = await run('openssl', ['verify', '-CAfile', root, '-untrusted', untrusted, slot]);
-    t.is(verified.stdout.trim(), `${slot}: OK`, verified.stderr);
-    const withoutIntermediates = await run('openssl', ['verify', '-CAfile', root, '-untrusted', f9, slot]);
-    t.not(withoutIntermediates.code, 0);
-    t.regex(withoutIntermediates.stdout + withoutIntermediates.stderr, /unable to get local issuer certificate/);
+      const untrusted = join(rig.dir, 'yk574-untrusted.pem');
+      writeFileSync(untrusted, readFileSync(intermediates, 'utf8') + readFileSync(f9, 'utf8'));
+      const verified = await run('openssl', ['verify', '-CAfile', root, '-untrusted', untrusted, slot]);
+      t.is(verified.stdout.trim(), `${slot}: OK`, verified.stderr);
+      const withoutIntermediates = await run('openssl', ['verify', '-CAfile', root, '-untrusted', f9, slot]);
+      t.not(withoutIntermediates.code, 0);
+      t.regex(withoutIntermediates.stdout + withoutIntermediates.stderr, /unable to get local issuer certificate/);
 
-    const attested = await keyward(['yubikey', 'attest', 'yubikey:serial=44332211;slot=9a', '--trust-root', root, '--intermediates', intermediates, '--json'], { env: env() });
-    t.is(attested.code, 0, attested.stderr);
-    t.like(JSON.parse(attested.stdout), { verified: true, firmware: '5.7.4', serial: 44332211, slot: '9a' });
-  } finally {
-    await card.stop();
-  }
-});
+      const attested = await keyward(
+        ['yubikey', 'attest', 'yubikey:serial=44332211;slot=9a', '--trust-root', root, '--intermediates', intermediates, '--json'],
+        { env: env() },
+      );
+      t.is(attested.code, 0, attested.stderr);
+      t.like(JSON.parse(attested.stdout), { verified: true, firmware: '5.7.4', serial: 44332211, slot: '9a' });
+    } finally {
+      await card.stop();
+    }
+  },
+);
 
 test.serial('OpenSC lists a Keyward key with its certificate and signs with it; ykcs11 lists its objects', async (t) => {
   const card = await serveVirtualCard(rig, { serial: 33445566 });
@@ -136,7 +160,26 @@ test.serial('OpenSC lists a Keyward key with its certificate and signs with it; 
     const sig = `${data}.sig`;
     const signed = await run(
       'pkcs11-tool',
-      ['--module', OPENSC, '--slot-index', '0', '--login', '--pin', 'env:KEYWARD_PIN', '--sign', '--id', '01', '-m', 'ECDSA-SHA256', '--signature-format', 'openssl', '-i', data, '-o', sig],
+      [
+        '--module',
+        OPENSC,
+        '--slot-index',
+        '0',
+        '--login',
+        '--pin',
+        'env:KEYWARD_PIN',
+        '--sign',
+        '--id',
+        '01',
+        '-m',
+        'ECDSA-SHA256',
+        '--signature-format',
+        'openssl',
+        '-i',
+        data,
+        '-o',
+        sig,
+      ],
       { env: env() },
     );
     t.is(signed.code, 0, signed.stderr);

@@ -20,7 +20,22 @@ test('a key made by pkcs11-tool is used by Keyward through the URI p11tool print
   const token = await cliToken(t);
   const made = await run(
     'pkcs11-tool',
-    ['--module', token.module, '--token-label', token.label, '--login', '--pin', 'env:KEYWARD_PIN', '--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'tool-key', '--id', '4242'],
+    [
+      '--module',
+      token.module,
+      '--token-label',
+      token.label,
+      '--login',
+      '--pin',
+      'env:KEYWARD_PIN',
+      '--keypairgen',
+      '--key-type',
+      'EC:prime256v1',
+      '--label',
+      'tool-key',
+      '--id',
+      '4242',
+    ],
     { env: token.env },
   );
   t.is(made.code, 0, made.stderr);
@@ -35,7 +50,14 @@ test('a key made by pkcs11-tool is used by Keyward through the URI p11tool print
   t.is((await token.keyward(['key', 'sign', uri!, '--in', data, '--out', sig])).code, 0);
   // The public key as pkcs11-tool itself exports it, so the verification owes nothing to Keyward.
   const der = join(token.store.dir, 'tool.pub.der');
-  t.is((await run('pkcs11-tool', ['--module', token.module, '--token-label', token.label, '--read-object', '--type', 'pubkey', '--id', '4242', '-o', der], { env: token.env })).code, 0);
+  t.is(
+    (
+      await run('pkcs11-tool', ['--module', token.module, '--token-label', token.label, '--read-object', '--type', 'pubkey', '--id', '4242', '-o', der], {
+        env: token.env,
+      })
+    ).code,
+    0,
+  );
   t.is((await run('openssl', ['pkey', '-pubin', '-inform', 'DER', '-in', der, '-out', pub])).code, 0);
   const verified = await run('openssl', ['dgst', '-sha256', '-verify', pub, '-signature', sig, data]);
   t.is(verified.stdout.trim(), 'Verified OK');
@@ -51,7 +73,9 @@ test('a Keyward key is found by pkcs11-tool and p11tool, and OpenSSL signs with 
   t.is(generated.code, 0, generated.stderr);
   const uri = generated.stdout.trim();
 
-  const objects = await run('pkcs11-tool', ['--module', token.module, '--token-label', token.label, '--login', '--pin', 'env:KEYWARD_PIN', '--list-objects'], { env: token.env });
+  const objects = await run('pkcs11-tool', ['--module', token.module, '--token-label', token.label, '--login', '--pin', 'env:KEYWARD_PIN', '--list-objects'], {
+    env: token.env,
+  });
   t.regex(objects.stdout, /Private Key Object; EC\s+label:\s+kw-key[\s\S]*Access:\s+sensitive, always sensitive, never extractable, local/);
   t.true((await p11toolUris(token)).some((u) => u.includes('object=kw-key;type=private')));
 
@@ -74,9 +98,13 @@ test('a Keyward key is found by pkcs11-tool and p11tool, and OpenSSL signs with 
   );
   const cert = join(token.store.dir, 'engine.crt');
   const engineKey = `${uri}?pin-source=file:${token.pinFile}`;
-  const req = await run('openssl', ['req', '-new', '-x509', '-engine', 'pkcs11', '-keyform', 'engine', '-key', engineKey, '-subj', '/CN=made by openssl', '-days', '1', '-out', cert], {
-    env: { ...token.env, OPENSSL_CONF: conf },
-  });
+  const req = await run(
+    'openssl',
+    ['req', '-new', '-x509', '-engine', 'pkcs11', '-keyform', 'engine', '-key', engineKey, '-subj', '/CN=made by openssl', '-days', '1', '-out', cert],
+    {
+      env: { ...token.env, OPENSSL_CONF: conf },
+    },
+  );
   t.is(req.code, 0, req.stderr);
   // The certificate OpenSSL signed carries Keyward's public key, and its signature verifies.
   const pub = (await token.keyward(['key', 'public', uri])).stdout;
@@ -92,7 +120,19 @@ test('a certificate Keyward signs in the token with x509 passes openssl verify -
   for (const algorithm of ['p384', 'rsa2048', 'ed25519']) {
     const uri = (await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=ca-${algorithm}`, '-a', algorithm])).stdout.trim();
     const out = join(token.store.dir, `${algorithm}.crt`);
-    const signed = await token.keyward(['cert', 'self-sign', uri, '--subject', `CN=Keyward ${algorithm} root, O=Keyward`, '--ca', '--days', '30', '--store', '--out', out]);
+    const signed = await token.keyward([
+      'cert',
+      'self-sign',
+      uri,
+      '--subject',
+      `CN=Keyward ${algorithm} root, O=Keyward`,
+      '--ca',
+      '--days',
+      '30',
+      '--store',
+      '--out',
+      out,
+    ]);
     t.is(signed.code, 0, signed.stderr);
     const verified = await run('openssl', ['verify', '-x509_strict', '-CAfile', out, out]);
     t.is(verified.stdout.trim(), `${out}: OK`, `${algorithm}: ${verified.stderr}`);

@@ -22,7 +22,9 @@ const DATA = Buffer.from('data signed inside SoftHSM\n');
 
 /** Every object on the token, described, to show a failed request changed nothing. */
 function tokenSnapshot(t: TestToken): string[] {
-  const token = Pkcs11Module.open(resolveModulePath()).tokens().find((x) => x.label === t.label)!;
+  const token = Pkcs11Module.open(resolveModulePath())
+    .tokens()
+    .find((x) => x.label === t.label)!;
   return findKeys(token).map((k) => `${k.label}/${k.id.toString('hex')}/${[k.privateKey, k.publicKey, k.certificate].map(Boolean).join(',')}`);
 }
 
@@ -58,13 +60,19 @@ for (const algorithm of KEY_ALGORITHMS) {
 test('the private key value cannot be read from the token', async (t) => {
   const tt = await freshToken();
   await tt.keystore.generate(`pkcs11:token=${tt.label};object=secret`, { algorithm: 'p256' });
-  const token = Pkcs11Module.open(resolveModulePath()).tokens().find((x) => x.label === tt.label)!;
+  const token = Pkcs11Module.open(resolveModulePath())
+    .tokens()
+    .find((x) => x.label === tt.label)!;
   const [key] = findKeys(token, { label: 'secret' });
   const value = token.readAttributes(key!.privateKey!, [pkcs11js.CKA_VALUE]).get(pkcs11js.CKA_VALUE);
   t.is(value, undefined, 'CKA_VALUE of a sensitive key is refused by the token');
 });
 
-for (const [algorithm, hash] of [['p256', 'SHA-384'], ['p384', 'SHA-256'], ['rsa2048', 'SHA-512']] as const) {
+for (const [algorithm, hash] of [
+  ['p256', 'SHA-384'],
+  ['p384', 'SHA-256'],
+  ['rsa2048', 'SHA-512'],
+] as const) {
   test(`${algorithm} with ${hash}: the requested hash is used`, async (t) => {
     const tt = await freshToken();
     const handle = await tt.keystore.generate(`pkcs11:token=${tt.label};object=k`, { algorithm });
@@ -111,7 +119,10 @@ test('a key is found by label, by id, or by the full URI it was printed with; li
     t.is(handle.info.uri, made.info.uri, uri);
   }
   const listed = await tt.keystore.list(tt.uri);
-  t.deepEqual(listed.map((k) => k.label), ['findme']);
+  t.deepEqual(
+    listed.map((k) => k.label),
+    ['findme'],
+  );
   t.deepEqual(listed[0]!.details.objects, ['private', 'public']);
 });
 
@@ -142,7 +153,10 @@ test('delete destroys the private key, public key and certificate', async (t) =>
   const doomed = await tt.keystore.generate(`pkcs11:token=${tt.label};object=doomed`, { algorithm: 'ed25519' });
   const deleted = await tt.keystore.delete(`pkcs11:token=${tt.label};object=doomed`);
   t.is(deleted.uri, doomed.info.uri);
-  t.deepEqual((await tt.keystore.list(tt.uri)).map((k) => k.label), ['keep']);
+  t.deepEqual(
+    (await tt.keystore.list(tt.uri)).map((k) => k.label),
+    ['keep'],
+  );
   await t.throwsAsync(tt.keystore.open(doomed.info.uri), { instanceOf: NotFoundError });
 });
 
@@ -215,7 +229,10 @@ test('unsupported algorithm, taken label, ambiguous and unnamed keys: clear erro
   t.is(taken.code, 'LABEL_IN_USE');
   await t.throwsAsync(tt.keystore.generate(`pkcs11:token=${tt.label}`, { algorithm: 'p256' }), { instanceOf: UsageError, message: /needs a label/ });
   await t.throwsAsync(tt.keystore.generate(`pkcs11:token=${tt.label};object=p;type=cert`, { algorithm: 'p256' }), { instanceOf: UsageError });
-  await t.throwsAsync(tt.keystore.generate(`pkcs11:token=${tt.label};object=p`, { algorithm: 'p256', touchPolicy: 'always' }), { instanceOf: UsageError, message: /YubiKey/ });
+  await t.throwsAsync(tt.keystore.generate(`pkcs11:token=${tt.label};object=p`, { algorithm: 'p256', touchPolicy: 'always' }), {
+    instanceOf: UsageError,
+    message: /YubiKey/,
+  });
   await t.throwsAsync(tt.keystore.delete(`pkcs11:token=${tt.label}`), { instanceOf: UsageError, message: /names a token but no key/ });
   await t.throwsAsync(tt.keystore.open(`pkcs11:token=${tt.label};object=k;type=secret-key`), { instanceOf: UsageError });
   const malformed = await t.throwsAsync(tt.keystore.open(`pkcs11:token=${tt.label};objekt=k`), { instanceOf: UriError });
@@ -234,7 +251,7 @@ test('an unknown module: unavailable, with what to install', async (t) => {
   t.is(notALibrary.code, 'MODULE_LOAD_FAILED');
 });
 
-test('module-name finds SoftHSM through p11-kit\'s registry or the library directories', async (t) => {
+test("module-name finds SoftHSM through p11-kit's registry or the library directories", async (t) => {
   const tt = await freshToken();
   await tt.keystore.generate(`pkcs11:token=${tt.label};object=named`, { algorithm: 'p256' });
   const handle = await tt.keystore.open(`pkcs11:token=${tt.label};object=named?module-name=softhsm2`);
@@ -262,18 +279,35 @@ test('token PINs: change, then unblock with the SO PIN', async (t) => {
   const newPin = new Keystore({ env: { KEYWARD_PIN: 'new-pin-1' } });
   await newPin.generate(`pkcs11:token=${tt.label};object=after-change`, { algorithm: 'p256' });
   await newPin.close();
-  await t.throwsAsync(tt.administration.unblock(tt.uri, Secret.fromString('wrong-so'), Secret.fromString('x-pin-2')), { instanceOf: AuthError, message: /wrong SO PIN/ });
+  await t.throwsAsync(tt.administration.unblock(tt.uri, Secret.fromString('wrong-so'), Secret.fromString('x-pin-2')), {
+    instanceOf: AuthError,
+    message: /wrong SO PIN/,
+  });
   await tt.administration.unblock(tt.uri, Secret.fromString(SO_PIN), Secret.fromString('unblocked-3'));
   const keys = await new Keystore({ env: { KEYWARD_PIN: 'unblocked-3' } }).list(tt.uri);
-  t.deepEqual(keys.map((k) => k.label), ['after-change']);
+  t.deepEqual(
+    keys.map((k) => k.label),
+    ['after-change'],
+  );
 });
 
 test('token init refuses a label in use and never re-initialises a token', async (t) => {
   const tt = await freshToken();
   const { Secret } = await import('../../src/secret.js');
-  const error = t.throws(() => tt.administration.initToken('pkcs11:', { label: tt.label, soPin: Secret.fromString('so-so-so'), userPin: Secret.fromString('user-user') }), { instanceOf: ConflictError });
+  const error = t.throws(
+    () => tt.administration.initToken('pkcs11:', { label: tt.label, soPin: Secret.fromString('so-so-so'), userPin: Secret.fromString('user-user') }),
+    { instanceOf: ConflictError },
+  );
   t.is(error.code, 'TOKEN_LABEL_IN_USE');
   const slotId = tt.administration.tokens(tt.uri)[0]!.slotId;
-  const again = t.throws(() => tt.administration.initToken(`pkcs11:slot-id=${slotId}`, { label: 'other', soPin: Secret.fromString('so-so-so'), userPin: Secret.fromString('user-user') }), { instanceOf: ConflictError });
+  const again = t.throws(
+    () =>
+      tt.administration.initToken(`pkcs11:slot-id=${slotId}`, {
+        label: 'other',
+        soPin: Secret.fromString('so-so-so'),
+        userPin: Secret.fromString('user-user'),
+      }),
+    { instanceOf: ConflictError },
+  );
   t.is(again.code, 'NO_FREE_SLOT');
 });

@@ -2,11 +2,19 @@ import test from 'ava';
 import fc from 'fast-check';
 import { UsageError } from '../../src/errors.js';
 import { Secret } from '../../src/secret.js';
-import { formatPkcs11Uri, MAX_URI_ATTRIBUTES, MAX_URI_LENGTH, parsePkcs11Uri, parseYubiKeyUri, redactUri, UriError, type Pkcs11Uri } from '../../src/keystore/uri/index.js';
+import {
+  formatPkcs11Uri,
+  MAX_URI_ATTRIBUTES,
+  MAX_URI_LENGTH,
+  parsePkcs11Uri,
+  parseYubiKeyUri,
+  redactUri,
+  UriError,
+  type Pkcs11Uri,
+} from '../../src/keystore/uri/index.js';
 
 // Printed by `p11tool --list-all --login` for a SoftHSM key (see ../shared/reference/pkcs11.md).
-const P11TOOL_URI =
-  'pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;serial=a7b2c3d4e5f60718;token=T;id=%11;object=K;type=private';
+const P11TOOL_URI = 'pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;serial=a7b2c3d4e5f60718;token=T;id=%11;object=K;type=private';
 
 test('a URI printed by p11tool parses verbatim', (t) => {
   const uri = parsePkcs11Uri(P11TOOL_URI);
@@ -47,7 +55,10 @@ test('RFC 7512 §3 examples parse', (t) => {
     'pkcs11:token=My%20token%25%20created%20by%20Joe;library-version=3;id=%01%02%03%Ba%dd%Ca%fe%04%05%06',
     'pkcs11:token=A%20name%20with%20a%20substring%20%25%3B;object=my-certificate;type=cert',
     'pkcs11:token=Name%20with%20a%20small%20A%20with%20acute:%20%C3%A1;object=my-certificate;type=cert',
-    'pkcs11:token=my-token;object=my-certificate;type=cert;vendor-aaa=value-a?pin-source=file:/etc/token_pin&vendor-bbb=value-b'.replace(/vendor-/g, 'x-vendor-'),
+    'pkcs11:token=my-token;object=my-certificate;type=cert;vendor-aaa=value-a?pin-source=file:/etc/token_pin&vendor-bbb=value-b'.replace(
+      /vendor-/g,
+      'x-vendor-',
+    ),
   ];
   for (const example of examples) t.notThrows(() => parsePkcs11Uri(example), example);
   t.is(parsePkcs11Uri(examples[3]!).token, 'The Software PKCS#11 Softtoken');
@@ -163,14 +174,22 @@ test('a PIN is redacted however its attribute is spelt or wherever it stands; pi
     ['pkcs11:token=a?pin-value=12&34;56?78&module-name=m', 'pkcs11:token=a?pin-value=***&module-name=m'],
     ['pkcs11:token=a;pin-value=12&34;56?78', 'pkcs11:token=a;pin-value=***'],
     ['pkcs11:token=a?pin-value=&module-name=m', 'pkcs11:token=a?pin-value=&module-name=m'],
-    ['yubikey:slot=9c?pin-source=file:/run/pin&management-key-source=file:/run/mk', 'yubikey:slot=9c?pin-source=file:/run/pin&management-key-source=file:/run/mk'],
+    [
+      'yubikey:slot=9c?pin-source=file:/run/pin&management-key-source=file:/run/mk',
+      'yubikey:slot=9c?pin-source=file:/run/pin&management-key-source=file:/run/mk',
+    ],
     ['pin-value=123456', 'pin-value=***'],
   ];
   for (const [input, shown] of cases) t.is(redactUri(input), shown, input);
 });
 
 test('a fault inside a PIN: the caret stops at "***" and the reason quotes nothing of it', (t) => {
-  for (const input of ['pkcs11:token=a?pin-value=12%G4', 'pkcs11:token=a?pin-value=12 34', 'pkcs11:token=a?pin-value=12&34', 'pkcs11:object=k&pin-value=12 34']) {
+  for (const input of [
+    'pkcs11:token=a?pin-value=12%G4',
+    'pkcs11:token=a?pin-value=12 34',
+    'pkcs11:token=a?pin-value=12&34',
+    'pkcs11:object=k&pin-value=12 34',
+  ]) {
     const error = t.throws(() => parsePkcs11Uri(input), { instanceOf: UriError });
     const shown = `${error.message}\n${error.hint}\n${error.pointer()}\n${JSON.stringify(error.toJSON())}`;
     t.false(/[1-4]/.test(shown.replace(/position \d+|RFC 7512|PKCS#11|pkcs11|"position":\d+/g, '')), `${input}: ${shown}`);
@@ -187,31 +206,56 @@ test('a fault inside a PIN: the caret stops at "***" and the reason quotes nothi
 // Secrets are drawn from letters that appear nowhere else in these URIs (QZJW) and from the
 // separators, so "no Q, Z, J or W in what is shown" means no part of a secret was shown. A secret
 // holding "=" after a separator is ambiguous (it reads as a new attribute) and is left out.
-const secretNames = fc.constantFrom('pin-value', 'PIN-VALUE', 'pin%2Dvalue', 'Pin%2dValue', 'pin-valu', 'pinvalue', 'pin_value', 'pin', 'x-pin', 'x-PIN-VALUE', 'puk', 'passphrase', 'pin%252Dvalue');
-const secretValue = fc.array(fc.constantFrom('Q', 'Z', 'J', 'W', 'Q', 'Z', ';', '&', '?', '%', ' '), { minLength: 1, maxLength: 12 }).map((cs) => `Q${cs.join('')}`);
-const plainAttribute = fc.tuple(
-  fc.constantFrom('token', 'object', 'type', 'slot-id', 'id', 'module-name', 'module-path', 'pin-source', 'tokn', 'x-vendor', 'serial'),
-  fc.stringMatching(/^[a-p/:%]{0,6}$/),
-  fc.boolean(),
-).map(([name, value, withValue]) => (withValue ? `${name}=${value}` : name));
+const secretNames = fc.constantFrom(
+  'pin-value',
+  'PIN-VALUE',
+  'pin%2Dvalue',
+  'Pin%2dValue',
+  'pin-valu',
+  'pinvalue',
+  'pin_value',
+  'pin',
+  'x-pin',
+  'x-PIN-VALUE',
+  'puk',
+  'passphrase',
+  'pin%252Dvalue',
+);
+const secretValue = fc
+  .array(fc.constantFrom('Q', 'Z', 'J', 'W', 'Q', 'Z', ';', '&', '?', '%', ' '), { minLength: 1, maxLength: 12 })
+  .map((cs) => `Q${cs.join('')}`);
+const plainAttribute = fc
+  .tuple(
+    fc.constantFrom('token', 'object', 'type', 'slot-id', 'id', 'module-name', 'module-path', 'pin-source', 'tokn', 'x-vendor', 'serial'),
+    fc.stringMatching(/^[a-p/:%]{0,6}$/),
+    fc.boolean(),
+  )
+  .map(([name, value, withValue]) => (withValue ? `${name}=${value}` : name));
 const separator = fc.constantFrom(';', '&', '?');
 
 test('property: whatever the URI, no part of a PIN-like value is shown, parsed or not', (t) => {
   fc.assert(
-    fc.property(fc.array(plainAttribute, { maxLength: 5 }), fc.nat(), secretNames, secretValue, fc.array(separator, { minLength: 6, maxLength: 6 }), (plain, at, name, secret, separators) => {
-      const attributes = [...plain];
-      attributes.splice(at % (plain.length + 1), 0, `${name}=${secret}`);
-      const input = `pkcs11:${attributes.map((a, i) => (i === 0 ? a : `${separators[i]}${a}`)).join('')}`;
-      const secretShown = (text: string) => /[QZJW]/.test(text);
-      t.false(secretShown(redactUri(input)), input);
-      try {
-        parsePkcs11Uri(input);
-      } catch (error) {
-        if (!(error instanceof UriError)) throw error;
-        t.false(secretShown(`${error.message}\n${error.hint}\n${error.pointer()}\n${JSON.stringify(error.toJSON())}`), input);
-        t.true(error.displayPosition <= error.displayUri.length);
-      }
-    }),
+    fc.property(
+      fc.array(plainAttribute, { maxLength: 5 }),
+      fc.nat(),
+      secretNames,
+      secretValue,
+      fc.array(separator, { minLength: 6, maxLength: 6 }),
+      (plain, at, name, secret, separators) => {
+        const attributes = [...plain];
+        attributes.splice(at % (plain.length + 1), 0, `${name}=${secret}`);
+        const input = `pkcs11:${attributes.map((a, i) => (i === 0 ? a : `${separators[i]}${a}`)).join('')}`;
+        const secretShown = (text: string) => /[QZJW]/.test(text);
+        t.false(secretShown(redactUri(input)), input);
+        try {
+          parsePkcs11Uri(input);
+        } catch (error) {
+          if (!(error instanceof UriError)) throw error;
+          t.false(secretShown(`${error.message}\n${error.hint}\n${error.pointer()}\n${JSON.stringify(error.toJSON())}`), input);
+          t.true(error.displayPosition <= error.displayUri.length);
+        }
+      },
+    ),
     { numRuns: 5000 },
   );
 });

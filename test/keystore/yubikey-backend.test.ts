@@ -24,7 +24,9 @@ interface Fixture {
   uri: (slot?: string) => string;
 }
 
-async function fixture(options: { firmware?: '5.4.3' | '5.7.1'; interaction?: Partial<Interaction>; keystore?: Partial<KeystoreOptions> } = {}): Promise<Fixture> {
+async function fixture(
+  options: { firmware?: '5.4.3' | '5.7.1'; interaction?: Partial<Interaction>; keystore?: Partial<KeystoreOptions> } = {},
+): Promise<Fixture> {
   const card = await VirtualYubiKey.create({ firmware: options.firmware ?? '5.7.1' }, { touch: { kind: 'auto', delayMs: 10 } });
   const warnings: string[] = [];
   const keystore = new Keystore({
@@ -55,7 +57,10 @@ test('generate with policies, sign (DER and raw), list: the slot is a key like a
   t.is(raw.length, 64);
   t.true(verify('sha256', DATA, { key: createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }), dsaEncoding: 'ieee-p1363' }, raw));
   const listed = await f.keystore.list(f.uri());
-  t.deepEqual(listed.map((k) => k.uri), [f.uri('9c')]);
+  t.deepEqual(
+    listed.map((k) => k.uri),
+    [f.uri('9c')],
+  );
   t.regex(f.warnings.join('\n'), /still uses the factory PIN, PUK, management key/);
   t.is(f.warnings.filter((w) => w.includes('factory')).length, 1, 'warned once, not at every operation');
 });
@@ -82,12 +87,16 @@ test('x509 signs a CSR with a YubiKey slot through the WebCrypto bridge; OpenSSL
   t.regex(verified.stdout + verified.stderr, /verify OK|Certificate request self-signature verify OK/);
 });
 
-test('attestation: verified with the device\'s root, refused without it', async (t) => {
+test("attestation: verified with the device's root, refused without it", async (t) => {
   const f = await fixture({ keystore: {} });
   await f.keystore.generate(f.uri('9e'), { algorithm: 'ed25519', touchPolicy: 'never' });
   const untrusted = await t.throwsAsync((await f.keystore.open(f.uri('9e'))).attest(), { instanceOf: VerificationError });
   t.is(untrusted.code, 'ATTESTATION_UNTRUSTED');
-  const trusting = new Keystore({ attachedCards: [{ reader: 'v', card: f.card }], attestationRoots: [f.card.attestationRoot], interaction: { askSecret: async () => undefined, confirm: async () => undefined, warn: () => undefined, notice: () => ({ clear: () => undefined }) } });
+  const trusting = new Keystore({
+    attachedCards: [{ reader: 'v', card: f.card }],
+    attestationRoots: [f.card.attestationRoot],
+    interaction: { askSecret: async () => undefined, confirm: async () => undefined, warn: () => undefined, notice: () => ({ clear: () => undefined }) },
+  });
   const attestation = await (await trusting.open(f.uri('9e'))).attest();
   t.like(attestation.claims, { slot: '9e', serial: f.card.serial, firmware: '5.7.1', pinPolicy: 'never', touchPolicy: 'never' });
   t.is(attestation.chain.length, 2);
@@ -110,7 +119,11 @@ test('PIN safety through the keystore: wrong PIN shows tries left; the last try 
   let answer: boolean | undefined = undefined; // what the person says when asked; changed below
   const f = await fixture({ interaction: { confirm: async () => answer } });
   await f.keystore.generate(f.uri('9a'), { algorithm: 'p256', pinPolicy: 'always' });
-  const wrong = new Keystore({ attachedCards: [{ reader: 'w', card: f.card }], env: { KEYWARD_PIN: '000000' }, interaction: { askSecret: async () => undefined, confirm: async () => answer, warn: () => undefined, notice: () => ({ clear: () => undefined }) } });
+  const wrong = new Keystore({
+    attachedCards: [{ reader: 'w', card: f.card }],
+    env: { KEYWARD_PIN: '000000' },
+    interaction: { askSecret: async () => undefined, confirm: async () => answer, warn: () => undefined, notice: () => ({ clear: () => undefined }) },
+  });
   const handle = await wrong.open(f.uri('9a'));
   for (const left of ['2 tries left', '1 try left']) {
     const error = await t.throwsAsync(handle.sign(DATA), { instanceOf: AuthError });
@@ -120,7 +133,9 @@ test('PIN safety through the keystore: wrong PIN shows tries left; the last try 
   t.is(noTerminal.code, 'PIN_FINAL_TRY');
   answer = false;
   await t.throwsAsync(handle.sign(DATA), { instanceOf: CancelledError });
-  const session = await (await import('../../src/hsm/piv/session.js')).PivSession.open(new (await import('../../src/hsm/piv/transport/in-process.js')).InProcessTransport(f.card));
+  const session = await (
+    await import('../../src/hsm/piv/session.js')
+  ).PivSession.open(new (await import('../../src/hsm/piv/transport/in-process.js')).InProcessTransport(f.card));
   t.is((await session.pinStatus()).retriesLeft, 1, 'the last try is still there');
   // The right PIN with --allow-final-try works.
   const allowed = new Keystore({ attachedCards: [{ reader: 'a', card: f.card }], env: { KEYWARD_PIN: '123456' }, allowFinalTry: true });
@@ -131,7 +146,11 @@ test('PIN safety through the keystore: wrong PIN shows tries left; the last try 
 test('no PIN source and no terminal; a management key needed and unknown: clear errors', async (t) => {
   const f = await fixture();
   await f.keystore.generate(f.uri('9a'), { algorithm: 'p256' });
-  const noPin = new Keystore({ attachedCards: [{ reader: 'n', card: f.card }], env: {}, interaction: { askSecret: async () => undefined, confirm: async () => undefined, warn: () => undefined, notice: () => ({ clear: () => undefined }) } });
+  const noPin = new Keystore({
+    attachedCards: [{ reader: 'n', card: f.card }],
+    env: {},
+    interaction: { askSecret: async () => undefined, confirm: async () => undefined, warn: () => undefined, notice: () => ({ clear: () => undefined }) },
+  });
   const error = await t.throwsAsync((await noPin.open(f.uri('9a'))).sign(DATA), { instanceOf: AuthError });
   t.is(error.code, 'PIN_REQUIRED');
   t.regex(error.hint!, /pin-source=file:/);
@@ -146,7 +165,13 @@ test('no PIN source and no terminal; a management key needed and unknown: clear 
 test('URIs: malformed, no slot, unknown serial, ambiguous devices', async (t) => {
   const a = await fixture();
   const b = await VirtualYubiKey.create({}, {});
-  const both = new Keystore({ attachedCards: [{ reader: 'a', card: a.card }, { reader: 'b', card: b }], interaction: { askSecret: async () => undefined, confirm: async () => undefined, warn: () => undefined, notice: () => ({ clear: () => undefined }) } });
+  const both = new Keystore({
+    attachedCards: [
+      { reader: 'a', card: a.card },
+      { reader: 'b', card: b },
+    ],
+    interaction: { askSecret: async () => undefined, confirm: async () => undefined, warn: () => undefined, notice: () => ({ clear: () => undefined }) },
+  });
   const malformed = await t.throwsAsync(both.open('yubikey:serial=12;slot=9z'), { instanceOf: UriError });
   t.regex(malformed.message, /"slot" must be one of 9a, 9c, 9d, 9e, 82/);
   await t.throwsAsync(both.open(a.uri()), { instanceOf: UsageError, message: /names a YubiKey but no slot/ });

@@ -119,13 +119,29 @@ test('the README CI example and the CA steps run from the installed tarball unde
   t.regex(ran.stdout, /^# fail 0$/m);
 });
 
-test('the subpaths resolve from the installed package; Keyward\'s insides are refused', async (t) => {
+test("the subpaths resolve from the installed package; Keyward's insides are refused", async (t) => {
   const dir = await scratchProject(t, await packTarball(t));
   const probe = (specifier: string) =>
-    run(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(specifier)}); console.log(Object.keys(m).sort().join(' '))`], { cwd: dir, env: cleanEnv() });
+    run(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(specifier)}); console.log(Object.keys(m).sort().join(' '))`], {
+      cwd: dir,
+      env: cleanEnv(),
+    });
   const testing = await probe('keyward/testing');
   t.is(testing.code, 0, testing.stderr);
-  for (const name of ['createTestToken', 'createTestYubiKey', 'createSoftHsmStore', 'serveVirtualYubiKey', 'startPcscd', 'serveVirtualCard', 'startDockerd', 'freePort', 'VirtualYubiKey', 'opensslVerifySignature', 'mtlsHandshake', 'serveDirectory']) {
+  for (const name of [
+    'createTestToken',
+    'createTestYubiKey',
+    'createSoftHsmStore',
+    'serveVirtualYubiKey',
+    'startPcscd',
+    'serveVirtualCard',
+    'startDockerd',
+    'freePort',
+    'VirtualYubiKey',
+    'opensslVerifySignature',
+    'mtlsHandshake',
+    'serveDirectory',
+  ]) {
     t.true(testing.stdout.split(' ').includes(name), name);
   }
   const ca = await probe('keyward/ca');

@@ -9,7 +9,10 @@ import { cleanEnv, packTarball, scratchProject } from '../harness/package.js';
 import { PROJECT_ROOT, run } from '../harness/run.js';
 
 test('node-hid is optional, and keyward doctor runs from an install without it', async (t) => {
-  const manifest = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; optionalDependencies: Record<string, string> };
+  const manifest = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+    optionalDependencies: Record<string, string>;
+  };
   t.truthy(manifest.optionalDependencies['node-hid']);
   t.falsy(manifest.dependencies['node-hid']);
   const dir = await scratchProject(t, await packTarball(t), { omitOptional: true });

@@ -28,7 +28,10 @@ test('the registry: every code once, in order, with an exit code and a one-line 
   }
   // Dictionary order, "_" read as a space (CA_CONFIG_CORRUPT before CANCELLED): a new code has one place.
   const words = (code: string) => code.replaceAll('_', ' ');
-  t.deepEqual(CODES, [...CODES].sort((a, b) => (words(a) < words(b) ? -1 : words(a) > words(b) ? 1 : 0)));
+  t.deepEqual(
+    CODES,
+    [...CODES].sort((a, b) => (words(a) < words(b) ? -1 : words(a) > words(b) ? 1 : 0)),
+  );
 });
 
 /** Whether an expression builds a string at run time: a template with substitutions, a `+`, a call (`.toUpperCase()`). */
@@ -72,7 +75,11 @@ test('src/ and cli/ make every error with a code of the registry, each written a
   const { problems, literals } = scan(sourceFiles());
   t.deepEqual(problems, []);
   // So that `grep -rn "'PIN_LOCKED'" src cli` finds where a code comes from; and a code nothing throws is not kept.
-  t.deepEqual(CODES.filter((code) => !literals.has(code)), [], 'codes written nowhere in src/ or cli/ but the registry');
+  t.deepEqual(
+    CODES.filter((code) => !literals.has(code)),
+    [],
+    'codes written nowhere in src/ or cli/ but the registry',
+  );
 });
 
 test('the scan sees what it must refuse', (t) => {
@@ -120,11 +127,14 @@ test('the README and the runbooks give every code they name the exit code the re
   t.true(checked >= 5, 'the README names codes, and the test finds them');
 });
 
-test('the README\'s exit codes are the registry\'s, and it points to keyward help errors', (t) => {
+test("the README's exit codes are the registry's, and it points to keyward help errors", (t) => {
   const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
   const section = readme.slice(readme.indexOf('### Exit codes'), readme.indexOf('\n## ', readme.indexOf('### Exit codes')));
   const rows = [...section.matchAll(/^\| (\d+) \| (.+) \|$/gm)].map(([, code, meaning]) => ({ code: Number(code), meaning: meaning!.replaceAll('`', '') }));
-  t.deepEqual(rows, Object.values(EXIT_CODES).map(({ code, meaning }) => ({ code, meaning })));
+  t.deepEqual(
+    rows,
+    Object.values(EXIT_CODES).map(({ code, meaning }) => ({ code, meaning })),
+  );
   t.regex(section, /keyward help errors/);
   t.regex(section, /src\/error-codes\.ts/);
 });

@@ -11,7 +11,11 @@ test('src/ and cli/ import one another without a cycle', (t) => {
   const graph = importGraph(files);
   t.true((graph.get('src/keystore/keystore.ts') ?? []).includes('src/keystore/backend.ts'), 'type imports are edges too');
   const cycles = importCycles(graph);
-  t.deepEqual(cycles.map((cycle) => cycle.join(' → ')), [], `import cycles:\n${cycles.map((cycle) => `  ${cycle.join(' → ')}`).join('\n')}`);
+  t.deepEqual(
+    cycles.map((cycle) => cycle.join(' → ')),
+    [],
+    `import cycles:\n${cycles.map((cycle) => `  ${cycle.join(' → ')}`).join('\n')}`,
+  );
 });
 
 test('the cycle finder finds cycles, and shows each as a path back to its start', (t) => {
@@ -27,7 +31,15 @@ test('the cycle finder finds cycles, and shows each as a path back to its start'
     ['a.ts', 'b.ts', 'c.ts', 'a.ts'],
     ['f.ts', 'f.ts'],
   ]);
-  t.deepEqual(importCycles(new Map([['a.ts', ['b.ts']], ['b.ts', []]])), []);
+  t.deepEqual(
+    importCycles(
+      new Map([
+        ['a.ts', ['b.ts']],
+        ['b.ts', []],
+      ]),
+    ),
+    [],
+  );
 });
 
 /**
@@ -50,7 +62,9 @@ test('imports point down the layers: drivers and the X.509 codec import no keyst
   const graph = importGraph(sourceFiles());
   t.true((graph.get('src/ca/authority.ts') ?? []).includes('src/certificates/signer.ts'), 'the walk sees the CA above the signing layer');
   const upward = [...graph].flatMap(([file, imports]) =>
-    imports.filter((target) => FORBIDDEN.some(([from, above]) => file.startsWith(from) && above.some((layer) => target.startsWith(layer)))).map((target) => `${file} → ${target}`),
+    imports
+      .filter((target) => FORBIDDEN.some(([from, above]) => file.startsWith(from) && above.some((layer) => target.startsWith(layer))))
+      .map((target) => `${file} → ${target}`),
   );
   t.deepEqual(upward, [], `imports that point up:\n  ${upward.join('\n  ')}`);
 });

@@ -56,7 +56,14 @@ async function started(t: ExecutionContext): Promise<{ repo: ModelsRepository; s
  * Asserts a refusal naming `role` and `failure`, and that the refused role's trusted copy did not
  * change (roles verified before it in the same refresh are persisted, as spec §5.3.8, §5.4.5 say).
  */
-async function refused(t: import('ava').ExecutionContext, c: Client, work: () => Promise<unknown>, role: string, failure: TrustFailure, message?: RegExp): Promise<TrustError> {
+async function refused(
+  t: import('ava').ExecutionContext,
+  c: Client,
+  work: () => Promise<unknown>,
+  role: string,
+  failure: TrustFailure,
+  message?: RegExp,
+): Promise<TrustError> {
   const before = contents(c.metadataDir);
   const error = await t.throwsAsync(work(), { instanceOf: TrustError });
   t.is(error.role, role, error.message);
@@ -78,20 +85,63 @@ test('the fixture repositories: refresh at their faketime and download their tar
     const url = ['--metadata-url', `${server.url}/metadata`, '--time', repo.time.toISOString()];
     const refresh = await keyward([...base, ...url, 'refresh']);
     t.is(refresh.code, 0, refresh.stderr);
-    const download = await keyward([...base, ...url, '--target-name', repo.targetPath, '--target-base-url', `${server.url}/targets`, '--target-dir', join(work, 'targets'), '--json', 'download']);
+    const download = await keyward([
+      ...base,
+      ...url,
+      '--target-name',
+      repo.targetPath,
+      '--target-base-url',
+      `${server.url}/targets`,
+      '--target-dir',
+      join(work, 'targets'),
+      '--json',
+      'download',
+    ]);
     t.is(download.code, 0, download.stderr);
     const [result] = JSON.parse(download.stdout);
     const bytes = readFileSync(result.file);
     t.is(createHash('sha256').update(bytes).digest('hex'), result.hashes.sha256);
-    t.true(readdirSync(join(repo.dir, 'targets'), { recursive: true, encoding: 'utf8' }).some((f) => f.endsWith(`${result.hashes.sha256}.${repo.targetPath.split('/').pop()}`)));
+    t.true(
+      readdirSync(join(repo.dir, 'targets'), { recursive: true, encoding: 'utf8' }).some((f) =>
+        f.endsWith(`${result.hashes.sha256}.${repo.targetPath.split('/').pop()}`),
+      ),
+    );
     t.deepEqual(readdirSync(join(work, 'metadata')).sort(), ['delegatedrole.json', 'root.json', 'snapshot.json', 'targets.json', 'timestamp.json']);
     // Requested again: served from the cache of verified targets, no download.
     const requests = server.requests.length;
-    t.is((await keyward([...base, ...url, '--target-name', repo.targetPath, '--target-base-url', `${server.url}/targets`, '--target-dir', join(work, 'targets'), 'download'])).code, 0);
-    t.false(server.requests.slice(requests).some((p) => p.startsWith('/targets/')), 'the verified copy is reused');
+    t.is(
+      (
+        await keyward([
+          ...base,
+          ...url,
+          '--target-name',
+          repo.targetPath,
+          '--target-base-url',
+          `${server.url}/targets`,
+          '--target-dir',
+          join(work, 'targets'),
+          'download',
+        ])
+      ).code,
+      0,
+    );
+    t.false(
+      server.requests.slice(requests).some((p) => p.startsWith('/targets/')),
+      'the verified copy is reused',
+    );
     // The same repository judged after it expired: refused, naming the role.
     const late = await keyward(['trust', 'client', '--metadata-dir', join(work, 'late'), 'init', join(work, 'root.json')]).then(() =>
-      keyward(['trust', 'client', '--metadata-dir', join(work, 'late'), '--metadata-url', `${server.url}/metadata`, '--time', '2099-01-01T00:00:00Z', 'refresh']),
+      keyward([
+        'trust',
+        'client',
+        '--metadata-dir',
+        join(work, 'late'),
+        '--metadata-url',
+        `${server.url}/metadata`,
+        '--time',
+        '2099-01-01T00:00:00Z',
+        'refresh',
+      ]),
     );
     t.is(late.code, 1);
     t.regex(late.stderr, /keyward: root: expired on /);
@@ -114,7 +164,20 @@ test('the fixture repositories: one changed byte of any signed metadata makes th
       const base = ['trust', 'client', '--metadata-dir', join(work, 'metadata')];
       writeFileSync(join(work, 'root.json'), file.endsWith('root.json') ? readFileSync(path) : repo.initialRoot);
       await keyward([...base, 'init', join(work, 'root.json')]);
-      const result = await keyward([...base, '--metadata-url', `${server.url}/metadata`, '--time', repo.time.toISOString(), '--target-name', repo.targetPath, '--target-base-url', `${server.url}/targets`, '--target-dir', join(work, 'targets'), 'download']);
+      const result = await keyward([
+        ...base,
+        '--metadata-url',
+        `${server.url}/metadata`,
+        '--time',
+        repo.time.toISOString(),
+        '--target-name',
+        repo.targetPath,
+        '--target-base-url',
+        `${server.url}/targets`,
+        '--target-dir',
+        join(work, 'targets'),
+        'download',
+      ]);
       t.is(result.code, 1, `${file} changed: ${result.stderr}`);
       t.regex(result.stderr, /keyward: (root|timestamp|snapshot|targets|delegatedrole): /, file);
       await server.close();
@@ -170,7 +233,10 @@ test('delegation search: pre-order, a terminating delegation ends it, paths must
   t.is(await updater.findTarget('pkg/only-in-b'), undefined, 'a is terminating: b is never asked');
   t.is(await updater.findTarget('pkg/out-of-paths'), undefined, 'a-child is trusted only for pkg/x*');
   t.is((await updater.findTarget('bins/file'))?.role, binned);
-  t.false(server.requests.some((p) => p.includes('.b.json')), 'b was never fetched');
+  t.false(
+    server.requests.some((p) => p.includes('.b.json')),
+    'b was never fetched',
+  );
   await server.close();
 });
 

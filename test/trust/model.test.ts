@@ -35,7 +35,13 @@ test('canonical JSON equals @tufjs/canonical-json and securesystemslib byte for 
 
 test('canonical JSON equals both peers on generated documents (escapes, unicode, nesting)', (t) => {
   const key = fc.string({ unit: 'binary-ascii', maxLength: 8 });
-  const leaf = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 12 }), fc.string({ unit: 'binary-ascii', maxLength: 12 }), fc.integer(), fc.boolean(), fc.constant(null));
+  const leaf = fc.oneof(
+    fc.string({ unit: 'grapheme', maxLength: 12 }),
+    fc.string({ unit: 'binary-ascii', maxLength: 12 }),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+  );
   const { tree } = fc.letrec<{ tree: unknown }>((tie) => ({
     tree: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('tree'), { maxLength: 4 }), fc.dictionary(key, tie('tree'), { maxKeys: 5 })),
   }));
@@ -106,7 +112,10 @@ test('threshold 0 and duplicate signatures are refused at parse time', (t) => {
   const [repo] = fixtureRepositories();
   const zero = JSON.parse(repo!.initialRoot.toString('utf8'));
   zero.signed.roles.timestamp.threshold = 0;
-  t.like(t.throws(() => parseRoot(Buffer.from(JSON.stringify(zero))), { instanceOf: TrustError }), { code: 'TUF_THRESHOLD', role: 'root' });
+  t.like(
+    t.throws(() => parseRoot(Buffer.from(JSON.stringify(zero))), { instanceOf: TrustError }),
+    { code: 'TUF_THRESHOLD', role: 'root' },
+  );
   const twice = JSON.parse(repo!.initialRoot.toString('utf8'));
   twice.signatures.push({ ...twice.signatures[0] });
   t.regex(t.throws(() => parseRoot(Buffer.from(JSON.stringify(twice))), { instanceOf: TrustError }).message, /^root: signatures lists key \w+ more than once/);
@@ -140,10 +149,16 @@ test('path patterns match per segment, as fnmatch does; hash bins cover every pa
   for (const count of [2, 16, 32, 256]) {
     const bins = hashBins(count);
     t.is(bins.length, count);
-    t.is(new Set(bins.flatMap((b) => b.prefixes)).size, bins.reduce((n, b) => n + b.prefixes.length, 0));
+    t.is(
+      new Set(bins.flatMap((b) => b.prefixes)).size,
+      bins.reduce((n, b) => n + b.prefixes.length, 0),
+    );
     for (const path of ['a', 'images/app:1.0', 'x/y/z']) {
       const bin = binOf(bins, path);
-      t.true(bin.prefixes.some((p) => pathHash(path).startsWith(p)), `${path} in ${bin.name}`);
+      t.true(
+        bin.prefixes.some((p) => pathHash(path).startsWith(p)),
+        `${path} in ${bin.name}`,
+      );
     }
   }
   t.throws(() => hashBins(3), { instanceOf: TrustError });
@@ -182,7 +197,11 @@ test('fuzzed metadata never crashes the parsers or the verifier: a TrustError or
       const doc = JSON.parse(documents[which]!.toString());
       const paths: Array<[Record<string, unknown>, string]> = [];
       const walk = (node: unknown) => {
-        if (typeof node === 'object' && node !== null) for (const k of Object.keys(node)) { paths.push([node as Record<string, unknown>, k]); walk((node as Record<string, unknown>)[k]); }
+        if (typeof node === 'object' && node !== null)
+          for (const k of Object.keys(node)) {
+            paths.push([node as Record<string, unknown>, k]);
+            walk((node as Record<string, unknown>)[k]);
+          }
       };
       walk(doc);
       const [parent, k] = paths[pick % paths.length]!;

@@ -31,9 +31,19 @@ interface Fixture {
 async function fixture(t: import('ava').ExecutionContext): Promise<Fixture> {
   const dev = await devices();
   t.teardown(() => dev.close());
-  const signers = { root: await dev.softhsm('p384'), targets: await dev.softhsm('p256'), snapshot: await dev.softhsm('ed25519'), timestamp: await dev.softhsm('ed25519') };
+  const signers = {
+    root: await dev.softhsm('p384'),
+    targets: await dev.softhsm('p256'),
+    snapshot: await dev.softhsm('ed25519'),
+    timestamp: await dev.softhsm('ed25519'),
+  };
   const setup = (s: TufSigner) => ({ keys: [{ key: s.key, signer: s }], threshold: 1 });
-  const options: InitOptions = { root: setup(signers.root), targets: setup(signers.targets), snapshot: setup(signers.snapshot), timestamp: setup(signers.timestamp) };
+  const options: InitOptions = {
+    root: setup(signers.root),
+    targets: setup(signers.targets),
+    snapshot: setup(signers.snapshot),
+    timestamp: setup(signers.timestamp),
+  };
   const repo = await Repository.init(tempDir(t, 'keyward-tuf-repo-'), options, dev.keystore);
   return { dev, repo, signers, initialRoot: readFileSync(join(repo.layout.metadataDir, '1.root.json')) };
 }
@@ -53,7 +63,8 @@ async function bothClientsDownload(t: import('ava').ExecutionContext, f: Fixture
     const metadataDir = tempDir(t, 'keyward-tuf-client-');
     initClient(metadataDir, f.initialRoot);
     const updater = new Updater({ metadataDir, metadataUrl: `${server.url}/metadata`, targetBaseUrl: `${server.url}/targets` });
-    for (const path of paths) t.deepEqual(readFileSync((await updater.downloadTarget(path, tempDir(t, 'keyward-tuf-targets-'))).file), content(path), `Keyward: ${path}`);
+    for (const path of paths)
+      t.deepEqual(readFileSync((await updater.downloadTarget(path, tempDir(t, 'keyward-tuf-targets-'))).file), content(path), `Keyward: ${path}`);
   } finally {
     await server.close();
   }
@@ -70,7 +81,11 @@ test('init publishes at once when every key is at hand; tuf-js downloads every t
   t.deepEqual(report, { published: [{ role: 'targets', version: 2 }], snapshot: 2, timestamp: 2 });
   await bothClientsDownload(t, f, ['app/v1.0.tar.gz', 'README']);
   // An image manifest: a target from its digest and length, no file stored.
-  f.repo.addTarget('registry.example/app:1.0', { length: 1234, hashes: { sha256: 'ab'.repeat(32) }, custom: { mediaType: 'application/vnd.oci.image.manifest.v1+json' } });
+  f.repo.addTarget('registry.example/app:1.0', {
+    length: 1234,
+    hashes: { sha256: 'ab'.repeat(32) },
+    custom: { mediaType: 'application/vnd.oci.image.manifest.v1+json' },
+  });
   await f.repo.sign([f.signers.targets]);
   await f.repo.publish();
   const server = await staticServer(f.repo.layout.dir);
@@ -89,11 +104,17 @@ test('root rotation signed by the old and the new root keys; tuf-js from the fir
   await f.repo.sign([f.signers.targets, newRoot[0]!]);
   const root = f.repo.status().find((s) => s.role === 'root')!;
   t.like(root, { version: 2, staged: true, met: false });
-  t.deepEqual(root.requirements.map((r) => [r.by, r.signed.length, r.threshold, r.met]), [
-    ['root v1 (the trusted root)', 0, 1, false],
-    ['root v2', 1, 2, false],
-  ]);
-  await t.throwsAsync(f.repo.publish(), { instanceOf: ConflictError, message: /root v2 is not ready: root v1 \(the trusted root\) needs 1, has 0; root v2 needs 2, has 1/ });
+  t.deepEqual(
+    root.requirements.map((r) => [r.by, r.signed.length, r.threshold, r.met]),
+    [
+      ['root v1 (the trusted root)', 0, 1, false],
+      ['root v2', 1, 2, false],
+    ],
+  );
+  await t.throwsAsync(f.repo.publish(), {
+    instanceOf: ConflictError,
+    message: /root v2 is not ready: root v1 \(the trusted root\) needs 1, has 0; root v2 needs 2, has 1/,
+  });
   await f.repo.sign([f.signers.root]);
   await f.repo.sign([newRoot[1]!]);
   t.true(f.repo.ready());
@@ -115,7 +136,11 @@ test('key rotation of targets, snapshot and timestamp; clients from the first ro
   await f.repo.sign([f.signers.root, targets]);
   await f.repo.publish();
   const published = JSON.parse(readFileSync(join(f.repo.layout.metadataDir, 'timestamp.json'), 'utf8'));
-  t.deepEqual(published.signatures.map((s: { keyid: string }) => s.keyid), [keyIdOf(timestamp.key)], 'the new timestamp key signs');
+  t.deepEqual(
+    published.signatures.map((s: { keyid: string }) => s.keyid),
+    [keyIdOf(timestamp.key)],
+    'the new timestamp key signs',
+  );
   await bothClientsDownload(t, f, ['before.txt', 'after.txt']);
 });
 
@@ -131,7 +156,10 @@ test('a delegation whose threshold is 2 of 3 keys over the virtual YubiKey and S
   await f.repo.sign([keys[0]!]);
   const releases = () => f.repo.status().find((s) => s.role === 'releases')!;
   t.like(releases(), { staged: true, met: false, version: 1 });
-  t.deepEqual(releases().requirements[0]!.signed.map((k) => k.keyid), [keys[0]!.keyid]);
+  t.deepEqual(
+    releases().requirements[0]!.signed.map((k) => k.keyid),
+    [keys[0]!.keyid],
+  );
   t.is(releases().requirements[0]!.missing.length, 2);
   t.false(f.repo.ready());
   await t.throwsAsync(f.repo.publish(), { instanceOf: ConflictError, message: /releases v1 is not ready: targets needs 2, has 1/ });
@@ -148,7 +176,12 @@ test('a delegation whose threshold is 2 of 3 keys over the virtual YubiKey and S
   await f.repo.sign([f.signers.targets, keys[1]!]);
   t.false(f.repo.ready(), 'one of the two signatures releases needs');
   await f.repo.sign([replacement]);
-  t.like(await f.repo.publish(), { published: [{ role: 'targets', version: 3 }, { role: 'releases', version: 2 }] });
+  t.like(await f.repo.publish(), {
+    published: [
+      { role: 'targets', version: 3 },
+      { role: 'releases', version: 2 },
+    ],
+  });
   await bothClientsDownload(t, f, ['releases/app-2.0.tar.gz']);
 });
 
@@ -199,7 +232,10 @@ test('repo.json is input: its key URIs may not load a module nobody allowed, nor
   t.false(module.loaded(), 'the module named in repo.json was never loaded');
 
   edited(`${timestampUri}?pin-source=file:/tmp/wrong-pin`);
-  t.throws(() => Repository.open(f.repo.layout.dir, f.dev.keystore).status(), { code: 'TUF_REPO_CONFIG_INVALID', message: /may not say where a PIN or key comes from/ });
+  t.throws(() => Repository.open(f.repo.layout.dir, f.dev.keystore).status(), {
+    code: 'TUF_REPO_CONFIG_INVALID',
+    message: /may not say where a PIN or key comes from/,
+  });
   writeFileSync(file, original);
   t.is(f.repo.status().find((s) => s.role === 'timestamp')!.version, before, 'nothing was published meanwhile');
   t.like(await f.repo.refresh(), { timestamp: before + 1 }, 'the untouched file works as before');
@@ -208,8 +244,14 @@ test('repo.json is input: its key URIs may not load a module nobody allowed, nor
 test('threshold 0 and thresholds no keys can meet are refused before anything is written', async (t) => {
   const f = await fixture(t);
   const key = await f.dev.softhsm('ed25519');
-  t.throws(() => f.repo.delegate('targets', { name: 'zero', keys: [key.key], threshold: 0, paths: ['*'] }), { instanceOf: UsageError, message: /zero: threshold 0 refused/ });
-  t.throws(() => f.repo.delegate('targets', { name: 'two', keys: [key.key], threshold: 2, paths: ['*'] }), { instanceOf: UsageError, message: /cannot be met by 1 key/ });
+  t.throws(() => f.repo.delegate('targets', { name: 'zero', keys: [key.key], threshold: 0, paths: ['*'] }), {
+    instanceOf: UsageError,
+    message: /zero: threshold 0 refused/,
+  });
+  t.throws(() => f.repo.delegate('targets', { name: 'two', keys: [key.key], threshold: 2, paths: ['*'] }), {
+    instanceOf: UsageError,
+    message: /cannot be met by 1 key/,
+  });
   t.throws(() => f.repo.rotate('root', { threshold: 0 }), { instanceOf: UsageError });
   t.false(f.repo.hasStagedChanges());
 });
@@ -230,11 +272,19 @@ test('a new delegation is staged with its role file, so clients can search it be
   const f = await fixture(t);
   const key = await f.dev.softhsm('ed25519');
   f.repo.delegate('targets', { name: 'rel', keys: [key.key], threshold: 1, paths: ['rel/*'] });
-  t.like(f.repo.status().find((s) => s.role === 'rel'), { version: 1, staged: true, met: false });
+  t.like(
+    f.repo.status().find((s) => s.role === 'rel'),
+    { version: 1, staged: true, met: false },
+  );
   await f.repo.sign([f.signers.targets]);
   t.false(f.repo.ready(), 'the new role waits for its own key');
   await f.repo.sign([key]);
-  t.like(await f.repo.publish(), { published: [{ role: 'targets', version: 2 }, { role: 'rel', version: 1 }] });
+  t.like(await f.repo.publish(), {
+    published: [
+      { role: 'targets', version: 2 },
+      { role: 'rel', version: 1 },
+    ],
+  });
   t.is(await keywardFinds(t, f, 'rel/x'), undefined);
 });
 
@@ -264,7 +314,10 @@ test('a change for a role nothing delegates to is refused; undelegate drops stag
   const info = targetFileOf(content('x'));
   t.throws(() => f.repo.addTarget('x', info, 'typo'), { code: 'TUF_ROLE_UNKNOWN' });
   const key = await f.dev.softhsm('ed25519');
-  t.throws(() => f.repo.delegate('nope', { name: 'sub', keys: [key.key], threshold: 1, paths: ['*'] }), { code: 'TUF_ROLE_UNKNOWN', message: /no role "nope"/ });
+  t.throws(() => f.repo.delegate('nope', { name: 'sub', keys: [key.key], threshold: 1, paths: ['*'] }), {
+    code: 'TUF_ROLE_UNKNOWN',
+    message: /no role "nope"/,
+  });
   t.throws(() => f.repo.addTargets({ x: info }, 'typo'), { code: 'TUF_ROLE_UNKNOWN' });
   t.false(f.repo.hasStagedChanges(), 'nothing was staged');
 

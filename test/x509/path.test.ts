@@ -72,21 +72,32 @@ test('a missing tier is named, and so is the certificate it should have issued',
   t.false(result.ok);
   if (result.ok) return;
   t.is(result.failure.kind, 'issuer-missing');
-  t.is(result.failure.message, "no certificate in the bundle issued 'CN=Device'; add the intermediate 'CN=PIV Attestation A 1' (or that root, if you mean to trust it)");
+  t.is(
+    result.failure.message,
+    "no certificate in the bundle issued 'CN=Device'; add the intermediate 'CN=PIV Attestation A 1' (or that root, if you mean to trust it)",
+  );
   t.like(result.failure, { certificate: 'CN=Device', issuer: 'CN=PIV Attestation A 1' });
 });
 
-test('a foreign certificate with the issuer\'s name is refused, naming the link; the genuine one beside it is still found', async (t) => {
+test("a foreign certificate with the issuer's name is refused, naming the link; the genuine one beside it is still found", async (t) => {
   const { root, tier1, tier2, device, leaf } = await tieredPki();
   const otherRoot = await make('Root', undefined, { ca: 3 });
   const foreign = await make('PIV Attestation A 1', await make('Intermediate A 1', otherRoot, { ca: 2 }), { ca: 1 });
-  const refused = buildCertificatePath({ leaf: leaf.certificate, intermediates: [device, foreign, tier1].map((m) => m.certificate), roots: [root.certificate] });
+  const refused = buildCertificatePath({
+    leaf: leaf.certificate,
+    intermediates: [device, foreign, tier1].map((m) => m.certificate),
+    roots: [root.certificate],
+  });
   t.false(refused.ok);
   if (!refused.ok) {
     t.is(refused.failure.kind, 'issuer-foreign');
     t.regex(refused.failure.message, /^no certificate in the bundle issued 'CN=Device': the 'CN=PIV Attestation A 1' there has that name but another key/);
   }
-  const found = buildCertificatePath({ leaf: leaf.certificate, intermediates: [device, foreign, tier2, tier1].map((m) => m.certificate), roots: [root.certificate] });
+  const found = buildCertificatePath({
+    leaf: leaf.certificate,
+    intermediates: [device, foreign, tier2, tier1].map((m) => m.certificate),
+    roots: [root.certificate],
+  });
   t.deepEqual(names(found), ['CN=Slot 9a', 'CN=Device', 'CN=PIV Attestation A 1', 'CN=Intermediate A 1', 'CN=Root']);
 });
 
@@ -138,9 +149,14 @@ test('validity: an expired intermediate is refused by name, and its renewal (sam
   t.true(found.ok && found.path[1]!.raw.equals(renewed.certificate.raw));
 });
 
-test('a time outside the leaf\'s validity is refused before any path is looked for', async (t) => {
+test("a time outside the leaf's validity is refused before any path is looked for", async (t) => {
   const { root, tier1, tier2, device, leaf } = await tieredPki();
-  const result = buildCertificatePath({ leaf: leaf.certificate, intermediates: [device, tier2, tier1].map((m) => m.certificate), roots: [root.certificate], now: new Date(Date.now() + 2 * 365 * DAY) });
+  const result = buildCertificatePath({
+    leaf: leaf.certificate,
+    intermediates: [device, tier2, tier1].map((m) => m.certificate),
+    roots: [root.certificate],
+    now: new Date(Date.now() + 2 * 365 * DAY),
+  });
   t.false(result.ok);
   if (!result.ok) t.like(result.failure, { kind: 'expired', certificate: 'CN=Slot 9a' });
 });

@@ -11,21 +11,28 @@ import { fromPemOrDer, pemBlocks, toPem } from '../../src/x509/pem.js';
 const der = fc.uint8Array({ minLength: 1, maxLength: 600 });
 const otherBlock = fc.tuple(fc.constantFrom('PUBLIC KEY', 'X509 CRL', 'CERTIFICATE REQUEST'), der).map(([label, bytes]) => toPem(label, bytes));
 
-test('property: a bundle read back gives each certificate block\'s DER in order, whatever lies between and whatever the line endings', (t) => {
+test("property: a bundle read back gives each certificate block's DER in order, whatever lies between and whatever the line endings", (t) => {
   fc.assert(
-    fc.property(fc.array(fc.tuple(der, fc.array(otherBlock, { maxLength: 2 }), fc.constantFrom('', 'comment line\n', '\n\n')), { maxLength: 5 }), fc.boolean(), (parts, crlf) => {
-      let bundle = parts.map(([bytes, others, between]) => others.join('') + between + toPem('CERTIFICATE', bytes)).join('');
-      if (crlf) bundle = bundle.replace(/\n/g, '\r\n');
-      const expected = parts.map(([bytes]) => Buffer.from(bytes));
-      t.deepEqual(pemBlocks(bundle, 'CERTIFICATE'), expected);
-      t.deepEqual(pemBlocks(Buffer.from(bundle), 'CERTIFICATE'), expected, 'bytes as read from a file, too');
-      if (expected.length > 0) t.deepEqual(fromPemOrDer(bundle, 'CERTIFICATE'), expected[0]);
-    }),
+    fc.property(
+      fc.array(fc.tuple(der, fc.array(otherBlock, { maxLength: 2 }), fc.constantFrom('', 'comment line\n', '\n\n')), { maxLength: 5 }),
+      fc.boolean(),
+      (parts, crlf) => {
+        let bundle = parts.map(([bytes, others, between]) => others.join('') + between + toPem('CERTIFICATE', bytes)).join('');
+        if (crlf) bundle = bundle.replace(/\n/g, '\r\n');
+        const expected = parts.map(([bytes]) => Buffer.from(bytes));
+        t.deepEqual(pemBlocks(bundle, 'CERTIFICATE'), expected);
+        t.deepEqual(pemBlocks(Buffer.from(bundle), 'CERTIFICATE'), expected, 'bytes as read from a file, too');
+        if (expected.length > 0) t.deepEqual(fromPemOrDer(bundle, 'CERTIFICATE'), expected[0]);
+      },
+    ),
   );
 });
 
 test('property: any input is read or refused with a PEM error, never a crash', (t) => {
-  const armoured = fc.oneof(fc.string(), fc.tuple(fc.string(), der, fc.string()).map(([a, bytes, b]) => a + toPem('CERTIFICATE', bytes).slice(0, b.length * 7) + b));
+  const armoured = fc.oneof(
+    fc.string(),
+    fc.tuple(fc.string(), der, fc.string()).map(([a, bytes, b]) => a + toPem('CERTIFICATE', bytes).slice(0, b.length * 7) + b),
+  );
   fc.assert(
     fc.property(armoured, (text) => {
       for (const read of [() => pemBlocks(text, 'CERTIFICATE'), () => fromPemOrDer(text, 'CERTIFICATE')]) {
@@ -60,7 +67,11 @@ test('broken armour is refused saying what is wrong, by either reader', (t) => {
   const notBase64 = good.replace(/\n[A-Za-z0-9+/]{4}/, '\n!!!!');
   for (const read of [fromPemOrDer, pemBlocks]) {
     t.throws(() => read(truncated, 'CERTIFICATE'), { instanceOf: UsageError, code: 'PEM_TRUNCATED', message: 'the PEM "CERTIFICATE" block has no END line' });
-    t.throws(() => read(notBase64, 'CERTIFICATE'), { instanceOf: UsageError, code: 'PEM_MALFORMED', message: 'the PEM "CERTIFICATE" block is not valid base64' });
+    t.throws(() => read(notBase64, 'CERTIFICATE'), {
+      instanceOf: UsageError,
+      code: 'PEM_MALFORMED',
+      message: 'the PEM "CERTIFICATE" block is not valid base64',
+    });
   }
   t.throws(() => pemBlocks(good + truncated, 'CERTIFICATE'), { code: 'PEM_TRUNCATED' }, 'a bundle whose last block is cut short');
   t.deepEqual(fromPemOrDer(good + truncated, 'CERTIFICATE'), Buffer.from('a certificate'), 'one block asked for, the first is read');

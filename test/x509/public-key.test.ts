@@ -8,12 +8,16 @@ import { certificateSpki, samePublicKey, spkiOf } from '../../src/x509/public-ke
 
 /** A certificate OpenSSL makes, and the public key it prints for it. */
 function opensslCertificate(algorithm: string[]): { der: Buffer; spki: Buffer } {
-  const der = execFileSync('openssl', ['req', '-x509', '-newkey', ...algorithm, '-nodes', '-keyout', '/dev/null', '-subj', '/CN=key test', '-days', '1', '-outform', 'DER'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const der = execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', ...algorithm, '-nodes', '-keyout', '/dev/null', '-subj', '/CN=key test', '-days', '1', '-outform', 'DER'],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   const pem = execFileSync('openssl', ['x509', '-inform', 'DER', '-pubkey', '-noout'], { input: der });
   return { der, spki: fromPemOrDer(pem, 'PUBLIC KEY') };
 }
 
-test('the key of a certificate, as DER, as node:crypto\'s KeyObject and as x509\'s PublicKey, is the key OpenSSL prints', (t) => {
+test("the key of a certificate, as DER, as node:crypto's KeyObject and as x509's PublicKey, is the key OpenSSL prints", (t) => {
   for (const algorithm of [['ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], ['ed25519'], ['rsa:2048']]) {
     const { der, spki } = opensslCertificate(algorithm);
     const forms = [spki, new X509Certificate(der).publicKey, new x509.X509Certificate(der).publicKey, certificateSpki(der)];

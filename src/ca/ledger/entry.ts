@@ -28,7 +28,14 @@ export function entryFor(fields: SignedFields, profile: string, issuerKeyId: str
 }
 
 /** The fields of a certificate x509 built. */
-export function fieldsOf(certificate: { serialNumber: string; subject: string; issuer: string; notBefore: Date; notAfter: Date; rawData: ArrayBuffer }): SignedFields {
+export function fieldsOf(certificate: {
+  serialNumber: string;
+  subject: string;
+  issuer: string;
+  notBefore: Date;
+  notAfter: Date;
+  rawData: ArrayBuffer;
+}): SignedFields {
   const { serialNumber, subject, issuer, notBefore, notAfter, rawData } = certificate; // getters: read, not spread
   return { serial: serialNumber, subject, issuer, notBefore, notAfter, der: new Uint8Array(rawData) };
 }

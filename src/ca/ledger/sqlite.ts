@@ -165,7 +165,10 @@ export class SqliteLedger implements Ledger {
 
   async revoke(serial: string, reason: RevocationReason, at: Date = new Date()): Promise<LedgerEntry> {
     const existing = await this.get(serial);
-    if (!existing) throw keywardError('CERTIFICATE_NOT_FOUND', `no certificate with serial ${serial} was issued by this CA`, { hint: 'keyward ca status lists the issued certificates' });
+    if (!existing)
+      throw keywardError('CERTIFICATE_NOT_FOUND', `no certificate with serial ${serial} was issued by this CA`, {
+        hint: 'keyward ca status lists the issued certificates',
+      });
     if (existing.status === 'revoked') return existing;
     this.#db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE serial = ?`).run(at.getTime(), reason, serial);
     return (await this.get(serial))!;
@@ -173,7 +176,9 @@ export class SqliteLedger implements Ledger {
 
   async nextCrlNumber(issuerKeyId: string): Promise<number> {
     return this.#db.transaction(() => {
-      this.#db.prepare('INSERT INTO crl_numbers (issuer_key_id, last) VALUES (?, 1) ON CONFLICT (issuer_key_id) DO UPDATE SET last = last + 1').run(issuerKeyId);
+      this.#db
+        .prepare('INSERT INTO crl_numbers (issuer_key_id, last) VALUES (?, 1) ON CONFLICT (issuer_key_id) DO UPDATE SET last = last + 1')
+        .run(issuerKeyId);
       return (this.#db.prepare('SELECT last FROM crl_numbers WHERE issuer_key_id = ?').get(issuerKeyId) as { last: number }).last;
     })();
   }

@@ -22,10 +22,7 @@ export interface CertifiedCaller {
 }
 
 /** How the request was authenticated. */
-export type Requester =
-  | { by: 'nothing' }
-  | { by: 'authsign' }
-  | { by: 'certificate'; certificate: CertifiedCaller };
+export type Requester = { by: 'nothing' } | { by: 'authsign' } | { by: 'certificate'; certificate: CertifiedCaller };
 
 /** Which client certificates may reach the API at all (`--client-auth`). */
 export type CallerPolicy = 'any' | 'cluster' | 'managers';

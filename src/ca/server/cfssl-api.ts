@@ -35,7 +35,9 @@ export interface ApiOptions {
 export function parseAuthKeyHex(text: string): Buffer {
   const clean = text.trim();
   if (!/^([0-9a-fA-F]{2}){16,}$/.test(clean)) {
-    throw keywardError('AUTH_KEY_FORMAT', 'the authsign key must be hex, at least 32 hex digits (16 bytes)', { hint: 'make one with: openssl rand -hex 32 > ca-auth.key' });
+    throw keywardError('AUTH_KEY_FORMAT', 'the authsign key must be hex, at least 32 hex digits (16 bytes)', {
+      hint: 'make one with: openssl rand -hex 32 > ca-auth.key',
+    });
   }
   return Buffer.from(clean, 'hex');
 }
@@ -43,7 +45,9 @@ export function parseAuthKeyHex(text: string): Buffer {
 /** Options that cannot work are refused before anything starts (a server that ignored them would sign for anyone). */
 export function checkApiOptions(options: ApiOptions): void {
   if (options.requireAuthsign && !options.authKeys?.size) {
-    throw keywardError('AUTHSIGN_NEEDS_KEY', 'authenticated signing is required, but no HMAC key was given', { hint: 'give the key with --auth-key-source file:… or KEYWARD_CA_AUTH_KEY' });
+    throw keywardError('AUTHSIGN_NEEDS_KEY', 'authenticated signing is required, but no HMAC key was given', {
+      hint: 'give the key with --auth-key-source file:… or KEYWARD_CA_AUTH_KEY',
+    });
   }
 }
 
@@ -96,7 +100,10 @@ function single(values: unknown[], what: string): string | undefined {
   const given = [...new Set(values.filter((v) => v !== undefined && v !== ''))];
   if (given.some((v) => typeof v !== 'string')) throw keywardError('SUBJECT_INVALID', `the request's subject has a ${what} that is not a string`);
   if (given.length > 1) {
-    const shown = (given as string[]).slice(0, SHOWN_VALUES).map((v) => quoted(v)).join(', ');
+    const shown = (given as string[])
+      .slice(0, SHOWN_VALUES)
+      .map((v) => quoted(v))
+      .join(', ');
     const more = given.length > SHOWN_VALUES ? ` and ${given.length - SHOWN_VALUES} more` : '';
     throw keywardError('SUBJECT_INVALID', `the request's subject names ${given.length} values for ${what} (${shown}${more}); a node has one`);
   }
@@ -106,15 +113,21 @@ function single(values: unknown[], what: string): string | undefined {
 /** The identity a cfssl request's `subject` asks for (SwarmKit: CN = node ID, OU = role, O = cluster). */
 export function subjectRequest(subject: unknown): NodeRequest {
   if (subject === undefined || subject === null) return {};
-  if (typeof subject !== 'object' || Array.isArray(subject)) throw keywardError('SUBJECT_INVALID', 'the request\'s subject is not an object');
+  if (typeof subject !== 'object' || Array.isArray(subject)) throw keywardError('SUBJECT_INVALID', "the request's subject is not an object");
   const { CN, names } = subject as { CN?: unknown; names?: unknown };
   if (names !== undefined && names !== null && (!Array.isArray(names) || names.some((n) => typeof n !== 'object' || n === null))) {
-    throw keywardError('SUBJECT_INVALID', 'the request\'s subject names are not a list of name objects');
+    throw keywardError('SUBJECT_INVALID', "the request's subject names are not a list of name objects");
   }
   const entries = (names ?? []) as Array<Record<string, unknown>>;
   const nodeId = single([CN], 'CN');
-  const clusterId = single(entries.map((n) => n.O), 'O');
-  const role = single(entries.map((n) => n.OU), 'OU');
+  const clusterId = single(
+    entries.map((n) => n.O),
+    'O',
+  );
+  const role = single(
+    entries.map((n) => n.OU),
+    'OU',
+  );
   return { nodeId, clusterId, role: role === undefined ? undefined : roleOf(role) };
 }
 
@@ -131,7 +144,8 @@ function signingFailure(error: unknown): ApiResponse {
     return failure(400, REQUEST_ERROR_CODES[error.code] ?? CFSSL.POLICY_VIOLATION, error.code === 'CSR_MALFORMED' ? 'CSR Decode failed' : error.message);
   }
   // The CA key is in hardware: a device that is gone or locked is "key unavailable".
-  if (error instanceof UnavailableError || error instanceof AuthError) return failure(503, CFSSL.KEY_UNAVAILABLE, `the CA key is unavailable: ${error.message}`);
+  if (error instanceof UnavailableError || error instanceof AuthError)
+    return failure(503, CFSSL.KEY_UNAVAILABLE, `the CA key is unavailable: ${error.message}`);
   throw error;
 }
 
@@ -153,7 +167,11 @@ export class CfsslApi {
     }
     const profile = typeof request.profile === 'string' ? request.profile : '';
     if (profile === 'CA' || profile === 'ca') {
-      return failure(400, CFSSL.INVALID_POLICY, 'profile "CA" (cross-signing a root) needs the root key: rotate the root in a ceremony (keyward ca rotate-root)');
+      return failure(
+        400,
+        CFSSL.INVALID_POLICY,
+        'profile "CA" (cross-signing a root) needs the root key: rotate the root in a ceremony (keyward ca rotate-root)',
+      );
     }
     if (profile !== '' && profile !== 'node' && profile !== 'default') {
       // cfssl falls back to its default profile here; silently issuing something else is worse.

@@ -34,16 +34,16 @@ const VERIFY_ERRORS: Record<string, string> = {
   CERT_REVOKED: 'its certificate is revoked',
   CERT_HAS_EXPIRED: 'its certificate has expired',
   CERT_NOT_YET_VALID: 'its certificate is not valid yet',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'its certificate is not from this cluster\'s CA or roots',
-  UNABLE_TO_GET_ISSUER_CERT: 'its certificate is not from this cluster\'s CA or roots',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its certificate is not from this cluster\'s CA or roots',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "its certificate is not from this cluster's CA or roots",
+  UNABLE_TO_GET_ISSUER_CERT: "its certificate is not from this cluster's CA or roots",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "its certificate is not from this cluster's CA or roots",
   SELF_SIGNED_CERT_IN_CHAIN: 'its chain ends at a root this CA does not trust',
   DEPTH_ZERO_SELF_SIGNED_CERT: 'its certificate is self-signed',
   // A swarm's own root and Keyward's default root are both CN=swarm-ca: same name, another key.
   CERT_SIGNATURE_FAILURE: 'its chain names an issuer this CA trusts, but that issuer did not sign it (another CA of the same name?)',
   UNABLE_TO_GET_CRL: 'no CRL is at hand for an issuer in its chain',
   CRL_HAS_EXPIRED: 'the CRL of an issuer in its chain has expired',
-  PERMITTED_VIOLATION: 'its certificate is outside its issuer\'s name constraints',
+  PERMITTED_VIOLATION: "its certificate is outside its issuer's name constraints",
   INVALID_PURPOSE: 'its certificate is not for TLS clients',
 };
 
@@ -75,7 +75,7 @@ export function checkBootstrapRoot(pem: string): X509Certificate {
   const root = blocks.length === 1 ? new X509Certificate(Buffer.from(blocks[0]!)) : undefined;
   if (!root || !root.ca || !root.checkIssued(root) || !root.verify(root.publicKey)) {
     throw keywardError('BOOTSTRAP_ROOT_INVALID', 'the bootstrap root must be one self-signed CA certificate', {
-      hint: 'give the swarm\'s current root as a manager prints it: docker swarm ca > swarm-root.pem',
+      hint: "give the swarm's current root as a manager prints it: docker swarm ca > swarm-root.pem",
     });
   }
   if (Date.parse(root.validTo) < Date.now()) throw keywardError('BOOTSTRAP_ROOT_EXPIRED', `the bootstrap root expired on ${root.validTo}`);
@@ -124,10 +124,14 @@ export class ClientVerifier {
   #bootstrapVerdict(certificate: X509Certificate, caller: CertifiedCaller, now: Date): PeerVerdict | undefined {
     const bootstrap = this.#bootstrap;
     if (!bootstrap || !certificate.checkIssued(bootstrap.root) || !certificate.verify(bootstrap.root.publicKey)) return undefined;
-    if (now > bootstrap.until) return { refused: `its certificate is from the swarm's own root, trusted only until ${bootstrap.until.toISOString()} (the bootstrap is over)` };
-    if (now < new Date(certificate.validFrom) || now > new Date(certificate.validTo)) return { refused: 'its certificate from the swarm\'s own root is outside its validity' };
-    if (certificate.ca || !(certificate.keyUsage ?? [CLIENT_AUTH]).includes(CLIENT_AUTH)) return { refused: 'its certificate from the swarm\'s own root is not a TLS client certificate' };
-    if (caller.organizationalUnit !== ROLES.manager) return { refused: `only managers may use the swarm's own root (this is "${caller.organizationalUnit ?? 'no role'}")` };
+    if (now > bootstrap.until)
+      return { refused: `its certificate is from the swarm's own root, trusted only until ${bootstrap.until.toISOString()} (the bootstrap is over)` };
+    if (now < new Date(certificate.validFrom) || now > new Date(certificate.validTo))
+      return { refused: "its certificate from the swarm's own root is outside its validity" };
+    if (certificate.ca || !(certificate.keyUsage ?? [CLIENT_AUTH]).includes(CLIENT_AUTH))
+      return { refused: "its certificate from the swarm's own root is not a TLS client certificate" };
+    if (caller.organizationalUnit !== ROLES.manager)
+      return { refused: `only managers may use the swarm's own root (this is "${caller.organizationalUnit ?? 'no role'}")` };
     return { caller, certificate, note: `a manager with a certificate from the swarm's own root (bootstrap until ${bootstrap.until.toISOString()})` };
   }
 }

@@ -93,7 +93,9 @@ function checkExposure(host: string, tls: boolean, clientAuth: string, requireAu
   if (clientAuth !== 'none' && !tls) throw keywardError('MTLS_NEEDS_TLS', 'client certificates need HTTPS', { hint: 'add --tls' });
   if (isLoopback(host)) return;
   if (!tls) {
-    throw keywardError('EXPOSED_WITHOUT_TLS', `refusing to serve the CA over plain HTTP on ${host}, beyond this machine`, { hint: 'add --tls, or listen on 127.0.0.1' });
+    throw keywardError('EXPOSED_WITHOUT_TLS', `refusing to serve the CA over plain HTTP on ${host}, beyond this machine`, {
+      hint: 'add --tls, or listen on 127.0.0.1',
+    });
   }
   if (clientAuth === 'none' && !requireAuthsign) {
     throw keywardError('EXPOSED_WITHOUT_AUTH', `refusing to sign for anyone who can reach ${host}: every caller would get a node certificate of the cluster`, {
@@ -110,13 +112,20 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
   checkExposure(options.host ?? '127.0.0.1', Boolean(options.tlsHosts?.length), clientAuth, options.requireAuthsign ?? false);
   const mtls = clientAuth !== 'none';
   if (options.bootstrapRoot !== undefined && !mtls) {
-    throw keywardError('BOOTSTRAP_NEEDS_MTLS', 'a bootstrap root admits client certificates, so it needs mutual TLS', { hint: 'add --client-auth managers (or cluster)' });
+    throw keywardError('BOOTSTRAP_NEEDS_MTLS', 'a bootstrap root admits client certificates, so it needs mutual TLS', {
+      hint: 'add --client-auth managers (or cluster)',
+    });
   }
   const bootstrapRoot = options.bootstrapRoot === undefined ? undefined : checkBootstrapRoot(options.bootstrapRoot);
-  const bootstrap = options.bootstrapRoot === undefined ? undefined : { root: options.bootstrapRoot, until: new Date(Date.now() + (options.bootstrapMs ?? BOOTSTRAP_MS)) };
+  const bootstrap =
+    options.bootstrapRoot === undefined ? undefined : { root: options.bootstrapRoot, until: new Date(Date.now() + (options.bootstrapMs ?? BOOTSTRAP_MS)) };
   const authority = await openAuthority(directory, keystore);
   // Client chains end at the cluster CA (as Swarm's nodes hold them) or at a root (through the root's certificate for it).
-  const clientTrust = (): ClientTrust => ({ anchors: (directory.read(CA_FILES.clusterCa) ?? '') + directory.rootBundle(), crl: currentCrls(directory), bootstrap });
+  const clientTrust = (): ClientTrust => ({
+    anchors: (directory.read(CA_FILES.clusterCa) ?? '') + directory.rootBundle(),
+    crl: currentCrls(directory),
+    bootstrap,
+  });
   let tls: TlsSettings | undefined;
   if (options.tlsHosts?.length) {
     // Once any CRL is given, OpenSSL wants one for every CA of a client's chain: start with a fresh one of ours.
@@ -136,7 +145,10 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
   // When the bootstrap ends, so do the connections it admitted (a client that keeps asking keeps its connection alive).
   const bootstrapEnd = bootstrap
     ? setTimeout(() => {
-        running.disconnectClients((peer) => peer.checkIssued(bootstrapRoot!) && peer.verify(bootstrapRoot!.publicKey), 'the bootstrap with the swarm\'s own root is over');
+        running.disconnectClients(
+          (peer) => peer.checkIssued(bootstrapRoot!) && peer.verify(bootstrapRoot!.publicKey),
+          "the bootstrap with the swarm's own root is over",
+        );
       }, bootstrap.until.getTime() - Date.now()).unref()
     : undefined;
   if (tls) {
@@ -190,4 +202,3 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
     },
   };
 }
-

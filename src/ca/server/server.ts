@@ -101,11 +101,20 @@ function pathOf(target: string | undefined): string {
 function listenFailure(error: NodeJS.ErrnoException, where: string): Error {
   switch (error.code) {
     case 'EADDRINUSE':
-      return keywardError('PORT_IN_USE', `cannot listen on ${where}: another process uses that port`, { hint: 'stop it (ss -ltnp shows which), or choose another port with --listen', cause: error });
+      return keywardError('PORT_IN_USE', `cannot listen on ${where}: another process uses that port`, {
+        hint: 'stop it (ss -ltnp shows which), or choose another port with --listen',
+        cause: error,
+      });
     case 'EACCES':
-      return keywardError('PORT_FORBIDDEN', `cannot listen on ${where}: permission denied`, { hint: 'ports below 1024 need privileges; choose a port above 1024 with --listen', cause: error });
+      return keywardError('PORT_FORBIDDEN', `cannot listen on ${where}: permission denied`, {
+        hint: 'ports below 1024 need privileges; choose a port above 1024 with --listen',
+        cause: error,
+      });
     case 'EADDRNOTAVAIL':
-      return keywardError('ADDRESS_UNAVAILABLE', `cannot listen on ${where}: no such address on this machine`, { hint: 'listen on one of this machine\'s addresses, or 0.0.0.0', cause: error });
+      return keywardError('ADDRESS_UNAVAILABLE', `cannot listen on ${where}: no such address on this machine`, {
+        hint: "listen on one of this machine's addresses, or 0.0.0.0",
+        cause: error,
+      });
     default:
       return keywardError('LISTEN_FAILED', `cannot listen on ${where}: ${error.message}`, { cause: error });
   }
@@ -217,23 +226,29 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
       const tooLarge = () => refuse(failure(413, 413, `request body over ${limits.maxBodyBytes} bytes`));
       if (Number(req.headers['content-length'] ?? 0) > limits.maxBodyBytes) return tooLarge();
       const chunks: Buffer[] = [];
-      req.on('data', guarded(res, (chunk: Buffer) => {
-        if (held + chunk.length > limits.maxBodyBytes) return tooLarge();
-        if (!shedder.hold(connection, chunk.length)) return refuse(failure(503, 503, 'the server is busy; try again shortly'));
-        held += chunk.length;
-        chunks.push(chunk);
-      }));
-      req.on('end', guarded(res, () => {
-        // A client that has already left is not answered.
-        if (res.headersSent || connection.destroyed) return;
-        const body = Buffer.concat(chunks.splice(0));
-        shedder.computing(connection);
-        // Once the answer is written the body is not needed: its memory is free, whether or not the client ever reads.
-        void answer(req, res, admission.admitted, body).finally(() => {
-          shedder.computed(connection);
-          release();
-        });
-      }));
+      req.on(
+        'data',
+        guarded(res, (chunk: Buffer) => {
+          if (held + chunk.length > limits.maxBodyBytes) return tooLarge();
+          if (!shedder.hold(connection, chunk.length)) return refuse(failure(503, 503, 'the server is busy; try again shortly'));
+          held += chunk.length;
+          chunks.push(chunk);
+        }),
+      );
+      req.on(
+        'end',
+        guarded(res, () => {
+          // A client that has already left is not answered.
+          if (res.headersSent || connection.destroyed) return;
+          const body = Buffer.concat(chunks.splice(0));
+          shedder.computing(connection);
+          // Once the answer is written the body is not needed: its memory is free, whether or not the client ever reads.
+          void answer(req, res, admission.admitted, body).finally(() => {
+            shedder.computed(connection);
+            release();
+          });
+        }),
+      );
     })();
   };
 
@@ -262,7 +277,8 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
   });
   // A failed handshake concerns that client only; the operator hears of it.
   server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
-    const why = error.code === 'ECONNRESET' ? 'the client hung up' : error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'not completed in time' : (error.code ?? error.message);
+    const why =
+      error.code === 'ECONNRESET' ? 'the client hung up' : error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'not completed in time' : (error.code ?? error.message);
     log(`TLS handshake with ${describePeer(socket, addresses.get(connectionOf(socket)))} failed: ${why}`);
   });
   // Each mutual-TLS client is admitted or refused once its handshake is done, before any request is read.
@@ -287,7 +303,7 @@ export function startCaServer(options: CaServerOptions): Promise<RunningServer> 
       // Errors of the listening socket itself (out of file descriptors while accepting) must not end the process.
       server.on('error', (error) => log(`server error: ${error.message}`));
       const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : options.port ?? 0;
+      const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
       resolve({
         url: `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
         port,

@@ -57,12 +57,12 @@ export async function createClusterIntermediate(directory: CaDirectory, keystore
   const clusterId = checkIdentifier(options.clusterId, 'cluster ID');
   if (options.nodeDays !== undefined) checkNodeDays(options.nodeDays, '--node-days');
   if (Boolean(options.key) === Boolean(options.csr)) {
-    throw keywardError('INTERMEDIATE_KEY_OR_CSR', 'give either the intermediate\'s key (--key) or its CSR (--csr)', {
+    throw keywardError('INTERMEDIATE_KEY_OR_CSR', "give either the intermediate's key (--key) or its CSR (--csr)", {
       hint: 'the key when its device is here, in the ceremony; the CSR from keyward ca intermediate request when it stays online',
     });
   }
   const config = directory.config();
-  if (options.key) checkOneCluster(config, clusterId, 'use one CA directory per cluster (--dir), or sign the other cluster\'s CSR (--csr)');
+  if (options.key) checkOneCluster(config, clusterId, "use one CA directory per cluster (--dir), or sign the other cluster's CSR (--csr)");
   const { root, rootCertificate } = await openRoot(directory, keystore, options.rootKey);
   const intermediateKey = options.key ? await openSigningKey(keystore, options.key, options.generate) : undefined;
   const spki = intermediateKey?.spki ?? (await intermediateCsrKey(options.csr!, clusterId));
@@ -115,7 +115,10 @@ export async function requestClusterIntermediate(directory: CaDirectory, keystor
   const config = directory.config();
   checkOneCluster(config, clusterId, 'use one CA directory per cluster (--dir)');
   const key = await openSigningKey(keystore, options.key, options.generate);
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: intermediateSubject(clusterId), keys: key.keys, signingAlgorithm: key.algorithm }, key.crypto);
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create(
+    { name: intermediateSubject(clusterId), keys: key.keys, signingAlgorithm: key.algorithm },
+    key.crypto,
+  );
   directory.saveConfig({ ...config, clusterId, pendingIntermediateKey: key.handle.info.uri, nodeDays: options.nodeDays ?? config.nodeDays });
   return csr.toString('pem');
 }
@@ -135,7 +138,11 @@ const ROOT_SIDE_FILES = [CA_FILES.roots, CA_FILES.root, CA_FILES.previousRoot, C
  * for this cluster, constrained to it, and issued by a root of the root directory carried along
  * (whose certificates and CRLs are copied here).
  */
-export async function installClusterIntermediate(directory: CaDirectory, keystore: Keystore, options: IntermediateInstallOptions): Promise<x509.X509Certificate> {
+export async function installClusterIntermediate(
+  directory: CaDirectory,
+  keystore: Keystore,
+  options: IntermediateInstallOptions,
+): Promise<x509.X509Certificate> {
   directory.requireCa();
   const config = directory.config();
   if (!config.pendingIntermediateKey || !config.clusterId) {
@@ -147,17 +154,24 @@ export async function installClusterIntermediate(directory: CaDirectory, keystor
   const key = await SigningKey.of(await keystore.open(config.pendingIntermediateKey));
   if (!samePublicKey(certificate.publicKey, key.spki)) {
     throw keywardError('CA_KEY_MISMATCH', `the certificate (${certificate.subject}) is not for the waiting key ${key.handle.info.uri}`, {
-      hint: 'install the certificate the root signed for this directory\'s CSR',
+      hint: "install the certificate the root signed for this directory's CSR",
     });
   }
   const expected = clusterNameConstraints(config.clusterId);
   const constraints = certificate.getExtension(expected.type);
-  if (!constraints || !Buffer.from(constraints.value).equals(Buffer.from(expected.value)) || certificate.getExtension(x509.BasicConstraintsExtension)?.pathLength !== 0) {
-    throw keywardError('INTERMEDIATE_NOT_FOR_CLUSTER', `the certificate is not a cluster intermediate constrained to "${config.clusterId}" (pathLen 0, O=${config.clusterId})`);
+  if (
+    !constraints ||
+    !Buffer.from(constraints.value).equals(Buffer.from(expected.value)) ||
+    certificate.getExtension(x509.BasicConstraintsExtension)?.pathLength !== 0
+  ) {
+    throw keywardError(
+      'INTERMEDIATE_NOT_FOR_CLUSTER',
+      `the certificate is not a cluster intermediate constrained to "${config.clusterId}" (pathLen 0, O=${config.clusterId})`,
+    );
   }
   if (!options.rootDirectory.roots().some((root) => issuedByRoot(certificate, root))) {
     throw keywardError('INTERMEDIATE_UNTRUSTED', `the certificate was not issued by a root of ${options.rootDirectory.dir}`, {
-      hint: 'carry the root\'s CA directory from the same ceremony (--root-dir)',
+      hint: "carry the root's CA directory from the same ceremony (--root-dir)",
     });
   }
   for (const file of ROOT_SIDE_FILES) {

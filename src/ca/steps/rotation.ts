@@ -24,7 +24,11 @@ export interface RotationOptions extends RootOptions {
  * holds both) while nodes move to certificates from a new intermediate under the new root;
  * old-root clients accept those through the cross-signed root.
  */
-export async function beginRootRotation(directory: CaDirectory, keystore: Keystore, options: RotationOptions): Promise<{ root: x509.X509Certificate; crossSigned: x509.X509Certificate }> {
+export async function beginRootRotation(
+  directory: CaDirectory,
+  keystore: Keystore,
+  options: RotationOptions,
+): Promise<{ root: x509.X509Certificate; crossSigned: x509.X509Certificate }> {
   directory.requireCa();
   const config = directory.config();
   if (directory.exists(CA_FILES.crossSigned)) {

@@ -24,7 +24,11 @@ export async function openSigningKey(keystore: Keystore, uri: string, generate?:
 }
 
 /** The root of this directory, opened, and checked to be the key the root certificate names. */
-export async function openRoot(directory: CaDirectory, keystore: Keystore, rootKey: string | KeyUri): Promise<{ root: SigningKey; rootCertificate: x509.X509Certificate }> {
+export async function openRoot(
+  directory: CaDirectory,
+  keystore: Keystore,
+  rootKey: string | KeyUri,
+): Promise<{ root: SigningKey; rootCertificate: x509.X509Certificate }> {
   const rootCertificate = directory.root();
   const root = await SigningKey.of(await keystore.open(rootKey));
   if (!samePublicKey(rootCertificate.publicKey, root.spki)) {

@@ -42,13 +42,19 @@ export async function caStatus(directory: CaDirectory): Promise<CaStatus> {
     }));
     const intermediate = directory.exists(CA_FILES.intermediate) ? directory.intermediate() : undefined;
     const clusterCa = directory.clusterCa();
-    const described = async (c: x509.X509Certificate) => ({ subject: c.subject, notAfter: c.notAfter.toISOString(), sha256: Buffer.from(await c.getThumbprint('SHA-256')).toString('hex') });
+    const described = async (c: x509.X509Certificate) => ({
+      subject: c.subject,
+      notAfter: c.notAfter.toISOString(),
+      sha256: Buffer.from(await c.getThumbprint('SHA-256')).toString('hex'),
+    });
     return {
       dir: directory.dir,
       ...(config.clusterId ? { clusterId: config.clusterId } : {}),
       roots: await Promise.all(roots.map(described)),
       rotationInProgress: directory.exists(CA_FILES.crossSigned),
-      ...(intermediate ? { intermediate: { subject: intermediate.subject, notAfter: intermediate.notAfter.toISOString(), key: config.intermediateKey?.text } } : {}),
+      ...(intermediate
+        ? { intermediate: { subject: intermediate.subject, notAfter: intermediate.notAfter.toISOString(), key: config.intermediateKey?.text } }
+        : {}),
       ...(clusterCa ? { clusterCa: await described(clusterCa) } : {}),
       counts: {
         issued: certificates.filter((c) => c.status === 'issued').length,

@@ -89,13 +89,16 @@ export function trustFromBundle(certificates: Uint8Array[]): AttestationTrust {
 }
 
 const UNTRUSTED_HINT =
-  'real YubiKeys chain to Yubico\'s roots, built in with the intermediates of firmware 5.7.4 and later; a virtual YubiKey chains to its own root and intermediates, which the verifier must be given';
+  "real YubiKeys chain to Yubico's roots, built in with the intermediates of firmware 5.7.4 and later; a virtual YubiKey chains to its own root and intermediates, which the verifier must be given";
 
 /** Error code and hint for each way a path can fail. */
 const PATH_ERRORS: Record<PathFailureKind, { code: CodeOf<'verification'>; hint?: string }> = {
   'issuer-missing': { code: 'ATTESTATION_UNTRUSTED', hint: UNTRUSTED_HINT },
   'untrusted-root': { code: 'ATTESTATION_UNTRUSTED', hint: UNTRUSTED_HINT },
-  'issuer-foreign': { code: 'ATTESTATION_UNTRUSTED', hint: 'the bundle holds a certificate that has the issuer\'s name but not its key: take the intermediates from the same PKI as the root' },
+  'issuer-foreign': {
+    code: 'ATTESTATION_UNTRUSTED',
+    hint: "the bundle holds a certificate that has the issuer's name but not its key: take the intermediates from the same PKI as the root",
+  },
   expired: { code: 'ATTESTATION_EXPIRED' },
   'not-a-ca': { code: 'ATTESTATION_INVALID' },
   'path-length': { code: 'ATTESTATION_INVALID' },
@@ -117,7 +120,7 @@ export function verifyAttestation(request: {
   const device = load(request.deviceCertificate, 'device attestation (F9) certificate');
   // The slot's certificate must come from this card's F9 key, not from any CA in the bundle.
   if (!issuedBy(leaf, device)) {
-    throw keywardError('ATTESTATION_INVALID', 'the slot attestation is not signed by this device\'s attestation key');
+    throw keywardError('ATTESTATION_INVALID', "the slot attestation is not signed by this device's attestation key");
   }
   const built = buildCertificatePath({
     leaf,

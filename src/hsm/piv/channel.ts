@@ -67,9 +67,12 @@ export class PivChannel {
         this.transport.transmit(apdu),
         new Promise<never>((_, reject) => {
           timeout = setTimeout(
-            () => reject(keywardError('CARD_TIMEOUT', `cannot ${ctx.operation}: the card did not answer within ${timeoutMs / 1000} s`, {
-              hint: 'unplug and replug the YubiKey; if another program is using it, close that program',
-            })),
+            () =>
+              reject(
+                keywardError('CARD_TIMEOUT', `cannot ${ctx.operation}: the card did not answer within ${timeoutMs / 1000} s`, {
+                  hint: 'unplug and replug the YubiKey; if another program is using it, close that program',
+                }),
+              ),
             timeoutMs,
           );
         }),

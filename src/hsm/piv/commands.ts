@@ -17,7 +17,10 @@ export async function select(channel: PivChannel, aid: Uint8Array = PIV_AID): Pr
 /** A PIN or PUK padded for the card (§3.2.1); refuses what the card could never accept. */
 function pinBlock(value: Uint8Array, what: 'PIN' | 'PUK'): Uint8Array {
   if (value.length < PIN_MIN_LENGTH || value.length > PIN_LENGTH) {
-    throw keywardError(what === 'PUK' ? 'PUK_LENGTH' : 'PIN_LENGTH', `${withArticle(what)} has ${PIN_MIN_LENGTH} to ${PIN_LENGTH} characters; this one has ${value.length}`);
+    throw keywardError(
+      what === 'PUK' ? 'PUK_LENGTH' : 'PIN_LENGTH',
+      `${withArticle(what)} has ${PIN_MIN_LENGTH} to ${PIN_LENGTH} characters; this one has ${value.length}`,
+    );
   }
   return padPin(value);
 }

@@ -116,7 +116,9 @@ function sysfsDevices(root = '/sys/bus/usb/devices'): UsbYubiKey[] {
   return entries.flatMap((dir) => {
     if (read(dir, 'idVendor') !== YUBICO_VENDOR_ID.toString(16).padStart(4, '0')) return [];
     const productId = parseInt(read(dir, 'idProduct') ?? '0', 16);
-    return [{ productId, product: read(dir, 'product') ?? 'YubiKey', serial: read(dir, 'serial'), interfaces: INTERFACES[productId] ?? [], source: 'sysfs' as const }];
+    return [
+      { productId, product: read(dir, 'product') ?? 'YubiKey', serial: read(dir, 'serial'), interfaces: INTERFACES[productId] ?? [], source: 'sysfs' as const },
+    ];
   });
 }
 
@@ -153,7 +155,11 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<Diagnosti
   for (const reader of pcsc.readers.filter((r) => r.cardPresent)) {
     try {
       let factoryDefaults: FactoryCredential[] = [];
-      const session = await PivSession.open(await PcscTransport.connect(reader.name, { busyTimeoutMs: 500 }), {}, async (opened) => void (factoryDefaults = await opened.factoryDefaults()));
+      const session = await PivSession.open(
+        await PcscTransport.connect(reader.name, { busyTimeoutMs: 500 }),
+        {},
+        async (opened) => void (factoryDefaults = await opened.factoryDefaults()),
+      );
       piv.push({ reader: reader.name, serial: session.serial, firmware: session.version.join('.'), factoryDefaults });
       await session.close();
     } catch (error) {
@@ -190,7 +196,11 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<Diagnosti
   }
   for (const reader of piv) {
     if (reader.error && /another program/.test(reader.error)) {
-      findings.push({ level: 'problem', message: `"${reader.reader}" is held exclusively by another program`, hint: 'gpg\'s scdaemon often does: gpgconf --kill scdaemon' });
+      findings.push({
+        level: 'problem',
+        message: `"${reader.reader}" is held exclusively by another program`,
+        hint: "gpg's scdaemon often does: gpgconf --kill scdaemon",
+      });
     } else if (reader.error) {
       findings.push({ level: 'warning', message: `"${reader.reader}": no PIV application (${reader.error})` });
     } else {
@@ -201,7 +211,11 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<Diagnosti
     }
   }
   if (usb.length === 0 && piv.length === 0) {
-    findings.push({ level: 'warning', message: 'no YubiKey on USB and no PIV card in any PC/SC reader', hint: 'plug a YubiKey in; for tests, keyward yubikey virtual serve plugs in a virtual one' });
+    findings.push({
+      level: 'warning',
+      message: 'no YubiKey on USB and no PIV card in any PC/SC reader',
+      hint: 'plug a YubiKey in; for tests, keyward yubikey virtual serve plugs in a virtual one',
+    });
   }
   return { usb, ...(usbError ? { usbError } : {}), pcsc, piv, findings };
 }

@@ -43,7 +43,7 @@ export class PinIncorrectError extends AuthError {
 export class TouchTimeoutError extends AuthError {
   constructor(ctx: StatusContext) {
     super('TOUCH_TIMEOUT', `cannot ${ctx.operation}: the YubiKey was not touched in time${on(ctx)}`, {
-      hint: 'run the command again and touch the YubiKey\'s contact when it blinks',
+      hint: "run the command again and touch the YubiKey's contact when it blinks",
     });
   }
 }
@@ -108,7 +108,7 @@ export function pcscError(error: unknown, operation: string): KeywardError {
     return keywardError('CARD_IN_USE', `cannot ${operation}: another program holds the card exclusively`, {
       ...options,
       hint:
-        'gpg\'s scdaemon often does: gpgconf --kill scdaemon, then try again; or a command waiting for a touch (one interrupted with Ctrl-C too: ' +
+        "gpg's scdaemon often does: gpgconf --kill scdaemon, then try again; or a command waiting for a touch (one interrupted with Ctrl-C too: " +
         `the card holds on until it is touched or gives up, within ${TOUCH_TIMEOUT_MS / 1000} s): touch the YubiKey, or wait and try again`,
     });
   }
@@ -141,8 +141,12 @@ export function cardAwaitingTouch(operation: string, wait: TouchWait): KeywardEr
     });
   }
   const ago = Math.max(0, Math.round((Date.now() - wait.since) / 1000));
-  return keywardError('CARD_IN_USE', `cannot ${operation}: the YubiKey is still waiting for a touch, which a Keyward command asked for ${ago} s ago before it was interrupted; the card is held until it is touched or gives up`, {
-    details,
-    hint: `touch it to end that wait now (the interrupted command's result is thrown away), or wait up to ${seconds} s; then run this again`,
-  });
+  return keywardError(
+    'CARD_IN_USE',
+    `cannot ${operation}: the YubiKey is still waiting for a touch, which a Keyward command asked for ${ago} s ago before it was interrupted; the card is held until it is touched or gives up`,
+    {
+      details,
+      hint: `touch it to end that wait now (the interrupted command's result is thrown away), or wait up to ${seconds} s; then run this again`,
+    },
+  );
 }

@@ -23,9 +23,13 @@ export function supportedAlgorithms(version: Version): KeyAlgorithm[] {
 export function requireAlgorithmSupport(algorithm: KeyAlgorithm, version: Version): number {
   const id = PIV_IDS[algorithm];
   if (!algorithmSupported(id, version)) {
-    throw keywardError('ALGORITHM_UNSUPPORTED', `${ALGORITHMS[algorithm].title} needs YubiKey firmware ${formatVersion(algorithmSince(id)!)} or later; this one has ${formatVersion(version)}`, {
-      hint: `choose one of ${supportedAlgorithms(version).join(', ')}`,
-    });
+    throw keywardError(
+      'ALGORITHM_UNSUPPORTED',
+      `${ALGORITHMS[algorithm].title} needs YubiKey firmware ${formatVersion(algorithmSince(id)!)} or later; this one has ${formatVersion(version)}`,
+      {
+        hint: `choose one of ${supportedAlgorithms(version).join(', ')}`,
+      },
+    );
   }
   return id;
 }

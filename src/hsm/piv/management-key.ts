@@ -18,7 +18,10 @@ const CIPHERS: Record<ManagementKeyAlgorithm, string> = {
 export function checkManagementKey(algorithm: ManagementKeyAlgorithm, key: Uint8Array): void {
   const expected = MANAGEMENT_KEY_ALGORITHMS[algorithm].keyLength;
   if (key.length !== expected) {
-    throw keywardError('MANAGEMENT_KEY_LENGTH', `${withArticle(`${algorithm.toUpperCase()} management key`)} has ${expected} bytes (${expected * 2} hex digits); got ${key.length}`);
+    throw keywardError(
+      'MANAGEMENT_KEY_LENGTH',
+      `${withArticle(`${algorithm.toUpperCase()} management key`)} has ${expected} bytes (${expected * 2} hex digits); got ${key.length}`,
+    );
   }
 }
 

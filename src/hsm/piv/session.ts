@@ -221,7 +221,11 @@ export class PivSession {
     if (!this.supports.metadata) return [];
     return this.op(async () => {
       const defaults: FactoryCredential[] = [];
-      for (const [credential, reference] of [['PIN', KEY_REFERENCE.PIN], ['PUK', KEY_REFERENCE.PUK], ['management key', KEY_REFERENCE.MANAGEMENT_KEY]] as const) {
+      for (const [credential, reference] of [
+        ['PIN', KEY_REFERENCE.PIN],
+        ['PUK', KEY_REFERENCE.PUK],
+        ['management key', KEY_REFERENCE.MANAGEMENT_KEY],
+      ] as const) {
         if ((await yubico.getMetadata(this.channel, reference))?.isDefault) defaults.push(credential);
       }
       return defaults;
@@ -302,7 +306,10 @@ export class PivSession {
 
   /** Sets PIN and PUK tries; the card then resets both to their factory defaults. */
   async setPinRetries(pinTries: number, pukTries: number): Promise<void> {
-    for (const [what, n] of [['PIN', pinTries], ['PUK', pukTries]] as const) {
+    for (const [what, n] of [
+      ['PIN', pinTries],
+      ['PUK', pukTries],
+    ] as const) {
       if (!Number.isInteger(n) || n < 1 || n > 255) throw keywardError('RETRIES_INVALID', `${what} tries must be 1 to 255, got ${n}`);
     }
     await this.op(async () => {
@@ -333,7 +340,7 @@ export class PivSession {
     const ctx = { operation: 'authenticate with the management key', credential: 'management key' as const, mayNeedTouch: info.requiresTouch !== false };
     const witnessResponse = await piv.generalAuthenticate(this.channel, id, KEY_REFERENCE.MANAGEMENT_KEY, tlv(TAG.WITNESS, new Uint8Array()), ctx);
     const witness = witnessResponse.get(TAG.WITNESS);
-    if (!witness || witness.length !== blockLength) throw new CardResponseError('the card\'s management key witness is malformed');
+    if (!witness || witness.length !== blockLength) throw new CardResponseError("the card's management key witness is malformed");
     const challenge = randomBytes(blockLength);
     const response = await piv.generalAuthenticate(
       this.channel,
@@ -357,7 +364,10 @@ export class PivSession {
       throw keywardError('PIV_UNSUPPORTED', `AES management keys need firmware 5.4 or later; ${this.device} has ${formatVersion(this.version)}`);
     }
     if (key.length !== MANAGEMENT_KEY_ALGORITHMS[algorithm].keyLength) {
-      throw keywardError('MANAGEMENT_KEY_LENGTH', `${withArticle(`${algorithm.toUpperCase()} management key`)} has ${MANAGEMENT_KEY_ALGORITHMS[algorithm].keyLength} bytes`);
+      throw keywardError(
+        'MANAGEMENT_KEY_LENGTH',
+        `${withArticle(`${algorithm.toUpperCase()} management key`)} has ${MANAGEMENT_KEY_ALGORITHMS[algorithm].keyLength} bytes`,
+      );
     }
     await this.op(async () => {
       await this.#authenticate();
@@ -440,7 +450,13 @@ export class PivSession {
    * Signs with the key in a slot. ECDSA signatures come back DER (as the card gives them), RSA and
    * Ed25519 raw. The PIN is verified only when the slot's policy needs it.
    */
-  async sign(slot: number, algorithm: KeyAlgorithm, data: Uint8Array, request: SignRequest, known?: { pinPolicy?: PinPolicy; touchPolicy?: TouchPolicy }): Promise<Uint8Array> {
+  async sign(
+    slot: number,
+    algorithm: KeyAlgorithm,
+    data: Uint8Array,
+    request: SignRequest,
+    known?: { pinPolicy?: PinPolicy; touchPolicy?: TouchPolicy },
+  ): Promise<Uint8Array> {
     const input = this.#signatureInput(algorithm, data, request);
     return this.#authenticateWithSlot(slot, algorithm, TAG.CHALLENGE, input, known, { operation: `sign with slot ${slot.toString(16)}`, result: 'signature' });
   }
@@ -449,8 +465,16 @@ export class PivSession {
    * ECDH with the key in a slot (GENERAL AUTHENTICATE with tag 85): the shared secret for the peer's
    * uncompressed point (P-256/P-384). The PIN is verified if the slot's policy needs it.
    */
-  async ecdh(slot: number, algorithm: 'p256' | 'p384', peerPoint: Uint8Array, known?: { pinPolicy?: PinPolicy; touchPolicy?: TouchPolicy }): Promise<Uint8Array> {
-    return this.#authenticateWithSlot(slot, algorithm, TAG.EXPONENTIATION, peerPoint, known, { operation: `agree a key with slot ${slot.toString(16)}`, result: 'shared secret' });
+  async ecdh(
+    slot: number,
+    algorithm: 'p256' | 'p384',
+    peerPoint: Uint8Array,
+    known?: { pinPolicy?: PinPolicy; touchPolicy?: TouchPolicy },
+  ): Promise<Uint8Array> {
+    return this.#authenticateWithSlot(slot, algorithm, TAG.EXPONENTIATION, peerPoint, known, {
+      operation: `agree a key with slot ${slot.toString(16)}`,
+      result: 'shared secret',
+    });
   }
 
   /** GENERAL AUTHENTICATE with a slot's private key: the PIN first if its policy needs it, a touch if it may. */
@@ -491,7 +515,9 @@ export class PivSession {
     }
     if (!algorithm) {
       const curve = key.asymmetricKeyDetails?.namedCurve;
-      throw keywardError('KEY_TYPE_UNSUPPORTED', `this ${key.asymmetricKeyType}${curve ? ` (${curve})` : ''} key cannot be imported into a PIV slot`, { hint: 'import a P-256, P-384, RSA 2048–4096 or Ed25519 key' });
+      throw keywardError('KEY_TYPE_UNSUPPORTED', `this ${key.asymmetricKeyType}${curve ? ` (${curve})` : ''} key cannot be imported into a PIV slot`, {
+        hint: 'import a P-256, P-384, RSA 2048–4096 or Ed25519 key',
+      });
     }
     const family = ALGORITHMS[algorithm].family;
     // The private key's components, tagged as Yubico's IMPORT wants them.
@@ -514,14 +540,18 @@ export class PivSession {
   // -- certificates and data objects ------------------------------------------------------------
 
   async getCertificate(slot: number): Promise<Uint8Array | undefined> {
-    const object = await this.op(() => piv.getData(this.channel, certificateObjectOf(slot), { operation: `read the certificate of slot ${slot.toString(16)}` }));
+    const object = await this.op(() =>
+      piv.getData(this.channel, certificateObjectOf(slot), { operation: `read the certificate of slot ${slot.toString(16)}` }),
+    );
     return object && object.length > 0 ? decodeCertificateObject(object) : undefined;
   }
 
   async putCertificate(slot: number, der: Uint8Array): Promise<void> {
     await this.op(async () => {
       await this.#authenticate();
-      await piv.putData(this.channel, certificateObjectOf(slot), encodeCertificateObject(der), { operation: `store a certificate in slot ${slot.toString(16)}` });
+      await piv.putData(this.channel, certificateObjectOf(slot), encodeCertificateObject(der), {
+        operation: `store a certificate in slot ${slot.toString(16)}`,
+      });
     });
   }
 

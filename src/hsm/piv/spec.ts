@@ -79,10 +79,7 @@ export const SLOTS = {
   '9d': { id: 0x9d, name: 'key management', object: 0x5fc10b },
   '9e': { id: 0x9e, name: 'card authentication', object: 0x5fc101 },
   ...Object.fromEntries(
-    Array.from({ length: 20 }, (_, i) => [
-      (0x82 + i).toString(16),
-      { id: 0x82 + i, name: `retired key management ${i + 1}`, object: 0x5fc10d + i },
-    ]),
+    Array.from({ length: 20 }, (_, i) => [(0x82 + i).toString(16), { id: 0x82 + i, name: `retired key management ${i + 1}`, object: 0x5fc10d + i }]),
   ),
   f9: { id: 0xf9, name: 'attestation', object: 0x5fff01 },
 } as Readonly<Record<string, { id: number; name: string; object: number }>>;

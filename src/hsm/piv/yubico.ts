@@ -66,7 +66,7 @@ export function parseMetadata(data: Uint8Array): RawMetadata {
       retries: retries && retries.length >= 2 ? { total: retries[0]!, remaining: retries[1]! } : undefined,
     };
   } catch (cause) {
-    throw new CardResponseError('the card\'s metadata is malformed', { cause });
+    throw new CardResponseError("the card's metadata is malformed", { cause });
   }
 }
 
@@ -91,7 +91,13 @@ export async function deleteKey(channel: PivChannel, slot: number): Promise<void
 }
 
 /** Imports a private key (EC: 06 d; RSA: 01 p 02 q 03 dp 04 dq 05 qinv) with policies. */
-export async function importKey(channel: PivChannel, slot: number, algorithm: number, components: Uint8Array, policies: { pin?: number; touch?: number }): Promise<void> {
+export async function importKey(
+  channel: PivChannel,
+  slot: number,
+  algorithm: number,
+  components: Uint8Array,
+  policies: { pin?: number; touch?: number },
+): Promise<void> {
   const data = concat(
     components,
     policies.pin ? tlv(TAG.PIN_POLICY, Uint8Array.of(policies.pin)) : new Uint8Array(),

@@ -45,58 +45,38 @@ const TRANSLATIONS: Record<string, Maker> = {
       ...o,
       hint: 'change it with keyward token change-pin <token-uri>',
     }),
-  CKR_PIN_LEN_RANGE: (ctx, o) =>
-    keywardError('PIN_LENGTH', `cannot ${ctx.operation}: the PIN's length is outside what the token accepts`, o),
-  CKR_PIN_INVALID: (ctx, o) =>
-    keywardError('PIN_INVALID', `cannot ${ctx.operation}: the PIN has characters the token does not accept`, o),
+  CKR_PIN_LEN_RANGE: (ctx, o) => keywardError('PIN_LENGTH', `cannot ${ctx.operation}: the PIN's length is outside what the token accepts`, o),
+  CKR_PIN_INVALID: (ctx, o) => keywardError('PIN_INVALID', `cannot ${ctx.operation}: the PIN has characters the token does not accept`, o),
   CKR_USER_PIN_NOT_INITIALIZED: (ctx, o) =>
     keywardError('PIN_NOT_INITIALIZED', `cannot ${ctx.operation}: the token has no user PIN yet`, {
       ...o,
       hint: 'set one with the SO PIN: keyward token unblock <token-uri>',
     }),
-  CKR_USER_NOT_LOGGED_IN: (ctx, o) =>
-    keywardError('LOGIN_REQUIRED', `cannot ${ctx.operation}: the token needs a PIN for this`, o),
+  CKR_USER_NOT_LOGGED_IN: (ctx, o) => keywardError('LOGIN_REQUIRED', `cannot ${ctx.operation}: the token needs a PIN for this`, o),
   CKR_USER_TYPE_INVALID: (ctx, o) => keywardError('USER_TYPE_INVALID', `cannot ${ctx.operation}: invalid user type`, o),
-  CKR_USER_ANOTHER_ALREADY_LOGGED_IN: (ctx, o) =>
-    keywardError('OTHER_USER_LOGGED_IN', `cannot ${ctx.operation}: another user (SO) is logged in${on(ctx)}`, o),
+  CKR_USER_ANOTHER_ALREADY_LOGGED_IN: (ctx, o) => keywardError('OTHER_USER_LOGGED_IN', `cannot ${ctx.operation}: another user (SO) is logged in${on(ctx)}`, o),
   CKR_TOKEN_NOT_PRESENT: (ctx, o) =>
     keywardError('TOKEN_NOT_PRESENT', `cannot ${ctx.operation}: the token is not present`, {
       ...o,
       hint: 'insert or reconnect the token, then try again',
     }),
-  CKR_DEVICE_REMOVED: (ctx, o) =>
-    keywardError('TOKEN_REMOVED', `cannot ${ctx.operation}: the token was removed`, o),
-  CKR_TOKEN_NOT_RECOGNIZED: (ctx, o) =>
-    keywardError('TOKEN_NOT_RECOGNIZED', `cannot ${ctx.operation}: the module does not recognise the token`, o),
+  CKR_DEVICE_REMOVED: (ctx, o) => keywardError('TOKEN_REMOVED', `cannot ${ctx.operation}: the token was removed`, o),
+  CKR_TOKEN_NOT_RECOGNIZED: (ctx, o) => keywardError('TOKEN_NOT_RECOGNIZED', `cannot ${ctx.operation}: the module does not recognise the token`, o),
   CKR_SLOT_ID_INVALID: (ctx, o) => keywardError('SLOT_NOT_FOUND', `cannot ${ctx.operation}: no such slot`, o),
-  CKR_OBJECT_HANDLE_INVALID: (ctx, o) =>
-    keywardError('OBJECT_GONE', `cannot ${ctx.operation}: the object no longer exists (deleted by another program?)`, o),
-  CKR_KEY_HANDLE_INVALID: (ctx, o) =>
-    keywardError('OBJECT_GONE', `cannot ${ctx.operation}: the key no longer exists (deleted by another program?)`, o),
-  CKR_MECHANISM_INVALID: (ctx, o) =>
-    keywardError('MECHANISM_UNSUPPORTED', `cannot ${ctx.operation}: the token does not offer this mechanism`, o),
-  CKR_MECHANISM_PARAM_INVALID: (ctx, o) =>
-    keywardError('MECHANISM_PARAM_INVALID', `cannot ${ctx.operation}: the token refused the mechanism's parameters`, o),
-  CKR_KEY_TYPE_INCONSISTENT: (ctx, o) =>
-    keywardError('KEY_TYPE_MISMATCH', `cannot ${ctx.operation}: the key's type does not fit this operation`, o),
-  CKR_KEY_FUNCTION_NOT_PERMITTED: (ctx, o) =>
-    keywardError('KEY_USE_FORBIDDEN', `cannot ${ctx.operation}: the key's attributes do not permit it`, o),
-  CKR_KEY_SIZE_RANGE: (ctx, o) =>
-    keywardError('KEY_SIZE_UNSUPPORTED', `cannot ${ctx.operation}: the token does not support this key size`, o),
-  CKR_DATA_LEN_RANGE: (ctx, o) =>
-    keywardError('DATA_LENGTH', `cannot ${ctx.operation}: the input has a length the mechanism does not accept`, o),
-  CKR_TEMPLATE_INCONSISTENT: (ctx, o) =>
-    keywardError('TEMPLATE_REFUSED', `cannot ${ctx.operation}: the token refused the attribute template`, o),
-  CKR_ATTRIBUTE_VALUE_INVALID: (ctx, o) =>
-    keywardError('TEMPLATE_REFUSED', `cannot ${ctx.operation}: the token refused an attribute value`, o),
-  CKR_ATTRIBUTE_TYPE_INVALID: (ctx, o) =>
-    keywardError('TEMPLATE_REFUSED', `cannot ${ctx.operation}: the token does not know an attribute we sent`, o),
-  CKR_TOKEN_WRITE_PROTECTED: (ctx, o) =>
-    keywardError('TOKEN_READ_ONLY', `cannot ${ctx.operation}: the token is write-protected`, o),
-  CKR_SIGNATURE_INVALID: (ctx, o) =>
-    keywardError('SIGNATURE_INVALID', `cannot ${ctx.operation}: the signature is invalid`, o),
-  CKR_FUNCTION_NOT_SUPPORTED: (ctx, o) =>
-    keywardError('FUNCTION_UNSUPPORTED', `cannot ${ctx.operation}: the module does not implement this function`, o),
+  CKR_OBJECT_HANDLE_INVALID: (ctx, o) => keywardError('OBJECT_GONE', `cannot ${ctx.operation}: the object no longer exists (deleted by another program?)`, o),
+  CKR_KEY_HANDLE_INVALID: (ctx, o) => keywardError('OBJECT_GONE', `cannot ${ctx.operation}: the key no longer exists (deleted by another program?)`, o),
+  CKR_MECHANISM_INVALID: (ctx, o) => keywardError('MECHANISM_UNSUPPORTED', `cannot ${ctx.operation}: the token does not offer this mechanism`, o),
+  CKR_MECHANISM_PARAM_INVALID: (ctx, o) => keywardError('MECHANISM_PARAM_INVALID', `cannot ${ctx.operation}: the token refused the mechanism's parameters`, o),
+  CKR_KEY_TYPE_INCONSISTENT: (ctx, o) => keywardError('KEY_TYPE_MISMATCH', `cannot ${ctx.operation}: the key's type does not fit this operation`, o),
+  CKR_KEY_FUNCTION_NOT_PERMITTED: (ctx, o) => keywardError('KEY_USE_FORBIDDEN', `cannot ${ctx.operation}: the key's attributes do not permit it`, o),
+  CKR_KEY_SIZE_RANGE: (ctx, o) => keywardError('KEY_SIZE_UNSUPPORTED', `cannot ${ctx.operation}: the token does not support this key size`, o),
+  CKR_DATA_LEN_RANGE: (ctx, o) => keywardError('DATA_LENGTH', `cannot ${ctx.operation}: the input has a length the mechanism does not accept`, o),
+  CKR_TEMPLATE_INCONSISTENT: (ctx, o) => keywardError('TEMPLATE_REFUSED', `cannot ${ctx.operation}: the token refused the attribute template`, o),
+  CKR_ATTRIBUTE_VALUE_INVALID: (ctx, o) => keywardError('TEMPLATE_REFUSED', `cannot ${ctx.operation}: the token refused an attribute value`, o),
+  CKR_ATTRIBUTE_TYPE_INVALID: (ctx, o) => keywardError('TEMPLATE_REFUSED', `cannot ${ctx.operation}: the token does not know an attribute we sent`, o),
+  CKR_TOKEN_WRITE_PROTECTED: (ctx, o) => keywardError('TOKEN_READ_ONLY', `cannot ${ctx.operation}: the token is write-protected`, o),
+  CKR_SIGNATURE_INVALID: (ctx, o) => keywardError('SIGNATURE_INVALID', `cannot ${ctx.operation}: the signature is invalid`, o),
+  CKR_FUNCTION_NOT_SUPPORTED: (ctx, o) => keywardError('FUNCTION_UNSUPPORTED', `cannot ${ctx.operation}: the module does not implement this function`, o),
   CKR_DEVICE_MEMORY: (ctx, o) =>
     keywardError('DEVICE_MEMORY', `cannot ${ctx.operation}: the token is out of memory`, {
       ...o,

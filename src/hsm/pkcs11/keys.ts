@@ -6,12 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Certificate } from '@peculiar/asn1-x509';
 import pkcs11js from 'pkcs11js';
-import {
-  ALGORITHMS,
-  ecAlgorithmByOid,
-  rsaAlgorithmByBits,
-  type KeyAlgorithm,
-} from '../../crypto/algorithms.js';
+import { ALGORITHMS, ecAlgorithmByOid, rsaAlgorithmByBits, type KeyAlgorithm } from '../../crypto/algorithms.js';
 import { digestInfo, hashBytes } from '../../crypto/signature-encoding.js';
 import { keywardError } from '../../errors.js';
 import { CKK_EC_EDWARDS, ED25519_EC_PARAMS } from './constants.js';
@@ -66,8 +61,7 @@ function readUlong(value: Buffer | undefined): number | undefined {
   return value.length >= 8 ? Number(value.readBigUInt64LE(0)) : value.readUInt32LE(0);
 }
 
-const readBool = (value: Buffer | undefined): boolean | undefined =>
-  value && value.length > 0 ? value[0] !== 0 : undefined;
+const readBool = (value: Buffer | undefined): boolean | undefined => (value && value.length > 0 ? value[0] !== 0 : undefined);
 
 /** One key on a token: handles of its objects, and what we know of it. */
 export class Pkcs11Key {
@@ -104,7 +98,10 @@ export class Pkcs11Key {
 
   privateAttributes(): PrivateKeyAttributes {
     if (!this.privateKey) return {};
-    const values = this.token.readAttributes(this.privateKey, PRIVATE_KEY_ATTRIBUTES.map(([, t]) => t));
+    const values = this.token.readAttributes(
+      this.privateKey,
+      PRIVATE_KEY_ATTRIBUTES.map(([, t]) => t),
+    );
     const out: PrivateKeyAttributes = {};
     for (const [name, type] of PRIVATE_KEY_ATTRIBUTES) {
       const value = readBool(values.get(type));
@@ -249,11 +246,7 @@ export function findKeys(token: Token, filter: KeyFilter = {}): Pkcs11Key[] {
     if (filter.kind && !pick(filter.kind)) continue;
     const keyObject = privateKey ?? publicKey;
     const keyType = keyObject ? readUlong(token.readAttributes(keyObject.handle, [pkcs11js.CKA_KEY_TYPE]).get(pkcs11js.CKA_KEY_TYPE)) : undefined;
-    const algorithm = publicKey
-      ? algorithmOf(token, keyType, publicKey.handle)
-      : privateKey
-        ? algorithmOf(token, keyType, privateKey.handle)
-        : undefined;
+    const algorithm = publicKey ? algorithmOf(token, keyType, publicKey.handle) : privateKey ? algorithmOf(token, keyType, privateKey.handle) : undefined;
     const key = new Pkcs11Key({
       token,
       id: main.id,

@@ -40,12 +40,7 @@ function unsupported(tokenLabel: string, what: string, mechanisms: number[]): Us
   });
 }
 
-export function planSignature(
-  algorithm: KeyAlgorithm,
-  request: SignRequest,
-  available: Set<number>,
-  tokenLabel: string,
-): SignPlan {
+export function planSignature(algorithm: KeyAlgorithm, request: SignRequest, available: Set<number>, tokenLabel: string): SignPlan {
   const info = ALGORITHMS[algorithm];
   const { hash } = request;
   switch (info.family) {

@@ -118,10 +118,14 @@ function allowanceFor(real: string, policy: ModulePolicy): 'operator' | 'standin
   if (readAllowList(policy.allowList ?? MODULE_ALLOW_LIST).some(same)) return 'standing';
   const unsafe = registrations[0];
   if (unsafe?.writer) {
-    throw keywardError('MODULE_REGISTRY_INSECURE', `refusing to honour the p11-kit registration ${unsafe.file} of PKCS#11 module ${real}: ${describe(unsafe.writer, realpathSync(unsafe.file))}`, {
-      hint: `only root may be able to change it, or whoever can would choose the code Keyward loads: chown root:root ${unsafe.writer.path} && chmod go-w ${unsafe.writer.path}`,
-      details: { module: real, registration: unsafe.file, path: unsafe.writer.path },
-    });
+    throw keywardError(
+      'MODULE_REGISTRY_INSECURE',
+      `refusing to honour the p11-kit registration ${unsafe.file} of PKCS#11 module ${real}: ${describe(unsafe.writer, realpathSync(unsafe.file))}`,
+      {
+        hint: `only root may be able to change it, or whoever can would choose the code Keyward loads: chown root:root ${unsafe.writer.path} && chmod go-w ${unsafe.writer.path}`,
+        details: { module: real, registration: unsafe.file, path: unsafe.writer.path },
+      },
+    );
   }
   return undefined;
 }
@@ -138,23 +142,31 @@ export function requireAllowedModule(path: string, requester: ModuleRequester, p
   const details = { module: real, file: requester.file, ...(requester.field ? { field: requester.field } : {}) };
   const allowance = allowanceFor(real, policy);
   if (!allowance) {
-    throw keywardError('MODULE_NOT_ALLOWED', `refusing to load PKCS#11 module ${shown}: the key URI in ${from} names it, and a URI read from a file may load only a module the operator allowed`, {
-      hint:
-        `if you trust this module, allow it: add the line "${real}" to ${policy.allowList ?? MODULE_ALLOW_LIST} (owned by root, writable by root only), ` +
-        `register it with p11-kit (a file /etc/pkcs11/modules/<name>.module saying "module: ${real}"), or choose it for this run with --module ${real}. ` +
-        `If you did not expect this module, ${requester.file} was changed: restore it from a trusted copy`,
-      details,
-    });
+    throw keywardError(
+      'MODULE_NOT_ALLOWED',
+      `refusing to load PKCS#11 module ${shown}: the key URI in ${from} names it, and a URI read from a file may load only a module the operator allowed`,
+      {
+        hint:
+          `if you trust this module, allow it: add the line "${real}" to ${policy.allowList ?? MODULE_ALLOW_LIST} (owned by root, writable by root only), ` +
+          `register it with p11-kit (a file /etc/pkcs11/modules/<name>.module saying "module: ${real}"), or choose it for this run with --module ${real}. ` +
+          `If you did not expect this module, ${requester.file} was changed: restore it from a trusted copy`,
+        details,
+      },
+    );
   }
   // A standing allowance names a path, not the code at it: if someone besides root (or the user
   // running Keyward) can replace the library, that person chooses the code, and the allowance
   // means nothing. The operator's own choice for this run is theirs to make and is not second-guessed.
   const writer = allowance === 'standing' ? untrustedWriter(real, [ROOT, process.geteuid?.() ?? ROOT]) : undefined;
   if (writer) {
-    throw keywardError('MODULE_NOT_ALLOWED', `refusing to load PKCS#11 module ${shown}, named by ${from}: ${describe(writer, real)}, so others could replace the code it loads`, {
-      hint: `make it writable by root only (chown root:root ${writer.path} && chmod go-w ${writer.path}), or choose it yourself for this run with --module ${real}`,
-      details,
-    });
+    throw keywardError(
+      'MODULE_NOT_ALLOWED',
+      `refusing to load PKCS#11 module ${shown}, named by ${from}: ${describe(writer, real)}, so others could replace the code it loads`,
+      {
+        hint: `make it writable by root only (chown root:root ${writer.path} && chmod go-w ${writer.path}), or choose it yourself for this run with --module ${real}`,
+        details,
+      },
+    );
   }
   return real;
 }

@@ -74,17 +74,23 @@ function findModuleByName(name: string): string | undefined {
 export function resolveModulePath(selection: ModuleSelection = {}): string {
   const env = selection.env ?? process.env;
   const fromEnv = env.KEYWARD_PKCS11_MODULE || undefined;
-  const uriOrigin = selection.fromFile ? `the URI in ${selection.fromFile.field ? `${selection.fromFile.field} of ` : ''}${selection.fromFile.file}` : 'the URI';
+  const uriOrigin = selection.fromFile
+    ? `the URI in ${selection.fromFile.field ? `${selection.fromFile.field} of ` : ''}${selection.fromFile.file}`
+    : 'the URI';
   const requireFile = (path: string, origin: string): string => {
     if (!existsSync(path)) {
       throw keywardError('MODULE_NOT_FOUND', `PKCS#11 module ${path} (from ${origin}) does not exist`, {
-        hint: path.includes('softhsm') ? INSTALL_SOFTHSM_HINT : 'check the path, or install the vendor\'s PKCS#11 module',
+        hint: path.includes('softhsm') ? INSTALL_SOFTHSM_HINT : "check the path, or install the vendor's PKCS#11 module",
         details: { module: path },
       });
     }
     return path;
   };
-  const named = selection.modulePath ? requireFile(selection.modulePath, `module-path in ${uriOrigin}`) : selection.moduleName ? moduleNamed(selection.moduleName) : undefined;
+  const named = selection.modulePath
+    ? requireFile(selection.modulePath, `module-path in ${uriOrigin}`)
+    : selection.moduleName
+      ? moduleNamed(selection.moduleName)
+      : undefined;
   if (named) {
     if (!selection.fromFile) return named;
     return requireAllowedModule(named, selection.fromFile, {
@@ -163,7 +169,7 @@ export class Pkcs11Module implements TokenModule {
     } catch (cause) {
       throw keywardError('MODULE_LOAD_FAILED', `cannot load PKCS#11 module ${path}: ${(cause as Error).message}`, {
         cause,
-        hint: 'is it a PKCS#11 module built for this machine\'s architecture? (file ' + path + ')',
+        hint: "is it a PKCS#11 module built for this machine's architecture? (file " + path + ')',
       });
     }
     try {

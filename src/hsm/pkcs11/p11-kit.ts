@@ -12,12 +12,7 @@ import { isAbsolute, join } from 'node:path';
 export const P11KIT_REGISTRIES = ['/etc/pkcs11/modules', '/usr/share/p11-kit/modules'];
 
 /** p11-kit's module directory (P11_MODULE_PATH, fixed when p11-kit is built), as distributions set it. */
-export const P11KIT_MODULE_DIRS = [
-  '/usr/lib/x86_64-linux-gnu/pkcs11',
-  '/usr/lib/aarch64-linux-gnu/pkcs11',
-  '/usr/lib64/pkcs11',
-  '/usr/lib/pkcs11',
-];
+export const P11KIT_MODULE_DIRS = ['/usr/lib/x86_64-linux-gnu/pkcs11', '/usr/lib/aarch64-linux-gnu/pkcs11', '/usr/lib64/pkcs11', '/usr/lib/pkcs11'];
 
 /** p11-kit ignores (and warns about) registry files not named like this. */
 const MODULE_FILE = /^([A-Za-z0-9][A-Za-z0-9_.-]*)\.module$/;

@@ -58,10 +58,7 @@ export function keyPairTemplates(algorithm: KeyAlgorithm, id: Buffer, label: str
       privateTemplate.push({ type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA });
       return { mechanism: { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN }, publicTemplate, privateTemplate };
     case 'ed25519':
-      publicTemplate.push(
-        { type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS },
-        { type: pkcs11js.CKA_EC_PARAMS, value: ED25519_EC_PARAMS },
-      );
+      publicTemplate.push({ type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS }, { type: pkcs11js.CKA_EC_PARAMS, value: ED25519_EC_PARAMS });
       privateTemplate.push({ type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS });
       return { mechanism: { mechanism: CKM_EC_EDWARDS_KEY_PAIR_GEN }, publicTemplate, privateTemplate };
   }

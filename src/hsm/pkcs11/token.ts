@@ -150,9 +150,7 @@ export class Token {
    */
   session(): Buffer {
     if (!this.#anchor) {
-      this.#anchor = pkcs11Call(this.ctx('open a session'), () =>
-        this.lib.C_OpenSession(this.slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION),
-      );
+      this.#anchor = pkcs11Call(this.ctx('open a session'), () => this.lib.C_OpenSession(this.slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION));
     }
     return this.#anchor;
   }
@@ -160,9 +158,7 @@ export class Token {
   #sessionPool(): SessionPool {
     if (!this.#pool) {
       const info = pkcs11Call(this.ctx('read token information'), () => this.lib.C_GetTokenInfo(this.slot));
-      const limit = UNLIMITED_SESSIONS.has(info.maxSessionCount)
-        ? MAX_POOLED_SESSIONS
-        : Math.min(MAX_POOLED_SESSIONS, info.maxSessionCount - 1);
+      const limit = UNLIMITED_SESSIONS.has(info.maxSessionCount) ? MAX_POOLED_SESSIONS : Math.min(MAX_POOLED_SESSIONS, info.maxSessionCount - 1);
       this.#pool = new SessionPool(this.lib, this.slot, limit, this.label);
     }
     return this.#pool;
@@ -185,9 +181,7 @@ export class Token {
 
   isLoggedIn(userType: UserType = 'user'): boolean {
     const state = pkcs11Call(this.ctx('read session state'), () => this.lib.C_GetSessionInfo(this.session())).state;
-    return userType === 'so'
-      ? state === CKS_RW_SO_FUNCTIONS
-      : state === CKS_RO_USER_FUNCTIONS || state === CKS_RW_USER_FUNCTIONS;
+    return userType === 'so' ? state === CKS_RW_SO_FUNCTIONS : state === CKS_RO_USER_FUNCTIONS || state === CKS_RW_USER_FUNCTIONS;
   }
 
   /**
@@ -239,9 +233,7 @@ export class Token {
   /** C_SetPIN: the logged-in user (or SO) changes their own PIN. */
   changePin(oldPin: Secret, newPin: Secret, options: LoginOptions = {}): void {
     this.login(oldPin, options);
-    pkcs11Call(this.ctx('change the PIN'), () =>
-      this.lib.C_SetPIN(this.session(), oldPin.revealString(), newPin.revealString()),
-    );
+    pkcs11Call(this.ctx('change the PIN'), () => this.lib.C_SetPIN(this.session(), oldPin.revealString(), newPin.revealString()));
   }
 
   /** C_InitPIN as the SO: sets a new user PIN, which also unblocks a locked one. */
@@ -264,9 +256,7 @@ export class Token {
 
   mechanismKeySizes(mechanism: number): { min: number; max: number } | undefined {
     if (!this.mechanisms().has(mechanism)) return undefined;
-    const info = pkcs11Call(this.ctx('read mechanism information'), () =>
-      this.lib.C_GetMechanismInfo(this.slot, mechanism),
-    );
+    const info = pkcs11Call(this.ctx('read mechanism information'), () => this.lib.C_GetMechanismInfo(this.slot, mechanism));
     return { min: info.minKeySize, max: info.maxKeySize };
   }
 
@@ -295,7 +285,11 @@ export class Token {
     const session = this.session();
     const result = new Map<number, Buffer | undefined>();
     try {
-      const values = this.lib.C_GetAttributeValue(session, object, types.map((type) => ({ type })));
+      const values = this.lib.C_GetAttributeValue(
+        session,
+        object,
+        types.map((type) => ({ type })),
+      );
       for (const { type, value } of values) result.set(type, value as Buffer);
       return result;
     } catch (error) {
@@ -329,9 +323,7 @@ export class Token {
     privateTemplate: pkcs11js.Template,
     operation: string,
   ): Promise<pkcs11js.KeyPair> {
-    return this.withPooledSession(operation, (session) =>
-      this.lib.C_GenerateKeyPairAsync(session, mechanism, publicTemplate, privateTemplate),
-    );
+    return this.withPooledSession(operation, (session) => this.lib.C_GenerateKeyPairAsync(session, mechanism, publicTemplate, privateTemplate));
   }
 
   /** C_SignInit + C_Sign on a pooled session, off the event loop. */

@@ -45,7 +45,13 @@ interface Issuer {
 }
 
 /** A CA certificate under `issuer`, allowing `pathLength` CAs below it, with key identifiers for path building. */
-async function issueCaCertificate(issuer: Issuer, subject: string, publicKey: webcrypto.CryptoKey, pathLength: number, usage: x509.KeyUsageFlags): Promise<x509.X509Certificate> {
+async function issueCaCertificate(
+  issuer: Issuer,
+  subject: string,
+  publicKey: webcrypto.CryptoKey,
+  pathLength: number,
+  usage: x509.KeyUsageFlags,
+): Promise<x509.X509Certificate> {
   return x509.X509CertificateGenerator.create(
     {
       serialNumber: randomSerial(),
@@ -101,7 +107,13 @@ export async function createAttestationCa(deviceSerial: number, shape: Attestati
     issuer = { certificate, key: keys.privateKey };
   }
   const device = await newKeys();
-  const deviceCertificate = await issueCaCertificate(issuer, `CN=Keyward Virtual YubiKey PIV Attestation ${deviceSerial}`, device.publicKey, 0, x509.KeyUsageFlags.keyCertSign);
+  const deviceCertificate = await issueCaCertificate(
+    issuer,
+    `CN=Keyward Virtual YubiKey PIV Attestation ${deviceSerial}`,
+    device.publicKey,
+    0,
+    x509.KeyUsageFlags.keyCertSign,
+  );
   return {
     rootCertificate: der(root),
     ...(intermediates.length ? { intermediates } : {}),

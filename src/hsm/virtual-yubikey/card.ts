@@ -145,7 +145,9 @@ export class VirtualYubiKey implements SmartCard {
 
   /** A factory-fresh YubiKey 5 with its own attestation CA. */
   static async create(options: CreateOptions = {}, runtime: RuntimeOptions = {}): Promise<VirtualYubiKey> {
-    const firmware: [number, number, number] = [...(typeof options.firmware === 'string' ? FIRMWARE_PROFILES[options.firmware] : (options.firmware ?? FIRMWARE_PROFILES['5.7.1']))];
+    const firmware: [number, number, number] = [
+      ...(typeof options.firmware === 'string' ? FIRMWARE_PROFILES[options.firmware] : (options.firmware ?? FIRMWARE_PROFILES['5.7.1'])),
+    ];
     const serial = options.serial ?? randomInt(10_000_000, 40_000_000);
     const state: VirtualYubiKeyState = {
       format: 1,
@@ -266,7 +268,7 @@ export class VirtualYubiKey implements SmartCard {
     const limit = cmd.extended && cmd.ne > 256 ? cmd.ne : 256;
     if (reply.sw !== SW.SUCCESS || data.length <= limit) return encodeResponse(data, reply.sw);
     this.#pending = data.subarray(limit);
-    return encodeResponse(data.subarray(0, limit), SW.BYTES_REMAINING | Math.min(this.#pending.length, 256) % 256);
+    return encodeResponse(data.subarray(0, limit), SW.BYTES_REMAINING | (Math.min(this.#pending.length, 256) % 256));
   }
 
   #getResponse(cmd: CommandApdu): Uint8Array {

@@ -12,7 +12,15 @@ export interface CardKey {
   publicKey: KeyObject;
 }
 
-export const SIGNING_ALGORITHMS = new Set<number>([ALGORITHM.RSA1024, ALGORITHM.RSA2048, ALGORITHM.RSA3072, ALGORITHM.RSA4096, ALGORITHM.ECCP256, ALGORITHM.ECCP384, ALGORITHM.ED25519]);
+export const SIGNING_ALGORITHMS = new Set<number>([
+  ALGORITHM.RSA1024,
+  ALGORITHM.RSA2048,
+  ALGORITHM.RSA3072,
+  ALGORITHM.RSA4096,
+  ALGORITHM.ECCP256,
+  ALGORITHM.ECCP384,
+  ALGORITHM.ED25519,
+]);
 const RSA_BITS: Record<number, number> = { [ALGORITHM.RSA1024]: 1024, [ALGORITHM.RSA2048]: 2048, [ALGORITHM.RSA3072]: 3072, [ALGORITHM.RSA4096]: 4096 };
 const EC_CURVES: Record<number, { name: string; curve: typeof p256; field: number }> = {
   [ALGORITHM.ECCP256]: { name: 'P-256', curve: p256, field: 32 },
@@ -65,7 +73,17 @@ export function importCardKey(algorithm: number, components: Map<number, Uint8Ar
     const d = modInverse(e, (P - 1n) * (Q - 1n));
     if (n.toString(2).length !== RSA_BITS[algorithm]) throw new Error('RSA key size does not match the algorithm');
     const privateKey = createPrivateKey({
-      key: { kty: 'RSA', n: b64url(bigintBytes(n)), e: b64url(bigintBytes(e)), d: b64url(bigintBytes(d)), p: b64url(p), q: b64url(q), dp: b64url(dp), dq: b64url(dq), qi: b64url(qi) },
+      key: {
+        kty: 'RSA',
+        n: b64url(bigintBytes(n)),
+        e: b64url(bigintBytes(e)),
+        d: b64url(bigintBytes(d)),
+        p: b64url(p),
+        q: b64url(q),
+        dp: b64url(dp),
+        dq: b64url(dq),
+        qi: b64url(qi),
+      },
       format: 'jwk',
     });
     return { privateKey, publicKey: createPublicKey(privateKey) };
@@ -133,7 +151,10 @@ export function keyAgreement(algorithm: number, key: KeyObject, peer: Uint8Array
   let peerKey: KeyObject;
   if (ec) {
     if (peer.length !== 1 + 2 * ec.field || peer[0] !== 0x04) throw new CardCryptoError('the peer point is malformed');
-    peerKey = createPublicKey({ key: { kty: 'EC', crv: ec.name, x: b64url(peer.subarray(1, 1 + ec.field)), y: b64url(peer.subarray(1 + ec.field)) }, format: 'jwk' });
+    peerKey = createPublicKey({
+      key: { kty: 'EC', crv: ec.name, x: b64url(peer.subarray(1, 1 + ec.field)), y: b64url(peer.subarray(1 + ec.field)) },
+      format: 'jwk',
+    });
   } else if (algorithm === ALGORITHM.X25519) {
     if (peer.length !== 32) throw new CardCryptoError('the peer key is malformed');
     peerKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64url(peer) }, format: 'jwk' });

@@ -114,7 +114,13 @@ export class PivApplet {
 
   select(): Reply {
     // The application property template (Part 2 §3.1.1): AID and allocation authority.
-    return ok(tlv(TAG.APPLICATION_PROPERTY_TEMPLATE, tlv(TAG.APPLICATION_IDENTIFIER, PIV_AID_FULL.subarray(5)), tlv(TAG.ALLOCATION_AUTHORITY, tlv(TAG.APPLICATION_IDENTIFIER, PIV_AID_FULL.subarray(0, 5)))));
+    return ok(
+      tlv(
+        TAG.APPLICATION_PROPERTY_TEMPLATE,
+        tlv(TAG.APPLICATION_IDENTIFIER, PIV_AID_FULL.subarray(5)),
+        tlv(TAG.ALLOCATION_AUTHORITY, tlv(TAG.APPLICATION_IDENTIFIER, PIV_AID_FULL.subarray(0, 5))),
+      ),
+    );
   }
 
   deselect(): void {
@@ -514,30 +520,36 @@ export class PivApplet {
     if (cmd.p2 === KEY_REFERENCE.PIN || cmd.p2 === KEY_REFERENCE.PUK) {
       const credential = this.#credential(cmd.p2)!;
       const factory = padCredential(cmd.p2 === KEY_REFERENCE.PIN ? DEFAULT_PIN : DEFAULT_PUK);
-      return ok(concat(
-        tlv(TAG.METADATA_POLICY, Uint8Array.of(0, 0)),
-        tlv(TAG.METADATA_IS_DEFAULT, yes(credential.value === factory)),
-        tlv(TAG.METADATA_RETRIES, Uint8Array.of(credential.maxRetries, credential.retriesLeft)),
-      ));
+      return ok(
+        concat(
+          tlv(TAG.METADATA_POLICY, Uint8Array.of(0, 0)),
+          tlv(TAG.METADATA_IS_DEFAULT, yes(credential.value === factory)),
+          tlv(TAG.METADATA_RETRIES, Uint8Array.of(credential.maxRetries, credential.retriesLeft)),
+        ),
+      );
     }
     if (cmd.p2 === KEY_REFERENCE.MANAGEMENT_KEY) {
       const mk = this.#state.managementKey;
-      return ok(concat(
-        tlv(TAG.METADATA_ALGORITHM, Uint8Array.of(MANAGEMENT_KEY_ALGORITHMS[mk.algorithm].id)),
-        tlv(TAG.METADATA_POLICY, Uint8Array.of(PIN_POLICY.never, mk.touch ? TOUCH_POLICY.always : TOUCH_POLICY.never)),
-        tlv(TAG.METADATA_IS_DEFAULT, yes(mk.key === Buffer.from(DEFAULT_MANAGEMENT_KEY).toString('hex'))),
-      ));
+      return ok(
+        concat(
+          tlv(TAG.METADATA_ALGORITHM, Uint8Array.of(MANAGEMENT_KEY_ALGORITHMS[mk.algorithm].id)),
+          tlv(TAG.METADATA_POLICY, Uint8Array.of(PIN_POLICY.never, mk.touch ? TOUCH_POLICY.always : TOUCH_POLICY.never)),
+          tlv(TAG.METADATA_IS_DEFAULT, yes(mk.key === Buffer.from(DEFAULT_MANAGEMENT_KEY).toString('hex'))),
+        ),
+      );
     }
     const name = this.#keySlot(cmd.p2);
     if (!name) return fail(SW.INCORRECT_P1P2);
     const slot = this.#state.slots[name];
     if (!slot) return fail(SW.REFERENCE_NOT_FOUND);
-    return ok(concat(
-      tlv(TAG.METADATA_ALGORITHM, Uint8Array.of(slot.algorithm)),
-      tlv(TAG.METADATA_POLICY, Uint8Array.of(slot.pinPolicy, slot.touchPolicy)),
-      tlv(TAG.METADATA_ORIGIN, Uint8Array.of(slot.origin)),
-      tlv(TAG.METADATA_PUBLIC_KEY, publicKeyTemplate(loadPublic(slot.publicKey))),
-    ));
+    return ok(
+      concat(
+        tlv(TAG.METADATA_ALGORITHM, Uint8Array.of(slot.algorithm)),
+        tlv(TAG.METADATA_POLICY, Uint8Array.of(slot.pinPolicy, slot.touchPolicy)),
+        tlv(TAG.METADATA_ORIGIN, Uint8Array.of(slot.origin)),
+        tlv(TAG.METADATA_PUBLIC_KEY, publicKeyTemplate(loadPublic(slot.publicKey))),
+      ),
+    );
   }
 
   #setPinRetries(cmd: CommandApdu): Reply {

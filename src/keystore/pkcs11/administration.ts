@@ -81,7 +81,7 @@ export class Pkcs11Administration {
     const slot = free.find((s) => !module.tokens().some((t) => t.slot.equals(s.handle) && t.info().initialized));
     if (!slot) {
       throw keywardError('NO_FREE_SLOT', 'no slot holds an uninitialised token', {
-        hint: 'SoftHSM always offers one; hardware HSMs are initialised with their vendor\'s tools',
+        hint: "SoftHSM always offers one; hardware HSMs are initialised with their vendor's tools",
       });
     }
     return this.#summary(module.initializeToken(slot.handle, request), uri);

@@ -44,11 +44,7 @@ export class TokenLogins {
     const allowFinalTry = await this.allowFinalTry(token, 'user');
     try {
       if (token.info().userPin === 'locked') throw errorForCkr('CKR_PIN_LOCKED', token.ctx('log in with the user PIN'));
-      const pin = await obtainPin(
-        userPinRequest(uri, `${what} of token "${token.label}"`),
-        this.#ctx.interaction,
-        this.#ctx.env,
-      );
+      const pin = await obtainPin(userPinRequest(uri, `${what} of token "${token.label}"`), this.#ctx.interaction, this.#ctx.env);
       try {
         use(pin, allowFinalTry);
         this.#loggedIn.add(token);
@@ -61,8 +57,10 @@ export class TokenLogins {
   }
 
   #withUnblockHint(error: unknown, token: Token, uri: Pkcs11Uri): unknown {
-    if (error instanceof AuthError && ['PIN_LOCKED', 'PIN_NOT_INITIALIZED'].includes(error.code) ||
-        error instanceof AuthError && error.code === 'PIN_INCORRECT' && error.details?.pin === 'locked') {
+    if (
+      (error instanceof AuthError && ['PIN_LOCKED', 'PIN_NOT_INITIALIZED'].includes(error.code)) ||
+      (error instanceof AuthError && error.code === 'PIN_INCORRECT' && error.details?.pin === 'locked')
+    ) {
       const command = `keyward token unblock '${this.#resolver.tokenUri(token, uri)}'`;
       return error.withHint(error.code === 'PIN_NOT_INITIALIZED' ? `set a user PIN with the SO PIN: ${command}` : `unblock it with the SO PIN: ${command}`);
     }

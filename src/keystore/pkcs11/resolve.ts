@@ -90,7 +90,9 @@ export class Pkcs11Resolver {
 
   /** Exactly one initialised token that the URI names. */
   token(uri: Pkcs11Uri, uriText: string, origin: UriOrigin): Token {
-    const all = this.module(uri, origin).tokens().filter((t) => t.info().initialized);
+    const all = this.module(uri, origin)
+      .tokens()
+      .filter((t) => t.info().initialized);
     const matching = all.filter((t) => this.matches(t, uri));
     if (matching.length === 1) return matching[0]!;
     if (matching.length === 0) {

@@ -20,12 +20,7 @@ const QUERY_RESERVED_AVAILABLE = new Set([':', '[', ']', '@', '!', '$', "'", '('
 const QUERY_PRINTABLE = new Set(['/', ':']);
 
 export type AttributeKind =
-  | { kind: 'text' }
-  | { kind: 'bytes' }
-  | { kind: 'uint' }
-  | { kind: 'version' }
-  | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'secret' };
+  { kind: 'text' } | { kind: 'bytes' } | { kind: 'uint' } | { kind: 'version' } | { kind: 'enum'; values: readonly string[] } | { kind: 'secret' };
 
 /** The kind most attributes have: UTF-8 text. */
 export const TEXT: AttributeKind = { kind: 'text' };
@@ -76,12 +71,13 @@ export class UriError extends UsageError {
   constructor(spec: UriSchemeSpec, input: string, position: number, reason: string, hint?: string) {
     const redacted = redactForDisplay(input, position);
     // A reason may quote the text at the fault: inside a secret value that would be the PIN itself.
-    const fault = redacted.faultInSecret === undefined
-      ? { reason, hint: hint ?? `the form is ${spec.example}; see RFC 7512 for the grammar` }
-      : {
-          reason: `a fault inside the value of "${redacted.faultInSecret}" (not shown: it may hold a PIN)`,
-          hint: 'percent-encode the PIN\'s ";", "&", "?", "%" and spaces, or better, keep it out of the URI: pin-source=file:/path',
-        };
+    const fault =
+      redacted.faultInSecret === undefined
+        ? { reason, hint: hint ?? `the form is ${spec.example}; see RFC 7512 for the grammar` }
+        : {
+            reason: `a fault inside the value of "${redacted.faultInSecret}" (not shown: it may hold a PIN)`,
+            hint: 'percent-encode the PIN\'s ";", "&", "?", "%" and spaces, or better, keep it out of the URI: pin-source=file:/path',
+          };
     const shown = excerpt(redacted.display, redacted.displayPosition);
     super('URI_MALFORMED', `malformed ${spec.title} at position ${redacted.displayPosition + 1}: ${fault.reason}`, {
       hint: fault.hint,
@@ -109,13 +105,7 @@ function excerpt(display: string, position: number): { text: string; position: n
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function percentDecode(
-  spec: UriSchemeSpec,
-  input: string,
-  start: number,
-  end: number,
-  allowed: Set<string>,
-): Buffer {
+function percentDecode(spec: UriSchemeSpec, input: string, start: number, end: number, allowed: Set<string>): Buffer {
   const bytes: number[] = [];
   for (let i = start; i < end; i++) {
     const ch = input[i]!;
@@ -146,13 +136,7 @@ function hex2(byte: number): string {
   return byte.toString(16).toUpperCase().padStart(2, '0');
 }
 
-function decodeValue(
-  spec: UriSchemeSpec,
-  attr: AttributeSpec,
-  raw: Buffer,
-  input: string,
-  valueStart: number,
-): AttributeValue {
+function decodeValue(spec: UriSchemeSpec, attr: AttributeSpec, raw: Buffer, input: string, valueStart: number): AttributeValue {
   // A value quoted back may hold a smuggled "&pin-value=…": quote it redacted.
   const found = (value: string): string => `found "${redactUri(value)}"`;
   const text = (): string => {
@@ -186,12 +170,7 @@ function decodeValue(
     case 'enum': {
       const value = text();
       if (!attr.type.values.includes(value)) {
-        throw new UriError(
-          spec,
-          input,
-          valueStart,
-          `"${attr.name}" must be one of ${attr.type.values.join(', ')}; ${found(value)}`,
-        );
+        throw new UriError(spec, input, valueStart, `"${attr.name}" must be one of ${attr.type.values.join(', ')}; ${found(value)}`);
       }
       return value;
     }
@@ -218,7 +197,13 @@ function parseAttributes(
       throw new UriError(spec, input, pos, `empty attribute (two "${separator}" in a row, or one at the end)`);
     }
     if (seen.size === MAX_URI_ATTRIBUTES) {
-      throw new UriError(spec, input, pos, `more attributes than the limit of ${MAX_URI_ATTRIBUTES}`, 'a key URI needs a handful of attributes; check how this one was built');
+      throw new UriError(
+        spec,
+        input,
+        pos,
+        `more attributes than the limit of ${MAX_URI_ATTRIBUTES}`,
+        'a key URI needs a handful of attributes; check how this one was built',
+      );
     }
     const eq = input.indexOf('=', pos);
     if (eq === -1 || eq > next) {
@@ -252,7 +237,13 @@ export function parseUri(spec: UriSchemeSpec, input: string): ParsedAttributes {
     throw new UriError(spec, String(input), 0, `${withArticle(spec.title)} starts with "${prefix}"`);
   }
   if (input.length > MAX_URI_LENGTH) {
-    throw new UriError(spec, input, MAX_URI_LENGTH, `the URI is ${input.length} characters long; the limit is ${MAX_URI_LENGTH}`, 'a key URI names a key in a few hundred characters; check how this one was built');
+    throw new UriError(
+      spec,
+      input,
+      MAX_URI_LENGTH,
+      `the URI is ${input.length} characters long; the limit is ${MAX_URI_LENGTH}`,
+      'a key URI names a key in a few hundred characters; check how this one was built',
+    );
   }
   const out: ParsedAttributes = {};
   const seen = new Set<string>();

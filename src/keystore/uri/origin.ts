@@ -27,10 +27,14 @@ export class KeyUri {
   static fromFile(text: string, file: string, field: string): KeyUri {
     const parsed = parseKeyUri(text) as { pinSource?: string; pinValue?: unknown; managementKeySource?: string };
     if (parsed.pinSource !== undefined || parsed.pinValue !== undefined || parsed.managementKeySource !== undefined) {
-      throw keywardError('URI_SECRET_IN_FILE', 'a key URI read from a file may not say where a PIN or key comes from (pin-source, pin-value, management-key-source)', {
-        hint: `give PINs as the operator (at the prompt, in KEYWARD_PIN); remove the attribute from ${file}, and restore the file from a trusted copy if you did not put it there`,
-        details: { file, field },
-      });
+      throw keywardError(
+        'URI_SECRET_IN_FILE',
+        'a key URI read from a file may not say where a PIN or key comes from (pin-source, pin-value, management-key-source)',
+        {
+          hint: `give PINs as the operator (at the prompt, in KEYWARD_PIN); remove the attribute from ${file}, and restore the file from a trusted copy if you did not put it there`,
+          details: { file, field },
+        },
+      );
     }
     return new KeyUri(text, { kind: 'file', file, field });
   }

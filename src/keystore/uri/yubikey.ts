@@ -34,6 +34,8 @@ export const YUBIKEY_URI: UriSchemeSpec = {
 };
 
 // Slots are hex: accept 9C as well as 9c.
-export const yubikeyUri = defineScheme<YubiKeyUri>(YUBIKEY_URI, (input) => input.replace(/(;|:)slot=([0-9A-Fa-f]{2})(?=;|\?|$)/, (_, sep: string, slot: string) => `${sep}slot=${slot.toLowerCase()}`));
+export const yubikeyUri = defineScheme<YubiKeyUri>(YUBIKEY_URI, (input) =>
+  input.replace(/(;|:)slot=([0-9A-Fa-f]{2})(?=;|\?|$)/, (_, sep: string, slot: string) => `${sep}slot=${slot.toLowerCase()}`),
+);
 export const parseYubiKeyUri = yubikeyUri.parse;
 export const formatYubiKeyUri = yubikeyUri.format;

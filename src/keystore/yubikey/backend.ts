@@ -68,11 +68,18 @@ export class YubiKeyBackend implements KeystoreBackend {
     await this.#resolver.warnDefaults(device);
     const existing = (await this.#resolver.slotContents(device, slot, false)).info;
     if (existing && !options.overwrite) {
-      throw keywardError('SLOT_IN_USE', `slot ${slotLabel(uri.slot!)} of ${device.session.device} already holds ${existing.algorithm ? withArticle(`${ALGORITHMS[existing.algorithm].title} key`) : 'a key'}`, {
-        hint: 'choose an empty slot (keyward key list shows them), or replace the key deliberately with --overwrite',
-      });
+      throw keywardError(
+        'SLOT_IN_USE',
+        `slot ${slotLabel(uri.slot!)} of ${device.session.device} already holds ${existing.algorithm ? withArticle(`${ALGORITHMS[existing.algorithm].title} key`) : 'a key'}`,
+        {
+          hint: 'choose an empty slot (keyward key list shows them), or replace the key deliberately with --overwrite',
+        },
+      );
     }
-    await device.session.generateKey(slot, options.algorithm, { pinPolicy: options.pinPolicy as PinPolicy | undefined, touchPolicy: options.touchPolicy as TouchPolicy | undefined });
+    await device.session.generateKey(slot, options.algorithm, {
+      pinPolicy: options.pinPolicy as PinPolicy | undefined,
+      touchPolicy: options.touchPolicy as TouchPolicy | undefined,
+    });
     // A certificate left from an older key would now describe the wrong key: remove it.
     if (await device.session.getCertificate(slot)) await device.session.deleteCertificate(slot);
     return this.#handle(device, slot, true);
@@ -94,10 +101,15 @@ export class YubiKeyBackend implements KeystoreBackend {
 
   async list(uriText: string): Promise<KeyInfo[]> {
     const uri = parseYubiKeyUri(uriText);
-    const devices = uri.serial !== undefined || uri.reader !== undefined ? [await this.#resolver.device(uri, uriText)] : (await this.#resolver.all(uri)).devices;
+    const devices =
+      uri.serial !== undefined || uri.reader !== undefined ? [await this.#resolver.device(uri, uriText)] : (await this.#resolver.all(uri)).devices;
     const result: KeyInfo[] = [];
     for (const device of devices) {
-      const slots = uri.slot ? [slotId(uri.slot)] : Object.values(SLOTS).map((s) => s.id).filter((id) => id !== 0xf9);
+      const slots = uri.slot
+        ? [slotId(uri.slot)]
+        : Object.values(SLOTS)
+            .map((s) => s.id)
+            .filter((id) => id !== 0xf9);
       for (const slot of slots) {
         const contents = await this.#resolver.slotContents(device, slot, true);
         if (contents.info || contents.certificate) result.push(this.#keyInfo(device, slot, contents));

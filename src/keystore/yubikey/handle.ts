@@ -33,7 +33,7 @@ export class YubiKeyHandle implements KeyHandle {
   #algorithm(): KeyAlgorithm {
     if (!this.info.algorithm) {
       throw keywardError('KEY_TYPE_UNKNOWN', `the key type in ${this.info.uri} is unknown: firmware before 5.3 reports it only through a stored certificate`, {
-        hint: 'store the key\'s certificate in the slot (keyward cert import)',
+        hint: "store the key's certificate in the slot (keyward cert import)",
       });
     }
     return this.info.algorithm;
@@ -51,7 +51,8 @@ export class YubiKeyHandle implements KeyHandle {
   async sign(data: Uint8Array, options: SignOptions = {}): Promise<Uint8Array> {
     const algorithm = this.#algorithm();
     const info = ALGORITHMS[algorithm];
-    if (options.padding && info.family !== 'rsa') throw keywardError('PADDING_INVALID', `padding applies to RSA keys; slot ${this.#slot.toString(16)} holds ${info.title}`);
+    if (options.padding && info.family !== 'rsa')
+      throw keywardError('PADDING_INVALID', `padding applies to RSA keys; slot ${this.#slot.toString(16)} holds ${info.title}`);
     const signature = await this.#session.sign(
       this.#slot,
       algorithm,
@@ -69,7 +70,10 @@ export class YubiKeyHandle implements KeyHandle {
   async setCertificate(der: Uint8Array): Promise<void> {
     const certificate = parseCertificate(der);
     if (this.#slotInfo?.publicKey && !samePublicKey(certificate.publicKey, this.#slotInfo.publicKey)) {
-      throw keywardError('CERTIFICATE_KEY_MISMATCH', `the certificate (${certificate.subject}) is for another key than the one in slot ${this.#slot.toString(16)}`);
+      throw keywardError(
+        'CERTIFICATE_KEY_MISMATCH',
+        `the certificate (${certificate.subject}) is for another key than the one in slot ${this.#slot.toString(16)}`,
+      );
     }
     await this.#session.putCertificate(this.#slot, der);
   }
@@ -78,7 +82,12 @@ export class YubiKeyHandle implements KeyHandle {
     // Loaded here: its X.509 decoding is a start-up cost that only attestation should pay.
     const { verifyAttestation } = await import('../../hsm/piv/attestation.js');
     const { attestation, deviceCertificate } = await this.#session.attest(this.#slot);
-    const verified = verifyAttestation({ attestation, deviceCertificate, trust: await attestationTrust(this.#ctx, this.#settings), expectedPublicKey: await this.publicKey() });
+    const verified = verifyAttestation({
+      attestation,
+      deviceCertificate,
+      trust: await attestationTrust(this.#ctx, this.#settings),
+      expectedPublicKey: await this.publicKey(),
+    });
     return {
       chain: verified.chain.slice(0, -1),
       claims: { ...verified.claims, slot: this.#slot.toString(16), root: verified.root, device: verified.device, path: verified.path },
@@ -102,7 +111,11 @@ async function attestationTrust(ctx: BackendContext, settings: AttestationSettin
     try {
       text = readFileSync(file);
     } catch (cause) {
-      throw keywardError('ATTESTATION_ROOTS_UNREADABLE', `cannot read attestation roots from ${file} (named in KEYWARD_ATTESTATION_ROOTS): ${fileProblem(cause)}`, { cause });
+      throw keywardError(
+        'ATTESTATION_ROOTS_UNREADABLE',
+        `cannot read attestation roots from ${file} (named in KEYWARD_ATTESTATION_ROOTS): ${fileProblem(cause)}`,
+        { cause },
+      );
     }
     const fromFile = trustFromBundle(pemBlocks(text, 'CERTIFICATE'));
     trust.roots.push(...fromFile.roots);

@@ -5,7 +5,15 @@
  */
 import { AuthError, KeywardError, keywardError } from '../../errors.js';
 import { parseManagementKeyHex } from '../../hsm/piv/management-key.js';
-import { factoryDefaultsWarning, PivSession, slotId, type FactoryCredential, type ManagementKeyInfo, type PinStatus, type SlotInfo } from '../../hsm/piv/session.js';
+import {
+  factoryDefaultsWarning,
+  PivSession,
+  slotId,
+  type FactoryCredential,
+  type ManagementKeyInfo,
+  type PinStatus,
+  type SlotInfo,
+} from '../../hsm/piv/session.js';
 import { DEFAULT_MANAGEMENT_KEY } from '../../hsm/piv/spec.js';
 import { InProcessTransport } from '../../hsm/piv/transport/in-process.js';
 import { listReaders, PcscTransport } from '../../hsm/piv/transport/pcsc.js';
@@ -69,22 +77,32 @@ export class YubiKeyResolver {
     const ctx = this.#ctx;
     return {
       pin: (status: PinStatus): Promise<Secret> =>
-        obtainPin(userPinRequest(request.uri, `PIN of ${device()}${status.retriesLeft !== undefined ? ` (${tries(status.retriesLeft)} left)` : ''}`), ctx.interaction, ctx.env),
+        obtainPin(
+          userPinRequest(request.uri, `PIN of ${device()}${status.retriesLeft !== undefined ? ` (${tries(status.retriesLeft)} left)` : ''}`),
+          ctx.interaction,
+          ctx.env,
+        ),
       managementKey: async (info: ManagementKeyInfo): Promise<Uint8Array> => {
         if (request.uri.managementKeySource || ctx.env.KEYWARD_MANAGEMENT_KEY) {
-          const secret = await obtainPin({ what: 'management key', pinSource: request.uri.managementKeySource, envVar: 'KEYWARD_MANAGEMENT_KEY' }, ctx.interaction, ctx.env);
+          const secret = await obtainPin(
+            { what: 'management key', pinSource: request.uri.managementKeySource, envVar: 'KEYWARD_MANAGEMENT_KEY' },
+            ctx.interaction,
+            ctx.env,
+          );
           return withSecrets([secret], async () => parseManagementKeyHex(secret.revealString()));
         }
         // The factory key is used only when the card itself says it is still set (and that is warned about).
         if (info.isDefault) return DEFAULT_MANAGEMENT_KEY;
-        const secret = await obtainPin({ what: `management key of ${device()} (hex)`, envVar: 'KEYWARD_MANAGEMENT_KEY' }, ctx.interaction, ctx.env).catch((error) => {
-          if (error instanceof AuthError && error.code === 'PIN_REQUIRED') {
-            throw keywardError('MANAGEMENT_KEY_REQUIRED', `${device()} needs its management key and there is no terminal to ask for it`, {
-              hint: 'give it (in hex) with management-key-source=file:… in the URI, or KEYWARD_MANAGEMENT_KEY',
-            });
-          }
-          throw error;
-        });
+        const secret = await obtainPin({ what: `management key of ${device()} (hex)`, envVar: 'KEYWARD_MANAGEMENT_KEY' }, ctx.interaction, ctx.env).catch(
+          (error) => {
+            if (error instanceof AuthError && error.code === 'PIN_REQUIRED') {
+              throw keywardError('MANAGEMENT_KEY_REQUIRED', `${device()} needs its management key and there is no terminal to ask for it`, {
+                hint: 'give it (in hex) with management-key-source=file:… in the URI, or KEYWARD_MANAGEMENT_KEY',
+              });
+            }
+            throw error;
+          },
+        );
         return withSecrets([secret], async () => parseManagementKeyHex(secret.revealString()));
       },
       confirmFinalTry: (credential: 'PIN' | 'PUK'): Promise<boolean> => consentToFinalTry(ctx, device(), credential),
@@ -153,7 +171,9 @@ export class YubiKeyResolver {
   /** Exactly one device that the URI names. */
   async device(uri: YubiKeyUri, uriText: string): Promise<Device> {
     const { devices, pcscError } = await this.all(uri);
-    const matching = devices.filter((d) => (uri.serial === undefined || d.session.serial === uri.serial) && (uri.reader === undefined || d.reader === uri.reader));
+    const matching = devices.filter(
+      (d) => (uri.serial === undefined || d.session.serial === uri.serial) && (uri.reader === undefined || d.reader === uri.reader),
+    );
     if (matching.length === 1) return matching[0]!;
     // The only card there is held by another program: that is the answer, not "no YubiKey".
     if (matching.length === 0 && devices.length === 0 && pcscError) throw pcscError;

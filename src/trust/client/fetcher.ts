@@ -22,7 +22,8 @@ export class HttpFetcher implements Fetcher {
 
   fetch(url: string, maxBytes: number, role: string): Promise<Buffer> {
     const get = url.startsWith('https:') ? httpsGet : url.startsWith('http:') ? httpGet : undefined;
-    if (!get) return Promise.reject(keywardError('TUF_URL', `"${url}" is not an http: or https: URL`, { hint: 'give the repository as http://… or https://…' }));
+    if (!get)
+      return Promise.reject(keywardError('TUF_URL', `"${url}" is not an http: or https: URL`, { hint: 'give the repository as http://… or https://…' }));
     return new Promise((resolve, reject) => {
       const fail = (error: Error) => {
         request.destroy();
@@ -36,7 +37,9 @@ export class HttpFetcher implements Fetcher {
         }
         if (status !== 200) {
           response.resume();
-          return reject(keywardError('TUF_HTTP_STATUS', `${role}: ${url} answered HTTP ${status}`, { hint: 'check the repository URL and that the server is up' }));
+          return reject(
+            keywardError('TUF_HTTP_STATUS', `${role}: ${url} answered HTTP ${status}`, { hint: 'check the repository URL and that the server is up' }),
+          );
         }
         const declared = Number(response.headers['content-length'] ?? NaN);
         if (declared > maxBytes) return fail(tooLong(role, url, maxBytes));
@@ -50,8 +53,21 @@ export class HttpFetcher implements Fetcher {
         response.on('end', () => resolve(Buffer.concat(chunks, received)));
         response.on('error', fail);
       });
-      request.setTimeout(this.#idleTimeoutMs, () => fail(keywardError('TUF_TIMEOUT', `${role}: ${url} sent nothing for ${this.#idleTimeoutMs / 1000} s`, { hint: 'the repository is slow or stalled; try again later' })));
-      request.on('error', (cause) => reject(keywardError('TUF_NETWORK', `${role}: cannot fetch ${url}: ${(cause as NodeJS.ErrnoException).code ?? cause.message}`, { cause, hint: 'check the repository URL and the network' })));
+      request.setTimeout(this.#idleTimeoutMs, () =>
+        fail(
+          keywardError('TUF_TIMEOUT', `${role}: ${url} sent nothing for ${this.#idleTimeoutMs / 1000} s`, {
+            hint: 'the repository is slow or stalled; try again later',
+          }),
+        ),
+      );
+      request.on('error', (cause) =>
+        reject(
+          keywardError('TUF_NETWORK', `${role}: cannot fetch ${url}: ${(cause as NodeJS.ErrnoException).code ?? cause.message}`, {
+            cause,
+            hint: 'check the repository URL and the network',
+          }),
+        ),
+      );
     });
   }
 }

@@ -51,7 +51,11 @@ export class TrustedSet {
 
   #checkFresh(metadata: Metadata<{ _type: string; spec_version: string; version: number; expires: string }>): void {
     if (metadata.isExpired(this.now)) {
-      throw new TrustError(metadata.role, 'expired', `expired on ${metadata.signed.expires} (version ${metadata.signed.version}, now ${new Date(this.now).toISOString()})`);
+      throw new TrustError(
+        metadata.role,
+        'expired',
+        `expired on ${metadata.signed.expires} (version ${metadata.signed.version}, now ${new Date(this.now).toISOString()})`,
+      );
     }
   }
 

@@ -77,9 +77,13 @@ export function initClient(metadataDir: string, rootBytes: Uint8Array): void {
   // root here would be a rollback of trust that nobody signed.
   const trusted = join(metadataDir, 'root.json');
   if (existsSync(trusted) && !readFileSync(trusted).equals(rootBytes)) {
-    throw keywardError('TUF_CLIENT_INITIALISED', `${metadataDir} already trusts another root; a new one comes only through rotations the old root signs (refresh)`, {
-      hint: `to start over with another root on purpose, remove ${metadataDir} first`,
-    });
+    throw keywardError(
+      'TUF_CLIENT_INITIALISED',
+      `${metadataDir} already trusts another root; a new one comes only through rotations the old root signs (refresh)`,
+      {
+        hint: `to start over with another root on purpose, remove ${metadataDir} first`,
+      },
+    );
   }
   mkdirSync(metadataDir, { recursive: true });
   writeFileAtomic(trusted, rootBytes);
@@ -119,7 +123,9 @@ export class Updater {
     // §5.2: the trusted root from the client's store.
     const rootBytes = this.#local('root');
     if (!rootBytes) {
-      throw new TrustError('root', 'not-found', `no root.json in ${this.#options.metadataDir}`, { hint: 'run the client\'s init with the root you got out of band' });
+      throw new TrustError('root', 'not-found', `no root.json in ${this.#options.metadataDir}`, {
+        hint: "run the client's init with the root you got out of band",
+      });
     }
     const trusted = new TrustedSet(rootBytes, now);
     const startingRoot = trusted.root.signed;
@@ -159,7 +165,11 @@ export class Updater {
     if (!trusted.snapshotIsCurrent()) {
       const meta = trusted.timestamp!.signed.meta[SNAPSHOT_FILE];
       // §5.5.1
-      const bytes = await this.#fetchMetadata('snapshot', consistent ? `${meta.version}.snapshot.json` : 'snapshot.json', meta.length ?? this.#limits.snapshotBytes);
+      const bytes = await this.#fetchMetadata(
+        'snapshot',
+        consistent ? `${meta.version}.snapshot.json` : 'snapshot.json',
+        meta.length ?? this.#limits.snapshotBytes,
+      );
       trusted.updateSnapshot(bytes); // §5.5.2–§5.5.6
       this.#persist('snapshot', bytes); // §5.5.7
     }
@@ -185,7 +195,11 @@ export class Updater {
     if (!meta) throw new TrustError(role, 'not-found', `the snapshot does not list ${role}.json`);
     const consistent = trusted.root.signed.consistent_snapshot === true;
     // §5.6.1
-    const bytes = await this.#fetchMetadata(role, consistent ? `${meta.version}.${quote(role)}.json` : `${quote(role)}.json`, meta.length ?? this.#limits.targetsBytes);
+    const bytes = await this.#fetchMetadata(
+      role,
+      consistent ? `${meta.version}.${quote(role)}.json` : `${quote(role)}.json`,
+      meta.length ?? this.#limits.targetsBytes,
+    );
     trusted.updateTargets(bytes, role, delegator); // §5.6.2–§5.6.5
     this.#persist(role, bytes); // §5.6.6
   }

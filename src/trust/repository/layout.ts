@@ -58,7 +58,9 @@ export class RepositoryLayout {
 
   create(config: RepositoryConfig): void {
     if (this.exists || (existsSync(this.metadataDir) && readdirSync(this.metadataDir).length > 0)) {
-      throw keywardError('TUF_REPO_EXISTS', `${this.dir} already holds a repository`, { hint: 'choose an empty directory; use keyward trust repo status to see the existing one' });
+      throw keywardError('TUF_REPO_EXISTS', `${this.dir} already holds a repository`, {
+        hint: 'choose an empty directory; use keyward trust repo status to see the existing one',
+      });
     }
     for (const dir of [this.metadataDir, this.targetsDir, this.#stagedDir]) mkdirSync(dir, { recursive: true });
     this.writeConfig(config);
@@ -66,11 +68,16 @@ export class RepositoryLayout {
 
   readConfig(): RepositoryConfig {
     if (!this.exists) {
-      throw keywardError('TUF_REPO_MISSING', `${this.dir} is not a Keyward TUF repository (no .keyward/repo.json)`, { hint: 'create one with keyward trust repo init' });
+      throw keywardError('TUF_REPO_MISSING', `${this.dir} is not a Keyward TUF repository (no .keyward/repo.json)`, {
+        hint: 'create one with keyward trust repo init',
+      });
     }
     const file = join(this.#stateDir, 'repo.json');
     const invalid = (problem: string, cause?: unknown) =>
-      keywardError('TUF_REPO_CONFIG_INVALID', `${file}: ${problem}`, { cause, hint: 'repo.json is written by keyward; if it was edited, restore it from a trusted copy' });
+      keywardError('TUF_REPO_CONFIG_INVALID', `${file}: ${problem}`, {
+        cause,
+        hint: 'repo.json is written by keyward; if it was edited, restore it from a trusted copy',
+      });
     let config: { format?: unknown; expiry?: unknown; keys?: unknown };
     try {
       config = JSON.parse(readFileSync(file, 'utf8')) as typeof config;
@@ -107,7 +114,10 @@ export class RepositoryLayout {
 
   readMetadata(file: string): Buffer {
     const path = this.metadataPath(file);
-    if (!existsSync(path)) throw keywardError('TUF_METADATA_MISSING', `${this.dir}: metadata/${file} is missing`, { hint: 'the repository is incomplete; restore it from a backup' });
+    if (!existsSync(path))
+      throw keywardError('TUF_METADATA_MISSING', `${this.dir}: metadata/${file} is missing`, {
+        hint: 'the repository is incomplete; restore it from a backup',
+      });
     return readFileSync(path);
   }
 
@@ -117,7 +127,10 @@ export class RepositoryLayout {
 
   /** The newest N of metadata/N.root.json. */
   latestRootVersion(): number {
-    const versions = readdirSync(this.metadataDir).map((f) => /^(\d+)\.root\.json$/.exec(f)?.[1]).filter((v): v is string => v !== undefined).map(Number);
+    const versions = readdirSync(this.metadataDir)
+      .map((f) => /^(\d+)\.root\.json$/.exec(f)?.[1])
+      .filter((v): v is string => v !== undefined)
+      .map(Number);
     if (versions.length === 0) throw keywardError('TUF_METADATA_MISSING', `${this.dir}: no metadata/N.root.json`);
     return Math.max(...versions);
   }

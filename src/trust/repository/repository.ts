@@ -69,7 +69,10 @@ export interface PublishReport {
 
 function checkThreshold(threshold: number, keys: number, role: string): void {
   if (!Number.isInteger(threshold) || threshold < 1) {
-    throw keywardError('TUF_THRESHOLD_INVALID', `${role}: threshold ${threshold} refused: a threshold must be at least 1, or metadata would need no signature at all`);
+    throw keywardError(
+      'TUF_THRESHOLD_INVALID',
+      `${role}: threshold ${threshold} refused: a threshold must be at least 1, or metadata would need no signature at all`,
+    );
   }
   if (threshold > keys) throw keywardError('TUF_THRESHOLD_INVALID', `${role}: threshold ${threshold} cannot be met by ${keys} key${keys === 1 ? '' : 's'}`);
 }
@@ -108,7 +111,11 @@ export class Repository {
     for (const role of TOP_LEVEL_ROLES) checkThreshold(setups[role].threshold, new Set(setups[role].keys.map((s) => keyIdOf(s.key))).size, role);
     const repo = new Repository(dir, keystore, now);
     const signers = Object.values(setups).flatMap((s) => s.keys.flatMap((k) => (k.signer ? [k.signer] : [])));
-    repo.layout.create({ format: 1, expiry: { ...DEFAULT_EXPIRY, ...options.expiry }, keys: Object.fromEntries(signers.map((s) => [s.keyid, KeyUri.of(s.uri)])) });
+    repo.layout.create({
+      format: 1,
+      expiry: { ...DEFAULT_EXPIRY, ...options.expiry },
+      keys: Object.fromEntries(signers.map((s) => [s.keyid, KeyUri.of(s.uri)])),
+    });
     const allKeys = Object.values(setups).flatMap((s) => s.keys.map((k) => k.key));
     const root: RootSigned = {
       _type: 'root',
@@ -117,7 +124,15 @@ export class Repository {
       expires: repo.#expiry('root'),
       consistent_snapshot: true,
       keys: Object.fromEntries(allKeys.map((k) => [keyIdOf(k), k])),
-      roles: Object.fromEntries(TOP_LEVEL_ROLES.map((role) => [role, roleKeysOf(setups[role].keys.map((k) => k.key), setups[role].threshold)])) as RootSigned['roles'],
+      roles: Object.fromEntries(
+        TOP_LEVEL_ROLES.map((role) => [
+          role,
+          roleKeysOf(
+            setups[role].keys.map((k) => k.key),
+            setups[role].threshold,
+          ),
+        ]),
+      ) as RootSigned['roles'],
     };
     repo.#save(new Metadata<RootSigned>('root', { signed: root, signatures: [] }));
     repo.#save(repo.#newTargets('targets', 1));
@@ -133,7 +148,10 @@ export class Repository {
   }
 
   #newTargets(role: string, version: number): Metadata<TargetsSigned> {
-    return new Metadata<TargetsSigned>(role, { signed: { _type: 'targets', spec_version: SPEC_VERSION, version, expires: this.#expiry(role), targets: {} }, signatures: [] });
+    return new Metadata<TargetsSigned>(role, {
+      signed: { _type: 'targets', spec_version: SPEC_VERSION, version, expires: this.#expiry(role), targets: {} },
+      signatures: [],
+    });
   }
 
   #save(metadata: Metadata<Signed>): void {
@@ -156,7 +174,11 @@ export class Repository {
   }
 
   #readStaged(role: string): Metadata<Signed> | undefined {
-    return this.#parseMutable(`staged/${role}`, this.layout.readStaged(role), (bytes) => (role === 'root' ? parseRoot(bytes) : parseTargets(bytes, role)) as unknown as Metadata<Signed>);
+    return this.#parseMutable(
+      `staged/${role}`,
+      this.layout.readStaged(role),
+      (bytes) => (role === 'root' ? parseRoot(bytes) : parseTargets(bytes, role)) as unknown as Metadata<Signed>,
+    );
   }
 
   // ── what is published, and what is current (staged over published) ─────────────────────────
@@ -231,7 +253,11 @@ export class Repository {
       return create();
     }
     // Shares its parts with the cached published metadata: #edit changes a copy, never them.
-    return new Metadata<T>(role, { ...current.envelope, signed: { ...current.signed, version: current.signed.version + 1, expires: this.#expiry(role) }, signatures: [] });
+    return new Metadata<T>(role, {
+      ...current.envelope,
+      signed: { ...current.signed, version: current.signed.version + 1, expires: this.#expiry(role) },
+      signatures: [],
+    });
   }
 
   #stageRoot(): Metadata<RootSigned> {
@@ -239,7 +265,11 @@ export class Repository {
   }
 
   #stageTargets(role: string): Metadata<TargetsSigned> {
-    return this.#stage(role, () => this.#publishedTargets(role), () => this.#newTargets(role, 1));
+    return this.#stage(
+      role,
+      () => this.#publishedTargets(role),
+      () => this.#newTargets(role, 1),
+    );
   }
 
   /**
@@ -306,12 +336,16 @@ export class Repository {
    * whose delegation (or a delegation above it) does not cover the path.
    */
   #checkDelegated(role: string, path: string): void {
-    for (let current = role; current !== 'targets'; ) {
+    for (let current = role; current !== 'targets';) {
       const { delegator, entry } = this.delegationOf(current);
       if (!delegates(entry, path)) {
-        throw keywardError('TUF_PATH_NOT_DELEGATED', `"${path}" is not delegated to "${current}"${current === role ? '' : ` (which delegates to "${role}")`}: clients would never look for it in "${role}"`, {
-          hint: 'leave out the role (the delegations choose it), or delegate the path first',
-        });
+        throw keywardError(
+          'TUF_PATH_NOT_DELEGATED',
+          `"${path}" is not delegated to "${current}"${current === role ? '' : ` (which delegates to "${role}")`}: clients would never look for it in "${role}"`,
+          {
+            hint: 'leave out the role (the delegations choose it), or delegate the path first',
+          },
+        );
       }
       current = delegator;
     }
@@ -322,7 +356,10 @@ export class Repository {
    * role is staged too, empty, to be signed by its own keys: a delegation published without its
    * role's file would leave clients unable to search it (hash bins are made the same way).
    */
-  delegate(from: string, role: { name: string; keys: TufKey[]; threshold: number; terminating?: boolean; paths?: string[]; pathHashPrefixes?: string[] }): void {
+  delegate(
+    from: string,
+    role: { name: string; keys: TufKey[]; threshold: number; terminating?: boolean; paths?: string[]; pathHashPrefixes?: string[] },
+  ): void {
     this.#checkDelegation(from, role);
     this.#edit(this.#stageTargets(from), (signed) => {
       signed.delegations ??= { keys: {}, roles: [] };
@@ -341,9 +378,11 @@ export class Repository {
     checkRoleName(role.name, from);
     checkThreshold(role.threshold, new Set(role.keys.map(keyIdOf)).size, role.name);
     const roles = this.targetsRoles();
-    if (!roles.includes(from)) throw keywardError('TUF_ROLE_UNKNOWN', `no role "${from}" to delegate from`, { hint: 'keyward trust repo status lists the roles' });
+    if (!roles.includes(from))
+      throw keywardError('TUF_ROLE_UNKNOWN', `no role "${from}" to delegate from`, { hint: 'keyward trust repo status lists the roles' });
     if (roles.includes(role.name)) throw keywardError('TUF_ROLE_EXISTS', `a role named "${role.name}" already exists`);
-    if (!role.paths === !role.pathHashPrefixes) throw keywardError('TUF_DELEGATION_SCOPE', `delegation "${role.name}" needs either path patterns or hash prefixes`);
+    if (!role.paths === !role.pathHashPrefixes)
+      throw keywardError('TUF_DELEGATION_SCOPE', `delegation "${role.name}" needs either path patterns or hash prefixes`);
   }
 
   /** `count` hash-bin roles under `from`, sharing keys: for repositories too large for one file. */
@@ -399,7 +438,12 @@ export class Repository {
       return;
     }
     const { delegator } = this.delegationOf(role);
-    this.#edit(this.#stageTargets(delegator), (signed) => apply(signed.delegations!.roles.find((r) => r.name === role)!, signed.delegations!.keys));
+    this.#edit(this.#stageTargets(delegator), (signed) =>
+      apply(
+        signed.delegations!.roles.find((r) => r.name === role)!,
+        signed.delegations!.keys,
+      ),
+    );
     this.#save(this.#stageTargets(role));
   }
 
@@ -438,9 +482,13 @@ export class Repository {
     const roles = this.layout.stagedRoles();
     const orphan = roles.find((role) => !order.includes(role));
     if (orphan) {
-      throw keywardError('TUF_STAGED_ORPHAN', `${this.layout.stagedPath(orphan)} stages role "${orphan}", which no role delegates to: it can never be signed or published`, {
-        hint: 'delete that file, or delegate to the role first (keyward trust repo delegate)',
-      });
+      throw keywardError(
+        'TUF_STAGED_ORPHAN',
+        `${this.layout.stagedPath(orphan)} stages role "${orphan}", which no role delegates to: it can never be signed or published`,
+        {
+          hint: 'delete that file, or delegate to the role first (keyward trust repo delegate)',
+        },
+      );
     }
     return roles.sort((a, b) => order.indexOf(a) - order.indexOf(b)).map((role) => this.#readStaged(role)!);
   }
@@ -448,9 +496,13 @@ export class Repository {
   /** Refuses staged metadata that clients would reject as expired: its expiry was set when it was staged. */
   #checkUnexpired(metadata: Metadata<Signed>): void {
     if (Date.parse(metadata.signed.expires) > this.#now().getTime()) return;
-    throw keywardError('TUF_STAGED_EXPIRED', `staged ${metadata.role} v${metadata.signed.version} expired at ${metadata.signed.expires}: clients would refuse it`, {
-      hint: `delete ${this.layout.stagedPath(metadata.role)} and make the change again (it gets a fresh expiry), then collect its signatures before it expires`,
-    });
+    throw keywardError(
+      'TUF_STAGED_EXPIRED',
+      `staged ${metadata.role} v${metadata.signed.version} expired at ${metadata.signed.expires}: clients would refuse it`,
+      {
+        hint: `delete ${this.layout.stagedPath(metadata.role)} and make the change again (it gets a fresh expiry), then collect its signatures before it expires`,
+      },
+    );
   }
 
   /**
@@ -477,7 +529,14 @@ export class Repository {
     const staged = new Map(this.#staged().map((m) => [m.role, m]));
     const entry = (metadata: Metadata<Signed>, isStaged: boolean): RoleStatus => {
       const requirements = this.#requirements(metadata.role, metadata);
-      return { role: metadata.role, version: metadata.signed.version, expires: metadata.signed.expires, staged: isStaged, met: requirements.every((r) => r.met), requirements };
+      return {
+        role: metadata.role,
+        version: metadata.signed.version,
+        expires: metadata.signed.expires,
+        staged: isStaged,
+        met: requirements.every((r) => r.met),
+        requirements,
+      };
     };
     const of = (role: string, published: () => Metadata<Signed> | undefined): RoleStatus[] => {
       const metadata = staged.get(role) ?? published();
@@ -514,7 +573,10 @@ export class Repository {
       const uri = uris[keyid];
       if (!uri || !this.#keystore) continue;
       const signer = await signerOf(await this.#keystore.open(uri));
-      if (signer.keyid !== keyid) throw keywardError('TUF_KEY_MOVED', `${uri.text} no longer holds ${role} key ${keyid}`, { hint: 'rotate the key (keyward trust repo rotate-key) or fix the URI' });
+      if (signer.keyid !== keyid)
+        throw keywardError('TUF_KEY_MOVED', `${uri.text} no longer holds ${role} key ${keyid}`, {
+          hint: 'rotate the key (keyward trust repo rotate-key) or fix the URI',
+        });
       signers.push(signer);
     }
     if (signers.length < entry.threshold) {
@@ -540,9 +602,13 @@ export class Repository {
       this.#checkUnexpired(metadata);
       const unmet = this.#requirements(metadata.role, metadata).filter((r) => !r.met);
       if (unmet.length) {
-        throw keywardError('TUF_THRESHOLD_UNMET', `${metadata.role} v${metadata.signed.version} is not ready: ${unmet.map((r) => `${r.by} needs ${r.threshold}, has ${r.signed.length}`).join('; ')}`, {
-          hint: 'sign it with the missing keys (keyward trust repo status shows which) and publish again',
-        });
+        throw keywardError(
+          'TUF_THRESHOLD_UNMET',
+          `${metadata.role} v${metadata.signed.version} is not ready: ${unmet.map((r) => `${r.by} needs ${r.threshold}, has ${r.signed.length}`).join('; ')}`,
+          {
+            hint: 'sign it with the missing keys (keyward trust repo status shows which) and publish again',
+          },
+        );
       }
     }
     const root = this.root().signed;
@@ -580,7 +646,13 @@ export class Repository {
   async #nextTimestamp(snapshotBytes: Buffer, snapshotVersion: number, root: RootSigned): Promise<{ bytes: Buffer; version: number }> {
     const version = (this.#publishedTimestamp()?.signed.version ?? 0) + 1;
     const timestamp = new Metadata<TimestampSigned>('timestamp', {
-      signed: { _type: 'timestamp', spec_version: SPEC_VERSION, version, expires: this.#expiry('timestamp'), meta: { [SNAPSHOT_FILE]: metaFileOf(snapshotBytes, snapshotVersion, true) } },
+      signed: {
+        _type: 'timestamp',
+        spec_version: SPEC_VERSION,
+        version,
+        expires: this.#expiry('timestamp'),
+        meta: { [SNAPSHOT_FILE]: metaFileOf(snapshotBytes, snapshotVersion, true) },
+      },
       signatures: [],
     });
     return { bytes: await this.#signOnline(timestamp, 'timestamp', root), version };
@@ -594,12 +666,18 @@ export class Repository {
     if (this.ready()) return this.publish();
     const root = this.publishedRoot().signed;
     const previous = this.#publishedSnapshot();
-    if (!previous) throw keywardError('TUF_METADATA_MISSING', `${this.layout.dir} has never been published`, { hint: 'finish signing root and targets (keyward trust repo status)' });
+    if (!previous)
+      throw keywardError('TUF_METADATA_MISSING', `${this.layout.dir} has never been published`, {
+        hint: 'finish signing root and targets (keyward trust repo status)',
+      });
     const halfLife = (this.layout.readConfig().expiry.snapshot * 86_400_000) / 2;
     let snapshotBytes = this.layout.readMetadata(`${previous.signed.version}.snapshot.json`);
     let snapshotVersion = previous.signed.version;
     if (options.snapshot || Date.parse(previous.signed.expires) - this.#now().getTime() < halfLife) {
-      const snapshot = new Metadata<SnapshotSigned>('snapshot', { signed: { ...previous.signed, version: previous.signed.version + 1, expires: this.#expiry('snapshot') }, signatures: [] });
+      const snapshot = new Metadata<SnapshotSigned>('snapshot', {
+        signed: { ...previous.signed, version: previous.signed.version + 1, expires: this.#expiry('snapshot') },
+        signatures: [],
+      });
       snapshotBytes = await this.#signOnline(snapshot, 'snapshot', root);
       snapshotVersion = snapshot.signed.version;
     }

@@ -35,7 +35,17 @@ test('100 concurrent issuances: 100 unique serials, every one in the ledger', as
 test('the ledger refuses a serial twice, keeps revocations, numbers CRLs, and survives reopening', async (t) => {
   const path = join(tempDir(t, 'keyward-ledger-'), 'ledger.sqlite');
   const ledger = SqliteLedger.open(path);
-  const entry = { serial: 'abc123', subject: 'CN=x', issuer: 'CN=ca', issuerKeyId: 'ff', profile: 'node-worker', notBefore: new Date(0), notAfter: new Date(1e12), renewAt: new Date(5e11), der: Uint8Array.of(1, 2, 3) };
+  const entry = {
+    serial: 'abc123',
+    subject: 'CN=x',
+    issuer: 'CN=ca',
+    issuerKeyId: 'ff',
+    profile: 'node-worker',
+    notBefore: new Date(0),
+    notAfter: new Date(1e12),
+    renewAt: new Date(5e11),
+    der: Uint8Array.of(1, 2, 3),
+  };
   await ledger.record(entry);
   await t.throwsAsync(ledger.record({ ...entry, subject: 'CN=other' }), { instanceOf: ConflictError, message: /was used before/ });
   const revoked = await ledger.revoke('abc123', 'keyCompromise');
@@ -53,10 +63,20 @@ test('the ledger refuses a serial twice, keeps revocations, numbers CRLs, and su
   t.is(normalizeSerial('0x0A0B'), '0a0b');
 });
 
-test('a ledger written before serials kept their leading zero is brought to the certificate\'s form when opened', async (t) => {
+test("a ledger written before serials kept their leading zero is brought to the certificate's form when opened", async (t) => {
   const path = join(tempDir(t, 'keyward-ledger-'), 'ledger.sqlite');
   const ledger = SqliteLedger.open(path);
-  const entry = { serial: '0a0b0c', subject: 'CN=old', issuer: 'CN=ca', issuerKeyId: 'ff', profile: 'node-worker', notBefore: new Date(0), notAfter: new Date(1e12), renewAt: new Date(5e11), der: Uint8Array.of(1) };
+  const entry = {
+    serial: '0a0b0c',
+    subject: 'CN=old',
+    issuer: 'CN=ca',
+    issuerKeyId: 'ff',
+    profile: 'node-worker',
+    notBefore: new Date(0),
+    notAfter: new Date(1e12),
+    renewAt: new Date(5e11),
+    der: Uint8Array.of(1),
+  };
   await ledger.record(entry);
   await ledger.close();
   // What earlier versions stored for that certificate.

@@ -19,7 +19,14 @@ async function credentials(ca: TestCa, subject: string): Promise<ClientTls> {
  * with the status and the answer's body once a whole answer has come back (the rest of the body
  * is never sent), or rejects after `ms`, far above what a prompt answer takes.
  */
-function headFirst(port: number, tls: ConnectionOptions, path: string, declared: number, sent: number, ms = 20_000): Promise<{ status: number; body: { errors: Array<{ code: number; message: string }> } }> {
+function headFirst(
+  port: number,
+  tls: ConnectionOptions,
+  path: string,
+  declared: number,
+  sent: number,
+  ms = 20_000,
+): Promise<{ status: number; body: { errors: Array<{ code: number; message: string }> } }> {
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({ host: '127.0.0.1', port, ...tls });
     const timer = setTimeout(() => {
@@ -38,7 +45,9 @@ function headFirst(port: number, tls: ConnectionOptions, path: string, declared:
       socket.destroy();
       resolve({ status: Number(text.slice(9, 12)), body: JSON.parse(received.subarray(head + 4, head + 4 + length).toString()) });
     });
-    socket.once('secureConnect', () => socket.write(`POST ${path} HTTP/1.1\r\nHost: ca\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n${'x'.repeat(sent)}`));
+    socket.once('secureConnect', () =>
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: ca\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n${'x'.repeat(sent)}`),
+    );
   });
 }
 

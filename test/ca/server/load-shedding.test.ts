@@ -28,7 +28,7 @@ test('body memory: the longest-unfinished body is dropped to make room; when not
   t.true(shedder.hold(prompt, 500), 'fits once the slow body is dropped');
   t.true(slow.destroyed);
   t.is(shedder.load.bodyBytes, 800);
-  t.false(shedder.hold(prompt, 300), 'the rest is a body being answered and this request\'s own');
+  t.false(shedder.hold(prompt, 300), "the rest is a body being answered and this request's own");
   shedder.computed(answered);
   shedder.release(answered, 300);
   t.is(shedder.load.bodyBytes, 500, 'a computed answer frees its body');
@@ -59,7 +59,7 @@ test('pipelined requests: each answer frees only its own body; a connection is s
   shedder.computed(pipelining);
   shedder.release(pipelining, 200);
   shedder.taken(pipelining);
-  t.is(shedder.load.bodyBytes, 300, 'the second request\'s body is still held');
+  t.is(shedder.load.bodyBytes, 300, "the second request's body is still held");
   t.true(shedder.admit(newcomer), 'room is made');
   t.true(other.destroyed, 'by cutting the idle connection');
   t.false(pipelining.destroyed, 'not the one whose second request is being answered');

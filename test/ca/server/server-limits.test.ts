@@ -108,7 +108,10 @@ test('at the connection cap, the client that has held its connection longest wit
     t.true((await post(server.url, '/api/v1/cfssl/sign', await validRequest())).body.success, 'the newcomer is served');
     await cutWithin(held[0]!.gone);
     t.pass('the oldest stalled connection was cut off');
-    t.true(held.slice(1).every((s) => !s.destroyed), 'the others keep their place');
+    t.true(
+      held.slice(1).every((s) => !s.destroyed),
+      'the others keep their place',
+    );
   }));
 
 test('request bodies held in memory are capped across all clients: the longest-unfinished body is dropped for a prompt request', (t) =>
@@ -129,7 +132,10 @@ test('request bodies held in memory are capped across all clients: the longest-u
 test('a CSR signed with SHA-1 is a bad request (400), not an unavailable key', (t) =>
   withServer({}, async (server) => {
     const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'OU=swarm-worker, CN=sha1-node', keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-1' } }, webcrypto);
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create(
+      { name: 'OU=swarm-worker, CN=sha1-node', keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-1' } },
+      webcrypto,
+    );
     const reply = await post(server.url, '/api/v1/cfssl/sign', JSON.stringify({ certificate_request: csr.toString('pem') }));
     t.is(reply.status, 400);
     t.is(reply.body.errors[0]!.code, 9300);
@@ -146,7 +152,9 @@ test('property: random raw request lines and headers get an answer or a closed c
     );
     const version = fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/9', '');
     const header = fc.oneof(
-      fc.tuple(fc.constantFrom('Host', 'Content-Length', 'Transfer-Encoding', 'Expect', 'Connection', 'Content-Type'), fc.string({ maxLength: 20 })).map(([n, v]) => `${n}: ${v}`),
+      fc
+        .tuple(fc.constantFrom('Host', 'Content-Length', 'Transfer-Encoding', 'Expect', 'Connection', 'Content-Type'), fc.string({ maxLength: 20 }))
+        .map(([n, v]) => `${n}: ${v}`),
       fc.string({ maxLength: 60 }),
     );
     const request = fc.record({ token, target, version, headers: fc.array(header, { maxLength: 6 }), body: fc.string({ maxLength: 100 }) });
@@ -178,14 +186,16 @@ test('pipelined requests from a client that leaves: nothing stays held once it i
   withServer({ limits: { maxBodiesInFlightBytes: 1_000_000 } }, async (server) => {
     const body = await validRequest();
     const request = `POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-    await Promise.all(Array.from({ length: 5 }, async () => {
-      const socket = plain(server.port);
-      socket.on('error', () => undefined);
-      await new Promise((resolve) => socket.once('connect', resolve));
-      socket.write(request.repeat(20));
-      await new Promise((r) => setTimeout(r, 50));
-      socket.destroy();
-    }));
+    await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        const socket = plain(server.port);
+        socket.on('error', () => undefined);
+        await new Promise((resolve) => socket.once('connect', resolve));
+        socket.write(request.repeat(20));
+        await new Promise((r) => setTimeout(r, 50));
+        socket.destroy();
+      }),
+    );
     // Responses queued behind the first never close when the client leaves: before, they stayed in
     // flight for ever with their bodies (the server's memory grew with every such client).
     await waitFor(() => server.load().connections === 0, 'every connection gone');
@@ -210,20 +220,26 @@ test('close(): at the end of the drain every connection goes, even one that fini
   }));
 
 test('shedding works over TLS too: the connection a TLS request rides on is the one tracked', (t) =>
-  withServer({ tlsHosts: ['127.0.0.1'], limits: { maxConnections: 2, headersTimeoutMs: 60_000, requestTimeoutMs: 120_000, drainMs: 100 } }, async (server, ca) => {
-    const stalledTls = async () => {
-      const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: ca.directory.rootBundle() });
-      socket.on('error', () => undefined);
-      const gone = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-      await new Promise((resolve) => socket.once('secureConnect', resolve));
-      socket.write('POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\n');
-      return { socket, gone };
-    };
-    const first = await stalledTls();
-    await waitFor(() => server.load().connections === 1);
-    const second = await stalledTls();
-    await waitFor(() => server.load().connections === 2);
-    t.true((await post(server.url, '/api/v1/cfssl/sign', await validRequest(), { ca: ca.directory.rootBundle() })).body.success, 'the prompt TLS client is served');
-    await cutWithin(first.gone);
-    t.false(second.socket.destroyed, 'only the longest-waiting connection was cut');
-  }));
+  withServer(
+    { tlsHosts: ['127.0.0.1'], limits: { maxConnections: 2, headersTimeoutMs: 60_000, requestTimeoutMs: 120_000, drainMs: 100 } },
+    async (server, ca) => {
+      const stalledTls = async () => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: ca.directory.rootBundle() });
+        socket.on('error', () => undefined);
+        const gone = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+        await new Promise((resolve) => socket.once('secureConnect', resolve));
+        socket.write('POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: ca\r\n');
+        return { socket, gone };
+      };
+      const first = await stalledTls();
+      await waitFor(() => server.load().connections === 1);
+      const second = await stalledTls();
+      await waitFor(() => server.load().connections === 2);
+      t.true(
+        (await post(server.url, '/api/v1/cfssl/sign', await validRequest(), { ca: ca.directory.rootBundle() })).body.success,
+        'the prompt TLS client is served',
+      );
+      await cutWithin(first.gone);
+      t.false(second.socket.destroyed, 'only the longest-waiting connection was cut');
+    },
+  ));

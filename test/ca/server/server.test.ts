@@ -29,20 +29,30 @@ test('the cfssl client signs a CSR through Keyward, plainly and with authsign', 
     const plainCert = new X509Certificate(JSON.parse(plain.stdout).cert);
     t.is(plainCert.subject, `O=${ca.clusterId}\nOU=swarm-worker\nCN=cfssl-node`);
     const config = join(dir, 'client.json');
-    writeFileSync(config, JSON.stringify({
-      signing: { default: { auth_remote: { remote: 'ca', auth_key: 'k1' } } },
-      auth_keys: { k1: { type: 'standard', key: AUTH_KEY.toString('hex') } },
-      remotes: { ca: server.url },
-  }));
-  const auth = await run('cfssl', ['sign', '-config', config, csr]);
-  t.is(auth.code, 0, auth.stderr);
-  t.truthy(new X509Certificate(JSON.parse(auth.stdout).cert).serialNumber);
-  writeFileSync(config, JSON.stringify({ signing: { default: { auth_remote: { remote: 'ca', auth_key: 'k1' } } }, auth_keys: { k1: { type: 'standard', key: 'ff'.repeat(16) } }, remotes: { ca: server.url } }));
-  const wrongKey = await run('cfssl', ['sign', '-config', config, csr]);
-  t.not(wrongKey.code, 0);
-  t.regex(wrongKey.stderr, /invalid token/);
-  const info = await run('cfssl', ['info', '-remote', server.url]);
-  t.regex(JSON.parse(info.stdout).certificate, /BEGIN CERTIFICATE/);
+    writeFileSync(
+      config,
+      JSON.stringify({
+        signing: { default: { auth_remote: { remote: 'ca', auth_key: 'k1' } } },
+        auth_keys: { k1: { type: 'standard', key: AUTH_KEY.toString('hex') } },
+        remotes: { ca: server.url },
+      }),
+    );
+    const auth = await run('cfssl', ['sign', '-config', config, csr]);
+    t.is(auth.code, 0, auth.stderr);
+    t.truthy(new X509Certificate(JSON.parse(auth.stdout).cert).serialNumber);
+    writeFileSync(
+      config,
+      JSON.stringify({
+        signing: { default: { auth_remote: { remote: 'ca', auth_key: 'k1' } } },
+        auth_keys: { k1: { type: 'standard', key: 'ff'.repeat(16) } },
+        remotes: { ca: server.url },
+      }),
+    );
+    const wrongKey = await run('cfssl', ['sign', '-config', config, csr]);
+    t.not(wrongKey.code, 0);
+    t.regex(wrongKey.stderr, /invalid token/);
+    const info = await run('cfssl', ['info', '-remote', server.url]);
+    t.regex(JSON.parse(info.stdout).certificate, /BEGIN CERTIFICATE/);
   }));
 
 test('over mutual TLS, a node certificate authenticates the caller; managers-only refuses a worker', (t) =>
@@ -53,15 +63,27 @@ test('over mutual TLS, a node certificate authenticates the caller; managers-onl
     const workerCert = (await ca.authority.issueNode(worker.csrPem)).chainPem;
     const csr = (await nodeCsr('OU=swarm-worker, CN=new-node')).csrPem;
     const roots = ca.directory.rootBundle();
-    const signed = await post(server.url, '/api/v1/cfssl/sign', JSON.stringify({ certificate_request: csr }), { key: manager.keyPem, cert: managerCert, ca: roots });
+    const signed = await post(server.url, '/api/v1/cfssl/sign', JSON.stringify({ certificate_request: csr }), {
+      key: manager.keyPem,
+      cert: managerCert,
+      ca: roots,
+    });
     t.true(signed.body.success, JSON.stringify(signed.body.errors));
     const answered = signed.body.result!.certificate!;
     t.is(answered.match(/BEGIN CERTIFICATE/g)?.length, 1, 'the certificate alone, as cfssl answers (SwarmKit appends its own chain)');
     t.true(new X509Certificate(answered).checkIssued(new X509Certificate(ca.directory.read('cluster-ca.pem')!)), 'issued by the cluster CA the swarm trusts');
-    const refused = await post(server.url, '/api/v1/cfssl/sign', JSON.stringify({ certificate_request: csr }), { key: worker.keyPem, cert: workerCert, ca: roots });
+    const refused = await post(server.url, '/api/v1/cfssl/sign', JSON.stringify({ certificate_request: csr }), {
+      key: worker.keyPem,
+      cert: workerCert,
+      ca: roots,
+    });
     t.is(refused.status, 403);
     t.regex(refused.body.errors[0]!.message, /only managers/);
-    await t.throwsAsync(post(server.url, '/api/v1/cfssl/sign', JSON.stringify({ certificate_request: csr }), { ca: roots }), undefined, 'no client certificate: the connection is closed');
+    await t.throwsAsync(
+      post(server.url, '/api/v1/cfssl/sign', JSON.stringify({ certificate_request: csr }), { ca: roots }),
+      undefined,
+      'no client certificate: the connection is closed',
+    );
   }));
 
 /** The certificate a TLS server presents, verified against `roots` (a connection that fails to verify rejects). */
@@ -77,7 +99,7 @@ function presentedCertificate(url: string, roots: string): Promise<{ serial: str
   });
 }
 
-test('the server\'s own TLS certificate is renewed while it runs, and still chains to the cluster root', (t) =>
+test("the server's own TLS certificate is renewed while it runs, and still chains to the cluster root", (t) =>
   withServer({ tlsHosts: ['127.0.0.1'], serverRenewMs: 300 }, async (server, ca) => {
     const roots = ca.directory.rootBundle();
     const first = await presentedCertificate(server.url, roots);
@@ -88,20 +110,29 @@ test('the server\'s own TLS certificate is renewed while it runs, and still chai
     t.true(servers.length >= 2, 'each renewal is in the ledger');
   }));
 
-test('bad requests get cfssl\'s errors, and the server keeps serving', (t) =>
+test("bad requests get cfssl's errors, and the server keeps serving", (t) =>
   withServer({ authKeys: new Map([['k1', AUTH_KEY]]), limits: { headersTimeoutMs: 1000 } }, async (server) => {
     const sign = (body: string | Buffer) => post(server.url, '/api/v1/cfssl/sign', body);
     t.like(await sign('not json'), { status: 400, body: { success: false, errors: [{ code: 400, message: 'Unable to parse sign request' }] } });
     t.like(await sign(JSON.stringify({ certificate_request: 'garbage' })), { status: 400, body: { errors: [{ code: 9002, message: 'CSR Decode failed' }] } });
-    t.like(await sign(JSON.stringify({ certificate_request: (await nodeCsr('OU=swarm-worker, CN=x')).csrPem, profile: 'nope' })), { status: 400, body: { errors: [{ code: 5200 }] } });
+    t.like(await sign(JSON.stringify({ certificate_request: (await nodeCsr('OU=swarm-worker, CN=x')).csrPem, profile: 'nope' })), {
+      status: 400,
+      body: { errors: [{ code: 5200 }] },
+    });
     // SwarmKit asks profile "CA" to cross-sign a new root: an intermediate (pathLen 0) must not, and says where it is done.
     const crossSign = await sign(JSON.stringify({ certificate_request: (await nodeCsr('CN=new root')).csrPem, profile: 'CA' }));
     t.like(crossSign, { status: 400, body: { errors: [{ code: 5200 }] } });
     t.regex(crossSign.body.errors[0]!.message, /keyward ca rotate-root/);
-    t.like(await sign(JSON.stringify({ certificate_request: (await nodeCsr('O=other, OU=swarm-worker, CN=x')).csrPem })), { status: 400, body: { errors: [{ code: 5300 }] } });
+    t.like(await sign(JSON.stringify({ certificate_request: (await nodeCsr('O=other, OU=swarm-worker, CN=x')).csrPem })), {
+      status: 400,
+      body: { errors: [{ code: 5300 }] },
+    });
     const inner = Buffer.from(JSON.stringify({ certificate_request: (await nodeCsr('OU=swarm-worker, CN=y')).csrPem }));
     const wrong = createHmac('sha256', Buffer.alloc(16, 1)).update(inner).digest('base64');
-    t.like(await post(server.url, '/api/v1/cfssl/authsign', JSON.stringify({ token: wrong, request: inner.toString('base64') })), { status: 400, body: { errors: [{ message: 'invalid token' }] } });
+    t.like(await post(server.url, '/api/v1/cfssl/authsign', JSON.stringify({ token: wrong, request: inner.toString('base64') })), {
+      status: 400,
+      body: { errors: [{ message: 'invalid token' }] },
+    });
     const good = createHmac('sha256', AUTH_KEY).update(inner).digest('base64');
     t.true((await post(server.url, '/api/v1/cfssl/authsign', JSON.stringify({ token: good, request: inner.toString('base64') }))).body.success);
     t.like(await post(server.url, '/api/v1/cfssl/sign', '', { method: 'GET' }), { status: 405 });
@@ -133,7 +164,12 @@ test('property: random bodies and mangled CSRs always get an envelope, never cra
       fc.string({ maxLength: 200 }),
       fc.json({ maxDepth: 3 }),
       mangled.map((csr) => JSON.stringify({ certificate_request: csr })),
-      fc.record({ certificate_request: fc.oneof(fc.string(), fc.integer(), fc.constant(null)), profile: fc.oneof(fc.string({ maxLength: 8 }), fc.constant('node')) }).map((r) => JSON.stringify(r)),
+      fc
+        .record({
+          certificate_request: fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
+          profile: fc.oneof(fc.string({ maxLength: 8 }), fc.constant('node')),
+        })
+        .map((r) => JSON.stringify(r)),
     );
     await fc.assert(
       fc.asyncProperty(body, async (b) => {
@@ -146,7 +182,7 @@ test('property: random bodies and mangled CSRs always get an envelope, never cra
     t.true((await post(server.url, '/api/v1/cfssl/sign', JSON.stringify({ certificate_request: base }))).body.success);
   }));
 
-test('with mutual TLS the intermediate\'s CRL is signed again at half its life: an expired CRL would refuse every client', (t) =>
+test("with mutual TLS the intermediate's CRL is signed again at half its life: an expired CRL would refuse every client", (t) =>
   withServer({ tlsHosts: ['127.0.0.1'], clientAuth: 'managers', crlReloadMs: 200 }, async (server, ca) => {
     const manager = await nodeCsr('OU=swarm-manager, CN=crl-manager');
     const credentials = { key: manager.keyPem, cert: (await ca.authority.issueNode(manager.csrPem)).chainPem, ca: ca.directory.rootBundle() };

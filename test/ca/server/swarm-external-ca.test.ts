@@ -36,7 +36,7 @@ async function nodeIdentity(ca: TestCa, nodeId: string, role: Role): Promise<Cli
   return { key: node.keyPem, cert: issued.chainPem, ca: ca.directory.rootBundle() };
 }
 
-test('SwarmKit\'s own request shape gets worker and manager certificates, over plain HTTP', (t) =>
+test("SwarmKit's own request shape gets worker and manager certificates, over plain HTTP", (t) =>
   withServer({}, async (server, ca) => {
     for (const [role, nodeId, sans] of [
       ['swarm-worker', 'x3y9kq0w2n8r5t1v7b4m6c0zd', 'DNS:swarm-worker, DNS:x3y9kq0w2n8r5t1v7b4m6c0zd'],
@@ -53,10 +53,12 @@ test('SwarmKit\'s own request shape gets worker and manager certificates, over p
     }
   }));
 
-test('SwarmKit\'s request through authsign, and the real cfssl client sending the same subject, plainly and with authsign', (t) =>
+test("SwarmKit's request through authsign, and the real cfssl client sending the same subject, plainly and with authsign", (t) =>
   withServer({ authKeys: new Map([['k1', AUTH_KEY]]) }, async (server, ca) => {
     const node = await swarmNodeCsr();
-    const viaAuthsign = issuedTo(await post(server.url, '/api/v1/cfssl/authsign', authsign(swarmSignRequest(node.csrPem, 'worker-7', 'swarm-worker', ca.clusterId))));
+    const viaAuthsign = issuedTo(
+      await post(server.url, '/api/v1/cfssl/authsign', authsign(swarmSignRequest(node.csrPem, 'worker-7', 'swarm-worker', ca.clusterId))),
+    );
     t.is(viaAuthsign.subject, `O=${ca.clusterId}\nOU=swarm-worker\nCN=worker-7`);
 
     // cfssl sign CSR SUBJECT: its client puts the SUBJECT file into the request's `subject`, as SwarmKit does.
@@ -66,17 +68,20 @@ test('SwarmKit\'s request through authsign, and the real cfssl client sending th
     const plain = await run('cfssl', ['sign', '-remote', server.url, join(dir, 'node.csr'), join(dir, 'subject.json')]);
     t.is(plain.code, 0, plain.stderr);
     t.is(new X509Certificate(JSON.parse(plain.stdout).cert).subject, `O=${ca.clusterId}\nOU=swarm-manager\nCN=manager-3`);
-    writeFileSync(join(dir, 'client.json'), JSON.stringify({
-      signing: { default: { auth_remote: { remote: 'ca', auth_key: 'k1' } } },
-      auth_keys: { k1: { type: 'standard', key: AUTH_KEY.toString('hex') } },
-      remotes: { ca: server.url },
-    }));
+    writeFileSync(
+      join(dir, 'client.json'),
+      JSON.stringify({
+        signing: { default: { auth_remote: { remote: 'ca', auth_key: 'k1' } } },
+        auth_keys: { k1: { type: 'standard', key: AUTH_KEY.toString('hex') } },
+        remotes: { ca: server.url },
+      }),
+    );
     const authenticated = await run('cfssl', ['sign', '-config', join(dir, 'client.json'), join(dir, 'node.csr'), join(dir, 'subject.json')]);
     t.is(authenticated.code, 0, authenticated.stderr);
     t.is(new X509Certificate(JSON.parse(authenticated.stdout).cert).subject, `O=${ca.clusterId}\nOU=swarm-manager\nCN=manager-3`);
   }));
 
-test('a manager asks over mutual TLS with its certificate, as SwarmKit\'s external CA client does', (t) =>
+test("a manager asks over mutual TLS with its certificate, as SwarmKit's external CA client does", (t) =>
   withServer({ tlsHosts: ['127.0.0.1'], clientAuth: 'managers' }, async (server, ca) => {
     const manager = await nodeIdentity(ca, 'manager-1', 'swarm-manager');
     for (const role of ['swarm-worker', 'swarm-manager'] as const) {
@@ -96,7 +101,10 @@ test('a subject for another cluster, an unknown role, or one that contradicts th
     const unknownRole = await sign(swarmSignRequest(node.csrPem, 'n1', 'swarm-admin' as Role, ca.clusterId));
     t.like(unknownRole, { status: 400, body: { errors: [{ code: 5300 }] } });
     t.regex(unknownRole.body.errors[0]!.message, /"swarm-admin" is not a node role/);
-    const twoRoles = JSON.stringify({ certificate_request: node.csrPem, subject: { CN: 'n1', names: [{ O: ca.clusterId, OU: 'swarm-worker' }, { OU: 'swarm-manager' }] } });
+    const twoRoles = JSON.stringify({
+      certificate_request: node.csrPem,
+      subject: { CN: 'n1', names: [{ O: ca.clusterId, OU: 'swarm-worker' }, { OU: 'swarm-manager' }] },
+    });
     t.regex((await sign(twoRoles)).body.errors[0]!.message, /2 values for OU/);
     t.like(await sign(JSON.stringify({ certificate_request: node.csrPem, subject: 'CN=n1' })), { status: 400, body: { errors: [{ code: 5300 }] } });
     // A CSR that names a node itself cannot be turned into another node by the request.

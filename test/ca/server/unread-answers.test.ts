@@ -52,7 +52,9 @@ const SETTINGS: Setting[] = [
     legitimate: async (server, ca) => {
       const inner = Buffer.from(await csrBody('prompt'));
       const token = createHmac('sha256', AUTH_KEY).update(inner).digest('base64');
-      const reply = await post(server.url, '/api/v1/cfssl/authsign', JSON.stringify({ token, request: inner.toString('base64') }), { ca: ca.directory.rootBundle() });
+      const reply = await post(server.url, '/api/v1/cfssl/authsign', JSON.stringify({ token, request: inner.toString('base64') }), {
+        ca: ca.directory.rootBundle(),
+      });
       return reply.body.success;
     },
   },
@@ -60,7 +62,8 @@ const SETTINGS: Setting[] = [
     name: 'mutual TLS (--client-auth cluster), a worker',
     options: { tlsHosts: ['127.0.0.1'], clientAuth: 'cluster' },
     attacker: (ca) => credentials(ca, 'OU=swarm-worker, CN=never-reads'),
-    legitimate: async (server, ca) => (await post(server.url, '/api/v1/cfssl/sign', await csrBody('prompt'), await credentials(ca, 'OU=swarm-manager, CN=manager'))).body.success,
+    legitimate: async (server, ca) =>
+      (await post(server.url, '/api/v1/cfssl/sign', await csrBody('prompt'), await credentials(ca, 'OU=swarm-manager, CN=manager'))).body.success,
   },
 ];
 

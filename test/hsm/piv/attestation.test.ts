@@ -21,7 +21,7 @@ function yubicoWithout(cn: string): AttestationTrust {
   return { ...trust, intermediates: trust.intermediates.filter((c) => subject(c) !== `CN=${cn}`) };
 }
 
-test('a YubiKey 5.7.4 attestation verifies through Yubico\'s two built-in intermediates to Attestation Root 1', (t) => {
+test("a YubiKey 5.7.4 attestation verifies through Yubico's two built-in intermediates to Attestation Root 1", (t) => {
   const verified = verifyAttestation({ ...card('5.7.4'), trust: yubicoAttestationTrust() });
   t.deepEqual(verified.path, [
     'CN=YubiKey PIV Attestation 9a',
@@ -40,30 +40,52 @@ test('a YubiKey 5.4.3 attestation still verifies under the old root, Yubico PIV 
   t.like(verified.claims, { firmware: '5.4.3', serial: 19661687 });
 });
 
-test('with the new root but not the intermediates (the old verifier\'s view), a 5.7.4 chain is refused naming the missing tier', (t) => {
+test("with the new root but not the intermediates (the old verifier's view), a 5.7.4 chain is refused naming the missing tier", (t) => {
   const rootsOnly = { ...yubicoAttestationTrust(), intermediates: [] };
   const error = t.throws(() => verifyAttestation({ ...card('5.7.4'), trust: rootsOnly }), { code: 'ATTESTATION_UNTRUSTED' } as never);
   t.regex(error!.message, /^no certificate in the bundle issued 'CN=YubiKey PIV Attestation'; add the intermediate 'CN=Yubico PIV Attestation B 1'/);
 
-  const upperMissing = t.throws(() => verifyAttestation({ ...card('5.7.4'), trust: yubicoWithout('Yubico Attestation Intermediate B 1') }), { code: 'ATTESTATION_UNTRUSTED' } as never);
-  t.regex(upperMissing!.message, /^no certificate in the bundle issued 'CN=Yubico PIV Attestation B 1'; add the intermediate 'CN=Yubico Attestation Intermediate B 1'/);
-  t.deepEqual((upperMissing as unknown as { details: unknown }).details, { certificate: 'CN=Yubico PIV Attestation B 1', issuer: 'CN=Yubico Attestation Intermediate B 1' });
+  const upperMissing = t.throws(() => verifyAttestation({ ...card('5.7.4'), trust: yubicoWithout('Yubico Attestation Intermediate B 1') }), {
+    code: 'ATTESTATION_UNTRUSTED',
+  } as never);
+  t.regex(
+    upperMissing!.message,
+    /^no certificate in the bundle issued 'CN=Yubico PIV Attestation B 1'; add the intermediate 'CN=Yubico Attestation Intermediate B 1'/,
+  );
+  t.deepEqual((upperMissing as unknown as { details: unknown }).details, {
+    certificate: 'CN=Yubico PIV Attestation B 1',
+    issuer: 'CN=Yubico Attestation Intermediate B 1',
+  });
 });
 
-test('a foreign certificate named like Yubico\'s PIV intermediate does not get a 5.7.4 chain through', async (t) => {
+test("a foreign certificate named like Yubico's PIV intermediate does not get a 5.7.4 chain through", async (t) => {
   const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const impostor = await x509.X509CertificateGenerator.createSelfSigned(
-    { serialNumber: '01', name: 'CN=Yubico PIV Attestation B 1', notBefore: new Date(Date.UTC(2024, 0, 1)), notAfter: new Date(Date.UTC(2099, 0, 1)), keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' }, extensions: [new x509.BasicConstraintsExtension(true, 1, true)] },
+    {
+      serialNumber: '01',
+      name: 'CN=Yubico PIV Attestation B 1',
+      notBefore: new Date(Date.UTC(2024, 0, 1)),
+      notAfter: new Date(Date.UTC(2099, 0, 1)),
+      keys,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      extensions: [new x509.BasicConstraintsExtension(true, 1, true)],
+    },
     webcrypto,
   );
   const trust = yubicoWithout('Yubico PIV Attestation B 1');
   trust.intermediates.push(new Uint8Array(impostor.rawData));
   const error = t.throws(() => verifyAttestation({ ...card('5.7.4'), trust }), { code: 'ATTESTATION_UNTRUSTED' } as never);
-  t.regex(error!.message, /^no certificate in the bundle issued 'CN=YubiKey PIV Attestation': the 'CN=Yubico PIV Attestation B 1' there has that name but another key/);
+  t.regex(
+    error!.message,
+    /^no certificate in the bundle issued 'CN=YubiKey PIV Attestation': the 'CN=Yubico PIV Attestation B 1' there has that name but another key/,
+  );
 });
 
-test('a slot attestation is accepted only from the card\'s own F9 key', (t) => {
-  const error = t.throws(() => verifyAttestation({ attestation: card('5.7.4').attestation, deviceCertificate: card('5.4.3').deviceCertificate, trust: yubicoAttestationTrust() }), { code: 'ATTESTATION_INVALID' } as never);
+test("a slot attestation is accepted only from the card's own F9 key", (t) => {
+  const error = t.throws(
+    () => verifyAttestation({ attestation: card('5.7.4').attestation, deviceCertificate: card('5.4.3').deviceCertificate, trust: yubicoAttestationTrust() }),
+    { code: 'ATTESTATION_INVALID' } as never,
+  );
   t.regex(error!.message, /not signed by this device's attestation key/);
 });
 

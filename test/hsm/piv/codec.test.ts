@@ -16,7 +16,10 @@ test('property: TLVs of any tag form and any length (short, 81, 82, 83) parse ba
     fc.property(fc.array(fc.tuple(tag, fc.uint8Array({ maxLength: 300 })), { maxLength: 6 }), (items) => {
       const encoded = concat(...items.map(([tg, value]) => tlv(tg, value)));
       const parsed = parseTlvs(encoded);
-      t.deepEqual(parsed.map((p) => [p.tag, Buffer.from(p.value).toString('hex')]), items.map(([tg, v]) => [tg, Buffer.from(v).toString('hex')]));
+      t.deepEqual(
+        parsed.map((p) => [p.tag, Buffer.from(p.value).toString('hex')]),
+        items.map(([tg, v]) => [tg, Buffer.from(v).toString('hex')]),
+      );
     }),
     { numRuns: 1500 },
   );
@@ -43,15 +46,21 @@ test('malformed TLVs are named precisely', (t) => {
   t.throws(() => parseTlvs(Uint8Array.of(0x5f, 0xc1)), { instanceOf: TlvError, message: /truncated tag/ });
 });
 
-test('property: command APDUs of every ISO case round-trip through the card\'s parser', (t) => {
+test("property: command APDUs of every ISO case round-trip through the card's parser", (t) => {
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 255 }), fc.option(fc.integer({ min: 0, max: 255 })), (ins, p1, data, le) => {
-      const parsed = parseCommand(encodeCommand(0x00, ins, p1, 0x80, data, le ?? undefined));
-      t.is(parsed.ins, ins);
-      t.is(parsed.p1, p1);
-      t.deepEqual(Buffer.from(parsed.data), Buffer.from(data));
-      t.is(parsed.ne, le === null ? 0 : le === 0 ? 256 : le);
-    }),
+    fc.property(
+      fc.integer({ min: 0, max: 255 }),
+      fc.integer({ min: 0, max: 255 }),
+      fc.uint8Array({ maxLength: 255 }),
+      fc.option(fc.integer({ min: 0, max: 255 })),
+      (ins, p1, data, le) => {
+        const parsed = parseCommand(encodeCommand(0x00, ins, p1, 0x80, data, le ?? undefined));
+        t.is(parsed.ins, ins);
+        t.is(parsed.p1, p1);
+        t.deepEqual(Buffer.from(parsed.data), Buffer.from(data));
+        t.is(parsed.ne, le === null ? 0 : le === 0 ? 256 : le);
+      },
+    ),
     { numRuns: 2000 },
   );
   const extended = parseCommand(Uint8Array.of(0x00, 0xdb, 0x3f, 0xff, 0x00, 0x01, 0x00, ...new Uint8Array(256), 0x00, 0x00));
@@ -62,7 +71,14 @@ test('property: command APDUs of every ISO case round-trip through the card\'s p
 
 test('command chaining splits long data into 255-byte blocks, CLA 10 on all but the last', (t) => {
   const blocks = chainCommand(0x00, 0xdb, 0x3f, 0xff, new Uint8Array(600).fill(7));
-  t.deepEqual(blocks.map((b) => [b[0], b[4]]), [[0x10, 255], [0x10, 255], [0x00, 90]]);
+  t.deepEqual(
+    blocks.map((b) => [b[0], b[4]]),
+    [
+      [0x10, 255],
+      [0x10, 255],
+      [0x00, 90],
+    ],
+  );
   t.deepEqual(Buffer.concat(blocks.map((b) => parseCommand(b).data)), Buffer.alloc(600, 7));
 });
 

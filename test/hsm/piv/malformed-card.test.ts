@@ -67,7 +67,8 @@ test('a card that announces more data for ever is cut off with a clear error', a
   const endless: SmartCard = {
     atr: base.atr,
     reset: () => base.reset(),
-    process: async (apdu) => (apdu[1] === 0xf7 ? Uint8Array.of(0x61, 0x10) : apdu[1] === 0xc0 ? Uint8Array.of(...new Uint8Array(250), 0x61, 0xff) : base.process(apdu)),
+    process: async (apdu) =>
+      apdu[1] === 0xf7 ? Uint8Array.of(0x61, 0x10) : apdu[1] === 0xc0 ? Uint8Array.of(...new Uint8Array(250), 0x61, 0xff) : base.process(apdu),
   };
   const session = await PivSession.open(new InProcessTransport(endless), { credentials: credentials() });
   const error = await t.throwsAsync(session.managementKeyInfo(), { instanceOf: KeywardError });
@@ -78,7 +79,11 @@ test('a card that announces more data for ever is cut off with a clear error', a
 test('a card that never answers: the driver gives up with CARD_TIMEOUT instead of hanging', async (t) => {
   const base = await VirtualYubiKey.create({}, {});
   let silent = false;
-  const card: SmartCard = { atr: base.atr, reset: () => base.reset(), process: (apdu) => (silent ? new Promise<Uint8Array>(() => undefined) : base.process(apdu)) };
+  const card: SmartCard = {
+    atr: base.atr,
+    reset: () => base.reset(),
+    process: (apdu) => (silent ? new Promise<Uint8Array>(() => undefined) : base.process(apdu)),
+  };
   const session = await PivSession.open(new InProcessTransport(card), { credentials: credentials(), responseTimeoutMs: 300 });
   silent = true;
   const started = Date.now();

@@ -17,7 +17,12 @@ test.after.always(async () => {
 
 // One card at a time in the first reader: the scenarios run serially here.
 async function pcscDevice(options: DeviceOptions = {}): Promise<TestDevice> {
-  const served = await serveVirtualCard(rig, { firmware: options.firmware, serial: options.serial, touch: options.touch, touchTimeoutSeconds: options.touchTimeoutSeconds });
+  const served = await serveVirtualCard(rig, {
+    firmware: options.firmware,
+    serial: options.serial,
+    touch: options.touch,
+    touchTimeoutSeconds: options.touchTimeoutSeconds,
+  });
   const sessions: PivSession[] = [];
   return {
     open: async (overrides, extra) => {

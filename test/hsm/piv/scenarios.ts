@@ -98,7 +98,7 @@ export function pivScenarios(test: Register, make: DeviceFactory): void {
       t.is(await session.slotInfo(0x9a), undefined);
     }));
 
-  test('certificate round trip: stored in the slot\'s object, read back, deleted', (t) =>
+  test("certificate round trip: stored in the slot's object, read back, deleted", (t) =>
     withDevice({}, async (device) => {
       const session = await device.open(credentials());
       const spki = await session.generateKey(0x9c, 'p256');
@@ -110,7 +110,7 @@ export function pivScenarios(test: Register, make: DeviceFactory): void {
       t.is(await session.getCertificate(0x9c), undefined);
     }));
 
-  test('attestation verifies against the card\'s own root, and not against Yubico\'s alone', (t) =>
+  test("attestation verifies against the card's own root, and not against Yubico's alone", (t) =>
     withDevice({ serial: 31415926 }, async (device) => {
       const session = await device.open(credentials());
       const spki = await session.generateKey(0x9c, 'p256', { pinPolicy: 'always', touchPolicy: 'cached' });
@@ -139,8 +139,13 @@ export function pivScenarios(test: Register, make: DeviceFactory): void {
         'CN=Keyward Virtual YubiKey Attestation Root 1, O=Keyward emulator - not a real YubiKey',
       ]);
       t.like(verified.claims, { firmware: '5.7.4', serial: 27182818 });
-      const rootOnly = t.throws(() => verifyAttestation({ ...chain, trust: { roots: [device.attestationRoot()], intermediates: [] } }), { code: 'ATTESTATION_UNTRUSTED' } as never);
-      t.regex(rootOnly!.message, /^no certificate in the bundle issued 'CN=Keyward Virtual YubiKey PIV Attestation 27182818'; add the intermediate 'CN=Keyward Virtual YubiKey PIV Attestation A 1, O=Keyward emulator - not a real YubiKey'/);
+      const rootOnly = t.throws(() => verifyAttestation({ ...chain, trust: { roots: [device.attestationRoot()], intermediates: [] } }), {
+        code: 'ATTESTATION_UNTRUSTED',
+      } as never);
+      t.regex(
+        rootOnly!.message,
+        /^no certificate in the bundle issued 'CN=Keyward Virtual YubiKey PIV Attestation 27182818'; add the intermediate 'CN=Keyward Virtual YubiKey PIV Attestation A 1, O=Keyward emulator - not a real YubiKey'/,
+      );
       // Yubico's bundle knows nothing of the emulator's PKI: a virtual card never passes for a real one.
       t.throws(() => verifyAttestation({ ...chain, trust: yubicoAttestationTrust() }), { code: 'ATTESTATION_UNTRUSTED' } as never);
     }));
@@ -274,8 +279,14 @@ export function pivScenarios(test: Register, make: DeviceFactory): void {
       t.true((await opensslVerifySignature({ algorithm: 'p384', publicKeyPem: toPem('PUBLIC KEY', slot!.publicKey!), data: DATA, signature })).ok);
       await t.throwsAsync(session.attest(0x82), { instanceOf: UsageError, message: /rejected the data/ });
       // Keys the card cannot hold are refused before anything is sent, saying why.
-      await t.throwsAsync(session.importKey(0x83, generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey), { instanceOf: UsageError, message: /RSA keys of 1024 bits cannot be imported/ });
-      await t.throwsAsync(session.importKey(0x83, generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey), { instanceOf: UsageError, message: /this ec \(secp256k1\) key cannot be imported/ });
+      await t.throwsAsync(session.importKey(0x83, generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey), {
+        instanceOf: UsageError,
+        message: /RSA keys of 1024 bits cannot be imported/,
+      });
+      await t.throwsAsync(session.importKey(0x83, generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey), {
+        instanceOf: UsageError,
+        message: /this ec \(secp256k1\) key cannot be imported/,
+      });
       t.is(await session.slotInfo(0x83), undefined, 'the slot stays empty');
     }));
 

@@ -12,9 +12,9 @@ function registry(t: ExecutionContext, files: Record<string, string>): string {
   return dir;
 }
 
-test('the system registry overrides the packages\' one; relative modules are found in p11-kit\'s module directory', (t) => {
+test("the system registry overrides the packages' one; relative modules are found in p11-kit's module directory", (t) => {
   const system = registry(t, {
-    'vendor.module': '# the administrator\'s choice\nmodule: /opt/vendor/lib/libvendor-pkcs11.so\n',
+    'vendor.module': "# the administrator's choice\nmodule: /opt/vendor/lib/libvendor-pkcs11.so\n",
     'partial.module': 'critical: yes\n', // no module: the packages' file still says which
   });
   const packages = registry(t, {
@@ -22,7 +22,7 @@ test('the system registry overrides the packages\' one; relative modules are fou
     'partial.module': 'module: /usr/lib/partial/libpartial.so\n',
     'opensc.module': 'module:   opensc-pkcs11.so  \n',
     'Not a module name.module': 'module: /tmp/ignored.so\n',
-    'README': 'module: /tmp/ignored-too.so\n',
+    README: 'module: /tmp/ignored-too.so\n',
   });
   const modules = Object.fromEntries(registeredModules([system, packages]).map((m) => [m.name, m.path]));
   t.is(modules.vendor, '/opt/vendor/lib/libvendor-pkcs11.so');

@@ -75,18 +75,25 @@ test('mutated real commands, in any order: well-formed answers, and the card sti
   const warnings: string[] = [];
   process.on('warning', (w) => warnings.push(w.message));
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.tuple(fc.integer({ min: 0, max: SEEDS.length - 1 }), fc.array(mutation, { maxLength: 3 })), { minLength: 1, maxLength: 8 }), async (script) => {
-      for (const [seed, mutations] of script) {
-        const response = await card.process(mutate(SEEDS[seed]!, mutations));
-        t.true(wellFormed(response));
-      }
-    }),
+    fc.asyncProperty(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: SEEDS.length - 1 }), fc.array(mutation, { maxLength: 3 })), { minLength: 1, maxLength: 8 }),
+      async (script) => {
+        for (const [seed, mutations] of script) {
+          const response = await card.process(mutate(SEEDS[seed]!, mutations));
+          t.true(wellFormed(response));
+        }
+      },
+    ),
     { numRuns: 1500 },
   );
   // Still a working card: SELECT and GET VERSION succeed.
   t.is(parseResponse(await card.process(SEEDS[0]!)).sw, SW.SUCCESS);
   t.is(parseResponse(await card.process(encodeCommand(0, INS.GET_VERSION, 0, 0))).sw, SW.SUCCESS);
-  t.deepEqual(warnings.filter((w) => w.startsWith('virtual YubiKey: internal error')), [], 'no handler threw');
+  t.deepEqual(
+    warnings.filter((w) => w.startsWith('virtual YubiKey: internal error')),
+    [],
+    'no handler threw',
+  );
 });
 
 test('a chain of any length is bounded: the card refuses to buffer without end', async (t) => {

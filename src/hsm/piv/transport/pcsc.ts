@@ -156,7 +156,12 @@ export class PcscTransport implements CardTransport {
   }
 
   exclusive<T>(work: () => Promise<T>): Promise<T> {
-    return this.#lock.run(this, work, () => this.#enter(), () => this.#leave());
+    return this.#lock.run(
+      this,
+      work,
+      () => this.#enter(),
+      () => this.#leave(),
+    );
   }
 
   /** Other programs find the card held while it waits: a note tells the next Keyward why (touch-waits.ts). */

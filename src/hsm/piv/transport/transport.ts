@@ -42,10 +42,15 @@ export class ExclusiveLock {
   readonly #inside = new AsyncLocalStorage<object>();
   #tail: Promise<unknown> = Promise.resolve();
 
-  async run<T>(owner: object, work: () => Promise<T>, enter: () => Promise<void> = async () => undefined, leave: () => Promise<void> = async () => undefined): Promise<T> {
+  async run<T>(
+    owner: object,
+    work: () => Promise<T>,
+    enter: () => Promise<void> = async () => undefined,
+    leave: () => Promise<void> = async () => undefined,
+  ): Promise<T> {
     const current = this.#inside.getStore();
     if (current === owner) return work();
-    if (current !== undefined) throw new Error('a second session tried to use the card inside another session\'s operation');
+    if (current !== undefined) throw new Error("a second session tried to use the card inside another session's operation");
     const previous = this.#tail;
     let release!: () => void;
     this.#tail = new Promise<void>((resolve) => (release = resolve));
