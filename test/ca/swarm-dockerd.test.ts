@@ -88,16 +88,21 @@ async function swarmMovesToKeyward(t: ExecutionContext, clientAuth: 'none' | 'ma
   t.is(workerLeaf.subject, `O=${clusterId}\nOU=swarm-worker\nCN=${workerId}`);
   t.regex(workerLeaf.verify, /: OK$/);
 
+  /** Changes the worker's role, and waits for the certificate of its new role. */
+  const changeRole = async (verb: 'promote' | 'demote', role: 'swarm-manager' | 'swarm-worker') => {
+    await manager.must(['node', verb, workerId]);
+    return waitUntil(
+      `the ${verb}d node's ${role} certificate`,
+      async () => {
+        const leaf = await leafOf(worker, dir);
+        return leaf.subject.includes(`OU=${role}`) ? leaf : undefined;
+      },
+      120_000,
+    );
+  };
+
   // A promotion: the new manager's certificate, again from Keyward.
-  await manager.must(['node', 'promote', workerId]);
-  const promoted = await waitUntil(
-    "the promoted node's manager certificate",
-    async () => {
-      const leaf = await leafOf(worker, dir);
-      return leaf.subject.includes('OU=swarm-manager') ? leaf : undefined;
-    },
-    120_000,
-  );
+  const promoted = await changeRole('promote', 'swarm-manager');
   t.is(promoted.subject, `O=${clusterId}\nOU=swarm-manager\nCN=${workerId}`);
   t.regex(promoted.verify, /: OK$/);
 
@@ -116,15 +121,7 @@ async function swarmMovesToKeyward(t: ExecutionContext, clientAuth: 'none' | 'ma
   }
 
   // A demotion: a worker's certificate again, from Keyward.
-  await manager.must(['node', 'demote', workerId]);
-  const demoted = await waitUntil(
-    "the demoted node's worker certificate",
-    async () => {
-      const leaf = await leafOf(worker, dir);
-      return leaf.subject.includes('OU=swarm-worker') ? leaf : undefined;
-    },
-    120_000,
-  );
+  const demoted = await changeRole('demote', 'swarm-worker');
   t.regex(demoted.verify, /: OK$/);
   t.not(demoted.serial, workerLeaf.serial, 'a new worker certificate, not the one from the join');
 
