@@ -264,6 +264,7 @@ export const ERROR_CODES = {
   TOUCH_TIMEOUT: { exit: 'auth', meaning: 'the YubiKey was not touched in time' },
   TUF_CLIENT_INITIALISED: { exit: 'conflict', meaning: 'the TUF client already trusts another root; a new one comes only through signed rotations' },
   TUF_CUSTOM: { exit: 'usage', meaning: '--custom is not a JSON object' },
+  TUF_DEADLINE: { exit: 'unavailable', meaning: 'a TUF file took longer to download than the time allowed for one file' },
   TUF_DELEGATION_SCOPE: { exit: 'usage', meaning: 'a delegation needs either path patterns or hash prefixes' },
   TUF_EXPIRED: { exit: 'verification', meaning: 'TUF metadata has expired' },
   TUF_EXPIRY: { exit: 'usage', meaning: '--expiry is not role=days' },
