@@ -44,7 +44,13 @@ const HASH_ALGORITHMS: Record<string, string> = { sha256: 'sha256', sha384: 'sha
  */
 export function checkLengthAndHashes(bytes: Uint8Array, expected: { length?: number; hashes?: Record<string, string> }, role: string, what: string): void {
   if (expected.length !== undefined && bytes.length !== expected.length) {
-    throw new TrustError(role, 'length', `${what} is ${bytes.length} bytes; the signed metadata says ${expected.length}`);
+    // Too long is refused while downloading (the fetcher's limit); what is left here is mostly too short.
+    if (bytes.length < expected.length) {
+      throw new TrustError(role, 'length', `${what} is ${bytes.length} bytes, shorter than the ${expected.length} the signed metadata says`, {
+        hint: 'the download was cut short or the file on the server is truncated: try again, or report the broken mirror',
+      });
+    }
+    throw new TrustError(role, 'length', `${what} is ${bytes.length} bytes, longer than the ${expected.length} the signed metadata says`);
   }
   for (const algorithm in expected.hashes ?? {}) {
     const name = HASH_ALGORITHMS[algorithm];

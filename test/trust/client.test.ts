@@ -8,7 +8,10 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initClient, quote, Updater } from '../../src/trust/client/updater.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HttpFetcher } from '../../src/trust/client/fetcher.js';
+import { initClient, quote, targetFile, Updater } from '../../src/trust/client/updater.js';
 import { TrustedSet } from '../../src/trust/client/trusted-set.js';
 import { TrustError, type TrustFailure } from '../../src/trust/errors.js';
 import { keyward } from '../harness/run.js';
@@ -366,7 +369,53 @@ test('a snapshot that does not match targets, and targets of the wrong hash or l
   server.override(`/targets/${sha}.file.txt`, Buffer.from('the real content, and more'));
   await refused(t, c, () => c.updater().downloadTarget('file.txt', c.targetDir), 'targets', 'length', /longer than the 16 bytes/);
   t.deepEqual(readdirSync(c.targetDir), [], 'nothing unverified was written');
+  server.override(`/targets/${sha}.file.txt`, Buffer.from('the real'));
+  const short = await refused(t, c, () => c.updater().downloadTarget('file.txt', c.targetDir), 'targets', 'length', /8 bytes, shorter than the 16/);
+  t.regex(short.hint ?? '', /cut short|truncated/);
+  t.notRegex(short.hint ?? '', /endless|larger/);
   await server.close();
+});
+
+test('a target is written under its target path; a path that would leave the target directory is refused', async (t) => {
+  const repo = new ModelsRepository(t);
+  repo.addTarget('releases/app-1.2.tar.gz', Buffer.from('app 1.2'));
+  repo.addTarget('../escape', Buffer.from('out'));
+  repo.addTarget('/etc/escape', Buffer.from('out'));
+  repo.publish('targets');
+  const server = await served(t, repo);
+  const c = client(t, server, repo.initialRoot);
+  const { file } = await c.updater().downloadTarget('releases/app-1.2.tar.gz', c.targetDir);
+  t.is(file, join(c.targetDir, 'releases', 'app-1.2.tar.gz'));
+  t.is(readFileSync(file, 'utf8'), 'app 1.2');
+  t.true((await c.updater().downloadTarget('releases/app-1.2.tar.gz', c.targetDir)).cached, 'found again under the same name');
+  for (const path of ['../escape', '/etc/escape', 'releases/../../escape', 'a//b', 'a\\..\\b']) {
+    const error = await t.throwsAsync(c.updater().downloadTarget(path, c.targetDir), undefined, path);
+    t.is((error as { code?: string }).code, 'TUF_TARGET_PATH', path);
+  }
+  t.deepEqual(readdirSync(c.targetDir, { recursive: true }).sort(), ['releases', join('releases', 'app-1.2.tar.gz')]);
+  t.throws(() => targetFile(c.targetDir, '..'), { message: /target path "\.\."/ });
+  t.is(targetFile(c.targetDir, '..hidden/x'), join(c.targetDir, '..hidden', 'x'), 'a name that merely starts with two dots is a name');
+  await server.close();
+});
+
+test('a server that trickles a byte at a time is cut off at the deadline for one file, naming it', async (t) => {
+  const server = createServer((_req, res) => {
+    res.writeHead(200);
+    const timer = setInterval(() => res.write('x'), 50);
+    res.on('close', () => clearInterval(timer));
+  });
+  await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metadata/timestamp.json`;
+  const started = Date.now();
+  const error = await t.throwsAsync(new HttpFetcher({ idleTimeoutMs: 5_000, deadlineMs: 400 }).fetch(url, 1_000_000, 'timestamp'));
+  t.is((error as { code?: string }).code, 'TUF_DEADLINE');
+  t.true(error!.message.startsWith(`timestamp: ${url} `), error!.message);
+  t.regex(error!.message, /within 0\.4 s/);
+  t.true(Date.now() - started < 3_000, 'the idle timeout never fired: bytes kept coming');
 });
 
 test('an endless download is cut off at its limit', async (t) => {
