@@ -5,6 +5,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
+import { SuccinctRoles } from '@tufjs/models/dist/role.js'; // not in the package's index; the class python-tuf's SuccinctRoles mirrors
 import { createHash } from 'node:crypto';
 import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -241,6 +242,56 @@ test('delegation search: pre-order, a terminating delegation ends it, paths must
     'b was never fetched',
   );
   await server.close();
+});
+
+test('succinct hash-bin delegations (TAP 15) written by @tufjs/models: the target is found in its bin, named as tuf-js names it', async (t) => {
+  const repo = new ModelsRepository(t);
+  const succinct = new SuccinctRoles({ keyIDs: [], threshold: 1, bitLength: 5, namePrefix: 'bin' });
+  // A path in a bin below 0x10, so that the zero padding of the name ("bin-0a") is exercised.
+  const path = Array.from({ length: 200 }, (_, i) => `pkg/file-${i}.tar.gz`).find((p) => parseInt(succinct.getRoleForTarget(p).slice(4), 16) < 16)!;
+  const bin = succinct.getRoleForTarget(path);
+  t.regex(bin, /^bin-0[0-9a-f]$/);
+  repo.delegateSuccinct('targets', { bit_length: 5, name_prefix: 'bin' }, [bin]);
+  repo.addTarget(path, Buffer.from('in a bin'), bin);
+  repo.publish('targets', bin);
+  t.truthy(JSON.parse(readFileSync(join(repo.dir, 'metadata', '2.targets.json'), 'utf8')).signed.delegations.succinct_roles);
+  const server = await served(t, repo);
+  const c = client(t, server, repo.initialRoot);
+  const found = await c.updater().findTarget(path);
+  t.is(found?.role, bin);
+  const { file } = await c.updater().downloadTarget(path, c.targetDir);
+  t.is(readFileSync(file, 'utf8'), 'in a bin');
+  // A path of another bin: that bin is asked for, and the snapshot does not list it.
+  const other = Array.from({ length: 200 }, (_, i) => `other-${i}`).find((p) => succinct.getRoleForTarget(p) !== bin)!;
+  await refused(t, c, () => c.updater().findTarget(other), succinct.getRoleForTarget(other), 'not-found', /the snapshot does not list/);
+  await server.close();
+});
+
+test('malformed succinct_roles are refused with the role and the reason', async (t) => {
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['bit_length 0', { bit_length: 0 }, /bit_length must be an integer from 1 to 32, not 0/],
+    ['bit_length 33', { bit_length: 33 }, /bit_length must be an integer from 1 to 32, not 33/],
+    ['no bit_length', { bit_length: undefined }, /bit_length must be an integer from 1 to 32, not absent/],
+    ['no name_prefix', { name_prefix: undefined }, /name_prefix must be a string/],
+    ['threshold 0', { threshold: 0 }, /threshold 0/],
+    ['roles as well', { roles: [] }, /both roles and succinct_roles/],
+  ];
+  for (const [label, change, reason] of cases) {
+    const { repo, server, c } = await started(t);
+    repo.delegateSuccinct('targets', { bit_length: 4, name_prefix: 'bin' }, []);
+    const delegations = repo.targets.get('targets')!.delegations;
+    const { roles, ...succinctChange } = change;
+    Object.assign(delegations.succinct_roles, succinctChange);
+    for (const key in succinctChange) if (succinctChange[key] === undefined) delete delegations.succinct_roles[key];
+    if (roles) delegations.roles = roles;
+    repo.targets.get('targets')!.version = 2;
+    repo.snapshot.meta['targets.json'] = { version: 2 };
+    repo.writeTargets('targets', signRaw(repo.targets.get('targets')!, repo.signers.targets!));
+    repo.publish();
+    const failure = label === 'threshold 0' ? 'threshold' : 'malformed';
+    await refused(t, c, () => c.updater().refresh(), 'targets', failure, reason);
+    await server.close();
+  }
 });
 
 test('root rotation: each new root signed by the old threshold and its own; a rotation without the old keys is refused', async (t) => {

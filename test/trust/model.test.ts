@@ -11,7 +11,8 @@ import { canonicalize as tufjsCanonicalize } from '@tufjs/canonical-json';
 import { canonicalize } from '../../src/trust/canonical-json.js';
 import { TrustError } from '../../src/trust/errors.js';
 import { keyIdOf, tufKeyFromSpki, verifySignature } from '../../src/trust/keys.js';
-import { pathMatches, hashBins, binOf, pathHash } from '../../src/trust/delegations.js';
+import { pathMatches, hashBins, binOf, pathHash, succinctBin, delegatedRole, checkDelegations } from '../../src/trust/delegations.js';
+import { SuccinctRoles } from '@tufjs/models/dist/role.js';
 import { parseRoot, rootRole } from '../../src/trust/root.js';
 import { parseSnapshot } from '../../src/trust/snapshot.js';
 import { parseTargets } from '../../src/trust/targets.js';
@@ -211,4 +212,20 @@ test('fuzzed metadata never crashes the parsers or the verifier: a TrustError or
     { numRuns: 600 },
   );
   t.pass();
+});
+
+test('succinct hash bins: the bin of a path and the bins a delegation covers are those of tuf-js, for every bit_length', (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 32 }), fc.string(), fc.constantFrom('bin', 'a-b', ''), (bits, path, prefix) => {
+      const theirs = new SuccinctRoles({ keyIDs: [], threshold: 1, bitLength: bits, namePrefix: prefix });
+      const ours = { keyids: [], threshold: 1, bit_length: bits, name_prefix: prefix };
+      const bin = succinctBin(ours, path);
+      t.is(bin, theirs.getRoleForTarget(path));
+      const delegations = checkDelegations({ keys: {}, succinct_roles: ours }, 'targets');
+      t.is(delegatedRole(delegations, bin), ours);
+      t.is(delegatedRole(delegations, `${bin}0`), undefined);
+      t.is(delegatedRole(delegations, `${prefix}-${'f'.repeat(Math.ceil(bits / 4) + 1)}`), undefined);
+    }),
+    { numRuns: 500 },
+  );
 });

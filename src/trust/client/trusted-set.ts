@@ -3,6 +3,7 @@
  * Nothing here downloads or writes: each `update…` verifies bytes completely and only then replaces
  * what is trusted, so a refusal leaves the trusted set exactly as it was.
  */
+import { delegatedRole } from '../delegations.js';
 import { TrustError } from '../errors.js';
 import type { Metadata } from '../metadata.js';
 import { parseRoot, rootRole, type RootSigned } from '../root.js';
@@ -173,9 +174,10 @@ export class TrustedSet {
       next.verifyThreshold(this.root.signed.keys, rootRole(this.root.signed, 'targets'));
     } else {
       const parent = this.targets.get(delegator);
-      const delegation = parent?.signed.delegations?.roles.find((r) => r.name === role);
+      const delegations = parent?.signed.delegations;
+      const delegation = delegations && delegatedRole(delegations, role);
       if (!parent || !delegation) throw new Error(`bug: ${role} loaded before its delegator ${delegator}`);
-      next.verifyThreshold(parent.signed.delegations!.keys, delegation, `the keys ${delegator} delegates it to`);
+      next.verifyThreshold(delegations.keys, delegation, `the keys ${delegator} delegates it to`);
     }
     // §5.6.4
     if (next.signed.version !== meta.version) {
