@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { TrustError } from './errors.js';
-import { hashes, integer, object, parseMetadata, type Json, type Metadata, type Signed } from './metadata.js';
+import { hashes, integer, object, parseMetadata, type Json, type Metadata, type ParseOptions, type Signed } from './metadata.js';
 import { withArticle } from '../words.js';
 
 export interface MetaFile {
@@ -31,8 +31,8 @@ export function checkMetaFiles(value: unknown, role: string): Record<string, Met
   return meta as Record<string, MetaFile>;
 }
 
-export function parseSnapshot(bytes: Uint8Array): Metadata<SnapshotSigned> {
-  return parseMetadata<SnapshotSigned>(bytes, 'snapshot', 'snapshot', (signed: Json, role) => void checkMetaFiles(signed.meta, role));
+export function parseSnapshot(bytes: Uint8Array, options?: ParseOptions): Metadata<SnapshotSigned> {
+  return parseMetadata<SnapshotSigned>(bytes, 'snapshot', 'snapshot', (signed: Json, role) => void checkMetaFiles(signed.meta, role), options);
 }
 
 /** Node's name for a TUF hash algorithm name, if Keyward computes it. */

@@ -6,7 +6,8 @@
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { SuccinctRoles } from '@tufjs/models/dist/role.js'; // not in the package's index; the class python-tuf's SuccinctRoles mirrors
-import { createHash } from 'node:crypto';
+import { createHash, sign } from 'node:crypto';
+import { canonicalize as tufjsCanonicalize } from '@tufjs/canonical-json';
 import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
@@ -292,6 +293,42 @@ test('malformed succinct_roles are refused with the role and the reason', async 
     await refused(t, c, () => c.updater().refresh(), 'targets', failure, reason);
     await server.close();
   }
+});
+
+/**
+ * Signed metadata with integers beyond 2^53, as python-tuf writes them: a placeholder number is put
+ * in, @tufjs/canonical-json canonicalizes, and the placeholder's digits are replaced by the big ones
+ * in the bytes signed and in the file, so no code under test makes the bytes.
+ */
+function signBig(signed: Record<string, unknown>, signers: ReturnType<typeof testKey>[], big: Record<string, string>): Buffer {
+  const swap = (text: string) => Object.entries(big).reduce((out, [placeholder, digits]) => out.replaceAll(placeholder, digits), text);
+  const data = Buffer.from(swap(tufjsCanonicalize(signed)));
+  const signatures = signers.map((k) => ({ keyid: k.keyid, sig: sign(null, data, k.privateKey).toString('hex') }));
+  return Buffer.from(swap(JSON.stringify({ signatures, signed }, null, 1)));
+}
+
+test('integers beyond 2^53 (a version, a target length) verify and are read exactly, as bigints', async (t) => {
+  const { repo, server, c } = await started(t);
+  const big = '9007199254740993'; // 2^53 + 1: JSON.parse reads 9007199254740992
+  repo.targets.get('targets')!.version = 2;
+  repo.targets.get('targets')!.targets['huge.iso'] = { length: 4_000_000_001, hashes: { sha256: 'ab'.repeat(32) } };
+  repo.writeTargets('targets', signBig(repo.targets.get('targets')!, repo.signers.targets!, { '4000000001': big }));
+  repo.snapshot.meta['targets.json'] = { version: 2 };
+  repo.snapshot.version = 2;
+  repo.writeSnapshot();
+  repo.timestamp.version = 4_000_000_002;
+  repo.timestamp.meta['snapshot.json'] = { version: 2 };
+  repo.writeTimestamp(signBig(repo.timestamp, repo.signers.timestamp!, { '4000000002': big }));
+  t.like(await c.updater().refresh(), { timestamp: BigInt(big), snapshot: 2, targets: 2 });
+  const found = await c.updater().findTarget('huge.iso');
+  t.is(found?.info.length as unknown, BigInt(big));
+  t.true(readFileSync(join(c.metadataDir, 'timestamp.json'), 'utf8').includes(big), 'stored as served');
+  // The stored copy verifies again at the next refresh, and guards against rollback with its exact version.
+  t.like(await c.updater().refresh(), { timestamp: BigInt(big) });
+  repo.timestamp.version = 4_000_000_002;
+  repo.writeTimestamp(signBig(repo.timestamp, repo.signers.timestamp!, { '4000000002': '9007199254740992' }));
+  await refused(t, c, () => c.updater().refresh(), 'timestamp', 'rollback', /version 9007199254740992 is older than the trusted version 9007199254740993/);
+  await server.close();
 });
 
 test('root rotation: each new root signed by the old threshold and its own; a rotation without the old keys is refused', async (t) => {

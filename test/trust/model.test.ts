@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalize as tufjsCanonicalize } from '@tufjs/canonical-json';
 import { canonicalize } from '../../src/trust/canonical-json.js';
+import { parseJsonExact } from '../../src/trust/exact-json.js';
 import { TrustError } from '../../src/trust/errors.js';
 import { keyIdOf, tufKeyFromSpki, verifySignature } from '../../src/trust/keys.js';
 import { pathMatches, hashBins, binOf, pathHash, succinctBin, delegatedRole, checkDelegations } from '../../src/trust/delegations.js';
@@ -228,4 +229,14 @@ test('succinct hash bins: the bin of a path and the bins a delegation covers are
     }),
     { numRuns: 500 },
   );
+});
+
+test('exact JSON: integers beyond 2^53 as bigints with their digits, canonical JSON writes them back; all else as JSON.parse', (t) => {
+  const text = '{"a":[9007199254740993,-9007199254740993,1,1.5,"9007199254740993"],"__proto__":{"b":18446744073709551617}}';
+  const value = parseJsonExact(text) as Record<string, unknown>;
+  t.deepEqual(value.a, [9007199254740993n, -9007199254740993n, 1, 1.5, '9007199254740993']);
+  t.true(Object.hasOwn(value, '__proto__'));
+  t.is(canonicalize({ v: parseJsonExact('9007199254740993') }), '{"v":9007199254740993}');
+  fc.assert(fc.property(fc.json(), (json) => t.deepEqual(parseJsonExact(json), JSON.parse(json))));
+  for (const bad of ['[1,]', '{"a" 1}', '01', '[9007199254740993', 'tru']) t.throws(() => parseJsonExact(bad), { instanceOf: SyntaxError }, bad);
 });

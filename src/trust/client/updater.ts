@@ -15,7 +15,7 @@ import { checkLengthAndHashes } from '../snapshot.js';
 import type { TargetFile } from '../targets.js';
 import { SNAPSHOT_FILE } from '../timestamp.js';
 import { HttpFetcher, type Fetcher } from './fetcher.js';
-import { TrustedSet } from './trusted-set.js';
+import { nextVersion, TrustedSet } from './trusted-set.js';
 
 /** Download limits where the signed metadata gives no length (spec §5.3.3 W, §5.4.1 X, §5.5.1 Y, §5.6.1 Z). */
 export interface Limits {
@@ -72,7 +72,7 @@ export function quote(name: string): string {
 
 /** Starts a client: its metadata directory with the root it was given out of band (spec §5.2). */
 export function initClient(metadataDir: string, rootBytes: Uint8Array): void {
-  parseRoot(rootBytes); // refuses a file that is not a root, before anything is written
+  parseRoot(rootBytes, { exactIntegers: true }); // refuses a file that is not a root, before anything is written
   // A client that already trusts a root moves on only by verified rotations (§5.3): replacing its
   // root here would be a rollback of trust that nobody signed.
   const trusted = join(metadataDir, 'root.json');
@@ -131,7 +131,7 @@ export class Updater {
     const startingRoot = trusted.root.signed;
     // §5.3.1–§5.3.9: walk the root versions one by one up to the newest.
     for (let i = 0; i < this.#limits.rootRotations; i++) {
-      const next = trusted.root.signed.version + 1;
+      const next = nextVersion(trusted.root.signed.version);
       let bytes: Buffer;
       try {
         // §5.3.3
