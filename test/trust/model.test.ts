@@ -237,6 +237,21 @@ test('exact JSON: integers beyond 2^53 as bigints with their digits, canonical J
   t.deepEqual(value.a, [9007199254740993n, -9007199254740993n, 1, 1.5, '9007199254740993']);
   t.true(Object.hasOwn(value, '__proto__'));
   t.is(canonicalize({ v: parseJsonExact('9007199254740993') }), '{"v":9007199254740993}');
-  fc.assert(fc.property(fc.json(), (json) => t.deepEqual(parseJsonExact(json), JSON.parse(json))));
+  // The big integer up front sends any document down the slow path; read back as numbers, what it gives equals JSON.parse.
+  const asNumbers = (value: unknown): unknown =>
+    typeof value === 'bigint'
+      ? Number(value)
+      : Array.isArray(value)
+        ? value.map(asNumbers)
+        : value !== null && typeof value === 'object'
+          ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, asNumbers(v)]))
+          : value;
+  fc.assert(
+    fc.property(fc.json(), (json) => {
+      const [first, rest] = parseJsonExact(`[9007199254740993,${json}]`) as [unknown, unknown];
+      t.is(first, 9007199254740993n);
+      t.deepEqual(asNumbers(rest), JSON.parse(json));
+    }),
+  );
   for (const bad of ['[1,]', '{"a" 1}', '01', '[9007199254740993', 'tru']) t.throws(() => parseJsonExact(bad), { instanceOf: SyntaxError }, bad);
 });
