@@ -53,7 +53,9 @@ async function updater(options: ClientOptions) {
 }
 
 function say(options: ClientOptions, value: unknown, text: string): void {
-  process.stdout.write(options.json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+  process.stdout.write(
+    options.json ? `${JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? item.toString() : item), 2)}\n` : `${text}\n`,
+  );
 }
 
 /** `keyward trust client` and its commands. */

@@ -1,6 +1,7 @@
 /**
  * Canonical JSON (the OLPC dialect TUF signs over, as securesystemslib and @tufjs/canonical-json
- * write it): object keys sorted, no whitespace, only `\` and `"` escaped in strings, integers only.
+ * write it): object keys sorted, no whitespace, only `\` and `"` escaped in strings, integers only
+ * (bigints for those beyond 2^53).
  * One implementation for every dialect Keyward speaks (TUF 1.0, Notary).
  *
  * Built as one string in a single pass, without per-entry copies: a 100,000-target file is
@@ -39,6 +40,8 @@ function encode(value: unknown): string {
       return encodeString(value);
     case 'boolean':
       return value ? 'true' : 'false';
+    case 'bigint': // an integer beyond 2^53 read exactly (exact-json.ts): its digits as they were
+      return value.toString();
     case 'number':
       if (!Number.isSafeInteger(value)) {
         throw keywardError('CANONICAL_JSON_NUMBER', `canonical JSON has integers only; ${value} is not one`);

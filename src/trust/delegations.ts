@@ -1,6 +1,8 @@
 /**
  * Delegations (spec §4.6, DELEGATIONS): a targets role hands paths to other roles, by shell-style
- * path patterns or by prefixes of the SHA-256 of the path (hash bins, for very large repositories).
+ * path patterns or by prefixes of the SHA-256 of the path (hash bins, for very large repositories),
+ * or, in place of a list of roles, to 2^bit_length hash bins at once ("succinct hash bin
+ * delegations", TAP 15, as python-tuf's and tuf-js's SuccinctRoles write and read them).
  */
 import { createHash } from 'node:crypto';
 import { TrustError } from './errors.js';
@@ -14,9 +16,23 @@ export interface DelegatedRole extends RoleKeys {
   path_hash_prefixes?: string[];
 }
 
+/**
+ * TAP 15: bins `${name_prefix}-${hex}`, the hex of the first `bit_length` bits of the SHA-256 of a
+ * target path, zero-padded to the width of 2^bit_length - 1; every bin signed by these keys.
+ */
+export interface SuccinctRoles extends RoleKeys {
+  bit_length: number;
+  name_prefix: string;
+}
+
+/**
+ * Exactly one of `roles` and `succinct_roles` is present. `roles` is typed as always there for the
+ * writer, which only writes lists of roles; readers go through `rolesFor` and `delegatedRole`.
+ */
 export interface Delegations {
   keys: Record<string, TufKey>;
   roles: DelegatedRole[];
+  succinct_roles?: SuccinctRoles;
   [field: string]: unknown;
 }
 
@@ -29,6 +45,23 @@ export function checkRoleName(name: string, role: string): void {
 export function checkDelegations(value: unknown, role: string): Delegations {
   const delegations = object(value, role, 'delegations');
   keyMap(delegations.keys, role, 'delegations.keys');
+  if ((delegations.roles === undefined) === (delegations.succinct_roles === undefined)) {
+    throw malformed(
+      role,
+      delegations.roles === undefined
+        ? 'delegations has neither roles nor succinct_roles'
+        : 'delegations has both roles and succinct_roles; exactly one is allowed',
+    );
+  }
+  if (delegations.succinct_roles !== undefined) {
+    const succinct = roleKeys(delegations.succinct_roles, role, 'delegations.succinct_roles') as SuccinctRoles;
+    const bits = succinct.bit_length;
+    if (typeof bits !== 'number' || !Number.isInteger(bits) || bits < 1 || bits > 32) {
+      throw malformed(role, `delegations.succinct_roles.bit_length must be an integer from 1 to 32, not ${JSON.stringify(bits) ?? 'absent'}`);
+    }
+    string(succinct.name_prefix, role, 'delegations.succinct_roles.name_prefix');
+    return delegations as Delegations;
+  }
   const names = new Set<string>();
   for (const item of array(delegations.roles, role, 'delegations.roles')) {
     const entry = roleKeys(item, role, 'delegations.roles[]') as DelegatedRole;
@@ -107,9 +140,42 @@ export function delegates(role: DelegatedRole, path: string): boolean {
   return false;
 }
 
-/** The delegations that cover `path`, in order of priority (spec §4.6: order of appearance). */
+/** Hex digits of a bin suffix: those of the last bin, 2^bit_length - 1. */
+function suffixLength(bits: number): number {
+  return (2 ** bits - 1).toString(16).length;
+}
+
+/** TAP 15: the bin of `path`, from the first `bit_length` bits of its SHA-256. */
+export function succinctBin(succinct: SuccinctRoles, path: string): string {
+  const first = createHash('sha256').update(path, 'utf8').digest().readUInt32BE(0);
+  const bin = Math.floor(first / 2 ** (32 - succinct.bit_length));
+  return `${succinct.name_prefix}-${bin.toString(16).padStart(suffixLength(succinct.bit_length), '0')}`;
+}
+
+/** Whether `name` is one of the bins of a succinct delegation (python-tuf's `is_delegated_role`). */
+function isBin(succinct: SuccinctRoles, name: string): boolean {
+  const prefix = `${succinct.name_prefix}-`;
+  if (!name.startsWith(prefix)) return false;
+  const suffix = name.slice(prefix.length);
+  return suffix.length === suffixLength(succinct.bit_length) && /^[0-9a-f]+$/.test(suffix) && parseInt(suffix, 16) < 2 ** succinct.bit_length;
+}
+
+/**
+ * The delegations that cover `path`, in order of priority (spec §4.6: order of appearance). Of a
+ * succinct delegation, the one bin of the path, terminating: no other role could describe it (as
+ * python-tuf and tuf-js search it).
+ */
 export function rolesFor(delegations: Delegations, path: string): DelegatedRole[] {
+  const succinct = delegations.succinct_roles;
+  if (succinct) return [{ name: succinctBin(succinct, path), keyids: succinct.keyids, threshold: succinct.threshold, terminating: true }];
   return delegations.roles.filter((role) => delegates(role, path));
+}
+
+/** The keys and threshold `delegations` gives the role `name`, if it delegates to it. */
+export function delegatedRole(delegations: Delegations, name: string): RoleKeys | undefined {
+  const succinct = delegations.succinct_roles;
+  if (succinct) return isBin(succinct, name) ? succinct : undefined;
+  return delegations.roles.find((role) => role.name === name);
 }
 
 // ── hash bins ─────────────────────────────────────────────────────────────────────────────────

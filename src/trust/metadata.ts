@@ -5,6 +5,7 @@
  * fields other writers add are kept and signed over, and nothing is copied per entry.
  */
 import { canonicalBytes } from './canonical-json.js';
+import { parseJsonExact } from './exact-json.js';
 import { TrustError } from './errors.js';
 import { keyIdOf, verifySignature, type TufKey } from './keys.js';
 
@@ -59,7 +60,13 @@ export function string(value: unknown, role: string, path: string): string {
   return value;
 }
 
+/**
+ * An integer field. Beyond 2^53 a spec integer is a `bigint` (exact-json.ts), in metadata parsed with
+ * `exactIntegers`; the types say `number`, as the writer never makes such numbers: client code
+ * compares them (mixed `<`, `===` are exact, as a value has one representation) and never adds.
+ */
 export function integer(value: unknown, role: string, path: string, min: number): number {
+  if (typeof value === 'bigint' && value >= min) return value as unknown as number;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw malformed(role, `${path} must be an integer ≥ ${min}`);
   return value;
 }
@@ -206,11 +213,23 @@ export class Metadata<T extends Signed> {
   }
 }
 
+export interface ParseOptions {
+  /** Integers beyond 2^53 read exactly, as bigints (the client); otherwise refused (the writer). */
+  exactIntegers?: boolean;
+}
+
 /** Parses one metadata file: JSON, the envelope's shape, then the role's own checks. */
-export function parseMetadata<T extends Signed>(bytes: Uint8Array, role: string, type: string, check: (signed: Json, role: string) => void): Metadata<T> {
+export function parseMetadata<T extends Signed>(
+  bytes: Uint8Array,
+  role: string,
+  type: string,
+  check: (signed: Json, role: string) => void,
+  options: ParseOptions = {},
+): Metadata<T> {
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+    value = options.exactIntegers ? parseJsonExact(text) : JSON.parse(text);
   } catch (cause) {
     throw new TrustError(role, 'malformed', `not valid JSON (${(cause as Error).message})`, { cause });
   }

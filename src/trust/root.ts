@@ -10,6 +10,7 @@ import {
   TOP_LEVEL_ROLES,
   type Json,
   type Metadata,
+  type ParseOptions,
   type RoleKeys,
   type Signed,
   type TopLevelRole,
@@ -34,8 +35,8 @@ export function checkRoot(signed: Json, role: string): void {
   }
 }
 
-export function parseRoot(bytes: Uint8Array): Metadata<RootSigned> {
-  return parseMetadata<RootSigned>(bytes, 'root', 'root', checkRoot);
+export function parseRoot(bytes: Uint8Array, options?: ParseOptions): Metadata<RootSigned> {
+  return parseMetadata<RootSigned>(bytes, 'root', 'root', checkRoot, options);
 }
 
 /** The keys and threshold the root assigns to a top-level role. */

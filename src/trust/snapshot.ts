@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { TrustError } from './errors.js';
-import { hashes, integer, object, parseMetadata, type Json, type Metadata, type Signed } from './metadata.js';
+import { hashes, integer, object, parseMetadata, type Json, type Metadata, type ParseOptions, type Signed } from './metadata.js';
 import { withArticle } from '../words.js';
 
 export interface MetaFile {
@@ -31,8 +31,8 @@ export function checkMetaFiles(value: unknown, role: string): Record<string, Met
   return meta as Record<string, MetaFile>;
 }
 
-export function parseSnapshot(bytes: Uint8Array): Metadata<SnapshotSigned> {
-  return parseMetadata<SnapshotSigned>(bytes, 'snapshot', 'snapshot', (signed: Json, role) => void checkMetaFiles(signed.meta, role));
+export function parseSnapshot(bytes: Uint8Array, options?: ParseOptions): Metadata<SnapshotSigned> {
+  return parseMetadata<SnapshotSigned>(bytes, 'snapshot', 'snapshot', (signed: Json, role) => void checkMetaFiles(signed.meta, role), options);
 }
 
 /** Node's name for a TUF hash algorithm name, if Keyward computes it. */
@@ -44,7 +44,13 @@ const HASH_ALGORITHMS: Record<string, string> = { sha256: 'sha256', sha384: 'sha
  */
 export function checkLengthAndHashes(bytes: Uint8Array, expected: { length?: number; hashes?: Record<string, string> }, role: string, what: string): void {
   if (expected.length !== undefined && bytes.length !== expected.length) {
-    throw new TrustError(role, 'length', `${what} is ${bytes.length} bytes; the signed metadata says ${expected.length}`);
+    // Too long is refused while downloading (the fetcher's limit); what is left here is mostly too short.
+    if (bytes.length < expected.length) {
+      throw new TrustError(role, 'length', `${what} is ${bytes.length} bytes, shorter than the ${expected.length} the signed metadata says`, {
+        hint: 'the download was cut short or the file on the server is truncated: try again, or report the broken mirror',
+      });
+    }
+    throw new TrustError(role, 'length', `${what} is ${bytes.length} bytes, longer than the ${expected.length} the signed metadata says`);
   }
   for (const algorithm in expected.hashes ?? {}) {
     const name = HASH_ALGORITHMS[algorithm];

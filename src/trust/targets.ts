@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { checkDelegations, type Delegations } from './delegations.js';
-import { hashes, integer, malformed, object, parseMetadata, type Json, type Metadata, type Signed } from './metadata.js';
+import { hashes, integer, malformed, object, parseMetadata, type Json, type Metadata, type ParseOptions, type Signed } from './metadata.js';
 
 export interface TargetFile {
   length: number;
@@ -32,8 +32,8 @@ export function checkTargets(signed: Json, role: string): void {
 }
 
 /** Parses top-level or delegated targets metadata; `role` names it in errors. */
-export function parseTargets(bytes: Uint8Array, role = 'targets'): Metadata<TargetsSigned> {
-  return parseMetadata<TargetsSigned>(bytes, role, 'targets', checkTargets);
+export function parseTargets(bytes: Uint8Array, role = 'targets', options?: ParseOptions): Metadata<TargetsSigned> {
+  return parseMetadata<TargetsSigned>(bytes, role, 'targets', checkTargets, options);
 }
 
 /** A target entry for a file's bytes. */

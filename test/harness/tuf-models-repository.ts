@@ -146,6 +146,21 @@ export class ModelsRepository {
     this.snapshot.meta[`${role.name}.json`] = { version: 1 };
   }
 
+  /**
+   * A succinct hash-bin delegation (TAP 15) from `parent`, all bins under one new key; only the bins
+   * named in `bins` are made (empty, listed in the snapshot), as a test needs no more.
+   */
+  delegateSuccinct(parent: string, succinct: { bit_length: number; name_prefix: string }, bins: string[]): void {
+    const key = testKey();
+    const signed = this.targets.get(parent)!;
+    signed.delegations = { keys: { [key.keyid]: key.json }, succinct_roles: { keyids: [key.keyid], threshold: 1, ...succinct } };
+    for (const bin of bins) {
+      this.signers[bin] = [key];
+      this.targets.set(bin, { _type: 'targets', spec_version: '1.0.31', version: 1, expires: inDays(90), targets: {} });
+      this.snapshot.meta[`${bin}.json`] = { version: 1 };
+    }
+  }
+
   /** New versions of the given targets roles, then snapshot and timestamp, as a publisher does. */
   publish(...roles: string[]): void {
     for (const role of roles) {

@@ -5,10 +5,15 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
-import { createHash } from 'node:crypto';
+import { SuccinctRoles } from '@tufjs/models/dist/role.js'; // not in the package's index; the class python-tuf's SuccinctRoles mirrors
+import { createHash, sign } from 'node:crypto';
+import { canonicalize as tufjsCanonicalize } from '@tufjs/canonical-json';
 import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initClient, quote, Updater } from '../../src/trust/client/updater.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HttpFetcher } from '../../src/trust/client/fetcher.js';
+import { initClient, quote, targetFile, Updater } from '../../src/trust/client/updater.js';
 import { TrustedSet } from '../../src/trust/client/trusted-set.js';
 import { TrustError, type TrustFailure } from '../../src/trust/errors.js';
 import { keyward } from '../harness/run.js';
@@ -240,6 +245,92 @@ test('delegation search: pre-order, a terminating delegation ends it, paths must
   await server.close();
 });
 
+test('succinct hash-bin delegations (TAP 15) written by @tufjs/models: the target is found in its bin, named as tuf-js names it', async (t) => {
+  const repo = new ModelsRepository(t);
+  const succinct = new SuccinctRoles({ keyIDs: [], threshold: 1, bitLength: 5, namePrefix: 'bin' });
+  // A path in a bin below 0x10, so that the zero padding of the name ("bin-0a") is exercised.
+  const path = Array.from({ length: 200 }, (_, i) => `pkg/file-${i}.tar.gz`).find((p) => parseInt(succinct.getRoleForTarget(p).slice(4), 16) < 16)!;
+  const bin = succinct.getRoleForTarget(path);
+  t.regex(bin, /^bin-0[0-9a-f]$/);
+  repo.delegateSuccinct('targets', { bit_length: 5, name_prefix: 'bin' }, [bin]);
+  repo.addTarget(path, Buffer.from('in a bin'), bin);
+  repo.publish('targets', bin);
+  t.truthy(JSON.parse(readFileSync(join(repo.dir, 'metadata', '2.targets.json'), 'utf8')).signed.delegations.succinct_roles);
+  const server = await served(t, repo);
+  const c = client(t, server, repo.initialRoot);
+  const found = await c.updater().findTarget(path);
+  t.is(found?.role, bin);
+  const { file } = await c.updater().downloadTarget(path, c.targetDir);
+  t.is(readFileSync(file, 'utf8'), 'in a bin');
+  // A path of another bin: that bin is asked for, and the snapshot does not list it.
+  const other = Array.from({ length: 200 }, (_, i) => `other-${i}`).find((p) => succinct.getRoleForTarget(p) !== bin)!;
+  await refused(t, c, () => c.updater().findTarget(other), succinct.getRoleForTarget(other), 'not-found', /the snapshot does not list/);
+  await server.close();
+});
+
+test('malformed succinct_roles are refused with the role and the reason', async (t) => {
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['bit_length 0', { bit_length: 0 }, /bit_length must be an integer from 1 to 32, not 0/],
+    ['bit_length 33', { bit_length: 33 }, /bit_length must be an integer from 1 to 32, not 33/],
+    ['no bit_length', { bit_length: undefined }, /bit_length must be an integer from 1 to 32, not absent/],
+    ['no name_prefix', { name_prefix: undefined }, /name_prefix must be a string/],
+    ['threshold 0', { threshold: 0 }, /threshold 0/],
+    ['roles as well', { roles: [] }, /both roles and succinct_roles/],
+  ];
+  for (const [label, change, reason] of cases) {
+    const { repo, server, c } = await started(t);
+    repo.delegateSuccinct('targets', { bit_length: 4, name_prefix: 'bin' }, []);
+    const delegations = repo.targets.get('targets')!.delegations;
+    const { roles, ...succinctChange } = change;
+    Object.assign(delegations.succinct_roles, succinctChange);
+    for (const key in succinctChange) if (succinctChange[key] === undefined) delete delegations.succinct_roles[key];
+    if (roles) delegations.roles = roles;
+    repo.targets.get('targets')!.version = 2;
+    repo.snapshot.meta['targets.json'] = { version: 2 };
+    repo.writeTargets('targets', signRaw(repo.targets.get('targets')!, repo.signers.targets!));
+    repo.publish();
+    const failure = label === 'threshold 0' ? 'threshold' : 'malformed';
+    await refused(t, c, () => c.updater().refresh(), 'targets', failure, reason);
+    await server.close();
+  }
+});
+
+/**
+ * Signed metadata with integers beyond 2^53, as python-tuf writes them: a placeholder number is put
+ * in, @tufjs/canonical-json canonicalizes, and the placeholder's digits are replaced by the big ones
+ * in the bytes signed and in the file, so no code under test makes the bytes.
+ */
+function signBig(signed: Record<string, unknown>, signers: ReturnType<typeof testKey>[], big: Record<string, string>): Buffer {
+  const swap = (text: string) => Object.entries(big).reduce((out, [placeholder, digits]) => out.replaceAll(placeholder, digits), text);
+  const data = Buffer.from(swap(tufjsCanonicalize(signed)));
+  const signatures = signers.map((k) => ({ keyid: k.keyid, sig: sign(null, data, k.privateKey).toString('hex') }));
+  return Buffer.from(swap(JSON.stringify({ signatures, signed }, null, 1)));
+}
+
+test('integers beyond 2^53 (a version, a target length) verify and are read exactly, as bigints', async (t) => {
+  const { repo, server, c } = await started(t);
+  const big = '9007199254740993'; // 2^53 + 1: JSON.parse reads 9007199254740992
+  repo.targets.get('targets')!.version = 2;
+  repo.targets.get('targets')!.targets['huge.iso'] = { length: 4_000_000_001, hashes: { sha256: 'ab'.repeat(32) } };
+  repo.writeTargets('targets', signBig(repo.targets.get('targets')!, repo.signers.targets!, { '4000000001': big }));
+  repo.snapshot.meta['targets.json'] = { version: 2 };
+  repo.snapshot.version = 2;
+  repo.writeSnapshot();
+  repo.timestamp.version = 4_000_000_002;
+  repo.timestamp.meta['snapshot.json'] = { version: 2 };
+  repo.writeTimestamp(signBig(repo.timestamp, repo.signers.timestamp!, { '4000000002': big }));
+  t.like(await c.updater().refresh(), { timestamp: BigInt(big), snapshot: 2, targets: 2 });
+  const found = await c.updater().findTarget('huge.iso');
+  t.is(found?.info.length as unknown, BigInt(big));
+  t.true(readFileSync(join(c.metadataDir, 'timestamp.json'), 'utf8').includes(big), 'stored as served');
+  // The stored copy verifies again at the next refresh, and guards against rollback with its exact version.
+  t.like(await c.updater().refresh(), { timestamp: BigInt(big) });
+  repo.timestamp.version = 4_000_000_002;
+  repo.writeTimestamp(signBig(repo.timestamp, repo.signers.timestamp!, { '4000000002': '9007199254740992' }));
+  await refused(t, c, () => c.updater().refresh(), 'timestamp', 'rollback', /version 9007199254740992 is older than the trusted version 9007199254740993/);
+  await server.close();
+});
+
 test('root rotation: each new root signed by the old threshold and its own; a rotation without the old keys is refused', async (t) => {
   const { repo, server, c } = await started(t);
   await c.updater().refresh();
@@ -366,7 +457,53 @@ test('a snapshot that does not match targets, and targets of the wrong hash or l
   server.override(`/targets/${sha}.file.txt`, Buffer.from('the real content, and more'));
   await refused(t, c, () => c.updater().downloadTarget('file.txt', c.targetDir), 'targets', 'length', /longer than the 16 bytes/);
   t.deepEqual(readdirSync(c.targetDir), [], 'nothing unverified was written');
+  server.override(`/targets/${sha}.file.txt`, Buffer.from('the real'));
+  const short = await refused(t, c, () => c.updater().downloadTarget('file.txt', c.targetDir), 'targets', 'length', /8 bytes, shorter than the 16/);
+  t.regex(short.hint ?? '', /cut short|truncated/);
+  t.notRegex(short.hint ?? '', /endless|larger/);
   await server.close();
+});
+
+test('a target is written under its target path; a path that would leave the target directory is refused', async (t) => {
+  const repo = new ModelsRepository(t);
+  repo.addTarget('releases/app-1.2.tar.gz', Buffer.from('app 1.2'));
+  repo.addTarget('../escape', Buffer.from('out'));
+  repo.addTarget('/etc/escape', Buffer.from('out'));
+  repo.publish('targets');
+  const server = await served(t, repo);
+  const c = client(t, server, repo.initialRoot);
+  const { file } = await c.updater().downloadTarget('releases/app-1.2.tar.gz', c.targetDir);
+  t.is(file, join(c.targetDir, 'releases', 'app-1.2.tar.gz'));
+  t.is(readFileSync(file, 'utf8'), 'app 1.2');
+  t.true((await c.updater().downloadTarget('releases/app-1.2.tar.gz', c.targetDir)).cached, 'found again under the same name');
+  for (const path of ['../escape', '/etc/escape', 'releases/../../escape', 'a//b', 'a\\..\\b']) {
+    const error = await t.throwsAsync(c.updater().downloadTarget(path, c.targetDir), undefined, path);
+    t.is((error as { code?: string }).code, 'TUF_TARGET_PATH', path);
+  }
+  t.deepEqual(readdirSync(c.targetDir, { recursive: true }).sort(), ['releases', join('releases', 'app-1.2.tar.gz')]);
+  t.throws(() => targetFile(c.targetDir, '..'), { message: /target path "\.\."/ });
+  t.is(targetFile(c.targetDir, '..hidden/x'), join(c.targetDir, '..hidden', 'x'), 'a name that merely starts with two dots is a name');
+  await server.close();
+});
+
+test('a server that trickles a byte at a time is cut off at the deadline for one file, naming it', async (t) => {
+  const server = createServer((_req, res) => {
+    res.writeHead(200);
+    const timer = setInterval(() => res.write('x'), 50);
+    res.on('close', () => clearInterval(timer));
+  });
+  await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metadata/timestamp.json`;
+  const started = Date.now();
+  const error = await t.throwsAsync(new HttpFetcher({ idleTimeoutMs: 5_000, deadlineMs: 400 }).fetch(url, 1_000_000, 'timestamp'));
+  t.is((error as { code?: string }).code, 'TUF_DEADLINE');
+  t.true(error!.message.startsWith(`timestamp: ${url} `), error!.message);
+  t.regex(error!.message, /within 0\.4 s/);
+  t.true(Date.now() - started < 3_000, 'the idle timeout never fired: bytes kept coming');
 });
 
 test('an endless download is cut off at its limit', async (t) => {

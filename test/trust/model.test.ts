@@ -9,9 +9,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalize as tufjsCanonicalize } from '@tufjs/canonical-json';
 import { canonicalize } from '../../src/trust/canonical-json.js';
+import { parseJsonExact } from '../../src/trust/exact-json.js';
 import { TrustError } from '../../src/trust/errors.js';
 import { keyIdOf, tufKeyFromSpki, verifySignature } from '../../src/trust/keys.js';
-import { pathMatches, hashBins, binOf, pathHash } from '../../src/trust/delegations.js';
+import { pathMatches, hashBins, binOf, pathHash, succinctBin, delegatedRole, checkDelegations } from '../../src/trust/delegations.js';
+import { SuccinctRoles } from '@tufjs/models/dist/role.js';
 import { parseRoot, rootRole } from '../../src/trust/root.js';
 import { parseSnapshot } from '../../src/trust/snapshot.js';
 import { parseTargets } from '../../src/trust/targets.js';
@@ -211,4 +213,45 @@ test('fuzzed metadata never crashes the parsers or the verifier: a TrustError or
     { numRuns: 600 },
   );
   t.pass();
+});
+
+test('succinct hash bins: the bin of a path and the bins a delegation covers are those of tuf-js, for every bit_length', (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 32 }), fc.string(), fc.constantFrom('bin', 'a-b', ''), (bits, path, prefix) => {
+      const theirs = new SuccinctRoles({ keyIDs: [], threshold: 1, bitLength: bits, namePrefix: prefix });
+      const ours = { keyids: [], threshold: 1, bit_length: bits, name_prefix: prefix };
+      const bin = succinctBin(ours, path);
+      t.is(bin, theirs.getRoleForTarget(path));
+      const delegations = checkDelegations({ keys: {}, succinct_roles: ours }, 'targets');
+      t.is(delegatedRole(delegations, bin), ours);
+      t.is(delegatedRole(delegations, `${bin}0`), undefined);
+      t.is(delegatedRole(delegations, `${prefix}-${'f'.repeat(Math.ceil(bits / 4) + 1)}`), undefined);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('exact JSON: integers beyond 2^53 as bigints with their digits, canonical JSON writes them back; all else as JSON.parse', (t) => {
+  const text = '{"a":[9007199254740993,-9007199254740993,1,1.5,"9007199254740993"],"__proto__":{"b":18446744073709551617}}';
+  const value = parseJsonExact(text) as Record<string, unknown>;
+  t.deepEqual(value.a, [9007199254740993n, -9007199254740993n, 1, 1.5, '9007199254740993']);
+  t.true(Object.hasOwn(value, '__proto__'));
+  t.is(canonicalize({ v: parseJsonExact('9007199254740993') }), '{"v":9007199254740993}');
+  // The big integer up front sends any document down the slow path; read back as numbers, what it gives equals JSON.parse.
+  const asNumbers = (value: unknown): unknown =>
+    typeof value === 'bigint'
+      ? Number(value)
+      : Array.isArray(value)
+        ? value.map(asNumbers)
+        : value !== null && typeof value === 'object'
+          ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, asNumbers(v)]))
+          : value;
+  fc.assert(
+    fc.property(fc.json(), (json) => {
+      const [first, rest] = parseJsonExact(`[9007199254740993,${json}]`) as [unknown, unknown];
+      t.is(first, 9007199254740993n);
+      t.deepEqual(asNumbers(rest), JSON.parse(json));
+    }),
+  );
+  for (const bad of ['[1,]', '{"a" 1}', '01', '[9007199254740993', 'tru']) t.throws(() => parseJsonExact(bad), { instanceOf: SyntaxError }, bad);
 });

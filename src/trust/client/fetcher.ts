@@ -1,7 +1,9 @@
 /**
  * Downloads for the TUF client: every request has a byte limit (spec §5.3.3, §5.4.1, §5.5.1, §5.6.1,
  * §5.7.3), enforced while the bytes arrive, so an endless or oversized answer is cut off rather than
- * buffered; and a time limit, so a server that stops talking does not hold the client forever.
+ * buffered; an idle limit, so a server that stops talking does not hold the client forever; and a
+ * total deadline per file, so a server that trickles (a byte a second keeps the idle limit happy)
+ * does not either.
  */
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
@@ -15,16 +17,39 @@ export interface Fetcher {
 
 export class HttpFetcher implements Fetcher {
   readonly #idleTimeoutMs: number;
+  readonly #deadlineMs: number;
 
-  constructor(options: { idleTimeoutMs?: number } = {}) {
+  /**
+   * `idleTimeoutMs`: longest silence (15 s); `deadlineMs`: longest a whole file may take, first byte
+   * asked to last byte received (5 minutes: 64 MiB at about 220 KB/s).
+   */
+  constructor(options: { idleTimeoutMs?: number; deadlineMs?: number } = {}) {
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 15_000;
+    this.#deadlineMs = options.deadlineMs ?? 300_000;
   }
 
   fetch(url: string, maxBytes: number, role: string): Promise<Buffer> {
     const get = url.startsWith('https:') ? httpsGet : url.startsWith('http:') ? httpGet : undefined;
     if (!get)
       return Promise.reject(keywardError('TUF_URL', `"${url}" is not an http: or https: URL`, { hint: 'give the repository as http://… or https://…' }));
-    return new Promise((resolve, reject) => {
+    return new Promise((settle, refuse) => {
+      const deadline = setTimeout(
+        () =>
+          fail(
+            keywardError('TUF_DEADLINE', `${role}: ${url} was not received within ${this.#deadlineMs / 1000} s, the limit for one file`, {
+              hint: 'the repository or the network is too slow; try again later, or closer to the repository',
+            }),
+          ),
+        this.#deadlineMs,
+      );
+      const resolve = (body: Buffer) => {
+        clearTimeout(deadline);
+        settle(body);
+      };
+      const reject = (error: Error) => {
+        clearTimeout(deadline);
+        refuse(error);
+      };
       const fail = (error: Error) => {
         request.destroy();
         reject(error);

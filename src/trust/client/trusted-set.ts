@@ -3,12 +3,22 @@
  * Nothing here downloads or writes: each `update…` verifies bytes completely and only then replaces
  * what is trusted, so a refusal leaves the trusted set exactly as it was.
  */
+import { delegatedRole } from '../delegations.js';
 import { TrustError } from '../errors.js';
 import type { Metadata } from '../metadata.js';
 import { parseRoot, rootRole, type RootSigned } from '../root.js';
 import { checkLengthAndHashes, parseSnapshot, type SnapshotSigned } from '../snapshot.js';
 import { parseTargets, type TargetsSigned } from '../targets.js';
 import { parseTimestamp, SNAPSHOT_FILE, type TimestampSigned } from '../timestamp.js';
+
+/** Integers as python-tuf writes them, beyond 2^53 too (bigints: metadata.ts `integer`). */
+const EXACT = { exactIntegers: true } as const;
+
+/** N+1 of a version that may be a bigint, or become one. */
+export function nextVersion(version: number | bigint): number | bigint {
+  if (typeof version === 'bigint') return version + 1n;
+  return Number.isSafeInteger(version + 1) ? version + 1 : BigInt(version) + 1n;
+}
 
 export class TrustedSet {
   /** Spec §5.1: the fixed update start time, in ms. */
@@ -21,7 +31,7 @@ export class TrustedSet {
   /** Spec §5.2: the trusted root, which must carry a threshold of its own keys' signatures. */
   constructor(rootBytes: Uint8Array, now: number) {
     this.now = now;
-    const root = parseRoot(rootBytes);
+    const root = parseRoot(rootBytes, EXACT);
     root.verifyThreshold(root.signed.keys, rootRole(root.signed, 'root'));
     this.root = root;
   }
@@ -29,13 +39,13 @@ export class TrustedSet {
   /** Spec §5.3.4–§5.3.7: the next root, signed by a threshold of the trusted root's keys and of its own. */
   updateRoot(bytes: Uint8Array): Metadata<RootSigned> {
     if (this.timestamp) throw new Error('bug: root updated after timestamp');
-    const next = parseRoot(bytes);
+    const next = parseRoot(bytes, EXACT);
     // §5.3.4 (1): a threshold of the keys of the root we trust…
     next.verifyThreshold(this.root.signed.keys, rootRole(this.root.signed, 'root'), `the keys of the trusted root v${this.root.signed.version}`);
     // …and (2) of its own keys.
     next.verifyThreshold(next.signed.keys, rootRole(next.signed, 'root'), `the keys of root v${next.signed.version}`);
     // §5.3.5: exactly N+1.
-    const expected = this.root.signed.version + 1;
+    const expected = nextVersion(this.root.signed.version);
     if (next.signed.version !== expected) {
       throw new TrustError('root', 'rollback', `expected version ${expected}, got ${next.signed.version}`);
     }
@@ -65,7 +75,7 @@ export class TrustedSet {
    * still says which versions must not be rolled back to.
    */
   loadLocalTimestamp(bytes: Uint8Array): void {
-    const timestamp = parseTimestamp(bytes);
+    const timestamp = parseTimestamp(bytes, EXACT);
     timestamp.verifyThreshold(this.root.signed.keys, rootRole(this.root.signed, 'timestamp'));
     this.timestamp = timestamp;
   }
@@ -77,7 +87,7 @@ export class TrustedSet {
   updateTimestamp(bytes: Uint8Array): boolean {
     if (this.snapshot) throw new Error('bug: timestamp updated after snapshot');
     this.checkRootFresh();
-    const next = parseTimestamp(bytes);
+    const next = parseTimestamp(bytes, EXACT);
     // §5.4.2
     next.verifyThreshold(this.root.signed.keys, rootRole(this.root.signed, 'timestamp'));
     const trusted = this.timestamp;
@@ -108,7 +118,7 @@ export class TrustedSet {
   /** A snapshot from the client's store: signature checked (no hashes: it is ours), kept for §5.5.5. */
   loadLocalSnapshot(bytes: Uint8Array): void {
     this.#requireTimestamp();
-    const snapshot = parseSnapshot(bytes);
+    const snapshot = parseSnapshot(bytes, EXACT);
     snapshot.verifyThreshold(this.root.signed.keys, rootRole(this.root.signed, 'snapshot'));
     this.snapshot = snapshot;
   }
@@ -120,7 +130,7 @@ export class TrustedSet {
     const expected = timestamp.signed.meta[SNAPSHOT_FILE];
     // §5.5.2
     checkLengthAndHashes(bytes, expected, 'snapshot', 'snapshot.json');
-    const next = parseSnapshot(bytes);
+    const next = parseSnapshot(bytes, EXACT);
     // §5.5.3
     next.verifyThreshold(this.root.signed.keys, rootRole(this.root.signed, 'snapshot'));
     // §5.5.4
@@ -167,15 +177,16 @@ export class TrustedSet {
     if (!meta) throw new TrustError(role, 'not-found', `the snapshot does not list ${role}.json`);
     // §5.6.2
     checkLengthAndHashes(bytes, meta, role, `${role}.json`);
-    const next = parseTargets(bytes, role);
+    const next = parseTargets(bytes, role, EXACT);
     // §5.6.3
     if (delegator === 'root') {
       next.verifyThreshold(this.root.signed.keys, rootRole(this.root.signed, 'targets'));
     } else {
       const parent = this.targets.get(delegator);
-      const delegation = parent?.signed.delegations?.roles.find((r) => r.name === role);
+      const delegations = parent?.signed.delegations;
+      const delegation = delegations && delegatedRole(delegations, role);
       if (!parent || !delegation) throw new Error(`bug: ${role} loaded before its delegator ${delegator}`);
-      next.verifyThreshold(parent.signed.delegations!.keys, delegation, `the keys ${delegator} delegates it to`);
+      next.verifyThreshold(delegations.keys, delegation, `the keys ${delegator} delegates it to`);
     }
     // §5.6.4
     if (next.signed.version !== meta.version) {

@@ -5,7 +5,7 @@
  * atomically and only after it passed every check.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { keywardError } from '../../errors.js';
 import { TrustError } from '../errors.js';
@@ -15,7 +15,7 @@ import { checkLengthAndHashes } from '../snapshot.js';
 import type { TargetFile } from '../targets.js';
 import { SNAPSHOT_FILE } from '../timestamp.js';
 import { HttpFetcher, type Fetcher } from './fetcher.js';
-import { TrustedSet } from './trusted-set.js';
+import { nextVersion, TrustedSet } from './trusted-set.js';
 
 /** Download limits where the signed metadata gives no length (spec §5.3.3 W, §5.4.1 X, §5.5.1 Y, §5.6.1 Z). */
 export interface Limits {
@@ -72,7 +72,7 @@ export function quote(name: string): string {
 
 /** Starts a client: its metadata directory with the root it was given out of band (spec §5.2). */
 export function initClient(metadataDir: string, rootBytes: Uint8Array): void {
-  parseRoot(rootBytes); // refuses a file that is not a root, before anything is written
+  parseRoot(rootBytes, { exactIntegers: true }); // refuses a file that is not a root, before anything is written
   // A client that already trusts a root moves on only by verified rotations (§5.3): replacing its
   // root here would be a rollback of trust that nobody signed.
   const trusted = join(metadataDir, 'root.json');
@@ -131,7 +131,7 @@ export class Updater {
     const startingRoot = trusted.root.signed;
     // §5.3.1–§5.3.9: walk the root versions one by one up to the newest.
     for (let i = 0; i < this.#limits.rootRotations; i++) {
-      const next = trusted.root.signed.version + 1;
+      const next = nextVersion(trusted.root.signed.version);
       let bytes: Buffer;
       try {
         // §5.3.3
@@ -237,10 +237,10 @@ export class Updater {
    * against its signed hashes; a file already there with the right hashes is not downloaded again.
    */
   async downloadTarget(path: string, targetDir: string): Promise<{ file: string; target: FoundTarget; cached: boolean }> {
+    const file = targetFile(targetDir, path); // before any download: a path that cannot be a file is refused at once
     const target = await this.findTarget(path);
     // §5.7.2
     if (!target) throw new TrustError('targets', 'not-found', `no role describes the target "${path}"`);
-    const file = join(targetDir, quote(path));
     if (existsSync(file) && matches(readFileSync(file), target.info)) return { file, target, cached: true };
     const base = this.#options.targetBaseUrl?.replace(/\/+$/, '');
     if (!base) throw new TrustError(target.role, 'not-found', 'no target base URL to download from');
@@ -251,10 +251,29 @@ export class Updater {
     // §5.7.3
     const bytes = await this.#fetcher.fetch(url, target.info.length, target.role);
     checkLengthAndHashes(bytes, target.info, target.role, `target "${path}"`);
-    mkdirSync(targetDir, { recursive: true });
+    mkdirSync(dirname(file), { recursive: true });
     writeFileAtomic(file, bytes);
     return { file, target, cached: false };
   }
+}
+
+/**
+ * Where a target is written: under its target path in `targetDir` ("releases/app.tar.gz" as
+ * releases/app.tar.gz), as python-tuf's and tuf-js's users lay targets out. The path comes from the
+ * caller and names signed metadata, yet it becomes a file name: nothing may lead out of `targetDir`.
+ */
+export function targetFile(targetDir: string, path: string): string {
+  const parts = path.split('/');
+  if (path.includes('\\') || path.includes('\0') || parts.some((part) => part === '' || part === '.' || part === '..')) {
+    throw keywardError('TUF_TARGET_PATH', `the target path "${path}" cannot be a file name under the target directory`, {
+      hint: 'a target path is relative and "/"-separated, without empty, "." or ".." parts (and no backslash)',
+    });
+  }
+  const file = resolve(targetDir, ...parts);
+  const inside = relative(resolve(targetDir), file);
+  if (inside === '' || inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside))
+    throw new Error(`bug: target path "${path}" escaped ${targetDir}`);
+  return file;
 }
 
 function matches(bytes: Buffer, info: TargetFile): boolean {
