@@ -18,6 +18,7 @@ export function defineSwarm(ca: Command): void {
       examples([
         'docker swarm init --advertise-addr 10.0.0.1',
         'keyward ca intermediate create --root-key … --key … --generate p256 --cluster-id "$(docker info -f {{.Swarm.Cluster.ID}})" --dir ca/',
+        'docker swarm ca > swarm-root.pem',
         'keyward ca serve --dir ca/ --listen 0.0.0.0:8888 --hostname ca.example --client-auth managers --bootstrap-root swarm-root.pem &',
         'keyward ca swarm-command --dir ca/ --url https://ca.example:8888',
         'eval "$(keyward ca swarm-command --dir ca/ --url https://ca.example:8888)"',
