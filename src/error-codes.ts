@@ -147,7 +147,7 @@ export const ERROR_CODES = {
   LABEL_IN_USE: { exit: 'conflict', meaning: 'the token already has a key with that label' },
   LABEL_INVALID: { exit: 'usage', meaning: 'a token label that is not 1 to 32 bytes' },
   LABEL_REQUIRED: { exit: 'usage', meaning: 'a new key needs a label (object= in the URI)' },
-  LINK_REFUSED: { exit: 'usage', meaning: 'a symbolic link inside a CA directory, which Keyward neither reads nor writes through' },
+  LINK_REFUSED: { exit: 'usage', meaning: 'a symbolic link inside a CA directory or a TUF repository, which Keyward does not follow' },
   LISTEN_FAILED: { exit: 'unavailable', meaning: 'the CA server cannot listen on that address' },
   LISTEN_INVALID: { exit: 'usage', meaning: '--listen is not host:port' },
   LOGIN_REQUIRED: { exit: 'auth', meaning: 'the token needs a PIN for the operation' },

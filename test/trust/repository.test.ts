@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConflictError, UsageError, type KeywardError } from '../../src/errors.js';
 import { initClient, Updater } from '../../src/trust/client/updater.js';
@@ -370,4 +370,75 @@ test('hash bins are all or nothing: a clash with an existing role stages none', 
   await f.repo.publish();
   t.throws(() => f.repo.hashBins('targets', 16, [key.key], 1), { instanceOf: ConflictError, message: /"bins-c" already exists/ });
   t.false(f.repo.hasStagedChanges());
+});
+
+// ── no write (or read) through a link planted in the repository ────────────────────────────────
+
+const VICTIM = "the operator's own file\n";
+
+/** A directory beside the repository, with a file a planted link would aim at. */
+function outside(t: import('ava').ExecutionContext): { dir: string; victim: string } {
+  const dir = tempDir(t, 'keyward-tuf-outside-');
+  const victim = join(dir, 'victim');
+  writeFileSync(victim, VICTIM);
+  return { dir, victim };
+}
+
+/** Refused as a link, naming it, with the repository's hint. */
+async function refusesLink(t: import('ava').ExecutionContext, action: () => unknown, link: string, what: string): Promise<void> {
+  const error = await t.throwsAsync(async () => action(), { instanceOf: UsageError }, what);
+  t.is(error?.code, 'LINK_REFUSED', `${what}: ${error?.message}`);
+  t.true(error?.message.startsWith(`${link} is a symbolic link`), `${what}: ${error?.message}`);
+  t.is(error?.hint, 'remove the link; a TUF repository holds regular files only');
+}
+
+test('a metadata file linked outside (to a file, or to nothing): refresh refuses it, the file is untouched, nothing is made outside', async (t) => {
+  const f = await fixture(t);
+  const out = outside(t);
+  const timestamp = readFileSync(join(f.repo.layout.metadataDir, 'timestamp.json'));
+  const link = join(f.repo.layout.metadataDir, '2.snapshot.json');
+  symlinkSync(out.victim, link);
+  await refusesLink(t, () => f.repo.refresh({ snapshot: true }), link, 'a link to a file');
+  t.is(readFileSync(out.victim, 'utf8'), VICTIM);
+  t.true(lstatSync(link).isSymbolicLink(), 'the link stays: it is evidence');
+  t.deepEqual(readFileSync(join(f.repo.layout.metadataDir, 'timestamp.json')), timestamp, 'no timestamp for a snapshot never written');
+
+  rmSync(link);
+  symlinkSync(join(out.dir, 'created'), link);
+  await refusesLink(t, () => f.repo.refresh({ snapshot: true }), link, 'a dangling link');
+  t.deepEqual(readdirSync(out.dir), ['victim'], 'nothing created where it points');
+
+  // timestamp.json is read as well as written: a link there is refused, never followed.
+  const ts = join(f.repo.layout.metadataDir, 'timestamp.json');
+  rmSync(link);
+  rmSync(ts);
+  symlinkSync(out.victim, ts);
+  await refusesLink(t, () => f.repo.refresh(), ts, 'timestamp.json a link');
+  t.is(readFileSync(out.victim, 'utf8'), VICTIM);
+});
+
+test('targets/<dir> linked to a directory outside: the release is refused, nothing lands outside', async (t) => {
+  const f = await fixture(t);
+  const out = outside(t);
+  const link = join(f.repo.layout.targetsDir, 'releases');
+  symlinkSync(out.dir, link);
+  await refusesLink(t, () => addFile(f.repo, 'releases/app-1.0.tar.gz'), link, 'a linked targets directory');
+  t.deepEqual(readdirSync(out.dir), ['victim']);
+});
+
+test('a link inside .keyward/staged (a staged role, or the directory itself): refused, its target untouched', async (t) => {
+  const f = await fixture(t);
+  const out = outside(t);
+  const staged = join(f.repo.layout.dir, '.keyward', 'staged');
+  const link = join(staged, 'targets.json');
+  symlinkSync(out.victim, link);
+  const info = targetFileOf(content('x'));
+  await refusesLink(t, () => f.repo.addTarget('x', info), link, 'a staged role linked to a file');
+  await refusesLink(t, () => f.repo.status(), link, 'reading it');
+  t.is(readFileSync(out.victim, 'utf8'), VICTIM);
+
+  rmSync(staged, { recursive: true });
+  symlinkSync(out.dir, staged);
+  await refusesLink(t, () => f.repo.addTarget('x', info), staged, 'the staged directory a link');
+  t.deepEqual(readdirSync(out.dir), ['victim']);
 });

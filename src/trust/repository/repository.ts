@@ -4,7 +4,6 @@
  * met: then the staged roles are written under their version-prefixed names and a new snapshot and
  * timestamp are signed with the online keys. Nothing is signed outside a Keystore device.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { keywardError } from '../../errors.js';
 import { KeyUri } from '../../keystore/uri/origin.js';
 import type { Keystore } from '../../keystore/keystore.js';
@@ -197,8 +196,7 @@ export class Repository {
   }
 
   #publishedTimestamp(): Metadata<TimestampSigned> | undefined {
-    const path = this.layout.metadataPath('timestamp.json');
-    return this.#parseMutable('timestamp.json', existsSync(path) ? readFileSync(path) : undefined, parseTimestamp);
+    return this.#parseMutable('timestamp.json', this.layout.readMetadataIfAny('timestamp.json'), parseTimestamp);
   }
 
   #publishedSnapshot(): Metadata<SnapshotSigned> | undefined {
