@@ -283,6 +283,7 @@ export const ERROR_CODES = {
   TUF_NOTHING_STAGED: { exit: 'usage', meaning: 'the TUF repository has no staged changes to sign' },
   TUF_ONLINE_KEY: { exit: 'unavailable', meaning: 'fewer keys of a TUF role can be opened here than its threshold' },
   TUF_PATH_NOT_DELEGATED: { exit: 'usage', meaning: 'a target path is not delegated to the role' },
+  TUF_REPO_BUSY: { exit: 'conflict', meaning: 'another writer holds the TUF repository, and did not finish within the wait' },
   TUF_REPO_CONFIG_INVALID: { exit: 'usage', meaning: "the TUF repository's .keyward/repo.json is invalid" },
   TUF_REPO_EXISTS: { exit: 'conflict', meaning: 'the directory already holds a TUF repository' },
   TUF_REPO_FORMAT: { exit: 'usage', meaning: "the TUF repository's format is not one this Keyward reads" },

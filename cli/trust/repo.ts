@@ -4,7 +4,7 @@ import { keywardError } from '../../src/errors.js';
 import type { KeySource } from '../../src/trust/repository/repository.js';
 import { examples } from '../help.js';
 import { wholeNumber } from '../options.js';
-import { describePublish, describeStatus, keySource, signAndMaybePublish, signers, targetFrom, withRepository } from './common.js';
+import { describePublish, describeStatus, keySource, lockOptions, signAndMaybePublish, signers, targetFrom, withRepository } from './common.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const ROLES = 'root, targets, snapshot, timestamp';
@@ -76,6 +76,7 @@ export function defineRepo(trust: Command): void {
             snapshot: { keys: await sources('snapshotKey'), threshold: 1 },
             timestamp: { keys: await sources('timestampKey'), threshold: 1 },
             expiry,
+            lock: await lockOptions(ctx, command),
           },
           ctx.keystore(),
         );
@@ -306,10 +307,15 @@ export function defineRepo(trust: Command): void {
     .description('per role: version, expiry, who has signed, who is missing, whether the threshold is met')
     .addHelpText('after', examples(['keyward trust repo status ./repo', "keyward trust repo status ./repo --json | jq '.[] | select(.met | not)'"]))
     .action(async (dir: string, _options: unknown, command: Command) =>
-      withRepository(command, dir, async (ctx, repository) => {
-        const status = repository.status();
-        ctx.emit(status, () => describeStatus(status));
-      }),
+      withRepository(
+        command,
+        dir,
+        async (ctx, repository) => {
+          const status = repository.status();
+          ctx.emit(status, () => describeStatus(status));
+        },
+        { lock: false },
+      ),
     );
 
   repo

@@ -5,8 +5,10 @@
  * and removal of a delegate.
  */
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConflictError, UsageError, type KeywardError } from '../../src/errors.js';
 import { initClient, Updater } from '../../src/trust/client/updater.js';
@@ -441,4 +443,72 @@ test('a link inside .keyward/staged (a staged role, or the directory itself): re
   symlinkSync(out.dir, staged);
   await refusesLink(t, () => f.repo.addTarget('x', info), staged, 'the staged directory a link');
   t.deepEqual(readdirSync(out.dir), ['victim']);
+  // The lock is made in .keyward/ too: a link there is refused before any writer works.
+  rmSync(staged);
+  mkdirSync(staged);
+  const lock = join(f.repo.layout.dir, '.keyward', 'lock');
+  symlinkSync(join(out.dir, 'lock'), lock);
+  await refusesLink(t, () => f.repo.exclusive(() => undefined), lock, 'the lock a dangling link');
+  t.deepEqual(readdirSync(out.dir), ['victim']);
+});
+
+// ── one writer at a time ───────────────────────────────────────────────────────────────────────
+
+/** What two writers do at once: add a target, sign it, publish, each through its own Repository. */
+async function addSignPublish(f: Fixture, path: string, lock = true): Promise<void> {
+  const repo = Repository.open(f.repo.layout.dir, f.dev.keystore);
+  const work = async () => {
+    addFile(repo, path);
+    await repo.sign([f.signers.targets]);
+    await repo.publish();
+  };
+  await (lock ? repo.exclusive(work) : work());
+}
+
+test('two writers at once: the second waits for the first, and both targets are published', async (t) => {
+  const f = await fixture(t);
+  await Promise.all([addSignPublish(f, 'a/one'), addSignPublish(f, 'b/two')]);
+  t.deepEqual(Object.keys(Repository.open(f.repo.layout.dir).targets('targets')!.signed.targets).sort(), ['a/one', 'b/two']);
+  t.false(existsSync(join(f.repo.layout.dir, '.keyward', 'lock')), 'the lock is gone once both are done');
+  await bothClientsDownload(t, f, ['a/one', 'b/two']);
+});
+
+test('a writer that may not wait is refused, naming who holds the repository; another waits, saying so, and goes on', async (t) => {
+  const f = await fixture(t);
+  let release!: () => void;
+  const held = f.repo.exclusive(() => new Promise<void>((resolve) => (release = resolve)));
+  const other = Repository.open(f.repo.layout.dir, f.dev.keystore);
+  const busy = await t.throwsAsync(
+    other.exclusive(() => 'never', { waitMs: 0 }),
+    { instanceOf: ConflictError },
+  );
+  t.is(busy?.code, 'TUF_REPO_BUSY');
+  t.regex(busy!.message, new RegExp(`^repository ${f.repo.layout.dir} is busy: process ${process.pid} holds it since \\d{4}-\\d\\d-\\d\\dT`));
+  t.regex(busy!.hint!, /remove .*\.keyward\/lock/);
+  const waited: string[] = [];
+  const ran: string[] = [];
+  const later = other.exclusive(() => (ran.push('second writer'), 'done'), { waitMs: 10_000, onWait: (holder) => waited.push(String(holder?.pid)) });
+  await new Promise((r) => setTimeout(r, 300));
+  t.deepEqual(ran, [], 'the second writer has not run while the first holds the repository');
+  release();
+  await held;
+  t.is(await later, 'done');
+  t.deepEqual(waited, [String(process.pid)], 'told once that it waits, and for whom');
+});
+
+test('a lock left by a process that is gone is taken over; one from another host is not', async (t) => {
+  const f = await fixture(t);
+  const lock = join(f.repo.layout.dir, '.keyward', 'lock');
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid!; // ran and exited: its pid runs nothing of its own now
+  writeFileSync(lock, JSON.stringify({ pid: gone, host: hostname(), since: '2026-01-01T00:00:00.000Z' }));
+  t.is(await f.repo.exclusive(() => 'taken over', { waitMs: 0 }), 'taken over');
+  t.false(existsSync(lock));
+  // A reused pid: this very process, but started at another time than the lock says.
+  writeFileSync(lock, JSON.stringify({ pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00.000Z', started: '1' }));
+  t.is(await f.repo.exclusive(() => 'pid reused', { waitMs: 0 }), 'pid reused');
+  writeFileSync(lock, JSON.stringify({ pid: gone, host: 'elsewhere.example', since: '2026-01-01T00:00:00.000Z' }));
+  await t.throwsAsync(
+    f.repo.exclusive(() => 'never', { waitMs: 0 }),
+    { code: 'TUF_REPO_BUSY', message: /process \d+ on elsewhere\.example holds it/ },
+  );
 });

@@ -16,6 +16,7 @@ import { parseTargets, type TargetFile, type TargetsSigned } from '../targets.js
 import { parseTimestamp, SNAPSHOT_FILE, type TimestampSigned } from '../timestamp.js';
 import { quote } from '../client/updater.js';
 import { checkTargetPath, DEFAULT_EXPIRY, RepositoryLayout, type ExpiryPolicy } from './layout.js';
+import { lockRepository, type LockOptions } from './lock.js';
 import { signerOf, signMetadata, type TufSigner } from './signer.js';
 
 /** A key given to the writer: its public half, and a signer when it can sign here and now. */
@@ -35,6 +36,8 @@ export interface InitOptions {
   snapshot: RoleSetup;
   timestamp: RoleSetup;
   expiry?: Partial<ExpiryPolicy>;
+  /** The repository's lock (lock.ts), held while it is made: how long to wait for it. */
+  lock?: LockOptions;
 }
 
 export interface KeyRef {
@@ -109,8 +112,13 @@ export class Repository {
     const setups = { root: options.root, targets: options.targets, snapshot: options.snapshot, timestamp: options.timestamp };
     for (const role of TOP_LEVEL_ROLES) checkThreshold(setups[role].threshold, new Set(setups[role].keys.map((s) => keyIdOf(s.key))).size, role);
     const repo = new Repository(dir, keystore, now);
+    repo.layout.checkEmpty(); // before .keyward/ is made for the lock
+    return repo.exclusive(() => repo.#init(setups, options), options.lock);
+  }
+
+  async #init(setups: Record<TopLevelRole, RoleSetup>, options: InitOptions): Promise<Repository> {
     const signers = Object.values(setups).flatMap((s) => s.keys.flatMap((k) => (k.signer ? [k.signer] : [])));
-    repo.layout.create({
+    this.layout.create({
       format: 1,
       expiry: { ...DEFAULT_EXPIRY, ...options.expiry },
       keys: Object.fromEntries(signers.map((s) => [s.keyid, KeyUri.of(s.uri)])),
@@ -120,7 +128,7 @@ export class Repository {
       _type: 'root',
       spec_version: SPEC_VERSION,
       version: 1,
-      expires: repo.#expiry('root'),
+      expires: this.#expiry('root'),
       consistent_snapshot: true,
       keys: Object.fromEntries(allKeys.map((k) => [keyIdOf(k), k])),
       roles: Object.fromEntries(
@@ -133,11 +141,26 @@ export class Repository {
         ]),
       ) as RootSigned['roles'],
     };
-    repo.#save(new Metadata<RootSigned>('root', { signed: root, signatures: [] }));
-    repo.#save(repo.#newTargets('targets', 1));
-    await repo.sign(signers);
-    if (repo.ready()) await repo.publish();
-    return repo;
+    this.#save(new Metadata<RootSigned>('root', { signed: root, signatures: [] }));
+    this.#save(this.#newTargets('targets', 1));
+    await this.sign(signers);
+    if (this.ready()) await this.publish();
+    return this;
+  }
+
+  /**
+   * Runs `work` holding the repository's lock (lock.ts): every change, signature and publication
+   * goes through here, or two writers at once would each write back a role without the other's
+   * change. Waits for another writer up to `options.waitMs` (30 s), then refuses with TUF_REPO_BUSY.
+   * Not re-entrant: `work` must not call exclusive again.
+   */
+  async exclusive<T>(work: () => Promise<T> | T, options?: LockOptions): Promise<T> {
+    const release = await lockRepository(this.layout.files, this.layout.dir, options);
+    try {
+      return await work();
+    } finally {
+      release();
+    }
   }
 
   #expiry(role: string): string {
