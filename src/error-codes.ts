@@ -280,7 +280,7 @@ export const ERROR_CODES = {
   TUF_METADATA_MISSING: { exit: 'notFound', meaning: 'the TUF repository lacks a metadata file, or was never published' },
   TUF_NETWORK: { exit: 'unavailable', meaning: 'the TUF repository cannot be reached' },
   TUF_NOT_FOUND: { exit: 'notFound', meaning: 'the TUF repository does not have the metadata or target asked for' },
-  TUF_NOTHING_STAGED: { exit: 'usage', meaning: 'the TUF repository has no staged changes to sign' },
+  TUF_NOTHING_STAGED: { exit: 'usage', meaning: 'the TUF repository has no staged changes to sign or discard' },
   TUF_ONLINE_KEY: { exit: 'unavailable', meaning: 'fewer keys of a TUF role can be opened here than its threshold' },
   TUF_PATH_NOT_DELEGATED: { exit: 'usage', meaning: 'a target path is not delegated to the role' },
   TUF_REPO_BUSY: { exit: 'conflict', meaning: 'another writer holds the TUF repository, and did not finish within the wait' },

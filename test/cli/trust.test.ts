@@ -268,7 +268,11 @@ test.serial('every trust command has help with examples', async (t) => {
     ['trust', 'client'],
     ...['init', 'refresh', 'download'].map((c) => ['trust', 'client', c]),
     ['trust', 'repo'],
-    ...['init', 'add-target', 'delegate', 'hash-bins', 'undelegate', 'rotate-key', 'sign', 'status', 'publish', 'refresh'].map((c) => ['trust', 'repo', c]),
+    ...['init', 'add-target', 'delegate', 'hash-bins', 'undelegate', 'rotate-key', 'sign', 'status', 'publish', 'refresh', 'discard'].map((c) => [
+      'trust',
+      'repo',
+      c,
+    ]),
   ];
   for (const command of commands) {
     const help = await runKeyward(
@@ -380,4 +384,32 @@ test.serial('trust repo refresh refuses a metadata file linked outside the repos
   t.regex(refused.stderr, /hint: remove the link; a TUF repository holds regular files only/);
   t.is(readFileSync(victim, 'utf8'), "the operator's own file\n");
   t.deepEqual(readdirSync(outside), ['victim']);
+});
+
+test.serial('trust repo discard drops staged changes, asking first (--yes answers), --json says which', async (t) => {
+  const { s, sign, published } = await publishedRepository(t);
+  const signed = await sign('a/1');
+  t.is(signed.code, 0, signed.stderr);
+  const before = published();
+  const stage = await s.keyward(['trust', 'repo', 'add-target', s.dir, 'c/1', '--digest', `sha256:${'cd'.repeat(32)}`, '--length', '3', '--no-publish']);
+  t.is(stage.code, 0, stage.stderr);
+  t.deepEqual(readdirSync(join(s.dir, '.keyward', 'staged')), ['targets.json']);
+
+  // No terminal to ask (--no-input, as the harness runs it) and no --yes: refused, nothing dropped.
+  const unasked = await s.keyward(['trust', 'repo', 'discard', s.dir]);
+  t.is(unasked.code, 2, unasked.stderr);
+  t.regex(unasked.stderr, /refusing to discard staged changes without confirmation/);
+  t.deepEqual(readdirSync(join(s.dir, '.keyward', 'staged')), ['targets.json']);
+  const unknown = await s.keyward(['trust', 'repo', 'discard', s.dir, 'root', '--yes']);
+  t.is(unknown.code, 2, unknown.stderr);
+  t.regex(unknown.stderr, /nothing is staged for "root"; staged: targets/);
+
+  const discarded = await s.keyward(['trust', 'repo', 'discard', s.dir, 'targets', '--yes', '--json']);
+  t.is(discarded.code, 0, discarded.stderr);
+  t.deepEqual(JSON.parse(discarded.stdout), { discarded: ['targets'] });
+  t.deepEqual(readdirSync(join(s.dir, '.keyward', 'staged')), []);
+  t.deepEqual(published(), before, 'what was published stays');
+  const again = await s.keyward(['trust', 'repo', 'discard', s.dir, '--yes']);
+  t.is(again.code, 2);
+  t.regex(again.stderr, /has no staged changes to discard/);
 });

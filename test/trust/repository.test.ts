@@ -512,3 +512,25 @@ test('a lock left by a process that is gone is taken over; one from another host
     { code: 'TUF_REPO_BUSY', message: /process \d+ on elsewhere\.example holds it/ },
   );
 });
+
+// ── discard ────────────────────────────────────────────────────────────────────────────────────
+
+test('discard drops the named roles (and delegates they alone reached), or every staged change', async (t) => {
+  const f = await fixture(t);
+  const key = await f.dev.softhsm('p256');
+  f.repo.delegate('targets', { name: 'releases', keys: [key.key], threshold: 1, paths: ['releases/*'] });
+  addFile(f.repo, 'README');
+  t.deepEqual(f.repo.layout.stagedRoles().sort(), ['releases', 'targets']);
+  t.throws(() => f.repo.discard(['root']), { code: 'TUF_NOTHING_STAGED', message: /nothing is staged for "root"; staged: / });
+  t.deepEqual(f.repo.layout.stagedRoles().sort(), ['releases', 'targets'], 'a refused discard drops nothing');
+  // Targets held the delegation: without it "releases" could never be published, so it goes too.
+  t.deepEqual(f.repo.discard(['targets']), ['targets', 'releases']);
+  t.false(f.repo.hasStagedChanges());
+  t.throws(() => f.repo.discard(), { code: 'TUF_NOTHING_STAGED' });
+  addFile(f.repo, 'README');
+  t.deepEqual(f.repo.discard(), ['targets']);
+  t.deepEqual(
+    f.repo.status().map((s) => `${s.role} v${s.version} ${s.staged}`),
+    ['root v1 false', 'targets v1 false', 'snapshot v1 false', 'timestamp v1 false'],
+  );
+});

@@ -578,6 +578,34 @@ export class Repository {
     return staged.length > 0 && staged.every((m) => this.#requirements(m.role, m).every((r) => r.met));
   }
 
+  /**
+   * Drops staged changes, with the signatures collected for them: all of them, or those of `roles`
+   * (refused, before anything is dropped, for a role with nothing staged). A staged role that can
+   * no longer be reached (its delegation was staged in a role dropped here) goes too. Returns the
+   * roles dropped.
+   */
+  discard(roles?: string[]): string[] {
+    const staged = this.layout.stagedRoles();
+    if (staged.length === 0)
+      throw keywardError('TUF_NOTHING_STAGED', `${this.layout.dir} has no staged changes to discard`, {
+        hint: 'keyward trust repo status shows the repository',
+      });
+    const unstaged = (roles ?? []).filter((role) => !staged.includes(role));
+    if (unstaged.length)
+      throw keywardError('TUF_NOTHING_STAGED', `nothing is staged for ${unstaged.map((r) => `"${r}"`).join(', ')}; staged: ${staged.join(', ')}`, {
+        hint: 'name staged roles, or none to discard every staged change',
+      });
+    const dropped = roles ? [...new Set(roles)] : staged;
+    for (const role of dropped) this.layout.removeStaged(role);
+    const reachable = new Set(['root', ...this.targetsRoles()]);
+    for (const role of this.layout.stagedRoles()) {
+      if (reachable.has(role)) continue;
+      this.layout.removeStaged(role);
+      dropped.push(role);
+    }
+    return dropped;
+  }
+
   hasStagedChanges(): boolean {
     return this.layout.stagedRoles().length > 0;
   }
