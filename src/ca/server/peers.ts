@@ -23,8 +23,11 @@ export interface ClientTrust {
   anchors: string;
   /** PEM CRLs, one for every CA a client chain may pass through. */
   crl: string[];
-  /** A swarm's own root (PEM), trusted for that swarm's managers until `until`. */
-  bootstrap?: { root: string; until: Date };
+  /**
+   * A swarm's own root, trusted for that swarm's managers until `until` (checked once, when the
+   * server starts: checkBootstrapRoot; the trust is rebuilt at every CRL reload).
+   */
+  bootstrap?: { root: X509Certificate; until: Date };
 }
 
 export type PeerVerdict = { caller: CertifiedCaller; certificate: X509Certificate; note?: string } | { refused: string };
@@ -92,7 +95,7 @@ export class ClientVerifier {
   constructor(trust: ClientTrust) {
     this.#trust = trust;
     this.#anchors = new Set(pemBlocks(trust.anchors, 'CERTIFICATE').map((der) => new X509Certificate(Buffer.from(der)).fingerprint256));
-    if (trust.bootstrap) this.#bootstrap = { root: checkBootstrapRoot(trust.bootstrap.root), until: trust.bootstrap.until };
+    this.#bootstrap = trust.bootstrap;
   }
 
   /**
@@ -102,7 +105,7 @@ export class ClientVerifier {
    */
   get tlsOptions() {
     return {
-      ca: [this.#trust.anchors, ...(this.#trust.bootstrap ? [this.#trust.bootstrap.root] : [])],
+      ca: [this.#trust.anchors, ...(this.#trust.bootstrap ? [this.#trust.bootstrap.root.toString()] : [])],
       ...(this.#trust.crl.length ? { crl: this.#trust.crl } : {}),
       requestCert: true,
       rejectUnauthorized: false,

@@ -116,9 +116,10 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
       hint: 'add --client-auth managers (or cluster)',
     });
   }
-  const bootstrapRoot = options.bootstrapRoot === undefined ? undefined : checkBootstrapRoot(options.bootstrapRoot);
   const bootstrap =
-    options.bootstrapRoot === undefined ? undefined : { root: options.bootstrapRoot, until: new Date(Date.now() + (options.bootstrapMs ?? BOOTSTRAP_MS)) };
+    options.bootstrapRoot === undefined
+      ? undefined
+      : { root: checkBootstrapRoot(options.bootstrapRoot), until: new Date(Date.now() + (options.bootstrapMs ?? BOOTSTRAP_MS)) };
   const authority = await openAuthority(directory, keystore);
   // Client chains end at the cluster CA (as Swarm's nodes hold them) or at a root (through the root's certificate for it).
   const clientTrust = (): ClientTrust => ({
@@ -146,7 +147,7 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
   const bootstrapEnd = bootstrap
     ? setTimeout(() => {
         running.disconnectClients(
-          (peer) => peer.checkIssued(bootstrapRoot!) && peer.verify(bootstrapRoot!.publicKey),
+          (peer) => peer.checkIssued(bootstrap.root) && peer.verify(bootstrap.root.publicKey),
           "the bootstrap with the swarm's own root is over",
         );
       }, bootstrap.until.getTime() - Date.now()).unref()
