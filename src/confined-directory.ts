@@ -10,7 +10,7 @@
  * follows a link (O_NOFOLLOW to read, O_EXCL and rename to write, unlink to remove). What remains is
  * a directory swapped for a link between the check and the use, by someone writing as Keyward runs.
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { kindOf, replaceFile } from './atomic-file.js';
 import { keywardError } from './errors.js';
@@ -31,10 +31,13 @@ export class ConfinedDirectory {
   readonly root: string;
   /** What the directory is, for messages: "a CA directory". */
   readonly #what: string;
+  /** The mode of directories made here: private for a CA, readable for a repository a web server serves. */
+  readonly #directoryMode: number;
 
-  constructor(root: string, what: string) {
+  constructor(root: string, what: string, options: { directoryMode?: number } = {}) {
     this.root = resolve(root);
     this.#what = what;
+    this.#directoryMode = options.directoryMode ?? 0o700;
   }
 
   path(file: string): string {
@@ -51,6 +54,11 @@ export class ConfinedDirectory {
 
   /** The text of `file`, or undefined when there is none. */
   read(file: string): string | undefined {
+    return this.readBytes(file)?.toString('utf8');
+  }
+
+  /** The bytes of `file` exactly (hashed, signed), or undefined when there is none. */
+  readBytes(file: string): Buffer | undefined {
     if (!this.entry(file)) return undefined;
     const path = this.path(file);
     let fd: number;
@@ -65,7 +73,7 @@ export class ConfinedDirectory {
     }
     try {
       this.#check(path, fstatSync(fd), 'file');
-      return readFileSync(fd, 'utf8');
+      return readFileSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -73,10 +81,23 @@ export class ConfinedDirectory {
 
   /** Writes `file` atomically (atomic-file.ts), making the directories it is in. */
   write(file: string, data: Uint8Array | string, mode = 0o644): void {
-    mkdirSync(this.root, { recursive: true, mode: 0o700 });
     const parts = file.split('/');
-    for (let depth = 1; depth < parts.length; depth++) this.#makeDirectory(parts.slice(0, depth).join('/'));
+    if (parts.length > 1) this.makeDirectory(parts.slice(0, -1).join('/'));
+    else mkdirSync(this.root, { recursive: true, mode: this.#directoryMode });
     replaceFile(this.path(file), this.entry(file), data, mode);
+  }
+
+  /** Makes `dir` and the directories it is in (the root too), refusing a link on the way. */
+  makeDirectory(dir: string): void {
+    mkdirSync(this.root, { recursive: true, mode: this.#directoryMode });
+    const parts = dir.split('/');
+    for (let depth = 1; depth <= parts.length; depth++) this.#makeDirectory(parts.slice(0, depth).join('/'));
+  }
+
+  /** The names in directory `dir`, or none when it does not exist; refused when it is a link or on one. */
+  list(dir: string): string[] {
+    if (!this.#walk(dir, 'directory')) return [];
+    return readdirSync(this.path(dir));
   }
 
   /** Removes `file` if it is there. */
@@ -87,7 +108,7 @@ export class ConfinedDirectory {
   #makeDirectory(dir: string): void {
     if (this.#walk(dir, 'directory')) return;
     try {
-      mkdirSync(this.path(dir), { mode: 0o700 });
+      mkdirSync(this.path(dir), { mode: this.#directoryMode });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }

@@ -7,17 +7,44 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import type { KeySource, PublishReport, Repository, RoleStatus } from '../../src/trust/repository/repository.js';
 import type { TufSigner } from '../../src/trust/repository/signer.js';
+import type { LockOptions } from '../../src/trust/repository/lock.js';
 
-/** Runs `work` with the command's context and repository; always releases the devices. */
-export async function withRepository<T>(command: Command, dir: string, work: (ctx: CliContext, repo: Repository) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` with the command's context and repository; always releases the devices. A command that
+ * stages, signs or publishes holds the repository's lock throughout (one writer at a time), waiting
+ * for another writer as long as lockOptions says; `{ lock: false }` is for commands that only read.
+ */
+export async function withRepository<T>(
+  command: Command,
+  dir: string,
+  work: (ctx: CliContext, repo: Repository) => Promise<T>,
+  options: { lock?: boolean } = {},
+): Promise<T> {
   const { CliContext } = await import('../context.js');
   const { Repository } = await import('../../src/trust/repository/repository.js');
   const ctx = await CliContext.of(command);
   try {
-    return await work(ctx, Repository.open(dir, ctx.keystore()));
+    const repo = Repository.open(dir, ctx.keystore());
+    if (options.lock === false) return await work(ctx, repo);
+    return await repo.exclusive(async () => work(ctx, repo), await lockOptions(ctx, command));
   } finally {
     await ctx.keystore().close();
   }
+}
+
+/** How long a writer waits for another: KEYWARD_LOCK_WAIT seconds (default 30; 0 refuses at once), saying so. */
+export async function lockOptions(ctx: CliContext, command: Command): Promise<LockOptions> {
+  const { wholeNumber } = await import('../options.js');
+  const { DEFAULT_LOCK_WAIT_MS, describeHolder } = await import('../../src/trust/repository/lock.js');
+  const value = ctx.env.KEYWARD_LOCK_WAIT;
+  const waitMs = value === undefined || value === '' ? DEFAULT_LOCK_WAIT_MS : wholeNumber(value, 'KEYWARD_LOCK_WAIT') * 1000;
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return {
+    waitMs,
+    command: names.join(' '),
+    onWait: (holder) => ctx.say(`waiting up to ${waitMs / 1000} s for the repository: ${describeHolder(holder)}…`),
+  };
 }
 
 /** A key argument: a Keystore URI (opened, it can sign) or a PEM public key file (a key held elsewhere). */

@@ -4,7 +4,8 @@ import { keywardError } from '../../src/errors.js';
 import type { KeySource } from '../../src/trust/repository/repository.js';
 import { examples } from '../help.js';
 import { wholeNumber } from '../options.js';
-import { describePublish, describeStatus, keySource, signAndMaybePublish, signers, targetFrom, withRepository } from './common.js';
+import { confirmDestruction, yesOption } from '../confirm.js';
+import { describePublish, describeStatus, keySource, lockOptions, signAndMaybePublish, signers, targetFrom, withRepository } from './common.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const ROLES = 'root, targets, snapshot, timestamp';
@@ -28,6 +29,7 @@ export function defineRepo(trust: Command): void {
         'keyward trust repo init ./repo --root-key … --targets-key … --snapshot-key … --timestamp-key …',
         'keyward trust repo status ./repo',
         'keyward trust repo refresh ./repo',
+        'keyward trust repo discard ./repo --yes',
       ]),
     );
 
@@ -76,6 +78,7 @@ export function defineRepo(trust: Command): void {
             snapshot: { keys: await sources('snapshotKey'), threshold: 1 },
             timestamp: { keys: await sources('timestampKey'), threshold: 1 },
             expiry,
+            lock: await lockOptions(ctx, command),
           },
           ctx.keystore(),
         );
@@ -306,10 +309,15 @@ export function defineRepo(trust: Command): void {
     .description('per role: version, expiry, who has signed, who is missing, whether the threshold is met')
     .addHelpText('after', examples(['keyward trust repo status ./repo', "keyward trust repo status ./repo --json | jq '.[] | select(.met | not)'"]))
     .action(async (dir: string, _options: unknown, command: Command) =>
-      withRepository(command, dir, async (ctx, repository) => {
-        const status = repository.status();
-        ctx.emit(status, () => describeStatus(status));
-      }),
+      withRepository(
+        command,
+        dir,
+        async (ctx, repository) => {
+          const status = repository.status();
+          ctx.emit(status, () => describeStatus(status));
+        },
+        { lock: false },
+      ),
     );
 
   repo
@@ -323,6 +331,35 @@ export function defineRepo(trust: Command): void {
       withRepository(command, dir, async (ctx, repository) => {
         const report = await repository.publish();
         ctx.emit(report, () => describePublish(report));
+      }),
+    );
+
+  repo
+    .command('discard <dir> [roles...]')
+    .description('drop staged changes and the signatures collected for them: all, or those of the named roles')
+    .addOption(yesOption())
+    .addHelpText(
+      'after',
+      examples([
+        'keyward trust repo discard ./repo                # every staged change (asks first)',
+        'keyward trust repo discard ./repo releases --yes # only the staged releases role',
+        'keyward trust repo discard ./repo --yes --json   # {"discarded":["targets","releases"]}',
+      ]),
+    )
+    .action(async (dir: string, roles: string[], options: { yes?: boolean }, command: Command) =>
+      withRepository(command, dir, async (ctx, repository) => {
+        const staged = repository.layout.stagedRoles();
+        const named = roles.length ? roles : staged;
+        // Checked before asking: a question about nothing staged would be a question for nothing.
+        if (staged.length > 0 && named.every((role) => staged.includes(role))) {
+          await confirmDestruction(ctx, options.yes, {
+            question: `Discard the staged changes to ${named.join(', ')} in ${dir}, with their signatures?`,
+            action: 'discard staged changes',
+            declined: 'nothing was discarded',
+          });
+        }
+        const discarded = repository.discard(roles.length ? roles : undefined);
+        ctx.emit({ discarded }, () => `discarded the staged changes to ${discarded.join(', ')}`);
       }),
     );
 

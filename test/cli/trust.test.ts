@@ -4,8 +4,9 @@
  * touch-signs a release, a client that verifies it over HTTP.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
 import { KEYWARD_BIN, keyward as runKeyward } from '../harness/run.js';
@@ -267,7 +268,11 @@ test.serial('every trust command has help with examples', async (t) => {
     ['trust', 'client'],
     ...['init', 'refresh', 'download'].map((c) => ['trust', 'client', c]),
     ['trust', 'repo'],
-    ...['init', 'add-target', 'delegate', 'hash-bins', 'undelegate', 'rotate-key', 'sign', 'status', 'publish', 'refresh'].map((c) => ['trust', 'repo', c]),
+    ...['init', 'add-target', 'delegate', 'hash-bins', 'undelegate', 'rotate-key', 'sign', 'status', 'publish', 'refresh', 'discard'].map((c) => [
+      'trust',
+      'repo',
+      c,
+    ]),
   ];
   for (const command of commands) {
     const help = await runKeyward(
@@ -278,4 +283,133 @@ test.serial('every trust command has help with examples', async (t) => {
     t.is(help.code, 0, command.join(' '));
     t.regex(help.stdout, /Examples:/, `${command.join(' ')} --help has examples`);
   }
+});
+
+/** A repository published by `trust repo init` with every key in SoftHSM; its targets key signs releases. */
+async function publishedRepository(t: import('ava').ExecutionContext) {
+  const s = await trustCliSetup(t, rig);
+  const keys = {
+    root: await s.key('root', 'p256'),
+    targets: await s.key('targets', 'p256'),
+    snapshot: await s.key('snapshot', 'ed25519'),
+    timestamp: await s.key('timestamp', 'ed25519'),
+  };
+  const init = await s.keyward([
+    'trust',
+    'repo',
+    'init',
+    s.dir,
+    '--root-key',
+    keys.root,
+    '--targets-key',
+    keys.targets,
+    '--snapshot-key',
+    keys.snapshot,
+    '--timestamp-key',
+    keys.timestamp,
+  ]);
+  t.is(init.code, 0, init.stderr);
+  const release = (name: string) => {
+    const file = join(s.dir, '..', name);
+    writeFileSync(file, `${name}\n`);
+    return file;
+  };
+  /** `trust sign` of a release into targets, with KEYWARD_LOCK_WAIT and more in `env`. */
+  const sign = (path: string, env: NodeJS.ProcessEnv = {}) =>
+    runKeyward(['trust', 'sign', s.dir, path, '--file', release(path.replace(/\//g, '-')), '--key', keys.targets], { env: { ...s.env, ...env } });
+  const published = () => {
+    const timestamp = JSON.parse(readFileSync(join(s.dir, 'metadata', 'timestamp.json'), 'utf8'));
+    const snapshot = JSON.parse(readFileSync(join(s.dir, 'metadata', `${timestamp.signed.meta['snapshot.json'].version}.snapshot.json`), 'utf8'));
+    const targets = JSON.parse(readFileSync(join(s.dir, 'metadata', `${snapshot.signed.meta['targets.json'].version}.targets.json`), 'utf8'));
+    return Object.keys(targets.signed.targets).sort();
+  };
+  return { s, keys, sign, published };
+}
+
+test.serial('one writer at a time: two trust sign at once both publish; a busy repository is waited for, or refused at once', async (t) => {
+  const { s, sign, published } = await publishedRepository(t);
+  // Twice over, two developers at once: no target lost (before the lock, 3 rounds in 8 lost one).
+  for (const round of [1, 2]) {
+    const [a, b] = await Promise.all([sign(`a/${round}`), sign(`b/${round}`)]);
+    t.is(a.code, 0, a.stderr);
+    t.is(b.code, 0, b.stderr);
+  }
+  t.deepEqual(published(), ['a/1', 'a/2', 'b/1', 'b/2']);
+
+  // Held by a writer that runs (this test's process): refused at once with KEYWARD_LOCK_WAIT=0 …
+  const lock = join(s.dir, '.keyward', 'lock');
+  writeFileSync(lock, JSON.stringify({ pid: process.pid, host: hostname(), since: '2026-12-06T09:00:00.000Z', command: 'keyward trust sign' }));
+  const busy = await sign('c/1', { KEYWARD_LOCK_WAIT: '0' });
+  t.is(busy.code, 7, busy.stderr);
+  t.regex(busy.stderr, new RegExp(`repository ${s.dir} is busy: keyward trust sign ${process.pid} holds it since 2026-12-06T09:00:00.000Z`));
+  t.regex(busy.stderr, /hint: run the command again once it is done .*remove .*\.keyward\/lock/);
+  t.deepEqual(published(), ['a/1', 'a/2', 'b/1', 'b/2'], 'nothing staged or published by the refused writer');
+  t.deepEqual(readdirSync(join(s.dir, '.keyward', 'staged')), []);
+
+  // … or waited for, saying so, and done once the holder is.
+  const waiting = spawn(
+    process.execPath,
+    [KEYWARD_BIN, '--no-input', 'trust', 'sign', s.dir, 'c/1', '--digest', `sha256:${'ab'.repeat(32)}`, '--length', '3'],
+    {
+      env: { ...s.env, KEYWARD_LOCK_WAIT: '60' },
+    },
+  );
+  let stderr = '';
+  waiting.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => waiting.on('exit', resolve));
+  while (!/waiting up to 60 s for the repository/.test(stderr)) await new Promise((r) => setTimeout(r, 50));
+  t.regex(stderr, new RegExp(`keyward trust sign ${process.pid} holds it since`));
+  rmSync(lock);
+  t.is(await exited, 0, stderr);
+  t.deepEqual(published(), ['a/1', 'a/2', 'b/1', 'b/2', 'c/1']);
+
+  // A lock left by a writer that is gone (killed) is taken over without waiting.
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+  writeFileSync(lock, JSON.stringify({ pid: gone, host: hostname(), since: '2026-12-06T09:00:00.000Z' }));
+  const after = await sign('d/1', { KEYWARD_LOCK_WAIT: '0' });
+  t.is(after.code, 0, after.stderr);
+  t.false(existsSync(lock), 'released at exit');
+});
+
+test.serial('trust repo refresh refuses a metadata file linked outside the repository; the file it points at is untouched', async (t) => {
+  const { s } = await publishedRepository(t);
+  const outside = tempDir(t, 'keyward-trust-outside-');
+  const victim = join(outside, 'victim');
+  writeFileSync(victim, "the operator's own file\n");
+  const link = join(s.dir, 'metadata', '2.snapshot.json');
+  symlinkSync(victim, link);
+  const refused = await s.keyward(['trust', 'repo', 'refresh', s.dir, '--snapshot']);
+  t.is(refused.code, 2, refused.stderr);
+  t.regex(refused.stderr, new RegExp(`${link} is a symbolic link \\(to ${victim}\\)`));
+  t.regex(refused.stderr, /hint: remove the link; a TUF repository holds regular files only/);
+  t.is(readFileSync(victim, 'utf8'), "the operator's own file\n");
+  t.deepEqual(readdirSync(outside), ['victim']);
+});
+
+test.serial('trust repo discard drops staged changes, asking first (--yes answers), --json says which', async (t) => {
+  const { s, sign, published } = await publishedRepository(t);
+  const signed = await sign('a/1');
+  t.is(signed.code, 0, signed.stderr);
+  const before = published();
+  const stage = await s.keyward(['trust', 'repo', 'add-target', s.dir, 'c/1', '--digest', `sha256:${'cd'.repeat(32)}`, '--length', '3', '--no-publish']);
+  t.is(stage.code, 0, stage.stderr);
+  t.deepEqual(readdirSync(join(s.dir, '.keyward', 'staged')), ['targets.json']);
+
+  // No terminal to ask (--no-input, as the harness runs it) and no --yes: refused, nothing dropped.
+  const unasked = await s.keyward(['trust', 'repo', 'discard', s.dir]);
+  t.is(unasked.code, 2, unasked.stderr);
+  t.regex(unasked.stderr, /refusing to discard staged changes without confirmation/);
+  t.deepEqual(readdirSync(join(s.dir, '.keyward', 'staged')), ['targets.json']);
+  const unknown = await s.keyward(['trust', 'repo', 'discard', s.dir, 'root', '--yes']);
+  t.is(unknown.code, 2, unknown.stderr);
+  t.regex(unknown.stderr, /nothing is staged for "root"; staged: targets/);
+
+  const discarded = await s.keyward(['trust', 'repo', 'discard', s.dir, 'targets', '--yes', '--json']);
+  t.is(discarded.code, 0, discarded.stderr);
+  t.deepEqual(JSON.parse(discarded.stdout), { discarded: ['targets'] });
+  t.deepEqual(readdirSync(join(s.dir, '.keyward', 'staged')), []);
+  t.deepEqual(published(), before, 'what was published stays');
+  const again = await s.keyward(['trust', 'repo', 'discard', s.dir, '--yes']);
+  t.is(again.code, 2);
+  t.regex(again.stderr, /has no staged changes to discard/);
 });

@@ -5,8 +5,10 @@
  * and removal of a delegate.
  */
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConflictError, UsageError, type KeywardError } from '../../src/errors.js';
 import { initClient, Updater } from '../../src/trust/client/updater.js';
@@ -370,4 +372,165 @@ test('hash bins are all or nothing: a clash with an existing role stages none', 
   await f.repo.publish();
   t.throws(() => f.repo.hashBins('targets', 16, [key.key], 1), { instanceOf: ConflictError, message: /"bins-c" already exists/ });
   t.false(f.repo.hasStagedChanges());
+});
+
+// ── no write (or read) through a link planted in the repository ────────────────────────────────
+
+const VICTIM = "the operator's own file\n";
+
+/** A directory beside the repository, with a file a planted link would aim at. */
+function outside(t: import('ava').ExecutionContext): { dir: string; victim: string } {
+  const dir = tempDir(t, 'keyward-tuf-outside-');
+  const victim = join(dir, 'victim');
+  writeFileSync(victim, VICTIM);
+  return { dir, victim };
+}
+
+/** Refused as a link, naming it, with the repository's hint. */
+async function refusesLink(t: import('ava').ExecutionContext, action: () => unknown, link: string, what: string): Promise<void> {
+  const error = await t.throwsAsync(async () => action(), { instanceOf: UsageError }, what);
+  t.is(error?.code, 'LINK_REFUSED', `${what}: ${error?.message}`);
+  t.true(error?.message.startsWith(`${link} is a symbolic link`), `${what}: ${error?.message}`);
+  t.is(error?.hint, 'remove the link; a TUF repository holds regular files only');
+}
+
+test('a metadata file linked outside (to a file, or to nothing): refresh refuses it, the file is untouched, nothing is made outside', async (t) => {
+  const f = await fixture(t);
+  const out = outside(t);
+  const timestamp = readFileSync(join(f.repo.layout.metadataDir, 'timestamp.json'));
+  const link = join(f.repo.layout.metadataDir, '2.snapshot.json');
+  symlinkSync(out.victim, link);
+  await refusesLink(t, () => f.repo.refresh({ snapshot: true }), link, 'a link to a file');
+  t.is(readFileSync(out.victim, 'utf8'), VICTIM);
+  t.true(lstatSync(link).isSymbolicLink(), 'the link stays: it is evidence');
+  t.deepEqual(readFileSync(join(f.repo.layout.metadataDir, 'timestamp.json')), timestamp, 'no timestamp for a snapshot never written');
+
+  rmSync(link);
+  symlinkSync(join(out.dir, 'created'), link);
+  await refusesLink(t, () => f.repo.refresh({ snapshot: true }), link, 'a dangling link');
+  t.deepEqual(readdirSync(out.dir), ['victim'], 'nothing created where it points');
+
+  // timestamp.json is read as well as written: a link there is refused, never followed.
+  const ts = join(f.repo.layout.metadataDir, 'timestamp.json');
+  rmSync(link);
+  rmSync(ts);
+  symlinkSync(out.victim, ts);
+  await refusesLink(t, () => f.repo.refresh(), ts, 'timestamp.json a link');
+  t.is(readFileSync(out.victim, 'utf8'), VICTIM);
+});
+
+test('targets/<dir> linked to a directory outside: the release is refused, nothing lands outside', async (t) => {
+  const f = await fixture(t);
+  const out = outside(t);
+  const link = join(f.repo.layout.targetsDir, 'releases');
+  symlinkSync(out.dir, link);
+  await refusesLink(t, () => addFile(f.repo, 'releases/app-1.0.tar.gz'), link, 'a linked targets directory');
+  t.deepEqual(readdirSync(out.dir), ['victim']);
+});
+
+test('a link inside .keyward/staged (a staged role, or the directory itself): refused, its target untouched', async (t) => {
+  const f = await fixture(t);
+  const out = outside(t);
+  const staged = join(f.repo.layout.dir, '.keyward', 'staged');
+  const link = join(staged, 'targets.json');
+  symlinkSync(out.victim, link);
+  const info = targetFileOf(content('x'));
+  await refusesLink(t, () => f.repo.addTarget('x', info), link, 'a staged role linked to a file');
+  await refusesLink(t, () => f.repo.status(), link, 'reading it');
+  t.is(readFileSync(out.victim, 'utf8'), VICTIM);
+
+  rmSync(staged, { recursive: true });
+  symlinkSync(out.dir, staged);
+  await refusesLink(t, () => f.repo.addTarget('x', info), staged, 'the staged directory a link');
+  t.deepEqual(readdirSync(out.dir), ['victim']);
+  // The lock is made in .keyward/ too: a link there is refused before any writer works.
+  rmSync(staged);
+  mkdirSync(staged);
+  const lock = join(f.repo.layout.dir, '.keyward', 'lock');
+  symlinkSync(join(out.dir, 'lock'), lock);
+  await refusesLink(t, () => f.repo.exclusive(() => undefined), lock, 'the lock a dangling link');
+  t.deepEqual(readdirSync(out.dir), ['victim']);
+});
+
+// ── one writer at a time ───────────────────────────────────────────────────────────────────────
+
+/** What two writers do at once: add a target, sign it, publish, each through its own Repository. */
+async function addSignPublish(f: Fixture, path: string, lock = true): Promise<void> {
+  const repo = Repository.open(f.repo.layout.dir, f.dev.keystore);
+  const work = async () => {
+    addFile(repo, path);
+    await repo.sign([f.signers.targets]);
+    await repo.publish();
+  };
+  await (lock ? repo.exclusive(work) : work());
+}
+
+test('two writers at once: the second waits for the first, and both targets are published', async (t) => {
+  const f = await fixture(t);
+  await Promise.all([addSignPublish(f, 'a/one'), addSignPublish(f, 'b/two')]);
+  t.deepEqual(Object.keys(Repository.open(f.repo.layout.dir).targets('targets')!.signed.targets).sort(), ['a/one', 'b/two']);
+  t.false(existsSync(join(f.repo.layout.dir, '.keyward', 'lock')), 'the lock is gone once both are done');
+  await bothClientsDownload(t, f, ['a/one', 'b/two']);
+});
+
+test('a writer that may not wait is refused, naming who holds the repository; another waits, saying so, and goes on', async (t) => {
+  const f = await fixture(t);
+  let release!: () => void;
+  const held = f.repo.exclusive(() => new Promise<void>((resolve) => (release = resolve)));
+  const other = Repository.open(f.repo.layout.dir, f.dev.keystore);
+  const busy = await t.throwsAsync(
+    other.exclusive(() => 'never', { waitMs: 0 }),
+    { instanceOf: ConflictError },
+  );
+  t.is(busy?.code, 'TUF_REPO_BUSY');
+  t.regex(busy!.message, new RegExp(`^repository ${f.repo.layout.dir} is busy: process ${process.pid} holds it since \\d{4}-\\d\\d-\\d\\dT`));
+  t.regex(busy!.hint!, /remove .*\.keyward\/lock/);
+  const waited: string[] = [];
+  const ran: string[] = [];
+  const later = other.exclusive(() => (ran.push('second writer'), 'done'), { waitMs: 10_000, onWait: (holder) => waited.push(String(holder?.pid)) });
+  await new Promise((r) => setTimeout(r, 300));
+  t.deepEqual(ran, [], 'the second writer has not run while the first holds the repository');
+  release();
+  await held;
+  t.is(await later, 'done');
+  t.deepEqual(waited, [String(process.pid)], 'told once that it waits, and for whom');
+});
+
+test('a lock left by a process that is gone is taken over; one from another host is not', async (t) => {
+  const f = await fixture(t);
+  const lock = join(f.repo.layout.dir, '.keyward', 'lock');
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid!; // ran and exited: its pid runs nothing of its own now
+  writeFileSync(lock, JSON.stringify({ pid: gone, host: hostname(), since: '2026-01-01T00:00:00.000Z' }));
+  t.is(await f.repo.exclusive(() => 'taken over', { waitMs: 0 }), 'taken over');
+  t.false(existsSync(lock));
+  // A reused pid: this very process, but started at another time than the lock says.
+  writeFileSync(lock, JSON.stringify({ pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00.000Z', started: '1' }));
+  t.is(await f.repo.exclusive(() => 'pid reused', { waitMs: 0 }), 'pid reused');
+  writeFileSync(lock, JSON.stringify({ pid: gone, host: 'elsewhere.example', since: '2026-01-01T00:00:00.000Z' }));
+  await t.throwsAsync(
+    f.repo.exclusive(() => 'never', { waitMs: 0 }),
+    { code: 'TUF_REPO_BUSY', message: /process \d+ on elsewhere\.example holds it/ },
+  );
+});
+
+// ── discard ────────────────────────────────────────────────────────────────────────────────────
+
+test('discard drops the named roles (and delegates they alone reached), or every staged change', async (t) => {
+  const f = await fixture(t);
+  const key = await f.dev.softhsm('p256');
+  f.repo.delegate('targets', { name: 'releases', keys: [key.key], threshold: 1, paths: ['releases/*'] });
+  addFile(f.repo, 'README');
+  t.deepEqual(f.repo.layout.stagedRoles().sort(), ['releases', 'targets']);
+  t.throws(() => f.repo.discard(['root']), { code: 'TUF_NOTHING_STAGED', message: /nothing is staged for "root"; staged: / });
+  t.deepEqual(f.repo.layout.stagedRoles().sort(), ['releases', 'targets'], 'a refused discard drops nothing');
+  // Targets held the delegation: without it "releases" could never be published, so it goes too.
+  t.deepEqual(f.repo.discard(['targets']), ['targets', 'releases']);
+  t.false(f.repo.hasStagedChanges());
+  t.throws(() => f.repo.discard(), { code: 'TUF_NOTHING_STAGED' });
+  addFile(f.repo, 'README');
+  t.deepEqual(f.repo.discard(), ['targets']);
+  t.deepEqual(
+    f.repo.status().map((s) => `${s.role} v${s.version} ${s.staged}`),
+    ['root v1 false', 'targets v1 false', 'snapshot v1 false', 'timestamp v1 false'],
+  );
 });

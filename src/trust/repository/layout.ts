@@ -6,11 +6,11 @@
  *   .keyward/repo.json                     expiry policy, the URI of each key that Keyward may open
  *   .keyward/staged/<role>.json            changes waiting for signatures
  *
- * Every file is written atomically; published metadata files are never rewritten, only added.
+ * Every file is written atomically; published metadata files are never rewritten, only added. No
+ * symbolic link below the repository's directory is read or written through (LINK_REFUSED).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { writeFileAtomic } from '../../atomic-file.js';
+import { join } from 'node:path';
+import { ConfinedDirectory } from '../../confined-directory.js';
 import { keywardError } from '../../errors.js';
 import { KeyUri } from '../../keystore/uri/origin.js';
 import { quote } from '../client/updater.js';
@@ -37,42 +37,57 @@ export interface RepositoryConfig {
   keys: Record<string, KeyUri>;
 }
 
+const CONFIG = '.keyward/repo.json';
+const STAGED = '.keyward/staged';
+const stagedFile = (role: string) => `${STAGED}/${quote(role)}.json`;
+
 export class RepositoryLayout {
   readonly dir: string;
   readonly metadataDir: string;
   readonly targetsDir: string;
-  readonly #stateDir: string;
-  readonly #stagedDir: string;
+  /**
+   * Every file of the repository, read and written without following a link below `dir`: others
+   * may write the directory (a shared server, a checkout), and a planted link would aim a write at
+   * any file the operator can write (metadata/2.snapshot.json linked to ~/.bashrc) and a target
+   * anywhere (targets/releases linked to another directory). `dir` itself is the operator's choice.
+   */
+  readonly files: ConfinedDirectory;
 
   constructor(dir: string) {
     this.dir = dir;
     this.metadataDir = join(dir, 'metadata');
     this.targetsDir = join(dir, 'targets');
-    this.#stateDir = join(dir, '.keyward');
-    this.#stagedDir = join(this.#stateDir, 'staged');
+    // Readable directories: a static web server, often another user, serves metadata/ and targets/.
+    this.files = new ConfinedDirectory(dir, 'a TUF repository', { directoryMode: 0o755 });
   }
 
   get exists(): boolean {
-    return existsSync(join(this.#stateDir, 'repo.json'));
+    return this.files.entry(CONFIG) !== undefined;
   }
 
-  create(config: RepositoryConfig): void {
-    if (this.exists || (existsSync(this.metadataDir) && readdirSync(this.metadataDir).length > 0)) {
+  /** Refuses a directory that already holds a repository, or published metadata. */
+  checkEmpty(): void {
+    if (this.exists || this.files.list('metadata').length > 0) {
       throw keywardError('TUF_REPO_EXISTS', `${this.dir} already holds a repository`, {
         hint: 'choose an empty directory; use keyward trust repo status to see the existing one',
       });
     }
-    for (const dir of [this.metadataDir, this.targetsDir, this.#stagedDir]) mkdirSync(dir, { recursive: true });
+  }
+
+  create(config: RepositoryConfig): void {
+    this.checkEmpty();
+    for (const dir of ['metadata', 'targets', STAGED]) this.files.makeDirectory(dir);
     this.writeConfig(config);
   }
 
   readConfig(): RepositoryConfig {
-    if (!this.exists) {
+    const file = this.files.path(CONFIG);
+    const text = this.files.read(CONFIG);
+    if (text === undefined) {
       throw keywardError('TUF_REPO_MISSING', `${this.dir} is not a Keyward TUF repository (no .keyward/repo.json)`, {
         hint: 'create one with keyward trust repo init',
       });
     }
-    const file = join(this.#stateDir, 'repo.json');
     const invalid = (problem: string, cause?: unknown) =>
       keywardError('TUF_REPO_CONFIG_INVALID', `${file}: ${problem}`, {
         cause,
@@ -80,7 +95,7 @@ export class RepositoryLayout {
       });
     let config: { format?: unknown; expiry?: unknown; keys?: unknown };
     try {
-      config = JSON.parse(readFileSync(file, 'utf8')) as typeof config;
+      config = JSON.parse(text) as typeof config;
     } catch (cause) {
       throw invalid('not valid JSON', cause);
     }
@@ -105,29 +120,35 @@ export class RepositoryLayout {
   }
 
   writeConfig(config: RepositoryConfig): void {
-    writeFileAtomic(join(this.#stateDir, 'repo.json'), `${JSON.stringify(config, null, 2)}\n`);
+    this.files.write(CONFIG, `${JSON.stringify(config, null, 2)}\n`);
   }
 
   metadataPath(file: string): string {
     return join(this.metadataDir, file);
   }
 
+  /** metadata/`file`, or undefined when there is none (timestamp.json before the first publication). */
+  readMetadataIfAny(file: string): Buffer | undefined {
+    return this.files.readBytes(`metadata/${file}`);
+  }
+
   readMetadata(file: string): Buffer {
-    const path = this.metadataPath(file);
-    if (!existsSync(path))
+    const bytes = this.readMetadataIfAny(file);
+    if (!bytes)
       throw keywardError('TUF_METADATA_MISSING', `${this.dir}: metadata/${file} is missing`, {
         hint: 'the repository is incomplete; restore it from a backup',
       });
-    return readFileSync(path);
+    return bytes;
   }
 
   writeMetadata(file: string, bytes: Uint8Array): void {
-    writeFileAtomic(this.metadataPath(file), bytes);
+    this.files.write(`metadata/${file}`, bytes);
   }
 
   /** The newest N of metadata/N.root.json. */
   latestRootVersion(): number {
-    const versions = readdirSync(this.metadataDir)
+    const versions = this.files
+      .list('metadata')
       .map((f) => /^(\d+)\.root\.json$/.exec(f)?.[1])
       .filter((v): v is string => v !== undefined)
       .map(Number);
@@ -137,20 +158,19 @@ export class RepositoryLayout {
 
   /** Where a role's staged change lives (named in errors about it). */
   stagedPath(role: string): string {
-    return join(this.#stagedDir, `${quote(role)}.json`);
+    return this.files.path(stagedFile(role));
   }
 
   readStaged(role: string): Buffer | undefined {
-    const path = this.stagedPath(role);
-    return existsSync(path) ? readFileSync(path) : undefined;
+    return this.files.readBytes(stagedFile(role));
   }
 
   writeStaged(role: string, bytes: Uint8Array): void {
-    writeFileAtomic(this.stagedPath(role), bytes);
+    this.files.write(stagedFile(role), bytes);
   }
 
   removeStaged(role: string): void {
-    rmSync(this.stagedPath(role), { force: true });
+    this.files.remove(stagedFile(role));
   }
 
   stagedRoles(): string[] {
@@ -158,35 +178,37 @@ export class RepositoryLayout {
       try {
         return decodeURIComponent(file.slice(0, -'.json'.length));
       } catch (cause) {
-        throw keywardError('TUF_STAGED_NAME', `${join(this.#stagedDir, file)} is not a staged role Keyward wrote: its name does not decode to a role name`, {
-          cause,
-          hint: 'move that file out of .keyward/staged/; Keyward names staged files after their role',
-        });
+        throw keywardError(
+          'TUF_STAGED_NAME',
+          `${this.files.path(`${STAGED}/${file}`)} is not a staged role Keyward wrote: its name does not decode to a role name`,
+          {
+            cause,
+            hint: 'move that file out of .keyward/staged/; Keyward names staged files after their role',
+          },
+        );
       }
     });
   }
 
   #stagedFiles(): string[] {
-    return readdirSync(this.#stagedDir).filter((f) => f.endsWith('.json'));
+    return this.files.list(STAGED).filter((f) => f.endsWith('.json'));
   }
 
   /** Every staged file and its bytes: what restoreStaged puts back when a change fails halfway. */
   stagedState(): Map<string, Buffer> {
-    return new Map(this.#stagedFiles().map((file) => [file, readFileSync(join(this.#stagedDir, file))]));
+    return new Map(this.#stagedFiles().map((file) => [file, this.files.readBytes(`${STAGED}/${file}`)!]));
   }
 
   restoreStaged(state: Map<string, Buffer>): void {
-    for (const file of this.#stagedFiles()) if (!state.has(file)) rmSync(join(this.#stagedDir, file), { force: true });
-    for (const [file, bytes] of state) writeFileAtomic(join(this.#stagedDir, file), bytes);
+    for (const file of this.#stagedFiles()) if (!state.has(file)) this.files.remove(`${STAGED}/${file}`);
+    for (const [file, bytes] of state) this.files.write(`${STAGED}/${file}`, bytes);
   }
 
   /** A target's file under its consistent-snapshot name (spec §6.2.1: HASH.FILENAME). */
   writeTarget(path: string, sha256: string, bytes: Uint8Array): void {
     checkTargetPath(path);
     const slash = path.lastIndexOf('/');
-    const file = join(this.targetsDir, `${path.slice(0, slash + 1)}${sha256}.${path.slice(slash + 1)}`);
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileAtomic(file, bytes);
+    this.files.write(`targets/${path.slice(0, slash + 1)}${sha256}.${path.slice(slash + 1)}`, bytes);
   }
 }
 

@@ -4,7 +4,6 @@
  * met: then the staged roles are written under their version-prefixed names and a new snapshot and
  * timestamp are signed with the online keys. Nothing is signed outside a Keystore device.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { keywardError } from '../../errors.js';
 import { KeyUri } from '../../keystore/uri/origin.js';
 import type { Keystore } from '../../keystore/keystore.js';
@@ -17,6 +16,7 @@ import { parseTargets, type TargetFile, type TargetsSigned } from '../targets.js
 import { parseTimestamp, SNAPSHOT_FILE, type TimestampSigned } from '../timestamp.js';
 import { quote } from '../client/updater.js';
 import { checkTargetPath, DEFAULT_EXPIRY, RepositoryLayout, type ExpiryPolicy } from './layout.js';
+import { lockRepository, type LockOptions } from './lock.js';
 import { signerOf, signMetadata, type TufSigner } from './signer.js';
 
 /** A key given to the writer: its public half, and a signer when it can sign here and now. */
@@ -36,6 +36,8 @@ export interface InitOptions {
   snapshot: RoleSetup;
   timestamp: RoleSetup;
   expiry?: Partial<ExpiryPolicy>;
+  /** The repository's lock (lock.ts), held while it is made: how long to wait for it. */
+  lock?: LockOptions;
 }
 
 export interface KeyRef {
@@ -110,8 +112,13 @@ export class Repository {
     const setups = { root: options.root, targets: options.targets, snapshot: options.snapshot, timestamp: options.timestamp };
     for (const role of TOP_LEVEL_ROLES) checkThreshold(setups[role].threshold, new Set(setups[role].keys.map((s) => keyIdOf(s.key))).size, role);
     const repo = new Repository(dir, keystore, now);
+    repo.layout.checkEmpty(); // before .keyward/ is made for the lock
+    return repo.exclusive(() => repo.#init(setups, options), options.lock);
+  }
+
+  async #init(setups: Record<TopLevelRole, RoleSetup>, options: InitOptions): Promise<Repository> {
     const signers = Object.values(setups).flatMap((s) => s.keys.flatMap((k) => (k.signer ? [k.signer] : [])));
-    repo.layout.create({
+    this.layout.create({
       format: 1,
       expiry: { ...DEFAULT_EXPIRY, ...options.expiry },
       keys: Object.fromEntries(signers.map((s) => [s.keyid, KeyUri.of(s.uri)])),
@@ -121,7 +128,7 @@ export class Repository {
       _type: 'root',
       spec_version: SPEC_VERSION,
       version: 1,
-      expires: repo.#expiry('root'),
+      expires: this.#expiry('root'),
       consistent_snapshot: true,
       keys: Object.fromEntries(allKeys.map((k) => [keyIdOf(k), k])),
       roles: Object.fromEntries(
@@ -134,11 +141,26 @@ export class Repository {
         ]),
       ) as RootSigned['roles'],
     };
-    repo.#save(new Metadata<RootSigned>('root', { signed: root, signatures: [] }));
-    repo.#save(repo.#newTargets('targets', 1));
-    await repo.sign(signers);
-    if (repo.ready()) await repo.publish();
-    return repo;
+    this.#save(new Metadata<RootSigned>('root', { signed: root, signatures: [] }));
+    this.#save(this.#newTargets('targets', 1));
+    await this.sign(signers);
+    if (this.ready()) await this.publish();
+    return this;
+  }
+
+  /**
+   * Runs `work` holding the repository's lock (lock.ts): every change, signature and publication
+   * goes through here, or two writers at once would each write back a role without the other's
+   * change. Waits for another writer up to `options.waitMs` (30 s), then refuses with TUF_REPO_BUSY.
+   * Not re-entrant: `work` must not call exclusive again.
+   */
+  async exclusive<T>(work: () => Promise<T> | T, options?: LockOptions): Promise<T> {
+    const release = await lockRepository(this.layout.files, this.layout.dir, options);
+    try {
+      return await work();
+    } finally {
+      release();
+    }
   }
 
   #expiry(role: string): string {
@@ -197,8 +219,7 @@ export class Repository {
   }
 
   #publishedTimestamp(): Metadata<TimestampSigned> | undefined {
-    const path = this.layout.metadataPath('timestamp.json');
-    return this.#parseMutable('timestamp.json', existsSync(path) ? readFileSync(path) : undefined, parseTimestamp);
+    return this.#parseMutable('timestamp.json', this.layout.readMetadataIfAny('timestamp.json'), parseTimestamp);
   }
 
   #publishedSnapshot(): Metadata<SnapshotSigned> | undefined {
@@ -555,6 +576,34 @@ export class Repository {
   ready(): boolean {
     const staged = this.#staged();
     return staged.length > 0 && staged.every((m) => this.#requirements(m.role, m).every((r) => r.met));
+  }
+
+  /**
+   * Drops staged changes, with the signatures collected for them: all of them, or those of `roles`
+   * (refused, before anything is dropped, for a role with nothing staged). A staged role that can
+   * no longer be reached (its delegation was staged in a role dropped here) goes too. Returns the
+   * roles dropped.
+   */
+  discard(roles?: string[]): string[] {
+    const staged = this.layout.stagedRoles();
+    if (staged.length === 0)
+      throw keywardError('TUF_NOTHING_STAGED', `${this.layout.dir} has no staged changes to discard`, {
+        hint: 'keyward trust repo status shows the repository',
+      });
+    const unstaged = (roles ?? []).filter((role) => !staged.includes(role));
+    if (unstaged.length)
+      throw keywardError('TUF_NOTHING_STAGED', `nothing is staged for ${unstaged.map((r) => `"${r}"`).join(', ')}; staged: ${staged.join(', ')}`, {
+        hint: 'name staged roles, or none to discard every staged change',
+      });
+    const dropped = roles ? [...new Set(roles)] : staged;
+    for (const role of dropped) this.layout.removeStaged(role);
+    const reachable = new Set(['root', ...this.targetsRoles()]);
+    for (const role of this.layout.stagedRoles()) {
+      if (reachable.has(role)) continue;
+      this.layout.removeStaged(role);
+      dropped.push(role);
+    }
+    return dropped;
   }
 
   hasStagedChanges(): boolean {
