@@ -84,9 +84,12 @@ export function swarmRotation(directory: CaDirectory, url: string): SwarmRotatio
 /** Network errors that mean "not listening yet": worth another try while the caller waits. */
 const NOT_YET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT']);
 
+/** The host a URL names, as a TLS client and --hostname take it: an IPv6 address without its brackets. */
+const hostOf = (url: URL): string => url.hostname.replace(/^\[|\]$/g, '');
+
 /** One TLS handshake with the server, as SwarmKit's check makes it: its certificate must chain to the cluster CA and name the host. */
 function handshake(url: URL, clusterCaPem: string): Promise<void> {
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const host = hostOf(url);
   return new Promise((resolve, reject) => {
     const socket = tlsConnect(
       { host, port: Number(url.port || 443), ca: clusterCaPem, minVersion: 'TLSv1.2', ...(isIP(host) ? {} : { servername: host }), timeout: 5_000 },
@@ -120,14 +123,14 @@ export async function checkExternalCa(directory: CaDirectory, url: string, waitM
       }
       if (NOT_YET.has(code) || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
         throw keywardError('CA_SERVER_UNREACHABLE', `nothing answers at ${target.origin} (${code}); the swarm would refuse the rotation`, {
-          hint: `start it first: keyward ca serve --tls --hostname ${target.hostname.replace(/^\[|\]$/g, '')} --listen …:${target.port || 443} --dir ${directory.dir} (or print the command without checking: --no-check)`,
+          hint: `start it first: keyward ca serve --tls --hostname ${hostOf(target)} --listen …:${target.port || 443} --dir ${directory.dir} (or print the command without checking: --no-check)`,
         });
       }
       throw keywardError(
         'CA_SERVER_UNTRUSTED',
         `the server at ${target.origin} does not present a certificate of this cluster CA for "${target.hostname}": ${(error as Error).message}`,
         {
-          hint: `serve this CA directory there, with --hostname ${target.hostname.replace(/^\[|\]$/g, '')} (the name the managers dial)`,
+          hint: `serve this CA directory there, with --hostname ${hostOf(target)} (the name the managers dial)`,
         },
       );
     }

@@ -5,10 +5,11 @@
  * the mounts dockerd makes (its data root, network namespaces) go with it. No image is pulled.
  * Needs root and `unshare`, `dockerd` and `docker` on the machine.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onPath } from './commands.js';
 import { freePort } from './ports.js';
 
 /** Debian's CLI, installed with the daemon (another `docker` may come first on PATH). */
@@ -24,7 +25,7 @@ export interface CommandResult {
 export function dockerdUnavailable(): string | false {
   if (process.getuid?.() !== 0) return 'dockerd needs root';
   for (const tool of ['dockerd', 'unshare']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) return `${tool} is not installed (Debian: apt-get install docker.io)`;
+    if (!onPath(tool)) return `${tool} is not installed (Debian: apt-get install docker.io)`;
   }
   return false;
 }

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { listReaders } from '../hsm/piv/transport/pcsc.js';
 import type { FirmwareProfile } from '../hsm/virtual-yubikey/firmware.js';
 import { NODELAY_SHIM_C } from './nodelay-shim.js';
+import { onPath } from './commands.js';
 import { freePort } from './ports.js';
 
 export const READER_NAME = 'Yubico YubiKey OTP+FIDO+CCID';
@@ -30,10 +31,6 @@ function keywardBin(): string {
   throw new Error(`cannot find the keyward package above ${fileURLToPath(import.meta.url)}`);
 }
 
-function commandMissing(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status !== 0;
-}
-
 /** Why a private pcscd cannot run here, or false when it can: a test's `skip`, or `if (why) …`. */
 export function pcscdUnavailable(): string | false {
   if (process.getuid?.() !== 0) return 'a private pcscd needs root (its own mount namespace)';
@@ -43,7 +40,7 @@ export function pcscdUnavailable(): string | false {
     ['unshare', 'util-linux'],
     ['gcc', 'gcc'],
   ] as const) {
-    if (commandMissing(command)) return `${command} is not installed (Debian: apt-get install ${pkg})`;
+    if (!onPath(command)) return `${command} is not installed (Debian: apt-get install ${pkg})`;
   }
   return false;
 }
