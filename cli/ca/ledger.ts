@@ -4,7 +4,7 @@ import { keywardError } from '../../src/errors.js';
 import type { Ledger } from '../../src/ca/ledger/ledger.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { readInput, writeOutput } from '../io.js';
+import { outputOption, readInput, writeOutput } from '../io.js';
 import { dirOption, ledgerOption } from './shared.js';
 
 interface LedgerOptions {
@@ -73,7 +73,7 @@ servers of the old version, migrate with the new one, start the new servers.
   ledger
     .command('export')
     .description('write everything the ledger holds to a file, to import into another ledger (SQLite ↔ PostgreSQL)')
-    .requiredOption('--out <file>', 'the export file (JSON)')
+    .addOption(outputOption('--out <file>', 'the export file (JSON; - for standard output)').makeOptionMandatory())
     .addOption(dirOption())
     .addOption(ledgerOption())
     .addHelpText(
@@ -90,10 +90,10 @@ servers of the old version, migrate with the new one, start the new servers.
       try {
         const { text, summary } = await exportLedger(source);
         writeOutput(options.out, text, false);
-        ctx.emit(
-          { ...summary, file: options.out },
-          () => `exported ${summary.count} certificates and the CRL numbers of ${summary.crlIssuers} issuers to ${options.out}\n  sha256 ${summary.sha256}`,
-        );
+        const said = `exported ${summary.count} certificates and the CRL numbers of ${summary.crlIssuers} issuers to ${options.out}\n  sha256 ${summary.sha256}`;
+        // The export itself went to standard output: what moved is said on standard error.
+        if (options.out === '-') return void process.stderr.write(`${said}\n`);
+        ctx.emit({ ...summary, file: options.out }, () => said);
       } finally {
         await source.close();
       }
