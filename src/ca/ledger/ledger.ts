@@ -62,6 +62,54 @@ export interface LedgerContent {
   crlNumbers: Array<{ issuerKeyId: string; last: number }>;
 }
 
+/** A row of the certificates table, as each database gives it back: its times in the database's form `T`. */
+export interface CertificateRow<T> {
+  serial: string;
+  subject: string;
+  issuer: string;
+  issuer_key_id: string;
+  profile: string;
+  not_before: T;
+  not_after: T;
+  renew_at: T;
+  status: 'issued' | 'revoked';
+  revoked_at: T | null;
+  revocation_reason: RevocationReason | null;
+  der: Buffer;
+  recorded_at: T;
+}
+
+/** A row as the ledger hands it out, its times read with `date`. */
+export function storedEntryOf<T>(row: CertificateRow<T>, date: (value: T) => Date): StoredEntry {
+  return {
+    serial: row.serial,
+    subject: row.subject,
+    issuer: row.issuer,
+    issuerKeyId: row.issuer_key_id,
+    profile: row.profile,
+    notBefore: date(row.not_before),
+    notAfter: date(row.not_after),
+    renewAt: date(row.renew_at),
+    status: row.status,
+    ...(row.revoked_at !== null ? { revokedAt: date(row.revoked_at), revocationReason: row.revocation_reason ?? 'unspecified' } : {}),
+    der: new Uint8Array(row.der),
+    recordedAt: date(row.recorded_at),
+  };
+}
+
+/** The same without the time it was recorded: what callers other than export see. */
+export function entryOf<T>(row: CertificateRow<T>, date: (value: T) => Date): LedgerEntry {
+  const { recordedAt: _recorded, ...entry } = storedEntryOf(row, date);
+  return entry;
+}
+
+/** A record handed to a ledger that commits records in groups, and whoever waits to hear it is durable. */
+export interface PendingRecord {
+  entry: Omit<LedgerEntry, 'status'>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
 /** What a CRL signed now lists, under the number it carries. */
 export interface CrlContent {
   number: number;

@@ -16,13 +16,17 @@ import { createRequire } from 'node:module';
 import pg from 'pg';
 import { KeywardError, keywardError } from '../../errors.js';
 import {
+  entryOf,
   notEmpty,
+  storedEntryOf,
+  type CertificateRow,
   notIssued,
   serialInUse,
   type CrlContent,
   type Ledger,
   type LedgerContent,
   type LedgerEntry,
+  type PendingRecord,
   type RevocationReason,
   type StoredEntry,
 } from './ledger.js';
@@ -63,39 +67,11 @@ const POOL_SIZE = 8;
 const CONCURRENT_INSERTS = 4;
 const MAX_BATCH = 256;
 
-interface Row {
-  serial: string;
-  subject: string;
-  issuer: string;
-  issuer_key_id: string;
-  profile: string;
-  not_before: Date;
-  not_after: Date;
-  renew_at: Date;
-  status: 'issued' | 'revoked';
-  revoked_at: Date | null;
-  revocation_reason: RevocationReason | null;
-  der: Buffer;
-  recorded_at: Date;
-}
+type Row = CertificateRow<Date>;
 
-function entryOf(row: Row): LedgerEntry {
-  return {
-    serial: row.serial,
-    subject: row.subject,
-    issuer: row.issuer,
-    issuerKeyId: row.issuer_key_id,
-    profile: row.profile,
-    notBefore: row.not_before,
-    notAfter: row.not_after,
-    renewAt: row.renew_at,
-    status: row.status,
-    ...(row.revoked_at !== null ? { revokedAt: row.revoked_at, revocationReason: row.revocation_reason ?? 'unspecified' } : {}),
-    der: new Uint8Array(row.der),
-  };
-}
-
-const storedOf = (row: Row): StoredEntry => ({ ...entryOf(row), recordedAt: row.recorded_at });
+const asIs = (date: Date) => date;
+const entryOfRow = (row: Row): LedgerEntry => entryOf(row, asIs);
+const storedOf = (row: Row): StoredEntry => storedEntryOf(row, asIs);
 
 const COLUMNS = 'serial, subject, issuer, issuer_key_id, profile, not_before, not_after, renew_at, status, revoked_at, revocation_reason, der, recorded_at';
 
@@ -207,16 +183,10 @@ function poolFor(location: PostgresLocation, readOnly: boolean): pg.Pool {
   return pool;
 }
 
-interface Pending {
-  entry: Omit<LedgerEntry, 'status'>;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
 export class PostgresLedger implements Ledger {
   readonly location: PostgresLocation;
   readonly #pool: pg.Pool;
-  #pending: Pending[] = [];
+  #pending: PendingRecord[] = [];
   readonly #inserts = new Set<Promise<void>>();
 
   private constructor(location: PostgresLocation, readOnly: boolean) {
@@ -337,7 +307,7 @@ export class PostgresLedger implements Ledger {
     }
   }
 
-  async #insert(batch: Pending[]): Promise<void> {
+  async #insert(batch: PendingRecord[]): Promise<void> {
     // One serial twice in a statement would be inserted once and reported once for both: the second is refused here.
     const serials = new Set<string>();
     const rows = batch.filter((pending) => {
@@ -356,11 +326,11 @@ export class PostgresLedger implements Ledger {
 
   async get(serial: string): Promise<LedgerEntry | undefined> {
     const row = (await this.#query<Row>('SELECT * FROM keyward_certificates WHERE serial = $1', [serial])).rows[0];
-    return row ? entryOf(row) : undefined;
+    return row ? entryOfRow(row) : undefined;
   }
 
   async list(filter: { issuerKeyId?: string; status?: LedgerEntry['status'] } = {}): Promise<LedgerEntry[]> {
-    return (await this.#rows(this.#pool, filter)).map(entryOf);
+    return (await this.#rows(this.#pool, filter)).map(entryOfRow);
   }
 
   async #rows(on: pg.Pool | pg.PoolClient, filter: { issuerKeyId?: string; status?: LedgerEntry['status'] } = {}): Promise<Row[]> {
@@ -376,7 +346,7 @@ export class PostgresLedger implements Ledger {
       `UPDATE keyward_certificates SET status = 'revoked', revoked_at = $2, revocation_reason = $3 WHERE serial = $1 AND status = 'issued' RETURNING *`,
       [serial, at, reason],
     );
-    if (updated.rows[0]) return entryOf(updated.rows[0]);
+    if (updated.rows[0]) return entryOfRow(updated.rows[0]);
     const existing = await this.get(serial);
     if (!existing) throw notIssued(serial);
     return existing;
@@ -393,7 +363,7 @@ export class PostgresLedger implements Ledger {
         )
       ).rows[0]!;
       const revoked = await this.#rows(client, { issuerKeyId, status: 'revoked' });
-      return { number: Number(last), revoked: revoked.map(entryOf) };
+      return { number: Number(last), revoked: revoked.map(entryOfRow) };
     });
   }
 

@@ -6,13 +6,17 @@
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import {
+  entryOf,
   notEmpty,
   notIssued,
   serialInUse,
+  storedEntryOf,
+  type CertificateRow,
   type CrlContent,
   type Ledger,
   type LedgerContent,
   type LedgerEntry,
+  type PendingRecord,
   type RevocationReason,
   type StoredEntry,
 } from './ledger.js';
@@ -39,56 +43,17 @@ CREATE INDEX IF NOT EXISTS certificates_by_issuer ON certificates (issuer_key_id
 CREATE TABLE IF NOT EXISTS crl_numbers (issuer_key_id TEXT PRIMARY KEY, last INTEGER NOT NULL);
 `;
 
-interface Row {
-  serial: string;
-  subject: string;
-  issuer: string;
-  issuer_key_id: string;
-  profile: string;
-  not_before: number;
-  not_after: number;
-  renew_at: number;
-  status: 'issued' | 'revoked';
-  revoked_at: number | null;
-  revocation_reason: RevocationReason | null;
-  der: Buffer;
-  recorded_at: number;
-}
+type Row = CertificateRow<number>;
 
-function fromRow(row: Row): StoredEntry {
-  return {
-    serial: row.serial,
-    subject: row.subject,
-    issuer: row.issuer,
-    issuerKeyId: row.issuer_key_id,
-    profile: row.profile,
-    notBefore: new Date(row.not_before),
-    notAfter: new Date(row.not_after),
-    renewAt: new Date(row.renew_at),
-    status: row.status,
-    ...(row.revoked_at !== null ? { revokedAt: new Date(row.revoked_at), revocationReason: row.revocation_reason ?? 'unspecified' } : {}),
-    der: new Uint8Array(row.der),
-    recordedAt: new Date(row.recorded_at),
-  };
-}
-
-/** An entry as a caller sees it: without the time it was recorded. */
-function entryOf(row: Row): LedgerEntry {
-  const { recordedAt: _recorded, ...entry } = fromRow(row);
-  return entry;
-}
-
-interface Pending {
-  entry: Omit<LedgerEntry, 'status'>;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
+const fromMs = (ms: number) => new Date(ms);
+const fromRow = (row: Row): StoredEntry => storedEntryOf(row, fromMs);
+const entryOfRow = (row: Row): LedgerEntry => entryOf(row, fromMs);
 
 export class SqliteLedger implements Ledger {
   readonly path: string;
   readonly #db: BetterSqlite3.Database;
   readonly #insert: BetterSqlite3.Statement;
-  #pending: Pending[] = [];
+  #pending: PendingRecord[] = [];
   #flushScheduled = false;
 
   private constructor(path: string, readOnly: boolean) {
@@ -166,11 +131,11 @@ export class SqliteLedger implements Ledger {
 
   async get(serial: string): Promise<LedgerEntry | undefined> {
     const row = this.#db.prepare('SELECT * FROM certificates WHERE serial = ?').get(serial) as Row | undefined;
-    return row ? entryOf(row) : undefined;
+    return row ? entryOfRow(row) : undefined;
   }
 
   async list(filter: { issuerKeyId?: string; status?: LedgerEntry['status'] } = {}): Promise<LedgerEntry[]> {
-    return this.#rows(filter).map(entryOf);
+    return this.#rows(filter).map(entryOfRow);
   }
 
   #rows(filter: { issuerKeyId?: string; status?: LedgerEntry['status'] } = {}): Row[] {
@@ -197,7 +162,7 @@ export class SqliteLedger implements Ledger {
           .prepare('INSERT INTO crl_numbers (issuer_key_id, last) VALUES (?, 1) ON CONFLICT (issuer_key_id) DO UPDATE SET last = last + 1')
           .run(issuerKeyId);
         const { last } = this.#db.prepare('SELECT last FROM crl_numbers WHERE issuer_key_id = ?').get(issuerKeyId) as { last: number };
-        return { number: last, revoked: this.#rows({ issuerKeyId, status: 'revoked' }).map(entryOf) };
+        return { number: last, revoked: this.#rows({ issuerKeyId, status: 'revoked' }).map(entryOfRow) };
       })
       .immediate();
   }

@@ -10,7 +10,7 @@ import { SqliteLedger } from '../../../src/ca/ledger/sqlite.js';
 import { normalizeSerial } from '../../../src/ca/ledger/ledger.js';
 import { nodeCsr, testCa } from '../../harness/ca.js';
 import { caServeProcess } from '../../harness/ca-server.js';
-import { checkLedgerRules } from '../../harness/ledger.js';
+import { checkLedgerRules, sampleEntry } from '../../harness/ledger.js';
 import { USER_PIN } from '../../harness/keystore.js';
 import { tempDir } from '../../harness/temp.js';
 
@@ -43,17 +43,7 @@ test('the ledger refuses a serial twice, keeps revocations, numbers CRLs, and su
 test("a ledger written before serials kept their leading zero is brought to the certificate's form when opened", async (t) => {
   const path = join(tempDir(t, 'keyward-ledger-'), 'ledger.sqlite');
   const ledger = SqliteLedger.open(path);
-  const entry = {
-    serial: '0a0b0c',
-    subject: 'CN=old',
-    issuer: 'CN=ca',
-    issuerKeyId: 'ff',
-    profile: 'node-worker',
-    notBefore: new Date(0),
-    notAfter: new Date(1e12),
-    renewAt: new Date(5e11),
-    der: Uint8Array.of(1),
-  };
+  const entry = sampleEntry('0a0b0c', { subject: 'CN=old', der: Uint8Array.of(1) });
   await ledger.record(entry);
   await ledger.close();
   // What earlier versions stored for that certificate.

@@ -10,26 +10,18 @@ import type { Ledger } from '../../../src/ca/ledger/ledger.js';
 import { parseLedgerLocation, type PostgresLocation } from '../../../src/ca/ledger/location.js';
 import { PostgresLedger, SCHEMA_VERSION } from '../../../src/ca/ledger/postgres.js';
 import { AuthError, ConflictError, NotFoundError, UnavailableError, UsageError } from '../../../src/errors.js';
-import { postgresUnavailable, startPostgres, type Postgres } from '../../../src/testing/postgres.js';
+import { startPostgres } from '../../../src/testing/postgres.js';
 import { checkLedgerRules, sampleEntry } from '../../harness/ledger.js';
+import { postgresForFile } from '../../harness/postgres.js';
 import { tempDir } from '../../harness/temp.js';
 
-const why = postgresUnavailable();
-let pg: Postgres;
+const postgres = postgresForFile(test);
+const why = postgres.why;
 let databases = 0;
-
-test.before(async () => {
-  if (why) return;
-  pg = await startPostgres();
-  process.env.PGPASSWORD = pg.password;
-});
-test.after.always(async () => {
-  await pg?.stop();
-});
 
 /** A new database for one test, migrated unless asked not to. */
 async function database(options: { migrate?: boolean } = {}): Promise<PostgresLocation> {
-  const location = parseLedgerLocation(await pg.createDatabase(`ledger_${++databases}`)) as PostgresLocation;
+  const location = parseLedgerLocation(await postgres.server.createDatabase(`ledger_${++databases}`)) as PostgresLocation;
   if (options.migrate ?? true) await PostgresLedger.migrate(location);
   return location;
 }
@@ -59,14 +51,14 @@ pgTest('a database without the schema, or with a newer one, is refused with what
   t.deepEqual(await PostgresLedger.migrate(location), { from: 0, to: SCHEMA_VERSION });
   t.deepEqual(await PostgresLedger.migrate(location), { from: SCHEMA_VERSION, to: SCHEMA_VERSION });
   await (await PostgresLedger.open(location)).close();
-  await pg.sql(`INSERT INTO keyward_ledger_schema (version) VALUES (${SCHEMA_VERSION + 1})`, location.database);
+  await postgres.server.sql(`INSERT INTO keyward_ledger_schema (version) VALUES (${SCHEMA_VERSION + 1})`, location.database);
   const newer = await t.throwsAsync(PostgresLedger.open(location), { instanceOf: ConflictError, code: 'LEDGER_SCHEMA_NEWER' });
   t.regex(newer?.message ?? '', new RegExp(`schema version ${SCHEMA_VERSION + 1}; this Keyward knows up to ${SCHEMA_VERSION}`));
   await t.throwsAsync(PostgresLedger.migrate(location), { code: 'LEDGER_SCHEMA_NEWER' }, 'nor does it migrate one it does not know');
 });
 
 pgTest('a password in the URL is refused, the password comes from PGPASSWORD or a PGPASSFILE, a wrong one is named', async (t) => {
-  const error = t.throws(() => parseLedgerLocation(`postgres://keyward:hunter2@127.0.0.1:${pg.port}/keyward`), { instanceOf: UsageError });
+  const error = t.throws(() => parseLedgerLocation(`postgres://keyward:hunter2@127.0.0.1:${postgres.server.port}/keyward`), { instanceOf: UsageError });
   t.is(error?.code, 'LEDGER_URL_PASSWORD');
   t.false(error?.message.includes('hunter2'), 'the message does not repeat the password');
   t.throws(() => parseLedgerLocation('postgres://keyward@127.0.0.1/keyward?sslmode=prefer'), { code: 'LEDGER_URL_INVALID', message: /sslmode="prefer"/ });
@@ -83,7 +75,7 @@ pgTest('a password in the URL is refused, the password comes from PGPASSWORD or 
     const passFile = join(tempDir(t, 'keyward-pgpass-'), 'pgpass');
     process.env.PGPASSFILE = passFile;
     await t.throwsAsync(PostgresLedger.open(location), { instanceOf: AuthError, code: 'LEDGER_AUTH_FAILED', message: /none is given/ });
-    writeFileSync(passFile, `127.0.0.1:${pg.port}:${location.database}:keyward:${pg.password}\n`, { mode: 0o600 });
+    writeFileSync(passFile, `127.0.0.1:${postgres.server.port}:${location.database}:keyward:${postgres.server.password}\n`, { mode: 0o600 });
     await (await PostgresLedger.open(location)).close();
     t.pass('the PGPASSFILE line for this server is used');
   } finally {
@@ -133,17 +125,17 @@ pgTest('a database that goes away: calls fail at once with LEDGER_UNAVAILABLE, a
   const ledger = await PostgresLedger.open(location);
   t.teardown(() => ledger.close());
   await ledger.record(sampleEntry('0d01'));
-  await pg.halt();
+  await postgres.server.halt();
   try {
     const started = Date.now();
     const error = await t.throwsAsync(ledger.record(sampleEntry('0d02')), { instanceOf: UnavailableError, code: 'LEDGER_UNAVAILABLE' });
-    t.regex(error?.message ?? '', new RegExp(`127\\.0\\.0\\.1:${pg.port}/${location.database} is unavailable`));
+    t.regex(error?.message ?? '', new RegExp(`127\\.0\\.0\\.1:${postgres.server.port}/${location.database} is unavailable`));
     t.regex(error?.hint ?? '', /nothing was issued/);
     await t.throwsAsync(ledger.nextCrl('ff'), { code: 'LEDGER_UNAVAILABLE' });
     await t.throwsAsync(ledger.list(), { code: 'LEDGER_UNAVAILABLE' });
     t.log(`failed after ${Date.now() - started} ms`);
   } finally {
-    await pg.start();
+    await postgres.server.start();
   }
   await ledger.record(sampleEntry('0d03'));
   t.deepEqual(
@@ -152,7 +144,7 @@ pgTest('a database that goes away: calls fail at once with LEDGER_UNAVAILABLE, a
     'what failed was not recorded; what came after was',
   );
   // A restart under open connections: the pool drops the dead ones and the next call succeeds.
-  await pg.restart();
+  await postgres.server.restart();
   const after = await Promise.allSettled([ledger.record(sampleEntry('0d04')), ledger.get('0d01')]);
   t.true(
     after.every((r) => r.status === 'fulfilled' || (r.reason as { code?: string }).code === 'LEDGER_UNAVAILABLE'),

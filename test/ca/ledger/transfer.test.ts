@@ -8,20 +8,13 @@ import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { CA_FILES } from '../../../src/ca/store.js';
 import { ExitCode } from '../../../src/error-codes.js';
-import { postgresUnavailable, startPostgres, type Postgres } from '../../../src/testing/postgres.js';
 import { nodeCsr, testCa } from '../../harness/ca.js';
 import { keyward } from '../../harness/run.js';
+import { postgresForFile } from '../../harness/postgres.js';
 import { tempDir } from '../../harness/temp.js';
 
-const why = postgresUnavailable();
-let pg: Postgres;
-test.before(async () => {
-  if (why) return;
-  pg = await startPostgres();
-});
-test.after.always(async () => {
-  await pg?.stop();
-});
+const postgres = postgresForFile(test);
+const why = postgres.why;
 
 (why ? test.skip : test)('a SQLite ledger exported, imported into PostgreSQL, and back into SQLite loses nothing', async (t) => {
   const ca = await testCa(t);
@@ -30,14 +23,14 @@ test.after.always(async () => {
   await ca.authority.crl();
   await ca.authority.crl();
   await ca.close();
-  const env = { ...process.env, PGPASSWORD: pg.password };
+  const env = { ...process.env, PGPASSWORD: postgres.server.password };
   const ledger = async (args: string[], expected = 0) => {
     const result = await keyward(['--json', 'ca', 'ledger', ...args], { env });
     t.is(result.code, expected, result.stderr);
     return result.code === 0 ? JSON.parse(result.stdout) : JSON.parse(result.stderr || result.stdout);
   };
   const work = tempDir(t, 'keyward-move-');
-  const url = await pg.createDatabase('moved');
+  const url = await postgres.server.createDatabase('moved');
 
   const fromSqlite = await ledger(['export', '--dir', ca.directory.dir, '--out', join(work, '1.json')]);
   // root, intermediate, cluster CA, three nodes; the root's CRL number (intermediate create) and the intermediate's.

@@ -15,25 +15,16 @@ import { normalizeSerial } from '../../../src/ca/ledger/ledger.js';
 import { parseLedgerLocation, type PostgresLocation } from '../../../src/ca/ledger/location.js';
 import { PostgresLedger } from '../../../src/ca/ledger/postgres.js';
 import { CA_FILES } from '../../../src/ca/store.js';
-import { postgresUnavailable, startPostgres, type Postgres } from '../../../src/testing/postgres.js';
 import { nodeCsr, testCa, type TestCa } from '../../harness/ca.js';
 import { caServeProcess, post, swarmNodeCsr, swarmSignRequest, type CaServeProcess } from '../../harness/ca-server.js';
 import { USER_PIN } from '../../harness/keystore.js';
 import { keyward, run } from '../../harness/run.js';
+import { postgresForFile } from '../../harness/postgres.js';
 import { tempDir } from '../../harness/temp.js';
 
-const why = postgresUnavailable();
+const postgres = postgresForFile(test);
+const why = postgres.why;
 const pgTest = why ? test.skip : test.serial;
-
-let pg: Postgres;
-test.before(async () => {
-  if (why) return;
-  pg = await startPostgres();
-  process.env.PGPASSWORD = pg.password;
-});
-test.after.always(async () => {
-  await pg?.stop();
-});
 
 interface Cluster {
   ca: TestCa;
@@ -55,8 +46,8 @@ async function cluster(t: ExecutionContext, name: string): Promise<Cluster> {
   const ca = await testCa(t);
   await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=before-the-move')).csrPem);
   await ca.close();
-  const url = await pg.createDatabase(name);
-  const env = { ...process.env, KEYWARD_PIN: USER_PIN, PGPASSWORD: pg.password };
+  const url = await postgres.server.createDatabase(name);
+  const env = { ...process.env, KEYWARD_PIN: USER_PIN, PGPASSWORD: postgres.server.password };
   const work = tempDir(t, 'keyward-replicas-');
   const file = join(work, 'ledger.json');
   await must(['ca', 'ledger', 'migrate', '--ledger', url], env);
@@ -161,7 +152,7 @@ pgTest(
       phase = 1;
       phaseTimes.push(Date.now() - started);
       await until(() => received.length >= 100, 60_000, '100 certificates');
-      await pg.restart(); // every replica's connections are ended under it
+      await postgres.server.restart(); // every replica's connections are ended under it
       phase = 2;
       phaseTimes.push(Date.now() - started);
       await until(() => received.length >= 150, 60_000, '150 certificates after the restart');
@@ -182,7 +173,9 @@ pgTest(
     const ledger = await PostgresLedger.open(parseLedgerLocation(c.url) as PostgresLocation);
     t.teardown(() => ledger.close());
     const recorded = new Map((await ledger.list()).map((e) => [e.serial, e]));
-    const missing = serials.filter((serial, i) => Buffer.compare(Buffer.from(recorded.get(serial)?.der ?? []), new X509Certificate(received[i]!.pem).raw) !== 0);
+    const missing = serials.filter(
+      (serial, i) => Buffer.compare(Buffer.from(recorded.get(serial)?.der ?? []), new X509Certificate(received[i]!.pem).raw) !== 0,
+    );
     t.deepEqual(missing, [], 'every certificate any client received is in the ledger, as it was handed out');
     for (const replica of [0, 2]) {
       t.true(
