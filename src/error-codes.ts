@@ -246,6 +246,7 @@ export const ERROR_CODES = {
   SLOT_INVALID: { exit: 'usage', meaning: 'not a PIV key slot' },
   SLOT_NOT_FOUND: { exit: 'notFound', meaning: 'no such PKCS#11 slot' },
   SLOT_REQUIRED: { exit: 'usage', meaning: 'a URI for one key names a YubiKey but no slot' },
+  SOFTHSM_NO_DATABASE_STORE: { exit: 'unavailable', meaning: "SoftHSM's database object store was asked for; this SoftHSM lacks it" },
   SUBJECT_INVALID: { exit: 'usage', meaning: 'a subject that is not a distinguished name, or a cfssl subject Keyward cannot use' },
   SWARM_PATH_UNSUPPORTED: { exit: 'usage', meaning: 'a path the Docker CLI cannot take in --external-ca (a comma or a quote)' },
   SWARM_URL_INVALID: { exit: 'usage', meaning: "the external CA URL is not a URL of cfssl's signing endpoint" },
