@@ -154,6 +154,7 @@ export const ERROR_CODES = {
   LEDGER_SCHEMA_MISSING: { exit: 'notFound', meaning: 'the database holds no Keyward ledger yet (keyward ca ledger migrate makes one)' },
   LEDGER_SCHEMA_NEWER: { exit: 'conflict', meaning: "the ledger's schema is newer than this Keyward knows: a newer Keyward migrated it" },
   LEDGER_SCHEMA_OLD: { exit: 'conflict', meaning: "the ledger's schema is older than this Keyward needs (keyward ca ledger migrate)" },
+  LEDGER_TLS_FAILED: { exit: 'verification', meaning: "the ledger database's TLS certificate did not verify (sslrootcert, host name), or it has no TLS" },
   LEDGER_UNAVAILABLE: { exit: 'unavailable', meaning: "the ledger's database cannot be reached or is shutting down: nothing was issued or changed" },
   LEDGER_URL_INVALID: { exit: 'usage', meaning: 'a ledger location that is neither "sqlite" nor a postgres:// URL Keyward reads' },
   LEDGER_URL_PASSWORD: { exit: 'usage', meaning: 'a ledger URL with a password in it: the password goes in PGPASSWORD or a PGPASSFILE' },

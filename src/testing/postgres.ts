@@ -68,7 +68,12 @@ export interface Postgres {
   stop(): Promise<void>;
 }
 
-export async function startPostgres(): Promise<Postgres> {
+export interface PostgresOptions {
+  /** Serve TLS too, with this certificate (chain) and key, PEM. */
+  tls?: { cert: string; key: string };
+}
+
+export async function startPostgres(options: PostgresOptions = {}): Promise<Postgres> {
   const why = postgresUnavailable();
   if (why) throw new Error(why);
   const bin = binDir()!;
@@ -109,6 +114,7 @@ export async function startPostgres(): Promise<Postgres> {
         // A test's PostgreSQL may be restarted many times: no need to wait for a long checkpoint.
         '-c',
         'checkpoint_timeout=30s',
+        ...(options.tls ? ['-c', 'ssl=on', '-c', `ssl_cert_file=${join(dir, 'server.crt')}`, '-c', `ssl_key_file=${join(dir, 'server.key')}`] : []),
       ]),
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
     );
@@ -171,6 +177,15 @@ export async function startPostgres(): Promise<Postgres> {
       ),
     );
     rmSync(passwordFile);
+    if (options.tls) {
+      for (const [name, content] of [
+        ['server.crt', options.tls.cert],
+        ['server.key', options.tls.key],
+      ] as const) {
+        writeFileSync(join(dir, name), content, { mode: 0o600 });
+        chownSync(join(dir, name), owner.uid, owner.gid);
+      }
+    }
     chmodSync(dir, 0o700);
     await start();
     await must('createdb', psql(`CREATE DATABASE ${database}`, 'postgres'));

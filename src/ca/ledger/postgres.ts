@@ -100,6 +100,9 @@ const issuedColumns = (entries: Array<Omit<LedgerEntry, 'status'>>) => [
 const UNAVAILABLE_STATES = /^(08|53|57P0[123])/;
 const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client was closed|connection error/i;
 
+/** Node's codes for a server certificate that does not verify, or does not name the host. */
+const TLS_FAILURES = /^(ERR_TLS_CERT_ALTNAME_INVALID|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_)/;
+
 /** What went wrong with the database, in Keyward's terms; a KeywardError passes through. */
 function failure(error: unknown, location: PostgresLocation): unknown {
   if (error instanceof KeywardError) return error;
@@ -112,6 +115,12 @@ function failure(error: unknown, location: PostgresLocation): unknown {
     });
   }
   if (code === '42P01') return schemaMissing(location);
+  if ((code !== undefined && TLS_FAILURES.test(code)) || /does not support SSL/i.test(message ?? '')) {
+    return keywardError('LEDGER_TLS_FAILED', `TLS to the ledger database at ${where} failed (sslmode=${location.sslmode}): ${message ?? code}`, {
+      cause: error,
+      hint: "check the URL's sslrootcert (the CA the database's certificate chains to) and that the host name is in the database's certificate",
+    });
+  }
   const systemError = typeof code === 'string' && /^E[A-Z]+$/.test(code);
   if (systemError || (code !== undefined && UNAVAILABLE_STATES.test(code)) || code === '3D000' || UNAVAILABLE_MESSAGES.test(message ?? '')) {
     return keywardError('LEDGER_UNAVAILABLE', `the ledger database at ${where} is unavailable: ${message ?? code}`, {

@@ -4,7 +4,7 @@
  * never in a URL, a database that goes away and comes back.
  */
 import test from 'ava';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Ledger } from '../../../src/ca/ledger/ledger.js';
 import { parseLedgerLocation, type PostgresLocation } from '../../../src/ca/ledger/location.js';
@@ -13,6 +13,7 @@ import { AuthError, ConflictError, NotFoundError, UnavailableError, UsageError }
 import { startPostgres } from '../../../src/testing/postgres.js';
 import { checkLedgerRules, sampleEntry } from '../../harness/ledger.js';
 import { postgresForFile } from '../../harness/postgres.js';
+import { run } from '../../harness/run.js';
 import { tempDir } from '../../harness/temp.js';
 
 const postgres = postgresForFile(test);
@@ -152,4 +153,77 @@ pgTest('a database that goes away: calls fail at once with LEDGER_UNAVAILABLE, a
   );
   await ledger.record(sampleEntry('0d05'));
   t.truthy(await ledger.get('0d05'));
+});
+
+/** A CA and a certificate it issued for 127.0.0.1, made by OpenSSL in `dir`. */
+async function tlsFiles(dir: string, name: string): Promise<{ ca: string; cert: string; key: string }> {
+  const file = (f: string) => join(dir, `${name}-${f}`);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  writeFileSync(file('san'), 'subjectAltName=IP:127.0.0.1\n');
+  for (const args of [
+    ['req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', `/CN=${name} database CA`],
+    ['req', ...ec, '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=127.0.0.1'],
+    [
+      'x509',
+      '-req',
+      '-in',
+      file('server.csr'),
+      '-CA',
+      file('ca.pem'),
+      '-CAkey',
+      file('ca.key'),
+      '-set_serial',
+      '1',
+      '-days',
+      '2',
+      '-extfile',
+      file('san'),
+      '-out',
+      file('server.crt'),
+    ],
+  ]) {
+    const result = await run('openssl', args);
+    if (result.code !== 0) throw new Error(`openssl ${args.join(' ')}: ${result.stderr}`);
+  }
+  return { ca: file('ca.pem'), cert: readFileSync(file('server.crt'), 'utf8'), key: readFileSync(file('server.key'), 'utf8') };
+}
+
+pgTest('TLS to the database as sslmode says: verify-full checks the root and the name, verify-ca the root, require any TLS', async (t) => {
+  const dir = tempDir(t, 'keyward-db-tls-');
+  const own = await tlsFiles(dir, 'own');
+  const other = await tlsFiles(dir, 'other');
+  const server = await startPostgres({ tls: { cert: own.cert, key: own.key } });
+  t.teardown(() => server.stop());
+  const saved = process.env.PGPASSWORD;
+  process.env.PGPASSWORD = server.password;
+  t.teardown(() => {
+    process.env.PGPASSWORD = saved;
+  });
+  const at = (host: string, query: string) => parseLedgerLocation(`postgres://keyward@${host}:${server.port}/keyward?${query}`) as PostgresLocation;
+  const verified = at('127.0.0.1', `sslmode=verify-full&sslrootcert=${own.ca}`);
+  await PostgresLedger.migrate(verified);
+  const ledger = await PostgresLedger.open(verified);
+  await ledger.record(sampleEntry('0e01'));
+  const encrypted = await server.sql(
+    "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE application_name = 'keyward-ca' AND ssl AND version LIKE 'TLS%'",
+  );
+  t.true(Number(encrypted) >= 1, "the ledger's connections are TLS");
+  await ledger.close();
+
+  await t.throwsAsync(PostgresLedger.open(at('127.0.0.1', `sslmode=verify-full&sslrootcert=${other.ca}`)), {
+    code: 'LEDGER_TLS_FAILED',
+    message: /TLS to the ledger database at 127\.0\.0\.1:\d+\/keyward failed \(sslmode=verify-full\)/,
+  });
+  await t.throwsAsync(
+    PostgresLedger.open(at('localhost', `sslmode=verify-full&sslrootcert=${own.ca}`)),
+    { code: 'LEDGER_TLS_FAILED' },
+    'a name not in its certificate',
+  );
+  await (await PostgresLedger.open(at('localhost', `sslmode=verify-ca&sslrootcert=${own.ca}`))).close();
+  await (await PostgresLedger.open(at('127.0.0.1', 'sslmode=require'))).close();
+  // The file's server has no TLS: require refuses it rather than talking in plain text.
+  await t.throwsAsync(PostgresLedger.open(parseLedgerLocation(`${postgres.server.url}?sslmode=require`) as PostgresLocation), {
+    code: 'LEDGER_TLS_FAILED',
+    message: /does not support SSL/,
+  });
 });
