@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { Agent, request } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Authority } from '../src/ca/authority.js';
@@ -210,5 +210,6 @@ export async function benchCfssl(bodies: string[], concurrency = CA_CONCURRENCY)
       cfssl.kill();
     }
   }
+  rmSync(cfsslDir, { recursive: true, force: true });
   return rows;
 }
