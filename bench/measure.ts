@@ -19,6 +19,29 @@ export async function median(measure: () => Measurement | Promise<Measurement>, 
   return { ...runs[Math.floor(runs.length / 2)]!, runs: runs.map((r) => Math.round(r.opsPerSecond)) };
 }
 
+/**
+ * Several measurements taken in turn, `repeats` rounds, each kept as the median of its runs: on
+ * shared cores the load moves from second to second, so figures meant to be divided by each other
+ * are taken side by side rather than one after the other.
+ */
+export async function interleavedMedians<K extends string>(
+  measures: Record<K, () => Measurement | Promise<Measurement>>,
+  repeats = REPEATS,
+): Promise<Record<K, Measurement & { runs: number[] }>> {
+  const runs = new Map<K, Measurement[]>();
+  for (let round = 0; round < repeats; round++) {
+    for (const [name, measure] of Object.entries(measures) as Array<[K, () => Measurement | Promise<Measurement>]>) {
+      runs.set(name, [...(runs.get(name) ?? []), await measure()]);
+    }
+  }
+  const result = {} as Record<K, Measurement & { runs: number[] }>;
+  for (const [name, taken] of runs) {
+    taken.sort((a, b) => a.opsPerSecond - b.opsPerSecond);
+    result[name] = { ...taken[Math.floor(taken.length / 2)]!, runs: taken.map((r) => Math.round(r.opsPerSecond)) };
+  }
+  return result;
+}
+
 /** A synchronous loop (for raw driver calls that block the thread). */
 export function measureSync(name: string, op: () => void, seconds = DEFAULT_SECONDS): Measurement {
   const warmEnd = performance.now() + 200;

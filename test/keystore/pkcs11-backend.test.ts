@@ -109,6 +109,39 @@ test('many signatures in flight at once all verify (one session per operation)',
   t.true(signatures.every((s, i) => verify('sha256', messages[i]!, publicKey, s)));
 });
 
+test.serial('one signature awaited at a time is made on the calling thread; a burst blocks the loop briefly, the rest go to worker threads', async (t) => {
+  const tt = await freshToken();
+  const handle = await tt.keystore.generate(`pkcs11:token=${tt.label};object=alone`, { algorithm: 'p256' });
+  const publicKey = createPublicKey({ key: Buffer.from(await handle.publicKey()), format: 'der', type: 'spki' });
+  // The module's own calls, counted (serial: no other test signs meanwhile).
+  const lib = Pkcs11Module.open(resolveModulePath()).lib;
+  const calls = { C_Sign: 0, C_SignAsync: 0 };
+  for (const name of ['C_Sign', 'C_SignAsync'] as const) {
+    const original = lib[name];
+    lib[name] = function (this: pkcs11js.PKCS11, ...args: unknown[]) {
+      calls[name]++;
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as never;
+    t.teardown(() => {
+      lib[name] = original as never;
+    });
+  }
+  for (let i = 0; i < 50; i++) {
+    const message = Buffer.from(`alone ${i}`);
+    t.true(verify('sha256', message, publicKey, await handle.sign(message)));
+  }
+  t.true(calls.C_Sign > 0, 'SoftHSM is quick: a lone signature needs no worker thread');
+  t.is(calls.C_Sign + calls.C_SignAsync, 50);
+
+  calls.C_Sign = calls.C_SignAsync = 0;
+  const messages = Array.from({ length: 200 }, (_, i) => Buffer.from(`together ${i}`));
+  const signatures = await Promise.all(messages.map((m) => handle.sign(m)));
+  t.true(signatures.every((s, i) => verify('sha256', messages[i]!, publicKey, s)));
+  t.is(calls.C_Sign + calls.C_SignAsync, 200);
+  // 200 signatures take far longer than the loop may block in a turn (INLINE_SIGN_MAX_MS).
+  t.true(calls.C_SignAsync > 0, "past a turn's budget, signatures asked for at once go to worker threads");
+});
+
 test('a key is found by label, by id, or by the full URI it was printed with; list shows it', async (t) => {
   const tt = await freshToken();
   const made = await tt.keystore.generate(`pkcs11:token=${tt.label};object=findme`, { algorithm: 'p256' });

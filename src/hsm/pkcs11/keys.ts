@@ -11,6 +11,7 @@ import { digestInfo, hashBytes } from '../../crypto/signature-encoding.js';
 import { keywardError } from '../../errors.js';
 import { CKK_EC_EDWARDS, ED25519_EC_PARAMS } from './constants.js';
 import { planSignature, type SignPlan, type SignRequest } from './mechanisms.js';
+import { SignLatency } from './sign-latency.js';
 import { ecSpki, rsaSpki } from '../../crypto/spki.js';
 import { certificateSpki } from '../../x509/public-key.js';
 import { keyPairTemplates } from './templates.js';
@@ -74,7 +75,8 @@ export class Pkcs11Key {
   readonly privateKey: Buffer | undefined;
   readonly publicKey: Buffer | undefined;
   readonly certificate: Buffer | undefined;
-  readonly #plans = new Map<string, SignPlan>();
+  /** How to sign for each hash and padding asked for, and how long it takes this key (sign-latency.ts). */
+  readonly #plans = new Map<string, { plan: SignPlan; latency: SignLatency }>();
 
   constructor(init: {
     token: Token;
@@ -147,17 +149,18 @@ export class Pkcs11Key {
       throw keywardError('NOT_A_PRIVATE_KEY', `"${this.label}" has no private key on the token; it cannot sign`);
     }
     const planKey = `${request.hash}/${request.padding ?? ''}/${request.saltLength ?? ''}`;
-    let plan = this.#plans.get(planKey);
-    if (!plan) {
-      plan = planSignature(algorithm, request, this.token.mechanisms(), this.token.label);
-      this.#plans.set(planKey, plan);
+    let planned = this.#plans.get(planKey);
+    if (!planned) {
+      planned = { plan: planSignature(algorithm, request, this.token.mechanisms(), this.token.label), latency: new SignLatency() };
+      this.#plans.set(planKey, planned);
     }
+    const { plan, latency } = planned;
     let input = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     if (plan.hostHash) {
       input = hashBytes(plan.hostHash, input);
       if (plan.digestInfo) input = digestInfo(plan.hostHash, input);
     }
-    return this.token.sign(this.privateKey, plan.mechanism, input, plan.signatureBytes, `sign with key "${this.label}"`);
+    return this.token.sign(this.privateKey, plan.mechanism, input, plan.signatureBytes, `sign with key "${this.label}"`, latency);
   }
 
   #requireAlgorithm(what: string): KeyAlgorithm {

@@ -13,6 +13,8 @@ export class SessionPool {
   readonly #idle: Buffer[] = [];
   readonly #waiters: Array<(session: Buffer) => void> = [];
   #open = 0;
+  /** Sessions handed out and not yet given back: operations in flight. */
+  #busy = 0;
 
   constructor(lib: pkcs11js.PKCS11, slot: Buffer, max: number, tokenLabel: string) {
     this.#lib = lib;
@@ -23,22 +25,33 @@ export class SessionPool {
 
   /** A session for one operation; give it back with `release` (or `discard` if it may be unusable). */
   acquire(): Promise<Buffer> {
-    const idle = this.#idle.pop();
-    if (idle) return Promise.resolve(idle);
-    if (this.#open < this.#max) {
-      const session = pkcs11Call({ operation: 'open a session', token: this.#token }, () =>
+    const session = this.#take();
+    if (session) return Promise.resolve(session);
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** A session now, but only when no other operation is in flight on this token (else undefined). */
+  acquireIfIdle(): Buffer | undefined {
+    return this.#busy === 0 ? this.#take() : undefined;
+  }
+
+  #take(): Buffer | undefined {
+    let session = this.#idle.pop();
+    if (!session && this.#open < this.#max) {
+      session = pkcs11Call({ operation: 'open a session', token: this.#token }, () =>
         this.#lib.C_OpenSession(this.#slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION),
       );
       this.#open++;
-      return Promise.resolve(session);
     }
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    if (session) this.#busy++;
+    return session;
   }
 
   release(session: Buffer): void {
     const waiter = this.#waiters.shift();
-    if (waiter) waiter(session);
-    else this.#idle.push(session);
+    if (waiter) return waiter(session);
+    this.#busy--;
+    this.#idle.push(session);
   }
 
   /**
@@ -52,6 +65,7 @@ export class SessionPool {
       // Already invalid: nothing to close.
     }
     this.#open--;
+    this.#busy--;
     const waiter = this.#waiters.shift();
     if (waiter) void this.acquire().then(waiter);
   }

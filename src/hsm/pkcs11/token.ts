@@ -9,6 +9,7 @@ import { CKS_RO_USER_FUNCTIONS, CKS_RW_SO_FUNCTIONS, CKS_RW_USER_FUNCTIONS, ckUs
 import { ckrOf, errorForCkr, pkcs11Call, translatePkcs11Error, type Pkcs11ErrorContext } from './errors.js';
 import { slotIdOf, unpad } from './fields.js';
 import { SessionPool } from './session-pool.js';
+import { inlineBudgetLeft, spendInline, type SignLatency } from './sign-latency.js';
 import { uninterrupted } from './uninterrupted.js';
 
 /**
@@ -327,12 +328,37 @@ export class Token {
     return this.withPooledSession(operation, (session) => this.lib.C_GenerateKeyPairAsync(session, mechanism, publicTemplate, privateTemplate));
   }
 
-  /** C_SignInit + C_Sign on a pooled session, off the event loop. */
-  sign(key: Buffer, mechanism: pkcs11js.Mechanism, data: Buffer, maxLength: number, operation: string): Promise<Buffer> {
-    return this.withPooledSession(operation, (session) => {
+  /**
+   * C_SignInit + C_Sign on a pooled session. When nothing else is in flight on the token and the
+   * key signs quickly (`latency`), on the calling thread, within a budget of blocking per turn of
+   * the event loop (sign-latency.ts); otherwise off the event loop (C_SignAsync), several at once
+   * on sessions of their own.
+   */
+  sign(key: Buffer, mechanism: pkcs11js.Mechanism, data: Buffer, maxLength: number, operation: string, latency: SignLatency): Promise<Buffer> {
+    const pool = this.#sessionPool();
+    const session = latency.inline() && inlineBudgetLeft() ? pool.acquireIfIdle() : undefined;
+    const started = performance.now();
+    if (!session) {
+      return this.withPooledSession(operation, async (pooled) => {
+        this.lib.C_SignInit(pooled, mechanism, key);
+        const signature = await this.lib.C_SignAsync(pooled, data, Buffer.alloc(maxLength));
+        latency.record(performance.now() - started, false);
+        return signature;
+      });
+    }
+    let signature: Buffer;
+    try {
       this.lib.C_SignInit(session, mechanism, key);
-      return this.lib.C_SignAsync(session, data, Buffer.alloc(maxLength));
-    });
+      signature = this.lib.C_Sign(session, data, Buffer.alloc(maxLength));
+    } catch (error) {
+      // After a failure an operation may still be active on the session: start afresh.
+      pool.discard(session);
+      return Promise.reject(translatePkcs11Error(error, this.ctx(operation)));
+    }
+    pool.release(session);
+    const took = performance.now() - started;
+    latency.record(took, true);
+    return spendInline(took) ? Promise.resolve(signature) : new Promise((resolve) => setImmediate(resolve, signature));
   }
 
   closeSessions(): void {
