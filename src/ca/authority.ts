@@ -19,7 +19,7 @@ import type { Ledger } from './ledger/ledger.js';
 import { checkIdentifier, NAME_OIDS, nodeSans, nodeSubject, roleOf, ROLES, type Role } from './names.js';
 import { nodeFixedExtensions, serverExtensions, type PublicationUrls } from './profiles.js';
 import type { CaDirectory } from './store.js';
-import { CertificateTemplate, distinguishedName } from './template.js';
+import { CertificateTemplate, distinguishedNameDer } from './template.js';
 
 export interface AuthorityPolicy {
   clusterId: string;
@@ -167,7 +167,7 @@ export class Authority {
     const notBefore = backdatedNow();
     const notAfter = daysFromNow(days ?? this.policy.nodeDays);
     for (const issuer of [this.certificate, ...this.chain]) checkWithinIssuer(notAfter, issuer);
-    const subject = distinguishedName([
+    const subject = distinguishedNameDer([
       [NAME_OIDS.organization, this.policy.clusterId],
       [NAME_OIDS.organizationalUnit, ROLES[role]],
       [NAME_OIDS.commonName, nodeId],
@@ -176,7 +176,7 @@ export class Authority {
       const { der, serial } = await this.#nodeTemplate.issue({
         subject,
         spki: csr.spki,
-        subjectPublicKeyInfo: csr.subjectPublicKeyInfo,
+        subjectPublicKey: csr.subjectPublicKey,
         notBefore,
         notAfter,
         dnsNames: nodeSans(role, nodeId),

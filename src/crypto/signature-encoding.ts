@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { keywardError } from '../errors.js';
 import { nodeHashName, type HashName } from './algorithms.js';
+import { contentsOf, derEncode, positiveIntegerContents, readTagged, TAG } from './der.js';
 
 function unsignedBigEndian(value: Uint8Array, size: number): Uint8Array {
   let start = 0;
@@ -28,20 +29,11 @@ export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
     throw keywardError('SIGNATURE_MALFORMED', `a raw ECDSA signature has an even length; got ${raw.length} bytes`);
   }
   const half = raw.length / 2;
-  const r = derPositiveInteger(raw.subarray(0, half));
-  const s = derPositiveInteger(raw.subarray(half));
-  const body = 2 + r.length + 2 + s.length; // at most 2 × (2 + 67) for P-521: short or one-byte long form
-  const header = body < 0x80 ? [0x30, body] : [0x30, 0x81, body];
-  const out = new Uint8Array(header.length + body);
-  out.set(header, 0);
-  let offset = header.length;
-  for (const integer of [r, s]) {
-    out[offset++] = 0x02;
-    out[offset++] = integer.length;
-    out.set(integer, offset);
-    offset += integer.length;
-  }
-  return out;
+  return derEncode(
+    TAG.SEQUENCE,
+    derEncode(TAG.INTEGER, positiveIntegerContents(raw.subarray(0, half))),
+    derEncode(TAG.INTEGER, positiveIntegerContents(raw.subarray(half))),
+  );
 }
 
 /**
@@ -51,43 +43,17 @@ export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
  */
 export function ecdsaDerToRaw(der: Uint8Array, fieldBytes: number): Uint8Array {
   const malformed = (why: string) => keywardError('SIGNATURE_MALFORMED', `the device returned an ECDSA signature that is not valid DER (${why})`);
-  const sequence = derElement(der, 0, 0x30);
+  const sequence = readTagged(der, 0, TAG.SEQUENCE);
   if (!sequence || sequence.end !== der.length) throw malformed('not one SEQUENCE');
-  const r = derElement(der, sequence.start, 0x02);
-  const s = r && derElement(der, r.end, 0x02);
+  const r = readTagged(der, sequence.start, TAG.INTEGER, sequence.end);
+  const s = r && readTagged(der, r.end, TAG.INTEGER, sequence.end);
   if (!r || !s || s.end !== sequence.end) throw malformed('not two INTEGERs');
   const out = new Uint8Array(fieldBytes * 2);
   for (const [index, integer] of [r, s].entries()) {
-    const value = der.subarray(integer.start, integer.end);
+    const value = contentsOf(der, integer);
     if (value.length === 0 || (value[0]! & 0x80) !== 0) throw malformed('an INTEGER that is empty or negative');
     out.set(unsignedBigEndian(value, fieldBytes), index * fieldBytes);
   }
-  return out;
-}
-
-/** The contents of the DER element with `tag` at `offset` (short or one/two-byte long length), or undefined. */
-function derElement(der: Uint8Array, offset: number, tag: number): { start: number; end: number } | undefined {
-  if (der[offset] !== tag || offset + 1 >= der.length) return undefined;
-  let length = der[offset + 1]!;
-  let start = offset + 2;
-  if (length & 0x80) {
-    const octets = length & 0x7f;
-    if (octets < 1 || octets > 2 || start + octets > der.length) return undefined;
-    length = 0;
-    for (let i = 0; i < octets; i++) length = (length << 8) | der[start + i]!;
-    start += octets;
-  }
-  const end = start + length;
-  return end <= der.length ? { start, end } : undefined;
-}
-
-/** Minimal two's-complement encoding of an unsigned big-endian number (DER INTEGER contents). */
-function derPositiveInteger(value: Uint8Array): Uint8Array {
-  let start = 0;
-  while (start < value.length - 1 && value[start] === 0) start++;
-  if ((value[start]! & 0x80) === 0) return value.subarray(start);
-  const out = new Uint8Array(value.length - start + 1);
-  out.set(value.subarray(start), 1);
   return out;
 }
 
