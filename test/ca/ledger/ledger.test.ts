@@ -4,6 +4,7 @@
  */
 import test from 'ava';
 import { request } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { SqliteLedger } from '../../../src/ca/ledger/sqlite.js';
@@ -12,6 +13,7 @@ import { nodeCsr, testCa } from '../../harness/ca.js';
 import { caServeProcess } from '../../harness/ca-server.js';
 import { checkLedgerRules, sampleEntry } from '../../harness/ledger.js';
 import { USER_PIN } from '../../harness/keystore.js';
+import { PROJECT_ROOT, run } from '../../harness/run.js';
 import { tempDir } from '../../harness/temp.js';
 
 test('100 concurrent issuances: 100 unique serials, every one in the ledger', async (t) => {
@@ -38,6 +40,81 @@ test('the ledger refuses a serial twice, keeps revocations, numbers CRLs, and su
   t.is(normalizeSerial('00:AB:C1:23'), 'abc123');
   t.is(normalizeSerial('A:0B'), '0a0b', 'typed without its leading zero: found all the same');
   t.is(normalizeSerial('0x0A0B'), '0a0b');
+});
+
+/**
+ * The WAL's system calls (strace -f -y: each descriptor with its path) of a process that records
+ * certificates one at a time and prints a line once each is recorded, then revokes one and takes
+ * a CRL number: in the order they completed, "write" (the WAL written), "sync" (the WAL synced),
+ * or "said" (a line printed).
+ */
+async function walTrace(t: Parameters<typeof tempDir>[0]): Promise<Array<'write' | 'sync' | 'said'>> {
+  const dir = tempDir(t, 'keyward-ledger-sync-');
+  const script = `
+    import { writeSync } from 'node:fs';
+    import { SqliteLedger } from ${JSON.stringify(join(PROJECT_ROOT, 'src', 'ca', 'ledger', 'sqlite.ts'))};
+    import { sampleEntry } from ${JSON.stringify(join(PROJECT_ROOT, 'test', 'harness', 'ledger.ts'))};
+    const ledger = SqliteLedger.open(process.argv[1]);
+    for (let i = 10; i < 20; i++) {
+      await ledger.record(sampleEntry('0a' + i));
+      writeSync(1, 'recorded ' + i + '\\n');
+    }
+    await ledger.revoke('0a10', 'keyCompromise');
+    writeSync(1, 'revoked\\n');
+    await ledger.nextCrl('ff');
+    writeSync(1, 'numbered\\n');
+    await ledger.close();
+  `;
+  const log = join(dir, 'strace.log');
+  const traced = await run(
+    'strace',
+    [
+      '-f',
+      '-qq',
+      '-y',
+      '-o',
+      log,
+      '-e',
+      'trace=pwrite64,write,fdatasync,fsync',
+      process.execPath,
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      script,
+      join(dir, 'ledger.sqlite'),
+    ],
+    { cwd: PROJECT_ROOT },
+  );
+  t.is(traced.code, 0, traced.stderr);
+  const unfinished = new Map<string, string>();
+  const events: Array<'write' | 'sync' | 'said'> = [];
+  for (const line of readFileSync(log, 'utf8').split('\n')) {
+    const [, pid, rest] = /^(\d+)\s+(.*)$/.exec(line) ?? [];
+    if (!pid || !rest) continue;
+    if (rest.endsWith('<unfinished ...>')) {
+      unfinished.set(pid, rest);
+      continue;
+    }
+    const call = rest.startsWith('<...') ? `${unfinished.get(pid) ?? ''} ${rest}` : rest;
+    if (!/= \d+$/.test(call)) continue;
+    if (/^pwrite64\(\d+<[^>]*-wal>/.test(call)) events.push('write');
+    else if (/^f(data)?sync\(\d+<[^>]*-wal>/.test(call)) events.push('sync');
+    else if (/^write\(1</.test(call) && /(recorded|revoked|numbered)/.test(call)) events.push('said');
+  }
+  return events;
+}
+
+test('nothing is said to be recorded before the WAL that holds it is on disk', async (t) => {
+  const events = await walTrace(t);
+  t.is(events.filter((e) => e === 'said').length, 12, 'ten records, a revocation and a CRL number');
+  // Each write, one at a time: after its WAL is written, a sync completes before it is said done.
+  let unsynced = false;
+  for (const event of events) {
+    if (event === 'write') unsynced = true;
+    else if (event === 'sync') unsynced = false;
+    else t.false(unsynced, `said before the WAL was synced: ${events.join(' ')}`);
+  }
 });
 
 test("a ledger written before serials kept their leading zero is brought to the certificate's form when opened", async (t) => {
