@@ -15,3 +15,17 @@ export class ProtocolFailure extends Error {
     this.exitCode = exitCode;
   }
 }
+
+/**
+ * A failure another process has already said (a `ca serve` worker prints its own error): the
+ * process exits with its code and says nothing more.
+ */
+export class ReportedFailure extends Error {
+  readonly exitCode: number;
+
+  constructor(exitCode: number, message = 'a worker process failed and said why') {
+    super(message);
+    this.name = 'ReportedFailure';
+    this.exitCode = exitCode;
+  }
+}

@@ -235,7 +235,8 @@ async function renderError(error: unknown, json: boolean, debug: boolean): Promi
   // Imported here, not at start-up: only a failing command needs them.
   const { toJson } = await import('./context.js');
   const { UriError } = await import('../src/keystore/uri/index.js');
-  const { ProtocolFailure } = await import('./exit-status.js');
+  const { ProtocolFailure, ReportedFailure } = await import('./exit-status.js');
+  if (error instanceof ReportedFailure) return error.exitCode;
   if (error instanceof ProtocolFailure) {
     // A command whose protocol fixes its exit codes (trust client): the error shown as itself, the exit code the protocol's.
     await renderError(error.error, json, debug);

@@ -1,13 +1,18 @@
 /** `keyward ca serve`: cfssl's remote-signing API, with the intermediate's key in its device. */
+import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
+import type { ServeCaOptions } from '../../src/ca/server/serve.js';
 import { keywardError } from '../../src/errors.js';
+import type { Interaction } from '../../src/keystore/interaction.js';
 import { withSecrets } from '../../src/secret.js';
 import { CliContext } from '../context.js';
+import { ReportedFailure } from '../exit-status.js';
 import { examples } from '../help.js';
 import { readCertificate } from '../io.js';
 import { toPem } from '../../src/x509/pem.js';
 import { wholeNumber } from '../options.js';
 import { existingSecret } from '../secrets.js';
+import type { Serving } from './serve-workers.js';
 import { dirOption, ledgerOption } from './shared.js';
 
 /** `keyward ca serve`. */
@@ -33,6 +38,11 @@ export function defineServe(ca: Command): void {
     .addOption(dirOption())
     .addOption(ledgerOption())
     .option('--drain <seconds>', 'on SIGTERM or SIGINT: how long requests in flight may take to finish', (v) => wholeNumber(v, '--drain'), 10)
+    .option(
+      '--workers <n>',
+      'processes serving the one port, each with its own token session and ledger connection (default: one per core; 1 with a YubiKey)',
+      (v) => wholeNumber(v, '--workers', { min: 1, max: 256 }),
+    )
     .addHelpText(
       'after',
       examples([
@@ -84,44 +94,39 @@ exits 0.
           authKeySource?: string;
           requireAuthsign?: boolean;
           drain: number;
+          workers?: number;
           dir: string;
           ledger?: string;
         },
         command: Command,
       ) => {
         const ctx = await CliContext.of(command);
-        const { parseAuthKeyHex } = await import('../../src/ca/server/cfssl-api.js');
-        const { serveCa } = await import('../../src/ca/server/serve.js');
-        const { CaDirectory } = await import('../../src/ca/store.js');
-        const match = /^(.*):(\d+)$/.exec(options.listen);
-        if (!match) throw keywardError('LISTEN_INVALID', `--listen wants host:port, got "${options.listen}"`);
-        const host = match[1]!.replace(/^\[|\]$/g, '');
-        const bootstrapRoot = options.bootstrapRoot ? toPem('CERTIFICATE', await readCertificate(options.bootstrapRoot, '--bootstrap-root')) : undefined;
-        const authKeys = new Map<string, Buffer>();
-        if (options.authKeySource || ctx.env.KEYWARD_CA_AUTH_KEY) {
-          const secret = await existingSecret(ctx, 'CA auth key (hex)', { file: options.authKeySource, envVar: 'KEYWARD_CA_AUTH_KEY' });
-          authKeys.set('default', await withSecrets([secret], async () => parseAuthKeyHex(secret.revealString())));
+        const { isWorker, runWorker, superviseWorkers } = await import('./serve-workers.js');
+        if (isWorker())
+          return runWorker<ServeSettings>(
+            (orders, interaction) => serveHere(ctx, orders.settings, { interaction, signsCrls: orders.index === 0 }),
+            ctx.interaction,
+          );
+        const settings = await settingsOf(ctx, options);
+        const { checkServeCaOptions } = await import('../../src/ca/server/serve.js');
+        checkServeCaOptions(serveCaOptions(settings));
+        const workers = options.workers ?? (await defaultWorkers(settings));
+        const describe = (url: string, clusterId: string) =>
+          `Keyward CA for cluster ${clusterId} serving cfssl's API at ${url}${workers > 1 ? ` (${workers} workers)` : ''}${settings.clientAuth !== 'none' ? ` (client certificates: ${settings.clientAuth})` : ''}${settings.authKeyHex ? ', authsign enabled' : ''}`;
+        if (workers > 1) {
+          const code = await superviseWorkers(ctx, workers, settings, settings.drainMs, describe);
+          if (code !== 0) throw new ReportedFailure(code);
+          process.stderr.write('stopped\n');
+          return;
         }
-        const served = await serveCa(new CaDirectory(options.dir, { ledger: options.ledger }), ctx.keystore(), {
-          host,
-          port: Number(match[2]),
-          tlsHosts: options.hostname ?? (options.tls ? [host, 'localhost'] : undefined),
-          clientAuth: options.clientAuth,
-          authKeys,
-          requireAuthsign: options.requireAuthsign,
-          ...(bootstrapRoot ? { bootstrapRoot, bootstrapMs: options.bootstrapMinutes * 60_000 } : {}),
-          limits: { drainMs: options.drain * 1000 },
-          log: (line) => process.stderr.write(`${line}\n`),
-        });
-        process.stderr.write(
-          `Keyward CA for cluster ${served.authority.policy.clusterId} serving cfssl's API at ${served.url}${options.clientAuth !== 'none' ? ` (client certificates: ${options.clientAuth})` : ''}${authKeys.size ? ', authsign enabled' : ''}\n`,
-        );
-        ctx.emit({ url: served.url, clusterId: served.authority.policy.clusterId }, () => '');
+        const served = await serveHere(ctx, settings, { signsCrls: true });
+        process.stderr.write(`${describe(served.url, served.clusterId)}\n`);
+        ctx.emit({ url: served.url, clusterId: served.clusterId, workers: 1 }, () => '');
         await new Promise<void>((resolve, reject) => {
           const stop = (signal: string) => {
             const closing = served.close(); // stops accepting at once; said only then
             process.stderr.write(`${signal}: no new connections; finishing requests in flight (at most ${options.drain} s)\n`);
-            closing.then(() => ctx.keystore().close()).then(resolve, reject);
+            closing.then(resolve, reject);
           };
           process.once('SIGINT', stop);
           process.once('SIGTERM', stop);
@@ -129,4 +134,99 @@ exits 0.
         process.stderr.write('stopped\n');
       },
     );
+}
+
+/** What a server is to do, with the files and secrets the options name read once: what the primary hands each worker. */
+interface ServeSettings {
+  dir: string;
+  ledger?: string;
+  host: string;
+  port: number;
+  tlsHosts?: string[];
+  clientAuth: 'none' | 'cluster' | 'managers';
+  bootstrapRoot?: string;
+  /** When managers with certificates from the swarm's own root stop being admitted (ms since 1970): fixed at start-up, so a restarted worker does not extend it. */
+  bootstrapUntil?: number;
+  /** The /authsign HMAC key, hex. */
+  authKeyHex?: string;
+  requireAuthsign?: boolean;
+  drainMs: number;
+}
+
+async function settingsOf(
+  ctx: CliContext,
+  options: {
+    listen: string;
+    tls?: boolean;
+    hostname?: string[];
+    clientAuth: ServeSettings['clientAuth'];
+    bootstrapRoot?: string;
+    bootstrapMinutes: number;
+    authKeySource?: string;
+    requireAuthsign?: boolean;
+    drain: number;
+    dir: string;
+    ledger?: string;
+  },
+): Promise<ServeSettings> {
+  const { parseAuthKeyHex } = await import('../../src/ca/server/cfssl-api.js');
+  const match = /^(.*):(\d+)$/.exec(options.listen);
+  if (!match) throw keywardError('LISTEN_INVALID', `--listen wants host:port, got "${options.listen}"`);
+  const host = match[1]!.replace(/^\[|\]$/g, '');
+  const bootstrapRoot = options.bootstrapRoot ? toPem('CERTIFICATE', await readCertificate(options.bootstrapRoot, '--bootstrap-root')) : undefined;
+  let authKeyHex: string | undefined;
+  if (options.authKeySource || ctx.env.KEYWARD_CA_AUTH_KEY) {
+    const secret = await existingSecret(ctx, 'CA auth key (hex)', { file: options.authKeySource, envVar: 'KEYWARD_CA_AUTH_KEY' });
+    authKeyHex = await withSecrets([secret], async () => parseAuthKeyHex(secret.revealString()).toString('hex'));
+  }
+  return {
+    dir: options.dir,
+    ledger: options.ledger,
+    host,
+    port: Number(match[2]),
+    tlsHosts: options.hostname ?? (options.tls ? [host, 'localhost'] : undefined),
+    clientAuth: options.clientAuth,
+    authKeyHex,
+    requireAuthsign: options.requireAuthsign,
+    ...(bootstrapRoot ? { bootstrapRoot, bootstrapUntil: Date.now() + options.bootstrapMinutes * 60_000 } : {}),
+    drainMs: options.drain * 1000,
+  };
+}
+
+function serveCaOptions(settings: ServeSettings, extra: Partial<ServeCaOptions> = {}): ServeCaOptions {
+  return {
+    host: settings.host,
+    port: settings.port,
+    tlsHosts: settings.tlsHosts,
+    clientAuth: settings.clientAuth,
+    authKeys: new Map(settings.authKeyHex ? [['default', Buffer.from(settings.authKeyHex, 'hex')]] : []),
+    requireAuthsign: settings.requireAuthsign,
+    ...(settings.bootstrapRoot ? { bootstrapRoot: settings.bootstrapRoot, bootstrapMs: Math.max(0, settings.bootstrapUntil! - Date.now()) } : {}),
+    limits: { drainMs: settings.drainMs },
+    log: (line) => process.stderr.write(`${line}\n`),
+    ...extra,
+  };
+}
+
+/**
+ * One per core; one when the CA key is on a YubiKey, which signs one thing at a time whatever
+ * asks it (more processes would only verify its PIN more often).
+ */
+async function defaultWorkers(settings: ServeSettings): Promise<number> {
+  const { CaDirectory } = await import('../../src/ca/store.js');
+  const key = new CaDirectory(settings.dir, { ledger: settings.ledger }).config().intermediateKey;
+  return key?.text.startsWith('yubikey:') ? 1 : availableParallelism();
+}
+
+/** A CA server in this process: its key opened with `interaction` (a worker asks the primary's terminal). */
+async function serveHere(ctx: CliContext, settings: ServeSettings, how: { interaction?: Interaction; signsCrls: boolean }): Promise<Serving> {
+  const { serveCa } = await import('../../src/ca/server/serve.js');
+  const { CaDirectory } = await import('../../src/ca/store.js');
+  const keystore = ctx.keystore(how.interaction ? { interaction: how.interaction } : {});
+  const served = await serveCa(new CaDirectory(settings.dir, { ledger: settings.ledger }), keystore, serveCaOptions(settings, { signsCrls: how.signsCrls }));
+  return {
+    url: served.url,
+    clusterId: served.authority.policy.clusterId,
+    close: () => served.close().then(() => keystore.close()),
+  };
 }

@@ -38,6 +38,12 @@ export interface ServeCaOptions {
   serverRenewMs?: number;
   /** How often CRLs are reloaded, and the intermediate's signed again past half its life (default: a minute). */
   crlReloadMs?: number;
+  /**
+   * Whether this server signs the intermediate's CRL (at start with mutual TLS, and past half its
+   * life). Default true; of several processes serving one CA directory only one does, so that the
+   * CRL file is only ever replaced by a higher number (the others reload it).
+   */
+  signsCrls?: boolean;
   log?: (line: string) => void;
 }
 
@@ -104,23 +110,32 @@ function checkExposure(host: string, tls: boolean, clientAuth: string, requireAu
   }
 }
 
-export async function serveCa(directory: CaDirectory, keystore: Keystore, options: ServeCaOptions = {}): Promise<ServedCa> {
+function apiOptionsOf(options: ServeCaOptions): ApiOptions {
   const clientAuth = options.clientAuth ?? 'none';
-  const apiOptions: ApiOptions = {
-    authKeys: options.authKeys,
-    requireAuthsign: options.requireAuthsign,
-    callers: clientAuth === 'none' ? 'any' : clientAuth,
-    log: options.log,
-  };
-  // Refused before the CA key is opened: nobody types a PIN for a server that will not start.
-  checkApiOptions(apiOptions);
+  return { authKeys: options.authKeys, requireAuthsign: options.requireAuthsign, callers: clientAuth === 'none' ? 'any' : clientAuth, log: options.log };
+}
+
+/**
+ * Refuses what would sign for strangers or cannot work, before the CA key is opened: nobody types a
+ * PIN for a server that will not start (nor starts processes for it).
+ */
+export function checkServeCaOptions(options: ServeCaOptions): void {
+  const clientAuth = options.clientAuth ?? 'none';
+  checkApiOptions(apiOptionsOf(options));
   checkExposure(options.host ?? '127.0.0.1', Boolean(options.tlsHosts?.length), clientAuth, options.requireAuthsign ?? false);
-  const mtls = clientAuth !== 'none';
-  if (options.bootstrapRoot !== undefined && !mtls) {
+  if (options.bootstrapRoot !== undefined && clientAuth === 'none') {
     throw keywardError('BOOTSTRAP_NEEDS_MTLS', 'a bootstrap root admits client certificates, so it needs mutual TLS', {
       hint: 'add --client-auth managers (or cluster)',
     });
   }
+}
+
+export async function serveCa(directory: CaDirectory, keystore: Keystore, options: ServeCaOptions = {}): Promise<ServedCa> {
+  checkServeCaOptions(options);
+  const clientAuth = options.clientAuth ?? 'none';
+  const apiOptions = apiOptionsOf(options);
+  const mtls = clientAuth !== 'none';
+  const signsCrls = options.signsCrls ?? true;
   const bootstrap =
     options.bootstrapRoot === undefined
       ? undefined
@@ -135,7 +150,7 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
   let tls: TlsSettings | undefined;
   if (options.tlsHosts?.length) {
     // Once any CRL is given, OpenSSL wants one for every CA of a client's chain: start with a fresh one of ours.
-    if (mtls) directory.saveCrl('intermediate', await authority.crl());
+    if (mtls && signsCrls) directory.saveCrl('intermediate', await authority.crl());
     tls = { ...(await serverIdentity(authority, options.tlsHosts)), ...(mtls ? { clients: clientTrust() } : {}) };
     if (bootstrap) options.log?.(`managers with certificates from the swarm's own root are admitted until ${bootstrap.until.toISOString()}`);
   }
@@ -188,7 +203,7 @@ export async function serveCa(directory: CaDirectory, keystore: Keystore, option
         running.disconnectClients((peer) => revoked.has(normalizeSerial(peer.serialNumber)) && peer.checkIssued(issuer), 'its certificate has been revoked');
       };
       crlReload = setInterval(() => {
-        renewIntermediateCrl(directory, authority)
+        (signsCrls ? renewIntermediateCrl(directory, authority) : Promise.resolve())
           .catch((error: Error) => options.log?.(`could not sign a fresh CRL, trying again in a minute: ${error.message}`))
           .then(reload)
           .catch((error: Error) => options.log?.(`could not reload the CRLs, trying again in a minute: ${error.message}`));

@@ -2,7 +2,7 @@
  * The issuance ledger: every certificate recorded before it is handed out, serials unique, nothing
  * lost when the CA server is killed in the middle of a load.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,7 +48,7 @@ test('the ledger refuses a serial twice, keeps revocations, numbers CRLs, and su
  * a CRL number: in the order they completed, "write" (the WAL written), "sync" (the WAL synced),
  * or "said" (a line printed).
  */
-async function walTrace(t: Parameters<typeof tempDir>[0]): Promise<Array<'write' | 'sync' | 'said'>> {
+async function walTrace(t: ExecutionContext): Promise<Array<'write' | 'sync' | 'said'>> {
   const dir = tempDir(t, 'keyward-ledger-sync-');
   const script = `
     import { writeSync } from 'node:fs';
