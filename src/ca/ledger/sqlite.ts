@@ -282,9 +282,12 @@ export class SqliteLedger implements Ledger {
     );
   }
 
+  /** Closes, once the records handed in are on disk; closing again does nothing. */
   async close(): Promise<void> {
+    if (!this.#db.open) return;
     if (this.#pending.length) this.#flush();
     await Promise.allSettled([this.#syncing, this.#queued]);
+    if (!this.#db.open) return;
     this.#db.close();
     if (this.#wal !== undefined) closeSync(this.#wal);
   }

@@ -37,6 +37,9 @@ test('100 concurrent issuances: 100 unique serials, every one in the ledger', as
 test('the ledger refuses a serial twice, keeps revocations, numbers CRLs, and survives reopening', async (t) => {
   const path = join(tempDir(t, 'keyward-ledger-'), 'ledger.sqlite');
   await checkLedgerRules(t, async () => SqliteLedger.open(path));
+  const twice = SqliteLedger.open(path);
+  await twice.close();
+  await t.notThrowsAsync(twice.close(), 'a server and its owner may both close it');
   t.is(normalizeSerial('00:AB:C1:23'), 'abc123');
   t.is(normalizeSerial('A:0B'), '0a0b', 'typed without its leading zero: found all the same');
   t.is(normalizeSerial('0x0A0B'), '0a0b');
