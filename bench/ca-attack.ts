@@ -197,7 +197,8 @@ export async function benchCaAttack(): Promise<AttackResult> {
     JSON.stringify({ certificate_request: c.csrPem }),
   );
 
-  const served = await caServeProcess(['--dir', directory.dir], { ...process.env, KEYWARD_PIN: PIN });
+  // One process: its memory is what the limits bound (a worker of several would be another process's).
+  const served = await caServeProcess(['--dir', directory.dir, '--workers', '1'], { ...process.env, KEYWARD_PIN: PIN });
   const server = served.child;
   try {
     const port = served.port;

@@ -149,12 +149,30 @@ export async function benchCaIssue(): Promise<CaBenchRow[]> {
   return rows;
 }
 
-/**
- * cfssl serve, a software key, its default profile: once recording nothing (its default), once
- * recording every certificate in its SQLite certdb, as Keyward's ledger always does.
- */
+/** cfssl serve without and with its certdb (cfsslServers), measured one after the other. */
 export async function benchCfssl(bodies: string[], concurrency = CA_CONCURRENCY): Promise<CaBenchRow[]> {
   const rows: CaBenchRow[] = [];
+  const servers = await cfsslServers();
+  try {
+    for (const server of servers) rows.push({ server: server.name, measurement: await median(() => load(server.name, server.port, bodies, concurrency)) });
+  } finally {
+    for (const server of servers) await server.stop();
+  }
+  return rows;
+}
+
+export interface RunningPeer {
+  name: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * `cfssl serve` twice, a software key, its default profile: once recording nothing (its default),
+ * once recording every certificate in its SQLite certdb, as Keyward's ledger always does. Their
+ * scratch directory goes when the last of them stops.
+ */
+export async function cfsslServers(): Promise<RunningPeer[]> {
   const cfsslDir = mkdtempSync(join(tmpdir(), 'keyward-bench-cfssl-'));
   await run('openssl', [
     'req',
@@ -178,7 +196,9 @@ export async function benchCfssl(bodies: string[], concurrency = CA_CONCURRENCY)
     JSON.stringify({ signing: { default: { expiry: '2160h', usages: ['signing', 'key encipherment', 'server auth', 'client auth'] } } }),
   );
   writeFileSync(join(cfsslDir, 'db.json'), JSON.stringify({ driver: 'sqlite3', data_source: cfsslCertdb(join(cfsslDir, 'certs.db')) }));
-  for (const [server, extra] of [
+  let running = 0;
+  const servers: RunningPeer[] = [];
+  for (const [name, extra] of [
     ['cfssl serve, CA key in memory, no certdb', []],
     ['cfssl serve, CA key in memory, SQLite certdb', ['-db-config', join(cfsslDir, 'db.json')]],
   ] as const) {
@@ -203,13 +223,20 @@ export async function benchCfssl(bodies: string[], concurrency = CA_CONCURRENCY)
       ],
       { stdio: 'ignore' },
     );
+    running++;
+    const exited = new Promise((resolve) => cfssl.once('exit', resolve));
+    const stop = async () => {
+      cfssl.kill();
+      await exited;
+      if (--running === 0) rmSync(cfsslDir, { recursive: true, force: true });
+    };
     try {
       await waitForPort(port);
-      rows.push({ server, measurement: await median(() => load(server, port, bodies, concurrency)) });
-    } finally {
-      cfssl.kill();
+    } catch (error) {
+      for (const started of [...servers, { stop }]) await started.stop();
+      throw error;
     }
+    servers.push({ name, port, stop });
   }
-  rmSync(cfsslDir, { recursive: true, force: true });
-  return rows;
+  return servers;
 }

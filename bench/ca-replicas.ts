@@ -67,9 +67,10 @@ export async function benchCaReplicas(): Promise<{ rows: CaBenchRow[]; skipped?:
         await stop(servers);
       }
     };
-    await measure('keyward ca serve ×1, SQLite ledger', [await caServeProcess(['--dir', directory.dir], env)]);
+    // One process each: what replicas add is whole servers, as on machines of their own (workers: ca-workers.ts).
+    await measure('keyward ca serve ×1, SQLite ledger', [await caServeProcess(['--dir', directory.dir, '--workers', '1'], env)]);
     for (const n of [1, 2, 3]) {
-      const replicas = await Promise.all(dirs.slice(0, n).map((dir) => caServeProcess(['--dir', dir, '--ledger', pg.url], env)));
+      const replicas = await Promise.all(dirs.slice(0, n).map((dir) => caServeProcess(['--dir', dir, '--ledger', pg.url, '--workers', '1'], env)));
       await measure(`keyward ca serve ×${n}, PostgreSQL ledger`, replicas);
     }
     rows.push(...(await benchCfssl(bodies, REPLICA_CONCURRENCY)));

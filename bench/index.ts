@@ -3,7 +3,7 @@
  * and writes the figures to bench/results/latest.json (parts not run keep their last figures).
  *
  *   npm run bench                    every part
- *   npm run bench -- commands piv    only those parts: keystore, piv, commands, ca, replicas, attack, trust
+ *   npm run bench -- commands piv    only those parts: keystore, piv, commands, ca, workers, replicas, attack, trust
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -15,6 +15,7 @@ import { startPcscd, type PcscRig } from '../test/harness/pcscd.js';
 import { benchCaAttack } from './ca-attack.js';
 import { benchCaIssue, CA_CONCURRENCY } from './ca-issue.js';
 import { benchCaReplicas, REPLICA_CONCURRENCY } from './ca-replicas.js';
+import { benchCaWorkers, WORKERS_CONCURRENCY } from './ca-workers.js';
 import { benchCommands, PROCESS_RUNS } from './commands.js';
 import { benchKeystoreSign, KEYSTORE_CONCURRENCY } from './keystore-sign.js';
 import { formatTable } from './measure.js';
@@ -119,6 +120,24 @@ const PARTS: Record<string, Part> = {
         ca.map((r) => [r.server, ops(r.measurement.opsPerSecond)]),
       );
       return { figures: ca, table: `### Node certificates issued per second (POST /api/v1/cfssl/sign, ${CA_CONCURRENCY} in flight)\n\n${table}\n` };
+    },
+  },
+  workers: {
+    key: 'caWorkers',
+    softhsm: true,
+    async run() {
+      process.stderr.write('certificates per second: ca serve with one worker and one per core (SQLite ledger), cfssl serve, measured in turn…\n');
+      const result = await benchCaWorkers();
+      const table = formatTable(
+        ['server', 'certificates/s', 'rounds'],
+        result.rows.map((r) => [r.server, ops(r.measurement.opsPerSecond), (r.measurement as { runs?: number[] }).runs?.map(ops).join(', ') ?? '']),
+      );
+      return {
+        figures: result,
+        table:
+          `### One machine, every core (POST /api/v1/cfssl/sign, ${WORKERS_CONCURRENCY} in flight, keep-alive)\n\n${table}\n\n` +
+          `load average ${result.loadAverage.start.toFixed(1)} → ${result.loadAverage.end.toFixed(1)} while measuring\n`,
+      };
     },
   },
   replicas: {

@@ -47,6 +47,7 @@ export function defineServe(ca: Command): void {
       'after',
       examples([
         'keyward ca serve --dir ca/ --listen 127.0.0.1:8888',
+        'keyward ca serve --dir ca/ --listen 127.0.0.1:8888 --workers 4',
         'cfssl sign -remote http://127.0.0.1:8888 node.csr',
         "docker swarm ca > swarm-root.pem            # on a manager: the swarm's own root, before it moves to Keyward",
         'keyward ca serve --dir ca/ --listen 0.0.0.0:8888 --hostname ca.example --client-auth managers --bootstrap-root swarm-root.pem',
@@ -80,6 +81,11 @@ Limits: 64 KiB a body, 8 MiB of bodies in flight, 512 connections, 16 requests p
 one, 10 s to complete a TLS handshake or send headers, 30 s for a whole request, 10 s to take
 an answer. SIGTERM stops accepting, lets requests in flight finish for --drain seconds, then
 exits 0.
+
+--workers: that many processes serve the one port, each logging in to the token itself and with
+its own ledger connection; they start one after another (a wrong PIN stops the first), a PIN
+asked for is asked once, a worker that dies is started again (and logged), and SIGTERM drains
+them all. Default: one per core (one for a YubiKey-held key); --workers 1 is one process.
 `,
     )
     .action(
