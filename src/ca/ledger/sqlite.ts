@@ -66,6 +66,8 @@ export class SqliteLedger implements Ledger {
   readonly path: string;
   readonly #db: BetterSqlite3.Database;
   readonly #insert: BetterSqlite3.Statement;
+  /** Inserts a batch in one transaction: each record's outcome, undefined when it went in. */
+  readonly #insertAll: (batch: PendingRecord[], now: number) => unknown[];
   #pending: PendingRecord[] = [];
   #flushScheduled = false;
   /** The WAL file, to sync what was committed (undefined for a read-only ledger). */
@@ -102,6 +104,27 @@ export class SqliteLedger implements Ledger {
     this.#insert = this.#db.prepare(
       `INSERT INTO certificates (serial, subject, issuer, issuer_key_id, profile, not_before, not_after, renew_at, status, der, recorded_at)
        VALUES (@serial, @subject, @issuer, @issuerKeyId, @profile, @notBefore, @notAfter, @renewAt, 'issued', @der, @recordedAt)`,
+    );
+    this.#insertAll = this.#db.transaction((batch: PendingRecord[], now: number) =>
+      batch.map(({ entry }) => {
+        try {
+          this.#insert.run({
+            serial: entry.serial,
+            subject: entry.subject,
+            issuer: entry.issuer,
+            issuerKeyId: entry.issuerKeyId,
+            profile: entry.profile,
+            notBefore: entry.notBefore.getTime(),
+            notAfter: entry.notAfter.getTime(),
+            renewAt: entry.renewAt.getTime(),
+            der: Buffer.from(entry.der.buffer, entry.der.byteOffset, entry.der.byteLength),
+            recordedAt: now,
+          });
+          return undefined;
+        } catch (error) {
+          return (error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? serialInUse(entry.serial) : error;
+        }
+      }),
     );
   }
 
@@ -165,28 +188,8 @@ export class SqliteLedger implements Ledger {
     const now = Date.now();
     let outcomes: Array<unknown>;
     try {
-      // One transaction, one fsync; a failing row (a reused serial) fails alone.
-      outcomes = this.#db.transaction(() =>
-        batch.map(({ entry }) => {
-          try {
-            this.#insert.run({
-              serial: entry.serial,
-              subject: entry.subject,
-              issuer: entry.issuer,
-              issuerKeyId: entry.issuerKeyId,
-              profile: entry.profile,
-              notBefore: entry.notBefore.getTime(),
-              notAfter: entry.notAfter.getTime(),
-              renewAt: entry.renewAt.getTime(),
-              der: Buffer.from(entry.der),
-              recordedAt: now,
-            });
-            return undefined;
-          } catch (error) {
-            return (error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? serialInUse(entry.serial) : error;
-          }
-        }),
-      )();
+      // One transaction (its WAL synced with others' by #durable); a failing row (a reused serial) fails alone.
+      outcomes = this.#insertAll(batch, now);
     } catch (error) {
       for (const pending of batch) pending.reject(error);
       return;
