@@ -3,10 +3,11 @@
  * WebCrypto give raw r‖s; X.509, OpenSSL and PIV cards use DER `ECDSA-Sig-Value`. RSA DigestInfo
  * prefixes for hosts that pad PKCS#1 v1.5 themselves.
  */
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { keywardError } from '../errors.js';
 import { nodeHashName, type HashName } from './algorithms.js';
-import { contentsOf, derEncode, positiveIntegerContents, readTagged, TAG } from './der.js';
+import { contentsOf, positiveIntegerContents, readTagged, TAG } from './der.js';
 
 function unsignedBigEndian(value: Uint8Array, size: number): Uint8Array {
   let start = 0;
@@ -29,11 +30,21 @@ export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
     throw keywardError('SIGNATURE_MALFORMED', `a raw ECDSA signature has an even length; got ${raw.length} bytes`);
   }
   const half = raw.length / 2;
-  return derEncode(
-    TAG.SEQUENCE,
-    derEncode(TAG.INTEGER, positiveIntegerContents(raw.subarray(0, half))),
-    derEncode(TAG.INTEGER, positiveIntegerContents(raw.subarray(half))),
-  );
+  const r = positiveIntegerContents(raw.subarray(0, half));
+  const s = positiveIntegerContents(raw.subarray(half));
+  // One allocation: at most 2 × (2 + 67) bytes for P-521, so a short or one-byte long length.
+  const body = 2 + r.length + 2 + s.length;
+  const header = body < 0x80 ? [TAG.SEQUENCE, body] : [TAG.SEQUENCE, 0x81, body];
+  const out = new Uint8Array(header.length + body);
+  out.set(header, 0);
+  let offset = header.length;
+  for (const integer of [r, s]) {
+    out[offset++] = TAG.INTEGER;
+    out[offset++] = integer.length;
+    out.set(integer, offset);
+    offset += integer.length;
+  }
+  return out;
 }
 
 /**
@@ -69,6 +80,9 @@ export function digestInfo(hash: HashName, digest: Uint8Array): Buffer {
   return Buffer.concat([Buffer.from(DIGEST_INFO_PREFIX[hash], 'hex'), digest]);
 }
 
+/** node:crypto's one-shot hash (Node 20.12+): half the cost of a Hash object, on every PKCS#11 signature's path. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash;
+
 export function hashBytes(hash: HashName, data: Uint8Array): Buffer {
-  return createHash(nodeHashName(hash)).update(data).digest();
+  return oneShot ? oneShot(nodeHashName(hash), data, 'buffer') : createHash(nodeHashName(hash)).update(data).digest();
 }
