@@ -6,9 +6,19 @@
  */
 import { randomBytes } from 'node:crypto';
 
+/** CSPRNG output drawn 4 KiB at a time: a CA server takes 16 bytes a certificate, and a call cost more than its bytes. */
+let block = Buffer.alloc(0);
+let taken = 0;
+
 /** 16 random bytes, the first 1–127: positive, and DER keeps all 16 bytes. */
 export function randomSerialBytes(): Uint8Array {
-  const bytes = randomBytes(16);
+  if (taken + 16 > block.length) {
+    block = randomBytes(4096);
+    taken = 0;
+  }
+  const bytes = new Uint8Array(block.subarray(taken, taken + 16));
+  block.fill(0, taken, taken + 16); // each byte serves once
+  taken += 16;
   bytes[0] = (bytes[0]! % 0x7f) + 1;
   return bytes;
 }

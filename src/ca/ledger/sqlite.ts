@@ -165,6 +165,7 @@ export class SqliteLedger implements Ledger {
         ),
       ).finally(() => {
         if (this.#syncing === sync) this.#syncing = undefined;
+        this.#flush(); // what arrived meanwhile
       });
       this.#syncing = sync;
       return sync;
@@ -183,6 +184,9 @@ export class SqliteLedger implements Ledger {
 
   #flush(): void {
     this.#flushScheduled = false;
+    // Records that arrive while the WAL is being synced could not be synced before the next sync
+    // anyway: they are committed together when this one ends (#durable), one transaction a sync.
+    if (this.#syncing || this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
     const now = Date.now();
@@ -288,8 +292,9 @@ export class SqliteLedger implements Ledger {
   /** Closes, once the records handed in are on disk; closing again does nothing. */
   async close(): Promise<void> {
     if (!this.#db.open) return;
-    if (this.#pending.length) this.#flush();
-    await Promise.allSettled([this.#syncing, this.#queued]);
+    this.#flush();
+    // Each sync commits what waited for it and starts another: until nothing is left.
+    while (this.#syncing || this.#queued) await Promise.allSettled([this.#syncing, this.#queued]);
     if (!this.#db.open) return;
     this.#db.close();
     if (this.#wal !== undefined) closeSync(this.#wal);
