@@ -36,6 +36,9 @@ import {
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 
+/** How long a write waits for another process's write lock (busy_timeout, and #waitForLock). */
+const LOCK_WAIT_MS = 5_000;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS certificates (
   serial TEXT PRIMARY KEY,
@@ -67,9 +70,14 @@ export class SqliteLedger implements Ledger {
   readonly #db: BetterSqlite3.Database;
   readonly #insert: BetterSqlite3.Statement;
   /** Inserts a batch in one transaction: each record's outcome, undefined when it went in. */
-  readonly #insertAll: (batch: PendingRecord[], now: number) => unknown[];
+  readonly #insertAll: BetterSqlite3.Transaction<(batch: PendingRecord[], now: number) => unknown[]>;
   #pending: PendingRecord[] = [];
   #flushScheduled = false;
+  /** A batch waiting for another process's write lock: when it will be tried again, and since when it waits. */
+  #lockWait: NodeJS.Timeout | undefined;
+  #lockedSince: number | undefined;
+  /** Closing: what is left is written waiting for the lock in SQLite (the loop has nothing else to do). */
+  #closing = false;
   /** The WAL file, to sync what was committed (undefined for a read-only ledger). */
   readonly #wal: number | undefined;
   /** The WAL sync under way, and the one queued for commits made since it began. */
@@ -100,7 +108,7 @@ export class SqliteLedger implements Ledger {
         closeSync(directory);
       }
     }
-    this.#db.pragma('busy_timeout = 5000');
+    this.#db.pragma(`busy_timeout = ${LOCK_WAIT_MS}`);
     this.#insert = this.#db.prepare(
       `INSERT INTO certificates (serial, subject, issuer, issuer_key_id, profile, not_before, not_after, renew_at, status, der, recorded_at)
        VALUES (@serial, @subject, @issuer, @issuerKeyId, @profile, @notBefore, @notAfter, @renewAt, 'issued', @der, @recordedAt)`,
@@ -186,18 +194,29 @@ export class SqliteLedger implements Ledger {
     this.#flushScheduled = false;
     // Records that arrive while the WAL is being synced could not be synced before the next sync
     // anyway: they are committed together when this one ends (#durable), one transaction a sync.
-    if (this.#syncing || this.#pending.length === 0) return;
+    if (this.#syncing || this.#lockWait || this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
     const now = Date.now();
     let outcomes: Array<unknown>;
     try {
       // One transaction (its WAL synced with others' by #durable); a failing row (a reused serial) fails alone.
-      outcomes = this.#insertAll(batch, now);
+      // Another process holding the write lock is waited for off the event loop (#waitForLock), not in SQLite's busy handler.
+      if (this.#closing) outcomes = this.#insertAll.immediate(batch, now);
+      else {
+        this.#db.pragma('busy_timeout = 0');
+        try {
+          outcomes = this.#insertAll.immediate(batch, now);
+        } finally {
+          this.#db.pragma(`busy_timeout = ${LOCK_WAIT_MS}`);
+        }
+      }
     } catch (error) {
+      if ((error as { code?: string }).code === 'SQLITE_BUSY') return this.#waitForLock(batch);
       for (const pending of batch) pending.reject(error);
       return;
     }
+    this.#lockedSince = undefined;
     batch.forEach((pending, i) => outcomes[i] !== undefined && pending.reject(outcomes[i]));
     const committed = batch.filter((_, i) => outcomes[i] === undefined);
     if (committed.length === 0) return;
@@ -205,6 +224,29 @@ export class SqliteLedger implements Ledger {
       () => committed.forEach((pending) => pending.resolve()),
       (error: unknown) => committed.forEach((pending) => pending.reject(error)),
     );
+  }
+
+  /**
+   * Another process (a worker of the same server, `keyward ca revoke`) holds the write lock: the
+   * batch is tried again shortly, while this process goes on with its requests. SQLite's own busy
+   * handler would sleep on the event loop, in steps of up to 100 ms. Given up after LOCK_WAIT_MS.
+   */
+  #waitForLock(batch: PendingRecord[]): void {
+    this.#pending = [...batch, ...this.#pending];
+    this.#lockedSince ??= Date.now();
+    if (this.#closing || Date.now() - this.#lockedSince > LOCK_WAIT_MS) {
+      this.#lockedSince = undefined;
+      const failed = this.#pending.splice(0);
+      const error = keywardError('LEDGER_UNAVAILABLE', `the ledger ${this.path} stayed locked by another process for ${LOCK_WAIT_MS / 1000} s`, {
+        hint: 'another program holds a long write transaction on it; nothing was issued',
+      });
+      for (const pending of failed) pending.reject(error);
+      return;
+    }
+    this.#lockWait = setTimeout(() => {
+      this.#lockWait = undefined;
+      this.#flush();
+    }, 1);
   }
 
   async get(serial: string): Promise<LedgerEntry | undefined> {
@@ -292,6 +334,9 @@ export class SqliteLedger implements Ledger {
   /** Closes, once the records handed in are on disk; closing again does nothing. */
   async close(): Promise<void> {
     if (!this.#db.open) return;
+    this.#closing = true;
+    clearTimeout(this.#lockWait);
+    this.#lockWait = undefined;
     this.#flush();
     // Each sync commits what waited for it and starts another: until nothing is left.
     while (this.#syncing || this.#queued) await Promise.allSettled([this.#syncing, this.#queued]);

@@ -3,6 +3,7 @@
  * lost when the CA server is killed in the middle of a load.
  */
 import test, { type ExecutionContext } from 'ava';
+import Database from 'better-sqlite3';
 import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -118,6 +119,23 @@ test('nothing is said to be recorded before the WAL that holds it is on disk', a
     else if (event === 'sync') unsynced = false;
     else t.false(unsynced, `said before the WAL was synced: ${events.join(' ')}`);
   }
+});
+
+test('a record waits for another connection holding the write lock, and goes in once it is released', async (t) => {
+  const path = join(tempDir(t, 'keyward-ledger-lock-'), 'ledger.sqlite');
+  const ledger = SqliteLedger.open(path);
+  t.teardown(() => ledger.close());
+  // Another connection (as another worker or `keyward ca revoke` would be) takes the write lock.
+  const other = new Database(path);
+  t.teardown(() => other.close());
+  other.exec('BEGIN IMMEDIATE');
+  let settled = false;
+  const recorded = ledger.record(sampleEntry('0c01')).finally(() => (settled = true));
+  for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setTimeout(resolve, 5));
+  t.false(settled, 'still waiting for the lock');
+  other.exec('COMMIT');
+  await t.notThrowsAsync(recorded);
+  t.truthy(await ledger.get('0c01'));
 });
 
 test("a ledger written before serials kept their leading zero is brought to the certificate's form when opened", async (t) => {
