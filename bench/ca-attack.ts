@@ -16,6 +16,7 @@ import { createClusterIntermediate } from '../src/ca/steps/intermediate.js';
 import { createRootCa } from '../src/ca/steps/root.js';
 import { CaDirectory } from '../src/ca/store.js';
 import { Keystore } from '../src/keystore/keystore.js';
+import { KeyUri } from '../src/keystore/uri/origin.js';
 import { Secret } from '../src/secret.js';
 import { nodeCsr } from '../test/harness/ca.js';
 import { caServeProcess, infoRequest } from '../test/harness/ca-server.js';
@@ -184,11 +185,11 @@ export async function benchCaAttack(): Promise<AttackResult> {
   for (const label of ['attack-root', 'attack-online'])
     pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('attack-so'), userPin: Secret.fromString(PIN) });
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-bench-attack-')));
-  const rootKey = 'pkcs11:token=attack-root;object=root';
+  const rootKey = KeyUri.of('pkcs11:token=attack-root;object=root');
   await createRootCa(directory, keystore, { key: rootKey, generate: 'p256' });
   await createClusterIntermediate(directory, keystore, {
     rootKey,
-    key: 'pkcs11:token=attack-online;object=intermediate',
+    key: KeyUri.of('pkcs11:token=attack-online;object=intermediate'),
     generate: 'p256',
     clusterId: 'attack',
   });

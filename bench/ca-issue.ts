@@ -20,6 +20,7 @@ import { startCaServer } from '../src/ca/server/server.js';
 import { SigningKey } from '../src/certificates/signer.js';
 import { CaDirectory } from '../src/ca/store.js';
 import { MemoryKeyHandle } from '../src/keystore/memory-key.js';
+import { KeyUri } from '../src/keystore/uri/origin.js';
 import { Keystore } from '../src/keystore/keystore.js';
 import { Secret } from '../src/secret.js';
 import { nodeCsr } from '../test/harness/ca.js';
@@ -101,9 +102,15 @@ export async function benchCaIssue(): Promise<CaBenchRow[]> {
   const pkcs11 = await keystore.administration('pkcs11');
   for (const label of ['ca-root', 'ca-online']) pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(PIN) });
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-bench-ca-')));
-  const rootKey = 'pkcs11:token=ca-root;object=root';
-  const root = await createRootCa(directory, keystore, { key: rootKey, generate: 'p256' });
-  await createClusterIntermediate(directory, keystore, { rootKey, key: 'pkcs11:token=ca-online;object=intermediate', generate: 'p256', clusterId: 'bench' });
+  const rootKey = KeyUri.of('pkcs11:token=ca-root;object=root');
+  await createRootCa(directory, keystore, { key: rootKey, generate: 'p256' });
+  const root = directory.root();
+  await createClusterIntermediate(directory, keystore, {
+    rootKey,
+    key: KeyUri.of('pkcs11:token=ca-online;object=intermediate'),
+    generate: 'p256',
+    clusterId: 'bench',
+  });
   const csrs = await Promise.all(Array.from({ length: 64 }, (_, i) => nodeCsr(`OU=swarm-worker, CN=bench-${i}`)));
   const bodies = csrs.map((c) => JSON.stringify({ certificate_request: c.csrPem }));
   const rows: CaBenchRow[] = [];
@@ -115,7 +122,7 @@ export async function benchCaIssue(): Promise<CaBenchRow[]> {
   // The same issuing path with the intermediate's key in memory: what the device costs.
   const memoryKey = await SigningKey.of(new MemoryKeyHandle('p256', 'bench intermediate'));
   const rootSigner = await SigningKey.of(await keystore.open(rootKey));
-  const memoryCertificate = await createIntermediate(rootSigner, root, { clusterId: 'bench', spki: memoryKey.spki });
+  const memoryCertificate = await createIntermediate(rootSigner, root, { clusterId: 'bench', spki: memoryKey.spki }, { now: new Date() });
   const memoryAuthority = new Authority(memoryKey, memoryCertificate, SqliteLedger.open(join(directory.dir, 'memory-ledger.sqlite')), {
     clusterId: 'bench',
     nodeDays: 90,

@@ -251,6 +251,7 @@ export const ERROR_CODES = {
   SWARM_PATH_UNSUPPORTED: { exit: 'usage', meaning: 'a path the Docker CLI cannot take in --external-ca (a comma or a quote)' },
   SWARM_URL_INVALID: { exit: 'usage', meaning: "the external CA URL is not a URL of cfssl's signing endpoint" },
   SWARM_URL_NOT_HTTPS: { exit: 'usage', meaning: 'SwarmKit reaches an external CA over HTTPS only' },
+  TBS_MISMATCH: { exit: 'verification', meaning: 'the device signed another certificate than the one reviewed before it signed' },
   TEMPLATE_REFUSED: { exit: 'usage', meaning: 'the token refused an attribute template' },
   TIME_INVALID: { exit: 'usage', meaning: '--time is not a date and time' },
   TOKEN_ALREADY_INITIALIZED: { exit: 'conflict', meaning: "the slot's token is already initialised; Keyward never re-initialises one" },

@@ -17,7 +17,7 @@ import { swarmRotation } from '../../src/ca/swarm.js';
 import { DOCKER_CLI, dockerdUnavailable, runCommand, startDockerd } from '../../src/testing/dockerd.js';
 import { certificatePem } from '../../src/x509/certificate.js';
 import type { Keystore } from '../../src/keystore/keystore.js';
-import { toPem } from '../../src/x509/pem.js';
+import { KeyUri } from '../../src/keystore/uri/origin.js';
 import type { Secret } from '../../src/secret.js';
 import * as x509 from '../../src/x509/peculiar.js';
 import { mtlsHandshake, type TlsIdentity } from '../../src/testing/mtls.js';
@@ -52,18 +52,18 @@ export async function caChapter(story: Story, keystore: Keystore, pins: { so: Se
   const backend = await keystore.administration('pkcs11');
   for (const label of ['offline-root', 'ca-online']) backend.initToken('pkcs11:', { label, soPin: pins.so, userPin: pins.user });
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-demo-ca-')));
-  const rootKey = 'pkcs11:token=offline-root;object=root';
-  const root = await createRootCa(directory, keystore, { key: rootKey, generate: 'p384' });
-  story.step(true, `offline root "${root.subject}" (P-384, in token "offline-root"), valid until ${root.notAfter.getUTCFullYear()}`);
+  const rootKey = KeyUri.of('pkcs11:token=offline-root;object=root');
+  const [root] = (await createRootCa(directory, keystore, { key: rootKey, generate: 'p384' })).certificates;
+  story.step(true, `offline root "${root!.subject}" (P-384, in token "offline-root"), valid until ${root!.notAfter.slice(0, 4)}`);
   const intermediate = await createClusterIntermediate(directory, keystore, {
     rootKey,
-    key: 'pkcs11:token=ca-online;object=cluster-ca',
+    key: KeyUri.of('pkcs11:token=ca-online;object=cluster-ca'),
     generate: 'p256',
     clusterId: CLUSTER,
   });
   story.step(
     true,
-    `cluster CA "${intermediate.subject}": certified by the root (pathLen 0, constrained to O=${CLUSTER}) and self-signed by its own key, the one certificate its swarm trusts`,
+    `cluster CA "${intermediate.certificates[0]!.subject}": certified by the root (pathLen 0, constrained to O=${CLUSTER}) and self-signed by its own key, the one certificate its swarm trusts`,
   );
 
   const authority = await openAuthority(directory, keystore);
@@ -86,7 +86,7 @@ export async function caChapter(story: Story, keystore: Keystore, pins: { so: Se
 
     const server: TlsIdentity = { key: manager.key, cert: managerCert.chainPem };
     const client: TlsIdentity = { key: worker.key, cert: workerCert.chainPem };
-    const crls = async () => [toPem('X509 CRL', new Uint8Array((await signIntermediateCrl(directory, keystore)).rawData)), directory.read('crl/root.crl.pem')!];
+    const crls = async () => [(await signIntermediateCrl(directory, keystore)).crls[0]!.pem, directory.read('crl/root.crl.pem')!];
     const handshake = await mtlsHandshake({ server, client, roots, serverName: 'manager-1', crl: await crls() });
     story.step(
       handshake.ok,
@@ -124,9 +124,9 @@ async function swarmSection(story: Story, keystore: Keystore): Promise<void> {
       true,
       `a throw-away dockerd (${await daemon.must(['version', '--format', '{{.Server.Version}}'])}) starts a swarm, cluster ${clusterId}, with its own CA for now`,
     );
-    const rootKey = 'pkcs11:token=offline-root;object=swarm-root';
+    const rootKey = KeyUri.of('pkcs11:token=offline-root;object=swarm-root');
     await createRootCa(directory, keystore, { key: rootKey, generate: 'p384' });
-    await createClusterIntermediate(directory, keystore, { rootKey, key: 'pkcs11:token=ca-online;object=swarm-ca', generate: 'p256', clusterId });
+    await createClusterIntermediate(directory, keystore, { rootKey, key: KeyUri.of('pkcs11:token=ca-online;object=swarm-ca'), generate: 'p256', clusterId });
     const served = await serveCa(directory, keystore, { host: '127.0.0.1', port: 0, tlsHosts: ['127.0.0.1'] });
     try {
       const rotation = swarmRotation(directory, served.url);

@@ -13,6 +13,7 @@ import { createRootCa } from '../../src/ca/steps/root.js';
 import { nodeFixedExtensions } from '../../src/ca/profiles.js';
 import { CaDirectory } from '../../src/ca/store.js';
 import { Keystore } from '../../src/keystore/keystore.js';
+import { KeyUri } from '../../src/keystore/uri/origin.js';
 import { Secret } from '../../src/secret.js';
 import { subjectKeyIdentifier } from '../../src/x509/key-identifier.js';
 import * as x509 from '../../src/x509/peculiar.js';
@@ -42,10 +43,10 @@ export async function testCa(t: Teardown, options: { clusterId?: string; interme
   const directory = new CaDirectory(tempDir(t, 'keyward-ca-'));
   const clusterId = options.clusterId ?? uniqueLabel('cluster');
   const rootKey = `pkcs11:token=${tokens.root};object=root`;
-  await createRootCa(directory, keystore, { key: rootKey, generate: 'p384' });
+  await createRootCa(directory, keystore, { key: KeyUri.of(rootKey), generate: 'p384' });
   await createClusterIntermediate(directory, keystore, {
-    rootKey,
-    key: options.intermediateKey ?? `pkcs11:token=${tokens.online};object=intermediate`,
+    rootKey: KeyUri.of(rootKey),
+    key: KeyUri.of(options.intermediateKey ?? `pkcs11:token=${tokens.online};object=intermediate`),
     generate: options.intermediateKey ? undefined : 'p256',
     clusterId,
   });
@@ -131,14 +132,20 @@ export async function forgeForeignNode(
   nodeId: string,
 ): Promise<x509.X509Certificate> {
   const { spki } = await checkCsr(csrPem);
-  return issueCertificate(ca.authority.signer, ca.authority.certificate, {
-    subject: `O=${clusterId}, OU=${role}, CN=${nodeId}`,
-    spki,
-    notAfter: daysFromNow(30),
-    extensions: [
-      ...nodeFixedExtensions(ca.authority.signer.spki),
-      new x509.SubjectAlternativeNameExtension([role, nodeId].map((value) => ({ type: 'dns' as const, value }))),
-      subjectKeyIdentifier(spki),
-    ],
-  });
+  const now = new Date();
+  return issueCertificate(
+    ca.authority.signer,
+    ca.authority.certificate,
+    {
+      subject: `O=${clusterId}, OU=${role}, CN=${nodeId}`,
+      spki,
+      notAfter: daysFromNow(30, now),
+      extensions: [
+        ...nodeFixedExtensions(ca.authority.signer.spki),
+        new x509.SubjectAlternativeNameExtension([role, nodeId].map((value) => ({ type: 'dns' as const, value }))),
+        subjectKeyIdentifier(spki),
+      ],
+    },
+    { now },
+  );
 }

@@ -18,19 +18,25 @@ export interface CaStatus {
   roots: Array<{ subject: string; notAfter: string; sha256: string }>;
   rotationInProgress: boolean;
   intermediate?: { subject: string; notAfter: string; key?: string };
+  /**
+   * Every intermediate a root of this directory signed, from the ledger: on the offline machine
+   * after a split ceremony, the intermediates that went back online.
+   */
+  intermediatesSigned: CertificateStatus[];
   /** The self-signed cluster CA a swarm trusts (`keyward ca swarm-command`), with the fingerprint to record. */
   clusterCa?: { subject: string; notAfter: string; sha256: string };
   counts: { issued: number; revoked: number; expired: number };
   certificates: CertificateStatus[];
 }
 
-export async function caStatus(directory: CaDirectory): Promise<CaStatus> {
+/** The directory's state at `now` (what has expired by then); the wall clock when absent. */
+export async function caStatus(directory: CaDirectory, options: { now?: Date } = {}): Promise<CaStatus> {
   const config = directory.config();
   const roots = directory.exists(CA_FILES.roots) ? directory.roots() : [];
   // A reading command: it creates no ledger where there is none, and writes nothing to one.
   const ledger = directory.readOnlyLedger();
   try {
-    const now = Date.now();
+    const now = (options.now ?? new Date()).getTime();
     const certificates: CertificateStatus[] = (ledger ? await ledger.list() : []).map((e) => ({
       serial: e.serial,
       subject: e.subject,
@@ -52,6 +58,7 @@ export async function caStatus(directory: CaDirectory): Promise<CaStatus> {
       ...(config.clusterId ? { clusterId: config.clusterId } : {}),
       roots: await Promise.all(roots.map(described)),
       rotationInProgress: directory.exists(CA_FILES.crossSigned),
+      intermediatesSigned: certificates.filter((c) => c.profile === 'intermediate'),
       ...(intermediate
         ? { intermediate: { subject: intermediate.subject, notAfter: intermediate.notAfter.toISOString(), key: config.intermediateKey?.text } }
         : {}),
