@@ -12,8 +12,8 @@ test('root, intermediate, issue, status with renewal times, revoke, CRL: the who
   const { token, dir, rootKey, caKey, ca } = await cliCa(t);
   const root = await ca(['root', 'create', '--key', rootKey, '--generate', 'p384']);
   t.is(root.code, 0, root.stderr);
-  t.regex(root.stdout, /root certificate "CN=swarm-ca" issued by "CN=swarm-ca"\n  serial [0-9a-f]+, valid until 20[4-9]\d/);
-  t.regex(root.stdout, /root key made: pkcs11:.*\n.*\n  public key sha256 [0-9a-f]{64}/);
+  t.regex(root.stdout, /root certificate "CN=swarm-ca" issued by "CN=swarm-ca"\n {2}serial [0-9a-f]+, valid until 20[4-9]\d/);
+  t.regex(root.stdout, /root key made: pkcs11:.*\n.*\n {2}public key sha256 [0-9a-f]{64}/);
   t.is((await ca(['root', 'create', '--key', rootKey])).code, 7, 'a second root is refused');
   const intermediate = await ca(['intermediate', 'create', '--root-key', rootKey, '--key', caKey, '--generate', 'p256', '--cluster-id', 'cluster-a']);
   t.is(intermediate.code, 0, intermediate.stderr);
