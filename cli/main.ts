@@ -33,6 +33,10 @@ const NOUNS: Record<string, { description: string; define: () => Promise<(noun: 
     description: 'a cluster PKI: offline root, per-cluster intermediate, node certificates, CRLs, root rotation, cfssl-compatible server',
     define: async () => (await import('./ca/index.js')).defineCa,
   },
+  ceremony: {
+    description: 'key ceremonies from reviewed scripts: checked before any device opens, witnessed, with a hash-chained, signed transcript and a printable report',
+    define: async () => (await import('./ceremony/index.js')).defineCeremony,
+  },
   trust: {
     description: 'TUF 1.0 repositories signed in hardware (thresholds across devices, delegations, touch-to-sign) and a conformant TUF client',
     define: async () => (await import('./trust/index.js')).defineTrust,

@@ -1,0 +1,147 @@
+/** `keyward ceremony …`: key ceremonies from reviewed scripts, witnessed, with a verifiable transcript. */
+import { createInterface } from 'node:readline';
+import { Option, type Command } from 'commander';
+import type { Witnessing } from '../../src/ceremony/runner.js';
+import { CliContext } from '../context.js';
+import { examples } from '../help.js';
+import { outputOption, writeOutput } from '../io.js';
+import { terminalAvailable } from '../terminal.js';
+import { defineNew } from './new.js';
+
+/**
+ * The people in the room at this terminal: questions with @inquirer/prompts at a terminal, else one
+ * answer a line from standard input ("yes"/"y"; anything else, or the end of input, is no).
+ */
+function terminalWitnessing(ctx: CliContext): Witnessing {
+  const interactive = ctx.options.input !== false && terminalAvailable();
+  let lines: AsyncIterator<string> | undefined;
+  return {
+    show: (text) => process.stderr.write(`\n${text}\n\n`),
+    confirm: async (question) => {
+      if (interactive) {
+        const { confirm } = await import('@inquirer/prompts');
+        return confirm({ message: question, default: false }, { output: process.stderr });
+      }
+      process.stderr.write(`${question} [yes/no] `);
+      lines ??= createInterface({ input: process.stdin, terminal: false })[Symbol.asyncIterator]();
+      const next = await lines.next();
+      const answer = !next.done && /^(y|yes)$/i.test(next.value.trim());
+      process.stderr.write(`${answer ? 'yes' : 'no'}\n`);
+      return answer;
+    },
+  };
+}
+
+/** `keyward ceremony …`. */
+export function defineCeremony(ceremony: Command): void {
+  ceremony
+    .command('check')
+    .description('check a ceremony script (schema, devices named, inputs, outputs, the CA directory) without opening any device')
+    .argument('<script>', 'the ceremony script (YAML)')
+    .option('--out <dir>', 'also check that no output exists there yet')
+    .addHelpText('after', examples(['keyward ceremony check docs/ceremonies/root.yaml', 'keyward ceremony check root.yaml --out /media/usb/ceremony-2026']))
+    .action(async (file: string, options: { out?: string }, command: Command) => {
+      const ctx = await CliContext.of(command);
+      const { readScript } = await import('../../src/ceremony/script.js');
+      const { checkCeremony } = await import('../../src/ceremony/runner.js');
+      const script = readScript(file);
+      await checkCeremony(script, options.out, new Date());
+      ctx.emit({ valid: true, kind: script.kind, sha256: script.sha256 }, () => `${script.file}: a valid ${script.kind} ceremony (sha256 ${script.sha256})`);
+    });
+
+  ceremony
+    .command('run')
+    .description('run a ceremony script before its witnesses, writing outputs and a hash-chained transcript to --out')
+    .argument('<script>', 'the ceremony script (YAML)')
+    .requiredOption('--out <dir>', 'where the transcript (transcript.jsonl) and outputs go; nothing there is ever written over')
+    .option('--dry-run', 'rehearse the same script end to end on throw-away SoftHSM tokens and virtual YubiKeys; nothing is left behind')
+    .addHelpText(
+      'after',
+      examples([
+        'keyward ceremony check root.yaml',
+        'keyward ceremony run root.yaml --out ceremony-2026 --dry-run',
+        'keyward ceremony run root.yaml --out /media/usb/ceremony-2026',
+        'keyward ceremony verify /media/usb/ceremony-2026/transcript.jsonl',
+      ]) +
+        `
+Every certificate is first signed by a throw-away key, linted and shown; the device signs only once
+it is approved, and what it signs must be what was shown. Witnesses answer at the terminal (without
+one, one answer a line on standard input). PINs come from KEYWARD_PIN or the prompt, never the script.
+`,
+    )
+    .action(async (file: string, options: { out: string; dryRun?: boolean }, command: Command) => {
+      const ctx = await CliContext.of(command);
+      const { readScript } = await import('../../src/ceremony/script.js');
+      const { checkCeremony, runCeremony } = await import('../../src/ceremony/runner.js');
+      const script = readScript(file);
+      const witnessing = terminalWitnessing(ctx);
+      if (!options.dryRun) {
+        const result = await runCeremony(script, {
+          out: options.out,
+          keystore: (interaction) => ctx.keystore({ interaction }),
+          interaction: ctx.interaction,
+          witnessing,
+        });
+        ctx.emit(result, () => `ceremony done; transcript ${result.transcript}\nfinal hash ${result.finalHash}`);
+        return;
+      }
+      // The real paths are checked as a real run would check them; the rehearsal then runs elsewhere.
+      await checkCeremony(script, options.out, new Date());
+      const { prepareRehearsal } = await import('../../src/ceremony/rehearsal.js');
+      const { reportOf } = await import('../../src/ceremony/report.js');
+      const rehearsal = await ctx.progress('setting up stand-in devices for the rehearsal', () => prepareRehearsal(script));
+      try {
+        const result = await runCeremony(rehearsal.script, {
+          out: rehearsal.out,
+          keystore: rehearsal.keystore,
+          interaction: ctx.interaction,
+          witnessing,
+          rehearsal: { standIns: rehearsal.standIns },
+        });
+        const report = reportOf(result.transcript, 'text');
+        ctx.emit({ ...result, dryRun: true, report }, () => `${report}\nrehearsal done: nothing was written, and the stand-ins are gone`);
+      } finally {
+        await rehearsal.close();
+      }
+    });
+
+  ceremony
+    .command('verify')
+    .description("check a transcript's hash chain and signatures; names the first entry that does not hold")
+    .argument('<transcript>', 'transcript.jsonl')
+    .addHelpText(
+      'after',
+      examples(['keyward ceremony verify ceremony-2026/transcript.jsonl', 'keyward ceremony verify ceremony-2026/transcript.jsonl --json | jq -r .finalHash']),
+    )
+    .action(async (file: string, _options: unknown, command: Command) => {
+      const ctx = await CliContext.of(command);
+      const { verifyTranscript } = await import('../../src/ceremony/transcript.js');
+      const verified = verifyTranscript(file);
+      const end = verified.entries.find((e) => e.type === 'ceremony.end');
+      const outcome = (end?.data.outcome as string | undefined) ?? 'unfinished';
+      ctx.emit({ valid: true, entries: verified.entries.length, outcome, finalHash: verified.finalHash, signatures: verified.signatures }, () =>
+        [
+          `${file}: ${verified.entries.length} entries, chain intact, ceremony ${outcome}`,
+          ...verified.signatures.map((s) => `  signed by the ${s.signer} key (public key sha256 ${s.publicKeySha256})`),
+          `final hash ${verified.finalHash}`,
+        ].join('\n'),
+      );
+    });
+
+  ceremony
+    .command('report')
+    .description('a printable report of a verified transcript for the witnesses to sign: steps, devices, fingerprints, final hash, signature lines')
+    .argument('<transcript>', 'transcript.jsonl')
+    .addOption(new Option('--format <format>', 'how the report is written').choices(['markdown', 'text']).default('markdown'))
+    .addOption(outputOption('-o, --out <file>', 'write the report here (default: standard output)'))
+    .addHelpText('after', examples(['keyward ceremony report ceremony-2026/transcript.jsonl --out ceremony-2026/report.md']))
+    .action(async (file: string, options: { format: 'markdown' | 'text'; out?: string }, command: Command) => {
+      const ctx = await CliContext.of(command);
+      const { reportOf } = await import('../../src/ceremony/report.js');
+      const report = reportOf(file, options.format);
+      if (options.out) writeOutput(options.out, report, false);
+      ctx.emit({ report }, () => (options.out ? `report written to ${options.out}` : report));
+    });
+
+  defineNew(ceremony);
+}

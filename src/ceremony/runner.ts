@@ -1,0 +1,313 @@
+/**
+ * The ceremony runner: a checked script, run in front of witnesses, into a transcript.
+ *
+ *   1. check: the script (schema), every input and output path, the CA directory, through each
+ *      step's own `check`: all before any device is opened;
+ *   2. the transcript opens (`<out>/transcript.jsonl`, never over an existing one) with the
+ *      script, its hash, the ceremony's fixed time and the ceremony key;
+ *   3. the witnesses say they are present and have reviewed the script;
+ *   4. each device is found by URI and bound by serial: another device in its place is refused;
+ *   5. the step runs: every certificate is drafted with a throw-away key, linted and shown, and
+ *      signed by the device only once approved (the device's to-be-signed bytes must equal the
+ *      draft's); what the step did (keys, attestation, fingerprints, files and their hashes) is
+ *      recorded; outputs are written, never over a file;
+ *   6. the witnesses acknowledge what they saw; the ceremony ends, and the transcript is signed by
+ *      the ceremony key and by the new root, where one was made.
+ *
+ * A failure at any point (a wrong PIN, a refused draft, a swapped device) is recorded, the
+ * ceremony ends as stopped, and the transcript is signed all the same.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { writeNewFile } from '../atomic-file.js';
+import { join } from 'node:path';
+import { keywardError, KeywardError } from '../errors.js';
+import type { KeyHandle } from '../keystore/backend.js';
+import type { Interaction } from '../keystore/interaction.js';
+import type { Keystore } from '../keystore/keystore.js';
+import { MemoryKeyHandle } from '../keystore/memory-key.js';
+import { KeyUri } from '../keystore/uri/origin.js';
+import { formatPkcs11Uri, formatYubiKeyUri, parsePkcs11Uri, parseYubiKeyUri } from '../keystore/uri/index.js';
+import { toPem } from '../x509/pem.js';
+import { tbsBytes } from '../x509/certificate.js';
+import type * as x509 from '../x509/peculiar.js';
+import { sha256Hex, type StepRecord } from '../ca/steps/record.js';
+import { CaDirectory } from '../ca/store.js';
+import { FieldError, KINDS } from './kinds.js';
+import { lintCertificate } from './lint.js';
+import { problemAt, scriptKeyUris, type CeremonyScript, type DeviceSpec } from './script.js';
+import { TranscriptWriter } from './transcript.js';
+
+/** The people in the room, as the runner reaches them. */
+export interface Witnessing {
+  /** Shows something to everyone (a draft certificate, fingerprints). */
+  show(text: string): void;
+  /** Asks a yes/no question; the question and answer go in the transcript. */
+  confirm(question: string): Promise<boolean>;
+}
+
+export interface RunOptions {
+  /** Where the transcript and outputs go. */
+  out: string;
+  /** The keystore, made with the interaction the runner records (PIN prompts, warnings). */
+  keystore: (interaction: Interaction) => Keystore;
+  /** How the keystore asks for PINs, beneath the runner's recording. */
+  interaction: Interaction;
+  witnessing: Witnessing;
+  /** The ceremony's time; now when absent. */
+  now?: Date;
+  /** Facts for the start entry (a rehearsal's stand-ins). */
+  rehearsal?: { standIns: unknown[] };
+}
+
+export interface CeremonyResult {
+  transcript: string;
+  finalHash: string;
+  outcome: 'done';
+  records: StepRecord[];
+  outputs: Array<{ name: string; path: string; sha256: string }>;
+}
+
+/**
+ * Checks a script against everything that can be checked without a device: the CA directory
+ * through the step's own check, inputs, and outputs that must not exist yet in `out`.
+ */
+export async function checkCeremony(script: CeremonyScript, out: string | undefined, now: Date): Promise<void> {
+  const problems = [];
+  for (const [name, file] of Object.entries(script.outputs)) {
+    if (out !== undefined && existsSync(join(out, file)))
+      problems.push(problemAt(script, `outputs.${name}`, `${join(out, file)} already exists: a ceremony never writes over a file`));
+  }
+  if (out !== undefined && existsSync(join(out, 'transcript.jsonl')))
+    problems.push(problemAt(script, '', `${join(out, 'transcript.jsonl')} already exists: give the ceremony a new --out directory`));
+  if (problems.length)
+    throw keywardError('OUTPUT_EXISTS', problems.map((p) => `${script.file}:${p.line}:${p.col}: ${p.message}`).join('\n'), {
+      hint: 'move the old files away or choose another --out; nothing was opened or written',
+    });
+  try {
+    await KINDS[script.kind].check({ script, directory: new CaDirectory(script.caDirectory), keys: scriptKeyUris(script), now });
+  } catch (error) {
+    if (!(error instanceof FieldError)) throw error;
+    const place = problemAt(script, error.field, error.error.message);
+    throw placedError(script, place.line, place.col, error.field, error.error);
+  }
+}
+
+/** A step's error, said at the script line it is about, keeping its code (and so its exit status). */
+function placedError(script: CeremonyScript, line: number, col: number, field: string, error: KeywardError): KeywardError {
+  if (error.code === 'CEREMONY_SCRIPT_INVALID') return error;
+  return keywardError(error.code, `${script.file}:${line}:${col}: ${field}: ${error.message}`, {
+    cause: error,
+    hint: error.hint,
+    details: { ...error.details, line, col, field },
+  });
+}
+
+/** A device's URI bound to its serial. */
+function boundUri(device: DeviceSpec, serial = device.serial): string {
+  if (device.scheme === 'pkcs11') return formatPkcs11Uri({ ...parsePkcs11Uri(device.uri), ...(serial !== undefined ? { serial } : {}) });
+  return formatYubiKeyUri({ ...parseYubiKeyUri(device.uri), ...(serial !== undefined ? { serial: Number(serial) } : {}) });
+}
+
+/** Finds a device by URI and serial; another device where the URI points is refused, naming both. */
+async function bindDevice(script: CeremonyScript, keystore: Keystore, device: DeviceSpec): Promise<void> {
+  try {
+    await keystore.capabilities(KeyUri.fromFile(boundUri(device), script.file, `devices.${device.name}`));
+  } catch (error) {
+    const notFound = error instanceof KeywardError && (error.code === 'TOKEN_NOT_FOUND' || error.code === 'YUBIKEY_NOT_FOUND');
+    if (!notFound || device.serial === undefined) throw error;
+    const other = await keystore.capabilities(KeyUri.fromFile(device.uri, script.file, `devices.${device.name}`)).then(
+      () => true,
+      () => false,
+    );
+    if (!other) throw error;
+    throw keywardError(
+      'CEREMONY_DEVICE_MISMATCH',
+      `device "${device.name}" (${device.uri}) is here, but not the one with serial ${device.serial} the script names`,
+      {
+        hint: 'plug in the device the script names; a device swapped for another is refused, and nothing was done with it',
+        details: { device: device.name, serial: device.serial },
+      },
+    );
+  }
+}
+
+/** Describes a draft certificate for the people in the room. */
+function describeDraft(draft: x509.X509Certificate, profile: string, findings: ReturnType<typeof lintCertificate>): string {
+  return [
+    `Draft ${profile} certificate (signed by a throw-away key; the device has signed nothing yet):`,
+    `  subject     ${draft.subject}`,
+    `  issuer      ${draft.issuer}`,
+    `  serial      ${draft.serialNumber}`,
+    `  valid       ${draft.notBefore.toISOString()} to ${draft.notAfter.toISOString()}`,
+    `  to be signed, sha256 ${sha256Hex(tbsBytes(new Uint8Array(draft.rawData)))}`,
+    '  lint:',
+    ...findings.map((f) => `    ${f.ok ? 'ok  ' : 'FAIL'} ${f.check}: ${f.detail}`),
+  ].join('\n');
+}
+
+/** Runs a checked script. Throws what stopped it, after recording it and signing the transcript. */
+export async function runCeremony(script: CeremonyScript, options: RunOptions): Promise<CeremonyResult> {
+  const now = options.now ?? new Date();
+  await checkCeremony(script, options.out, now);
+  mkdirSync(options.out, { recursive: true });
+  const transcript = TranscriptWriter.create(join(options.out, 'transcript.jsonl'));
+  const { witnessing } = options;
+  const ceremonyKey = new MemoryKeyHandle('p256', 'ceremony key');
+  const signers: Array<{ signer: string; key: KeyHandle }> = [{ signer: 'ceremony', key: ceremonyKey }];
+  const record = (type: string, data: Record<string, unknown>) => transcript.append(type, data);
+  const ask = async (question: string, data: Record<string, unknown> = {}): Promise<boolean> => {
+    const answer = await witnessing.confirm(question);
+    record('prompt', { ...data, question, answer: answer ? 'yes' : 'no' });
+    return answer;
+  };
+  // The keystore's prompts and warnings go in the transcript: that a PIN was asked for, never what was typed.
+  const interaction: Interaction = {
+    askSecret: async (prompt) => {
+      const secret = await options.interaction.askSecret(prompt);
+      record('prompt.secret', { prompt, answered: secret !== undefined, value: 'not recorded' });
+      return secret;
+    },
+    confirm: async (question) => {
+      const answer = await options.interaction.confirm(question);
+      record('prompt', { question, answer: answer === undefined ? 'nobody to ask' : answer ? 'yes' : 'no' });
+      return answer;
+    },
+    warn: (message) => {
+      record('warning', { message });
+      options.interaction.warn(message);
+    },
+    notice: (message) => {
+      record('notice', { message });
+      return options.interaction.notice(message);
+    },
+  };
+  record('ceremony.start', {
+    title: script.title,
+    kind: script.kind,
+    time: now.toISOString(),
+    script: { file: script.file, sha256: script.sha256, text: script.text },
+    caDirectory: script.caDirectory,
+    witnesses: script.witnesses,
+    devices: Object.values(script.devices).map((d) => ({ name: d.name, uri: d.uri, serial: d.serial ?? null })),
+    ...(options.rehearsal ? { rehearsal: options.rehearsal } : {}),
+    ceremonyKey: toPem('PUBLIC KEY', await ceremonyKey.publicKey()),
+  });
+  const keystore = options.keystore(interaction);
+  const outputs: CeremonyResult['outputs'] = [];
+  const records: StepRecord[] = [];
+  let stage = 'witnesses';
+  try {
+    for (const witness of script.witnesses) {
+      if (!(await ask(`${witness}: are you present, and have you reviewed this script (sha256 ${script.sha256.slice(0, 16)}…)?`, { witness }))) {
+        throw keywardError('CANCELLED', `${witness} did not confirm being present and having reviewed the script`);
+      }
+    }
+    stage = 'devices';
+    for (const device of Object.values(script.devices)) {
+      await bindDevice(script, keystore, device);
+      record('device.bound', { device: device.name, uri: boundUri(device), serial: device.serial ?? null });
+    }
+    stage = script.kind;
+    const adapter = KINDS[script.kind];
+    if (!(await ask(`Run the ${script.kind} ceremony: ${adapter.describe(script)}?`))) throw keywardError('CANCELLED', 'the ceremony was not begun');
+    record('step.begin', { step: script.kind, what: adapter.describe(script) });
+    const issuerOf = (profile: string, directory: CaDirectory): x509.X509Certificate | undefined =>
+      profile === 'root' || profile === 'cluster-ca' ? undefined : profile === 'cross-signed-root' ? directory.roots()[0] : directory.root();
+    const directory = new CaDirectory(script.caDirectory);
+    witnessing.show(`${script.kind}: ${adapter.describe(script)}…`);
+    const result = await adapter.run({ script, directory, keys: scriptKeyUris(script), now }, keystore, {
+      now,
+      review: async (draft, profile) => {
+        const findings = lintCertificate(draft, profile, {
+          issuer: issuerOf(profile, directory),
+          subject: profile === 'root' && script.kind === 'root' ? script.certificate.subject : undefined,
+          clusterId: script.cluster?.id,
+        });
+        record('certificate.draft', {
+          profile,
+          subject: draft.subject,
+          issuer: draft.issuer,
+          serial: draft.serialNumber,
+          notBefore: draft.notBefore.toISOString(),
+          notAfter: draft.notAfter.toISOString(),
+          tbsSha256: sha256Hex(tbsBytes(new Uint8Array(draft.rawData))),
+          lint: findings,
+        });
+        witnessing.show(describeDraft(draft, profile, findings));
+        const failed = findings.filter((f) => !f.ok);
+        if (failed.length) {
+          throw keywardError(
+            'CEREMONY_LINT_FAILED',
+            `the draft ${profile} certificate fails ${failed.map((f) => f.check).join(', ')}: the device signed nothing`,
+          );
+        }
+        if (!(await ask(`Sign this ${profile} certificate with the device?`, { profile }))) {
+          throw keywardError('CANCELLED', `the ${profile} certificate was not approved: the device signed nothing`);
+        }
+      },
+    });
+    for (const step of result.records) {
+      for (const key of step.keys) {
+        const spec = script.keys[key.role === 'old-root' ? 'root' : key.role];
+        const device = spec ? script.devices[spec.device] : undefined;
+        if (device?.serial !== undefined && key.deviceSerial !== undefined && key.deviceSerial !== device.serial) {
+          throw keywardError('CEREMONY_DEVICE_MISMATCH', `the ${key.role} key is on ${key.device}, not on device "${device.name}" (serial ${device.serial})`);
+        }
+      }
+      record('step.done', { ...step });
+      records.push(step);
+    }
+    for (const key of result.records.flatMap((r) => r.keys).filter((k) => k.generated && k.uri.startsWith('yubikey:'))) {
+      const attestation = await (await keystore.open(KeyUri.of(key.uri))).attest();
+      record('key.attestation', { role: key.role, chain: attestation.chain.map((der) => toPem('CERTIFICATE', der)), claims: attestation.claims });
+    }
+    stage = 'outputs';
+    for (const [name, content] of Object.entries(result.outputs)) {
+      const file = script.outputs[name];
+      if (file === undefined) continue;
+      const path = join(options.out, file);
+      writeNewFile(path, content);
+      const written = { name, path, sha256: sha256Hex(content) };
+      record('output.written', written);
+      outputs.push(written);
+    }
+    if (adapter.signer) {
+      const made = result.records.flatMap((r) => r.keys).find((k) => k.role === adapter.signer && k.generated);
+      if (made) {
+        signers.push({ signer: adapter.signer, key: await keystore.open(KeyUri.of(made.uri)) });
+        record('signer.added', { signer: adapter.signer, publicKey: made.publicKey });
+      }
+    }
+    stage = 'acknowledgement';
+    witnessing.show(summary(records, outputs));
+    for (const witness of script.witnesses) {
+      if (!(await ask(`${witness}: do you acknowledge the fingerprints and files shown?`, { witness }))) {
+        throw keywardError('CANCELLED', `${witness} did not acknowledge the ceremony's results`);
+      }
+      record('witness.acknowledged', { witness });
+    }
+    record('ceremony.end', { outcome: 'done' });
+    for (const { signer, key } of signers) await transcript.sign(signer, key);
+    return { transcript: transcript.path, finalHash: transcript.lastHash, outcome: 'done', records, outputs };
+  } catch (error) {
+    const failure =
+      error instanceof KeywardError ? { code: error.code, message: error.message } : { code: 'UNEXPECTED', message: String((error as Error).message) };
+    record('ceremony.failed', { stage, ...failure });
+    record('ceremony.end', { outcome: 'stopped' });
+    for (const { signer, key } of signers) await transcript.sign(signer, key).catch(() => undefined);
+    throw error;
+  } finally {
+    transcript.close();
+    await keystore.close();
+  }
+}
+
+/** What the witnesses copy: fingerprints, serials, CRL numbers, files and their hashes. */
+export function summary(records: StepRecord[], outputs: CeremonyResult['outputs']): string {
+  return [
+    ...records.flatMap((r) => r.keys.map((k) => `${k.role} key ${k.generated ? 'made' : 'used'} on ${k.device}\n  public key sha256 ${k.spkiSha256}`)),
+    ...records.flatMap((r) => r.certificates.map((c) => `${c.profile} "${c.subject}" serial ${c.serial}\n  sha256 ${c.sha256}`)),
+    ...records.flatMap((r) => r.crls.map((c) => `${c.role} CRL number ${c.number}\n  sha256 ${c.sha256}`)),
+    ...outputs.map((o) => `output ${o.path}\n  sha256 ${o.sha256}`),
+  ].join('\n');
+}
