@@ -72,23 +72,27 @@ export interface CeremonyResult {
  * through the step's own check, inputs, and outputs that must not exist yet in `out`.
  */
 export async function checkCeremony(script: CeremonyScript, out: string | undefined, now: Date): Promise<void> {
-  const problems = [];
-  for (const [name, file] of Object.entries(script.outputs)) {
-    if (out !== undefined && existsSync(join(out, file)))
-      problems.push(problemAt(script, `outputs.${name}`, `${join(out, file)} already exists: a ceremony never writes over a file`));
-  }
-  if (out !== undefined && existsSync(join(out, 'transcript.jsonl')))
-    problems.push(problemAt(script, '', `${join(out, 'transcript.jsonl')} already exists: give the ceremony a new --out directory`));
-  if (problems.length)
-    throw keywardError('OUTPUT_EXISTS', problems.map((p) => `${script.file}:${p.line}:${p.col}: ${p.message}`).join('\n'), {
-      hint: 'move the old files away or choose another --out; nothing was opened or written',
-    });
+  checkOutputs(script, out);
   try {
     await KINDS[script.kind].check({ script, directory: new CaDirectory(script.caDirectory), keys: scriptKeyUris(script), now });
   } catch (error) {
     if (!(error instanceof FieldError)) throw error;
     const place = problemAt(script, error.field, error.error.message);
     throw placedError(script, place.line, place.col, error.field, error.error);
+  }
+}
+
+/** Refuses outputs (and a transcript) that exist already in `out`, naming the script line of each. */
+export function checkOutputs(script: CeremonyScript, out: string | undefined): void {
+  if (out === undefined) return;
+  const problems = Object.entries(script.outputs)
+    .filter(([, file]) => existsSync(join(out, file)))
+    .map(([name, file]) => problemAt(script, `outputs.${name}`, `${join(out, file)} already exists: a ceremony never writes over a file`));
+  if (existsSync(join(out, 'transcript.jsonl'))) problems.push(problemAt(script, '', `${join(out, 'transcript.jsonl')} already exists: give the ceremony a new --out directory`));
+  if (problems.length) {
+    throw keywardError('OUTPUT_EXISTS', problems.map((p) => `${script.file}:${p.line}:${p.col}: ${p.message}`).join('\n'), {
+      hint: 'move the old files away or choose another --out; nothing was opened or written',
+    });
   }
 }
 

@@ -144,7 +144,7 @@ export function verifyTranscript(path: string): TranscriptVerification {
     if (entry.type === 'transcript.signature') {
       const signature = entry.data as unknown as TranscriptSignature;
       if (signature.signed !== entry.prev) throw tampered(line, 'is a signature over another point of the chain');
-      let valid = false;
+      let valid: boolean;
       try {
         valid = signatureValid(signature.algorithm, signature.publicKey, Buffer.from(signature.signed, 'hex'), Buffer.from(signature.signature, 'hex'));
       } catch {
