@@ -34,7 +34,8 @@ const NOUNS: Record<string, { description: string; define: () => Promise<(noun: 
     define: async () => (await import('./ca/index.js')).defineCa,
   },
   ceremony: {
-    description: 'key ceremonies from reviewed scripts: checked before any device opens, witnessed, with a hash-chained, signed transcript and a printable report',
+    description:
+      'key ceremonies from reviewed scripts: checked before any device opens, witnessed, with a hash-chained, signed transcript and a printable report',
     define: async () => (await import('./ceremony/index.js')).defineCeremony,
   },
   trust: {

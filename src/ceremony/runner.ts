@@ -88,7 +88,8 @@ export function checkOutputs(script: CeremonyScript, out: string | undefined): v
   const problems = Object.entries(script.outputs)
     .filter(([, file]) => existsSync(join(out, file)))
     .map(([name, file]) => problemAt(script, `outputs.${name}`, `${join(out, file)} already exists: a ceremony never writes over a file`));
-  if (existsSync(join(out, 'transcript.jsonl'))) problems.push(problemAt(script, '', `${join(out, 'transcript.jsonl')} already exists: give the ceremony a new --out directory`));
+  if (existsSync(join(out, 'transcript.jsonl')))
+    problems.push(problemAt(script, '', `${join(out, 'transcript.jsonl')} already exists: give the ceremony a new --out directory`));
   if (problems.length) {
     throw keywardError('OUTPUT_EXISTS', problems.map((p) => `${script.file}:${p.line}:${p.col}: ${p.message}`).join('\n'), {
       hint: 'move the old files away or choose another --out; nothing was opened or written',
