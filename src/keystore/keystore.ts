@@ -8,6 +8,7 @@
  */
 import { algorithmInfo } from '../crypto/algorithms.js';
 import type { BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from './backend.js';
+import { DevicePins } from './device-pins.js';
 import { nonInteractive, type Interaction } from './interaction.js';
 import { KeyUri } from './uri/origin.js';
 import type { Pkcs11Backend } from './pkcs11/backend.js';
@@ -75,11 +76,9 @@ export class Keystore {
   };
 
   constructor(options: KeystoreOptions = {}) {
-    this.context = {
-      interaction: options.interaction ?? nonInteractive,
-      env: options.env ?? process.env,
-      allowFinalTry: options.allowFinalTry ?? false,
-    };
+    const interaction = options.interaction ?? nonInteractive;
+    const env = options.env ?? process.env;
+    this.context = { interaction, env, allowFinalTry: options.allowFinalTry ?? false, pins: new DevicePins(interaction, env) };
     this.#pkcs11 = { module: options.pkcs11Module, moduleAllowList: options.pkcs11ModuleAllowList };
     this.#yubikey = {
       attachedCards: options.attachedCards ?? [],
