@@ -19,6 +19,11 @@ import type { YubiKeyBackend } from './yubikey/backend.js';
 
 export interface KeystoreOptions {
   interaction?: Interaction;
+  /**
+   * Where PINs and settings are read (default: process.env): each device's own
+   * KEYWARD_PIN_TOKEN_<serial> or KEYWARD_PIN_YUBIKEY_<serial>, and KEYWARD_PIN, which this keystore
+   * gives to one device only (src/keystore/device-pins.ts).
+   */
   env?: NodeJS.ProcessEnv;
   /** The PKCS#11 module to use when a URI names none (like `--module`). */
   pkcs11Module?: string;

@@ -50,7 +50,20 @@ test.serial('trust sign with a YubiKey and an online token: each its own PIN var
   t.is((await run(['key', 'generate', releaseKey, '-a', 'p256', '--pin-policy', 'always', '--touch-policy', 'never'], both)).code, 0);
   const repo = join(tempDir(t, 'keyward-device-pins-repo-'), 'repo');
   const init = await run(
-    ['trust', 'repo', 'init', repo, '--root-key', keys.root!, '--targets-key', keys.targets!, '--snapshot-key', keys.snapshot!, '--timestamp-key', keys.timestamp!],
+    [
+      'trust',
+      'repo',
+      'init',
+      repo,
+      '--root-key',
+      keys.root!,
+      '--targets-key',
+      keys.targets!,
+      '--snapshot-key',
+      keys.snapshot!,
+      '--timestamp-key',
+      keys.timestamp!,
+    ],
     both,
   );
   t.is(init.code, 0, init.stderr);

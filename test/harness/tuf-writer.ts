@@ -35,7 +35,11 @@ export async function devices(): Promise<Devices> {
   const card = await VirtualYubiKey.create({ firmware: '5.7.1' }, { touch: { kind: 'auto', delayMs: 5 } });
   const token = uniqueLabel('tuf');
   const setUp = new Keystore({ env: {}, interaction: recordingInteraction([]) });
-  const { serial } = (await setUp.administration('pkcs11')).initToken('pkcs11:', { label: token, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(PIN) });
+  const { serial } = (await setUp.administration('pkcs11')).initToken('pkcs11:', {
+    label: token,
+    soPin: Secret.fromString(SO_PIN),
+    userPin: Secret.fromString(PIN),
+  });
   await setUp.close();
   // KEYWARD_PIN would go to one device only: a keystore that uses both names each one's PIN.
   const keystore = new Keystore({

@@ -100,7 +100,10 @@ test.serial('only KEYWARD_PIN: it goes to the first device; the second is refuse
   t.true(signed.card instanceof AuthError);
   const error = signed.card as AuthError;
   t.is(error.code, 'PIN_AMBIGUOUS');
-  t.is(error.message, `KEYWARD_PIN went to token "${token.label}" (serial ${token.serial}); it is not tried on YubiKey ${CARD_SERIAL} (firmware 5.7.1) too, which may have another PIN`);
+  t.is(
+    error.message,
+    `KEYWARD_PIN went to token "${token.label}" (serial ${token.serial}); it is not tried on YubiKey ${CARD_SERIAL} (firmware 5.7.1) too, which may have another PIN`,
+  );
   t.true(error.hint!.includes(`set ${cardVariable} for YubiKey ${CARD_SERIAL}`), error.hint);
   t.true(error.hint!.includes(`and ${tokenVariable()} for token "${token.label}"`), error.hint);
   t.is((await counters()).cardTriesLeft, 3, "the token's PIN was never tried on the card");
@@ -177,16 +180,55 @@ test.serial('at a terminal, yes tries KEYWARD_PIN on the second device too (same
   await change(TOKEN_PIN, CARD_PIN);
   t.teardown(() => change(CARD_PIN, TOKEN_PIN));
   const keystore = new Keystore({ env: { KEYWARD_PIN: CARD_PIN }, interaction: person(true, {}, asked) });
-  try {
-    for (let i = 0; i < 2; i++) {
+  // Closed between rounds, the devices ask again (a new login, a new card session): the answer holds for the keystore.
+  for (let i = 0; i < 2; i++) {
+    try {
       t.true((await (await keystore.open(tokenKey())).sign(DATA)) instanceof Uint8Array);
       t.true((await (await keystore.open(cardKey)).sign(DATA)) instanceof Uint8Array);
+    } finally {
+      await keystore.close();
     }
-  } finally {
-    await keystore.close();
   }
   t.is(asked.length, 1, asked.join('\n'));
   t.regex(asked[0]!, /^KEYWARD_PIN went to token ".*" \(serial .*\) in this command\. Try it on YubiKey \d+ \(firmware 5\.7\.1\) too\?/);
+});
+
+test.serial('key list over two tokens with only KEYWARD_PIN: the first logs in, the other shows its public objects, its PIN untried', async (t) => {
+  if (skip) return t.pass(skip);
+  const setUp = new Keystore({ env: {}, interaction: recordingInteraction([]) });
+  const label = uniqueLabel('pins-other');
+  const other = (await setUp.administration('pkcs11')).initToken('pkcs11:', {
+    label,
+    soPin: Secret.fromString(SO_PIN),
+    userPin: Secret.fromString('other-pin-2'),
+  });
+  await setUp.close();
+  const withOwn = new Keystore({ env: { [other.pinVariable!]: 'other-pin-2' }, interaction: recordingInteraction([]) });
+  await withOwn.generate(`pkcs11:token=${label};object=o`, { algorithm: 'p256' });
+  await withOwn.close();
+  // KEYWARD_PIN is the PIN of whichever token the module lists first: the other one is the second device.
+  const tokens = (await setUp.administration('pkcs11')).tokens().filter((s) => s.label === label || s.label === token.label);
+  const [first, second] = tokens;
+  const pins: Record<string, string> = { [label]: 'other-pin-2', [token.label]: TOKEN_PIN };
+  const warnings: string[] = [];
+  const keystore = new Keystore({ env: { KEYWARD_PIN: pins[first!.label] }, interaction: recordingInteraction(warnings) });
+  const keys = await keystore.list('pkcs11:');
+  await keystore.close();
+  const types = (tokenLabel: string) => keys.filter((k) => k.details.token === tokenLabel).map((k) => k.details.objects);
+  t.true(
+    types(first!.label).some((objects) => (objects as string[]).includes('private')),
+    'the first token was logged in to',
+  );
+  t.false(
+    types(second!.label).some((objects) => (objects as string[]).includes('private')),
+    'the second only shows its public objects',
+  );
+  t.true(types(second!.label).length > 0);
+  t.deepEqual(warnings, [
+    `no PIN for token "${second!.label}" (serial ${second!.serial}): listing its public objects only (KEYWARD_PIN went to token "${first!.label}" (serial ${first!.serial}); it is not tried on token "${second!.label}" (serial ${second!.serial}) too, which may have another PIN)`,
+  ]);
+  const after = (await setUp.administration('pkcs11')).tokens().find((s) => s.label === second!.label)!;
+  t.is(after.userPin, 'ok', "the second token never saw the first one's PIN");
 });
 
 test('variable names: letters and digits kept, every other byte as _ and hex, so no two serials share one', (t) => {
