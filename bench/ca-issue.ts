@@ -97,9 +97,12 @@ function cfsslCertdb(path: string): string {
 }
 
 export async function benchCaIssue(): Promise<CaBenchRow[]> {
-  const keystore = new Keystore({ env: { KEYWARD_PIN: PIN } });
+  // Two tokens in one keystore: each its own PIN variable (KEYWARD_PIN goes to one device), set once it exists.
+  const env: NodeJS.ProcessEnv = {};
+  const keystore = new Keystore({ env });
   const pkcs11 = await keystore.administration('pkcs11');
-  for (const label of ['ca-root', 'ca-online']) pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(PIN) });
+  for (const label of ['ca-root', 'ca-online'])
+    env[pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(PIN) }).pinVariable!] = PIN;
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-bench-ca-')));
   const rootKey = 'pkcs11:token=ca-root;object=root';
   const root = await createRootCa(directory, keystore, { key: rootKey, generate: 'p256' });
