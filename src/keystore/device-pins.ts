@@ -20,6 +20,9 @@ export const SHARED_PIN_VARIABLE = 'KEYWARD_PIN';
 
 export type PinDeviceKind = 'token' | 'yubikey';
 
+/** The name of any device's own variable (of either kind). */
+const DEVICE_VARIABLE = /^KEYWARD_PIN_(TOKEN|YUBIKEY)_/;
+
 /** A device that wants a user PIN, as the keystore found it. */
 export interface PinDevice {
   /** `token`: a PKCS#11 token (`pkcs11:` URIs); `yubikey`: a YubiKey's PIV application (`yubikey:` URIs). */
@@ -119,8 +122,7 @@ export class DevicePins {
   /** Where `device`'s PIN could come from, for a command that has nobody to ask; names variables set for other devices. */
   #whereFrom(device: PinDevice): string {
     const own = devicePinVariable(device.kind, device.serial);
-    const prefix = `${SHARED_PIN_VARIABLE}_${device.kind.toUpperCase()}_`;
-    const others = Object.keys(this.#env).filter((name) => name.startsWith(prefix) && name !== own && this.#env[name]);
+    const others = Object.keys(this.#env).filter((name) => DEVICE_VARIABLE.test(name) && name !== own && this.#env[name]);
     return (
       `${own ? `set ${own} (this device's own) or ${SHARED_PIN_VARIABLE}` : `set ${SHARED_PIN_VARIABLE}`}, or put it in a file and add ?pin-source=file:/path/to/file to the URI` +
       (others.length ? `; set here, for other devices: ${others.sort().join(', ')}` : '')

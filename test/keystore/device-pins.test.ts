@@ -134,7 +134,7 @@ test.serial('a variable for another device is not used: no PIN is tried, and the
   t.regex(error.message, new RegExp(`^the PIN of YubiKey ${CARD_SERIAL} \\(firmware 5\\.7\\.1\\).* is needed`));
   t.is(
     error.hint,
-    `set ${cardVariable} (this device's own) or KEYWARD_PIN, or put it in a file and add ?pin-source=file:/path/to/file to the URI; set here, for other devices: ${other}`,
+    `set ${cardVariable} (this device's own) or KEYWARD_PIN, or put it in a file and add ?pin-source=file:/path/to/file to the URI; set here, for other devices: ${tokenVariable()}, ${other}`,
   );
   t.is((await counters()).cardTriesLeft, 3);
 });
