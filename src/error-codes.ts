@@ -151,6 +151,7 @@ export const ERROR_CODES = {
   LEDGER_EXPORT_INVALID: { exit: 'verification', meaning: "a ledger export that is not Keyward's, or whose content fails its own count and checksum" },
   LEDGER_FAILED: { exit: 'failure', meaning: "the ledger's database failed a statement for a reason Keyward does not know" },
   LEDGER_NOT_EMPTY: { exit: 'conflict', meaning: 'an import into a ledger that already holds other certificates or CRL numbers' },
+  LEDGER_PASSWORD_SOURCE: { exit: 'auth', meaning: 'PGPASSWORD is not sent to a ledger URL read from ca.json (a PGPASSFILE line binds it to its host)' },
   LEDGER_SCHEMA_MISSING: { exit: 'notFound', meaning: 'the database holds no Keyward ledger yet (keyward ca ledger migrate makes one)' },
   LEDGER_SCHEMA_NEWER: { exit: 'conflict', meaning: "the ledger's schema is newer than this Keyward knows: a newer Keyward migrated it" },
   LEDGER_SCHEMA_OLD: { exit: 'conflict', meaning: "the ledger's schema is older than this Keyward needs (keyward ca ledger migrate)" },

@@ -294,7 +294,7 @@ export class CaDirectory {
   ledgerLocation(): LedgerLocation {
     if (this.#ledger) return this.#ledger;
     const named = this.exists(CA_FILES.config) ? this.config().ledger : undefined;
-    return named === undefined ? { kind: 'sqlite' } : parseLedgerLocation(named);
+    return named === undefined ? { kind: 'sqlite' } : parseLedgerLocation(named, `${this.path(CA_FILES.config)} "ledger"`, { fromFile: true });
   }
 
   /**

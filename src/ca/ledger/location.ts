@@ -23,6 +23,11 @@ export interface PostgresLocation {
   sslrootcert?: string;
   /** Seconds to wait for a connection (libpq's connect_timeout); default 5. */
   connectTimeout: number;
+  /**
+   * Read from ca.json, a file others may write, not given by the operator: such a URL could point
+   * at anyone's server, so it gets no PGPASSWORD, only a PGPASSFILE line bound to its host.
+   */
+  fromFile?: boolean;
 }
 
 export type LedgerLocation = { kind: 'sqlite' } | PostgresLocation;
@@ -40,7 +45,7 @@ const PARAMETERS = new Set(['sslmode', 'sslrootcert', 'host', 'connect_timeout']
 const EXAMPLE = 'postgres://keyward@db.example:5432/keyward_ca?sslmode=verify-full&sslrootcert=/etc/keyward/db-ca.pem';
 
 /** A ledger location as typed (--ledger, KEYWARD_CA_LEDGER) or read (ca.json's "ledger"). */
-export function parseLedgerLocation(text: string, from = '--ledger'): LedgerLocation {
+export function parseLedgerLocation(text: string, from = '--ledger', options: { fromFile?: boolean } = {}): LedgerLocation {
   if (text === 'sqlite') return { kind: 'sqlite' };
   const invalid = (problem: string, hint = `a ledger is "sqlite" or a URL such as ${EXAMPLE}`) =>
     keywardError('LEDGER_URL_INVALID', `${from}: ${problem}`, { hint });
@@ -92,6 +97,7 @@ export function parseLedgerLocation(text: string, from = '--ledger'): LedgerLoca
     sslmode,
     ...(sslrootcert !== undefined ? { sslrootcert } : {}),
     connectTimeout,
+    ...(options.fromFile ? { fromFile: true } : {}),
   } as PostgresLocation;
 }
 

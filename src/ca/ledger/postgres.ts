@@ -144,7 +144,12 @@ function schemaMissing(location: PostgresLocation) {
 /** The password, read as libpq reads it: PGPASSWORD, else the PGPASSFILE (~/.pgpass) line for this server. */
 function passwordFor(location: PostgresLocation): () => Promise<string> {
   return async () => {
-    if (process.env.PGPASSWORD !== undefined) return process.env.PGPASSWORD;
+    if (process.env.PGPASSWORD !== undefined) {
+      if (!location.fromFile) return process.env.PGPASSWORD;
+      throw keywardError('LEDGER_PASSWORD_SOURCE', `the ledger URL ${location.url} comes from ca.json, a file others may write; PGPASSWORD is not sent to it`, {
+        hint: 'give the URL yourself (--ledger or KEYWARD_CA_LEDGER), or put the password in a PGPASSFILE line for that host (host:port:database:user:password), which binds it to the host',
+      });
+    }
     const lookup = createRequire(import.meta.url)('pgpass') as (
       connection: { host: string; port: number; database?: string; user?: string },
       done: (password: string | undefined) => void,

@@ -79,6 +79,13 @@ pgTest('a password in the URL is refused, the password comes from PGPASSWORD or 
     writeFileSync(passFile, `127.0.0.1:${postgres.server.port}:${location.database}:keyward:${postgres.server.password}\n`, { mode: 0o600 });
     await (await PostgresLedger.open(location)).close();
     t.pass('the PGPASSFILE line for this server is used');
+    // A URL from ca.json (anyone who can write the CA directory could name their own server there)
+    // gets no PGPASSWORD; the PGPASSFILE line, bound to its host, still serves it.
+    const fromFile = { ...location, fromFile: true };
+    process.env.PGPASSWORD = postgres.server.password;
+    await t.throwsAsync(PostgresLedger.open(fromFile), { instanceOf: AuthError, code: 'LEDGER_PASSWORD_SOURCE', message: /comes from ca\.json/ });
+    delete process.env.PGPASSWORD;
+    await (await PostgresLedger.open(fromFile)).close();
   } finally {
     process.env.PGPASSWORD = saved;
     delete process.env.PGPASSFILE;
