@@ -45,9 +45,8 @@ function createCrl(signer: SigningKey, issuer: x509.X509Certificate, revoked: Le
  * valid for `days` from `now` (how long relying parties may use it before fetching a new one).
  */
 export async function crlFromLedger(ledger: Ledger, signer: SigningKey, issuer: x509.X509Certificate, days: number, now: Date): Promise<x509.X509Crl> {
-  const keyId = signer.keyIdentifier.toString('hex');
-  const revoked = await ledger.list({ issuerKeyId: keyId, status: 'revoked' });
-  return createCrl(signer, issuer, revoked, await ledger.nextCrlNumber(keyId), days, now);
+  const { number, revoked } = await ledger.nextCrl(signer.keyIdentifier.toString('hex'));
+  return createCrl(signer, issuer, revoked, number, days, now);
 }
 
 /** A CRL's number (its cRLNumber extension), as the CRL says it. */

@@ -84,7 +84,7 @@ export async function recordIssued(
   issuerSpki: Uint8Array,
   recorder: StepRecorder,
 ): Promise<void> {
-  const ledger = directory.ledger({ create: true });
+  const ledger = await directory.ledger({ create: true });
   try {
     const entry = entryFor(fieldsOf(certificate), profile, keyIdentifierOf(issuerSpki).toString('hex'));
     await ledger.record(entry);
@@ -104,7 +104,7 @@ export async function writeCrl(
   days: number,
   recorder: StepRecorder,
 ): Promise<x509.X509Crl> {
-  const ledger = directory.ledger();
+  const ledger = await directory.ledger();
   try {
     const crl = await crlFromLedger(ledger, signer, issuer, days, recorder.now);
     recorder.write(directory, crlFile(role), crlPem(crl));
