@@ -1,10 +1,11 @@
 /**
  * `--dry-run`: the same script, end to end, on stand-ins. Each PKCS#11 device becomes a throw-away
- * SoftHSM token with the same label, each YubiKey a virtual YubiKey with the same serial (in this
+ * SoftHSM token labelled after it, each YubiKey a virtual YubiKey with the same serial (in this
  * process), all with one rehearsal PIN; the CA directory is a scratch copy (or, where the real one
  * is not on this machine, a scratch directory with a stand-in root), and outputs and transcript go
  * to a scratch directory. Everything is removed afterwards: a rehearsal leaves nothing behind.
  */
+import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,7 +53,8 @@ export async function prepareRehearsal(script: CeremonyScript): Promise<Rehearsa
     keystores.push(setup);
     for (const device of Object.values(script.devices)) {
       if (device.scheme === 'pkcs11') {
-        const label = parsePkcs11Uri(device.uri).token ?? `rehearsal-${device.name}`;
+        // Labels are unique in a store, and this process may rehearse more than once: the stand-in's is its own.
+        const label = `${(parsePkcs11Uri(device.uri).token ?? device.name).slice(0, 20)}-${randomBytes(4).toString('hex')}`;
         const summary = (await setup.administration('pkcs11')).initToken('pkcs11:', {
           label,
           soPin: Secret.fromString(`${REHEARSAL_PIN}-so`),
