@@ -27,26 +27,13 @@ export function defineNew(ceremony: Command): void {
       const { scriptText } = await import('../../src/ceremony/wizard.js');
       const { writeNewFile } = await import('../../src/atomic-file.js');
       const output = { output: process.stderr };
-      const kind = await select(
-        {
-          message: 'Which ceremony?',
-          choices: [
-            { name: 'root: make the offline root key and its certificate', value: 'root' as const },
-            { name: 'intermediate: the root signs a cluster intermediate whose key is made here', value: 'intermediate' as const },
-          ],
-        },
-        output,
-      );
-      const deviceKind = await select(
-        {
-          message: 'Where do the keys live?',
-          choices: [
-            { name: 'a PKCS#11 token (an HSM, SoftHSM)', value: 'pkcs11' as const },
-            { name: 'a YubiKey (PIV)', value: 'yubikey' as const },
-          ],
-        },
-        output,
-      );
+      const choose = <T extends string>(message: string, choices: Record<T, string>) =>
+        select({ message, choices: (Object.entries(choices) as Array<[T, string]>).map(([value, name]) => ({ name, value })) }, output);
+      const kind = await choose('Which ceremony?', {
+        root: 'root: make the offline root key and its certificate',
+        intermediate: 'intermediate: the root signs a cluster intermediate whose key is made here',
+      });
+      const deviceKind = await choose('Where do the keys live?', { pkcs11: 'a PKCS#11 token (an HSM, SoftHSM)', yubikey: 'a YubiKey (PIV)' });
       const token = deviceKind === 'pkcs11' ? await input({ message: 'Token label:', default: 'offline-root' }, output) : undefined;
       const serial = await input(
         { message: deviceKind === 'pkcs11' ? "Token serial (keyward token list shows it; empty: don't bind):" : 'YubiKey serial:' },

@@ -7,25 +7,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { keywardError, KeywardError } from '../errors.js';
 import type { Keystore } from '../keystore/keystore.js';
 import type { KeyUri } from '../keystore/uri/origin.js';
-import {
-  checkClusterIntermediate,
-  checkIntermediateInstall,
-  checkIntermediateRequest,
-  createClusterIntermediate,
-  installClusterIntermediate,
-  requestClusterIntermediate,
-  type IntermediateCreateOptions,
-} from '../ca/steps/intermediate.js';
-import type { StepRecord, StepRun } from '../ca/steps/record.js';
-import { checkRootCrl, signRootCrl } from '../ca/steps/revocation.js';
-import { checkRootCa, createRootCa } from '../ca/steps/root.js';
-import { beginRootRotation, checkRootRotation } from '../ca/steps/rotation.js';
-import { CaDirectory } from '../ca/store.js';
+// The CA as its library users see it (`keyward/ca`): the ceremony uses nothing else of it.
+import * as ca from '../ca/index.js';
+import type { IntermediateCreateOptions, StepRecord, StepRun } from '../ca/index.js';
 import type { CeremonyKind, CeremonyScript } from './script.js';
 
 export interface KindContext {
   script: CeremonyScript;
-  directory: CaDirectory;
+  directory: ca.CaDirectory;
   keys: Record<string, KeyUri>;
   now: Date;
 }
@@ -102,14 +91,14 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
     describe: (s) => `make the root key ${s.keys.root!.label ?? s.keys.root!.slot} (${s.keys.root!.algorithm}) and its self-signed certificate`,
     check: (ctx) =>
       placed('ca-directory', () =>
-        checkRootCa(
+        ca.checkRootCa(
           ctx.directory,
           { key: ctx.keys.root!, generate: ctx.script.keys.root!.algorithm, subject: ctx.script.certificate.subject, years: ctx.script.certificate.years },
           ctx.now,
         ),
       ),
     run: async (ctx, keystore, run) => {
-      const record = await createRootCa(
+      const record = await ca.createRootCa(
         ctx.directory,
         keystore,
         { key: ctx.keys.root!, generate: ctx.script.keys.root!.algorithm, subject: ctx.script.certificate.subject, years: ctx.script.certificate.years },
@@ -121,9 +110,9 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
   },
   intermediate: {
     describe: (s) => `make the intermediate key for cluster ${s.cluster!.id} and have the root sign its certificate and the root CRL`,
-    check: (ctx) => placed('ca-directory', () => checkClusterIntermediate(ctx.directory, intermediateOptions(ctx), ctx.now)),
+    check: (ctx) => placed('ca-directory', () => ca.checkClusterIntermediate(ctx.directory, intermediateOptions(ctx), ctx.now)),
     run: async (ctx, keystore, run) => {
-      const record = await createClusterIntermediate(ctx.directory, keystore, intermediateOptions(ctx), run);
+      const record = await ca.createClusterIntermediate(ctx.directory, keystore, intermediateOptions(ctx), run);
       return { records: [record], outputs: { certificate: record.outputs.certificate! } };
     },
   },
@@ -131,7 +120,7 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
     describe: (s) => `make the intermediate key for cluster ${s.cluster!.id} online and its CSR for the offline root`,
     check: (ctx) =>
       placed('ca-directory', () =>
-        checkIntermediateRequest(ctx.directory, {
+        ca.checkIntermediateRequest(ctx.directory, {
           key: ctx.keys.intermediate!,
           generate: ctx.script.keys.intermediate!.algorithm,
           clusterId: ctx.script.cluster!.id,
@@ -139,7 +128,7 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
         }),
       ),
     run: async (ctx, keystore, run) => {
-      const record = await requestClusterIntermediate(
+      const record = await ca.requestClusterIntermediate(
         ctx.directory,
         keystore,
         {
@@ -157,10 +146,10 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
     describe: (s) => `have the root sign the intermediate CSR of cluster ${s.cluster!.id}, and the root CRL`,
     check: async (ctx) => {
       const csr = input(ctx.script, 'csr', 'inputs.csr');
-      await placed('ca-directory', () => checkClusterIntermediate(ctx.directory, intermediateOptions(ctx, csr), ctx.now));
+      await placed('ca-directory', () => ca.checkClusterIntermediate(ctx.directory, intermediateOptions(ctx, csr), ctx.now));
     },
     run: async (ctx, keystore, run) => {
-      const record = await createClusterIntermediate(ctx.directory, keystore, intermediateOptions(ctx, input(ctx.script, 'csr', 'inputs.csr')), run);
+      const record = await ca.createClusterIntermediate(ctx.directory, keystore, intermediateOptions(ctx, input(ctx.script, 'csr', 'inputs.csr')), run);
       return { records: [record], outputs: { certificate: record.outputs.certificate! } };
     },
   },
@@ -175,14 +164,14 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
           keywardError('CEREMONY_INPUT_MISSING', `${rootDirectory} is not there`, { hint: "bring the root's CA directory from the ceremony" }),
         );
       }
-      await placed('inputs', () => checkIntermediateInstall(ctx.directory, { certificate, rootDirectory: new CaDirectory(rootDirectory) }));
+      await placed('inputs', () => ca.checkIntermediateInstall(ctx.directory, { certificate, rootDirectory: new ca.CaDirectory(rootDirectory) }));
     },
     run: async (ctx, keystore, run) => {
       const certificate = input(ctx.script, 'certificate', 'inputs.certificate');
-      const record = await installClusterIntermediate(
+      const record = await ca.installClusterIntermediate(
         ctx.directory,
         keystore,
-        { certificate, rootDirectory: new CaDirectory(ctx.script.inputs.rootDirectory!) },
+        { certificate, rootDirectory: new ca.CaDirectory(ctx.script.inputs.rootDirectory!) },
         run,
       );
       return { records: [record], outputs: {} };
@@ -192,7 +181,7 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
     describe: (s) => `make the new root key ${s.keys['new-root']!.label ?? s.keys['new-root']!.slot}, its certificate, and have the old root cross-sign it`,
     check: (ctx) =>
       placed('ca-directory', () =>
-        checkRootRotation(
+        ca.checkRootRotation(
           ctx.directory,
           {
             newKey: ctx.keys['new-root']!,
@@ -204,7 +193,7 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
         ),
       ),
     run: async (ctx, keystore, run) => {
-      const record = await beginRootRotation(
+      const record = await ca.beginRootRotation(
         ctx.directory,
         keystore,
         {
@@ -222,9 +211,9 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
   },
   crl: {
     describe: () => 'have the root sign its CRL',
-    check: (ctx) => placed('crl', () => checkRootCrl(ctx.directory, { rootKey: ctx.keys.root!, days: ctx.script.crl.days })),
+    check: (ctx) => placed('crl', () => ca.checkRootCrl(ctx.directory, { rootKey: ctx.keys.root!, days: ctx.script.crl.days })),
     run: async (ctx, keystore, run) => {
-      const record = await signRootCrl(ctx.directory, keystore, { rootKey: ctx.keys.root!, days: ctx.script.crl.days }, run);
+      const record = await ca.signRootCrl(ctx.directory, keystore, { rootKey: ctx.keys.root!, days: ctx.script.crl.days }, run);
       return { records: [record], outputs: { crl: record.crls[0]!.pem } };
     },
   },

@@ -265,16 +265,15 @@ test('--dry-run rehearses the script on stand-ins and leaves nothing behind', as
   const dir = tempDir(t, 'keyward-ceremony-');
   const file = writeScript(dir, 'root.yaml', rootScript({ label: 'offline-root-nowhere', serial: '1a2b3c4d5e6f7a8b' }));
   const before = readdirSync(dir);
-  const rehearsalsBefore = readdirSync('/tmp').filter((f) => f.startsWith('keyward-rehearsal-'));
-  const result = await keyward(['ceremony', 'run', file, '--out', join(dir, 'out'), '--dry-run', '--json'], { input: 'yes\n'.repeat(8) });
+  const scratch = tempDir(t, 'keyward-ceremony-tmp-'); // the command's temporary directory: the stand-ins' store, the scratch CA
+  const result = await keyward(['ceremony', 'run', file, '--out', join(dir, 'out'), '--dry-run', '--json'], {
+    input: 'yes\n'.repeat(8),
+    env: { ...process.env, TMPDIR: scratch },
+  });
   t.is(result.code, 0, result.stderr);
   const output = JSON.parse(result.stdout);
   t.like(output, { dryRun: true, outcome: 'done' });
   t.regex(output.report, /REHEARSAL on stand-in devices/);
   t.deepEqual(readdirSync(dir), before, 'no out directory, no CA directory');
-  t.deepEqual(
-    readdirSync('/tmp').filter((f) => f.startsWith('keyward-rehearsal-')),
-    rehearsalsBefore,
-    'the scratch directory is gone',
-  );
+  t.deepEqual(readdirSync(scratch), [], 'the stand-ins and the scratch directory are gone');
 });
