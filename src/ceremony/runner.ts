@@ -222,6 +222,21 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
     witnessing.show(`${script.kind}: ${adapter.describe(script)}…`);
     const result = await adapter.run({ script, directory, keys: scriptKeyUris(script), now }, keystore, {
       now,
+      // Each key, before it signs anything: on the device the script names, and attested where the device can.
+      keyReady: async (key, handle) => {
+        record('key.ready', { ...key });
+        const spec = script.keys[key.role === 'old-root' ? 'root' : key.role];
+        const device = spec ? script.devices[spec.device] : undefined;
+        if (device?.serial !== undefined && key.deviceSerial !== undefined && key.deviceSerial !== device.serial) {
+          throw keywardError('CEREMONY_DEVICE_MISMATCH', `the ${key.role} key is on ${key.device}, not on device "${device.name}" (serial ${device.serial})`, {
+            hint: 'the CA directory names another device than the script: check both against the last ceremony',
+          });
+        }
+        if (key.generated && handle.info.backend === 'yubikey') {
+          const attestation = await handle.attest();
+          record('key.attestation', { role: key.role, chain: attestation.chain.map((der) => toPem('CERTIFICATE', der)), claims: attestation.claims });
+        }
+      },
       review: async (draft, profile) => {
         const findings = lintCertificate(draft, profile, {
           issuer: issuerOf(profile, directory),
@@ -252,19 +267,8 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
       },
     });
     for (const step of result.records) {
-      for (const key of step.keys) {
-        const spec = script.keys[key.role === 'old-root' ? 'root' : key.role];
-        const device = spec ? script.devices[spec.device] : undefined;
-        if (device?.serial !== undefined && key.deviceSerial !== undefined && key.deviceSerial !== device.serial) {
-          throw keywardError('CEREMONY_DEVICE_MISMATCH', `the ${key.role} key is on ${key.device}, not on device "${device.name}" (serial ${device.serial})`);
-        }
-      }
       record('step.done', { ...step });
       records.push(step);
-    }
-    for (const key of result.records.flatMap((r) => r.keys).filter((k) => k.generated && k.uri.startsWith('yubikey:'))) {
-      const attestation = await (await keystore.open(KeyUri.of(key.uri))).attest();
-      record('key.attestation', { role: key.role, chain: attestation.chain.map((der) => toPem('CERTIFICATE', der)), claims: attestation.claims });
     }
     stage = 'outputs';
     for (const [name, content] of Object.entries(result.outputs)) {

@@ -22,6 +22,11 @@ export interface StepRun {
   now?: Date;
   /** Shown each certificate before the CA's key signs it (issue.ts). */
   review?: CertificateReview;
+  /**
+   * Told of each key as the step makes or opens it, before the key signs anything (a ceremony
+   * checks the device it is on and has a YubiKey attest it). Throwing stops the step there.
+   */
+  keyReady?: (key: KeyRecord, handle: KeyHandle) => Promise<void>;
 }
 
 export interface KeyRecord {
@@ -94,9 +99,11 @@ export class StepRecorder {
   readonly now: Date;
   readonly issuance: Issuance;
   readonly record: StepRecord;
+  readonly #keyReady: StepRun['keyReady'];
 
   constructor(step: string, run: StepRun = {}) {
     this.now = run.now ?? new Date();
+    this.#keyReady = run.keyReady;
     this.issuance = { now: this.now, ...(run.review ? { review: run.review } : {}) };
     this.record = { step, at: this.now.toISOString(), keys: [], certificates: [], crls: [], files: [], ledger: [], outputs: {} };
   }
@@ -105,7 +112,7 @@ export class StepRecorder {
     const handle = 'handle' in signer ? signer.handle : signer;
     const spki = 'spki' in signer ? signer.spki : await handle.publicKey();
     const serial = handle.info.details.serial;
-    this.record.keys.push({
+    const key: KeyRecord = {
       role,
       uri: handle.info.uri,
       device: handle.info.device,
@@ -114,7 +121,9 @@ export class StepRecorder {
       generated,
       publicKey: toPem('PUBLIC KEY', spki),
       spkiSha256: sha256Hex(spki),
-    });
+    };
+    this.record.keys.push(key);
+    await this.#keyReady?.(key, handle);
   }
 
   certificate(profile: string, certificate: x509.X509Certificate): void {
