@@ -15,6 +15,7 @@ import { createTestToken } from '../../src/testing/softhsm.js';
 import { createTestYubiKey, FACTORY_PIN } from '../../src/testing/virtual-yubikey.js';
 import { keystoreFactory, quiet, room, rootScript, tokenSerial, writeScript } from '../harness/ceremony.js';
 import { keyward, run } from '../harness/run.js';
+import { markerModule } from '../harness/marker-module.js';
 import { tempDir } from '../harness/temp.js';
 
 const codeOf = (error: unknown) => (error as KeywardError).code;
@@ -276,4 +277,39 @@ test('--dry-run rehearses the script on stand-ins and leaves nothing behind', as
   t.regex(output.report, /REHEARSAL on stand-in devices/);
   t.deepEqual(readdirSync(dir), before, 'no out directory, no CA directory');
   t.deepEqual(readdirSync(scratch), [], 'the stand-ins and the scratch directory are gone');
+});
+
+test('a script cannot choose a PKCS#11 module the operator has not allowed, nor where a PIN comes from', async (t) => {
+  const dir = tempDir(t, 'keyward-ceremony-');
+  const evil = markerModule(t);
+  const script = readScript(
+    writeScript(
+      dir,
+      'module.yaml',
+      rootScript({ label: 'offline-root', serial: '1a2b3c4d5e6f7a8b' }).replace(
+        'pkcs11:token=offline-root',
+        `pkcs11:token=offline-root?module-path=${evil.path}`,
+      ),
+    ),
+  );
+  const refused = await t.throwsAsync(
+    runCeremony(script, { out: join(dir, 'out'), keystore: keystoreFactory('123456'), interaction: quiet, witnessing: room() }),
+  );
+  t.is(codeOf(refused), 'MODULE_NOT_ALLOWED');
+  t.false(evil.loaded(), "the module's code never ran");
+  t.like(verifyTranscript(join(dir, 'out', 'transcript.jsonl')).entries.find((e) => e.type === 'ceremony.failed')?.data, {
+    stage: 'devices',
+    code: 'MODULE_NOT_ALLOWED',
+  });
+
+  const pinFile = join(dir, 'pin');
+  writeFileSync(pinFile, '000000');
+  const secret = t.throws(() =>
+    parseScript(
+      rootScript({ label: 'offline-root', serial: '1' }).replace('pkcs11:token=offline-root', `pkcs11:token=offline-root?pin-source=file:${pinFile}`),
+      join(dir, 'pin.yaml'),
+    ),
+  );
+  t.is(codeOf(secret), 'CEREMONY_SCRIPT_INVALID');
+  t.regex((secret as Error).message, /pin\.yaml:7:10: devices\.root-hsm\.uri: a key URI read from a file may not say where a PIN or key comes from/);
 });
