@@ -12,7 +12,7 @@ import { defineNew } from './new.js';
  * The people in the room at this terminal: questions with @inquirer/prompts at a terminal, else one
  * answer a line from standard input ("yes"/"y"; anything else, or the end of input, is no).
  */
-function terminalWitnessing(ctx: CliContext): Witnessing {
+function terminalWitnessing(ctx: CliContext, ora: typeof import('ora').default): Witnessing {
   const interactive = ctx.options.input !== false && terminalAvailable();
   let lines: AsyncIterator<string> | undefined;
   return {
@@ -28,6 +28,14 @@ function terminalWitnessing(ctx: CliContext): Witnessing {
       const answer = !next.done && /^(y|yes)$/i.test(next.value.trim());
       process.stderr.write(`${answer ? 'yes' : 'no'}\n`);
       return answer;
+    },
+    busy: (text) => {
+      if (ctx.json || !process.stderr.isTTY) {
+        process.stderr.write(`${text}…\n`);
+        return { stop: () => undefined };
+      }
+      const spinner = ora({ text, stream: process.stderr, discardStdin: false }).start();
+      return { stop: () => spinner.stop() };
     },
   };
 }
@@ -74,7 +82,7 @@ one, one answer a line on standard input). PINs come from KEYWARD_PIN or the pro
       const { readScript } = await import('../../src/ceremony/script.js');
       const { checkOutputs, runCeremony } = await import('../../src/ceremony/runner.js');
       const script = readScript(file);
-      const witnessing = terminalWitnessing(ctx);
+      const witnessing = terminalWitnessing(ctx, (await import('ora')).default);
       if (!options.dryRun) {
         const result = await runCeremony(script, {
           out: options.out,

@@ -43,6 +43,8 @@ export interface Witnessing {
   show(text: string): void;
   /** Asks a yes/no question; the question and answer go in the transcript. */
   confirm(question: string): Promise<boolean>;
+  /** Long work under way (a key being made, a device signing), until `stop`; never while a question is asked. */
+  busy?(text: string): { stop(): void };
 }
 
 export interface RunOptions {
@@ -160,7 +162,17 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
   const ceremonyKey = new MemoryKeyHandle('p256', 'ceremony key');
   const signers: Array<{ signer: string; key: KeyHandle }> = [{ signer: 'ceremony', key: ceremonyKey }];
   const record = (type: string, data: Record<string, unknown>) => transcript.append(type, data);
+  let busy: { stop(): void } | undefined;
+  const working = (text: string) => {
+    busy?.stop();
+    busy = witnessing.busy?.(text);
+  };
+  const idle = () => {
+    busy?.stop();
+    busy = undefined;
+  };
   const ask = async (question: string, data: Record<string, unknown> = {}): Promise<boolean> => {
+    idle();
     const answer = await witnessing.confirm(question);
     record('prompt', { ...data, question, answer: answer ? 'yes' : 'no' });
     return answer;
@@ -168,11 +180,13 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
   // The keystore's prompts and warnings go in the transcript: that a PIN was asked for, never what was typed.
   const interaction: Interaction = {
     askSecret: async (prompt) => {
+      idle();
       const secret = await options.interaction.askSecret(prompt);
       record('prompt.secret', { prompt, answered: secret !== undefined, value: 'not recorded' });
       return secret;
     },
     confirm: async (question) => {
+      idle();
       const answer = await options.interaction.confirm(question);
       record('prompt', { question, answer: answer === undefined ? 'nobody to ask' : answer ? 'yes' : 'no' });
       return answer;
@@ -219,7 +233,7 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
     const issuerOf = (profile: string, directory: CaDirectory): x509.X509Certificate | undefined =>
       profile === 'root' || profile === 'cluster-ca' ? undefined : profile === 'cross-signed-root' ? directory.roots()[0] : directory.root();
     const directory = new CaDirectory(script.caDirectory);
-    witnessing.show(`${script.kind}: ${adapter.describe(script)}…`);
+    working(`${script.kind}: ${adapter.describe(script)}`);
     const result = await adapter.run({ script, directory, keys: scriptKeyUris(script), now }, keystore, {
       now,
       // Each key, before it signs anything: on the device the script names, and attested where the device can.
@@ -238,6 +252,7 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
         }
       },
       review: async (draft, profile) => {
+        idle();
         const findings = lintCertificate(draft, profile, {
           issuer: issuerOf(profile, directory),
           subject: profile === 'root' && script.kind === 'root' ? script.certificate.subject : undefined,
@@ -264,8 +279,10 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
         if (!(await ask(`Sign this ${profile} certificate with the device?`, { profile }))) {
           throw keywardError('CANCELLED', `the ${profile} certificate was not approved: the device signed nothing`);
         }
+        working(`the device signs the ${profile} certificate`);
       },
     });
+    idle();
     for (const step of result.records) {
       record('step.done', { ...step });
       records.push(step);
@@ -299,6 +316,7 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
     for (const { signer, key } of signers) await transcript.sign(signer, key);
     return { transcript: transcript.path, finalHash: transcript.lastHash, outcome: 'done', records, outputs };
   } catch (error) {
+    idle();
     const failure =
       error instanceof KeywardError ? { code: error.code, message: error.message } : { code: 'UNEXPECTED', message: String((error as Error).message) };
     record('ceremony.failed', { stage, ...failure });
