@@ -10,6 +10,10 @@ import type { KeyUri } from '../keystore/uri/origin.js';
 // The CA as its library users see it (`keyward/ca`): the ceremony uses nothing else of it.
 import * as ca from '../ca/index.js';
 import type { IntermediateCreateOptions, StepRecord, StepRun } from '../ca/index.js';
+import { parseKeyUri } from '../keystore/uri/schemes.js';
+import { Repository } from '../trust/repository/repository.js';
+import { signerOf } from '../trust/signer.js';
+import { sha256Hex, StepRecorder } from '../ca/steps/record.js';
 import type { CeremonyKind, CeremonyScript } from './script.js';
 
 export interface KindContext {
@@ -17,6 +21,11 @@ export interface KindContext {
   directory: ca.CaDirectory;
   keys: Record<string, KeyUri>;
   now: Date;
+  /**
+   * Shows what a key is about to sign that is not a certificate (staged TUF metadata) and asks the
+   * witnesses; returns to sign, throws to refuse. Recorded by the runner.
+   */
+  approve?: (what: string, lines: string[], data: Record<string, unknown>) => Promise<void>;
 }
 
 export interface KindResult {
@@ -84,6 +93,11 @@ async function placed(fallback: string, check: () => unknown): Promise<void> {
     if (error instanceof KeywardError) throw new FieldError(fieldOf(error, fallback), error);
     throw error;
   }
+}
+
+/** The repository a TUF ceremony works on, opened (its configuration read and checked, no device). */
+function repositoryOf(ctx: KindContext): Repository {
+  return Repository.open(ctx.script.repository!, { now: () => ctx.now });
 }
 
 export const KINDS: Record<CeremonyKind, KindAdapter> = {
@@ -208,6 +222,44 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
       return { records: [record], outputs: { root: pem('root'), 'cross-signed': pem('cross-signed-root') } };
     },
     signer: 'new-root',
+  },
+  'tuf-root-sign': {
+    describe: (s) => `have the root key ${s.keys.root!.label ?? s.keys.root!.slot} sign the staged root metadata of the TUF repository`,
+    check: async (ctx) =>
+      placed('repository', () => {
+        const repo = repositoryOf(ctx);
+        if (!repo.stagedRoles().includes('root')) {
+          throw keywardError('TUF_NOTHING_STAGED', `${repo.dir} has no staged root metadata to sign`, {
+            hint: 'stage the change first (keyward trust repo …), then hold the ceremony',
+          });
+        }
+        parseKeyUri(ctx.keys.root!.text);
+      }),
+    run: async (ctx, keystore, run) => {
+      const recorder = new StepRecorder('trust.root.sign', run);
+      const handle = await keystore.open(ctx.keys.root!);
+      await recorder.key('root', handle, false);
+      const repo = repositoryOf(ctx);
+      const report = await repo.change({
+        signers: [await signerOf(handle)],
+        roles: ['root'],
+        approve: (review) =>
+          ctx.approve!(
+            `the staged TUF metadata (${review.digest})`,
+            review.roles.flatMap((r) => [`${r.role} v${r.version}:`, ...r.changes.map((c) => `  ${c}`)]),
+            { digest: review.digest, roles: review.roles },
+          ),
+        publish: false,
+      });
+      const staged = repo.workspace.stagedPath('root');
+      const root = readFileSync(staged, 'utf8');
+      recorder.record.files.push({ path: staged, sha256: sha256Hex(root) });
+      recorder.record.outputs = {
+        signed: report.signed.map((s) => `${s.role} ${s.keyid}`).join('\n'),
+        status: report.status.map((s) => `${s.role} v${s.version}: ${s.met ? 'threshold met' : 'threshold not met'}${s.staged ? ', staged' : ''}`).join('\n'),
+      };
+      return { records: [recorder.record], outputs: { root } };
+    },
   },
   crl: {
     describe: () => 'have the root sign its CRL',

@@ -26,7 +26,8 @@ export function renderReport(
     kind: string;
     time: string;
     script: { file: string; sha256: string };
-    caDirectory: string;
+    caDirectory?: string;
+    repository?: string;
     witnesses: string[];
     rehearsal?: unknown;
   };
@@ -47,7 +48,7 @@ export function renderReport(
       item(`Ceremony: ${start.kind}${start.rehearsal ? ' (REHEARSAL on stand-in devices: not a real ceremony)' : ''}`),
       item(`Time: ${start.time}`),
       item(`Script: ${start.script.file}, sha256 ${code(start.script.sha256)}`),
-      item(`CA directory: ${start.caDirectory}`),
+      item(start.repository !== undefined ? `TUF repository: ${start.repository}` : `CA directory: ${start.caDirectory}`),
       item(`Outcome: ${end}${failed ? `: stopped at ${failed.stage}, ${failed.code}: ${failed.message}` : ''}`),
     ].join('\n'),
     heading('Devices'),

@@ -205,7 +205,7 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
     kind: script.kind,
     time: now.toISOString(),
     script: { file: script.file, sha256: script.sha256, text: script.text },
-    caDirectory: script.caDirectory,
+    ...(script.repository !== undefined ? { repository: script.repository } : { caDirectory: script.caDirectory }),
     witnesses: script.witnesses,
     devices: Object.values(script.devices).map((d) => ({ name: d.name, uri: d.uri, serial: d.serial ?? null })),
     ...(options.rehearsal ? { rehearsal: options.rehearsal } : {}),
@@ -234,7 +234,14 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
       profile === 'root' || profile === 'cluster-ca' ? undefined : profile === 'cross-signed-root' ? directory.roots()[0] : directory.root();
     const directory = new CaDirectory(script.caDirectory);
     working(`${script.kind}: ${adapter.describe(script)}`);
-    const result = await adapter.run({ script, directory, keys: scriptKeyUris(script), now }, keystore, {
+    const approve = async (what: string, lines: string[], data: Record<string, unknown>): Promise<void> => {
+      idle();
+      record('changes.review', { what, ...data });
+      witnessing.show([`About to be signed: ${what}`, ...lines.map((line) => `  ${line}`)].join('\n'));
+      if (!(await ask(`Sign ${what} with the device?`))) throw keywardError('CANCELLED', `${what} was not approved: the device signed nothing`);
+      working(`the device signs ${what}`);
+    };
+    const result = await adapter.run({ script, directory, keys: scriptKeyUris(script), now, approve }, keystore, {
       now,
       // Each key, before it signs anything: on the device the script names, and attested where the device can.
       keyReady: async (key, handle) => {

@@ -36,6 +36,7 @@ export const CEREMONY_KINDS = {
   'intermediate-install': { keys: { intermediate: 'existing' }, outputs: [], required: ['inputs.certificate', 'inputs.root-directory'] },
   'root-rotation': { keys: { root: 'existing', 'new-root': 'generate' }, outputs: ['root', 'cross-signed'], required: [] },
   crl: { keys: { root: 'existing' }, outputs: ['crl'], required: [] },
+  'tuf-root-sign': { keys: { root: 'existing' }, outputs: ['root'], required: ['repository'] },
 } as const satisfies Record<string, { keys: Record<string, 'generate' | 'existing'>; outputs: readonly string[]; required: readonly string[] }>;
 
 export type CeremonyKind = keyof typeof CEREMONY_KINDS;
@@ -69,7 +70,9 @@ export interface CeremonyScript {
   sha256: string;
   kind: CeremonyKind;
   title: string;
+  /** The CA directory (CA ceremonies) or TUF repository (tuf- ceremonies), absolute. */
   caDirectory: string;
+  repository?: string;
   devices: Record<string, DeviceSpec>;
   keys: Record<string, KeySpec>;
   certificate: { subject?: string; years?: number; days?: number };
@@ -99,7 +102,21 @@ export function scriptInvalid(file: string, problems: ScriptProblem[]): KeywardE
   });
 }
 
-const TOP_FIELDS = ['keyward-ceremony', 'kind', 'title', 'ca-directory', 'devices', 'keys', 'certificate', 'cluster', 'crl', 'inputs', 'outputs', 'witnesses'];
+const TOP_FIELDS = [
+  'keyward-ceremony',
+  'kind',
+  'title',
+  'ca-directory',
+  'repository',
+  'devices',
+  'keys',
+  'certificate',
+  'cluster',
+  'crl',
+  'inputs',
+  'outputs',
+  'witnesses',
+];
 const OUTPUT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /** Reads and checks a script; throws CEREMONY_SCRIPT_INVALID with every problem, placed. */
@@ -182,8 +199,12 @@ export function parseScript(text: string, file: string): CeremonyScript {
   const kind = kindText !== undefined && kindText in CEREMONY_KINDS ? (kindText as CeremonyKind) : undefined;
   if (kindText !== undefined && !kind) problem('kind', kindNode, `"${kindText}" is not a ceremony (kinds: ${Object.keys(CEREMONY_KINDS).join(', ')})`);
   const title = optional(top, 'title', (n) => string(n, 'title')) ?? kindText ?? 'ceremony';
+  const tuf = kind?.startsWith('tuf-') === true;
   const caDirectory = top.has('ca-directory') ? string(top.get('ca-directory'), 'ca-directory') : undefined;
-  if (!top.has('ca-directory')) problem('ca-directory', root, 'is missing: the CA directory this ceremony works on, relative to the script');
+  const repository = top.has('repository') ? string(top.get('repository'), 'repository') : undefined;
+  if (!tuf && !top.has('ca-directory')) problem('ca-directory', root, 'is missing: the CA directory this ceremony works on, relative to the script');
+  if (tuf && top.has('ca-directory')) problem('ca-directory', top.get('ca-directory'), `is for CA ceremonies; a ${kind} ceremony names its repository`);
+  if (!tuf && kind && top.has('repository')) problem('repository', top.get('repository'), `is for TUF ceremonies; a ${kind} ceremony names its ca-directory`);
 
   const devices: Record<string, DeviceSpec> = {};
   const deviceMap = top.has('devices') ? fields(top.get('devices'), 'devices', anyField(top.get('devices'))) : new Map<string, Node | null>();
@@ -322,6 +343,7 @@ export function parseScript(text: string, file: string): CeremonyScript {
       'inputs.root-directory': inputs.rootDirectory !== undefined,
       'outputs.csr': outputs.csr !== undefined,
       'outputs.certificate': outputs.certificate !== undefined,
+      repository: repository !== undefined,
     };
     for (const field of CEREMONY_KINDS[kind].required) {
       if (!given[field] && !problems.some((p) => p.path.startsWith(field))) problem(field, root, `is missing: a ${kind} ceremony needs it`);
@@ -341,7 +363,8 @@ export function parseScript(text: string, file: string): CeremonyScript {
     sha256: createHash('sha256').update(text).digest('hex'),
     kind: kind!,
     title,
-    caDirectory: resolve(base, caDirectory!),
+    caDirectory: resolve(base, caDirectory ?? repository!),
+    ...(repository !== undefined ? { repository: resolve(base, repository) } : {}),
     devices,
     keys,
     certificate,

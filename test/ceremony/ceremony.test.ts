@@ -11,6 +11,8 @@ import { runCeremony } from '../../src/ceremony/runner.js';
 import { parseScript, readScript } from '../../src/ceremony/script.js';
 import { verifyTranscript } from '../../src/ceremony/transcript.js';
 import { KeywardError } from '../../src/errors.js';
+import { Repository } from '../../src/trust/repository/repository.js';
+import { signerOf } from '../../src/trust/signer.js';
 import { createTestToken } from '../../src/testing/softhsm.js';
 import { createTestYubiKey, FACTORY_PIN } from '../../src/testing/virtual-yubikey.js';
 import { keystoreFactory, quiet, room, rootScript, tokenSerial, writeScript } from '../harness/ceremony.js';
@@ -312,4 +314,68 @@ test('a script cannot choose a PKCS#11 module the operator has not allowed, nor 
   );
   t.is(codeOf(secret), 'CEREMONY_SCRIPT_INVALID');
   t.regex((secret as Error).message, /pin\.yaml:7:10: devices\.root-hsm\.uri: a key URI read from a file may not say where a PIN or key comes from/);
+});
+
+test('a TUF root signing ceremony: the staged root change is shown and approved, then signed by the root key in its token, not published', async (t) => {
+  const token = await createTestToken();
+  t.teardown(() => token.close());
+  const dir = tempDir(t, 'keyward-ceremony-');
+  const key = async (object: string) => signerOf(await token.keystore.generate(token.keyUri(object), { algorithm: 'p256' }));
+  const [root, targets, snapshot, timestamp, next] = [
+    await key('tuf-root'),
+    await key('targets'),
+    await key('snapshot'),
+    await key('timestamp'),
+    await key('timestamp-2'),
+  ];
+  const role = (signer: typeof root) => ({ keys: [{ key: signer.key, signer }], threshold: 1 });
+  const repoDir = join(dir, 'trust-repo');
+  await Repository.init(
+    repoDir,
+    { root: role(root), targets: role(targets), snapshot: role(snapshot), timestamp: role(timestamp) },
+    { keystore: token.keystore },
+  );
+  // Staged by an operator online: a second timestamp key. Root must sign it, offline.
+  await Repository.open(repoDir).change({ edit: (edits) => edits.rotate('timestamp', { add: [next.key] }), publish: false });
+  t.false(
+    Repository.open(repoDir)
+      .status()
+      .find((s) => s.role === 'root')!.met,
+  );
+
+  const script = readScript(
+    writeScript(
+      dir,
+      'tuf.yaml',
+      `keyward-ceremony: 1
+kind: tuf-root-sign
+repository: trust-repo
+devices:
+  tuf-hsm: { uri: "pkcs11:token=${token.label}", serial: "${tokenSerial(token)}" }
+keys:
+  root: { device: tuf-hsm, label: tuf-root }
+outputs: { root: root.json }
+witnesses: [Alice Auditor]
+`,
+    ),
+  );
+  const witnesses = room();
+  const result = await runCeremony(script, { out: join(dir, 'out'), keystore: keystoreFactory(token.userPin), interaction: quiet, witnessing: witnesses });
+  t.true(
+    witnesses.shown.some((s) => /About to be signed: the staged TUF metadata \(sha256:[0-9a-f]{64}\)\n {2}root v2:\n[\s\S]*roles\.timestamp\.keyids/.test(s)),
+  );
+  t.true(witnesses.asked.some((q) => /^Sign the staged TUF metadata/.test(q)));
+  const signed = JSON.parse(readFileSync(join(dir, 'out', 'root.json'), 'utf8')) as { signatures: Array<{ keyid: string }> };
+  t.true(
+    signed.signatures.some((s) => s.keyid === root.keyid),
+    'the root key signed the staged root',
+  );
+  t.true(
+    Repository.open(repoDir)
+      .status()
+      .find((s) => s.role === 'root')!.met,
+  );
+  t.true(Repository.open(repoDir).stagedRoles().includes('root'), 'staged, not published: publication is online');
+  const transcript = verifyTranscript(result.transcript);
+  t.like(transcript.entries.find((e) => e.type === 'changes.review')?.data, { roles: [{ role: 'root', version: 2 }] });
 });
