@@ -71,6 +71,12 @@ export function defineNew(ceremony: Command): void {
       process.stderr.write(`\n${text}\n`);
       if (!(await confirm({ message: `Write this script to ${file}?`, default: true }, output))) throw keywardError('CANCELLED', 'nothing was written');
       writeNewFile(file, text);
-      ctx.emit({ script: file }, () => `wrote ${file}; next: keyward ceremony check ${file}, then keyward ceremony run ${file} --out <dir> --dry-run`);
+      ctx.say(`wrote ${file}`);
+      if (await confirm({ message: 'Rehearse it now, on stand-in devices (nothing is kept)?', default: true }, output)) {
+        const { readScript } = await import('../../src/ceremony/script.js');
+        const { rehearse, terminalWitnessing } = await import('./room.js');
+        await rehearse(ctx, readScript(file), terminalWitnessing(ctx, (await import('ora')).default));
+      }
+      ctx.say(`next: review ${file} with the witnesses; on the day: keyward ceremony check ${file} --out <dir>, then keyward ceremony run ${file} --out <dir>`);
     });
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { runCeremony } from '../../src/ceremony/runner.js';
 import { parseScript, readScript } from '../../src/ceremony/script.js';
 import { verifyTranscript } from '../../src/ceremony/transcript.js';
+import { scriptText } from '../../src/ceremony/wizard.js';
 import { KeywardError } from '../../src/errors.js';
 import { Repository } from '../../src/trust/repository/repository.js';
 import { signerOf } from '../../src/trust/signer.js';
@@ -378,4 +379,46 @@ witnesses: [Alice Auditor]
   t.true(Repository.open(repoDir).stagedRoles().includes('root'), 'staged, not published: publication is online');
   const transcript = verifyTranscript(result.transcript);
   t.like(transcript.entries.find((e) => e.type === 'changes.review')?.data, { roles: [{ role: 'root', version: 2 }] });
+});
+
+test("the wizard's answers make scripts the runner accepts, for a root on a token and an intermediate on a YubiKey", (t) => {
+  const dir = tempDir(t, 'keyward-ceremony-');
+  const root = parseScript(
+    scriptText({
+      kind: 'root',
+      deviceKind: 'pkcs11',
+      token: 'offline-root',
+      serial: '4b3f9a0c2d1e8f70',
+      algorithm: 'p384',
+      rootLabel: 'root',
+      subject: 'CN=Wizard Root',
+      years: 20,
+      witnesses: ['Alice', 'Bob'],
+    }),
+    join(dir, 'root.yaml'),
+  );
+  t.like(root, {
+    kind: 'root',
+    certificate: { subject: 'CN=Wizard Root', years: 20 },
+    keys: { root: { label: 'root', algorithm: 'p384' } },
+    witnesses: ['Alice', 'Bob'],
+  });
+  const intermediate = parseScript(
+    scriptText({
+      kind: 'intermediate',
+      deviceKind: 'yubikey',
+      serial: '23456789',
+      algorithm: 'p256',
+      rootLabel: '9c',
+      clusterId: 'cluster-a',
+      intermediateLabel: '9d',
+      days: 730,
+      witnesses: ['Carol'],
+    }),
+    join(dir, 'intermediate.yaml'),
+  );
+  t.like(intermediate, { kind: 'intermediate', cluster: { id: 'cluster-a' }, keys: { root: { slot: '9c' }, intermediate: { slot: '9d', algorithm: 'p256' } } });
+  t.throws(() => scriptText({ kind: 'root', deviceKind: 'pkcs11', algorithm: 'p384', rootLabel: 'a;b', witnesses: ['A'] }), {
+    code: 'CEREMONY_SCRIPT_INVALID',
+  });
 });
