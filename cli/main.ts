@@ -37,6 +37,14 @@ const NOUNS: Record<string, { description: string; define: () => Promise<(noun: 
     description: 'TUF 1.0 repositories signed in hardware (thresholds across devices, delegations, touch-to-sign) and a conformant TUF client',
     define: async () => (await import('./trust/index.js')).defineTrust,
   },
+  image: {
+    description: 'container images signed in hardware where cosign, podman, skopeo and CRI-O look (cosign format, in the registry): sign, verify, list',
+    define: async () => (await import('./image/index.js')).defineImage,
+  },
+  blob: {
+    description: 'files signed in hardware into Sigstore bundles (public key, no transparency log), and verified',
+    define: async () => (await import('./blob.js')).defineBlob,
+  },
   doctor: {
     description: 'explain what this machine sees of YubiKeys: USB devices, PC/SC readers, PIV applications',
     define: async () => (await import('./doctor.js')).defineDoctor,
