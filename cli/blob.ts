@@ -40,13 +40,13 @@ export function defineBlob(blob: Command): void {
       const { CliContext } = await import('./context.js');
       const { readInput, writeOutput } = await import('./io.js');
       const { makeBundle } = await import('../src/image/bundle.js');
-      const { keyId, SIGN_OPTIONS } = await import('../src/image/keys.js');
+      const { keyId, signOptions } = await import('../src/image/keys.js');
       const ctx = await CliContext.of(command);
       try {
         const data = readInput(file, '<file>');
         const handle = await ctx.keystore().open(options.key);
         const id = keyId(await handle.publicKey());
-        const signature = await handle.sign(data, SIGN_OPTIONS);
+        const signature = await handle.sign(data, signOptions(handle.info.algorithm));
         const bundle = makeBundle(data, signature, id);
         writeOutput(options.bundle, `${JSON.stringify(bundle, null, 2)}\n`, false);
         ctx.emit(

@@ -13,7 +13,9 @@ const WHERE = `
 The signature goes where cosign and containers/image look: the tag sha256-<hex of the manifest
 digest>.sig in the image's repository, one layer per signature (a simple-signing payload naming
 registry/repository and the digest; the signature in its dev.cosignproject.cosign/signature
-annotation). The digest is signed, never the tag; a multi-platform index is signed as the index.
+annotation). The digest is signed, never the tag; a multi-platform index is signed as the index,
+and with --recursive each platform's manifest too: podman and skopeo check the signature of the
+platform manifest they pull (and with --all, of the index and every platform's).
 `;
 
 /** `keyward image`'s commands. */
@@ -32,7 +34,8 @@ export function defineImage(image: Command): void {
       .command('sign')
       .description('sign an image (its manifest digest) with a key in hardware, and add the signature to those in the registry')
       .argument('<image>', 'registry/repository:tag or registry/repository@sha256:…')
-      .requiredOption('--key <uri>', 'the key to sign with (a YubiKey: one touch)'),
+      .requiredOption('--key <uri>', 'the key to sign with (a YubiKey: one touch)')
+      .option('--recursive', "an index: sign each platform's manifest too (containers/image checks the one it pulls); one signature in the device each"),
   )
     .addHelpText(
       'after',
@@ -47,7 +50,7 @@ that digest with @sha256:… if it is the one you mean). A wrong PIN or no touch
 ` +
         REGISTRY_HELP,
     )
-    .action(async (text: string, options: RegistryFlags & { key: string }, command: Command) => {
+    .action(async (text: string, options: RegistryFlags & { key: string; recursive?: boolean }, command: Command) => {
       const { CliContext } = await import('../context.js');
       const ctx = await CliContext.of(command);
       try {
@@ -58,6 +61,7 @@ that digest with @sha256:… if it is the one you mean). A wrong PIN or no touch
           client,
           reference,
           key: handle,
+          recursive: options.recursive,
           onResolved: ({ digest, mediaType }) => ctx.say(`${text} is ${digest} (${kind(mediaType)})`),
         });
         ctx.emit(result, () =>
@@ -67,6 +71,9 @@ that digest with @sha256:… if it is the one you mean). A wrong PIN or no touch
                 `signed ${result.repository}@${result.digest} with ${result.signedBy}`,
                 `stored in ${result.repository}:${result.signatureTag} (${result.signatures} signature${result.signatures === 1 ? '' : 's'})`,
                 ...(result.writes > 1 ? [`another signer wrote at the same time; written ${result.writes} times to keep both`] : []),
+                ...result.platforms.map(
+                  (p) => `${p.platform}: ${p.digest} ${p.alreadySigned ? 'already signed' : 'signed'} (${p.signatures} in ${p.signatureTag})`,
+                ),
               ].join('\n'),
         );
       } finally {

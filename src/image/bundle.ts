@@ -48,7 +48,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** Checks that `bundle` (its bytes) signs `data` with `key`; says what is wrong otherwise. */
 export function verifyBundle(data: Uint8Array, bundle: Uint8Array, key: VerifierKey): BlobVerification {
   const invalid = (why: string) =>
-    keywardError('BUNDLE_INVALID', `not a Sigstore bundle of a message signature: ${why}`, { hint: 'keyward blob sign FILE --key URI --bundle OUT.json makes one' });
+    keywardError('BUNDLE_INVALID', `not a Sigstore bundle of a message signature: ${why}`, {
+      hint: 'keyward blob sign FILE --key URI --bundle OUT.json makes one',
+    });
   if (bundle.length > MAX_BUNDLE_BYTES) throw invalid(`it is ${bundle.length} bytes, more than ${MAX_BUNDLE_BYTES}`);
   let json: unknown;
   try {
@@ -59,7 +61,8 @@ export function verifyBundle(data: Uint8Array, bundle: Uint8Array, key: Verifier
   if (!isObject(json)) throw invalid('not a JSON object');
   if (typeof json.mediaType !== 'string' || !BUNDLE_MEDIA_TYPES.test(json.mediaType)) throw invalid(`its mediaType is ${JSON.stringify(json.mediaType)}`);
   const message = json.messageSignature;
-  if (!isObject(message)) throw invalid(json.dsseEnvelope ? 'it holds a DSSE envelope (an attestation), not a message signature' : 'it has no messageSignature');
+  if (!isObject(message))
+    throw invalid(json.dsseEnvelope ? 'it holds a DSSE envelope (an attestation), not a message signature' : 'it has no messageSignature');
   const digest = message.messageDigest;
   if (!isObject(digest) || digest.algorithm !== 'SHA2_256' || typeof digest.digest !== 'string') throw invalid('its messageDigest is not a SHA2_256 digest');
   if (typeof message.signature !== 'string' || message.signature.length === 0) throw invalid('it has no signature');
@@ -67,14 +70,22 @@ export function verifyBundle(data: Uint8Array, bundle: Uint8Array, key: Verifier
   const hint = isObject(material.publicKey) && typeof material.publicKey.hint === 'string' ? material.publicKey.hint : null;
   const sha256 = createHash('sha256').update(data).digest();
   if (!sha256.equals(Buffer.from(digest.digest, 'base64'))) {
-    throw keywardError('BUNDLE_DIGEST_MISMATCH', `the file is not the one the bundle signs: its SHA-256 is ${sha256.toString('hex')}, the bundle's ${Buffer.from(digest.digest, 'base64').toString('hex')}`, {
-      hint: 'the file changed after it was signed, or the bundle is of another file',
-    });
+    throw keywardError(
+      'BUNDLE_DIGEST_MISMATCH',
+      `the file is not the one the bundle signs: its SHA-256 is ${sha256.toString('hex')}, the bundle's ${Buffer.from(digest.digest, 'base64').toString('hex')}`,
+      {
+        hint: 'the file changed after it was signed, or the bundle is of another file',
+      },
+    );
   }
   if (!signatureVerifies(key.key, data, Buffer.from(message.signature, 'base64'))) {
-    throw keywardError('BUNDLE_SIGNATURE_INVALID', `the bundle's signature does not verify with the key given (${key.id.slice(0, 16)}…)${hint && hint !== key.id ? `; the bundle names key ${hint}` : ''}`, {
-      hint: 'the file was signed by another key, or the bundle was altered',
-    });
+    throw keywardError(
+      'BUNDLE_SIGNATURE_INVALID',
+      `the bundle's signature does not verify with the key given (${key.id.slice(0, 16)}…)${hint && hint !== key.id ? `; the bundle names key ${hint}` : ''}`,
+      {
+        hint: 'the file was signed by another key, or the bundle was altered',
+      },
+    );
   }
   return {
     sha256: sha256.toString('hex'),

@@ -6,12 +6,17 @@
  */
 import { createHash, createPublicKey, verify as verifySignature, X509Certificate, type KeyObject } from 'node:crypto';
 import { keywardError } from '../errors.js';
+import type { KeyAlgorithm } from '../crypto/algorithms.js';
 import type { SignOptions } from '../keystore/backend.js';
 import { buildCertificatePath } from '../x509/path.js';
 import { fromPemOrDer, pemBlocks } from '../x509/pem.js';
 
-/** How every image and blob signature is made in the device. */
-export const SIGN_OPTIONS: SignOptions = { hash: 'SHA-256', padding: 'pkcs1', format: 'der' };
+/** How an image or blob signature is made in the device, for the key's algorithm. */
+export function signOptions(algorithm: KeyAlgorithm | undefined): SignOptions {
+  if (algorithm === 'ed25519') return {};
+  if (algorithm?.startsWith('rsa')) return { hash: 'SHA-256', padding: 'pkcs1' };
+  return { hash: 'SHA-256', format: 'der' };
+}
 
 export interface VerifierKey {
   key: KeyObject;

@@ -13,6 +13,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage 
 import { request as httpsRequest } from 'node:https';
 import { keywardError, KeywardError } from '../errors.js';
 import type { Secret } from '../secret.js';
+import { toPem } from '../x509/pem.js';
 import { digestOf, isLoopbackRegistry } from './reference.js';
 
 export const MEDIA_TYPES = {
@@ -39,7 +40,7 @@ export const LIMITS = {
 export interface RegistryOptions {
   /** `host[:port]`. */
   registry: string;
-  /** Extra CA certificates (PEM or DER) to trust for HTTPS. */
+  /** Extra CA certificates (DER) to trust for HTTPS. */
   ca?: Uint8Array[];
   /** Plain HTTP, for a registry on this machine only. */
   plainHttp?: boolean;
@@ -89,9 +90,13 @@ export class RegistryClient {
 
   constructor(options: RegistryOptions) {
     if (options.plainHttp && !isLoopbackRegistry(options.registry)) {
-      throw keywardError('REGISTRY_PLAIN_HTTP_REFUSED', `plain HTTP to ${options.registry} would send images, signatures and credentials unprotected over the network`, {
-        hint: 'plain HTTP is for a registry on this machine (127.0.0.1, localhost, ::1); give the registry\'s CA with --registry-ca instead',
-      });
+      throw keywardError(
+        'REGISTRY_PLAIN_HTTP_REFUSED',
+        `plain HTTP to ${options.registry} would send images, signatures and credentials unprotected over the network`,
+        {
+          hint: "plain HTTP is for a registry on this machine (127.0.0.1, localhost, ::1); give the registry's CA with --registry-ca instead",
+        },
+      );
     }
     if ((options.username === undefined) !== (options.password === undefined)) {
       throw keywardError('REGISTRY_CREDENTIALS_INCOMPLETE', 'a registry username needs a password, and a password a username', {
@@ -159,7 +164,8 @@ export class RegistryClient {
   async blob(repository: string, digest: string, limit: number): Promise<Buffer> {
     const what = `the blob ${digest} of ${repository}`;
     const answer = await this.#call({ method: 'GET', url: `/v2/${repository}/blobs/${digest}`, limit, scope: `repository:${repository}:pull`, what });
-    if (answer.status === 404) throw keywardError('IMAGE_NOT_FOUND', `${this.registry} has no ${what.slice(4)}`, { hint: 'the signature manifest refers to a blob the registry lost' });
+    if (answer.status === 404)
+      throw keywardError('IMAGE_NOT_FOUND', `${this.registry} has no ${what.slice(4)}`, { hint: 'the signature manifest refers to a blob the registry lost' });
     this.#expect(answer, [200], what);
     if (digestOf(answer.body) !== digest) {
       throw keywardError('REGISTRY_DIGEST_MISMATCH', `${this.registry} answered ${what} with other content (${digestOf(answer.body)})`, {
@@ -176,7 +182,13 @@ export class RegistryClient {
     const what = `the blob ${digest} of ${repository}`;
     const head = await this.#call({ method: 'HEAD', url: `/v2/${repository}/blobs/${digest}`, limit: 0, scope, what });
     if (head.status === 200) return digest;
-    const start = await this.#call({ method: 'POST', url: `/v2/${repository}/blobs/uploads/`, limit: LIMITS.smallBytes, scope, what: `an upload to ${repository}` });
+    const start = await this.#call({
+      method: 'POST',
+      url: `/v2/${repository}/blobs/uploads/`,
+      limit: LIMITS.smallBytes,
+      scope,
+      what: `an upload to ${repository}`,
+    });
     this.#expect(start, [202], `an upload to ${repository}`);
     const location = start.headers.location;
     if (!location) throw this.#invalid(`${this.registry} started an upload without saying where to send it (no Location)`, 'is this address an OCI registry?');
@@ -309,7 +321,8 @@ export class RegistryClient {
     if (call.body) headers['content-length'] = String(call.body.length);
     const answer = await this.#exchange(url, call, headers);
     if (call.method === 'GET' && [301, 302, 303, 307, 308].includes(answer.status) && answer.headers.location) {
-      if (redirects >= LIMITS.redirects) throw this.#invalid(`${this.registry} redirected ${call.what} more than ${LIMITS.redirects} times`, 'ask the registry operator');
+      if (redirects >= LIMITS.redirects)
+        throw this.#invalid(`${this.registry} redirected ${call.what} more than ${LIMITS.redirects} times`, 'ask the registry operator');
       return this.#send({ ...call, url: new URL(answer.headers.location, url).href }, authorization, false, redirects + 1);
     }
     return answer;
@@ -317,10 +330,13 @@ export class RegistryClient {
 
   #exchange(url: URL, call: Call, headers: Record<string, string>): Promise<Answer> {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') return Promise.reject(this.#invalid(`${this.registry} sent Keyward to ${url.href}`, 'ask the registry operator'));
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      return Promise.reject(this.#invalid(`${this.registry} sent Keyward to ${url.href}`, 'ask the registry operator'));
     if (url.protocol === 'http:' && !isLoopbackRegistry(url.host)) {
       return Promise.reject(
-        keywardError('REGISTRY_PLAIN_HTTP_REFUSED', `${this.registry} sent Keyward to ${url.origin} over plain HTTP`, { hint: 'plain HTTP is only for this machine' }),
+        keywardError('REGISTRY_PLAIN_HTTP_REFUSED', `${this.registry} sent Keyward to ${url.origin} over plain HTTP`, {
+          hint: 'plain HTTP is only for this machine',
+        }),
       );
     }
     return new Promise<Answer>((resolve, reject) => {
@@ -332,33 +348,46 @@ export class RegistryClient {
         req.destroy();
         reject(error);
       };
-      const req = send(url, { method: call.method, headers, ...(this.#ca ? { ca: this.#ca.map((c) => Buffer.from(c)) } : {}) }, (res: IncomingMessage) => {
-        const declared = Number(res.headers['content-length']);
-        if (Number.isFinite(declared) && declared > call.limit && call.method !== 'HEAD') {
-          fail(tooLarge(this.registry, call.what, `${declared} bytes`, call.limit));
-          return;
-        }
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > call.limit) return fail(tooLarge(this.registry, call.what, `more than ${call.limit} bytes`, call.limit));
-          chunks.push(chunk);
-        });
-        res.on('end', () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(deadline);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
-        });
-        res.on('error', (error) => fail(networkError(this.registry, call.what, error)));
-      });
+      const req = send(
+        url,
+        { method: call.method, headers, ...(this.#ca ? { ca: this.#ca.map((der) => toPem('CERTIFICATE', der)) } : {}) },
+        (res: IncomingMessage) => {
+          const declared = Number(res.headers['content-length']);
+          if (Number.isFinite(declared) && declared > call.limit && call.method !== 'HEAD') {
+            fail(tooLarge(this.registry, call.what, `${declared} bytes`, call.limit));
+            return;
+          }
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > call.limit) return fail(tooLarge(this.registry, call.what, `more than ${call.limit} bytes`, call.limit));
+            chunks.push(chunk);
+          });
+          res.on('end', () => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(deadline);
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+          });
+          res.on('error', (error) => fail(networkError(this.registry, call.what, error)));
+        },
+      );
       const deadline = setTimeout(
-        () => fail(keywardError('REGISTRY_UNREACHABLE', `${url.host} took more than ${LIMITS.deadlineMs / 1000} s over ${call.what}`, { hint: 'try again; check the network' })),
+        () =>
+          fail(
+            keywardError('REGISTRY_UNREACHABLE', `${url.host} took more than ${LIMITS.deadlineMs / 1000} s over ${call.what}`, {
+              hint: 'try again; check the network',
+            }),
+          ),
         LIMITS.deadlineMs,
       );
       req.setTimeout(LIMITS.idleMs, () =>
-        fail(keywardError('REGISTRY_UNREACHABLE', `${url.host} sent nothing for ${LIMITS.idleMs / 1000} s over ${call.what}`, { hint: 'try again; check the network' })),
+        fail(
+          keywardError('REGISTRY_UNREACHABLE', `${url.host} sent nothing for ${LIMITS.idleMs / 1000} s over ${call.what}`, {
+            hint: 'try again; check the network',
+          }),
+        ),
       );
       req.on('error', (error) => fail(networkError(this.registry, call.what, error)));
       req.end(call.body ? Buffer.from(call.body) : undefined);

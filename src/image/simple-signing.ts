@@ -95,7 +95,8 @@ export interface SignatureLayer {
 
 /** A `.sig` manifest's layers, read strictly enough that nothing odd passes for a signature. */
 export function signatureLayers(manifest: Record<string, unknown>): SignatureLayer[] {
-  const invalid = (why: string) => keywardError('REGISTRY_RESPONSE_INVALID', `the signature manifest ${why}`, { hint: 'the .sig tag holds something other than cosign signatures' });
+  const invalid = (why: string) =>
+    keywardError('REGISTRY_RESPONSE_INVALID', `the signature manifest ${why}`, { hint: 'the .sig tag holds something other than cosign signatures' });
   if (manifest.mediaType !== undefined && manifest.mediaType !== MEDIA_TYPES.ociManifest && manifest.mediaType !== MEDIA_TYPES.dockerManifest) {
     throw invalid(`is a ${String(manifest.mediaType)}, not an image manifest`);
   }
@@ -118,9 +119,7 @@ export function signatureLayers(manifest: Record<string, unknown>): SignatureLay
  * writes (its diff_ids the payload digests); verifiers never read it, but registries want a config.
  */
 export function signatureManifest(layers: SignatureLayer[]): { manifest: Buffer; config: Buffer } {
-  const config = Buffer.from(
-    JSON.stringify({ architecture: '', os: '', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } }),
-  );
+  const config = Buffer.from(JSON.stringify({ architecture: '', os: '', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } }));
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,

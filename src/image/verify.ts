@@ -40,7 +40,13 @@ export interface ImageSignatures {
 }
 
 /** Codes a single bad layer earns: it is reported, and the other layers still count. */
-const LAYER_PROBLEMS = new Set(['REGISTRY_DIGEST_MISMATCH', 'REGISTRY_RESPONSE_TOO_LARGE', 'SIGNATURE_PAYLOAD_INVALID', 'IMAGE_NOT_FOUND', 'REGISTRY_HTTP_STATUS']);
+const LAYER_PROBLEMS = new Set([
+  'REGISTRY_DIGEST_MISMATCH',
+  'REGISTRY_RESPONSE_TOO_LARGE',
+  'SIGNATURE_PAYLOAD_INVALID',
+  'IMAGE_NOT_FOUND',
+  'REGISTRY_HTTP_STATUS',
+]);
 
 /** A repository-only identity: `registry/repo:tag` and `registry/repo@sha256:…` name `registry/repo`. */
 function identityRepository(identity: string): string {
@@ -82,7 +88,12 @@ export async function imageSignatures(client: RegistryClient, reference: ImageRe
     try {
       payloadBytes = await client.blob(reference.repository, layer.digest, MAX_PAYLOAD_BYTES);
       const payload = parsePayload(payloadBytes);
-      Object.assign(report, { signedDigest: payload.digest, identity: payload.dockerReference, creator: payload.creator ?? null, timestamp: payload.timestamp ?? null });
+      Object.assign(report, {
+        signedDigest: payload.digest,
+        identity: payload.dockerReference,
+        creator: payload.creator ?? null,
+        timestamp: payload.timestamp ?? null,
+      });
     } catch (error) {
       if (!(error instanceof KeywardError) || !LAYER_PROBLEMS.has(error.code)) throw error;
       report.problem = error.message;
@@ -115,7 +126,11 @@ export async function imageSignatures(client: RegistryClient, reference: ImageRe
  * this repository. No signature at all is IMAGE_UNSIGNED (exit 3); signatures of which none verifies
  * are IMAGE_SIGNATURE_INVALID (exit 6), each layer's problem in the message and details.
  */
-export async function verifyImage(client: RegistryClient, reference: ImageReference, keys: VerifierKey[]): Promise<ImageSignatures & { verified: SignatureReport[] }> {
+export async function verifyImage(
+  client: RegistryClient,
+  reference: ImageReference,
+  keys: VerifierKey[],
+): Promise<ImageSignatures & { verified: SignatureReport[] }> {
   const found = await imageSignatures(client, reference, keys);
   const verified = found.signatures.filter((s) => s.verifiedBy !== null);
   if (verified.length > 0) return { ...found, verified };

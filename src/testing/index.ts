@@ -28,3 +28,6 @@ export { freePort, portFree } from './ports.js';
 export { opensslVerifyCertificate, opensslVerifySignature, opensslVersion, type OpensslResult } from './openssl.js';
 export { mtlsHandshake, type HandshakeResult, type TlsIdentity } from './mtls.js';
 export { serveDirectory, type StaticSite } from './static-server.js';
+export { registryUnavailable, startRegistry, type RegistryServer, type RegistryServerOptions } from './registry.js';
+export { sigstoreSkopeo, skopeoUnavailable, systemSkopeo, type Skopeo } from './skopeo.js';
+export { writeTestImage, type TestImage } from './oci-layout.js';
