@@ -13,7 +13,8 @@ SHA-256 and the signature (ECDSA in DER, RSA PKCS#1 v1.5 or Ed25519, over SHA-25
 named only by a hint (the hex SHA-256 of its public key): no certificate, no transparency log
 entry. Whoever verifies holds the public key (keyward key public URI > signer.pub.pem). The
 sigstore libraries verify it with that key when told to expect no log entry and no timestamp
-(sigstore-js: @sigstore/verify's Verifier with tlogThreshold, ctlogThreshold and timestampThreshold 0).
+(sigstore-js: @sigstore/verify's Verifier with tlogThreshold, ctlogThreshold and timestampThreshold 0;
+its sigstore.verify cannot be told timestampThreshold 0, and it cannot check Ed25519 message signatures).
 `;
 
 /** `keyward blob`'s commands. */
