@@ -213,8 +213,8 @@ function unknownCommand(command: Command, name: string): never {
 }
 
 /**
- * Commander answers `keyward image sign --help` with keyward's own help: it looks for --help before
- * it checks that `image` is a command. Here an unknown command is a usage error, with --help or not.
+ * Commander answers `keyward nosuch sign --help` with keyward's own help: it looks for --help before
+ * it checks that `nosuch` is a command. Here an unknown command is a usage error, with --help or not.
  */
 function refuseUnknownCommand(command: Command): void {
   command.on('beforeHelp', () => {
