@@ -34,6 +34,10 @@ const SYSTEM = {
   'golang-cfssl': 'cfssl',
   // Docker Swarm, the CA's real client: two dockerd in swarm mode take their node certificates from keyward ca serve.
   'docker.io': 'dockerd',
+  // Image signing: a real OCI registry, and skopeo to push test images into it (the tests fetch Debian 13's
+  // skopeo beside it to check sigstore signatures, which Debian 12's was built without).
+  'docker-registry': 'docker-registry',
+  skopeo: 'skopeo',
   // securesystemslib: the canonical JSON python-tuf signs with, compared byte for byte with Keyward's.
   'python3-securesystemslib': null,
   // Native addons (pkcs11js, smartcard) are compiled by node-gyp; gcc also builds the tests' pcscd shim.
