@@ -51,7 +51,7 @@ const NOUNS: Record<string, { description: string; define: () => Promise<(noun: 
   },
   demo: {
     description:
-      'run the whole story end to end on throw-away SoftHSM tokens and a virtual YubiKey: keys, a YubiKey enrolment, a cluster PKI, a TUF repository a developer touch-signs; nothing to set up, nothing left behind',
+      'run the whole story end to end on throw-away SoftHSM tokens and a virtual YubiKey: keys, a YubiKey enrolment, a cluster PKI, a TUF repository a developer touch-signs, a file and an image signed where verifiers look; nothing to set up, nothing left behind',
     define: async () => (await import('./demo/index.js')).defineDemo,
   },
 };
