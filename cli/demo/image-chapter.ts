@@ -10,21 +10,19 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeywardError } from '../../src/errors.js';
-import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import { makeBundle, verifyBundle } from '../../src/image/bundle.js';
 import { keyId, signOptions, verifierKey } from '../../src/image/keys.js';
 import { parseImageReference } from '../../src/image/reference.js';
 import { RegistryClient } from '../../src/image/registry.js';
 import { signImage } from '../../src/image/sign.js';
 import { verifyImage } from '../../src/image/verify.js';
-import { nonInteractive } from '../../src/keystore/interaction.js';
-import { Keystore } from '../../src/keystore/keystore.js';
 import { MemoryKeyHandle } from '../../src/keystore/memory-key.js';
 import { Secret } from '../../src/secret.js';
 import { writeTestImage } from '../../src/testing/oci-layout.js';
 import { registryUnavailable, startRegistry } from '../../src/testing/registry.js';
 import { skopeoUnavailable, systemSkopeo } from '../../src/testing/skopeo.js';
 import type { Story } from './story.js';
+import { touchingCard } from './touching-card.js';
 
 const TOUCH_AFTER_MS = 800;
 const RELEASE = Buffer.from('keyward-demo 1.0: a file signed into a Sigstore bundle\n');
@@ -34,19 +32,7 @@ export async function imageChapter(story: Story, userPin: Secret): Promise<void>
     'Signing images and files where verifiers look',
     'A release key on a YubiKey that touches itself after 0.8 s; cosign-format image signatures in the registry, Sigstore bundles for files.',
   );
-  const card = await VirtualYubiKey.create({ firmware: '5.7.1' }, { touch: { kind: 'auto', delayMs: TOUCH_AFTER_MS } });
-  const keystore = new Keystore({
-    attachedCards: [{ reader: 'Keyward virtual YubiKey (in-process)', card }],
-    interaction: {
-      ...nonInteractive,
-      warn: () => undefined,
-      askSecret: async () => Secret.fromBytes(userPin.revealBytes()),
-      notice: (message) => {
-        story.note(`  ${message} (the card waits for the touch)`);
-        return { clear: (outcome) => void (outcome && story.note(`  …${outcome}.`)) };
-      },
-    },
-  });
+  const { card, keystore } = await touchingCard(story, userPin, TOUCH_AFTER_MS);
   const dir = mkdtempSync(join(tmpdir(), 'keyward-demo-image-'));
   try {
     const key = await keystore.generate(`yubikey:serial=${card.serial};slot=9c`, { algorithm: 'p256', pinPolicy: 'never', touchPolicy: 'always' });

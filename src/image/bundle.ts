@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { keywardError } from '../errors.js';
+import { isObject, jsonObject } from './json.js';
 import { signatureVerifies, type VerifierKey } from './keys.js';
 
 export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
@@ -43,8 +44,6 @@ export interface BlobVerification {
   tlogEntriesIgnored: number;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** Checks that `bundle` (its bytes) signs `data` with `key`; says what is wrong otherwise. */
 export function verifyBundle(data: Uint8Array, bundle: Uint8Array, key: VerifierKey): BlobVerification {
   const invalid = (why: string) =>
@@ -52,13 +51,8 @@ export function verifyBundle(data: Uint8Array, bundle: Uint8Array, key: Verifier
       hint: 'keyward blob sign FILE --key URI --bundle OUT.json makes one',
     });
   if (bundle.length > MAX_BUNDLE_BYTES) throw invalid(`it is ${bundle.length} bytes, more than ${MAX_BUNDLE_BYTES}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(bundle).toString('utf8'));
-  } catch {
-    throw invalid('not JSON');
-  }
-  if (!isObject(json)) throw invalid('not a JSON object');
+  const json = jsonObject(bundle);
+  if (!json) throw invalid('not a JSON object');
   if (typeof json.mediaType !== 'string' || !BUNDLE_MEDIA_TYPES.test(json.mediaType)) throw invalid(`its mediaType is ${JSON.stringify(json.mediaType)}`);
   const message = json.messageSignature;
   if (!isObject(message))

@@ -14,6 +14,7 @@ import { request as httpsRequest } from 'node:https';
 import { keywardError, KeywardError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import { toPem } from '../x509/pem.js';
+import { jsonObject } from './json.js';
 import { digestOf, isLoopbackRegistry } from './reference.js';
 
 export const MEDIA_TYPES = {
@@ -144,20 +145,15 @@ export class RegistryClient {
         hint: 'the registry (or something between) altered the manifest: do not use it',
       });
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(answer.body.toString('utf8'));
-    } catch {
-      json = undefined;
-    }
-    if (typeof json !== 'object' || json === null || Array.isArray(json) || (json as { schemaVersion?: unknown }).schemaVersion !== 2) {
+    const json = jsonObject(answer.body);
+    if (json?.schemaVersion !== 2) {
       throw this.#invalid(`${what} is not a JSON manifest of schemaVersion 2`, 'is this address an OCI registry?');
     }
-    const declared = (json as { mediaType?: unknown }).mediaType;
+    const declared = json.mediaType;
     if (declared !== undefined && declared !== mediaType) {
       throw this.#invalid(`${what} says it is "${String(declared)}" but came as "${mediaType}"`, 'the registry serves an inconsistent manifest');
     }
-    return { bytes: answer.body, mediaType, digest, json: json as Record<string, unknown> };
+    return { bytes: answer.body, mediaType, digest, json };
   }
 
   /** A blob, at most `limit` bytes, checked against its digest. */
@@ -298,12 +294,7 @@ export class RegistryClient {
         hint: basic ? `check the username and password of ${this.#username}` : 'give --username and --password-file',
       });
     }
-    let parsed: { token?: unknown; access_token?: unknown } | undefined;
-    try {
-      parsed = JSON.parse(answer.body.toString('utf8'));
-    } catch {
-      parsed = undefined;
-    }
+    const parsed = jsonObject(answer.body);
     const token = parsed?.token ?? parsed?.access_token;
     if (typeof token !== 'string' || !/^[\x21-\x7e]{1,8192}$/.test(token)) {
       throw this.#invalid(`the token service ${url.origin} answered something that holds no token`, 'is the realm in WWW-Authenticate a Docker token service?');

@@ -6,6 +6,7 @@
  * several layers of that one manifest.
  */
 import { keywardError } from '../errors.js';
+import { isObject, jsonObject } from './json.js';
 import { digestOf, isDigest } from './reference.js';
 import { MEDIA_TYPES } from './registry.js';
 
@@ -43,18 +44,11 @@ export function makePayload(dockerReference: string, digest: string): Buffer {
   );
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** Reads a payload as strictly as containers/image: exactly these keys in `critical`, `optional` present. */
 export function parsePayload(bytes: Uint8Array): Payload {
   const invalid = (why: string) => keywardError('SIGNATURE_PAYLOAD_INVALID', `a signature payload is not a simple-signing payload: ${why}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    throw invalid('not JSON');
-  }
-  if (!isObject(json)) throw invalid('not a JSON object');
+  const json = jsonObject(bytes);
+  if (!json) throw invalid('not a JSON object');
   const exactly = (object: Record<string, unknown>, keys: string[], where: string) => {
     const extra = Object.keys(object).filter((k) => !keys.includes(k));
     const missing = keys.filter((k) => !Object.hasOwn(object, k));

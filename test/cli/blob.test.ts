@@ -79,5 +79,5 @@ test('a bundle Keyward signs in the token is verified by sigstore-js and by keyw
   t.is(JSON.parse(wrongKey.stdout).error.code, 'BUNDLE_SIGNATURE_INVALID');
   const notBundle = await token.keyward(['blob', 'verify', file, '--bundle', otherPub, '--key', otherPub]);
   t.is(notBundle.code, 2);
-  t.regex(notBundle.stderr, /--bundle .*rsa2048\.pub\.pem: not a Sigstore bundle of a message signature: not JSON/);
+  t.regex(notBundle.stderr, /--bundle .*rsa2048\.pub\.pem: not a Sigstore bundle of a message signature: not a JSON object/);
 });
