@@ -9,7 +9,7 @@ import { Updater as TufJsUpdater } from 'tuf-js';
 import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import { Keystore } from '../../src/keystore/keystore.js';
-import { signerOf, type TufSigner } from '../../src/trust/repository/signer.js';
+import { signerOf, type TufSigner } from '../../src/trust/signer.js';
 import { Secret } from '../../src/secret.js';
 import { recordingInteraction, SO_PIN } from './keystore.js';
 import { uniqueLabel, useProcessSoftHsm } from './softhsm.js';
