@@ -11,6 +11,7 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { keywardError, KeywardError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import { toPem } from '../x509/pem.js';
@@ -36,6 +37,8 @@ export const LIMITS = {
   /** A whole request, however steadily it trickles. */
   deadlineMs: 120_000,
   redirects: 3,
+  /** Tries again of a read the registry failed with a 5xx. */
+  readRetries: 2,
 } as const;
 
 export interface RegistryOptions {
@@ -233,7 +236,7 @@ export class RegistryClient {
   /** Refuses any status but `ok`, with the registry's own error words when it gave some. */
   #expect(answer: Answer, ok: number[], what: string): void {
     if (ok.includes(answer.status)) return;
-    const said = registryErrors(answer.body);
+    const { said, codes } = registryErrors(answer.body);
     if (answer.status === 401 || answer.status === 403) {
       throw keywardError('REGISTRY_AUTH', `${this.registry} refused ${what} (HTTP ${answer.status}${said ? `: ${said}` : ''})`, {
         hint: this.#username ? `check that ${this.#username} may ${answer.status === 403 ? 'do this here' : 'log in'}` : 'give --username and --password-file',
@@ -241,11 +244,23 @@ export class RegistryClient {
     }
     throw keywardError('REGISTRY_HTTP_STATUS', `${this.registry} answered HTTP ${answer.status} to ${what}${said ? `: ${said}` : ''}`, {
       hint: answer.status >= 500 ? 'the registry failed; try again later, or ask its operator' : 'the registry did not accept the request',
+      details: { status: answer.status, registryErrors: codes },
     });
   }
 
   /** One request, authenticated as the registry asks: a 401 is answered once with credentials or a token. */
   async #call(call: Call): Promise<Answer> {
+    // A read that meets a passing server failure (distribution answers 500 while another client
+    // rewrites the tag being read) is tried again, twice at most; writes never are.
+    for (let retry = 0; ; retry++) {
+      const answer = await this.#authenticated(call);
+      if (answer.status < 500 || (call.method !== 'GET' && call.method !== 'HEAD') || retry >= LIMITS.readRetries) return answer;
+      await sleep(100 * (retry + 1) + Math.floor(Math.random() * 100));
+    }
+  }
+
+  /** One request, with the credentials or token the registry asked for. */
+  async #authenticated(call: Call): Promise<Answer> {
     let answer = await this.#send(call, await this.#authorization(call.scope));
     if (answer.status !== 401) return answer;
     const challenge = parseChallenge(answer.headers['www-authenticate']);
@@ -414,19 +429,15 @@ function networkError(registry: string, what: string, error: Error): KeywardErro
   });
 }
 
-/** The registry's error words from an OCI error body (`{"errors":[{"code","message"}]}`), if any. */
-function registryErrors(body: Buffer): string {
-  try {
-    const parsed = JSON.parse(body.toString('utf8')) as { errors?: Array<{ code?: unknown; message?: unknown }> };
-    return (parsed.errors ?? [])
-      .slice(0, 3)
-      .map((e) => [e.code, e.message].filter((x) => typeof x === 'string').join(' '))
-      .join('; ')
-      .replace(/[^\x20-\x7e]/g, '?')
-      .slice(0, 300);
-  } catch {
-    return '';
-  }
+/** The registry's error codes and words from an OCI error body (`{"errors":[{"code","message"}]}`), made printable. */
+function registryErrors(body: Buffer): { said: string; codes: string[] } {
+  const errors = jsonObject(body)?.errors;
+  const list = (Array.isArray(errors) ? errors : []).slice(0, 3) as Array<{ code?: unknown; message?: unknown }>;
+  const printable = (text: string) => text.replace(/[^\x20-\x7e]/g, '?');
+  return {
+    said: printable(list.map((e) => [e.code, e.message].filter((x) => typeof x === 'string').join(' ')).join('; ')).slice(0, 300),
+    codes: list.flatMap((e) => (typeof e.code === 'string' ? [printable(e.code).slice(0, 40)] : [])),
+  };
 }
 
 /** `Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`. */

@@ -16,7 +16,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { keywardError } from '../errors.js';
+import { keywardError, KeywardError } from '../errors.js';
 import type { KeyHandle } from '../keystore/backend.js';
 import { keyId, signatureVerifies, signOptions } from './keys.js';
 import { digestOf, formatReference, repositoryName, type ImageReference } from './reference.js';
@@ -38,7 +38,7 @@ export interface SignImageOptions {
   key: KeyHandle;
   /** Told the digest once it is resolved, before the device is asked (narration). */
   onResolved?: (resolved: { digest: string; mediaType: string }) => void;
-  /** How many times to add the signature again when another signer's write replaced it (default 5). */
+  /** How many times to write the signature again when another signer's write replaced it (default 8). */
   attempts?: number;
   /**
    * An index: sign each platform's manifest it lists too (as `cosign sign --recursive`): containers/image
@@ -204,14 +204,13 @@ export async function signImage(options: SignImageOptions): Promise<SignImageRes
       done.push({ ...common, signatureManifest: target.before.digest!, signatures: target.before.layers.length, alreadySigned: true, writes: 0 });
       continue;
     }
-    await client.pushBlob(repository, target.payload);
     const layer: SignatureLayer = {
       mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
       digest: digestOf(target.payload),
       size: target.payload.length,
       annotations: { [SIGNATURE_ANNOTATION]: target.signature, [KEY_HINT_ANNOTATION]: id },
     };
-    const added = await addLayer(client, repository, target.digest, layer, target.before, options);
+    const added = await addLayer(client, repository, target.digest, target.payload, layer, target.before, options);
     done.push({ ...common, ...added, alreadySigned: false });
   }
   const [top, ...platforms] = done;
@@ -226,17 +225,21 @@ async function addLayer(
   client: RegistryClient,
   repository: string,
   digest: string,
+  payload: Buffer,
   layer: SignatureLayer,
   before: Awaited<ReturnType<typeof readSignatures>>,
   options: { attempts?: number; settleMs?: number },
 ): Promise<{ signatureManifest: string; signatures: number; writes: number }> {
-  const attempts = options.attempts ?? 5;
+  const attempts = options.attempts ?? 8;
   const signature = layer.annotations![SIGNATURE_ANNOTATION];
   const ours = (l: SignatureLayer) => l.annotations?.[SIGNATURE_ANNOTATION] === signature;
   let current = before;
   for (let write = 1; write <= attempts; write++) {
     const raw = [...current.raw, layer];
     const { manifest, config } = signatureManifest(raw as SignatureLayer[]);
+    // Every attempt makes sure of both blobs: signers uploading the same payload at once can make a
+    // registry (distribution 2.8) lose track of it for a moment.
+    await client.pushBlob(repository, payload);
     await client.pushBlob(repository, config);
     // The narrowest window a registry allows: the .sig is read again just before the PUT.
     const latest = await readSignatures(client, repository, digest, true);
@@ -244,7 +247,13 @@ async function addLayer(
       current = latest;
       continue;
     }
-    await client.putManifest(repository, signatureTag(digest), manifest, MEDIA_TYPES.ociManifest);
+    try {
+      await client.putManifest(repository, signatureTag(digest), manifest, MEDIA_TYPES.ociManifest);
+    } catch (error) {
+      if (!blobLost(error)) throw error;
+      await sleep(50 + Math.floor(Math.random() * 200 * write));
+      continue;
+    }
     let after = await readSignatures(client, repository, digest, true);
     if (after.layers.some(ours)) {
       // A signer that read before our PUT and wrote after it would drop our layer: such a write
@@ -264,4 +273,10 @@ async function addLayer(
       hint: 'another signer is writing signatures for this image at the same time: run the command again once it has finished',
     },
   );
+}
+
+/** A manifest PUT the registry refused for a blob it had a moment before (another upload of the same blob in progress). */
+function blobLost(error: unknown): boolean {
+  const codes = error instanceof KeywardError && error.code === 'REGISTRY_HTTP_STATUS' ? (error.details?.registryErrors as string[] | undefined) : undefined;
+  return codes?.includes('MANIFEST_BLOB_UNKNOWN') ?? false;
 }
