@@ -7,7 +7,7 @@
  * signs, and a wrong PIN, leave the registry as it was; two signers at once both keep theirs.
  */
 import test from 'ava';
-import { createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeywardError } from '../../src/errors.js';
@@ -26,6 +26,7 @@ import { registryUnavailable, startRegistry, type RegistryServer } from '../../s
 import { sigstoreSkopeo, skopeoUnavailable, systemSkopeo, type Skopeo } from '../../src/testing/skopeo.js';
 import { writeTestImage } from '../../src/testing/oci-layout.js';
 import { toPem } from '../../src/x509/pem.js';
+import { run } from '../harness/run.js';
 import { Cleanup, tempDir } from '../harness/temp.js';
 
 const missing = registryUnavailable() || skopeoUnavailable();
@@ -336,4 +337,55 @@ test.serial('two signers at once: both signatures are kept', async (t) => {
   const listed = await imageSignatures(r.client, parseImageReference(`${r.registry.host}/demo/race@${digest}`), keys);
   t.is(listed.signatures.length, 4);
   t.deepEqual(listed.signatures.map((s) => s.verifiedBy).sort(), keys.map((k) => k.id).sort());
+});
+
+test.serial('a certificate chain as the verification key: its path to its root is checked, then its leaf key verifies', async (t) => {
+  if (!rig) return t.pass(`skipped: ${missing}`);
+  const r = rig;
+  const work = join(r.dir, 'chain');
+  mkdirSync(work);
+  const ssl = async (args: string[]) => {
+    const result = await run('openssl', args, { cwd: work });
+    if (result.code !== 0) throw new Error(`openssl ${args[0]}: ${result.stderr}`);
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  for (const name of ['root', 'stranger']) {
+    await ssl([
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name} CA`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign',
+    ]);
+  }
+  await ssl(['req', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=release signer']);
+  await ssl(['x509', '-req', '-in', 'leaf.csr', '-CA', 'root.pem', '-CAkey', 'root.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '2']);
+  const pem = (name: string) => readFileSync(join(work, `${name}.pem`), 'utf8');
+  // The leaf's key signs as a Keystore key would (here a key file, which is all a test needs).
+  const leafKey = createPrivateKey(readFileSync(join(work, 'leaf.key')));
+  const key: KeyHandle = {
+    info: { ...r.other.info, uri: 'file:leaf.key', algorithm: 'p256' },
+    publicKey: async () => new Uint8Array(createPublicKey(leafKey).export({ type: 'spki', format: 'der' })),
+    sign: async (data) => new Uint8Array(sign('sha256', data, leafKey)),
+    certificate: async () => undefined,
+    setCertificate: async () => undefined,
+    attest: () => Promise.reject(new Error('no attestation')),
+  };
+  const { ref } = await push(r, 'demo/chain', '1.0', 'signed by a certified key');
+  await signImage({ client: r.client, reference: parseImageReference(ref), key });
+  const verified = await verifyImage(r.client, parseImageReference(ref), [readVerifierKey(Buffer.from(pem('leaf') + pem('root')))]);
+  t.is(verified.verified[0]!.subject, 'CN=release signer');
+  const stranger = t.throws<KeywardError>(() => readVerifierKey(Buffer.from(pem('leaf') + pem('stranger'))));
+  t.is(stranger?.code, 'KEY_CHAIN_INVALID');
+  t.regex(stranger!.message, /the certificate chain does not verify: .*root CA/);
 });
