@@ -19,14 +19,14 @@ export interface RegistryFlags {
 /** The options every command that talks to a registry takes. */
 export function registryOptions(command: Command): Command {
   return command
-    .option('--registry-ca <file>', "CA certificates (PEM) to trust for the registry's HTTPS, besides the system's")
+    .option('--registry-ca <file>', "CA certificates (PEM) to trust for the registry's HTTPS, besides Node's bundled CAs")
     .addOption(new Option('--plain-http', 'plain HTTP, for a registry on this machine only (127.0.0.1, localhost, ::1)'))
     .option('--username <name>', 'the registry user (the password from --password-file, KEYWARD_REGISTRY_PASSWORD, or a prompt)')
     .option('--password-file <file>', 'a file holding the registry password on its first line (never the password itself on the command line)');
 }
 
 export const REGISTRY_HELP = `
-Registries: HTTPS with the system's CAs and --registry-ca; --plain-http only for a registry on this
+Registries: HTTPS with Node's CA bundle and --registry-ca; --plain-http only for a registry on this
 machine. Credentials are sent as the registry asks (a Bearer token from its token service, or
 Basic): --username with --password-file FILE or KEYWARD_REGISTRY_PASSWORD, or asked at the terminal.
 `;

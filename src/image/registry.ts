@@ -12,6 +12,7 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { rootCertificates } from 'node:tls';
 import { keywardError, KeywardError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import { toPem } from '../x509/pem.js';
@@ -44,7 +45,7 @@ export const LIMITS = {
 export interface RegistryOptions {
   /** `host[:port]`. */
   registry: string;
-  /** Extra CA certificates (DER) to trust for HTTPS. */
+  /** CA certificates (DER) to trust for HTTPS besides Node's bundled ones (a redirect to storage elsewhere still verifies). */
   ca?: Uint8Array[];
   /** Plain HTTP, for a registry on this machine only. */
   plainHttp?: boolean;
@@ -356,7 +357,7 @@ export class RegistryClient {
       };
       const req = send(
         url,
-        { method: call.method, headers, ...(this.#ca ? { ca: this.#ca.map((der) => toPem('CERTIFICATE', der)) } : {}) },
+        { method: call.method, headers, ...(this.#ca ? { ca: [...rootCertificates, ...this.#ca.map((der) => toPem('CERTIFICATE', der))] } : {}) },
         (res: IncomingMessage) => {
           const declared = Number(res.headers['content-length']);
           if (Number.isFinite(declared) && declared > call.limit && call.method !== 'HEAD') {
