@@ -11,7 +11,8 @@ import { registryUnavailable, startRegistry } from '../../src/testing/registry.j
 import { skopeoUnavailable, systemSkopeo } from '../../src/testing/skopeo.js';
 import { writeTestImage } from '../../src/testing/oci-layout.js';
 import { cliToken, type CliToken } from '../harness/cli-token.js';
-import { run } from '../harness/run.js';
+import { pcscdUnavailable, runTouching, serveVirtualCard, startPcscd } from '../harness/pcscd.js';
+import { keyward, run } from '../harness/run.js';
 import { tempDir } from '../harness/temp.js';
 
 const missing = registryUnavailable() || skopeoUnavailable();
@@ -161,4 +162,36 @@ test('HTTPS with --registry-ca and Basic credentials from a file or the environm
   t.is(JSON.parse(untrusted.stdout).error.code, 'REGISTRY_TLS_UNTRUSTED');
   const plain = await token.keyward(['image', 'verify', ref, '--key', release.pub, '--plain-http']);
   t.is(plain.code, 5);
+});
+
+test("a YubiKey through pcscd: one touch, announced by the keystore's notice; no touch, nothing written", async (t) => {
+  const why = missing || pcscdUnavailable();
+  if (why) return t.pass(`skipped: ${why}`);
+  const dir = tempDir(t, 'keyward-image-yubikey-');
+  const registry = await startRegistry({ dir: join(dir, 'registry') });
+  t.teardown(() => registry.stop());
+  const rig = await startPcscd();
+  t.teardown(() => rig.stop());
+  const card = await serveVirtualCard(rig, { touch: 'manual', touchTimeoutSeconds: 4 });
+  t.teardown(() => card.stop());
+  const env = { ...rig.env, KEYWARD_PIN: '123456' };
+  const generated = await keyward(['key', 'generate', 'yubikey:slot=9c', '-a', 'p256', '--touch-policy', 'always', '--pin-policy', 'always'], { env });
+  t.is(generated.code, 0, generated.stderr);
+  writeFileSync(join(dir, 'release.pub.pem'), (await keyward(['key', 'public', 'yubikey:slot=9c'], { env })).stdout);
+  const ref = `${registry.host}/demo/touched:1.0`;
+  const digest = await push(dir, ref, 'touch-signed', ['--dest-tls-verify=false']);
+
+  const untouched = await keyward(['image', 'sign', ref, '--key', 'yubikey:slot=9c', '--plain-http'], { env });
+  t.is(untouched.code, 4, untouched.stderr);
+  t.regex(untouched.stderr, /not touched in time/);
+  const unsigned = await keyward(['image', 'verify', ref, '--key', join(dir, 'release.pub.pem'), '--plain-http']);
+  t.is(unsigned.code, 3, 'nothing was written');
+
+  const signed = await runTouching(['image', 'sign', ref, '--key', 'yubikey:slot=9c', '--plain-http'], env, card.statePath);
+  t.is(signed.code, 0, signed.stderr);
+  t.true(signed.touched);
+  t.is(signed.stderr.match(/Touch your YubiKey/g)?.length, 1, 'one touch');
+  t.regex(signed.stderr, new RegExp(`^${ref.replaceAll('.', '\\.')} is ${digest} \\(an image manifest\\)\nTouch your YubiKey \\(serial \\d+\\)…\n…touched\n$`));
+  const verified = await keyward(['image', 'verify', ref, '--key', join(dir, 'release.pub.pem'), '--plain-http']);
+  t.is(verified.code, 0, verified.stderr);
 });
