@@ -38,6 +38,8 @@ const SYSTEM = {
   // skopeo beside it to check sigstore signatures, which Debian 12's was built without).
   'docker-registry': 'docker-registry',
   skopeo: 'skopeo',
+  // PostgreSQL: the ledger that several `ca serve` replicas share; the tests start throw-away servers (src/testing/postgres.ts).
+  postgresql: null,
   // securesystemslib: the canonical JSON python-tuf signs with, compared byte for byte with Keyward's.
   'python3-securesystemslib': null,
   // strace: the crash tests kill a command exactly when SoftHSM writes its token.object.
@@ -51,7 +53,7 @@ const SYSTEM = {
 const NATIVE_BUILD = ['libpcsclite-dev', 'python3', 'make', 'g++'];
 const TASK_PACKAGES = {
   demo: ['softhsm2', 'openssl', ...NATIVE_BUILD],
-  bench: ['softhsm2', 'openssl', 'pcscd', 'vsmartcard-vpcd', 'yubico-piv-tool', 'golang-cfssl', 'gcc', ...NATIVE_BUILD],
+  bench: ['softhsm2', 'openssl', 'pcscd', 'vsmartcard-vpcd', 'yubico-piv-tool', 'golang-cfssl', 'postgresql', 'gcc', ...NATIVE_BUILD],
   test: Object.keys(SYSTEM),
 };
 

@@ -439,11 +439,11 @@ test('hash bins are all or nothing: a clash with an existing role stages none', 
 
 // ── what you sign is what you see ──────────────────────────────────────────────────────────────
 
-/** Someone who can write the directory, and holds no key, plants a staged targets role of their own. */
-function plantStagedTargets(f: Fixture, edit: (targets: Record<string, unknown>) => void): void {
+/** Someone who can write the directory, and holds no key, plants a staged targets v2 of their own. */
+function plantStagedTargets(f: Fixture, edit: (targets: Record<string, unknown>, signed: Record<string, unknown>) => void): void {
   const published = JSON.parse(readFileSync(metadataPath(f.repo, '1.targets.json'), 'utf8'));
   published.signed.version = 2;
-  edit(published.signed.targets);
+  edit(published.signed.targets, published.signed);
   writeFileSync(f.repo.workspace.stagedPath('targets'), JSON.stringify({ signed: published.signed, signatures: [] }));
 }
 
@@ -536,6 +536,33 @@ test('co-signing adds: a second key holder signing the same target keeps the fir
   t.is(second.review, undefined);
   t.like(second.published, { published: [{ role: 'releases', version: 2 }] });
   await bothClientsDownload(t, f, ['releases/app-1.0.tgz']);
+});
+
+test('succinct hash bins (TAP 15, as python-tuf writes them): the writer signs into their bins and publishes; clients find the targets', async (t) => {
+  const f = await fixture(t);
+  const binKey = await f.dev.softhsm('ed25519');
+  // Keyward does not make succinct delegations, but keeps a repository that has them.
+  plantStagedTargets(f, (_targets, signed) => {
+    signed.delegations = {
+      keys: { [binKey.keyid]: binKey.key },
+      succinct_roles: { keyids: [binKey.keyid], threshold: 1, bit_length: 4, name_prefix: 'bin' },
+    };
+  });
+  await change(f.repo, [f.signers.targets], undefined, { publish: true });
+  const paths = ['packages/a.whl', 'packages/b.whl', 'packages/c.whl'];
+  const bins = paths.map((path) => f.repo.responsibleRole(path));
+  t.true(
+    bins.every((bin) => /^bin-[0-9a-f]$/.test(bin)),
+    bins.join(', '),
+  );
+  const made = await change(f.repo, [binKey], (e) => paths.forEach((path) => addFile(e, path)), { publish: true });
+  t.deepEqual(made.published?.published.map((p) => p.role).sort(), [...new Set(bins)].sort());
+  t.true(bins.every((bin) => f.repo.targetsRoles().includes(bin)));
+  await t.throwsAsync(
+    stage(f.repo, (e) => e.delegate('targets', { name: 'more', keys: [binKey.key], threshold: 1, paths: ['x/*'] })),
+    { code: 'TUF_DELEGATION_SCOPE', message: /targets delegates to succinct hash bins/ },
+  );
+  await bothClientsDownload(t, f, paths);
 });
 
 // ── no write (or read) through a link planted in the repository ────────────────────────────────

@@ -9,11 +9,14 @@
 
 const HELD: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
+/** Calls running (or just returned) with the signals held; one listener per signal serves them all. */
+let holding = 0;
+const arrived: NodeJS.Signals[] = [];
+const hold = (signal: NodeJS.Signals) => arrived.push(signal);
+
 /** Runs a synchronous call that rewrites token state, with termination signals held until it returns. */
 export function uninterrupted<T>(call: () => T): T {
-  const arrived: NodeJS.Signals[] = [];
-  const hold = (signal: NodeJS.Signals) => arrived.push(signal);
-  for (const signal of HELD) process.on(signal, hold);
+  if (holding++ === 0) for (const signal of HELD) process.on(signal, hold);
   try {
     return call();
   } finally {
@@ -21,8 +24,10 @@ export function uninterrupted<T>(call: () => T): T {
     // event loop: listen until a whole turn has passed (two check phases), or it would be lost.
     setImmediate(() =>
       setImmediate(() => {
+        if (--holding > 0) return;
         for (const signal of HELD) process.removeListener(signal, hold);
         const signal = arrived[0];
+        arrived.length = 0;
         // With no other listener the signal's default action is due: termination, as without us.
         if (signal && process.listenerCount(signal) === 0) process.kill(process.pid, signal);
       }),
