@@ -8,7 +8,6 @@ import { createHash, createPublicKey, verify as verifySignature, X509Certificate
 import { keywardError } from '../errors.js';
 import type { KeyAlgorithm } from '../crypto/algorithms.js';
 import type { SignOptions } from '../keystore/backend.js';
-import { buildCertificatePath } from '../x509/path.js';
 import { fromPemOrDer, pemBlocks } from '../x509/pem.js';
 
 /** How an image or blob signature is made in the device, for the key's algorithm. */
@@ -39,7 +38,7 @@ export function verifierKey(key: KeyObject, subject?: string): VerifierKey {
  * A verification key from a file's bytes: a PEM or DER public key, or PEM certificates (leaf first,
  * then intermediates, ending at a self-signed root), whose path is checked now.
  */
-export function readVerifierKey(data: Uint8Array, now = new Date()): VerifierKey {
+export async function readVerifierKey(data: Uint8Array, now = new Date()): Promise<VerifierKey> {
   const certificates = pemBlocks(data, 'CERTIFICATE').map((der) => new X509Certificate(der));
   if (certificates.length > 0) {
     const leaf = certificates[0]!;
@@ -49,6 +48,8 @@ export function readVerifierKey(data: Uint8Array, now = new Date()): VerifierKey
         hint: 'give the leaf, its intermediates and the root you trust, in one PEM file',
       });
     }
+    // Path building needs x509's full codec: loaded only for a chain, not for every public key.
+    const { buildCertificatePath } = await import('../x509/path.js');
     const path = buildCertificatePath({ leaf, intermediates: certificates.slice(1), roots, now });
     if (!path.ok) throw keywardError('KEY_CHAIN_INVALID', `the certificate chain does not verify: ${path.failure.message}`);
     return verifierKey(leaf.publicKey, leaf.subject.split('\n').join(', '));
