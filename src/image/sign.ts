@@ -21,12 +21,12 @@ import type { KeyHandle } from '../keystore/backend.js';
 import { keyId, signatureVerifies, signOptions } from './keys.js';
 import { digestOf, formatReference, repositoryName, type ImageReference } from './reference.js';
 import { MEDIA_TYPES, type Manifest, type RegistryClient } from './registry.js';
+import { readSignatures, resolveImage } from './resolve.js';
 import {
   KEY_HINT_ANNOTATION,
   makePayload,
   SIGNATURE_ANNOTATION,
   SIMPLE_SIGNING_MEDIA_TYPE,
-  signatureLayers,
   signatureManifest,
   signatureTag,
   type SignatureLayer,
@@ -72,30 +72,6 @@ export interface SignImageResult {
   writes: number;
   /** With `recursive`, each platform's manifest of the index, signed too. */
   platforms: DigestSigned[];
-}
-
-/** The manifest a reference names, or IMAGE_NOT_FOUND. */
-export async function resolveImage(client: RegistryClient, reference: ImageReference, push = false): Promise<Manifest> {
-  const manifest = await client.manifest(reference.repository, reference.digest ?? reference.tag!, { push });
-  if (!manifest) {
-    throw keywardError('IMAGE_NOT_FOUND', `${client.registry} has no image ${formatReference(reference)}`, {
-      hint: 'check the repository and tag (skopeo list-tags docker://REGISTRY/REPOSITORY lists the tags)',
-    });
-  }
-  return manifest;
-}
-
-/** The `.sig` manifest of a digest: its layers (none when there is no such tag) and its digest. */
-export async function readSignatures(
-  client: RegistryClient,
-  repository: string,
-  digest: string,
-  push = false,
-): Promise<{ layers: SignatureLayer[]; raw: unknown[]; digest: string | undefined }> {
-  const existing = await client.manifest(repository, signatureTag(digest), { push });
-  if (!existing) return { layers: [], raw: [], digest: undefined };
-  const layers = signatureLayers(existing.json);
-  return { layers, raw: existing.json.layers as unknown[], digest: existing.digest };
 }
 
 /** One digest to sign: the image itself, or with `recursive` a platform's manifest of its index. */

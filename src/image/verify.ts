@@ -8,7 +8,7 @@ import { keywardError, KeywardError } from '../errors.js';
 import { signatureVerifies, type VerifierKey } from './keys.js';
 import { formatReference, repositoryName, type ImageReference } from './reference.js';
 import type { RegistryClient } from './registry.js';
-import { readSignatures, resolveImage } from './sign.js';
+import { readSignatures, resolveImage } from './resolve.js';
 import { KEY_HINT_ANNOTATION, MAX_PAYLOAD_BYTES, parsePayload, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, signatureTag } from './simple-signing.js';
 
 export interface SignatureReport {
