@@ -14,7 +14,9 @@ named only by a hint (the hex SHA-256 of its public key): no certificate, no tra
 entry. Whoever verifies holds the public key (keyward key public URI > signer.pub.pem). The
 sigstore libraries verify it with that key when told to expect no log entry and no timestamp
 (sigstore-js: @sigstore/verify's Verifier with tlogThreshold, ctlogThreshold and timestampThreshold 0;
-its sigstore.verify cannot be told timestampThreshold 0, and it cannot check Ed25519 message signatures).
+its sigstore.verify cannot be told timestampThreshold 0, and it cannot check Ed25519 message signatures;
+cosign: verify-blob --key K --bundle B --new-bundle-format --trusted-root T --insecure-ignore-tlog=true,
+T a trusted root with empty tlogs, certificateAuthorities, ctlogs and timestampAuthorities).
 `;
 
 /** `keyward blob`'s commands. */

@@ -20,7 +20,7 @@ import { MemoryKeyHandle } from '../../src/keystore/memory-key.js';
 import { Secret } from '../../src/secret.js';
 import { writeTestImage } from '../../src/testing/oci-layout.js';
 import { registryUnavailable, startRegistry } from '../../src/testing/registry.js';
-import { skopeoUnavailable, systemSkopeo } from '../../src/testing/skopeo.js';
+import { skopeoUnavailable, systemSkopeo } from '../../src/testing/sigstore-tools.js';
 import type { Story } from './story.js';
 import { touchingCard } from './touching-card.js';
 

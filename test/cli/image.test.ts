@@ -8,7 +8,7 @@ import test from 'ava';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registryUnavailable, startRegistry } from '../../src/testing/registry.js';
-import { skopeoUnavailable, systemSkopeo } from '../../src/testing/skopeo.js';
+import { skopeoUnavailable, systemSkopeo } from '../../src/testing/sigstore-tools.js';
 import { writeTestImage } from '../../src/testing/oci-layout.js';
 import { cliToken, type CliToken } from '../harness/cli-token.js';
 import { pcscdUnavailable, runTouching, serveVirtualCard, startPcscd } from '../harness/pcscd.js';

@@ -3,8 +3,9 @@
  * 127.0.0.1): images the test builds are pushed with skopeo, Keyward signs them with a key on a
  * virtual YubiKey (one touch), and containers/image, through a skopeo that checks `sigstoreSigned`
  * policies, accepts them, and refuses them when the signature is missing, made by another key, or
- * names another digest. Keyward verifies what skopeo signed. A tag that moves while the device
- * signs, and a wrong PIN, leave the registry as it was; two signers at once both keep theirs.
+ * names another digest; cosign verifies them too. Keyward verifies what skopeo signed. A tag that
+ * moves while the device signs, and a wrong PIN, leave the registry as it was; two signers at once
+ * both keep theirs. cosign verify-blob accepts Keyward's Sigstore bundles.
  */
 import test from 'ava';
 import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
@@ -14,7 +15,8 @@ import type { KeywardError } from '../../src/errors.js';
 import { Keystore } from '../../src/keystore/keystore.js';
 import { MemoryKeyHandle } from '../../src/keystore/memory-key.js';
 import type { KeyHandle } from '../../src/keystore/backend.js';
-import { readVerifierKey, verifierKey, type VerifierKey } from '../../src/image/keys.js';
+import { makeBundle } from '../../src/image/bundle.js';
+import { readVerifierKey, signOptions, verifierKey, type VerifierKey } from '../../src/image/keys.js';
 import { parseImageReference } from '../../src/image/reference.js';
 import { RegistryClient, MEDIA_TYPES } from '../../src/image/registry.js';
 import { signImage } from '../../src/image/sign.js';
@@ -23,7 +25,7 @@ import { imageSignatures, verifyImage } from '../../src/image/verify.js';
 import { createTestYubiKey, type TestYubiKey } from '../../src/testing/virtual-yubikey.js';
 import { recordingInteraction } from '../../src/testing/softhsm.js';
 import { registryUnavailable, startRegistry, type RegistryServer } from '../../src/testing/registry.js';
-import { sigstoreSkopeo, skopeoUnavailable, systemSkopeo, type Skopeo } from '../../src/testing/skopeo.js';
+import { sigstoreTools, skopeoUnavailable, systemSkopeo, type Tool } from '../../src/testing/sigstore-tools.js';
 import { writeTestImage } from '../../src/testing/oci-layout.js';
 import { toPem } from '../../src/x509/pem.js';
 import { run } from '../harness/run.js';
@@ -35,8 +37,10 @@ interface Rig {
   dir: string;
   registry: RegistryServer;
   client: RegistryClient;
-  skopeo: Skopeo;
-  verifier: Skopeo;
+  skopeo: Tool;
+  /** A skopeo whose containers/image checks sigstoreSigned policies. */
+  verifier: Tool;
+  cosign: Tool;
   yubikey: TestYubiKey;
   /** The touch-always key in 9c (Keyward's release key) and another key in 9a. */
   release: KeyHandle;
@@ -44,14 +48,14 @@ interface Rig {
   releasePem: string;
   otherPem: string;
   touches: () => number;
-  cleanup: Cleanup;
 }
 
 let rig: Rig | undefined;
+/** Made first, so that whatever the hook started is stopped even when it fails halfway. */
+const cleanup = new Cleanup();
 
 test.before(async () => {
   if (missing) return;
-  const cleanup = new Cleanup();
   const dir = tempDir(cleanup, 'keyward-image-');
   const registry = await startRegistry({ dir: join(dir, 'registry') });
   cleanup.teardown(() => registry.stop());
@@ -62,24 +66,25 @@ test.before(async () => {
   const release = await yubikey.keystore.generate(yubikey.keyUri('9c'), { algorithm: 'p256', touchPolicy: 'always', pinPolicy: 'always' });
   const other = await yubikey.keystore.generate(yubikey.keyUri('9a'), { algorithm: 'p256', touchPolicy: 'never' });
   const pem = async (key: KeyHandle) => toPem('PUBLIC KEY', await key.publicKey());
+  const tools = sigstoreTools(join(dir, 'sigstore-tools'));
   rig = {
     dir,
     registry,
     client: new RegistryClient({ registry: registry.host, plainHttp: true }),
     skopeo: systemSkopeo(),
-    verifier: sigstoreSkopeo(join(dir, 'skopeo-sigstore')),
+    verifier: tools.skopeo,
+    cosign: tools.cosign,
     yubikey,
     release,
     other,
     releasePem: await pem(release),
     otherPem: await pem(other),
     touches: () => touches,
-    cleanup,
   };
 });
 
 test.after.always(async () => {
-  await rig?.cleanup.run();
+  await cleanup.run();
 });
 
 /** Builds an image and pushes it to `repository:tag`; returns its reference and digest. */
@@ -132,6 +137,13 @@ async function pullWithPolicy(r: Rig, ref: string, publicKeyPem: string, options
   return { code: result.code, stderr: result.stderr };
 }
 
+/** `cosign verify` of `ref` with a public key, as cosign is used without a transparency log. */
+async function cosignVerify(r: Rig, ref: string, publicKeyPem: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const keyPath = join(r.dir, `cosign-${Math.random().toString(36).slice(2)}.pub.pem`);
+  writeFileSync(keyPath, publicKeyPem);
+  return r.cosign.run(['verify', '--key', keyPath, '--insecure-ignore-tlog=true', '--allow-http-registry', ref], { ...process.env, HOME: r.dir });
+}
+
 const keyOf = (pem: string): VerifierKey => verifierKey(createPublicKey(pem));
 
 test.serial('Keyward signs the digest with one touch; containers/image accepts the image under a sigstoreSigned policy; Keyward verifies it', async (t) => {
@@ -149,6 +161,10 @@ test.serial('Keyward signs the digest with one touch; containers/image accepts t
   const verified = await verifyImage(r.client, parseImageReference(ref), [keyOf(r.releasePem)]);
   t.is(verified.verified.length, 1);
   t.is(verified.verified[0]!.signedDigest, digest);
+  const byCosign = await cosignVerify(r, ref, r.releasePem);
+  t.is(byCosign.code, 0, `${r.cosign.origin} cosign ${r.cosign.version}: ${byCosign.stderr}`);
+  t.is(JSON.parse(byCosign.stdout)[0].critical.image['docker-manifest-digest'], digest);
+  t.not((await cosignVerify(r, ref, r.otherPem)).code, 0, 'cosign refuses it with another key');
 
   // Another signer adds a signature: both are there, each verifies, each key's policy accepts.
   const second = await signImage({ client: r.client, reference: parseImageReference(`${r.registry.host}/demo/app@${digest}`), key: r.other });
@@ -389,3 +405,54 @@ test.serial('a certificate chain as the verification key: its path to its root i
   t.is(stranger?.code, 'KEY_CHAIN_INVALID');
   t.regex(stranger!.message, /the certificate chain does not verify: .*root CA/);
 });
+
+test.serial(
+  'cosign verify-blob accepts a bundle touch-signed on the YubiKey, with no transparency log and an empty trusted root; a changed byte fails',
+  async (t) => {
+    if (!rig) return t.pass(`skipped: ${missing}`);
+    const r = rig;
+    const work = join(r.dir, 'cosign-blob');
+    mkdirSync(work);
+    const data = Buffer.from('a release, signed into a Sigstore bundle\n');
+    const bundle = makeBundle(data, await r.release.sign(data, signOptions(r.release.info.algorithm)), keyOf(r.releasePem).id);
+    writeFileSync(join(work, 'release.tar.gz'), data);
+    writeFileSync(join(work, 'release.sigstore.json'), JSON.stringify(bundle));
+    writeFileSync(join(work, 'release.pub.pem'), r.releasePem);
+    // No Sigstore instance is trusted: the public key is all there is to check against.
+    writeFileSync(
+      join(work, 'trusted_root.json'),
+      JSON.stringify({
+        mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+        tlogs: [],
+        certificateAuthorities: [],
+        ctlogs: [],
+        timestampAuthorities: [],
+      }),
+    );
+    const verifyBlob = (file: string) =>
+      r.cosign.run(
+        [
+          'verify-blob',
+          '--key',
+          join(work, 'release.pub.pem'),
+          '--bundle',
+          join(work, 'release.sigstore.json'),
+          '--new-bundle-format',
+          '--trusted-root',
+          join(work, 'trusted_root.json'),
+          '--insecure-ignore-tlog=true',
+          file,
+        ],
+        { ...process.env, HOME: work },
+      );
+    const verified = await verifyBlob(join(work, 'release.tar.gz'));
+    t.is(verified.code, 0, verified.stderr);
+    t.regex(verified.stderr, /Verified OK/);
+    const changed = Buffer.from(data);
+    changed[0] ^= 1;
+    writeFileSync(join(work, 'changed.tar.gz'), changed);
+    const refused = await verifyBlob(join(work, 'changed.tar.gz'));
+    t.is(refused.code, 1);
+    t.regex(refused.stderr, /invalid signature|failed to verify/);
+  },
+);
