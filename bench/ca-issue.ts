@@ -105,10 +105,12 @@ function cfsslCertdb(path: string): string {
 
 /** A CA on SoftHSM tokens made for the bench (labels from `prefix`), on SQLite, and node CSRs as request bodies. */
 export async function benchCa(prefix: string) {
-  const keystore = new Keystore({ env: { KEYWARD_PIN: BENCH_PIN } });
+  // Two tokens in one keystore: each its own PIN variable (KEYWARD_PIN goes to one device), set once it exists.
+  const env: NodeJS.ProcessEnv = {};
+  const keystore = new Keystore({ env });
   const pkcs11 = await keystore.administration('pkcs11');
   for (const label of [`${prefix}-root`, `${prefix}-online`]) {
-    pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(BENCH_PIN) });
+    env[pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(BENCH_PIN) }).pinVariable!] = BENCH_PIN;
   }
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-bench-ca-')));
   const rootKey = `pkcs11:token=${prefix}-root;object=root`;
