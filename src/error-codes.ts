@@ -277,7 +277,7 @@ export const ERROR_CODES = {
   TUF_KEY_TYPE: { exit: 'usage', meaning: "the key's type cannot sign TUF metadata" },
   TUF_KEY_UNKNOWN: { exit: 'notFound', meaning: 'the TUF role has no key with that id' },
   TUF_LENGTH: { exit: 'verification', meaning: 'a TUF file is longer, or shorter, than its signed metadata says' },
-  TUF_MALFORMED: { exit: 'verification', meaning: 'a file is not valid TUF 1.0 metadata' },
+  TUF_MALFORMED: { exit: 'verification', meaning: 'a file is not valid TUF metadata (TUF 1.0, or Notary v1 from a notary-server)' },
   TUF_METADATA_MISSING: { exit: 'notFound', meaning: 'the TUF repository lacks a metadata file, or was never published' },
   TUF_NETWORK: { exit: 'unavailable', meaning: 'the TUF repository cannot be reached' },
   TUF_NOT_FOUND: { exit: 'notFound', meaning: 'the TUF repository does not have the metadata or target asked for' },
