@@ -28,3 +28,4 @@ export { freePort, portFree } from './ports.js';
 export { opensslVerifyCertificate, opensslVerifySignature, opensslVersion, type OpensslResult } from './openssl.js';
 export { mtlsHandshake, type HandshakeResult, type TlsIdentity } from './mtls.js';
 export { serveDirectory, type StaticSite } from './static-server.js';
+export { NOTARY_TEST_PASSPHRASE, notaryServerUnavailable, startNotaryServer, type NotaryServerRig } from './notary-server.js';

@@ -1,0 +1,75 @@
+/**
+ * Notary test parts: a real notary-server (src/testing/notary-server.ts) per test file, keys in a
+ * SoftHSM token of this process and on an in-process virtual YubiKey behind one Keystore, and a
+ * NotaryContext for a GUN with its own trust directory.
+ */
+import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
+import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
+import type { KeyHandle } from '../../src/keystore/backend.js';
+import { Keystore } from '../../src/keystore/keystore.js';
+import { Secret } from '../../src/secret.js';
+import { NotaryServer } from '../../src/trust/notary/server.js';
+import { TrustStore } from '../../src/trust/notary/trust-store.js';
+import type { NotaryContext } from '../../src/trust/notary/repository.js';
+import { deviceSigner, type Signer } from '../../src/trust/signer.js';
+import { readFileSync } from 'node:fs';
+import type { NotaryServerRig } from '../../src/testing/notary-server.js';
+import { recordingInteraction, SO_PIN } from './keystore.js';
+import { uniqueLabel, useProcessSoftHsm } from './softhsm.js';
+import { tempDir, type Teardown } from './temp.js';
+
+/** One PIN for the token and the card. */
+export const NOTARY_PIN = '123456';
+
+export interface NotaryDevices {
+  keystore: Keystore;
+  card: VirtualYubiKey;
+  token: string;
+  /** A new key in the SoftHSM token: its handle and signer. */
+  softhsm(algorithm: KeyAlgorithm): Promise<{ handle: KeyHandle; signer: Signer; uri: string }>;
+  /** A new key on the virtual YubiKey (touch always; the card touches itself). */
+  yubikey(slot: string, algorithm: KeyAlgorithm): Promise<{ handle: KeyHandle; signer: Signer; uri: string }>;
+  close(): Promise<void>;
+}
+
+export async function notaryDevices(t: Teardown, env: NodeJS.ProcessEnv = { KEYWARD_PIN: NOTARY_PIN }): Promise<NotaryDevices> {
+  useProcessSoftHsm();
+  const card = await VirtualYubiKey.create({ firmware: '5.7.1' }, { touch: { kind: 'auto', delayMs: 5 } });
+  const keystore = new Keystore({ env, interaction: recordingInteraction([]), attachedCards: [{ reader: `virtual ${card.serial}`, card }] });
+  t.teardown(() => keystore.close());
+  const token = uniqueLabel('notary');
+  (await keystore.administration('pkcs11')).initToken('pkcs11:', { label: token, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(NOTARY_PIN) });
+  let n = 0;
+  const made = async (handle: KeyHandle) => ({ handle, signer: await deviceSigner(handle), uri: handle.info.uri });
+  return {
+    keystore,
+    card,
+    token,
+    softhsm: async (algorithm) => {
+      const uri = `pkcs11:token=${token};object=notary-${algorithm}-${n++}`;
+      return made(await keystore.generate(uri, { algorithm }));
+    },
+    yubikey: async (slot, algorithm) => {
+      const uri = `yubikey:serial=${card.serial};slot=${slot}`;
+      return made(await keystore.generate(uri, { algorithm, touchPolicy: 'always' }));
+    },
+    close: () => keystore.close(),
+  };
+}
+
+/** A context for `gun` on the rig's server, with a trust directory of its own (removed at `t`'s teardown). */
+export function notaryContext(t: Teardown, rig: NotaryServerRig, gun: string, options: { keystore?: Keystore; trustDir?: string; url?: string; now?: () => Date } = {}): NotaryContext {
+  return {
+    gun,
+    server: new NotaryServer({ url: options.url ?? rig.url, ca: readFileSync(rig.caFile) }),
+    store: new TrustStore(options.trustDir ?? tempDir(t, 'keyward-notary-trust-')),
+    keystore: options.keystore,
+    now: options.now,
+  };
+}
+
+let guns = 0;
+/** A GUN no other test of this process uses. */
+export function uniqueGun(): string {
+  return `registry.test:5000/team/app-${process.pid}-${guns++}`;
+}
