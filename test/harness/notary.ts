@@ -73,3 +73,52 @@ let guns = 0;
 export function uniqueGun(): string {
   return `registry.test:5000/team/app-${process.pid}-${guns++}`;
 }
+
+export interface HostileProxy {
+  url: string;
+  /** Replaces what the server answers for a path ending in `suffix` (bytes), or undefined to pass it through. */
+  tamper(rewrite: ((path: string, body: Buffer) => Buffer | undefined) | undefined): void;
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTPS server in front of the rig's notary-server (the same TLS certificate, another port) that
+ * passes requests through and may rewrite the answers: a broken or hostile server.
+ */
+export async function hostileProxy(rig: NotaryServerRig): Promise<HostileProxy> {
+  const { createServer } = await import('node:https');
+  const { request } = await import('node:https');
+  const { join } = await import('node:path');
+  let rewrite: ((path: string, body: Buffer) => Buffer | undefined) | undefined;
+  const upstream = new URL(rig.url);
+  const ca = readFileSync(rig.caFile);
+  const server = createServer({ cert: readFileSync(join(rig.dir, 'server.crt')), key: readFileSync(join(rig.dir, 'server.key')) }, (req, res) => {
+    const body: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => body.push(chunk));
+    req.on('end', () => {
+      const forward = request(
+        { hostname: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers, ca },
+        (answer) => {
+          const chunks: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+          answer.on('end', () => {
+            const original = Buffer.concat(chunks);
+            const replaced = answer.statusCode === 200 ? rewrite?.(req.url ?? '', original) : undefined;
+            const out = replaced ?? original;
+            res.writeHead(answer.statusCode ?? 502, { 'content-type': answer.headers['content-type'] ?? 'application/json', 'content-length': out.length }).end(out);
+          });
+        },
+      );
+      forward.end(Buffer.concat(body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `https://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`,
+    tamper: (next) => void (rewrite = next),
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -6,7 +6,12 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { notaryServerUnavailable, startNotaryServer, type NotaryServerRig } from '../../../src/testing/notary-server.js';
+import { Keystore } from '../../../src/keystore/keystore.js';
+import { notaryKeyFromSpki, notaryKeyId } from '../../../src/trust/notary/dialect.js';
 import { NotaryRepository } from '../../../src/trust/notary/repository.js';
+import { deviceSigner } from '../../../src/trust/signer.js';
+import type { KeywardError } from '../../../src/errors.js';
+import { recordingInteraction } from '../../harness/keystore.js';
 import { tempDir } from '../../harness/temp.js';
 import { notaryContext, notaryDevices, uniqueGun } from '../../harness/notary.js';
 
@@ -52,4 +57,66 @@ maybe('init and sign with keys in SoftHSM and a YubiKey; the notary client lists
   const lookup = await rig.notary(['lookup', gun, 'v1'], trustDir);
   t.is(lookup.code, 0, lookup.stderr);
   t.regex(lookup.stdout, new RegExp(`v1 sha256:${v1.digest.toString('hex')} ${v1.length}`));
+});
+
+maybe('a 2-of-3 delegation across YubiKey and SoftHSM keys: one signature is refused, two publish; the notary client sees the role and the tag', async (t) => {
+  const dev = await notaryDevices(t);
+  const gun = uniqueGun();
+  const context = notaryContext(t, rig, gun, { keystore: dev.keystore });
+  await NotaryRepository.init(context, { root: (await dev.softhsm('p256')).handle, targets: (await dev.softhsm('p256')).signer });
+  const alice = await dev.yubikey('9c', 'p256');
+  const bob = await dev.softhsm('p256');
+  const carol = await dev.softhsm('ed25519');
+  let repo = await NotaryRepository.open(context);
+  await repo.addSigner('targets/releases', [alice, bob, carol].map((k) => notaryKeyFromSpki(k.signer.publicKey)), 2, []);
+  const trustDir = tempDir(t, 'keyward-notary-client-');
+  const delegations = await rig.notary(['delegation', 'list', gun], trustDir);
+  t.is(delegations.code, 0, delegations.stderr);
+  t.regex(delegations.stdout, /targets\/releases\s+"" <all paths>/);
+  for (const k of [alice, bob, carol]) t.true(delegations.stdout.includes(notaryKeyId(notaryKeyFromSpki(k.signer.publicKey))));
+
+  const v2 = manifest('{"v":2}');
+  const alone = await t.throwsAsync(repo.sign('v2', targetOf(v2), [alice.signer]));
+  t.is((alone as KeywardError | undefined)?.code, 'NOTARY_THRESHOLD_UNMET');
+  t.regex(alone!.message, /targets\/releases needs 2 signatures and has 1/);
+  repo = await NotaryRepository.open(context);
+  t.is(repo.lookup('v2'), undefined, 'nothing was published');
+
+  const both = await repo.sign('v2', targetOf(v2), [alice.signer, carol.signer]);
+  t.is(both.role, 'targets/releases');
+  t.deepEqual(both.signed.map((s) => s.role).sort(), ['targets/releases', 'targets/releases']);
+  const list = await rig.notary(['list', gun, '--roles', 'targets/releases'], trustDir);
+  t.is(list.code, 0, list.stderr);
+  t.regex(list.stdout, new RegExp(`v2\\s+${v2.digest.toString('hex')}\\s+${v2.length}\\s+targets/releases`));
+  t.is((await NotaryRepository.open(context)).lookup('v2')?.role, 'targets/releases');
+
+  // Revoked: gone from every role, for the notary client too.
+  await repo.revoke('v2', [alice.signer, bob.signer]);
+  const after = await rig.notary(['list', gun], trustDir);
+  t.is(after.code, 0, after.stderr);
+  t.notRegex(after.stdout, /\bv2\b/);
+});
+
+maybe('a wrong PIN for the second key of a change publishes nothing', async (t) => {
+  const dev = await notaryDevices(t);
+  const gun = uniqueGun();
+  const context = notaryContext(t, rig, gun, { keystore: dev.keystore });
+  await NotaryRepository.init(context, { root: (await dev.softhsm('p256')).handle, targets: (await dev.softhsm('p256')).signer });
+  const first = await dev.softhsm('p256');
+  const second = await dev.yubikey('9c', 'p256'); // PIN policy always: each signature asks for the PIN
+  let repo = await NotaryRepository.open(context);
+  await repo.addSigner('targets/releases', [first, second].map((k) => notaryKeyFromSpki(k.signer.publicKey)), 2, []);
+  const v1 = manifest('{"v":1}');
+  await repo.sign('v1', targetOf(v1), [first.signer, second.signer]);
+
+  // The same card through a keystore given a wrong PIN: the second signature fails, mid-change.
+  const wrong = new Keystore({ env: { KEYWARD_PIN: '000000' }, interaction: recordingInteraction([]), attachedCards: [{ reader: 'virtual', card: dev.card }] });
+  t.teardown(() => wrong.close());
+  const failing = await deviceSigner(await wrong.open(second.uri));
+  const v2 = manifest('{"v":2}');
+  const error = await t.throwsAsync(repo.sign('v1', targetOf(v2), [first.signer, failing]));
+  t.is((error as KeywardError | undefined)?.code, 'PIN_INCORRECT', error?.message);
+  repo = await NotaryRepository.open(context);
+  t.deepEqual(repo.lookup('v1')?.sha256, v1.digest.toString('hex'), 'the tag still names what it named');
+  t.is(repo.published('targets/releases')?.signed.version, 1);
 });
