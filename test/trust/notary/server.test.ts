@@ -5,6 +5,8 @@
  */
 import test from 'ava';
 import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { notaryServerUnavailable, startNotaryServer, type NotaryServerRig } from '../../../src/testing/notary-server.js';
 import { Keystore } from '../../../src/keystore/keystore.js';
 import { notaryKeyFromSpki, notaryKeyId } from '../../../src/trust/notary/dialect.js';
@@ -119,4 +121,73 @@ maybe('a wrong PIN for the second key of a change publishes nothing', async (t) 
   repo = await NotaryRepository.open(context);
   t.deepEqual(repo.lookup('v1')?.sha256, v1.digest.toString('hex'), 'the tag still names what it named');
   t.is(repo.published('targets/releases')?.signed.version, 1);
+});
+
+maybe('the snapshot key kept by the publisher, then handed to the server, then back; root and targets keys rotated; the notary client follows every root', async (t) => {
+  const dev = await notaryDevices(t);
+  const gun = uniqueGun();
+  const context = notaryContext(t, rig, gun, { keystore: dev.keystore });
+  const root = await dev.softhsm('p256');
+  const snapshot = await dev.softhsm('ed25519');
+  const init = await NotaryRepository.init(context, { root: root.handle, targets: (await dev.softhsm('p256')).signer, snapshot: snapshot.signer });
+  t.is(init.snapshot, 'publisher');
+  const rootV1 = context.store.trustedRoot(gun)!;
+  t.deepEqual(
+    init.published.map((p) => p.role),
+    ['root', 'targets', 'snapshot'],
+  );
+  let repo = await NotaryRepository.open(context);
+  const v1 = manifest('{"v":1}');
+  // The recorded targets and snapshot keys are found by their URIs.
+  t.is((await repo.sign('v1', targetOf(v1), [])).snapshot, 'publisher');
+  const trustDir = tempDir(t, 'keyward-notary-client-');
+  t.is((await rig.notary(['list', gun], trustDir)).code, 0, 'the notary client trusts root v1');
+
+  const toServer = await repo.rotateKey('snapshot', 'server', []);
+  t.is(toServer.snapshot, 'server');
+  const v2 = manifest('{"v":2}');
+  t.is((await repo.sign('v2', targetOf(v2), [])).snapshot, 'server');
+
+  const newRoot = await dev.yubikey('9a', 'p256');
+  const rotated = await repo.rotateKey('root', { handle: newRoot.handle }, []);
+  t.deepEqual(
+    rotated.signed.map((s) => s.uri).sort(),
+    [root.uri, newRoot.uri].sort(),
+    'the new root is signed by the old root key and the new one',
+  );
+  const newTargets = await dev.softhsm('p256');
+  await repo.rotateKey('targets', { handle: newTargets.handle }, []);
+  const back = await dev.softhsm('p256');
+  await repo.rotateKey('snapshot', { handle: back.handle }, []);
+  await repo.rotateKey('timestamp', 'server', []);
+  const v3 = manifest('{"v":3}');
+  t.is((await repo.sign('v3', targetOf(v3), [])).snapshot, 'publisher');
+  repo = await NotaryRepository.open(context);
+  t.is(repo.root.signed.version, 6);
+
+  const list = await rig.notary(['list', gun], trustDir);
+  t.is(list.code, 0, list.stderr);
+  for (const [tag, m] of [['v1', v1], ['v2', v2], ['v3', v3]] as const) t.regex(list.stdout, new RegExp(`${tag}\\s+${m.digest.toString('hex')}\\s+${m.length}`));
+  // A second machine that trusted root v1 follows the rotations too.
+  const elsewhere = notaryContext(t, rig, gun, { trustDir: tempDir(t, 'keyward-notary-trust-') });
+  elsewhere.store.trust(gun, rootV1);
+  t.is((await NotaryRepository.open(elsewhere)).lookup('v3')?.sha256, v3.digest.toString('hex'));
+});
+
+maybe('a GUN the notary client made and signed is read and verified by Keyward', async (t) => {
+  const gun = uniqueGun();
+  const trustDir = tempDir(t, 'keyward-notary-client-');
+  t.is((await rig.notary(['init', gun, '-p'], trustDir)).code, 0);
+  const file = join(tempDir(t, 'keyward-notary-file-'), 'manifest.json');
+  writeFileSync(file, '{"schemaVersion":2,"by":"notary"}');
+  const added = await rig.notary(['add', gun, 'from-notary', file, '-p'], trustDir);
+  t.is(added.code, 0, added.stderr);
+  const repo = await NotaryRepository.open(notaryContext(t, rig, gun));
+  t.true(repo.firstUse);
+  t.deepEqual(repo.lookup('from-notary'), {
+    role: 'targets',
+    name: 'from-notary',
+    sha256: createHash('sha256').update(readFileSync(file)).digest('hex'),
+    length: readFileSync(file).length,
+  });
 });
