@@ -15,7 +15,7 @@ import { deviceSigner } from '../../../src/trust/signer.js';
 import type { KeywardError } from '../../../src/errors.js';
 import { recordingInteraction } from '../../harness/keystore.js';
 import { tempDir } from '../../harness/temp.js';
-import { notaryContext, notaryDevices, uniqueGun } from '../../harness/notary.js';
+import { hostileProxy, notaryContext, notaryDevices, uniqueGun } from '../../harness/notary.js';
 
 const unavailable = notaryServerUnavailable();
 let rig: NotaryServerRig;
@@ -190,4 +190,47 @@ maybe('a GUN the notary client made and signed is read and verified by Keyward',
     sha256: createHash('sha256').update(readFileSync(file)).digest('hex'),
     length: readFileSync(file).length,
   });
+});
+
+maybe('a hostile server: tampered targets, another root, an endless answer and expired metadata are refused with the role and the reason', async (t) => {
+  const dev = await notaryDevices(t);
+  const gun = uniqueGun();
+  const context = notaryContext(t, rig, gun, { keystore: dev.keystore });
+  await NotaryRepository.init(context, { root: (await dev.softhsm('p256')).handle, targets: (await dev.softhsm('p256')).signer });
+  await (await NotaryRepository.open(context)).sign('v1', targetOf(manifest('{"v":1}')), []);
+  const other = uniqueGun();
+  await NotaryRepository.init(notaryContext(t, rig, other, { keystore: dev.keystore }), { root: (await dev.softhsm('p256')).handle, targets: (await dev.softhsm('p256')).signer });
+
+  const proxy = await hostileProxy(rig);
+  t.teardown(() => proxy.close());
+  const through = notaryContext(t, rig, gun, { url: proxy.url, trustDir: context.store.dir });
+  const refusal = async (rewrite: (path: string, body: Buffer) => Buffer | undefined, options: { firstUse?: boolean; now?: () => Date } = {}) => {
+    proxy.tamper(rewrite);
+    const ctx = options.firstUse ? notaryContext(t, rig, gun, { url: proxy.url, now: options.now }) : { ...through, now: options.now };
+    const error = await t.throwsAsync(NotaryRepository.open(ctx));
+    proxy.tamper(undefined);
+    return error as KeywardError;
+  };
+
+  const digest = Buffer.from(createHash('sha256').update('{"v":1}').digest()).toString('base64');
+  const tampered = await refusal((path, body) => (path.endsWith('/targets.json') ? Buffer.from(body.toString().replace(digest, Buffer.alloc(32, 7).toString('base64'))) : undefined));
+  t.is(tampered.code, 'TUF_HASH_MISMATCH');
+  t.regex(tampered.message, /^targets: targets\.json has sha256 /);
+
+  // Another GUN's root, valid in itself, served for this one.
+  const otherRootBytes = (await notaryContext(t, rig, other).server.metadata(other, 'root', 1 << 20))!;
+  const replaced = await refusal((path) => (path.endsWith(`/_trust/tuf/root.json`) ? otherRootBytes : undefined));
+  t.is(replaced.code, 'NOTARY_ROOT_CHANGED');
+  const firstSeen = await refusal((path) => (path.endsWith(`/_trust/tuf/root.json`) ? otherRootBytes : undefined), { firstUse: true });
+  t.is(firstSeen.code, 'NOTARY_ROOT_CERTIFICATE');
+  t.regex(firstSeen.message, new RegExp(`Common Name is "${other.replace(/[.]/g, '\\.')}", not the GUN`));
+
+  const endless = await refusal((path) => (path.endsWith('/timestamp.json') ? Buffer.alloc(20 * 1024 * 1024, 0x20) : undefined));
+  t.is(endless.code, 'NOTARY_TOO_LARGE');
+
+  const later = new Date(Date.now() + 20 * 86_400_000);
+  const stale = await refusal(() => undefined, { now: () => later });
+  t.is(stale.code, 'TUF_EXPIRED');
+  t.regex(stale.message, /^timestamp: expired at \d{4}-/);
+  t.regex(stale.hint ?? '', /re-signs an expired timestamp/);
 });
