@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
 import { KEYWARD_BIN, keyward as runKeyward } from '../harness/run.js';
 import { tempDir } from '../harness/temp.js';
+import { runTouching } from '../harness/touch.js';
 import { staticServer, trustCliSetup } from '../harness/tuf.js';
 
 let rig: PcscRig;
@@ -132,37 +133,8 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
 });
 
 /** `keyward trust sign ARGS` as a process, touching the virtual card once it asks; or, with `interrupt`, sending SIGINT instead. */
-async function touchSign(
-  s: { dir: string; env: NodeJS.ProcessEnv; keyward: (args: string[]) => Promise<{ stdout: string }> },
-  statePath: string,
-  args: string[],
-  interrupt = false,
-) {
-  const signing = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'trust', 'sign', s.dir, ...args], { env: s.env });
-  let stdout = '';
-  let stderr = '';
-  signing.stdout.on('data', (c: Buffer) => (stdout += c));
-  signing.stderr.on('data', (c: Buffer) => (stderr += c));
-  const read = new Promise((resolve) => signing.on('close', resolve));
-  let exitCode: number | undefined;
-  let signal = null as NodeJS.Signals | null;
-  const exited = new Promise<number>((resolve) =>
-    signing.on('exit', (code, killedBy) => {
-      signal = killedBy;
-      resolve((exitCode = code ?? -1));
-    }),
-  );
-  // The notice shows once the card has waited half a second; touch then, however slowly the signer started.
-  while (!/Touch your YubiKey/.test(stderr) && exitCode === undefined) await new Promise((r) => setTimeout(r, 50));
-  let touched = false;
-  if (interrupt) signing.kill('SIGINT');
-  while (!interrupt && !touched && exitCode === undefined) {
-    touched = JSON.parse((await s.keyward(['yubikey', 'virtual', 'touch', '--state', statePath, '--json'])).stdout).touched;
-    if (!touched) await new Promise((r) => setTimeout(r, 100));
-  }
-  const code = await exited;
-  await read;
-  return { code, signal, stdout, stderr, touched };
+function touchSign(s: { dir: string; env: NodeJS.ProcessEnv }, statePath: string, args: string[], interrupt = false) {
+  return runTouching(s.env, statePath, ['trust', 'sign', s.dir, ...args], interrupt);
 }
 
 test.serial('threshold signing across machines: init with public keys, status shows who is missing, sign publishes', async (t) => {

@@ -58,7 +58,12 @@ export async function notaryDevices(t: Teardown, env: NodeJS.ProcessEnv = { KEYW
 }
 
 /** A context for `gun` on the rig's server, with a trust directory of its own (removed at `t`'s teardown). */
-export function notaryContext(t: Teardown, rig: NotaryServerRig, gun: string, options: { keystore?: Keystore; trustDir?: string; url?: string; now?: () => Date } = {}): NotaryContext {
+export function notaryContext(
+  t: Teardown,
+  rig: NotaryServerRig,
+  gun: string,
+  options: { keystore?: Keystore; trustDir?: string; url?: string; now?: () => Date } = {},
+): NotaryContext {
   return {
     gun,
     server: new NotaryServer({ url: options.url ?? rig.url, ca: readFileSync(rig.caFile) }),
@@ -96,19 +101,18 @@ export async function hostileProxy(rig: NotaryServerRig): Promise<HostileProxy> 
     const body: Buffer[] = [];
     req.on('data', (chunk: Buffer) => body.push(chunk));
     req.on('end', () => {
-      const forward = request(
-        { hostname: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers, ca },
-        (answer) => {
-          const chunks: Buffer[] = [];
-          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-          answer.on('end', () => {
-            const original = Buffer.concat(chunks);
-            const replaced = answer.statusCode === 200 ? rewrite?.(req.url ?? '', original) : undefined;
-            const out = replaced ?? original;
-            res.writeHead(answer.statusCode ?? 502, { 'content-type': answer.headers['content-type'] ?? 'application/json', 'content-length': out.length }).end(out);
-          });
-        },
-      );
+      const forward = request({ hostname: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers, ca }, (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('end', () => {
+          const original = Buffer.concat(chunks);
+          const replaced = answer.statusCode === 200 ? rewrite?.(req.url ?? '', original) : undefined;
+          const out = replaced ?? original;
+          res
+            .writeHead(answer.statusCode ?? 502, { 'content-type': answer.headers['content-type'] ?? 'application/json', 'content-length': out.length })
+            .end(out);
+        });
+      });
       forward.end(Buffer.concat(body));
     });
   });

@@ -129,7 +129,7 @@ export class NotaryServer {
 
   /** An answer that is not the one asked for, quoting the server's own error. */
   #failure(what: string, answer: Answer, code: 'NOTARY_HTTP' | 'NOTARY_REJECTED' = 'NOTARY_HTTP') {
-    let said = '';
+    let said: string;
     try {
       const errors = (JSON.parse(answer.body.toString('utf8')) as { errors?: Array<{ code?: string; message?: string; detail?: unknown }> }).errors ?? [];
       said = errors

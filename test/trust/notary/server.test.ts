@@ -70,7 +70,12 @@ maybe('a 2-of-3 delegation across YubiKey and SoftHSM keys: one signature is ref
   const bob = await dev.softhsm('p256');
   const carol = await dev.softhsm('ed25519');
   let repo = await NotaryRepository.open(context);
-  await repo.addSigner('targets/releases', [alice, bob, carol].map((k) => notaryKeyFromSpki(k.signer.publicKey)), 2, []);
+  await repo.addSigner(
+    'targets/releases',
+    [alice, bob, carol].map((k) => notaryKeyFromSpki(k.signer.publicKey)),
+    2,
+    [],
+  );
   const trustDir = tempDir(t, 'keyward-notary-client-');
   const delegations = await rig.notary(['delegation', 'list', gun], trustDir);
   t.is(delegations.code, 0, delegations.stderr);
@@ -107,7 +112,12 @@ maybe('a wrong PIN for the second key of a change publishes nothing', async (t) 
   const first = await dev.softhsm('p256');
   const second = await dev.yubikey('9c', 'p256'); // PIN policy always: each signature asks for the PIN
   let repo = await NotaryRepository.open(context);
-  await repo.addSigner('targets/releases', [first, second].map((k) => notaryKeyFromSpki(k.signer.publicKey)), 2, []);
+  await repo.addSigner(
+    'targets/releases',
+    [first, second].map((k) => notaryKeyFromSpki(k.signer.publicKey)),
+    2,
+    [],
+  );
   const v1 = manifest('{"v":1}');
   await repo.sign('v1', targetOf(v1), [first.signer, second.signer]);
 
@@ -123,56 +133,60 @@ maybe('a wrong PIN for the second key of a change publishes nothing', async (t) 
   t.is(repo.published('targets/releases')?.signed.version, 1);
 });
 
-maybe('the snapshot key kept by the publisher, then handed to the server, then back; root and targets keys rotated; the notary client follows every root', async (t) => {
-  const dev = await notaryDevices(t);
-  const gun = uniqueGun();
-  const context = notaryContext(t, rig, gun, { keystore: dev.keystore });
-  const root = await dev.softhsm('p256');
-  const snapshot = await dev.softhsm('ed25519');
-  const init = await NotaryRepository.init(context, { root: root.handle, targets: (await dev.softhsm('p256')).signer, snapshot: snapshot.signer });
-  t.is(init.snapshot, 'publisher');
-  const rootV1 = context.store.trustedRoot(gun)!;
-  t.deepEqual(
-    init.published.map((p) => p.role),
-    ['root', 'targets', 'snapshot'],
-  );
-  let repo = await NotaryRepository.open(context);
-  const v1 = manifest('{"v":1}');
-  // The recorded targets and snapshot keys are found by their URIs.
-  t.is((await repo.sign('v1', targetOf(v1), [])).snapshot, 'publisher');
-  const trustDir = tempDir(t, 'keyward-notary-client-');
-  t.is((await rig.notary(['list', gun], trustDir)).code, 0, 'the notary client trusts root v1');
+maybe(
+  'the snapshot key kept by the publisher, then handed to the server, then back; root and targets keys rotated; the notary client follows every root',
+  async (t) => {
+    const dev = await notaryDevices(t);
+    const gun = uniqueGun();
+    const context = notaryContext(t, rig, gun, { keystore: dev.keystore });
+    const root = await dev.softhsm('p256');
+    const snapshot = await dev.softhsm('ed25519');
+    const init = await NotaryRepository.init(context, { root: root.handle, targets: (await dev.softhsm('p256')).signer, snapshot: snapshot.signer });
+    t.is(init.snapshot, 'publisher');
+    const rootV1 = context.store.trustedRoot(gun)!;
+    t.deepEqual(
+      init.published.map((p) => p.role),
+      ['root', 'targets', 'snapshot'],
+    );
+    let repo = await NotaryRepository.open(context);
+    const v1 = manifest('{"v":1}');
+    // The recorded targets and snapshot keys are found by their URIs.
+    t.is((await repo.sign('v1', targetOf(v1), [])).snapshot, 'publisher');
+    const trustDir = tempDir(t, 'keyward-notary-client-');
+    t.is((await rig.notary(['list', gun], trustDir)).code, 0, 'the notary client trusts root v1');
 
-  const toServer = await repo.rotateKey('snapshot', 'server', []);
-  t.is(toServer.snapshot, 'server');
-  const v2 = manifest('{"v":2}');
-  t.is((await repo.sign('v2', targetOf(v2), [])).snapshot, 'server');
+    const toServer = await repo.rotateKey('snapshot', 'server', []);
+    t.is(toServer.snapshot, 'server');
+    const v2 = manifest('{"v":2}');
+    t.is((await repo.sign('v2', targetOf(v2), [])).snapshot, 'server');
 
-  const newRoot = await dev.yubikey('9a', 'p256');
-  const rotated = await repo.rotateKey('root', { handle: newRoot.handle }, []);
-  t.deepEqual(
-    rotated.signed.map((s) => s.uri).sort(),
-    [root.uri, newRoot.uri].sort(),
-    'the new root is signed by the old root key and the new one',
-  );
-  const newTargets = await dev.softhsm('p256');
-  await repo.rotateKey('targets', { handle: newTargets.handle }, []);
-  const back = await dev.softhsm('p256');
-  await repo.rotateKey('snapshot', { handle: back.handle }, []);
-  await repo.rotateKey('timestamp', 'server', []);
-  const v3 = manifest('{"v":3}');
-  t.is((await repo.sign('v3', targetOf(v3), [])).snapshot, 'publisher');
-  repo = await NotaryRepository.open(context);
-  t.is(repo.root.signed.version, 6);
+    const newRoot = await dev.yubikey('9a', 'p256');
+    const rotated = await repo.rotateKey('root', { handle: newRoot.handle }, []);
+    t.deepEqual(rotated.signed.map((s) => s.uri).sort(), [root.uri, newRoot.uri].sort(), 'the new root is signed by the old root key and the new one');
+    const newTargets = await dev.softhsm('p256');
+    await repo.rotateKey('targets', { handle: newTargets.handle }, []);
+    const back = await dev.softhsm('p256');
+    await repo.rotateKey('snapshot', { handle: back.handle }, []);
+    await repo.rotateKey('timestamp', 'server', []);
+    const v3 = manifest('{"v":3}');
+    t.is((await repo.sign('v3', targetOf(v3), [])).snapshot, 'publisher');
+    repo = await NotaryRepository.open(context);
+    t.is(repo.root.signed.version, 6);
 
-  const list = await rig.notary(['list', gun], trustDir);
-  t.is(list.code, 0, list.stderr);
-  for (const [tag, m] of [['v1', v1], ['v2', v2], ['v3', v3]] as const) t.regex(list.stdout, new RegExp(`${tag}\\s+${m.digest.toString('hex')}\\s+${m.length}`));
-  // A second machine that trusted root v1 follows the rotations too.
-  const elsewhere = notaryContext(t, rig, gun, { trustDir: tempDir(t, 'keyward-notary-trust-') });
-  elsewhere.store.trust(gun, rootV1);
-  t.is((await NotaryRepository.open(elsewhere)).lookup('v3')?.sha256, v3.digest.toString('hex'));
-});
+    const list = await rig.notary(['list', gun], trustDir);
+    t.is(list.code, 0, list.stderr);
+    for (const [tag, m] of [
+      ['v1', v1],
+      ['v2', v2],
+      ['v3', v3],
+    ] as const)
+      t.regex(list.stdout, new RegExp(`${tag}\\s+${m.digest.toString('hex')}\\s+${m.length}`));
+    // A second machine that trusted root v1 follows the rotations too.
+    const elsewhere = notaryContext(t, rig, gun, { trustDir: tempDir(t, 'keyward-notary-trust-') });
+    elsewhere.store.trust(gun, rootV1);
+    t.is((await NotaryRepository.open(elsewhere)).lookup('v3')?.sha256, v3.digest.toString('hex'));
+  },
+);
 
 maybe('a GUN the notary client made and signed is read and verified by Keyward', async (t) => {
   const gun = uniqueGun();
@@ -199,7 +213,10 @@ maybe('a hostile server: tampered targets, another root, an endless answer and e
   await NotaryRepository.init(context, { root: (await dev.softhsm('p256')).handle, targets: (await dev.softhsm('p256')).signer });
   await (await NotaryRepository.open(context)).sign('v1', targetOf(manifest('{"v":1}')), []);
   const other = uniqueGun();
-  await NotaryRepository.init(notaryContext(t, rig, other, { keystore: dev.keystore }), { root: (await dev.softhsm('p256')).handle, targets: (await dev.softhsm('p256')).signer });
+  await NotaryRepository.init(notaryContext(t, rig, other, { keystore: dev.keystore }), {
+    root: (await dev.softhsm('p256')).handle,
+    targets: (await dev.softhsm('p256')).signer,
+  });
 
   const proxy = await hostileProxy(rig);
   t.teardown(() => proxy.close());
@@ -213,7 +230,9 @@ maybe('a hostile server: tampered targets, another root, an endless answer and e
   };
 
   const digest = Buffer.from(createHash('sha256').update('{"v":1}').digest()).toString('base64');
-  const tampered = await refusal((path, body) => (path.endsWith('/targets.json') ? Buffer.from(body.toString().replace(digest, Buffer.alloc(32, 7).toString('base64'))) : undefined));
+  const tampered = await refusal((path, body) =>
+    path.endsWith('/targets.json') ? Buffer.from(body.toString().replace(digest, Buffer.alloc(32, 7).toString('base64'))) : undefined,
+  );
   t.is(tampered.code, 'TUF_HASH_MISMATCH');
   t.regex(tampered.message, /^targets: targets\.json has sha256 /);
 
