@@ -103,6 +103,7 @@ export function notaryExpiryTime(expires: string): number {
 export const formatNotaryExpiry = formatExpiry;
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const DIGEST_BYTES: Record<string, number> = { sha256: 32, sha512: 64 };
 
 function fileMeta(value: unknown, role: string, path: string): FileMeta {
   const entry = object(value, role, path);
@@ -110,8 +111,12 @@ function fileMeta(value: unknown, role: string, path: string): FileMeta {
   const hashes = object(entry.hashes, role, `${path}.hashes`);
   let count = 0;
   for (const algorithm in hashes) {
-    if (typeof hashes[algorithm] !== 'string' || !BASE64.test(hashes[algorithm] as string))
-      throw malformed(role, `${path}.hashes.${algorithm} must be a base64 digest`);
+    const digest = hashes[algorithm];
+    if (typeof digest !== 'string' || !BASE64.test(digest)) throw malformed(role, `${path}.hashes.${algorithm} must be a base64 digest`);
+    // A hex digest is base64 too, of the wrong length: TUF 1.0 metadata served as Notary's says so here.
+    const bytes = DIGEST_BYTES[algorithm];
+    if (bytes !== undefined && Buffer.from(digest, 'base64').length !== bytes)
+      throw malformed(role, `${path}.hashes.${algorithm} is not a ${bytes}-byte digest in base64`);
     count++;
   }
   if (count === 0) throw malformed(role, `${path}.hashes must name at least one hash`);
@@ -198,7 +203,10 @@ export function parseNotary<T extends NotarySigned>(bytes: Uint8Array, role: str
     return metadata;
   } catch (error) {
     if (error instanceof TrustError && error.failure === 'malformed')
-      throw error.withHint('the file is not Notary metadata as notary-server serves it: the server, or the connection to it, is broken');
+      throw new TrustError(error.role, 'malformed', error.message.slice(error.role.length + 2), {
+        cause: error.cause,
+        hint: 'the file is not Notary metadata as notary-server serves it: the server, or the connection to it, is broken',
+      });
     throw error;
   }
 }
