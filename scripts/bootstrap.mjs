@@ -34,6 +34,8 @@ const SYSTEM = {
   'golang-cfssl': 'cfssl',
   // Docker Swarm, the CA's real client: two dockerd in swarm mode take their node certificates from keyward ca serve.
   'docker.io': 'dockerd',
+  // Notary v1 (Docker Content Trust): the notary-server Keyward publishes to and the notary client that reads it back.
+  notary: 'notary-server',
   // securesystemslib: the canonical JSON python-tuf signs with, compared byte for byte with Keyward's.
   'python3-securesystemslib': null,
   // strace: the crash tests kill a command exactly when SoftHSM writes its token.object.
