@@ -36,6 +36,8 @@ const SYSTEM = {
   'docker.io': 'dockerd',
   // Notary v1 (Docker Content Trust): the notary-server Keyward publishes to and the notary client that reads it back.
   notary: 'notary-server',
+  // PostgreSQL: the ledger that several `ca serve` replicas share; the tests start throw-away servers (src/testing/postgres.ts).
+  postgresql: null,
   // securesystemslib: the canonical JSON python-tuf signs with, compared byte for byte with Keyward's.
   'python3-securesystemslib': null,
   // strace: the crash tests kill a command exactly when SoftHSM writes its token.object.
@@ -49,7 +51,7 @@ const SYSTEM = {
 const NATIVE_BUILD = ['libpcsclite-dev', 'python3', 'make', 'g++'];
 const TASK_PACKAGES = {
   demo: ['softhsm2', 'openssl', ...NATIVE_BUILD],
-  bench: ['softhsm2', 'openssl', 'pcscd', 'vsmartcard-vpcd', 'yubico-piv-tool', 'golang-cfssl', 'gcc', ...NATIVE_BUILD],
+  bench: ['softhsm2', 'openssl', 'pcscd', 'vsmartcard-vpcd', 'yubico-piv-tool', 'golang-cfssl', 'postgresql', 'gcc', ...NATIVE_BUILD],
   test: Object.keys(SYSTEM),
 };
 

@@ -3,6 +3,7 @@ export { Keystore, type Administration, type KeystoreOptions, type Scheme } from
 export { KeyUri, type UriOrigin } from './keystore/uri/origin.js';
 export type { Attestation, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from './keystore/backend.js';
 export { nonInteractive, type Interaction, type Notice } from './keystore/interaction.js';
+export { devicePinVariable, type PinDeviceKind } from './keystore/device-pins.js';
 export { formatPkcs11Uri, parsePkcs11Uri, UriError, type Pkcs11Uri } from './keystore/uri/index.js';
 export {
   hardwareKeyPair,
