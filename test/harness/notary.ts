@@ -6,6 +6,7 @@
 import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import type { KeyHandle } from '../../src/keystore/backend.js';
+import { devicePinVariable } from '../../src/keystore/device-pins.js';
 import { Keystore } from '../../src/keystore/keystore.js';
 import { Secret } from '../../src/secret.js';
 import { NotaryServer } from '../../src/trust/notary/server.js';
@@ -32,13 +33,24 @@ export interface NotaryDevices {
   close(): Promise<void>;
 }
 
-export async function notaryDevices(t: Teardown, env: NodeJS.ProcessEnv = { KEYWARD_PIN: NOTARY_PIN }): Promise<NotaryDevices> {
+export async function notaryDevices(t: Teardown, env?: NodeJS.ProcessEnv): Promise<NotaryDevices> {
   useProcessSoftHsm();
   const card = await VirtualYubiKey.create({ firmware: '5.7.1' }, { touch: { kind: 'auto', delayMs: 5 } });
-  const keystore = new Keystore({ env, interaction: recordingInteraction([]), attachedCards: [{ reader: `virtual ${card.serial}`, card }] });
-  t.teardown(() => keystore.close());
   const token = uniqueLabel('notary');
-  (await keystore.administration('pkcs11')).initToken('pkcs11:', { label: token, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(NOTARY_PIN) });
+  const setUp = new Keystore({ env: {}, interaction: recordingInteraction([]) });
+  const { serial } = (await setUp.administration('pkcs11')).initToken('pkcs11:', {
+    label: token,
+    soPin: Secret.fromString(SO_PIN),
+    userPin: Secret.fromString(NOTARY_PIN),
+  });
+  await setUp.close();
+  // KEYWARD_PIN would go to one device only: each device's PIN in its own variable.
+  const keystore = new Keystore({
+    env: env ?? { [devicePinVariable('token', serial)!]: NOTARY_PIN, [devicePinVariable('yubikey', String(card.serial))!]: NOTARY_PIN },
+    interaction: recordingInteraction([]),
+    attachedCards: [{ reader: `virtual ${card.serial}`, card }],
+  });
+  t.teardown(() => keystore.close());
   let n = 0;
   const made = async (handle: KeyHandle) => ({ handle, signer: await deviceSigner(handle), uri: handle.info.uri });
   return {
