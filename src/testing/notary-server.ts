@@ -11,6 +11,7 @@ import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onPath } from './commands.js';
+import { runCommand, type CommandResult } from './dockerd.js';
 import { freePort } from './ports.js';
 
 /** Why a notary-server cannot run here, or false when it can. */
@@ -28,7 +29,7 @@ export interface NotaryServerRig {
   caFile: string;
   dir: string;
   /** Runs the real `notary` client against this server with its own trust directory (`trustDir`), passphrases in its environment. */
-  notary(args: string[], trustDir: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  notary(args: string[], trustDir: string): Promise<CommandResult>;
   log(): string;
   stop(): Promise<void>;
 }
@@ -64,18 +65,6 @@ function healthy(url: string, ca: Buffer): Promise<boolean> {
   });
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
 export async function startNotaryServer(): Promise<NotaryServerRig> {
   const dir = mkdtempSync(join(tmpdir(), 'keyward-notary-server-'));
   let child: ChildProcess | undefined;
@@ -106,7 +95,7 @@ export async function startNotaryServer(): Promise<NotaryServerRig> {
       caFile: join(dir, 'ca.crt'),
       dir,
       notary: (args, trustDir) =>
-        run('notary', ['-s', url, '--tlscacert', join(dir, 'ca.crt'), '-d', trustDir, ...args], {
+        runCommand('notary', ['-s', url, '--tlscacert', join(dir, 'ca.crt'), '-d', trustDir, ...args], {
           ...process.env,
           NOTARY_ROOT_PASSPHRASE: NOTARY_TEST_PASSPHRASE,
           NOTARY_TARGETS_PASSPHRASE: NOTARY_TEST_PASSPHRASE,

@@ -4,23 +4,17 @@
  * NotaryContext for a GUN with its own trust directory.
  */
 import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
-import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import type { KeyHandle } from '../../src/keystore/backend.js';
-import { devicePinVariable } from '../../src/keystore/device-pins.js';
-import { Keystore } from '../../src/keystore/keystore.js';
-import { Secret } from '../../src/secret.js';
 import { NotaryServer } from '../../src/trust/notary/server.js';
 import { TrustStore } from '../../src/trust/notary/trust-store.js';
 import type { NotaryContext } from '../../src/trust/notary/repository.js';
 import { deviceSigner, type Signer } from '../../src/trust/signer.js';
 import { readFileSync } from 'node:fs';
 import type { NotaryServerRig } from '../../src/testing/notary-server.js';
-import { recordingInteraction, SO_PIN } from './keystore.js';
-import { uniqueLabel, useProcessSoftHsm } from './softhsm.js';
 import { tempDir, type Teardown } from './temp.js';
-
-/** One PIN for the token and the card. */
-export const NOTARY_PIN = '123456';
+import { devices } from './tuf-writer.js';
+import type { Keystore } from '../../src/keystore/keystore.js';
+import type { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 
 export interface NotaryDevices {
   keystore: Keystore;
@@ -33,39 +27,19 @@ export interface NotaryDevices {
   close(): Promise<void>;
 }
 
-export async function notaryDevices(t: Teardown, env?: NodeJS.ProcessEnv): Promise<NotaryDevices> {
-  useProcessSoftHsm();
-  const card = await VirtualYubiKey.create({ firmware: '5.7.1' }, { touch: { kind: 'auto', delayMs: 5 } });
-  const token = uniqueLabel('notary');
-  const setUp = new Keystore({ env: {}, interaction: recordingInteraction([]) });
-  const { serial } = (await setUp.administration('pkcs11')).initToken('pkcs11:', {
-    label: token,
-    soPin: Secret.fromString(SO_PIN),
-    userPin: Secret.fromString(NOTARY_PIN),
-  });
-  await setUp.close();
-  // KEYWARD_PIN would go to one device only: each device's PIN in its own variable.
-  const keystore = new Keystore({
-    env: env ?? { [devicePinVariable('token', serial)!]: NOTARY_PIN, [devicePinVariable('yubikey', String(card.serial))!]: NOTARY_PIN },
-    interaction: recordingInteraction([]),
-    attachedCards: [{ reader: `virtual ${card.serial}`, card }],
-  });
-  t.teardown(() => keystore.close());
+export async function notaryDevices(t: Teardown): Promise<NotaryDevices> {
+  const dev = await devices();
+  t.teardown(() => dev.close());
   let n = 0;
   const made = async (handle: KeyHandle) => ({ handle, signer: await deviceSigner(handle), uri: handle.info.uri });
   return {
-    keystore,
-    card,
-    token,
-    softhsm: async (algorithm) => {
-      const uri = `pkcs11:token=${token};object=notary-${algorithm}-${n++}`;
-      return made(await keystore.generate(uri, { algorithm }));
-    },
-    yubikey: async (slot, algorithm) => {
-      const uri = `yubikey:serial=${card.serial};slot=${slot}`;
-      return made(await keystore.generate(uri, { algorithm, touchPolicy: 'always' }));
-    },
-    close: () => keystore.close(),
+    keystore: dev.keystore,
+    card: dev.card,
+    token: dev.token,
+    softhsm: async (algorithm) => made(await dev.keystore.generate(`pkcs11:token=${dev.token};object=notary-${algorithm}-${n++}`, { algorithm })),
+    yubikey: async (slot, algorithm) =>
+      made(await dev.keystore.generate(`yubikey:serial=${dev.card.serial};slot=${slot}`, { algorithm, touchPolicy: 'always' })),
+    close: () => dev.close(),
   };
 }
 
