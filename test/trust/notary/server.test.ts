@@ -102,6 +102,13 @@ maybe('a 2-of-3 delegation across YubiKey and SoftHSM keys: one signature is ref
   const after = await rig.notary(['list', gun], trustDir);
   t.is(after.code, 0, after.stderr);
   t.notRegex(after.stdout, /\bv2\b/);
+
+  // The signer removed (with the targets key recorded at init): gone for the notary client.
+  await repo.removeSigner('targets/releases', []);
+  const none = await rig.notary(['delegation', 'list', gun], trustDir);
+  t.is(none.code, 0, none.stderr);
+  t.notRegex(none.stdout, /targets\/releases/);
+  t.deepEqual((await NotaryRepository.open(context)).delegations(), []);
 });
 
 maybe('a wrong PIN for the second key of a change publishes nothing', async (t) => {
@@ -181,7 +188,11 @@ maybe(
       ['v3', v3],
     ] as const)
       t.regex(list.stdout, new RegExp(`${tag}\\s+${m.digest.toString('hex')}\\s+${m.length}`));
-    // A second machine that trusted root v1 follows the rotations too.
+    // A signer added and removed while the publisher holds the snapshot: its entry leaves the snapshot.
+  await repo.addSigner('targets/ci', [notaryKeyFromSpki((await dev.softhsm('p256')).signer.publicKey)], 1, []);
+  await repo.removeSigner('targets/ci', []);
+  t.deepEqual((await NotaryRepository.open(context)).delegations(), []);
+  // A second machine that trusted root v1 follows the rotations too.
     const elsewhere = notaryContext(t, rig, gun, { trustDir: tempDir(t, 'keyward-notary-trust-') });
     elsewhere.store.trust(gun, rootV1);
     t.is((await NotaryRepository.open(elsewhere)).lookup('v3')?.sha256, v3.digest.toString('hex'));
