@@ -154,9 +154,7 @@ export class NotaryRepository {
   /** The GUN's trust data from the server, verified (the root trusted on first use, and remembered). */
   static async open(context: NotaryContext): Promise<NotaryRepository> {
     checkGun(context.gun);
-    const verified = await verify(context);
-    if (verified.firstUse) context.store.trust(context.gun, verified.root.bytes);
-    return new NotaryRepository(context, verified);
+    return new NotaryRepository(context, await verifyAndRemember(context));
   }
 
   /**
@@ -394,7 +392,7 @@ export class NotaryRepository {
     await this.#context.server.publish(this.gun, files);
     if (draft.root) this.#context.store.trust(this.gun, files[0]![1]);
     this.#context.store.rememberKeys(this.gun, report.signed);
-    this.#verified = await verify(this.#context);
+    this.#verified = await verifyAndRemember(this.#context);
     return report;
   }
 
@@ -709,12 +707,20 @@ async function verify(context: NotaryContext): Promise<Verified> {
     if (meta) checkFileMeta(bytes, meta, role, `${role}.json`);
     return { metadata: parseRole<T>(bytes, role), bytes };
   };
+  // Versions this machine verified before: a server that serves older ones replays old trust data.
+  const seen = firstUse ? { timestamp: 0, snapshot: 0 } : context.store.seen(gun);
+  const fresh = (metadata: Metadata<NotarySigned>, role: 'timestamp' | 'snapshot') => {
+    if (metadata.signed.version < seen[role])
+      throw new TrustError(role, 'rollback', `the server serves ${role} v${metadata.signed.version}; this machine verified v${seen[role]} already`);
+  };
   const timestamp = await fetchRole<NotaryTimestampSigned>('timestamp', undefined, MAX_TIMESTAMP_BYTES);
   timestamp.metadata.verifyThreshold(rootSigned.keys, rootSigned.roles.timestamp, 'the timestamp keys of root', NOTARY.verify);
   checkUnexpired(timestamp.metadata, now);
+  fresh(timestamp.metadata, 'timestamp');
   const snapshot = await fetchRole<NotarySnapshotSigned>('snapshot', timestamp.metadata.signed.meta.snapshot, MAX_METADATA_BYTES);
   snapshot.metadata.verifyThreshold(rootSigned.keys, rootSigned.roles.snapshot, 'the snapshot keys of root', NOTARY.verify);
   checkUnexpired(snapshot.metadata, now);
+  fresh(snapshot.metadata, 'snapshot');
   const meta = snapshot.metadata.signed.meta;
   if (meta.root) checkFileMeta(root.bytes, meta.root, 'root', 'root.json');
   const targets = new Map<string, Published<NotaryTargetsSigned>>();
@@ -741,4 +747,12 @@ async function verify(context: NotaryContext): Promise<Verified> {
     }
   }
   return { root, timestamp, snapshot, targets, unpublished, firstUse };
+}
+
+/** Verifies, then remembers what was verified: the root on first use, the timestamp and snapshot versions. */
+async function verifyAndRemember(context: NotaryContext): Promise<Verified> {
+  const verified = await verify(context);
+  if (verified.firstUse) context.store.trust(context.gun, verified.root.bytes);
+  context.store.rememberSeen(context.gun, { timestamp: verified.timestamp.metadata.signed.version, snapshot: verified.snapshot.metadata.signed.version });
+  return verified;
 }

@@ -6,6 +6,7 @@
  *
  *   <dir>/<gun, URI-encoded>/root.json   the trusted root, as the server served it
  *   <dir>/<gun, URI-encoded>/keys.json   {"<key id>": "<key URI>", …}
+ *   <dir>/<gun, URI-encoded>/seen.json   the newest timestamp and snapshot versions verified (no rollback below them)
  *
  * No link inside the directory is followed (ConfinedDirectory); files are written atomically.
  */
@@ -33,9 +34,26 @@ export class TrustStore {
     this.#files.write(this.#file(gun, 'root.json'), root);
   }
 
-  /** Forgets the trusted root (the GUN was deleted on the server and made anew: the operator says so). */
-  forget(gun: string): void {
-    this.#files.remove(this.#file(gun, 'root.json'));
+  /** The newest timestamp and snapshot versions verified for `gun`: a server may not serve older ones. */
+  seen(gun: string): { timestamp: number; snapshot: number } {
+    const text = this.#files.read(this.#file(gun, 'seen.json'));
+    let value: { timestamp?: unknown; snapshot?: unknown } = {};
+    try {
+      value = text === undefined ? {} : (JSON.parse(text) as typeof value);
+    } catch (cause) {
+      throw keywardError('NOTARY_TRUST_DIR', `${this.#files.path(this.#file(gun, 'seen.json'))}: not valid JSON`, {
+        cause,
+        hint: 'Keyward writes this file; remove it to start again',
+      });
+    }
+    const version = (v: unknown) => (Number.isSafeInteger(v) && (v as number) > 0 ? (v as number) : 0);
+    return { timestamp: version(value?.timestamp), snapshot: version(value?.snapshot) };
+  }
+
+  rememberSeen(gun: string, seen: { timestamp: number; snapshot: number }): void {
+    const before = this.seen(gun);
+    if (before.timestamp === seen.timestamp && before.snapshot === seen.snapshot) return;
+    this.#files.write(this.#file(gun, 'seen.json'), `${JSON.stringify(seen)}\n`);
   }
 
   /** The key URIs recorded for `gun`: read back as URIs from a file, which may not choose code or secrets (keystore/uri/origin.ts). */

@@ -189,10 +189,10 @@ maybe(
     ] as const)
       t.regex(list.stdout, new RegExp(`${tag}\\s+${m.digest.toString('hex')}\\s+${m.length}`));
     // A signer added and removed while the publisher holds the snapshot: its entry leaves the snapshot.
-  await repo.addSigner('targets/ci', [notaryKeyFromSpki((await dev.softhsm('p256')).signer.publicKey)], 1, []);
-  await repo.removeSigner('targets/ci', []);
-  t.deepEqual((await NotaryRepository.open(context)).delegations(), []);
-  // A second machine that trusted root v1 follows the rotations too.
+    await repo.addSigner('targets/ci', [notaryKeyFromSpki((await dev.softhsm('p256')).signer.publicKey)], 1, []);
+    await repo.removeSigner('targets/ci', []);
+    t.deepEqual((await NotaryRepository.open(context)).delegations(), []);
+    // A second machine that trusted root v1 follows the rotations too.
     const elsewhere = notaryContext(t, rig, gun, { trustDir: tempDir(t, 'keyward-notary-trust-') });
     elsewhere.store.trust(gun, rootV1);
     t.is((await NotaryRepository.open(elsewhere)).lookup('v3')?.sha256, v3.digest.toString('hex'));
@@ -217,50 +217,60 @@ maybe('a GUN the notary client made and signed is read and verified by Keyward',
   });
 });
 
-maybe('a hostile server: tampered targets, another root, an endless answer and expired metadata are refused with the role and the reason', async (t) => {
-  const dev = await notaryDevices(t);
-  const gun = uniqueGun();
-  const context = notaryContext(t, rig, gun, { keystore: dev.keystore });
-  await NotaryRepository.init(context, { root: (await dev.softhsm('p256')).handle, targets: (await dev.softhsm('p256')).signer });
-  await (await NotaryRepository.open(context)).sign('v1', targetOf(manifest('{"v":1}')), []);
-  const other = uniqueGun();
-  await NotaryRepository.init(notaryContext(t, rig, other, { keystore: dev.keystore }), {
-    root: (await dev.softhsm('p256')).handle,
-    targets: (await dev.softhsm('p256')).signer,
-  });
+maybe(
+  'a hostile server: tampered targets, another root, replayed trust data, an endless answer and expired metadata are refused with the role and the reason',
+  async (t) => {
+    const dev = await notaryDevices(t);
+    const gun = uniqueGun();
+    const context = notaryContext(t, rig, gun, { keystore: dev.keystore });
+    await NotaryRepository.init(context, { root: (await dev.softhsm('p256')).handle, targets: (await dev.softhsm('p256')).signer });
+    const oldTimestamp = (await context.server.metadata(gun, 'timestamp', 1 << 20))!;
+    const oldSnapshot = (await context.server.metadata(gun, 'snapshot', 1 << 20))!;
+    await (await NotaryRepository.open(context)).sign('v1', targetOf(manifest('{"v":1}')), []);
+    const other = uniqueGun();
+    await NotaryRepository.init(notaryContext(t, rig, other, { keystore: dev.keystore }), {
+      root: (await dev.softhsm('p256')).handle,
+      targets: (await dev.softhsm('p256')).signer,
+    });
 
-  const proxy = await hostileProxy(rig);
-  t.teardown(() => proxy.close());
-  const through = notaryContext(t, rig, gun, { url: proxy.url, trustDir: context.store.dir });
-  const refusal = async (rewrite: (path: string, body: Buffer) => Buffer | undefined, options: { firstUse?: boolean; now?: () => Date } = {}) => {
-    proxy.tamper(rewrite);
-    const ctx = options.firstUse ? notaryContext(t, rig, gun, { url: proxy.url, now: options.now }) : { ...through, now: options.now };
-    const error = await t.throwsAsync(NotaryRepository.open(ctx));
-    proxy.tamper(undefined);
-    return error as KeywardError;
-  };
+    const proxy = await hostileProxy(rig);
+    t.teardown(() => proxy.close());
+    const through = notaryContext(t, rig, gun, { url: proxy.url, trustDir: context.store.dir });
+    const refusal = async (rewrite: (path: string, body: Buffer) => Buffer | undefined, options: { firstUse?: boolean; now?: () => Date } = {}) => {
+      proxy.tamper(rewrite);
+      const ctx = options.firstUse ? notaryContext(t, rig, gun, { url: proxy.url, now: options.now }) : { ...through, now: options.now };
+      const error = await t.throwsAsync(NotaryRepository.open(ctx));
+      proxy.tamper(undefined);
+      return error as KeywardError;
+    };
 
-  const digest = Buffer.from(createHash('sha256').update('{"v":1}').digest()).toString('base64');
-  const tampered = await refusal((path, body) =>
-    path.endsWith('/targets.json') ? Buffer.from(body.toString().replace(digest, Buffer.alloc(32, 7).toString('base64'))) : undefined,
-  );
-  t.is(tampered.code, 'TUF_HASH_MISMATCH');
-  t.regex(tampered.message, /^targets: targets\.json has sha256 /);
+    const digest = Buffer.from(createHash('sha256').update('{"v":1}').digest()).toString('base64');
+    const tampered = await refusal((path, body) =>
+      path.endsWith('/targets.json') ? Buffer.from(body.toString().replace(digest, Buffer.alloc(32, 7).toString('base64'))) : undefined,
+    );
+    t.is(tampered.code, 'TUF_HASH_MISMATCH');
+    t.regex(tampered.message, /^targets: targets\.json has sha256 /);
 
-  // Another GUN's root, valid in itself, served for this one.
-  const otherRootBytes = (await notaryContext(t, rig, other).server.metadata(other, 'root', 1 << 20))!;
-  const replaced = await refusal((path) => (path.endsWith(`/_trust/tuf/root.json`) ? otherRootBytes : undefined));
-  t.is(replaced.code, 'NOTARY_ROOT_CHANGED');
-  const firstSeen = await refusal((path) => (path.endsWith(`/_trust/tuf/root.json`) ? otherRootBytes : undefined), { firstUse: true });
-  t.is(firstSeen.code, 'NOTARY_ROOT_CERTIFICATE');
-  t.regex(firstSeen.message, new RegExp(`Common Name is "${other.replace(/[.]/g, '\\.')}", not the GUN`));
+    // Another GUN's root, valid in itself, served for this one.
+    const otherRootBytes = (await notaryContext(t, rig, other).server.metadata(other, 'root', 1 << 20))!;
+    const replaced = await refusal((path) => (path.endsWith(`/_trust/tuf/root.json`) ? otherRootBytes : undefined));
+    t.is(replaced.code, 'NOTARY_ROOT_CHANGED');
+    const firstSeen = await refusal((path) => (path.endsWith(`/_trust/tuf/root.json`) ? otherRootBytes : undefined), { firstUse: true });
+    t.is(firstSeen.code, 'NOTARY_ROOT_CERTIFICATE');
+    t.regex(firstSeen.message, new RegExp(`Common Name is "${other.replace(/[.]/g, '\\.')}", not the GUN`));
 
-  const endless = await refusal((path) => (path.endsWith('/timestamp.json') ? Buffer.alloc(20 * 1024 * 1024, 0x20) : undefined));
-  t.is(endless.code, 'NOTARY_TOO_LARGE');
+    // The trust data as it was before v1 was signed, validly signed and unexpired: a replay.
+    const replayed = await refusal((path) => (path.endsWith('/timestamp.json') ? oldTimestamp : path.endsWith('/snapshot.json') ? oldSnapshot : undefined));
+    t.is(replayed.code, 'TUF_ROLLBACK');
+    t.regex(replayed.message, /^timestamp: the server serves timestamp v1; this machine verified v2 already/);
 
-  const later = new Date(Date.now() + 20 * 86_400_000);
-  const stale = await refusal(() => undefined, { now: () => later });
-  t.is(stale.code, 'TUF_EXPIRED');
-  t.regex(stale.message, /^timestamp: expired at \d{4}-/);
-  t.regex(stale.hint ?? '', /re-signs an expired timestamp/);
-});
+    const endless = await refusal((path) => (path.endsWith('/timestamp.json') ? Buffer.alloc(20 * 1024 * 1024, 0x20) : undefined));
+    t.is(endless.code, 'NOTARY_TOO_LARGE');
+
+    const later = new Date(Date.now() + 20 * 86_400_000);
+    const stale = await refusal(() => undefined, { now: () => later });
+    t.is(stale.code, 'TUF_EXPIRED');
+    t.regex(stale.message, /^timestamp: expired at \d{4}-/);
+    t.regex(stale.hint ?? '', /re-signs an expired timestamp/);
+  },
+);
