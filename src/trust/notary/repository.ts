@@ -43,7 +43,7 @@ import {
   type NotaryTargetsSigned,
   type NotaryTimestampSigned,
 } from './metadata.js';
-import { makeRootCertificate, rootCertificateProblem } from './root-certificate.js';
+import { rootCertificateProblem } from './root-rules.js';
 import { MAX_METADATA_BYTES, type NotaryServer } from './server.js';
 import type { TrustStore } from './trust-store.js';
 
@@ -174,6 +174,7 @@ export class NotaryRepository {
         hint: `keyward notary inspect ${gun} shows it; a GUN is initialised once`,
       });
     const now = (context.now ?? (() => new Date()))();
+    const { makeRootCertificate } = await import('./root-certificate.js'); // x509, only where a root is made
     const certificate = await makeRootCertificate(keys.root, gun, { notBefore: new Date(now.getTime() - 60_000) });
     const rootSigner = signerAs(await deviceSigner(keys.root), x509Key(certificate))!;
     const targetsKey = notaryKeyFromSpki(keys.targets.publicKey);
@@ -556,10 +557,10 @@ export class NotaryRepository {
       if (!next.handle) throw keywardError('NOTARY_ROTATION', `rotating ${role} needs the new key`, { hint: '--key URI (a key in a device)' });
       const signer = await deviceSigner(next.handle);
       extra.push(signer);
-      key =
-        role === 'root'
-          ? x509Key(await makeRootCertificate(next.handle, this.gun, { notBefore: new Date(this.#now().getTime() - 60_000) }))
-          : notaryKeyFromSpki(signer.publicKey);
+      if (role === 'root') {
+        const { makeRootCertificate } = await import('./root-certificate.js');
+        key = x509Key(await makeRootCertificate(next.handle, this.gun, { notBefore: new Date(this.#now().getTime() - 60_000) }));
+      } else key = notaryKeyFromSpki(signer.publicKey);
     }
     const keyid = notaryKeyId(key);
     const report = await this.change(

@@ -1,8 +1,8 @@
 /**
- * A Notary root key is an X.509 certificate (notary 0.7, trustpinning/certs.go): its Common Name is
- * the GUN, it is a leaf (not a CA), not expired, not signed with SHA-1, and an RSA key has at least
- * 2048 bits. Keyward makes it for a key in the device, self-signed there, as `notary init` does for
- * a key on disk (digital signature and key encipherment, code signing, ten years).
+ * A Notary root key is an X.509 certificate (the rules: root-rules.ts). Keyward makes it for a key
+ * in the device, self-signed there, as `notary init` does for a key on disk: CN = the GUN, a leaf,
+ * digital signature and key encipherment, code signing, ten years. This module loads x509: the
+ * commands that make a root import it when they do.
  */
 import { X509Certificate } from 'node:crypto';
 import { keywardError } from '../../errors.js';
@@ -41,32 +41,4 @@ export async function makeRootCertificate(handle: KeyHandle, gun: string, option
     ],
   });
   return new X509Certificate(Buffer.from(certificate.rawData));
-}
-
-/** The Common Name of a certificate's subject, as Go reads it (the last CN). */
-export function commonName(certificate: X509Certificate): string | undefined {
-  const names = certificate.subject.split('\n').filter((line) => line.startsWith('CN='));
-  return names.length ? names[names.length - 1]!.slice(3) : undefined;
-}
-
-/** Why notary 0.7 would refuse this certificate as a root key of `gun` at `now`, or undefined when it would not. */
-export function rootCertificateProblem(certificate: X509Certificate, gun: string, now: Date): string | undefined {
-  const cn = commonName(certificate);
-  if (cn !== gun) return `its Common Name is ${cn === undefined ? 'missing' : `"${cn}"`}, not the GUN "${gun}"`;
-  if (certificate.ca) return 'it is a CA certificate; Notary takes only leaf certificates as root keys';
-  if (now.getTime() < Date.parse(certificate.validFrom)) return `it is not valid before ${new Date(certificate.validFrom).toISOString()}`;
-  if (now.getTime() > Date.parse(certificate.validTo)) return `it expired at ${new Date(certificate.validTo).toISOString()}`;
-  if (signatureHash(certificate) === 'SHA-1') return 'it is signed with SHA-1, which Notary refuses';
-  const bits = certificate.publicKey.asymmetricKeyDetails?.modulusLength;
-  if (certificate.publicKey.asymmetricKeyType === 'rsa' && (bits ?? 0) < 2048) return `its RSA key has ${bits} bits; Notary wants 2048 or more`;
-  return undefined;
-}
-
-/** The hash of the certificate's signature algorithm, as WebCrypto names it ("SHA-256"), when x509 can tell. */
-function signatureHash(certificate: X509Certificate): string | undefined {
-  try {
-    return (new x509.X509Certificate(certificate.raw).signatureAlgorithm as { hash?: { name?: string } }).hash?.name;
-  } catch {
-    return undefined;
-  }
 }

@@ -4,6 +4,8 @@
  * made in SoftHSM, read as notary reads them.
  */
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyAlgorithm } from '../../../src/crypto/algorithms.js';
@@ -22,11 +24,14 @@ import {
   type NotaryTargetsSigned,
   type NotaryTimestampSigned,
 } from '../../../src/trust/notary/metadata.js';
-import { makeRootCertificate, rootCertificateProblem } from '../../../src/trust/notary/root-certificate.js';
+import { makeRootCertificate } from '../../../src/trust/notary/root-certificate.js';
+import { rootCertificateProblem } from '../../../src/trust/notary/root-rules.js';
 import { Metadata } from '../../../src/trust/metadata.js';
 import { deviceSigner, signMetadata } from '../../../src/trust/signer.js';
 import { freshToken } from '../../harness/keystore.js';
 import { PROJECT_ROOT } from '../../harness/run.js';
+import { tempDir } from '../../harness/temp.js';
+import { certificateSignatureOid } from '../../../src/x509/signature-algorithm.js';
 
 const fixture = (role: string) => readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'notary-0.7', `${role}.json`));
 
@@ -126,4 +131,26 @@ test('a root certificate made in the device is one notary takes: CN = the GUN, a
   t.is(signerAs(await deviceSigner(other), x509Key(certificate)), undefined);
   const ed = await token.keystore.generate(`pkcs11:token=${token.label};object=ed`, { algorithm: 'ed25519' });
   t.is(((await t.throwsAsync(makeRootCertificate(ed, 'registry.example/team/app'))) as KeywardError).code, 'NOTARY_ROOT_KEY_TYPE');
+});
+
+test('a root certificate signed with SHA-1 (OpenSSL made it) is refused; its signature algorithm is read from the DER alone', (t) => {
+  const dir = tempDir(t, 'keyward-notary-sha1-');
+  const made = spawnSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-sha1', '-subj', '/CN=registry.example\\/team\\/app'],
+    { cwd: dir, encoding: 'utf8', input: '', env: { ...process.env, OPENSSL_CONF: '/dev/null' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.is(made.status, 0, made.stderr);
+  const certificate = new X509Certificate(made.stdout);
+  t.is(certificateSignatureOid(certificate.raw), '1.2.840.10045.4.1');
+  t.is(rootCertificateProblem(certificate, 'registry.example/team/app', new Date()), 'it is signed with SHA-1, which Notary refuses');
+  const notaryMade = new X509Certificate(
+    Buffer.from(
+      parseNotary<NotaryRootSigned>(fixture('root'), 'root').signed.keys['0a04309b6485cee57949b001c421a0e280ac73688cbdb604b5e9f2468dab97ec']!.keyval.public,
+      'base64',
+    ),
+  );
+  t.is(certificateSignatureOid(notaryMade.raw), '1.2.840.10045.4.3.2', 'ecdsa-with-SHA256, as notary signs its roots');
+  t.is(rootCertificateProblem(notaryMade, 'example.com/app', new Date('2027-01-01T00:00:00Z')), undefined);
+  t.is(certificateSignatureOid(Buffer.from([0x30, 0x05, 0x30])), undefined);
 });
