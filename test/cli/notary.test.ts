@@ -5,9 +5,8 @@
  */
 import test from 'ava';
 import { join } from 'node:path';
-import { serveVirtualCard, startPcscd, pcscdUnavailable, type PcscRig } from '../harness/pcscd.js';
+import { runTouching, serveVirtualCard, startPcscd, pcscdUnavailable, type PcscRig } from '../harness/pcscd.js';
 import { tempDir } from '../harness/temp.js';
-import { runTouching } from '../harness/touch.js';
 import { trustCliSetup } from '../harness/tuf.js';
 import { uniqueGun } from '../harness/notary.js';
 import { notaryServerUnavailable, startNotaryServer, type NotaryServerRig } from '../../src/testing/notary-server.js';
@@ -39,7 +38,7 @@ maybe('init and sign with the targets key on a YubiKey (touch) and the root in S
   const releaser = await s.key('notary-releaser', 'p256');
   t.is((await s.keyward(['key', 'generate', 'yubikey:slot=9c', '-a', 'p256', '--touch-policy', 'always', '--pin-policy', 'never'])).code, 0);
 
-  const init = await runTouching(s.env, card.statePath, ['notary', 'init', gun, '--root-key', root, '--targets-key', 'yubikey:slot=9c', ...server]);
+  const init = await runTouching(['notary', 'init', gun, '--root-key', root, '--targets-key', 'yubikey:slot=9c', ...server], s.env, card.statePath);
   t.is(init.code, 0, init.stderr);
   t.true(init.touched);
   t.regex(init.stdout, new RegExp(`initialised ${gun} on ${notary.url}`));
@@ -53,7 +52,7 @@ maybe('init and sign with the targets key on a YubiKey (touch) and the root in S
   t.regex((await notary.notary(['list', gun], client)).stdout, /No targets present/);
 
   // The recorded targets key (the YubiKey) signs: one touch.
-  const signed = await runTouching(s.env, card.statePath, ['notary', 'sign', `${gun}:v1`, '--digest', DIGEST_1, '--size', '1462', ...server]);
+  const signed = await runTouching(['notary', 'sign', `${gun}:v1`, '--digest', DIGEST_1, '--size', '1462', ...server], s.env, card.statePath);
   t.is(signed.code, 0, signed.stderr);
   t.regex(signed.stderr, /Touch your YubiKey \(serial \d+\)…\n…touched\n/);
   t.regex(signed.stdout, new RegExp(`signed ${gun}:v1 into targets: ${DIGEST_1}, 1462 bytes`));
@@ -63,7 +62,7 @@ maybe('init and sign with the targets key on a YubiKey (touch) and the root in S
   t.regex(list.stdout, new RegExp(`v1\\s+${'1a'.repeat(32)}\\s+1462\\s+targets`));
 
   // A signer (targets/releases) with a SoftHSM key: added with a touch of the targets key, then signing without one.
-  const added = await runTouching(s.env, card.statePath, ['notary', 'signer', 'add', gun, 'releases', '--key', releaser, ...server]);
+  const added = await runTouching(['notary', 'signer', 'add', gun, 'releases', '--key', releaser, ...server], s.env, card.statePath);
   t.is(added.code, 0, added.stderr);
   t.regex(added.stdout, /added 1 key to targets\/releases/);
   const delegations = await notary.notary(['delegation', 'list', gun], client);

@@ -8,10 +8,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
+import { runTouching, serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
 import { KEYWARD_BIN, keyward as runKeyward } from '../harness/run.js';
 import { tempDir } from '../harness/temp.js';
-import { runTouching } from '../harness/touch.js';
 import { staticServer, trustCliSetup } from '../harness/tuf.js';
 
 let rig: PcscRig;
@@ -84,7 +83,7 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
 
     // Ctrl-C while the card waits for the touch: nothing staged, no file stored (before, the release
     // stayed staged without its file, and the next release published it: clients got a 404).
-    const interrupted = await touchSign(s, card.statePath, ['releases/app-0.9.tar.gz', '--file', release], true);
+    const interrupted = await runTouching(['trust', 'sign', s.dir, 'releases/app-0.9.tar.gz', '--file', release], s.env, card.statePath, true);
     t.is(interrupted.signal, 'SIGINT', interrupted.stderr);
     // The card itself still waits: the developer touches it (or it gives up) before the next command.
     while (!JSON.parse((await s.keyward(['yubikey', 'virtual', 'touch', '--state', card.statePath, '--json'])).stdout).touched)
@@ -93,7 +92,7 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
     t.deepEqual(readdirSync(join(s.dir, 'public', 'targets')), [], 'no release file stored');
 
     // With a touch: one command, the notice while the card waits, then what changed.
-    const { code, stdout, stderr, touched } = await touchSign(s, card.statePath, ['releases/app-1.0.tar.gz', '--file', release]);
+    const { code, stdout, stderr, touched } = await runTouching(['trust', 'sign', s.dir, 'releases/app-1.0.tar.gz', '--file', release], s.env, card.statePath);
     t.is(code, 0, stderr);
     t.true(touched, 'the card was waiting for the touch');
     t.regex(stderr, /Touch your YubiKey \(serial \d+\)…\n…touched\n/, 'the touch is acknowledged');
@@ -131,11 +130,6 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
     await card.stop();
   }
 });
-
-/** `keyward trust sign ARGS` as a process, touching the virtual card once it asks; or, with `interrupt`, sending SIGINT instead. */
-function touchSign(s: { dir: string; env: NodeJS.ProcessEnv }, statePath: string, args: string[], interrupt = false) {
-  return runTouching(s.env, statePath, ['trust', 'sign', s.dir, ...args], interrupt);
-}
 
 test.serial('threshold signing across machines: init with public keys, status shows who is missing, sign publishes', async (t) => {
   const s = await trustCliSetup(t, rig);

@@ -207,11 +207,6 @@ export class RepositoryState {
     this.#draft.set(role, null);
   }
 
-  /** Whether the draft holds anything to write. */
-  get drafted(): boolean {
-    return this.#draft.size > 0;
-  }
-
   /** Writes the draft to .keyward/staged/, or removes what it removed; the draft is then empty. */
   commit(): void {
     for (const [role, metadata] of this.#draft) {
