@@ -37,6 +37,10 @@ const NOUNS: Record<string, { description: string; define: () => Promise<(noun: 
     description: 'TUF 1.0 repositories signed in hardware (thresholds across devices, delegations, touch-to-sign) and a conformant TUF client',
     define: async () => (await import('./trust/index.js')).defineTrust,
   },
+  notary: {
+    description: 'Docker Content Trust (Notary v1) on a notary-server, every key in a device: init a GUN, sign and revoke tags, signers, key rotation',
+    define: async () => (await import('./notary/index.js')).defineNotary,
+  },
   image: {
     description: 'container images signed in hardware where cosign, podman, skopeo and CRI-O look (cosign format, in the registry): sign, verify, list',
     define: async () => (await import('./image/index.js')).defineImage,
