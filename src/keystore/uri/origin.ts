@@ -1,7 +1,7 @@
 /**
  * Where a key URI came from, which decides what it may make Keyward do. A URI the operator gives
  * (argv, the environment, a library caller's own code) is the operator's choice for this run. A
- * URI read from a file (a CA directory's ca.json, later ceremony scripts and trust repositories)
+ * URI read from a file (a CA directory's ca.json, a ceremony script, a trust repository)
  * is input like any other: it is parsed before it is used, it may not choose code to load
  * (hsm/pkcs11/module-policy.ts), and it may not say where a secret comes from: whoever edits the
  * file could otherwise feed a wrong PIN from a file of their choosing and spend the PIN's tries. Readers of files hand out `KeyUri.fromFile(…)`, never the bare
