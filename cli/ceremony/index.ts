@@ -40,7 +40,8 @@ export function defineCeremony(ceremony: Command): void {
         `
 Every certificate is first signed by a throw-away key, linted and shown; the device signs only once
 it is approved, and what it signs must be what was shown. Witnesses answer at the terminal (without
-one, one answer a line on standard input). PINs come from KEYWARD_PIN or the prompt, never the script.
+one, one answer a line on standard input). PINs come from each device's own variable
+(KEYWARD_PIN_TOKEN_<serial>, KEYWARD_PIN_YUBIKEY_<serial>), KEYWARD_PIN or the prompt; never from the script.
 `,
     )
     .action(async (file: string, options: { out: string; dryRun?: boolean }, command: Command) => {

@@ -134,7 +134,7 @@ test('a script error is named at its line and column, all of them at once, befor
   t.regex((overlap as Error).message, /rotation\.yaml:18:\d+: outputs\.colour: is not a field here/);
 });
 
-test('a validity beyond the issuer is refused at its line before any device; so is a device swapped for another, and nothing is made on it', async (t) => {
+test('a validity beyond the issuer is refused at its line before any device; so are a device swapped for another and a key label already taken, and nothing is made', async (t) => {
   const token = await createTestToken();
   t.teardown(() => token.close());
   const dir = tempDir(t, 'keyward-ceremony-');
@@ -187,6 +187,17 @@ witnesses: [Alice Auditor]
     ['root-2026'],
     'no key made on the token in its place',
   );
+
+  // The right token, but its label is taken: the key there is neither reused nor replaced.
+  const before = await (await token.keystore.open(token.keyUri('root-2026'))).publicKey();
+  const again = readScript(writeScript(dir, 'again.yaml', rootScript({ label: token.label, serial }).replace('offline-ca', 'second-ca')));
+  const taken = await t.throwsAsync(
+    runCeremony(again, { out: join(dir, 'again-out'), keystore: keystoreFactory(token.userPin), interaction: quiet, witnessing: room() }),
+  );
+  t.is(codeOf(taken), 'LABEL_IN_USE');
+  t.like(verifyTranscript(join(dir, 'again-out', 'transcript.jsonl')).entries.find((e) => e.type === 'ceremony.failed')?.data, { code: 'LABEL_IN_USE' });
+  t.deepEqual(await (await token.keystore.open(token.keyUri('root-2026'))).publicKey(), before);
+  t.false(existsSync(join(dir, 'second-ca', 'root.pem')));
 });
 
 test('an output that exists is refused and left as it was; a wrong PIN stops the ceremony and is on the record, the PIN is not', async (t) => {

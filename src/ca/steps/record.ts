@@ -92,6 +92,9 @@ export interface StepRecord {
   outputs: Record<string, string>;
 }
 
+/** When a step acts: the time its run was given (a ceremony's), else the wall clock, read here and nowhere else in the steps. */
+export const stepTime = (run: StepRun): Date => run.now ?? new Date();
+
 export const sha256Hex = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex');
 
 /** Records a step as it goes; every write of a step goes through it. */
@@ -102,7 +105,7 @@ export class StepRecorder {
   readonly #keyReady: StepRun['keyReady'];
 
   constructor(step: string, run: StepRun = {}) {
-    this.now = run.now ?? new Date();
+    this.now = stepTime(run);
     this.#keyReady = run.keyReady;
     this.issuance = { now: this.now, ...(run.review ? { review: run.review } : {}) };
     this.record = { step, at: this.now.toISOString(), keys: [], certificates: [], crls: [], files: [], ledger: [], outputs: {} };

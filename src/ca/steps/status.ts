@@ -1,6 +1,7 @@
 /** What a CA directory holds and has issued: roots, rotation, intermediate, and every certificate's state. */
 import type * as x509 from '../../x509/peculiar.js';
 import { CA_FILES, type CaDirectory } from '../store.js';
+import { stepTime, type StepRun } from './record.js';
 
 export interface CertificateStatus {
   serial: string;
@@ -29,14 +30,14 @@ export interface CaStatus {
   certificates: CertificateStatus[];
 }
 
-/** The directory's state at `now` (what has expired by then); the wall clock when absent. */
-export async function caStatus(directory: CaDirectory, options: { now?: Date } = {}): Promise<CaStatus> {
+/** The directory's state at the run's time (what has expired by then). */
+export async function caStatus(directory: CaDirectory, run: StepRun = {}): Promise<CaStatus> {
   const config = directory.config();
   const roots = directory.exists(CA_FILES.roots) ? directory.roots() : [];
   // A reading command: it creates no ledger where there is none, and writes nothing to one.
   const ledger = await directory.readOnlyLedger();
   try {
-    const now = (options.now ?? new Date()).getTime();
+    const now = stepTime(run).getTime();
     const certificates: CertificateStatus[] = (ledger ? await ledger.list() : []).map((e) => ({
       serial: e.serial,
       subject: e.subject,
