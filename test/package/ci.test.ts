@@ -38,7 +38,9 @@ test('a cluster CA from the CA steps issues a node certificate', async () => {
     const rootKey = KeyUri.of(token.keyUri('root'));
     const root = await createRootCa(directory, token.keystore, { key: rootKey, generate: 'p384' });
     const intermediate = await createClusterIntermediate(directory, token.keystore, { rootKey, key: KeyUri.of(token.keyUri('cluster')), generate: 'p256', clusterId: 'cluster-a' });
-    const rootCertificate = new X509Certificate(root.certificates[0].pem);
+    const [rootRecord] = root.certificates;
+    assert.ok(rootRecord && intermediate.outputs.certificate);
+    const rootCertificate = new X509Certificate(rootRecord.pem);
     const intermediateCertificate = new X509Certificate(intermediate.outputs.certificate);
     assert.ok(intermediateCertificate.verify(rootCertificate.publicKey));
 

@@ -66,13 +66,16 @@ export class Pkcs11Backend implements KeystoreBackend {
    * KEYWARD_PIN_TOKEN_<serial>, KEYWARD_PIN not given to another device), Keyward logs in and searches the private objects too; else, on a token that does
    * show public keys, the answer is "no such key" (a misspelt name costs no PIN prompt and is not
    * reported as a missing PIN), said for what it is: a search of what the token shows without a PIN.
-   * A token that shows nothing without a login is logged in to (and the PIN asked for) as before.
+   * A token that shows nothing without a login is logged in to (and the PIN asked for) as before,
+   * and so is one showing the public half of the key a type=private URI names.
    */
   async #findKeys(token: Token, uri: Pkcs11Uri, uriText: string): Promise<Pkcs11Key[]> {
     const filter = keyFilter(uri);
     const keys = findKeys(token, filter);
     if (keys.length > 0 || !token.info().loginRequired || token.isLoggedIn()) return keys;
-    if (!this.#ctx.pins.atHand(uri, tokenPinDevice(token)) && findKeys(token).length > 0) {
+    // A URI for the private half (type=private, as keys are printed) of a key whose public half is shown names a key that is there.
+    const shown = filter.kind === 'private' ? findKeys(token, { ...filter, kind: undefined }).length > 0 : false;
+    if (!shown && !this.#ctx.pins.atHand(uri, tokenPinDevice(token)) && findKeys(token).length > 0) {
       throw this.#resolver.keyNotFound(uriText, token, uri, { withoutPin: true });
     }
     await this.#logins.login(token, uri);
