@@ -216,7 +216,10 @@ export function parseScript(text: string, file: string): CeremonyScript {
     const serialNode = device.get('serial');
     const serial = device.has('serial')
       ? isScalar(serialNode) && ['string', 'number'].includes(typeof serialNode.value)
-        ? String(serialNode.value)
+        ? // As written: an unquoted serial of digits is a YAML number, and a long one would lose digits as such.
+          typeof serialNode.value === 'number'
+          ? (serialNode.source ?? String(serialNode.value))
+          : String(serialNode.value)
         : undefined
       : undefined;
     if (device.has('serial') && serial === undefined) problem(`${path}.serial`, serialNode, "must be the device's serial number");

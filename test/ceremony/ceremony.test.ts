@@ -433,3 +433,8 @@ test("the wizard's answers make scripts the runner accepts, for a root on a toke
     code: 'CEREMONY_SCRIPT_INVALID',
   });
 });
+
+test('a serial written as digits keeps every digit (YAML would read it as a number)', (t) => {
+  const script = parseScript(rootScript({ label: 'offline-root', serial: 'x' }).replace('serial: "x"', 'serial: 1234567890123456789'), '/tmp/digits.yaml');
+  t.is(script.devices['root-hsm']!.serial, '1234567890123456789');
+});
