@@ -319,17 +319,29 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
       }
       record('witness.acknowledged', { witness });
     }
+    stage = 'end';
     record('ceremony.end', { outcome: 'done' });
-    for (const { signer, key } of signers) await transcript.sign(signer, key);
-    return { transcript: transcript.path, finalHash: transcript.lastHash, outcome: 'done', records, outputs };
   } catch (error) {
+    if (stage === 'end') {
+      // Writing the end itself failed: nothing more goes in.
+      transcript.close();
+      await keystore.close();
+      throw error;
+    }
     idle();
     const failure =
       error instanceof KeywardError ? { code: error.code, message: error.message } : { code: 'UNEXPECTED', message: String((error as Error).message) };
     record('ceremony.failed', { stage, ...failure });
     record('ceremony.end', { outcome: 'stopped' });
+    // A signature that cannot be made now is missing from the transcript, and verify says so.
     for (const { signer, key } of signers) await transcript.sign(signer, key).catch(() => undefined);
+    transcript.close();
+    await keystore.close();
     throw error;
+  }
+  try {
+    for (const { signer, key } of signers) await transcript.sign(signer, key);
+    return { transcript: transcript.path, finalHash: transcript.lastHash, outcome: 'done', records, outputs };
   } finally {
     transcript.close();
     await keystore.close();
