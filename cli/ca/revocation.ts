@@ -21,11 +21,13 @@ export function defineRevocation(ca: Command): void {
       const ctx = await CliContext.of(command);
       const { revokeCertificate } = await import('../../src/ca/steps/revocation.js');
       const { CaDirectory } = await import('../../src/ca/store.js');
-      const { entry, crl } = await revokeCertificate(new CaDirectory(options.dir, { ledger: options.ledger }), { serial, reason: options.reason });
+      const record = await revokeCertificate(new CaDirectory(options.dir, { ledger: options.ledger }), { serial, reason: options.reason });
+      const [entry] = record.ledger;
+      const crl = record.outputs.crl;
       ctx.emit(
-        { serial: entry.serial, subject: entry.subject, status: entry.status, reason: entry.revocationReason, publish: crl },
+        record,
         () =>
-          `revoked ${entry.serial} ("${entry.subject}"): ${entry.revocationReason}; publish a new ${crl} CRL (keyward ca crl${crl === 'root' ? ' --issuer root' : ''})`,
+          `revoked ${entry!.serial} ("${entry!.subject}"): ${entry!.reason}; publish a new ${crl} CRL (keyward ca crl${crl === 'root' ? ' --issuer root' : ''})`,
       );
     });
 

@@ -218,8 +218,10 @@ test('revocation: the CRL parses with openssl crl, and openssl verify -crl_check
   const ca = await testCa(t);
   const keep = await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=keep')).csrPem);
   const revoke = await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=revoke')).csrPem);
-  const { entry, crl: which } = await revokeCertificate(ca.directory, { serial: revoke.serial, reason: 'keyCompromise' });
-  t.is(entry.status, 'revoked');
+  const revoked = await revokeCertificate(ca.directory, { serial: revoke.serial, reason: 'keyCompromise' });
+  const [entry] = revoked.ledger;
+  const which = revoked.outputs.crl;
+  t.like(entry, { status: 'revoked', reason: 'keyCompromise' });
   t.is(which, 'intermediate');
   await ca.close();
   const [crl] = (await signIntermediateCrl(ca.directory, ca.keystore)).crls;

@@ -77,6 +77,10 @@ export interface LedgerRecord {
   serial: string;
   profile: string;
   issuerKeyId: string;
+  /** For a change of status (a revocation): the certificate, its status now, and why. */
+  subject?: string;
+  status?: 'issued' | 'revoked';
+  reason?: string;
 }
 
 export interface StepRecord {

@@ -9,7 +9,7 @@ import { keyIdentifierOf } from '../../x509/key-identifier.js';
 import { spkiOf } from '../../x509/public-key.js';
 import { SigningKey } from '../../certificates/signer.js';
 import { CRL_DAYS } from '../crl.js';
-import { normalizeSerial, type LedgerEntry, type RevocationReason } from '../ledger/ledger.js';
+import { normalizeSerial, type RevocationReason } from '../ledger/ledger.js';
 import type { CaDirectory } from '../store.js';
 import { StepRecorder, type StepRecord, type StepRun } from './record.js';
 import { checkKeyUri, openRoot, writeCrl } from './shared.js';
@@ -19,13 +19,26 @@ export interface RevokeOptions {
   reason: RevocationReason;
 }
 
-/** Revokes a certificate, and says whose CRL will carry it (to be signed next). */
-export async function revokeCertificate(directory: CaDirectory, options: RevokeOptions): Promise<{ entry: LedgerEntry; crl: 'intermediate' | 'root' }> {
+/**
+ * Revokes a certificate. The record's ledger entry says which (with its status and reason), and
+ * `outputs.crl` whose CRL will carry it (to be signed next: `root` or `intermediate`).
+ */
+export async function revokeCertificate(directory: CaDirectory, options: RevokeOptions, run: StepRun = {}): Promise<StepRecord> {
+  const recorder = new StepRecorder('ca.revoke', run);
   const ledger = await directory.ledger();
   try {
-    const entry = await ledger.revoke(normalizeSerial(options.serial), options.reason);
+    const entry = await ledger.revoke(normalizeSerial(options.serial), options.reason, recorder.now);
     const byRoot = entry.issuerKeyId === keyIdentifierOf(spkiOf(directory.root().publicKey)).toString('hex');
-    return { entry, crl: byRoot ? 'root' : 'intermediate' };
+    recorder.ledger({
+      serial: entry.serial,
+      profile: entry.profile,
+      issuerKeyId: entry.issuerKeyId,
+      subject: entry.subject,
+      status: entry.status,
+      ...(entry.revocationReason ? { reason: entry.revocationReason } : {}),
+    });
+    recorder.record.outputs.crl = byRoot ? 'root' : 'intermediate';
+    return recorder.record;
   } finally {
     await ledger.close();
   }
