@@ -75,6 +75,11 @@ export interface CeremonyResult {
  */
 export async function checkCeremony(script: CeremonyScript, out: string | undefined, now: Date): Promise<void> {
   checkOutputs(script, out);
+  await checkInputs(script, now);
+}
+
+/** The step's own check with the script's values: the CA directory, inputs, validity; errors at the script line they are about. */
+export async function checkInputs(script: CeremonyScript, now: Date): Promise<void> {
   try {
     await KINDS[script.kind].check({ script, directory: new CaDirectory(script.caDirectory), keys: scriptKeyUris(script), now });
   } catch (error) {
@@ -155,7 +160,9 @@ function describeDraft(draft: x509.X509Certificate, profile: string, findings: R
 /** Runs a checked script. Throws what stopped it, after recording it and signing the transcript. */
 export async function runCeremony(script: CeremonyScript, options: RunOptions): Promise<CeremonyResult> {
   const now = options.now ?? new Date();
-  await checkCeremony(script, options.out, now);
+  // Outputs that exist are refused before anything is written (a transcript there included); the
+  // rest of the check is the ceremony's first step, so that a refused input is on record.
+  checkOutputs(script, options.out);
   mkdirSync(options.out, { recursive: true });
   const transcript = TranscriptWriter.create(join(options.out, 'transcript.jsonl'));
   const { witnessing } = options;
@@ -211,11 +218,16 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
     ...(options.rehearsal ? { rehearsal: options.rehearsal } : {}),
     ceremonyKey: toPem('PUBLIC KEY', await ceremonyKey.publicKey()),
   });
-  const keystore = options.keystore(interaction);
   const outputs: CeremonyResult['outputs'] = [];
   const records: StepRecord[] = [];
-  let stage = 'witnesses';
+  let made: Keystore | undefined;
+  let stage = 'check';
   try {
+    await checkInputs(script, now);
+    record('ceremony.checked', { what: 'the script, its inputs and outputs, the CA directory; no device was opened' });
+    const keystore = options.keystore(interaction);
+    made = keystore;
+    stage = 'witnesses';
     for (const witness of script.witnesses) {
       if (!(await ask(`${witness}: are you present, and have you reviewed this script (sha256 ${script.sha256.slice(0, 16)}…)?`, { witness }))) {
         throw keywardError('CANCELLED', `${witness} did not confirm being present and having reviewed the script`);
@@ -325,7 +337,7 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
     if (stage === 'end') {
       // Writing the end itself failed: nothing more goes in.
       transcript.close();
-      await keystore.close();
+      await made?.close();
       throw error;
     }
     idle();
@@ -336,7 +348,7 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
     // A signature that cannot be made now is missing from the transcript, and verify says so.
     for (const { signer, key } of signers) await transcript.sign(signer, key).catch(() => undefined);
     transcript.close();
-    await keystore.close();
+    await made?.close();
     throw error;
   }
   try {
@@ -344,7 +356,7 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
     return { transcript: transcript.path, finalHash: transcript.lastHash, outcome: 'done', records, outputs };
   } finally {
     transcript.close();
-    await keystore.close();
+    await made?.close();
   }
 }
 

@@ -134,7 +134,7 @@ test('a script error is named at its line and column, all of them at once, befor
   t.regex((overlap as Error).message, /rotation\.yaml:18:\d+: outputs\.colour: is not a field here/);
 });
 
-test('a validity beyond the issuer is refused at its line before any device; so are a device swapped for another and a key label already taken, and nothing is made', async (t) => {
+test('a validity beyond the issuer is refused at its line before any device, and on record; so are a device swapped for another and a key label already taken, and nothing is made', async (t) => {
   const token = await createTestToken();
   t.teardown(() => token.close());
   const dir = tempDir(t, 'keyward-ceremony-');
@@ -168,7 +168,11 @@ witnesses: [Alice Auditor]
   t.is(codeOf(error), 'VALIDITY_EXCEEDS_ISSUER');
   t.regex(error!.message, /long\.yaml:11:1: certificate: /);
   t.deepEqual(opened, [], 'no keystore was made, no device opened');
-  t.false(existsSync(join(dir, 'long-out')));
+  t.like(verifyTranscript(join(dir, 'long-out', 'transcript.jsonl')).entries.find((e) => e.type === 'ceremony.failed')?.data, {
+    stage: 'check',
+    code: 'VALIDITY_EXCEEDS_ISSUER',
+  });
+  t.deepEqual(readdirSync(join(dir, 'long-out')), ['transcript.jsonl'], 'the refusal is on record; nothing else was written');
 
   // The script binds the root's token by serial; a token with the same label but another serial is not it.
   const swapped = readScript(
@@ -254,6 +258,20 @@ test('a split ceremony: the intermediate key made on a YubiKey online, its CSR s
   );
   const attested = verifyTranscript(request.transcript).entries.find((e) => e.type === 'key.attestation');
   t.like(attested?.data, { role: 'intermediate' }, 'the YubiKey-made key is attested in the transcript');
+  // The offline side refuses a CSR made for another cluster than the script says, before any device, on record.
+  const otherCluster = await t.throwsAsync(
+    runScript(
+      'sign-b.yaml',
+      `${common('intermediate-sign')}ca-directory: offline-ca\n${offline}keys:\n  root: { device: root-hsm, label: root-2026 }\ncluster: { id: cluster-b }\ninputs: { csr: request.yaml-out/cluster-a.csr }\noutputs: { certificate: cluster-b.pem }\n`,
+      keystoreFactory(token.userPin),
+    ),
+  );
+  t.is(codeOf(otherCluster), 'CSR_CLUSTER_MISMATCH');
+  t.regex(otherCluster!.message, /sign-b\.yaml:\d+:1: cluster: the intermediate's CSR was made for cluster "cluster-a", not "cluster-b"/);
+  t.like(verifyTranscript(join(dir, 'sign-b.yaml-out', 'transcript.jsonl')).entries.find((e) => e.type === 'ceremony.failed')?.data, {
+    stage: 'check',
+    code: 'CSR_CLUSTER_MISMATCH',
+  });
   await runScript(
     'sign.yaml',
     `${common('intermediate-sign')}ca-directory: offline-ca\n${offline}keys:\n  root: { device: root-hsm, label: root-2026 }\ncluster: { id: cluster-a }\ncertificate: { days: 365 }\ninputs: { csr: request.yaml-out/cluster-a.csr }\noutputs: { certificate: cluster-a.pem }\n`,
