@@ -111,6 +111,7 @@ export const ERROR_CODES = {
   CEREMONY_DEVICE_MISMATCH: { exit: 'conflict', meaning: 'the device a ceremony script names by serial is not the one present' },
   CEREMONY_INPUT_MISSING: { exit: 'notFound', meaning: 'a file a ceremony script reads (a CSR, a certificate, a CA directory) is not there' },
   CEREMONY_LINT_FAILED: { exit: 'usage', meaning: 'a certificate drafted in a ceremony fails a lint check; the device signed nothing' },
+  CEREMONY_OUTPUT_CHANGED: { exit: 'verification', meaning: 'an output beside a ceremony transcript differs from what the transcript recorded' },
   CEREMONY_SCRIPT_INVALID: { exit: 'usage', meaning: 'a ceremony script breaks its schema or names values that cannot be (line and column given)' },
   CEREMONY_SCRIPT_UNREADABLE: { exit: 'notFound', meaning: 'the ceremony script cannot be read' },
   CERTIFICATE_KEY_MISMATCH: { exit: 'usage', meaning: 'a certificate to store with a key is for another key' },

@@ -67,7 +67,7 @@ one, one answer a line on standard input). PINs come from each device's own vari
 
   ceremony
     .command('verify')
-    .description("check a transcript's hash chain and signatures; names the first entry that does not hold")
+    .description("check a transcript's hash chain and signatures (naming the first entry that does not hold) and the outputs beside it")
     .argument('<transcript>', 'transcript.jsonl')
     .addHelpText(
       'after',
@@ -75,14 +75,24 @@ one, one answer a line on standard input). PINs come from each device's own vari
     )
     .action(async (file: string, _options: unknown, command: Command) => {
       const ctx = await CliContext.of(command);
-      const { verifyTranscript } = await import('../../src/ceremony/transcript.js');
+      const { checkOutputFiles, verifyTranscript } = await import('../../src/ceremony/transcript.js');
       const verified = verifyTranscript(file);
+      const outputs = checkOutputFiles(file, verified.entries);
+      const changed = outputs.find((o) => o.status === 'changed');
+      if (changed) {
+        const { keywardError } = await import('../../src/errors.js');
+        throw keywardError('CEREMONY_OUTPUT_CHANGED', `${changed.path} is not the ${changed.name} the ceremony wrote (${file}, line ${changed.line})`, {
+          hint: 'the file was changed after the ceremony; use the copy whose SHA-256 the transcript and the signed report give',
+          details: { file: changed.path, line: changed.line },
+        });
+      }
       const end = verified.entries.find((e) => e.type === 'ceremony.end');
       const outcome = (end?.data.outcome as string | undefined) ?? 'unfinished';
-      ctx.emit({ valid: true, entries: verified.entries.length, outcome, finalHash: verified.finalHash, signatures: verified.signatures }, () =>
+      ctx.emit({ valid: true, entries: verified.entries.length, outcome, finalHash: verified.finalHash, signatures: verified.signatures, outputs }, () =>
         [
           `${file}: ${verified.entries.length} entries, chain intact, ceremony ${outcome}`,
           ...verified.signatures.map((s) => `  signed by the ${s.signer} key (public key sha256 ${s.publicKeySha256})`),
+          ...outputs.map((o) => `  output ${o.name}: ${o.path} ${o.status === 'unchanged' ? 'as written' : 'not beside the transcript'}`),
           `final hash ${verified.finalHash}`,
         ].join('\n'),
       );

@@ -8,7 +8,8 @@
  *
  * No secret is ever an entry: prompts for PINs are recorded as asked, never with what was typed.
  */
-import { closeSync, fsyncSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, readFileSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { openNewFile } from '../atomic-file.js';
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { ALGORITHMS, nodeHashName, type KeyAlgorithm } from '../crypto/algorithms.js';
@@ -176,4 +177,28 @@ export function verifyTranscript(path: string): TranscriptVerification {
     if (after) throw tampered(after.seq + 1, 'follows the end of the ceremony');
   }
   return { entries, finalHash: prev, signatures };
+}
+
+export interface OutputCheck {
+  name: string;
+  /** Where the transcript says it was written, and where it was looked for: beside the transcript. */
+  path: string;
+  status: 'unchanged' | 'changed' | 'absent';
+  /** The transcript line that records it. */
+  line: number;
+}
+
+/**
+ * The ceremony's outputs as they are now, beside the transcript (where `--out` put them), against
+ * the SHA-256 the transcript recorded for each. An output moved elsewhere is absent, not an error.
+ */
+export function checkOutputFiles(transcriptPath: string, entries: TranscriptEntry[]): OutputCheck[] {
+  return entries
+    .filter((e) => e.type === 'output.written')
+    .map((e) => {
+      const { name, path, sha256 } = e.data as { name: string; path: string; sha256: string };
+      const here = join(dirname(transcriptPath), basename(path));
+      const status = !existsSync(here) ? 'absent' : createHash('sha256').update(readFileSync(here)).digest('hex') === sha256 ? 'unchanged' : 'changed';
+      return { name, path: here, status, line: e.seq + 1 };
+    });
 }

@@ -62,7 +62,7 @@ test('a root ceremony from a script: the root in the token, openssl accepts it, 
   const done = transcript.entries.find((e) => e.type === 'step.done')!.data as { certificates: Array<{ sha256: string; serial: string }> };
   t.is(draft.data.serial, done.certificates[0]!.serial, 'the certificate signed is the draft linted');
   const cli = await keyward(['ceremony', 'verify', result.transcript, '--json']);
-  t.is(JSON.parse(cli.stdout).finalHash, result.finalHash, cli.stderr);
+  t.like(JSON.parse(cli.stdout), { finalHash: result.finalHash, outputs: [{ name: 'certificate', status: 'unchanged' }] }, cli.stderr);
 
   const lines = text.trimEnd().split('\n');
   const tampered = (name: string, changed: string[]) => {
@@ -87,6 +87,11 @@ test('a root ceremony from a script: the root in the token, openssl accepts it, 
   const verify = await keyward(['ceremony', 'verify', join(dir, 'byte.jsonl')]);
   t.is(verify.code, 6);
   t.regex(verify.stderr, /line 5 \(entry 4\) was changed/);
+  // An output changed after the ceremony is named with the transcript line that recorded it.
+  writeFileSync(join(out, 'root.pem'), rootPem.replace('MII', 'MIJ'));
+  const changed = await keyward(['ceremony', 'verify', result.transcript]);
+  t.is(changed.code, 6);
+  t.regex(changed.stderr, /root\.pem is not the certificate the ceremony wrote \(.*transcript\.jsonl, line \d+\)/);
 });
 
 test('a script error is named at its line and column, all of them at once, before any device is opened', async (t) => {
