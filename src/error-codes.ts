@@ -239,6 +239,7 @@ export const ERROR_CODES = {
   OUTPUT_DIRECTORY_MISSING: { exit: 'usage', meaning: 'the directory an output file goes in does not exist, or a part of its path is no directory' },
   OUTPUT_DIRECTORY_NOT_WRITABLE: { exit: 'usage', meaning: 'this user may not create files in the directory an output file goes in' },
   OUTPUT_EXISTS: { exit: 'conflict', meaning: 'a ceremony output or transcript already exists; ceremonies never write over a file' },
+  OUTPUT_NOT_A_DIRECTORY: { exit: 'usage', meaning: 'an output directory (a ceremony --out) names a file' },
   OUTPUT_NOT_A_FILE: { exit: 'usage', meaning: 'the output is a FIFO, device, directory or socket: Keyward writes only regular files' },
   OUTPUT_NOT_WRITABLE: { exit: 'usage', meaning: 'the output file exists and this user may not write it' },
   OUTPUT_UNUSABLE: { exit: 'usage', meaning: 'the output path cannot be used: too many links, a name too long' },

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { outputOption, writeOutput } from '../io.js';
+import { outputDirectoryOption, outputOption, writeOutput } from '../io.js';
 import { defineNew } from './new.js';
 import { rehearse, terminalWitnessing } from './room.js';
 
@@ -12,7 +12,7 @@ export function defineCeremony(ceremony: Command): void {
     .command('check')
     .description('check a ceremony script (schema, devices named, inputs, outputs, the CA directory) without opening any device')
     .argument('<script>', 'the ceremony script (YAML)')
-    .option('--out <dir>', 'also check that no output exists there yet')
+    .addOption(outputDirectoryOption('--out <dir>', 'also check that no output exists there yet'))
     .addHelpText('after', examples(['keyward ceremony check docs/ceremonies/root.yaml', 'keyward ceremony check root.yaml --out /media/usb/ceremony-2026']))
     .action(async (file: string, options: { out?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
@@ -27,7 +27,9 @@ export function defineCeremony(ceremony: Command): void {
     .command('run')
     .description('run a ceremony script before its witnesses, writing outputs and a hash-chained transcript to --out')
     .argument('<script>', 'the ceremony script (YAML)')
-    .requiredOption('--out <dir>', 'where the transcript (transcript.jsonl) and outputs go; nothing there is ever written over')
+    .addOption(
+      outputDirectoryOption('--out <dir>', 'where the transcript (transcript.jsonl) and outputs go; nothing there is ever written over').makeOptionMandatory(),
+    )
     .option('--dry-run', 'rehearse the same script end to end on throw-away SoftHSM tokens and virtual YubiKeys; nothing is left behind')
     .addHelpText(
       'after',
