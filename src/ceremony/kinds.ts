@@ -55,10 +55,10 @@ export class FieldError extends Error {
   }
 }
 
-function input(script: CeremonyScript, name: 'csr' | 'certificate', field: string): Buffer {
+/** A file the script names as input (`inputs.<name>`), read; CEREMONY_INPUT_MISSING if it is not there. */
+function input(script: CeremonyScript, name: 'csr' | 'certificate'): Buffer {
   const path = script.inputs[name]!;
-  if (!existsSync(path))
-    throw new FieldError(field, keywardError('CEREMONY_INPUT_MISSING', `${path} is not there`, { hint: 'bring the file named in the script' }));
+  if (!existsSync(path)) throw keywardError('CEREMONY_INPUT_MISSING', `${path} is not there`, { hint: 'bring the file named in the script' });
   return readFileSync(path);
 }
 
@@ -86,9 +86,9 @@ function fieldOf(error: KeywardError, fallback: string): string {
   return fallback;
 }
 
-async function placed(fallback: string, check: () => unknown): Promise<void> {
+async function placed<T>(fallback: string, check: () => T | Promise<T>): Promise<T> {
   try {
-    await check();
+    return await check();
   } catch (error) {
     if (error instanceof KeywardError) throw new FieldError(fieldOf(error, fallback), error);
     throw error;
@@ -124,7 +124,7 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
   },
   intermediate: {
     describe: (s) => `make the intermediate key for cluster ${s.cluster!.id} and have the root sign its certificate and the root CRL`,
-    check: (ctx) => placed('ca-directory', () => ca.checkClusterIntermediate(ctx.directory, intermediateOptions(ctx), ctx.now)),
+    check: async (ctx) => void (await placed('ca-directory', () => ca.checkClusterIntermediate(ctx.directory, intermediateOptions(ctx), ctx.now))),
     run: async (ctx, keystore, run) => {
       const record = await ca.createClusterIntermediate(ctx.directory, keystore, intermediateOptions(ctx), run);
       return { records: [record], outputs: { certificate: record.outputs.certificate! } };
@@ -159,29 +159,28 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
   'intermediate-sign': {
     describe: (s) => `have the root sign the intermediate CSR of cluster ${s.cluster!.id}, and the root CRL`,
     check: async (ctx) => {
-      const csr = input(ctx.script, 'csr', 'inputs.csr');
+      const csr = await placed('inputs.csr', () => input(ctx.script, 'csr'));
       await placed('ca-directory', () => ca.checkClusterIntermediate(ctx.directory, intermediateOptions(ctx, csr), ctx.now));
     },
     run: async (ctx, keystore, run) => {
-      const record = await ca.createClusterIntermediate(ctx.directory, keystore, intermediateOptions(ctx, input(ctx.script, 'csr', 'inputs.csr')), run);
+      const record = await ca.createClusterIntermediate(ctx.directory, keystore, intermediateOptions(ctx, input(ctx.script, 'csr')), run);
       return { records: [record], outputs: { certificate: record.outputs.certificate! } };
     },
   },
   'intermediate-install': {
     describe: () => "install the intermediate certificate the root signed, with the root's certificates and CRLs",
     check: async (ctx) => {
-      const certificate = input(ctx.script, 'certificate', 'inputs.certificate');
+      const certificate = await placed('inputs.certificate', () => input(ctx.script, 'certificate'));
       const rootDirectory = ctx.script.inputs.rootDirectory!;
-      if (!existsSync(rootDirectory)) {
-        throw new FieldError(
-          'inputs.root-directory',
-          keywardError('CEREMONY_INPUT_MISSING', `${rootDirectory} is not there`, { hint: "bring the root's CA directory from the ceremony" }),
-        );
-      }
+      await placed('inputs.root-directory', () => {
+        if (!existsSync(rootDirectory)) {
+          throw keywardError('CEREMONY_INPUT_MISSING', `${rootDirectory} is not there`, { hint: "bring the root's CA directory from the ceremony" });
+        }
+      });
       await placed('inputs', () => ca.checkIntermediateInstall(ctx.directory, { certificate, rootDirectory: new ca.CaDirectory(rootDirectory) }));
     },
     run: async (ctx, keystore, run) => {
-      const certificate = input(ctx.script, 'certificate', 'inputs.certificate');
+      const certificate = input(ctx.script, 'certificate');
       const record = await ca.installClusterIntermediate(
         ctx.directory,
         keystore,
@@ -193,8 +192,8 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
   },
   'root-rotation': {
     describe: (s) => `make the new root key ${s.keys['new-root']!.label ?? s.keys['new-root']!.slot}, its certificate, and have the old root cross-sign it`,
-    check: (ctx) =>
-      placed('ca-directory', () =>
+    check: async (ctx) => {
+      await placed('ca-directory', () =>
         ca.checkRootRotation(
           ctx.directory,
           {
@@ -205,7 +204,8 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
           },
           ctx.now,
         ),
-      ),
+      );
+    },
     run: async (ctx, keystore, run) => {
       const record = await ca.beginRootRotation(
         ctx.directory,
