@@ -143,7 +143,7 @@ const PARTS: Record<string, Part> = {
     softhsm: true,
     pcscd: true,
     async run({ rig }) {
-      process.stderr.write('TUF: Keyward and tuf-js verifying the same repository; signing large roles; a cold trust sign…\n');
+      process.stderr.write('TUF: Keyward and tuf-js verifying the same repository; a fresh client process; signing large roles; a cold trust sign…\n');
       const trust = await benchTrust(rig);
       return { figures: trust, table: trustTables(trust) };
     },
@@ -184,7 +184,29 @@ function trustTables(trust: TrustBench): string {
         ],
       )
     : `(${trust.skipped})`;
-  return `\n### TUF: a fresh client, refresh + one target lookup (local HTTP)\n\n${verify}\n\n### TUF: signing a targets role with Ed25519\n\n${sign}\n\n### TUF: a cold touch-to-sign\n\n${cold}\n`;
+  return `\n### TUF: a fresh client, refresh + one target lookup (local HTTP)\n\n${verify}\n${freshClientTable(trust)}\n### TUF: signing a targets role with Ed25519\n\n${sign}\n\n### TUF: a cold touch-to-sign\n\n${cold}\n`;
+}
+
+/** The fresh client process beside `node -e 0`, python-tuf (where Python has it) and tuf-js (in process, from the table above). */
+function freshClientTable(trust: TrustBench): string {
+  const fresh = trust.freshClient;
+  if (!fresh) return '';
+  const tufjs = trust.verify.find((r) => r.targets === fresh.targets);
+  const times = (value: number) => `${(value / fresh.nodeMs).toFixed(2)}×`;
+  const table = formatTable(
+    ['client (one process, spawn to exit)', 'median', '× node -e 0'],
+    [
+      ['node -e 0', ms(fresh.nodeMs), times(fresh.nodeMs)],
+      ['keyward trust client … download', ms(fresh.keywardMs), times(fresh.keywardMs)],
+      [
+        'python-tuf ngclient: refresh, get_targetinfo, download_target',
+        fresh.pythonTufMs !== undefined ? ms(fresh.pythonTufMs) : fresh.pythonTufSkipped!,
+        fresh.pythonTufMs !== undefined ? times(fresh.pythonTufMs) : '—',
+      ],
+      ['tuf-js, in process: refresh + lookup, no download (table above)', tufjs?.tufjsMs !== undefined ? ms(tufjs.tufjsMs) : (tufjs?.tufjsError ?? '—'), '—'],
+    ],
+  );
+  return `\n### TUF: a fresh client process, refresh + download one target of ${fresh.targets.toLocaleString('en-US')} (local HTTP; median of ${fresh.runs} runs, interleaved)\n\n${table}\n`;
 }
 
 async function main(names: string[]): Promise<void> {

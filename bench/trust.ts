@@ -1,8 +1,10 @@
 /**
  * TUF, side by side in one run: Keyward's client and tuf-js verifying the same repository from a
  * fresh start (refresh + one target lookup, over a local HTTP server); Keyward alone at 100,000
- * targets; signing a large targets role with Ed25519 against the floor (canonical JSON + Ed25519
- * with nothing else); and a cold `keyward trust sign` until the touch notice, next to `node -e 0`.
+ * targets; a fresh `keyward trust client` process downloading a target at 10,000 targets
+ * (trust-client.ts); signing a large targets role with Ed25519 against the floor (canonical JSON +
+ * Ed25519 with nothing else); and a cold `keyward trust sign` until the touch notice, next to
+ * `node -e 0`.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes, createHash, generateKeyPairSync, sign } from 'node:crypto';
@@ -18,11 +20,13 @@ import { initClient, Updater } from '../src/trust/client/updater.js';
 import { formatExpiry, Metadata, SPEC_VERSION } from '../src/trust/metadata.js';
 import { Repository } from '../src/trust/repository/repository.js';
 import { signerOf, signMetadata, type TufSigner } from '../src/trust/repository/signer.js';
-import type { TargetFile, TargetsSigned } from '../src/trust/targets.js';
+import { targetFileOf, type TargetFile, type TargetsSigned } from '../src/trust/targets.js';
 import { serveVirtualCard, type PcscRig } from '../test/harness/pcscd.js';
 import { KEYWARD_BIN, run } from '../test/harness/run.js';
 import { Cleanup } from '../test/harness/temp.js';
 import { staticServer, trustCliSetup } from '../test/harness/tuf.js';
+import { medianOf } from './measure.js';
+import { benchFreshClient, type FreshClientBench } from './trust-client.js';
 
 export interface VerifyRow {
   targets: number;
@@ -42,6 +46,8 @@ export interface SignRow {
 export interface TrustBench {
   verify: VerifyRow[];
   sign: SignRow[];
+  /** A fresh client process downloading one target, at FRESH_CLIENT_TARGETS targets. */
+  freshClient?: FreshClientBench;
   /** Process start → the card waits for the touch (its own log says so), and → the notice on stderr. */
   coldSign?: { nodeMs: number; keywardToCardWaitMs: number; keywardToNoticeMs: number; noticeDelayMs: number };
   skipped?: string;
@@ -50,17 +56,16 @@ export interface TrustBench {
 const SIZES = (process.env.KEYWARD_BENCH_TUF_SIZES ?? '10000,100000').split(',').map(Number);
 /** tuf-js takes about a minute at 10,000 targets: it is measured at the sizes it can handle. */
 const TUFJS_MAX = Number(process.env.KEYWARD_BENCH_TUFJS_MAX ?? 10_000);
+/** The repository size at which a fresh client process is timed (when it is one of SIZES). */
+const FRESH_CLIENT_TARGETS = 10_000;
+/** The one target of a large repository with a file behind it, for the fresh client to download. */
+const RELEASE = { path: 'releases/app-1.0.0.tar.gz', bytes: randomBytes(4096) };
 
 function syntheticTargets(count: number): Record<string, TargetFile> {
   const targets: Record<string, TargetFile> = {};
   for (let i = 0; i < count; i++)
     targets[`packages/pkg-${i}/pkg-${i}-1.0.0.tar.gz`] = { length: 1000 + i, hashes: { sha256: createHash('sha256').update(String(i)).digest('hex') } };
   return targets;
-}
-
-function medianOf(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function timed(work: () => Promise<unknown> | unknown, repeats = 3): Promise<number> {
@@ -81,7 +86,10 @@ async function softHsmSigners(): Promise<{ keystore: Keystore; make: () => Promi
   return { keystore, make: async () => signerOf(await keystore.generate(`pkcs11:token=${token};object=k${n++}`, { algorithm: 'ed25519' })) };
 }
 
-/** A published repository of `count` targets in the top-level targets role, every key Ed25519 in SoftHSM. */
+/**
+ * A published repository of `count` targets in the top-level targets role, every key Ed25519 in
+ * SoftHSM; one of them (RELEASE) has its file in the repository.
+ */
 async function largeRepository(count: number, make: () => Promise<TufSigner>, keystore: Keystore): Promise<Repository> {
   const setup = async () => {
     const signer = await make();
@@ -89,7 +97,9 @@ async function largeRepository(count: number, make: () => Promise<TufSigner>, ke
   };
   const options = { root: await setup(), targets: await setup(), snapshot: await setup(), timestamp: await setup() };
   const repo = await Repository.init(mkdtempSync(join(tmpdir(), 'keyward-bench-tuf-')), options, keystore);
-  repo.addTargets(syntheticTargets(count));
+  const release = targetFileOf(RELEASE.bytes);
+  repo.layout.writeTarget(RELEASE.path, release.hashes.sha256!, RELEASE.bytes);
+  repo.addTargets({ ...syntheticTargets(count - 1), [RELEASE.path]: release });
   await repo.sign([options.targets.keys[0]!.signer]);
   await repo.publish();
   return repo;
@@ -98,7 +108,7 @@ async function largeRepository(count: number, make: () => Promise<TufSigner>, ke
 async function verifyRow(count: number, repo: Repository): Promise<VerifyRow> {
   const server = await staticServer(repo.layout.dir);
   const root = readFileSync(join(repo.layout.metadataDir, '1.root.json'));
-  const lookup = `packages/pkg-${count - 1}/pkg-${count - 1}-1.0.0.tar.gz`;
+  const lookup = `packages/pkg-${count - 2}/pkg-${count - 2}-1.0.0.tar.gz`;
   const row: VerifyRow = { targets: count, targetsJsonBytes: readFileSync(join(repo.layout.metadataDir, '2.targets.json')).length, keywardMs: 0 };
   try {
     row.keywardMs = await timed(async () => {
@@ -216,7 +226,9 @@ export async function benchTrust(rig: PcscRig | undefined): Promise<TrustBench> 
     for (const count of SIZES) {
       process.stderr.write(`  TUF: ${count.toLocaleString('en-US')} targets…\n`);
       result.sign.push(await signRow(count, softhsm));
-      result.verify.push(await verifyRow(count, await largeRepository(count, make, keystore)));
+      const repo = await largeRepository(count, make, keystore);
+      result.verify.push(await verifyRow(count, repo));
+      if (count === FRESH_CLIENT_TARGETS) result.freshClient = await benchFreshClient(repo, count, RELEASE.path);
     }
   } finally {
     await keystore.close();
