@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalize as tufjsCanonicalize } from '@tufjs/canonical-json';
-import { canonicalize } from '../../src/trust/canonical-json.js';
+import { canonicalBytes, canonicalize } from '../../src/trust/canonical-json.js';
 import { parseJsonExact } from '../../src/trust/exact-json.js';
 import { TrustError } from '../../src/trust/errors.js';
 import { keyIdOf, tufKeyFromSpki, verifySignature } from '../../src/trust/keys.js';
@@ -59,6 +59,24 @@ test('keys outside the Basic Multilingual Plane sort by code point, as python-tu
   const value = { '\u{10000}': 1, '\uffff': 2 };
   const [python] = pythonCanonical([value]);
   t.is(canonicalize(value), python);
+});
+
+test('canonical JSON of a document far larger than the pieces it is written in equals both peers, multi-byte characters included', (t) => {
+  // Written a few kilobytes at a time: every piece boundary must fall between whole characters.
+  const targets: Record<string, unknown> = {};
+  for (let i = 0; i < 3000; i++) {
+    targets[`files/é${i}/naïve-${i}.tar.gz`] = {
+      length: i,
+      hashes: { sha256: i.toString(16).padStart(64, '0') },
+      custom: { note: `über\\"${'€'.repeat(i % 7)}\u{1f600}` },
+    };
+  }
+  const value = { signed: { _type: 'targets', targets, list: [[], {}, [{}], 'x'.repeat(40_000)] } };
+  const ours = canonicalize(value);
+  t.true(Buffer.byteLength(ours) > 500_000, 'many pieces');
+  t.is(ours, tufjsCanonicalize(value));
+  t.is(ours, pythonCanonical([value])[0]);
+  t.true(canonicalBytes(value).equals(Buffer.from(ours, 'utf8')));
 });
 
 test('floats and non-JSON values are refused, not rounded', (t) => {
@@ -253,5 +271,13 @@ test('exact JSON: integers beyond 2^53 as bigints with their digits, canonical J
       t.deepEqual(asNumbers(rest), JSON.parse(json));
     }),
   );
+  // Wherever JSON lets a number stand: at the start, after [ , or :, with JSON's whitespace before it.
+  for (const [text, expected] of [
+    [' \r\n-9007199254740993 ', -9007199254740993n],
+    ['[1,\n\t9007199254740993]', [1, 9007199254740993n]],
+    ['{"a" :\r\n 9007199254740993}', { a: 9007199254740993n }],
+    ['{"a":"x:9007199254740993","b":9007199254740991}', { a: 'x:9007199254740993', b: 9007199254740991 }],
+  ] as const)
+    t.deepEqual(parseJsonExact(text), expected, JSON.stringify(text));
   for (const bad of ['[1,]', '{"a" 1}', '01', '[9007199254740993', 'tru']) t.throws(() => parseJsonExact(bad), { instanceOf: SyntaxError }, bad);
 });
