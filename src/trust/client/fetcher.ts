@@ -5,8 +5,7 @@
  * total deadline per file, so a server that trickles (a byte a second keeps the idle limit happy)
  * does not either.
  */
-import { get as httpGet, type IncomingMessage } from 'node:http';
-import { get as httpsGet } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { keywardError } from '../../errors.js';
 import { TrustError } from '../errors.js';
 
@@ -28,10 +27,10 @@ export class HttpFetcher implements Fetcher {
     this.#deadlineMs = options.deadlineMs ?? 300_000;
   }
 
-  fetch(url: string, maxBytes: number, role: string): Promise<Buffer> {
-    const get = url.startsWith('https:') ? httpsGet : url.startsWith('http:') ? httpGet : undefined;
-    if (!get)
-      return Promise.reject(keywardError('TUF_URL', `"${url}" is not an http: or https: URL`, { hint: 'give the repository as http://… or https://…' }));
+  async fetch(url: string, maxBytes: number, role: string): Promise<Buffer> {
+    // Node's TLS stack is loaded only for https: URLs (a few milliseconds of every client start).
+    const { get } = url.startsWith('https:') ? await import('node:https') : url.startsWith('http:') ? await import('node:http') : {};
+    if (!get) throw keywardError('TUF_URL', `"${url}" is not an http: or https: URL`, { hint: 'give the repository as http://… or https://…' });
     return new Promise((settle, refuse) => {
       const deadline = setTimeout(
         () =>
