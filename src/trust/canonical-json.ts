@@ -14,6 +14,8 @@ import { withArticle } from '../words.js';
 
 const NEEDS_ESCAPE = /["\\]/;
 const HAS_SURROGATE = /[\ud800-\udfff]/;
+/** What makes a key more than its characters between quotes, or sort differently by code point. */
+const ESCAPE_OR_SURROGATE = /["\\\ud800-\udfff]/;
 
 function encodeString(value: string): string {
   return NEEDS_ESCAPE.test(value) ? `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : `"${value}"`;
@@ -30,10 +32,22 @@ function byCodePoint(a: string, b: string): number {
   return x.length - y.length;
 }
 
-function sortedKeys(object: object): string[] {
-  const keys = Object.keys(object).sort();
+/**
+ * Puts an object's keys in code point order, in place; true when none has anything to escape.
+ * Most objects have one or two keys (a target: its length and hashes), for which calling
+ * Array.prototype.sort costs more than the sorting.
+ */
+function sortKeys(keys: string[]): boolean {
+  if (keys.length === 2) {
+    if (keys[1]! < keys[0]!) keys.reverse();
+  } else if (keys.length > 2) {
+    keys.sort();
+  }
+  let plain = true;
+  for (let i = 0; i < keys.length && plain; i++) plain = !ESCAPE_OR_SURROGATE.test(keys[i]!);
   // The two orders differ only for characters outside the BMP; sort those keys the slow, exact way.
-  return keys.some((k) => HAS_SURROGATE.test(k)) ? keys.sort(byCodePoint) : keys;
+  if (!plain && keys.some((k) => HAS_SURROGATE.test(k))) keys.sort(byCodePoint);
+  return plain;
 }
 
 /** Characters of text gathered before they become bytes. */
@@ -91,11 +105,14 @@ class CanonicalWriter {
   }
 
   #object(object: object): void {
+    const keys = Object.keys(object);
+    const plain = sortKeys(keys);
     let separator = '{';
-    for (const key of sortedKeys(object)) {
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
       const item = (object as Record<string, unknown>)[key];
       if (item === undefined) continue;
-      this.#text += `${separator}${encodeString(key)}:`;
+      this.#text += plain ? `${separator}"${key}":` : `${separator}${encodeString(key)}:`;
       separator = ',';
       this.value(item);
     }
