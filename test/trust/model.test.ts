@@ -128,6 +128,26 @@ test('a key id that is not the hash of its key is refused, naming the role', (t)
   t.regex(error.message, /^root: key "0{64}"/);
 });
 
+test('a malformed target entry is refused with its path and what is wrong; a length beyond 2^53 is read exactly', (t) => {
+  const targets = (entry: string) =>
+    Buffer.from(
+      `{"signed":{"_type":"targets","spec_version":"1.0.31","version":1,"expires":"2030-01-01T00:00:00Z","targets":{"ok":{"length":1,"hashes":{"sha256":"ab"}},"a/b":${entry}}},"signatures":[]}`,
+    );
+  for (const [entry, reason] of [
+    ['"x"', 'target "a/b" must be an object'],
+    ['{"length":-1,"hashes":{"sha256":"ab"}}', 'target "a/b".length must be an integer ≥ 0'],
+    ['{"length":1}', 'target "a/b".hashes must be an object'],
+    ['{"length":1,"hashes":{}}', 'target "a/b".hashes must name at least one hash'],
+    ['{"length":1,"hashes":{"sha256":"AB"}}', 'target "a/b".hashes.sha256 must be a hex digest'],
+    ['{"length":1,"hashes":{"sha256":"ab"},"custom":[]}', 'target "a/b".custom must be an object'],
+  ]) {
+    const error = t.throws(() => parseTargets(targets(entry!), 'targets', { exactIntegers: true }), { instanceOf: TrustError }, entry);
+    t.is(error?.message, `targets: ${reason}`);
+  }
+  const big = parseTargets(targets('{"length":9007199254740993,"hashes":{"sha256":"ab"},"custom":{}}'), 'targets', { exactIntegers: true });
+  t.is(big.signed.targets['a/b']!.length as unknown, 9007199254740993n);
+});
+
 test('threshold 0 and duplicate signatures are refused at parse time', (t) => {
   const [repo] = fixtureRepositories();
   const zero = JSON.parse(repo!.initialRoot.toString('utf8'));
