@@ -18,6 +18,7 @@ import { benchCommands, PROCESS_RUNS } from './commands.js';
 import { benchKeystoreSign, KEYSTORE_CONCURRENCY } from './keystore-sign.js';
 import { formatTable } from './measure.js';
 import { benchPivSign } from './piv-sign.js';
+import type { FreshClientBench } from './trust-client.js';
 import { benchTrust, type TrustBench } from './trust.js';
 
 const ops = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -192,18 +193,21 @@ function freshClientTable(trust: TrustBench): string {
   const fresh = trust.freshClient;
   if (!fresh) return '';
   const tufjs = trust.verify.find((r) => r.targets === fresh.targets);
-  const times = (value: number) => `${(value / fresh.nodeMs).toFixed(2)}×`;
+  const row = (name: string, timing: FreshClientBench['node']) => [name, ms(timing.ms), ms(timing.cpuMs), `${(timing.ms / fresh.node.ms).toFixed(2)}×`];
   const table = formatTable(
-    ['client (one process, spawn to exit)', 'median', '× node -e 0'],
+    ['client (one process, spawn to exit)', 'median', 'CPU (user + sys)', '× node -e 0'],
     [
-      ['node -e 0', ms(fresh.nodeMs), times(fresh.nodeMs)],
-      ['keyward trust client … download', ms(fresh.keywardMs), times(fresh.keywardMs)],
+      row('node -e 0', fresh.node),
+      row('keyward trust client … download', fresh.keyward),
+      fresh.pythonTuf
+        ? row('python-tuf ngclient: refresh, get_targetinfo, download_target', fresh.pythonTuf)
+        : ['python-tuf ngclient', fresh.pythonTufSkipped!, '—', '—'],
       [
-        'python-tuf ngclient: refresh, get_targetinfo, download_target',
-        fresh.pythonTufMs !== undefined ? ms(fresh.pythonTufMs) : fresh.pythonTufSkipped!,
-        fresh.pythonTufMs !== undefined ? times(fresh.pythonTufMs) : '—',
+        'tuf-js, in process: refresh + lookup, no download (table above)',
+        tufjs?.tufjsMs !== undefined ? ms(tufjs.tufjsMs) : (tufjs?.tufjsError ?? '—'),
+        '—',
+        '—',
       ],
-      ['tuf-js, in process: refresh + lookup, no download (table above)', tufjs?.tufjsMs !== undefined ? ms(tufjs.tufjsMs) : (tufjs?.tufjsError ?? '—'), '—'],
     ],
   );
   return `\n### TUF: a fresh client process, refresh + download one target of ${fresh.targets.toLocaleString('en-US')} (local HTTP; median of ${fresh.runs} runs, interleaved)\n\n${table}\n`;

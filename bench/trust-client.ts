@@ -14,15 +14,35 @@ import { staticServer } from '../test/harness/tuf.js';
 import { mustSucceed, PROCESS_RUNS } from './commands.js';
 import { medianOf } from './measure.js';
 
+/** One command timed as a process: medians of the wall time (spawn to exit) and of its CPU time. */
+export interface ProcessTiming {
+  ms: number;
+  /** User + system CPU time of the process: what the machine's other work does not add to. */
+  cpuMs: number;
+  runsMs: number[];
+}
+
 export interface FreshClientBench {
   targets: number;
   runs: number;
-  nodeMs: number;
-  keywardMs: number;
-  keywardRunsMs: number[];
-  pythonTufMs?: number;
+  node: ProcessTiming;
+  keyward: ProcessTiming;
+  pythonTuf?: ProcessTiming;
   /** Why python-tuf was not run, when it was not. */
   pythonTufSkipped?: string;
+}
+
+/**
+ * Runs a command line through bash's `time`, which reports the child's CPU time (Node has no way to
+ * read a child's rusage); bash adds the same few milliseconds to every row.
+ */
+async function timedProcess(command: string[]): Promise<{ ms: number; cpuMs: number }> {
+  const started = performance.now();
+  const result = await mustSucceed(run('bash', ['-c', 'TIMEFORMAT="cpu %3U %3S"; time "$@" >/dev/null', 'bash', ...command]));
+  const ms = performance.now() - started;
+  const cpu = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(result.stderr);
+  if (!cpu) throw new Error(`bash's time printed no CPU times: ${result.stderr}`);
+  return { ms, cpuMs: (Number(cpu[1]) + Number(cpu[2])) * 1000 };
 }
 
 /** python-tuf's client doing what `keyward trust client … download` does. */
@@ -62,54 +82,43 @@ export async function benchFreshClient(repo: Repository, targets: number, target
     writeFileSync(join(dir, 'metadata', 'root.json'), root);
     return { metadata: join(dir, 'metadata'), downloads: join(dir, 'downloads') };
   };
-  const subjects: Array<() => Promise<unknown>> = [
-    () => mustSucceed(run(process.execPath, ['-e', '0'])),
+  /** Each subject's command line for one run, from a fresh client directory. */
+  const subjects: Array<() => string[]> = [
+    () => [process.execPath, '-e', '0'],
     () => {
       const dir = freshClient('keyward');
-      return mustSucceed(
-        run(process.execPath, [
-          KEYWARD_BIN,
-          'trust',
-          'client',
-          '--metadata-dir',
-          dir.metadata,
-          '--metadata-url',
-          metadataUrl,
-          '--target-name',
-          target,
-          '--target-base-url',
-          targetUrl,
-          '--target-dir',
-          dir.downloads,
-          'download',
-        ]),
-      );
+      return [
+        process.execPath,
+        KEYWARD_BIN,
+        ...['trust', 'client', '--metadata-dir', dir.metadata, '--metadata-url', metadataUrl],
+        ...['--target-name', target, '--target-base-url', targetUrl, '--target-dir', dir.downloads, 'download'],
+      ];
     },
   ];
   if (!pythonTufSkipped) {
     subjects.push(() => {
       const dir = freshClient('python-tuf');
       mkdirSync(dir.downloads);
-      return mustSucceed(run('python3', ['-c', PYTHON_TUF, dir.metadata, metadataUrl, dir.downloads, targetUrl, target]));
+      return ['python3', '-c', PYTHON_TUF, dir.metadata, metadataUrl, dir.downloads, targetUrl, target];
     });
   }
   try {
-    const runsMs = subjects.map(() => [] as number[]);
+    const runs = subjects.map(() => [] as Array<{ ms: number; cpuMs: number }>);
     // Interleaved, so that a busy moment on the shared cores hits each alike.
     for (let round = 0; round < PROCESS_RUNS; round++) {
-      for (const [i, subject] of subjects.entries()) {
-        const started = performance.now();
-        await subject();
-        runsMs[i]!.push(performance.now() - started);
-      }
+      for (const [i, subject] of subjects.entries()) runs[i]!.push(await timedProcess(subject()));
     }
+    const timing = (i: number): ProcessTiming => ({
+      ms: medianOf(runs[i]!.map((r) => r.ms)),
+      cpuMs: medianOf(runs[i]!.map((r) => r.cpuMs)),
+      runsMs: runs[i]!.map((r) => Math.round(r.ms)),
+    });
     return {
       targets,
       runs: PROCESS_RUNS,
-      nodeMs: medianOf(runsMs[0]!),
-      keywardMs: medianOf(runsMs[1]!),
-      keywardRunsMs: runsMs[1]!.map(Math.round),
-      ...(pythonTufSkipped ? { pythonTufSkipped } : { pythonTufMs: medianOf(runsMs[2]!) }),
+      node: timing(0),
+      keyward: timing(1),
+      ...(pythonTufSkipped ? { pythonTufSkipped } : { pythonTuf: timing(2) }),
     };
   } finally {
     await server.close();
