@@ -179,10 +179,12 @@ function neverReading(port: number, seconds: number): { done: Promise<void>; sta
 }
 
 export async function benchCaAttack(): Promise<AttackResult> {
-  const keystore = new Keystore({ env: { KEYWARD_PIN: PIN } });
+  // Two tokens in one keystore: each its own PIN variable (KEYWARD_PIN goes to one device), set once it exists.
+  const env: NodeJS.ProcessEnv = {};
+  const keystore = new Keystore({ env });
   const pkcs11 = await keystore.administration('pkcs11');
   for (const label of ['attack-root', 'attack-online'])
-    pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('attack-so'), userPin: Secret.fromString(PIN) });
+    env[pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('attack-so'), userPin: Secret.fromString(PIN) }).pinVariable!] = PIN;
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-bench-attack-')));
   const rootKey = 'pkcs11:token=attack-root;object=root';
   await createRootCa(directory, keystore, { key: rootKey, generate: 'p256' });

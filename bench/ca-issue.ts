@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { Agent, request } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Authority } from '../src/ca/authority.js';
@@ -27,7 +27,7 @@ import { run } from '../test/harness/run.js';
 import { DEFAULT_SECONDS, median, type Measurement } from './measure.js';
 
 export const CA_CONCURRENCY = 4;
-const PIN = 'bench-pin';
+export const BENCH_PIN = 'bench-pin';
 
 export interface CaBenchRow {
   server: string;
@@ -46,18 +46,25 @@ function post(agent: Agent, port: number, body: string): Promise<boolean> {
   });
 }
 
-/** Signing requests per second for `seconds`, CA_CONCURRENCY in flight. */
-async function load(name: string, port: number, bodies: string[], seconds = DEFAULT_SECONDS): Promise<Measurement> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CA_CONCURRENCY });
-  if (!(await post(agent, port, bodies[0]!))) throw new Error(`${name}: the first request failed`);
+/** Signing requests per second for `seconds`, `concurrency` in flight, spread over the servers at `ports` in turn. */
+export async function load(
+  name: string,
+  ports: number | number[],
+  bodies: string[],
+  concurrency = CA_CONCURRENCY,
+  seconds = DEFAULT_SECONDS,
+): Promise<Measurement> {
+  const targets = Array.isArray(ports) ? ports : [ports];
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  for (const port of targets) if (!(await post(agent, port, bodies[0]!))) throw new Error(`${name}: the first request to port ${port} failed`);
   let operations = 0;
   let failures = 0;
   const start = performance.now();
   const end = start + seconds * 1000;
   await Promise.all(
-    Array.from({ length: CA_CONCURRENCY }, async (_, worker) => {
-      for (let i = worker; performance.now() < end; i += CA_CONCURRENCY) {
-        if (await post(agent, port, bodies[i % bodies.length]!)) operations++;
+    Array.from({ length: concurrency }, async (_, worker) => {
+      for (let i = worker; performance.now() < end; i += concurrency) {
+        if (await post(agent, targets[i % targets.length]!, bodies[i % bodies.length]!)) operations++;
         else failures++;
       }
     }),
@@ -65,7 +72,7 @@ async function load(name: string, port: number, bodies: string[], seconds = DEFA
   agent.destroy();
   if (failures) throw new Error(`${name}: ${failures} requests failed`);
   const elapsed = (performance.now() - start) / 1000;
-  return { name, opsPerSecond: operations / elapsed, operations, seconds: elapsed, concurrency: CA_CONCURRENCY };
+  return { name, opsPerSecond: operations / elapsed, operations, seconds: elapsed, concurrency };
 }
 
 async function waitForPort(port: number): Promise<void> {
@@ -96,16 +103,30 @@ function cfsslCertdb(path: string): string {
   return path;
 }
 
-export async function benchCaIssue(): Promise<CaBenchRow[]> {
-  const keystore = new Keystore({ env: { KEYWARD_PIN: PIN } });
+/** A CA on SoftHSM tokens made for the bench (labels from `prefix`), on SQLite, and node CSRs as request bodies. */
+export async function benchCa(prefix: string) {
+  // Two tokens in one keystore: each its own PIN variable (KEYWARD_PIN goes to one device), set once it exists.
+  const env: NodeJS.ProcessEnv = {};
+  const keystore = new Keystore({ env });
   const pkcs11 = await keystore.administration('pkcs11');
-  for (const label of ['ca-root', 'ca-online']) pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(PIN) });
+  for (const label of [`${prefix}-root`, `${prefix}-online`]) {
+    env[pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(BENCH_PIN) }).pinVariable!] = BENCH_PIN;
+  }
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-bench-ca-')));
-  const rootKey = 'pkcs11:token=ca-root;object=root';
+  const rootKey = `pkcs11:token=${prefix}-root;object=root`;
   const root = await createRootCa(directory, keystore, { key: rootKey, generate: 'p256' });
-  await createClusterIntermediate(directory, keystore, { rootKey, key: 'pkcs11:token=ca-online;object=intermediate', generate: 'p256', clusterId: 'bench' });
+  await createClusterIntermediate(directory, keystore, {
+    rootKey,
+    key: `pkcs11:token=${prefix}-online;object=intermediate`,
+    generate: 'p256',
+    clusterId: 'bench',
+  });
   const csrs = await Promise.all(Array.from({ length: 64 }, (_, i) => nodeCsr(`OU=swarm-worker, CN=bench-${i}`)));
-  const bodies = csrs.map((c) => JSON.stringify({ certificate_request: c.csrPem }));
+  return { keystore, directory, rootKey, root, bodies: csrs.map((c) => JSON.stringify({ certificate_request: c.csrPem })) };
+}
+
+export async function benchCaIssue(): Promise<CaBenchRow[]> {
+  const { keystore, directory, rootKey, root, bodies } = await benchCa('ca');
   const rows: CaBenchRow[] = [];
 
   const hardware = await serveCa(directory, keystore, { port: 0 });
@@ -125,8 +146,17 @@ export async function benchCaIssue(): Promise<CaBenchRow[]> {
   await memory.close();
   await memoryAuthority.ledger.close();
 
-  // cfssl serve, a software key, its default profile: once recording nothing (its default), once
-  // recording every certificate in its SQLite certdb, as Keyward's ledger always does.
+  rows.push(...(await benchCfssl(bodies)));
+  await keystore.close();
+  return rows;
+}
+
+/**
+ * cfssl serve, a software key, its default profile: once recording nothing (its default), once
+ * recording every certificate in its SQLite certdb, as Keyward's ledger always does.
+ */
+export async function benchCfssl(bodies: string[], concurrency = CA_CONCURRENCY): Promise<CaBenchRow[]> {
+  const rows: CaBenchRow[] = [];
   const cfsslDir = mkdtempSync(join(tmpdir(), 'keyward-bench-cfssl-'));
   await run('openssl', [
     'req',
@@ -177,11 +207,11 @@ export async function benchCaIssue(): Promise<CaBenchRow[]> {
     );
     try {
       await waitForPort(port);
-      rows.push({ server, measurement: await median(() => load(server, port, bodies)) });
+      rows.push({ server, measurement: await median(() => load(server, port, bodies, concurrency)) });
     } finally {
       cfssl.kill();
     }
   }
-  await keystore.close();
+  rmSync(cfsslDir, { recursive: true, force: true });
   return rows;
 }

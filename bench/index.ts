@@ -3,7 +3,7 @@
  * and writes the figures to bench/results/latest.json (parts not run keep their last figures).
  *
  *   npm run bench                    every part
- *   npm run bench -- commands piv    only those parts: keystore, piv, commands, ca, attack, trust
+ *   npm run bench -- commands piv    only those parts: keystore, piv, commands, ca, replicas, attack, trust
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -14,6 +14,7 @@ import { createSoftHsmStore, useSoftHsmStore } from '../src/hsm/pkcs11/softhsm.j
 import { startPcscd, type PcscRig } from '../test/harness/pcscd.js';
 import { benchCaAttack } from './ca-attack.js';
 import { benchCaIssue, CA_CONCURRENCY } from './ca-issue.js';
+import { benchCaReplicas, REPLICA_CONCURRENCY } from './ca-replicas.js';
 import { benchCommands, PROCESS_RUNS } from './commands.js';
 import { benchKeystoreSign, KEYSTORE_CONCURRENCY } from './keystore-sign.js';
 import { formatTable } from './measure.js';
@@ -114,6 +115,24 @@ const PARTS: Record<string, Part> = {
         ca.map((r) => [r.server, ops(r.measurement.opsPerSecond)]),
       );
       return { figures: ca, table: `### Node certificates issued per second (POST /api/v1/cfssl/sign, ${CA_CONCURRENCY} in flight)\n\n${table}\n` };
+    },
+  },
+  replicas: {
+    key: 'caReplicas',
+    softhsm: true,
+    async run() {
+      process.stderr.write('certificates per second: ca serve on SQLite, 1/2/3 replicas on one PostgreSQL ledger, cfssl serve…\n');
+      const replicas = await benchCaReplicas();
+      const table = formatTable(
+        ['server', 'certificates/s'],
+        replicas.rows.map((r) => [r.server, ops(r.measurement.opsPerSecond)]),
+      );
+      return {
+        figures: replicas,
+        table:
+          `### Replicas on one PostgreSQL ledger (POST /api/v1/cfssl/sign, ${REPLICA_CONCURRENCY} in flight, one machine)\n\n${table}\n` +
+          (replicas.skipped ? `(${replicas.skipped})\n` : ''),
+      };
     },
   },
   attack: {

@@ -68,9 +68,9 @@ function pythonTufMissing(): string | undefined {
 
 /** `repo` holds `target` (a real file) among `targets` targets in all. */
 export async function benchFreshClient(repo: Repository, targets: number, target: string): Promise<FreshClientBench> {
-  const server = await staticServer(repo.layout.dir);
+  const server = await staticServer(repo.publicDir);
   const work = mkdtempSync(join(tmpdir(), 'keyward-bench-fresh-client-'));
-  const root = readFileSync(join(repo.layout.metadataDir, '1.root.json'));
+  const root = readFileSync(join(repo.publicDir, 'metadata', '1.root.json'));
   const metadataUrl = `${server.url}/metadata`;
   const targetUrl = `${server.url}/targets`;
   const pythonTufSkipped = pythonTufMissing();

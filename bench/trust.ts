@@ -19,7 +19,7 @@ import { Secret } from '../src/secret.js';
 import { initClient, Updater } from '../src/trust/client/updater.js';
 import { formatExpiry, Metadata, SPEC_VERSION } from '../src/trust/metadata.js';
 import { Repository } from '../src/trust/repository/repository.js';
-import { signerOf, signMetadata, type TufSigner } from '../src/trust/repository/signer.js';
+import { signerOf, signMetadata, type TufSigner } from '../src/trust/signer.js';
 import { targetFileOf, type TargetFile, type TargetsSigned } from '../src/trust/targets.js';
 import { serveVirtualCard, type PcscRig } from '../test/harness/pcscd.js';
 import { KEYWARD_BIN, run } from '../test/harness/run.js';
@@ -96,20 +96,22 @@ async function largeRepository(count: number, make: () => Promise<TufSigner>, ke
     return { keys: [{ key: signer.key, signer }], threshold: 1 };
   };
   const options = { root: await setup(), targets: await setup(), snapshot: await setup(), timestamp: await setup() };
-  const repo = await Repository.init(mkdtempSync(join(tmpdir(), 'keyward-bench-tuf-')), options, keystore);
-  const release = targetFileOf(RELEASE.bytes);
-  repo.layout.writeTarget(RELEASE.path, release.hashes.sha256!, RELEASE.bytes);
-  repo.addTargets({ ...syntheticTargets(count - 1), [RELEASE.path]: release });
-  await repo.sign([options.targets.keys[0]!.signer]);
-  await repo.publish();
+  const repo = await Repository.init(mkdtempSync(join(tmpdir(), 'keyward-bench-tuf-')), options, { keystore });
+  await repo.change({
+    edit: (edits) => {
+      edits.addTargets(syntheticTargets(count - 1));
+      edits.addTarget(RELEASE.path, targetFileOf(RELEASE.bytes), { bytes: RELEASE.bytes });
+    },
+    signers: [options.targets.keys[0]!.signer!],
+  });
   return repo;
 }
 
 async function verifyRow(count: number, repo: Repository): Promise<VerifyRow> {
-  const server = await staticServer(repo.layout.dir);
-  const root = readFileSync(join(repo.layout.metadataDir, '1.root.json'));
+  const server = await staticServer(repo.publicDir);
+  const root = readFileSync(join(repo.publicDir, 'metadata', '1.root.json'));
   const lookup = `packages/pkg-${count - 2}/pkg-${count - 2}-1.0.0.tar.gz`;
-  const row: VerifyRow = { targets: count, targetsJsonBytes: readFileSync(join(repo.layout.metadataDir, '2.targets.json')).length, keywardMs: 0 };
+  const row: VerifyRow = { targets: count, targetsJsonBytes: readFileSync(join(repo.publicDir, 'metadata', '2.targets.json')).length, keywardMs: 0 };
   try {
     row.keywardMs = await timed(async () => {
       const metadataDir = mkdtempSync(join(tmpdir(), 'keyward-bench-client-'));

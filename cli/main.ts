@@ -51,8 +51,16 @@ const NOUNS: Record<string, LazyCommand> = {
 };
 
 const PIN_HELP = `
-PINs are never taken from the command line. Keyward reads them from the URI's pin-source=file:…,
-from KEYWARD_PIN (KEYWARD_SO_PIN, KEYWARD_NEW_PIN), or asks at the terminal.
+PINs are never taken from the command line. A device's PIN comes from the URI's pin-source=file:…,
+else the device's own variable, else KEYWARD_PIN, else a prompt that names the device (SO PINs, new
+PINs and PUKs: KEYWARD_SO_PIN, KEYWARD_NEW_PIN, KEYWARD_PUK). Each device's own variable is named
+for its serial: KEYWARD_PIN_TOKEN_<serial> for a PKCS#11 token, KEYWARD_PIN_YUBIKEY_<serial> for a
+YubiKey (letters and digits as they are, any other byte as _ and two hex digits); keyward token
+list and yubikey list print it. It is never tried on another device. KEYWARD_PIN goes to the first
+device a command needs a PIN for; a second one is asked about at the terminal and otherwise refused
+(PIN_AMBIGUOUS) before any try is spent, so a command that uses two devices, such as trust sign
+with a YubiKey and an online token, needs each device's own variable:
+  KEYWARD_PIN_YUBIKEY_12345678=… KEYWARD_PIN_TOKEN_9f3c1a2b4d5e6f70=… keyward trust sign …
 `;
 
 const MODULE_HELP = `

@@ -31,6 +31,7 @@ function describeToken(t: TokenSummary): string {
   const pin = note ? `  user PIN: ${note}` : '';
   return (
     `${t.label}  ${t.model}  serial ${t.serial}  slot ${t.slotId}${t.initialized ? '' : '  (not initialised)'}${pin}\n  ${t.uri}` +
+    (t.initialized && t.pinVariable ? `\n  PIN variable: ${t.pinVariable}` : '') +
     (t.mechanisms ? `\n  mechanisms: ${t.mechanisms.join(' ')}` : '')
   );
 }
@@ -75,8 +76,11 @@ export function defineToken(token: Command): void {
         if (soPin.equals(userPin)) {
           throw keywardError('PIN_REUSED', 'the SO PIN and the user PIN must differ', { hint: 'the SO PIN is what recovers a locked user PIN' });
         }
-        const summary = (await ctx.keystore().administration('pkcs11')).initToken(uri, { label: options.label, soPin, userPin });
+        const administration = await ctx.keystore().administration('pkcs11');
+        const summary = administration.initToken(uri, { label: options.label, soPin, userPin });
         ctx.emit(summary, () => `initialised token "${summary.label}"\n  ${summary.uri}`);
+        const risk = summary.objectStore === 'file' ? administration.fileStoreRisk(uri, [summary]) : undefined;
+        if (risk) ctx.interaction.warn(`${risk.message}\n  ${risk.hint}`);
       });
     });
 

@@ -34,8 +34,12 @@ const SYSTEM = {
   'golang-cfssl': 'cfssl',
   // Docker Swarm, the CA's real client: two dockerd in swarm mode take their node certificates from keyward ca serve.
   'docker.io': 'dockerd',
+  // PostgreSQL: the ledger that several `ca serve` replicas share; the tests start throw-away servers (src/testing/postgres.ts).
+  postgresql: null,
   // securesystemslib: the canonical JSON python-tuf signs with, compared byte for byte with Keyward's.
   'python3-securesystemslib': null,
+  // strace: the crash tests kill a command exactly when SoftHSM writes its token.object.
+  strace: 'strace',
   // Native addons (pkcs11js, smartcard) are compiled by node-gyp; gcc also builds the tests' pcscd shim.
   python3: 'python3',
   make: 'make',
@@ -45,7 +49,7 @@ const SYSTEM = {
 const NATIVE_BUILD = ['libpcsclite-dev', 'python3', 'make', 'g++'];
 const TASK_PACKAGES = {
   demo: ['softhsm2', 'openssl', ...NATIVE_BUILD],
-  bench: ['softhsm2', 'openssl', 'pcscd', 'vsmartcard-vpcd', 'yubico-piv-tool', 'golang-cfssl', 'gcc', ...NATIVE_BUILD],
+  bench: ['softhsm2', 'openssl', 'pcscd', 'vsmartcard-vpcd', 'yubico-piv-tool', 'golang-cfssl', 'postgresql', 'gcc', ...NATIVE_BUILD],
   test: Object.keys(SYSTEM),
 };
 

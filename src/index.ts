@@ -3,6 +3,7 @@ export { Keystore, type Administration, type KeystoreOptions, type Scheme } from
 export { KeyUri, type UriOrigin } from './keystore/uri/origin.js';
 export type { Attestation, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from './keystore/backend.js';
 export { nonInteractive, type Interaction, type Notice } from './keystore/interaction.js';
+export { devicePinVariable, type PinDeviceKind } from './keystore/device-pins.js';
 export { formatPkcs11Uri, parsePkcs11Uri, UriError, type Pkcs11Uri } from './keystore/uri/index.js';
 export {
   hardwareKeyPair,
@@ -23,5 +24,11 @@ export { canonicalize, canonicalBytes } from './trust/canonical-json.js';
 export { keyIdOf, tufKeyFromSpki, verifySignature, type TufKey } from './trust/keys.js';
 export { TrustError, type TrustFailure } from './trust/errors.js';
 export { initClient, Updater, type FoundTarget, type Limits, type UpdaterOptions } from './trust/client/updater.js';
-export { Repository, type InitOptions, type KeySource, type PublishReport, type RoleStatus } from './trust/repository/repository.js';
-export { signerOf, type TufSigner } from './trust/repository/signer.js';
+export { Repository, type ChangeReport, type ChangeRequest, type InitOptions, type KeySource, type RepositoryOptions } from './trust/repository/repository.js';
+export type { RepositoryEdits } from './trust/repository/edits.js';
+export type { PublishReport } from './trust/repository/publishing.js';
+export type { RoleStatus } from './trust/repository/requirements.js';
+export type { Approval, Review } from './trust/repository/review.js';
+export type { PublishedStore } from './trust/repository/store.js';
+export { TUF_1_0, type Dialect } from './trust/dialect.js';
+export { deviceSigner, metadataSigner, signerOf, type Signer, type TufSigner } from './trust/signer.js';

@@ -1,8 +1,9 @@
-/** `keyward ca …`: a cluster's PKI: offline root, cluster intermediate, node certificates, CRLs, rotation, join tokens, the cfssl-compatible server. */
+/** `keyward ca …`: a cluster's PKI: offline root, cluster intermediate, node certificates, CRLs, rotation, join tokens, the ledger, the cfssl-compatible server. */
 import type { Command } from 'commander';
 import { defineIntermediate } from './intermediate.js';
 import { defineIssue } from './issue.js';
 import { defineJoinToken } from './join-token.js';
+import { defineLedger } from './ledger.js';
 import { defineRevocation } from './revocation.js';
 import { defineRoot } from './root.js';
 import { defineRotation } from './rotation.js';
@@ -18,6 +19,7 @@ export function defineCa(ca: Command): void {
   defineRevocation(ca);
   defineRotation(ca);
   defineStatus(ca);
+  defineLedger(ca);
   defineJoinToken(ca);
   defineServe(ca);
   defineSwarm(ca);

@@ -6,7 +6,7 @@ import { CliContext } from '../context.js';
 import { examples } from '../help.js';
 import { outputOption, parseInput, readCertificate, writeOutput } from '../io.js';
 import { wholeNumber } from '../options.js';
-import { dirOption, generateOption, withKeystore } from './shared.js';
+import { dirOption, generateOption, ledgerOption, withKeystore } from './shared.js';
 
 /** `keyward ca intermediate …`. */
 export function defineIntermediate(ca: Command): void {
@@ -27,6 +27,7 @@ export function defineIntermediate(ca: Command): void {
     .option('--ca-issuers-url <url>', 'where relying parties fetch the issuer certificate (AIA)')
     .addOption(outputOption('-o, --out <file>', 'write the certificate here (with --csr: to carry back and install)'))
     .addOption(dirOption())
+    .addOption(ledgerOption())
     .addHelpText(
       'after',
       examples([
@@ -50,6 +51,7 @@ export function defineIntermediate(ca: Command): void {
           caIssuersUrl?: string;
           out?: string;
           dir: string;
+          ledger?: string;
         },
         command: Command,
       ) => {
@@ -62,7 +64,9 @@ export function defineIntermediate(ca: Command): void {
         const csr = options.csr ? await parseInput(options.csr, '--csr', async (data) => (await checkCsr(data), data)) : undefined;
         if (csr && !options.out)
           throw keywardError('OUT_REQUIRED', 'with --csr, say where to write the certificate to carry back', { hint: 'add --out cluster.pem' });
-        const certificate = await withKeystore(ctx, () => createClusterIntermediate(new CaDirectory(options.dir), ctx.keystore(), { ...options, csr, urls }));
+        const certificate = await withKeystore(ctx, () =>
+          createClusterIntermediate(new CaDirectory(options.dir, { ledger: options.ledger }), ctx.keystore(), { ...options, csr, urls }),
+        );
         if (options.out) writeOutput(options.out, certificatePem(certificate), false);
         ctx.emit({ subject: certificate.subject, notAfter: certificate.notAfter, clusterId: options.clusterId, certificate: certificatePem(certificate) }, () =>
           [

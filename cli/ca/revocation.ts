@@ -7,7 +7,7 @@ import { CliContext } from '../context.js';
 import { examples } from '../help.js';
 import { outputOption, writeOutput } from '../io.js';
 import { wholeNumber } from '../options.js';
-import { dirOption, withKeystore } from './shared.js';
+import { dirOption, ledgerOption, withKeystore } from './shared.js';
 
 /** `keyward ca revoke` and `keyward ca crl`. */
 export function defineRevocation(ca: Command): void {
@@ -16,12 +16,13 @@ export function defineRevocation(ca: Command): void {
     .argument('<serial>', 'the serial number, hex (colons allowed)')
     .addOption(new Option('--reason <reason>', 'RFC 5280 reason').choices([...REVOCATION_REASONS]).default('unspecified'))
     .addOption(dirOption())
+    .addOption(ledgerOption())
     .addHelpText('after', examples(['keyward ca revoke 5c:1f:8e… --reason keyCompromise --dir ca/', 'keyward ca crl --dir ca/ --out crl.pem']))
-    .action(async (serial: string, options: { reason: RevocationReason; dir: string }, command: Command) => {
+    .action(async (serial: string, options: { reason: RevocationReason; dir: string; ledger?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       const { revokeCertificate } = await import('../../src/ca/steps/revocation.js');
       const { CaDirectory } = await import('../../src/ca/store.js');
-      const { entry, crl } = await revokeCertificate(new CaDirectory(options.dir), { serial, reason: options.reason });
+      const { entry, crl } = await revokeCertificate(new CaDirectory(options.dir, { ledger: options.ledger }), { serial, reason: options.reason });
       ctx.emit(
         { serial: entry.serial, subject: entry.subject, status: entry.status, reason: entry.revocationReason, publish: crl },
         () =>
@@ -36,6 +37,7 @@ export function defineRevocation(ca: Command): void {
     .option('--days <n>', 'until next update (default: 7 for the intermediate, 180 for the root)', (v) => wholeNumber(v, '--days'))
     .addOption(outputOption('-o, --out <file>', 'also write it here'))
     .addOption(dirOption())
+    .addOption(ledgerOption())
     .addHelpText(
       'after',
       examples([
@@ -44,23 +46,25 @@ export function defineRevocation(ca: Command): void {
         "keyward ca crl --issuer root --root-key 'pkcs11:token=offline-root;object=root' --dir ca/",
       ]),
     )
-    .action(async (options: { issuer: 'intermediate' | 'root'; rootKey?: string; days?: number; out?: string; dir: string }, command: Command) => {
-      const ctx = await CliContext.of(command);
-      const { signIntermediateCrl, signRootCrl } = await import('../../src/ca/steps/revocation.js');
-      const { CaDirectory, crlFile } = await import('../../src/ca/store.js');
-      const directory = new CaDirectory(options.dir);
-      const crl = await withKeystore(ctx, () => {
-        if (options.issuer === 'intermediate') return signIntermediateCrl(directory, ctx.keystore(), { days: options.days });
-        const rootKey = options.rootKey ?? directory.config().rootKey;
-        if (!rootKey) throw keywardError('ROOT_KEY_REQUIRED', "the root's CRL needs the root key", { hint: 'give --root-key <uri>' });
-        return signRootCrl(directory, ctx.keystore(), { rootKey, days: options.days });
-      });
-      const pem = toPem('X509 CRL', new Uint8Array(crl.rawData));
-      if (options.out) writeOutput(options.out, pem, false);
-      ctx.emit(
-        { issuer: crl.issuer, entries: crl.entries.length, nextUpdate: crl.nextUpdate, crl: pem, file: directory.path(crlFile(options.issuer)) },
-        () =>
-          `CRL of "${crl.issuer}" with ${crl.entries.length} revoked, next update ${crl.nextUpdate?.toISOString()}\n  ${directory.path(crlFile(options.issuer))}`,
-      );
-    });
+    .action(
+      async (options: { issuer: 'intermediate' | 'root'; rootKey?: string; days?: number; out?: string; dir: string; ledger?: string }, command: Command) => {
+        const ctx = await CliContext.of(command);
+        const { signIntermediateCrl, signRootCrl } = await import('../../src/ca/steps/revocation.js');
+        const { CaDirectory, crlFile } = await import('../../src/ca/store.js');
+        const directory = new CaDirectory(options.dir, { ledger: options.ledger });
+        const crl = await withKeystore(ctx, () => {
+          if (options.issuer === 'intermediate') return signIntermediateCrl(directory, ctx.keystore(), { days: options.days });
+          const rootKey = options.rootKey ?? directory.config().rootKey;
+          if (!rootKey) throw keywardError('ROOT_KEY_REQUIRED', "the root's CRL needs the root key", { hint: 'give --root-key <uri>' });
+          return signRootCrl(directory, ctx.keystore(), { rootKey, days: options.days });
+        });
+        const pem = toPem('X509 CRL', new Uint8Array(crl.rawData));
+        if (options.out) writeOutput(options.out, pem, false);
+        ctx.emit(
+          { issuer: crl.issuer, entries: crl.entries.length, nextUpdate: crl.nextUpdate, crl: pem, file: directory.path(crlFile(options.issuer)) },
+          () =>
+            `CRL of "${crl.issuer}" with ${crl.entries.length} revoked, next update ${crl.nextUpdate?.toISOString()}\n  ${directory.path(crlFile(options.issuer))}`,
+        );
+      },
+    );
 }

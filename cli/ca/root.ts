@@ -4,7 +4,7 @@ import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
 import { wholeNumber } from '../options.js';
-import { dirOption, generateOption, withKeystore } from './shared.js';
+import { dirOption, generateOption, ledgerOption, withKeystore } from './shared.js';
 
 /** `keyward ca root …`. */
 export function defineRoot(ca: Command): void {
@@ -17,6 +17,7 @@ export function defineRoot(ca: Command): void {
     .option('--subject <dn>', "the root's name", 'CN=swarm-ca')
     .option('--years <n>', 'validity in years', (v) => wholeNumber(v, '--years', { min: 1 }), 20)
     .addOption(dirOption())
+    .addOption(ledgerOption())
     .addHelpText(
       'after',
       examples([
@@ -24,12 +25,12 @@ export function defineRoot(ca: Command): void {
         "keyward ca root create --key 'yubikey:serial=12345678;slot=9c' --subject 'CN=Example Root CA, O=Example' --dir ca/",
       ]) + '\nRun it on the offline machine; afterwards the root key is needed only in ceremonies.\n',
     )
-    .action(async (options: { key: string; generate?: KeyAlgorithm; subject: string; years: number; dir: string }, command: Command) => {
+    .action(async (options: { key: string; generate?: KeyAlgorithm; subject: string; years: number; dir: string; ledger?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       const { createRootCa } = await import('../../src/ca/steps/root.js');
       const { CA_FILES, CaDirectory } = await import('../../src/ca/store.js');
       const { certificatePem } = await import('../../src/x509/certificate.js');
-      const certificate = await withKeystore(ctx, () => createRootCa(new CaDirectory(options.dir), ctx.keystore(), options));
+      const certificate = await withKeystore(ctx, () => createRootCa(new CaDirectory(options.dir, { ledger: options.ledger }), ctx.keystore(), options));
       ctx.emit(
         { subject: certificate.subject, notAfter: certificate.notAfter, certificate: certificatePem(certificate) },
         () => `root "${certificate.subject}" valid until ${certificate.notAfter.toISOString()}\n  ${new CaDirectory(options.dir).path(CA_FILES.root)}`,

@@ -4,7 +4,7 @@ import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
 import { wholeNumber } from '../options.js';
-import { dirOption, generateOption, withKeystore } from './shared.js';
+import { dirOption, generateOption, ledgerOption, withKeystore } from './shared.js';
 
 /** `keyward ca rotate-root …`. */
 export function defineRotation(ca: Command): void {
@@ -17,6 +17,7 @@ export function defineRotation(ca: Command): void {
     .option('--subject <dn>', "the new root's name (default: the old root's)")
     .option('--years <n>', 'validity in years', (v) => wholeNumber(v, '--years', { min: 1 }), 20)
     .addOption(dirOption())
+    .addOption(ledgerOption())
     .addHelpText(
       'after',
       examples([
@@ -26,12 +27,12 @@ export function defineRotation(ca: Command): void {
         'keyward ca rotate-root finish --dir ca/',
       ]),
     )
-    .action(async (options: { newKey: string; generate?: KeyAlgorithm; subject?: string; years: number; dir: string }, command: Command) => {
+    .action(async (options: { newKey: string; generate?: KeyAlgorithm; subject?: string; years: number; dir: string; ledger?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       const { beginRootRotation } = await import('../../src/ca/steps/rotation.js');
       const { CaDirectory } = await import('../../src/ca/store.js');
       const { certificatePem } = await import('../../src/x509/certificate.js');
-      const directory = new CaDirectory(options.dir);
+      const directory = new CaDirectory(options.dir, { ledger: options.ledger });
       const { root: newRoot, crossSigned } = await withKeystore(ctx, () => beginRootRotation(directory, ctx.keystore(), options));
       ctx.emit(
         { root: certificatePem(newRoot), crossSigned: certificatePem(crossSigned) },

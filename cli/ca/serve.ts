@@ -8,7 +8,7 @@ import { readCertificate } from '../io.js';
 import { toPem } from '../../src/x509/pem.js';
 import { wholeNumber } from '../options.js';
 import { existingSecret } from '../secrets.js';
-import { dirOption } from './shared.js';
+import { dirOption, ledgerOption } from './shared.js';
 
 /** `keyward ca serve`. */
 export function defineServe(ca: Command): void {
@@ -31,6 +31,7 @@ export function defineServe(ca: Command): void {
     .option('--auth-key-source <file>', 'the HMAC key for /authsign, hex, from a file (else KEYWARD_CA_AUTH_KEY)')
     .option('--require-authsign', 'refuse unauthenticated /sign requests')
     .addOption(dirOption())
+    .addOption(ledgerOption())
     .option('--drain <seconds>', 'on SIGTERM or SIGINT: how long requests in flight may take to finish', (v) => wholeNumber(v, '--drain'), 10)
     .addHelpText(
       'after',
@@ -84,6 +85,7 @@ exits 0.
           requireAuthsign?: boolean;
           drain: number;
           dir: string;
+          ledger?: string;
         },
         command: Command,
       ) => {
@@ -100,7 +102,7 @@ exits 0.
           const secret = await existingSecret(ctx, 'CA auth key (hex)', { file: options.authKeySource, envVar: 'KEYWARD_CA_AUTH_KEY' });
           authKeys.set('default', await withSecrets([secret], async () => parseAuthKeyHex(secret.revealString())));
         }
-        const served = await serveCa(new CaDirectory(options.dir), ctx.keystore(), {
+        const served = await serveCa(new CaDirectory(options.dir, { ledger: options.ledger }), ctx.keystore(), {
           host,
           port: Number(match[2]),
           tlsHosts: options.hostname ?? (options.tls ? [host, 'localhost'] : undefined),

@@ -1,10 +1,16 @@
-/** What the `ca` commands share: where the CA directory is, making a key first, and releasing devices after a step. */
+/** What the `ca` commands share: where the CA directory and its ledger are, making a key first, and releasing devices after a step. */
 import { Option } from 'commander';
 import { KEY_ALGORITHMS } from '../../src/crypto/algorithms.js';
 import type { CliContext } from '../context.js';
 
 export const dirOption = () =>
   new Option('--dir <dir>', 'the CA directory (its certificates, ledger and CRLs; keys stay in their devices)').env('KEYWARD_CA_DIR').default('keyward-ca');
+/** Where the ledger is, for the commands that read or write it; ca.json's "ledger", else the directory's ledger.sqlite, when not given. */
+export const ledgerOption = () =>
+  new Option(
+    '--ledger <location>',
+    "the ledger: sqlite (the directory's ledger.sqlite) or postgres://USER@HOST:PORT/DB[?sslmode=verify-full&sslrootcert=FILE], its password from PGPASSWORD or PGPASSFILE (default: ca.json's, else sqlite)",
+  ).env('KEYWARD_CA_LEDGER');
 export const generateOption = () => new Option('--generate <algorithm>', 'generate the key at that URI first').choices(KEY_ALGORITHMS);
 
 /** Runs a step and always releases the devices it opened. */

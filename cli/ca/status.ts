@@ -2,19 +2,20 @@
 import type { Command } from 'commander';
 import { CliContext, table } from '../context.js';
 import { examples } from '../help.js';
-import { dirOption } from './shared.js';
+import { dirOption, ledgerOption } from './shared.js';
 
 /** `keyward ca status`. */
 export function defineStatus(ca: Command): void {
   ca.command('status')
     .description('roots, intermediate, and every issued certificate with its renewal time')
     .addOption(dirOption())
+    .addOption(ledgerOption())
     .addHelpText('after', examples(['keyward ca status --dir ca/', 'keyward ca status --dir ca/ --json | jq ".certificates[] | {subject, renewAt}"']))
-    .action(async (options: { dir: string }, command: Command) => {
+    .action(async (options: { dir: string; ledger?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       const { caStatus } = await import('../../src/ca/steps/status.js');
       const { CaDirectory } = await import('../../src/ca/store.js');
-      const status = await caStatus(new CaDirectory(options.dir));
+      const status = await caStatus(new CaDirectory(options.dir, { ledger: options.ledger }));
       ctx.emit(status, () =>
         [
           `CA ${status.dir}${status.clusterId ? ` (cluster ${status.clusterId})` : ''}${status.rotationInProgress ? '  ROOT ROTATION IN PROGRESS' : ''}`,

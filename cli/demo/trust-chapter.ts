@@ -14,7 +14,7 @@ import { Secret } from '../../src/secret.js';
 import { initClient, Updater } from '../../src/trust/client/updater.js';
 import { TrustError } from '../../src/trust/errors.js';
 import { Repository } from '../../src/trust/repository/repository.js';
-import { signerOf } from '../../src/trust/repository/signer.js';
+import { signerOf } from '../../src/trust/signer.js';
 import { targetFileOf } from '../../src/trust/targets.js';
 import { serveDirectory } from '../../src/testing/static-server.js';
 import type { Story } from './story.js';
@@ -54,36 +54,37 @@ export async function trustChapter(story: Story, userPin: Secret): Promise<void>
     const repo = await Repository.init(
       join(dir, 'repo'),
       { root: setup(keys.root), targets: setup(keys.targets), snapshot: setup(keys.snapshot), timestamp: setup(keys.timestamp) },
-      keystore,
+      { keystore },
     );
     story.step(
       !repo.hasStagedChanges(),
       'repository created and published: root (P-384), targets, snapshot, timestamp (Ed25519), each signed in the token',
-      repo.layout.dir,
+      repo.dir,
     );
 
     const developer = await signerOf(
       await keystore.generate(`yubikey:serial=${card.serial};slot=9c`, { algorithm: 'p256', pinPolicy: 'never', touchPolicy: 'always' }),
     );
-    repo.delegate('targets', { name: 'releases', keys: [developer.key], threshold: 1, paths: ['releases/*'], terminating: true });
-    await repo.sign([keys.targets]);
+    await repo.change({
+      edit: (edits) => edits.delegate('targets', { name: 'releases', keys: [developer.key], threshold: 1, paths: ['releases/*'], terminating: true }),
+      signers: [keys.targets],
+      publish: false,
+    });
     // The new role is staged empty beside the delegation: both are published once the developer signs.
     story.step(true, `"releases/*" delegated to the developer's YubiKey key (slot 9c, touch always), signed by targets`, `key id ${developer.keyid}`);
 
     const path = 'releases/keyward-demo-1.0.tar.gz';
     const target = targetFileOf(RELEASE);
-    repo.addTarget(path, target);
-    repo.layout.writeTarget(path, target.hashes.sha256!, RELEASE);
-    const signed = await repo.sign([developer]);
-    const report = await repo.publish();
+    const { signed, published: report } = await repo.change({ edit: (edits) => edits.addTarget(path, target, { bytes: RELEASE }), signers: [developer] });
+    if (!report) throw new Error('unreachable: every threshold is met and the online keys are in the token');
     story.step(
       signed.length === 1 && signed[0]!.role === 'releases',
       `the developer touch-signed ${path}; published ${report.published.map((p) => `${p.role} v${p.version}`).join(', ')}, snapshot v${report.snapshot}, timestamp v${report.timestamp}`,
     );
 
-    const site = await serveDirectory(repo.layout.dir);
+    const site = await serveDirectory(repo.publicDir);
     try {
-      const initialRoot = readFileSync(join(repo.layout.metadataDir, '1.root.json'));
+      const initialRoot = readFileSync(join(repo.publicDir, 'metadata', '1.root.json'));
       const fresh = () => {
         const metadataDir = mkdtempSync(join(dir, 'client-'));
         initClient(metadataDir, initialRoot);
@@ -97,7 +98,7 @@ export async function trustChapter(story: Story, userPin: Secret): Promise<void>
         `sha256 ${createHash('sha256').update(bytes).digest('hex')}, signed by the "${found.role}" role`,
       );
       // An attacker with write access to the web server changes one byte of the delegated metadata.
-      const releasesFile = join(repo.layout.metadataDir, '1.releases.json');
+      const releasesFile = join(repo.publicDir, 'metadata', '1.releases.json');
       const original = readFileSync(releasesFile);
       writeFileSync(releasesFile, original.toString().replace(`"length":${RELEASE.length}`, `"length":${RELEASE.length + 1}`));
       let refusal = '';

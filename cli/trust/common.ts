@@ -3,30 +3,26 @@
  * keystore, turning key arguments into signers or public keys, and telling people what changed.
  * Heavy modules load inside these functions, when a command runs.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { CliContext } from '../context.js';
-import type { KeySource, PublishReport, Repository, RoleStatus } from '../../src/trust/repository/repository.js';
-import type { TufSigner } from '../../src/trust/repository/signer.js';
+import type { ChangeReport, KeySource, Repository } from '../../src/trust/repository/repository.js';
+import type { RepositoryEdits } from '../../src/trust/repository/edits.js';
+import type { PublishReport } from '../../src/trust/repository/publishing.js';
+import type { RoleStatus } from '../../src/trust/repository/requirements.js';
+import type { Approval, RoleReview } from '../../src/trust/repository/review.js';
+import type { TufSigner } from '../../src/trust/signer.js';
 import type { LockOptions } from '../../src/trust/repository/lock.js';
 
 /**
- * Runs `work` with the command's context and repository; always releases the devices. A command that
- * stages, signs or publishes holds the repository's lock throughout (one writer at a time), waiting
- * for another writer as long as lockOptions says; `{ lock: false }` is for commands that only read.
+ * Runs `work` with the command's context and repository; always releases the devices. The
+ * repository takes its lock itself for each write (waiting for another writer as lockOptions says).
  */
-export async function withRepository<T>(
-  command: Command,
-  dir: string,
-  work: (ctx: CliContext, repo: Repository) => Promise<T>,
-  options: { lock?: boolean } = {},
-): Promise<T> {
+export async function withRepository<T>(command: Command, dir: string, work: (ctx: CliContext, repo: Repository) => Promise<T>): Promise<T> {
   const { CliContext } = await import('../context.js');
   const { Repository } = await import('../../src/trust/repository/repository.js');
   const ctx = await CliContext.of(command);
   try {
-    const repo = Repository.open(dir, ctx.keystore());
-    if (options.lock === false) return await work(ctx, repo);
-    return await repo.exclusive(async () => work(ctx, repo), await lockOptions(ctx, command));
+    return await work(ctx, Repository.open(dir, { keystore: ctx.keystore(), lock: await lockOptions(ctx, command) }));
   } finally {
     await ctx.keystore().close();
   }
@@ -49,7 +45,7 @@ export async function lockOptions(ctx: CliContext, command: Command): Promise<Lo
 
 /** A key argument: a Keystore URI (opened, it can sign) or a PEM public key file (a key held elsewhere). */
 export async function keySource(ctx: CliContext, spec: string, flag: string): Promise<KeySource> {
-  const { signerOf } = await import('../../src/trust/repository/signer.js');
+  const { signerOf } = await import('../../src/trust/signer.js');
   const { keyUriScheme } = await import('../../src/keystore/uri/index.js');
   if (keyUriScheme(spec)) {
     const signer = await signerOf(await ctx.keystore().open(spec));
@@ -78,67 +74,104 @@ export async function keySource(ctx: CliContext, spec: string, flag: string): Pr
 }
 
 export async function signers(ctx: CliContext, uris: string[] = []): Promise<TufSigner[]> {
-  const { signerOf } = await import('../../src/trust/repository/signer.js');
+  const { signerOf } = await import('../../src/trust/signer.js');
   const out: TufSigner[] = [];
   for (const uri of uris) out.push(await signerOf(await ctx.keystore().open(uri)));
   return out;
 }
 
-/**
- * Stages `change` and signs it with `signWith` (or only `roles`), all or nothing. The signers are
- * opened before (the caller's job); a wrong PIN, a card gone, no touch, or a key that signs none of
- * the staged roles puts every staged file back as it was, signatures collected earlier included.
- */
-/**
- * Makes a change and signs it with keys opened beforehand; on any failure every staged file is put
- * back. Where keys live (the signers', and `remember`: keys the change names) is recorded only once
- * the change is signed, so a failed change leaves repo.json as it was too.
- */
-export async function signChange<T>(
-  repo: Repository,
-  signWith: TufSigner[],
-  change: () => T,
-  roles?: string[],
-  remember: TufSigner[] = [],
-): Promise<{ result: T; signed: Awaited<ReturnType<Repository['sign']>> }> {
-  const before = repo.layout.stagedState();
-  try {
-    const result = change();
-    const signed = await repo.sign(signWith, roles);
-    const idle = signWith.find((s) => !signed.some((d) => d.keyid === s.keyid));
-    if (idle) {
-      const { keywardError } = await import('../../src/errors.js');
-      const which = roles ? `role "${roles.join('", "')}"` : `the staged roles (${repo.layout.stagedRoles().join(', ')})`;
-      throw keywardError('TUF_KEY_NOT_IN_ROLE', `${idle.uri} is not a key of ${which}; nothing was changed`, {
-        hint: "keyward trust repo status shows the roles' keys",
-      });
-    }
-    for (const signer of [...signWith, ...remember]) repo.rememberKey(signer);
-    return { result, signed };
-  } catch (error) {
-    repo.layout.restoreStaged(before);
-    throw error;
-  }
+/** `--expect <digest>`, for every command that may sign content staged by others. */
+export const expectOption = () =>
+  new Option('--expect <sha256:hex>', 'sign changes staged by others only if they are the ones reviewed: the digest keyward trust repo status printed');
+
+/** A staged role's changes, for people: "releases v3:\n  + targets[\"releases/app.tgz\"]: {…}". */
+export function describeChanges(roles: RoleReview[]): string {
+  return roles
+    .map((r) =>
+      [
+        `${r.role} v${r.version}:`,
+        ...r.changes.slice(0, 40).map((c) => `  ${c}`),
+        ...(r.changes.length > 40 ? [`  … and ${r.changes.length - 40} more`] : []),
+      ].join('\n'),
+    )
+    .join('\n');
 }
 
 /**
- * A `repo` change: staged and signed with keys opened beforehand (signChange), published when every
- * threshold is met; says what happened. `change` makes the change and describes it.
+ * What a signing command does with content staged by others: with --expect, signs it only if its
+ * digest is the one reviewed; else shows it and asks; with no one to ask, refuses.
  */
-export async function signAndMaybePublish(
+export async function approval(ctx: CliContext, expect: string | undefined): Promise<Approval> {
+  const { CancelledError, keywardError } = await import('../../src/errors.js');
+  const { checkExpected } = await import('../../src/trust/repository/review.js');
+  return async (review) => {
+    if (expect !== undefined) return checkExpected(review, expect);
+    process.stderr.write(`Staged by others, not by this command, and signed with it:\n${describeChanges(review.roles)}\n`);
+    const answer = await ctx.interaction.confirm('Sign these changes too?');
+    if (answer === undefined) {
+      throw keywardError(
+        'TUF_UNREVIEWED',
+        `the staged ${review.roles.map((r) => r.role).join(', ')} ${review.roles.length === 1 ? 'holds' : 'hold'} changes made by others (above), and no one is here to approve them`,
+        {
+          hint: 'review them with keyward trust repo status, then sign with --expect <the digest it prints>; or keyward trust repo discard them',
+        },
+      );
+    }
+    if (!answer) throw new CancelledError('nothing was signed');
+  };
+}
+
+export interface SigningOptions {
+  signWith?: string[];
+  publish: boolean;
+  expect?: string;
+}
+
+/**
+ * A `repo` change: `edit` made and described, signed with the `--sign-with` keys (opened first, so
+ * PINs are asked before the repository is locked), published when every threshold is met; says
+ * what happened. `remember`: keys the change names whose URIs are recorded.
+ */
+export async function changeRepository(
   ctx: CliContext,
   repo: Repository,
-  signWith: TufSigner[],
-  publish: boolean,
-  change: () => string,
+  options: SigningOptions,
+  edit: ((edits: RepositoryEdits) => string) | undefined,
   remember: TufSigner[] = [],
 ): Promise<void> {
-  const { result: description, signed } = await signChange(repo, signWith, change, undefined, remember);
-  let report: PublishReport | undefined;
-  if (publish && repo.ready()) report = await repo.publish();
-  const status = repo.status();
-  ctx.emit({ change: description, signed, published: report ?? null, status }, () =>
-    [description, ...signed.map((s) => `signed ${s.role} with ${s.uri}`), report ? describePublish(report) : pending(status)].join('\n'),
+  const report = await repo.change({
+    edit,
+    signers: await signers(ctx, options.signWith),
+    remember,
+    approve: await approval(ctx, options.expect),
+    publish: options.publish,
+  });
+  emitChange(ctx, report.result ?? 'signed the staged changes', report);
+}
+
+/** A change's outcome for people and scripts: what changed, what was approved and signed, what was published or still waits. */
+export function emitChange(ctx: CliContext, description: string, report: ChangeReport<unknown>, extra: Record<string, unknown> = {}): void {
+  ctx.emit(
+    {
+      ...extra,
+      change: description,
+      approved: report.review ?? null,
+      signed: report.signed,
+      published: report.published ?? null,
+      publishDeferred: report.publishDeferred ?? null,
+      status: report.status,
+    },
+    () =>
+      [
+        description,
+        ...(report.review ? [`signed with it, as approved: the changes staged by others (digest ${report.review.digest})`] : []),
+        ...report.signed.map((s) => `signed ${s.role} with ${s.uri}`),
+        report.published
+          ? describePublish(report.published)
+          : report.publishDeferred
+            ? `signed; publication waits for the online keys: ${report.publishDeferred} (keyward trust repo refresh where they are)`
+            : pending(report.status),
+      ].join('\n'),
   );
 }
 
@@ -150,14 +183,19 @@ export function describePublish(report: PublishReport): string {
 function pending(status: RoleStatus[]): string {
   const waiting = status.filter((s) => s.staged && !s.met);
   if (waiting.length === 0) return status.some((s) => s.staged) ? 'staged; every threshold is met: keyward trust repo publish' : 'nothing staged';
-  return `staged, not published yet: ${waiting
-    .map((s) =>
-      s.requirements
-        .filter((r) => !r.met)
-        .map((r) => `${s.role} v${s.version} needs ${r.threshold - r.signed.length} more signature(s) from ${r.by}`)
-        .join('; '),
-    )
-    .join('; ')}`;
+  return `staged, not published yet: ${unmet(waiting).join('; ')}`;
+}
+
+/** The thresholds still unmet, naming the keys that can meet them: "releases v3 needs 1 more signature, of the keys targets names: yubikey:…, 3f2a4b5c6d7e". */
+export function unmet(roles: RoleStatus[]): string[] {
+  return roles.flatMap((s) =>
+    s.requirements
+      .filter((r) => !r.met)
+      .map((r) => {
+        const more = r.threshold - r.signed.length;
+        return `${s.role} v${s.version} needs ${more} more signature${more === 1 ? '' : 's'}, of the keys ${r.by} names: ${r.missing.map((k) => k.uri ?? short(k.keyid)).join(', ')}`;
+      }),
+  );
 }
 
 const short = (keyid: string) => keyid.slice(0, 12);

@@ -5,7 +5,18 @@ import type { KeySource } from '../../src/trust/repository/repository.js';
 import { examples } from '../help.js';
 import { wholeNumber } from '../options.js';
 import { confirmDestruction, yesOption } from '../confirm.js';
-import { describePublish, describeStatus, keySource, lockOptions, signAndMaybePublish, signers, targetFrom, withRepository } from './common.js';
+import {
+  changeRepository,
+  describeChanges,
+  describePublish,
+  describeStatus,
+  expectOption,
+  keySource,
+  lockOptions,
+  targetFrom,
+  withRepository,
+  type SigningOptions,
+} from './common.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const ROLES = 'root, targets, snapshot, timestamp';
@@ -54,6 +65,7 @@ export function defineRepo(repo: Command): void {
     .action(async (dir: string, options: Record<string, string[] | string | undefined>, command: Command) => {
       const { CliContext } = await import('../context.js');
       const { Repository } = await import('../../src/trust/repository/repository.js');
+      const { checkExpiryDays } = await import('../../src/trust/repository/workspace.js');
       const ctx = await CliContext.of(command);
       try {
         const sources = async (flag: string) =>
@@ -63,9 +75,8 @@ export function defineRepo(repo: Command): void {
         const expiry: Record<string, number> = {};
         for (const item of (options.expiry as string[] | undefined) ?? []) {
           const match = /^(root|targets|snapshot|timestamp|delegations)=(\d+)$/.exec(item);
-          if (!match || Number(match[2]) < 1)
-            throw keywardError('TUF_EXPIRY', `--expiry "${item}" is not role=days`, { hint: `roles: ${ROLES}, delegations; days ≥ 1` });
-          expiry[match[1]!] = Number(match[2]);
+          if (!match) throw keywardError('TUF_EXPIRY', `--expiry "${item}" is not role=days`, { hint: `roles: ${ROLES}, delegations; days ≥ 1` });
+          expiry[match[1]!] = checkExpiryDays(Number(match[2]), `--expiry ${match[1]}`);
         }
         const created = await Repository.init(
           dir,
@@ -75,9 +86,8 @@ export function defineRepo(repo: Command): void {
             snapshot: { keys: await sources('snapshotKey'), threshold: 1 },
             timestamp: { keys: await sources('timestampKey'), threshold: 1 },
             expiry,
-            lock: await lockOptions(ctx, command),
           },
-          ctx.keystore(),
+          { keystore: ctx.keystore(), lock: await lockOptions(ctx, command) },
         );
         const status = created.status();
         ctx.emit(
@@ -99,6 +109,7 @@ export function defineRepo(repo: Command): void {
     .option('--custom <json>', 'custom metadata for the target, a JSON object')
     .option('--role <role>', 'the role to put it in (default: where the delegations lead its path)')
     .addOption(signWith())
+    .addOption(expectOption())
     .addOption(noPublish())
     .addHelpText(
       'after',
@@ -111,14 +122,13 @@ export function defineRepo(repo: Command): void {
       async (
         dir: string,
         path: string,
-        options: { file?: string; digest?: string; length?: string; custom?: string; role?: string; signWith?: string[]; publish: boolean },
+        options: SigningOptions & { file?: string; digest?: string; length?: string; custom?: string; role?: string },
         command: Command,
       ) =>
         withRepository(command, dir, async (ctx, repository) => {
           const { info, bytes } = await targetFrom(options);
-          await signAndMaybePublish(ctx, repository, await signers(ctx, options.signWith), options.publish, () => {
-            const { role, previous } = repository.addTarget(path, info, options.role);
-            if (bytes) repository.layout.writeTarget(path, info.hashes.sha256!, bytes);
+          await changeRepository(ctx, repository, options, (edits) => {
+            const { role, previous } = edits.addTarget(path, info, { role: options.role, bytes });
             return `${previous ? 'replaced' : 'added'} ${path} in ${role} (sha256 ${info.hashes.sha256}, ${info.length} bytes)`;
           });
         }),
@@ -134,6 +144,7 @@ export function defineRepo(repo: Command): void {
     .option('--terminating', 'stop the search here for paths this role covers')
     .option('--from <role>', 'the delegating role', 'targets')
     .addOption(signWith())
+    .addOption(expectOption())
     .addOption(noPublish())
     .addHelpText(
       'after',
@@ -145,27 +156,17 @@ export function defineRepo(repo: Command): void {
       async (
         dir: string,
         name: string,
-        options: {
-          key: string[];
-          threshold: string;
-          path?: string[];
-          hashPrefix?: string[];
-          terminating?: boolean;
-          from: string;
-          signWith?: string[];
-          publish: boolean;
-        },
+        options: SigningOptions & { key: string[]; threshold: string; path?: string[]; hashPrefix?: string[]; terminating?: boolean; from: string },
         command: Command,
       ) =>
         withRepository(command, dir, async (ctx, repository) => {
           const sources = await Promise.all(options.key.map((k) => keySource(ctx, k, '--key')));
-          await signAndMaybePublish(
+          await changeRepository(
             ctx,
             repository,
-            await signers(ctx, options.signWith),
-            options.publish,
-            () => {
-              repository.delegate(options.from, {
+            options,
+            (edits) => {
+              edits.delegate(options.from, {
                 name,
                 keys: sources.map((s) => s.key),
                 threshold: int(options.threshold, '--threshold', 1),
@@ -189,6 +190,7 @@ export function defineRepo(repo: Command): void {
     .option('--from <role>', 'the delegating role', 'targets')
     .option('--prefix <name>', "the bins' name prefix", 'bins')
     .addOption(signWith())
+    .addOption(expectOption())
     .addOption(noPublish())
     .addHelpText(
       'after',
@@ -197,20 +199,15 @@ export function defineRepo(repo: Command): void {
       ]),
     )
     .action(
-      async (
-        dir: string,
-        options: { count: string; key: string[]; threshold: string; from: string; prefix: string; signWith?: string[]; publish: boolean },
-        command: Command,
-      ) =>
+      async (dir: string, options: SigningOptions & { count: string; key: string[]; threshold: string; from: string; prefix: string }, command: Command) =>
         withRepository(command, dir, async (ctx, repository) => {
           const sources = await Promise.all(options.key.map((k) => keySource(ctx, k, '--key')));
-          await signAndMaybePublish(
+          await changeRepository(
             ctx,
             repository,
-            await signers(ctx, options.signWith),
-            options.publish,
-            () => {
-              const bins = repository.hashBins(
+            options,
+            (edits) => {
+              const bins = edits.hashBins(
                 options.from,
                 int(options.count, '--count', 0),
                 sources.map((s) => s.key),
@@ -228,18 +225,13 @@ export function defineRepo(repo: Command): void {
     .command('undelegate <dir> <name>')
     .description('remove a delegated role (its delegator is re-signed)')
     .addOption(signWith())
+    .addOption(expectOption())
     .addOption(noPublish())
     .addHelpText('after', examples(["keyward trust repo undelegate ./repo releases --sign-with 'pkcs11:token=offline;object=targets'"]))
-    .action(async (dir: string, name: string, options: { signWith?: string[]; publish: boolean }, command: Command) =>
-      withRepository(command, dir, async (ctx, repository) => {
-        await signAndMaybePublish(
-          ctx,
-          repository,
-          await signers(ctx, options.signWith),
-          options.publish,
-          () => `removed ${name} from ${repository.undelegate(name)}`,
-        );
-      }),
+    .action(async (dir: string, name: string, options: SigningOptions, command: Command) =>
+      withRepository(command, dir, async (ctx, repository) =>
+        changeRepository(ctx, repository, options, (edits) => `removed ${name} from ${edits.undelegate(name)}`),
+      ),
     );
 
   repo
@@ -249,6 +241,7 @@ export function defineRepo(repo: Command): void {
     .option('--remove <keyid-or-key>', 'a key to retire: its key id, URI or public key file (repeat)', collect)
     .option('--threshold <n>', 'the new threshold')
     .addOption(signWith())
+    .addOption(expectOption())
     .addOption(noPublish())
     .addHelpText(
       'after',
@@ -256,65 +249,62 @@ export function defineRepo(repo: Command): void {
         "keyward trust repo rotate-key ./repo targets --add 'yubikey:serial=333;slot=9c' --remove 3f2a… --sign-with 'pkcs11:token=offline;object=root'",
       ]),
     )
-    .action(
-      async (
-        dir: string,
-        role: string,
-        options: { add?: string[]; remove?: string[]; threshold?: string; signWith?: string[]; publish: boolean },
-        command: Command,
-      ) =>
-        withRepository(command, dir, async (ctx, repository) => {
-          const { keyIdOf } = await import('../../src/trust/keys.js');
-          const add = await Promise.all((options.add ?? []).map((k) => keySource(ctx, k, '--add')));
-          const remove = await Promise.all(
-            (options.remove ?? []).map(async (k) => (/^[0-9a-f]{64}$/.test(k) ? k : keyIdOf((await keySource(ctx, k, '--remove')).key))),
-          );
-          await signAndMaybePublish(
-            ctx,
-            repository,
-            await signers(ctx, options.signWith),
-            options.publish,
-            () => {
-              repository.rotate(role, {
-                add: add.map((s) => s.key),
-                remove,
-                threshold: options.threshold === undefined ? undefined : int(options.threshold, '--threshold', 1),
-              });
-              return `${role}: ${add.length} key(s) added, ${remove.length} removed${options.threshold ? `, threshold ${options.threshold}` : ''}`;
-            },
-            devicesOf(add),
-          );
-        }),
+    .action(async (dir: string, role: string, options: SigningOptions & { add?: string[]; remove?: string[]; threshold?: string }, command: Command) =>
+      withRepository(command, dir, async (ctx, repository) => {
+        const { keyIdOf } = await import('../../src/trust/keys.js');
+        const add = await Promise.all((options.add ?? []).map((k) => keySource(ctx, k, '--add')));
+        const remove = await Promise.all(
+          (options.remove ?? []).map(async (k) => (/^[0-9a-f]{64}$/.test(k) ? k : keyIdOf((await keySource(ctx, k, '--remove')).key))),
+        );
+        await changeRepository(
+          ctx,
+          repository,
+          options,
+          (edits) => {
+            edits.rotate(role, {
+              add: add.map((s) => s.key),
+              remove,
+              threshold: options.threshold === undefined ? undefined : int(options.threshold, '--threshold', 1),
+            });
+            return `${role}: ${add.length} key(s) added, ${remove.length} removed${options.threshold ? `, threshold ${options.threshold}` : ''}`;
+          },
+          devicesOf(add),
+        );
+      }),
     );
 
   repo
     .command('sign <dir>')
     .description('add your signatures to the staged changes (one key at a time, any machine, any day); publishes once every threshold is met')
     .addOption(new Option('--key <uri>', 'the key to sign with (repeat)').argParser(collect).makeOptionMandatory())
+    .addOption(expectOption())
     .addOption(noPublish())
-    .addHelpText('after', examples(['keyward trust repo sign ./repo --key \'yubikey:slot=9c\'   # "Touch your YubiKey…"']))
-    .action(async (dir: string, options: { key: string[]; publish: boolean }, command: Command) =>
-      withRepository(command, dir, async (ctx, repository) => {
-        if (!repository.hasStagedChanges())
-          throw keywardError('TUF_NOTHING_STAGED', `${dir} has no staged changes to sign`, { hint: 'keyward trust repo status shows the repository' });
-        await signAndMaybePublish(ctx, repository, await signers(ctx, options.key), options.publish, () => 'signed the staged changes');
-      }),
+    .addHelpText(
+      'after',
+      examples([
+        'keyward trust repo sign ./repo --key \'yubikey:slot=9c\'   # shows what others staged, asks, then "Touch your YubiKey…"',
+        "keyward trust repo status ./repo && keyward --no-input trust repo sign ./repo --key 'yubikey:slot=9c' --expect sha256:…",
+      ]),
+    )
+    .action(async (dir: string, options: { key: string[]; publish: boolean; expect?: string }, command: Command) =>
+      withRepository(command, dir, async (ctx, repository) => changeRepository(ctx, repository, { ...options, signWith: options.key }, undefined)),
     );
 
   repo
     .command('status <dir>')
     .description('per role: version, expiry, who has signed, who is missing, whether the threshold is met')
-    .addHelpText('after', examples(['keyward trust repo status ./repo', "keyward trust repo status ./repo --json | jq '.[] | select(.met | not)'"]))
+    .addHelpText('after', examples(['keyward trust repo status ./repo', "keyward trust repo status ./repo --json | jq '.roles[] | select(.met | not)'"]))
     .action(async (dir: string, _options: unknown, command: Command) =>
-      withRepository(
-        command,
-        dir,
-        async (ctx, repository) => {
-          const status = repository.status();
-          ctx.emit(status, () => describeStatus(status));
-        },
-        { lock: false },
-      ),
+      withRepository(command, dir, async (ctx, repository) => {
+        const roles = repository.status();
+        const staged = repository.hasStagedChanges() ? repository.stagedChanges() : null;
+        ctx.emit({ roles, staged }, () =>
+          [
+            describeStatus(roles),
+            ...(staged ? [`\nstaged changes, against what is published (digest ${staged.digest}, for --expect):`, describeChanges(staged.roles)] : []),
+          ].join('\n'),
+        );
+      }),
     );
 
   repo
@@ -345,7 +335,7 @@ export function defineRepo(repo: Command): void {
     )
     .action(async (dir: string, roles: string[], options: { yes?: boolean }, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
-        const staged = repository.layout.stagedRoles();
+        const staged = repository.stagedRoles();
         const named = roles.length ? roles : staged;
         // Checked before asking: a question about nothing staged would be a question for nothing.
         if (staged.length > 0 && named.every((role) => staged.includes(role))) {
@@ -355,10 +345,28 @@ export function defineRepo(repo: Command): void {
             declined: 'nothing was discarded',
           });
         }
-        const discarded = repository.discard(roles.length ? roles : undefined);
+        const discarded = await repository.discard(roles.length ? roles : undefined);
         ctx.emit({ discarded }, () => `discarded the staged changes to ${discarded.join(', ')}`);
       }),
     );
+
+  repo
+    .command('upgrade <dir>')
+    .description('move a repository made by an earlier Keyward (metadata/ and targets/ beside .keyward/) into public/')
+    .addHelpText('after', examples(['keyward trust repo upgrade /srv/tuf   # then serve /srv/tuf/public where /srv/tuf was served: clients see the same URLs']))
+    .action(async (dir: string, _options: unknown, command: Command) => {
+      const { CliContext } = await import('../context.js');
+      const { Repository } = await import('../../src/trust/repository/repository.js');
+      const ctx = await CliContext.of(command);
+      const moved = await Repository.upgrade(dir, { lock: await lockOptions(ctx, command) });
+      const { join } = await import('node:path');
+      const served = join(dir, 'public');
+      ctx.emit({ dir, upgraded: moved, serve: served }, () =>
+        moved
+          ? `moved metadata/ and targets/ into ${served}: serve that directory, and nothing else of ${dir}`
+          : `${dir} already has today's layout: serve ${served}`,
+      );
+    });
 
   repo
     .command('refresh <dir>')

@@ -2,11 +2,13 @@
  * `keyward trust sign`: a developer signs a release with one touch. The target goes into the role
  * its path is delegated to, signed with that role's key on the developer's YubiKey ("Touch your
  * YubiKey…" shows only while the card waits), and is published when the thresholds are met and
- * the online keys are at hand. Everything heavy loads after the arguments are parsed.
+ * the online keys are at hand. A release signed by another developer of the same role, identical,
+ * gets this signature beside theirs; anything else staged in the role by others is shown for
+ * approval first. Everything heavy loads after the arguments are parsed.
  */
 import type { Command } from 'commander';
 import { examples } from '../help.js';
-import { signChange, targetFrom, withRepository } from './common.js';
+import { approval, emitChange, expectOption, targetFrom, withRepository } from './common.js';
 
 interface SignOptions {
   file?: string;
@@ -15,6 +17,7 @@ interface SignOptions {
   custom?: string;
   key?: string;
   role?: string;
+  expect?: string;
   publish: boolean;
 }
 
@@ -29,6 +32,7 @@ export function defineSign(sign: Command): void {
     .option('--custom <json>', 'custom metadata, a JSON object')
     .option('--key <uri>', "the key to sign with (default: the key recorded for the target's role, a YubiKey first)")
     .option('--role <role>', 'the role to sign into (default: where the delegations lead the path)')
+    .addOption(expectOption())
     .option('--no-publish', 'sign only; leave publication to keyward trust repo publish / refresh')
     .addHelpText(
       'after',
@@ -39,44 +43,29 @@ export function defineSign(sign: Command): void {
     )
     .action(async (dir: string, path: string, options: SignOptions, command: Command) =>
       withRepository(command, dir, async (ctx, repo) => {
-        const { keywardError, UnavailableError } = await import('../../src/errors.js');
-        const { signerOf } = await import('../../src/trust/repository/signer.js');
-        const { describePublish } = await import('./common.js');
+        const { keywardError } = await import('../../src/errors.js');
+        const { signerOf } = await import('../../src/trust/signer.js');
+        const { KeyUri } = await import('../../src/keystore/uri/origin.js');
         const { info, bytes } = await targetFrom(options);
         const role = options.role ?? repo.responsibleRole(path);
         // The role's key Keyward knows a URI for, a YubiKey first (the developer's touch-to-sign key).
         const known = repo.keyUris(role);
-        const { KeyUri } = await import('../../src/keystore/uri/origin.js');
         const uri = options.key !== undefined ? KeyUri.of(options.key) : (known.find((u) => u.text.startsWith('yubikey:')) ?? known[0]);
         if (!uri) {
           throw keywardError('TUF_SIGNING_KEY', `no key of role "${role}" is recorded in ${dir}`, { hint: `name it: --key 'yubikey:serial=…;slot=9c'` });
         }
         const signer = await signerOf(await ctx.keystore().open(uri));
-        // No touch, a wrong key: the repository is left as it was, not with a half-made change.
-        const {
-          result: { previous },
-        } = await signChange(repo, [signer], () => repo.addTarget(path, info, role), [role]);
-        if (bytes) repo.layout.writeTarget(path, info.hashes.sha256!, bytes);
-        const version = repo.status().find((s) => s.role === role)!;
-        let outcome: string;
-        let published = null;
-        if (!options.publish) outcome = 'signed; not published (--no-publish)';
-        else if (!repo.ready())
-          outcome = `signed; ${role} v${version.version} waits for ${version.requirements.map((r) => `${r.threshold - r.signed.length} more signature(s) from ${r.by}`).join(', ')}`;
-        else {
-          try {
-            published = await repo.publish();
-            outcome = describePublish(published);
-          } catch (error) {
-            if (!(error instanceof UnavailableError)) throw error;
-            outcome = `signed; publication waits for the online keys: ${error.message} (keyward trust repo refresh where they are)`;
-          }
-        }
-        const change = `${previous ? 'replaced' : 'added'} ${path} in ${role} v${version.version}: sha256 ${info.hashes.sha256}, ${info.length} bytes`;
-        ctx.emit(
-          { target: path, role, version: version.version, info, previous: previous ?? null, signedBy: signer.uri, published },
-          () => `${change}\nsigned by ${signer.uri}\n${outcome}`,
-        );
+        const report = await repo.change({
+          edit: (edits) => edits.addTarget(path, info, { role: options.role, bytes }),
+          signers: [signer],
+          roles: [role],
+          approve: await approval(ctx, options.expect),
+          publish: options.publish,
+        });
+        const { previous } = report.result!;
+        const version = report.status.find((s) => s.role === role)?.version;
+        const change = `${previous ? 'replaced' : 'added'} ${path} in ${role} v${version}: sha256 ${info.hashes.sha256}, ${info.length} bytes`;
+        emitChange(ctx, change, report, { target: path, role, version, info, previous: previous ?? null, signedBy: signer.uri });
       }),
     );
 }

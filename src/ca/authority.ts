@@ -226,7 +226,7 @@ export async function openAuthority(directory: CaDirectory, keystore: Keystore):
   return new Authority(
     signer,
     directory.clusterCa() ?? chain[0]!,
-    directory.ledger(),
+    await directory.ledger(),
     { clusterId: config.clusterId, nodeDays: config.nodeDays, urls: config.urls },
     chain,
   );

@@ -45,7 +45,6 @@ function createCrl(signer: SigningKey, issuer: x509.X509Certificate, revoked: Le
  * valid for `days` (how long relying parties may use it before fetching a new one).
  */
 export async function crlFromLedger(ledger: Ledger, signer: SigningKey, issuer: x509.X509Certificate, days: number): Promise<x509.X509Crl> {
-  const keyId = signer.keyIdentifier.toString('hex');
-  const revoked = await ledger.list({ issuerKeyId: keyId, status: 'revoked' });
-  return createCrl(signer, issuer, revoked, await ledger.nextCrlNumber(keyId), days);
+  const { number, revoked } = await ledger.nextCrl(signer.keyIdentifier.toString('hex'));
+  return createCrl(signer, issuer, revoked, number, days);
 }

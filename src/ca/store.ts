@@ -9,7 +9,7 @@
  *   intermediate.pem   the cluster's issuing CA certificate, as the root issued it
  *   cluster-ca.pem     the same CA self-signed: the one certificate its swarm trusts
  *   cross-signed.pem   during a rotation: the new root issued by the old one
- *   ledger.sqlite      every issued certificate
+ *   ledger.sqlite      every issued certificate (unless ca.json names a PostgreSQL ledger)
  *   crl/…              CRLs by issuer
  */
 import { mkdirSync } from 'node:fs';
@@ -19,6 +19,8 @@ import { keywardError } from '../errors.js';
 import { KeyUri } from '../keystore/uri/origin.js';
 import { pemBlocks, toPem } from '../x509/pem.js';
 import * as x509 from '../x509/peculiar.js';
+import type { Ledger } from './ledger/ledger.js';
+import { parseLedgerLocation, type LedgerLocation } from './ledger/location.js';
 import { SqliteLedger } from './ledger/sqlite.js';
 import { checkIdentifier } from './names.js';
 import type { PublicationUrls } from './profiles.js';
@@ -41,6 +43,8 @@ export interface CaConfig {
   pendingIntermediateKey?: KeyUri;
   nodeDays: number;
   urls?: PublicationUrls;
+  /** Where the ledger is when no --ledger says: "sqlite" (ledger.sqlite, the default) or a postgres:// URL (no password). */
+  ledger?: string;
 }
 
 const KEY_FIELDS = ['rootKey', 'previousRootKey', 'intermediateKey', 'pendingIntermediateKey'] as const;
@@ -61,7 +65,7 @@ export function checkNodeDays(days: number, what: string): number {
   return days;
 }
 
-const CONFIG_FIELDS = new Set(['format', 'clusterId', ...KEY_FIELDS, 'nodeDays', 'urls']);
+const CONFIG_FIELDS = new Set(['format', 'clusterId', ...KEY_FIELDS, 'nodeDays', 'urls', 'ledger']);
 const URL_FIELDS = new Set(['crl', 'caIssuers']);
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -111,6 +115,11 @@ export function parseCaConfig(value: unknown, file: string): CaConfig {
     if (other !== undefined) throw invalid(`urls.${other}`, `is not a field of urls (fields: ${[...URL_FIELDS].join(', ')})`);
     config.urls = { crl: optionalString(urls, 'crl', 'urls.crl'), caIssuers: optionalString(urls, 'caIssuers', 'urls.caIssuers') };
   }
+  const ledger = optionalString(value, 'ledger');
+  if (ledger !== undefined) {
+    checked('ledger', () => parseLedgerLocation(ledger, `${file}: "ledger"`));
+    config.ledger = ledger;
+  }
   return config;
 }
 
@@ -142,14 +151,21 @@ const CA_PATHS = [...Object.values(CA_FILES), ...LEDGER_FILES, ...CRL_ROLES.map(
 
 const CREATE_ROOT_HINT = 'create a root: keyward ca root create --key <uri>';
 
+export interface CaDirectoryOptions {
+  /** Where the ledger is (--ledger): "sqlite" or a postgres:// URL; else ca.json's "ledger", else ledger.sqlite. */
+  ledger?: string;
+}
+
 export class CaDirectory {
   readonly dir: string;
   readonly #confined: ConfinedDirectory;
+  readonly #ledger: LedgerLocation | undefined;
   #checked = false;
 
-  constructor(dir: string) {
+  constructor(dir: string, options: CaDirectoryOptions = {}) {
     this.dir = resolve(dir);
     this.#confined = new ConfinedDirectory(this.dir, 'a CA directory');
+    this.#ledger = options.ledger === undefined ? undefined : parseLedgerLocation(options.ledger);
   }
 
   /**
@@ -274,17 +290,37 @@ export class CaDirectory {
     }
   }
 
-  /** The issuance ledger; only the steps that create a CA (`create`) may start one where there is none. */
-  ledger(options: { create?: boolean } = {}): SqliteLedger {
+  /** Where this CA's ledger is: as given (--ledger), else as ca.json says, else the directory's ledger.sqlite. */
+  ledgerLocation(): LedgerLocation {
+    if (this.#ledger) return this.#ledger;
+    const named = this.exists(CA_FILES.config) ? this.config().ledger : undefined;
+    return named === undefined ? { kind: 'sqlite' } : parseLedgerLocation(named, `${this.path(CA_FILES.config)} "ledger"`, { fromFile: true });
+  }
+
+  /**
+   * The issuance ledger; only the steps that create a CA (`create`) may start a SQLite one where
+   * there is none. A PostgreSQL ledger is made by `keyward ca ledger migrate`, never here.
+   */
+  async ledger(options: { create?: boolean } = {}): Promise<Ledger> {
     if (!options.create) this.requireCa();
+    const location = this.ledgerLocation();
+    if (location.kind === 'postgres') {
+      const { PostgresLedger } = await import('./ledger/postgres.js');
+      return PostgresLedger.open(location);
+    }
     this.#ledgerExists();
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     return SqliteLedger.open(this.path(CA_FILES.ledger));
   }
 
   /** The ledger for a reading command (ca status), which creates and writes nothing: undefined where there is none. */
-  readOnlyLedger(): SqliteLedger | undefined {
+  async readOnlyLedger(): Promise<Ledger | undefined> {
     this.requireCa();
+    const location = this.ledgerLocation();
+    if (location.kind === 'postgres') {
+      const { PostgresLedger } = await import('./ledger/postgres.js');
+      return PostgresLedger.open(location, { readOnly: true });
+    }
     return this.#ledgerExists() ? SqliteLedger.open(this.path(CA_FILES.ledger), { readOnly: true }) : undefined;
   }
 

@@ -2,7 +2,7 @@
  * `keyward/testing`: throw-away real parts for tests and CI, as Keyward's own tests use them.
  * SoftHSM stores and tokens with random PINs, an emulated YubiKey in this process, or served by the
  * `keyward` binary into a private pcscd through vsmartcard-vpcd (where ykman and OpenSC see it), a
- * Docker daemon of its own, a static web server, free ports; and independent verifiers (OpenSSL, a
+ * Docker daemon of its own, a PostgreSQL server of its own, a static web server, free ports; and independent verifiers (OpenSSL, a
  * mutual-TLS handshake with Node's tls). Nothing here is for keys that matter.
  */
 export {
@@ -25,6 +25,7 @@ export { serveVirtualYubiKey, type ServedCard, type ServeOptions } from '../hsm/
 export { pcscdUnavailable, READER_NAME, serveVirtualCard, startPcscd, type PcscRig, type ServedVirtualCard, type VirtualCardOptions } from './pcscd.js';
 export { DOCKER_CLI, dockerdUnavailable, runCommand, startDockerd, waitUntil, type CommandResult, type Dockerd } from './dockerd.js';
 export { freePort, portFree } from './ports.js';
+export { postgresUnavailable, startPostgres, type Postgres } from './postgres.js';
 export { opensslVerifyCertificate, opensslVerifySignature, opensslVersion, type OpensslResult } from './openssl.js';
 export { mtlsHandshake, type HandshakeResult, type TlsIdentity } from './mtls.js';
 export { serveDirectory, type StaticSite } from './static-server.js';

@@ -25,13 +25,10 @@ export interface SuccinctRoles extends RoleKeys {
   name_prefix: string;
 }
 
-/**
- * Exactly one of `roles` and `succinct_roles` is present. `roles` is typed as always there for the
- * writer, which only writes lists of roles; readers go through `rolesFor` and `delegatedRole`.
- */
+/** Exactly one of `roles` and `succinct_roles` is present; readers go through `rolesFor` and `delegatedRole`. */
 export interface Delegations {
   keys: Record<string, TufKey>;
-  roles: DelegatedRole[];
+  roles?: DelegatedRole[];
   succinct_roles?: SuccinctRoles;
   [field: string]: unknown;
 }
@@ -168,14 +165,19 @@ function isBin(succinct: SuccinctRoles, name: string): boolean {
 export function rolesFor(delegations: Delegations, path: string): DelegatedRole[] {
   const succinct = delegations.succinct_roles;
   if (succinct) return [{ name: succinctBin(succinct, path), keyids: succinct.keyids, threshold: succinct.threshold, terminating: true }];
-  return delegations.roles.filter((role) => delegates(role, path));
+  return (delegations.roles ?? []).filter((role) => delegates(role, path));
+}
+
+/** Those of `names` that are bins of a succinct delegation, each once. */
+export function succinctBins(succinct: SuccinctRoles, names: Iterable<string>): string[] {
+  return [...new Set(names)].filter((name) => isBin(succinct, name));
 }
 
 /** The keys and threshold `delegations` gives the role `name`, if it delegates to it. */
 export function delegatedRole(delegations: Delegations, name: string): RoleKeys | undefined {
   const succinct = delegations.succinct_roles;
   if (succinct) return isBin(succinct, name) ? succinct : undefined;
-  return delegations.roles.find((role) => role.name === name);
+  return delegations.roles?.find((role) => role.name === name);
 }
 
 // ── hash bins ─────────────────────────────────────────────────────────────────────────────────

@@ -3,6 +3,7 @@
  * target roles"): what each target is (length, hashes, custom data) and who else may say so.
  */
 import { createHash } from 'node:crypto';
+import { keywardError } from '../errors.js';
 import { checkDelegations, type Delegations } from './delegations.js';
 import {
   hashesProblem,
@@ -62,4 +63,11 @@ export function targetFileOf(bytes: Uint8Array, custom?: Record<string, unknown>
 /** A target entry from a SHA-256 digest and a length (an image manifest named by its digest). */
 export function targetFileFromDigest(sha256: string, length: number, custom?: Record<string, unknown>): TargetFile {
   return { length, hashes: { sha256 }, ...(custom ? { custom } : {}) };
+}
+
+/** Spec §4.6 TARGETPATH: relative, "/"-separated; and nothing that could leave targets/ on disk. */
+export function checkTargetPath(path: string): void {
+  if (path.length === 0 || path.split('/').some((part) => part === '..' || part === '.' || part === '') || path.includes('\\') || path.includes('\0')) {
+    throw keywardError('TUF_TARGET_PATH', `target path "${path}" must be relative and "/"-separated, without empty, "." or ".." parts`);
+  }
 }

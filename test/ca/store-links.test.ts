@@ -38,7 +38,15 @@ function caBesideOutside(t: ExecutionContext) {
 
 /** The refusal of a link: a usage error that names the link and says what to do. */
 function refusesLink(t: ExecutionContext, action: () => unknown, link: string, what: string): void {
-  const error = t.throws(action, { instanceOf: UsageError }, what);
+  refused(t, t.throws(action, { instanceOf: UsageError }, what), link, what);
+}
+
+/** The same, for what is refused asynchronously (opening the ledger). */
+async function refusesLinkAsync(t: ExecutionContext, action: () => Promise<unknown>, link: string, what: string): Promise<void> {
+  refused(t, await t.throwsAsync(action, { instanceOf: UsageError }, what), link, what);
+}
+
+function refused(t: ExecutionContext, error: UsageError | undefined, link: string, what: string): void {
   t.is(error?.code, 'LINK_REFUSED', `${what}: ${error?.message}`);
   t.is(error?.exitCode, ExitCode.usage);
   t.true(error?.message.startsWith(`${link} is a symbolic link`), `${what}: ${error?.message}`);
@@ -73,7 +81,7 @@ test('a dangling link (a PEM file, the ledger) is refused and nothing is created
   rmSync(join(dir, CA_FILES.roots));
 
   symlinkSync(join(outside, 'ledger.sqlite'), join(dir, CA_FILES.ledger));
-  refusesLink(t, () => directory.ledger(), join(dir, CA_FILES.ledger), 'opening the ledger');
+  await refusesLinkAsync(t, () => directory.ledger(), join(dir, CA_FILES.ledger), 'opening the ledger');
   const status = await t.throwsAsync(caStatus(directory), { instanceOf: UsageError });
   t.is(status?.code, 'LINK_REFUSED', 'even a reading command');
   t.deepEqual(readdirSync(outside), ['victim'], 'nothing was created outside the CA directory');
@@ -103,11 +111,11 @@ test('a crl directory linked elsewhere: a CRL is not written there, and finishin
 for (const suffix of ['-wal', '-shm', '-journal']) {
   test(`a link beside the ledger (ledger.sqlite${suffix}) is refused before SQLite opens it`, async (t) => {
     const { dir, outside, directory } = caBesideOutside(t);
-    await directory.ledger().close();
+    await (await directory.ledger()).close();
     const companion = join(dir, `${CA_FILES.ledger}${suffix}`);
     const target = join(outside, `planted${suffix}`);
     symlinkSync(target, companion);
-    refusesLink(t, () => directory.ledger(), companion, 'opening the ledger');
+    await refusesLinkAsync(t, () => directory.ledger(), companion, 'opening the ledger');
     await t.throwsAsync(caStatus(directory), { instanceOf: UsageError, code: 'LINK_REFUSED' });
     t.false(existsSync(target), 'SQLite created nothing through the link');
   });
@@ -119,14 +127,14 @@ test('ca status creates nothing: no ledger where there is none, no -wal or -shm 
   t.deepEqual(before.certificates, []);
   t.deepEqual(readdirSync(dir), [CA_FILES.config], 'no ledger.sqlite was created');
 
-  await directory.ledger().close();
+  await (await directory.ledger()).close();
   const ledger = statSync(join(dir, CA_FILES.ledger));
   // The directory the operator names may itself be a link: that one is their choice, and followed.
   symlinkSync(dir, join(base, 'ca-link'));
   await caStatus(new CaDirectory(join(base, 'ca-link')));
   t.deepEqual(readdirSync(dir).sort(), [CA_FILES.config, CA_FILES.ledger]);
   t.is(statSync(join(dir, CA_FILES.ledger)).mtimeMs, ledger.mtimeMs, 'the ledger was not written');
-  const reading = directory.readOnlyLedger()!;
-  await t.throwsAsync(reading.nextCrlNumber('ff'), { any: true, code: 'SQLITE_READONLY' }, 'nor could it be');
+  const reading = (await directory.readOnlyLedger())!;
+  await t.throwsAsync(reading.nextCrl('ff'), { any: true, code: 'SQLITE_READONLY' }, 'nor could it be');
   await reading.close();
 });

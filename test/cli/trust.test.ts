@@ -67,7 +67,7 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
     ]);
     t.is(delegated.code, 0, delegated.stderr);
     // The new role is staged too, empty: it is published with its first signature, never without its file.
-    t.regex(delegated.stdout, /staged, not published yet: releases v1 needs 1 more signature\(s\) from targets/);
+    t.regex(delegated.stdout, /staged, not published yet: releases v1 needs 1 more signature, of the keys targets names: yubikey:serial=\d+;slot=9c/);
     t.notRegex(delegated.stderr, /Touch/, 'reading the public key needs no touch, and no notice says otherwise');
 
     const release = join(s.dir, '..', 'app-1.0.tar.gz');
@@ -81,37 +81,31 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
     t.notRegex(untouched.stderr, /…touched/, 'no "touched" for a touch that never came');
     t.is((await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout, statusBefore);
 
+    // Ctrl-C while the card waits for the touch: nothing staged, no file stored (before, the release
+    // stayed staged without its file, and the next release published it: clients got a 404).
+    const interrupted = await touchSign(s, card.statePath, ['releases/app-0.9.tar.gz', '--file', release], true);
+    t.is(interrupted.signal, 'SIGINT', interrupted.stderr);
+    // The card itself still waits: the developer touches it (or it gives up) before the next command.
+    while (!JSON.parse((await s.keyward(['yubikey', 'virtual', 'touch', '--state', card.statePath, '--json'])).stdout).touched)
+      await new Promise((r) => setTimeout(r, 100));
+    t.is((await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout, statusBefore);
+    t.deepEqual(readdirSync(join(s.dir, 'public', 'targets')), [], 'no release file stored');
+
     // With a touch: one command, the notice while the card waits, then what changed.
-    const signing = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'trust', 'sign', s.dir, 'releases/app-1.0.tar.gz', '--file', release], { env: s.env });
-    let stdout = '';
-    let stderr = '';
-    signing.stdout.on('data', (c: Buffer) => (stdout += c));
-    signing.stderr.on('data', (c: Buffer) => (stderr += c));
-    const read = new Promise((resolve) => signing.on('close', resolve));
-    let exitCode: number | undefined;
-    const exited = new Promise<number>((resolve) => signing.on('exit', (code) => resolve((exitCode = code ?? -1))));
-    // The notice shows once the card has waited half a second; touch then, however slowly the signer started.
-    while (!/Touch your YubiKey/.test(stderr) && exitCode === undefined) await new Promise((r) => setTimeout(r, 50));
-    t.regex(stderr, /Touch your YubiKey/);
-    let touched = false;
-    while (!touched && exitCode === undefined) {
-      touched = JSON.parse((await s.keyward(['yubikey', 'virtual', 'touch', '--state', card.statePath, '--json'])).stdout).touched;
-      if (!touched) await new Promise((r) => setTimeout(r, 100));
-    }
+    const { code, stdout, stderr, touched } = await touchSign(s, card.statePath, ['releases/app-1.0.tar.gz', '--file', release]);
+    t.is(code, 0, stderr);
     t.true(touched, 'the card was waiting for the touch');
-    t.is(await exited, 0, stderr);
-    await read;
     t.regex(stderr, /Touch your YubiKey \(serial \d+\)…\n…touched\n/, 'the touch is acknowledged');
     t.regex(stdout, /added releases\/app-1\.0\.tar\.gz in releases v1: sha256 [0-9a-f]{64}, 12 bytes/);
-    t.regex(stdout, /signed by yubikey:/);
+    t.regex(stdout, /signed releases with yubikey:/);
     t.regex(stdout, /published targets v2, releases v1, snapshot v2, timestamp v2/);
 
     // A client that trusts root v1 verifies it over HTTP.
-    const server = await staticServer(s.dir);
+    const server = await staticServer(join(s.dir, 'public'));
     try {
       const client = tempDir(t, 'keyward-trust-client-');
       const base = ['trust', 'client', '--metadata-dir', join(client, 'metadata')];
-      t.is((await s.keyward([...base, 'init', join(s.dir, 'metadata', '1.root.json')])).code, 0);
+      t.is((await s.keyward([...base, 'init', join(s.dir, 'public', 'metadata', '1.root.json')])).code, 0);
       const download = await s.keyward([
         ...base,
         '--metadata-url',
@@ -136,6 +130,40 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
     await card.stop();
   }
 });
+
+/** `keyward trust sign ARGS` as a process, touching the virtual card once it asks; or, with `interrupt`, sending SIGINT instead. */
+async function touchSign(
+  s: { dir: string; env: NodeJS.ProcessEnv; keyward: (args: string[]) => Promise<{ stdout: string }> },
+  statePath: string,
+  args: string[],
+  interrupt = false,
+) {
+  const signing = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'trust', 'sign', s.dir, ...args], { env: s.env });
+  let stdout = '';
+  let stderr = '';
+  signing.stdout.on('data', (c: Buffer) => (stdout += c));
+  signing.stderr.on('data', (c: Buffer) => (stderr += c));
+  const read = new Promise((resolve) => signing.on('close', resolve));
+  let exitCode: number | undefined;
+  let signal = null as NodeJS.Signals | null;
+  const exited = new Promise<number>((resolve) =>
+    signing.on('exit', (code, killedBy) => {
+      signal = killedBy;
+      resolve((exitCode = code ?? -1));
+    }),
+  );
+  // The notice shows once the card has waited half a second; touch then, however slowly the signer started.
+  while (!/Touch your YubiKey/.test(stderr) && exitCode === undefined) await new Promise((r) => setTimeout(r, 50));
+  let touched = false;
+  if (interrupt) signing.kill('SIGINT');
+  while (!interrupt && !touched && exitCode === undefined) {
+    touched = JSON.parse((await s.keyward(['yubikey', 'virtual', 'touch', '--state', statePath, '--json'])).stdout).touched;
+    if (!touched) await new Promise((r) => setTimeout(r, 100));
+  }
+  const code = await exited;
+  await read;
+  return { code, signal, stdout, stderr, touched };
+}
 
 test.serial('threshold signing across machines: init with public keys, status shows who is missing, sign publishes', async (t) => {
   const s = await trustCliSetup(t, rig);
@@ -189,7 +217,7 @@ test.serial('threshold signing across machines: init with public keys, status sh
   t.is(init.code, 0, init.stderr);
   t.regex(init.stdout, /repository staged/);
   const status = JSON.parse((await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout);
-  const root = status.find((r: { role: string }) => r.role === 'root');
+  const root = status.roles.find((r: { role: string }) => r.role === 'root');
   t.like(root, { version: 1, staged: true, met: false });
   t.is(root.requirements[0].signed.length, 1);
   t.is(root.requirements[0].missing.length, 1);
@@ -197,13 +225,23 @@ test.serial('threshold signing across machines: init with public keys, status sh
   t.regex(human.stdout, /root v1 {2}staged, waiting for signatures/);
   t.regex(human.stdout, /✗ 1 of 2 required from root v1/);
   t.is((await s.keyward(['trust', 'repo', 'publish', s.dir])).code, 7, 'publishing below threshold is refused');
-  const signed = await s.keyward(['trust', 'repo', 'sign', s.dir, '--key', keys.b]);
+  // The second root key holder, on another machine, signs what the first staged: only once reviewed.
+  const unreviewed = await s.keyward(['trust', 'repo', 'sign', s.dir, '--key', keys.b]);
+  t.is(unreviewed.code, 7, unreviewed.stderr);
+  t.regex(unreviewed.stderr, /Staged by others, not by this command, and signed with it:\nroot v1:\n {2}\+ _type: "root"/);
+  t.regex(unreviewed.stderr, /the staged root holds changes made by others \(above\), and no one is here to approve them/);
+  t.regex(human.stdout, new RegExp(`staged changes, against what is published \\(digest ${status.staged.digest}, for --expect\\):\nroot v1:\n`));
+  const wrong = await s.keyward(['trust', 'repo', 'sign', s.dir, '--key', keys.b, '--expect', `sha256:${'0'.repeat(64)}`]);
+  t.is(wrong.code, 7, wrong.stderr);
+  t.regex(wrong.stderr, /the staged changes are not the ones you reviewed/);
+  const signed = await s.keyward(['trust', 'repo', 'sign', s.dir, '--key', keys.b, '--expect', status.staged.digest]);
   t.is(signed.code, 0, signed.stderr);
   t.regex(signed.stdout, /published root v1, targets v1, snapshot v1, timestamp v1/);
   const after = JSON.parse((await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout);
-  t.true(after.every((r: { met: boolean; staged: boolean }) => r.met && !r.staged));
+  t.true(after.roles.every((r: { met: boolean; staged: boolean }) => r.met && !r.staged));
+  t.is(after.staged, null);
   t.deepEqual(
-    after.map((r: { role: string }) => r.role),
+    after.roles.map((r: { role: string }) => r.role),
     ['root', 'targets', 'snapshot', 'timestamp'],
   );
   // An image manifest by digest, with custom metadata; a malformed digest is refused.
@@ -229,7 +267,7 @@ test.serial('threshold signing across machines: init with public keys, status sh
   ]);
   t.is(added.code, 0, added.stderr);
   t.like(JSON.parse(added.stdout), { published: { published: [{ role: 'targets', version: 2 }] } });
-  const targets = JSON.parse(readFileSync(join(s.dir, 'metadata', '2.targets.json'), 'utf8'));
+  const targets = JSON.parse(readFileSync(join(s.dir, 'public', 'metadata', '2.targets.json'), 'utf8'));
   t.deepEqual(targets.signed.targets['registry.example/app:1.0'], { length: 1462, hashes: { sha256: '4f'.repeat(32) }, custom: { tag: '1.0' } });
 
   // A change whose signing fails stages nothing: a --sign-with key that is not the role's, a device not there.
@@ -268,7 +306,7 @@ test.serial('every trust command has help with examples', async (t) => {
     ['trust', 'client'],
     ...['init', 'refresh', 'download'].map((c) => ['trust', 'client', c]),
     ['trust', 'repo'],
-    ...['init', 'add-target', 'delegate', 'hash-bins', 'undelegate', 'rotate-key', 'sign', 'status', 'publish', 'refresh', 'discard'].map((c) => [
+    ...['init', 'add-target', 'delegate', 'hash-bins', 'undelegate', 'rotate-key', 'sign', 'status', 'publish', 'refresh', 'discard', 'upgrade'].map((c) => [
       'trust',
       'repo',
       c,
@@ -318,9 +356,10 @@ async function publishedRepository(t: import('ava').ExecutionContext) {
   const sign = (path: string, env: NodeJS.ProcessEnv = {}) =>
     runKeyward(['trust', 'sign', s.dir, path, '--file', release(path.replace(/\//g, '-')), '--key', keys.targets], { env: { ...s.env, ...env } });
   const published = () => {
-    const timestamp = JSON.parse(readFileSync(join(s.dir, 'metadata', 'timestamp.json'), 'utf8'));
-    const snapshot = JSON.parse(readFileSync(join(s.dir, 'metadata', `${timestamp.signed.meta['snapshot.json'].version}.snapshot.json`), 'utf8'));
-    const targets = JSON.parse(readFileSync(join(s.dir, 'metadata', `${snapshot.signed.meta['targets.json'].version}.targets.json`), 'utf8'));
+    const metadata = (file: string) => JSON.parse(readFileSync(join(s.dir, 'public', 'metadata', file), 'utf8'));
+    const timestamp = metadata('timestamp.json');
+    const snapshot = metadata(`${timestamp.signed.meta['snapshot.json'].version}.snapshot.json`);
+    const targets = metadata(`${snapshot.signed.meta['targets.json'].version}.targets.json`);
     return Object.keys(targets.signed.targets).sort();
   };
   return { s, keys, sign, published };
@@ -376,7 +415,7 @@ test.serial('trust repo refresh refuses a metadata file linked outside the repos
   const outside = tempDir(t, 'keyward-trust-outside-');
   const victim = join(outside, 'victim');
   writeFileSync(victim, "the operator's own file\n");
-  const link = join(s.dir, 'metadata', '2.snapshot.json');
+  const link = join(s.dir, 'public', 'metadata', '2.snapshot.json');
   symlinkSync(victim, link);
   const refused = await s.keyward(['trust', 'repo', 'refresh', s.dir, '--snapshot']);
   t.is(refused.code, 2, refused.stderr);

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keyward, type RunOptions, type RunResult } from './run.js';
-import { createSoftHsmStore, SOFTHSM_MODULE, uniqueLabel, type SoftHsmStore } from './softhsm.js';
+import { createSoftHsmStore, SOFTHSM_MODULE, uniqueLabel, type SoftHsmStore, type SoftHsmStoreOptions } from './softhsm.js';
 import type { Teardown } from './temp.js';
 
 export const CLI_PIN = '975310';
@@ -23,9 +23,12 @@ export interface CliToken {
   keyward(args: string[], options?: RunOptions): Promise<RunResult>;
 }
 
-/** The store (and whatever a test put in its directory) is removed at `t`'s teardown. */
-export async function cliToken(t: Teardown): Promise<CliToken> {
-  const store = createSoftHsmStore('keyward-cli-');
+/**
+ * The store (and whatever a test put in its directory) is removed at `t`'s teardown. Its object
+ * store is SoftHSM's database store where SoftHSM has one, unless `options` asks for another.
+ */
+export async function cliToken(t: Teardown, options: SoftHsmStoreOptions = {}): Promise<CliToken> {
+  const store = createSoftHsmStore('keyward-cli-', options);
   t.teardown(() => store.remove());
   const label = uniqueLabel('cli');
   const env = { ...store.env, KEYWARD_PIN: CLI_PIN, GNUTLS_PIN: CLI_PIN };

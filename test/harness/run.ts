@@ -12,6 +12,8 @@ export interface RunResult {
   stderr: string;
   /** stdout as bytes, for binary output. */
   stdoutBytes: Buffer;
+  /** The signal that ended the process, if one did (then `code` is -1). */
+  signal?: NodeJS.Signals;
 }
 
 export interface RunOptions {
@@ -30,9 +32,15 @@ export function run(command: string, args: string[], options: RunOptions = {}): 
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
     child.on('error', reject);
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       const stdoutBytes = Buffer.concat(out);
-      resolve({ code: code ?? -1, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes });
+      resolve({
+        code: code ?? -1,
+        stdout: stdoutBytes.toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        stdoutBytes,
+        ...(signal ? { signal } : {}),
+      });
     });
     // A child may exit without reading its input (EPIPE): that is its business, not a failure.
     child.stdin.on('error', () => undefined);

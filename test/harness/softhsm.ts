@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { SOFTHSM_MODULE_CANDIDATES } from '../../src/hsm/pkcs11/module.js';
-import { createSoftHsmStore, type SoftHsmStore } from '../../src/hsm/pkcs11/softhsm.js';
+import { createSoftHsmStore, type SoftHsmStore, type SoftHsmStoreOptions } from '../../src/hsm/pkcs11/softhsm.js';
 import { processSoftHsmStore } from '../../src/testing/softhsm.js';
 
-export { createSoftHsmStore, type SoftHsmStore };
+export { createSoftHsmStore, type SoftHsmStore, type SoftHsmStoreOptions };
 
 export const SOFTHSM_MODULE = SOFTHSM_MODULE_CANDIDATES.find((p) => existsSync(p)) ?? '/usr/lib/softhsm/libsofthsm2.so';
 

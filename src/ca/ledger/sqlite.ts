@@ -5,8 +5,21 @@
  */
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
-import { keywardError } from '../../errors.js';
-import type { Ledger, LedgerEntry, RevocationReason } from './ledger.js';
+import {
+  entryOf,
+  notEmpty,
+  notIssued,
+  serialInUse,
+  storedEntryOf,
+  type CertificateRow,
+  type CrlContent,
+  type Ledger,
+  type LedgerContent,
+  type LedgerEntry,
+  type PendingRecord,
+  type RevocationReason,
+  type StoredEntry,
+} from './ledger.js';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 
@@ -30,48 +43,17 @@ CREATE INDEX IF NOT EXISTS certificates_by_issuer ON certificates (issuer_key_id
 CREATE TABLE IF NOT EXISTS crl_numbers (issuer_key_id TEXT PRIMARY KEY, last INTEGER NOT NULL);
 `;
 
-interface Row {
-  serial: string;
-  subject: string;
-  issuer: string;
-  issuer_key_id: string;
-  profile: string;
-  not_before: number;
-  not_after: number;
-  renew_at: number;
-  status: 'issued' | 'revoked';
-  revoked_at: number | null;
-  revocation_reason: RevocationReason | null;
-  der: Buffer;
-}
+type Row = CertificateRow<number>;
 
-function fromRow(row: Row): LedgerEntry {
-  return {
-    serial: row.serial,
-    subject: row.subject,
-    issuer: row.issuer,
-    issuerKeyId: row.issuer_key_id,
-    profile: row.profile,
-    notBefore: new Date(row.not_before),
-    notAfter: new Date(row.not_after),
-    renewAt: new Date(row.renew_at),
-    status: row.status,
-    ...(row.revoked_at !== null ? { revokedAt: new Date(row.revoked_at), revocationReason: row.revocation_reason ?? 'unspecified' } : {}),
-    der: new Uint8Array(row.der),
-  };
-}
-
-interface Pending {
-  entry: Omit<LedgerEntry, 'status'>;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
+const fromMs = (ms: number) => new Date(ms);
+const fromRow = (row: Row): StoredEntry => storedEntryOf(row, fromMs);
+const entryOfRow = (row: Row): LedgerEntry => entryOf(row, fromMs);
 
 export class SqliteLedger implements Ledger {
   readonly path: string;
   readonly #db: BetterSqlite3.Database;
   readonly #insert: BetterSqlite3.Statement;
-  #pending: Pending[] = [];
+  #pending: PendingRecord[] = [];
   #flushScheduled = false;
 
   private constructor(path: string, readOnly: boolean) {
@@ -136,9 +118,7 @@ export class SqliteLedger implements Ledger {
             });
             return undefined;
           } catch (error) {
-            return (error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
-              ? keywardError('SERIAL_IN_USE', `serial ${entry.serial} was used before; a serial is never issued twice`)
-              : error;
+            return (error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? serialInUse(entry.serial) : error;
           }
         }),
       )();
@@ -151,36 +131,78 @@ export class SqliteLedger implements Ledger {
 
   async get(serial: string): Promise<LedgerEntry | undefined> {
     const row = this.#db.prepare('SELECT * FROM certificates WHERE serial = ?').get(serial) as Row | undefined;
-    return row ? fromRow(row) : undefined;
+    return row ? entryOfRow(row) : undefined;
   }
 
   async list(filter: { issuerKeyId?: string; status?: LedgerEntry['status'] } = {}): Promise<LedgerEntry[]> {
-    const rows = this.#db
+    return this.#rows(filter).map(entryOfRow);
+  }
+
+  #rows(filter: { issuerKeyId?: string; status?: LedgerEntry['status'] } = {}): Row[] {
+    return this.#db
       .prepare(
         `SELECT * FROM certificates WHERE (@issuer IS NULL OR issuer_key_id = @issuer) AND (@status IS NULL OR status = @status) ORDER BY recorded_at, serial`,
       )
       .all({ issuer: filter.issuerKeyId ?? null, status: filter.status ?? null }) as Row[];
-    return rows.map(fromRow);
   }
 
   async revoke(serial: string, reason: RevocationReason, at: Date = new Date()): Promise<LedgerEntry> {
     const existing = await this.get(serial);
-    if (!existing)
-      throw keywardError('CERTIFICATE_NOT_FOUND', `no certificate with serial ${serial} was issued by this CA`, {
-        hint: 'keyward ca status lists the issued certificates',
-      });
+    if (!existing) throw notIssued(serial);
     if (existing.status === 'revoked') return existing;
     this.#db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE serial = ?`).run(at.getTime(), reason, serial);
     return (await this.get(serial))!;
   }
 
-  async nextCrlNumber(issuerKeyId: string): Promise<number> {
-    return this.#db.transaction(() => {
-      this.#db
-        .prepare('INSERT INTO crl_numbers (issuer_key_id, last) VALUES (?, 1) ON CONFLICT (issuer_key_id) DO UPDATE SET last = last + 1')
-        .run(issuerKeyId);
-      return (this.#db.prepare('SELECT last FROM crl_numbers WHERE issuer_key_id = ?').get(issuerKeyId) as { last: number }).last;
-    })();
+  async nextCrl(issuerKeyId: string): Promise<CrlContent> {
+    // IMMEDIATE: the number and the revocations are read under one write lock, as another process sees neither half.
+    return this.#db
+      .transaction(() => {
+        this.#db
+          .prepare('INSERT INTO crl_numbers (issuer_key_id, last) VALUES (?, 1) ON CONFLICT (issuer_key_id) DO UPDATE SET last = last + 1')
+          .run(issuerKeyId);
+        const { last } = this.#db.prepare('SELECT last FROM crl_numbers WHERE issuer_key_id = ?').get(issuerKeyId) as { last: number };
+        return { number: last, revoked: this.#rows({ issuerKeyId, status: 'revoked' }).map(entryOfRow) };
+      })
+      .immediate();
+  }
+
+  async dump(): Promise<LedgerContent> {
+    return this.#db
+      .transaction(() => ({
+        certificates: this.#rows().map(fromRow),
+        crlNumbers: (
+          this.#db.prepare('SELECT issuer_key_id, last FROM crl_numbers ORDER BY issuer_key_id').all() as Array<{ issuer_key_id: string; last: number }>
+        ).map((row) => ({ issuerKeyId: row.issuer_key_id, last: row.last })),
+      }))
+      .deferred();
+  }
+
+  async load(content: LedgerContent): Promise<void> {
+    const insertNumber = this.#db.prepare('INSERT INTO crl_numbers (issuer_key_id, last) VALUES (?, ?)');
+    const insert = this.#db.prepare(
+      `INSERT INTO certificates (serial, subject, issuer, issuer_key_id, profile, not_before, not_after, renew_at, status, revoked_at, revocation_reason, der, recorded_at)
+       VALUES (@serial, @subject, @issuer, @issuerKeyId, @profile, @notBefore, @notAfter, @renewAt, @status, @revokedAt, @revocationReason, @der, @recordedAt)`,
+    );
+    this.#db
+      .transaction(() => {
+        const held = (this.#db.prepare('SELECT (SELECT count(*) FROM certificates) + (SELECT count(*) FROM crl_numbers) AS n').get() as { n: number }).n;
+        if (held > 0) throw notEmpty(`the ledger ${this.path} already holds certificates or CRL numbers`);
+        for (const entry of content.certificates) {
+          insert.run({
+            ...entry,
+            notBefore: entry.notBefore.getTime(),
+            notAfter: entry.notAfter.getTime(),
+            renewAt: entry.renewAt.getTime(),
+            revokedAt: entry.revokedAt?.getTime() ?? null,
+            revocationReason: entry.revocationReason ?? null,
+            der: Buffer.from(entry.der),
+            recordedAt: entry.recordedAt.getTime(),
+          });
+        }
+        for (const { issuerKeyId, last } of content.crlNumbers) insertNumber.run(issuerKeyId, last);
+      })
+      .immediate();
   }
 
   async close(): Promise<void> {

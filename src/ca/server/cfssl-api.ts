@@ -6,7 +6,7 @@
  * the request's head has arrived (caller, path, method), `answer` once its body has.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { AuthError, keywardError, UnavailableError, UsageError, VerificationError } from '../../errors.js';
+import { AuthError, KeywardError, keywardError, UnavailableError, UsageError, VerificationError } from '../../errors.js';
 import { quoted } from '../../quoted.js';
 import { certificatePem } from '../../x509/certificate.js';
 import { toPem } from '../../x509/pem.js';
@@ -26,6 +26,8 @@ export interface ApiOptions {
   requireAuthsign?: boolean;
   /** With mTLS: which client certificates may reach the API (what each may obtain: access.ts). */
   callers?: CallerPolicy;
+  /** Where the server logs what its clients are not told (why the ledger failed). */
+  log?: (line: string) => void;
 }
 
 /**
@@ -60,6 +62,8 @@ export const CFSSL = {
   POLICY_VIOLATION: 5300,
   KEY_UNAVAILABLE: 2500,
   CERTIFICATE_UNKNOWN: 1000,
+  /** cfssl's CertStoreError (its certdb): here, the ledger. */
+  CERT_STORE_ERROR: 11000,
 } as const;
 
 const ok = (result: unknown, messages: ApiResponse['body']['messages'] = []): ApiResponse => ({
@@ -139,7 +143,13 @@ const REQUEST_ERROR_CODES: Record<string, number> = {
 };
 
 /** Keyward's errors in cfssl's words: the request's fault is a 400, a device's a 503, anything else a 500. */
-function signingFailure(error: unknown): ApiResponse {
+function signingFailure(error: unknown, log?: (line: string) => void): ApiResponse {
+  // Nothing is handed out that the ledger has not recorded: without the ledger, nothing is issued.
+  // The client is not told where the database is; the operator's log says what failed.
+  if (error instanceof KeywardError && error.code.startsWith('LEDGER_')) {
+    log?.(`${error.code}: ${error.message}`);
+    return failure(503, CFSSL.CERT_STORE_ERROR, "the CA's ledger is unavailable, so nothing was issued; try again shortly");
+  }
   if (error instanceof UsageError || error instanceof VerificationError) {
     return failure(400, REQUEST_ERROR_CODES[error.code] ?? CFSSL.POLICY_VIOLATION, error.code === 'CSR_MALFORMED' ? 'CSR Decode failed' : error.message);
   }
@@ -190,7 +200,7 @@ export class CfsslApi {
       // break it during a swarm's rotation (ca/certificates.go ValidateCertChain).
       return ok({ certificate: toPem('CERTIFICATE', issued.der) }, messages);
     } catch (error) {
-      return signingFailure(error);
+      return signingFailure(error, this.#options.log);
     }
   }
 

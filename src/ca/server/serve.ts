@@ -106,7 +106,12 @@ function checkExposure(host: string, tls: boolean, clientAuth: string, requireAu
 
 export async function serveCa(directory: CaDirectory, keystore: Keystore, options: ServeCaOptions = {}): Promise<ServedCa> {
   const clientAuth = options.clientAuth ?? 'none';
-  const apiOptions: ApiOptions = { authKeys: options.authKeys, requireAuthsign: options.requireAuthsign, callers: clientAuth === 'none' ? 'any' : clientAuth };
+  const apiOptions: ApiOptions = {
+    authKeys: options.authKeys,
+    requireAuthsign: options.requireAuthsign,
+    callers: clientAuth === 'none' ? 'any' : clientAuth,
+    log: options.log,
+  };
   // Refused before the CA key is opened: nobody types a PIN for a server that will not start.
   checkApiOptions(apiOptions);
   checkExposure(options.host ?? '127.0.0.1', Boolean(options.tlsHosts?.length), clientAuth, options.requireAuthsign ?? false);

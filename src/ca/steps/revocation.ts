@@ -21,7 +21,7 @@ export interface RevokeOptions {
 
 /** Revokes a certificate, and says whose CRL will carry it (to be signed next). */
 export async function revokeCertificate(directory: CaDirectory, options: RevokeOptions): Promise<{ entry: LedgerEntry; crl: 'intermediate' | 'root' }> {
-  const ledger = directory.ledger();
+  const ledger = await directory.ledger();
   try {
     const entry = await ledger.revoke(normalizeSerial(options.serial), options.reason);
     const byRoot = entry.issuerKeyId === keyIdentifierOf(spkiOf(directory.root().publicKey)).toString('hex');

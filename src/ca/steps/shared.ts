@@ -46,7 +46,7 @@ export function checkOneCluster(config: CaConfig, clusterId: string, hint: strin
 
 /** Records a certificate a step signed (root, intermediate, cross-signed) in the directory's ledger. */
 export async function recordIssued(directory: CaDirectory, certificate: x509.X509Certificate, profile: string, issuerSpki: Uint8Array): Promise<void> {
-  const ledger = directory.ledger({ create: true });
+  const ledger = await directory.ledger({ create: true });
   try {
     await ledger.record(entryFor(fieldsOf(certificate), profile, keyIdentifierOf(issuerSpki).toString('hex')));
   } finally {
@@ -56,7 +56,7 @@ export async function recordIssued(directory: CaDirectory, certificate: x509.X50
 
 /** Signs the CRL of what `signer` revoked and publishes it in the directory under `role`. */
 export async function writeCrl(directory: CaDirectory, role: CrlRole, signer: SigningKey, issuer: x509.X509Certificate, days: number): Promise<x509.X509Crl> {
-  const ledger = directory.ledger();
+  const ledger = await directory.ledger();
   try {
     const crl = await crlFromLedger(ledger, signer, issuer, days);
     directory.saveCrl(role, crl);

@@ -28,7 +28,7 @@ export async function caStatus(directory: CaDirectory): Promise<CaStatus> {
   const config = directory.config();
   const roots = directory.exists(CA_FILES.roots) ? directory.roots() : [];
   // A reading command: it creates no ledger where there is none, and writes nothing to one.
-  const ledger = directory.readOnlyLedger();
+  const ledger = await directory.readOnlyLedger();
   try {
     const now = Date.now();
     const certificates: CertificateStatus[] = (ledger ? await ledger.list() : []).map((e) => ({

@@ -14,6 +14,7 @@ import { requireAllowedModule, type ModuleRequester } from './module-policy.js';
 import { P11KIT_MODULE_DIRS, registeredModules } from './p11-kit.js';
 import { defaultSoftHsmModule } from './softhsm.js';
 import { Token, type ModuleInfo, type TokenModule } from './token.js';
+import { uninterrupted } from './uninterrupted.js';
 
 // Where SoftHSM2's module is found lives beside the SoftHSM stores, which need no native code.
 export { defaultSoftHsmModule, SOFTHSM_MODULE_CANDIDATES } from './softhsm.js';
@@ -249,7 +250,7 @@ export class Pkcs11Module implements TokenModule {
       throw keywardError('PIN_LENGTH', `the token wants a PIN of ${info.minPinLen} to ${info.maxPinLen} bytes`);
     }
     this.#forgetToken(slot);
-    pkcs11Call(ctx, () => lib.C_InitToken(slot, options.soPin.revealString(), padded));
+    pkcs11Call(ctx, () => uninterrupted(() => lib.C_InitToken(slot, options.soPin.revealString(), padded)));
     // The slot's token is new: find it again (SoftHSM moves it to a new slot id).
     const token = this.tokens().find((t) => t.info().initialized && t.label === options.label && !t.info().userPinInitialized);
     if (!token) throw errorForCkr('CKR_TOKEN_NOT_PRESENT', ctx);

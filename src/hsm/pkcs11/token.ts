@@ -9,6 +9,7 @@ import { CKS_RO_USER_FUNCTIONS, CKS_RW_SO_FUNCTIONS, CKS_RW_USER_FUNCTIONS, ckUs
 import { ckrOf, errorForCkr, pkcs11Call, translatePkcs11Error, type Pkcs11ErrorContext } from './errors.js';
 import { slotIdOf, unpad } from './fields.js';
 import { SessionPool } from './session-pool.js';
+import { uninterrupted } from './uninterrupted.js';
 
 /**
  * What the token's flags say about a PIN's retry counter (PKCS#11 §5.2 CK_TOKEN_INFO flags), named
@@ -203,7 +204,7 @@ export class Token {
       });
     }
     try {
-      this.lib.C_Login(this.session(), ckUser(userType), pin.revealString());
+      uninterrupted(() => this.lib.C_Login(this.session(), ckUser(userType), pin.revealString()));
     } catch (error) {
       const ckr = ckrOf(error);
       if (ckr === 'CKR_USER_ALREADY_LOGGED_IN') return;
@@ -233,7 +234,7 @@ export class Token {
   /** C_SetPIN: the logged-in user (or SO) changes their own PIN. */
   changePin(oldPin: Secret, newPin: Secret, options: LoginOptions = {}): void {
     this.login(oldPin, options);
-    pkcs11Call(this.ctx('change the PIN'), () => this.lib.C_SetPIN(this.session(), oldPin.revealString(), newPin.revealString()));
+    pkcs11Call(this.ctx('change the PIN'), () => uninterrupted(() => this.lib.C_SetPIN(this.session(), oldPin.revealString(), newPin.revealString())));
   }
 
   /** C_InitPIN as the SO: sets a new user PIN, which also unblocks a locked one. */
@@ -241,7 +242,7 @@ export class Token {
     if (this.isLoggedIn('user')) this.logout();
     this.login(soPin, { ...options, userType: 'so' });
     try {
-      pkcs11Call(this.ctx('set the user PIN'), () => this.lib.C_InitPIN(this.session(), newUserPin.revealString()));
+      pkcs11Call(this.ctx('set the user PIN'), () => uninterrupted(() => this.lib.C_InitPIN(this.session(), newUserPin.revealString())));
     } finally {
       this.logout();
     }

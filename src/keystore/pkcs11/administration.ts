@@ -4,8 +4,11 @@
  */
 import { keywardError } from '../../errors.js';
 import { mechanismName } from '../../hsm/pkcs11/constants.js';
+import type { Pkcs11Module } from '../../hsm/pkcs11/module.js';
+import { fileStoreRisk, softHsmHasDatabaseStore, softHsmStore, type SoftHsmObjectStore, type SoftHsmStoreInfo } from '../../hsm/pkcs11/softhsm-store.js';
 import type { PinCounterState, Token } from '../../hsm/pkcs11/token.js';
 import type { Secret } from '../../secret.js';
+import { devicePinVariable } from '../device-pins.js';
 import { OPERATOR } from '../uri/origin.js';
 import { parsePkcs11Uri, type Pkcs11Uri } from '../uri/index.js';
 import type { TokenLogins } from './login.js';
@@ -17,6 +20,8 @@ export interface TokenSummary {
   manufacturer: string;
   model: string;
   serial: string;
+  /** The variable its own user PIN may come from (KEYWARD_PIN_TOKEN_<serial>); undefined without a serial. */
+  pinVariable: string | undefined;
   slotId: number;
   module: string;
   initialized: boolean;
@@ -25,6 +30,15 @@ export interface TokenSummary {
   soPin: PinCounterState;
   /** Mechanism names, when asked for. */
   mechanisms?: string[];
+  /** SoftHSM only: how it keeps the token (`file`: a crash at a login can empty its token.object). */
+  objectStore?: SoftHsmObjectStore;
+}
+
+/** The SoftHSM store a PKCS#11 module reads, when the module is SoftHSM. */
+export interface SoftHsmStoreReport extends SoftHsmStoreInfo {
+  module: string;
+  /** Whether this SoftHSM was built with its database object store. */
+  databaseStore: boolean;
 }
 
 export interface InitTokenRequest {
@@ -45,6 +59,7 @@ export class Pkcs11Administration {
   tokens(uriText = 'pkcs11:', options: { mechanisms?: boolean; includeUninitialized?: boolean } = {}): TokenSummary[] {
     const uri = parsePkcs11Uri(uriText);
     const module = this.#resolver.module(uri, OPERATOR);
+    const stored = new Map(this.#softHsmStore(module)?.tokens.map((t) => [t.serial, t.objectStore]));
     return module
       .tokens()
       .filter((t) => (options.includeUninitialized || t.info().initialized) && this.#resolver.matches(t, uri))
@@ -56,6 +71,7 @@ export class Pkcs11Administration {
           manufacturer: info.manufacturer,
           model: info.model,
           serial: info.serial,
+          pinVariable: devicePinVariable('token', info.serial),
           slotId: info.slotId,
           module: module.path,
           initialized: info.initialized,
@@ -63,8 +79,35 @@ export class Pkcs11Administration {
           userPin: info.userPin,
           soPin: info.soPin,
           ...(options.mechanisms ? { mechanisms: [...t.mechanisms()].sort((a, b) => a - b).map(mechanismName) } : {}),
+          ...(stored.has(info.serial) ? { objectStore: stored.get(info.serial) } : {}),
         };
       });
+  }
+
+  /** The SoftHSM store the module reads, or undefined when the module is not SoftHSM. */
+  softHsmStore(uriText = 'pkcs11:'): SoftHsmStoreReport | undefined {
+    return this.#softHsmStore(this.#resolver.module(parsePkcs11Uri(uriText), OPERATOR));
+  }
+
+  /**
+   * What a crash can do to these tokens on SoftHSM's file object store, and what to do about it; for
+   * `keyward doctor` and `keyward token init`. Undefined when none of them is on the file store.
+   */
+  fileStoreRisk(uriText: string, tokens: TokenSummary[]): { message: string; hint: string } | undefined {
+    const store = this.softHsmStore(uriText);
+    const atRisk = tokens.filter((t) => t.objectStore === 'file');
+    if (!store?.tokenDir || atRisk.length === 0) return undefined;
+    return fileStoreRisk(
+      atRisk.map((t) => `"${t.label}"`),
+      store.tokenDir,
+      store.databaseStore,
+    );
+  }
+
+  #softHsmStore(module: Pkcs11Module): SoftHsmStoreReport | undefined {
+    if (module.info().manufacturer !== 'SoftHSM') return undefined;
+    // SoftHSM reads SOFTHSM2_CONF from the process's environment (once, when it is loaded), not the keystore's.
+    return { module: module.path, databaseStore: softHsmHasDatabaseStore(module.path), ...softHsmStore(process.env) };
   }
 
   /** Initialises a new token in a free slot (SoftHSM always has one). */
@@ -99,7 +142,7 @@ export class Pkcs11Administration {
     return this.#summary(token, uri);
   }
 
-  /** Changes the user PIN (C_SetPIN); the current PIN comes from the URI's pin-source, KEYWARD_PIN or a prompt. */
+  /** Changes the user PIN (C_SetPIN); the current PIN comes from the URI's pin-source, the token's own variable, KEYWARD_PIN or a prompt. */
   async changePin(uriText: string, newPin: Secret): Promise<TokenSummary> {
     const uri = parsePkcs11Uri(uriText);
     const token = this.#resolver.token(uri, uriText, OPERATOR);

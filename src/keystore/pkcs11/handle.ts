@@ -1,7 +1,7 @@
 /** A key on a PKCS#11 token as a KeyHandle: logs in when its private key is first needed. */
 import { ALGORITHMS, type KeyAlgorithm } from '../../crypto/algorithms.js';
 import { ecdsaRawToDer } from '../../crypto/signature-encoding.js';
-import { keywardError } from '../../errors.js';
+import { KeywardError, keywardError } from '../../errors.js';
 import { findKeys, storeCertificate, type Pkcs11Key } from '../../hsm/pkcs11/keys.js';
 import { parseCertificate } from '../../x509/certificate.js';
 import { samePublicKey } from '../../x509/public-key.js';
@@ -62,9 +62,17 @@ export class Pkcs11KeyHandle implements KeyHandle {
     if (!samePublicKey(certificate.publicKey, await this.publicKey())) {
       throw keywardError('CERTIFICATE_KEY_MISMATCH', `the certificate (${certificate.subject}) is for another key than "${this.#key.label}"`);
     }
+    // A certificate is a public object, which a read/write session may store without a login (PKCS#11's
+    // "R/W Public Session"): log in only if the token asks, for SoftHSM rewrites its token.object at
+    // every login.
     let key = this.#key;
-    if (!key.token.isLoggedIn() && key.token.info().loginRequired) key = await this.#loginAndRefind();
-    await storeCertificate(key, Buffer.from(der));
+    try {
+      await storeCertificate(key, Buffer.from(der));
+    } catch (error) {
+      if (!(error instanceof KeywardError && error.code === 'LOGIN_REQUIRED')) throw error;
+      key = await this.#loginAndRefind();
+      await storeCertificate(key, Buffer.from(der));
+    }
     [this.#key] = findKeys(key.token, { id: key.id });
   }
 

@@ -31,7 +31,7 @@ export class KeyUri {
         'URI_SECRET_IN_FILE',
         'a key URI read from a file may not say where a PIN or key comes from (pin-source, pin-value, management-key-source)',
         {
-          hint: `give PINs as the operator (at the prompt, in KEYWARD_PIN); remove the attribute from ${file}, and restore the file from a trusted copy if you did not put it there`,
+          hint: `give PINs as the operator (at the prompt, in the device's KEYWARD_PIN_TOKEN_<serial> or KEYWARD_PIN_YUBIKEY_<serial>, or KEYWARD_PIN); remove the attribute from ${file}, and restore the file from a trusted copy if you did not put it there`,
           details: { file, field },
         },
       );

@@ -16,6 +16,7 @@ import type { TargetFile } from '../targets.js';
 import { SNAPSHOT_FILE } from '../timestamp.js';
 import { HttpFetcher, type Fetcher } from './fetcher.js';
 import { nextVersion, TrustedSet } from './trusted-set.js';
+import { metadataFile, quote } from '../file-names.js';
 
 /** Download limits where the signed metadata gives no length (spec §5.3.3 W, §5.4.1 X, §5.5.1 Y, §5.6.1 Z). */
 export interface Limits {
@@ -63,11 +64,6 @@ export interface RefreshReport {
   snapshot: number;
   targets: number;
   consistentSnapshot: boolean;
-}
-
-/** Python's `quote(name, safe="")`: role names and target paths as file names and URL parts. */
-export function quote(name: string): string {
-  return encodeURIComponent(name).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 /** Starts a client: its metadata directory with the root it was given out of band (spec §5.2). */
@@ -197,7 +193,7 @@ export class Updater {
     // §5.6.1
     const bytes = await this.#fetchMetadata(
       role,
-      consistent ? `${meta.version}.${quote(role)}.json` : `${quote(role)}.json`,
+      consistent ? metadataFile(role, meta.version) : `${quote(role)}.json`,
       meta.length ?? this.#limits.targetsBytes,
     );
     trusted.updateTargets(bytes, role, delegator); // §5.6.2–§5.6.5

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { SqliteLedger } from '../../../src/ca/ledger/sqlite.js';
 import { normalizeSerial } from '../../../src/ca/ledger/ledger.js';
-import { ConflictError, NotFoundError } from '../../../src/errors.js';
 import { nodeCsr, testCa } from '../../harness/ca.js';
 import { caServeProcess } from '../../harness/ca-server.js';
+import { checkLedgerRules, sampleEntry } from '../../harness/ledger.js';
 import { USER_PIN } from '../../harness/keystore.js';
 import { tempDir } from '../../harness/temp.js';
 
@@ -34,30 +34,7 @@ test('100 concurrent issuances: 100 unique serials, every one in the ledger', as
 
 test('the ledger refuses a serial twice, keeps revocations, numbers CRLs, and survives reopening', async (t) => {
   const path = join(tempDir(t, 'keyward-ledger-'), 'ledger.sqlite');
-  const ledger = SqliteLedger.open(path);
-  const entry = {
-    serial: 'abc123',
-    subject: 'CN=x',
-    issuer: 'CN=ca',
-    issuerKeyId: 'ff',
-    profile: 'node-worker',
-    notBefore: new Date(0),
-    notAfter: new Date(1e12),
-    renewAt: new Date(5e11),
-    der: Uint8Array.of(1, 2, 3),
-  };
-  await ledger.record(entry);
-  await t.throwsAsync(ledger.record({ ...entry, subject: 'CN=other' }), { instanceOf: ConflictError, message: /was used before/ });
-  const revoked = await ledger.revoke('abc123', 'keyCompromise');
-  t.like(revoked, { status: 'revoked', revocationReason: 'keyCompromise' });
-  t.like(await ledger.revoke('abc123', 'superseded'), { revocationReason: 'keyCompromise' }, 'revoking twice keeps the first reason');
-  await t.throwsAsync(ledger.revoke('def', 'unspecified'), { instanceOf: NotFoundError });
-  t.deepEqual([await ledger.nextCrlNumber('ff'), await ledger.nextCrlNumber('ff'), await ledger.nextCrlNumber('ee')], [1, 2, 1]);
-  await ledger.close();
-  const again = SqliteLedger.open(path);
-  t.like(await again.get('abc123'), { subject: 'CN=x', status: 'revoked' });
-  t.is(await again.nextCrlNumber('ff'), 3);
-  await again.close();
+  await checkLedgerRules(t, async () => SqliteLedger.open(path));
   t.is(normalizeSerial('00:AB:C1:23'), 'abc123');
   t.is(normalizeSerial('A:0B'), '0a0b', 'typed without its leading zero: found all the same');
   t.is(normalizeSerial('0x0A0B'), '0a0b');
@@ -66,17 +43,7 @@ test('the ledger refuses a serial twice, keeps revocations, numbers CRLs, and su
 test("a ledger written before serials kept their leading zero is brought to the certificate's form when opened", async (t) => {
   const path = join(tempDir(t, 'keyward-ledger-'), 'ledger.sqlite');
   const ledger = SqliteLedger.open(path);
-  const entry = {
-    serial: '0a0b0c',
-    subject: 'CN=old',
-    issuer: 'CN=ca',
-    issuerKeyId: 'ff',
-    profile: 'node-worker',
-    notBefore: new Date(0),
-    notAfter: new Date(1e12),
-    renewAt: new Date(5e11),
-    der: Uint8Array.of(1),
-  };
+  const entry = sampleEntry('0a0b0c', { subject: 'CN=old', der: Uint8Array.of(1) });
   await ledger.record(entry);
   await ledger.close();
   // What earlier versions stored for that certificate.
