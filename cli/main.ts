@@ -39,13 +39,25 @@ const NOUNS: Record<string, LazyCommand> = {
     description: 'TUF 1.0 repositories signed in hardware (thresholds across devices, delegations, touch-to-sign) and a conformant TUF client',
     define: async () => (await import('./trust/index.js')).defineTrust,
   },
+  notary: {
+    description: 'Docker Content Trust (Notary v1) on a notary-server, every key in a device: init a GUN, sign and revoke tags, signers, key rotation',
+    define: async () => (await import('./notary/index.js')).defineNotary,
+  },
+  image: {
+    description: 'container images signed in hardware where cosign, podman, skopeo and CRI-O look (cosign format, in the registry): sign, verify, list',
+    define: async () => (await import('./image/index.js')).defineImage,
+  },
+  blob: {
+    description: 'files signed in hardware into Sigstore bundles (public key, no transparency log), and verified',
+    define: async () => (await import('./blob.js')).defineBlob,
+  },
   doctor: {
     description: 'explain what this machine sees of YubiKeys: USB devices, PC/SC readers, PIV applications',
     define: async () => (await import('./doctor.js')).defineDoctor,
   },
   demo: {
     description:
-      'run the whole story end to end on throw-away SoftHSM tokens and a virtual YubiKey: keys, a YubiKey enrolment, a cluster PKI, a TUF repository a developer touch-signs; nothing to set up, nothing left behind',
+      'run the whole story end to end on throw-away SoftHSM tokens and a virtual YubiKey: keys, a YubiKey enrolment, a cluster PKI, a TUF repository a developer touch-signs, a file and an image signed where verifiers look; nothing to set up, nothing left behind',
     define: async () => (await import('./demo/index.js')).defineDemo,
   },
 };
@@ -214,8 +226,8 @@ function unknownCommand(command: Command, name: string): never {
 }
 
 /**
- * Commander answers `keyward image sign --help` with keyward's own help: it looks for --help before
- * it checks that `image` is a command. Here an unknown command is a usage error, with --help or not.
+ * Commander answers `keyward nosuch sign --help` with keyward's own help: it looks for --help before
+ * it checks that `nosuch` is a command. Here an unknown command is a usage error, with --help or not.
  */
 function refuseUnknownCommand(command: Command): void {
   command.on('beforeHelp', () => {

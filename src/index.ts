@@ -30,5 +30,15 @@ export type { PublishReport } from './trust/repository/publishing.js';
 export type { RoleStatus } from './trust/repository/requirements.js';
 export type { Approval, Review } from './trust/repository/review.js';
 export type { PublishedStore } from './trust/repository/store.js';
-export { TUF_1_0, type Dialect } from './trust/dialect.js';
+export { TUF_1_0, type Dialect, type MetadataKey } from './trust/dialect.js';
 export { deviceSigner, metadataSigner, signerOf, type Signer, type TufSigner } from './trust/signer.js';
+export { NOTARY, notaryKeyFromSpki, notaryKeyId, x509Key, type NotaryKey } from './trust/notary/dialect.js';
+export {
+  NotaryRepository,
+  type NotaryContext,
+  type PublishReport as NotaryPublishReport,
+  type TargetEntry as NotaryTargetEntry,
+} from './trust/notary/repository.js';
+export { NotaryServer, type NotaryServerOptions } from './trust/notary/server.js';
+export { TrustStore as NotaryTrustStore } from './trust/notary/trust-store.js';
+export { checkGun, parseReference } from './trust/notary/gun.js';
