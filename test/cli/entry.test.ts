@@ -128,6 +128,10 @@ test('an unknown command is refused with exit 2, with --help or without; help <c
   t.is(help.code, 0);
   t.regex(help.stdout, /Usage: keyward key sign \[options\] <uri>/);
   t.regex((await keyward(['key', '--help'])).stdout, /sign \[options\] <uri>\s+sign a file with a key in the device/);
+  // A command a noun names lazily (trust's) is defined on the way, for help as for a run.
+  const nested = await keyward(['help', 'trust', 'client', 'download']);
+  t.is(nested.code, 0, nested.stderr);
+  t.regex(nested.stdout, /Usage: keyward trust client download \[options\]/);
 });
 
 test('keyward --help lists every exit code from the one table', async (t) => {
