@@ -8,8 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes, createHash, generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalize as tufjsCanonicalize } from '@tufjs/canonical-json';
 import { Updater as TufJsUpdater } from 'tuf-js';
@@ -23,7 +22,7 @@ import { signerOf, signMetadata, type TufSigner } from '../src/trust/signer.js';
 import { targetFileOf, type TargetFile, type TargetsSigned } from '../src/trust/targets.js';
 import { serveVirtualCard, type PcscRig } from '../test/harness/pcscd.js';
 import { KEYWARD_BIN, run } from '../test/harness/run.js';
-import { Cleanup } from '../test/harness/temp.js';
+import { Cleanup, tempDir, type Teardown } from '../test/harness/temp.js';
 import { staticServer, trustCliSetup } from '../test/harness/tuf.js';
 import { medianOf } from './measure.js';
 import { benchFreshClient, type FreshClientBench } from './trust-client.js';
@@ -90,13 +89,13 @@ async function softHsmSigners(): Promise<{ keystore: Keystore; make: () => Promi
  * A published repository of `count` targets in the top-level targets role, every key Ed25519 in
  * SoftHSM; one of them (RELEASE) has its file in the repository.
  */
-async function largeRepository(count: number, make: () => Promise<TufSigner>, keystore: Keystore): Promise<Repository> {
+async function largeRepository(count: number, make: () => Promise<TufSigner>, keystore: Keystore, t: Teardown): Promise<Repository> {
   const setup = async () => {
     const signer = await make();
     return { keys: [{ key: signer.key, signer }], threshold: 1 };
   };
   const options = { root: await setup(), targets: await setup(), snapshot: await setup(), timestamp: await setup() };
-  const repo = await Repository.init(mkdtempSync(join(tmpdir(), 'keyward-bench-tuf-')), options, { keystore });
+  const repo = await Repository.init(tempDir(t, 'keyward-bench-tuf-'), options, { keystore });
   await repo.change({
     edit: (edits) => {
       edits.addTargets(syntheticTargets(count - 1));
@@ -107,21 +106,21 @@ async function largeRepository(count: number, make: () => Promise<TufSigner>, ke
   return repo;
 }
 
-async function verifyRow(count: number, repo: Repository): Promise<VerifyRow> {
+async function verifyRow(count: number, repo: Repository, t: Teardown): Promise<VerifyRow> {
   const server = await staticServer(repo.publicDir);
   const root = readFileSync(join(repo.publicDir, 'metadata', '1.root.json'));
   const lookup = `packages/pkg-${count - 2}/pkg-${count - 2}-1.0.0.tar.gz`;
   const row: VerifyRow = { targets: count, targetsJsonBytes: readFileSync(join(repo.publicDir, 'metadata', '2.targets.json')).length, keywardMs: 0 };
   try {
     row.keywardMs = await timed(async () => {
-      const metadataDir = mkdtempSync(join(tmpdir(), 'keyward-bench-client-'));
+      const metadataDir = tempDir(t, 'keyward-bench-client-');
       initClient(metadataDir, root);
       const updater = new Updater({ metadataDir, metadataUrl: `${server.url}/metadata` });
       await updater.refresh();
       if (!(await updater.findTarget(lookup))) throw new Error('Keyward did not find the target');
     });
     if (count <= TUFJS_MAX) {
-      const metadataDir = mkdtempSync(join(tmpdir(), 'keyward-bench-tufjs-'));
+      const metadataDir = tempDir(t, 'keyward-bench-tufjs-');
       writeFileSync(join(metadataDir, 'root.json'), root);
       const started = performance.now();
       try {
@@ -223,17 +222,20 @@ async function coldSign(rig: PcscRig): Promise<TrustBench['coldSign']> {
 export async function benchTrust(rig: PcscRig | undefined): Promise<TrustBench> {
   const { keystore, make } = await softHsmSigners();
   const result: TrustBench = { verify: [], sign: [] };
+  // The repositories and client directories, removed when the part ends (a 100,000-target one is large).
+  const cleanup = new Cleanup();
   try {
     const softhsm = await make();
     for (const count of SIZES) {
       process.stderr.write(`  TUF: ${count.toLocaleString('en-US')} targets…\n`);
       result.sign.push(await signRow(count, softhsm));
-      const repo = await largeRepository(count, make, keystore);
-      result.verify.push(await verifyRow(count, repo));
+      const repo = await largeRepository(count, make, keystore, cleanup);
+      result.verify.push(await verifyRow(count, repo, cleanup));
       if (count === FRESH_CLIENT_TARGETS) result.freshClient = await benchFreshClient(repo, count, RELEASE.path);
     }
   } finally {
     await keystore.close();
+    await cleanup.run();
   }
   if (!rig) result.skipped = 'the cold trust sign needs root (a private pcscd)';
   else result.coldSign = await coldSign(rig);
