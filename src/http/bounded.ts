@@ -6,8 +6,7 @@
  * byte a second keeps any silence limit happy) does not either. Callers name the failures in their
  * own words: what is too large, too slow or unreachable depends on what was asked for.
  */
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 export interface BoundedExchange {
   url: URL;
@@ -41,8 +40,9 @@ export interface ExchangeFailures {
   network(cause: Error): Error;
 }
 
-export function boundedExchange(exchange: BoundedExchange, failures: ExchangeFailures): Promise<BoundedAnswer> {
-  const send = exchange.url.protocol === 'https:' ? httpsRequest : httpRequest;
+export async function boundedExchange(exchange: BoundedExchange, failures: ExchangeFailures): Promise<BoundedAnswer> {
+  // Node's TLS stack is loaded only for https: (a few milliseconds of every start of a TUF client on http:).
+  const { request: send } = exchange.url.protocol === 'https:' ? await import('node:https') : await import('node:http');
   return new Promise((settle, refuse) => {
     let done = false;
     const finish = (error: Error | undefined, answer?: BoundedAnswer) => {
