@@ -5,7 +5,8 @@
  * It starts at once because it loads only what the command line asks for, in two steps:
  * - a noun's commands are defined by its module (cli/<noun>.ts, or cli/<noun>/index.ts for a noun
  *   with a file per sub-noun), loaded when commander dispatches to that noun; `keyward --help` and
- *   `--version` need only the names and descriptions below;
+ *   `--version` need only the names and descriptions below (cli/lazy-commands.ts; a noun may name
+ *   its own commands the same way, as trust does, so that `trust client` loads no signing code);
  * - a noun's modules import statically only commander, the CLI's helpers and small modules without
  *   dependencies (errors, PEM, secrets, algorithm tables), so `<noun> … --help` is light too. An
  *   action imports the code that does the work (device drivers, the CA, x509, SQLite) when it
@@ -16,9 +17,10 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, KeywardError, keywardError, type CodeOf, type ErrorCode } from '../src/errors.js';
 import { errorCodeRows, errorCodesHelp, examples, exitCodesHelp } from './help.js';
+import { addLazyCommands, defineLazyCommand, type LazyCommand } from './lazy-commands.js';
 
 /** The nouns, as `keyward --help` lists them, and where each one's commands are defined. */
-const NOUNS: Record<string, { description: string; define: () => Promise<(noun: Command) => void> }> = {
+const NOUNS: Record<string, LazyCommand> = {
   token: { description: 'PKCS#11 tokens: list, initialise (SoftHSM), change and unblock PINs', define: async () => (await import('./token.js')).defineToken },
   key: { description: 'generate, list, use and delete keys held in hardware', define: async () => (await import('./key.js')).defineKey },
   cert: {
@@ -141,7 +143,7 @@ export function buildProgram(options: { json?: boolean } = {}): Command {
         MODULE_HELP +
         exitCodesHelp(),
     );
-  for (const [name, { description }] of Object.entries(NOUNS)) program.command(name).description(description);
+  addLazyCommands(program, NOUNS);
   // Commander's own help command would print a noun's help before the noun's commands are defined.
   program
     .helpCommand(false)
@@ -162,15 +164,14 @@ export function buildProgram(options: { json?: boolean } = {}): Command {
   return program;
 }
 
-const defined = new WeakSet<Command>();
-
-/** Defines a noun's commands from its module, once. */
+/**
+ * Defines a noun's commands from its module, once (and so any command named lazily): configured as
+ * every command is, and its own lazily named commands defined when commander dispatches to them.
+ */
 export async function defineNoun(noun: Command): Promise<void> {
-  const entry = NOUNS[noun.name()];
-  if (!entry || defined.has(noun)) return;
-  defined.add(noun);
-  (await entry.define())(noun);
+  if (!(await defineLazyCommand(noun))) return;
   configure(noun);
+  if (noun.commands.length) noun.hook('preSubcommand', (_noun, command) => defineNoun(command));
 }
 
 /** The command that `names` lead to from the program (`key sign`), its noun defined. */

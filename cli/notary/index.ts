@@ -6,6 +6,7 @@
  */
 import { Option, type Command } from 'commander';
 import { examples } from '../help.js';
+import { registryOptions, type RegistryFlags } from '../image/common.js';
 import { wholeNumber } from '../options.js';
 import {
   collect,
@@ -68,51 +69,66 @@ before) and the URIs of the keys it used, never a key: --trust-dir, KEYWARD_NOTA
   );
 
   serverOptions(
-    notary
-      .command('sign <gun:tag>')
+    registryOptions(notary.command('sign <gun:tag>'))
       .description('sign a tag: the manifest digest and size, into targets, or into the delegation (targets/releases first) whose key you give')
-      .requiredOption('--digest <sha256:hex>', "the image manifest's digest")
-      .requiredOption('--size <bytes>', "the manifest's size in bytes")
+      .option('--digest <sha256:hex>', "the image manifest's digest (default: read from the registry the GUN names)")
+      .option('--size <bytes>', "the manifest's size in bytes, with --digest")
       .addOption(keyOption('sign with this key: a delegation key (as docker trust sign does), or the targets key (default: the targets key recorded here)'))
       .option('--role <role>', 'the role to sign into (targets, or targets/<name>; default: chosen by the key)')
       .addHelpText(
         'after',
         examples([
+          `keyward notary sign registry.example/team/app:v1.2 ${SERVER}      # the digest and size of what the tag names now, from the registry`,
           `keyward notary sign registry.example/team/app:v1.2 --digest sha256:4f1c… --size 1462 ${SERVER}`,
           `keyward notary sign registry.example/team/app:v1.2 --digest sha256:4f1c… --size 1462 --key 'yubikey:slot=9c' ${SERVER}      # Touch your YubiKey…`,
           `keyward notary sign registry.example/team/app:v1.2 --digest sha256:4f1c… --size 1462 --key 'yubikey:slot=9c' --key 'pkcs11:token=ci;object=release' ${SERVER}   # a 2-of-N signer`,
         ]),
       ),
-  ).action(async (reference: string, options: ServerOptions & { digest: string; size: string; key?: string[]; role?: string }, command: Command) =>
-    withNotary(command, async (ctx) => {
-      const { keywardError } = await import('../../src/errors.js');
-      const { parseReference } = await import('../../src/trust/notary/gun.js');
-      const { NotaryRepository } = await import('../../src/trust/notary/repository.js');
-      const { gun, tag } = parseReference(reference, true);
-      const digest = /^sha256:([0-9a-f]{64})$/.exec(options.digest);
-      if (!digest)
-        throw keywardError('OPTION_INVALID', `--digest wants sha256:<64 hex digits>, got "${options.digest.slice(0, 80)}"`, {
-          hint: 'the manifest digest, e.g. from docker buildx imagetools inspect or skopeo inspect',
-        });
-      const size = wholeNumber(options.size, '--size', { min: 1 });
-      const signers = await signersOf(ctx, options.key);
-      const repo = await NotaryRepository.open(await notaryContext(ctx, gun, options));
-      const target = { length: size, hashes: { sha256: Buffer.from(digest[1]!, 'hex').toString('base64') } };
-      const previous = repo.lookup(tag);
-      const report = await repo.sign(tag, target, signers, options.role);
-      emitPublish(
-        ctx,
-        `signed ${gun}:${tag} into ${report.role}: sha256:${digest[1]}, ${size} bytes${previous ? ` (it named sha256:${previous.sha256} in ${previous.role})` : ''}`,
-        report,
-        {
-          gun,
-          tag,
-          digest: `sha256:${digest[1]}`,
-          size,
-          previous: previous ?? null,
-        },
-      );
-    }),
+  ).action(
+    async (reference: string, options: ServerOptions & RegistryFlags & { digest?: string; size?: string; key?: string[]; role?: string }, command: Command) =>
+      withNotary(command, async (ctx) => {
+        const { keywardError } = await import('../../src/errors.js');
+        const { parseReference } = await import('../../src/trust/notary/gun.js');
+        const { NotaryRepository } = await import('../../src/trust/notary/repository.js');
+        const { gun, tag } = parseReference(reference, true);
+        let digest: RegExpExecArray | null;
+        let size: number;
+        if (options.digest === undefined && options.size === undefined) {
+          // What the tag names in the registry now: the GUN is REGISTRY/REPOSITORY, as docker trust has it.
+          const { openRegistry } = await import('../image/common.js');
+          const { resolveImage } = await import('../../src/image/resolve.js');
+          const { reference: image, client } = await openRegistry(ctx, `${gun}:${tag}`, options);
+          const manifest = await resolveImage(client, image);
+          digest = /^sha256:([0-9a-f]{64})$/.exec(manifest.digest);
+          size = manifest.bytes.length;
+        } else {
+          if (options.digest === undefined || options.size === undefined)
+            throw keywardError('OPTION_INVALID', 'give --digest and --size together, or neither (then the registry says)');
+          digest = /^sha256:([0-9a-f]{64})$/.exec(options.digest);
+          size = wholeNumber(options.size, '--size', { min: 1 });
+        }
+        if (!digest)
+          throw keywardError('OPTION_INVALID', `--digest wants sha256:<64 hex digits>, got "${String(options.digest).slice(0, 80)}"`, {
+            hint: 'the manifest digest, e.g. from docker buildx imagetools inspect or skopeo inspect',
+          });
+        const signers = await signersOf(ctx, options.key);
+        const repo = await NotaryRepository.open(await notaryContext(ctx, gun, options));
+        const target = { length: size, hashes: { sha256: Buffer.from(digest[1]!, 'hex').toString('base64') } };
+        const previous = repo.lookup(tag);
+        const report = await repo.sign(tag, target, signers, options.role);
+        emitPublish(
+          ctx,
+          `signed ${gun}:${tag} into ${report.role}: sha256:${digest[1]}, ${size} bytes${previous ? ` (it named sha256:${previous.sha256} in ${previous.role})` : ''}`,
+          report,
+          {
+            gun,
+            tag,
+            digest: `sha256:${digest[1]}`,
+            size,
+            previous: previous ?? null,
+          },
+        );
+      }),
   );
 
   serverOptions(

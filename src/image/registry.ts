@@ -9,11 +9,11 @@
  * digest asked for (or that the registry states), blobs to their digest, and every failure names
  * the registry, what was asked, and what came back.
  */
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rootCertificates } from 'node:tls';
 import { keywardError, KeywardError } from '../errors.js';
+import { boundedExchange } from '../http/bounded.js';
 import type { Secret } from '../secret.js';
 import { toPem } from '../x509/pem.js';
 import { jsonObject } from './json.js';
@@ -336,7 +336,6 @@ export class RegistryClient {
   }
 
   #exchange(url: URL, call: Call, headers: Record<string, string>): Promise<Answer> {
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     if (url.protocol !== 'https:' && url.protocol !== 'http:')
       return Promise.reject(this.#invalid(`${this.registry} sent Keyward to ${url.href}`, 'ask the registry operator'));
     if (url.protocol === 'http:' && !isLoopbackRegistry(url.host)) {
@@ -346,59 +345,27 @@ export class RegistryClient {
         }),
       );
     }
-    return new Promise<Answer>((resolve, reject) => {
-      let settled = false;
-      const fail = (error: KeywardError) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(deadline);
-        req.destroy();
-        reject(error);
-      };
-      const req = send(
+    const unreachable = (problem: string) =>
+      keywardError('REGISTRY_UNREACHABLE', `${url.host} ${problem} over ${call.what}`, { hint: 'try again; check the network' });
+    return boundedExchange(
+      {
         url,
-        { method: call.method, headers, ...(this.#ca ? { ca: [...rootCertificates, ...this.#ca.map((der) => toPem('CERTIFICATE', der))] } : {}) },
-        (res: IncomingMessage) => {
-          const declared = Number(res.headers['content-length']);
-          if (Number.isFinite(declared) && declared > call.limit && call.method !== 'HEAD') {
-            fail(tooLarge(this.registry, call.what, `${declared} bytes`, call.limit));
-            return;
-          }
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > call.limit) return fail(tooLarge(this.registry, call.what, `more than ${call.limit} bytes`, call.limit));
-            chunks.push(chunk);
-          });
-          res.on('end', () => {
-            if (settled) return;
-            settled = true;
-            clearTimeout(deadline);
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
-          });
-          res.on('error', (error) => fail(networkError(this.registry, call.what, error)));
-        },
-      );
-      const deadline = setTimeout(
-        () =>
-          fail(
-            keywardError('REGISTRY_UNREACHABLE', `${url.host} took more than ${LIMITS.deadlineMs / 1000} s over ${call.what}`, {
-              hint: 'try again; check the network',
-            }),
-          ),
-        LIMITS.deadlineMs,
-      );
-      req.setTimeout(LIMITS.idleMs, () =>
-        fail(
-          keywardError('REGISTRY_UNREACHABLE', `${url.host} sent nothing for ${LIMITS.idleMs / 1000} s over ${call.what}`, {
-            hint: 'try again; check the network',
-          }),
-        ),
-      );
-      req.on('error', (error) => fail(networkError(this.registry, call.what, error)));
-      req.end(call.body ? Buffer.from(call.body) : undefined);
-    });
+        method: call.method,
+        headers,
+        body: call.body ? Buffer.from(call.body) : undefined,
+        ...(this.#ca ? { ca: [...rootCertificates, ...this.#ca.map((der) => toPem('CERTIFICATE', der))] } : {}),
+        limit: () => call.limit,
+        skipBody: () => call.method === 'HEAD',
+        idleMs: LIMITS.idleMs,
+        deadlineMs: LIMITS.deadlineMs,
+      },
+      {
+        tooLarge: (limit, declared) => tooLarge(this.registry, call.what, declared === undefined ? `more than ${limit} bytes` : `${declared} bytes`, limit),
+        idle: (ms) => unreachable(`sent nothing for ${ms / 1000} s`),
+        deadline: (ms) => unreachable(`took more than ${ms / 1000} s`),
+        network: (error) => networkError(this.registry, call.what, error),
+      },
+    );
   }
 }
 

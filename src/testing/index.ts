@@ -32,4 +32,4 @@ export { serveDirectory, type StaticSite } from './static-server.js';
 export { NOTARY_TEST_PASSPHRASE, notaryServerUnavailable, startNotaryServer, type NotaryServerRig } from './notary-server.js';
 export { registryUnavailable, startRegistry, type RegistryServer, type RegistryServerOptions } from './registry.js';
 export { sigstoreTools, skopeoUnavailable, systemSkopeo, type Tool } from './sigstore-tools.js';
-export { writeTestImage, type TestImage } from './oci-layout.js';
+export { pushTestImage, writeTestImage, type TestImage } from './oci-layout.js';

@@ -4,10 +4,11 @@
  * to a registry. Different `content` makes a different image (and digest); `platforms` makes a
  * multi-platform index of one manifest per platform.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { systemSkopeo } from './sigstore-tools.js';
 
 export interface TestImage {
   /** The layout directory: `oci:<dir>:<tag>` for skopeo. */
@@ -80,4 +81,19 @@ export function writeTestImage(dir: string, options: { content?: string; tag?: s
     JSON.stringify({ schemaVersion: 2, manifests: [{ ...top, annotations: { 'org.opencontainers.image.ref.name': tag } }] }),
   );
   return { dir, tag, digest: top.digest, mediaType: top.mediaType };
+}
+
+/**
+ * Pushes a fresh image of `content` to `destination` (REGISTRY/REPOSITORY:TAG) with the system's
+ * skopeo (`flags`: --dest-tls-verify=false, --dest-creds=…); returns its manifest's digest and size.
+ */
+export async function pushTestImage(dir: string, destination: string, content: string, flags: string[] = []): Promise<{ digest: string; size: number }> {
+  const layout = join(dir, `layout-${randomBytes(6).toString('hex')}`);
+  mkdirSync(layout);
+  const image = writeTestImage(layout, { content });
+  const policy = join(layout, 'accept.json');
+  writeFileSync(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+  const result = await systemSkopeo().run(['--policy', policy, 'copy', ...flags, `oci:${layout}:${image.tag}`, `docker://${destination}`]);
+  if (result.code !== 0) throw new Error(`skopeo copy: ${result.stderr}`);
+  return { digest: image.digest, size: statSync(join(layout, 'blobs', 'sha256', image.digest.slice('sha256:'.length))).size };
 }

@@ -54,9 +54,13 @@ export function malformed(role: string, reason: string): TrustError {
   return new TrustError(role, 'malformed', reason);
 }
 
+export function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 export function object(value: unknown, role: string, path: string): Json {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed(role, `${path} must be an object`);
-  return value as Json;
+  if (!isObject(value)) throw malformed(role, `${path} must be an object`);
+  return value;
 }
 
 export function string(value: unknown, role: string, path: string): string {
@@ -70,9 +74,20 @@ export function string(value: unknown, role: string, path: string): string {
  * compares them (mixed `<`, `===` are exact, as a value has one representation) and never adds.
  */
 export function integer(value: unknown, role: string, path: string, min: number): number {
-  if (typeof value === 'bigint' && value >= min) return value as unknown as number;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw malformed(role, `${path} must be an integer ≥ ${min}`);
-  return value;
+  const problem = integerProblem(value, min);
+  if (problem) throw malformed(role, `${path}${problem}`);
+  return value as number;
+}
+
+/*
+ * The …Problem checks say what is wrong as the end of a sentence that starts with where (" must be
+ * …", ".sha256 must be …"), or undefined. A role with thousands of entries (targets) names an entry
+ * only when something is wrong with it: making every entry's path up front cost more than the checks.
+ */
+
+export function integerProblem(value: unknown, min: number): string | undefined {
+  const ok = typeof value === 'bigint' ? value >= min : typeof value === 'number' && Number.isSafeInteger(value) && value >= min;
+  return ok ? undefined : ` must be an integer ≥ ${min}`;
 }
 
 export function array(value: unknown, role: string, path: string): unknown[] {
@@ -91,15 +106,20 @@ const HEX = /^[0-9a-f]+$/;
 
 /** A `hashes` object: algorithm → non-empty lowercase hex digest. */
 export function hashes(value: unknown, role: string, path: string): Record<string, string> {
-  const map = object(value, role, path);
+  const problem = hashesProblem(value);
+  if (problem) throw malformed(role, `${path}${problem}`);
+  return value as Record<string, string>;
+}
+
+export function hashesProblem(value: unknown): string | undefined {
+  if (!isObject(value)) return ' must be an object';
   let count = 0;
-  for (const algorithm in map) {
-    const digest = map[algorithm];
-    if (typeof digest !== 'string' || !HEX.test(digest)) throw malformed(role, `${path}.${algorithm} must be a hex digest`);
+  for (const algorithm in value) {
+    const digest = value[algorithm];
+    if (typeof digest !== 'string' || !HEX.test(digest)) return `.${algorithm} must be a hex digest`;
     count++;
   }
-  if (count === 0) throw malformed(role, `${path} must name at least one hash`);
-  return map as Record<string, string>;
+  return count === 0 ? ' must name at least one hash' : undefined;
 }
 
 /** A map of key id → key, each id checked against the key it names (spec §4.4 KEYID). */

@@ -5,11 +5,11 @@
  * verified, 3 unsigned, 6 not by that key, 4 credentials refused, 2 plain HTTP off this machine.
  */
 import test from 'ava';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registryUnavailable, startRegistry } from '../../src/testing/registry.js';
-import { skopeoUnavailable, systemSkopeo } from '../../src/testing/sigstore-tools.js';
-import { writeTestImage } from '../../src/testing/oci-layout.js';
+import { skopeoUnavailable } from '../../src/testing/sigstore-tools.js';
+import { pushTestImage } from '../../src/testing/oci-layout.js';
 import { cliToken, type CliToken } from '../harness/cli-token.js';
 import { pcscdUnavailable, runTouching, serveVirtualCard, startPcscd } from '../harness/pcscd.js';
 import { keyward, run } from '../harness/run.js';
@@ -18,15 +18,7 @@ import { tempDir } from '../harness/temp.js';
 const missing = registryUnavailable() || skopeoUnavailable();
 
 /** Pushes a fresh image with skopeo; returns its digest. */
-async function push(dir: string, destination: string, content: string, flags: string[] = []): Promise<string> {
-  const layout = join(dir, `layout-${Math.random().toString(36).slice(2)}`);
-  mkdirSync(layout);
-  const image = writeTestImage(layout, { content });
-  writeFileSync(join(dir, 'accept.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-  const result = await systemSkopeo().run(['--policy', join(dir, 'accept.json'), 'copy', ...flags, `oci:${layout}:${image.tag}`, `docker://${destination}`]);
-  if (result.code !== 0) throw new Error(`skopeo copy: ${result.stderr}`);
-  return image.digest;
-}
+const push = async (dir: string, destination: string, content: string, flags: string[] = []) => (await pushTestImage(dir, destination, content, flags)).digest;
 
 async function signer(token: CliToken, name: string): Promise<{ uri: string; pub: string }> {
   const uri = (await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=${name}`, '--algorithm', 'p256'])).stdout.trim();

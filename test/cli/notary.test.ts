@@ -10,6 +10,9 @@ import { tempDir } from '../harness/temp.js';
 import { trustCliSetup } from '../harness/tuf.js';
 import { uniqueGun } from '../harness/notary.js';
 import { notaryServerUnavailable, startNotaryServer, type NotaryServerRig } from '../../src/testing/notary-server.js';
+import { pushTestImage } from '../../src/testing/oci-layout.js';
+import { registryUnavailable, startRegistry } from '../../src/testing/registry.js';
+import { skopeoUnavailable } from '../../src/testing/sigstore-tools.js';
 
 const unavailable = notaryServerUnavailable() || pcscdUnavailable();
 let rig: PcscRig;
@@ -129,3 +132,37 @@ maybe(
     t.regex(untrusted.stderr, /--tls-ca/);
   },
 );
+
+maybe('sign without --digest signs what the tag names in the registry the GUN names, read through its API', async (t) => {
+  const missing = registryUnavailable() || skopeoUnavailable();
+  if (missing) return t.pass(`skipped: ${missing}`);
+  const s = await trustCliSetup(t, rig);
+  const dir = tempDir(t, 'keyward-notary-registry-');
+  const registry = await startRegistry({ dir: join(dir, 'registry') });
+  t.teardown(() => registry.stop());
+  const gun = `${registry.host}/team/app`;
+  const pushed = await pushTestImage(dir, `${gun}:v1`, 'notary image', ['--dest-tls-verify=false']);
+  const server = ['--server', notary.url, '--tls-ca', notary.caFile, '--trust-dir', tempDir(t, 'keyward-notary-trust-')];
+  const init = await s.keyward([
+    'notary',
+    'init',
+    gun,
+    '--root-key',
+    await s.key('gun-root', 'p256'),
+    '--targets-key',
+    await s.key('gun-targets', 'p256'),
+    ...server,
+  ]);
+  t.is(init.code, 0, init.stderr);
+  const half = await s.keyward(['notary', 'sign', `${gun}:v1`, '--digest', pushed.digest, ...server]);
+  t.is(half.code, 2, half.stderr);
+  t.regex(half.stderr, /give --digest and --size together, or neither/);
+  const signed = await s.keyward(['notary', 'sign', `${gun}:v1`, '--plain-http', ...server, '--json']);
+  t.is(signed.code, 0, signed.stderr);
+  t.like(JSON.parse(signed.stdout), { tag: 'v1', digest: pushed.digest, size: pushed.size });
+  const list = await notary.notary(['list', gun], tempDir(t, 'keyward-notary-client-'));
+  t.regex(list.stdout, new RegExp(`v1\\s+${pushed.digest.slice('sha256:'.length)}\\s+${pushed.size}\\s+targets`));
+  const absent = await s.keyward(['notary', 'sign', `${gun}:v9`, '--plain-http', ...server]);
+  t.is(absent.code, 3, absent.stderr);
+  t.regex(absent.stderr, /has no image/);
+});

@@ -12,9 +12,8 @@
  * (`{"errors":[{"code", "message"}]}`) come back as errors that quote it, short.
  */
 import { randomBytes } from 'node:crypto';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { keywardError } from '../../errors.js';
+import { boundedExchange, type BoundedAnswer } from '../../http/bounded.js';
 import { quoted } from '../../quoted.js';
 import type { NotaryKey } from './dialect.js';
 
@@ -34,10 +33,7 @@ export const MAX_METADATA_BYTES = 16 * 1024 * 1024;
 /** Of a root, a key or an error answer. */
 const MAX_SMALL_BYTES = 1024 * 1024;
 
-interface Answer {
-  status: number;
-  body: Buffer;
-}
+type Answer = BoundedAnswer;
 
 export type ServerKeyRole = 'timestamp' | 'snapshot';
 
@@ -151,64 +147,29 @@ export class NotaryServer {
   }
 
   #request(method: string, path: string, maxBytes: number, options: { body?: Buffer; headers?: Record<string, string> } = {}): Promise<Answer> {
-    const secure = this.url.protocol === 'https:';
-    const send = secure ? httpsRequest : httpRequest;
     const where = `${this.url.origin}${path}`;
-    return new Promise((settle, refuse) => {
-      let done = false;
-      const finish = (error: Error | undefined, answer?: Answer) => {
-        if (done) return;
-        done = true;
-        clearTimeout(deadline);
-        if (error) {
-          request.destroy();
-          refuse(error);
-        } else settle(answer!);
-      };
-      const deadline = setTimeout(
-        () =>
-          finish(
-            keywardError('NOTARY_TIMEOUT', `${method} ${where} took longer than ${this.#deadlineMs / 1000} s`, {
-              hint: 'the server is too slow; try again later',
-            }),
-          ),
-        this.#deadlineMs,
-      );
-      const request = send(
-        {
-          protocol: this.url.protocol,
-          hostname: this.url.hostname.replace(/^\[|\]$/g, ''),
-          port: this.url.port || (secure ? 443 : 80),
-          path,
-          method,
-          headers: { accept: 'application/json', ...(options.body ? { 'content-length': String(options.body.length) } : {}), ...options.headers },
-          ...(secure && this.#ca ? { ca: this.#ca } : {}),
-        },
-        (response: IncomingMessage) => {
-          const status = response.statusCode ?? 0;
-          const limit = status === 200 ? maxBytes : MAX_SMALL_BYTES;
-          if (Number(response.headers['content-length'] ?? 0) > limit) return finish(tooLarge(method, where, limit));
-          const chunks: Buffer[] = [];
-          let received = 0;
-          response.on('data', (chunk: Buffer) => {
-            received += chunk.length;
-            if (received > limit) finish(tooLarge(method, where, limit));
-            else chunks.push(chunk);
-          });
-          response.on('end', () => finish(undefined, { status, body: Buffer.concat(chunks, received) }));
-          response.on('error', (cause) => finish(networkError(method, where, cause)));
-        },
-      );
-      request.setTimeout(this.#idleTimeoutMs, () =>
-        finish(
-          keywardError('NOTARY_TIMEOUT', `${method} ${where}: the server sent nothing for ${this.#idleTimeoutMs / 1000} s`, {
+    return boundedExchange(
+      {
+        url: new URL(path, this.url),
+        method,
+        headers: { accept: 'application/json', ...options.headers },
+        body: options.body,
+        ...(this.#ca ? { ca: this.#ca } : {}),
+        limit: (status) => (status === 200 ? maxBytes : MAX_SMALL_BYTES),
+        idleMs: this.#idleTimeoutMs,
+        deadlineMs: this.#deadlineMs,
+      },
+      {
+        tooLarge: (limit) => tooLarge(method, where, limit),
+        idle: (ms) =>
+          keywardError('NOTARY_TIMEOUT', `${method} ${where}: the server sent nothing for ${ms / 1000} s`, {
             hint: 'the server is slow or stalled; try again later',
           }),
-        ),
-      );
-      request.on('error', (cause) => finish(networkError(method, where, cause)));
-      request.end(options.body);
-    });
+        deadline: (ms) =>
+          keywardError('NOTARY_TIMEOUT', `${method} ${where} took longer than ${ms / 1000} s`, { hint: 'the server is too slow; try again later' }),
+        network: (cause) => networkError(method, where, cause),
+      },
+    );
   }
 }
 
