@@ -112,6 +112,11 @@ export const ERROR_CODES = {
   CEREMONY_INPUT_MISSING: { exit: 'notFound', meaning: 'a file a ceremony script reads (a CSR, a certificate, a CA directory) is not there' },
   CEREMONY_LINT_FAILED: { exit: 'usage', meaning: 'a certificate drafted in a ceremony fails a lint check; the device signed nothing' },
   CEREMONY_OUTPUT_CHANGED: { exit: 'verification', meaning: 'an output beside a ceremony transcript differs from what the transcript recorded' },
+  CEREMONY_RESUME_MISMATCH: {
+    exit: 'conflict',
+    meaning: 'a resumed ceremony found a key or output that is not the one its transcript recorded before the stop',
+  },
+  CEREMONY_RESUME_REFUSED: { exit: 'conflict', meaning: "a transcript cannot be resumed: absent, not this script's, or the ceremony ended" },
   CEREMONY_SCRIPT_INVALID: { exit: 'usage', meaning: 'a ceremony script breaks its schema or names values that cannot be (line and column given)' },
   CEREMONY_SCRIPT_UNREADABLE: { exit: 'notFound', meaning: 'the ceremony script cannot be read' },
   CERTIFICATE_KEY_MISMATCH: { exit: 'usage', meaning: 'a certificate to store with a key is for another key' },

@@ -30,6 +30,7 @@ export function defineCeremony(ceremony: Command): void {
     .addOption(
       outputDirectoryOption('--out <dir>', 'where the transcript (transcript.jsonl) and outputs go; nothing there is ever written over').makeOptionMandatory(),
     )
+    .option('--resume', 'continue the ceremony a dead machine stopped, from <out>/transcript.jsonl: keys made are reopened, never made twice')
     .option('--dry-run', 'rehearse the same script end to end on throw-away SoftHSM tokens and virtual YubiKeys; nothing is left behind')
     .addHelpText(
       'after',
@@ -37,16 +38,19 @@ export function defineCeremony(ceremony: Command): void {
         'keyward ceremony check root.yaml',
         'keyward ceremony run root.yaml --out ceremony-2026 --dry-run',
         'keyward ceremony run root.yaml --out /media/usb/ceremony-2026',
+        'keyward ceremony run root.yaml --out /media/usb/ceremony-2026 --resume',
         'keyward ceremony verify /media/usb/ceremony-2026/transcript.jsonl',
       ]) +
         `
 Every certificate is first signed by a throw-away key, linted and shown; the device signs only once
 it is approved, and what it signs must be what was shown. Witnesses answer at the terminal (without
-one, one answer a line on standard input). PINs come from each device's own variable
+one, one answer a line on standard input). --resume verifies the transcript so far, refuses one of
+another script or one that ended, reopens each key made before the stop (its public key must be the
+one recorded), reuses a finished step's outputs by their SHA-256, and appends to the same chain. PINs come from each device's own variable
 (KEYWARD_PIN_TOKEN_<serial>, KEYWARD_PIN_YUBIKEY_<serial>), KEYWARD_PIN or the prompt; never from the script.
 `,
     )
-    .action(async (file: string, options: { out: string; dryRun?: boolean }, command: Command) => {
+    .action(async (file: string, options: { out: string; dryRun?: boolean; resume?: boolean }, command: Command) => {
       const ctx = await CliContext.of(command);
       const { readScript } = await import('../../src/ceremony/script.js');
       const { checkOutputs, runCeremony } = await import('../../src/ceremony/runner.js');
@@ -58,9 +62,14 @@ one, one answer a line on standard input). PINs come from each device's own vari
           keystore: (interaction) => ctx.keystore({ interaction }),
           interaction: ctx.interaction,
           witnessing,
+          resume: options.resume === true,
         });
         ctx.emit(result, () => `ceremony done; transcript ${result.transcript}\nfinal hash ${result.finalHash}`);
         return;
+      }
+      if (options.resume) {
+        const { keywardError } = await import('../../src/errors.js');
+        throw keywardError('USAGE', '--resume continues a real ceremony; a rehearsal is run again from the start', { hint: 'drop --dry-run or --resume' });
       }
       // The real outputs are checked as a real run would; the rehearsal then runs (and checks the rest) elsewhere.
       checkOutputs(script, options.out);

@@ -17,7 +17,7 @@
  * A failure at any point (a wrong PIN, a refused draft, a swapped device) is recorded, the
  * ceremony ends as stopped, and the transcript is signed all the same.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { writeNewFile } from '../atomic-file.js';
 import { join } from 'node:path';
 import { keywardError, KeywardError } from '../errors.js';
@@ -35,6 +35,7 @@ import { CaDirectory } from '../ca/store.js';
 import { FieldError, KINDS } from './kinds.js';
 import { lintCertificate } from './lint.js';
 import { problemAt, scriptKeyUris, type CeremonyScript, type DeviceSpec } from './script.js';
+import { readPriorRun, type PriorRun } from './resume.js';
 import { TranscriptWriter } from './transcript.js';
 
 /** The people in the room, as the runner reaches them. */
@@ -57,6 +58,8 @@ export interface RunOptions {
   witnessing: Witnessing;
   /** The ceremony's time; now when absent. */
   now?: Date;
+  /** Continue the ceremony a dead machine stopped, from its transcript in `out` (resume.ts). */
+  resume?: boolean;
   /** Facts for the start entry (a rehearsal's stand-ins). */
   rehearsal?: { standIns: unknown[] };
 }
@@ -162,9 +165,12 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
   const now = options.now ?? new Date();
   // Outputs that exist are refused before anything is written (a transcript there included); the
   // rest of the check is the ceremony's first step, so that a refused input is on record.
-  checkOutputs(script, options.out);
-  mkdirSync(options.out, { recursive: true });
-  const transcript = TranscriptWriter.create(join(options.out, 'transcript.jsonl'));
+  const prior = options.resume ? readPriorRun(script, options.out) : undefined;
+  if (!prior) {
+    checkOutputs(script, options.out);
+    mkdirSync(options.out, { recursive: true });
+  }
+  const transcript = prior ? TranscriptWriter.resume(prior.path, prior.entries) : TranscriptWriter.create(join(options.out, 'transcript.jsonl'));
   const { witnessing } = options;
   const ceremonyKey = new MemoryKeyHandle('p256', 'ceremony key');
   const signers: Array<{ signer: string; key: KeyHandle }> = [{ signer: 'ceremony', key: ceremonyKey }];
@@ -207,23 +213,33 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
       return options.interaction.notice(message);
     },
   };
-  record('ceremony.start', {
-    title: script.title,
-    kind: script.kind,
-    time: now.toISOString(),
-    script: { file: script.file, sha256: script.sha256, text: script.text },
-    ...(script.repository !== undefined ? { repository: script.repository } : { caDirectory: script.caDirectory }),
-    witnesses: script.witnesses,
-    devices: Object.values(script.devices).map((d) => ({ name: d.name, uri: d.uri, serial: d.serial ?? null })),
-    ...(options.rehearsal ? { rehearsal: options.rehearsal } : {}),
-    ceremonyKey: toPem('PUBLIC KEY', await ceremonyKey.publicKey()),
-  });
+  if (prior) {
+    record('ceremony.resumed', {
+      after: prior.entries.length,
+      keysMade: Object.fromEntries(prior.made),
+      stepDone: prior.done !== undefined,
+      outputsWritten: [...prior.written.keys()],
+      ceremonyKey: toPem('PUBLIC KEY', await ceremonyKey.publicKey()),
+    });
+  } else
+    record('ceremony.start', {
+      title: script.title,
+      kind: script.kind,
+      time: now.toISOString(),
+      script: { file: script.file, sha256: script.sha256, text: script.text },
+      ...(script.repository !== undefined ? { repository: script.repository } : { caDirectory: script.caDirectory }),
+      witnesses: script.witnesses,
+      devices: Object.values(script.devices).map((d) => ({ name: d.name, uri: d.uri, serial: d.serial ?? null })),
+      ...(options.rehearsal ? { rehearsal: options.rehearsal } : {}),
+      ceremonyKey: toPem('PUBLIC KEY', await ceremonyKey.publicKey()),
+    });
   const outputs: CeremonyResult['outputs'] = [];
   const records: StepRecord[] = [];
   let made: Keystore | undefined;
   let stage = 'check';
   try {
-    await checkInputs(script, now);
+    // A step done before the stop changed the CA directory: its check (an empty directory for a root) would refuse it.
+    if (!prior?.done) await checkInputs(script, now);
     record('ceremony.checked', { what: 'the script, its inputs and outputs, the CA directory; no device was opened' });
     const keystore = options.keystore(interaction);
     made = keystore;
@@ -253,71 +269,89 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
       if (!(await ask(`Sign ${what} with the device?`))) throw keywardError('CANCELLED', `${what} was not approved: the device signed nothing`);
       working(`the device signs ${what}`);
     };
-    const result = await adapter.run({ script, directory, keys: scriptKeyUris(script), now, approve }, keystore, {
-      now,
-      // Each key, before it signs anything: on the device the script names, and attested where the device can.
-      keyReady: async (key, handle) => {
-        record('key.ready', { ...key });
-        const spec = script.keys[key.role === 'old-root' ? 'root' : key.role];
-        const device = spec ? script.devices[spec.device] : undefined;
-        if (device?.serial !== undefined && key.deviceSerial !== undefined && key.deviceSerial !== device.serial) {
-          throw keywardError('CEREMONY_DEVICE_MISMATCH', `the ${key.role} key is on ${key.device}, not on device "${device.name}" (serial ${device.serial})`, {
-            hint: 'the CA directory names another device than the script: check both against the last ceremony',
-          });
-        }
-        if (key.generated && handle.info.backend === 'yubikey') {
-          const attestation = await handle.attest();
-          record('key.attestation', { role: key.role, chain: attestation.chain.map((der) => toPem('CERTIFICATE', der)), claims: attestation.claims });
-        }
-      },
-      review: async (draft, profile) => {
-        idle();
-        const findings = lintCertificate(draft, profile, {
-          issuer: issuerOf(profile, directory),
-          subject: profile === 'root' && script.kind === 'root' ? script.certificate.subject : undefined,
-          clusterId: script.cluster?.id,
+    // Keys made before the stop are opened, not made again.
+    const resumed = prior ? reopenKeys(script, prior) : script;
+    const result = prior?.done
+      ? { records: prior.done, outputs: {} }
+      : await adapter.run({ script: resumed, directory, keys: scriptKeyUris(resumed), now, approve }, keystore, {
+          now,
+          // Each key, before it signs anything: on the device the script names, and attested where the device can.
+          keyReady: async (key, handle) => {
+            record('key.ready', { ...key });
+            const before = prior?.made.get(key.role);
+            if (before !== undefined && before !== key.publicKey) {
+              throw keywardError('CEREMONY_RESUME_MISMATCH', `the ${key.role} key at ${key.uri} is not the key made before the ceremony stopped`, {
+                hint: 'another key has that label now; find the key the transcript records (key.ready) before going on',
+                details: { role: key.role, uri: key.uri },
+              });
+            }
+            const spec = script.keys[key.role === 'old-root' ? 'root' : key.role];
+            const device = spec ? script.devices[spec.device] : undefined;
+            if (device?.serial !== undefined && key.deviceSerial !== undefined && key.deviceSerial !== device.serial) {
+              throw keywardError(
+                'CEREMONY_DEVICE_MISMATCH',
+                `the ${key.role} key is on ${key.device}, not on device "${device.name}" (serial ${device.serial})`,
+                {
+                  hint: 'the CA directory names another device than the script: check both against the last ceremony',
+                },
+              );
+            }
+            if (key.generated && handle.info.backend === 'yubikey') {
+              const attestation = await handle.attest();
+              record('key.attestation', { role: key.role, chain: attestation.chain.map((der) => toPem('CERTIFICATE', der)), claims: attestation.claims });
+            }
+          },
+          review: async (draft, profile) => {
+            idle();
+            const findings = lintCertificate(draft, profile, {
+              issuer: issuerOf(profile, directory),
+              subject: profile === 'root' && script.kind === 'root' ? script.certificate.subject : undefined,
+              clusterId: script.cluster?.id,
+            });
+            record('certificate.draft', {
+              profile,
+              subject: draft.subject,
+              issuer: draft.issuer,
+              serial: draft.serialNumber,
+              notBefore: draft.notBefore.toISOString(),
+              notAfter: draft.notAfter.toISOString(),
+              tbsSha256: sha256Hex(tbsBytes(new Uint8Array(draft.rawData))),
+              lint: findings,
+            });
+            witnessing.show(describeDraft(draft, profile, findings));
+            const failed = findings.filter((f) => !f.ok);
+            if (failed.length) {
+              throw keywardError(
+                'CEREMONY_LINT_FAILED',
+                `the draft ${profile} certificate fails ${failed.map((f) => f.check).join(', ')}: the device signed nothing`,
+              );
+            }
+            if (!(await ask(`Sign this ${profile} certificate with the device?`, { profile }))) {
+              throw keywardError('CANCELLED', `the ${profile} certificate was not approved: the device signed nothing`);
+            }
+            working(`the device signs the ${profile} certificate`);
+          },
         });
-        record('certificate.draft', {
-          profile,
-          subject: draft.subject,
-          issuer: draft.issuer,
-          serial: draft.serialNumber,
-          notBefore: draft.notBefore.toISOString(),
-          notAfter: draft.notAfter.toISOString(),
-          tbsSha256: sha256Hex(tbsBytes(new Uint8Array(draft.rawData))),
-          lint: findings,
-        });
-        witnessing.show(describeDraft(draft, profile, findings));
-        const failed = findings.filter((f) => !f.ok);
-        if (failed.length) {
-          throw keywardError(
-            'CEREMONY_LINT_FAILED',
-            `the draft ${profile} certificate fails ${failed.map((f) => f.check).join(', ')}: the device signed nothing`,
-          );
-        }
-        if (!(await ask(`Sign this ${profile} certificate with the device?`, { profile }))) {
-          throw keywardError('CANCELLED', `the ${profile} certificate was not approved: the device signed nothing`);
-        }
-        working(`the device signs the ${profile} certificate`);
-      },
-    });
     idle();
-    for (const step of result.records) {
-      record('step.done', { ...step });
-      records.push(step);
+    records.push(...result.records);
+    // What the step produced is on record before any output is written: a run resumed after a stop finds it there.
+    const produced = prior?.done ? prior.outputs! : stepOutputs(script, result.outputs);
+    if (!prior?.done) {
+      for (const step of result.records) record('step.done', { ...step });
+      record('step.outputs', { outputs: produced });
     }
     stage = 'outputs';
-    for (const [name, content] of Object.entries(result.outputs)) {
-      const file = script.outputs[name];
-      if (file === undefined) continue;
-      const path = join(options.out, file);
-      writeNewFile(path, content);
-      const written = { name, path, sha256: sha256Hex(content) };
-      record('output.written', written);
+    for (const [name, output] of Object.entries(produced)) {
+      const path = join(options.out, output.file);
+      const reused = prior ? reusedOutput(path, name, output.sha256) : false;
+      if (!reused) writeNewFile(path, output.content);
+      const written = { name, path, sha256: output.sha256 };
+      if (!prior?.written.has(name)) record('output.written', written);
+      else record('output.reused', written);
       outputs.push(written);
     }
     if (adapter.signer) {
-      const made = result.records.flatMap((r) => r.keys).find((k) => k.role === adapter.signer && k.generated);
+      const made = result.records.flatMap((r) => r.keys).find((k) => k.role === adapter.signer && (k.generated || prior?.made.has(k.role)));
       if (made) {
         signers.push({ signer: adapter.signer, key: await keystore.open(KeyUri.of(made.uri)) });
         record('signer.added', { signer: adapter.signer, publicKey: made.publicKey });
@@ -358,6 +392,33 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
     transcript.close();
     await made?.close();
   }
+}
+
+/** The step's outputs the script names, with what goes in each file and its SHA-256. */
+function stepOutputs(script: CeremonyScript, produced: Record<string, string>): NonNullable<PriorRun['outputs']> {
+  return Object.fromEntries(
+    Object.entries(produced)
+      .filter(([name]) => script.outputs[name] !== undefined)
+      .map(([name, content]) => [name, { file: script.outputs[name]!, sha256: sha256Hex(content), content }]),
+  );
+}
+
+/** The script with each key made before the stop to be opened, not made (resume.ts). */
+function reopenKeys(script: CeremonyScript, prior: PriorRun): CeremonyScript {
+  const keys = Object.fromEntries(
+    Object.entries(script.keys).map(([role, spec]) => [role, prior.made.has(role) && spec ? { ...spec, algorithm: undefined } : spec]),
+  ) as CeremonyScript['keys'];
+  return { ...script, keys };
+}
+
+/** Whether an output written before the stop is there as recorded (then it is reused); another file in its place is refused. */
+function reusedOutput(path: string, name: string, sha256: string): boolean {
+  if (!existsSync(path)) return false;
+  if (sha256Hex(readFileSync(path)) === sha256) return true;
+  throw keywardError('CEREMONY_RESUME_MISMATCH', `${path} is not the ${name} the ceremony produced before it stopped (its SHA-256 differs)`, {
+    hint: 'move the file away; the resumed ceremony writes the one its transcript records',
+    details: { file: path, output: name },
+  });
 }
 
 /** What the witnesses copy: fingerprints, serials, CRL numbers, files and their hashes. */

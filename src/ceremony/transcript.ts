@@ -8,7 +8,7 @@
  *
  * No secret is ever an entry: prompts for PINs are recorded as asked, never with what was typed.
  */
-import { closeSync, existsSync, fsyncSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { openNewFile } from '../atomic-file.js';
 import { createHash, createPublicKey, verify } from 'node:crypto';
@@ -60,6 +60,17 @@ export class TranscriptWriter {
 
   static create(path: string): TranscriptWriter {
     return new TranscriptWriter(path, openNewFile(path));
+  }
+
+  /** Continues a verified transcript (`--resume`) after its last entry; a link in its place is not followed. */
+  static resume(path: string, entries: TranscriptEntry[]): TranscriptWriter {
+    const writer = new TranscriptWriter(path, openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW));
+    const last = entries.at(-1);
+    if (last) {
+      writer.#last = last.hash;
+      writer.#seq = last.seq + 1;
+    }
+    return writer;
   }
 
   /** The hash of the last entry written: what witnesses copy at the end. */
@@ -163,10 +174,12 @@ export function verifyTranscript(path: string): TranscriptVerification {
   const start = entries[0];
   if (!start || start.type !== 'ceremony.start') throw tampered(1, 'is not the start of a ceremony');
   // A ceremony that ended (done or stopped) is signed after its last entry by the ceremony key and every key it made to sign.
+  // A resumed ceremony made a new ceremony key (the first died with the machine): the last one named signs.
   const end = entries.find((e) => e.type === 'ceremony.end');
   if (end) {
+    const ceremonyKey = entries.filter((e) => e.type === 'ceremony.resumed').at(-1)?.data.ceremonyKey ?? start.data.ceremonyKey;
     const signers = [
-      { signer: 'ceremony', publicKey: start.data.ceremonyKey },
+      { signer: 'ceremony', publicKey: ceremonyKey },
       ...entries.filter((e) => e.type === 'signer.added').map((e) => ({ signer: e.data.signer, publicKey: e.data.publicKey })),
     ];
     for (const { signer, publicKey } of signers) {
