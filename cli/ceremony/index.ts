@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
 import { outputDirectoryOption, outputOption, writeOutput } from '../io.js';
-import { defineNew } from './new.js';
+import { defineWizard } from './wizard.js';
 import { rehearse, terminalWitnessing } from './room.js';
 
 /** `keyward ceremony …`. */
@@ -124,5 +124,5 @@ one recorded), reuses a finished step's outputs by their SHA-256, and appends to
       ctx.emit({ report }, () => (options.out ? `report written to ${options.out}` : report));
     });
 
-  defineNew(ceremony);
+  defineWizard(ceremony);
 }

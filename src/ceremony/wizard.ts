@@ -1,4 +1,4 @@
-/** What the wizard (`keyward ceremony new`) writes: a ceremony script from its answers, checked by the same parser a run uses. */
+/** What the wizard (`keyward ceremony wizard`) writes: a ceremony script from its answers, checked by the same parser a run uses. */
 import { resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { KeyAlgorithm } from '../crypto/algorithms.js';
@@ -55,7 +55,7 @@ export function scriptText(answers: WizardAnswers): string {
           outputs: { certificate: 'intermediate.pem' },
           witnesses: answers.witnesses,
         };
-  const text = `# Written by keyward ceremony new. Review it with the witnesses before the ceremony.\n${stringify(document)}`;
+  const text = `# Written by keyward ceremony wizard. Review it with the witnesses before the ceremony.\n${stringify(document)}`;
   parseScript(text, resolve('wizard.yaml'));
   return text;
 }

@@ -5,12 +5,12 @@
  * transcripts verify, the YubiKey's attestation is in the record, and no PIN is anywhere.
  */
 import test from 'ava';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rootScript, writeScript } from '../harness/ceremony.js';
 import { CLI_PIN, cliToken } from '../harness/cli-token.js';
 import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
-import { run } from '../harness/run.js';
+import { KEYWARD_BIN, run } from '../harness/run.js';
 import { tempDir } from '../harness/temp.js';
 
 let rig: PcscRig;
@@ -93,4 +93,17 @@ witnesses: [Alice Auditor, Bob Security]
   const report = await token.keyward(['ceremony', 'report', result.transcript], { env });
   t.regex(report.stdout, /\| intermediate \| O=cluster-a, CN=swarm-ca intermediate \| `[0-9a-f]+` \|/);
   t.regex(report.stdout, new RegExp(`Final hash: \`${result.finalHash}\``));
+});
+
+test('the wizard is `ceremony wizard` (and `ceremony new`); without a terminal it asks nothing and writes nothing', async (t) => {
+  const dir = tempDir(t, 'keyward-cli-wizard-');
+  for (const name of ['wizard', 'new']) {
+    const help = await run(process.execPath, [KEYWARD_BIN, 'ceremony', name, '--help']);
+    t.regex(help.stdout, /Usage: keyward ceremony wizard\|new/, name);
+    const script = join(dir, `${name}.yaml`);
+    const refused = await run(process.execPath, [KEYWARD_BIN, '--no-input', 'ceremony', name, script]);
+    t.not(refused.code, 0);
+    t.regex(refused.stderr, /the wizard asks its questions at a terminal/);
+    t.false(existsSync(script));
+  }
 });

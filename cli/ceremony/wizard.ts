@@ -1,5 +1,5 @@
 /**
- * `keyward ceremony new`: a guided wizard that asks what a first-time operator needs (which
+ * `keyward ceremony wizard` (alias `new`): a guided wizard that asks what a first-time operator needs (which
  * ceremony, which device, which algorithm, validity, who witnesses) and writes the script; it runs
  * nothing. Review the script, check it, rehearse it, then run it.
  */
@@ -9,12 +9,13 @@ import { CliContext } from '../context.js';
 import { examples } from '../help.js';
 import { terminalAvailable } from '../terminal.js';
 
-export function defineNew(ceremony: Command): void {
+export function defineWizard(ceremony: Command): void {
   ceremony
-    .command('new')
+    .command('wizard')
+    .alias('new')
     .description('a guided wizard that writes a ceremony script (root or cluster intermediate) to review, check, rehearse and run')
     .argument('<script>', 'where to write the script (never over an existing file)')
-    .addHelpText('after', examples(['keyward ceremony new root.yaml', 'keyward ceremony run root.yaml --out rehearsal --dry-run']))
+    .addHelpText('after', examples(['keyward ceremony wizard root.yaml', 'keyward ceremony run root.yaml --out rehearsal --dry-run']))
     .action(async (file: string, _options: unknown, command: Command) => {
       const ctx = await CliContext.of(command);
       if (!terminalAvailable() || ctx.options.input === false) {
