@@ -35,6 +35,13 @@ export function renderReport(
   const end = of('ceremony.end')[0]?.data.outcome ?? 'unfinished';
   const failed = of('ceremony.failed')[0]?.data as { stage: string; code: string; message: string } | undefined;
   const steps = of('step.done').map((e) => e.data as unknown as StepRecord);
+  // A key made before the machine stopped is opened, not made, by the resumed run: it was still made in this ceremony.
+  const madeBeforeStop = new Set(
+    of('key.ready')
+      .filter((e) => e.data.generated === true)
+      .map((e) => String(e.data.publicKey)),
+  );
+  const devices = [...new Map(of('device.bound').map((e) => [`${String(e.data.device)} ${String(e.data.uri)}`, e])).values()];
   const heading = (text: string) => (md ? `## ${text}` : `${text}\n${'-'.repeat(text.length)}`);
   const item = (text: string) => `${md ? '-' : '*'} ${text}`;
   const code = (text: string) => (md ? `\`${text}\`` : text);
@@ -49,17 +56,20 @@ export function renderReport(
       item(`Time: ${start.time}`),
       item(`Script: ${start.script.file}, sha256 ${code(start.script.sha256)}`),
       item(start.repository !== undefined ? `TUF repository: ${start.repository}` : `CA directory: ${start.caDirectory}`),
+      ...of('ceremony.resumed').map((e) => item(`Resumed at ${e.at} after the machine stopped, from entry ${String(e.data.after)} (${code('--resume')})`)),
       item(`Outcome: ${end}${failed ? `: stopped at ${failed.stage}, ${failed.code}: ${failed.message}` : ''}`),
     ].join('\n'),
     heading('Devices'),
     table(
       ['Device', 'URI', 'Serial'],
-      of('device.bound').map((e) => [String(e.data.device), code(String(e.data.uri)), String(e.data.serial ?? 'not bound')]),
+      devices.map((e) => [String(e.data.device), code(String(e.data.uri)), String(e.data.serial ?? 'not bound')]),
     ),
     heading('Keys'),
     table(
       ['Role', 'Made or used', 'Device', 'Public key SHA-256'],
-      steps.flatMap((s) => s.keys.map((k) => [k.role, k.generated ? 'made' : 'used', k.device, code(k.spkiSha256)])),
+      steps.flatMap((s) =>
+        s.keys.map((k) => [k.role, k.generated ? 'made' : madeBeforeStop.has(k.publicKey) ? 'made (before the stop)' : 'used', k.device, code(k.spkiSha256)]),
+      ),
     ),
     heading('Certificates'),
     table(

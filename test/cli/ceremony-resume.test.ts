@@ -75,6 +75,10 @@ test.serial('a root ceremony killed after its key was made resumes with that key
   const verified = await token.keyward(['ceremony', 'verify', transcript, '--json']);
   t.is(verified.code, 0, verified.stderr);
   t.is((JSON.parse(verified.stdout) as { outcome: string }).outcome, 'done');
+  const report = await token.keyward(['ceremony', 'report', transcript]);
+  t.regex(report.stdout, /Resumed at \S+ after the machine stopped/);
+  t.regex(report.stdout, /\| root \| made \(before the stop\) \|/);
+  t.is(report.stdout.match(/\| root-hsm \|/g)?.length, 1, 'the device, bound before and after the stop, listed once');
   const root = join(out, 'root.pem');
   const strict = await run('openssl', ['verify', '-x509_strict', '-CAfile', root, root]);
   t.is(strict.code, 0, strict.stderr + strict.stdout);
