@@ -5,7 +5,7 @@
  * never made twice (the runner checks each against the public key recorded here); a step recorded
  * as done is not run again, and its outputs are reused where their SHA-256 matches.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keywardError } from '../errors.js';
 import type { StepRecord } from '../ca/steps/record.js';
@@ -21,6 +21,9 @@ export interface PriorRun {
   done?: StepRecord[];
   /** Each output the step produced (name → file, SHA-256, content), where recorded. */
   outputs?: Record<string, { file: string; sha256: string; content: string }>;
+  /** The complete lines' length in bytes, and a last line the stop left unfinished (never part of the chain). */
+  length: number;
+  torn?: string;
   /** Outputs recorded as written: name → SHA-256. */
   written: Map<string, string>;
 }
@@ -30,7 +33,11 @@ export function readPriorRun(script: CeremonyScript, out: string): PriorRun {
   const path = join(out, 'transcript.jsonl');
   const refused = (why: string, hint: string) => keywardError('CEREMONY_RESUME_REFUSED', `${path}: ${why}`, { hint, details: { transcript: path } });
   if (!existsSync(path)) throw refused('there is no transcript to resume', 'run the ceremony without --resume, or give the --out of the stopped ceremony');
-  const { entries } = verifyTranscript(path);
+  // A machine that died while writing a line leaves it unfinished: the chain is the complete lines.
+  const text = readFileSync(path, 'utf8');
+  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+  const torn = text.slice(complete.length);
+  const { entries } = verifyTranscript(path, complete);
   const start = entries[0]!;
   const recorded = (start.data.script as { sha256?: string } | undefined)?.sha256;
   if (recorded !== script.sha256) {
@@ -52,5 +59,5 @@ export function readPriorRun(script: CeremonyScript, out: string): PriorRun {
   const done = of('step.done').map((e) => e.data as unknown as StepRecord);
   const outputs = of('step.outputs').at(-1)?.data.outputs as PriorRun['outputs'];
   const written = new Map(of('output.written').map((e) => [String(e.data.name), String(e.data.sha256)]));
-  return { path, entries, made, ...(outputs ? { done, outputs } : {}), written };
+  return { path, entries, made, ...(outputs ? { done, outputs } : {}), written, length: Buffer.byteLength(complete), ...(torn ? { torn } : {}) };
 }

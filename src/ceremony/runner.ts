@@ -170,7 +170,7 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
     checkOutputs(script, options.out);
     mkdirSync(options.out, { recursive: true });
   }
-  const transcript = prior ? TranscriptWriter.resume(prior.path, prior.entries) : TranscriptWriter.create(join(options.out, 'transcript.jsonl'));
+  const transcript = prior ? TranscriptWriter.resume(prior.path, prior.entries, prior.length) : TranscriptWriter.create(join(options.out, 'transcript.jsonl'));
   const { witnessing } = options;
   const ceremonyKey = new MemoryKeyHandle('p256', 'ceremony key');
   const signers: Array<{ signer: string; key: KeyHandle }> = [{ signer: 'ceremony', key: ceremonyKey }];
@@ -219,6 +219,7 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
       keysMade: Object.fromEntries(prior.made),
       stepDone: prior.done !== undefined,
       outputsWritten: [...prior.written.keys()],
+      ...(prior.torn !== undefined ? { tornLine: prior.torn } : {}),
       ceremonyKey: toPem('PUBLIC KEY', await ceremonyKey.publicKey()),
     });
   } else

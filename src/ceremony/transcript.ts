@@ -8,7 +8,7 @@
  *
  * No secret is ever an entry: prompts for PINs are recorded as asked, never with what was typed.
  */
-import { closeSync, constants, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { openNewFile } from '../atomic-file.js';
 import { createHash, createPublicKey, verify } from 'node:crypto';
@@ -62,9 +62,15 @@ export class TranscriptWriter {
     return new TranscriptWriter(path, openNewFile(path));
   }
 
-  /** Continues a verified transcript (`--resume`) after its last entry; a link in its place is not followed. */
-  static resume(path: string, entries: TranscriptEntry[]): TranscriptWriter {
-    const writer = new TranscriptWriter(path, openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW));
+  /**
+   * Continues a verified transcript (`--resume`) after its last entry, its first `length` bytes (a
+   * line torn by the stop is cut off; the runner records it); a link in its place is not followed.
+   */
+  static resume(path: string, entries: TranscriptEntry[], length: number): TranscriptWriter {
+    const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
+    ftruncateSync(fd, length);
+    fsyncSync(fd);
+    const writer = new TranscriptWriter(path, fd);
     const last = entries.at(-1);
     if (last) {
       writer.#last = last.hash;
@@ -130,8 +136,8 @@ function signatureValid(algorithm: KeyAlgorithm, publicKeyPem: string, data: Uin
  * after its end, and nothing but signatures follows the end.
  * Throws TRANSCRIPT_TAMPERED naming the first entry that does not hold.
  */
-export function verifyTranscript(path: string): TranscriptVerification {
-  const lines = readFileSync(path, 'utf8').split('\n');
+export function verifyTranscript(path: string, text = readFileSync(path, 'utf8')): TranscriptVerification {
+  const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
   const entries: TranscriptEntry[] = [];
   const signatures: TranscriptVerification['signatures'] = [];

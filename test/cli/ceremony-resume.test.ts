@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rootScript, writeScript } from '../harness/ceremony.js';
 import { cliToken } from '../harness/cli-token.js';
@@ -59,12 +59,16 @@ test.serial('a root ceremony killed after its key was made resumes with that key
   const made = before.find((e) => e.type === 'key.ready')!;
   t.true(made.data.generated as boolean);
   t.false(existsSync(join(out, 'root.pem')));
+  // The machine died while writing the next line: half of it is there.
+  const torn = '{"seq":99,"prev":"';
+  appendFileSync(transcript, torn);
 
   const resumed = await token.keyward(['ceremony', 'run', script, '--out', out, '--resume'], { input: 'yes\n'.repeat(12) });
   t.is(resumed.code, 0, resumed.stderr);
   const after = entriesOf(transcript);
   t.deepEqual(after.slice(0, before.length), before, 'the resumed run appended to the same transcript');
   t.is(after[before.length]!.type, 'ceremony.resumed');
+  t.is(after[before.length]!.data.tornLine, torn, 'the unfinished line is cut off, and on record');
   const reopened = after.slice(before.length).filter((e) => e.type === 'key.ready');
   t.is(reopened.length, 1);
   t.false(reopened[0]!.data.generated as boolean, 'the key was opened, not made again');
