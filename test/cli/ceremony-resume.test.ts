@@ -149,3 +149,12 @@ test.serial('a ceremony killed after it wrote its certificate reuses it on resum
   t.is(entries.find((e) => e.type === 'ceremony.failed')?.data.code, 'CEREMONY_RESUME_MISMATCH');
   t.is((await token2.keyward(['ceremony', 'verify', join(out2, 'transcript.jsonl')])).code, 0, 'the stopped resume is on record and verifies');
 });
+
+test('--resume continues a real ceremony: with --dry-run it is refused before anything is done', async (t) => {
+  const dir = tempDir(t, 'keyward-cli-resume-');
+  const script = writeScript(dir, 'root.yaml', rootScript({ label: 'nowhere', serial: '0000000000000000' }));
+  const refused = await run(process.execPath, [KEYWARD_BIN, '--no-input', 'ceremony', 'run', script, '--out', join(dir, 'out'), '--resume', '--dry-run']);
+  t.is(refused.code, 2, refused.stderr);
+  t.regex(refused.stderr, /--resume continues a real ceremony/);
+  t.false(existsSync(join(dir, 'out')));
+});
