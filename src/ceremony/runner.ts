@@ -297,7 +297,8 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
                 },
               );
             }
-            if (key.generated && handle.info.backend === 'yubikey') {
+            // A key made before the stop is attested again: the machine may have died before its attestation was recorded.
+            if ((key.generated || before !== undefined) && handle.info.backend === 'yubikey') {
               const attestation = await handle.attest();
               record('key.attestation', { role: key.role, chain: attestation.chain.map((der) => toPem('CERTIFICATE', der)), claims: attestation.claims });
             }

@@ -36,12 +36,12 @@ export function room(no?: RegExp): Room {
 /** The interaction under the runner's recording: nobody at a keyboard (PINs come from the environment). */
 export const quiet: Interaction = { ...nonInteractive, warn: () => undefined, notice: () => ({ clear: () => undefined }) };
 
-/** A keystore factory for the runner that reaches SoftHSM tokens with `pin`, and `cards` (in-process virtual YubiKeys). */
-export function keystoreFactory(pin: string, cards: TestYubiKey[] = [], opened: string[] = []) {
+/** A keystore factory for the runner that reaches SoftHSM tokens with `pin` (or each device with its own PIN variable), and `cards` (in-process virtual YubiKeys). */
+export function keystoreFactory(pin: string | Record<string, string>, cards: TestYubiKey[] = [], opened: string[] = []) {
   return (interaction: Interaction) => {
     opened.push('keystore');
     return new Keystore({
-      env: { KEYWARD_PIN: pin },
+      env: typeof pin === 'string' ? { KEYWARD_PIN: pin } : pin,
       interaction,
       pkcs11Module: softHsmModule(),
       attachedCards: cards.map((c) => ({ reader: `test card ${c.serial}`, card: c.card })),
