@@ -46,7 +46,7 @@ export interface TranscriptSignature {
   signature: string;
 }
 
-/** Appends entries to a new transcript file; refuses a file that exists (a transcript is never continued by accident). */
+/** Appends entries to a new transcript file (refusing one that exists), or, resumed, to a verified one: never continued by accident. */
 export class TranscriptWriter {
   readonly path: string;
   readonly #fd: number;
