@@ -15,7 +15,8 @@
  *      the ceremony key and by the new root, where one was made.
  *
  * A failure at any point (a wrong PIN, a refused draft, a swapped device) is recorded, the
- * ceremony ends as stopped, and the transcript is signed all the same.
+ * ceremony ends as stopped, and the transcript is signed all the same. A ceremony the machine's
+ * death stopped has no end: `resume` continues it in the same transcript (resume.ts).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { writeNewFile } from '../atomic-file.js';
