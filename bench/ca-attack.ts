@@ -16,6 +16,7 @@ import { createClusterIntermediate } from '../src/ca/steps/intermediate.js';
 import { createRootCa } from '../src/ca/steps/root.js';
 import { CaDirectory } from '../src/ca/store.js';
 import { Keystore } from '../src/keystore/keystore.js';
+import { KeyUri } from '../src/keystore/uri/origin.js';
 import { Secret } from '../src/secret.js';
 import { nodeCsr } from '../test/harness/ca.js';
 import { caServeProcess, infoRequest } from '../test/harness/ca-server.js';
@@ -179,16 +180,18 @@ function neverReading(port: number, seconds: number): { done: Promise<void>; sta
 }
 
 export async function benchCaAttack(): Promise<AttackResult> {
-  const keystore = new Keystore({ env: { KEYWARD_PIN: PIN } });
+  // Two tokens in one keystore: each its own PIN variable (KEYWARD_PIN goes to one device), set once it exists.
+  const env: NodeJS.ProcessEnv = {};
+  const keystore = new Keystore({ env });
   const pkcs11 = await keystore.administration('pkcs11');
   for (const label of ['attack-root', 'attack-online'])
-    pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('attack-so'), userPin: Secret.fromString(PIN) });
+    env[pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('attack-so'), userPin: Secret.fromString(PIN) }).pinVariable!] = PIN;
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-bench-attack-')));
-  const rootKey = 'pkcs11:token=attack-root;object=root';
+  const rootKey = KeyUri.of('pkcs11:token=attack-root;object=root');
   await createRootCa(directory, keystore, { key: rootKey, generate: 'p256' });
   await createClusterIntermediate(directory, keystore, {
     rootKey,
-    key: 'pkcs11:token=attack-online;object=intermediate',
+    key: KeyUri.of('pkcs11:token=attack-online;object=intermediate'),
     generate: 'p256',
     clusterId: 'attack',
   });

@@ -20,6 +20,7 @@ import { startCaServer } from '../src/ca/server/server.js';
 import { SigningKey } from '../src/certificates/signer.js';
 import { CaDirectory } from '../src/ca/store.js';
 import { MemoryKeyHandle } from '../src/keystore/memory-key.js';
+import { KeyUri } from '../src/keystore/uri/origin.js';
 import { Keystore } from '../src/keystore/keystore.js';
 import { Secret } from '../src/secret.js';
 import { nodeCsr } from '../test/harness/ca.js';
@@ -105,17 +106,20 @@ function cfsslCertdb(path: string): string {
 
 /** A CA on SoftHSM tokens made for the bench (labels from `prefix`), on SQLite, and node CSRs as request bodies. */
 export async function benchCa(prefix: string) {
-  const keystore = new Keystore({ env: { KEYWARD_PIN: BENCH_PIN } });
+  // Two tokens in one keystore: each its own PIN variable (KEYWARD_PIN goes to one device), set once it exists.
+  const env: NodeJS.ProcessEnv = {};
+  const keystore = new Keystore({ env });
   const pkcs11 = await keystore.administration('pkcs11');
   for (const label of [`${prefix}-root`, `${prefix}-online`]) {
-    pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(BENCH_PIN) });
+    env[pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString('bench-so'), userPin: Secret.fromString(BENCH_PIN) }).pinVariable!] = BENCH_PIN;
   }
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-bench-ca-')));
-  const rootKey = `pkcs11:token=${prefix}-root;object=root`;
-  const root = await createRootCa(directory, keystore, { key: rootKey, generate: 'p256' });
+  const rootKey = KeyUri.of(`pkcs11:token=${prefix}-root;object=root`);
+  await createRootCa(directory, keystore, { key: rootKey, generate: 'p256' });
+  const root = directory.root();
   await createClusterIntermediate(directory, keystore, {
     rootKey,
-    key: `pkcs11:token=${prefix}-online;object=intermediate`,
+    key: KeyUri.of(`pkcs11:token=${prefix}-online;object=intermediate`),
     generate: 'p256',
     clusterId: 'bench',
   });
@@ -134,7 +138,7 @@ export async function benchCaIssue(): Promise<CaBenchRow[]> {
   // The same issuing path with the intermediate's key in memory: what the device costs.
   const memoryKey = await SigningKey.of(new MemoryKeyHandle('p256', 'bench intermediate'));
   const rootSigner = await SigningKey.of(await keystore.open(rootKey));
-  const memoryCertificate = await createIntermediate(rootSigner, root, { clusterId: 'bench', spki: memoryKey.spki });
+  const memoryCertificate = await createIntermediate(rootSigner, root, { clusterId: 'bench', spki: memoryKey.spki }, { now: new Date() });
   const memoryAuthority = new Authority(memoryKey, memoryCertificate, SqliteLedger.open(join(directory.dir, 'memory-ledger.sqlite')), {
     clusterId: 'bench',
     nodeDays: 90,

@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serveVirtualCard, type PcscRig, type ServedVirtualCard } from '../test/harness/pcscd.js';
 import { KEYWARD_BIN, keyward, run, type RunResult } from '../test/harness/run.js';
+import { medianOf } from './measure.js';
 
 export const PROCESS_RUNS = Number(process.env.KEYWARD_BENCH_PROCESS_RUNS ?? 15);
 
@@ -33,8 +34,6 @@ interface Subject {
   run: () => Promise<RunResult>;
   card?: ServedVirtualCard;
 }
-
-const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** `rig`: the run's private pcscd (none without root: then only the start-up rows). */
 export async function benchCommands(rig: PcscRig | undefined): Promise<CommandsBench> {
@@ -94,7 +93,8 @@ export async function benchCommands(rig: PcscRig | undefined): Promise<CommandsB
   }
 }
 
-async function mustSucceed(result: Promise<RunResult>): Promise<RunResult> {
+/** The result of a benchmarked command, which must have succeeded (a failure's time means nothing). */
+export async function mustSucceed(result: Promise<RunResult>): Promise<RunResult> {
   const done = await result;
   if (done.code !== 0) throw new Error(`a benchmarked command failed (exit ${done.code}): ${done.stderr}`);
   return done;

@@ -20,6 +20,7 @@ import { benchCommands, PROCESS_RUNS } from './commands.js';
 import { benchKeystoreSign, KEYSTORE_CONCURRENCY } from './keystore-sign.js';
 import { formatTable } from './measure.js';
 import { benchPivSign } from './piv-sign.js';
+import type { FreshClientBench } from './trust-client.js';
 import { benchTrust, type TrustBench } from './trust.js';
 
 const ops = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -186,7 +187,7 @@ const PARTS: Record<string, Part> = {
     softhsm: true,
     pcscd: true,
     async run({ rig }) {
-      process.stderr.write('TUF: Keyward and tuf-js verifying the same repository; signing large roles; a cold trust sign…\n');
+      process.stderr.write('TUF: Keyward and tuf-js verifying the same repository; a fresh client process; signing large roles; a cold trust sign…\n');
       const trust = await benchTrust(rig);
       return { figures: trust, table: trustTables(trust) };
     },
@@ -227,7 +228,32 @@ function trustTables(trust: TrustBench): string {
         ],
       )
     : `(${trust.skipped})`;
-  return `\n### TUF: a fresh client, refresh + one target lookup (local HTTP)\n\n${verify}\n\n### TUF: signing a targets role with Ed25519\n\n${sign}\n\n### TUF: a cold touch-to-sign\n\n${cold}\n`;
+  return `\n### TUF: a fresh client, refresh + one target lookup (local HTTP)\n\n${verify}\n${freshClientTable(trust)}\n### TUF: signing a targets role with Ed25519\n\n${sign}\n\n### TUF: a cold touch-to-sign\n\n${cold}\n`;
+}
+
+/** The fresh client process beside `node -e 0`, python-tuf (where Python has it) and tuf-js (in process, from the table above). */
+function freshClientTable(trust: TrustBench): string {
+  const fresh = trust.freshClient;
+  if (!fresh) return '';
+  const tufjs = trust.verify.find((r) => r.targets === fresh.targets);
+  const row = (name: string, timing: FreshClientBench['node']) => [name, ms(timing.ms), ms(timing.cpuMs), `${(timing.ms / fresh.node.ms).toFixed(2)}×`];
+  const table = formatTable(
+    ['client (one process, spawn to exit)', 'median', 'CPU (user + sys)', '× node -e 0'],
+    [
+      row('node -e 0', fresh.node),
+      row('keyward trust client … download', fresh.keyward),
+      fresh.pythonTuf
+        ? row('python-tuf ngclient: refresh, get_targetinfo, download_target', fresh.pythonTuf)
+        : ['python-tuf ngclient', fresh.pythonTufSkipped!, '—', '—'],
+      [
+        'tuf-js, in process: refresh + lookup, no download (table above)',
+        tufjs?.tufjsMs !== undefined ? ms(tufjs.tufjsMs) : (tufjs?.tufjsError ?? '—'),
+        '—',
+        '—',
+      ],
+    ],
+  );
+  return `\n### TUF: a fresh client process, refresh + download one target of ${fresh.targets.toLocaleString('en-US')} (local HTTP; median of ${fresh.runs} runs, interleaved)\n\n${table}\n`;
 }
 
 async function main(names: string[]): Promise<void> {

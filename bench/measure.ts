@@ -11,6 +11,11 @@ export interface Measurement {
 export const DEFAULT_SECONDS = Number(process.env.KEYWARD_BENCH_SECONDS ?? 1.5);
 export const REPEATS = Number(process.env.KEYWARD_BENCH_REPEATS ?? 3);
 
+/** The middle value (the upper one of an even count). */
+export function medianOf(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+}
+
 /** Runs a measurement `REPEATS` times and keeps the median: two cores schedule threads noisily. */
 export async function median(measure: () => Measurement | Promise<Measurement>, repeats = REPEATS): Promise<Measurement & { runs: number[] }> {
   const runs: Measurement[] = [];

@@ -1,13 +1,14 @@
 /**
  * TUF, side by side in one run: Keyward's client and tuf-js verifying the same repository from a
  * fresh start (refresh + one target lookup, over a local HTTP server); Keyward alone at 100,000
- * targets; signing a large targets role with Ed25519 against the floor (canonical JSON + Ed25519
- * with nothing else); and a cold `keyward trust sign` until the touch notice, next to `node -e 0`.
+ * targets; a fresh `keyward trust client` process downloading a target at 10,000 targets
+ * (trust-client.ts); signing a large targets role with Ed25519 against the floor (canonical JSON +
+ * Ed25519 with nothing else); and a cold `keyward trust sign` until the touch notice, next to
+ * `node -e 0`.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes, createHash, generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalize as tufjsCanonicalize } from '@tufjs/canonical-json';
 import { Updater as TufJsUpdater } from 'tuf-js';
@@ -18,11 +19,13 @@ import { initClient, Updater } from '../src/trust/client/updater.js';
 import { formatExpiry, Metadata, SPEC_VERSION } from '../src/trust/metadata.js';
 import { Repository } from '../src/trust/repository/repository.js';
 import { signerOf, signMetadata, type TufSigner } from '../src/trust/signer.js';
-import type { TargetFile, TargetsSigned } from '../src/trust/targets.js';
+import { targetFileOf, type TargetFile, type TargetsSigned } from '../src/trust/targets.js';
 import { serveVirtualCard, type PcscRig } from '../test/harness/pcscd.js';
 import { KEYWARD_BIN, run } from '../test/harness/run.js';
-import { Cleanup } from '../test/harness/temp.js';
+import { Cleanup, tempDir, type Teardown } from '../test/harness/temp.js';
 import { staticServer, trustCliSetup } from '../test/harness/tuf.js';
+import { medianOf } from './measure.js';
+import { benchFreshClient, type FreshClientBench } from './trust-client.js';
 
 export interface VerifyRow {
   targets: number;
@@ -42,6 +45,8 @@ export interface SignRow {
 export interface TrustBench {
   verify: VerifyRow[];
   sign: SignRow[];
+  /** A fresh client process downloading one target, at FRESH_CLIENT_TARGETS targets. */
+  freshClient?: FreshClientBench;
   /** Process start → the card waits for the touch (its own log says so), and → the notice on stderr. */
   coldSign?: { nodeMs: number; keywardToCardWaitMs: number; keywardToNoticeMs: number; noticeDelayMs: number };
   skipped?: string;
@@ -50,17 +55,16 @@ export interface TrustBench {
 const SIZES = (process.env.KEYWARD_BENCH_TUF_SIZES ?? '10000,100000').split(',').map(Number);
 /** tuf-js takes about a minute at 10,000 targets: it is measured at the sizes it can handle. */
 const TUFJS_MAX = Number(process.env.KEYWARD_BENCH_TUFJS_MAX ?? 10_000);
+/** The repository size at which a fresh client process is timed (when it is one of SIZES). */
+const FRESH_CLIENT_TARGETS = 10_000;
+/** The one target of a large repository with a file behind it, for the fresh client to download. */
+const RELEASE = { path: 'releases/app-1.0.0.tar.gz', bytes: randomBytes(4096) };
 
 function syntheticTargets(count: number): Record<string, TargetFile> {
   const targets: Record<string, TargetFile> = {};
   for (let i = 0; i < count; i++)
     targets[`packages/pkg-${i}/pkg-${i}-1.0.0.tar.gz`] = { length: 1000 + i, hashes: { sha256: createHash('sha256').update(String(i)).digest('hex') } };
   return targets;
-}
-
-function medianOf(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function timed(work: () => Promise<unknown> | unknown, repeats = 3): Promise<number> {
@@ -81,33 +85,42 @@ async function softHsmSigners(): Promise<{ keystore: Keystore; make: () => Promi
   return { keystore, make: async () => signerOf(await keystore.generate(`pkcs11:token=${token};object=k${n++}`, { algorithm: 'ed25519' })) };
 }
 
-/** A published repository of `count` targets in the top-level targets role, every key Ed25519 in SoftHSM. */
-async function largeRepository(count: number, make: () => Promise<TufSigner>, keystore: Keystore): Promise<Repository> {
+/**
+ * A published repository of `count` targets in the top-level targets role, every key Ed25519 in
+ * SoftHSM; one of them (RELEASE) has its file in the repository.
+ */
+async function largeRepository(count: number, make: () => Promise<TufSigner>, keystore: Keystore, t: Teardown): Promise<Repository> {
   const setup = async () => {
     const signer = await make();
     return { keys: [{ key: signer.key, signer }], threshold: 1 };
   };
   const options = { root: await setup(), targets: await setup(), snapshot: await setup(), timestamp: await setup() };
-  const repo = await Repository.init(mkdtempSync(join(tmpdir(), 'keyward-bench-tuf-')), options, { keystore });
-  await repo.change({ edit: (edits) => edits.addTargets(syntheticTargets(count)), signers: [options.targets.keys[0]!.signer!] });
+  const repo = await Repository.init(tempDir(t, 'keyward-bench-tuf-'), options, { keystore });
+  await repo.change({
+    edit: (edits) => {
+      edits.addTargets(syntheticTargets(count - 1));
+      edits.addTarget(RELEASE.path, targetFileOf(RELEASE.bytes), { bytes: RELEASE.bytes });
+    },
+    signers: [options.targets.keys[0]!.signer!],
+  });
   return repo;
 }
 
-async function verifyRow(count: number, repo: Repository): Promise<VerifyRow> {
+async function verifyRow(count: number, repo: Repository, t: Teardown): Promise<VerifyRow> {
   const server = await staticServer(repo.publicDir);
   const root = readFileSync(join(repo.publicDir, 'metadata', '1.root.json'));
-  const lookup = `packages/pkg-${count - 1}/pkg-${count - 1}-1.0.0.tar.gz`;
+  const lookup = `packages/pkg-${count - 2}/pkg-${count - 2}-1.0.0.tar.gz`;
   const row: VerifyRow = { targets: count, targetsJsonBytes: readFileSync(join(repo.publicDir, 'metadata', '2.targets.json')).length, keywardMs: 0 };
   try {
     row.keywardMs = await timed(async () => {
-      const metadataDir = mkdtempSync(join(tmpdir(), 'keyward-bench-client-'));
+      const metadataDir = tempDir(t, 'keyward-bench-client-');
       initClient(metadataDir, root);
       const updater = new Updater({ metadataDir, metadataUrl: `${server.url}/metadata` });
       await updater.refresh();
       if (!(await updater.findTarget(lookup))) throw new Error('Keyward did not find the target');
     });
     if (count <= TUFJS_MAX) {
-      const metadataDir = mkdtempSync(join(tmpdir(), 'keyward-bench-tufjs-'));
+      const metadataDir = tempDir(t, 'keyward-bench-tufjs-');
       writeFileSync(join(metadataDir, 'root.json'), root);
       const started = performance.now();
       try {
@@ -209,15 +222,20 @@ async function coldSign(rig: PcscRig): Promise<TrustBench['coldSign']> {
 export async function benchTrust(rig: PcscRig | undefined): Promise<TrustBench> {
   const { keystore, make } = await softHsmSigners();
   const result: TrustBench = { verify: [], sign: [] };
+  // The repositories and client directories, removed when the part ends (a 100,000-target one is large).
+  const cleanup = new Cleanup();
   try {
     const softhsm = await make();
     for (const count of SIZES) {
       process.stderr.write(`  TUF: ${count.toLocaleString('en-US')} targets…\n`);
       result.sign.push(await signRow(count, softhsm));
-      result.verify.push(await verifyRow(count, await largeRepository(count, make, keystore)));
+      const repo = await largeRepository(count, make, keystore, cleanup);
+      result.verify.push(await verifyRow(count, repo, cleanup));
+      if (count === FRESH_CLIENT_TARGETS) result.freshClient = await benchFreshClient(repo, count, RELEASE.path);
     }
   } finally {
     await keystore.close();
+    await cleanup.run();
   }
   if (!rig) result.skipped = 'the cold trust sign needs root (a private pcscd)';
   else result.coldSign = await coldSign(rig);

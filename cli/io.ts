@@ -1,5 +1,5 @@
 /** Reading inputs and writing outputs for commands: files, stdin/stdout, refusing binary on a TTY. */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { Option } from 'commander';
 import { writableTarget, writeFileAtomic } from '../src/atomic-file.js';
 import { fileProblem, KeywardError, keywardError } from '../src/errors.js';
@@ -68,6 +68,33 @@ export function outputOption(flags: string, description: string): Option {
   outputOptions.add(option);
   return option.argParser((path: string) => {
     if (path !== '-') writableTarget(path, `${option.long} ${path}`);
+    return path;
+  });
+}
+
+/**
+ * An option naming a directory the command writes files into (a ceremony's `--out <dir>`): a
+ * directory there already, that this user may write, or a new one in a directory that exists and
+ * is writable. Checked as the command line is read, like `outputOption`; the files in it are the
+ * command's to refuse if they exist.
+ */
+export function outputDirectoryOption(flags: string, description: string): Option {
+  const option = new Option(flags, description);
+  outputOptions.add(option);
+  return option.argParser((path: string) => {
+    const shown = `${option.long} ${path}`;
+    const stats = statSync(path, { throwIfNoEntry: false });
+    if (!stats)
+      writableTarget(path, shown); // a new directory: where it goes must be writable
+    else if (!stats.isDirectory())
+      throw keywardError('OUTPUT_NOT_A_DIRECTORY', `${shown}: there is a file there, not a directory`, { hint: 'give a directory' });
+    else {
+      try {
+        accessSync(path, constants.W_OK | constants.X_OK);
+      } catch {
+        throw keywardError('OUTPUT_DIRECTORY_NOT_WRITABLE', `${shown}: this user may not create files in it`, { hint: 'give a directory you can write' });
+      }
+    }
     return path;
   });
 }

@@ -5,7 +5,8 @@
  * It starts at once because it loads only what the command line asks for, in two steps:
  * - a noun's commands are defined by its module (cli/<noun>.ts, or cli/<noun>/index.ts for a noun
  *   with a file per sub-noun), loaded when commander dispatches to that noun; `keyward --help` and
- *   `--version` need only the names and descriptions below;
+ *   `--version` need only the names and descriptions below (cli/lazy-commands.ts; a noun may name
+ *   its own commands the same way, as trust does, so that `trust client` loads no signing code);
  * - a noun's modules import statically only commander, the CLI's helpers and small modules without
  *   dependencies (errors, PEM, secrets, algorithm tables), so `<noun> … --help` is light too. An
  *   action imports the code that does the work (device drivers, the CA, x509, SQLite) when it
@@ -16,9 +17,10 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, KeywardError, keywardError, type CodeOf, type ErrorCode } from '../src/errors.js';
 import { errorCodeRows, errorCodesHelp, examples, exitCodesHelp } from './help.js';
+import { addLazyCommands, defineLazyCommand, type LazyCommand } from './lazy-commands.js';
 
 /** The nouns, as `keyward --help` lists them, and where each one's commands are defined. */
-const NOUNS: Record<string, { description: string; define: () => Promise<(noun: Command) => void> }> = {
+const NOUNS: Record<string, LazyCommand> = {
   token: { description: 'PKCS#11 tokens: list, initialise (SoftHSM), change and unblock PINs', define: async () => (await import('./token.js')).defineToken },
   key: { description: 'generate, list, use and delete keys held in hardware', define: async () => (await import('./key.js')).defineKey },
   cert: {
@@ -33,9 +35,26 @@ const NOUNS: Record<string, { description: string; define: () => Promise<(noun: 
     description: 'a cluster PKI: offline root, per-cluster intermediate, node certificates, CRLs, root rotation, cfssl-compatible server',
     define: async () => (await import('./ca/index.js')).defineCa,
   },
+  ceremony: {
+    description:
+      'key ceremonies from reviewed scripts: checked before any device opens, witnessed, with a hash-chained, signed transcript and a printable report',
+    define: async () => (await import('./ceremony/index.js')).defineCeremony,
+  },
   trust: {
     description: 'TUF 1.0 repositories signed in hardware (thresholds across devices, delegations, touch-to-sign) and a conformant TUF client',
     define: async () => (await import('./trust/index.js')).defineTrust,
+  },
+  notary: {
+    description: 'Docker Content Trust (Notary v1) on a notary-server, every key in a device: init a GUN, sign and revoke tags, signers, key rotation',
+    define: async () => (await import('./notary/index.js')).defineNotary,
+  },
+  image: {
+    description: 'container images signed in hardware where cosign, podman, skopeo and CRI-O look (cosign format, in the registry): sign, verify, list',
+    define: async () => (await import('./image/index.js')).defineImage,
+  },
+  blob: {
+    description: 'files signed in hardware into Sigstore bundles (public key, no transparency log), and verified',
+    define: async () => (await import('./blob.js')).defineBlob,
   },
   doctor: {
     description: 'explain what this machine sees of YubiKeys: USB devices, PC/SC readers, PIV applications',
@@ -43,14 +62,22 @@ const NOUNS: Record<string, { description: string; define: () => Promise<(noun: 
   },
   demo: {
     description:
-      'run the whole story end to end on throw-away SoftHSM tokens and a virtual YubiKey: keys, a YubiKey enrolment, a cluster PKI, a TUF repository a developer touch-signs; nothing to set up, nothing left behind',
+      'run the whole story end to end on throw-away SoftHSM tokens and a virtual YubiKey: keys, a YubiKey enrolment, a cluster PKI, a TUF repository a developer touch-signs, a file and an image signed where verifiers look; nothing to set up, nothing left behind',
     define: async () => (await import('./demo/index.js')).defineDemo,
   },
 };
 
 const PIN_HELP = `
-PINs are never taken from the command line. Keyward reads them from the URI's pin-source=file:…,
-from KEYWARD_PIN (KEYWARD_SO_PIN, KEYWARD_NEW_PIN), or asks at the terminal.
+PINs are never taken from the command line. A device's PIN comes from the URI's pin-source=file:…,
+else the device's own variable, else KEYWARD_PIN, else a prompt that names the device (SO PINs, new
+PINs and PUKs: KEYWARD_SO_PIN, KEYWARD_NEW_PIN, KEYWARD_PUK). Each device's own variable is named
+for its serial: KEYWARD_PIN_TOKEN_<serial> for a PKCS#11 token, KEYWARD_PIN_YUBIKEY_<serial> for a
+YubiKey (letters and digits as they are, any other byte as _ and two hex digits); keyward token
+list and yubikey list print it. It is never tried on another device. KEYWARD_PIN goes to the first
+device a command needs a PIN for; a second one is asked about at the terminal and otherwise refused
+(PIN_AMBIGUOUS) before any try is spent, so a command that uses two devices, such as trust sign
+with a YubiKey and an online token, needs each device's own variable:
+  KEYWARD_PIN_YUBIKEY_12345678=… KEYWARD_PIN_TOKEN_9f3c1a2b4d5e6f70=… keyward trust sign …
 `;
 
 const MODULE_HELP = `
@@ -116,7 +143,7 @@ export function buildProgram(options: { json?: boolean } = {}): Command {
         MODULE_HELP +
         exitCodesHelp(),
     );
-  for (const [name, { description }] of Object.entries(NOUNS)) program.command(name).description(description);
+  addLazyCommands(program, NOUNS);
   // Commander's own help command would print a noun's help before the noun's commands are defined.
   program
     .helpCommand(false)
@@ -137,15 +164,14 @@ export function buildProgram(options: { json?: boolean } = {}): Command {
   return program;
 }
 
-const defined = new WeakSet<Command>();
-
-/** Defines a noun's commands from its module, once. */
+/**
+ * Defines a noun's commands from its module, once (and so any command named lazily): configured as
+ * every command is, and its own lazily named commands defined when commander dispatches to them.
+ */
 export async function defineNoun(noun: Command): Promise<void> {
-  const entry = NOUNS[noun.name()];
-  if (!entry || defined.has(noun)) return;
-  defined.add(noun);
-  (await entry.define())(noun);
+  if (!(await defineLazyCommand(noun))) return;
   configure(noun);
+  if (noun.commands.length) noun.hook('preSubcommand', (_noun, command) => defineNoun(command));
 }
 
 /** The command that `names` lead to from the program (`key sign`), its noun defined. */
@@ -205,8 +231,8 @@ function unknownCommand(command: Command, name: string): never {
 }
 
 /**
- * Commander answers `keyward image sign --help` with keyward's own help: it looks for --help before
- * it checks that `image` is a command. Here an unknown command is a usage error, with --help or not.
+ * Commander answers `keyward nosuch sign --help` with keyward's own help: it looks for --help before
+ * it checks that `nosuch` is a command. Here an unknown command is a usage error, with --help or not.
  */
 function refuseUnknownCommand(command: Command): void {
   command.on('beforeHelp', () => {

@@ -31,6 +31,7 @@ function describeToken(t: TokenSummary): string {
   const pin = note ? `  user PIN: ${note}` : '';
   return (
     `${t.label}  ${t.model}  serial ${t.serial}  slot ${t.slotId}${t.initialized ? '' : '  (not initialised)'}${pin}\n  ${t.uri}` +
+    (t.initialized && t.pinVariable ? `\n  PIN variable: ${t.pinVariable}` : '') +
     (t.mechanisms ? `\n  mechanisms: ${t.mechanisms.join(' ')}` : '')
   );
 }

@@ -34,6 +34,12 @@ const SYSTEM = {
   'golang-cfssl': 'cfssl',
   // Docker Swarm, the CA's real client: two dockerd in swarm mode take their node certificates from keyward ca serve.
   'docker.io': 'dockerd',
+  // Notary v1 (Docker Content Trust): the notary-server Keyward publishes to and the notary client that reads it back.
+  notary: 'notary-server',
+  // Image signing: a real OCI registry, and skopeo to push test images into it (the tests fetch Debian 13's
+  // skopeo and cosign to check sigstore signatures, which Debian 12's skopeo was built without and Debian 12 lacks).
+  'docker-registry': 'docker-registry',
+  skopeo: 'skopeo',
   // PostgreSQL: the ledger that several `ca serve` replicas share; the tests start throw-away servers (src/testing/postgres.ts).
   postgresql: null,
   // securesystemslib: the canonical JSON python-tuf signs with, compared byte for byte with Keyward's.

@@ -222,3 +222,29 @@ function writeFailed(target: string, error: unknown): KeywardError {
     hint: 'nothing was replaced: a file that was there is as it was',
   });
 }
+
+/**
+ * Creates `path` with `data`, flushed to disk, and refuses if anything is there already (O_EXCL: not
+ * through a link either): for what must never replace a file, a ceremony's outputs and transcript.
+ */
+export function writeNewFile(path: string, data: Uint8Array | string, mode = 0o644): void {
+  const fd = openNewFile(path, mode);
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Opens a new file for writing; OUTPUT_EXISTS if anything has the name. */
+export function openNewFile(path: string, mode = 0o644): number {
+  try {
+    return openSync(path, 'wx', mode);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw keywardError('OUTPUT_EXISTS', `${path} already exists: it is never written over`, { hint: 'move it away, or write to another place' });
+    }
+    throw writeFailed(path, error);
+  }
+}

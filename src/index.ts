@@ -3,6 +3,7 @@ export { Keystore, type Administration, type KeystoreOptions, type Scheme } from
 export { KeyUri, type UriOrigin } from './keystore/uri/origin.js';
 export type { Attestation, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend, SignOptions } from './keystore/backend.js';
 export { nonInteractive, type Interaction, type Notice } from './keystore/interaction.js';
+export { devicePinVariable, type PinDeviceKind } from './keystore/device-pins.js';
 export { formatPkcs11Uri, parsePkcs11Uri, UriError, type Pkcs11Uri } from './keystore/uri/index.js';
 export {
   hardwareKeyPair,
@@ -29,5 +30,15 @@ export type { PublishReport } from './trust/repository/publishing.js';
 export type { RoleStatus } from './trust/repository/requirements.js';
 export type { Approval, Review } from './trust/repository/review.js';
 export type { PublishedStore } from './trust/repository/store.js';
-export { TUF_1_0, type Dialect } from './trust/dialect.js';
+export { TUF_1_0, type Dialect, type MetadataKey } from './trust/dialect.js';
 export { deviceSigner, metadataSigner, signerOf, type Signer, type TufSigner } from './trust/signer.js';
+export { NOTARY, notaryKeyFromSpki, notaryKeyId, x509Key, type NotaryKey } from './trust/notary/dialect.js';
+export {
+  NotaryRepository,
+  type NotaryContext,
+  type PublishReport as NotaryPublishReport,
+  type TargetEntry as NotaryTargetEntry,
+} from './trust/notary/repository.js';
+export { NotaryServer, type NotaryServerOptions } from './trust/notary/server.js';
+export { TrustStore as NotaryTrustStore } from './trust/notary/trust-store.js';
+export { checkGun, parseReference } from './trust/notary/gun.js';

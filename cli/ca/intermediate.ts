@@ -6,7 +6,7 @@ import { CliContext } from '../context.js';
 import { examples } from '../help.js';
 import { outputOption, parseInput, readCertificate, writeOutput } from '../io.js';
 import { wholeNumber } from '../options.js';
-import { dirOption, generateOption, ledgerOption, withKeystore } from './shared.js';
+import { dirOption, generateOption, ledgerOption, withKeystore, describeStep } from './shared.js';
 
 /** `keyward ca intermediate …`. */
 export function defineIntermediate(ca: Command): void {
@@ -58,19 +58,25 @@ export function defineIntermediate(ca: Command): void {
         const ctx = await CliContext.of(command);
         const { createClusterIntermediate } = await import('../../src/ca/steps/intermediate.js');
         const { CaDirectory } = await import('../../src/ca/store.js');
-        const { certificatePem } = await import('../../src/x509/certificate.js');
+        const { KeyUri } = await import('../../src/keystore/uri/origin.js');
         const urls = options.crlUrl || options.caIssuersUrl ? { crl: options.crlUrl, caIssuers: options.caIssuersUrl } : undefined;
         const { checkCsr } = await import('../../src/ca/csr.js');
         const csr = options.csr ? await parseInput(options.csr, '--csr', async (data) => (await checkCsr(data), data)) : undefined;
         if (csr && !options.out)
           throw keywardError('OUT_REQUIRED', 'with --csr, say where to write the certificate to carry back', { hint: 'add --out cluster.pem' });
-        const certificate = await withKeystore(ctx, () =>
-          createClusterIntermediate(new CaDirectory(options.dir, { ledger: options.ledger }), ctx.keystore(), { ...options, csr, urls }),
+        const record = await withKeystore(ctx, () =>
+          createClusterIntermediate(new CaDirectory(options.dir, { ledger: options.ledger }), ctx.keystore(), {
+            ...options,
+            rootKey: KeyUri.of(options.rootKey),
+            key: options.key !== undefined ? KeyUri.of(options.key) : undefined,
+            csr,
+            urls,
+          }),
         );
-        if (options.out) writeOutput(options.out, certificatePem(certificate), false);
-        ctx.emit({ subject: certificate.subject, notAfter: certificate.notAfter, clusterId: options.clusterId, certificate: certificatePem(certificate) }, () =>
+        if (options.out) writeOutput(options.out, record.outputs.certificate!, false);
+        ctx.emit(record, () =>
           [
-            `intermediate "${certificate.subject}" for cluster ${options.clusterId}, valid until ${certificate.notAfter.toISOString()}`,
+            describeStep(record),
             ...(csr
               ? [`  carry ${options.out} and a copy of ${new CaDirectory(options.dir).dir} back: keyward ca intermediate install --cert … --root-dir …`]
               : []),
@@ -99,11 +105,14 @@ export function defineIntermediate(ca: Command): void {
       const ctx = await CliContext.of(command);
       const { requestClusterIntermediate } = await import('../../src/ca/steps/intermediate.js');
       const { CaDirectory } = await import('../../src/ca/store.js');
-      const csr = await withKeystore(ctx, () => requestClusterIntermediate(new CaDirectory(options.dir), ctx.keystore(), options));
-      writeOutput(options.out, csr, false);
+      const { KeyUri } = await import('../../src/keystore/uri/origin.js');
+      const record = await withKeystore(ctx, () =>
+        requestClusterIntermediate(new CaDirectory(options.dir), ctx.keystore(), { ...options, key: KeyUri.of(options.key) }),
+      );
+      writeOutput(options.out, record.outputs.csr!, false);
       ctx.emit(
-        { csr, clusterId: options.clusterId },
-        () => `CSR for the intermediate of cluster ${options.clusterId} written to ${options.out}; the root signs it in a ceremony`,
+        record,
+        () => `${describeStep(record)}\nCSR for the intermediate of cluster ${options.clusterId} written to ${options.out}; the root signs it in a ceremony`,
       );
     });
   intermediate
@@ -118,12 +127,9 @@ export function defineIntermediate(ca: Command): void {
       const { installClusterIntermediate } = await import('../../src/ca/steps/intermediate.js');
       const { CaDirectory } = await import('../../src/ca/store.js');
       const cert = await readCertificate(options.cert, '--cert');
-      const certificate = await withKeystore(ctx, () =>
+      const record = await withKeystore(ctx, () =>
         installClusterIntermediate(new CaDirectory(options.dir), ctx.keystore(), { certificate: cert, rootDirectory: new CaDirectory(options.rootDir) }),
       );
-      ctx.emit(
-        { subject: certificate.subject, notAfter: certificate.notAfter },
-        () => `intermediate "${certificate.subject}" installed; this CA can issue node certificates`,
-      );
+      ctx.emit(record, () => `${describeStep(record)}\nintermediate installed; this CA can issue node certificates`);
     });
 }

@@ -2,12 +2,11 @@
 import { Option, type Command } from 'commander';
 import { REVOCATION_REASONS, type RevocationReason } from '../../src/ca/ledger/ledger.js';
 import { keywardError } from '../../src/errors.js';
-import { toPem } from '../../src/x509/pem.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
 import { outputOption, writeOutput } from '../io.js';
 import { wholeNumber } from '../options.js';
-import { dirOption, ledgerOption, withKeystore } from './shared.js';
+import { dirOption, ledgerOption, withKeystore, describeStep } from './shared.js';
 
 /** `keyward ca revoke` and `keyward ca crl`. */
 export function defineRevocation(ca: Command): void {
@@ -22,11 +21,13 @@ export function defineRevocation(ca: Command): void {
       const ctx = await CliContext.of(command);
       const { revokeCertificate } = await import('../../src/ca/steps/revocation.js');
       const { CaDirectory } = await import('../../src/ca/store.js');
-      const { entry, crl } = await revokeCertificate(new CaDirectory(options.dir, { ledger: options.ledger }), { serial, reason: options.reason });
+      const record = await revokeCertificate(new CaDirectory(options.dir, { ledger: options.ledger }), { serial, reason: options.reason });
+      const [entry] = record.ledger;
+      const crl = record.outputs.crl;
       ctx.emit(
-        { serial: entry.serial, subject: entry.subject, status: entry.status, reason: entry.revocationReason, publish: crl },
+        record,
         () =>
-          `revoked ${entry.serial} ("${entry.subject}"): ${entry.revocationReason}; publish a new ${crl} CRL (keyward ca crl${crl === 'root' ? ' --issuer root' : ''})`,
+          `revoked ${entry!.serial} ("${entry!.subject}"): ${entry!.reason}; publish a new ${crl} CRL (keyward ca crl${crl === 'root' ? ' --issuer root' : ''})`,
       );
     });
 
@@ -50,21 +51,17 @@ export function defineRevocation(ca: Command): void {
       async (options: { issuer: 'intermediate' | 'root'; rootKey?: string; days?: number; out?: string; dir: string; ledger?: string }, command: Command) => {
         const ctx = await CliContext.of(command);
         const { signIntermediateCrl, signRootCrl } = await import('../../src/ca/steps/revocation.js');
-        const { CaDirectory, crlFile } = await import('../../src/ca/store.js');
+        const { CaDirectory } = await import('../../src/ca/store.js');
+        const { KeyUri } = await import('../../src/keystore/uri/origin.js');
         const directory = new CaDirectory(options.dir, { ledger: options.ledger });
-        const crl = await withKeystore(ctx, () => {
+        const record = await withKeystore(ctx, () => {
           if (options.issuer === 'intermediate') return signIntermediateCrl(directory, ctx.keystore(), { days: options.days });
-          const rootKey = options.rootKey ?? directory.config().rootKey;
+          const rootKey = options.rootKey !== undefined ? KeyUri.of(options.rootKey) : directory.config().rootKey;
           if (!rootKey) throw keywardError('ROOT_KEY_REQUIRED', "the root's CRL needs the root key", { hint: 'give --root-key <uri>' });
           return signRootCrl(directory, ctx.keystore(), { rootKey, days: options.days });
         });
-        const pem = toPem('X509 CRL', new Uint8Array(crl.rawData));
-        if (options.out) writeOutput(options.out, pem, false);
-        ctx.emit(
-          { issuer: crl.issuer, entries: crl.entries.length, nextUpdate: crl.nextUpdate, crl: pem, file: directory.path(crlFile(options.issuer)) },
-          () =>
-            `CRL of "${crl.issuer}" with ${crl.entries.length} revoked, next update ${crl.nextUpdate?.toISOString()}\n  ${directory.path(crlFile(options.issuer))}`,
-        );
+        if (options.out) writeOutput(options.out, record.crls[0]!.pem, false);
+        ctx.emit(record, () => describeStep(record));
       },
     );
 }

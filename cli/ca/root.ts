@@ -4,7 +4,7 @@ import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
 import { wholeNumber } from '../options.js';
-import { dirOption, generateOption, ledgerOption, withKeystore } from './shared.js';
+import { dirOption, generateOption, ledgerOption, withKeystore, describeStep } from './shared.js';
 
 /** `keyward ca root …`. */
 export function defineRoot(ca: Command): void {
@@ -28,12 +28,11 @@ export function defineRoot(ca: Command): void {
     .action(async (options: { key: string; generate?: KeyAlgorithm; subject: string; years: number; dir: string; ledger?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       const { createRootCa } = await import('../../src/ca/steps/root.js');
-      const { CA_FILES, CaDirectory } = await import('../../src/ca/store.js');
-      const { certificatePem } = await import('../../src/x509/certificate.js');
-      const certificate = await withKeystore(ctx, () => createRootCa(new CaDirectory(options.dir, { ledger: options.ledger }), ctx.keystore(), options));
-      ctx.emit(
-        { subject: certificate.subject, notAfter: certificate.notAfter, certificate: certificatePem(certificate) },
-        () => `root "${certificate.subject}" valid until ${certificate.notAfter.toISOString()}\n  ${new CaDirectory(options.dir).path(CA_FILES.root)}`,
+      const { CaDirectory } = await import('../../src/ca/store.js');
+      const { KeyUri } = await import('../../src/keystore/uri/origin.js');
+      const record = await withKeystore(ctx, () =>
+        createRootCa(new CaDirectory(options.dir, { ledger: options.ledger }), ctx.keystore(), { ...options, key: KeyUri.of(options.key) }),
       );
+      ctx.emit(record, () => describeStep(record));
     });
 }

@@ -4,7 +4,7 @@ import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
 import { wholeNumber } from '../options.js';
-import { dirOption, generateOption, ledgerOption, withKeystore } from './shared.js';
+import { dirOption, generateOption, ledgerOption, withKeystore, describeStep } from './shared.js';
 
 /** `keyward ca rotate-root …`. */
 export function defineRotation(ca: Command): void {
@@ -31,13 +31,13 @@ export function defineRotation(ca: Command): void {
       const ctx = await CliContext.of(command);
       const { beginRootRotation } = await import('../../src/ca/steps/rotation.js');
       const { CaDirectory } = await import('../../src/ca/store.js');
-      const { certificatePem } = await import('../../src/x509/certificate.js');
+      const { KeyUri } = await import('../../src/keystore/uri/origin.js');
       const directory = new CaDirectory(options.dir, { ledger: options.ledger });
-      const { root: newRoot, crossSigned } = await withKeystore(ctx, () => beginRootRotation(directory, ctx.keystore(), options));
+      const record = await withKeystore(ctx, () => beginRootRotation(directory, ctx.keystore(), { ...options, newKey: KeyUri.of(options.newKey) }));
       ctx.emit(
-        { root: certificatePem(newRoot), crossSigned: certificatePem(crossSigned) },
+        record,
         () =>
-          `new root "${newRoot.subject}" created and cross-signed by the old one; both are in roots.pem.\nNext: a new intermediate under the new root (keyward ca intermediate create --root-key '${directory.config().rootKey?.text}' …).`,
+          `${describeStep(record)}\nThe new root is cross-signed by the old one; both are in roots.pem.\nNext: a new intermediate under the new root (keyward ca intermediate create --root-key '${directory.config().rootKey?.text}' …).`,
       );
     });
   rotate
@@ -49,7 +49,7 @@ export function defineRotation(ca: Command): void {
       const ctx = await CliContext.of(command);
       const { finishRootRotation } = await import('../../src/ca/steps/rotation.js');
       const { CaDirectory } = await import('../../src/ca/store.js');
-      await finishRootRotation(new CaDirectory(options.dir));
-      ctx.emit({ finished: true }, () => 'old root retired: roots.pem holds only the new root');
+      const record = await finishRootRotation(new CaDirectory(options.dir));
+      ctx.emit(record, () => `${describeStep(record)}\nold root retired: roots.pem holds only the new root`);
     });
 }

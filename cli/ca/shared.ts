@@ -1,6 +1,7 @@
 /** What the `ca` commands share: where the CA directory and its ledger are, making a key first, and releasing devices after a step. */
 import { Option } from 'commander';
 import { KEY_ALGORITHMS } from '../../src/crypto/algorithms.js';
+import type { StepRecord } from '../../src/ca/steps/record.js';
 import type { CliContext } from '../context.js';
 
 export const dirOption = () =>
@@ -20,4 +21,19 @@ export async function withKeystore<T>(ctx: CliContext, work: () => Promise<T>): 
   } finally {
     await ctx.keystore().close();
   }
+}
+
+/**
+ * A step's record as people read it: what witnesses copy (fingerprints, serials, CRL numbers) and
+ * the files written. `--json` prints the record itself.
+ */
+export function describeStep(record: StepRecord): string {
+  return [
+    ...record.keys.map((k) => `${k.role} key ${k.generated ? 'made' : 'used'}: ${k.uri}\n  ${k.device}\n  public key sha256 ${k.spkiSha256}`),
+    ...record.certificates.map(
+      (c) => `${c.profile} certificate "${c.subject}" issued by "${c.issuer}"\n  serial ${c.serial}, valid until ${c.notAfter}\n  sha256 ${c.sha256}`,
+    ),
+    ...record.crls.map((c) => `${c.role} CRL number ${c.number}, ${c.revoked} revoked, next update ${c.nextUpdate ?? 'none'}\n  sha256 ${c.sha256}`),
+    ...record.files.map((f) => (f.removed ? `removed ${f.path}` : `wrote ${f.path}`)),
+  ].join('\n');
 }

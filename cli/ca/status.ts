@@ -22,7 +22,10 @@ export function defineStatus(ca: Command): void {
           ...status.roots.map((r) => `  root: ${r.subject}  until ${r.notAfter}  sha256 ${r.sha256.slice(0, 16)}…`),
           status.intermediate
             ? `  intermediate: ${status.intermediate.subject}  until ${status.intermediate.notAfter}\n    key ${status.intermediate.key}`
-            : '  no intermediate yet',
+            : status.intermediatesSigned.length
+              ? '  no intermediate works from this directory; its root signed:'
+              : '  no intermediate yet',
+          ...(status.intermediate ? [] : status.intermediatesSigned.map((c) => `    ${c.subject}  serial ${c.serial}  until ${c.notAfter}  ${c.status}`)),
           ...(status.clusterCa ? [`  cluster CA (what the swarm trusts: cluster-ca.pem): sha256 ${status.clusterCa.sha256}`] : []),
           `  certificates: ${status.counts.issued} valid, ${status.counts.revoked} revoked, ${status.counts.expired} expired`,
           ...(status.certificates.length

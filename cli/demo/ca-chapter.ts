@@ -3,12 +3,16 @@
  * revocation; then, where a throw-away dockerd can run, a real swarm moved to a Keyward cluster CA.
  */
 import { generateKeyPairSync, webcrypto, X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openAuthority } from '../../src/ca/authority.js';
 import { createJoinToken } from '../../src/ca/join-token.js';
 import { createClusterIntermediate } from '../../src/ca/steps/intermediate.js';
+import { reportOf } from '../../src/ceremony/report.js';
+import { runCeremony } from '../../src/ceremony/runner.js';
+import { readScript } from '../../src/ceremony/script.js';
+import { nonInteractive } from '../../src/keystore/interaction.js';
 import { revokeCertificate, signIntermediateCrl } from '../../src/ca/steps/revocation.js';
 import { createRootCa } from '../../src/ca/steps/root.js';
 import { serveCa } from '../../src/ca/server/serve.js';
@@ -17,7 +21,7 @@ import { swarmRotation } from '../../src/ca/swarm.js';
 import { DOCKER_CLI, dockerdUnavailable, runCommand, startDockerd } from '../../src/testing/dockerd.js';
 import { certificatePem } from '../../src/x509/certificate.js';
 import type { Keystore } from '../../src/keystore/keystore.js';
-import { toPem } from '../../src/x509/pem.js';
+import { KeyUri } from '../../src/keystore/uri/origin.js';
 import type { Secret } from '../../src/secret.js';
 import * as x509 from '../../src/x509/peculiar.js';
 import { mtlsHandshake, type TlsIdentity } from '../../src/testing/mtls.js';
@@ -52,18 +56,42 @@ export async function caChapter(story: Story, keystore: Keystore, pins: { so: Se
   const backend = await keystore.administration('pkcs11');
   for (const label of ['offline-root', 'ca-online']) backend.initToken('pkcs11:', { label, soPin: pins.so, userPin: pins.user });
   const directory = new CaDirectory(mkdtempSync(join(tmpdir(), 'keyward-demo-ca-')));
-  const rootKey = 'pkcs11:token=offline-root;object=root';
-  const root = await createRootCa(directory, keystore, { key: rootKey, generate: 'p384' });
-  story.step(true, `offline root "${root.subject}" (P-384, in token "offline-root"), valid until ${root.notAfter.getUTCFullYear()}`);
-  const intermediate = await createClusterIntermediate(directory, keystore, {
-    rootKey,
-    key: 'pkcs11:token=ca-online;object=cluster-ca',
-    generate: 'p256',
-    clusterId: CLUSTER,
-  });
+  // The root and the intermediate are made as they would be for real: in ceremonies, from scripts.
+  const ceremonies = join(directory.dir, 'ceremonies');
+  mkdirSync(ceremonies);
+  const device = (label: string) => `{ uri: "pkcs11:token=${label}", serial: "${backend.tokens(`pkcs11:token=${label}`)[0]!.serial}" }`;
+  const ceremony = async (name: string, body: string) => {
+    const file = join(ceremonies, `${name}.yaml`);
+    writeFileSync(file, `keyward-ceremony: 1\nca-directory: ${JSON.stringify(directory.dir)}\nwitnesses: [the demo]\n${body}`);
+    const out = join(ceremonies, name);
+    // The demo is its own witness: it approves each draft after the lint passed, as a person would read it.
+    const result = await runCeremony(readScript(file), {
+      out,
+      keystore: () => keystore,
+      interaction: nonInteractive,
+      witnessing: { show: () => undefined, confirm: async () => true },
+    });
+    writeFileSync(join(out, 'report.md'), reportOf(result.transcript, 'markdown'));
+    return result;
+  };
+  const rootCeremony = await ceremony(
+    'root',
+    `kind: root\ndevices:\n  root-hsm: ${device('offline-root')}\nkeys:\n  root: { device: root-hsm, label: root, algorithm: p384 }\noutputs: { certificate: root.pem }\n`,
+  );
+  const [root] = rootCeremony.records[0]!.certificates;
   story.step(
     true,
-    `cluster CA "${intermediate.subject}": certified by the root (pathLen 0, constrained to O=${CLUSTER}) and self-signed by its own key, the one certificate its swarm trusts`,
+    `root ceremony: offline root "${root!.subject}" (P-384, in token "offline-root", bound by its serial), valid until ${root!.notAfter.slice(0, 4)}; its draft was linted before the token signed`,
+    `transcript ${rootCeremony.transcript} (final hash ${rootCeremony.finalHash.slice(0, 16)}…, signed by the new root), report beside it`,
+  );
+  const intermediateCeremony = await ceremony(
+    'intermediate',
+    `kind: intermediate\ndevices:\n  root-hsm: ${device('offline-root')}\n  online-hsm: ${device('ca-online')}\nkeys:\n  root: { device: root-hsm, label: root }\n  intermediate: { device: online-hsm, label: cluster-ca, algorithm: p256 }\ncluster: { id: ${CLUSTER} }\noutputs: { certificate: intermediate.pem }\n`,
+  );
+  story.step(
+    true,
+    `intermediate ceremony: cluster CA "${intermediateCeremony.records[0]!.certificates[0]!.subject}": certified by the root (pathLen 0, constrained to O=${CLUSTER}) and self-signed by its own key, the one certificate its swarm trusts`,
+    `transcript ${intermediateCeremony.transcript}; keyward ceremony verify checks it (everything is erased on exit)`,
   );
 
   const authority = await openAuthority(directory, keystore);
@@ -86,7 +114,7 @@ export async function caChapter(story: Story, keystore: Keystore, pins: { so: Se
 
     const server: TlsIdentity = { key: manager.key, cert: managerCert.chainPem };
     const client: TlsIdentity = { key: worker.key, cert: workerCert.chainPem };
-    const crls = async () => [toPem('X509 CRL', new Uint8Array((await signIntermediateCrl(directory, keystore)).rawData)), directory.read('crl/root.crl.pem')!];
+    const crls = async () => [(await signIntermediateCrl(directory, keystore)).crls[0]!.pem, directory.read('crl/root.crl.pem')!];
     const handshake = await mtlsHandshake({ server, client, roots, serverName: 'manager-1', crl: await crls() });
     story.step(
       handshake.ok,
@@ -124,9 +152,9 @@ async function swarmSection(story: Story, keystore: Keystore): Promise<void> {
       true,
       `a throw-away dockerd (${await daemon.must(['version', '--format', '{{.Server.Version}}'])}) starts a swarm, cluster ${clusterId}, with its own CA for now`,
     );
-    const rootKey = 'pkcs11:token=offline-root;object=swarm-root';
+    const rootKey = KeyUri.of('pkcs11:token=offline-root;object=swarm-root');
     await createRootCa(directory, keystore, { key: rootKey, generate: 'p384' });
-    await createClusterIntermediate(directory, keystore, { rootKey, key: 'pkcs11:token=ca-online;object=swarm-ca', generate: 'p256', clusterId });
+    await createClusterIntermediate(directory, keystore, { rootKey, key: KeyUri.of('pkcs11:token=ca-online;object=swarm-ca'), generate: 'p256', clusterId });
     const served = await serveCa(directory, keystore, { host: '127.0.0.1', port: 0, tlsHosts: ['127.0.0.1'] });
     try {
       const rotation = swarmRotation(directory, served.url);

@@ -27,6 +27,7 @@ export function defineDemo(demo: Command): void {
       const { yubikeyChapter } = await import('./yubikey-chapter.js');
       const { caChapter } = await import('./ca-chapter.js');
       const { trustChapter } = await import('./trust-chapter.js');
+      const { imageChapter } = await import('./image-chapter.js');
       const started = performance.now();
       const store = useSoftHsmStore(createSoftHsmStore('keyward-demo-'));
       const pins = { so: Secret.fromString(randomBytes(12).toString('base64url')), user: Secret.fromString(randomBytes(12).toString('base64url')) };
@@ -38,13 +39,14 @@ export function defineDemo(demo: Command): void {
         await yubikeyChapter(story);
         await caChapter(story, keystore, pins);
         await trustChapter(story, pins.user);
+        await imageChapter(story, pins.user);
       } finally {
         await keystore.close();
         pins.so.dispose();
         pins.user.dispose();
       }
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      story.finish(`Done in ${seconds} s; the throw-away tokens, the virtual YubiKey, the CA and their keys are erased on exit.`);
+      story.finish(`Done in ${seconds} s; the throw-away tokens, the virtual YubiKeys, the CA, the registry and their keys are erased on exit.`);
       if (ctx.json) ctx.emit({ ok: story.failed.length === 0, seconds: Number(seconds), steps: story.results }, () => '');
       if (story.failed.length) {
         throw keywardError('DEMO_FAILED', `${story.failed.length} demo step(s) failed: ${story.failed.map((f) => f.step).join('; ')}`);

@@ -7,9 +7,6 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
-import { nonInteractive } from '../../src/keystore/interaction.js';
-import { Keystore } from '../../src/keystore/keystore.js';
 import { Secret } from '../../src/secret.js';
 import { initClient, Updater } from '../../src/trust/client/updater.js';
 import { TrustError } from '../../src/trust/errors.js';
@@ -18,6 +15,7 @@ import { signerOf } from '../../src/trust/signer.js';
 import { targetFileOf } from '../../src/trust/targets.js';
 import { serveDirectory } from '../../src/testing/static-server.js';
 import type { Story } from './story.js';
+import { touchingCard } from './touching-card.js';
 
 const RELEASE = Buffer.from('keyward-demo 1.0: the release a developer signs with one touch\n');
 const TOUCH_AFTER_MS = 800;
@@ -27,19 +25,7 @@ export async function trustChapter(story: Story, userPin: Secret): Promise<void>
     'Shipping with TUF: a repository signed in hardware',
     "Root, targets, snapshot and timestamp keys in the SoftHSM token; a developer's key on a YubiKey that touches itself after 0.8 s.",
   );
-  const card = await VirtualYubiKey.create({ firmware: '5.7.1' }, { touch: { kind: 'auto', delayMs: TOUCH_AFTER_MS } });
-  const keystore = new Keystore({
-    attachedCards: [{ reader: 'Keyward virtual YubiKey (in-process)', card }],
-    interaction: {
-      ...nonInteractive,
-      warn: () => undefined,
-      askSecret: async () => Secret.fromBytes(userPin.revealBytes()),
-      notice: (message) => {
-        story.note(`  ${message} (the card waits for the touch)`);
-        return { clear: (outcome) => void (outcome && story.note(`  …${outcome}.`)) };
-      },
-    },
-  });
+  const { card, keystore } = await touchingCard(story, userPin, TOUCH_AFTER_MS);
   const dir = mkdtempSync(join(tmpdir(), 'keyward-demo-tuf-'));
   try {
     const key = async (name: string, algorithm: 'p384' | 'ed25519') =>

@@ -58,13 +58,9 @@ function say(options: ClientOptions, value: unknown, text: string): void {
   );
 }
 
-/** `keyward trust client` and its commands. */
-export function defineClient(trust: Command): void {
-  const client = trust
-    .command('client')
-    .description(
-      "a TUF 1.0 client: verifies a repository step by step (spec §5) and downloads targets; exits 0 or 1 (the TUF conformance suite's client protocol)",
-    )
+/** `keyward trust client`'s options and commands (the noun is named in index.ts). */
+export function defineClient(client: Command): void {
+  client
     .requiredOption('--metadata-dir <dir>', 'where the client keeps the metadata it trusts (root.json, timestamp.json, …)')
     .option('--metadata-url <url>', "the repository's metadata base URL, e.g. http://127.0.0.1:8080/metadata")
     .option('--target-name <path>', 'a target to download (repeat for several, processed in order)', (value: string, previous: string[] = []) => [

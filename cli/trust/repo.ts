@@ -29,20 +29,17 @@ const int = (value: string | undefined, flag: string, fallback: number) => (valu
 const signWith = () => new Option('--sign-with <uri>', 'sign the change right away with this key (repeat for several)').argParser(collect);
 const noPublish = () => new Option('--no-publish', 'stage and sign only; publish later (keyward trust repo publish)');
 
-/** `keyward trust repo` and its commands. */
-export function defineRepo(trust: Command): void {
-  const repo = trust
-    .command('repo')
-    .description('a TUF 1.0 repository: staged changes, threshold signing across devices and days, publication as static files')
-    .addHelpText(
-      'after',
-      examples([
-        'keyward trust repo init ./repo --root-key … --targets-key … --snapshot-key … --timestamp-key …',
-        'keyward trust repo status ./repo',
-        'keyward trust repo refresh ./repo',
-        'keyward trust repo discard ./repo --yes',
-      ]),
-    );
+/** `keyward trust repo`'s commands (the noun is named in index.ts). */
+export function defineRepo(repo: Command): void {
+  repo.addHelpText(
+    'after',
+    examples([
+      'keyward trust repo init ./repo --root-key … --targets-key … --snapshot-key … --timestamp-key …',
+      'keyward trust repo status ./repo',
+      'keyward trust repo refresh ./repo',
+      'keyward trust repo discard ./repo --yes',
+    ]),
+  );
 
   repo
     .command('init <dir>')

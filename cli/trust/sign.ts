@@ -21,11 +21,9 @@ interface SignOptions {
   publish: boolean;
 }
 
-/** `keyward trust sign`. */
-export function defineSign(trust: Command): void {
-  trust
-    .command('sign')
-    .description('sign a release into a TUF repository with your delegation key (a YubiKey: one touch), and publish it')
+/** `keyward trust sign` (named in index.ts). */
+export function defineSign(sign: Command): void {
+  sign
     .argument('<repo>', 'the repository directory')
     .argument('<target>', 'the target path, e.g. releases/app-1.2.tar.gz')
     .option('--file <file>', 'the release file')

@@ -16,7 +16,7 @@ export function defineList(yubikey: Command): void {
       const devices = await withDevice(ctx, (b) => b.devices());
       ctx.emit(devices, () =>
         devices.length
-          ? table([['URI', 'FIRMWARE', 'READER'], ...devices.map((d) => [d.uri, d.firmware, d.reader])])
+          ? table([['URI', 'FIRMWARE', 'PIN VARIABLE', 'READER'], ...devices.map((d) => [d.uri, d.firmware, d.pinVariable ?? '-', d.reader])])
           : 'no YubiKey found (keyward doctor explains what the machine sees)',
       );
     });

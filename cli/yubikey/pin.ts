@@ -1,8 +1,6 @@
 /** `keyward yubikey pin …` and `puk change`: the PIV PIN and PUK. */
 import type { Command } from 'commander';
 import { PIN_LENGTH, PIN_MIN_LENGTH } from '../../src/hsm/piv/spec.js';
-import { obtainPin, userPinRequest } from '../../src/keystore/pin.js';
-import { parseYubiKeyUri } from '../../src/keystore/uri/index.js';
 import { withSecrets } from '../../src/secret.js';
 import { confirmDestruction, yesOption } from '../confirm.js';
 import { CliContext } from '../context.js';
@@ -13,10 +11,6 @@ import { ANY, withDevice } from './device.js';
 
 /** What the card accepts as a PIN or PUK (SP 800-73-4: 6 to 8 bytes). */
 const PIV_PIN_BOUNDS = { min: PIN_MIN_LENGTH, max: PIN_LENGTH };
-
-function currentPin(ctx: CliContext, uri: string, what = 'current PIN') {
-  return obtainPin(userPinRequest(parseYubiKeyUri(uri), what), ctx.interaction, ctx.env);
-}
 
 /** `keyward yubikey pin …`. */
 export function definePin(yubikey: Command): void {
@@ -34,7 +28,7 @@ export function definePin(yubikey: Command): void {
       const ctx = await CliContext.of(command);
       await withDevice(ctx, async (b) => {
         const session = await b.session(uri, { changing: ['PIN'] });
-        const current = await currentPin(ctx, uri);
+        const current = await b.pin(uri);
         const next = await newSecret(ctx, 'PIN', { file: options.newPinSource, flag: '--new-pin-source', envVar: 'KEYWARD_NEW_PIN' }, PIV_PIN_BOUNDS);
         await withSecrets([current, next], () => session.changePin(current, next));
         ctx.emit({ changed: 'PIN', device: session.device }, () => `PIN of ${session.device} changed`);

@@ -164,8 +164,9 @@ export class Authority {
 
   /** Signs what `nodeOrder` settled. */
   async issueOrder({ csr, identity: { role, nodeId }, days }: NodeOrder): Promise<IssuedCertificate> {
-    const notBefore = backdatedNow();
-    const notAfter = daysFromNow(days ?? this.policy.nodeDays);
+    const now = new Date();
+    const notBefore = backdatedNow(now);
+    const notAfter = daysFromNow(days ?? this.policy.nodeDays, now);
     for (const issuer of [this.certificate, ...this.chain]) checkWithinIssuer(notAfter, issuer);
     const subject = distinguishedNameDer([
       [NAME_OIDS.organization, this.policy.clusterId],
@@ -196,19 +197,25 @@ export class Authority {
   issueServer(spki: Uint8Array, hosts: string[], days: number): Promise<IssuedCertificate> {
     return this.#issue('server', async () =>
       fieldsOf(
-        await issueCertificate(this.signer, this.certificate, {
-          subject: `O=${this.policy.clusterId}, OU=keyward-ca, CN=${hosts[0] ?? 'keyward-ca'}`,
-          spki,
-          notAfter: daysFromNow(days),
-          extensions: serverExtensions(spki, this.signer.spki, hosts),
-        }),
+        await issueCertificate(
+          this.signer,
+          this.certificate,
+          {
+            subject: `O=${this.policy.clusterId}, OU=keyward-ca, CN=${hosts[0] ?? 'keyward-ca'}`,
+            spki,
+            notAfter: daysFromNow(days, new Date()),
+            extensions: serverExtensions(spki, this.signer.spki, hosts),
+          },
+          { now: new Date() },
+          'server',
+        ),
       ),
     );
   }
 
   /** A CRL of every certificate this CA revoked, signed by its key. */
   crl(days: number = CRL_DAYS.intermediate): Promise<x509.X509Crl> {
-    return crlFromLedger(this.ledger, this.signer, this.certificate, days);
+    return crlFromLedger(this.ledger, this.signer, this.certificate, days, new Date());
   }
 }
 

@@ -20,8 +20,8 @@ const REASON_CODES: Record<RevocationReason, x509.X509CrlReason> = {
   privilegeWithdrawn: x509.X509CrlReason.privilegeWithdrawn,
 };
 
-function createCrl(signer: SigningKey, issuer: x509.X509Certificate, revoked: LedgerEntry[], number: number, days: number): Promise<x509.X509Crl> {
-  const thisUpdate = new Date();
+function createCrl(signer: SigningKey, issuer: x509.X509Certificate, revoked: LedgerEntry[], number: number, days: number, now: Date): Promise<x509.X509Crl> {
+  const thisUpdate = now;
   return x509.X509CrlGenerator.create(
     {
       issuer: issuer.subjectName,
@@ -42,9 +42,15 @@ function createCrl(signer: SigningKey, issuer: x509.X509Certificate, revoked: Le
 
 /**
  * The CRL of everything the ledger says `signer` issued and revoked, numbered after its last one;
- * valid for `days` (how long relying parties may use it before fetching a new one).
+ * valid for `days` from `now` (how long relying parties may use it before fetching a new one).
  */
-export async function crlFromLedger(ledger: Ledger, signer: SigningKey, issuer: x509.X509Certificate, days: number): Promise<x509.X509Crl> {
+export async function crlFromLedger(ledger: Ledger, signer: SigningKey, issuer: x509.X509Certificate, days: number, now: Date): Promise<x509.X509Crl> {
   const { number, revoked } = await ledger.nextCrl(signer.keyIdentifier.toString('hex'));
-  return createCrl(signer, issuer, revoked, number, days);
+  return createCrl(signer, issuer, revoked, number, days, now);
+}
+
+/** A CRL's number (its cRLNumber extension), as the CRL says it. */
+export function crlNumberOf(crl: x509.X509Crl): number {
+  const extension = crl.extensions.find((e) => e.type === id_ce_cRLNumber);
+  return extension ? Number(AsnConvert.parse(extension.value, CRLNumber).value) : 0;
 }

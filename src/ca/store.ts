@@ -123,6 +123,11 @@ export function parseCaConfig(value: unknown, file: string): CaConfig {
   return config;
 }
 
+export const crlPem = (crl: x509.X509Crl) => toPem('X509 CRL', new Uint8Array(crl.rawData));
+
+/** ca.json's text for a configuration. */
+export const configText = (config: CaConfigUpdate) => `${JSON.stringify(config, null, 2)}\n`;
+
 export const CA_FILES = {
   config: 'ca.json',
   roots: 'roots.pem',
@@ -204,7 +209,7 @@ export class CaDirectory {
   }
 
   saveConfig(config: CaConfigUpdate): void {
-    this.write(CA_FILES.config, `${JSON.stringify(config, null, 2)}\n`);
+    this.write(CA_FILES.config, configText(config));
   }
 
   write(file: string, content: string): void {
@@ -218,7 +223,7 @@ export class CaDirectory {
 
   /** Publishes a CRL where the CA server and relying parties look for its issuer's. */
   saveCrl(role: CrlRole, crl: x509.X509Crl): void {
-    this.write(crlFile(role), toPem('X509 CRL', new Uint8Array(crl.rawData)));
+    this.write(crlFile(role), crlPem(crl));
   }
 
   read(file: string): string | undefined {

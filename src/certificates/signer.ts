@@ -8,6 +8,7 @@ import type { webcrypto } from 'node:crypto';
 import { ALGORITHMS } from '../crypto/algorithms.js';
 import { keywardError } from '../errors.js';
 import type { KeyHandle } from '../keystore/backend.js';
+import { MemoryKeyHandle } from '../keystore/memory-key.js';
 import { hardwareKeyPair, KeywardCrypto } from '../keystore/webcrypto.js';
 import { keyIdentifierOf } from '../x509/key-identifier.js';
 import * as x509 from '../x509/peculiar.js';
@@ -40,6 +41,16 @@ export class SigningKey {
   static async of(handle: KeyHandle): Promise<SigningKey> {
     const algorithm = signingAlgorithmFor(handle); // refuses a key that cannot sign certificates, before anything else
     return new SigningKey(handle, await hardwareKeyPair(handle), await handle.publicKey(), algorithm);
+  }
+
+  /**
+   * A throw-away key of this key's algorithm in memory, posing as this key (its SPKI, its signing
+   * algorithm): what it signs has the same to-be-signed bytes as what this key would sign, so a
+   * certificate can be shown and checked before the device signs it.
+   */
+  static async standIn(of: SigningKey): Promise<SigningKey> {
+    const handle = new MemoryKeyHandle(of.handle.info.algorithm!, 'throw-away review key');
+    return new SigningKey(handle, await hardwareKeyPair(handle), of.spki, of.algorithm);
   }
 
   get keyIdentifier(): Buffer {

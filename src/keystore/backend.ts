@@ -4,6 +4,7 @@
  * device behind them.
  */
 import type { HashName, KeyAlgorithm, RsaPadding } from '../crypto/algorithms.js';
+import type { DevicePins } from './device-pins.js';
 import type { Interaction } from './interaction.js';
 import type { UriOrigin } from './uri/origin.js';
 
@@ -90,6 +91,8 @@ export interface BackendContext {
   interaction: Interaction;
   env: NodeJS.ProcessEnv;
   allowFinalTry: boolean;
+  /** Devices' user PINs, shared by the backends: a PIN from the environment goes to one device. */
+  pins: DevicePins;
 }
 
 /**

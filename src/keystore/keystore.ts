@@ -8,6 +8,7 @@
  */
 import { algorithmInfo } from '../crypto/algorithms.js';
 import type { BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from './backend.js';
+import { DevicePins } from './device-pins.js';
 import { nonInteractive, type Interaction } from './interaction.js';
 import { KeyUri } from './uri/origin.js';
 import type { Pkcs11Backend } from './pkcs11/backend.js';
@@ -18,6 +19,11 @@ import type { YubiKeyBackend } from './yubikey/backend.js';
 
 export interface KeystoreOptions {
   interaction?: Interaction;
+  /**
+   * Where PINs and settings are read (default: process.env): each device's own
+   * KEYWARD_PIN_TOKEN_<serial> or KEYWARD_PIN_YUBIKEY_<serial>, and KEYWARD_PIN, which this keystore
+   * gives to one device only (src/keystore/device-pins.ts).
+   */
   env?: NodeJS.ProcessEnv;
   /** The PKCS#11 module to use when a URI names none (like `--module`). */
   pkcs11Module?: string;
@@ -75,11 +81,9 @@ export class Keystore {
   };
 
   constructor(options: KeystoreOptions = {}) {
-    this.context = {
-      interaction: options.interaction ?? nonInteractive,
-      env: options.env ?? process.env,
-      allowFinalTry: options.allowFinalTry ?? false,
-    };
+    const interaction = options.interaction ?? nonInteractive;
+    const env = options.env ?? process.env;
+    this.context = { interaction, env, allowFinalTry: options.allowFinalTry ?? false, pins: new DevicePins(interaction, env) };
     this.#pkcs11 = { module: options.pkcs11Module, moduleAllowList: options.pkcs11ModuleAllowList };
     this.#yubikey = {
       attachedCards: options.attachedCards ?? [],

@@ -1,7 +1,8 @@
 /**
  * Where PINs come from, in order: the URI's `pin-source` (RFC 7512: a file), its `pin-value`
  * (accepted, with a warning), an environment variable, then a masked prompt. A PIN never comes from
- * argv and is never written anywhere.
+ * argv and is never written anywhere. A device's user PIN goes through device-pins.ts, which picks
+ * the variable for the device and keeps KEYWARD_PIN to one device.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -18,11 +19,6 @@ export interface PinRequest {
   pinValue?: Secret;
   /** The environment variable to read, e.g. KEYWARD_PIN. */
   envVar: string;
-}
-
-/** The user PIN a key URI leads to: its pin-source or pin-value, else KEYWARD_PIN, else a prompt for `what`. */
-export function userPinRequest(uri: { pinSource?: string; pinValue?: Secret }, what: string): PinRequest {
-  return { what, pinSource: uri.pinSource, pinValue: uri.pinValue, envVar: 'KEYWARD_PIN' };
 }
 
 function pinFilePath(source: string): string {
@@ -87,22 +83,27 @@ export function readPinFile(source: string, interaction: Interaction): Secret {
   }
 }
 
-/** Whether a PIN can be had without asking anyone: from the URI's pin-source or pin-value, or the environment. */
-export function pinAtHand(request: PinRequest, env: NodeJS.ProcessEnv): boolean {
-  return Boolean(request.pinSource || request.pinValue || env[request.envVar]);
+/** The PIN a URI gives: its pin-source (a file), else its pin-value (warned about); undefined when it gives none. */
+export function pinFromUri(uri: { pinSource?: string; pinValue?: Secret }, interaction: Interaction): Secret | undefined {
+  if (uri.pinSource) return readPinFile(uri.pinSource, interaction);
+  if (uri.pinValue) {
+    interaction.warn('the URI carries pin-value: a PIN in a URI ends up in shell history and process lists; prefer pin-source=file:…');
+    return uri.pinValue;
+  }
+  return undefined;
+}
+
+/** Asks for `what` at the terminal; with nobody to ask, PIN_REQUIRED saying where it could come from (`hint`). */
+export async function askPin(what: string, interaction: Interaction, hint: string): Promise<Secret> {
+  const asked = await interaction.askSecret(`Enter the ${what}:`);
+  if (asked && asked.byteLength > 0) return asked;
+  throw keywardError('PIN_REQUIRED', `the ${what} is needed and there is no terminal to ask for it`, { hint });
 }
 
 export async function obtainPin(request: PinRequest, interaction: Interaction, env: NodeJS.ProcessEnv): Promise<Secret> {
-  if (request.pinSource) return readPinFile(request.pinSource, interaction);
-  if (request.pinValue) {
-    interaction.warn('the URI carries pin-value: a PIN in a URI ends up in shell history and process lists; prefer pin-source=file:…');
-    return request.pinValue;
-  }
+  const fromUri = pinFromUri(request, interaction);
+  if (fromUri) return fromUri;
   const fromEnv = env[request.envVar];
   if (fromEnv) return Secret.fromString(fromEnv);
-  const asked = await interaction.askSecret(`Enter the ${request.what}:`);
-  if (asked && asked.byteLength > 0) return asked;
-  throw keywardError('PIN_REQUIRED', `the ${request.what} is needed and there is no terminal to ask for it`, {
-    hint: `put it in a file and add ?pin-source=file:/path/to/file to the URI, or set ${request.envVar}`,
-  });
+  return askPin(request.what, interaction, `put it in a file and add ?pin-source=file:/path/to/file to the URI, or set ${request.envVar}`);
 }

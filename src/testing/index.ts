@@ -29,3 +29,7 @@ export { postgresUnavailable, startPostgres, type Postgres } from './postgres.js
 export { opensslVerifyCertificate, opensslVerifySignature, opensslVersion, type OpensslResult } from './openssl.js';
 export { mtlsHandshake, type HandshakeResult, type TlsIdentity } from './mtls.js';
 export { serveDirectory, type StaticSite } from './static-server.js';
+export { NOTARY_TEST_PASSPHRASE, notaryServerUnavailable, startNotaryServer, type NotaryServerRig } from './notary-server.js';
+export { registryUnavailable, startRegistry, type RegistryServer, type RegistryServerOptions } from './registry.js';
+export { sigstoreTools, skopeoUnavailable, systemSkopeo, type Tool } from './sigstore-tools.js';
+export { pushTestImage, writeTestImage, type TestImage } from './oci-layout.js';

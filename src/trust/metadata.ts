@@ -15,12 +15,16 @@ export type TopLevelRole = (typeof TOP_LEVEL_ROLES)[number];
 /** The spec version Keyward writes; it reads any 1.x. */
 export const SPEC_VERSION = '1.0.31';
 
-export interface Signed {
+/** What the signed part of every role has, in every dialect (Notary writes no spec_version). */
+export interface CommonSigned {
   _type: string;
-  spec_version: string;
   version: number;
   expires: string;
   [field: string]: unknown;
+}
+
+export interface Signed extends CommonSigned {
+  spec_version: string;
 }
 
 export interface Signature {
@@ -29,7 +33,7 @@ export interface Signature {
   [field: string]: unknown;
 }
 
-export interface Envelope<T extends Signed> {
+export interface Envelope<T extends CommonSigned> {
   signed: T;
   signatures: Signature[];
   [field: string]: unknown;
@@ -50,9 +54,13 @@ export function malformed(role: string, reason: string): TrustError {
   return new TrustError(role, 'malformed', reason);
 }
 
+export function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 export function object(value: unknown, role: string, path: string): Json {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed(role, `${path} must be an object`);
-  return value as Json;
+  if (!isObject(value)) throw malformed(role, `${path} must be an object`);
+  return value;
 }
 
 export function string(value: unknown, role: string, path: string): string {
@@ -66,9 +74,20 @@ export function string(value: unknown, role: string, path: string): string {
  * compares them (mixed `<`, `===` are exact, as a value has one representation) and never adds.
  */
 export function integer(value: unknown, role: string, path: string, min: number): number {
-  if (typeof value === 'bigint' && value >= min) return value as unknown as number;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw malformed(role, `${path} must be an integer ≥ ${min}`);
-  return value;
+  const problem = integerProblem(value, min);
+  if (problem) throw malformed(role, `${path}${problem}`);
+  return value as number;
+}
+
+/*
+ * The …Problem checks say what is wrong as the end of a sentence that starts with where (" must be
+ * …", ".sha256 must be …"), or undefined. A role with thousands of entries (targets) names an entry
+ * only when something is wrong with it: making every entry's path up front cost more than the checks.
+ */
+
+export function integerProblem(value: unknown, min: number): string | undefined {
+  const ok = typeof value === 'bigint' ? value >= min : typeof value === 'number' && Number.isSafeInteger(value) && value >= min;
+  return ok ? undefined : ` must be an integer ≥ ${min}`;
 }
 
 export function array(value: unknown, role: string, path: string): unknown[] {
@@ -87,15 +106,20 @@ const HEX = /^[0-9a-f]+$/;
 
 /** A `hashes` object: algorithm → non-empty lowercase hex digest. */
 export function hashes(value: unknown, role: string, path: string): Record<string, string> {
-  const map = object(value, role, path);
+  const problem = hashesProblem(value);
+  if (problem) throw malformed(role, `${path}${problem}`);
+  return value as Record<string, string>;
+}
+
+export function hashesProblem(value: unknown): string | undefined {
+  if (!isObject(value)) return ' must be an object';
   let count = 0;
-  for (const algorithm in map) {
-    const digest = map[algorithm];
-    if (typeof digest !== 'string' || !HEX.test(digest)) throw malformed(role, `${path}.${algorithm} must be a hex digest`);
+  for (const algorithm in value) {
+    const digest = value[algorithm];
+    if (typeof digest !== 'string' || !HEX.test(digest)) return `.${algorithm} must be a hex digest`;
     count++;
   }
-  if (count === 0) throw malformed(role, `${path} must name at least one hash`);
-  return map as Record<string, string>;
+  return count === 0 ? ' must name at least one hash' : undefined;
 }
 
 /** A map of key id → key, each id checked against the key it names (spec §4.4 KEYID). */
@@ -149,7 +173,12 @@ export function checkCommon(signed: Json, role: string, type: string): void {
 
 // ── the envelope ───────────────────────────────────────────────────────────────────────────────
 
-export class Metadata<T extends Signed> {
+/** A dialect's check of one signature (dialect.ts `verify`). */
+export type SignatureCheck<K> = (key: K, data: Uint8Array, signature: Signature) => boolean;
+
+const tufSignatureCheck: SignatureCheck<TufKey> = (key, data, signature) => verifySignature(key, data, signature.sig);
+
+export class Metadata<T extends CommonSigned> {
   /** Role name, for messages ("root", "targets", "bins-3f"). */
   readonly role: string;
   readonly envelope: Envelope<T>;
@@ -180,14 +209,17 @@ export class Metadata<T extends Signed> {
     this.envelope.signatures = [];
   }
 
-  /** The key ids among `keys` allowed by `role` whose signatures verify; each key counts once. */
-  verifiedKeyIds(keys: Record<string, TufKey>, role: RoleKeys): Set<string> {
+  /**
+   * The key ids among `keys` allowed by `role` whose signatures verify; each key counts once. `verify`
+   * is the dialect's check of one signature (TUF 1.0's unless told).
+   */
+  verifiedKeyIds<K>(keys: Record<string, K>, role: RoleKeys, verify: SignatureCheck<K> = tufSignatureCheck as SignatureCheck<unknown>): Set<string> {
     const allowed = new Set(role.keyids);
     const verified = new Set<string>();
     for (const signature of this.envelope.signatures) {
       const { keyid } = signature;
       if (verified.has(keyid) || !allowed.has(keyid) || !Object.hasOwn(keys, keyid)) continue;
-      if (verifySignature(keys[keyid]!, this.canonical, signature.sig)) verified.add(keyid);
+      if (verify(keys[keyid]!, this.canonical, signature)) verified.add(keyid);
     }
     return verified;
   }
@@ -196,8 +228,8 @@ export class Metadata<T extends Signed> {
    * Spec §5.3.4 and alike: a threshold of distinct keys of `role` signed this. `by` names whose keys
    * they are, for the message.
    */
-  verifyThreshold(keys: Record<string, TufKey>, role: RoleKeys, by = `the ${this.role} keys`): void {
-    const verified = this.verifiedKeyIds(keys, role);
+  verifyThreshold<K>(keys: Record<string, K>, role: RoleKeys, by = `the ${this.role} keys`, verify?: SignatureCheck<K>): void {
+    const verified = this.verifiedKeyIds(keys, role, verify);
     if (verified.size < role.threshold) {
       throw new TrustError(this.role, 'threshold', `${verified.size} valid signature${verified.size === 1 ? '' : 's'} from ${by}, ${role.threshold} required`);
     }
@@ -218,14 +250,11 @@ export interface ParseOptions {
   exactIntegers?: boolean;
 }
 
-/** Parses one metadata file: JSON, the envelope's shape, then the role's own checks. */
-export function parseMetadata<T extends Signed>(
-  bytes: Uint8Array,
-  role: string,
-  type: string,
-  check: (signed: Json, role: string) => void,
-  options: ParseOptions = {},
-): Metadata<T> {
+/**
+ * The envelope of one metadata file, in any dialect: JSON, `signed` an object, `signatures` a list
+ * naming each key once. The caller checks the role's fields.
+ */
+export function parseEnvelope<T extends CommonSigned>(bytes: Uint8Array, role: string, options: ParseOptions = {}): Metadata<T> {
   let value: unknown;
   try {
     const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
@@ -234,7 +263,7 @@ export function parseMetadata<T extends Signed>(
     throw new TrustError(role, 'malformed', `not valid JSON (${(cause as Error).message})`, { cause });
   }
   const envelope = object(value, role, 'the file');
-  const signed = object(envelope.signed, role, 'signed');
+  object(envelope.signed, role, 'signed');
   const signers = new Set<string>();
   for (const signature of array(envelope.signatures, role, 'signatures')) {
     const entry = object(signature, role, 'signatures[]');
@@ -244,13 +273,30 @@ export function parseMetadata<T extends Signed>(
     if (signers.has(keyid)) throw malformed(role, `signatures lists key ${keyid} more than once`);
     signers.add(keyid);
   }
-  checkCommon(signed, role, type);
-  const metadata = new Metadata<T>(role, envelope as unknown as Envelope<T>);
+  return new Metadata<T>(role, envelope as unknown as Envelope<T>);
+}
+
+/** Computes the canonical form now (verification needs it next): refuses floats anywhere in `signed`. */
+export function checkCanonical(metadata: Metadata<CommonSigned>): void {
   try {
-    void metadata.canonical; // computed now (verification needs it next): refuses floats anywhere in `signed`
+    void metadata.canonical;
   } catch (cause) {
-    throw new TrustError(role, 'malformed', `signed cannot be put in canonical form: ${(cause as Error).message}`, { cause });
+    throw new TrustError(metadata.role, 'malformed', `signed cannot be put in canonical form: ${(cause as Error).message}`, { cause });
   }
+}
+
+/** Parses one metadata file: JSON, the envelope's shape, then the role's own checks. */
+export function parseMetadata<T extends Signed>(
+  bytes: Uint8Array,
+  role: string,
+  type: string,
+  check: (signed: Json, role: string) => void,
+  options: ParseOptions = {},
+): Metadata<T> {
+  const metadata = parseEnvelope<T>(bytes, role, options);
+  const signed = metadata.signed as Json;
+  checkCommon(signed, role, type);
+  checkCanonical(metadata);
   check(signed, role);
   return metadata;
 }

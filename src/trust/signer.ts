@@ -6,7 +6,7 @@
 import type { HashName, KeyAlgorithm } from '../crypto/algorithms.js';
 import { keywardError } from '../errors.js';
 import type { KeyHandle } from '../keystore/backend.js';
-import { TUF_1_0, type Dialect, type RawSignature } from './dialect.js';
+import { TUF_1_0, type Dialect, type MetadataKey, type RawSignature } from './dialect.js';
 import { signOptionsFor, type TufKey } from './keys.js';
 import type { Metadata, Signature, Signed } from './metadata.js';
 
@@ -34,16 +34,18 @@ export async function deviceSigner(handle: KeyHandle): Promise<Signer> {
   };
 }
 
-export interface TufSigner {
+export interface TufSigner<K extends MetadataKey = TufKey> {
   keyid: string;
-  key: TufKey;
+  key: K;
   uri: string;
   /** A `signatures[]` entry over `data`, made in the device. */
   sign(data: Uint8Array): Promise<Signature>;
 }
 
 /** A signer as a dialect writes it (TUF 1.0 unless told). */
-export function metadataSigner(signer: Signer, dialect: Dialect = TUF_1_0): TufSigner {
+export function metadataSigner(signer: Signer): TufSigner;
+export function metadataSigner<K extends MetadataKey>(signer: Signer, dialect: Dialect<K>): TufSigner<K>;
+export function metadataSigner(signer: Signer, dialect: Dialect<MetadataKey> = TUF_1_0): TufSigner<MetadataKey> {
   const key = dialect.keyOf(signer.publicKey);
   const keyid = dialect.keyId(key);
   const hash = dialect.hashFor?.(key);
@@ -51,14 +53,14 @@ export function metadataSigner(signer: Signer, dialect: Dialect = TUF_1_0): TufS
 }
 
 /** A Keystore key as a TUF 1.0 metadata signer. */
-export async function signerOf(handle: KeyHandle, dialect: Dialect = TUF_1_0): Promise<TufSigner> {
-  return metadataSigner(await deviceSigner(handle), dialect);
+export async function signerOf(handle: KeyHandle): Promise<TufSigner> {
+  return metadataSigner(await deviceSigner(handle));
 }
 
 /** Adds (or replaces) `signer`'s signature on `metadata`. */
 export async function signMetadata(
   metadata: Pick<Metadata<Signed>, 'canonical'> & { envelope: { signatures: Signature[] } },
-  signer: TufSigner,
+  signer: TufSigner<MetadataKey>,
 ): Promise<void> {
   const signature = await signer.sign(metadata.canonical);
   metadata.envelope.signatures = [...metadata.envelope.signatures.filter((s) => s.keyid !== signer.keyid), signature];

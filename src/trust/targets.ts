@@ -5,7 +5,18 @@
 import { createHash } from 'node:crypto';
 import { keywardError } from '../errors.js';
 import { checkDelegations, type Delegations } from './delegations.js';
-import { hashes, integer, malformed, object, parseMetadata, type Json, type Metadata, type ParseOptions, type Signed } from './metadata.js';
+import {
+  hashesProblem,
+  integerProblem,
+  isObject,
+  malformed,
+  object,
+  parseMetadata,
+  type Json,
+  type Metadata,
+  type ParseOptions,
+  type Signed,
+} from './metadata.js';
 
 export interface TargetFile {
   length: number;
@@ -20,14 +31,21 @@ export interface TargetsSigned extends Signed {
   delegations?: Delegations;
 }
 
+/** What is wrong with one target entry, after its path (metadata.ts: integerProblem), or undefined. */
+function targetProblem(target: unknown): string | undefined {
+  if (!isObject(target)) return ' must be an object';
+  const length = integerProblem(target.length, 0);
+  if (length) return `.length${length}`;
+  const hashes = hashesProblem(target.hashes);
+  if (hashes) return `.hashes${hashes}`;
+  return target.custom === undefined || isObject(target.custom) ? undefined : '.custom must be an object';
+}
+
 export function checkTargets(signed: Json, role: string): void {
   const targets = object(signed.targets, role, 'targets');
   for (const path in targets) {
-    const target = targets[path] as Json;
-    if (typeof target !== 'object' || target === null || Array.isArray(target)) throw malformed(role, `target "${path}" must be an object`);
-    integer(target.length, role, `target "${path}".length`, 0);
-    hashes(target.hashes, role, `target "${path}".hashes`);
-    if (target.custom !== undefined) object(target.custom, role, `target "${path}".custom`);
+    const problem = targetProblem(targets[path]);
+    if (problem) throw malformed(role, `target "${path}"${problem}`);
   }
   if (signed.delegations !== undefined) checkDelegations(signed.delegations, role);
 }

@@ -6,7 +6,6 @@ import test from 'ava';
 import { mtlsHandshake, type TlsIdentity } from '../../src/testing/mtls.js';
 import { revokeCertificate, signIntermediateCrl } from '../../src/ca/steps/revocation.js';
 import { certificatePem } from '../../src/x509/certificate.js';
-import { toPem } from '../../src/x509/pem.js';
 import { forgeForeignNode, nodeCsr, testCa, type TestCa } from '../harness/ca.js';
 
 async function identity(ca: TestCa, subject: string): Promise<TlsIdentity & { serial: string }> {
@@ -33,10 +32,7 @@ test('a revoked node is refused once the CRL says so', async (t) => {
   const ca = await testCa(t);
   const manager = await identity(ca, 'OU=swarm-manager, CN=manager-1');
   const worker = await identity(ca, 'OU=swarm-worker, CN=worker-1');
-  const crlOf = async () => [
-    toPem('X509 CRL', new Uint8Array((await signIntermediateCrl(ca.directory, ca.keystore)).rawData)),
-    ca.directory.read('crl/root.crl.pem')!,
-  ];
+  const crlOf = async () => [(await signIntermediateCrl(ca.directory, ca.keystore)).crls[0]!.pem, ca.directory.read('crl/root.crl.pem')!];
   t.true((await handshake(ca, manager, worker, 'manager-1', await crlOf())).ok, 'accepted before revocation');
   await revokeCertificate(ca.directory, { serial: worker.serial, reason: 'keyCompromise' });
   const refused = await handshake(ca, manager, worker, 'manager-1', await crlOf());

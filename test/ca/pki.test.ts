@@ -17,6 +17,7 @@ import { certificatePem } from '../../src/x509/certificate.js';
 import { keyIdentifierOf } from '../../src/x509/key-identifier.js';
 import * as x509 from '../../src/x509/peculiar.js';
 import { SigningKey } from '../../src/certificates/signer.js';
+import { KeyUri } from '../../src/keystore/uri/origin.js';
 import { toPem } from '../../src/x509/pem.js';
 import { forgeForeignNode, nodeCsr, pemFiles, testCa } from '../harness/ca.js';
 import { run } from '../harness/run.js';
@@ -87,8 +88,8 @@ test("the cluster CA a swarm trusts: self-signed, the subject and key of the roo
   }
   // The root certifies the same key again (after a root rotation, say): the swarm's anchor stays as it is.
   await createClusterIntermediate(ca.directory, ca.keystore, {
-    rootKey: ca.rootKey,
-    key: `pkcs11:token=${ca.tokens.online};object=intermediate`,
+    rootKey: KeyUri.of(ca.rootKey),
+    key: KeyUri.of(`pkcs11:token=${ca.tokens.online};object=intermediate`),
     clusterId: ca.clusterId,
   });
   t.not(ca.directory.read(CA_FILES.intermediate), certificatePem(intermediate), 'a new certificate from the root');
@@ -217,21 +218,23 @@ test('revocation: the CRL parses with openssl crl, and openssl verify -crl_check
   const ca = await testCa(t);
   const keep = await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=keep')).csrPem);
   const revoke = await ca.authority.issueNode((await nodeCsr('OU=swarm-worker, CN=revoke')).csrPem);
-  const { entry, crl: which } = await revokeCertificate(ca.directory, { serial: revoke.serial, reason: 'keyCompromise' });
-  t.is(entry.status, 'revoked');
+  const revoked = await revokeCertificate(ca.directory, { serial: revoke.serial, reason: 'keyCompromise' });
+  const [entry] = revoked.ledger;
+  const which = revoked.outputs.crl;
+  t.like(entry, { status: 'revoked', reason: 'keyCompromise' });
   t.is(which, 'intermediate');
   await ca.close();
-  const crl = await signIntermediateCrl(ca.directory, ca.keystore);
-  t.is(crl.entries.length, 1);
+  const [crl] = (await signIntermediateCrl(ca.directory, ca.keystore)).crls;
+  t.is(crl!.revoked, 1);
   const dir = scratch(t);
   const files = pemFiles(dir, {
-    'crl.pem': toPem('X509 CRL', new Uint8Array(crl.rawData)) + ca.directory.read('crl/root.crl.pem')!,
+    'crl.pem': crl!.pem + ca.directory.read('crl/root.crl.pem')!,
     'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!,
     'roots.pem': ca.directory.rootBundle(),
     'keep.pem': certificatePem(keep.certificate),
     'revoked.pem': certificatePem(revoke.certificate),
   });
-  const parsed = await run('openssl', ['crl', '-noout', '-text'], { input: toPem('X509 CRL', new Uint8Array(crl.rawData)) });
+  const parsed = await run('openssl', ['crl', '-noout', '-text'], { input: crl!.pem });
   t.regex(parsed.stdout, new RegExp(`Serial Number: ${revoke.serial.toUpperCase().padStart(32, '0')}`));
   t.regex(parsed.stdout, /Key Compromise/);
   const verify = (file: string) =>
@@ -255,15 +258,16 @@ test('revocation: the CRL parses with openssl crl, and openssl verify -crl_check
 
 test('root rotation: leaves of the new root verify for clients holding only the old root, and only the new one', async (t) => {
   const ca = await testCa(t);
-  const newRootKey = `pkcs11:token=${ca.tokens.root};object=root-2`;
-  const { root, crossSigned } = await beginRootRotation(ca.directory, ca.keystore, { newKey: newRootKey, generate: 'p256' });
+  const newRootKey = KeyUri.of(`pkcs11:token=${ca.tokens.root};object=root-2`);
+  const begun = await beginRootRotation(ca.directory, ca.keystore, { newKey: newRootKey, generate: 'p256' });
+  const [root, crossSigned] = ['root', 'cross-signed-root'].map((profile) => begun.certificates.find((c) => c.profile === profile)!.pem);
   t.regex(ca.directory.rootBundle(), /BEGIN CERTIFICATE[\s\S]+BEGIN CERTIFICATE/);
   await t.throwsAsync(finishRootRotation(ca.directory), { instanceOf: ConflictError, message: /still issued by the old root/ });
   t.is(ca.directory.chain().length, 1, "the old root's intermediate is not followed by the new root");
   await ca.close();
   await createClusterIntermediate(ca.directory, ca.keystore, {
     rootKey: newRootKey,
-    key: `pkcs11:token=${ca.tokens.online};object=intermediate-2`,
+    key: KeyUri.of(`pkcs11:token=${ca.tokens.online};object=intermediate-2`),
     generate: 'p256',
     clusterId: ca.clusterId,
   });
@@ -273,8 +277,8 @@ test('root rotation: leaves of the new root verify for clients holding only the 
   const files = pemFiles(scratch(t), {
     'leaf.pem': certificatePem(issued.certificate),
     'old-root.pem': ca.directory.read(CA_FILES.previousRoot)!,
-    'new-root.pem': certificatePem(root),
-    'untrusted.pem': ca.directory.read(CA_FILES.intermediate)! + certificatePem(crossSigned),
+    'new-root.pem': root!,
+    'untrusted.pem': ca.directory.read(CA_FILES.intermediate)! + crossSigned!,
   });
   for (const trust of ['old-root.pem', 'new-root.pem']) {
     const verified = await run('openssl', ['verify', '-x509_strict', '-CAfile', files[trust]!, '-untrusted', files['untrusted.pem']!, files['leaf.pem']!]);
@@ -282,25 +286,25 @@ test('root rotation: leaves of the new root verify for clients holding only the 
   }
   // The chain the CA hands out carries the cross-signed root during the rotation.
   t.is(ca.directory.chain().length, 2);
-  t.regex(issued.chainPem, new RegExp(certificatePem(crossSigned).split('\n')[1]!.replace(/[+/]/g, '\\$&')));
+  t.regex(issued.chainPem, new RegExp(crossSigned!.split('\n')[1]!.replace(/[+/]/g, '\\$&')));
   await finishRootRotation(ca.directory);
-  t.is(ca.directory.rootBundle(), certificatePem(root), 'the old root is retired');
+  t.is(ca.directory.rootBundle(), root, 'the old root is retired');
   t.false(ca.directory.exists(CA_FILES.crossSigned));
 });
 
 test('a step given a key its certificate does not name refuses before anything is signed or written: another root key (intermediate, root CRL, rotation), a "new" root that is the old one, an Authority over another key', async (t) => {
   const ca = await testCa(t);
   await ca.close();
-  const stranger = `pkcs11:token=${ca.tokens.root};object=stranger`;
+  const stranger = KeyUri.of(`pkcs11:token=${ca.tokens.root};object=stranger`);
   await ca.keystore.generate(stranger, { algorithm: 'p384' });
   const files = () => [CA_FILES.config, CA_FILES.roots, CA_FILES.intermediate, 'crl/root.crl.pem'].map((file) => ca.directory.read(file));
   const before = files();
-  const intermediate = { key: `pkcs11:token=${ca.tokens.online};object=intermediate`, clusterId: ca.clusterId };
+  const intermediate = { key: KeyUri.of(`pkcs11:token=${ca.tokens.online};object=intermediate`), clusterId: ca.clusterId };
   await t.throwsAsync(createClusterIntermediate(ca.directory, ca.keystore, { ...intermediate, rootKey: stranger }), {
     instanceOf: UsageError,
     code: 'ROOT_KEY_MISMATCH',
   });
-  await t.throwsAsync(beginRootRotation(ca.directory, ca.keystore, { newKey: ca.rootKey }), { instanceOf: UsageError, code: 'ROTATION_SAME_KEY' });
+  await t.throwsAsync(beginRootRotation(ca.directory, ca.keystore, { newKey: KeyUri.of(ca.rootKey) }), { instanceOf: UsageError, code: 'ROTATION_SAME_KEY' });
   await t.throwsAsync(signRootCrl(ca.directory, ca.keystore, { rootKey: stranger }), { instanceOf: UsageError, code: 'ROOT_KEY_MISMATCH' });
   const signer = await SigningKey.of(await ca.keystore.open(stranger));
   t.throws(() => new Authority(signer, ca.directory.intermediate(), ca.authority.ledger, { clusterId: ca.clusterId, nodeDays: 90 }), {
@@ -309,8 +313,8 @@ test('a step given a key its certificate does not name refuses before anything i
   });
   t.deepEqual(files(), before);
   // ca.json travels on shared media: a root key it names is checked against root.pem too.
-  ca.directory.saveConfig({ ...ca.directory.config(), rootKey: stranger });
-  await t.throwsAsync(beginRootRotation(ca.directory, ca.keystore, { newKey: `pkcs11:token=${ca.tokens.root};object=root-2`, generate: 'p256' }), {
+  ca.directory.saveConfig({ ...ca.directory.config(), rootKey: stranger.text });
+  await t.throwsAsync(beginRootRotation(ca.directory, ca.keystore, { newKey: KeyUri.of(`pkcs11:token=${ca.tokens.root};object=root-2`), generate: 'p256' }), {
     instanceOf: UsageError,
     code: 'ROOT_KEY_MISMATCH',
   });

@@ -6,7 +6,6 @@ import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
 import { Keystore } from '../../src/keystore/keystore.js';
 import { Secret } from '../../src/secret.js';
 import { certificatePem } from '../../src/x509/certificate.js';
-import { toPem } from '../../src/x509/pem.js';
 import { nodeCsr, pemFiles, testCa } from '../harness/ca.js';
 import { recordingInteraction, USER_PIN } from '../harness/keystore.js';
 import { run } from '../harness/run.js';
@@ -25,12 +24,12 @@ test('a YubiKey-held intermediate issues node certificates and CRLs that OpenSSL
   const ca = await testCa(t, { intermediateKey: uri, keystore });
   t.is(ca.authority.signer.handle.info.backend, 'yubikey');
   const issued = await ca.authority.issueNode((await nodeCsr('OU=swarm-manager, CN=yk-issued')).csrPem);
-  const crl = await signIntermediateCrl(ca.directory, ca.keystore);
+  const [crl] = (await signIntermediateCrl(ca.directory, ca.keystore)).crls;
   const files = pemFiles(tempDir(t, 'keyward-ykca-'), {
     'node.pem': certificatePem(issued.certificate),
     'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!,
     'roots.pem': ca.directory.rootBundle(),
-    'crls.pem': toPem('X509 CRL', new Uint8Array(crl.rawData)) + ca.directory.read('crl/root.crl.pem')!,
+    'crls.pem': crl!.pem + ca.directory.read('crl/root.crl.pem')!,
   });
   const verified = await run('openssl', [
     'verify',

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -14,6 +14,8 @@ import { buildProgram, defineNoun } from '../../cli/main.js';
 import { EXIT_CODES } from '../../src/errors.js';
 import { createSoftHsmStore } from '../../src/hsm/pkcs11/softhsm.js';
 import { KEYWARD_BIN, keyward, PROJECT_ROOT, run } from '../harness/run.js';
+import { tempDir } from '../harness/temp.js';
+import { fixtureRepositories, staticServer } from '../harness/tuf.js';
 
 /** Packages only an action may load: drivers and native bindings, x509 and ASN.1, SQLite, prompts and spinners. */
 const HEAVY = ['pkcs11js', 'smartcard', 'node-hid', 'better-sqlite3', '@peculiar/', 'asn1js', 'reflect-metadata', 'tsyringe', '@noble/', '@inquirer/', 'ora'];
@@ -88,17 +90,48 @@ test('a YubiKey command loads no pkcs11js, and a token command no PC/SC: adminis
   }
 });
 
+test('a TUF client refresh and download loads the client alone: no driver, keystore, x509, SQLite or prompt, no writer or its commands, no TLS for http:', async (t) => {
+  const [repo] = fixtureRepositories();
+  const server = await staticServer(repo!.dir);
+  t.teardown(() => server.close());
+  const dir = tempDir(t, 'keyward-client-modules-');
+  writeFileSync(join(dir, 'root.json'), repo!.initialRoot);
+  const client = ['trust', 'client', '--metadata-dir', join(dir, 'metadata'), '--metadata-url', `${server.url}/metadata`, '--time', repo!.time.toISOString()];
+  t.is((await keyward([...client, 'init', join(dir, 'root.json')])).code, 0);
+  const { code, modules } = await modulesLoaded([
+    ...client,
+    ...['--target-name', repo!.targetPath, '--target-base-url', `${server.url}/targets`, '--target-dir', join(dir, 'targets'), 'download'],
+  ]);
+  t.is(code, 0);
+  t.true(existsSync(join(dir, 'targets', repo!.targetPath)), 'the target was downloaded: the log covers the whole command');
+  t.true(modules.some((m) => m.endsWith('/dist/src/trust/client/updater.js')));
+  t.deepEqual(heavyIn(modules), []);
+  t.deepEqual(
+    modules.filter(
+      (m) =>
+        m === 'node:https' ||
+        /\/dist\/(src\/((keystore|hsm|certificates|ca|trust\/repository)\/|x509\/(?!pem\.js$))|cli\/(trust\/(repo|sign|common)|confirm)\.js$)/.test(m),
+    ),
+    [],
+    'nothing of the keystore, the devices, X.509 beyond PEM, the CA, the repository writer or its commands, nor TLS for an http: repository',
+  );
+});
+
 test('an unknown command is refused with exit 2, with --help or without; help <command> shows that command', async (t) => {
-  for (const args of [['image', 'sign', '--help'], ['image'], ['key', 'nosuch', '--help'], ['help', 'nosuch']]) {
+  for (const args of [['nosuchnoun', 'sign', '--help'], ['nosuchnoun'], ['key', 'nosuch', '--help'], ['help', 'nosuch']]) {
     const result = await keyward(args);
     t.is(result.code, 2, args.join(' '));
-    t.regex(result.stderr, new RegExp(`unknown command '${args.includes('image') ? 'image' : 'nosuch'}'`));
+    t.regex(result.stderr, new RegExp(`unknown command '${args.includes('nosuchnoun') ? 'nosuchnoun' : 'nosuch'}'`));
     t.is(result.stdout, '', 'no help printed as if the command were fine');
   }
   const help = await keyward(['help', 'key', 'sign']);
   t.is(help.code, 0);
   t.regex(help.stdout, /Usage: keyward key sign \[options\] <uri>/);
   t.regex((await keyward(['key', '--help'])).stdout, /sign \[options\] <uri>\s+sign a file with a key in the device/);
+  // A command a noun names lazily (trust's) is defined on the way, for help as for a run.
+  const nested = await keyward(['help', 'trust', 'client', 'download']);
+  t.is(nested.code, 0, nested.stderr);
+  t.regex(nested.stdout, /Usage: keyward trust client download \[options\]/);
 });
 
 test('keyward --help lists every exit code from the one table', async (t) => {
@@ -120,7 +153,12 @@ test('a reader that goes away (keyward key --help | head) ends the command quiet
 
 test('every option that names a file a command writes is checked before the command runs (outputOption)', async (t) => {
   const program = buildProgram();
-  for (const noun of program.commands) await defineNoun(noun);
+  // Every command defined, those a noun names lazily too (trust's).
+  const defineAll = async (command: Command): Promise<void> => {
+    await defineNoun(command);
+    for (const child of command.commands) await defineAll(child);
+  };
+  await defineAll(program);
   const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
   const writing = all(program).flatMap((command) =>
     command.options

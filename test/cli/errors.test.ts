@@ -264,7 +264,7 @@ test('a misspelt key and no PIN: "no key matches" (exit 3) from what the token s
     t.regex(result.stderr, /object=present;type=public/, 'the keys it does show are listed');
     t.regex(
       result.stderr,
-      /a private key stored without a public key or certificate shows only after logging in: give the PIN \(KEYWARD_PIN, or pin-source=file:… in the URI\) to search those too/,
+      /a private key stored without a public key or certificate shows only after logging in: give the PIN \(KEYWARD_PIN_TOKEN_[0-9a-f]+ or KEYWARD_PIN, or pin-source=file:… in the URI\) to search those too/,
     );
     t.notRegex(result.stderr, /is needed/);
   }

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
+import { runTouching, serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
 import { KEYWARD_BIN, keyward as runKeyward } from '../harness/run.js';
 import { tempDir } from '../harness/temp.js';
 import { staticServer, trustCliSetup } from '../harness/tuf.js';
@@ -83,7 +83,7 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
 
     // Ctrl-C while the card waits for the touch: nothing staged, no file stored (before, the release
     // stayed staged without its file, and the next release published it: clients got a 404).
-    const interrupted = await touchSign(s, card.statePath, ['releases/app-0.9.tar.gz', '--file', release], true);
+    const interrupted = await runTouching(['trust', 'sign', s.dir, 'releases/app-0.9.tar.gz', '--file', release], s.env, card.statePath, true);
     t.is(interrupted.signal, 'SIGINT', interrupted.stderr);
     // The card itself still waits: the developer touches it (or it gives up) before the next command.
     while (!JSON.parse((await s.keyward(['yubikey', 'virtual', 'touch', '--state', card.statePath, '--json'])).stdout).touched)
@@ -92,7 +92,7 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
     t.deepEqual(readdirSync(join(s.dir, 'public', 'targets')), [], 'no release file stored');
 
     // With a touch: one command, the notice while the card waits, then what changed.
-    const { code, stdout, stderr, touched } = await touchSign(s, card.statePath, ['releases/app-1.0.tar.gz', '--file', release]);
+    const { code, stdout, stderr, touched } = await runTouching(['trust', 'sign', s.dir, 'releases/app-1.0.tar.gz', '--file', release], s.env, card.statePath);
     t.is(code, 0, stderr);
     t.true(touched, 'the card was waiting for the touch');
     t.regex(stderr, /Touch your YubiKey \(serial \d+\)…\n…touched\n/, 'the touch is acknowledged');
@@ -130,40 +130,6 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
     await card.stop();
   }
 });
-
-/** `keyward trust sign ARGS` as a process, touching the virtual card once it asks; or, with `interrupt`, sending SIGINT instead. */
-async function touchSign(
-  s: { dir: string; env: NodeJS.ProcessEnv; keyward: (args: string[]) => Promise<{ stdout: string }> },
-  statePath: string,
-  args: string[],
-  interrupt = false,
-) {
-  const signing = spawn(process.execPath, [KEYWARD_BIN, '--no-input', 'trust', 'sign', s.dir, ...args], { env: s.env });
-  let stdout = '';
-  let stderr = '';
-  signing.stdout.on('data', (c: Buffer) => (stdout += c));
-  signing.stderr.on('data', (c: Buffer) => (stderr += c));
-  const read = new Promise((resolve) => signing.on('close', resolve));
-  let exitCode: number | undefined;
-  let signal = null as NodeJS.Signals | null;
-  const exited = new Promise<number>((resolve) =>
-    signing.on('exit', (code, killedBy) => {
-      signal = killedBy;
-      resolve((exitCode = code ?? -1));
-    }),
-  );
-  // The notice shows once the card has waited half a second; touch then, however slowly the signer started.
-  while (!/Touch your YubiKey/.test(stderr) && exitCode === undefined) await new Promise((r) => setTimeout(r, 50));
-  let touched = false;
-  if (interrupt) signing.kill('SIGINT');
-  while (!interrupt && !touched && exitCode === undefined) {
-    touched = JSON.parse((await s.keyward(['yubikey', 'virtual', 'touch', '--state', statePath, '--json'])).stdout).touched;
-    if (!touched) await new Promise((r) => setTimeout(r, 100));
-  }
-  const code = await exited;
-  await read;
-  return { code, signal, stdout, stderr, touched };
-}
 
 test.serial('threshold signing across machines: init with public keys, status shows who is missing, sign publishes', async (t) => {
   const s = await trustCliSetup(t, rig);

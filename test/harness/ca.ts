@@ -13,10 +13,12 @@ import { createRootCa } from '../../src/ca/steps/root.js';
 import { nodeFixedExtensions } from '../../src/ca/profiles.js';
 import { CaDirectory } from '../../src/ca/store.js';
 import { Keystore } from '../../src/keystore/keystore.js';
+import { KeyUri } from '../../src/keystore/uri/origin.js';
 import { Secret } from '../../src/secret.js';
 import { subjectKeyIdentifier } from '../../src/x509/key-identifier.js';
 import * as x509 from '../../src/x509/peculiar.js';
-import { cliToken, CLI_SO_PIN } from './cli-token.js';
+import type { TokenSummary } from '../../src/keystore/pkcs11/administration.js';
+import { cliToken, CLI_PIN, CLI_SO_PIN } from './cli-token.js';
 import { recordingInteraction, SO_PIN, USER_PIN } from './keystore.js';
 import { run } from './run.js';
 import { uniqueLabel, useProcessSoftHsm } from './softhsm.js';
@@ -35,17 +37,22 @@ export interface TestCa {
 /** A test CA; its directory is removed at `t`'s teardown (`close()` only closes the ledger). */
 export async function testCa(t: Teardown, options: { clusterId?: string; intermediateKey?: string; keystore?: Keystore } = {}): Promise<TestCa> {
   useProcessSoftHsm();
-  const keystore = options.keystore ?? new Keystore({ env: { KEYWARD_PIN: USER_PIN }, interaction: recordingInteraction([]) });
+  // Two tokens in one keystore: each its own PIN variable (KEYWARD_PIN would go to one of them only), set once they exist.
+  const env: NodeJS.ProcessEnv = {};
+  const keystore = options.keystore ?? new Keystore({ env, interaction: recordingInteraction([]) });
   const pkcs11 = await keystore.administration('pkcs11');
   const tokens = { root: uniqueLabel('root'), online: uniqueLabel('online') };
-  for (const label of Object.values(tokens)) pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(USER_PIN) });
+  for (const label of Object.values(tokens)) {
+    const { pinVariable } = pkcs11.initToken('pkcs11:', { label, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(USER_PIN) });
+    env[pinVariable!] = USER_PIN;
+  }
   const directory = new CaDirectory(tempDir(t, 'keyward-ca-'));
   const clusterId = options.clusterId ?? uniqueLabel('cluster');
   const rootKey = `pkcs11:token=${tokens.root};object=root`;
-  await createRootCa(directory, keystore, { key: rootKey, generate: 'p384' });
+  await createRootCa(directory, keystore, { key: KeyUri.of(rootKey), generate: 'p384' });
   await createClusterIntermediate(directory, keystore, {
-    rootKey,
-    key: options.intermediateKey ?? `pkcs11:token=${tokens.online};object=intermediate`,
+    rootKey: KeyUri.of(rootKey),
+    key: KeyUri.of(options.intermediateKey ?? `pkcs11:token=${tokens.online};object=intermediate`),
     generate: options.intermediateKey ? undefined : 'p256',
     clusterId,
   });
@@ -53,15 +60,21 @@ export async function testCa(t: Teardown, options: { clusterId?: string; interme
   return { directory, keystore, authority, clusterId, rootKey, tokens, close: () => authority.ledger.close() };
 }
 
-/** For `keyward ca …` runs: a store with the offline root's token and an online token, and a CA directory in it; removed at `t`'s teardown. */
+/**
+ * For `keyward ca …` runs: a store with the offline root's token and an online token, and a CA
+ * directory in it; removed at `t`'s teardown. `env` gives each token its PIN in its own variable, as
+ * commands that use both need (KEYWARD_PIN goes to one device); `token.env` has only KEYWARD_PIN.
+ */
 export async function cliCa(t: Teardown) {
   const token = await cliToken(t); // the offline root's token
   const online = await token.keyward(['token', 'init', '--label', `${token.label}-online`], { env: { ...token.env, KEYWARD_SO_PIN: CLI_SO_PIN } });
   if (online.code !== 0) throw new Error(online.stderr);
+  const env = { ...token.env };
+  for (const { pinVariable } of JSON.parse((await token.keyward(['token', 'list', '--json'])).stdout) as TokenSummary[]) env[pinVariable!] = CLI_PIN;
   const dir = join(token.store.dir, 'ca');
   const rootKey = `pkcs11:token=${token.label};object=root`;
   const caKey = `pkcs11:token=${token.label}-online;object=cluster-a`;
-  return { token, dir, rootKey, caKey, ca: (args: string[]) => token.keyward(['ca', ...args, '--dir', dir]) };
+  return { token, env, dir, rootKey, caKey, ca: (args: string[]) => token.keyward(['ca', ...args, '--dir', dir], { env }) };
 }
 
 /** A node's key and CSR made by OpenSSL, as files in `dir`; returns the CSR's path. */
@@ -131,14 +144,20 @@ export async function forgeForeignNode(
   nodeId: string,
 ): Promise<x509.X509Certificate> {
   const { spki } = await checkCsr(csrPem);
-  return issueCertificate(ca.authority.signer, ca.authority.certificate, {
-    subject: `O=${clusterId}, OU=${role}, CN=${nodeId}`,
-    spki,
-    notAfter: daysFromNow(30),
-    extensions: [
-      ...nodeFixedExtensions(ca.authority.signer.spki),
-      new x509.SubjectAlternativeNameExtension([role, nodeId].map((value) => ({ type: 'dns' as const, value }))),
-      subjectKeyIdentifier(spki),
-    ],
-  });
+  const now = new Date();
+  return issueCertificate(
+    ca.authority.signer,
+    ca.authority.certificate,
+    {
+      subject: `O=${clusterId}, OU=${role}, CN=${nodeId}`,
+      spki,
+      notAfter: daysFromNow(30, now),
+      extensions: [
+        ...nodeFixedExtensions(ca.authority.signer.spki),
+        new x509.SubjectAlternativeNameExtension([role, nodeId].map((value) => ({ type: 'dns' as const, value }))),
+        subjectKeyIdentifier(spki),
+      ],
+    },
+    { now },
+  );
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Updater as TufJsUpdater } from 'tuf-js';
 import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
 import { VirtualYubiKey } from '../../src/hsm/virtual-yubikey/card.js';
+import { devicePinVariable } from '../../src/keystore/device-pins.js';
 import { Keystore } from '../../src/keystore/keystore.js';
 import { signerOf, type TufSigner } from '../../src/trust/signer.js';
 import { Secret } from '../../src/secret.js';
@@ -15,7 +16,7 @@ import { recordingInteraction, SO_PIN } from './keystore.js';
 import { uniqueLabel, useProcessSoftHsm } from './softhsm.js';
 import { tempDir, type Teardown } from './temp.js';
 
-/** One PIN for the token and the card, so one KEYWARD_PIN serves both. */
+/** One PIN for the token and the card (the card's factory PIN), each given in the device's own variable. */
 const PIN = '123456';
 
 export interface Devices {
@@ -32,13 +33,20 @@ export interface Devices {
 export async function devices(): Promise<Devices> {
   useProcessSoftHsm();
   const card = await VirtualYubiKey.create({ firmware: '5.7.1' }, { touch: { kind: 'auto', delayMs: 5 } });
+  const token = uniqueLabel('tuf');
+  const setUp = new Keystore({ env: {}, interaction: recordingInteraction([]) });
+  const { serial } = (await setUp.administration('pkcs11')).initToken('pkcs11:', {
+    label: token,
+    soPin: Secret.fromString(SO_PIN),
+    userPin: Secret.fromString(PIN),
+  });
+  await setUp.close();
+  // KEYWARD_PIN would go to one device only: a keystore that uses both names each one's PIN.
   const keystore = new Keystore({
-    env: { KEYWARD_PIN: PIN },
+    env: { [devicePinVariable('token', serial)!]: PIN, [devicePinVariable('yubikey', String(card.serial))!]: PIN },
     interaction: recordingInteraction([]),
     attachedCards: [{ reader: `virtual ${card.serial}`, card }],
   });
-  const token = uniqueLabel('tuf');
-  (await keystore.administration('pkcs11')).initToken('pkcs11:', { label: token, soPin: Secret.fromString(SO_PIN), userPin: Secret.fromString(PIN) });
   let n = 0;
   return {
     keystore,

@@ -15,6 +15,7 @@ import { Pkcs11Module, resolveModulePath } from '../../src/hsm/pkcs11/module.js'
 import { UriError } from '../../src/keystore/uri/index.js';
 import { Keystore } from '../../src/keystore/keystore.js';
 import { toPem } from '../../src/x509/pem.js';
+import { Secret } from '../../src/secret.js';
 import { freshToken, recordingInteraction, SO_PIN, USER_PIN, type TestToken } from '../harness/keystore.js';
 import { tempDir } from '../harness/temp.js';
 
@@ -343,4 +344,22 @@ test('token init refuses a label in use and never re-initialises a token', async
     { instanceOf: ConflictError },
   );
   t.is(again.code, 'NO_FREE_SLOT');
+});
+
+test('a key URI as the keystore prints it (type=private) opens with the PIN asked at the prompt, not only with one from the environment', async (t) => {
+  const tt = await freshToken();
+  const printed = (await tt.keystore.generate(`pkcs11:token=${tt.label};object=printed`, { algorithm: 'p256' })).info.uri;
+  t.regex(printed, /type=private/);
+  await tt.keystore.close();
+  const asked: string[] = [];
+  const prompting = new Keystore({
+    env: {},
+    interaction: { ...recordingInteraction([]), askSecret: async (prompt) => (asked.push(prompt), Secret.fromString(USER_PIN)) },
+  });
+  t.teardown(() => prompting.close());
+  const handle = await prompting.open(printed);
+  t.is(handle.info.label, 'printed');
+  t.is(asked.length, 1, 'the PIN was asked for once');
+  // A label that is not there still costs no PIN prompt.
+  await t.throwsAsync(prompting.open(`pkcs11:token=${tt.label};object=misspelt;type=private`), { instanceOf: NotFoundError, code: 'KEY_NOT_FOUND' });
 });

@@ -27,7 +27,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
-import { CaDirectory, caStatus, createClusterIntermediate, createRootCa, openAuthority } from 'keyward/ca';
+import { CaDirectory, caStatus, createClusterIntermediate, createRootCa, KeyUri, openAuthority } from 'keyward/ca';
 import { createTestToken } from 'keyward/testing';
 
 test('a cluster CA from the CA steps issues a node certificate', async () => {
@@ -35,11 +35,13 @@ test('a cluster CA from the CA steps issues a node certificate', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'scratch-ca-'));
   try {
     const directory = new CaDirectory(dir);
-    const rootKey = token.keyUri('root');
+    const rootKey = KeyUri.of(token.keyUri('root'));
     const root = await createRootCa(directory, token.keystore, { key: rootKey, generate: 'p384' });
-    const intermediate = await createClusterIntermediate(directory, token.keystore, { rootKey, key: token.keyUri('cluster'), generate: 'p256', clusterId: 'cluster-a' });
-    const rootCertificate = new X509Certificate(Buffer.from(root.rawData));
-    const intermediateCertificate = new X509Certificate(Buffer.from(intermediate.rawData));
+    const intermediate = await createClusterIntermediate(directory, token.keystore, { rootKey, key: KeyUri.of(token.keyUri('cluster')), generate: 'p256', clusterId: 'cluster-a' });
+    const [rootRecord] = root.certificates;
+    assert.ok(rootRecord && intermediate.outputs.certificate);
+    const rootCertificate = new X509Certificate(rootRecord.pem);
+    const intermediateCertificate = new X509Certificate(intermediate.outputs.certificate);
     assert.ok(intermediateCertificate.verify(rootCertificate.publicKey));
 
     const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalize as tufjsCanonicalize } from '@tufjs/canonical-json';
-import { canonicalize } from '../../src/trust/canonical-json.js';
+import { canonicalBytes, canonicalize } from '../../src/trust/canonical-json.js';
 import { parseJsonExact } from '../../src/trust/exact-json.js';
 import { TrustError } from '../../src/trust/errors.js';
 import { keyIdOf, tufKeyFromSpki, verifySignature } from '../../src/trust/keys.js';
@@ -61,6 +61,24 @@ test('keys outside the Basic Multilingual Plane sort by code point, as python-tu
   t.is(canonicalize(value), python);
 });
 
+test('canonical JSON of a document far larger than the pieces it is written in equals both peers, multi-byte characters included', (t) => {
+  // Written a few kilobytes at a time: every piece boundary must fall between whole characters.
+  const targets: Record<string, unknown> = {};
+  for (let i = 0; i < 3000; i++) {
+    targets[`files/é${i}/naïve-${i}.tar.gz`] = {
+      length: i,
+      hashes: { sha256: i.toString(16).padStart(64, '0') },
+      custom: { note: `über\\"${'€'.repeat(i % 7)}\u{1f600}` },
+    };
+  }
+  const value = { signed: { _type: 'targets', targets, list: [[], {}, [{}], 'x'.repeat(40_000)] } };
+  const ours = canonicalize(value);
+  t.true(Buffer.byteLength(ours) > 500_000, 'many pieces');
+  t.is(ours, tufjsCanonicalize(value));
+  t.is(ours, pythonCanonical([value])[0]);
+  t.true(canonicalBytes(value).equals(Buffer.from(ours, 'utf8')));
+});
+
 test('floats and non-JSON values are refused, not rounded', (t) => {
   t.throws(() => canonicalize({ a: 1.5 }), { code: 'CANONICAL_JSON_NUMBER' });
   t.throws(() => canonicalize({ a: () => 1 }), { code: 'CANONICAL_JSON_TYPE' });
@@ -108,6 +126,26 @@ test('a key id that is not the hash of its key is refused, naming the role', (t)
   const error = t.throws(() => parseRoot(Buffer.from(JSON.stringify(doc))), { instanceOf: TrustError });
   t.is(error.code, 'TUF_KEY_ID');
   t.regex(error.message, /^root: key "0{64}"/);
+});
+
+test('a malformed target entry is refused with its path and what is wrong; a length beyond 2^53 is read exactly', (t) => {
+  const targets = (entry: string) =>
+    Buffer.from(
+      `{"signed":{"_type":"targets","spec_version":"1.0.31","version":1,"expires":"2030-01-01T00:00:00Z","targets":{"ok":{"length":1,"hashes":{"sha256":"ab"}},"a/b":${entry}}},"signatures":[]}`,
+    );
+  for (const [entry, reason] of [
+    ['"x"', 'target "a/b" must be an object'],
+    ['{"length":-1,"hashes":{"sha256":"ab"}}', 'target "a/b".length must be an integer ≥ 0'],
+    ['{"length":1}', 'target "a/b".hashes must be an object'],
+    ['{"length":1,"hashes":{}}', 'target "a/b".hashes must name at least one hash'],
+    ['{"length":1,"hashes":{"sha256":"AB"}}', 'target "a/b".hashes.sha256 must be a hex digest'],
+    ['{"length":1,"hashes":{"sha256":"ab"},"custom":[]}', 'target "a/b".custom must be an object'],
+  ]) {
+    const error = t.throws(() => parseTargets(targets(entry!), 'targets', { exactIntegers: true }), { instanceOf: TrustError }, entry);
+    t.is(error?.message, `targets: ${reason}`);
+  }
+  const big = parseTargets(targets('{"length":9007199254740993,"hashes":{"sha256":"ab"},"custom":{}}'), 'targets', { exactIntegers: true });
+  t.is(big.signed.targets['a/b']!.length as unknown, 9007199254740993n);
 });
 
 test('threshold 0 and duplicate signatures are refused at parse time', (t) => {
@@ -253,5 +291,13 @@ test('exact JSON: integers beyond 2^53 as bigints with their digits, canonical J
       t.deepEqual(asNumbers(rest), JSON.parse(json));
     }),
   );
+  // Wherever JSON lets a number stand: at the start, after [ , or :, with JSON's whitespace before it.
+  for (const [text, expected] of [
+    [' \r\n-9007199254740993 ', -9007199254740993n],
+    ['[1,\n\t9007199254740993]', [1, 9007199254740993n]],
+    ['{"a" :\r\n 9007199254740993}', { a: 9007199254740993n }],
+    ['{"a":"x:9007199254740993","b":9007199254740991}', { a: 'x:9007199254740993', b: 9007199254740991 }],
+  ] as const)
+    t.deepEqual(parseJsonExact(text), expected, JSON.stringify(text));
   for (const bad of ['[1,]', '{"a" 1}', '01', '[9007199254740993', 'tru']) t.throws(() => parseJsonExact(bad), { instanceOf: SyntaxError }, bad);
 });

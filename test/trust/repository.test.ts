@@ -565,6 +565,25 @@ test('succinct hash bins (TAP 15, as python-tuf writes them): the writer signs i
   await bothClientsDownload(t, f, paths);
 });
 
+test('a staged file a publication left behind (the writer killed after publishing, or read mid-publication) is not staged, and goes with the next writer', async (t) => {
+  const f = await fixture(t);
+  await change(f.repo, [f.signers.targets], (e) => addFile(e, 'one'), { publish: true });
+  // What a writer killed between publishing targets v2 and unstaging it leaves.
+  writeFileSync(f.repo.workspace.stagedPath('targets'), readFileSync(metadataPath(f.repo, '2.targets.json')));
+  t.false(f.repo.hasStagedChanges());
+  t.like(
+    f.repo.status().find((s) => s.role === 'targets'),
+    { version: 2, staged: false },
+  );
+  await change(f.repo, [f.signers.targets], (e) => addFile(e, 'two'), { publish: true });
+  t.like(
+    f.repo.status().find((s) => s.role === 'targets'),
+    { version: 3, staged: false },
+  );
+  t.false(existsSync(f.repo.workspace.stagedPath('targets')), 'removed by the next writer');
+  await bothClientsDownload(t, f, ['one', 'two']);
+});
+
 // ── no write (or read) through a link planted in the repository ────────────────────────────────
 
 const VICTIM = "the operator's own file\n";

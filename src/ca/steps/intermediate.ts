@@ -7,25 +7,27 @@
 import { keywardError } from '../../errors.js';
 import type { GenerateOptions } from '../../keystore/backend.js';
 import type { Keystore } from '../../keystore/keystore.js';
+import type { KeyUri } from '../../keystore/uri/origin.js';
 import { certificatePem, parseCertificate } from '../../x509/certificate.js';
 import * as x509 from '../../x509/peculiar.js';
 import { samePublicKey } from '../../x509/public-key.js';
 import { SigningKey } from '../../certificates/signer.js';
 import { CRL_DAYS } from '../crl.js';
 import { checkCsr } from '../csr.js';
-import { createClusterCa, createIntermediate, intermediateSubject } from '../issue.js';
+import { checkWithinIssuer, createClusterCa, createIntermediate, daysFromNow, INTERMEDIATE_DAYS, intermediateSubject } from '../issue.js';
 import { checkIdentifier } from '../names.js';
 import { clusterNameConstraints, type PublicationUrls } from '../profiles.js';
-import { CA_FILES, checkNodeDays, crlFile, type CaDirectory } from '../store.js';
-import { checkOneCluster, issuedByRoot, openRoot, openSigningKey, recordIssued, writeCrl } from './shared.js';
+import { CA_FILES, checkNodeDays, crlFile, type CaConfig, type CaDirectory } from '../store.js';
+import { StepRecorder, type StepRecord, type StepRun } from './record.js';
+import { checkKeyUri, checkOneCluster, issuedByRoot, openRoot, openSigningKey, recordIssued, writeCrl } from './shared.js';
 
 export interface IntermediateCreateOptions {
-  rootKey: string;
+  rootKey: KeyUri;
   /**
    * The intermediate's key: present in this ceremony (`key`, made first with `generate`), or only
    * its CSR (`csr`, from `keyward ca intermediate request` on the online side).
    */
-  key?: string;
+  key?: KeyUri;
   generate?: GenerateOptions['algorithm'];
   csr?: Uint8Array | string;
   clusterId: string;
@@ -48,12 +50,11 @@ async function intermediateCsrKey(csr: Uint8Array | string, clusterId: string): 
 }
 
 /**
- * A ceremony step: the root key signs a cluster's intermediate (pathLen 0, constrained to the
- * cluster) and the root's CRL, so relying parties that check CRLs can validate the intermediate.
- * With the intermediate's key present, this directory becomes that cluster's CA; with only its
- * CSR, the certificate is returned to be carried back and installed where the key is.
+ * What `createClusterIntermediate` checks before any device is opened: the cluster, the key or CSR
+ * (its self-signature, its cluster), a root in the directory that outlives the intermediate, the
+ * key URIs. Returns the CSR's key, when a CSR was given.
  */
-export async function createClusterIntermediate(directory: CaDirectory, keystore: Keystore, options: IntermediateCreateOptions): Promise<x509.X509Certificate> {
+export async function checkClusterIntermediate(directory: CaDirectory, options: IntermediateCreateOptions, now: Date): Promise<Uint8Array | undefined> {
   const clusterId = checkIdentifier(options.clusterId, 'cluster ID');
   if (options.nodeDays !== undefined) checkNodeDays(options.nodeDays, '--node-days');
   if (Boolean(options.key) === Boolean(options.csr)) {
@@ -61,18 +62,40 @@ export async function createClusterIntermediate(directory: CaDirectory, keystore
       hint: 'the key when its device is here, in the ceremony; the CSR from keyward ca intermediate request when it stays online',
     });
   }
+  if (options.key) checkOneCluster(directory.config(), clusterId, "use one CA directory per cluster (--dir), or sign the other cluster's CSR (--csr)");
+  checkKeyUri(options.rootKey);
+  if (options.key) checkKeyUri(options.key, options.generate);
+  checkWithinIssuer(daysFromNow(options.days ?? INTERMEDIATE_DAYS, now), directory.root());
+  return options.csr ? intermediateCsrKey(options.csr, clusterId) : undefined;
+}
+
+/**
+ * A ceremony step: the root key signs a cluster's intermediate (pathLen 0, constrained to the
+ * cluster) and the root's CRL, so relying parties that check CRLs can validate the intermediate.
+ * With the intermediate's key present, this directory becomes that cluster's CA; with only its
+ * CSR, the certificate is in the record (and `certificate`) to be carried back and installed
+ * where the key is.
+ */
+export async function createClusterIntermediate(
+  directory: CaDirectory,
+  keystore: Keystore,
+  options: IntermediateCreateOptions,
+  run: StepRun = {},
+): Promise<StepRecord> {
+  const recorder = new StepRecorder('ca.intermediate.create', run);
+  const csrSpki = await checkClusterIntermediate(directory, options, recorder.now);
+  const clusterId = options.clusterId;
   const config = directory.config();
-  if (options.key) checkOneCluster(config, clusterId, "use one CA directory per cluster (--dir), or sign the other cluster's CSR (--csr)");
-  const { root, rootCertificate } = await openRoot(directory, keystore, options.rootKey);
-  const intermediateKey = options.key ? await openSigningKey(keystore, options.key, options.generate) : undefined;
-  const spki = intermediateKey?.spki ?? (await intermediateCsrKey(options.csr!, clusterId));
-  const intermediate = await createIntermediate(root, rootCertificate, { clusterId, spki, days: options.days, urls: options.urls });
-  await recordIssued(directory, intermediate, 'intermediate', root.spki);
-  await writeCrl(directory, 'root', root, rootCertificate, options.rootCrlDays ?? CRL_DAYS.root);
+  const { root, rootCertificate } = await openRoot(directory, keystore, options.rootKey, recorder);
+  const intermediateKey = options.key ? await openSigningKey(keystore, options.key, options.generate, recorder, 'intermediate') : undefined;
+  const spki = intermediateKey?.spki ?? csrSpki!;
+  const intermediate = await createIntermediate(root, rootCertificate, { clusterId, spki, days: options.days, urls: options.urls }, recorder.issuance);
+  await recordIssued(directory, intermediate, 'intermediate', root.spki, recorder);
+  await writeCrl(directory, 'root', root, rootCertificate, options.rootCrlDays ?? CRL_DAYS.root, recorder);
   if (intermediateKey) {
-    await writeClusterCa(directory, intermediateKey, intermediate);
-    directory.write(CA_FILES.intermediate, certificatePem(intermediate));
-    directory.saveConfig({
+    await writeClusterCa(directory, intermediateKey, intermediate, recorder);
+    recorder.write(directory, CA_FILES.intermediate, certificatePem(intermediate));
+    recorder.saveConfig(directory, {
       ...config,
       clusterId,
       intermediateKey: intermediateKey.handle.info.uri,
@@ -80,7 +103,8 @@ export async function createClusterIntermediate(directory: CaDirectory, keystore
       ...(options.urls ? { urls: options.urls } : {}),
     });
   }
-  return intermediate;
+  recorder.record.outputs.certificate = certificatePem(intermediate);
+  return recorder.record;
 }
 
 /**
@@ -89,16 +113,16 @@ export async function createClusterIntermediate(directory: CaDirectory, keystore
  * so the root's certificate can be issued again (after a root rotation, say) without the swarm
  * noticing. Otherwise the cluster's key self-signs one now.
  */
-async function writeClusterCa(directory: CaDirectory, signer: SigningKey, intermediate: x509.X509Certificate): Promise<void> {
+async function writeClusterCa(directory: CaDirectory, signer: SigningKey, intermediate: x509.X509Certificate, recorder: StepRecorder): Promise<void> {
   const current = directory.clusterCa();
-  if (current && samePublicKey(current.publicKey, signer.spki) && current.subject === intermediate.subject && current.notAfter > new Date()) return;
-  const clusterCa = await createClusterCa(signer, intermediate);
-  await recordIssued(directory, clusterCa, 'cluster-ca', signer.spki);
-  directory.write(CA_FILES.clusterCa, certificatePem(clusterCa));
+  if (current && samePublicKey(current.publicKey, signer.spki) && current.subject === intermediate.subject && current.notAfter > recorder.now) return;
+  const clusterCa = await createClusterCa(signer, intermediate, recorder.issuance);
+  await recordIssued(directory, clusterCa, 'cluster-ca', signer.spki, recorder);
+  recorder.write(directory, CA_FILES.clusterCa, certificatePem(clusterCa));
 }
 
 export interface IntermediateRequestOptions {
-  key: string;
+  key: KeyUri;
   generate?: GenerateOptions['algorithm'];
   clusterId: string;
   nodeDays?: number;
@@ -109,18 +133,36 @@ export interface IntermediateRequestOptions {
  * work, and only its CSR goes to the offline root. The key waits in ca.json until the certificate
  * comes back (installClusterIntermediate).
  */
-export async function requestClusterIntermediate(directory: CaDirectory, keystore: Keystore, options: IntermediateRequestOptions): Promise<string> {
+export function checkIntermediateRequest(directory: CaDirectory, options: IntermediateRequestOptions): void {
   const clusterId = checkIdentifier(options.clusterId, 'cluster ID');
   if (options.nodeDays !== undefined) checkNodeDays(options.nodeDays, '--node-days');
+  checkOneCluster(directory.config(), clusterId, 'use one CA directory per cluster (--dir)');
+  checkKeyUri(options.key, options.generate);
+}
+
+/** The CSR is the record's `outputs.csr`. */
+export async function requestClusterIntermediate(
+  directory: CaDirectory,
+  keystore: Keystore,
+  options: IntermediateRequestOptions,
+  run: StepRun = {},
+): Promise<StepRecord> {
+  const recorder = new StepRecorder('ca.intermediate.request', run);
+  checkIntermediateRequest(directory, options);
   const config = directory.config();
-  checkOneCluster(config, clusterId, 'use one CA directory per cluster (--dir)');
-  const key = await openSigningKey(keystore, options.key, options.generate);
+  const key = await openSigningKey(keystore, options.key, options.generate, recorder, 'intermediate');
   const csr = await x509.Pkcs10CertificateRequestGenerator.create(
-    { name: intermediateSubject(clusterId), keys: key.keys, signingAlgorithm: key.algorithm },
+    { name: intermediateSubject(options.clusterId), keys: key.keys, signingAlgorithm: key.algorithm },
     key.crypto,
   );
-  directory.saveConfig({ ...config, clusterId, pendingIntermediateKey: key.handle.info.uri, nodeDays: options.nodeDays ?? config.nodeDays });
-  return csr.toString('pem');
+  recorder.saveConfig(directory, {
+    ...config,
+    clusterId: options.clusterId,
+    pendingIntermediateKey: key.handle.info.uri,
+    nodeDays: options.nodeDays ?? config.nodeDays,
+  });
+  recorder.record.outputs.csr = csr.toString('pem');
+  return recorder.record;
 }
 
 export interface IntermediateInstallOptions {
@@ -138,11 +180,10 @@ const ROOT_SIDE_FILES = [CA_FILES.roots, CA_FILES.root, CA_FILES.previousRoot, C
  * for this cluster, constrained to it, and issued by a root of the root directory carried along
  * (whose certificates and CRLs are copied here).
  */
-export async function installClusterIntermediate(
+export function checkIntermediateInstall(
   directory: CaDirectory,
-  keystore: Keystore,
   options: IntermediateInstallOptions,
-): Promise<x509.X509Certificate> {
+): { pendingKey: KeyUri; clusterId: string; certificate: x509.X509Certificate } {
   directory.requireCa();
   const config = directory.config();
   if (!config.pendingIntermediateKey || !config.clusterId) {
@@ -151,7 +192,21 @@ export async function installClusterIntermediate(
     });
   }
   const certificate = new x509.X509Certificate(parseCertificate(options.certificate, 'intermediate certificate').raw);
+  options.rootDirectory.roots();
+  return { pendingKey: config.pendingIntermediateKey, clusterId: config.clusterId, certificate };
+}
+
+export async function installClusterIntermediate(
+  directory: CaDirectory,
+  keystore: Keystore,
+  options: IntermediateInstallOptions,
+  run: StepRun = {},
+): Promise<StepRecord> {
+  const recorder = new StepRecorder('ca.intermediate.install', run);
+  const { certificate } = checkIntermediateInstall(directory, options);
+  const config = directory.config() as CaConfig & { pendingIntermediateKey: KeyUri; clusterId: string };
   const key = await SigningKey.of(await keystore.open(config.pendingIntermediateKey));
+  await recorder.key('intermediate', key, false);
   if (!samePublicKey(certificate.publicKey, key.spki)) {
     throw keywardError('CA_KEY_MISMATCH', `the certificate (${certificate.subject}) is not for the waiting key ${key.handle.info.uri}`, {
       hint: "install the certificate the root signed for this directory's CSR",
@@ -176,12 +231,13 @@ export async function installClusterIntermediate(
   }
   for (const file of ROOT_SIDE_FILES) {
     const content = options.rootDirectory.read(file);
-    if (content) directory.write(file, content);
-    else directory.remove(file);
+    if (content) recorder.write(directory, file, content);
+    else recorder.remove(directory, file);
   }
-  await writeClusterCa(directory, key, certificate);
-  directory.write(CA_FILES.intermediate, certificatePem(certificate));
+  await writeClusterCa(directory, key, certificate, recorder);
+  recorder.write(directory, CA_FILES.intermediate, certificatePem(certificate));
   const { pendingIntermediateKey, ...rest } = config;
-  directory.saveConfig({ ...rest, intermediateKey: pendingIntermediateKey });
-  return certificate;
+  recorder.saveConfig(directory, { ...rest, intermediateKey: pendingIntermediateKey });
+  recorder.certificate('intermediate', certificate);
+  return recorder.record;
 }

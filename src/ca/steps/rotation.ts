@@ -6,17 +6,33 @@ import { keywardError } from '../../errors.js';
 import type { GenerateOptions } from '../../keystore/backend.js';
 import type { Keystore } from '../../keystore/keystore.js';
 import { certificatePem } from '../../x509/certificate.js';
-import type * as x509 from '../../x509/peculiar.js';
+import type { KeyUri } from '../../keystore/uri/origin.js';
 import { samePublicKey } from '../../x509/public-key.js';
 import { CRL_DAYS } from '../crl.js';
-import { createRoot, crossSign, type RootOptions } from '../issue.js';
+import { createRoot, crossSign, yearsFromNow, type RootOptions } from '../issue.js';
 import { CA_FILES, crlFile, type CaDirectory } from '../store.js';
-import { issuedByRoot, openRoot, openSigningKey, recordIssued, writeCrl } from './shared.js';
+import { StepRecorder, type StepRecord, type StepRun } from './record.js';
+import { checkKeyUri, checkSubject, issuedByRoot, openRoot, openSigningKey, recordIssued, writeCrl } from './shared.js';
 
 /** The new root's key (made first with `generate`), and its certificate's subject (the old one's by default) and lifetime. */
 export interface RotationOptions extends RootOptions {
-  newKey: string;
+  newKey: KeyUri;
   generate?: GenerateOptions['algorithm'];
+}
+
+/** What `beginRootRotation` checks before any device is opened. */
+export function checkRootRotation(directory: CaDirectory, options: RotationOptions, now: Date): KeyUri {
+  directory.requireCa();
+  const config = directory.config();
+  if (directory.exists(CA_FILES.crossSigned)) {
+    throw keywardError('ROTATION_IN_PROGRESS', 'a root rotation is already under way', { hint: 'finish it first: keyward ca rotate-root finish' });
+  }
+  if (!config.rootKey) throw keywardError('CA_NOT_READY', 'this CA has no root key recorded');
+  checkKeyUri(options.newKey, options.generate);
+  if (options.subject !== undefined) checkSubject(options.subject);
+  yearsFromNow(options.years ?? 20, now);
+  directory.root();
+  return config.rootKey;
 }
 
 /**
@@ -24,35 +40,28 @@ export interface RotationOptions extends RootOptions {
  * holds both) while nodes move to certificates from a new intermediate under the new root;
  * old-root clients accept those through the cross-signed root.
  */
-export async function beginRootRotation(
-  directory: CaDirectory,
-  keystore: Keystore,
-  options: RotationOptions,
-): Promise<{ root: x509.X509Certificate; crossSigned: x509.X509Certificate }> {
-  directory.requireCa();
+export async function beginRootRotation(directory: CaDirectory, keystore: Keystore, options: RotationOptions, run: StepRun = {}): Promise<StepRecord> {
+  const recorder = new StepRecorder('ca.rotate-root.begin', run);
+  const oldRootKey = checkRootRotation(directory, options, recorder.now);
   const config = directory.config();
-  if (directory.exists(CA_FILES.crossSigned)) {
-    throw keywardError('ROTATION_IN_PROGRESS', 'a root rotation is already under way', { hint: 'finish it first: keyward ca rotate-root finish' });
-  }
-  if (!config.rootKey) throw keywardError('CA_NOT_READY', 'this CA has no root key recorded');
-  const { root: oldRoot, rootCertificate: oldCertificate } = await openRoot(directory, keystore, config.rootKey);
-  const newRoot = await openSigningKey(keystore, options.newKey, options.generate);
+  const { root: oldRoot, rootCertificate: oldCertificate } = await openRoot(directory, keystore, oldRootKey, recorder, 'old-root');
+  const newRoot = await openSigningKey(keystore, options.newKey, options.generate, recorder, 'new-root');
   if (samePublicKey(newRoot.spki, oldRoot.spki)) {
     throw keywardError('ROTATION_SAME_KEY', 'the new root key is the old one: a rotation needs a new key');
   }
-  const root = await createRoot(newRoot, { subject: options.subject ?? oldCertificate.subject, years: options.years });
-  const crossSigned = await crossSign(oldRoot, oldCertificate, root);
-  await recordIssued(directory, root, 'root', newRoot.spki);
-  await recordIssued(directory, crossSigned, 'cross-signed-root', oldRoot.spki);
-  directory.write(CA_FILES.previousRoot, certificatePem(oldCertificate));
-  directory.write(CA_FILES.root, certificatePem(root));
-  directory.write(CA_FILES.crossSigned, certificatePem(crossSigned));
-  directory.write(CA_FILES.roots, certificatePem(oldCertificate) + certificatePem(root));
-  directory.saveConfig({ ...config, rootKey: newRoot.handle.info.uri, previousRootKey: config.rootKey });
+  const root = await createRoot(newRoot, { subject: options.subject ?? oldCertificate.subject, years: options.years }, recorder.issuance);
+  const crossSigned = await crossSign(oldRoot, oldCertificate, root, recorder.issuance);
+  await recordIssued(directory, root, 'root', newRoot.spki, recorder);
+  await recordIssued(directory, crossSigned, 'cross-signed-root', oldRoot.spki, recorder);
+  recorder.write(directory, CA_FILES.previousRoot, certificatePem(oldCertificate));
+  recorder.write(directory, CA_FILES.root, certificatePem(root));
+  recorder.write(directory, CA_FILES.crossSigned, certificatePem(crossSigned));
+  recorder.write(directory, CA_FILES.roots, certificatePem(oldCertificate) + certificatePem(root));
+  recorder.saveConfig(directory, { ...config, rootKey: newRoot.handle.info.uri, previousRootKey: oldRootKey });
   // Both roots are present now: each signs the CRL its relying parties will check.
-  await writeCrl(directory, 'root', newRoot, root, CRL_DAYS.root);
-  await writeCrl(directory, 'previous-root', oldRoot, oldCertificate, CRL_DAYS.root);
-  return { root, crossSigned };
+  await writeCrl(directory, 'root', newRoot, root, CRL_DAYS.root, recorder);
+  await writeCrl(directory, 'previous-root', oldRoot, oldCertificate, CRL_DAYS.root, recorder);
+  return recorder.record;
 }
 
 /**
@@ -60,7 +69,8 @@ export async function beginRootRotation(
  * still hangs from the old root; a root-only directory (split ceremonies) has no intermediate to
  * check, so its rotation is finished after every cluster CA has finished its own.
  */
-export async function finishRootRotation(directory: CaDirectory): Promise<void> {
+export async function finishRootRotation(directory: CaDirectory, run: StepRun = {}): Promise<StepRecord> {
+  const recorder = new StepRecorder('ca.rotate-root.finish', run);
   directory.requireCa();
   if (!directory.exists(CA_FILES.crossSigned)) throw keywardError('NO_ROTATION', 'no root rotation is under way');
   const root = directory.root();
@@ -70,10 +80,11 @@ export async function finishRootRotation(directory: CaDirectory): Promise<void> 
     });
   }
   const config = directory.config();
-  directory.write(CA_FILES.roots, certificatePem(root));
-  directory.remove(CA_FILES.crossSigned);
-  directory.remove(CA_FILES.previousRoot);
-  directory.remove(crlFile('previous-root'));
+  recorder.write(directory, CA_FILES.roots, certificatePem(root));
+  recorder.remove(directory, CA_FILES.crossSigned);
+  recorder.remove(directory, CA_FILES.previousRoot);
+  recorder.remove(directory, crlFile('previous-root'));
   const { previousRootKey: _retired, ...rest } = config;
-  directory.saveConfig(rest);
+  recorder.saveConfig(directory, rest);
+  return recorder.record;
 }

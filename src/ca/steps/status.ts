@@ -1,6 +1,7 @@
 /** What a CA directory holds and has issued: roots, rotation, intermediate, and every certificate's state. */
 import type * as x509 from '../../x509/peculiar.js';
 import { CA_FILES, type CaDirectory } from '../store.js';
+import { stepTime, type StepRun } from './record.js';
 
 export interface CertificateStatus {
   serial: string;
@@ -18,19 +19,25 @@ export interface CaStatus {
   roots: Array<{ subject: string; notAfter: string; sha256: string }>;
   rotationInProgress: boolean;
   intermediate?: { subject: string; notAfter: string; key?: string };
+  /**
+   * Every intermediate a root of this directory signed, from the ledger: on the offline machine
+   * after a split ceremony, the intermediates that went back online.
+   */
+  intermediatesSigned: CertificateStatus[];
   /** The self-signed cluster CA a swarm trusts (`keyward ca swarm-command`), with the fingerprint to record. */
   clusterCa?: { subject: string; notAfter: string; sha256: string };
   counts: { issued: number; revoked: number; expired: number };
   certificates: CertificateStatus[];
 }
 
-export async function caStatus(directory: CaDirectory): Promise<CaStatus> {
+/** The directory's state at the run's time (what has expired by then). */
+export async function caStatus(directory: CaDirectory, run: StepRun = {}): Promise<CaStatus> {
   const config = directory.config();
   const roots = directory.exists(CA_FILES.roots) ? directory.roots() : [];
   // A reading command: it creates no ledger where there is none, and writes nothing to one.
   const ledger = await directory.readOnlyLedger();
   try {
-    const now = Date.now();
+    const now = stepTime(run).getTime();
     const certificates: CertificateStatus[] = (ledger ? await ledger.list() : []).map((e) => ({
       serial: e.serial,
       subject: e.subject,
@@ -52,6 +59,7 @@ export async function caStatus(directory: CaDirectory): Promise<CaStatus> {
       ...(config.clusterId ? { clusterId: config.clusterId } : {}),
       roots: await Promise.all(roots.map(described)),
       rotationInProgress: directory.exists(CA_FILES.crossSigned),
+      intermediatesSigned: certificates.filter((c) => c.profile === 'intermediate'),
       ...(intermediate
         ? { intermediate: { subject: intermediate.subject, notAfter: intermediate.notAfter.toISOString(), key: config.intermediateKey?.text } }
         : {}),

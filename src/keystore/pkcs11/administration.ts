@@ -8,6 +8,7 @@ import type { Pkcs11Module } from '../../hsm/pkcs11/module.js';
 import { fileStoreRisk, softHsmHasDatabaseStore, softHsmStore, type SoftHsmObjectStore, type SoftHsmStoreInfo } from '../../hsm/pkcs11/softhsm-store.js';
 import type { PinCounterState, Token } from '../../hsm/pkcs11/token.js';
 import type { Secret } from '../../secret.js';
+import { devicePinVariable } from '../device-pins.js';
 import { OPERATOR } from '../uri/origin.js';
 import { parsePkcs11Uri, type Pkcs11Uri } from '../uri/index.js';
 import type { TokenLogins } from './login.js';
@@ -19,6 +20,8 @@ export interface TokenSummary {
   manufacturer: string;
   model: string;
   serial: string;
+  /** The variable its own user PIN may come from (KEYWARD_PIN_TOKEN_<serial>); undefined without a serial. */
+  pinVariable: string | undefined;
   slotId: number;
   module: string;
   initialized: boolean;
@@ -68,6 +71,7 @@ export class Pkcs11Administration {
           manufacturer: info.manufacturer,
           model: info.model,
           serial: info.serial,
+          pinVariable: devicePinVariable('token', info.serial),
           slotId: info.slotId,
           module: module.path,
           initialized: info.initialized,
@@ -138,7 +142,7 @@ export class Pkcs11Administration {
     return this.#summary(token, uri);
   }
 
-  /** Changes the user PIN (C_SetPIN); the current PIN comes from the URI's pin-source, KEYWARD_PIN or a prompt. */
+  /** Changes the user PIN (C_SetPIN); the current PIN comes from the URI's pin-source, the token's own variable, KEYWARD_PIN or a prompt. */
   async changePin(uriText: string, newPin: Secret): Promise<TokenSummary> {
     const uri = parsePkcs11Uri(uriText);
     const token = this.#resolver.token(uri, uriText, OPERATOR);

@@ -11,10 +11,9 @@ import type { Token } from '../../hsm/pkcs11/token.js';
 import type { BackendContext, Capabilities, GenerateOptions, KeyHandle, KeyInfo, KeystoreBackend } from '../backend.js';
 import type { UriOrigin } from '../uri/origin.js';
 import { parsePkcs11Uri, type Pkcs11Uri } from '../uri/index.js';
-import { pinAtHand, userPinRequest } from '../pin.js';
 import { Pkcs11Administration } from './administration.js';
 import { Pkcs11KeyHandle } from './handle.js';
-import { TokenLogins } from './login.js';
+import { TokenLogins, tokenPinDevice } from './login.js';
 import { keyFilter, Pkcs11Resolver, requireKeySelector, type Pkcs11Settings } from './resolve.js';
 
 /** Hex of a CKA_ID for messages and JSON. */
@@ -64,16 +63,19 @@ export class Pkcs11Backend implements KeystoreBackend {
    * The keys a URI names. Without logging in, a token shows its public objects (public keys and
    * certificates, which Keyward makes beside every key): a key found there is named without a PIN.
    * When nothing there matches, the PIN decides: at hand without asking (pin-source, pin-value,
-   * KEYWARD_PIN), Keyward logs in and searches the private objects too; else, on a token that does
+   * KEYWARD_PIN_TOKEN_<serial>, KEYWARD_PIN not given to another device), Keyward logs in and searches the private objects too; else, on a token that does
    * show public keys, the answer is "no such key" (a misspelt name costs no PIN prompt and is not
    * reported as a missing PIN), said for what it is: a search of what the token shows without a PIN.
-   * A token that shows nothing without a login is logged in to (and the PIN asked for) as before.
+   * A token that shows nothing without a login is logged in to (and the PIN asked for) as before,
+   * and so is one showing the public half of the key a type=private URI names.
    */
   async #findKeys(token: Token, uri: Pkcs11Uri, uriText: string): Promise<Pkcs11Key[]> {
     const filter = keyFilter(uri);
     const keys = findKeys(token, filter);
     if (keys.length > 0 || !token.info().loginRequired || token.isLoggedIn()) return keys;
-    if (!pinAtHand(userPinRequest(uri, 'user PIN'), this.#ctx.env) && findKeys(token).length > 0) {
+    // A URI for the private half (type=private, as keys are printed) of a key whose public half is shown names a key that is there.
+    const shown = filter.kind === 'private' ? findKeys(token, { ...filter, kind: undefined }).length > 0 : false;
+    if (!shown && !this.#ctx.pins.atHand(uri, tokenPinDevice(token)) && findKeys(token).length > 0) {
       throw this.#resolver.keyNotFound(uriText, token, uri, { withoutPin: true });
     }
     await this.#logins.login(token, uri);
@@ -116,8 +118,8 @@ export class Pkcs11Backend implements KeystoreBackend {
       try {
         await this.#logins.login(token, uri);
       } catch (error) {
-        if (!(error instanceof AuthError && error.code === 'PIN_REQUIRED')) throw error;
-        this.#ctx.interaction.warn(`no PIN for token "${token.label}": listing its public objects only`);
+        if (!(error instanceof AuthError && (error.code === 'PIN_REQUIRED' || error.code === 'PIN_AMBIGUOUS'))) throw error;
+        this.#ctx.interaction.warn(`no PIN for ${tokenPinDevice(token).name}: listing its public objects only (${error.message})`);
       }
       result.push(...findKeys(token, keyFilter(uri)).map((k) => this.#keyInfo(k, uri)));
     }

@@ -1,7 +1,8 @@
 /**
- * Spending a token's PINs: the user PIN from the URI's pin-source, KEYWARD_PIN or a prompt; consent
- * before a PIN's final try; a hint to unblock a PIN that is locked. Remembers the tokens it logged
- * in to, so the backend can log out of them when it closes.
+ * Spending a token's PINs: the user PIN from the URI's pin-source, the token's own
+ * KEYWARD_PIN_TOKEN_<serial>, KEYWARD_PIN or a prompt (device-pins.ts); consent before a PIN's final
+ * try; a hint to unblock a PIN that is locked. Remembers the tokens it logged in to, so the backend
+ * can log out of them when it closes.
  */
 import { AuthError } from '../../errors.js';
 import { errorForCkr } from '../../hsm/pkcs11/errors.js';
@@ -9,9 +10,20 @@ import type { Token } from '../../hsm/pkcs11/token.js';
 import type { Secret } from '../../secret.js';
 import type { BackendContext } from '../backend.js';
 import { consentToFinalTry } from '../consent.js';
-import { obtainPin, userPinRequest } from '../pin.js';
+import type { PinDevice } from '../device-pins.js';
 import type { Pkcs11Uri } from '../uri/index.js';
 import type { Pkcs11Resolver } from './resolve.js';
+
+/** A token as the one its user PIN is for: by its serial, told apart from tokens of other modules. */
+export function tokenPinDevice(token: Token): PinDevice {
+  const { label, serial } = token.info();
+  return {
+    kind: 'token',
+    serial: serial || undefined,
+    id: `${token.module.path}\n${serial}\n${label}`,
+    name: serial ? `token "${label}" (serial ${serial})` : `token "${label}"`,
+  };
+}
 
 export class TokenLogins {
   readonly #ctx: BackendContext;
@@ -44,7 +56,8 @@ export class TokenLogins {
     const allowFinalTry = await this.allowFinalTry(token, 'user');
     try {
       if (token.info().userPin === 'locked') throw errorForCkr('CKR_PIN_LOCKED', token.ctx('log in with the user PIN'));
-      const pin = await obtainPin(userPinRequest(uri, `${what} of token "${token.label}"`), this.#ctx.interaction, this.#ctx.env);
+      const device = tokenPinDevice(token);
+      const pin = await this.#ctx.pins.obtain(uri, device, `${what} of ${device.name}`);
       try {
         use(pin, allowFinalTry);
         this.#loggedIn.add(token);

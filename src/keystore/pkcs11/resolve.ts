@@ -8,6 +8,7 @@ import { findKeys, type KeyFilter, type Pkcs11Key } from '../../hsm/pkcs11/keys.
 import { Pkcs11Module, resolveModulePath } from '../../hsm/pkcs11/module.js';
 import type { Token } from '../../hsm/pkcs11/token.js';
 import type { BackendContext } from '../backend.js';
+import { devicePinVariable, SHARED_PIN_VARIABLE } from '../device-pins.js';
 import type { UriOrigin } from '../uri/origin.js';
 import { formatPkcs11Uri, redactUri, type Pkcs11Uri } from '../uri/index.js';
 
@@ -128,13 +129,19 @@ export class Pkcs11Resolver {
       return keywardError('KEY_NOT_FOUND', `no key matches ${redactUri(uriText)} on token "${token.label}" among the objects it shows without a PIN`, {
         hint:
           `keys it shows without a PIN:\n${shown.join('\n')}\n` +
-          'a private key stored without a public key or certificate shows only after logging in: give the PIN (KEYWARD_PIN, or pin-source=file:… in the URI) to search those too',
+          `a private key stored without a public key or certificate shows only after logging in: give the PIN (${pinVariables(token)}, or pin-source=file:… in the URI) to search those too`,
       });
     }
     return keywardError('KEY_NOT_FOUND', `no key matches ${redactUri(uriText)} on token "${token.label}"`, {
       hint: present.length ? `keys on this token:\n${shown.join('\n')}` : 'the token holds no keys (visible with this PIN)',
     });
   }
+}
+
+/** The variables a token's user PIN may come from: its own, then KEYWARD_PIN. */
+function pinVariables(token: Token): string {
+  const own = devicePinVariable('token', token.info().serial);
+  return own ? `${own} or ${SHARED_PIN_VARIABLE}` : SHARED_PIN_VARIABLE;
 }
 
 /** The key objects a URI's path names (RFC 7512 `id`, `object`, `type`). */

@@ -1,7 +1,7 @@
 /**
  * Where a key URI came from, which decides what it may make Keyward do. A URI the operator gives
  * (argv, the environment, a library caller's own code) is the operator's choice for this run. A
- * URI read from a file (a CA directory's ca.json, later ceremony scripts and trust repositories)
+ * URI read from a file (a CA directory's ca.json, a ceremony script, a trust repository)
  * is input like any other: it is parsed before it is used, it may not choose code to load
  * (hsm/pkcs11/module-policy.ts), and it may not say where a secret comes from: whoever edits the
  * file could otherwise feed a wrong PIN from a file of their choosing and spend the PIN's tries. Readers of files hand out `KeyUri.fromFile(…)`, never the bare
@@ -31,7 +31,7 @@ export class KeyUri {
         'URI_SECRET_IN_FILE',
         'a key URI read from a file may not say where a PIN or key comes from (pin-source, pin-value, management-key-source)',
         {
-          hint: `give PINs as the operator (at the prompt, in KEYWARD_PIN); remove the attribute from ${file}, and restore the file from a trusted copy if you did not put it there`,
+          hint: `give PINs as the operator (at the prompt, in the device's KEYWARD_PIN_TOKEN_<serial> or KEYWARD_PIN_YUBIKEY_<serial>, or KEYWARD_PIN); remove the attribute from ${file}, and restore the file from a trusted copy if you did not put it there`,
           details: { file, field },
         },
       );

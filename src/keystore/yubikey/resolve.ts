@@ -21,7 +21,8 @@ import type { SmartCard } from '../../hsm/piv/transport/transport.js';
 import { withSecrets, type Secret } from '../../secret.js';
 import type { BackendContext } from '../backend.js';
 import { consentToFinalTry } from '../consent.js';
-import { obtainPin, userPinRequest } from '../pin.js';
+import type { PinDevice } from '../device-pins.js';
+import { obtainPin } from '../pin.js';
 import { formatYubiKeyUri, redactUri, type YubiKeyUri } from '../uri/index.js';
 import { tries } from '../../words.js';
 
@@ -73,15 +74,20 @@ export class YubiKeyResolver {
     this.#attachedCards = attachedCards;
   }
 
-  #credentials(request: Request, device: () => string) {
+  /**
+   * The PIV PIN of a device for `uri`: its pin-source, else KEYWARD_PIN_YUBIKEY_<serial>, else
+   * KEYWARD_PIN (if no other device took it), else a prompt that names the device and `what`.
+   */
+  userPin(uri: YubiKeyUri, device: PinDevice, what = `PIN of ${device.name}`): Promise<Secret> {
+    return this.#ctx.pins.obtain(uri, device, what);
+  }
+
+  #credentials(request: Request, pinDevice: () => PinDevice) {
     const ctx = this.#ctx;
+    const device = () => pinDevice().name;
     return {
       pin: (status: PinStatus): Promise<Secret> =>
-        obtainPin(
-          userPinRequest(request.uri, `PIN of ${device()}${status.retriesLeft !== undefined ? ` (${tries(status.retriesLeft)} left)` : ''}`),
-          ctx.interaction,
-          ctx.env,
-        ),
+        this.userPin(request.uri, pinDevice(), `PIN of ${device()}${status.retriesLeft !== undefined ? ` (${tries(status.retriesLeft)} left)` : ''}`),
       managementKey: async (info: ManagementKeyInfo): Promise<Uint8Array> => {
         if (request.uri.managementKeySource || ctx.env.KEYWARD_MANAGEMENT_KEY) {
           const secret = await obtainPin(
@@ -116,14 +122,14 @@ export class YubiKeyResolver {
       existing.request.slot = undefined;
       return existing;
     }
-    let name = reader;
+    let pinDevice: PinDevice = yubiKeyPinDevice(reader);
     let shortName = 'YubiKey';
     const request: Request = { uri };
     const slot = uri.slot === undefined ? undefined : slotId(uri.slot);
     const session = await PivSession.open(
       await open(),
       {
-        credentials: this.#credentials(request, () => name),
+        credentials: this.#credentials(request, () => pinDevice),
         onTouchWait: () => {
           const notice = this.#ctx.interaction.notice(`Touch your ${shortName}…`);
           return { clear: (touched) => notice.clear(touched ? 'touched' : undefined) };
@@ -132,7 +138,7 @@ export class YubiKeyResolver {
       // A request for one slot reads it while the card is held to be identified: one hold, one SELECT.
       slot === undefined ? undefined : async (opened) => void (request.slot = { id: slot, contents: await readSlot(opened, slot, false) }),
     );
-    name = session.device;
+    pinDevice = yubiKeyPinDevice(reader, session);
     if (session.serial !== undefined) shortName = `YubiKey (serial ${session.serial})`;
     const device: Device = { reader, session, request };
     this.#devices.set(reader, device);
@@ -221,6 +227,12 @@ export class YubiKeyResolver {
     this.#devices.clear();
     await Promise.all(devices.map((d) => d.session.close()));
   }
+}
+
+/** A YubiKey as the one its PIN is for: by its serial, else (a card that reports none) by its reader. */
+export function yubiKeyPinDevice(reader: string, session?: Pick<PivSession, 'serial' | 'device'>): PinDevice {
+  const serial = session?.serial?.toString();
+  return { kind: 'yubikey', serial, id: serial ?? `reader ${reader}`, name: session?.device ?? reader };
 }
 
 /** The slot a URI names, for operations on one key. */

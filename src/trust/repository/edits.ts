@@ -59,11 +59,6 @@ export class RepositoryEdits {
     this.#state = state;
   }
 
-  /** The role a target belongs in: where the delegations lead its path. */
-  responsibleRole(path: string): string {
-    return this.#state.responsibleRole(path);
-  }
-
   /**
    * Adds or replaces a target (and stores its file, when given); returns the role that now describes
    * it and what it said before.

@@ -179,6 +179,7 @@ export class Repository {
     const release = await lockRepository(this.workspace.files, this.dir, this.#lock);
     this.#locked = true;
     try {
+      if (this.workspace.exists) this.#state().removeLeftovers();
       return await work();
     } finally {
       this.#locked = false;
@@ -213,7 +214,7 @@ export class Repository {
   }
 
   stagedRoles(): string[] {
-    return this.workspace.stagedRoles();
+    return this.#state().stagedRoles();
   }
 
   hasStagedChanges(): boolean {

@@ -144,7 +144,7 @@ export class RepositoryState {
 
   /** The roles staged: on disk and in the draft. */
   stagedRoles(): string[] {
-    const roles = new Set(this.workspace.stagedRoles().filter((role) => !this.#unseen.has(role)));
+    const roles = new Set(this.workspace.stagedRoles().filter((role) => !this.#unseen.has(role) && !this.#isLeftover(role)));
     for (const [role, metadata] of this.#draft) {
       if (metadata) roles.add(role);
       else roles.delete(role);
@@ -165,6 +165,7 @@ export class RepositoryState {
   stagedOnDisk(role: string): StagedMetadata | undefined {
     const bytes = this.workspace.readStaged(role);
     const path = () => this.workspace.stagedPath(role);
+    if (bytes && this.#isLeftover(role, bytes)) return undefined;
     try {
       const metadata =
         role === 'root' ? this.sources.stagedRoots.get(role, bytes, parseRoot) : this.sources.stagedTargets.get(role, bytes, (b) => parseTargets(b, role));
@@ -177,6 +178,22 @@ export class RepositoryState {
         hint: `see what it is and who put it there; keyward trust repo discard ${this.workspace.dir} ${role} drops it`,
       });
     }
+  }
+
+  /**
+   * A staged file a publication left behind: the published file of its role and version, byte for
+   * byte. The writer publishes, then unstages; a reader between the two (it holds no lock), or a
+   * writer killed between them, finds it. It is not staged any more; the next writer removes it.
+   */
+  #isLeftover(role: string, bytes = this.workspace.readStaged(role)): boolean {
+    if (!bytes) return false;
+    const version = role === 'root' ? this.publishedRootIfAny()?.signed.version : this.publishedVersion(role);
+    return version !== undefined && version > 0 && (this.sources.store.readMetadata(metadataFile(role, version))?.equals(bytes) ?? false);
+  }
+
+  /** Removes what publications left in .keyward/staged/ (the caller holds the lock). */
+  removeLeftovers(): void {
+    for (const role of this.workspace.stagedRoles()) if (this.#isLeftover(role)) this.workspace.removeStaged(role);
   }
 
   #checkNextVersion(metadata: StagedMetadata): void {
@@ -205,11 +222,6 @@ export class RepositoryState {
 
   unstage(role: string): void {
     this.#draft.set(role, null);
-  }
-
-  /** Whether the draft holds anything to write. */
-  get drafted(): boolean {
-    return this.#draft.size > 0;
   }
 
   /** Writes the draft to .keyward/staged/, or removes what it removed; the draft is then empty. */

@@ -1,0 +1,131 @@
+/**
+ * A device's user PIN, from a source meant for that device. In order: the URI's pin-source or
+ * pin-value; the device's own variable, KEYWARD_PIN_TOKEN_<serial> (a PKCS#11 token) or
+ * KEYWARD_PIN_YUBIKEY_<serial> (a YubiKey's PIV PIN), named for the device Keyward found, whatever
+ * the URI said; KEYWARD_PIN; a prompt naming the device.
+ *
+ * A variable's PIN goes to one device per keystore (per command, in the CLI). KEYWARD_PIN says
+ * nothing of which device it is for: handed to a second device it is a guess, and a wrong guess
+ * spends a try on a device that may have three. So a second device is not given it unasked: a
+ * person is asked whether to try it there too, and with nobody to ask the command stops before
+ * any try is spent (PIN_AMBIGUOUS), naming the variables that would settle it.
+ */
+import { keywardError } from '../errors.js';
+import { Secret } from '../secret.js';
+import type { Interaction } from './interaction.js';
+import { askPin, pinFromUri } from './pin.js';
+
+/** The PIN for any one device that has no variable of its own. */
+export const SHARED_PIN_VARIABLE = 'KEYWARD_PIN';
+
+export type PinDeviceKind = 'token' | 'yubikey';
+
+/** The name of any device's own variable (of either kind). */
+const DEVICE_VARIABLE = /^KEYWARD_PIN_(TOKEN|YUBIKEY)_/;
+
+/** A device that wants a user PIN, as the keystore found it. */
+export interface PinDevice {
+  /** `token`: a PKCS#11 token (`pkcs11:` URIs); `yubikey`: a YubiKey's PIV application (`yubikey:` URIs). */
+  kind: PinDeviceKind;
+  /** The serial the device reports; undefined when it reports none (it then has no variable of its own). */
+  serial: string | undefined;
+  /** Tells devices apart within one keystore, also those without a serial (module and label, reader). */
+  id: string;
+  /** How prompts and errors name it: `token "ca" (serial 9f3c…)`, `YubiKey 12345678 (firmware 5.7.1)`. */
+  name: string;
+}
+
+/**
+ * The variable holding one device's own PIN: `KEYWARD_PIN_TOKEN_<serial>` or
+ * `KEYWARD_PIN_YUBIKEY_<serial>`. In the serial, ASCII letters and digits stay as they are (case
+ * kept) and every other byte of its UTF-8 becomes `_` and two upper-case hex digits, so no two
+ * serials share a name and every name is a valid shell variable: `A1-b2` → `A1_2Db2`.
+ */
+export function devicePinVariable(kind: PinDeviceKind, serial: string | undefined): string | undefined {
+  if (serial === undefined || serial === '') return undefined;
+  let name = '';
+  for (const byte of Buffer.from(serial, 'utf8')) {
+    const isAlphanumeric = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a);
+    name += isAlphanumeric ? String.fromCharCode(byte) : `_${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return `${SHARED_PIN_VARIABLE}_${kind.toUpperCase()}_${name}`;
+}
+
+/** A PIN in the environment for a device: which variable, and the devices it already went to in this keystore. */
+interface EnvPin {
+  variable: string;
+  value: string;
+  givenTo: PinDevice[];
+}
+
+export class DevicePins {
+  readonly #interaction: Interaction;
+  readonly #env: NodeJS.ProcessEnv;
+  /** Variable → the devices its PIN went to, the first by right, any other because a person said so. */
+  readonly #given = new Map<string, PinDevice[]>();
+
+  constructor(interaction: Interaction, env: NodeJS.ProcessEnv) {
+    this.#interaction = interaction;
+    this.#env = env;
+  }
+
+  /** The environment's PIN for `device`: its own variable, else KEYWARD_PIN. */
+  #fromEnv(device: PinDevice): EnvPin | undefined {
+    for (const variable of [devicePinVariable(device.kind, device.serial), SHARED_PIN_VARIABLE]) {
+      const value = variable && this.#env[variable];
+      if (variable && value) return { variable, value, givenTo: this.#given.get(variable) ?? [] };
+    }
+    return undefined;
+  }
+
+  /** Whether the environment's PIN went to another device and not to this one. */
+  static #elsewhere(pin: EnvPin, device: PinDevice): boolean {
+    return pin.givenTo.length > 0 && !pin.givenTo.some((d) => d.id === device.id);
+  }
+
+  /** Whether `device`'s PIN can be had without asking anyone. */
+  atHand(uri: { pinSource?: string; pinValue?: Secret }, device: PinDevice): boolean {
+    if (uri.pinSource || uri.pinValue) return true;
+    const pin = this.#fromEnv(device);
+    return pin !== undefined && !DevicePins.#elsewhere(pin, device);
+  }
+
+  /** The user PIN of `device`; `what` names it in a prompt: `user PIN of token "ca" (serial 9f3c…)`. */
+  async obtain(uri: { pinSource?: string; pinValue?: Secret }, device: PinDevice, what: string): Promise<Secret> {
+    const fromUri = pinFromUri(uri, this.#interaction);
+    if (fromUri) return fromUri;
+    const pin = this.#fromEnv(device);
+    if (pin && (!DevicePins.#elsewhere(pin, device) || (await this.#share(pin, device)))) {
+      if (!pin.givenTo.some((d) => d.id === device.id)) this.#given.set(pin.variable, [...pin.givenTo, device]);
+      return Secret.fromString(pin.value);
+    }
+    return askPin(what, this.#interaction, this.#whereFrom(device));
+  }
+
+  /** A person's word on trying a variable's PIN, already given to another device, on this one too. */
+  async #share(pin: EnvPin, device: PinDevice): Promise<boolean> {
+    const first = pin.givenTo[0]!;
+    const answer = await this.#interaction.confirm(
+      `${pin.variable} went to ${first.name} in this command. Try it on ${device.name} too? (No: you are asked for this one's PIN)`,
+    );
+    if (answer !== undefined) return answer;
+    const own = devicePinVariable(device.kind, device.serial);
+    const firstOwn = devicePinVariable(first.kind, first.serial);
+    throw keywardError('PIN_AMBIGUOUS', `${pin.variable} went to ${first.name}; it is not tried on ${device.name} too, which may have another PIN`, {
+      hint:
+        `give each device its own PIN: ${own ? `set ${own} for ${device.name}` : `add ?pin-source=file:… to the URI of ${device.name}`}` +
+        (pin.variable === SHARED_PIN_VARIABLE && firstOwn ? ` and ${firstOwn} for ${first.name}` : '') +
+        `; ${SHARED_PIN_VARIABLE} serves one device per command (keyward token list, yubikey list show each device's variable)`,
+    });
+  }
+
+  /** Where `device`'s PIN could come from, for a command that has nobody to ask; names variables set for other devices. */
+  #whereFrom(device: PinDevice): string {
+    const own = devicePinVariable(device.kind, device.serial);
+    const others = Object.keys(this.#env).filter((name) => DEVICE_VARIABLE.test(name) && name !== own && this.#env[name]);
+    return (
+      `${own ? `set ${own} (this device's own) or ${SHARED_PIN_VARIABLE}` : `set ${SHARED_PIN_VARIABLE}`}, or put it in a file and add ?pin-source=file:/path/to/file to the URI` +
+      (others.length ? `; set here, for other devices: ${others.sort().join(', ')}` : '')
+    );
+  }
+}
