@@ -43,9 +43,7 @@ export async function benchCaWorkers(): Promise<WorkersBench> {
     servers.push(await keywardServer(`keyward ca serve, ${workers} workers, SQLite ledger`, directory.dir, workers));
     servers.push(...(await cfsslServers()));
     const start = loadavg()[0]!;
-    const measured = await interleavedMedians(
-      Object.fromEntries(servers.map((s) => [s.name, () => load(s.name, s.port, bodies, WORKERS_CONCURRENCY)])),
-    );
+    const measured = await interleavedMedians(Object.fromEntries(servers.map((s) => [s.name, () => load(s.name, s.port, bodies, WORKERS_CONCURRENCY)])));
     return {
       rows: servers.map((s) => ({ server: s.name, measurement: measured[s.name]! })),
       workers,

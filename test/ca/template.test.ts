@@ -53,7 +53,7 @@ const subjectKeys = (['p256', 'rsa2048', 'ed25519'] as const).map((type) => {
 for (const algorithm of ['p256', 'p384', 'rsa2048', 'ed25519'] as KeyAlgorithm[]) {
   test(`property: a ${algorithm} issuer's TBSCertificate is what asn1-schema encodes from the same values`, async (t) => {
     const signer = await SigningKey.of(new MemoryKeyHandle(algorithm, `${algorithm} issuer`));
-    const issuer = new X509Certificate((await createRoot(signer, { subject: `O=template test, CN=${algorithm} issuer` })).rawData);
+    const issuer = new X509Certificate((await createRoot(signer, { subject: `O=template test, CN=${algorithm} issuer` }, { now: new Date() })).rawData);
     const fixed = nodeFixedExtensions(signer.spki, { crl: 'http://ca.example/crl', caIssuers: 'http://ca.example/ca.crt' });
     const template = new CertificateTemplate(signer, issuer, fixed);
     const identifier = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
@@ -113,7 +113,7 @@ for (const algorithm of ['p256', 'p384', 'rsa2048', 'ed25519'] as KeyAlgorithm[]
 
 test('an issued certificate parses, carries the serial it reports, and its signature verifies with the issuer key', async (t) => {
   const signer = await SigningKey.of(new MemoryKeyHandle('p256', 'issuer'));
-  const issuer = new X509Certificate((await createRoot(signer, { subject: 'O=template test, CN=issuer' })).rawData);
+  const issuer = new X509Certificate((await createRoot(signer, { subject: 'O=template test, CN=issuer' }, { now: new Date() })).rawData);
   const template = new CertificateTemplate(signer, issuer, nodeFixedExtensions(signer.spki));
   const key = subjectKeys[0]!;
   const { der, serial } = await template.issue({
