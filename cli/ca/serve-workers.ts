@@ -113,11 +113,6 @@ interface Slot {
 }
 
 /**
- * The primary: starts `count` workers one after another with the same `settings`, says where they
- * serve once all do, restarts any that dies, and drains them all on SIGTERM or SIGINT. Resolves
- * with the exit code.
- */
-/**
  * Each worker accepts from the one listening socket itself (SCHED_NONE), the kernel handing each
  * connection to whichever takes it first, an idle one most often. Node's default has the primary
  * accept and pass each connection on, and loses one it was passing when the worker dies: that
@@ -127,6 +122,11 @@ function acceptInWorkers(): void {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
 }
 
+/**
+ * The primary: starts `count` workers one after another with the same `settings`, says where they
+ * serve once all do, restarts any that dies, and drains them all on SIGTERM or SIGINT. Resolves
+ * with the exit code.
+ */
 export function superviseWorkers<S>(
   ctx: CliContext,
   count: number,

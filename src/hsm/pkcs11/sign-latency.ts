@@ -1,7 +1,7 @@
 /**
  * Whether a signature may be made on the calling thread. Handing C_Sign to a libuv worker thread
  * costs about 70 µs a call (wake the thread, run, post back to the loop): with SoftHSM, whose P-256
- * signature takes about 45 µs, that hand-off is most of the time a lone signature takes. Blocking
+ * signature takes about 50 µs, that hand-off is most of the time a lone signature takes. Blocking
  * the event loop is only worth it while the module is that quick, though: a network HSM, a card
  * over USB, or a 4096-bit RSA key take milliseconds, during which a server on that thread could
  * not accept, read or answer anyone. The module's name does not tell which it is (a PKCS#11 client
