@@ -150,6 +150,7 @@ export async function benchCaIssue(): Promise<CaBenchRow[]> {
 
   rows.push(...(await benchCfssl(bodies)));
   await keystore.close();
+  rmSync(directory.dir, { recursive: true, force: true });
   return rows;
 }
 
