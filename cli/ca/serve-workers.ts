@@ -49,7 +49,7 @@ export interface Serving {
 /**
  * In a worker: asks the primary for its orders, serves them with `start` (given an interaction that
  * asks the primary's terminal), and stops when told to, or on SIGTERM or SIGINT. When the primary
- * is gone (killed), node:cluster ends its workers at once.
+ * is gone (killed), node:cluster ends the worker.
  */
 export async function runWorker<S>(start: (orders: WorkerOrders<S>, interaction: Interaction) => Promise<Serving>, local: Interaction): Promise<void> {
   const send = (message: ToPrimary) => process.send?.(message);
