@@ -39,6 +39,8 @@ export interface KeyRecord {
   algorithm?: string;
   /** Made by this step (else opened). */
   generated: boolean;
+  /** `wrap`: the key may leave its device only wrapped by a key its Security Officer trusts (for a backup ceremony). */
+  backup?: 'wrap';
   publicKey: string;
   /** SHA-256 of the key's SubjectPublicKeyInfo, hex. */
   spkiSha256: string;
@@ -126,6 +128,7 @@ export class StepRecorder {
       ...(serial !== undefined ? { deviceSerial: String(serial) } : {}),
       ...(handle.info.algorithm ? { algorithm: handle.info.algorithm } : {}),
       generated,
+      ...(handle.info.backup ? { backup: handle.info.backup } : {}),
       publicKey: toPem('PUBLIC KEY', spki),
       spkiSha256: sha256Hex(spki),
     };
