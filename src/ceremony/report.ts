@@ -68,7 +68,12 @@ export function renderReport(
     table(
       ['Role', 'Made or used', 'Device', 'Public key SHA-256'],
       steps.flatMap((s) =>
-        s.keys.map((k) => [k.role, k.generated ? 'made' : madeBeforeStop.has(k.publicKey) ? 'made (before the stop)' : 'used', k.device, code(k.spkiSha256)]),
+        s.keys.map((k) => [
+          k.role,
+          k.copiedFrom ? 'copied' : k.generated ? 'made' : madeBeforeStop.has(k.publicKey) ? 'made (before the stop)' : 'used',
+          k.device,
+          code(k.spkiSha256),
+        ]),
       ),
     ),
     heading('Certificates'),
