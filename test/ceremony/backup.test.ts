@@ -13,6 +13,7 @@ import { readPriorRun } from '../../src/ceremony/resume.js';
 import { reportOf } from '../../src/ceremony/report.js';
 import { runCeremony } from '../../src/ceremony/runner.js';
 import { parseScript, readScript, type CeremonyScript } from '../../src/ceremony/script.js';
+import { scriptText } from '../../src/ceremony/wizard.js';
 import { verifyTranscript, type TranscriptEntry } from '../../src/ceremony/transcript.js';
 import type { KeywardError } from '../../src/errors.js';
 import { devicePinVariable, tokenSoPinVariable } from '../../src/keystore/device-pins.js';
@@ -135,7 +136,7 @@ ca-directory: offline-ca
 devices:
 ${device('new-root-hsm', named(replacement))}${device('online', named(online))}keys:
   root: { device: new-root-hsm, label: root-2026 }
-  intermediate: { device: online, label: cluster-a, algorithm: p256 }
+  intermediate: { device: online, label: cluster-a, algorithm: p256, backup: wrap }
 cluster: { id: cluster-a }
 certificate: { days: 365 }
 outputs: { certificate: cluster-a.pem }
@@ -149,6 +150,21 @@ witnesses: [Alice Auditor]
   t.is(chain.code, 0, chain.stdout + chain.stderr);
   const verified = await keyward(['ceremony', 'verify', restored.transcript, '--json']);
   t.is(verified.code, 0, verified.stderr);
+
+  // The intermediate's key, made with backup: wrap too, is backed up and proved against intermediate.pem.
+  const intermediateBackup = await runScript(
+    dir,
+    'intermediate-backup.yaml',
+    copyScript('backup', named(online), named(backup))
+      .replace('root-hsm: {', 'online: {')
+      .replace('device: root-hsm', 'device: online')
+      .replaceAll('label: root-2026', 'label: cluster-a'),
+    env,
+  );
+  t.like(ofType(verifyTranscript(intermediateBackup.transcript).entries, 'key-copy.proof')[0], {
+    verified: true,
+    verifiedWith: { certificate: 'intermediate.pem', subject: 'O=cluster-a, CN=swarm-ca intermediate' },
+  });
 });
 
 test('a root made without backup: wrap is refused by the backup ceremony at the key, before anything changes; the refusal is on record', async (t) => {
@@ -271,4 +287,24 @@ test('a backup resumed after the machine died: a copy already made is found, nev
   t.is(types.filter((type) => type === 'key-copy.key-wrapped').length, 2, 'wrapped again: the first wrapped key was in memory only');
   t.is(types.filter((type) => type === 'key-copy.key-unwrapped').length, 1, 'made once');
   t.deepEqual(await keys(), ['root-2026']);
+});
+
+test("the wizard's answers make backup and restore scripts, and a root whose key can be backed up", (t) => {
+  const dir = tempDir(t, 'keyward-ceremony-backup-');
+  const common = { deviceKind: 'pkcs11' as const, token: 'offline-root', serial: '4b3f9a0c2d1e8f70', rootLabel: 'root-2026', witnesses: ['Alice'] };
+  const root = parseScript(
+    scriptText({ ...common, kind: 'root', algorithm: 'p384', backup: true, subject: 'CN=Wizard Root', years: 20 }),
+    join(dir, 'root.yaml'),
+  );
+  t.like(root.keys.root, { label: 'root-2026', algorithm: 'p384', backup: 'wrap' });
+  const backup = parseScript(scriptText({ ...common, kind: 'backup', target: { token: 'root-backup', serial: '7d21c09e55a3b614' } }), join(dir, 'backup.yaml'));
+  t.like(backup, {
+    kind: 'backup',
+    devices: { 'root-hsm': { uri: 'pkcs11:token=offline-root' }, 'backup-hsm': { uri: 'pkcs11:token=root-backup', serial: '7d21c09e55a3b614' } },
+    keys: { source: { device: 'root-hsm', label: 'root-2026' }, backup: { device: 'backup-hsm', label: 'root-2026' } },
+  });
+  const restore = parseScript(scriptText({ ...common, kind: 'restore', token: 'root-backup', target: { token: 'offline-root-2' } }), join(dir, 'restore.yaml'));
+  t.like(restore, { kind: 'restore', keys: { backup: { device: 'backup-hsm' }, restored: { device: 'new-root-hsm' } } });
+  // The same token twice is refused as a written script would be.
+  t.throws(() => scriptText({ ...common, kind: 'backup', target: { token: 'offline-root', serial: '4b3f9a0c2d1e8f70' } }), { code: 'CEREMONY_SCRIPT_INVALID' });
 });
