@@ -34,8 +34,12 @@ li { margin: 0.4mm 0; }
 table { width: 100%; border-collapse: collapse; font-size: 8.5pt; }
 th, td { border: 0.5pt solid #666; padding: 1mm 1.5mm; text-align: left; vertical-align: top; }
 th { background: #e8e8e8; }
-tr { break-inside: avoid; }
-code { font-family: "DejaVu Sans Mono", "Liberation Mono", monospace; font-size: 0.92em; overflow-wrap: anywhere; }
+tbody, tr { break-inside: avoid; }
+tr.above td { border-bottom: none; }
+tr.fingerprint td { border-top: none; padding-top: 0; font-size: 8pt; }
+tr.fingerprint code { white-space: nowrap; }
+td { overflow-wrap: break-word; }
+code { font-family: "DejaVu Sans Mono", "Liberation Mono", monospace; font-size: 0.92em; overflow-wrap: break-word; }
 p { margin: 2mm 0; }
 .rehearsal { border: 1.5pt solid #000; padding: 2mm 3mm; margin-bottom: 3mm; font-weight: bold; }
 .final { display: flex; gap: 5mm; align-items: center; margin-top: 3mm; padding: 3mm; border: 1pt solid #000; break-inside: avoid; }
@@ -63,12 +67,22 @@ export function renderHtml(report: CeremonyReport): string {
     switch (b.kind) {
       case 'list':
         return `<ul>${b.items.map((i) => `<li>${line(i)}</li>`).join('\n')}</ul>`;
-      case 'table':
-        return b.rows.length === 0
-          ? '<p>None.</p>'
-          : `<table><thead><tr>${b.header.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>\n${b.rows
-              .map((r) => `<tr>${r.map((cell) => `<td>${line(cell)}</td>`).join('')}</tr>`)
-              .join('\n')}\n</tbody></table>`;
+      case 'table': {
+        if (b.rows.length === 0) return '<p>None.</p>';
+        // A fingerprint column goes under its row, across the table: one unbroken line to compare.
+        const columns = b.fingerprint ? b.header.length - 1 : b.header.length;
+        const row = (r: Line[]) =>
+          `<tr${b.fingerprint ? ' class="above"' : ''}>${r
+            .slice(0, columns)
+            .map((cell) => `<td>${line(cell)}</td>`)
+            .join(
+              '',
+            )}</tr>${b.fingerprint ? `<tr class="fingerprint"><td colspan="${columns}">${escapeHtml(b.header.at(-1)!)} ${line(r.at(-1)!)}</td></tr>` : ''}`;
+        return `<table><thead><tr>${b.header
+          .slice(0, columns)
+          .map((h) => `<th>${escapeHtml(h)}</th>`)
+          .join('')}</tr></thead>\n${b.rows.map((r) => `<tbody>${row(r)}</tbody>`).join('\n')}\n</table>`;
+      }
       case 'paragraph':
         return `<p>${line(b.text)}</p>`;
       case 'final-hash':

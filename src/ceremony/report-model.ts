@@ -12,7 +12,11 @@ export type Line = Span[];
 
 export type Block =
   | { kind: 'list'; items: Line[] }
-  | { kind: 'table'; header: string[]; rows: Line[][] }
+  /**
+   * A table; where `fingerprint` is set, its last column is a fingerprint (a SHA-256), which a
+   * printed page shows unbroken on a line of its own under its row, for the witnesses to compare.
+   */
+  | { kind: 'table'; header: string[]; rows: Line[][]; fingerprint?: true }
   | { kind: 'paragraph'; text: Line }
   /** The transcript's final hash: what the witnesses compare and write down (HTML adds its QR code). */
   | { kind: 'final-hash'; hash: string }
@@ -62,7 +66,7 @@ export function ceremonyReport({ entries, finalHash, signatures }: TranscriptVer
       .map((e) => String(e.data.publicKey)),
   );
   const devices = [...new Map(of('device.bound').map((e) => [`${String(e.data.device)} ${String(e.data.uri)}`, e])).values()];
-  const table = (header: string[], rows: Line[][]): Block => ({ kind: 'table', header, rows });
+  const table = (header: string[], rows: Line[][], fingerprint?: true): Block => ({ kind: 'table', header, rows, ...(fingerprint ? { fingerprint } : {}) });
   const list = (items: Line[]): Block => ({ kind: 'list', items });
   const section = (heading: string, ...blocks: Block[]): ReportSection => ({ heading, blocks });
   const crls = steps.flatMap((s) => s.crls);
@@ -98,6 +102,7 @@ export function ceremonyReport({ entries, finalHash, signatures }: TranscriptVer
               [code(k.spkiSha256)],
             ]),
           ),
+          true,
         ),
       ),
       section(
@@ -105,6 +110,7 @@ export function ceremonyReport({ entries, finalHash, signatures }: TranscriptVer
         table(
           ['Profile', 'Subject', 'Serial', 'Valid until', 'SHA-256'],
           steps.flatMap((s) => s.certificates.map((c) => [[c.profile], [c.subject], [code(c.serial)], [c.notAfter], [code(c.sha256)]])),
+          true,
         ),
       ),
       ...(crls.length
@@ -114,6 +120,7 @@ export function ceremonyReport({ entries, finalHash, signatures }: TranscriptVer
               table(
                 ['Issuer', 'Number', 'Next update', 'SHA-256'],
                 crls.map((c) => [[c.role], [String(c.number)], [c.nextUpdate ?? ''], [code(c.sha256)]]),
+                true,
               ),
             ),
           ]
@@ -126,6 +133,7 @@ export function ceremonyReport({ entries, finalHash, signatures }: TranscriptVer
             ...steps.flatMap((s) => s.files.map((f) => [[f.path], [f.removed ? 'removed' : code(f.sha256 ?? '')]])),
             ...of('output.written').map((e) => [[String(e.data.path)], [code(String(e.data.sha256))]]),
           ],
+          true,
         ),
       ),
       section('Questions asked', list(of('prompt').map((e) => [`${String(e.data.question)}: ${String(e.data.answer)}`]))),
