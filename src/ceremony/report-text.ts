@@ -20,7 +20,7 @@ function render(report: CeremonyReport, md: boolean): string {
       case 'paragraph':
         return line(b.text);
       case 'final-hash':
-        return md ? `**Final hash**: \`${b.hash}\`` : `Final hash: ${b.hash}`;
+        return item(['Final hash: ', { code: b.hash }]);
       case 'blank':
         return `${b.label}: ${'_'.repeat(60)}`;
       case 'signatures':
