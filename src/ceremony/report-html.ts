@@ -61,28 +61,28 @@ function pageFooter(finalHash: string): string {
   return `@page { @bottom-left { content: "Transcript final hash ${finalHash}"; font: 7pt "DejaVu Sans Mono", monospace; } @bottom-right { content: "page " counter(page) " of " counter(pages); font: 7pt "DejaVu Sans", sans-serif; } }`;
 }
 
+/** A table; its fingerprint column, if it has one, under each row across the table: one unbroken line to compare. */
+function table(b: Extract<Block, { kind: 'table' }>, line: (text: Line) => string): string {
+  if (b.rows.length === 0) return '<p>None.</p>';
+  const columns = b.fingerprint ? b.header.length - 1 : b.header.length;
+  const cells = (r: Line[]) => r.slice(0, columns).map((cell) => `<td>${line(cell)}</td>`);
+  const header = b.header.slice(0, columns).map((h) => `<th>${escapeHtml(h)}</th>`);
+  const body = b.rows.map((r) =>
+    b.fingerprint
+      ? `<tbody><tr class="above">${cells(r).join('')}</tr><tr class="fingerprint"><td colspan="${columns}">${escapeHtml(b.header.at(-1)!)} ${line(r.at(-1)!)}</td></tr></tbody>`
+      : `<tbody><tr>${cells(r).join('')}</tr></tbody>`,
+  );
+  return `<table><thead><tr>${header.join('')}</tr></thead>\n${body.join('\n')}\n</table>`;
+}
+
 export function renderHtml(report: CeremonyReport): string {
   const line = (text: Line) => text.map((span) => (typeof span === 'string' ? escapeHtml(span) : `<code>${escapeHtml(span.code)}</code>`)).join('');
   const block = (b: Block): string => {
     switch (b.kind) {
       case 'list':
         return `<ul>${b.items.map((i) => `<li>${line(i)}</li>`).join('\n')}</ul>`;
-      case 'table': {
-        if (b.rows.length === 0) return '<p>None.</p>';
-        // A fingerprint column goes under its row, across the table: one unbroken line to compare.
-        const columns = b.fingerprint ? b.header.length - 1 : b.header.length;
-        const row = (r: Line[]) =>
-          `<tr${b.fingerprint ? ' class="above"' : ''}>${r
-            .slice(0, columns)
-            .map((cell) => `<td>${line(cell)}</td>`)
-            .join(
-              '',
-            )}</tr>${b.fingerprint ? `<tr class="fingerprint"><td colspan="${columns}">${escapeHtml(b.header.at(-1)!)} ${line(r.at(-1)!)}</td></tr>` : ''}`;
-        return `<table><thead><tr>${b.header
-          .slice(0, columns)
-          .map((h) => `<th>${escapeHtml(h)}</th>`)
-          .join('')}</tr></thead>\n${b.rows.map((r) => `<tbody>${row(r)}</tbody>`).join('\n')}\n</table>`;
-      }
+      case 'table':
+        return table(b, line);
       case 'paragraph':
         return `<p>${line(b.text)}</p>`;
       case 'final-hash':
