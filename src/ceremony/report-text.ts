@@ -6,9 +6,18 @@ export const renderText = (report: CeremonyReport): string => render(report, fal
 
 const SIGNATURE = 'Signature: ______________________________    Date: ______________';
 
+/**
+ * Transcript text is untrusted: in Markdown, the characters that would make it more than text (an
+ * HTML tag or entity a viewer renders, a link or image, a code span, a table cell's end) are escaped,
+ * and a code span that holds a backtick is fenced with two.
+ */
+const markdownText = (text: string) => text.replace(/[\\`<>[\]|&]/g, '\\$&');
+const markdownCode = (text: string) => (text.includes('`') ? `\`\` ${text} \`\`` : `\`${text}\``);
+
 function render(report: CeremonyReport, md: boolean): string {
-  const line = (text: Line) => text.map((span) => (typeof span === 'string' ? span : md ? `\`${span.code}\`` : span.code)).join('');
-  const item = (text: Line) => `${md ? '-' : '*'} ${line(text)}`;
+  const text = (plain: string) => (md ? markdownText(plain) : plain);
+  const line = (spans: Line) => spans.map((span) => (typeof span === 'string' ? text(span) : md ? markdownCode(span.code) : span.code)).join('');
+  const item = (spans: Line) => `${md ? '-' : '*'} ${line(spans)}`;
   const block = (b: Block): string => {
     switch (b.kind) {
       case 'list':
@@ -22,14 +31,14 @@ function render(report: CeremonyReport, md: boolean): string {
       case 'final-hash':
         return item(['Final hash: ', { code: b.hash }]);
       case 'blank':
-        return `${b.label}: ${'_'.repeat(60)}`;
+        return `${text(b.label)}: ${'_'.repeat(60)}`;
       case 'signatures':
-        return b.witnesses.map((w) => `${w}\n\n${SIGNATURE}`).join('\n\n');
+        return b.witnesses.map((w) => `${text(w)}\n\n${SIGNATURE}`).join('\n\n');
     }
   };
-  const heading = (text: string) => (md ? `## ${text}` : `${text}\n${'-'.repeat(text.length)}`);
+  const heading = (title: string) => (md ? `## ${text(title)}` : `${title}\n${'-'.repeat(title.length)}`);
   return `${[
-    md ? `# ${report.title}` : `${report.title}\n${'='.repeat(report.title.length)}`,
+    md ? `# ${text(report.title)}` : `${report.title}\n${'='.repeat(report.title.length)}`,
     report.summary.map(item).join('\n'),
     ...report.sections.flatMap((s) => [heading(s.heading), ...s.blocks.map(block)]),
   ].join('\n\n')}\n`;

@@ -140,3 +140,13 @@ test('a tampered transcript gets no report, in any format', async (t) => {
     t.false(existsSync(out), `${format}: no report written`);
   }
 });
+
+test('the Markdown report keeps markup in the transcript as text: tags, links and table cells escaped', async (t) => {
+  const ceremony = await rootCeremony(t);
+  const written = await keyward(['ceremony', 'report', ceremony.transcript, '--format', 'markdown']);
+  t.is(written.code, 0, written.stderr);
+  t.true(written.stdout.includes('Mallory \\<script\\>document.title="owned"\\</script\\>'), written.stdout);
+  t.true(written.stdout.includes('Eve \\<img src=x onerror="document.title=1"\\>'));
+  t.false(/(^|[^\\])</.test(written.stdout), 'no tag a Markdown viewer would render');
+  t.true(written.stdout.includes(`\`${ceremony.finalHash}\``), 'the final hash as code');
+});
