@@ -76,7 +76,7 @@ export async function load(
   return { name, opsPerSecond: operations / elapsed, operations, seconds: elapsed, concurrency };
 }
 
-async function waitForPort(port: number): Promise<void> {
+export async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const up = await new Promise<boolean>((resolve) => {
       const req = request({ host: '127.0.0.1', port, path: '/api/v1/cfssl/info', method: 'POST' }, (res) => {

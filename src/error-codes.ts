@@ -258,6 +258,8 @@ export const ERROR_CODES = {
   PADDING_INVALID: { exit: 'usage', meaning: 'a padding was given for a key that is not RSA' },
   PCSC_ERROR: { exit: 'unavailable', meaning: 'PC/SC failed in a way Keyward does not recognise' },
   PCSC_NOT_RUNNING: { exit: 'unavailable', meaning: 'the PC/SC service (pcscd) is not running' },
+  PDF_RENDER_FAILED: { exit: 'failure', meaning: 'the headless browser ran but made no PDF (or screenshot) of the report' },
+  PDF_RENDERER_MISSING: { exit: 'unavailable', meaning: "no headless browser to print a report to PDF: install Debian's chromium" },
   PEM_LABEL: { exit: 'usage', meaning: 'a PEM block of another kind than expected' },
   PEM_MALFORMED: { exit: 'usage', meaning: 'a PEM block that is not valid base64' },
   PEM_TRUNCATED: { exit: 'usage', meaning: 'a PEM block with no END line' },

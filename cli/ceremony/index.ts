@@ -119,17 +119,49 @@ KEYWARD_SO_PIN or the prompt.
 
   ceremony
     .command('report')
-    .description('a printable report of a verified transcript for the witnesses to sign: steps, devices, fingerprints, final hash, signature lines')
+    .description(
+      'a printable report of a verified transcript for the witnesses to sign: steps, devices, fingerprints, final hash (and its QR code), signature lines',
+    )
     .argument('<transcript>', 'transcript.jsonl')
-    .addOption(new Option('--format <format>', 'how the report is written').choices(['markdown', 'text']).default('markdown'))
+    .addOption(
+      new Option('--format <format>', 'markdown or text; html: one self-contained page for A4; pdf: that page printed by headless Chromium (needs --out)')
+        .choices(['markdown', 'text', 'html', 'pdf'])
+        .default('markdown'),
+    )
     .addOption(outputOption('-o, --out <file>', 'write the report here (default: standard output)'))
-    .addHelpText('after', examples(['keyward ceremony report ceremony-2026/transcript.jsonl --out ceremony-2026/report.md']))
-    .action(async (file: string, options: { format: 'markdown' | 'text'; out?: string }, command: Command) => {
+    .addHelpText(
+      'after',
+      examples([
+        'keyward ceremony report ceremony-2026/transcript.jsonl --out ceremony-2026/report.md',
+        'keyward ceremony report ceremony-2026/transcript.jsonl --format html --out ceremony-2026/report.html',
+        'keyward ceremony report ceremony-2026/transcript.jsonl --format pdf --out ceremony-2026/report.pdf',
+        'keyward ceremony report ceremony-2026/transcript.jsonl --format text | lp',
+      ]) +
+        `
+The transcript is verified first: a report of a tampered transcript is refused (TRANSCRIPT_TAMPERED,
+exit 6), in every format. The HTML page has its CSS inline, no script and nothing to fetch; it prints
+the transcript's final hash as text and as a QR code, and on every printed page. PDF needs headless
+Chromium (Debian: apt-get install chromium); without it, write --format html and print that.
+`,
+    )
+    .action(async (file: string, options: { format: 'markdown' | 'text' | 'html' | 'pdf'; out?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
-      const { reportOf } = await import('../../src/ceremony/report.js');
-      const report = reportOf(file, options.format);
-      if (options.out) writeOutput(options.out, report, false);
-      ctx.emit({ report }, () => (options.out ? `report written to ${options.out}` : report));
+      const { pdfReportOf, reportOf } = await import('../../src/ceremony/report.js');
+      if (options.format !== 'pdf') {
+        const report = reportOf(file, options.format);
+        if (options.out) writeOutput(options.out, report, false);
+        ctx.emit({ format: options.format, report }, () => (options.out ? `report written to ${options.out}` : report));
+        return;
+      }
+      if (!options.out || options.out === '-') {
+        const { keywardError } = await import('../../src/errors.js');
+        throw keywardError('OPTION_MISSING', '--format pdf writes a file: give --out FILE', {
+          hint: 'keyward ceremony report transcript.jsonl --format pdf --out report.pdf',
+        });
+      }
+      const pdf = await pdfReportOf(file);
+      writeOutput(options.out, pdf, true);
+      ctx.emit({ format: 'pdf', out: options.out, bytes: pdf.length }, () => `report written to ${options.out}`);
     });
 
   defineWizard(ceremony);

@@ -71,8 +71,10 @@ export async function caChapter(story: Story, keystore: Keystore, pins: { so: Se
       interaction: nonInteractive,
       witnessing: { show: () => undefined, confirm: async () => true },
     });
-    writeFileSync(join(out, 'report.md'), reportOf(result.transcript, 'markdown'));
-    return result;
+    // The printable report the witnesses would sign: the final hash as text and as a QR code.
+    const report = join(out, 'report.html');
+    writeFileSync(report, reportOf(result.transcript, 'html'));
+    return { ...result, report };
   };
   const rootCeremony = await ceremony(
     'root',
@@ -82,7 +84,7 @@ export async function caChapter(story: Story, keystore: Keystore, pins: { so: Se
   story.step(
     true,
     `root ceremony: offline root "${root!.subject}" (P-384, in token "offline-root", bound by its serial), valid until ${root!.notAfter.slice(0, 4)}; its draft was linted before the token signed`,
-    `transcript ${rootCeremony.transcript} (final hash ${rootCeremony.finalHash.slice(0, 16)}…, signed by the new root), report beside it`,
+    `transcript ${rootCeremony.transcript} (final hash ${rootCeremony.finalHash.slice(0, 16)}…, signed by the new root)\nprintable report ${rootCeremony.report}`,
   );
   const intermediateCeremony = await ceremony(
     'intermediate',
@@ -91,7 +93,7 @@ export async function caChapter(story: Story, keystore: Keystore, pins: { so: Se
   story.step(
     true,
     `intermediate ceremony: cluster CA "${intermediateCeremony.records[0]!.certificates[0]!.subject}": certified by the root (pathLen 0, constrained to O=${CLUSTER}) and self-signed by its own key, the one certificate its swarm trusts`,
-    `transcript ${intermediateCeremony.transcript}; keyward ceremony verify checks it (everything is erased on exit)`,
+    `transcript ${intermediateCeremony.transcript}; keyward ceremony verify checks it\nprintable report ${intermediateCeremony.report} (keyward ceremony report --format html|pdf; everything is erased on exit)`,
   );
 
   const authority = await openAuthority(directory, keystore);

@@ -128,7 +128,54 @@ export function canonicalize(value: unknown): string {
 
 /** The canonical form as UTF-8 bytes: what a signature covers. */
 export function canonicalBytes(value: unknown): Buffer {
+  const native = alreadyCanonicalText(value);
+  if (native !== undefined) return Buffer.from(native, 'utf8');
   const writer = new CanonicalWriter();
   writer.value(value);
   return writer.bytes();
+}
+
+/**
+ * Metadata read from a file whose keys were written sorted (Keyward's writer, securesystemslib's,
+ * go-tuf's) is in canonical order already: then `JSON.stringify`, native code, gives the canonical
+ * text, as long as nothing in it is escaped differently (canonical JSON escapes only `"` and `\`;
+ * with no backslash in the text at all, nothing was escaped) and no key holds a character outside
+ * the BMP (whose UTF-16 order differs from code point order). In a fresh client process that is
+ * twice as fast as the writer above on a large targets role. Undefined when the value is not so.
+ */
+function alreadyCanonicalText(value: unknown): string | undefined {
+  if (!sortedIntegersOnly(value)) return undefined;
+  const text = JSON.stringify(value);
+  return text.includes('\\') || HAS_SURROGATE.test(text) ? undefined : text;
+}
+
+/**
+ * True when every object in `value` is a plain one whose own keys are in ascending order, every
+ * number a safe integer, and nothing else is in it than JSON's types (which the writer refuses or,
+ * like `toJSON`, `JSON.stringify` would encode differently). Returns at the first key out of order.
+ */
+function sortedIntegersOnly(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isSafeInteger(value);
+    case 'object': {
+      if (value === null) return true;
+      if (Array.isArray(value)) {
+        for (const item of value) if (!sortedIntegersOnly(item)) return false;
+        return true;
+      }
+      if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+      const keys = Object.keys(value);
+      for (let i = 0; i < keys.length; i++) {
+        if (i > 0 && !(keys[i - 1]! < keys[i]!)) return false;
+        if (!sortedIntegersOnly((value as Record<string, unknown>)[keys[i]!])) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
 }

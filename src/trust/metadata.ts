@@ -178,6 +178,10 @@ export type SignatureCheck<K> = (key: K, data: Uint8Array, signature: Signature)
 
 const tufSignatureCheck: SignatureCheck<TufKey> = (key, data, signature) => verifySignature(key, data, signature.sig);
 
+const ENVELOPE_START = Buffer.from('{"signed":', 'utf8');
+// eslint-disable-next-line no-control-regex -- exactly what it looks for
+const CONTROL_CHARACTER = /[\x00-\x1f]/;
+
 export class Metadata<T extends CommonSigned> {
   /** Role name, for messages ("root", "targets", "bins-3f"). */
   readonly role: string;
@@ -239,9 +243,15 @@ export class Metadata<T extends CommonSigned> {
     return now >= expiryTime(this.envelope.signed.expires);
   }
 
-  /** The file as written: JSON, the envelope's own field order. */
+  /**
+   * The file as written, as Notary writes it too: `{"signed":<the bytes signed>,"signatures":[…]}`,
+   * so that a reader's canonical form is its native `JSON.stringify` (canonical-json.ts). Where the
+   * canonical form is not JSON (it leaves control characters in strings unescaped), plain JSON.
+   */
   toBytes(): Buffer {
-    return Buffer.from(JSON.stringify(this.envelope), 'utf8');
+    const signed = this.canonical;
+    if (CONTROL_CHARACTER.test(signed.toString('latin1'))) return Buffer.from(JSON.stringify(this.envelope), 'utf8');
+    return Buffer.concat([ENVELOPE_START, signed, Buffer.from(`,"signatures":${JSON.stringify(this.envelope.signatures)}}`, 'utf8')]);
   }
 }
 

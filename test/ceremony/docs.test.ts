@@ -1,7 +1,8 @@
 /**
  * The scripts in docs/ceremonies are valid, the root and cluster intermediate ones rehearse end to
  * end on stand-ins (as `--dry-run` does on a machine with no hardware), and the sample transcripts
- * and reports beside them come from the scripts as they are now and verify with this code.
+ * and reports beside them (Markdown, and the printable HTML page) come from the scripts as they are
+ * now and verify with this code.
  *
  * Regenerate the samples after changing a script or the transcript format:
  *   KEYWARD_WRITE_SAMPLES=1 npx ava test/ceremony/docs.test.ts
@@ -43,6 +44,7 @@ for (const name of REHEARSED) {
       if (process.env.KEYWARD_WRITE_SAMPLES) {
         copyFileSync(result.transcript, join(SAMPLES, `${name}.transcript.jsonl`));
         writeFileSync(join(SAMPLES, `${name}.report.md`), reportOf(result.transcript, 'markdown'));
+        writeFileSync(join(SAMPLES, `${name}.report.html`), reportOf(result.transcript, 'html'));
       }
     } finally {
       await rehearsal.close();
@@ -52,5 +54,6 @@ for (const name of REHEARSED) {
     const { entries } = verifyTranscript(sample);
     t.is((entries[0]!.data.script as { sha256: string }).sha256, script.sha256, 'the sample is of the script as it is now');
     t.is(readFileSync(join(SAMPLES, `${name}.report.md`), 'utf8'), reportOf(sample, 'markdown'), 'the sample report is what this code renders');
+    t.is(readFileSync(join(SAMPLES, `${name}.report.html`), 'utf8'), reportOf(sample, 'html'), 'and so is the printable HTML one');
   });
 }

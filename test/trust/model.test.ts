@@ -16,7 +16,8 @@ import { pathMatches, hashBins, binOf, pathHash, succinctBin, delegatedRole, che
 import { SuccinctRoles } from '@tufjs/models/dist/role.js';
 import { parseRoot, rootRole } from '../../src/trust/root.js';
 import { parseSnapshot } from '../../src/trust/snapshot.js';
-import { parseTargets } from '../../src/trust/targets.js';
+import { parseTargets, type TargetsSigned } from '../../src/trust/targets.js';
+import { Metadata } from '../../src/trust/metadata.js';
 import { parseTimestamp } from '../../src/trust/timestamp.js';
 import { MemoryKeyHandle } from '../../src/keystore/memory-key.js';
 import { fixtureRepositories, jsonFiles, pythonCanonical, tufFixturesDir } from '../harness/tuf.js';
@@ -35,7 +36,8 @@ test('canonical JSON equals @tufjs/canonical-json and securesystemslib byte for 
   });
 });
 
-test('canonical JSON equals both peers on generated documents (escapes, unicode, nesting)', (t) => {
+/** 300 JSON documents of every kind (escapes, unicode, nesting; keys in any order), the same for a seed. */
+function jsonDocuments(seed: number): unknown[] {
   const key = fc.string({ unit: 'binary-ascii', maxLength: 8 });
   const leaf = fc.oneof(
     fc.string({ unit: 'grapheme', maxLength: 12 }),
@@ -47,12 +49,47 @@ test('canonical JSON equals both peers on generated documents (escapes, unicode,
   const { tree } = fc.letrec<{ tree: unknown }>((tie) => ({
     tree: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('tree'), { maxLength: 4 }), fc.dictionary(key, tie('tree'), { maxKeys: 5 })),
   }));
-  const samples = fc.sample(tree, { numRuns: 300, seed: 11 });
+  return fc.sample(tree, { numRuns: 300, seed });
+}
+
+test('canonical JSON equals both peers on generated documents (escapes, unicode, nesting)', (t) => {
+  const samples = jsonDocuments(11);
   const python = pythonCanonical(samples);
   samples.forEach((value, i) => {
     t.is(canonicalize(value), tufjsCanonicalize(value));
     t.is(canonicalize(value), python[i]);
   });
+});
+
+/** The same value with every object's keys inserted in sorted order, as JSON.parse gives a file written sorted. */
+function keysSorted(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(keysSorted);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((k) => [k, keysSorted((value as Record<string, unknown>)[k])]),
+  );
+}
+
+test('canonical JSON of values read from sorted files (written natively) equals both peers, and steps aside for what JSON escapes or orders otherwise', (t) => {
+  const special = [
+    { a: 'quote " and backslash \\', b: 'control \u0001 and newline \n' }, // escaped differently by JSON.stringify
+    { '\uffff': 2, '\u{10000}': 1 }, // UTF-16 order is not code point order
+    { 9: 'nine', 10: 'ten' }, // index-like keys: JavaScript keeps them in numeric order
+    { a: 1, b: { c: [1, 'x', { d: null, e: true }] } },
+  ];
+  const samples = [...jsonDocuments(12).map(keysSorted), ...special];
+  const python = pythonCanonical(samples);
+  samples.forEach((value, i) => {
+    t.is(canonicalize(value), python[i], JSON.stringify(value));
+    // @tufjs sorts by UTF-16 units (see the test below); every random key is ASCII.
+    if (i < samples.length - special.length) t.is(canonicalize(value), tufjsCanonicalize(value));
+  });
+  // Not JSON's types: refused as before, or written as the writer writes them (a Date has no own keys).
+  t.throws(() => canonicalize(keysSorted({ a: 1, b: 1.5 })), { code: 'CANONICAL_JSON_NUMBER' });
+  t.is(canonicalize({ a: new Date(0) }), '{"a":{}}');
+  t.is(canonicalize({ a: 10n ** 20n }), '{"a":100000000000000000000}');
 });
 
 test('keys outside the Basic Multilingual Plane sort by code point, as python-tuf sorts them', (t) => {
@@ -77,6 +114,26 @@ test('canonical JSON of a document far larger than the pieces it is written in e
   t.is(ours, tufjsCanonicalize(value));
   t.is(ours, pythonCanonical([value])[0]);
   t.true(canonicalBytes(value).equals(Buffer.from(ours, 'utf8')));
+});
+
+test('metadata files are written with `signed` in canonical form, the bytes signed; a control character in a string keeps the file JSON', (t) => {
+  const file = (name: string) => {
+    const signed = {
+      _type: 'targets',
+      spec_version: '1.0.31',
+      version: 1,
+      expires: '2030-01-01T00:00:00Z',
+      targets: { [name]: { length: 1, hashes: { sha256: '00' } } },
+    };
+    return new Metadata<TargetsSigned>('targets', { signed: signed as TargetsSigned, signatures: [{ keyid: 'k', sig: '00' }] });
+  };
+  const plain = file('b/a.tgz');
+  const bytes = plain.toBytes();
+  t.true(bytes.equals(Buffer.concat([Buffer.from('{"signed":'), plain.canonical, Buffer.from(',"signatures":[{"keyid":"k","sig":"00"}]}')])));
+  const odd = file('line\nbreak');
+  t.false(odd.toBytes().includes(odd.canonical), 'the canonical form is not JSON here');
+  t.deepEqual(JSON.parse(odd.toBytes().toString('utf8')), odd.envelope);
+  t.true(parseTargets(odd.toBytes()).canonical.equals(odd.canonical));
 });
 
 test('floats and non-JSON values are refused, not rounded', (t) => {

@@ -243,11 +243,6 @@ export function checkFileMeta(bytes: Uint8Array, expected: FileMeta, role: strin
     throw new TrustError(role, 'unsupported', `${what} is described only by hashes Keyward does not compute (${Object.keys(expected.hashes).join(', ')})`);
 }
 
-/** The file as Notary writes it: `{"signed":<canonical JSON>,"signatures":[…]}`, so the bytes signed are the bytes sent. */
-export function notaryBytes(metadata: Metadata<NotarySigned>): Buffer {
-  return Buffer.concat([Buffer.from('{"signed":'), metadata.canonical, Buffer.from(`,"signatures":${JSON.stringify(metadata.signatures)}}`)]);
-}
-
 /** Whether a delegation's paths (Notary: prefixes) let it sign `name`. */
 export function delegationCovers(delegation: NotaryDelegation, name: string): boolean {
   return (delegation.paths ?? []).some((prefix) => name.startsWith(prefix));

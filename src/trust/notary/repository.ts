@@ -32,7 +32,6 @@ import {
   fileMetaOf,
   formatNotaryExpiry,
   isDelegatedRole,
-  notaryBytes,
   notaryExpiryTime,
   parseNotary,
   type FileMeta,
@@ -206,7 +205,7 @@ export class NotaryRepository {
     const sign = async (role: string, metadata: Metadata<NotarySigned>, signer: TufSigner<NotaryKey>) => {
       await signMetadata(metadata, signer);
       signed.push({ role, keyid: signer.keyid, uri: signer.uri });
-      files.push([role, notaryBytes(metadata)]);
+      files.push([role, metadata.toBytes()]);
     };
     await sign('root', new Metadata('root', { signed: root, signatures: [] }), rootSigner);
     await sign('targets', new Metadata('targets', { signed: empty, signatures: [] }), signerAs(keys.targets, targetsKey)!);
@@ -362,7 +361,7 @@ export class NotaryRepository {
       const needs = role === 'root' ? [this.keysOf('root'), this.keysOf('root', draft)] : [this.keysOf(role, draft)];
       for (const { keys, entry } of needs) await this.#sign(role, metadata, keys, entry, all, report);
       for (const { keys, entry } of needs) checkThreshold(this.gun, role, metadata, keys, entry, all);
-      files.push([role, notaryBytes(metadata)]);
+      files.push([role, metadata.toBytes()]);
       report.published.push({ role, version: metadata.signed.version });
     }
     const snapshotSigner = this.#snapshotSigner(draft, all);
@@ -377,7 +376,7 @@ export class NotaryRepository {
       });
       await signMetadata(snapshot, snapshotSigner);
       report.signed.push({ role: 'snapshot', keyid: snapshotSigner.keyid, uri: snapshotSigner.uri });
-      files.push(['snapshot', notaryBytes(snapshot)]);
+      files.push(['snapshot', snapshot.toBytes()]);
       report.published.push({ role: 'snapshot', version: snapshot.signed.version });
       report.snapshot = 'publisher';
     }

@@ -1,0 +1,152 @@
+/**
+ * The printable report of a real root ceremony (on a SoftHSM token) in a real browser: Debian's
+ * headless chromium screenshots the HTML report and zbarimg decodes its QR code to the final hash
+ * `keyward ceremony verify` gives; the page shows that hash and the fingerprints as text, and the
+ * witness names a hostile script gave it (markup) as text, not as markup. The PDF is an A4 PDF whose
+ * text (pdftotext) holds the hash and the fingerprints. A tampered transcript gets no report in any
+ * format, and without a browser --format pdf says which package to install.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { runCeremony } from '../../src/ceremony/runner.js';
+import { readScript } from '../../src/ceremony/script.js';
+import { createTestToken } from '../../src/testing/softhsm.js';
+import { keystoreFactory, quiet, room, rootScript, tokenSerial, writeScript } from '../harness/ceremony.js';
+import { keyward, run, type RunResult } from '../harness/run.js';
+import { tempDir } from '../harness/temp.js';
+
+/** Witnesses whose names are markup: a script is input from outside, and so is its transcript. */
+const HOSTILE_WITNESSES = ['Mallory <script>document.title="owned"</script>', 'Eve <img src=x onerror="document.title=1">'];
+
+/** A real root ceremony on a throw-away token, its witnesses named with markup; its transcript, final hash and fingerprints. */
+async function rootCeremony(t: ExecutionContext) {
+  const token = await createTestToken();
+  t.teardown(() => token.close());
+  const dir = tempDir(t, 'keyward-report-');
+  const text = rootScript({ label: token.label, serial: tokenSerial(token) }).replace(
+    '  - Alice Auditor\n  - Bob Security\n',
+    HOSTILE_WITNESSES.map((w) => `  - ${JSON.stringify(w)}\n`).join(''),
+  );
+  const result = await runCeremony(readScript(writeScript(dir, 'root.yaml', text)), {
+    out: join(dir, 'out'),
+    keystore: keystoreFactory(token.userPin),
+    interaction: quiet,
+    witnessing: room(),
+  });
+  const verified = await keyward(['ceremony', 'verify', result.transcript, '--json']);
+  t.is(verified.code, 0, verified.stderr);
+  const { finalHash } = JSON.parse(verified.stdout) as { finalHash: string };
+  const record = result.records[0]!;
+  const fingerprints = [record.keys[0]!.spkiSha256, record.certificates[0]!.sha256, record.certificates[0]!.serial];
+  return { dir, transcript: result.transcript, finalHash, fingerprints };
+}
+
+/** A tool the tests drive, with what to install when it is missing (npm test installs them all). */
+async function tool(command: string, args: string[], debianPackage: string, options: { env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  try {
+    return await run(command, args, options);
+  } catch (error) {
+    throw new Error(`${command} is not installed (npm test installs it; Debian: apt-get install ${debianPackage}): ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Headless chromium on a page, with its profile, home and temporary files in `dir`. */
+function chromium(dir: string, page: string, args: string[]): Promise<RunResult> {
+  const root = process.getuid?.() === 0 ? ['--no-sandbox'] : []; // chromium refuses root in its sandbox
+  return tool('chromium', ['--headless', ...root, '--disable-gpu', `--user-data-dir=${join(dir, 'profile')}`, ...args, pathToFileURL(page).href], 'chromium', {
+    env: { ...process.env, HOME: dir, TMPDIR: dir },
+  });
+}
+
+test('the HTML report in headless chromium: its QR code decodes to the final hash, which it shows as text with the fingerprints; markup in the transcript stays text', async (t) => {
+  const ceremony = await rootCeremony(t);
+  const page = join(ceremony.dir, 'report.html');
+  const written = await keyward(['ceremony', 'report', ceremony.transcript, '--format', 'html', '--out', page]);
+  t.is(written.code, 0, written.stderr);
+  const html = readFileSync(page, 'utf8');
+  const escaped = ['Mallory &lt;script&gt;document.title=&quot;owned&quot;&lt;/script&gt;', 'Eve &lt;img src=x onerror=&quot;document.title=1&quot;&gt;'];
+  for (const name of escaped) t.true(html.includes(name), `${name}: escaped`);
+  const rest = escaped.reduce((text, name) => text.replaceAll(name, ''), html);
+  t.false(/<script|<img|<link|<iframe|src=|href=|url\(/i.test(rest), 'no script, no image, nothing fetched: one self-contained page');
+
+  const browser = tempDir(t, 'keyward-chromium-');
+  const screenshot = join(browser, 'report.png');
+  const shot = await chromium(browser, page, ['--hide-scrollbars', '--window-size=900,2400', `--screenshot=${screenshot}`]);
+  t.true(existsSync(screenshot), shot.stderr);
+  const decoded = await tool('zbarimg', ['--raw', '-q', '-Sdisable', '-Sqrcode.enable', screenshot], 'zbar-tools');
+  t.is(decoded.code, 0, `zbarimg found no QR code in the screenshot: ${decoded.stderr}`);
+  t.is(decoded.stdout.trim(), ceremony.finalHash, 'the QR code is the final hash keyward ceremony verify gives');
+
+  // The page as the browser parsed it: the hash and the fingerprints are text in it, and the witnesses' markup is text too.
+  const dom = await chromium(browser, page, ['--dump-dom']);
+  t.is(dom.code, 0, dom.stderr);
+  const body = dom.stdout;
+  t.regex(body, new RegExp(`<div class="hash" id="final-hash">${ceremony.finalHash}</div>`), 'the final hash as text');
+  for (const value of ceremony.fingerprints) t.true(body.includes(value), `${value} is shown`);
+  t.false(/<script|<img/i.test(body), 'the browser made no element of the witness names');
+  t.true(body.includes('Mallory &lt;script&gt;document.title="owned"&lt;/script&gt;'), 'the hostile name is shown as it was written');
+  t.regex(body, /<title>Test root ceremony<\/title>/, 'no script ran (it would have changed the title)');
+});
+
+test('the PDF report: an A4 PDF whose text holds the final hash and the fingerprints, made without leaving anything behind', async (t) => {
+  const ceremony = await rootCeremony(t);
+  const pdf = join(ceremony.dir, 'report.pdf');
+  const scratch = tempDir(t, 'keyward-report-tmp-'); // the command's temporary directory: the browser's profile and pages
+  const made = await keyward(['ceremony', 'report', ceremony.transcript, '--format', 'pdf', '--out', pdf, '--json'], {
+    env: { ...process.env, TMPDIR: scratch },
+  });
+  t.is(made.code, 0, made.stderr);
+  t.like(JSON.parse(made.stdout), { format: 'pdf', out: pdf });
+  t.is(readFileSync(pdf).subarray(0, 5).toString('latin1'), '%PDF-');
+  t.deepEqual(readdirSync(scratch), [], "the browser's scratch directory is gone");
+  const info = await tool('pdfinfo', [pdf], 'poppler-utils');
+  t.regex(info.stdout, /Page size: .*\(A4\)/);
+  const text = await tool('pdftotext', [pdf, '-'], 'poppler-utils');
+  t.is(text.code, 0, text.stderr);
+  t.true(text.stdout.includes(ceremony.finalHash), 'the final hash is in the PDF as text');
+  for (const value of ceremony.fingerprints) t.true(text.stdout.includes(value), `${value} is in the PDF, on one line`);
+  t.regex(text.stdout, /Mallory <script>document\.title="owned"<\/script>/, 'the witness is named as written');
+
+  const noOut = await keyward(['ceremony', 'report', ceremony.transcript, '--format', 'pdf']);
+  t.is(noOut.code, 2);
+  t.regex(noOut.stderr, /--format pdf writes a file: give --out FILE/);
+  // Without a browser on PATH: exit 5, the package to install, no file.
+  const nowhere = tempDir(t, 'keyward-empty-path-');
+  const missing = await keyward(['ceremony', 'report', ceremony.transcript, '--format', 'pdf', '--out', join(ceremony.dir, 'none.pdf'), '--json'], {
+    env: { ...process.env, PATH: nowhere },
+  });
+  t.is(missing.code, 5, missing.stderr);
+  t.like(JSON.parse(missing.stdout), { error: { code: 'PDF_RENDERER_MISSING' } });
+  t.regex(JSON.parse(missing.stdout).error.hint as string, /apt-get install chromium/);
+  t.false(existsSync(join(ceremony.dir, 'none.pdf')));
+});
+
+test('a tampered transcript gets no report, in any format', async (t) => {
+  const ceremony = await rootCeremony(t);
+  const lines = readFileSync(ceremony.transcript, 'utf8').trimEnd().split('\n');
+  const tampered = join(ceremony.dir, 'tampered.jsonl');
+  // A witness's answer changed after the fact.
+  t.true(lines[3]!.includes('"answer":"yes"'));
+  writeFileSync(tampered, `${lines.map((line, i) => (i === 3 ? line.replace('"answer":"yes"', '"answer":"no"') : line)).join('\n')}\n`);
+  for (const format of ['markdown', 'text', 'html', 'pdf']) {
+    const out = join(ceremony.dir, `report.${format}`);
+    const refused = await keyward(['ceremony', 'report', tampered, '--format', format, '--out', out]);
+    t.is(refused.code, 6, `${format}: ${refused.stderr}`);
+    t.regex(refused.stderr, /line 4 \(entry 3\) was changed/, format);
+    t.false(existsSync(out), `${format}: no report written`);
+  }
+});
+
+test('the Markdown report keeps markup in the transcript as text: tags, links and table cells escaped', async (t) => {
+  const ceremony = await rootCeremony(t);
+  const written = await keyward(['ceremony', 'report', ceremony.transcript, '--format', 'markdown']);
+  t.is(written.code, 0, written.stderr);
+  t.true(written.stdout.includes('Mallory \\<script\\>document.title="owned"\\</script\\>'), written.stdout);
+  t.true(written.stdout.includes('Eve \\<img src=x onerror="document.title=1"\\>'));
+  t.false(/(^|[^\\])</.test(written.stdout), 'no tag a Markdown viewer would render');
+  t.true(written.stdout.includes(`\`${ceremony.finalHash}\``), 'the final hash as code');
+});
