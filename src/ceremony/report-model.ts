@@ -173,7 +173,7 @@ function stepLine(entry: TranscriptEntry, ceremonyTime: string): Line[] {
       case 'step.begin':
         return [`began: ${s('what')}`];
       case 'key.ready':
-        return [`${s('role')} key ${d.generated === true ? 'made' : 'opened'} on ${s('device')}`];
+        return [`${s('role')} key ${d.copiedFrom !== undefined ? '(the copy) opened' : d.generated === true ? 'made' : 'opened'} on ${s('device')}`];
       // A key copied under wrap (backup, restore): where, and the fingerprints the witnesses compare.
       case 'key-copy.source-checked':
       case 'key-copy.copy-found':
