@@ -75,7 +75,9 @@ export function scriptText(answers: WizardAnswers): string {
             kind: answers.kind,
             title: `${answers.kind === 'backup' ? 'Backup' : 'Restore'} of the key ${answers.rootLabel}`,
             'ca-directory': 'offline-ca',
-            ...(answers.kind === 'backup' ? copy(['source', 'root-hsm'], ['backup', 'backup-hsm']) : copy(['backup', 'backup-hsm'], ['restored', 'new-root-hsm'])),
+            ...(answers.kind === 'backup'
+              ? copy(['source', 'root-hsm'], ['backup', 'backup-hsm'])
+              : copy(['backup', 'backup-hsm'], ['restored', 'new-root-hsm'])),
             witnesses: answers.witnesses,
           };
   const text = `# Written by keyward ceremony wizard. Review it with the witnesses before the ceremony.\n${stringify(document)}`;
