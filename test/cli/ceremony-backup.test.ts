@@ -86,3 +86,19 @@ test.serial('a backup ceremony killed at each step and resumed ends the same: on
     t.is(deleted.code, 0, deleted.stderr);
   }
 });
+
+test('ca use-key names another key in ca.json only if the CA certifies it', async (t) => {
+  const token = await cliToken(t);
+  const dir = join(tempDir(t, 'keyward-cli-use-key-'), 'ca');
+  const root = `pkcs11:token=${token.label};object=root`;
+  t.is((await token.keyward(['ca', 'root', 'create', '--key', root, '--generate', 'p256', '--dir', dir])).code, 0);
+  t.is((await token.keyward(['key', 'generate', `pkcs11:token=${token.label};object=other`, '--algorithm', 'p256'])).code, 0);
+  const other = await token.keyward(['ca', 'use-key', `pkcs11:token=${token.label};object=other`, '--dir', dir]);
+  t.is(other.code, 2, other.stderr);
+  t.regex(other.stderr, /is neither the key of this CA's root nor of its intermediate/);
+  const same = await token.keyward(['ca', 'use-key', root, '--dir', dir, '--json']);
+  t.is(same.code, 0, same.stderr);
+  const record = JSON.parse(same.stdout) as { step: string; keys: Array<{ role: string }>; outputs: { rootKey: string } };
+  t.like(record, { step: 'ca.use-key', keys: [{ role: 'root' }] });
+  t.is((JSON.parse(readFileSync(join(dir, 'ca.json'), 'utf8')) as { rootKey: string }).rootKey, record.outputs.rootKey);
+});
