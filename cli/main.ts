@@ -70,7 +70,8 @@ const NOUNS: Record<string, LazyCommand> = {
 const PIN_HELP = `
 PINs are never taken from the command line. A device's PIN comes from the URI's pin-source=file:…,
 else the device's own variable, else KEYWARD_PIN, else a prompt that names the device (SO PINs, new
-PINs and PUKs: KEYWARD_SO_PIN, KEYWARD_NEW_PIN, KEYWARD_PUK). Each device's own variable is named
+PINs and PUKs: KEYWARD_SO_PIN, KEYWARD_NEW_PIN, KEYWARD_PUK; a backup ceremony's source token's SO
+PIN also from its own KEYWARD_SO_PIN_TOKEN_<serial>). Each device's own variable is named
 for its serial: KEYWARD_PIN_TOKEN_<serial> for a PKCS#11 token, KEYWARD_PIN_YUBIKEY_<serial> for a
 YubiKey (letters and digits as they are, any other byte as _ and two hex digits); keyward token
 list and yubikey list print it. It is never tried on another device. KEYWARD_PIN goes to the first

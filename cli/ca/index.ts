@@ -10,6 +10,7 @@ import { defineRotation } from './rotation.js';
 import { defineServe } from './serve.js';
 import { defineStatus } from './status.js';
 import { defineSwarm } from './swarm.js';
+import { defineUseKey } from './use-key.js';
 
 /** `keyward ca`'s commands, in the order its help lists them. */
 export function defineCa(ca: Command): void {
@@ -18,6 +19,7 @@ export function defineCa(ca: Command): void {
   defineIssue(ca);
   defineRevocation(ca);
   defineRotation(ca);
+  defineUseKey(ca);
   defineStatus(ca);
   defineLedger(ca);
   defineJoinToken(ca);

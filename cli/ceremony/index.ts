@@ -32,6 +32,10 @@ export function defineCeremony(ceremony: Command): void {
     )
     .option('--resume', 'continue the ceremony a dead machine stopped, from <out>/transcript.jsonl: keys made are reopened, never made twice')
     .option('--dry-run', 'rehearse the same script end to end on throw-away SoftHSM tokens and virtual YubiKeys; nothing is left behind')
+    .option(
+      '--so-pin-source <file>',
+      "a backup or restore ceremony: read the source token's SO PIN from this file (else KEYWARD_SO_PIN_TOKEN_<serial>, KEYWARD_SO_PIN, or a prompt)",
+    )
     .addHelpText(
       'after',
       examples([
@@ -39,6 +43,7 @@ export function defineCeremony(ceremony: Command): void {
         'keyward ceremony run root.yaml --out ceremony-2026 --dry-run',
         'keyward ceremony run root.yaml --out /media/usb/ceremony-2026',
         'keyward ceremony run root.yaml --out /media/usb/ceremony-2026 --resume',
+        'keyward ceremony run backup.yaml --out /media/usb/backup-2026 --so-pin-source file:/media/so-pin/root-hsm.pin',
         'keyward ceremony verify /media/usb/ceremony-2026/transcript.jsonl',
       ]) +
         `
@@ -48,9 +53,11 @@ one, one answer a line on standard input). --resume verifies the transcript so f
 another script or one that ended, reopens each key made before the stop (its public key must be the
 one recorded), reuses a finished step's outputs by their SHA-256, and appends to the same chain. PINs come from each device's own variable
 (KEYWARD_PIN_TOKEN_<serial>, KEYWARD_PIN_YUBIKEY_<serial>), KEYWARD_PIN or the prompt; never from the script.
+A backup or restore also needs the source token's SO PIN: --so-pin-source, KEYWARD_SO_PIN_TOKEN_<serial>,
+KEYWARD_SO_PIN or the prompt.
 `,
     )
-    .action(async (file: string, options: { out: string; dryRun?: boolean; resume?: boolean }, command: Command) => {
+    .action(async (file: string, options: { out: string; dryRun?: boolean; resume?: boolean; soPinSource?: string }, command: Command) => {
       const ctx = await CliContext.of(command);
       const { readScript } = await import('../../src/ceremony/script.js');
       const { checkOutputs, runCeremony } = await import('../../src/ceremony/runner.js');
@@ -63,6 +70,7 @@ one recorded), reuses a finished step's outputs by their SHA-256, and appends to
           interaction: ctx.interaction,
           witnessing,
           resume: options.resume === true,
+          ...(options.soPinSource !== undefined ? { soPinSource: options.soPinSource } : {}),
         });
         ctx.emit(result, () => `ceremony done; transcript ${result.transcript}\nfinal hash ${result.finalHash}`);
         return;

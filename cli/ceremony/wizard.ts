@@ -13,7 +13,7 @@ export function defineWizard(ceremony: Command): void {
   ceremony
     .command('wizard')
     .alias('new')
-    .description('a guided wizard that writes a ceremony script (root or cluster intermediate) to review, check, rehearse and run')
+    .description('a guided wizard that writes a ceremony script (root, cluster intermediate, key backup or restore) to review, check, rehearse and run')
     .argument('<script>', 'where to write the script (never over an existing file)')
     .addHelpText('after', examples(['keyward ceremony wizard root.yaml', 'keyward ceremony run root.yaml --out rehearsal --dry-run']))
     .action(async (file: string, _options: unknown, command: Command) => {
@@ -33,20 +33,55 @@ export function defineWizard(ceremony: Command): void {
       const kind = await choose('Which ceremony?', {
         root: 'root: make the offline root key and its certificate',
         intermediate: 'intermediate: the root signs a cluster intermediate whose key is made here',
+        backup: 'backup: copy the root key (made with backup: wrap) to a second token, never in the clear',
+        restore: 'restore: copy the root key from its backup token onto a new token, and point the CA at it',
       });
-      const deviceKind = await choose('Where do the keys live?', { pkcs11: 'a PKCS#11 token (an HSM, SoftHSM)', yubikey: 'a YubiKey (PIV)' });
-      const token = deviceKind === 'pkcs11' ? await input({ message: 'Token label:', default: 'offline-root' }, output) : undefined;
+      const copying = kind === 'backup' || kind === 'restore';
+      const deviceKind = copying
+        ? 'pkcs11'
+        : await choose('Where do the keys live?', { pkcs11: 'a PKCS#11 token (an HSM, SoftHSM)', yubikey: 'a YubiKey (PIV)' });
+      const source = kind === 'restore' ? 'The backup token' : 'The root token';
+      const token =
+        deviceKind === 'pkcs11'
+          ? await input({ message: `${copying ? source : 'Token'} label:`, default: kind === 'restore' ? 'root-backup' : 'offline-root' }, output)
+          : undefined;
       const serial = await input(
-        { message: deviceKind === 'pkcs11' ? "Token serial (keyward token list shows it; empty: don't bind):" : 'YubiKey serial:' },
+        { message: deviceKind === 'pkcs11' ? `${copying ? source : 'Token'} serial (keyward token list shows it; empty: don't bind):` : 'YubiKey serial:' },
         output,
       );
-      const algorithm = await select({ message: 'Key algorithm:', choices: KEY_ALGORITHMS.map((a) => ({ name: a, value: a })), default: 'p384' }, output);
+      const algorithm = copying
+        ? undefined
+        : await select({ message: 'Key algorithm:', choices: KEY_ALGORITHMS.map((a) => ({ name: a, value: a })), default: 'p384' }, output);
       const rootLabel = await input(
         { message: deviceKind === 'pkcs11' ? "The root key's label:" : "The root key's PIV slot:", default: deviceKind === 'pkcs11' ? 'root' : '9c' },
         output,
       );
-      const answers =
-        kind === 'root'
+      const target = copying
+        ? {
+            token: await input(
+              {
+                message: `${kind === 'restore' ? 'The new token' : 'The backup token'} label:`,
+                default: kind === 'restore' ? 'offline-root-2' : 'root-backup',
+              },
+              output,
+            ),
+            serial: (await input({ message: "Its serial (empty: don't bind):" }, output)).trim() || undefined,
+          }
+        : undefined;
+      // Decided when the key is made: a key made non-extractable can never be backed up.
+      const backup =
+        deviceKind === 'pkcs11' && !copying && algorithm !== 'ed25519'
+          ? await confirm(
+              {
+                message: `Make the ${kind} key copyable to a second token by a backup ceremony (backup: wrap; it then leaves its token only wrapped by a key the token's SO trusts)?`,
+                default: false,
+              },
+              output,
+            )
+          : undefined;
+      const answers = copying
+        ? {}
+        : kind === 'root'
           ? {
               subject: await input({ message: "The root's subject:", default: 'CN=swarm-ca' }, output),
               years: Number(await input({ message: 'Valid for how many years?', default: '20', validate: (v) => /^\d+$/.test(v) || 'a whole number' }, output)),
@@ -68,7 +103,18 @@ export function defineWizard(ceremony: Command): void {
         .split(',')
         .map((w) => w.trim())
         .filter(Boolean);
-      const text = scriptText({ kind, deviceKind, token, serial: serial.trim() || undefined, algorithm, rootLabel, witnesses, ...answers });
+      const text = scriptText({
+        kind,
+        deviceKind,
+        token,
+        serial: serial.trim() || undefined,
+        ...(algorithm ? { algorithm } : {}),
+        rootLabel,
+        ...(backup ? { backup } : {}),
+        ...(target ? { target } : {}),
+        witnesses,
+        ...answers,
+      });
       process.stderr.write(`\n${text}\n`);
       if (!(await confirm({ message: `Write this script to ${file}?`, default: true }, output))) throw keywardError('CANCELLED', 'nothing was written');
       writeNewFile(file, text);

@@ -14,7 +14,8 @@ import { parseKeyUri } from '../keystore/uri/schemes.js';
 import { Repository } from '../trust/repository/repository.js';
 import { signerOf } from '../trust/signer.js';
 import { sha256Hex, StepRecorder } from '../ca/steps/record.js';
-import type { CeremonyKind, CeremonyScript } from './script.js';
+import { checkCopyCeremony, copyCaKey } from './key-copy.js';
+import { KEY_COPIES, type CeremonyKind, type CeremonyScript } from './script.js';
 
 export interface KindContext {
   script: CeremonyScript;
@@ -26,6 +27,14 @@ export interface KindContext {
    * witnesses; returns to sign, throws to refuse. Recorded by the runner.
    */
   approve?: (what: string, lines: string[], data: Record<string, unknown>) => Promise<void>;
+  /** Appends an entry to the transcript (what a step did besides its record: a key copy's steps). */
+  record?: (type: string, data: Record<string, unknown>) => void;
+  /** Asks the room before an irreversible step; false stops it. Recorded by the runner. */
+  confirm?: (question: string, data: Record<string, unknown>) => Promise<boolean>;
+  /** The run continues a ceremony a dead machine stopped (--resume). */
+  resumed?: boolean;
+  /** The operator's file for a token's SO PIN (--so-pin-source), where a step needs the Security Officer. */
+  soPinSource?: string;
 }
 
 export interface KindResult {
@@ -64,7 +73,7 @@ function input(script: CeremonyScript, name: 'csr' | 'certificate'): Buffer {
 
 const intermediateOptions = (ctx: KindContext, csr?: Buffer): IntermediateCreateOptions => ({
   rootKey: ctx.keys.root!,
-  ...(csr ? { csr } : { key: ctx.keys.intermediate!, generate: ctx.script.keys.intermediate!.algorithm! }),
+  ...(csr ? { csr } : { key: ctx.keys.intermediate!, generate: ctx.script.keys.intermediate!.algorithm!, backup: ctx.script.keys.intermediate!.backup }),
   clusterId: ctx.script.cluster!.id,
   days: ctx.script.certificate.days,
   nodeDays: ctx.script.cluster!.nodeDays,
@@ -107,7 +116,13 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
       placed('ca-directory', () =>
         ca.checkRootCa(
           ctx.directory,
-          { key: ctx.keys.root!, generate: ctx.script.keys.root!.algorithm, subject: ctx.script.certificate.subject, years: ctx.script.certificate.years },
+          {
+            key: ctx.keys.root!,
+            generate: ctx.script.keys.root!.algorithm,
+            backup: ctx.script.keys.root!.backup,
+            subject: ctx.script.certificate.subject,
+            years: ctx.script.certificate.years,
+          },
           ctx.now,
         ),
       ),
@@ -115,7 +130,13 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
       const record = await ca.createRootCa(
         ctx.directory,
         keystore,
-        { key: ctx.keys.root!, generate: ctx.script.keys.root!.algorithm, subject: ctx.script.certificate.subject, years: ctx.script.certificate.years },
+        {
+          key: ctx.keys.root!,
+          generate: ctx.script.keys.root!.algorithm,
+          backup: ctx.script.keys.root!.backup,
+          subject: ctx.script.certificate.subject,
+          years: ctx.script.certificate.years,
+        },
         run,
       );
       return { records: [record], outputs: { certificate: record.certificates[0]!.pem } };
@@ -137,6 +158,7 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
         ca.checkIntermediateRequest(ctx.directory, {
           key: ctx.keys.intermediate!,
           generate: ctx.script.keys.intermediate!.algorithm,
+          backup: ctx.script.keys.intermediate!.backup,
           clusterId: ctx.script.cluster!.id,
           nodeDays: ctx.script.cluster!.nodeDays,
         }),
@@ -148,6 +170,7 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
         {
           key: ctx.keys.intermediate!,
           generate: ctx.script.keys.intermediate!.algorithm,
+          backup: ctx.script.keys.intermediate!.backup,
           clusterId: ctx.script.cluster!.id,
           nodeDays: ctx.script.cluster!.nodeDays,
         },
@@ -199,6 +222,7 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
           {
             newKey: ctx.keys['new-root']!,
             generate: ctx.script.keys['new-root']!.algorithm,
+            backup: ctx.script.keys['new-root']!.backup,
             subject: ctx.script.certificate.subject,
             years: ctx.script.certificate.years,
           },
@@ -213,6 +237,7 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
         {
           newKey: ctx.keys['new-root']!,
           generate: ctx.script.keys['new-root']!.algorithm,
+          backup: ctx.script.keys['new-root']!.backup,
           subject: ctx.script.certificate.subject,
           years: ctx.script.certificate.years,
         },
@@ -261,6 +286,8 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
       return { records: [recorder.record], outputs: { root } };
     },
   },
+  backup: copyKind('copy'),
+  restore: copyKind('restore'),
   crl: {
     describe: () => 'have the root sign its CRL',
     check: (ctx) => placed('crl', () => ca.checkRootCrl(ctx.directory, { rootKey: ctx.keys.root!, days: ctx.script.crl.days })),
@@ -270,3 +297,34 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
     },
   },
 };
+
+/** The backup and restore ceremonies: a CA key copied to a second token under wrap and proved (key-copy.ts). */
+function copyKind(verb: 'copy' | 'restore'): KindAdapter {
+  return {
+    describe: (s) => {
+      const { from, to } = KEY_COPIES[s.kind]!;
+      const [source, target] = [s.keys[from]!, s.keys[to]!];
+      return (
+        `${verb} the key ${source.label} from ${source.device} to ${target.device} (as ${target.label}) under wrap, the Security Officer of ${source.device} ` +
+        `trusting the transport key, and prove the copy against the CA's certificate${verb === 'restore' ? '; then the CA names the restored key' : ''}`
+      );
+    },
+    check: (ctx) => placed('ca-directory', () => checkCopyCeremony(ctx)),
+    run: async (ctx, keystore, run) => ({
+      records: await copyCaKey(
+        {
+          script: ctx.script,
+          directory: ctx.directory,
+          keys: ctx.keys,
+          record: ctx.record!,
+          confirm: ctx.confirm!,
+          resumed: ctx.resumed === true,
+          ...(ctx.soPinSource !== undefined ? { soPinSource: ctx.soPinSource } : {}),
+        },
+        keystore,
+        run,
+      ),
+      outputs: {},
+    }),
+  };
+}

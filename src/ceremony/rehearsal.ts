@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyAlgorithm } from '../crypto/algorithms.js';
 import type { Interaction } from '../keystore/interaction.js';
-import { devicePinVariable } from '../keystore/device-pins.js';
+import { devicePinVariable, tokenSoPinVariable } from '../keystore/device-pins.js';
 import { Keystore } from '../keystore/keystore.js';
 import type { VirtualYubiKey as VirtualYubiKeyCard } from '../hsm/virtual-yubikey/card.js';
 import { KeyUri } from '../keystore/uri/origin.js';
@@ -20,10 +20,12 @@ import { Secret } from '../secret.js';
 import { CaDirectory } from '../ca/store.js';
 import { createRootCa } from '../ca/steps/root.js';
 import { requestClusterIntermediate } from '../ca/steps/intermediate.js';
-import { keyUriOf, type CeremonyScript, type DeviceSpec } from './script.js';
+import { KEY_COPIES, keyUriOf, type CeremonyScript, type DeviceSpec } from './script.js';
 
 /** The PIN of every stand-in: a virtual YubiKey's factory PIN, which SoftHSM stand-ins share. */
 export const REHEARSAL_PIN = '123456';
+/** The SO PIN of every SoftHSM stand-in. */
+const REHEARSAL_SO_PIN = `${REHEARSAL_PIN}-so`;
 
 export interface Rehearsal {
   /** The script as the rehearsal runs it: stand-in devices, scratch CA directory and inputs. */
@@ -102,11 +104,18 @@ export async function prepareRehearsal(script: CeremonyScript): Promise<Rehearsa
       const key = rehearsed.keys[role];
       return key && !key.generate ? { uri: KeyUri.of(keyUriOf(rehearsed, key)), algorithm: key.algorithm ?? ('p384' as KeyAlgorithm) } : undefined;
     };
-    const root = existing('root');
+    // A copy ceremony's key is a root made for backup, on its stand-in source token.
+    const copies = KEY_COPIES[script.kind];
+    const root = existing(copies?.from ?? 'root');
     if (root && script.kind !== 'tuf-root-sign') {
       // The real root certificate is for the real key: the rehearsal has a stand-in root of its own.
       rmSync(rehearsed.caDirectory, { recursive: true, force: true });
-      await createRootCa(new CaDirectory(rehearsed.caDirectory), standInKeys, { key: root.uri, generate: root.algorithm, subject: 'CN=Rehearsal root' });
+      await createRootCa(new CaDirectory(rehearsed.caDirectory), standInKeys, {
+        key: root.uri,
+        generate: root.algorithm,
+        subject: 'CN=Rehearsal root',
+        ...(copies ? { backup: 'wrap' as const } : {}),
+      });
     }
     if (script.kind === 'intermediate-sign' && !(script.inputs.csr && existsSync(script.inputs.csr))) {
       const online = new CaDirectory(join(scratch, 'online'));
@@ -157,17 +166,20 @@ async function standInRepository(keystore: Keystore, env: NodeJS.ProcessEnv, roo
   await Repository.open(dir, { keystore }).change({ edit: (edits) => edits.rotate('timestamp', { add: [next.key] }), publish: false });
 }
 
-/** A stand-in SoftHSM token labelled after `name`, with the rehearsal PIN in its own variable of `env`. */
+/** A stand-in SoftHSM token labelled after `name`, with the rehearsal PIN (and SO PIN) in its own variables of `env`. */
 async function standInToken(keystore: Keystore, env: NodeJS.ProcessEnv, name: string): Promise<{ label: string; uri: string; serial: string | undefined }> {
   // Labels are unique in a store, and this process may rehearse more than once: the stand-in's is its own.
   const label = `${name.slice(0, 20)}-${randomBytes(4).toString('hex')}`;
   const summary = (await keystore.administration('pkcs11')).initToken('pkcs11:', {
     label,
-    soPin: Secret.fromString(`${REHEARSAL_PIN}-so`),
+    soPin: Secret.fromString(REHEARSAL_SO_PIN),
     userPin: Secret.fromString(REHEARSAL_PIN),
   });
   const serial = parsePkcs11Uri(summary.uri).serial;
   const variable = serial !== undefined ? devicePinVariable('token', serial) : undefined;
   if (variable) env[variable] = REHEARSAL_PIN;
+  // A backup rehearsal needs the stand-in source's Security Officer.
+  const soVariable = tokenSoPinVariable(serial);
+  if (soVariable) env[soVariable] = REHEARSAL_SO_PIN;
   return { label, uri: formatPkcs11Uri({ token: label }), serial };
 }

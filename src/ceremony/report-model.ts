@@ -97,7 +97,7 @@ export function ceremonyReport({ entries, finalHash, signatures }: TranscriptVer
           steps.flatMap((s) =>
             s.keys.map((k) => [
               [k.role],
-              [k.generated ? 'made' : madeBeforeStop.has(k.publicKey) ? 'made (before the stop)' : 'used'],
+              [k.copiedFrom ? 'copied' : k.generated ? 'made' : madeBeforeStop.has(k.publicKey) ? 'made (before the stop)' : 'used'],
               [k.device],
               [code(k.spkiSha256)],
             ]),
@@ -173,7 +173,28 @@ function stepLine(entry: TranscriptEntry, ceremonyTime: string): Line[] {
       case 'step.begin':
         return [`began: ${s('what')}`];
       case 'key.ready':
-        return [`${s('role')} key ${d.generated === true ? 'made' : 'opened'} on ${s('device')}`];
+        return [`${s('role')} key ${d.copiedFrom !== undefined ? '(the copy) opened' : d.generated === true ? 'made' : 'opened'} on ${s('device')}`];
+      // A key copied under wrap (backup, restore): where, and the fingerprints the witnesses compare.
+      case 'key-copy.source-checked':
+      case 'key-copy.copy-found':
+      case 'key-copy.key-unwrapped': {
+        const done = {
+          'key-copy.source-checked': 'key to copy checked',
+          'key-copy.copy-found': 'copy made before the stop found',
+          'key-copy.key-unwrapped': 'copy made',
+        };
+        return [`${done[entry.type]} on token ${s('token')} (serial ${s('serial')}), public key sha256 `, code(s('spkiSha256'))];
+      }
+      case 'key-copy.transport-made':
+        return [`transport key made on token ${s('token')} (serial ${s('serial')}), sha256 `, code(s('spkiSha256'))];
+      case 'key-copy.transport-trusted':
+        return [`the Security Officer of token ${s('token')} (serial ${s('serial')}) trusted the transport key`];
+      case 'key-copy.key-wrapped':
+        return [`key wrapped on token ${s('token')} (serial ${s('serial')}), ${s('bytes')} bytes, in memory only`];
+      case 'key-copy.proof':
+        return [
+          `the copy signed a fresh challenge: it ${d.verified === true ? 'verifies' : 'does NOT verify'} with ${(d.verifiedWith as { certificate: string }).certificate}`,
+        ];
       case 'key.attestation':
         return [`${s('role')} key attested by the device that made it`];
       case 'prompt.secret':

@@ -35,7 +35,7 @@ import { sha256Hex, type StepRecord } from '../ca/steps/record.js';
 import { CaDirectory } from '../ca/store.js';
 import { FieldError, KINDS } from './kinds.js';
 import { lintCertificate } from './lint.js';
-import { problemAt, scriptKeyUris, type CeremonyScript, type DeviceSpec } from './script.js';
+import { errorAt, problemAt, scriptKeyUris, type CeremonyScript, type DeviceSpec } from './script.js';
 import { readPriorRun, type PriorRun } from './resume.js';
 import { TranscriptWriter } from './transcript.js';
 
@@ -63,6 +63,8 @@ export interface RunOptions {
   resume?: boolean;
   /** Facts for the start entry (a rehearsal's stand-ins). */
   rehearsal?: { standIns: unknown[] };
+  /** The operator's file for a token's SO PIN (`--so-pin-source`), for a ceremony that needs its Security Officer (a backup). */
+  soPinSource?: string;
 }
 
 export interface CeremonyResult {
@@ -88,8 +90,7 @@ export async function checkInputs(script: CeremonyScript, now: Date): Promise<vo
     await KINDS[script.kind].check({ script, directory: new CaDirectory(script.caDirectory), keys: scriptKeyUris(script), now });
   } catch (error) {
     if (!(error instanceof FieldError)) throw error;
-    const place = problemAt(script, error.field, error.error.message);
-    throw placedError(script, place.line, place.col, error.field, error.error);
+    throw errorAt(script, error.field, error.error);
   }
 }
 
@@ -106,16 +107,6 @@ export function checkOutputs(script: CeremonyScript, out: string | undefined): v
       hint: 'move the old files away or choose another --out; nothing was opened or written',
     });
   }
-}
-
-/** A step's error, said at the script line it is about, keeping its code (and so its exit status). */
-function placedError(script: CeremonyScript, line: number, col: number, field: string, error: KeywardError): KeywardError {
-  if (error.code === 'CEREMONY_SCRIPT_INVALID') return error;
-  return keywardError(error.code, `${script.file}:${line}:${col}: ${field}: ${error.message}`, {
-    cause: error,
-    hint: error.hint,
-    details: { ...error.details, line, col, field },
-  });
 }
 
 /** A device's URI bound to its serial. */
@@ -275,66 +266,84 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
     const resumed = prior ? reopenKeys(script, prior) : script;
     const result = prior?.done
       ? { records: prior.done, outputs: {} }
-      : await adapter.run({ script: resumed, directory, keys: scriptKeyUris(resumed), now, approve }, keystore, {
-          now,
-          // Each key, before it signs anything: on the device the script names, and attested where the device can.
-          keyReady: async (key, handle) => {
-            record('key.ready', { ...key });
-            const before = prior?.made.get(key.role);
-            if (before !== undefined && before !== key.publicKey) {
-              throw keywardError('CEREMONY_RESUME_MISMATCH', `the ${key.role} key at ${key.uri} is not the key made before the ceremony stopped`, {
-                hint: 'another key has that label now; find the key the transcript records (key.ready) before going on',
-                details: { role: key.role, uri: key.uri },
+      : await adapter.run(
+          {
+            script: resumed,
+            directory,
+            keys: scriptKeyUris(resumed),
+            now,
+            approve,
+            record: (type, data) => record(type, data),
+            confirm: async (question, data) => {
+              const answer = await ask(question, data);
+              if (answer) working(question.replace(/\?$/, ''));
+              return answer;
+            },
+            resumed: prior !== undefined,
+            ...(options.soPinSource !== undefined ? { soPinSource: options.soPinSource } : {}),
+          },
+          keystore,
+          {
+            now,
+            // Each key, before it signs anything: on the device the script names, and attested where the device can.
+            keyReady: async (key, handle) => {
+              record('key.ready', { ...key });
+              const before = prior?.made.get(key.role);
+              if (before !== undefined && before !== key.publicKey) {
+                throw keywardError('CEREMONY_RESUME_MISMATCH', `the ${key.role} key at ${key.uri} is not the key made before the ceremony stopped`, {
+                  hint: 'another key has that label now; find the key the transcript records (key.ready) before going on',
+                  details: { role: key.role, uri: key.uri },
+                });
+              }
+              const spec = script.keys[key.role === 'old-root' ? 'root' : key.role];
+              const device = spec ? script.devices[spec.device] : undefined;
+              if (device?.serial !== undefined && key.deviceSerial !== undefined && key.deviceSerial !== device.serial) {
+                throw keywardError(
+                  'CEREMONY_DEVICE_MISMATCH',
+                  `the ${key.role} key is on ${key.device}, not on device "${device.name}" (serial ${device.serial})`,
+                  {
+                    hint: 'the CA directory names another device than the script: check both against the last ceremony',
+                  },
+                );
+              }
+              // A key made before the stop is attested again: the machine may have died before its attestation was recorded.
+              if ((key.generated || before !== undefined) && handle.info.backend === 'yubikey') {
+                const attestation = await handle.attest();
+                record('key.attestation', { role: key.role, chain: attestation.chain.map((der) => toPem('CERTIFICATE', der)), claims: attestation.claims });
+              }
+            },
+            review: async (draft, profile) => {
+              idle();
+              const findings = lintCertificate(draft, profile, {
+                issuer: issuerOf(profile, directory),
+                subject: profile === 'root' && script.kind === 'root' ? script.certificate.subject : undefined,
+                clusterId: script.cluster?.id,
               });
-            }
-            const spec = script.keys[key.role === 'old-root' ? 'root' : key.role];
-            const device = spec ? script.devices[spec.device] : undefined;
-            if (device?.serial !== undefined && key.deviceSerial !== undefined && key.deviceSerial !== device.serial) {
-              throw keywardError(
-                'CEREMONY_DEVICE_MISMATCH',
-                `the ${key.role} key is on ${key.device}, not on device "${device.name}" (serial ${device.serial})`,
-                {
-                  hint: 'the CA directory names another device than the script: check both against the last ceremony',
-                },
-              );
-            }
-            // A key made before the stop is attested again: the machine may have died before its attestation was recorded.
-            if ((key.generated || before !== undefined) && handle.info.backend === 'yubikey') {
-              const attestation = await handle.attest();
-              record('key.attestation', { role: key.role, chain: attestation.chain.map((der) => toPem('CERTIFICATE', der)), claims: attestation.claims });
-            }
+              record('certificate.draft', {
+                profile,
+                subject: draft.subject,
+                issuer: draft.issuer,
+                serial: draft.serialNumber,
+                notBefore: draft.notBefore.toISOString(),
+                notAfter: draft.notAfter.toISOString(),
+                tbsSha256: sha256Hex(tbsBytes(new Uint8Array(draft.rawData))),
+                lint: findings,
+              });
+              witnessing.show(describeDraft(draft, profile, findings));
+              const failed = findings.filter((f) => !f.ok);
+              if (failed.length) {
+                throw keywardError(
+                  'CEREMONY_LINT_FAILED',
+                  `the draft ${profile} certificate fails ${failed.map((f) => f.check).join(', ')}: the device signed nothing`,
+                );
+              }
+              if (!(await ask(`Sign this ${profile} certificate with the device?`, { profile }))) {
+                throw keywardError('CANCELLED', `the ${profile} certificate was not approved: the device signed nothing`);
+              }
+              working(`the device signs the ${profile} certificate`);
+            },
           },
-          review: async (draft, profile) => {
-            idle();
-            const findings = lintCertificate(draft, profile, {
-              issuer: issuerOf(profile, directory),
-              subject: profile === 'root' && script.kind === 'root' ? script.certificate.subject : undefined,
-              clusterId: script.cluster?.id,
-            });
-            record('certificate.draft', {
-              profile,
-              subject: draft.subject,
-              issuer: draft.issuer,
-              serial: draft.serialNumber,
-              notBefore: draft.notBefore.toISOString(),
-              notAfter: draft.notAfter.toISOString(),
-              tbsSha256: sha256Hex(tbsBytes(new Uint8Array(draft.rawData))),
-              lint: findings,
-            });
-            witnessing.show(describeDraft(draft, profile, findings));
-            const failed = findings.filter((f) => !f.ok);
-            if (failed.length) {
-              throw keywardError(
-                'CEREMONY_LINT_FAILED',
-                `the draft ${profile} certificate fails ${failed.map((f) => f.check).join(', ')}: the device signed nothing`,
-              );
-            }
-            if (!(await ask(`Sign this ${profile} certificate with the device?`, { profile }))) {
-              throw keywardError('CANCELLED', `the ${profile} certificate was not approved: the device signed nothing`);
-            }
-            working(`the device signs the ${profile} certificate`);
-          },
-        });
+        );
     idle();
     records.push(...result.records);
     // What the step produced is on record before any output is written: a run resumed after a stop finds it there.
@@ -427,7 +436,9 @@ function reusedOutput(path: string, name: string, sha256: string): boolean {
 /** What the witnesses copy: fingerprints, serials, CRL numbers, files and their hashes. */
 export function summary(records: StepRecord[], outputs: CeremonyResult['outputs']): string {
   return [
-    ...records.flatMap((r) => r.keys.map((k) => `${k.role} key ${k.generated ? 'made' : 'used'} on ${k.device}\n  public key sha256 ${k.spkiSha256}`)),
+    ...records.flatMap((r) =>
+      r.keys.map((k) => `${k.role} key ${k.copiedFrom ? 'copied to' : k.generated ? 'made on' : 'used on'} ${k.device}\n  public key sha256 ${k.spkiSha256}`),
+    ),
     ...records.flatMap((r) => r.certificates.map((c) => `${c.profile} "${c.subject}" serial ${c.serial}\n  sha256 ${c.sha256}`)),
     ...records.flatMap((r) => r.crls.map((c) => `${c.role} CRL number ${c.number}\n  sha256 ${c.sha256}`)),
     ...outputs.map((o) => `output ${o.path}\n  sha256 ${o.sha256}`),

@@ -10,7 +10,7 @@
  *   devices:                         # each device by URI, and bound by serial
  *     root-hsm: { uri: "pkcs11:token=offline-root", serial: "1a2b3c4d5e6f7a8b" }
  *   keys:                            # the roles the kind needs, each on a device
- *     root: { device: root-hsm, label: root-2026, algorithm: p384 }
+ *     root: { device: root-hsm, label: root-2026, algorithm: p384 }   # backup: wrap → copyable (backup.yaml)
  *   certificate: { subject: "CN=Example Root CA, O=Example", years: 20 }
  *   outputs: { certificate: root.pem }   # written to --out, never over a file
  *   witnesses: [Alice Example, Bob Example]
@@ -27,7 +27,10 @@ import { fileProblem, keywardError, KeywardError } from '../errors.js';
 import { KeyUri } from '../keystore/uri/origin.js';
 import { formatPkcs11Uri, formatYubiKeyUri, keyUriScheme, parsePkcs11Uri, parseYubiKeyUri, YUBIKEY_SLOT_NAMES } from '../keystore/uri/index.js';
 
-/** The ceremonies a script can be, and the key roles each needs: made in it (`generate`) or already there. */
+/**
+ * The ceremonies a script can be, and the key roles each needs: made in it (`generate`), already
+ * there (`existing`), or copied in it from another role under wrap (`copy`, KEY_COPIES).
+ */
 export const CEREMONY_KINDS = {
   root: { keys: { root: 'generate' }, outputs: ['certificate'], required: [] },
   intermediate: { keys: { root: 'existing', intermediate: 'generate' }, outputs: ['certificate'], required: ['cluster'] },
@@ -37,9 +40,17 @@ export const CEREMONY_KINDS = {
   'root-rotation': { keys: { root: 'existing', 'new-root': 'generate' }, outputs: ['root', 'cross-signed'], required: [] },
   crl: { keys: { root: 'existing' }, outputs: ['crl'], required: [] },
   'tuf-root-sign': { keys: { root: 'existing' }, outputs: ['root'], required: ['repository'] },
-} as const satisfies Record<string, { keys: Record<string, 'generate' | 'existing'>; outputs: readonly string[]; required: readonly string[] }>;
+  backup: { keys: { source: 'existing', backup: 'copy' }, outputs: [], required: [] },
+  restore: { keys: { backup: 'existing', restored: 'copy' }, outputs: [], required: [] },
+} as const satisfies Record<string, { keys: Record<string, 'generate' | 'existing' | 'copy'>; outputs: readonly string[]; required: readonly string[] }>;
 
 export type CeremonyKind = keyof typeof CEREMONY_KINDS;
+
+/** The kinds that copy a key from one token to another under wrap: which role is copied to which. */
+export const KEY_COPIES: Partial<Record<CeremonyKind, { from: string; to: string }>> = {
+  backup: { from: 'source', to: 'backup' },
+  restore: { from: 'backup', to: 'restored' },
+};
 
 export interface Position {
   line: number;
@@ -61,6 +72,8 @@ export interface KeySpec {
   slot?: string;
   algorithm?: KeyAlgorithm;
   generate: boolean;
+  /** `wrap`: the key made may leave its token only wrapped by a key its SO trusts, so a backup ceremony can copy it. */
+  backup?: 'wrap';
 }
 
 export interface CeremonyScript {
@@ -244,11 +257,11 @@ export function parseScript(text: string, file: string): CeremonyScript {
   }
 
   const keys: Record<string, KeySpec> = {};
-  const roles: Record<string, 'generate' | 'existing'> = kind ? CEREMONY_KINDS[kind].keys : {};
+  const roles: Record<string, 'generate' | 'existing' | 'copy'> = kind ? CEREMONY_KINDS[kind].keys : {};
   const keyMap = top.has('keys') ? fields(top.get('keys'), 'keys', kind ? Object.keys(roles) : anyField(top.get('keys'))) : new Map<string, Node | null>();
   for (const [role, node] of keyMap) {
     const path = `keys.${role}`;
-    const key = fields(node, path, ['device', 'label', 'slot', 'algorithm']);
+    const key = fields(node, path, ['device', 'label', 'slot', 'algorithm', 'backup']);
     const deviceName = string(key.get('device'), `${path}.device`);
     const device = deviceName !== undefined ? devices[deviceName] : undefined;
     if (deviceName !== undefined && !device && deviceMap.has(deviceName) === false) {
@@ -266,17 +279,49 @@ export function parseScript(text: string, file: string): CeremonyScript {
       }
       return value as KeyAlgorithm | undefined;
     });
+    const backup = optional(key, 'backup', (n) => string(n, `${path}.backup`, /^wrap$/, '"wrap" (the only way a key is backed up)') as 'wrap' | undefined);
     const generate = roles[role] === 'generate';
+    if (backup && !generate)
+      problem(`${path}.backup`, key.get('backup'), `is for a key made in this ceremony; a ${kind} ceremony does not make the ${role} key`);
+    if (backup && device?.scheme === 'yubikey') problem(`${path}.backup`, key.get('backup'), 'needs a PKCS#11 token: a YubiKey key never leaves the card');
+    if (backup && algorithm === 'ed25519') {
+      problem(`${path}.backup`, key.get('backup'), 'is for ECDSA and RSA keys: SoftHSM 2.6.1, for one, will not wrap an Ed25519 private key');
+    }
+    if (roles[role] === 'copy' && key.has('algorithm')) {
+      problem(`${path}.algorithm`, key.get('algorithm'), `is the copied key's own: the ${role} key is a copy`);
+    }
+    if (roles[role] === 'copy' && device && device.scheme !== 'pkcs11')
+      problem(`${path}.device`, key.get('device'), 'must be a PKCS#11 token: a copy goes to one');
     if (device?.scheme === 'pkcs11' && !key.has('label')) problem(`${path}.label`, node, "is missing: a PKCS#11 key's label");
     if (device?.scheme === 'pkcs11' && key.has('slot')) problem(`${path}.slot`, key.get('slot'), 'is for YubiKeys; a PKCS#11 key has a label');
     if (device?.scheme === 'yubikey' && !key.has('slot')) problem(`${path}.slot`, node, "is missing: the YubiKey's PIV slot (9a, 9c, 9d, 9e, 82–95)");
     if (device?.scheme === 'yubikey' && key.has('label')) problem(`${path}.label`, key.get('label'), 'is for PKCS#11 keys; a YubiKey key has a slot');
     if (generate && !key.has('algorithm')) problem(`${path}.algorithm`, node, `is missing: the ${role} key is made in this ceremony`);
-    if (deviceName !== undefined) keys[role] = { role, device: deviceName, label, slot, algorithm, generate };
+    if (deviceName !== undefined) keys[role] = { role, device: deviceName, label, slot, algorithm, generate, ...(backup ? { backup } : {}) };
   }
   for (const role of Object.keys(roles)) {
     if (!keyMap.has(role))
-      problem(`keys.${role}`, top.get('keys') ?? root, `is missing: a ${kind} ceremony ${roles[role] === 'generate' ? 'makes' : 'uses'} the ${role} key`);
+      problem(
+        `keys.${role}`,
+        top.get('keys') ?? root,
+        `is missing: a ${kind} ceremony ${roles[role] === 'existing' ? 'uses' : 'makes'} the ${role} key${roles[role] === 'copy' ? ' (a copy)' : ''}`,
+      );
+  }
+  const copies = kind ? KEY_COPIES[kind] : undefined;
+  const [from, to] = copies ? [keys[copies.from], keys[copies.to]] : [];
+  if (from && to) {
+    const [a, b] = [devices[from.device], devices[to.device]];
+    const same =
+      from.device === to.device
+        ? `is device "${from.device}", where the ${from.role} key is`
+        : a && b && a.serial !== undefined && a.serial === b.serial
+          ? `is device "${from.device}" again (serial ${a.serial}), where the ${from.role} key is`
+          : a && b && a.uri === b.uri && a.serial === undefined && b.serial === undefined
+            ? `names the token of device "${from.device}" (${a.uri}), where the ${from.role} key is`
+            : undefined;
+    if (same) problem(`keys.${to.role}.device`, keyMap.get(to.role), `${same}: a copy goes to a second token`);
+    if (a?.scheme === 'yubikey')
+      problem(`keys.${from.role}.device`, keyMap.get(from.role), 'is a YubiKey: its keys never leave the card, so there is nothing to copy');
   }
   const usedDevices = new Set(Object.values(keys).map((k) => k.device));
   for (const name of Object.keys(devices)) if (!usedDevices.has(name)) problem(`devices.${name}`, deviceMap.get(name), 'is not used by any key');
@@ -414,6 +459,17 @@ export function problemAt(script: CeremonyScript, path: string, message: string)
   while (field && !script.positions[field]) field = field.includes('.') ? field.slice(0, field.lastIndexOf('.')) : '';
   const { line, col } = script.positions[field] ?? { line: 1, col: 1 };
   return { path, line, col, message };
+}
+
+/** A Keyward error said at the script field it is about (`file:line:col: field: …`), keeping its code and so its exit status. */
+export function errorAt(script: CeremonyScript, field: string, error: KeywardError): KeywardError {
+  if (error.code === 'CEREMONY_SCRIPT_INVALID') return error;
+  const { line, col } = problemAt(script, field, error.message);
+  return keywardError(error.code, `${script.file}:${line}:${col}: ${field}: ${error.message}`, {
+    cause: error,
+    hint: error.hint,
+    details: { ...error.details, line, col, field },
+  });
 }
 
 export const scriptName = (script: CeremonyScript) => basename(script.file);

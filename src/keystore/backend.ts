@@ -16,6 +16,12 @@ export interface GenerateOptions {
   touchPolicy?: 'never' | 'always' | 'cached';
   /** PIV: replace a key already in the slot (its old key is destroyed). */
   overwrite?: boolean;
+  /**
+   * PKCS#11: `wrap` makes a key a backup ceremony can copy to a second token: it may leave the
+   * token only wrapped by a key the token's Security Officer marked trusted (CKA_EXTRACTABLE with
+   * CKA_WRAP_WITH_TRUSTED). Without it a key never leaves its device. YubiKeys refuse it.
+   */
+  backup?: 'wrap';
 }
 
 export interface SignOptions {
@@ -48,6 +54,8 @@ export interface KeyInfo {
    * Undefined when the device did not say.
    */
   nonExtractable: boolean | undefined;
+  /** `wrap`: the private key may leave the device only wrapped by a key its Security Officer trusts (GenerateOptions.backup). */
+  backup?: 'wrap';
   /** Backend-specific facts (PKCS#11 attributes, PIV slot and policies) for `--json`. */
   details: Record<string, unknown>;
 }

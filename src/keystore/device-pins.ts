@@ -51,6 +51,18 @@ export function devicePinVariable(kind: PinDeviceKind, serial: string | undefine
   return `${SHARED_PIN_VARIABLE}_${kind.toUpperCase()}_${name}`;
 }
 
+/** The SO PIN of any one token, when it has no variable of its own (as `keyward token init` and `unblock` read it). */
+export const SHARED_SO_PIN_VARIABLE = 'KEYWARD_SO_PIN';
+
+/**
+ * The variable holding one token's own SO PIN, for what needs its Security Officer in a run that
+ * also uses other tokens (a key backup): `KEYWARD_SO_PIN_TOKEN_<serial>`, the serial written as
+ * in `devicePinVariable`.
+ */
+export function tokenSoPinVariable(serial: string | undefined): string | undefined {
+  return devicePinVariable('token', serial)?.replace(`${SHARED_PIN_VARIABLE}_`, `${SHARED_SO_PIN_VARIABLE}_`);
+}
+
 /** A PIN in the environment for a device: which variable, and the devices it already went to in this keystore. */
 interface EnvPin {
   variable: string;

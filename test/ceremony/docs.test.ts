@@ -20,7 +20,7 @@ import { PROJECT_ROOT } from '../harness/run.js';
 
 const DOCS = join(PROJECT_ROOT, 'docs', 'ceremonies');
 const SAMPLES = join(DOCS, 'samples');
-const REHEARSED = ['root', 'cluster-intermediate', 'tuf-root-sign'];
+const REHEARSED = ['root', 'cluster-intermediate', 'tuf-root-sign', 'backup', 'restore'];
 
 test('every script in docs/ceremonies is valid', (t) => {
   const scripts = readdirSync(DOCS).filter((f) => f.endsWith('.yaml'));

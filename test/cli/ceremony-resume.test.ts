@@ -4,10 +4,9 @@
  * key (never makes another), appends to the same chain, and its root passes openssl verify -x509_strict.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { rootScript, writeScript } from '../harness/ceremony.js';
+import { killedRun, rootScript, writeScript } from '../harness/ceremony.js';
 import { cliToken } from '../harness/cli-token.js';
 import { KEYWARD_BIN, run } from '../harness/run.js';
 import { tempDir } from '../harness/temp.js';
@@ -21,23 +20,6 @@ const entriesOf = (path: string): Entry[] =>
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as Entry);
-
-/** Runs `keyward ceremony run` answering yes to the witnesses, and SIGKILLs it once `until` shows on standard error. */
-function killedRun(args: string[], env: NodeJS.ProcessEnv, answers: number, until: RegExp): Promise<{ signal: string | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KEYWARD_BIN, '--no-input', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stdout.resume();
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-      if (until.test(stderr)) child.kill('SIGKILL');
-    });
-    child.on('error', reject);
-    child.on('close', (_code, signal) => resolve({ signal, stderr }));
-    // Standard input stays open: the ceremony waits for the next answer when it is killed.
-    child.stdin.write('yes\n'.repeat(answers));
-  });
-}
 
 test.serial('a root ceremony killed after its key was made resumes with that key, into the same verified chain', async (t) => {
   const token = await cliToken(t);

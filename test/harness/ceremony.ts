@@ -3,6 +3,7 @@
  * test's directory, and keystore factories for the runner over this process's SoftHSM tokens and
  * in-process virtual YubiKeys.
  */
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Witnessing } from '../../src/ceremony/runner.js';
@@ -12,6 +13,7 @@ import { nonInteractive } from '../../src/keystore/interaction.js';
 import { parsePkcs11Uri } from '../../src/keystore/uri/index.js';
 import { softHsmModule, type TestToken } from '../../src/testing/softhsm.js';
 import type { TestYubiKey } from '../../src/testing/virtual-yubikey.js';
+import { KEYWARD_BIN } from './run.js';
 
 export interface Room extends Witnessing {
   shown: string[];
@@ -83,4 +85,21 @@ witnesses:
   - Alice Auditor
   - Bob Security
 `;
+}
+
+/** Runs `keyward ceremony run` answering yes to the witnesses, and SIGKILLs it once `until` shows on standard error. */
+export function killedRun(args: string[], env: NodeJS.ProcessEnv, answers: number, until: RegExp): Promise<{ signal: string | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [KEYWARD_BIN, '--no-input', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stdout.resume();
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      if (until.test(stderr)) child.kill('SIGKILL');
+    });
+    child.on('error', reject);
+    child.on('close', (_code, signal) => resolve({ signal, stderr }));
+    // Standard input stays open: the ceremony waits for the next answer when it is killed.
+    child.stdin.write('yes\n'.repeat(answers));
+  });
 }

@@ -29,6 +29,8 @@ export interface IntermediateCreateOptions {
    */
   key?: KeyUri;
   generate?: GenerateOptions['algorithm'];
+  /** `wrap`: the key made is copyable to a second token by a backup ceremony. */
+  backup?: GenerateOptions['backup'];
   csr?: Uint8Array | string;
   clusterId: string;
   days?: number;
@@ -87,7 +89,7 @@ export async function createClusterIntermediate(
   const clusterId = options.clusterId;
   const config = directory.config();
   const { root, rootCertificate } = await openRoot(directory, keystore, options.rootKey, recorder);
-  const intermediateKey = options.key ? await openSigningKey(keystore, options.key, options.generate, recorder, 'intermediate') : undefined;
+  const intermediateKey = options.key ? await openSigningKey(keystore, options.key, options.generate, recorder, 'intermediate', options.backup) : undefined;
   const spki = intermediateKey?.spki ?? csrSpki!;
   const intermediate = await createIntermediate(root, rootCertificate, { clusterId, spki, days: options.days, urls: options.urls }, recorder.issuance);
   await recordIssued(directory, intermediate, 'intermediate', root.spki, recorder);
@@ -124,6 +126,8 @@ async function writeClusterCa(directory: CaDirectory, signer: SigningKey, interm
 export interface IntermediateRequestOptions {
   key: KeyUri;
   generate?: GenerateOptions['algorithm'];
+  /** `wrap`: the key made is copyable to a second token by a backup ceremony. */
+  backup?: GenerateOptions['backup'];
   clusterId: string;
   nodeDays?: number;
 }
@@ -150,7 +154,7 @@ export async function requestClusterIntermediate(
   const recorder = new StepRecorder('ca.intermediate.request', run);
   checkIntermediateRequest(directory, options);
   const config = directory.config();
-  const key = await openSigningKey(keystore, options.key, options.generate, recorder, 'intermediate');
+  const key = await openSigningKey(keystore, options.key, options.generate, recorder, 'intermediate', options.backup);
   const csr = await x509.Pkcs10CertificateRequestGenerator.create(
     { name: intermediateSubject(options.clusterId), keys: key.keys, signingAlgorithm: key.algorithm },
     key.crypto,

@@ -39,6 +39,10 @@ export interface KeyRecord {
   algorithm?: string;
   /** Made by this step (else opened). */
   generated: boolean;
+  /** `wrap`: the key may leave its device only wrapped by a key its Security Officer trusts (for a backup ceremony). */
+  backup?: 'wrap';
+  /** A copy of the key at this URI, made under wrap (a backup or restore ceremony). */
+  copiedFrom?: string;
   publicKey: string;
   /** SHA-256 of the key's SubjectPublicKeyInfo, hex. */
   spkiSha256: string;
@@ -115,7 +119,7 @@ export class StepRecorder {
     this.record = { step, at: this.now.toISOString(), keys: [], certificates: [], crls: [], files: [], ledger: [], outputs: {} };
   }
 
-  async key(role: string, signer: SigningKey | KeyHandle, generated: boolean): Promise<void> {
+  async key(role: string, signer: SigningKey | KeyHandle, generated: boolean, copiedFrom?: string): Promise<void> {
     const handle = 'handle' in signer ? signer.handle : signer;
     const spki = 'spki' in signer ? signer.spki : await handle.publicKey();
     const serial = handle.info.details.serial;
@@ -126,6 +130,8 @@ export class StepRecorder {
       ...(serial !== undefined ? { deviceSerial: String(serial) } : {}),
       ...(handle.info.algorithm ? { algorithm: handle.info.algorithm } : {}),
       generated,
+      ...(handle.info.backup ? { backup: handle.info.backup } : {}),
+      ...(copiedFrom !== undefined ? { copiedFrom } : {}),
       publicKey: toPem('PUBLIC KEY', spki),
       spkiSha256: sha256Hex(spki),
     };

@@ -9,10 +9,11 @@ import { CA_FILES, type CaDirectory } from '../store.js';
 import { StepRecorder, type StepRecord, type StepRun } from './record.js';
 import { checkKeyUri, checkSubject, openSigningKey, recordIssued } from './shared.js';
 
-/** The root's key (made first with `generate`), and its certificate's subject and lifetime. */
+/** The root's key (made first with `generate`, copyable by a backup ceremony with `backup`), and its certificate's subject and lifetime. */
 export interface RootCreateOptions extends RootOptions {
   key: KeyUri;
   generate?: GenerateOptions['algorithm'];
+  backup?: GenerateOptions['backup'];
 }
 
 /** What `createRootCa` checks before any device is opened: a directory without a root, a key URI, a subject and lifetime that can be. */
@@ -30,7 +31,7 @@ export function checkRootCa(directory: CaDirectory, options: RootCreateOptions, 
 export async function createRootCa(directory: CaDirectory, keystore: Keystore, options: RootCreateOptions, run: StepRun = {}): Promise<StepRecord> {
   const recorder = new StepRecorder('ca.root.create', run);
   checkRootCa(directory, options, recorder.now);
-  const signer = await openSigningKey(keystore, options.key, options.generate, recorder, 'root');
+  const signer = await openSigningKey(keystore, options.key, options.generate, recorder, 'root', options.backup);
   const root = await createRoot(signer, { subject: options.subject, years: options.years }, recorder.issuance);
   await recordIssued(directory, root, 'root', signer.spki, recorder);
   recorder.write(directory, CA_FILES.root, certificatePem(root));

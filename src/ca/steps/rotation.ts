@@ -18,6 +18,8 @@ import { checkKeyUri, checkSubject, issuedByRoot, openRoot, openSigningKey, reco
 export interface RotationOptions extends RootOptions {
   newKey: KeyUri;
   generate?: GenerateOptions['algorithm'];
+  /** `wrap`: the new root's key is copyable to a second token by a backup ceremony. */
+  backup?: GenerateOptions['backup'];
 }
 
 /** What `beginRootRotation` checks before any device is opened. */
@@ -45,7 +47,7 @@ export async function beginRootRotation(directory: CaDirectory, keystore: Keysto
   const oldRootKey = checkRootRotation(directory, options, recorder.now);
   const config = directory.config();
   const { root: oldRoot, rootCertificate: oldCertificate } = await openRoot(directory, keystore, oldRootKey, recorder, 'old-root');
-  const newRoot = await openSigningKey(keystore, options.newKey, options.generate, recorder, 'new-root');
+  const newRoot = await openSigningKey(keystore, options.newKey, options.generate, recorder, 'new-root', options.backup);
   if (samePublicKey(newRoot.spki, oldRoot.spki)) {
     throw keywardError('ROTATION_SAME_KEY', 'the new root key is the old one: a rotation needs a new key');
   }

@@ -21,8 +21,8 @@ import { crlFile, crlPem, type CaConfig, type CaDirectory, type CrlRole } from '
 import type { StepRecorder } from './record.js';
 
 /**
- * A key by URI, made first when asked to (`generate`), refusing to reuse a key already in place;
- * recorded as `role`.
+ * A key by URI, made first when asked to (`generate`; `backup: 'wrap'` makes it copyable to a
+ * second token by a backup ceremony), refusing to reuse a key already in place; recorded as `role`.
  */
 export async function openSigningKey(
   keystore: Keystore,
@@ -30,8 +30,9 @@ export async function openSigningKey(
   generate: GenerateOptions['algorithm'] | undefined,
   recorder: StepRecorder,
   role: string,
+  backup?: GenerateOptions['backup'],
 ): Promise<SigningKey> {
-  const handle = generate ? await keystore.generate(uri, { algorithm: generate }) : await keystore.open(uri);
+  const handle = generate ? await keystore.generate(uri, { algorithm: generate, ...(backup ? { backup } : {}) }) : await keystore.open(uri);
   const signer = await SigningKey.of(handle);
   await recorder.key(role, signer, generate !== undefined);
   return signer;

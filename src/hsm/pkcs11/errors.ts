@@ -69,6 +69,19 @@ const TRANSLATIONS: Record<string, Maker> = {
   CKR_MECHANISM_PARAM_INVALID: (ctx, o) => keywardError('MECHANISM_PARAM_INVALID', `cannot ${ctx.operation}: the token refused the mechanism's parameters`, o),
   CKR_KEY_TYPE_INCONSISTENT: (ctx, o) => keywardError('KEY_TYPE_MISMATCH', `cannot ${ctx.operation}: the key's type does not fit this operation`, o),
   CKR_KEY_FUNCTION_NOT_PERMITTED: (ctx, o) => keywardError('KEY_USE_FORBIDDEN', `cannot ${ctx.operation}: the key's attributes do not permit it`, o),
+  CKR_KEY_NOT_WRAPPABLE: (ctx, o) =>
+    keywardError(
+      'KEY_NOT_WRAPPABLE',
+      `cannot ${ctx.operation}: the token refuses to wrap the key (it may leave only wrapped by a key its Security Officer trusts, or not at all)`,
+      o,
+    ),
+  CKR_KEY_UNEXTRACTABLE: (ctx, o) => keywardError('KEY_NOT_WRAPPABLE', `cannot ${ctx.operation}: the key is not extractable, wrapped or otherwise`, o),
+  CKR_ATTRIBUTE_READ_ONLY: (ctx, o) =>
+    keywardError(
+      'TEMPLATE_REFUSED',
+      `cannot ${ctx.operation}: the token refused to set an attribute that is read-only to this user (CKA_TRUSTED is the Security Officer's)`,
+      o,
+    ),
   CKR_KEY_SIZE_RANGE: (ctx, o) => keywardError('KEY_SIZE_UNSUPPORTED', `cannot ${ctx.operation}: the token does not support this key size`, o),
   CKR_DATA_LEN_RANGE: (ctx, o) => keywardError('DATA_LENGTH', `cannot ${ctx.operation}: the input has a length the mechanism does not accept`, o),
   CKR_TEMPLATE_INCONSISTENT: (ctx, o) => keywardError('TEMPLATE_REFUSED', `cannot ${ctx.operation}: the token refused the attribute template`, o),

@@ -14,7 +14,7 @@ import { planSignature, type SignPlan, type SignRequest } from './mechanisms.js'
 import { SignLatency } from './sign-latency.js';
 import { ecSpki, rsaSpki } from '../../crypto/spki.js';
 import { certificateSpki } from '../../x509/public-key.js';
-import { keyPairTemplates } from './templates.js';
+import { expectedPrivateAttributes, keyPairTemplates, type KeyBackup } from './templates.js';
 import type { Token } from './token.js';
 import { withArticle } from '../../words.js';
 
@@ -41,6 +41,8 @@ export interface PrivateKeyAttributes {
   unwrap?: boolean;
   derive?: boolean;
   alwaysAuthenticate?: boolean;
+  /** May leave the token only wrapped by a key its SO marked trusted (with `extractable`: a key made for backup). */
+  wrapWithTrusted?: boolean;
 }
 
 const PRIVATE_KEY_ATTRIBUTES: Array<[keyof PrivateKeyAttributes, number]> = [
@@ -55,6 +57,7 @@ const PRIVATE_KEY_ATTRIBUTES: Array<[keyof PrivateKeyAttributes, number]> = [
   ['unwrap', pkcs11js.CKA_UNWRAP],
   ['derive', pkcs11js.CKA_DERIVE],
   ['alwaysAuthenticate', pkcs11js.CKA_ALWAYS_AUTHENTICATE],
+  ['wrapWithTrusted', pkcs11js.CKA_WRAP_WITH_TRUSTED],
 ];
 
 function readUlong(value: Buffer | undefined): number | undefined {
@@ -270,6 +273,8 @@ export interface GenerateKeyOptions {
   label: string;
   /** CKA_ID; 16 random bytes when absent. */
   id?: Uint8Array;
+  /** `wrap`: the private key may leave the token only wrapped by a key its SO trusts (templates.ts). */
+  backup?: KeyBackup;
 }
 
 /** Generates a key pair on the token. Refuses labels and ids already in use, so URIs stay unambiguous. */
@@ -285,7 +290,7 @@ export async function generateKeyPair(token: Token, options: GenerateKeyOptions)
   if (options.id && findKeys(token, { id }).length > 0) {
     throw keywardError('ID_IN_USE', `token "${token.label}" already has objects with id ${id.toString('hex')}`);
   }
-  const templates = keyPairTemplates(algorithm, id, label);
+  const templates = keyPairTemplates(algorithm, id, label, options.backup);
   const info = ALGORITHMS[algorithm];
   const sizes = token.mechanismKeySizes(templates.mechanism.mechanism);
   if (!sizes) {
@@ -299,7 +304,30 @@ export async function generateKeyPair(token: Token, options: GenerateKeyOptions)
   await token.generateKeyPair(templates.mechanism, templates.publicTemplate, templates.privateTemplate, `generate ${withArticle(`${info.title} key`)}`);
   const [key] = findKeys(token, { id });
   if (!key) throw keywardError('KEY_GENERATION_LOST', `the token reported success but the new key "${label}" cannot be found`);
+  requireKeyAttributes(key, options.backup, 'made');
   return key;
+}
+
+/**
+ * Reads a private key's attributes back and checks them against what was asked for: a token that
+ * quietly ignored a template (SoftHSM fills in unsafe defaults) must not leave a key that can
+ * decrypt or leave the token. A key just made or copied that fails is destroyed before the error;
+ * one found there (a copy made before a stop) is left for a person to look at.
+ */
+export function requireKeyAttributes(key: Pkcs11Key, backup: KeyBackup | undefined, how: 'made' | 'copied' | 'found'): void {
+  const actual = key.privateAttributes();
+  const wrong = Object.entries(expectedPrivateAttributes(backup)).filter(([name, value]) => actual[name as keyof PrivateKeyAttributes] !== value);
+  if (wrong.length === 0) return;
+  if (how !== 'found') deleteKey(key);
+  const said = wrong.map(([name]) => `${name} ${String(actual[name as keyof PrivateKeyAttributes] ?? 'unreported')}`).join(', ');
+  const what = how === 'found' ? `key "${key.label}" on token "${key.token.label}" has` : `token "${key.token.label}" ${how} key "${key.label}" with`;
+  throw keywardError('KEY_ATTRIBUTES_WRONG', `${what} ${said}, not as asked${how === 'found' ? '' : '; the key was destroyed'}`, {
+    hint:
+      how === 'found'
+        ? 'it is not a copy Keyward made: find out where it came from before going on'
+        : 'the token did not honour the attribute template: check its firmware and policy before keeping keys in it',
+    details: { token: key.token.label, label: key.label, expected: Object.fromEntries(wrong), actual },
+  });
 }
 
 /** Destroys every object of the key: private key first, so a failure never leaves it usable. */

@@ -1,6 +1,7 @@
 /**
  * What `keyward token …` does with PKCS#11 tokens besides using keys: list them, initialise one
- * (SoftHSM), change and unblock the user PIN. Reached through `keystore.administration('pkcs11')`.
+ * (SoftHSM), change and unblock the user PIN; and what a backup ceremony does: copy a key made for
+ * it to a second token under wrap (key-copy.ts). Reached through `keystore.administration('pkcs11')`.
  */
 import { keywardError } from '../../errors.js';
 import { mechanismName } from '../../hsm/pkcs11/constants.js';
@@ -8,9 +9,11 @@ import type { Pkcs11Module } from '../../hsm/pkcs11/module.js';
 import { fileStoreRisk, softHsmHasDatabaseStore, softHsmStore, type SoftHsmObjectStore, type SoftHsmStoreInfo } from '../../hsm/pkcs11/softhsm-store.js';
 import type { PinCounterState, Token } from '../../hsm/pkcs11/token.js';
 import type { Secret } from '../../secret.js';
+import type { BackendContext } from '../backend.js';
 import { devicePinVariable } from '../device-pins.js';
 import { OPERATOR } from '../uri/origin.js';
 import { parsePkcs11Uri, type Pkcs11Uri } from '../uri/index.js';
+import { Pkcs11KeyCopy, type KeyCopyRequest, type KeyCopyResult } from './key-copy.js';
 import type { TokenLogins } from './login.js';
 import type { Pkcs11Resolver } from './resolve.js';
 
@@ -50,10 +53,21 @@ export interface InitTokenRequest {
 export class Pkcs11Administration {
   readonly #resolver: Pkcs11Resolver;
   readonly #logins: TokenLogins;
+  readonly #keyCopy: Pkcs11KeyCopy;
 
-  constructor(resolver: Pkcs11Resolver, logins: TokenLogins) {
+  constructor(context: BackendContext, resolver: Pkcs11Resolver, logins: TokenLogins) {
     this.#resolver = resolver;
     this.#logins = logins;
+    this.#keyCopy = new Pkcs11KeyCopy(context, resolver, logins);
+  }
+
+  /**
+   * Copies a key made for backup (`backup: 'wrap'`) to a second token under wrap: the source
+   * token's Security Officer trusts the destination's transport key, the key never leaves the two
+   * tokens in the clear, and the copy is as protected as the key (key-copy.ts).
+   */
+  copyKey(request: KeyCopyRequest): Promise<KeyCopyResult> {
+    return this.#keyCopy.copy(request);
   }
 
   tokens(uriText = 'pkcs11:', options: { mechanisms?: boolean; includeUninitialized?: boolean } = {}): TokenSummary[] {

@@ -30,7 +30,7 @@ export class Pkcs11Backend implements KeystoreBackend {
     this.#ctx = context;
     this.#resolver = new Pkcs11Resolver(context, settings);
     this.#logins = new TokenLogins(context, this.#resolver);
-    this.administration = new Pkcs11Administration(this.#resolver, this.#logins);
+    this.administration = new Pkcs11Administration(context, this.#resolver, this.#logins);
   }
 
   #keyInfo(key: Pkcs11Key, uri: Pkcs11Uri): KeyInfo {
@@ -45,6 +45,7 @@ export class Pkcs11Backend implements KeystoreBackend {
       hasPrivateKey: key.privateKey !== undefined,
       hasCertificate: key.certificate !== undefined,
       nonExtractable: key.privateKey ? attributes.sensitive === true && attributes.extractable === false : undefined,
+      ...(attributes.sensitive === true && attributes.extractable === true && attributes.wrapWithTrusted === true ? { backup: 'wrap' as const } : {}),
       details: {
         id: hex(key.id),
         token: token.label,
@@ -95,9 +96,18 @@ export class Pkcs11Backend implements KeystoreBackend {
         hint: 'to replace a PKCS#11 key, delete the old one first (keyward key delete)',
       });
     }
+    if (options.backup === 'wrap' && ALGORITHMS[options.algorithm].family === 'ed25519') {
+      throw keywardError(
+        'BACKUP_UNSUPPORTED',
+        'Keyward copies ECDSA and RSA keys between tokens, not Ed25519 keys (SoftHSM 2.6.1, for one, will not wrap an EdDSA private key)',
+        {
+          hint: 'make the key P-256, P-384 or RSA to back it up by wrapping',
+        },
+      );
+    }
     const token = this.#resolver.token(uri, uriText, origin);
     await this.#logins.login(token, uri);
-    const key = await generateKeyPair(token, { algorithm: options.algorithm, label: uri.object, id: uri.id });
+    const key = await generateKeyPair(token, { algorithm: options.algorithm, label: uri.object, id: uri.id, backup: options.backup });
     return this.#handle(key, uri);
   }
 

@@ -64,6 +64,11 @@ export class YubiKeyBackend implements KeystoreBackend {
   async generate(uriText: string, options: GenerateOptions): Promise<KeyHandle> {
     const uri = parseYubiKeyUri(uriText);
     const slot = requireSlot(uri, uriText, 'generate a key');
+    if (options.backup) {
+      throw keywardError('BACKUP_UNSUPPORTED', 'a YubiKey key never leaves the card: it cannot be made for backup by wrapping', {
+        hint: 'make the key on a PKCS#11 token (an HSM) to back it up by wrapping, or give the role several keys on several YubiKeys',
+      });
+    }
     const device = await this.#resolver.device(uri, uriText);
     await this.#resolver.warnDefaults(device);
     const existing = (await this.#resolver.slotContents(device, slot, false)).info;

@@ -1,0 +1,244 @@
+/**
+ * Keys made for backup (`backup: 'wrap'`) and their copy to a second SoftHSM token under wrap: the
+ * attributes read back from the token, the copy signing what the original's public key verifies,
+ * the refusals (a key made without it, the same token twice, a wrong SO PIN) before anything
+ * changes, and the token itself refusing to let the key out under a key its SO did not trust.
+ */
+import test from 'ava';
+import { createPublicKey, verify } from 'node:crypto';
+import pkcs11js from 'pkcs11js';
+import { ALGORITHMS, nodeHashName, type KeyAlgorithm } from '../../src/crypto/algorithms.js';
+import type { KeywardError } from '../../src/errors.js';
+import { findKeys } from '../../src/hsm/pkcs11/keys.js';
+import { Pkcs11Module, resolveModulePath } from '../../src/hsm/pkcs11/module.js';
+import type { Token } from '../../src/hsm/pkcs11/token.js';
+import { devicePinVariable, tokenSoPinVariable } from '../../src/keystore/device-pins.js';
+import type { Interaction } from '../../src/keystore/interaction.js';
+import { Keystore } from '../../src/keystore/keystore.js';
+import type { KeyCopyStep } from '../../src/keystore/pkcs11/key-copy.js';
+import { KeyUri } from '../../src/keystore/uri/origin.js';
+import { parsePkcs11Uri } from '../../src/keystore/uri/index.js';
+import { Secret } from '../../src/secret.js';
+import { createTestToken, softHsmModule, type TestToken } from '../../src/testing/softhsm.js';
+
+const DATA = Buffer.from('signed by the copy\n');
+const codeOf = (error: unknown) => (error as KeywardError).code;
+const serialOf = (token: TestToken) => parsePkcs11Uri(token.uri).serial!;
+
+/** The token behind a test token, for reading what is on it. */
+function tokenOf(test: TestToken): Token {
+  return Pkcs11Module.open(resolveModulePath({ explicit: softHsmModule() }))
+    .tokens()
+    .find((t) => t.label === test.label)!;
+}
+
+/** Every object on a token (logged in as its user), to show a refused copy changed nothing. */
+function objects(test: TestToken): string[] {
+  return findKeys(tokenOf(test)).map((k) => `${k.label}:${[k.privateKey && 'private', k.publicKey && 'public'].filter(Boolean).join('+')}`);
+}
+
+/** One keystore for both tokens, each with its own user PIN, and the source's SO PIN unless told otherwise. */
+function pairKeystore(source: TestToken, backup: TestToken, options: { soPin?: string | null; interaction?: Interaction } = {}): Keystore {
+  return new Keystore({
+    env: {
+      [devicePinVariable('token', serialOf(source))!]: source.userPin,
+      [devicePinVariable('token', serialOf(backup))!]: backup.userPin,
+      ...(options.soPin === null ? {} : { [tokenSoPinVariable(serialOf(source))!]: options.soPin ?? source.soPin }),
+    },
+    pkcs11Module: softHsmModule(),
+    ...(options.interaction ? { interaction: options.interaction } : {}),
+  });
+}
+
+async function pair(t: { teardown(f: () => unknown): void }) {
+  const source = await createTestToken();
+  const backup = await createTestToken();
+  t.teardown(() => Promise.all([source.close(), backup.close()]));
+  return { source, backup };
+}
+
+/** Whether `signature` over DATA verifies with `spki` (the original key's public key). */
+function verifies(algorithm: KeyAlgorithm, spki: Uint8Array, signature: Uint8Array): boolean {
+  const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+  return verify(nodeHashName(ALGORITHMS[algorithm].defaultHash), DATA, key, signature);
+}
+
+test('a key made with backup: wrap reads back sensitive and extractable only under a trusted wrap; by default a key never leaves', async (t) => {
+  const { source } = await pair(t);
+  const wrap = await source.keystore.generate(source.keyUri('root'), { algorithm: 'p384', backup: 'wrap' });
+  t.is(wrap.info.backup, 'wrap');
+  t.false(wrap.info.nonExtractable);
+  t.like(wrap.info.details.attributes, { sensitive: true, extractable: true, wrapWithTrusted: true, sign: true, decrypt: false, unwrap: false, derive: false });
+  const plain = await source.keystore.generate(source.keyUri('plain'), { algorithm: 'p384' });
+  t.is(plain.info.backup, undefined);
+  t.true(plain.info.nonExtractable);
+  t.like(plain.info.details.attributes, { sensitive: true, extractable: false });
+  const ed = await t.throwsAsync(source.keystore.generate(source.keyUri('ed'), { algorithm: 'ed25519', backup: 'wrap' }));
+  t.is(codeOf(ed), 'BACKUP_UNSUPPORTED');
+});
+
+for (const algorithm of ['p256', 'p384', 'rsa2048'] as const) {
+  test(`${algorithm}: copied under wrap, the copy signs what the original's public key verifies, as protected as the original`, async (t) => {
+    const { source, backup } = await pair(t);
+    const original = await source.keystore.generate(source.keyUri('root-2026'), { algorithm, backup: 'wrap' });
+    const keystore = pairKeystore(source, backup);
+    t.teardown(() => keystore.close());
+    const steps: Array<[KeyCopyStep, Record<string, unknown>]> = [];
+    const asked: string[] = [];
+    const result = await (
+      await keystore.administration('pkcs11')
+    ).copyKey({
+      source: KeyUri.of(source.keyUri('root-2026')),
+      destination: KeyUri.of(backup.keyUri('root-2026')),
+      step: (step, data) => void steps.push([step, data]),
+      confirm: async (question) => (asked.push(question), true),
+    });
+    t.true(result.copied);
+    t.deepEqual(
+      steps.map(([step]) => step),
+      ['source-checked', 'transport-made', 'transport-trusted', 'key-wrapped', 'key-unwrapped'],
+    );
+    t.regex(asked[0]!, /Security Officer of token .*: trust the transport key .* \(sha256 [0-9a-f]{64}\)/);
+    t.regex(asked[1]!, /Make the copy "root-2026" on token/);
+    t.like(steps[4]![1], { attributes: { sensitive: true, extractable: true, wrapWithTrusted: true, local: false } });
+    t.is(steps[4]![1].spkiSha256, steps[0]![1].spkiSha256, "the copy's public key is the original's");
+
+    const copy = await keystore.open(backup.keyUri('root-2026'));
+    t.deepEqual(Buffer.from(await copy.publicKey()), Buffer.from(await original.publicKey()));
+    t.is(copy.info.backup, 'wrap');
+    t.like(copy.info.details.attributes, {
+      sensitive: true,
+      extractable: true,
+      wrapWithTrusted: true,
+      sign: true,
+      decrypt: false,
+      unwrap: false,
+      derive: false,
+    });
+    t.true(verifies(algorithm, await original.publicKey(), await copy.sign(DATA)), "the copy's signature verifies with the original's public key");
+    t.false(verifies(algorithm, await original.publicKey(), await copy.sign(Buffer.from('other'))), 'and the check can fail');
+    t.deepEqual(objects(backup), ['root-2026:private+public'], 'no transport key left on the backup token');
+    const ephemeral = tokenOf(source).findObjects([{ type: pkcs11js.CKA_TRUSTED, value: true }]);
+    t.deepEqual(ephemeral, [], 'no trusted wrapping key left on the source token');
+  });
+}
+
+test('a key made without backup: wrap is refused before anything changes on either token', async (t) => {
+  const { source, backup } = await pair(t);
+  await source.keystore.generate(source.keyUri('root'), { algorithm: 'p384' });
+  const keystore = pairKeystore(source, backup, { soPin: null });
+  t.teardown(() => keystore.close());
+  const error = await t.throwsAsync(
+    (await keystore.administration('pkcs11')).copyKey({ source: KeyUri.of(source.keyUri('root')), destination: KeyUri.of(backup.keyUri('root')) }),
+  );
+  t.is(codeOf(error), 'KEY_NOT_WRAPPABLE');
+  t.regex(error!.message, /cannot be copied under wrap: it was made non-extractable: it can never leave its token/);
+  t.regex((error as KeywardError).hint ?? '', /backup: wrap/);
+  t.deepEqual(objects(backup), [], 'nothing was made on the backup token');
+  t.deepEqual(objects(source), ['root:private+public']);
+});
+
+test('the token itself refuses to wrap the key under a key its Security Officer did not trust, and the user cannot mark one trusted', async (t) => {
+  const { source } = await pair(t);
+  await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
+  const token = tokenOf(source);
+  const lib = token.lib;
+  const session = token.session();
+  const [key] = findKeys(token, { label: 'root', kind: 'private' });
+  const aes = (trusted: boolean) => [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+    { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+    { type: pkcs11js.CKA_TOKEN, value: false },
+    { type: pkcs11js.CKA_PRIVATE, value: false },
+    { type: pkcs11js.CKA_WRAP, value: true },
+    { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+    ...(trusted ? [{ type: pkcs11js.CKA_TRUSTED, value: true }] : []),
+  ];
+  const wrapWith = (wrapping: Buffer) => () =>
+    lib.C_WrapKey(session, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, wrapping, key!.privateKey!, Buffer.alloc(4096));
+  // The user: an AES key of their own cannot carry the key out, nor be made trusted.
+  const untrusted = lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, aes(false));
+  t.throws(wrapWith(untrusted), { message: 'CKR_KEY_NOT_WRAPPABLE' });
+  t.throws(() => lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, aes(true)), { message: 'CKR_ATTRIBUTE_READ_ONLY' });
+  t.throws(() => lib.C_SetAttributeValue(session, untrusted, [{ type: pkcs11js.CKA_TRUSTED, value: true }]), { message: /^CKR_ATTRIBUTE_READ_ONLY/ });
+  // The same key made trusted by the Security Officer does (what the copy relies on).
+  token.logout();
+  token.login(Secret.fromString(source.soPin), { userType: 'so' });
+  const trusted = lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, aes(true));
+  token.logout();
+  token.login(Secret.fromString(source.userPin));
+  const [again] = findKeys(token, { label: 'root', kind: 'private' });
+  t.true(lib.C_WrapKey(session, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, trusted, again!.privateKey!, Buffer.alloc(4096)).length > 32);
+  for (const handle of [untrusted, trusted]) lib.C_DestroyObject(session, handle);
+});
+
+test('the same token twice, a wrong SO PIN, and a label taken on the backup token are refused; a refused copy leaves nothing behind', async (t) => {
+  const { source, backup } = await pair(t);
+  await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
+  const same = pairKeystore(source, backup);
+  t.teardown(() => same.close());
+  const twice = await t.throwsAsync(
+    (await same.administration('pkcs11')).copyKey({ source: KeyUri.of(source.keyUri('root')), destination: KeyUri.of(source.keyUri('copy')) }),
+  );
+  t.is(codeOf(twice), 'KEY_COPY_SAME_TOKEN');
+
+  const wrongSo = pairKeystore(source, backup, { soPin: 'not-the-so-pin' });
+  t.teardown(() => wrongSo.close());
+  const wrong = await t.throwsAsync(
+    (await wrongSo.administration('pkcs11')).copyKey({ source: KeyUri.of(source.keyUri('root')), destination: KeyUri.of(backup.keyUri('root')) }),
+  );
+  t.is(codeOf(wrong), 'PIN_INCORRECT');
+  t.regex(wrong!.message, /wrong SO PIN/);
+  t.deepEqual(objects(backup), [], 'no copy, no transport key, no public key left');
+
+  // Nobody to ask for the SO PIN: the prompt's absence is said, with where the PIN could come from.
+  const prompts: string[] = [];
+  const noSo = pairKeystore(source, backup, {
+    soPin: null,
+    interaction: {
+      askSecret: async (p) => void prompts.push(p),
+      confirm: async () => undefined,
+      warn: () => undefined,
+      notice: () => ({ clear: () => undefined }),
+    },
+  });
+  t.teardown(() => noSo.close());
+  const none = await t.throwsAsync(
+    (await noSo.administration('pkcs11')).copyKey({ source: KeyUri.of(source.keyUri('root')), destination: KeyUri.of(backup.keyUri('root')) }),
+  );
+  t.is(codeOf(none), 'PIN_REQUIRED');
+  t.regex(prompts[0]!, /^Enter the SO PIN of token ".*" \(serial [0-9a-f]+\):$/);
+  t.regex((none as KeywardError).hint ?? '', /KEYWARD_SO_PIN_TOKEN_[0-9a-f]+ \(this token's own\) or KEYWARD_SO_PIN/);
+
+  await backup.keystore.generate(backup.keyUri('root'), { algorithm: 'p256' });
+  const taken = await t.throwsAsync(
+    (await same.administration('pkcs11')).copyKey({ source: KeyUri.of(source.keyUri('root')), destination: KeyUri.of(backup.keyUri('root')) }),
+  );
+  t.is(codeOf(taken), 'LABEL_IN_USE');
+  t.deepEqual(objects(backup), ['root:private+public'], 'the key there is left as it was');
+});
+
+test('resumed, a copy made before the stop is found, not made again; half a copy (its public key only) is completed', async (t) => {
+  const { source, backup } = await pair(t);
+  await source.keystore.generate(source.keyUri('root'), { algorithm: 'p384', backup: 'wrap' });
+  const keystore = pairKeystore(source, backup);
+  t.teardown(() => keystore.close());
+  const administration = await keystore.administration('pkcs11');
+  const request = { source: KeyUri.of(source.keyUri('root')), destination: KeyUri.of(backup.keyUri('root')) };
+  t.true((await administration.copyKey(request)).copied);
+  const steps: KeyCopyStep[] = [];
+  const again = await administration.copyKey({ ...request, resume: true, step: (step) => void steps.push(step) });
+  t.false(again.copied);
+  t.deepEqual(steps, ['source-checked', 'copy-found']);
+  t.is(codeOf(await t.throwsAsync(administration.copyKey(request))), 'LABEL_IN_USE', 'without --resume a copy there is refused');
+  t.deepEqual(objects(backup), ['root:private+public']);
+
+  // The machine died between the public key and the unwrap: the resumed copy completes it.
+  const token = tokenOf(backup);
+  const [copy] = findKeys(token, { label: 'root' });
+  token.destroyObject(copy!.privateKey!, 'test: remove the private half');
+  const completed = await administration.copyKey({ ...request, resume: true });
+  t.true(completed.copied);
+  t.deepEqual(objects(backup), ['root:private+public']);
+});
