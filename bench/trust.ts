@@ -163,23 +163,15 @@ async function coldSign(rig: PcscRig): Promise<TrustBench['coldSign']> {
   const cleanup = new Cleanup();
   try {
     const s = await trustCliSetup(cleanup, rig);
-    const keys = [await s.key('root', 'ed25519'), await s.key('targets', 'ed25519'), await s.key('snapshot', 'ed25519'), await s.key('timestamp', 'ed25519')];
-    await s.keyward([
-      'trust',
-      'repo',
-      'init',
-      s.dir,
-      '--root-key',
-      keys[0]!,
-      '--targets-key',
-      keys[1]!,
-      '--snapshot-key',
-      keys[2]!,
-      '--timestamp-key',
-      keys[3]!,
-    ]);
+    const keys = {
+      root: await s.key('root', 'ed25519'),
+      targets: await s.key('targets', 'ed25519'),
+      snapshot: await s.key('snapshot', 'ed25519'),
+      timestamp: await s.key('timestamp', 'ed25519'),
+    };
+    await s.init(keys);
     await s.keyward(['key', 'generate', 'yubikey:slot=9c', '-a', 'p256', '--touch-policy', 'always', '--pin-policy', 'never']);
-    await s.keyward(['trust', 'repo', 'delegate', s.dir, 'releases', '--path', 'releases/*', '--key', 'yubikey:slot=9c', '--sign-with', keys[1]!]);
+    await s.keyward(['trust', 'repo', 'delegate', s.dir, 'releases', '--path', 'releases/*', '--key', 'yubikey:slot=9c', '--sign-with', keys.targets]);
     const release = join(s.dir, '..', 'release.tar.gz');
     writeFileSync(release, randomBytes(4096));
     const toNotice: number[] = [];

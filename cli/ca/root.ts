@@ -3,8 +3,7 @@ import type { Command } from 'commander';
 import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { wholeNumber } from '../options.js';
-import { dirOption, generateOption, ledgerOption, withKeystore, describeStep } from './shared.js';
+import { dirOption, generateOption, ledgerOption, rootYearsOption, withKeystore, describeStep } from './shared.js';
 
 /** `keyward ca root …`. */
 export function defineRoot(ca: Command): void {
@@ -15,7 +14,7 @@ export function defineRoot(ca: Command): void {
     .requiredOption('--key <uri>', 'the root key, e.g. pkcs11:token=offline-root;object=root-2026')
     .addOption(generateOption())
     .option('--subject <dn>', "the root's name", 'CN=swarm-ca')
-    .option('--years <n>', 'validity in years', (v) => wholeNumber(v, '--years', { min: 1 }), 20)
+    .addOption(rootYearsOption())
     .addOption(dirOption())
     .addOption(ledgerOption())
     .addHelpText(

@@ -3,8 +3,7 @@ import type { Command } from 'commander';
 import type { KeyAlgorithm } from '../../src/crypto/algorithms.js';
 import { CliContext } from '../context.js';
 import { examples } from '../help.js';
-import { wholeNumber } from '../options.js';
-import { dirOption, generateOption, ledgerOption, withKeystore, describeStep } from './shared.js';
+import { dirOption, generateOption, ledgerOption, rootYearsOption, withKeystore, describeStep } from './shared.js';
 
 /** `keyward ca rotate-root …`. */
 export function defineRotation(ca: Command): void {
@@ -15,7 +14,7 @@ export function defineRotation(ca: Command): void {
     .requiredOption('--new-key <uri>', "the new root's key")
     .addOption(generateOption())
     .option('--subject <dn>', "the new root's name (default: the old root's)")
-    .option('--years <n>', 'validity in years', (v) => wholeNumber(v, '--years', { min: 1 }), 20)
+    .addOption(rootYearsOption())
     .addOption(dirOption())
     .addOption(ledgerOption())
     .addHelpText(

@@ -3,6 +3,7 @@ import { Option } from 'commander';
 import { KEY_ALGORITHMS } from '../../src/crypto/algorithms.js';
 import type { StepRecord } from '../../src/ca/steps/record.js';
 import type { CliContext } from '../context.js';
+import { wholeNumber } from '../options.js';
 
 export const dirOption = () =>
   new Option('--dir <dir>', 'the CA directory (its certificates, ledger and CRLs; keys stay in their devices)').env('KEYWARD_CA_DIR').default('keyward-ca');
@@ -13,6 +14,8 @@ export const ledgerOption = () =>
     "the ledger: sqlite (the directory's ledger.sqlite) or postgres://USER@HOST:PORT/DB[?sslmode=verify-full&sslrootcert=FILE], its password from PGPASSWORD or PGPASSFILE (default: ca.json's, else sqlite)",
   ).env('KEYWARD_CA_LEDGER');
 export const generateOption = () => new Option('--generate <algorithm>', 'generate the key at that URI first').choices(KEY_ALGORITHMS);
+/** A new root's validity, the same for `root create` and `rotate-root begin`: 20 years unless told, as createRoot's (src/ca/issue.ts, not loaded for --help). */
+export const rootYearsOption = () => new Option('--years <n>', 'validity in years').argParser((v) => wholeNumber(v, '--years', { min: 1 })).default(20);
 
 /** Runs a step and always releases the devices it opened. */
 export async function withKeystore<T>(ctx: CliContext, work: () => Promise<T>): Promise<T> {

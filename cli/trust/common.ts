@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import type { CliContext } from '../context.js';
-import type { ChangeReport, KeySource, Repository } from '../../src/trust/repository/repository.js';
+import type { ChangeReport, ChangeRequest, KeySource, Repository } from '../../src/trust/repository/repository.js';
 import type { RepositoryEdits } from '../../src/trust/repository/edits.js';
 import type { PublishReport } from '../../src/trust/repository/publishing.js';
 import type { RoleStatus } from '../../src/trust/repository/requirements.js';
@@ -73,16 +73,37 @@ export async function keySource(ctx: CliContext, spec: string, flag: string): Pr
   };
 }
 
-export async function signers(ctx: CliContext, uris: string[] = []): Promise<TufSigner[]> {
+/** A repeatable key argument (`--key`, `--add`, `--root-key`…), each a Keystore URI or a PEM public key file. */
+export async function keySources(ctx: CliContext, specs: string[] = [], flag: string): Promise<KeySource[]> {
+  return Promise.all(specs.map((spec) => keySource(ctx, spec, flag)));
+}
+
+async function signers(ctx: CliContext, uris: string[] = []): Promise<TufSigner[]> {
   const { signerOf } = await import('../../src/trust/signer.js');
   const out: TufSigner[] = [];
   for (const uri of uris) out.push(await signerOf(await ctx.keystore().open(uri)));
   return out;
 }
 
-/** `--expect <digest>`, for every command that may sign content staged by others. */
-export const expectOption = () =>
-  new Option('--expect <sha256:hex>', 'sign changes staged by others only if they are the ones reviewed: the digest keyward trust repo status printed');
+/** For an option that may be given several times: every value, in order. */
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/**
+ * The options of every command that signs a change: the keys it signs with (`--sign-with`, unless
+ * the command names them otherwise), `--expect` and `--no-publish`; added after the command's own
+ * options, so that --help lists them together, last. signingRequest turns them into a change's.
+ */
+export function signingOptions(
+  command: Command,
+  keys = new Option('--sign-with <uri>', 'sign the change right away with this key (repeat for several)').argParser(collect),
+): Command {
+  return command
+    .addOption(keys)
+    .addOption(
+      new Option('--expect <sha256:hex>', 'sign changes staged by others only if they are the ones reviewed: the digest keyward trust repo status printed'),
+    )
+    .addOption(new Option('--no-publish', 'stage and sign only; publish later: keyward trust repo publish (or refresh, where the online keys are)'));
+}
 
 /** A staged role's changes, for people: "releases v3:\n  + targets[\"releases/app.tgz\"]: {…}". */
 export function describeChanges(roles: RoleReview[]): string {
@@ -101,7 +122,7 @@ export function describeChanges(roles: RoleReview[]): string {
  * What a signing command does with content staged by others: with --expect, signs it only if its
  * digest is the one reviewed; else shows it and asks; with no one to ask, refuses.
  */
-export async function approval(ctx: CliContext, expect: string | undefined): Promise<Approval> {
+async function approval(ctx: CliContext, expect: string | undefined): Promise<Approval> {
   const { CancelledError, keywardError } = await import('../../src/errors.js');
   const { checkExpected } = await import('../../src/trust/repository/review.js');
   return async (review) => {
@@ -121,6 +142,7 @@ export async function approval(ctx: CliContext, expect: string | undefined): Pro
   };
 }
 
+/** What signingOptions parse to. */
 export interface SigningOptions {
   signWith?: string[];
   publish: boolean;
@@ -128,23 +150,39 @@ export interface SigningOptions {
 }
 
 /**
- * A `repo` change: `edit` made and described, signed with the `--sign-with` keys (opened first, so
- * PINs are asked before the repository is locked), published when every threshold is met; says
- * what happened. `remember`: keys the change names whose URIs are recorded.
+ * The part of a Repository.change request that the signing options decide: the signers (the
+ * `--sign-with` keys, or `opened`, keys the command found itself), opened here, before the change,
+ * so that PINs are asked before the repository is locked; what to do with content staged by others
+ * (`--expect`, else ask); whether to publish.
+ */
+export async function signingRequest(
+  ctx: CliContext,
+  options: SigningOptions,
+  opened?: TufSigner[],
+): Promise<Required<Pick<ChangeRequest<unknown>, 'signers' | 'approve' | 'publish'>>> {
+  return {
+    signers: opened ?? (await signers(ctx, options.signWith)),
+    approve: await approval(ctx, options.expect),
+    publish: options.publish,
+  };
+}
+
+/**
+ * A `repo` change: `edit` made and described, signed as the signing options say, published when
+ * every threshold is met; says what happened. `named`: the keys the change names (a delegation's);
+ * the URIs of those given as URIs are recorded.
  */
 export async function changeRepository(
   ctx: CliContext,
   repo: Repository,
   options: SigningOptions,
   edit: ((edits: RepositoryEdits) => string) | undefined,
-  remember: TufSigner[] = [],
+  named: KeySource[] = [],
 ): Promise<void> {
   const report = await repo.change({
     edit,
-    signers: await signers(ctx, options.signWith),
-    remember,
-    approve: await approval(ctx, options.expect),
-    publish: options.publish,
+    remember: named.flatMap((s) => (s.signer ? [s.signer] : [])),
+    ...(await signingRequest(ctx, options)),
   });
   emitChange(ctx, report.result ?? 'signed the staged changes', report);
 }
@@ -216,13 +254,16 @@ export function describeStatus(status: RoleStatus[]): string {
   return lines.join('\n');
 }
 
-/** `--digest sha256:<hex> --length N` or `--file F` → a target entry (and the bytes to store). */
-export async function targetFrom(options: {
+/** How the commands that add a target name it: `--file`, or `--digest` with `--length`; `--custom`. */
+export interface TargetOptions {
   file?: string;
   digest?: string;
   length?: string;
   custom?: string;
-}): Promise<{ info: import('../../src/trust/targets.js').TargetFile; bytes?: Buffer }> {
+}
+
+/** `--digest sha256:<hex> --length N` or `--file F` → a target entry (and the bytes to store). */
+export async function targetFrom(options: TargetOptions): Promise<{ info: import('../../src/trust/targets.js').TargetFile; bytes?: Buffer }> {
   const { keywardError } = await import('../../src/errors.js');
   const { targetFileFromDigest, targetFileOf } = await import('../../src/trust/targets.js');
   let custom: Record<string, unknown> | undefined;

@@ -1,33 +1,28 @@
 /** `keyward trust repo …`: a TUF 1.0 repository on disk, every signature made in a Keystore device. */
 import { Option, type Command } from 'commander';
 import { keywardError } from '../../src/errors.js';
-import type { KeySource } from '../../src/trust/repository/repository.js';
 import { examples } from '../help.js';
 import { wholeNumber } from '../options.js';
 import { confirmDestruction, yesOption } from '../confirm.js';
 import {
   changeRepository,
+  collect,
   describeChanges,
   describePublish,
   describeStatus,
-  expectOption,
   keySource,
+  keySources,
   lockOptions,
+  signingOptions,
   targetFrom,
   withRepository,
   type SigningOptions,
+  type TargetOptions,
 } from './common.js';
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 const ROLES = 'root, targets, snapshot, timestamp';
 
-/** The keys given by URI (not as public-key files): where they live is recorded once the change is signed. */
-const devicesOf = (sources: KeySource[]) => sources.flatMap((s) => (s.signer ? [s.signer] : []));
-
 const int = (value: string | undefined, flag: string, fallback: number) => (value === undefined ? fallback : wholeNumber(value, flag));
-
-const signWith = () => new Option('--sign-with <uri>', 'sign the change right away with this key (repeat for several)').argParser(collect);
-const noPublish = () => new Option('--no-publish', 'stage and sign only; publish later (keyward trust repo publish)');
 
 /** `keyward trust repo`'s commands (the noun is named in index.ts). */
 export function defineRepo(repo: Command): void {
@@ -69,9 +64,7 @@ export function defineRepo(repo: Command): void {
       const ctx = await CliContext.of(command);
       try {
         const sources = async (flag: string) =>
-          Promise.all(
-            ((options[flag] as string[] | undefined) ?? []).map((spec) => keySource(ctx, spec, `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)),
-          );
+          keySources(ctx, options[flag] as string[] | undefined, `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
         const expiry: Record<string, number> = {};
         for (const item of (options.expiry as string[] | undefined) ?? []) {
           const match = /^(root|targets|snapshot|timestamp|delegations)=(\d+)$/.exec(item);
@@ -100,17 +93,16 @@ export function defineRepo(repo: Command): void {
       }
     });
 
-  repo
-    .command('add-target <dir> <path>')
-    .description('add or replace a target, from a file or from a digest and length (an image manifest)')
-    .option('--file <file>', 'the target file (copied under targets/ by its hash)')
-    .option('--digest <sha256:hex>', "the target's SHA-256, when the file lives elsewhere (a registry)")
-    .option('--length <bytes>', "the target's length, with --digest")
-    .option('--custom <json>', 'custom metadata for the target, a JSON object')
-    .option('--role <role>', 'the role to put it in (default: where the delegations lead its path)')
-    .addOption(signWith())
-    .addOption(expectOption())
-    .addOption(noPublish())
+  signingOptions(
+    repo
+      .command('add-target <dir> <path>')
+      .description('add or replace a target, from a file or from a digest and length (an image manifest)')
+      .option('--file <file>', 'the target file (copied under targets/ by its hash)')
+      .option('--digest <sha256:hex>', "the target's SHA-256, when the file lives elsewhere (a registry)")
+      .option('--length <bytes>', "the target's length, with --digest")
+      .option('--custom <json>', 'custom metadata for the target, a JSON object')
+      .option('--role <role>', 'the role to put it in (default: where the delegations lead its path)'),
+  )
     .addHelpText(
       'after',
       examples([
@@ -118,34 +110,27 @@ export function defineRepo(repo: Command): void {
         'keyward trust repo add-target ./repo registry.example/app:1.2 --digest sha256:4f1c… --length 1462',
       ]),
     )
-    .action(
-      async (
-        dir: string,
-        path: string,
-        options: SigningOptions & { file?: string; digest?: string; length?: string; custom?: string; role?: string },
-        command: Command,
-      ) =>
-        withRepository(command, dir, async (ctx, repository) => {
-          const { info, bytes } = await targetFrom(options);
-          await changeRepository(ctx, repository, options, (edits) => {
-            const { role, previous } = edits.addTarget(path, info, { role: options.role, bytes });
-            return `${previous ? 'replaced' : 'added'} ${path} in ${role} (sha256 ${info.hashes.sha256}, ${info.length} bytes)`;
-          });
-        }),
+    .action(async (dir: string, path: string, options: SigningOptions & TargetOptions & { role?: string }, command: Command) =>
+      withRepository(command, dir, async (ctx, repository) => {
+        const { info, bytes } = await targetFrom(options);
+        await changeRepository(ctx, repository, options, (edits) => {
+          const { role, previous } = edits.addTarget(path, info, { role: options.role, bytes });
+          return `${previous ? 'replaced' : 'added'} ${path} in ${role} (sha256 ${info.hashes.sha256}, ${info.length} bytes)`;
+        });
+      }),
     );
 
-  repo
-    .command('delegate <dir> <name>')
-    .description('delegate paths (glob patterns or hash prefixes) to a new role with its own keys and threshold')
-    .addOption(new Option('--key <key>', 'a key of the new role: a Keystore URI or a PEM public key file (repeat)').argParser(collect).makeOptionMandatory())
-    .option('--threshold <n>', 'signatures the role needs', '1')
-    .option('--path <pattern>', 'a path pattern the role may sign for, e.g. "releases/*" (repeat)', collect)
-    .option('--hash-prefix <hex>', 'a SHA-256 prefix of the paths the role may sign for (repeat)', collect)
-    .option('--terminating', 'stop the search here for paths this role covers')
-    .option('--from <role>', 'the delegating role', 'targets')
-    .addOption(signWith())
-    .addOption(expectOption())
-    .addOption(noPublish())
+  signingOptions(
+    repo
+      .command('delegate <dir> <name>')
+      .description('delegate paths (glob patterns or hash prefixes) to a new role with its own keys and threshold')
+      .addOption(new Option('--key <key>', 'a key of the new role: a Keystore URI or a PEM public key file (repeat)').argParser(collect).makeOptionMandatory())
+      .option('--threshold <n>', 'signatures the role needs', '1')
+      .option('--path <pattern>', 'a path pattern the role may sign for, e.g. "releases/*" (repeat)', collect)
+      .option('--hash-prefix <hex>', 'a SHA-256 prefix of the paths the role may sign for (repeat)', collect)
+      .option('--terminating', 'stop the search here for paths this role covers')
+      .option('--from <role>', 'the delegating role', 'targets'),
+  )
     .addHelpText(
       'after',
       examples([
@@ -160,7 +145,7 @@ export function defineRepo(repo: Command): void {
         command: Command,
       ) =>
         withRepository(command, dir, async (ctx, repository) => {
-          const sources = await Promise.all(options.key.map((k) => keySource(ctx, k, '--key')));
+          const sources = await keySources(ctx, options.key, '--key');
           await changeRepository(
             ctx,
             repository,
@@ -176,22 +161,21 @@ export function defineRepo(repo: Command): void {
               });
               return `delegated ${(options.path ?? options.hashPrefix ?? []).join(', ')} from ${options.from} to ${name}`;
             },
-            devicesOf(sources),
+            sources,
           );
         }),
     );
 
-  repo
-    .command('hash-bins <dir>')
-    .description('split targets over hash-bin roles (a power of two of them), for very large repositories')
-    .requiredOption('--count <n>', 'number of bins: 16, 256, …')
-    .addOption(new Option('--key <key>', 'a key of the bins (repeat)').argParser(collect).makeOptionMandatory())
-    .option('--threshold <n>', 'signatures each bin needs', '1')
-    .option('--from <role>', 'the delegating role', 'targets')
-    .option('--prefix <name>', "the bins' name prefix", 'bins')
-    .addOption(signWith())
-    .addOption(expectOption())
-    .addOption(noPublish())
+  signingOptions(
+    repo
+      .command('hash-bins <dir>')
+      .description('split targets over hash-bin roles (a power of two of them), for very large repositories')
+      .requiredOption('--count <n>', 'number of bins: 16, 256, …')
+      .addOption(new Option('--key <key>', 'a key of the bins (repeat)').argParser(collect).makeOptionMandatory())
+      .option('--threshold <n>', 'signatures each bin needs', '1')
+      .option('--from <role>', 'the delegating role', 'targets')
+      .option('--prefix <name>', "the bins' name prefix", 'bins'),
+  )
     .addHelpText(
       'after',
       examples([
@@ -201,7 +185,7 @@ export function defineRepo(repo: Command): void {
     .action(
       async (dir: string, options: SigningOptions & { count: string; key: string[]; threshold: string; from: string; prefix: string }, command: Command) =>
         withRepository(command, dir, async (ctx, repository) => {
-          const sources = await Promise.all(options.key.map((k) => keySource(ctx, k, '--key')));
+          const sources = await keySources(ctx, options.key, '--key');
           await changeRepository(
             ctx,
             repository,
@@ -216,17 +200,12 @@ export function defineRepo(repo: Command): void {
               );
               return `${bins.length} hash bins under ${options.from}: ${bins[0]} … ${bins.at(-1)}`;
             },
-            devicesOf(sources),
+            sources,
           );
         }),
     );
 
-  repo
-    .command('undelegate <dir> <name>')
-    .description('remove a delegated role (its delegator is re-signed)')
-    .addOption(signWith())
-    .addOption(expectOption())
-    .addOption(noPublish())
+  signingOptions(repo.command('undelegate <dir> <name>').description('remove a delegated role (its delegator is re-signed)'))
     .addHelpText('after', examples(["keyward trust repo undelegate ./repo releases --sign-with 'pkcs11:token=offline;object=targets'"]))
     .action(async (dir: string, name: string, options: SigningOptions, command: Command) =>
       withRepository(command, dir, async (ctx, repository) =>
@@ -234,15 +213,14 @@ export function defineRepo(repo: Command): void {
       ),
     );
 
-  repo
-    .command('rotate-key <dir> <role>')
-    .description('add and remove keys of any role, or change its threshold (root changes are signed by the old and the new root keys)')
-    .option('--add <key>', 'a new key: a Keystore URI or a PEM public key file (repeat)', collect)
-    .option('--remove <keyid-or-key>', 'a key to retire: its key id, URI or public key file (repeat)', collect)
-    .option('--threshold <n>', 'the new threshold')
-    .addOption(signWith())
-    .addOption(expectOption())
-    .addOption(noPublish())
+  signingOptions(
+    repo
+      .command('rotate-key <dir> <role>')
+      .description('add and remove keys of any role, or change its threshold (root changes are signed by the old and the new root keys)')
+      .option('--add <key>', 'a new key: a Keystore URI or a PEM public key file (repeat)', collect)
+      .option('--remove <keyid-or-key>', 'a key to retire: its key id, URI or public key file (repeat)', collect)
+      .option('--threshold <n>', 'the new threshold'),
+  )
     .addHelpText(
       'after',
       examples([
@@ -252,7 +230,7 @@ export function defineRepo(repo: Command): void {
     .action(async (dir: string, role: string, options: SigningOptions & { add?: string[]; remove?: string[]; threshold?: string }, command: Command) =>
       withRepository(command, dir, async (ctx, repository) => {
         const { keyIdOf } = await import('../../src/trust/keys.js');
-        const add = await Promise.all((options.add ?? []).map((k) => keySource(ctx, k, '--add')));
+        const add = await keySources(ctx, options.add, '--add');
         const remove = await Promise.all(
           (options.remove ?? []).map(async (k) => (/^[0-9a-f]{64}$/.test(k) ? k : keyIdOf((await keySource(ctx, k, '--remove')).key))),
         );
@@ -268,17 +246,17 @@ export function defineRepo(repo: Command): void {
             });
             return `${role}: ${add.length} key(s) added, ${remove.length} removed${options.threshold ? `, threshold ${options.threshold}` : ''}`;
           },
-          devicesOf(add),
+          add,
         );
       }),
     );
 
-  repo
-    .command('sign <dir>')
-    .description('add your signatures to the staged changes (one key at a time, any machine, any day); publishes once every threshold is met')
-    .addOption(new Option('--key <uri>', 'the key to sign with (repeat)').argParser(collect).makeOptionMandatory())
-    .addOption(expectOption())
-    .addOption(noPublish())
+  signingOptions(
+    repo
+      .command('sign <dir>')
+      .description('add your signatures to the staged changes (one key at a time, any machine, any day); publishes once every threshold is met'),
+    new Option('--key <uri>', 'the key to sign with (repeat)').argParser(collect).makeOptionMandatory(),
+  )
     .addHelpText(
       'after',
       examples([

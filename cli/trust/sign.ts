@@ -6,34 +6,26 @@
  * gets this signature beside theirs; anything else staged in the role by others is shown for
  * approval first. Everything heavy loads after the arguments are parsed.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { examples } from '../help.js';
-import { approval, emitChange, expectOption, targetFrom, withRepository } from './common.js';
+import { emitChange, signingOptions, signingRequest, targetFrom, withRepository, type SigningOptions, type TargetOptions } from './common.js';
 
-interface SignOptions {
-  file?: string;
-  digest?: string;
-  length?: string;
-  custom?: string;
-  key?: string;
-  role?: string;
-  expect?: string;
-  publish: boolean;
-}
+/** Its keys are `--key` (one, or the role's recorded key), not `--sign-with`. */
+type SignOptions = Omit<SigningOptions, 'signWith'> & TargetOptions & { key?: string; role?: string };
 
 /** `keyward trust sign` (named in index.ts). */
 export function defineSign(sign: Command): void {
-  sign
-    .argument('<repo>', 'the repository directory')
-    .argument('<target>', 'the target path, e.g. releases/app-1.2.tar.gz')
-    .option('--file <file>', 'the release file')
-    .option('--digest <sha256:hex>', "the release's SHA-256 (an image manifest), with --length")
-    .option('--length <bytes>', 'its length in bytes')
-    .option('--custom <json>', 'custom metadata, a JSON object')
-    .option('--key <uri>', "the key to sign with (default: the key recorded for the target's role, a YubiKey first)")
-    .option('--role <role>', 'the role to sign into (default: where the delegations lead the path)')
-    .addOption(expectOption())
-    .option('--no-publish', 'sign only; leave publication to keyward trust repo publish / refresh')
+  signingOptions(
+    sign
+      .argument('<repo>', 'the repository directory')
+      .argument('<target>', 'the target path, e.g. releases/app-1.2.tar.gz')
+      .option('--file <file>', 'the release file')
+      .option('--digest <sha256:hex>', "the release's SHA-256 (an image manifest), with --length")
+      .option('--length <bytes>', 'its length in bytes')
+      .option('--custom <json>', 'custom metadata, a JSON object')
+      .option('--role <role>', 'the role to sign into (default: where the delegations lead the path)'),
+    new Option('--key <uri>', "the key to sign with (default: the key recorded for the target's role, a YubiKey first)"),
+  )
     .addHelpText(
       'after',
       examples([
@@ -57,10 +49,8 @@ export function defineSign(sign: Command): void {
         const signer = await signerOf(await ctx.keystore().open(uri));
         const report = await repo.change({
           edit: (edits) => edits.addTarget(path, info, { role: options.role, bytes }),
-          signers: [signer],
           roles: [role],
-          approve: await approval(ctx, options.expect),
-          publish: options.publish,
+          ...(await signingRequest(ctx, options, [signer])),
         });
         const { previous } = report.result!;
         const version = report.status.find((s) => s.role === role)?.version;

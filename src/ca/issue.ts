@@ -100,7 +100,10 @@ export interface RootOptions {
   years?: number;
 }
 
-/** The offline root: self-signed in its device, 20 years by default (SwarmKit's root lifetime). */
+/** A root's validity unless told: 20 years (SwarmKit's root lifetime). */
+export const ROOT_YEARS = 20;
+
+/** The offline root: self-signed in its device, ROOT_YEARS by default. */
 export function createRoot(signer: SigningKey, options: RootOptions, issuance: Issuance): Promise<x509.X509Certificate> {
   return issueCertificate(
     signer,
@@ -108,7 +111,7 @@ export function createRoot(signer: SigningKey, options: RootOptions, issuance: I
     {
       subject: options.subject ?? 'CN=swarm-ca',
       spki: signer.spki,
-      notAfter: yearsFromNow(options.years ?? 20, issuance.now),
+      notAfter: yearsFromNow(options.years ?? ROOT_YEARS, issuance.now),
       extensions: rootExtensions(signer.spki),
     },
     issuance,

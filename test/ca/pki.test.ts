@@ -19,31 +19,32 @@ import * as x509 from '../../src/x509/peculiar.js';
 import { SigningKey } from '../../src/certificates/signer.js';
 import { KeyUri } from '../../src/keystore/uri/origin.js';
 import { toPem } from '../../src/x509/pem.js';
-import { forgeForeignNode, nodeCsr, pemFiles, testCa } from '../harness/ca.js';
+import { forgeForeignNode, nodeCsr, pemFiles, testCa, type TestCa } from '../harness/ca.js';
 import { run } from '../harness/run.js';
 import { tempDir, type Teardown } from '../harness/temp.js';
 
 const scratch = (t: Teardown) => tempDir(t, 'keyward-pki-');
 
+/**
+ * `openssl verify -x509_strict` of a leaf certificate (PEM) as a relying party of `ca` checks it:
+ * the CA's roots trusted, its intermediate given as untrusted. `leaf`: the file openssl names.
+ */
+async function opensslVerify(t: Teardown, ca: TestCa, leafPem: string) {
+  const files = pemFiles(scratch(t), {
+    'leaf.pem': leafPem,
+    'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!,
+    'roots.pem': ca.directory.rootBundle(),
+  });
+  const result = await run('openssl', ['verify', '-x509_strict', '-CAfile', files['roots.pem']!, '-untrusted', files['intermediate.pem']!, files['leaf.pem']!]);
+  return { ...result, leaf: files['leaf.pem']! };
+}
+
 test('root → intermediate → node: openssl verify -x509_strict and GnuTLS certtool accept the chain', async (t) => {
   const ca = await testCa(t);
   const node = await nodeCsr('OU=swarm-manager, CN=node-1');
   const issued = await ca.authority.issueNode(node.csrPem);
-  const files = pemFiles(scratch(t), {
-    'node.pem': certificatePem(issued.certificate),
-    'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!,
-    'roots.pem': ca.directory.rootBundle(),
-  });
-  const openssl = await run('openssl', [
-    'verify',
-    '-x509_strict',
-    '-CAfile',
-    files['roots.pem']!,
-    '-untrusted',
-    files['intermediate.pem']!,
-    files['node.pem']!,
-  ]);
-  t.is(openssl.stdout.trim(), `${files['node.pem']}: OK`, openssl.stderr);
+  const openssl = await opensslVerify(t, ca, certificatePem(issued.certificate));
+  t.is(openssl.stdout.trim(), `${openssl.leaf}: OK`, openssl.stderr);
   const chain = pemFiles(scratch(t), {
     'chain.pem': certificatePem(issued.certificate) + ca.directory.read(CA_FILES.intermediate)! + ca.directory.read(CA_FILES.root)!,
   });
@@ -145,20 +146,7 @@ test("a certificate for another cluster, signed with the intermediate's key, is 
   const ca = await testCa(t);
   const node = await nodeCsr('CN=intruder');
   const foreign = await forgeForeignNode(ca, node.csrPem, 'other-cluster', 'swarm-manager', 'intruder');
-  const files = pemFiles(scratch(t), {
-    'foreign.pem': foreign.toString('pem'),
-    'intermediate.pem': ca.directory.read(CA_FILES.intermediate)!,
-    'roots.pem': ca.directory.rootBundle(),
-  });
-  const openssl = await run('openssl', [
-    'verify',
-    '-x509_strict',
-    '-CAfile',
-    files['roots.pem']!,
-    '-untrusted',
-    files['intermediate.pem']!,
-    files['foreign.pem']!,
-  ]);
+  const openssl = await opensslVerify(t, ca, foreign.toString('pem'));
   t.not(openssl.code, 0);
   t.regex(openssl.stdout + openssl.stderr, /permitted subtree violation/);
   await ca.close();

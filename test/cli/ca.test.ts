@@ -60,6 +60,9 @@ test("a split ceremony: the intermediate's key stays online, only its CSR and ce
   const at = (dir: string) => (args: string[]) => token.keyward(['ca', ...args, '--dir', dir]);
   const [offlineCa, onlineCa] = [at(offline), at(online)];
   const file = (name: string) => join(token.store.dir, name);
+  /** The ceremony's step, offline: the root `key` signs the CSR file `request` for the cluster `clusterId`, into `out`. */
+  const signRequest = (key: string, request: string, clusterId: string, out: string) =>
+    offlineCa(['intermediate', 'create', '--root-key', key, '--csr', file(request), '--cluster-id', clusterId, '--out', file(out)]);
   t.is((await offlineCa(['root', 'create', '--key', rootKey, '--generate', 'p384'])).code, 0);
 
   const request = await onlineCa(['intermediate', 'request', '--key', caKey, '--generate', 'p256', '--cluster-id', 'split-1', '--out', file('cluster.csr')]);
@@ -71,32 +74,10 @@ test("a split ceremony: the intermediate's key stays online, only its CSR and ce
   );
 
   // In the ceremony: the root signs the CSR, for the cluster the witnesses confirm, and no other.
-  const wrongCluster = await offlineCa([
-    'intermediate',
-    'create',
-    '--root-key',
-    rootKey,
-    '--csr',
-    file('cluster.csr'),
-    '--cluster-id',
-    'split-2',
-    '--out',
-    file('wrong.pem'),
-  ]);
+  const wrongCluster = await signRequest(rootKey, 'cluster.csr', 'split-2', 'wrong.pem');
   t.is(wrongCluster.code, 2);
   t.regex(wrongCluster.stderr, /made for cluster "split-1", not "split-2"/);
-  const signed = await offlineCa([
-    'intermediate',
-    'create',
-    '--root-key',
-    rootKey,
-    '--csr',
-    file('cluster.csr'),
-    '--cluster-id',
-    'split-1',
-    '--out',
-    file('cluster.pem'),
-  ]);
+  const signed = await signRequest(rootKey, 'cluster.csr', 'split-1', 'cluster.pem');
   t.is(signed.code, 0, signed.stderr);
   t.false(existsSync(join(offline, 'intermediate.pem')), "the offline directory stays the root's");
 
@@ -142,23 +123,7 @@ test("a split ceremony: the intermediate's key stays online, only its CSR and ce
     (await onlineCa(['intermediate', 'request', '--key', `${caKey}-2`, '--generate', 'p256', '--cluster-id', 'split-1', '--out', file('cluster-2.csr')])).code,
     0,
   );
-  t.is(
-    (
-      await offlineCa([
-        'intermediate',
-        'create',
-        '--root-key',
-        newRoot,
-        '--csr',
-        file('cluster-2.csr'),
-        '--cluster-id',
-        'split-1',
-        '--out',
-        file('cluster-2.pem'),
-      ])
-    ).code,
-    0,
-  );
+  t.is((await signRequest(newRoot, 'cluster-2.csr', 'split-1', 'cluster-2.pem')).code, 0);
   t.is((await onlineCa(['intermediate', 'install', '--cert', file('cluster-2.pem'), '--root-dir', offline])).code, 0);
   const rotated = file('node-2.crt');
   t.is((await onlineCa(['issue', '--csr', await csr(token.store.dir, 'node-2', '/OU=swarm-worker/CN=node-2'), '--out', rotated])).code, 0);

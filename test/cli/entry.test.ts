@@ -15,7 +15,7 @@ import { EXIT_CODES } from '../../src/errors.js';
 import { createSoftHsmStore } from '../../src/hsm/pkcs11/softhsm.js';
 import { KEYWARD_BIN, keyward, PROJECT_ROOT, run } from '../harness/run.js';
 import { tempDir } from '../harness/temp.js';
-import { fixtureRepositories, staticServer } from '../harness/tuf.js';
+import { fixtureRepositories, staticServer, trustClientArgs } from '../harness/tuf.js';
 
 /** Packages only an action may load: drivers and native bindings, x509 and ASN.1, SQLite, prompts and spinners. */
 const HEAVY = ['pkcs11js', 'smartcard', 'node-hid', 'better-sqlite3', '@peculiar/', 'asn1js', 'reflect-metadata', 'tsyringe', '@noble/', '@inquirer/', 'ora'];
@@ -96,12 +96,9 @@ test('a TUF client refresh and download loads the client alone: no driver, keyst
   t.teardown(() => server.close());
   const dir = tempDir(t, 'keyward-client-modules-');
   writeFileSync(join(dir, 'root.json'), repo!.initialRoot);
-  const client = ['trust', 'client', '--metadata-dir', join(dir, 'metadata'), '--metadata-url', `${server.url}/metadata`, '--time', repo!.time.toISOString()];
-  t.is((await keyward([...client, 'init', join(dir, 'root.json')])).code, 0);
-  const { code, modules } = await modulesLoaded([
-    ...client,
-    ...['--target-name', repo!.targetPath, '--target-base-url', `${server.url}/targets`, '--target-dir', join(dir, 'targets'), 'download'],
-  ]);
+  const client = trustClientArgs(dir, server.url, repo!.time);
+  t.is((await keyward(client.init(join(dir, 'root.json')))).code, 0);
+  const { code, modules } = await modulesLoaded(client.download(repo!.targetPath));
   t.is(code, 0);
   t.true(existsSync(join(dir, 'targets', repo!.targetPath)), 'the target was downloaded: the log covers the whole command');
   t.true(modules.some((m) => m.endsWith('/dist/src/trust/client/updater.js')));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { runTouching, serveVirtualCard, startPcscd, type PcscRig } from '../harness/pcscd.js';
 import { KEYWARD_BIN, keyward as runKeyward } from '../harness/run.js';
 import { tempDir } from '../harness/temp.js';
-import { staticServer, trustCliSetup } from '../harness/tuf.js';
+import { staticServer, trustClientArgs, trustCliSetup } from '../harness/tuf.js';
 
 let rig: PcscRig;
 test.before(async () => {
@@ -31,23 +31,7 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
       snapshot: await s.key('snapshot', 'ed25519'),
       timestamp: await s.key('timestamp', 'ed25519'),
     };
-    const init = await s.keyward([
-      'trust',
-      'repo',
-      'init',
-      s.dir,
-      '--root-key',
-      keys.root,
-      '--targets-key',
-      keys.targets,
-      '--snapshot-key',
-      keys.snapshot,
-      '--timestamp-key',
-      keys.timestamp,
-      '--expiry',
-      'timestamp=2',
-      '--json',
-    ]);
+    const init = await s.init(keys, '--expiry', 'timestamp=2', '--json');
     t.is(init.code, 0, init.stderr);
     t.true(JSON.parse(init.stdout).published);
     t.is((await s.keyward(['key', 'generate', 'yubikey:slot=9c', '-a', 'p256', '--touch-policy', 'always', '--pin-policy', 'never'])).code, 0);
@@ -103,22 +87,9 @@ test.serial('a developer touch-signs a release with a YubiKey; a client verifies
     // A client that trusts root v1 verifies it over HTTP.
     const server = await staticServer(join(s.dir, 'public'));
     try {
-      const client = tempDir(t, 'keyward-trust-client-');
-      const base = ['trust', 'client', '--metadata-dir', join(client, 'metadata')];
-      t.is((await s.keyward([...base, 'init', join(s.dir, 'public', 'metadata', '1.root.json')])).code, 0);
-      const download = await s.keyward([
-        ...base,
-        '--metadata-url',
-        `${server.url}/metadata`,
-        '--target-name',
-        'releases/app-1.0.tar.gz',
-        '--target-base-url',
-        `${server.url}/targets`,
-        '--target-dir',
-        join(client, 'targets'),
-        '--json',
-        'download',
-      ]);
+      const client = trustClientArgs(tempDir(t, 'keyward-trust-client-'), server.url);
+      t.is((await s.keyward(client.init(join(s.dir, 'public', 'metadata', '1.root.json')))).code, 0);
+      const download = await s.keyward(client.download('releases/app-1.0.tar.gz', '--json'));
       t.is(download.code, 0, download.stderr);
       const [result] = JSON.parse(download.stdout);
       t.is(result.role, 'releases');
@@ -142,44 +113,11 @@ test.serial('threshold signing across machines: init with public keys, status sh
   };
   const bPub = join(s.dir, '..', 'root-b.pub.pem');
   writeFileSync(bPub, (await s.keyward(['key', 'public', keys.b])).stdout);
-  const zero = await s.keyward([
-    'trust',
-    'repo',
-    'init',
-    s.dir,
-    '--root-key',
-    keys.a,
-    '--root-key',
-    bPub,
-    '--root-threshold',
-    '0',
-    '--targets-key',
-    keys.targets,
-    '--snapshot-key',
-    keys.snapshot,
-    '--timestamp-key',
-    keys.timestamp,
-  ]);
+  const roles = { ...keys, root: [keys.a, bPub] };
+  const zero = await s.init(roles, '--root-threshold', '0');
   t.is(zero.code, 2);
   t.regex(zero.stderr, /root: threshold 0 refused/);
-  const init = await s.keyward([
-    'trust',
-    'repo',
-    'init',
-    s.dir,
-    '--root-key',
-    keys.a,
-    '--root-key',
-    bPub,
-    '--root-threshold',
-    '2',
-    '--targets-key',
-    keys.targets,
-    '--snapshot-key',
-    keys.snapshot,
-    '--timestamp-key',
-    keys.timestamp,
-  ]);
+  const init = await s.init(roles, '--root-threshold', '2');
   t.is(init.code, 0, init.stderr);
   t.regex(init.stdout, /repository staged/);
   const status = JSON.parse((await s.keyward(['trust', 'repo', 'status', s.dir, '--json'])).stdout);
@@ -298,20 +236,7 @@ async function publishedRepository(t: import('ava').ExecutionContext) {
     snapshot: await s.key('snapshot', 'ed25519'),
     timestamp: await s.key('timestamp', 'ed25519'),
   };
-  const init = await s.keyward([
-    'trust',
-    'repo',
-    'init',
-    s.dir,
-    '--root-key',
-    keys.root,
-    '--targets-key',
-    keys.targets,
-    '--snapshot-key',
-    keys.snapshot,
-    '--timestamp-key',
-    keys.timestamp,
-  ]);
+  const init = await s.init(keys);
   t.is(init.code, 0, init.stderr);
   const release = (name: string) => {
     const file = join(s.dir, '..', name);

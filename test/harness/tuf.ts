@@ -87,6 +87,34 @@ export function pythonCanonical(documents: unknown[]): string[] {
   return JSON.parse(result.stdout) as string[];
 }
 
+/**
+ * `keyward trust client`'s arguments (the conformance protocol's) for a client kept in `work`
+ * (metadata/, targets/) that reads the repository served at `url`, judging expiry as of `time`.
+ */
+export function trustClientArgs(work: string, url: string, time?: Date) {
+  const base = ['trust', 'client', '--metadata-dir', join(work, 'metadata')];
+  const remote = [...base, '--metadata-url', `${url}/metadata`, ...(time ? ['--time', time.toISOString()] : [])];
+  return {
+    init: (rootFile: string) => [...base, 'init', rootFile],
+    refresh: () => [...remote, 'refresh'],
+    /** `flags`: more options (--json). */
+    download: (target: string, ...flags: string[]) => [
+      ...remote,
+      ...['--target-name', target, '--target-base-url', `${url}/targets`, '--target-dir', join(work, 'targets')],
+      ...flags,
+      'download',
+    ],
+  };
+}
+
+/** The keys of a new repository's top-level roles (several root keys as a list). */
+export interface RepositoryKeys {
+  root: string | string[];
+  targets: string;
+  snapshot: string;
+  timestamp: string;
+}
+
 export interface TrustCli {
   /** For keyward and tools: the SoftHSM store, pcscd, one PIN for token and card. */
   env: NodeJS.ProcessEnv;
@@ -95,6 +123,8 @@ export interface TrustCli {
   key(name: string, algorithm: string): Promise<string>;
   /** Where the repository goes (not created yet). */
   dir: string;
+  /** `keyward trust repo init` of `dir` with these keys; `flags`: more options (--root-threshold, --json…). */
+  init(keys: RepositoryKeys, ...flags: string[]): Promise<RunResult>;
 }
 
 /**
@@ -108,13 +138,21 @@ export async function trustCliSetup(t: Teardown, rig: PcscRig): Promise<TrustCli
   const env = { ...rig.env, ...store.env, KEYWARD_PIN: pin };
   const keyward = (args: string[]) => runKeyward(args, { env });
   const token = uniqueLabel('tuf');
-  const init = await runKeyward(['token', 'init', '--label', token], { env: { ...env, KEYWARD_SO_PIN: `so-${pin}` } });
-  if (init.code !== 0) throw new Error(init.stderr);
+  const tokenInit = await runKeyward(['token', 'init', '--label', token], { env: { ...env, KEYWARD_SO_PIN: `so-${pin}` } });
+  if (tokenInit.code !== 0) throw new Error(tokenInit.stderr);
   const key = async (name: string, algorithm: string) => {
     const uri = `pkcs11:token=${token};object=${name}`;
     const generated = await keyward(['key', 'generate', uri, '-a', algorithm]);
     if (generated.code !== 0) throw new Error(generated.stderr);
     return uri;
   };
-  return { env, keyward, key, dir: join(tempDir(t, 'keyward-trust-'), 'repo') };
+  const dir = join(tempDir(t, 'keyward-trust-'), 'repo');
+  const init = (keys: RepositoryKeys, ...flags: string[]) =>
+    keyward([
+      ...['trust', 'repo', 'init', dir],
+      ...[keys.root].flat().flatMap((root) => ['--root-key', root]),
+      ...['--targets-key', keys.targets, '--snapshot-key', keys.snapshot, '--timestamp-key', keys.timestamp],
+      ...flags,
+    ]);
+  return { env, keyward, key, dir, init };
 }

@@ -18,7 +18,7 @@ import { quote } from '../../src/trust/file-names.js';
 import { TrustedSet } from '../../src/trust/client/trusted-set.js';
 import { TrustError, type TrustFailure } from '../../src/trust/errors.js';
 import { keyward } from '../harness/run.js';
-import { fixtureRepositories, staticServer, type StaticServer } from '../harness/tuf.js';
+import { fixtureRepositories, staticServer, trustClientArgs, type StaticServer } from '../harness/tuf.js';
 import { tempDir } from '../harness/temp.js';
 import { inDays, ModelsRepository, signRaw, signWithModels, testKey } from '../harness/tuf-models-repository.js';
 
@@ -85,24 +85,12 @@ test('the fixture repositories: refresh at their faketime and download their tar
     const server = await staticServer(repo.dir);
     t.teardown(() => server.close());
     const work = tempDir(t, 'keyward-tuf-cli-');
-    const base = ['trust', 'client', '--metadata-dir', join(work, 'metadata')];
+    const client = trustClientArgs(work, server.url, repo.time);
     writeFileSync(join(work, 'root.json'), repo.initialRoot);
-    t.is((await keyward([...base, 'init', join(work, 'root.json')])).code, 0);
-    const url = ['--metadata-url', `${server.url}/metadata`, '--time', repo.time.toISOString()];
-    const refresh = await keyward([...base, ...url, 'refresh']);
+    t.is((await keyward(client.init(join(work, 'root.json')))).code, 0);
+    const refresh = await keyward(client.refresh());
     t.is(refresh.code, 0, refresh.stderr);
-    const download = await keyward([
-      ...base,
-      ...url,
-      '--target-name',
-      repo.targetPath,
-      '--target-base-url',
-      `${server.url}/targets`,
-      '--target-dir',
-      join(work, 'targets'),
-      '--json',
-      'download',
-    ]);
+    const download = await keyward(client.download(repo.targetPath, '--json'));
     t.is(download.code, 0, download.stderr);
     const [result] = JSON.parse(download.stdout);
     const bytes = readFileSync(result.file);
@@ -115,40 +103,14 @@ test('the fixture repositories: refresh at their faketime and download their tar
     t.deepEqual(readdirSync(join(work, 'metadata')).sort(), ['delegatedrole.json', 'root.json', 'snapshot.json', 'targets.json', 'timestamp.json']);
     // Requested again: served from the cache of verified targets, no download.
     const requests = server.requests.length;
-    t.is(
-      (
-        await keyward([
-          ...base,
-          ...url,
-          '--target-name',
-          repo.targetPath,
-          '--target-base-url',
-          `${server.url}/targets`,
-          '--target-dir',
-          join(work, 'targets'),
-          'download',
-        ])
-      ).code,
-      0,
-    );
+    t.is((await keyward(client.download(repo.targetPath))).code, 0);
     t.false(
       server.requests.slice(requests).some((p) => p.startsWith('/targets/')),
       'the verified copy is reused',
     );
     // The same repository judged after it expired: refused, naming the role.
-    const late = await keyward(['trust', 'client', '--metadata-dir', join(work, 'late'), 'init', join(work, 'root.json')]).then(() =>
-      keyward([
-        'trust',
-        'client',
-        '--metadata-dir',
-        join(work, 'late'),
-        '--metadata-url',
-        `${server.url}/metadata`,
-        '--time',
-        '2099-01-01T00:00:00Z',
-        'refresh',
-      ]),
-    );
+    const lateClient = trustClientArgs(join(work, 'late'), server.url, new Date('2099-01-01T00:00:00Z'));
+    const late = await keyward(lateClient.init(join(work, 'root.json'))).then(() => keyward(lateClient.refresh()));
     t.is(late.code, 1);
     t.regex(late.stderr, /keyward: root: expired on /);
     await server.close();
@@ -167,23 +129,10 @@ test('the fixture repositories: one changed byte of any signed metadata makes th
       const server = await staticServer(copy);
       t.teardown(() => server.close());
       const work = tempDir(t, 'keyward-tuf-cli-');
-      const base = ['trust', 'client', '--metadata-dir', join(work, 'metadata')];
+      const client = trustClientArgs(work, server.url, repo.time);
       writeFileSync(join(work, 'root.json'), file.endsWith('root.json') ? readFileSync(path) : repo.initialRoot);
-      await keyward([...base, 'init', join(work, 'root.json')]);
-      const result = await keyward([
-        ...base,
-        '--metadata-url',
-        `${server.url}/metadata`,
-        '--time',
-        repo.time.toISOString(),
-        '--target-name',
-        repo.targetPath,
-        '--target-base-url',
-        `${server.url}/targets`,
-        '--target-dir',
-        join(work, 'targets'),
-        'download',
-      ]);
+      await keyward(client.init(join(work, 'root.json')));
+      const result = await keyward(client.download(repo.targetPath));
       t.is(result.code, 1, `${file} changed: ${result.stderr}`);
       t.regex(result.stderr, /keyward: (root|timestamp|snapshot|targets|delegatedrole): /, file);
       await server.close();

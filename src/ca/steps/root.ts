@@ -4,7 +4,7 @@ import type { GenerateOptions } from '../../keystore/backend.js';
 import type { Keystore } from '../../keystore/keystore.js';
 import type { KeyUri } from '../../keystore/uri/origin.js';
 import { certificatePem } from '../../x509/certificate.js';
-import { createRoot, yearsFromNow, type RootOptions } from '../issue.js';
+import { createRoot, ROOT_YEARS, yearsFromNow, type RootOptions } from '../issue.js';
 import { CA_FILES, type CaDirectory } from '../store.js';
 import { StepRecorder, type StepRecord, type StepRun } from './record.js';
 import { checkKeyUri, checkSubject, openSigningKey, recordIssued } from './shared.js';
@@ -25,7 +25,7 @@ export function checkRootCa(directory: CaDirectory, options: RootCreateOptions, 
   }
   checkKeyUri(options.key, options.generate);
   if (options.subject !== undefined) checkSubject(options.subject);
-  yearsFromNow(options.years ?? 20, now);
+  yearsFromNow(options.years ?? ROOT_YEARS, now);
 }
 
 export async function createRootCa(directory: CaDirectory, keystore: Keystore, options: RootCreateOptions, run: StepRun = {}): Promise<StepRecord> {

@@ -9,7 +9,7 @@ import { certificatePem } from '../../x509/certificate.js';
 import type { KeyUri } from '../../keystore/uri/origin.js';
 import { samePublicKey } from '../../x509/public-key.js';
 import { CRL_DAYS } from '../crl.js';
-import { createRoot, crossSign, yearsFromNow, type RootOptions } from '../issue.js';
+import { createRoot, crossSign, ROOT_YEARS, yearsFromNow, type RootOptions } from '../issue.js';
 import { CA_FILES, crlFile, type CaDirectory } from '../store.js';
 import { StepRecorder, type StepRecord, type StepRun } from './record.js';
 import { checkKeyUri, checkSubject, issuedByRoot, openRoot, openSigningKey, recordIssued, writeCrl } from './shared.js';
@@ -32,7 +32,7 @@ export function checkRootRotation(directory: CaDirectory, options: RotationOptio
   if (!config.rootKey) throw keywardError('CA_NOT_READY', 'this CA has no root key recorded');
   checkKeyUri(options.newKey, options.generate);
   if (options.subject !== undefined) checkSubject(options.subject);
-  yearsFromNow(options.years ?? 20, now);
+  yearsFromNow(options.years ?? ROOT_YEARS, now);
   directory.root();
   return config.rootKey;
 }
