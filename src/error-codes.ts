@@ -159,7 +159,7 @@ export const ERROR_CODES = {
   KEY_AMBIGUOUS: { exit: 'conflict', meaning: 'more than one key matches the URI' },
   KEY_ATTRIBUTES_WRONG: { exit: 'failure', meaning: 'a key the token made or copied reads back with other attributes than asked; it was destroyed' },
   KEY_CHAIN_INVALID: { exit: 'verification', meaning: 'a certificate chain given as a verification key does not verify to its root' },
-  KEY_COPY_PROOF_FAILED: { exit: 'verification', meaning: "a key's copy signed a challenge that does not verify with the CA's certificate" },
+  KEY_COPY_PROOF_FAILED: { exit: 'verification', meaning: "a CA key's copy, or a key ca use-key names, signed a challenge its certificate fails" },
   KEY_COPY_SAME_TOKEN: { exit: 'usage', meaning: 'a key copy names one token as both where the key is and where the copy goes' },
   KEY_GENERATION_LOST: { exit: 'failure', meaning: 'the token reported a key generated but the key cannot be found' },
   KEY_NOT_FOUND: { exit: 'notFound', meaning: 'no key matches the URI (on the token, or in the YubiKey slot)' },
