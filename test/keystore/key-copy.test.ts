@@ -5,7 +5,7 @@
  * changes, and the token itself refusing to let the key out under a key its SO did not trust.
  */
 import test from 'ava';
-import { createPublicKey, verify } from 'node:crypto';
+import { createDecipheriv, createPrivateKey, createPublicKey, randomBytes, sign, verify } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { ALGORITHMS, nodeHashName, type KeyAlgorithm } from '../../src/crypto/algorithms.js';
 import type { KeywardError } from '../../src/errors.js';
@@ -171,6 +171,37 @@ test('the token itself refuses to wrap the key under a key its Security Officer 
   const [again] = findKeys(token, { label: 'root', kind: 'private' });
   t.true(lib.C_WrapKey(session, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, trusted, again!.privateKey!, Buffer.alloc(4096)).length > 32);
   for (const handle of [untrusted, trusted]) lib.C_DestroyObject(session, handle);
+});
+
+test("the SO PIN alone takes a backup: wrap key out in the clear, which is why the docs keep it under the key's custody", async (t) => {
+  const { source } = await pair(t);
+  const made = await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
+  const token = tokenOf(source);
+  const lib = token.lib;
+  const session = token.session();
+  // The SO: a trusted AES key whose value it knows, and a user PIN of its own choosing.
+  const known = randomBytes(32);
+  token.logout();
+  token.login(Secret.fromString(source.soPin), { userType: 'so' });
+  const trusted = lib.C_CreateObject(session, [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+    { type: pkcs11js.CKA_TOKEN, value: false },
+    { type: pkcs11js.CKA_PRIVATE, value: false },
+    { type: pkcs11js.CKA_VALUE, value: known },
+    { type: pkcs11js.CKA_WRAP, value: true },
+    { type: pkcs11js.CKA_TRUSTED, value: true },
+  ]);
+  lib.C_InitPIN(session, 'chosen-by-the-so');
+  token.logout();
+  token.login(Secret.fromString('chosen-by-the-so'));
+  const [key] = findKeys(token, { label: 'root', kind: 'private' });
+  const wrapped = lib.C_WrapKey(session, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, trusted, key!.privateKey!, Buffer.alloc(4096));
+  lib.C_DestroyObject(session, trusted);
+  // Off the token: RFC 5649 unwrapped with the value the SO knows, and the key signs.
+  const decipher = createDecipheriv('id-aes256-wrap-pad', known, Buffer.from('a65959a6', 'hex'));
+  const clear = createPrivateKey({ key: Buffer.concat([decipher.update(wrapped), decipher.final()]), format: 'der', type: 'pkcs8' });
+  t.true(verifies('p256', await made.publicKey(), sign('sha256', DATA, clear)), 'the key, in the clear, is the one on the token');
 });
 
 test('the same token twice, a wrong SO PIN, and a label taken on the backup token are refused; a refused copy leaves nothing behind', async (t) => {
