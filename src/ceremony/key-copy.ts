@@ -32,7 +32,7 @@ export interface KeyCopyContext {
 function fieldOf(code: string, from: string, to: string): string {
   if (code === 'KEY_NOT_WRAPPABLE' || code === 'KEY_NOT_OF_CA') return `keys.${from}`;
   if (code === 'LABEL_IN_USE') return `keys.${to}.label`;
-  if (code === 'KEY_COPY_SAME_TOKEN') return `keys.${to}.device`;
+  if (code === 'KEY_COPY_SAME_TOKEN' || code === 'ID_IN_USE') return `keys.${to}.device`;
   return '';
 }
 

@@ -250,6 +250,26 @@ test('the same token twice, a wrong SO PIN, and a label taken on the backup toke
   t.deepEqual(objects(backup), ['root:private+public'], 'the key there is left as it was');
 });
 
+test("an object on the backup token with the source key's CKA_ID (an earlier copy under another label) is refused before anything changes, resumed or not", async (t) => {
+  const { source, backup } = await pair(t);
+  await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
+  const keystore = pairKeystore(source, backup);
+  t.teardown(() => keystore.close());
+  const administration = await keystore.administration('pkcs11');
+  const from = KeyUri.of(source.keyUri('root'));
+  t.true((await administration.copyKey({ source: from, destination: KeyUri.of(backup.keyUri('root-old')) })).copied);
+  for (const resume of [false, true]) {
+    const steps: KeyCopyStep[] = [];
+    const error = await t.throwsAsync(
+      administration.copyKey({ source: from, destination: KeyUri.of(backup.keyUri('root')), resume, step: (step) => void steps.push(step) }),
+    );
+    t.is(codeOf(error), 'ID_IN_USE', `resume ${String(resume)}`);
+    t.regex(error!.message, /already has objects with the id of key "root" \(labelled "root-old"\)/);
+    t.deepEqual(steps, ['source-checked'], 'refused before any transport key is made');
+  }
+  t.deepEqual(objects(backup), ['root-old:private+public'], 'the earlier copy is left as it was, and no second one made');
+});
+
 test('resumed, a copy made before the stop is found, not made again; half a copy (its public key only) is completed', async (t) => {
   const { source, backup } = await pair(t);
   await source.keystore.generate(source.keyUri('root'), { algorithm: 'p384', backup: 'wrap' });

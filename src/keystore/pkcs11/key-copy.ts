@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { ALGORITHMS } from '../../crypto/algorithms.js';
 import { keywardError } from '../../errors.js';
-import { findKeys, requireKeyAttributes, type Pkcs11Key, type PrivateKeyAttributes } from '../../hsm/pkcs11/keys.js';
+import { findKeys, objectsWithId, requireKeyAttributes, type Pkcs11Key, type PrivateKeyAttributes } from '../../hsm/pkcs11/keys.js';
 import type { Token } from '../../hsm/pkcs11/token.js';
 import {
   copyPublicKey,
@@ -130,6 +130,18 @@ export class Pkcs11KeyCopy {
         hint: request.resume
           ? "it is not the source's key: find what it is before going on"
           : 'a copy never replaces a key: choose another label, or check what that key is (keyward key list)',
+      });
+    }
+    // Nothing else may hold the key's CKA_ID there (an earlier copy under another label, say): keys
+    // are told apart by it, so the copy could be taken for it, and a failed check of the copy would
+    // destroy it. Only the copy found under this label, made before a stop, holds it.
+    const ours = foundSame ? [found.privateKey, found.publicKey, found.certificate] : [];
+    const holders = key.id.length > 0 ? objectsWithId(destination, key.id).filter(({ handle }) => !ours.some((h) => h?.equals(handle))) : [];
+    if (holders.length > 0) {
+      const labels = [...new Set(holders.map((o) => `"${o.label}"`))].join(', ');
+      throw keywardError('ID_IN_USE', `token "${destination.label}" already has objects with the id of key "${key.label}" (labelled ${labels})`, {
+        hint: 'a copy never shares its id with another key: find out what they are (keyward key list); an earlier copy may be kept there, or deleted before copying again',
+        details: { token: destination.label, id: key.id.toString('hex'), labels: holders.map((o) => o.label) },
       });
     }
     if (foundSame && found.privateKey) {
