@@ -161,6 +161,7 @@ export const ERROR_CODES = {
   KEY_CHAIN_INVALID: { exit: 'verification', meaning: 'a certificate chain given as a verification key does not verify to its root' },
   KEY_COPY_PROOF_FAILED: { exit: 'verification', meaning: "a CA key's copy, or a key ca use-key names, signed a challenge its certificate fails" },
   KEY_COPY_SAME_TOKEN: { exit: 'usage', meaning: 'a key copy names one token as both where the key is and where the copy goes' },
+  KEY_COPY_SOURCE_CHANGED: { exit: 'conflict', meaning: 'the key to copy was changed on its token during the copy (another key under its URI)' },
   KEY_GENERATION_LOST: { exit: 'failure', meaning: 'the token reported a key generated but the key cannot be found' },
   KEY_NOT_FOUND: { exit: 'notFound', meaning: 'no key matches the URI (on the token, or in the YubiKey slot)' },
   KEY_NOT_NAMED: { exit: 'usage', meaning: 'a URI for one key names a token but no key (no object= or id=)' },

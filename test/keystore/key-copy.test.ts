@@ -11,6 +11,7 @@ import { ALGORITHMS, nodeHashName, type KeyAlgorithm } from '../../src/crypto/al
 import type { KeywardError } from '../../src/errors.js';
 import { findKeys } from '../../src/hsm/pkcs11/keys.js';
 import { Pkcs11Module, resolveModulePath } from '../../src/hsm/pkcs11/module.js';
+import { destroySessionObjects } from '../../src/hsm/pkcs11/wrap.js';
 import type { Token } from '../../src/hsm/pkcs11/token.js';
 import { devicePinVariable, tokenSoPinVariable } from '../../src/keystore/device-pins.js';
 import type { Interaction } from '../../src/keystore/interaction.js';
@@ -19,7 +20,7 @@ import type { KeyCopyStep } from '../../src/keystore/pkcs11/key-copy.js';
 import { KeyUri } from '../../src/keystore/uri/origin.js';
 import { parsePkcs11Uri } from '../../src/keystore/uri/index.js';
 import { Secret } from '../../src/secret.js';
-import { createTestToken, softHsmModule, type TestToken } from '../../src/testing/softhsm.js';
+import { createTestToken, recordingInteraction, softHsmModule, type TestToken } from '../../src/testing/softhsm.js';
 
 const DATA = Buffer.from('signed by the copy\n');
 const codeOf = (error: unknown) => (error as KeywardError).code;
@@ -36,6 +37,9 @@ function tokenOf(test: TestToken): Token {
 function objects(test: TestToken): string[] {
   return findKeys(tokenOf(test)).map((k) => `${k.label}:${[k.privateKey && 'private', k.publicKey && 'public'].filter(Boolean).join('+')}`);
 }
+
+/** The trusted objects on a token: what an SO's trust makes for a copy, and what must not outlive it. */
+const trustedObjects = (test: TestToken) => tokenOf(test).findObjects([{ type: pkcs11js.CKA_TRUSTED, value: true }]);
 
 /** One keystore for both tokens, each with its own user PIN, and the source's SO PIN unless told otherwise. */
 function pairKeystore(source: TestToken, backup: TestToken, options: { soPin?: string | null; interaction?: Interaction } = {}): Keystore {
@@ -268,6 +272,118 @@ test("an object on the backup token with the source key's CKA_ID (an earlier cop
     t.deepEqual(steps, ['source-checked'], 'refused before any transport key is made');
   }
   t.deepEqual(objects(backup), ['root-old:private+public'], 'the earlier copy is left as it was, and no second one made');
+});
+
+test('a key swapped on the source while its SO logs in is found by the URI again, and refused: another public key', async (t) => {
+  const { source, backup } = await pair(t);
+  await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
+  const keystore = pairKeystore(source, backup);
+  t.teardown(() => keystore.close());
+  const steps: KeyCopyStep[] = [];
+  const error = await t.throwsAsync(
+    (await keystore.administration('pkcs11')).copyKey({
+      source: KeyUri.of(source.keyUri('root')),
+      destination: KeyUri.of(backup.keyUri('root')),
+      step: (step) => void steps.push(step),
+      // While the room is asked to trust the transport key, the key under the URI is replaced.
+      confirm: async (question) => {
+        if (/trust the transport key/.test(question)) {
+          await source.keystore.delete(source.keyUri('root'));
+          await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
+        }
+        return true;
+      },
+    }),
+  );
+  t.is(codeOf(error), 'KEY_COPY_SOURCE_CHANGED');
+  t.regex(error!.message, /key "root" on token ".*" is not the key checked before the Security Officer logged in/);
+  t.false(steps.includes('key-wrapped'), 'nothing was wrapped');
+  t.deepEqual(objects(backup), [], 'no copy, no transport key left');
+  t.deepEqual(trustedObjects(source), [], 'no trusted key left on the source');
+});
+
+test("a copy stopped after the SO's trust and before the wrap (the user's login again refused) leaves no trusted key on the source", async (t) => {
+  const { source, backup } = await pair(t);
+  await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
+  const warnings: string[] = [];
+  const keystore = pairKeystore(source, backup, { interaction: recordingInteraction(warnings) });
+  t.teardown(() => keystore.close());
+  const error = await t.throwsAsync(
+    (await keystore.administration('pkcs11')).copyKey({
+      source: KeyUri.of(source.keyUri('root')),
+      destination: KeyUri.of(backup.keyUri('root')),
+      // While the room is asked, the source's user PIN changes: the login after the SO's is refused.
+      confirm: async (question) => {
+        if (/trust the transport key/.test(question)) tokenOf(source).changePin(Secret.fromString(source.userPin), Secret.fromString('changed-meanwhile'));
+        return true;
+      },
+    }),
+  );
+  t.is(codeOf(error), 'PIN_INCORRECT');
+  t.deepEqual(trustedObjects(source), [], 'the trusted transport and AES keys were destroyed');
+  t.deepEqual(objects(backup), [], 'no transport key left on the backup token');
+  t.deepEqual(warnings, []);
+});
+
+test('an SO trust cut short after the transport key (C_GenerateKey failing) destroys the trusted transport key', async (t) => {
+  const { source, backup } = await pair(t);
+  await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
+  const keystore = pairKeystore(source, backup);
+  t.teardown(() => keystore.close());
+  // SoftHSM offers no way to fail C_GenerateKey once C_CreateObject worked: on the source's session
+  // (and no other: the module is the process's), the call fails as a full device would.
+  const token = tokenOf(source);
+  const lib = token.lib;
+  const generate = lib.C_GenerateKey.bind(lib);
+  lib.C_GenerateKey = ((session: Buffer, mechanism: pkcs11js.Mechanism, template: pkcs11js.Template) => {
+    if (session.equals(token.session())) throw new Error('CKR_DEVICE_MEMORY');
+    return generate(session, mechanism, template);
+  }) as typeof lib.C_GenerateKey;
+  let error: Error | undefined;
+  try {
+    error = await t.throwsAsync(
+      (await keystore.administration('pkcs11')).copyKey({ source: KeyUri.of(source.keyUri('root')), destination: KeyUri.of(backup.keyUri('root')) }),
+    );
+  } finally {
+    delete (lib as Partial<pkcs11js.PKCS11>).C_GenerateKey;
+  }
+  t.regex(error!.message, /make the trusted AES key of the copy/);
+  t.deepEqual(trustedObjects(source), [], 'the trusted transport key made before it was destroyed');
+  t.deepEqual(objects(backup), []);
+});
+
+test('an ephemeral object that cannot be destroyed is warned about, not passed over; one already gone is no loss', async (t) => {
+  const { source } = await pair(t);
+  const token = tokenOf(source);
+  const kept = token.createObject(
+    [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA },
+      { type: pkcs11js.CKA_TOKEN, value: false },
+      { type: pkcs11js.CKA_PRIVATE, value: false },
+      { type: pkcs11js.CKA_DESTROYABLE, value: false },
+    ],
+    'test: an object the token will not destroy',
+  );
+  const gone = token.createObject(
+    [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA },
+      { type: pkcs11js.CKA_TOKEN, value: false },
+      { type: pkcs11js.CKA_PRIVATE, value: false },
+    ],
+    'test: an object',
+  );
+  token.destroyObject(gone, 'test: destroy it');
+  const warnings: string[] = [];
+  destroySessionObjects(
+    token,
+    [
+      [kept, 'kept object'],
+      [gone, 'gone object'],
+    ],
+    (message) => void warnings.push(message),
+  );
+  t.is(warnings.length, 1);
+  t.regex(warnings[0]!, /^could not destroy the kept object on token ".*" \(CKR_[A-Z_]+\); a session object is gone when this process ends$/);
 });
 
 test('resumed, a copy made before the stop is found, not made again; half a copy (its public key only) is completed', async (t) => {
