@@ -127,6 +127,79 @@ for (const algorithm of ['p256', 'p384', 'rsa2048'] as const) {
   });
 }
 
+test.serial('every ephemeral wrapping key of a copy is fixed: not modifiable, not copyable, and the token refuses to widen its use', async (t) => {
+  const { source, backup } = await pair(t);
+  await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
+  const keystore = pairKeystore(source, backup);
+  t.teardown(() => keystore.close());
+  // Each session object the copy makes on either token is tried as it is made: could anyone with
+  // its handle give it another use (decrypt with the AES key, encrypt with the transport key)?
+  // The module is the process's: serial, so no other test's calls meet these.
+  const lib = tokenOf(source).lib;
+  const sessions = [tokenOf(source).session(), tokenOf(backup).session()];
+  const seen: Array<{ class: number; modifiable: boolean; copyable: boolean; widened: boolean }> = [];
+  const tryToWiden = (session: Buffer, handle: Buffer) => {
+    if (!sessions.some((s) => s.equals(session))) return;
+    const [cls, token, modifiable, copyable] = lib
+      .C_GetAttributeValue(
+        session,
+        handle,
+        [pkcs11js.CKA_CLASS, pkcs11js.CKA_TOKEN, pkcs11js.CKA_MODIFIABLE, pkcs11js.CKA_COPYABLE].map((type) => ({ type })),
+      )
+      .map(({ value }) => value as Buffer);
+    if (token![0]) return; // the copy itself and its public key: token objects, checked elsewhere
+    const type = cls!.readUInt32LE(0) === pkcs11js.CKO_PUBLIC_KEY ? pkcs11js.CKA_ENCRYPT : pkcs11js.CKA_DECRYPT;
+    try {
+      lib.C_SetAttributeValue(session, handle, [{ type, value: true }]);
+    } catch {
+      // Refused: what is read back below says so.
+    }
+    const [after] = lib.C_GetAttributeValue(session, handle, [{ type }]);
+    seen.push({ class: cls!.readUInt32LE(0), modifiable: modifiable![0] === 1, copyable: copyable![0] === 1, widened: (after!.value as Buffer)[0] === 1 });
+  };
+  const original = { generatePair: lib.C_GenerateKeyPairAsync, create: lib.C_CreateObject, generate: lib.C_GenerateKey, unwrap: lib.C_UnwrapKey };
+  lib.C_GenerateKeyPairAsync = (async (
+    session: Buffer,
+    mechanism: pkcs11js.Mechanism,
+    publicTemplate: pkcs11js.Template,
+    privateTemplate: pkcs11js.Template,
+  ) => {
+    const pair = await original.generatePair.call(lib, session, mechanism, publicTemplate, privateTemplate);
+    for (const handle of [pair.publicKey, pair.privateKey]) tryToWiden(session, handle);
+    return pair;
+  }) as typeof lib.C_GenerateKeyPairAsync;
+  const spy =
+    <A extends unknown[]>(call: (session: Buffer, ...rest: A) => Buffer) =>
+    (session: Buffer, ...rest: A) => {
+      const handle = call.call(lib, session, ...rest);
+      tryToWiden(session, handle);
+      return handle;
+    };
+  lib.C_CreateObject = spy(original.create) as typeof lib.C_CreateObject;
+  lib.C_GenerateKey = spy(
+    original.generate as (session: Buffer, mechanism: pkcs11js.Mechanism, template: pkcs11js.Template) => Buffer,
+  ) as typeof lib.C_GenerateKey;
+  lib.C_UnwrapKey = spy(
+    original.unwrap as (session: Buffer, mechanism: pkcs11js.Mechanism, key: Buffer, wrapped: Buffer, template: pkcs11js.Template) => Buffer,
+  ) as typeof lib.C_UnwrapKey;
+  try {
+    await (await keystore.administration('pkcs11')).copyKey({ source: KeyUri.of(source.keyUri('root')), destination: KeyUri.of(backup.keyUri('root')) });
+  } finally {
+    Object.assign(lib, {
+      C_GenerateKeyPairAsync: original.generatePair,
+      C_CreateObject: original.create,
+      C_GenerateKey: original.generate,
+      C_UnwrapKey: original.unwrap,
+    });
+  }
+  t.deepEqual(
+    seen.map((object) => object.class),
+    [pkcs11js.CKO_PUBLIC_KEY, pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY, pkcs11js.CKO_SECRET_KEY, pkcs11js.CKO_SECRET_KEY],
+    'the transport pair, the trusted transport public key and AES key, the AES key unwrapped on the backup token',
+  );
+  for (const object of seen) t.like(object, { modifiable: false, copyable: false, widened: false });
+});
+
 test('a key made without backup: wrap is refused before anything changes on either token', async (t) => {
   const { source, backup } = await pair(t);
   await source.keystore.generate(source.keyUri('root'), { algorithm: 'p384' });
@@ -325,16 +398,17 @@ test("a copy stopped after the SO's trust and before the wrap (the user's login 
   t.deepEqual(warnings, []);
 });
 
-test('an SO trust cut short after the transport key (C_GenerateKey failing) destroys the trusted transport key', async (t) => {
+test.serial('an SO trust cut short after the transport key (C_GenerateKey failing) destroys the trusted transport key', async (t) => {
   const { source, backup } = await pair(t);
   await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
   const keystore = pairKeystore(source, backup);
   t.teardown(() => keystore.close());
   // SoftHSM offers no way to fail C_GenerateKey once C_CreateObject worked: on the source's session
-  // (and no other: the module is the process's), the call fails as a full device would.
+  // (and no other: the module is the process's, and the test serial), the call fails as a full device would.
   const token = tokenOf(source);
   const lib = token.lib;
-  const generate = lib.C_GenerateKey.bind(lib);
+  const original = lib.C_GenerateKey;
+  const generate = original.bind(lib);
   lib.C_GenerateKey = ((session: Buffer, mechanism: pkcs11js.Mechanism, template: pkcs11js.Template) => {
     if (session.equals(token.session())) throw new Error('CKR_DEVICE_MEMORY');
     return generate(session, mechanism, template);
@@ -345,7 +419,7 @@ test('an SO trust cut short after the transport key (C_GenerateKey failing) dest
       (await keystore.administration('pkcs11')).copyKey({ source: KeyUri.of(source.keyUri('root')), destination: KeyUri.of(backup.keyUri('root')) }),
     );
   } finally {
-    delete (lib as Partial<pkcs11js.PKCS11>).C_GenerateKey;
+    lib.C_GenerateKey = original;
   }
   t.regex(error!.message, /make the trusted AES key of the copy/);
   t.deepEqual(trustedObjects(source), [], 'the trusted transport key made before it was destroyed');

@@ -38,6 +38,17 @@ const OAEP: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_RSA_PKCS_OAEP, parame
 const AES_KEY_WRAP_PAD: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD };
 const RSA_EXPONENT = Buffer.from([0x01, 0x00, 0x01]);
 
+/**
+ * Last in the template of every ephemeral wrapping key: its attributes cannot be changed (nobody
+ * gives the AES key CKA_DECRYPT, or the transport key CKA_ENCRYPT, to widen its use), nor the key
+ * copied with other ones (C_CopyObject). SoftHSM 2.6.1 takes both on all five keys, but applies a
+ * C_UnwrapKey template in order and refuses any attribute after CKA_MODIFIABLE false
+ * (CKR_ATTRIBUTE_READ_ONLY): so it comes last.
+ */
+const FIXED: pkcs11js.Template = [
+  { type: pkcs11js.CKA_COPYABLE, value: false },
+  { type: pkcs11js.CKA_MODIFIABLE, value: false },
+];
 /** The destination's transport key pair, session objects. */
 export interface TransportKey {
   publicKey: Buffer;
@@ -88,6 +99,7 @@ export async function makeTransportKey(token: Token): Promise<TransportKey> {
         { type: pkcs11js.CKA_WRAP, value: true },
         { type: pkcs11js.CKA_ENCRYPT, value: false },
         { type: pkcs11js.CKA_VERIFY, value: false },
+        ...FIXED,
       ],
       [
         { type: pkcs11js.CKA_TOKEN, value: false },
@@ -98,6 +110,7 @@ export async function makeTransportKey(token: Token): Promise<TransportKey> {
         { type: pkcs11js.CKA_DECRYPT, value: false },
         { type: pkcs11js.CKA_SIGN, value: false },
         { type: pkcs11js.CKA_DERIVE, value: false },
+        ...FIXED,
       ],
     )
     .catch((error: unknown) => {
@@ -128,6 +141,7 @@ export function trustTransportKey(token: Token, transportSpki: Buffer, warn: War
       { type: pkcs11js.CKA_WRAP, value: true },
       { type: pkcs11js.CKA_ENCRYPT, value: false },
       { type: pkcs11js.CKA_VERIFY, value: false },
+      ...FIXED,
     ],
     "trust the destination's transport key (as the Security Officer)",
   );
@@ -151,6 +165,7 @@ export function trustTransportKey(token: Token, transportSpki: Buffer, warn: War
         { type: pkcs11js.CKA_SENSITIVE, value: true },
         { type: pkcs11js.CKA_EXTRACTABLE, value: true },
         { type: pkcs11js.CKA_WRAP_WITH_TRUSTED, value: true },
+        ...FIXED,
       ]),
     );
   } catch (error) {
@@ -198,6 +213,7 @@ export function unwrapFromTransport(token: Token, transport: TransportKey, wrapp
       { type: pkcs11js.CKA_WRAP, value: false },
       { type: pkcs11js.CKA_ENCRYPT, value: false },
       { type: pkcs11js.CKA_DECRYPT, value: false },
+      ...FIXED,
     ]),
   );
   try {
