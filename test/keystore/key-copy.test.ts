@@ -317,7 +317,10 @@ test('the same token twice, a wrong SO PIN, and a label taken on the backup toke
   );
   t.is(codeOf(none), 'PIN_REQUIRED');
   t.regex(prompts[0]!, /^Enter the SO PIN of token ".*" \(serial [0-9a-f]+\):$/);
-  t.regex((none as KeywardError).hint ?? '', /KEYWARD_SO_PIN_TOKEN_[0-9a-f]+ \(this token's own\) or KEYWARD_SO_PIN/);
+  t.regex(
+    (none as KeywardError).hint ?? '',
+    /KEYWARD_SO_PIN_TOKEN_[0-9a-f]+ \(this device's own\) or KEYWARD_SO_PIN, or give its file \(--so-pin-source file:…\)/,
+  );
 
   await backup.keystore.generate(backup.keyUri('root'), { algorithm: 'p256' });
   const taken = await t.throwsAsync(
@@ -458,6 +461,48 @@ test('an ephemeral object that cannot be destroyed is warned about, not passed o
   );
   t.is(warnings.length, 1);
   t.regex(warnings[0]!, /^could not destroy the kept object on token ".*" \(CKR_[A-Z_]+\); a session object is gone when this process ends$/);
+});
+
+test('KEYWARD_SO_PIN serves one token per command: a second source token is not given it unasked, and no SO try is spent', async (t) => {
+  const [first, second, backup, again] = await Promise.all([createTestToken(), createTestToken(), createTestToken(), createTestToken()]);
+  t.teardown(() => Promise.all([first, second, backup, again].map((token) => token.close())));
+  for (const source of [first, second]) await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
+  const env = {
+    ...Object.fromEntries([first, second, backup, again].map((token) => [devicePinVariable('token', serialOf(token))!, token.userPin])),
+    KEYWARD_SO_PIN: first.soPin,
+  };
+  /** In one keystore (one command), the first token's key and then the second's, to `destination`. */
+  const copyBoth = async (interaction: Interaction, destination: TestToken) => {
+    const keystore = new Keystore({ env, pkcs11Module: softHsmModule(), interaction });
+    try {
+      const administration = await keystore.administration('pkcs11');
+      const copy = (source: TestToken, label: string) =>
+        administration.copyKey({ source: KeyUri.of(source.keyUri('root')), destination: KeyUri.of(destination.keyUri(label)) });
+      t.true((await copy(first, 'first')).copied, 'KEYWARD_SO_PIN goes to the first source token');
+      return await copy(second, 'second');
+    } finally {
+      await keystore.close();
+    }
+  };
+
+  // Nobody to ask: refused before the second token's SO PIN is tried.
+  const error = await t.throwsAsync(copyBoth(recordingInteraction([]), backup));
+  t.is(codeOf(error), 'PIN_AMBIGUOUS');
+  t.regex(error!.message, /^KEYWARD_SO_PIN went to token ".*" \(serial [0-9a-f]+\); it is not tried on token ".*" \(serial [0-9a-f]+\) too/);
+  t.regex((error as KeywardError).hint ?? '', new RegExp(`set ${tokenSoPinVariable(serialOf(second))!} for token`));
+  t.is(tokenOf(second).info().soPin, 'ok', "no try of the second token's SO PIN was spent");
+
+  // A person at a terminal is asked, says no, and gives the second token's SO PIN.
+  const asked: string[] = [];
+  const person: Interaction = {
+    askSecret: async (prompt) => (asked.push(prompt), Secret.fromString(second.soPin)),
+    confirm: async (question) => (asked.push(question), false),
+    warn: () => undefined,
+    notice: () => ({ clear: () => undefined }),
+  };
+  t.true((await copyBoth(person, again)).copied);
+  t.regex(asked[0]!, /^KEYWARD_SO_PIN went to token .* Try it on token .* too\?/);
+  t.regex(asked[1]!, /^Enter the SO PIN of token ".*" \(serial [0-9a-f]+\):$/);
 });
 
 test('resumed, a copy made before the stop is found, not made again; half a copy (its public key only) is completed', async (t) => {

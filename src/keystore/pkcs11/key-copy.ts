@@ -31,10 +31,8 @@ import {
   type TrustedWrap,
   type Wrapped,
 } from '../../hsm/pkcs11/wrap.js';
-import { Secret } from '../../secret.js';
+import type { Secret } from '../../secret.js';
 import type { BackendContext } from '../backend.js';
-import { SHARED_SO_PIN_VARIABLE, tokenSoPinVariable } from '../device-pins.js';
-import { askPin, readPinFile } from '../pin.js';
 import type { KeyUri } from '../uri/origin.js';
 import { parsePkcs11Uri, type Pkcs11Uri } from '../uri/index.js';
 import { tokenPinDevice, type TokenLogins } from './login.js';
@@ -140,11 +138,15 @@ export class Pkcs11KeyCopy {
     const ours = foundSame ? [found.privateKey, found.publicKey, found.certificate] : [];
     const holders = key.id.length > 0 ? objectsWithId(destination, key.id).filter(({ handle }) => !ours.some((h) => h?.equals(handle))) : [];
     if (holders.length > 0) {
-      const labels = [...new Set(holders.map((o) => `"${o.label}"`))].join(', ');
-      throw keywardError('ID_IN_USE', `token "${destination.label}" already has objects with the id of key "${key.label}" (labelled ${labels})`, {
-        hint: 'a copy never shares its id with another key: find out what they are (keyward key list); an earlier copy may be kept there, or deleted before copying again',
-        details: { token: destination.label, id: key.id.toString('hex'), labels: holders.map((o) => o.label) },
-      });
+      const labels = [...new Set(holders.map((o) => o.label))];
+      throw keywardError(
+        'ID_IN_USE',
+        `token "${destination.label}" already has objects with the id of key "${key.label}" (labelled ${labels.map((l) => `"${l}"`).join(', ')})`,
+        {
+          hint: 'a copy never shares its id with another key: find out what they are (keyward key list); an earlier copy may be kept there, or deleted before copying again',
+          details: { token: destination.label, id: key.id.toString('hex'), labels },
+        },
+      );
     }
     if (foundSame && found.privateKey) {
       requireKeyAttributes(found, 'wrap', 'found');
@@ -271,20 +273,10 @@ export class Pkcs11KeyCopy {
     }
   }
 
-  /** The SO PIN: the operator's file, the token's own variable, KEYWARD_SO_PIN, or the prompt. */
-  async #soPin(token: Token, soPinSource: string | undefined): Promise<Secret> {
-    if (soPinSource) return readPinFile(soPinSource, this.#ctx.interaction);
+  /** The SO PIN: the operator's file, the token's own variable, KEYWARD_SO_PIN (one token per command, as KEYWARD_PIN), or the prompt. */
+  #soPin(token: Token, soPinSource: string | undefined): Promise<Secret> {
     const device = tokenPinDevice(token);
-    const own = tokenSoPinVariable(device.serial);
-    for (const variable of [own, SHARED_SO_PIN_VARIABLE]) {
-      const value = variable && this.#ctx.env[variable];
-      if (value) return Secret.fromString(value);
-    }
-    return askPin(
-      `SO PIN of ${device.name}`,
-      this.#ctx.interaction,
-      `set ${own ? `${own} (this token's own) or ` : ''}${SHARED_SO_PIN_VARIABLE}, or give its file (--so-pin-source file:…)`,
-    );
+    return this.#ctx.pins.obtain(soPinSource ? { pinSource: soPinSource } : {}, device, `SO PIN of ${device.name}`, 'so');
   }
 }
 
