@@ -264,7 +264,7 @@ export const ERROR_CODES = {
   PEM_LABEL: { exit: 'usage', meaning: 'a PEM block of another kind than expected' },
   PEM_MALFORMED: { exit: 'usage', meaning: 'a PEM block that is not valid base64' },
   PEM_TRUNCATED: { exit: 'usage', meaning: 'a PEM block with no END line' },
-  PIN_AMBIGUOUS: { exit: 'auth', meaning: 'KEYWARD_PIN (or KEYWARD_SO_PIN) went to one device and a second one needs a PIN: give each its own variable' },
+  PIN_AMBIGUOUS: { exit: 'auth', meaning: 'KEYWARD_PIN or KEYWARD_SO_PIN went to one device and a second needs one: give each its own variable' },
   PIN_EMPTY: { exit: 'usage', meaning: 'the PIN file is empty' },
   PIN_EXPIRED: { exit: 'auth', meaning: "the token's PIN has expired" },
   PIN_FILE_TOO_LARGE: { exit: 'usage', meaning: 'the PIN file holds more than any PIN' },
