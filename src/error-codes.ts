@@ -340,6 +340,7 @@ export const ERROR_CODES = {
   TOKEN_REMOVED: { exit: 'unavailable', meaning: 'the token was removed during the operation' },
   TOO_MANY_ARGUMENTS: { exit: 'usage', meaning: 'a command was given more arguments than it takes' },
   TOUCH_TIMEOUT: { exit: 'auth', meaning: 'the YubiKey was not touched in time' },
+  TRANSCRIPT_MALFORMED: { exit: 'verification', meaning: 'a transcript that verifies lacks a field its report shows, or has it of another kind' },
   TRANSCRIPT_TAMPERED: { exit: 'verification', meaning: 'a ceremony transcript fails its hash chain or signatures (the first bad line is named)' },
   TUF_CLIENT_INITIALISED: { exit: 'conflict', meaning: 'the TUF client already trusts another root; a new one comes only through signed rotations' },
   TUF_CUSTOM: { exit: 'usage', meaning: '--custom is not a JSON object' },

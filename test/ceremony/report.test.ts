@@ -10,8 +10,11 @@ import test, { type ExecutionContext } from 'ava';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { reportOf } from '../../src/ceremony/report.js';
 import { runCeremony } from '../../src/ceremony/runner.js';
 import { readScript } from '../../src/ceremony/script.js';
+import { TranscriptWriter } from '../../src/ceremony/transcript.js';
+import type { KeywardError } from '../../src/errors.js';
 import { createTestToken } from '../../src/testing/softhsm.js';
 import { keystoreFactory, quiet, room, rootScript, tokenSerial, writeScript } from '../harness/ceremony.js';
 import { keyward, run, type RunResult } from '../harness/run.js';
@@ -149,4 +152,62 @@ test('the Markdown report keeps markup in the transcript as text: tags, links an
   t.true(written.stdout.includes('Eve \\<img src=x onerror="document.title=1"\\>'));
   t.false(/(^|[^\\])</.test(written.stdout), 'no tag a Markdown viewer would render');
   t.true(written.stdout.includes(`\`${ceremony.finalHash}\``), 'the final hash as code');
+});
+
+/**
+ * A transcript anyone can write: hash-chained by Keyward's own writer and unfinished, so it needs no
+ * signature and verifies, saying whatever its author likes in any field.
+ */
+function forged(dir: string, entries: Array<[type: string, data: Record<string, unknown>]>): string {
+  const file = join(dir, `forged-${readdirSync(dir).length}.jsonl`);
+  const writer = TranscriptWriter.create(file);
+  for (const [type, data] of entries) writer.append(type, data, new Date('2026-01-01T00:00:00Z'));
+  writer.close();
+  return file;
+}
+
+const forgedStart = (data: Record<string, unknown> = {}): [string, Record<string, unknown>] => [
+  'ceremony.start',
+  {
+    title: 'Root ceremony',
+    kind: 'root',
+    time: '2026-01-01T00:00:00.000Z',
+    script: { file: 'root.yaml', sha256: 'ab' },
+    caDirectory: '/ca',
+    witnesses: ['Alice'],
+    ...data,
+  },
+];
+
+test('a forged transcript without what the report needs, or with it of the wrong kind, gets a clean error naming its line and field', async (t) => {
+  const dir = tempDir(t, 'keyward-report-malformed-');
+  const cases: Array<[entries: Array<[string, Record<string, unknown>]>, where: RegExp]> = [
+    [[forgedStart({ title: undefined })], /line 1 \(ceremony\.start\): data\.title is missing/],
+    [[forgedStart({ witnesses: 'Alice' })], /line 1 \(ceremony\.start\): data\.witnesses is text, not a list/],
+    [[forgedStart({ witnesses: ['Alice', 7, { name: 'Eve' }] })], /line 1 \(ceremony\.start\): data\.witnesses\[1\] is a number, not text/],
+    [[forgedStart({ script: 'root.yaml' })], /line 1 \(ceremony\.start\): data\.script\.file is missing/],
+    [[forgedStart({ caDirectory: undefined })], /line 1 \(ceremony\.start\): data\.caDirectory is missing/],
+    [[forgedStart(), ['step.done', { keys: [], certificates: null, crls: [], files: [] }]], /line 2 \(step\.done\): data\.certificates is null, not a list/],
+    [
+      [forgedStart(), ['step.done', { keys: [{ role: 'root' }], certificates: [], crls: [], files: [] }]],
+      /line 2 \(step\.done\): data\.keys\[0\]\.device is missing/,
+    ],
+    [[forgedStart(), ['key-copy.proof', { verified: true }]], /line 2 \(key-copy\.proof\): data\.verifiedWith\.certificate is missing/],
+    [[forgedStart(), ['certificate.draft', { profile: 'root', lint: 'all fine' }]], /line 2 \(certificate\.draft\): data\.lint is text, not a list/],
+    [[forgedStart(), ['prompt', { question: 'Present?', answer: true }]], /line 2 \(prompt\): data\.answer is true, not text/],
+  ];
+  for (const [entries, where] of cases) {
+    const transcript = forged(dir, entries);
+    const error = t.throws(() => reportOf(transcript, 'markdown'), undefined, String(where)) as KeywardError;
+    t.is(error.code, 'TRANSCRIPT_MALFORMED', `${String(where)}: ${error.stack}`);
+    t.regex(error.message, where);
+    t.true(error.message.startsWith(`${transcript}: `), error.message);
+  }
+  // And on the command line: the exit code of a transcript that does not hold, the error as JSON, no report.
+  const transcript = forged(dir, [forgedStart({ witnesses: { first: 'Alice' } })]);
+  const refused = await keyward(['ceremony', 'report', transcript, '--format', 'html', '--out', join(dir, 'report.html'), '--json']);
+  t.is(refused.code, 6, refused.stderr);
+  t.like(JSON.parse(refused.stdout), { error: { code: 'TRANSCRIPT_MALFORMED' } });
+  t.regex(JSON.parse(refused.stdout).error.message as string, /line 1 \(ceremony\.start\): data\.witnesses is an object, not a list/);
+  t.false(existsSync(join(dir, 'report.html')));
 });
