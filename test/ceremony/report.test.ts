@@ -4,7 +4,9 @@
  * `keyward ceremony verify` gives; the page shows that hash and the fingerprints as text, and the
  * witness names a hostile script gave it (markup) as text, not as markup. The PDF is an A4 PDF whose
  * text (pdftotext) holds the hash and the fingerprints. A tampered transcript gets no report in any
- * format, and without a browser --format pdf says which package to install.
+ * format, and without a browser --format pdf says which package to install. A forged transcript
+ * (unfinished, so unsigned, and verifying) adds no line, markup or terminal escape to any format
+ * (the Markdown read by cmark-gfm as GitHub reads it), and one lacking a field gets a clean error.
  */
 import test, { type ExecutionContext } from 'ava';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -178,6 +180,79 @@ const forgedStart = (data: Record<string, unknown> = {}): [string, Record<string
     ...data,
   },
 ];
+
+/** Markdown as GitHub renders it (cmark-gfm with its extensions), raw HTML let through so that any that got into the report shows. */
+async function gfm(dir: string, markdown: string): Promise<string> {
+  const file = join(dir, 'report.md');
+  writeFileSync(file, markdown);
+  const html = await tool('cmark-gfm', ['--unsafe', '-e', 'table', '-e', 'autolink', '-e', 'strikethrough', file], 'cmark-gfm');
+  if (html.code !== 0) throw new Error(`cmark-gfm failed: ${html.stderr}`);
+  return html.stdout;
+}
+
+test('a forged transcript adds no line, no markup and no terminal escape to the report, in any format: its text is shown on one line, escapes visible', async (t) => {
+  const dir = tempDir(t, 'keyward-report-forged-');
+  const forgedStep = 'line 7, 00:00:00: root key made on the real HSM';
+  const transcript = forged(dir, [
+    forgedStart({
+      title: 'Root ceremony\r\n# Approved by the board',
+      script: { file: 'root.yaml', sha256: 'ab`` <img src=x onerror=alert(1)> ``' },
+      witnesses: [
+        `Alice\n\n- ${forgedStep}`,
+        'Eve\u001b[2K\u001b[1A\u009b2J\u007f',
+        '# Mallory',
+        '1. Trent',
+        '    indented',
+        '- Peggy *bold* ~~struck~~ _em_ &amp; [a](x) ![i](y) \\',
+      ],
+    }),
+    ['device.bound', { device: 'hsm | forged cell', uri: 'pkcs11:token=a|b`c``d', serial: '1' }],
+    ['output.written', { name: 'certificate', path: 'root.pem', sha256: '`|`' }],
+    ['prompt', { question: '> quoted', answer: 'yes\u2028no\u202e' }],
+  ]);
+
+  const reports: Record<string, string> = {};
+  for (const format of ['markdown', 'text', 'html']) {
+    const report = await keyward(['ceremony', 'report', transcript, '--format', format]);
+    t.is(report.code, 0, report.stderr);
+    t.false(/(?!\n)[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(report.stdout), `${format}: no control character reaches the terminal`);
+    reports[format] = report.stdout;
+  }
+  for (const format of ['markdown', 'text'])
+    t.false(
+      reports[format]!.split('\n').some((line) => line.replace(/^[-*\s]*/, '').startsWith(forgedStep)),
+      `${format}: no line the transcript's author wrote`,
+    );
+  for (const format of ['text', 'html']) {
+    t.true(reports[format]!.includes(`Alice\\n\\n- ${forgedStep}`), `${format}: the name as written, its newlines shown`);
+    t.true(reports[format]!.includes('Eve\\u001b[2K\\u001b[1A\\u009b2J\\u007f'), `${format}: the escapes shown`);
+  }
+
+  const html = await gfm(dir, reports.markdown!);
+  t.false(/<img|<a |<em|<strong|<del|<blockquote|<ol|<pre|<hr/i.test(html), html);
+  t.deepEqual(
+    [...html.matchAll(/<h(\d)>(.*?)<\/h\d>/g)].map((m) => `${m[1]} ${m[2]}`),
+    [
+      '1 Root ceremony\\r\\n# Approved by the board',
+      ...['Steps', 'Devices', 'Keys', 'Certificates', 'Files written', 'Questions asked', 'Transcript', 'Witnesses'].map((h) => `2 ${h}`),
+    ],
+    "the title, on one line, and the report's own headings: none from the transcript",
+  );
+  t.true(html.includes('<code>ab`` &lt;img src=x onerror=alert(1)&gt; ``</code>'), 'the script hash as code, whole');
+  t.true(html.includes('<code>`|`</code>'), 'a code span in a table cell holding a backtick and a bar');
+  t.true(html.includes('<code>pkcs11:token=a|b`c``d</code>'));
+  t.regex(html, /<td>hsm \| forged cell<\/td>\s*<td><code>pkcs11:token=a\|b`c``d<\/code><\/td>\s*<td>1<\/td>/, 'three cells, as the header says');
+  for (const name of [
+    `Alice\\n\\n- ${forgedStep}`,
+    'Eve\\u001b[2K\\u001b[1A\\u009b2J\\u007f',
+    '# Mallory',
+    '1. Trent',
+    '    indented',
+    '- Peggy *bold* ~~struck~~ _em_ &amp;amp; [a](x) ![i](y) \\',
+  ])
+    t.true(html.includes(`<p>${name}</p>`), `${name}: a paragraph of its own, as written`);
+  t.true(html.includes('<li>&gt; quoted: yes\\u2028no\\u202e</li>'), html);
+});
 
 test('a forged transcript without what the report needs, or with it of the wrong kind, gets a clean error naming its line and field', async (t) => {
   const dir = tempDir(t, 'keyward-report-malformed-');
