@@ -83,6 +83,7 @@ export const ERROR_CODES = {
   BOOTSTRAP_NEEDS_MTLS: { exit: 'usage', meaning: 'a bootstrap root for the CA server needs mutual TLS' },
   BOOTSTRAP_ROOT_EXPIRED: { exit: 'usage', meaning: "the CA server's bootstrap root has expired" },
   BOOTSTRAP_ROOT_INVALID: { exit: 'usage', meaning: "the CA server's bootstrap root is not one self-signed CA certificate" },
+  BROWSER_CLEANUP_FAILED: { exit: 'failure', meaning: "the headless browser's scratch directory could not be removed after it ran" },
   BUNDLE_DIGEST_MISMATCH: { exit: 'verification', meaning: 'the file is not the one the Sigstore bundle signs (another SHA-256)' },
   BUNDLE_INVALID: { exit: 'usage', meaning: 'a file given as a Sigstore bundle is not one of a message signature' },
   BUNDLE_SIGNATURE_INVALID: { exit: 'verification', meaning: "the Sigstore bundle's signature does not verify with the key given" },

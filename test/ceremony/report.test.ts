@@ -9,7 +9,7 @@
  * (the Markdown read by cmark-gfm as GitHub reads it), and one lacking a field gets a clean error.
  */
 import test, { type ExecutionContext } from 'ava';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { reportOf } from '../../src/ceremony/report.js';
@@ -285,4 +285,44 @@ test('a forged transcript without what the report needs, or with it of the wrong
   t.like(JSON.parse(refused.stdout), { error: { code: 'TRANSCRIPT_MALFORMED' } });
   t.regex(JSON.parse(refused.stdout).error.message as string, /line 1 \(ceremony\.start\): data\.witnesses is an object, not a list/);
   t.false(existsSync(join(dir, 'report.html')));
+});
+
+/** Whether a process is gone (or dead and waiting to be reaped). */
+function gone(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+test("a browser that fails leaves nothing running and nothing behind, and its error is the one reported, with a hint for Ubuntu's snap chromium", async (t) => {
+  const dir = tempDir(t, 'keyward-report-browser-');
+  // A "chromium" that makes no PDF and leaves a child behind that keeps writing into its temporary directory.
+  const bin = join(dir, 'bin');
+  const pidFile = join(dir, 'child.pid');
+  mkdirSync(bin);
+  writeFileSync(
+    join(bin, 'chromium'),
+    `#!/bin/sh\n( while :; do mkdir -p "$TMPDIR/left"; : > "$TMPDIR/left/file"; sleep 0.01; done ) </dev/null >/dev/null 2>&1 &\necho $! > ${pidFile}\necho "cannot write to the temporary directory" >&2\nexit 1\n`,
+  );
+  chmodSync(join(bin, 'chromium'), 0o755);
+  const transcript = forged(dir, [forgedStart()]);
+  const scratch = tempDir(t, 'keyward-report-tmp-');
+  const made = await keyward(['ceremony', 'report', transcript, '--format', 'pdf', '--out', join(dir, 'report.pdf'), '--json'], {
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, TMPDIR: scratch },
+  });
+  const child = Number(readFileSync(pidFile, 'utf8'));
+  t.teardown(() => {
+    if (!gone(child)) process.kill(child, 'SIGKILL');
+  });
+  t.true(gone(child), "the browser's child was killed with it");
+  t.deepEqual(readdirSync(scratch), [], "the browser's scratch directory is gone");
+  t.is(made.code, 1, made.stderr);
+  const { error } = JSON.parse(made.stdout) as { error: { code: string; hint: string; details: { stderr: string } } };
+  t.is(error.code, 'PDF_RENDER_FAILED');
+  t.regex(error.details.stderr, /cannot write to the temporary directory/);
+  t.regex(error.hint, /snap/);
+  t.regex(error.hint, /--format html/);
+  t.false(existsSync(join(dir, 'report.pdf')));
 });
