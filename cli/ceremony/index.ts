@@ -139,9 +139,12 @@ KEYWARD_SO_PIN or the prompt.
       ]) +
         `
 The transcript is verified first: a report of a tampered transcript is refused (TRANSCRIPT_TAMPERED,
-exit 6), in every format. The HTML page has its CSS inline, no script and nothing to fetch; it prints
-the transcript's final hash as text and as a QR code, and on every printed page. PDF needs headless
-Chromium (Debian: apt-get install chromium); without it, write --format html and print that.
+exit 6), in every format, and so is one lacking a field the report shows (TRANSCRIPT_MALFORMED,
+exit 6). Its text is shown on one line, control characters as escapes (\\n, \\u001b), and escaped
+as markup in Markdown and HTML. The HTML page has its CSS inline, no script and nothing to fetch;
+it prints the transcript's final hash as text and as a QR code, and on every printed page. PDF
+needs headless Chromium (Debian: apt-get install chromium; Ubuntu's is a snap, which cannot print
+here); without it, write --format html and print that.
 `,
     )
     .action(async (file: string, options: { format: 'markdown' | 'text' | 'html' | 'pdf'; out?: string }, command: Command) => {
