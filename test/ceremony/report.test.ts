@@ -287,6 +287,34 @@ test('a forged transcript without what the report needs, or with it of the wrong
   t.false(existsSync(join(dir, 'report.html')));
 });
 
+test('what a forged transcript says reaches the terminal from keyward ceremony verify, and from the error that refuses it, as printable text', async (t) => {
+  const dir = tempDir(t, 'keyward-report-verify-');
+  // An output whose name would move the cursor up and print a final hash of its own over the real one.
+  const output = forged(dir, [
+    forgedStart(),
+    ['output.written', { name: `root\u001b[1A\u001b[2Kfinal hash ${'0'.repeat(64)}`, path: 'x\u009b2J.pem', sha256: 'ab' }],
+  ]);
+  const verified = await keyward(['ceremony', 'verify', output]);
+  t.is(verified.code, 0, verified.stderr);
+  t.false(/(?!\n)[\p{Cc}\p{Cf}]/u.test(verified.stdout), 'no control character reaches the terminal');
+  t.regex(verified.stdout, /output root\\u001b\[1A\\u001b\[2Kfinal hash 0{64}: \S*x\\u009b2J\.pem not beside the transcript/);
+
+  const file = join(dir, 'signed.jsonl');
+  const writer = TranscriptWriter.create(file);
+  const start = writer.append(...forgedStart());
+  writer.append('transcript.signature', { signer: 'ceremony\u001b[2J\u001b[H', algorithm: 'p256', publicKey: 'none', signed: start.hash, signature: '00' });
+  writer.close();
+  for (const command of [
+    ['ceremony', 'verify', file],
+    ['ceremony', 'report', file],
+  ]) {
+    const refused = await keyward(command);
+    t.is(refused.code, 6, refused.stderr);
+    t.true(refused.stderr.includes('holds a signature by ceremony\\u001b[2J\\u001b[H that does not verify'), refused.stderr);
+    t.false(/(?!\n)\p{Cc}/u.test(refused.stderr), 'no control character reaches the terminal');
+  }
+});
+
 /** Whether a process is gone (or dead and waiting to be reaped). */
 function gone(pid: number): boolean {
   try {
