@@ -76,7 +76,8 @@ export class EntryFields {
 
   /** Whether the field is there (and not null). */
   has(path: string): boolean {
-    return this.#get(path) !== undefined && this.#get(path) !== null;
+    const value = this.#get(path);
+    return value !== undefined && value !== null;
   }
 
   /** Text, printable on one line; a number is text as JSON wrote it. */
