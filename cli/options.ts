@@ -9,3 +9,6 @@ export function wholeNumber(value: string, flag: string, range: { min?: number; 
   if (n < min || n > max) throw keywardError('OPTION_INVALID', `${flag} wants a whole number from ${min} to ${max}, got ${n}`);
   return n;
 }
+
+/** A repeatable option's values, in the order given (commander's argParser for `--key a --key b`). */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

@@ -47,10 +47,11 @@ const SYSTEM = {
   // strace: the crash tests kill a command exactly when SoftHSM writes its token.object.
   strace: 'strace',
   // Ceremony reports: headless Chromium prints the HTML report to PDF (and screenshots it in the tests), zbarimg
-  // decodes its QR code, pdftotext and pdfinfo read the PDF back.
+  // decodes its QR code, pdftotext and pdfinfo read the PDF back, cmark-gfm renders the Markdown as GitHub does.
   chromium: 'chromium',
   'zbar-tools': 'zbarimg',
   'poppler-utils': 'pdftotext',
+  'cmark-gfm': 'cmark-gfm',
   // Native addons (pkcs11js, smartcard) are compiled by node-gyp; gcc also builds the tests' pcscd shim.
   python3: 'python3',
   make: 'make',

@@ -95,23 +95,29 @@ KEYWARD_SO_PIN or the prompt.
     .action(async (file: string, _options: unknown, command: Command) => {
       const ctx = await CliContext.of(command);
       const { checkOutputFiles, verifyTranscript } = await import('../../src/ceremony/transcript.js');
+      // What the transcript says is shown printable: anyone can write an unfinished transcript that verifies.
+      const { printable } = await import('../../src/quoted.js');
       const verified = verifyTranscript(file);
       const outputs = checkOutputFiles(file, verified.entries);
       const changed = outputs.find((o) => o.status === 'changed');
       if (changed) {
         const { keywardError } = await import('../../src/errors.js');
-        throw keywardError('CEREMONY_OUTPUT_CHANGED', `${changed.path} is not the ${changed.name} the ceremony wrote (${file}, line ${changed.line})`, {
-          hint: 'the file was changed after the ceremony; use the copy whose SHA-256 the transcript and the signed report give',
-          details: { file: changed.path, line: changed.line },
-        });
+        throw keywardError(
+          'CEREMONY_OUTPUT_CHANGED',
+          `${printable(changed.path)} is not the ${printable(changed.name)} the ceremony wrote (${file}, line ${changed.line})`,
+          {
+            hint: 'the file was changed after the ceremony; use the copy whose SHA-256 the transcript and the signed report give',
+            details: { file: changed.path, line: changed.line },
+          },
+        );
       }
       const end = verified.entries.find((e) => e.type === 'ceremony.end');
-      const outcome = (end?.data.outcome as string | undefined) ?? 'unfinished';
+      const outcome = String(end?.data.outcome ?? 'unfinished');
       ctx.emit({ valid: true, entries: verified.entries.length, outcome, finalHash: verified.finalHash, signatures: verified.signatures, outputs }, () =>
         [
-          `${file}: ${verified.entries.length} entries, chain intact, ceremony ${outcome}`,
-          ...verified.signatures.map((s) => `  signed by the ${s.signer} key (public key sha256 ${s.publicKeySha256})`),
-          ...outputs.map((o) => `  output ${o.name}: ${o.path} ${o.status === 'unchanged' ? 'as written' : 'not beside the transcript'}`),
+          `${file}: ${verified.entries.length} entries, chain intact, ceremony ${printable(outcome)}`,
+          ...verified.signatures.map((s) => `  signed by the ${printable(String(s.signer))} key (public key sha256 ${s.publicKeySha256})`),
+          ...outputs.map((o) => `  output ${printable(o.name)}: ${printable(o.path)} ${o.status === 'unchanged' ? 'as written' : 'not beside the transcript'}`),
           `final hash ${verified.finalHash}`,
         ].join('\n'),
       );
@@ -139,9 +145,12 @@ KEYWARD_SO_PIN or the prompt.
       ]) +
         `
 The transcript is verified first: a report of a tampered transcript is refused (TRANSCRIPT_TAMPERED,
-exit 6), in every format. The HTML page has its CSS inline, no script and nothing to fetch; it prints
-the transcript's final hash as text and as a QR code, and on every printed page. PDF needs headless
-Chromium (Debian: apt-get install chromium); without it, write --format html and print that.
+exit 6), in every format, and so is one lacking a field the report shows (TRANSCRIPT_MALFORMED,
+exit 6). Its text is shown on one line, control characters as escapes (\\n, \\u001b), and escaped
+as markup in Markdown and HTML. The HTML page has its CSS inline, no script and nothing to fetch;
+it prints the transcript's final hash as text and as a QR code, and on every printed page. PDF
+needs headless Chromium (Debian: apt-get install chromium; Ubuntu's is a snap, which cannot print
+here); without it, write --format html and print that.
 `,
     )
     .action(async (file: string, options: { format: 'markdown' | 'text' | 'html' | 'pdf'; out?: string }, command: Command) => {

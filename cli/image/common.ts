@@ -61,6 +61,3 @@ export async function verifierKeys(paths: string[]): Promise<VerifierKey[]> {
   for (const path of paths) keys.push(await parseInput(path, '--key', (data) => readVerifierKey(data)));
   return keys;
 }
-
-/** `--key a.pem --key b.pem`. */
-export const collect = (value: string, previous: string[] = []) => [...previous, value];

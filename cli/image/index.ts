@@ -5,7 +5,8 @@
  */
 import type { Command } from 'commander';
 import { examples } from '../help.js';
-import { collect, openRegistry, REGISTRY_HELP, registryOptions, verifierKeys, type RegistryFlags } from './common.js';
+import { openRegistry, REGISTRY_HELP, registryOptions, verifierKeys, type RegistryFlags } from './common.js';
+import { collect } from '../options.js';
 
 const REF = '127.0.0.1:5000/demo/app:1.0';
 

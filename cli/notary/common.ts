@@ -11,14 +11,13 @@ import type { CliContext } from '../context.js';
 import type { NotaryContext, PublishReport } from '../../src/trust/notary/repository.js';
 import type { NotaryKey } from '../../src/trust/notary/dialect.js';
 import type { Signer } from '../../src/trust/signer.js';
+import { collect } from '../options.js';
 
 export interface ServerOptions {
   server?: string;
   tlsCa?: string;
   trustDir?: string;
 }
-
-export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** --server, --tls-ca and --trust-dir, on every command. */
 export function serverOptions(command: Command): Command {

@@ -7,19 +7,8 @@
 import { Option, type Command } from 'commander';
 import { examples } from '../help.js';
 import { registryOptions, type RegistryFlags } from '../image/common.js';
-import { wholeNumber } from '../options.js';
-import {
-  collect,
-  emitPublish,
-  keyOption,
-  notaryContext,
-  publicKeyFile,
-  serverOptions,
-  signerRole,
-  signersOf,
-  withNotary,
-  type ServerOptions,
-} from './common.js';
+import { collect, wholeNumber } from '../options.js';
+import { emitPublish, keyOption, notaryContext, publicKeyFile, serverOptions, signerRole, signersOf, withNotary, type ServerOptions } from './common.js';
 
 const SERVER = '--server https://notary.example:4443 --tls-ca notary-ca.pem';
 

@@ -12,6 +12,7 @@ import type { RoleStatus } from '../../src/trust/repository/requirements.js';
 import type { Approval, RoleReview } from '../../src/trust/repository/review.js';
 import type { TufSigner } from '../../src/trust/signer.js';
 import type { LockOptions } from '../../src/trust/repository/lock.js';
+import { collect, wholeNumber } from '../options.js';
 
 /**
  * Runs `work` with the command's context and repository; always releases the devices. The
@@ -30,7 +31,6 @@ export async function withRepository<T>(command: Command, dir: string, work: (ct
 
 /** How long a writer waits for another: KEYWARD_LOCK_WAIT seconds (default 30; 0 refuses at once), saying so. */
 export async function lockOptions(ctx: CliContext, command: Command): Promise<LockOptions> {
-  const { wholeNumber } = await import('../options.js');
   const { DEFAULT_LOCK_WAIT_MS, describeHolder } = await import('../../src/trust/repository/lock.js');
   const value = ctx.env.KEYWARD_LOCK_WAIT;
   const waitMs = value === undefined || value === '' ? DEFAULT_LOCK_WAIT_MS : wholeNumber(value, 'KEYWARD_LOCK_WAIT') * 1000;
@@ -84,9 +84,6 @@ async function signers(ctx: CliContext, uris: string[] = []): Promise<TufSigner[
   for (const uri of uris) out.push(await signerOf(await ctx.keystore().open(uri)));
   return out;
 }
-
-/** For an option that may be given several times: every value, in order. */
-export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /**
  * The options of every command that signs a change: the keys it signs with (`--sign-with`, unless

@@ -2,11 +2,10 @@
 import { Option, type Command } from 'commander';
 import { keywardError } from '../../src/errors.js';
 import { examples } from '../help.js';
-import { wholeNumber } from '../options.js';
+import { collect, wholeNumber } from '../options.js';
 import { confirmDestruction, yesOption } from '../confirm.js';
 import {
   changeRepository,
-  collect,
   describeChanges,
   describePublish,
   describeStatus,

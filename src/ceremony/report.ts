@@ -13,9 +13,12 @@ import { verifyTranscript } from './transcript.js';
 
 export type ReportFormat = 'markdown' | 'text' | 'html';
 
-/** The report of the transcript at `transcriptPath`, in `format`; TRANSCRIPT_TAMPERED if it does not verify. */
+/**
+ * The report of the transcript at `transcriptPath`, in `format`; TRANSCRIPT_TAMPERED if it does not
+ * verify, TRANSCRIPT_MALFORMED if it lacks a field the report shows (or has it of another kind).
+ */
 export function reportOf(transcriptPath: string, format: ReportFormat): string {
-  const report = ceremonyReport(verifyTranscript(transcriptPath));
+  const report = ceremonyReport(transcriptPath, verifyTranscript(transcriptPath));
   return format === 'html' ? renderHtml(report) : format === 'markdown' ? renderMarkdown(report) : renderText(report);
 }
 

@@ -25,6 +25,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pai
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../crypto/algorithms.js';
 import { fileProblem, keywardError, KeywardError } from '../errors.js';
 import { KeyUri } from '../keystore/uri/origin.js';
+import { printable, unprintable } from '../quoted.js';
 import { formatPkcs11Uri, formatYubiKeyUri, keyUriScheme, parsePkcs11Uri, parseYubiKeyUri, YUBIKEY_SLOT_NAMES } from '../keystore/uri/index.js';
 
 /**
@@ -171,6 +172,10 @@ export function parseScript(text: string, file: string): CeremonyScript {
     for (const pair of node.items as Pair<Node, Node | null>[]) {
       const key = isScalar(pair.key) ? String(pair.key.value) : '';
       const full = path ? `${path}.${key}` : key;
+      if (unprintable(key) !== undefined) {
+        problem(printable(full), pair.key, controlCharacter(key));
+        continue;
+      }
       if (!known.includes(key)) {
         problem(full, pair.key, `is not a field here (fields: ${known.join(', ')})`);
         continue;
@@ -183,6 +188,10 @@ export function parseScript(text: string, file: string): CeremonyScript {
   const string = (node: Node | null | undefined, path: string, pattern?: RegExp, what?: string): string | undefined => {
     if (!isScalar(node) || typeof node.value !== 'string' || node.value === '') {
       problem(path, node, `must be a non-empty string${what ? ` (${what})` : ''}`);
+      return undefined;
+    }
+    if (unprintable(node.value) !== undefined) {
+      problem(path, node, controlCharacter(node.value));
       return undefined;
     }
     if (pattern && !pattern.test(node.value)) {
@@ -236,6 +245,7 @@ export function parseScript(text: string, file: string): CeremonyScript {
         : undefined
       : undefined;
     if (device.has('serial') && serial === undefined) problem(`${path}.serial`, serialNode, "must be the device's serial number");
+    if (serial !== undefined && unprintable(serial) !== undefined) problem(`${path}.serial`, serialNode, controlCharacter(serial));
     if (uri === undefined) continue;
     const scheme = keyUriScheme(uri);
     if (scheme !== 'pkcs11' && scheme !== 'yubikey') {
@@ -424,6 +434,13 @@ export function parseScript(text: string, file: string): CeremonyScript {
     positions,
   };
 }
+
+/**
+ * The problem of text that holds a control or format character (a line break, an escape): a
+ * report of the ceremony would show it as an escape, not as the script's reviewers read it.
+ */
+const controlCharacter = (text: string) =>
+  `holds a control or format character (${unprintable(text)!}): a ceremony's names and text are printable characters on one line`;
 
 /** Any field name is known (for maps whose keys are names the script chooses). */
 function anyField(node: Node | null | undefined): string[] {

@@ -14,6 +14,7 @@ import { openNewFile } from '../atomic-file.js';
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { ALGORITHMS, nodeHashName, type KeyAlgorithm } from '../crypto/algorithms.js';
 import { keywardError } from '../errors.js';
+import { printable } from '../quoted.js';
 import type { KeyHandle } from '../keystore/backend.js';
 import { fromPemOrDer, toPem } from '../x509/pem.js';
 
@@ -168,7 +169,7 @@ export function verifyTranscript(path: string, text = readFileSync(path, 'utf8')
       } catch {
         valid = false;
       }
-      if (!valid) throw tampered(line, `holds a signature by ${signature.signer} that does not verify`);
+      if (!valid) throw tampered(line, `holds a signature by ${printable(String(signature.signer))} that does not verify`);
       signatures.push({
         signer: signature.signer,
         publicKeySha256: createHash('sha256').update(fromPemOrDer(signature.publicKey, 'PUBLIC KEY')).digest('hex'),
@@ -190,7 +191,8 @@ export function verifyTranscript(path: string, text = readFileSync(path, 'utf8')
     ];
     for (const { signer, publicKey } of signers) {
       const signed = entries.some((e) => e.seq > end.seq && e.type === 'transcript.signature' && e.data.signer === signer && e.data.publicKey === publicKey);
-      if (!signed) throw tampered(entries.length, `is the last line, and the ${String(signer)} key's signature after the end of the ceremony is missing`);
+      if (!signed)
+        throw tampered(entries.length, `is the last line, and the ${printable(String(signer))} key's signature after the end of the ceremony is missing`);
     }
     const after = entries.find((e) => e.seq > end.seq && e.type !== 'transcript.signature');
     if (after) throw tampered(after.seq + 1, 'follows the end of the ceremony');
@@ -215,7 +217,8 @@ export function checkOutputFiles(transcriptPath: string, entries: TranscriptEntr
   return entries
     .filter((e) => e.type === 'output.written')
     .map((e) => {
-      const { name, path, sha256 } = e.data as { name: string; path: string; sha256: string };
+      // As text whatever they are: a transcript that verifies may still be anyone's.
+      const [name, path, sha256] = [String(e.data.name), String(e.data.path), String(e.data.sha256)];
       const here = join(dirname(transcriptPath), basename(path));
       const status = !existsSync(here) ? 'absent' : createHash('sha256').update(readFileSync(here)).digest('hex') === sha256 ? 'unchanged' : 'changed';
       return { name, path: here, status, line: e.seq + 1 };

@@ -144,7 +144,8 @@ export function canonicalBytes(value: unknown): Buffer {
  * twice as fast as the writer above on a large targets role. Undefined when the value is not so.
  */
 function alreadyCanonicalText(value: unknown): string | undefined {
-  if (!sortedIntegersOnly(value)) return undefined;
+  // JSON.stringify calls a `toJSON` it inherits: a polluted prototype must not choose the bytes signed.
+  if ('toJSON' in Array.prototype || !sortedIntegersOnly(value)) return undefined;
   const text = JSON.stringify(value);
   return text.includes('\\') || HAS_SURROGATE.test(text) ? undefined : text;
 }
@@ -164,7 +165,9 @@ function sortedIntegersOnly(value: unknown): boolean {
     case 'object': {
       if (value === null) return true;
       if (Array.isArray(value)) {
-        for (const item of value) if (!sortedIntegersOnly(item)) return false;
+        if (Object.getPrototypeOf(value) !== Array.prototype || Object.hasOwn(value, 'toJSON')) return false;
+        // By index, not by the array's iterator, which is JavaScript anyone could replace.
+        for (let i = 0; i < value.length; i++) if (!sortedIntegersOnly(value[i])) return false;
         return true;
       }
       if (Object.getPrototypeOf(value) !== Object.prototype) return false;

@@ -139,6 +139,32 @@ test('a script error is named at its line and column, all of them at once, befor
   t.regex((overlap as Error).message, /rotation\.yaml:18:\d+: outputs\.colour: is not a field here/);
 });
 
+test('a script refuses control and format characters in its names and text, each at its line and column', (t) => {
+  const text = rootScript({ label: 'offline-root', serial: '1a2b3c4d5e6f7a8b' })
+    .replace('title: Test root ceremony', 'title: "Root\\e[2J ceremony"')
+    .replace('  root-hsm:\n', '  "root-hsm\\a":\n    uri: "pkcs11:token=other"\n  root-hsm:\n')
+    .replace('    label: root-2026', '    label: "root\\t2026"')
+    .replace('  subject: "CN=Test Root CA, O=Keyward tests"', '  subject: "CN=Test Root CA\\u202e, O=Keyward tests"')
+    .replace('  - Bob Security', '  - "Bob\\n\\n- line 7, 00:00:00: root key made on the real HSM"\n  - |\n    Carol\n    Dave');
+  const error = t.throws(() => parseScript(text, '/tmp/controls.yaml')) as KeywardError;
+  t.is(error.code, 'CEREMONY_SCRIPT_INVALID');
+  const problems = (error.details as { problems: Array<{ path: string; line: number; col: number; message: string }> }).problems;
+  t.deepEqual(
+    problems.map((p) => [p.path, p.line, p.col]),
+    [
+      ['title', 3, 8],
+      ['devices.root-hsm\\u0007', 6, 3],
+      ['keys.root.label', 14, 12],
+      ['certificate.subject', 17, 12],
+      ['witnesses[1]', 23, 5],
+      ['witnesses[2]', 24, 5],
+    ],
+  );
+  t.regex(problems[0]!.message, /holds a control or format character \(\\u001b\)/);
+  t.regex(problems[4]!.message, /\(\\n\)/);
+  t.false(/(?!\n)[\p{Cc}\p{Cf}]/u.test(error.message), 'the error holds none either');
+});
+
 test('a validity beyond the issuer is refused at its line before any device, and on record; so are a device swapped for another and a key label already taken, and nothing is made', async (t) => {
   const token = await createTestToken();
   t.teardown(() => token.close());

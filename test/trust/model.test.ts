@@ -92,6 +92,20 @@ test('canonical JSON of values read from sorted files (written natively) equals 
   t.is(canonicalize({ a: 10n ** 20n }), '{"a":100000000000000000000}');
 });
 
+test('a toJSON planted on a prototype does not choose the canonical form', (t) => {
+  const value = keysSorted({ signed: { _type: 'targets', version: 2, targets: { a: { length: 1, hashes: { sha256: '00' } } }, list: [1, [2]] } });
+  const [python] = pythonCanonical([value]);
+  for (const prototype of [Object.prototype, Array.prototype]) {
+    // Synchronous: no other test runs while the prototype is polluted.
+    Object.defineProperty(prototype, 'toJSON', { value: () => 'pwned', configurable: true, writable: true });
+    try {
+      t.is(canonicalize(value), python);
+    } finally {
+      delete (prototype as { toJSON?: unknown }).toJSON;
+    }
+  }
+});
+
 test('keys outside the Basic Multilingual Plane sort by code point, as python-tuf sorts them', (t) => {
   const value = { '\u{10000}': 1, '\uffff': 2 };
   const [python] = pythonCanonical([value]);
