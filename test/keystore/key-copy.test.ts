@@ -4,7 +4,7 @@
  * the refusals (a key made without it, the same token twice, a wrong SO PIN) before anything
  * changes, and the token itself refusing to let the key out under a key its SO did not trust.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { createDecipheriv, createPrivateKey, createPublicKey, randomBytes, sign, verify } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { ALGORITHMS, nodeHashName, type KeyAlgorithm } from '../../src/crypto/algorithms.js';
@@ -16,7 +16,7 @@ import type { Token } from '../../src/hsm/pkcs11/token.js';
 import { devicePinVariable, tokenSoPinVariable } from '../../src/keystore/device-pins.js';
 import type { Interaction } from '../../src/keystore/interaction.js';
 import { Keystore } from '../../src/keystore/keystore.js';
-import type { KeyCopyStep } from '../../src/keystore/pkcs11/key-copy.js';
+import type { KeyCopyRequest, KeyCopyStep } from '../../src/keystore/pkcs11/key-copy.js';
 import { KeyUri } from '../../src/keystore/uri/origin.js';
 import { parsePkcs11Uri } from '../../src/keystore/uri/index.js';
 import { Secret } from '../../src/secret.js';
@@ -59,6 +59,21 @@ async function pair(t: { teardown(f: () => unknown): void }) {
   const backup = await createTestToken();
   t.teardown(() => Promise.all([source.close(), backup.close()]));
   return { source, backup };
+}
+
+/**
+ * Two tokens, a P-256 key "root" made for backup on the first, and one keystore for both (its
+ * interaction as given); `copy` copies that key to the backup token under `label`.
+ */
+async function rootToCopy(t: ExecutionContext, options: { interaction?: Interaction } = {}) {
+  const { source, backup } = await pair(t);
+  await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
+  const keystore = pairKeystore(source, backup, options);
+  t.teardown(() => keystore.close());
+  const administration = await keystore.administration('pkcs11');
+  const copy = (label = 'root', request: Omit<KeyCopyRequest, 'source' | 'destination'> = {}) =>
+    administration.copyKey({ source: KeyUri.of(source.keyUri('root')), destination: KeyUri.of(backup.keyUri(label)), ...request });
+  return { source, backup, copy };
 }
 
 /** Whether `signature` over DATA verifies with `spki` (the original key's public key). */
@@ -128,10 +143,7 @@ for (const algorithm of ['p256', 'p384', 'rsa2048'] as const) {
 }
 
 test.serial('every ephemeral wrapping key of a copy is fixed: not modifiable, not copyable, and the token refuses to widen its use', async (t) => {
-  const { source, backup } = await pair(t);
-  await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
-  const keystore = pairKeystore(source, backup);
-  t.teardown(() => keystore.close());
+  const { source, backup, copy } = await rootToCopy(t);
   // Each session object the copy makes on either token is tried as it is made: could anyone with
   // its handle give it another use (decrypt with the AES key, encrypt with the transport key)?
   // The module is the process's: serial, so no other test's calls meet these.
@@ -183,7 +195,7 @@ test.serial('every ephemeral wrapping key of a copy is fixed: not modifiable, no
     original.unwrap as (session: Buffer, mechanism: pkcs11js.Mechanism, key: Buffer, wrapped: Buffer, template: pkcs11js.Template) => Buffer,
   ) as typeof lib.C_UnwrapKey;
   try {
-    await (await keystore.administration('pkcs11')).copyKey({ source: KeyUri.of(source.keyUri('root')), destination: KeyUri.of(backup.keyUri('root')) });
+    await copy();
   } finally {
     Object.assign(lib, {
       C_GenerateKeyPairAsync: original.generatePair,
@@ -331,18 +343,11 @@ test('the same token twice, a wrong SO PIN, and a label taken on the backup toke
 });
 
 test("an object on the backup token with the source key's CKA_ID (an earlier copy under another label) is refused before anything changes, resumed or not", async (t) => {
-  const { source, backup } = await pair(t);
-  await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
-  const keystore = pairKeystore(source, backup);
-  t.teardown(() => keystore.close());
-  const administration = await keystore.administration('pkcs11');
-  const from = KeyUri.of(source.keyUri('root'));
-  t.true((await administration.copyKey({ source: from, destination: KeyUri.of(backup.keyUri('root-old')) })).copied);
+  const { backup, copy } = await rootToCopy(t);
+  t.true((await copy('root-old')).copied);
   for (const resume of [false, true]) {
     const steps: KeyCopyStep[] = [];
-    const error = await t.throwsAsync(
-      administration.copyKey({ source: from, destination: KeyUri.of(backup.keyUri('root')), resume, step: (step) => void steps.push(step) }),
-    );
+    const error = await t.throwsAsync(copy('root', { resume, step: (step) => void steps.push(step) }));
     t.is(codeOf(error), 'ID_IN_USE', `resume ${String(resume)}`);
     t.regex(error!.message, /already has objects with the id of key "root" \(labelled "root-old"\)/);
     t.deepEqual(steps, ['source-checked'], 'refused before any transport key is made');
@@ -351,15 +356,10 @@ test("an object on the backup token with the source key's CKA_ID (an earlier cop
 });
 
 test('a key swapped on the source while its SO logs in is found by the URI again, and refused: another public key', async (t) => {
-  const { source, backup } = await pair(t);
-  await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
-  const keystore = pairKeystore(source, backup);
-  t.teardown(() => keystore.close());
+  const { source, backup, copy } = await rootToCopy(t);
   const steps: KeyCopyStep[] = [];
   const error = await t.throwsAsync(
-    (await keystore.administration('pkcs11')).copyKey({
-      source: KeyUri.of(source.keyUri('root')),
-      destination: KeyUri.of(backup.keyUri('root')),
+    copy('root', {
       step: (step) => void steps.push(step),
       // While the room is asked to trust the transport key, the key under the URI is replaced.
       confirm: async (question) => {
@@ -379,15 +379,10 @@ test('a key swapped on the source while its SO logs in is found by the URI again
 });
 
 test("a copy stopped after the SO's trust and before the wrap (the user's login again refused) leaves no trusted key on the source", async (t) => {
-  const { source, backup } = await pair(t);
-  await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
   const warnings: string[] = [];
-  const keystore = pairKeystore(source, backup, { interaction: recordingInteraction(warnings) });
-  t.teardown(() => keystore.close());
+  const { source, backup, copy } = await rootToCopy(t, { interaction: recordingInteraction(warnings) });
   const error = await t.throwsAsync(
-    (await keystore.administration('pkcs11')).copyKey({
-      source: KeyUri.of(source.keyUri('root')),
-      destination: KeyUri.of(backup.keyUri('root')),
+    copy('root', {
       // While the room is asked, the source's user PIN changes: the login after the SO's is refused.
       confirm: async (question) => {
         if (/trust the transport key/.test(question)) tokenOf(source).changePin(Secret.fromString(source.userPin), Secret.fromString('changed-meanwhile'));
@@ -402,10 +397,7 @@ test("a copy stopped after the SO's trust and before the wrap (the user's login 
 });
 
 test.serial('an SO trust cut short after the transport key (C_GenerateKey failing) destroys the trusted transport key', async (t) => {
-  const { source, backup } = await pair(t);
-  await source.keystore.generate(source.keyUri('root'), { algorithm: 'p256', backup: 'wrap' });
-  const keystore = pairKeystore(source, backup);
-  t.teardown(() => keystore.close());
+  const { source, backup, copy } = await rootToCopy(t);
   // SoftHSM offers no way to fail C_GenerateKey once C_CreateObject worked: on the source's session
   // (and no other: the module is the process's, and the test serial), the call fails as a full device would.
   const token = tokenOf(source);
@@ -418,9 +410,7 @@ test.serial('an SO trust cut short after the transport key (C_GenerateKey failin
   }) as typeof lib.C_GenerateKey;
   let error: Error | undefined;
   try {
-    error = await t.throwsAsync(
-      (await keystore.administration('pkcs11')).copyKey({ source: KeyUri.of(source.keyUri('root')), destination: KeyUri.of(backup.keyUri('root')) }),
-    );
+    error = await t.throwsAsync(copy());
   } finally {
     lib.C_GenerateKey = original;
   }
