@@ -28,6 +28,7 @@ import type { Keystore } from '../keystore/keystore.js';
 import { MemoryKeyHandle } from '../keystore/memory-key.js';
 import { KeyUri } from '../keystore/uri/origin.js';
 import { formatPkcs11Uri, formatYubiKeyUri, parsePkcs11Uri, parseYubiKeyUri } from '../keystore/uri/index.js';
+import { printable } from '../quoted.js';
 import { toPem } from '../x509/pem.js';
 import { tbsBytes } from '../x509/certificate.js';
 import type * as x509 from '../x509/peculiar.js';
@@ -142,13 +143,13 @@ async function bindDevice(script: CeremonyScript, keystore: Keystore, device: De
 function describeDraft(draft: x509.X509Certificate, profile: string, findings: ReturnType<typeof lintCertificate>): string {
   return [
     `Draft ${profile} certificate (signed by a throw-away key; the device has signed nothing yet):`,
-    `  subject     ${draft.subject}`,
-    `  issuer      ${draft.issuer}`,
+    `  subject     ${printable(draft.subject)}`,
+    `  issuer      ${printable(draft.issuer)}`,
     `  serial      ${draft.serialNumber}`,
     `  valid       ${draft.notBefore.toISOString()} to ${draft.notAfter.toISOString()}`,
     `  to be signed, sha256 ${sha256Hex(tbsBytes(new Uint8Array(draft.rawData)))}`,
     '  lint:',
-    ...findings.map((f) => `    ${f.ok ? 'ok  ' : 'FAIL'} ${f.check}: ${f.detail}`),
+    ...findings.map((f) => `    ${f.ok ? 'ok  ' : 'FAIL'} ${f.check}: ${printable(f.detail)}`),
   ].join('\n');
 }
 
@@ -258,7 +259,8 @@ export async function runCeremony(script: CeremonyScript, options: RunOptions): 
     const approve = async (what: string, lines: string[], data: Record<string, unknown>): Promise<void> => {
       idle();
       record('changes.review', { what, ...data });
-      witnessing.show([`About to be signed: ${what}`, ...lines.map((line) => `  ${line}`)].join('\n'));
+      // Lines from the thing to sign (a TUF role's target names, say) are its text: one line each, nothing hidden.
+      witnessing.show([`About to be signed: ${printable(what)}`, ...lines.map((line) => `  ${printable(line)}`)].join('\n'));
       if (!(await ask(`Sign ${what} with the device?`))) throw keywardError('CANCELLED', `${what} was not approved: the device signed nothing`);
       working(`the device signs ${what}`);
     };
@@ -439,8 +441,8 @@ export function summary(records: StepRecord[], outputs: CeremonyResult['outputs'
     ...records.flatMap((r) =>
       r.keys.map((k) => `${k.role} key ${k.copiedFrom ? 'copied to' : k.generated ? 'made on' : 'used on'} ${k.device}\n  public key sha256 ${k.spkiSha256}`),
     ),
-    ...records.flatMap((r) => r.certificates.map((c) => `${c.profile} "${c.subject}" serial ${c.serial}\n  sha256 ${c.sha256}`)),
+    ...records.flatMap((r) => r.certificates.map((c) => `${c.profile} "${printable(c.subject)}" serial ${c.serial}\n  sha256 ${c.sha256}`)),
     ...records.flatMap((r) => r.crls.map((c) => `${c.role} CRL number ${c.number}\n  sha256 ${c.sha256}`)),
-    ...outputs.map((o) => `output ${o.path}\n  sha256 ${o.sha256}`),
+    ...outputs.map((o) => `output ${printable(o.path)}\n  sha256 ${o.sha256}`),
   ].join('\n');
 }
