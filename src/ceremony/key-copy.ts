@@ -2,9 +2,9 @@
  * The backup and restore ceremonies' step: a CA key (the root's or the intermediate's, by its
  * certificate) copied to a second token under wrap (the keystore's copyKey), then proved: the copy
  * signs a challenge, which must verify with the public key of the CA's certificate (the CA's
- * proveCaKey). A restore points the CA at the copy with the CA's use-key step, which proves it so. Every step of the copy is a transcript entry
- * (`key-copy.*`): both tokens' serials, the transport key's fingerprint, the copy's attributes
- * and public key fingerprint.
+ * proveCaKey). A restore points the CA at the copy with the CA's use-key step, which proves it so.
+ * Every step of the copy is a transcript entry (`key-copy.*`): both tokens' serials, the transport
+ * key's fingerprint, the copy's attributes and public key fingerprint.
  */
 import { KeywardError } from '../errors.js';
 import type { Keystore } from '../keystore/keystore.js';
