@@ -30,7 +30,7 @@ export {
   type RootCrlOptions,
 } from './steps/revocation.js';
 export { beginRootRotation, checkRootRotation, finishRootRotation, type RotationOptions } from './steps/rotation.js';
-export { caKeyRole, checkUseCaKey, notTheCasKey, useCaKey, type CaKeyRole } from './steps/use-key.js';
+export { caKeyRole, checkUseCaKey, notTheCasKey, proveCaKey, useCaKey, type CaKeyProof, type CaKeyRole, type UseCaKeyOptions } from './steps/use-key.js';
 export { caStatus, type CaStatus, type CertificateStatus } from './steps/status.js';
 export { Authority, IssuedCertificate, openAuthority, type AuthorityPolicy, type NodeIdentity, type NodeOrder, type NodeRequest } from './authority.js';
 export { createJoinToken, parseJoinToken, rootDigest, verifyJoinToken, type ParsedJoinToken } from './join-token.js';

@@ -1,19 +1,17 @@
 /**
  * The backup and restore ceremonies' step: a CA key (the root's or the intermediate's, by its
  * certificate) copied to a second token under wrap (the keystore's copyKey), then proved: the copy
- * signs a challenge, which must verify with the public key of the CA's certificate. A restore then
- * points the CA at the copy (the CA's use-key step). Every step of the copy is a transcript entry
- * (`key-copy.*`): both tokens' serials, the transport key's fingerprint, the copy's attributes
- * and public key fingerprint.
+ * signs a challenge, which must verify with the public key of the CA's certificate (the CA's
+ * proveCaKey). A restore points the CA at the copy with the CA's use-key step, which proves it so.
+ * Every step of the copy is a transcript entry (`key-copy.*`): both tokens' serials, the transport
+ * key's fingerprint, the copy's attributes and public key fingerprint.
  */
-import { createPublicKey, randomBytes, verify } from 'node:crypto';
-import { ALGORITHMS, nodeHashName } from '../crypto/algorithms.js';
-import { KeywardError, keywardError } from '../errors.js';
+import { KeywardError } from '../errors.js';
 import type { Keystore } from '../keystore/keystore.js';
 import { KeyUri } from '../keystore/uri/origin.js';
 import * as ca from '../ca/index.js';
 import type { StepRecord, StepRun } from '../ca/index.js';
-import { sha256Hex, StepRecorder } from '../ca/steps/record.js';
+import { StepRecorder } from '../ca/steps/record.js';
 import { errorAt, KEY_COPIES, type CeremonyScript } from './script.js';
 
 export interface KeyCopyContext {
@@ -34,7 +32,7 @@ export interface KeyCopyContext {
 function fieldOf(code: string, from: string, to: string): string {
   if (code === 'KEY_NOT_WRAPPABLE' || code === 'KEY_NOT_OF_CA') return `keys.${from}`;
   if (code === 'LABEL_IN_USE') return `keys.${to}.label`;
-  if (code === 'KEY_COPY_SAME_TOKEN') return `keys.${to}.device`;
+  if (code === 'KEY_COPY_SAME_TOKEN' || code === 'ID_IN_USE') return `keys.${to}.device`;
   return '';
 }
 
@@ -55,7 +53,6 @@ async function copyAndProve(ctx: KeyCopyContext, keystore: Keystore, run: StepRu
   const source = await keystore.open(ctx.keys[from]!);
   const role = ca.caKeyRole(ctx.directory, await source.publicKey());
   if (!role) throw ca.notTheCasKey(ctx.directory, `the ${from} key (${source.info.uri})`);
-  const certificate = role === 'root' ? ctx.directory.root() : ctx.directory.intermediate();
   await recorder.key(from, source, false);
 
   const copied = await (
@@ -71,34 +68,27 @@ async function copyAndProve(ctx: KeyCopyContext, keystore: Keystore, run: StepRu
   const copy = await keystore.open(ctx.keys[to]!);
   await recorder.key(to, copy, false, source.info.uri);
 
-  // The proof: the copy signs a fresh challenge, checked with the key the CA's certificate certifies.
-  const algorithm = copy.info.algorithm!;
-  const challenge = Buffer.from(`keyward ${ctx.script.kind} proof ${ctx.script.sha256} ${randomBytes(16).toString('hex')}`);
-  const signature = await copy.sign(challenge);
-  const info = ALGORITHMS[algorithm];
-  const certified = createPublicKey({ key: Buffer.from(certificate.publicKey.rawData), format: 'der', type: 'spki' });
-  const verified = verify(info.family === 'ed25519' ? null : nodeHashName(info.defaultHash), challenge, certified, signature);
-  const certificateSha256 = sha256Hex(new Uint8Array(certificate.rawData));
-  ctx.record('key-copy.proof', {
-    signer: `the ${to} key (${copy.info.uri})`,
-    challenge: challenge.toString('utf8'),
-    signature: Buffer.from(signature).toString('hex'),
-    verifiedWith: { certificate: `${role}.pem`, subject: certificate.subject, sha256: certificateSha256 },
-    verified,
-  });
-  if (!verified) {
-    throw keywardError('KEY_COPY_PROOF_FAILED', `the copy on ${copy.info.device} signed a challenge that does not verify with the ${role} certificate`, {
-      hint: 'the copy is not the key the CA certifies: do not use it; find out what it is before anything else',
-    });
-  }
+  // The proof: the copy signs a fresh challenge, checked with the key the CA's certificate certifies
+  // (on record, verified or not). A restore's proof is the CA's use-key step's, which then names the
+  // restored key in ca.json: a step of its own, on record.
+  let proved: ca.CaKeyProof | undefined;
+  const proof = {
+    purpose: `keyward ${ctx.script.kind} proof ${ctx.script.sha256}`,
+    record: (done: ca.CaKeyProof) => {
+      proved = done;
+      ctx.record('key-copy.proof', { signer: `the ${to} key (${copy.info.uri})`, ...done });
+    },
+  };
+  const used =
+    ctx.script.kind === 'restore'
+      ? await ca.useCaKey(ctx.directory, keystore, { key: KeyUri.of(copy.info.uri), proof }, run)
+      : void (await ca.proveCaKey(ctx.directory, role, copy, proof));
   recorder.record.outputs = {
     copied: copied.copied ? 'copied in this ceremony' : 'copied before the machine stopped (found, not copied again)',
-    certificate: `${role} "${certificate.subject}", sha256 ${certificateSha256}`,
+    certificate: `${role} "${proved!.verifiedWith.subject}", sha256 ${proved!.verifiedWith.sha256}`,
     proof: 'the copy signed a fresh challenge; it verifies with the certificate',
   };
-  if (ctx.script.kind !== 'restore') return [recorder.record];
-  // The CA names the restored key from now on; the change is a step of its own, on record.
-  return [recorder.record, await ca.useCaKey(ctx.directory, keystore, { key: KeyUri.of(copy.info.uri) }, run)];
+  return used ? [recorder.record, used] : [recorder.record];
 }
 
 /** What a copy ceremony checks before any device: a CA with a root certificate to prove the copy against. */

@@ -9,6 +9,9 @@
  * spends a try on a device that may have three. So a second device is not given it unasked: a
  * person is asked whether to try it there too, and with nobody to ask the command stops before
  * any try is spent (PIN_AMBIGUOUS), naming the variables that would settle it.
+ *
+ * A token's SO PIN (a key copy's source token) comes the same way, from its own variables:
+ * `--so-pin-source`, KEYWARD_SO_PIN_TOKEN_<serial>, KEYWARD_SO_PIN (one token per command), a prompt.
  */
 import { keywardError } from '../errors.js';
 import { Secret } from '../secret.js';
@@ -19,9 +22,6 @@ import { askPin, pinFromUri } from './pin.js';
 export const SHARED_PIN_VARIABLE = 'KEYWARD_PIN';
 
 export type PinDeviceKind = 'token' | 'yubikey';
-
-/** The name of any device's own variable (of either kind). */
-const DEVICE_VARIABLE = /^KEYWARD_PIN_(TOKEN|YUBIKEY)_/;
 
 /** A device that wants a user PIN, as the keystore found it. */
 export interface PinDevice {
@@ -63,6 +63,42 @@ export function tokenSoPinVariable(serial: string | undefined): string | undefin
   return devicePinVariable('token', serial)?.replace(`${SHARED_PIN_VARIABLE}_`, `${SHARED_SO_PIN_VARIABLE}_`);
 }
 
+/** Which of a device's PINs: its user's (any device), or its Security Officer's (a PKCS#11 token). */
+export type PinRole = 'user' | 'so';
+
+/** Where each PIN comes from besides the shared variable, as hints name it: the device's own variable, and a file. */
+interface RoleSources {
+  own(device: PinDevice): string | undefined;
+  /** Matches any device's own variable. */
+  ownPattern: RegExp;
+  shared: string;
+  /** How to give a file instead, for a person who has nobody to ask (`or …`). */
+  file: string;
+  /** How to give `device` its own PIN when it has no variable of its own. */
+  fileFor(device: PinDevice): string;
+  /** Where a person sees the devices' variables. */
+  listed: string;
+}
+
+const ROLES: Record<PinRole, RoleSources> = {
+  user: {
+    own: (device) => devicePinVariable(device.kind, device.serial),
+    ownPattern: /^KEYWARD_PIN_(TOKEN|YUBIKEY)_/,
+    shared: SHARED_PIN_VARIABLE,
+    file: 'put it in a file and add ?pin-source=file:/path/to/file to the URI',
+    fileFor: (device) => `add ?pin-source=file:… to the URI of ${device.name}`,
+    listed: "keyward token list, yubikey list show each device's variable",
+  },
+  so: {
+    own: (device) => tokenSoPinVariable(device.serial),
+    ownPattern: /^KEYWARD_SO_PIN_TOKEN_/,
+    shared: SHARED_SO_PIN_VARIABLE,
+    file: 'give its file (--so-pin-source file:…)',
+    fileFor: (device) => `give the SO PIN of ${device.name} in a file (--so-pin-source file:…)`,
+    listed: "keyward token list shows each token's serial, which its variable is named for",
+  },
+};
+
 /** A PIN in the environment for a device: which variable, and the devices it already went to in this keystore. */
 interface EnvPin {
   variable: string;
@@ -81,9 +117,9 @@ export class DevicePins {
     this.#env = env;
   }
 
-  /** The environment's PIN for `device`: its own variable, else KEYWARD_PIN. */
-  #fromEnv(device: PinDevice): EnvPin | undefined {
-    for (const variable of [devicePinVariable(device.kind, device.serial), SHARED_PIN_VARIABLE]) {
+  /** The environment's PIN for `device`: its own variable, else the shared one (KEYWARD_PIN, KEYWARD_SO_PIN). */
+  #fromEnv(device: PinDevice, role: PinRole): EnvPin | undefined {
+    for (const variable of [ROLES[role].own(device), ROLES[role].shared]) {
       const value = variable && this.#env[variable];
       if (variable && value) return { variable, value, givenTo: this.#given.get(variable) ?? [] };
     }
@@ -98,45 +134,49 @@ export class DevicePins {
   /** Whether `device`'s PIN can be had without asking anyone. */
   atHand(uri: { pinSource?: string; pinValue?: Secret }, device: PinDevice): boolean {
     if (uri.pinSource || uri.pinValue) return true;
-    const pin = this.#fromEnv(device);
+    const pin = this.#fromEnv(device, 'user');
     return pin !== undefined && !DevicePins.#elsewhere(pin, device);
   }
 
-  /** The user PIN of `device`; `what` names it in a prompt: `user PIN of token "ca" (serial 9f3c…)`. */
-  async obtain(uri: { pinSource?: string; pinValue?: Secret }, device: PinDevice, what: string): Promise<Secret> {
+  /**
+   * The user PIN of `device` (or its SO PIN, `role` so, from the file a person named or its
+   * variables); `what` names it in a prompt: `user PIN of token "ca" (serial 9f3c…)`.
+   */
+  async obtain(uri: { pinSource?: string; pinValue?: Secret }, device: PinDevice, what: string, role: PinRole = 'user'): Promise<Secret> {
     const fromUri = pinFromUri(uri, this.#interaction);
     if (fromUri) return fromUri;
-    const pin = this.#fromEnv(device);
-    if (pin && (!DevicePins.#elsewhere(pin, device) || (await this.#share(pin, device)))) {
+    const pin = this.#fromEnv(device, role);
+    if (pin && (!DevicePins.#elsewhere(pin, device) || (await this.#share(pin, device, role)))) {
       if (!pin.givenTo.some((d) => d.id === device.id)) this.#given.set(pin.variable, [...pin.givenTo, device]);
       return Secret.fromString(pin.value);
     }
-    return askPin(what, this.#interaction, this.#whereFrom(device));
+    return askPin(what, this.#interaction, this.#whereFrom(device, role));
   }
 
   /** A person's word on trying a variable's PIN, already given to another device, on this one too. */
-  async #share(pin: EnvPin, device: PinDevice): Promise<boolean> {
+  async #share(pin: EnvPin, device: PinDevice, role: PinRole): Promise<boolean> {
     const first = pin.givenTo[0]!;
     const answer = await this.#interaction.confirm(
       `${pin.variable} went to ${first.name} in this command. Try it on ${device.name} too? (No: you are asked for this one's PIN)`,
     );
     if (answer !== undefined) return answer;
-    const own = devicePinVariable(device.kind, device.serial);
-    const firstOwn = devicePinVariable(first.kind, first.serial);
+    const { own, shared, fileFor, listed } = ROLES[role];
+    const [deviceOwn, firstOwn] = [own(device), own(first)];
     throw keywardError('PIN_AMBIGUOUS', `${pin.variable} went to ${first.name}; it is not tried on ${device.name} too, which may have another PIN`, {
       hint:
-        `give each device its own PIN: ${own ? `set ${own} for ${device.name}` : `add ?pin-source=file:… to the URI of ${device.name}`}` +
-        (pin.variable === SHARED_PIN_VARIABLE && firstOwn ? ` and ${firstOwn} for ${first.name}` : '') +
-        `; ${SHARED_PIN_VARIABLE} serves one device per command (keyward token list, yubikey list show each device's variable)`,
+        `give each device its own PIN: ${deviceOwn ? `set ${deviceOwn} for ${device.name}` : fileFor(device)}` +
+        (pin.variable === shared && firstOwn ? ` and ${firstOwn} for ${first.name}` : '') +
+        `; ${shared} serves one device per command (${listed})`,
     });
   }
 
   /** Where `device`'s PIN could come from, for a command that has nobody to ask; names variables set for other devices. */
-  #whereFrom(device: PinDevice): string {
-    const own = devicePinVariable(device.kind, device.serial);
-    const others = Object.keys(this.#env).filter((name) => DEVICE_VARIABLE.test(name) && name !== own && this.#env[name]);
+  #whereFrom(device: PinDevice, role: PinRole): string {
+    const { own: ownOf, ownPattern, shared, file } = ROLES[role];
+    const own = ownOf(device);
+    const others = Object.keys(this.#env).filter((name) => ownPattern.test(name) && name !== own && this.#env[name]);
     return (
-      `${own ? `set ${own} (this device's own) or ${SHARED_PIN_VARIABLE}` : `set ${SHARED_PIN_VARIABLE}`}, or put it in a file and add ?pin-source=file:/path/to/file to the URI` +
+      `${own ? `set ${own} (this device's own) or ${shared}` : `set ${shared}`}, or ${file}` +
       (others.length ? `; set here, for other devices: ${others.sort().join(', ')}` : '')
     );
   }

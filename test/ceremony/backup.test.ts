@@ -9,6 +9,8 @@
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pkcs11js from 'pkcs11js';
+import { CaDirectory, useCaKey } from '../../src/ca/index.js';
 import { readPriorRun } from '../../src/ceremony/resume.js';
 import { reportOf } from '../../src/ceremony/report.js';
 import { runCeremony } from '../../src/ceremony/runner.js';
@@ -16,13 +18,24 @@ import { parseScript, readScript, type CeremonyScript } from '../../src/ceremony
 import { scriptText } from '../../src/ceremony/wizard.js';
 import { verifyTranscript, type TranscriptEntry } from '../../src/ceremony/transcript.js';
 import type { KeywardError } from '../../src/errors.js';
+import { findKeys } from '../../src/hsm/pkcs11/keys.js';
+import { Pkcs11Module, resolveModulePath } from '../../src/hsm/pkcs11/module.js';
+import type { Token } from '../../src/hsm/pkcs11/token.js';
+import { copyPublicKey } from '../../src/hsm/pkcs11/wrap.js';
+import { KeyUri } from '../../src/keystore/uri/origin.js';
 import { devicePinVariable, tokenSoPinVariable } from '../../src/keystore/device-pins.js';
-import { createTestToken, type TestToken } from '../../src/testing/softhsm.js';
+import { createTestToken, softHsmModule, type TestToken } from '../../src/testing/softhsm.js';
 import { keystoreFactory, quiet, room, tokenSerial, writeScript } from '../harness/ceremony.js';
 import { keyward, run } from '../harness/run.js';
 import { tempDir } from '../harness/temp.js';
 
 const codeOf = (error: unknown) => (error as KeywardError).code;
+
+/** The token behind a test token, to put objects on it that Keyward would not. */
+const tokenOf = (test: TestToken): Token =>
+  Pkcs11Module.open(resolveModulePath({ explicit: softHsmModule() }))
+    .tokens()
+    .find((t) => t.label === test.label)!;
 
 /** Each token's user PIN and SO PIN in its own variables: a ceremony on several tokens needs no shared one. */
 function pins(...tokens: TestToken[]): Record<string, string> {
@@ -117,11 +130,15 @@ test('backed up, the first token lost, restored onto a third: the CA names the r
   // The root's first token is lost: its key is gone.
   await first.keystore.delete(first.keyUri('root-2026'));
   const restored = await runScript(dir, 'restore.yaml', copyScript('restore', named(backup), named(replacement)), env);
-  const steps = ofType(verifyTranscript(restored.transcript).entries, 'step.done');
+  const restoredEntries = verifyTranscript(restored.transcript).entries;
+  const steps = ofType(restoredEntries, 'step.done');
   t.deepEqual(
     steps.map((s) => s.step),
     ['ceremony.restore', 'ca.use-key'],
   );
+  const proofs = ofType(restoredEntries, 'key-copy.proof');
+  t.is(proofs.length, 1, 'the restored key is proved once, by the use-key step');
+  t.like(proofs[0], { verified: true, verifiedWith: { certificate: 'root.pem' } });
   const config = JSON.parse(readFileSync(join(dir, 'offline-ca', 'ca.json'), 'utf8')) as { rootKey: string };
   t.regex(config.rootKey, new RegExp(`serial=${tokenSerial(replacement)};token=${replacement.label};.*object=root-2026`), 'ca.json names the restored key');
   t.is(readFileSync(join(dir, 'offline-ca', 'root.pem'), 'utf8'), rootPem, 'the root certificate is the original');
@@ -165,6 +182,39 @@ witnesses: [Alice Auditor]
     verified: true,
     verifiedWith: { certificate: 'intermediate.pem', subject: 'O=cluster-a, CN=swarm-ca intermediate' },
   });
+});
+
+test("ca use-key proves the key: a public key object alone (a restore stopped before the unwrap), or another private key under the root's public key, is refused", async (t) => {
+  const [first, other] = await Promise.all([createTestToken(), createTestToken()]);
+  t.teardown(() => Promise.all([first.close(), other.close()]));
+  const dir = tempDir(t, 'keyward-ceremony-use-key-');
+  await runScript(dir, 'root.yaml', rootWithBackup(named(first)), pins(first, other));
+  const directory = new CaDirectory(join(dir, 'offline-ca'));
+  const config = readFileSync(join(dir, 'offline-ca', 'ca.json'), 'utf8');
+  const [root] = findKeys(tokenOf(first), { label: 'root-2026' });
+  const target = tokenOf(other);
+
+  // The root's public key object, without its private key: what a restore stopped before the unwrap leaves.
+  copyPublicKey(target, root!, { keyType: pkcs11js.CKK_EC, id: Buffer.from('half'), label: 'half' });
+  const half = await t.throwsAsync(useCaKey(directory, other.keystore, { key: KeyUri.of(other.keyUri('half')) }));
+  t.is(codeOf(half), 'NOT_A_PRIVATE_KEY');
+  t.regex(half!.message, /has the root key's public key but no private key/);
+  t.regex((half as KeywardError).hint ?? '', /--resume/);
+
+  // Another private key, its own public key object swapped for the root's.
+  const planted = await other.keystore.generate(other.keyUri('planted'), { algorithm: 'p384' });
+  t.not(Buffer.from(await planted.publicKey()).toString('hex'), Buffer.from(root!.spki()).toString('hex'));
+  const [own] = findKeys(target, { label: 'planted' });
+  target.destroyObject(own!.publicKey!, 'test: remove the public key of the planted key');
+  copyPublicKey(target, root!, { keyType: pkcs11js.CKK_EC, id: own!.id, label: 'planted' });
+  const swapped = await t.throwsAsync(useCaKey(directory, other.keystore, { key: KeyUri.of(other.keyUri('planted')) }));
+  t.is(codeOf(swapped), 'KEY_COPY_PROOF_FAILED');
+  t.regex(swapped!.message, /signed a challenge that does not verify with root\.pem/);
+  t.is(readFileSync(join(dir, 'offline-ca', 'ca.json'), 'utf8'), config, 'ca.json still names the root key');
+
+  // The root key itself passes, and the record says how it was proved.
+  const used = await useCaKey(directory, first.keystore, { key: KeyUri.of(first.keyUri('root-2026')) });
+  t.regex(used.outputs.proof ?? '', /signed a fresh challenge .* verifies with root\.pem/);
 });
 
 test('a root made without backup: wrap is refused by the backup ceremony at the key, before anything changes; the refusal is on record', async (t) => {

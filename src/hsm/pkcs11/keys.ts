@@ -268,6 +268,17 @@ export function findKeys(token: Token, filter: KeyFilter = {}): Pkcs11Key[] {
   return keys.sort((a, b) => a.label.localeCompare(b.label) || a.id.compare(b.id));
 }
 
+/**
+ * Every object on the token with `id` as its CKA_ID, of any class, with its label: where findKeys
+ * shows one object of each kind of an id, this shows them all (two private keys under one id, say).
+ */
+export function objectsWithId(token: Token, id: Uint8Array): Array<{ handle: Buffer; label: string }> {
+  return token.findObjects([{ type: pkcs11js.CKA_ID, value: Buffer.from(id) }]).map((handle) => ({
+    handle,
+    label: token.readAttributes(handle, [pkcs11js.CKA_LABEL]).get(pkcs11js.CKA_LABEL)?.toString('utf8') ?? '',
+  }));
+}
+
 export interface GenerateKeyOptions {
   algorithm: KeyAlgorithm;
   label: string;

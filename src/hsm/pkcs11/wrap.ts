@@ -17,7 +17,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
-import { pkcs11Call, translatePkcs11Error } from './errors.js';
+import { ckrOf, pkcs11Call, translatePkcs11Error } from './errors.js';
 import { privateKeyPolicy } from './templates.js';
 import type { Token } from './token.js';
 import type { Pkcs11Key } from './keys.js';
@@ -38,6 +38,17 @@ const OAEP: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_RSA_PKCS_OAEP, parame
 const AES_KEY_WRAP_PAD: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD };
 const RSA_EXPONENT = Buffer.from([0x01, 0x00, 0x01]);
 
+/**
+ * Last in the template of every ephemeral wrapping key: its attributes cannot be changed (nobody
+ * gives the AES key CKA_DECRYPT, or the transport key CKA_ENCRYPT, to widen its use), nor the key
+ * copied with other ones (C_CopyObject). SoftHSM 2.6.1 takes both on all five keys, but applies a
+ * C_UnwrapKey template in order and refuses any attribute after CKA_MODIFIABLE false
+ * (CKR_ATTRIBUTE_READ_ONLY): so it comes last.
+ */
+const FIXED: pkcs11js.Template = [
+  { type: pkcs11js.CKA_COPYABLE, value: false },
+  { type: pkcs11js.CKA_MODIFIABLE, value: false },
+];
 /** The destination's transport key pair, session objects. */
 export interface TransportKey {
   publicKey: Buffer;
@@ -88,6 +99,7 @@ export async function makeTransportKey(token: Token): Promise<TransportKey> {
         { type: pkcs11js.CKA_WRAP, value: true },
         { type: pkcs11js.CKA_ENCRYPT, value: false },
         { type: pkcs11js.CKA_VERIFY, value: false },
+        ...FIXED,
       ],
       [
         { type: pkcs11js.CKA_TOKEN, value: false },
@@ -98,6 +110,7 @@ export async function makeTransportKey(token: Token): Promise<TransportKey> {
         { type: pkcs11js.CKA_DECRYPT, value: false },
         { type: pkcs11js.CKA_SIGN, value: false },
         { type: pkcs11js.CKA_DERIVE, value: false },
+        ...FIXED,
       ],
     )
     .catch((error: unknown) => {
@@ -114,7 +127,7 @@ export async function makeTransportKey(token: Token): Promise<TransportKey> {
  * and an AES-256 key made, both trusted, public session objects (the user sees them after the SO
  * logs out; nobody else does, and they die with this process).
  */
-export function trustTransportKey(token: Token, transportSpki: Buffer): TrustedWrap {
+export function trustTransportKey(token: Token, transportSpki: Buffer, warn: Warn): TrustedWrap {
   const jwk = createPublicKey({ key: transportSpki, format: 'der', type: 'spki' }).export({ format: 'jwk' });
   const transport = token.createObject(
     [
@@ -128,29 +141,37 @@ export function trustTransportKey(token: Token, transportSpki: Buffer): TrustedW
       { type: pkcs11js.CKA_WRAP, value: true },
       { type: pkcs11js.CKA_ENCRYPT, value: false },
       { type: pkcs11js.CKA_VERIFY, value: false },
+      ...FIXED,
     ],
     "trust the destination's transport key (as the Security Officer)",
   );
-  const secret = pkcs11Call(token.ctx('make the trusted AES key of the copy (as the Security Officer)'), () =>
-    token.lib.C_GenerateKey(token.session(), { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
-      { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
-      { type: pkcs11js.CKA_TOKEN, value: false },
-      { type: pkcs11js.CKA_PRIVATE, value: false },
-      { type: pkcs11js.CKA_TRUSTED, value: true },
-      { type: pkcs11js.CKA_WRAP, value: true },
-      { type: pkcs11js.CKA_UNWRAP, value: false },
-      { type: pkcs11js.CKA_ENCRYPT, value: false },
-      { type: pkcs11js.CKA_DECRYPT, value: false },
-      { type: pkcs11js.CKA_SIGN, value: false },
-      { type: pkcs11js.CKA_VERIFY, value: false },
-      { type: pkcs11js.CKA_DERIVE, value: false },
-      { type: pkcs11js.CKA_SENSITIVE, value: true },
-      { type: pkcs11js.CKA_EXTRACTABLE, value: true },
-      { type: pkcs11js.CKA_WRAP_WITH_TRUSTED, value: true },
-    ]),
-  );
+  let secret: Buffer;
+  try {
+    secret = pkcs11Call(token.ctx('make the trusted AES key of the copy (as the Security Officer)'), () =>
+      token.lib.C_GenerateKey(token.session(), { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+        { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+        { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+        { type: pkcs11js.CKA_TOKEN, value: false },
+        { type: pkcs11js.CKA_PRIVATE, value: false },
+        { type: pkcs11js.CKA_TRUSTED, value: true },
+        { type: pkcs11js.CKA_WRAP, value: true },
+        { type: pkcs11js.CKA_UNWRAP, value: false },
+        { type: pkcs11js.CKA_ENCRYPT, value: false },
+        { type: pkcs11js.CKA_DECRYPT, value: false },
+        { type: pkcs11js.CKA_SIGN, value: false },
+        { type: pkcs11js.CKA_VERIFY, value: false },
+        { type: pkcs11js.CKA_DERIVE, value: false },
+        { type: pkcs11js.CKA_SENSITIVE, value: true },
+        { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+        { type: pkcs11js.CKA_WRAP_WITH_TRUSTED, value: true },
+        ...FIXED,
+      ]),
+    );
+  } catch (error) {
+    destroySessionObjects(token, [[transport, 'trusted transport public key']], warn);
+    throw error;
+  }
   return { transport, secret };
 }
 
@@ -178,7 +199,7 @@ export interface CopyTarget {
  * that can only unwrap), then the private key as a token object with Keyward's private key policy,
  * extractable again only wrapped by a trusted key. Returns the new private key's handle.
  */
-export function unwrapFromTransport(token: Token, transport: TransportKey, wrapped: Wrapped, target: CopyTarget): Buffer {
+export function unwrapFromTransport(token: Token, transport: TransportKey, wrapped: Wrapped, target: CopyTarget, warn: Warn): Buffer {
   const session = token.session();
   const secret = pkcs11Call(token.ctx("unwrap the copy's AES key with the transport key"), () =>
     token.lib.C_UnwrapKey(session, OAEP, transport.privateKey, wrapped.secret, [
@@ -192,6 +213,7 @@ export function unwrapFromTransport(token: Token, transport: TransportKey, wrapp
       { type: pkcs11js.CKA_WRAP, value: false },
       { type: pkcs11js.CKA_ENCRYPT, value: false },
       { type: pkcs11js.CKA_DECRYPT, value: false },
+      ...FIXED,
     ]),
   );
   try {
@@ -206,7 +228,7 @@ export function unwrapFromTransport(token: Token, transport: TransportKey, wrapp
       ]),
     );
   } finally {
-    destroySessionObjects(token, [secret]);
+    destroySessionObjects(token, [[secret, "copy's AES key"]], warn);
   }
 }
 
@@ -232,14 +254,23 @@ export function copyPublicKey(token: Token, source: Pkcs11Key, target: CopyTarge
   );
 }
 
-/** Destroys session objects a copy made; one already gone (its session closed) is no loss. */
-export function destroySessionObjects(token: Token, handles: Array<Buffer | undefined>): void {
-  for (const handle of handles) {
+/** Told what went wrong that does not stop the copy (an ephemeral object left); the keystore's warning channel. */
+export type Warn = (message: string) => void;
+
+/**
+ * Destroys objects a copy made and no longer needs, each named for `warn`. One already gone (a
+ * session object whose session closed) is no loss; any other failure is told to `warn`, and the
+ * others are still destroyed.
+ */
+export function destroySessionObjects(token: Token, objects: Array<[handle: Buffer | undefined, what: string]>, warn: Warn): void {
+  for (const [handle, what] of objects) {
     if (!handle) continue;
     try {
       token.lib.C_DestroyObject(token.session(), handle);
-    } catch {
-      // Gone already: a session object does not outlive its session.
+    } catch (error) {
+      const ckr = ckrOf(error);
+      if (ckr === 'CKR_OBJECT_HANDLE_INVALID') continue;
+      warn(`could not destroy the ${what} on token "${token.label}" (${ckr ?? (error as Error).message}); a session object is gone when this process ends`);
     }
   }
 }

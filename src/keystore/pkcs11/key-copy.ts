@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { ALGORITHMS } from '../../crypto/algorithms.js';
 import { keywardError } from '../../errors.js';
-import { findKeys, requireKeyAttributes, type Pkcs11Key, type PrivateKeyAttributes } from '../../hsm/pkcs11/keys.js';
+import { findKeys, objectsWithId, requireKeyAttributes, type Pkcs11Key, type PrivateKeyAttributes } from '../../hsm/pkcs11/keys.js';
 import type { Token } from '../../hsm/pkcs11/token.js';
 import {
   copyPublicKey,
@@ -28,13 +28,13 @@ import {
   wrapForTransport,
   type CopyTarget,
   type TransportKey,
+  type TrustedWrap,
+  type Wrapped,
 } from '../../hsm/pkcs11/wrap.js';
-import { Secret } from '../../secret.js';
+import type { Secret } from '../../secret.js';
 import type { BackendContext } from '../backend.js';
-import { SHARED_SO_PIN_VARIABLE, tokenSoPinVariable } from '../device-pins.js';
-import { askPin, readPinFile } from '../pin.js';
 import type { KeyUri } from '../uri/origin.js';
-import { parsePkcs11Uri } from '../uri/index.js';
+import { parsePkcs11Uri, type Pkcs11Uri } from '../uri/index.js';
 import { tokenPinDevice, type TokenLogins } from './login.js';
 import { keyFilter, requireKeySelector, type Pkcs11Resolver } from './resolve.js';
 
@@ -132,6 +132,22 @@ export class Pkcs11KeyCopy {
           : 'a copy never replaces a key: choose another label, or check what that key is (keyward key list)',
       });
     }
+    // Nothing else may hold the key's CKA_ID there (an earlier copy under another label, say): keys
+    // are told apart by it, so the copy could be taken for it, and a failed check of the copy would
+    // destroy it. Only the copy found under this label, made before a stop, holds it.
+    const ours = foundSame ? [found.privateKey, found.publicKey, found.certificate] : [];
+    const holders = key.id.length > 0 ? objectsWithId(destination, key.id).filter(({ handle }) => !ours.some((h) => h?.equals(handle))) : [];
+    if (holders.length > 0) {
+      const labels = [...new Set(holders.map((o) => o.label))];
+      throw keywardError(
+        'ID_IN_USE',
+        `token "${destination.label}" already has objects with the id of key "${key.label}" (labelled ${labels.map((l) => `"${l}"`).join(', ')})`,
+        {
+          hint: 'a copy never shares its id with another key: find out what they are (keyward key list); an earlier copy may be kept there, or deleted before copying again',
+          details: { token: destination.label, id: key.id.toString('hex'), labels },
+        },
+      );
+    }
     if (foundSame && found.privateKey) {
       requireKeyAttributes(found, 'wrap', 'found');
       step('copy-found', { ...tokenFacts(destination), label: target.label, spkiSha256: sha256(spki), attributes: policy(found.privateAttributes()) });
@@ -143,7 +159,10 @@ export class Pkcs11KeyCopy {
         throw keywardError('CANCELLED', `not done: ${question}`, { hint: 'nothing was copied; the ephemeral keys die with this process' });
       }
     };
+    const warn = (message: string) => this.#ctx.interaction.warn(message);
     let transport: TransportKey | undefined;
+    let trusted: TrustedWrap | undefined;
+    let wrapped: Wrapped | undefined;
     let publicKey: Buffer | undefined;
     try {
       transport = await makeTransportKey(destination);
@@ -156,41 +175,85 @@ export class Pkcs11KeyCopy {
           transportSha256,
         },
       );
-      const trusted = await this.#asSecurityOfficer(source, request.soPinSource, () => trustTransportKey(source, transport!.spki));
-      step('transport-trusted', { ...tokenFacts(source), spkiSha256: transportSha256, trusted: ['transport public key', 'AES-256 key'], sessionObjects: true });
-
-      // The SO's login ended the user's, and with it the handles of private objects: log in and find the key again.
-      await this.#logins.login(source, sourceUri);
-      key = findKeys(source, { id: key.id, kind: 'private' })[0] ?? key;
-      let wrapped;
+      // From the SO's trust to the wrap, whatever stops the copy (a re-login, a key changed meanwhile) destroys the trusted keys.
       try {
-        wrapped = wrapForTransport(source, trusted, key.privateKey!);
+        await this.#asSecurityOfficer(source, request.soPinSource, () => (trusted = trustTransportKey(source, transport!.spki, warn)));
+        step('transport-trusted', {
+          ...tokenFacts(source),
+          spkiSha256: transportSha256,
+          trusted: ['transport public key', 'AES-256 key'],
+          sessionObjects: true,
+        });
+        // The SO's login ended the user's, and with it the handles of private objects: log in and find the key again.
+        await this.#logins.login(source, sourceUri);
+        key = this.#refind(source, sourceUri, request.source.text, { id: key.id, spki });
+        wrapped = wrapForTransport(source, trusted!, key.privateKey!);
       } finally {
-        destroySessionObjects(source, [trusted.transport, trusted.secret]);
+        destroySessionObjects(
+          source,
+          [
+            [trusted?.transport, 'trusted transport public key'],
+            [trusted?.secret, 'trusted AES key'],
+          ],
+          warn,
+        );
       }
       step('key-wrapped', { ...tokenFacts(source), mechanisms: WRAP_MECHANISMS, bytes: wrapped.key.length, written: 'nowhere: in memory until unwrapped' });
 
       await ask(`Make the copy "${target.label}" on token "${destination.label}" (serial ${destination.info().serial})?`, { label: target.label });
       publicKey = found?.publicKey ?? copyPublicKey(destination, key, target);
-      try {
-        unwrapFromTransport(destination, transport, wrapped, target);
-      } finally {
-        wrapped.key.fill(0);
-        wrapped.secret.fill(0);
-      }
+      unwrapFromTransport(destination, transport, wrapped, target, warn);
       publicKey = undefined;
     } catch (error) {
       // A public key made for a copy that did not happen would block the next try under its label.
-      if (publicKey && !found) destroySessionObjects(destination, [publicKey]);
+      if (publicKey && !found) {
+        try {
+          destination.destroyObject(publicKey, `remove the public key made for the copy "${target.label}"`);
+        } catch (failed) {
+          warn(`${(failed as Error).message}: it is left on the token, and a copy under that label is refused until it is deleted (keyward key delete)`);
+        }
+      }
       throw error;
     } finally {
-      destroySessionObjects(destination, [transport?.publicKey, transport?.privateKey]);
+      wrapped?.key.fill(0);
+      wrapped?.secret.fill(0);
+      destroySessionObjects(
+        destination,
+        [
+          [transport?.publicKey, 'transport public key'],
+          [transport?.privateKey, 'transport private key'],
+        ],
+        warn,
+      );
     }
     const copy = findKeys(destination, { id: target.id, label: target.label })[0];
     if (!copy?.privateKey) throw keywardError('KEY_GENERATION_LOST', `token "${destination.label}" unwrapped the key but the copy cannot be found`);
     requireKeyAttributes(copy, 'wrap', 'copied');
     step('key-unwrapped', { ...tokenFacts(destination), label: target.label, spkiSha256: sha256(copy.spki()), attributes: policy(copy.privateAttributes()) });
     return { spki, copied: true };
+  }
+
+  /**
+   * The source key found again by its URI after a login ended its handles: one key, and the one
+   * checked before (its id and public key), or the copy stops before anything leaves the token.
+   */
+  #refind(token: Token, uri: Pkcs11Uri, uriText: string, checked: { id: Buffer; spki: Buffer }): Pkcs11Key {
+    const key = this.#resolver.uniqueKey(findKeys(token, keyFilter(uri)), uriText, token, uri);
+    const why = !key.privateKey
+      ? 'it has no private key now'
+      : !key.id.equals(checked.id)
+        ? `its id is ${key.id.toString('hex')} now, not ${checked.id.toString('hex')}`
+        : !key.spki().equals(checked.spki)
+          ? 'its public key is another'
+          : undefined;
+    if (why === undefined) return key;
+    throw keywardError(
+      'KEY_COPY_SOURCE_CHANGED',
+      `key "${key.label}" on token "${token.label}" is not the key checked before the Security Officer logged in: ${why}`,
+      {
+        hint: 'something changed the token during the copy; nothing was copied: find out what before copying again (keyward key list)',
+      },
+    );
   }
 
   /** Runs `use` with the token's Security Officer logged in (the user logged out first: one login a token); logs the SO out after. */
@@ -210,20 +273,10 @@ export class Pkcs11KeyCopy {
     }
   }
 
-  /** The SO PIN: the operator's file, the token's own variable, KEYWARD_SO_PIN, or the prompt. */
-  async #soPin(token: Token, soPinSource: string | undefined): Promise<Secret> {
-    if (soPinSource) return readPinFile(soPinSource, this.#ctx.interaction);
+  /** The SO PIN: the operator's file, the token's own variable, KEYWARD_SO_PIN (one token per command, as KEYWARD_PIN), or the prompt. */
+  #soPin(token: Token, soPinSource: string | undefined): Promise<Secret> {
     const device = tokenPinDevice(token);
-    const own = tokenSoPinVariable(device.serial);
-    for (const variable of [own, SHARED_SO_PIN_VARIABLE]) {
-      const value = variable && this.#ctx.env[variable];
-      if (value) return Secret.fromString(value);
-    }
-    return askPin(
-      `SO PIN of ${device.name}`,
-      this.#ctx.interaction,
-      `set ${own ? `${own} (this token's own) or ` : ''}${SHARED_SO_PIN_VARIABLE}, or give its file (--so-pin-source file:…)`,
-    );
+    return this.#ctx.pins.obtain(soPinSource ? { pinSource: soPinSource } : {}, device, `SO PIN of ${device.name}`, 'so');
   }
 }
 
