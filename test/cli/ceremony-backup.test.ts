@@ -101,4 +101,5 @@ test('ca use-key names another key in ca.json only if the CA certifies it', asyn
   const record = JSON.parse(same.stdout) as { step: string; keys: Array<{ role: string }>; outputs: { rootKey: string } };
   t.like(record, { step: 'ca.use-key', keys: [{ role: 'root' }] });
   t.is((JSON.parse(readFileSync(join(dir, 'ca.json'), 'utf8')) as { rootKey: string }).rootKey, record.outputs.rootKey);
+  t.notRegex(record.outputs.rootKey, /type=public/, 'ca.json names the private key that signed, not the public object found before login');
 });

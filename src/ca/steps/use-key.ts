@@ -117,10 +117,12 @@ export async function useCaKey(directory: CaDirectory, keystore: Keystore, optio
   if (!role) throw notTheCasKey(directory, handle.info.uri);
   await recorder.key(role, handle, false);
   const proof = await proveCaKey(directory, role, handle, { purpose: 'keyward ca use-key proof', ...options.proof });
+  // Opened before any login, a token shows only the public object; signing logged in: now the URI names the private key.
+  const { uri } = (await keystore.open(options.key)).info;
   const config = directory.config();
-  recorder.saveConfig(directory, { ...config, ...(role === 'root' ? { rootKey: handle.info.uri } : { intermediateKey: handle.info.uri }) });
+  recorder.saveConfig(directory, { ...config, ...(role === 'root' ? { rootKey: uri } : { intermediateKey: uri }) });
   recorder.record.outputs = {
-    [role === 'root' ? 'rootKey' : 'intermediateKey']: handle.info.uri,
+    [role === 'root' ? 'rootKey' : 'intermediateKey']: uri,
     proof: `the key signed a fresh challenge ("${proof.challenge}"); it verifies with ${proof.verifiedWith.certificate}`,
   };
   return recorder.record;
