@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { fileProblem, keywardError } from '../errors.js';
 import { Secret } from '../secret.js';
 import type { Interaction } from './interaction.js';
+import { printable } from '../quoted.js';
 
 export interface PinRequest {
   /** What is asked for, for prompts and errors: `user PIN of token "ca"`. */
@@ -95,7 +96,8 @@ export function pinFromUri(uri: { pinSource?: string; pinValue?: Secret }, inter
 
 /** Asks for `what` at the terminal; with nobody to ask, PIN_REQUIRED saying where it could come from (`hint`). */
 export async function askPin(what: string, interaction: Interaction, hint: string): Promise<Secret> {
-  const asked = await interaction.askSecret(`Enter the ${what}:`);
+  // `what` names the device by what it says of itself (a token's label): shown on one line, nothing a terminal acts on.
+  const asked = await interaction.askSecret(`Enter the ${printable(what)}:`);
   if (asked && asked.byteLength > 0) return asked;
   throw keywardError('PIN_REQUIRED', `the ${what} is needed and there is no terminal to ask for it`, { hint });
 }
