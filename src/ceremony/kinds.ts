@@ -9,7 +9,7 @@ import type { Keystore } from '../keystore/keystore.js';
 import type { KeyUri } from '../keystore/uri/origin.js';
 // The CA as its library users see it (`keyward/ca`): the ceremony uses nothing else of it.
 import * as ca from '../ca/index.js';
-import type { IntermediateCreateOptions, StepRecord, StepRun } from '../ca/index.js';
+import type { IntermediateCreateOptions, IntermediateRequestOptions, RootCreateOptions, RotationOptions, StepRecord, StepRun } from '../ca/index.js';
 import { parseKeyUri } from '../keystore/uri/schemes.js';
 import { Repository } from '../trust/repository/repository.js';
 import { signerOf } from '../trust/signer.js';
@@ -83,6 +83,33 @@ const intermediateOptions = (ctx: KindContext, csr?: Buffer): IntermediateCreate
   rootCrlDays: ctx.script.crl.days,
 });
 
+/** The options of the root step, the same for its check and its run. */
+const rootOptions = (ctx: KindContext): RootCreateOptions => ({
+  key: ctx.keys.root!,
+  generate: ctx.script.keys.root!.algorithm,
+  backup: ctx.script.keys.root!.backup,
+  subject: ctx.script.certificate.subject,
+  years: ctx.script.certificate.years,
+});
+
+/** The options of the online intermediate's request, the same for its check and its run. */
+const requestOptions = (ctx: KindContext): IntermediateRequestOptions => ({
+  key: ctx.keys.intermediate!,
+  generate: ctx.script.keys.intermediate!.algorithm,
+  backup: ctx.script.keys.intermediate!.backup,
+  clusterId: ctx.script.cluster!.id,
+  nodeDays: ctx.script.cluster!.nodeDays,
+});
+
+/** The options of a root rotation's first half, the same for its check and its run. */
+const rotationOptions = (ctx: KindContext): RotationOptions => ({
+  newKey: ctx.keys['new-root']!,
+  generate: ctx.script.keys['new-root']!.algorithm,
+  backup: ctx.script.keys['new-root']!.backup,
+  subject: ctx.script.certificate.subject,
+  years: ctx.script.certificate.years,
+});
+
 /** Where a CA step's error belongs in the script, by its code. */
 function fieldOf(error: KeywardError, fallback: string): string {
   const code = error.code;
@@ -112,33 +139,9 @@ function repositoryOf(ctx: KindContext): Repository {
 export const KINDS: Record<CeremonyKind, KindAdapter> = {
   root: {
     describe: (s) => `make the root key ${s.keys.root!.label ?? s.keys.root!.slot} (${s.keys.root!.algorithm}) and its self-signed certificate`,
-    check: (ctx) =>
-      placed('ca-directory', () =>
-        ca.checkRootCa(
-          ctx.directory,
-          {
-            key: ctx.keys.root!,
-            generate: ctx.script.keys.root!.algorithm,
-            backup: ctx.script.keys.root!.backup,
-            subject: ctx.script.certificate.subject,
-            years: ctx.script.certificate.years,
-          },
-          ctx.now,
-        ),
-      ),
+    check: (ctx) => placed('ca-directory', () => ca.checkRootCa(ctx.directory, rootOptions(ctx), ctx.now)),
     run: async (ctx, keystore, run) => {
-      const record = await ca.createRootCa(
-        ctx.directory,
-        keystore,
-        {
-          key: ctx.keys.root!,
-          generate: ctx.script.keys.root!.algorithm,
-          backup: ctx.script.keys.root!.backup,
-          subject: ctx.script.certificate.subject,
-          years: ctx.script.certificate.years,
-        },
-        run,
-      );
+      const record = await ca.createRootCa(ctx.directory, keystore, rootOptions(ctx), run);
       return { records: [record], outputs: { certificate: record.certificates[0]!.pem } };
     },
     signer: 'root',
@@ -153,29 +156,9 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
   },
   'intermediate-request': {
     describe: (s) => `make the intermediate key for cluster ${s.cluster!.id} online and its CSR for the offline root`,
-    check: (ctx) =>
-      placed('ca-directory', () =>
-        ca.checkIntermediateRequest(ctx.directory, {
-          key: ctx.keys.intermediate!,
-          generate: ctx.script.keys.intermediate!.algorithm,
-          backup: ctx.script.keys.intermediate!.backup,
-          clusterId: ctx.script.cluster!.id,
-          nodeDays: ctx.script.cluster!.nodeDays,
-        }),
-      ),
+    check: (ctx) => placed('ca-directory', () => ca.checkIntermediateRequest(ctx.directory, requestOptions(ctx))),
     run: async (ctx, keystore, run) => {
-      const record = await ca.requestClusterIntermediate(
-        ctx.directory,
-        keystore,
-        {
-          key: ctx.keys.intermediate!,
-          generate: ctx.script.keys.intermediate!.algorithm,
-          backup: ctx.script.keys.intermediate!.backup,
-          clusterId: ctx.script.cluster!.id,
-          nodeDays: ctx.script.cluster!.nodeDays,
-        },
-        run,
-      );
+      const record = await ca.requestClusterIntermediate(ctx.directory, keystore, requestOptions(ctx), run);
       return { records: [record], outputs: { csr: record.outputs.csr! } };
     },
   },
@@ -216,33 +199,10 @@ export const KINDS: Record<CeremonyKind, KindAdapter> = {
   'root-rotation': {
     describe: (s) => `make the new root key ${s.keys['new-root']!.label ?? s.keys['new-root']!.slot}, its certificate, and have the old root cross-sign it`,
     check: async (ctx) => {
-      await placed('ca-directory', () =>
-        ca.checkRootRotation(
-          ctx.directory,
-          {
-            newKey: ctx.keys['new-root']!,
-            generate: ctx.script.keys['new-root']!.algorithm,
-            backup: ctx.script.keys['new-root']!.backup,
-            subject: ctx.script.certificate.subject,
-            years: ctx.script.certificate.years,
-          },
-          ctx.now,
-        ),
-      );
+      await placed('ca-directory', () => ca.checkRootRotation(ctx.directory, rotationOptions(ctx), ctx.now));
     },
     run: async (ctx, keystore, run) => {
-      const record = await ca.beginRootRotation(
-        ctx.directory,
-        keystore,
-        {
-          newKey: ctx.keys['new-root']!,
-          generate: ctx.script.keys['new-root']!.algorithm,
-          backup: ctx.script.keys['new-root']!.backup,
-          subject: ctx.script.certificate.subject,
-          years: ctx.script.certificate.years,
-        },
-        run,
-      );
+      const record = await ca.beginRootRotation(ctx.directory, keystore, rotationOptions(ctx), run);
       const pem = (profile: string) => record.certificates.find((c) => c.profile === profile)!.pem;
       return { records: [record], outputs: { root: pem('root'), 'cross-signed': pem('cross-signed-root') } };
     },
